@@ -1,0 +1,501 @@
+//! The body of Conducttr's `POST /messages`, and the contract it must meet.
+//!
+//! [`check`] applies the API's rules to a JSON body exactly as it goes on the wire. The
+//! same function judges a scenario's occurrences in `validate` (whose findings are then
+//! mapped back to YAML positions) and every request the stand-in server receives, so the
+//! two can never disagree. It knows nothing of YAML, aliases or templates.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Channel identifiers listed in Conducttr's documentation.
+pub const DOCUMENTED_CHANNELS: &[&str] = &[
+    "microblog",
+    "gosocial",
+    "gosocialgroups",
+    "mediablog",
+    "news",
+    "videoblog",
+    "forum",
+    "bulletin",
+    "panda",
+    "bearsocial",
+    "telegraph",
+    "msngr",
+    "mail",
+    "socialmap",
+    "social-watch",
+    "websites",
+    "ticketing-system",
+    "browser",
+    "notifications",
+    "captions",
+    "graph",
+    "log",
+    "checklist",
+    "portal",
+    "tv",
+    "map",
+    "blog",
+    "backchannel",
+    "teamchat",
+    "timer",
+    "messenger",
+    "log2",
+];
+
+/// The body fields the API documents (plus `team_id` and `ts`, which its examples use).
+pub const BODY_FIELDS: &[&str] = &[
+    "persona",
+    "channel",
+    "subject",
+    "body",
+    "to",
+    "cc",
+    "bcc",
+    "title",
+    "subtitle",
+    "assets",
+    "sentiment",
+    "type",
+    "team_id",
+    "player_email",
+    "isDraft",
+    "replies",
+    "likes",
+    "reposts",
+    "is_hacked",
+    "show_details",
+    "hacked_image",
+    "ts",
+];
+
+/// Fields sent as integer flags `1`/`0`.
+pub const FLAG_FIELDS: &[&str] = &["isDraft", "is_hacked", "show_details"];
+/// Fields holding one or more comma-separated addresses.
+pub const ADDRESS_LIST_FIELDS: &[&str] = &["cc", "bcc"];
+pub const SENTIMENTS: &[&str] = &["positive", "negative", "neutral"];
+pub const ASSET_TYPES: &[&str] = &["image", "video", "audio", "document"];
+pub const RECIPIENT_TYPES: &[&str] = &["individual", "team"];
+
+/// One broken rule: the field it concerns and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub field: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Violation {
+    fn new(field: &str, message: impl Into<String>, hint: Option<String>) -> Self {
+        Violation {
+            field: field.to_string(),
+            message: message.into(),
+            hint,
+        }
+    }
+}
+
+/// Whether a body is a website hack (or its restore) rather than an article.
+pub fn is_hack(body: &Map<String, Value>) -> bool {
+    ["is_hacked", "hacked_image", "show_details"]
+        .iter()
+        .any(|f| body.contains_key(*f))
+}
+
+/// Every rule of the API contract that `body` breaks. `channel_ok` decides which
+/// channel names are accepted (documented ones, plus a scenario's `extra_channels`).
+pub fn check(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let text = |field: &str, out: &mut Vec<Violation>| -> Option<String> {
+        match body.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                out.push(Violation::new(
+                    field,
+                    format!("`{field}` must be a string, found {}", json_kind(other)),
+                    None,
+                ));
+                None
+            }
+        }
+    };
+
+    match text("persona", &mut out) {
+        None if !out.iter().any(|v| v.field == "persona") => out.push(Violation::new(
+            "persona",
+            "`persona` is missing",
+            Some(
+                "every message is sent from a persona: set `persona` (here or in `defaults`)"
+                    .into(),
+            ),
+        )),
+        Some(p) if p.trim().is_empty() => {
+            out.push(Violation::new("persona", "`persona` is empty", None))
+        }
+        _ => {}
+    }
+    let channel = text("channel", &mut out);
+    match &channel {
+        None if !out.iter().any(|v| v.field == "channel") => out.push(Violation::new(
+            "channel",
+            "`channel` is missing",
+            Some("set `channel`, for example `mail`, `microblog` or `websites`".into()),
+        )),
+        Some(c) if !channel_ok(c) => {
+            let hint = crate::diag::suggest(c, DOCUMENTED_CHANNELS.iter().copied()).or_else(|| {
+                Some("use a documented channel, or list it under `extra_channels`".into())
+            });
+            out.push(Violation::new(
+                "channel",
+                format!("unknown channel `{c}`"),
+                hint,
+            ));
+        }
+        _ => {}
+    }
+    for field in ["subject", "body", "title", "subtitle", "hacked_image"] {
+        text(field, &mut out);
+    }
+
+    let hack = is_hack(body);
+    if channel.as_deref() == Some("websites") && !hack {
+        match body.get("title") {
+            Some(Value::String(t)) if !t.trim().is_empty() => {}
+            Some(Value::String(_)) => out.push(Violation::new(
+                "title",
+                "a website article needs a non-empty `title`",
+                None,
+            )),
+            Some(_) => {}
+            None => out.push(Violation::new(
+                "title",
+                "a website article needs a `title`",
+                Some("add `title`, or `is_hacked` if this is a website hack".into()),
+            )),
+        }
+    }
+    if hack && !body.contains_key("is_hacked") {
+        out.push(Violation::new(
+            "is_hacked",
+            "a website hack needs `is_hacked` (1 to hack, 0 to restore)",
+            None,
+        ));
+    }
+    for flag in FLAG_FIELDS {
+        if let Some(v) = body.get(*flag)
+            && v.as_i64() != Some(0)
+            && v.as_i64() != Some(1)
+        {
+            out.push(Violation::new(
+                flag,
+                format!("`{flag}` must be 1 or 0, found {}", show(v)),
+                Some("write true/false or 1/0".into()),
+            ));
+        }
+    }
+    if let Some(url) = text("hacked_image", &mut Vec::new())
+        && !is_http_url(&url)
+    {
+        out.push(Violation::new(
+            "hacked_image",
+            format!("`hacked_image` must be an http(s) URL, found `{url}`"),
+            None,
+        ));
+    }
+
+    // Recipients.
+    let kind = text("type", &mut out);
+    match kind.as_deref() {
+        None if !out.iter().any(|v| v.field == "type") => out.push(Violation::new(
+            "type",
+            "`type` is missing",
+            Some("set `type: team` (with `team_id`) or `type: individual` (with `to` or `player_email`)".into()),
+        )),
+        Some("team") => {
+            if !body.contains_key("team_id") {
+                out.push(Violation::new(
+                    "team_id",
+                    "a message of type `team` needs `team_id`",
+                    None,
+                ));
+            }
+        }
+        Some("individual") => {
+            if !body.contains_key("to") && !body.contains_key("player_email") {
+                out.push(Violation::new(
+                    "to",
+                    "a message of type `individual` needs `to` or `player_email`",
+                    None,
+                ));
+            }
+        }
+        Some(other) => out.push(Violation::new(
+            "type",
+            format!("`type` must be `individual` or `team`, found `{other}`"),
+            crate::diag::suggest(other, RECIPIENT_TYPES.iter().copied()),
+        )),
+        None => {}
+    }
+    match body.get("team_id") {
+        None => {}
+        Some(Value::Number(n)) if n.as_u64().is_some() => {}
+        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {}
+        Some(other) => out.push(Violation::new(
+            "team_id",
+            format!("`team_id` must be a numeric team id, found {}", show(other)),
+            None,
+        )),
+    }
+    for field in ["to", "player_email"] {
+        if let Some(addr) = text(field, &mut out) {
+            check_addresses(field, &addr, false, &mut out);
+        }
+    }
+    for field in ADDRESS_LIST_FIELDS {
+        if let Some(list) = text(field, &mut out) {
+            check_addresses(field, &list, true, &mut out);
+        }
+    }
+
+    if let Some(s) = text("sentiment", &mut out)
+        && !SENTIMENTS.contains(&s.as_str())
+    {
+        out.push(Violation::new(
+            "sentiment",
+            format!("`sentiment` must be positive, negative or neutral, found `{s}`"),
+            crate::diag::suggest(&s, SENTIMENTS.iter().copied()),
+        ));
+    }
+    for field in ["replies", "likes", "reposts"] {
+        if let Some(v) = body.get(field)
+            && v.as_u64().is_none()
+        {
+            out.push(Violation::new(
+                field,
+                format!(
+                    "`{field}` must be a non-negative integer, found {}",
+                    show(v)
+                ),
+                None,
+            ));
+        }
+    }
+    match body.get("ts") {
+        None => out.push(Violation::new("ts", "`ts` is missing", None)),
+        Some(v) if v.as_i64().is_none() => out.push(Violation::new(
+            "ts",
+            format!("`ts` must be an integer unix time, found {}", show(v)),
+            None,
+        )),
+        _ => {}
+    }
+    if let Some(assets) = body.get("assets") {
+        check_assets(assets, &mut out);
+    }
+    out
+}
+
+fn check_assets(assets: &Value, out: &mut Vec<Violation>) {
+    let Some(list) = assets.as_array() else {
+        out.push(Violation::new(
+            "assets",
+            format!("`assets` must be a list, found {}", json_kind(assets)),
+            None,
+        ));
+        return;
+    };
+    for (i, asset) in list.iter().enumerate() {
+        let n = i + 1;
+        let Some(obj) = asset.as_object() else {
+            out.push(Violation::new(
+                "assets",
+                format!("asset {n} must be a mapping with `type` and `assetUrl`"),
+                None,
+            ));
+            continue;
+        };
+        match obj.get("type").and_then(Value::as_str) {
+            Some(t) if ASSET_TYPES.contains(&t) => {}
+            Some(t) => out.push(Violation::new(
+                "assets",
+                format!("asset {n}: `type` must be image, video, audio or document, found `{t}`"),
+                crate::diag::suggest(t, ASSET_TYPES.iter().copied()),
+            )),
+            None => out.push(Violation::new(
+                "assets",
+                format!("asset {n}: `type` is missing or not a string"),
+                None,
+            )),
+        }
+        match obj.get("assetUrl").and_then(Value::as_str) {
+            Some(u) if is_http_url(u) => {}
+            Some(u) => out.push(Violation::new(
+                "assets",
+                format!("asset {n}: `assetUrl` must be an absolute http(s) URL, found `{u}`"),
+                None,
+            )),
+            None => out.push(Violation::new(
+                "assets",
+                format!("asset {n}: `assetUrl` is missing or not a string"),
+                None,
+            )),
+        }
+        if let Some(alt) = obj.get("alt")
+            && !alt.is_string()
+        {
+            out.push(Violation::new(
+                "assets",
+                format!("asset {n}: `alt` must be a string"),
+                None,
+            ));
+        }
+        for key in obj.keys() {
+            if !["type", "assetUrl", "alt"].contains(&key.as_str()) {
+                out.push(Violation::new(
+                    "assets",
+                    format!("asset {n}: unknown field `{key}`"),
+                    crate::diag::suggest(key, ["type", "assetUrl", "alt"]),
+                ));
+            }
+        }
+    }
+}
+
+fn check_addresses(field: &str, value: &str, list: bool, out: &mut Vec<Violation>) {
+    let parts: Vec<&str> = if list {
+        value.split(',').map(str::trim).collect()
+    } else {
+        vec![value.trim()]
+    };
+    for part in parts {
+        if !is_email(part) {
+            let hint = if !list && value.contains(',') {
+                Some(format!("`{field}` takes one address"))
+            } else {
+                None
+            };
+            out.push(Violation::new(
+                field,
+                format!("`{field}` has a malformed address `{part}`"),
+                hint,
+            ));
+        }
+    }
+}
+
+/// A plausible e-mail address: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let labels_ok = domain.split('.').all(|l| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80)
+    });
+    !local.is_empty()
+        && !s.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+        && !domain.contains('@')
+        && domain.contains('.')
+        && labels_ok
+}
+
+/// An absolute http or https URL with a host.
+pub fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(rest) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            !host.is_empty() && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("`{s}`"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn documented(c: &str) -> bool {
+        DOCUMENTED_CHANNELS.contains(&c)
+    }
+
+    fn fields(v: &Value) -> Vec<String> {
+        check(v.as_object().unwrap(), &documented)
+            .into_iter()
+            .map(|v| v.field)
+            .collect()
+    }
+
+    #[test]
+    fn a_complete_team_post_passes() {
+        let body = json!({"persona": "3-1", "channel": "microblog", "body": "x",
+            "type": "team", "team_id": 3437866, "ts": 1738686056});
+        assert_eq!(fields(&body), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let body = json!({"channel": "websitez", "type": "crowd", "ts": "soon",
+            "sentiment": "happy", "likes": -1, "isDraft": 2, "cc": "a@b.co, nope",
+            "assets": [{"type": "gif", "assetUrl": "/x.png"}]});
+        let got = fields(&body);
+        for f in [
+            "persona",
+            "channel",
+            "type",
+            "ts",
+            "sentiment",
+            "likes",
+            "isDraft",
+            "cc",
+            "assets",
+        ] {
+            assert!(got.contains(&f.to_string()), "{f} missing from {got:?}");
+        }
+    }
+
+    #[test]
+    fn articles_need_titles_hacks_need_flags() {
+        let article = json!({"persona": "3-1", "channel": "websites", "body": "x",
+            "type": "team", "team_id": 1, "ts": 1});
+        assert_eq!(fields(&article), vec!["title"]);
+        let hack = json!({"persona": "3-1", "channel": "websites", "hacked_image": "ftp://x",
+            "type": "team", "team_id": 1, "ts": 1});
+        assert_eq!(fields(&hack), vec!["is_hacked", "hacked_image"]);
+    }
+
+    #[test]
+    fn addresses_and_urls() {
+        assert!(is_email("6981039fa6ef12.39280090@tstoryteller.com"));
+        assert!(!is_email("sally@"));
+        assert!(!is_email("sally theoffice.com"));
+        assert!(is_http_url("https://conducttr-a.akamaihd.net/fa/x.png"));
+        assert!(!is_http_url("https:///x"));
+        assert!(!is_http_url("x.png"));
+    }
+}

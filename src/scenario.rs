@@ -1,0 +1,894 @@
+//! The scenario file: reading the YAML tree into a checked model.
+//!
+//! [`read`] walks the [`yaml::Node`] tree and records every problem it meets (unknown
+//! fields with a did-you-mean, wrong types, bad durations and times, duplicate ids)
+//! without stopping, so one pass reports them all. It checks shape, not the API's
+//! rules: those are [`crate::message::check`]'s, applied to the built bodies by
+//! [`crate::validate`]. Nothing here does I/O.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+
+use crate::diag::{Diagnostics, suggest};
+use crate::message::BODY_FIELDS;
+use crate::yaml::{self, Node, Pos, Value};
+
+pub const SCENARIO_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "start",
+    "timezone",
+    "defaults",
+    "personas",
+    "teams",
+    "vars",
+    "extra_channels",
+    "injects",
+];
+
+/// Inject fields that are not body fields.
+pub const INJECT_FIELDS: &[&str] = &[
+    "id",
+    "at",
+    "every",
+    "from",
+    "count",
+    "until",
+    "cron",
+    "ts_offset",
+    "extra",
+    "notes",
+];
+
+/// The most occurrences one scenario may expand to.
+pub const MAX_OCCURRENCES: u64 = 1_000_000;
+
+#[derive(Debug)]
+pub struct Scenario {
+    pub file: String,
+    pub source: Arc<String>,
+    pub name: String,
+    pub description: Option<String>,
+    /// T0 as written in the file, if it is.
+    pub start: Option<DateTime<FixedOffset>>,
+    /// The zone for cron patterns and wall-clock display.
+    pub timezone: Option<Tz>,
+    pub defaults: Vec<Field>,
+    pub personas: BTreeMap<String, String>,
+    pub teams: BTreeMap<String, serde_json::Value>,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub extra_channels: Vec<String>,
+    pub injects: Vec<Inject>,
+    /// Where `injects:` stands, for problems of the scenario as a whole.
+    pub injects_pos: Pos,
+}
+
+/// A body field as written: its name, where its key stands, and its value.
+#[derive(Clone, Debug)]
+pub struct Field {
+    pub name: String,
+    pub key_pos: Pos,
+    pub node: Node,
+}
+
+#[derive(Debug)]
+pub struct Inject {
+    pub id: String,
+    /// Where the id's value stands (or the inject itself, when it has none).
+    pub pos: Pos,
+    pub when: When,
+    pub fields: Vec<Field>,
+    pub ts_offset: Option<(i64, Pos)>,
+    pub extra: Vec<Field>,
+    pub notes: Option<serde_json::Value>,
+}
+
+impl Inject {
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum When {
+    At(Duration),
+    Every {
+        every: Duration,
+        from: Duration,
+        limit: Limit,
+    },
+    Cron {
+        cron: Box<croner::Cron>,
+        pattern: String,
+        limit: Limit,
+    },
+    /// The timing was wrong; already reported.
+    Invalid,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Limit {
+    Count(u64),
+    /// An offset from T0, inclusive.
+    Until(Duration),
+    /// A wall-clock instant, inclusive.
+    UntilInstant(DateTime<FixedOffset>),
+}
+
+/// Read a scenario. `None` when the YAML itself could not be parsed or is not a mapping.
+pub fn read(file: &str, source: Arc<String>) -> (Option<Scenario>, Diagnostics) {
+    let mut diags = Diagnostics::new(file, source.clone());
+    if source.as_bytes().contains(&0) {
+        diags.error(
+            Pos::default(),
+            "the file is not text (it holds NUL bytes)",
+            Some("a scenario is a YAML text file".into()),
+        );
+        return (None, diags);
+    }
+    let root = match yaml::parse(&source) {
+        Ok(root) => root,
+        Err(err) => {
+            diags.error(
+                err.pos.unwrap_or_default(),
+                format!("invalid YAML: {}", err.message),
+                Some("check indentation, quotes and brackets near this point".into()),
+            );
+            return (None, diags);
+        }
+    };
+    let Some(entries) = root.as_map() else {
+        diags.error(
+            root.pos,
+            format!("a scenario must be a mapping, found {}", root.kind()),
+            Some("start with `name:` and `injects:`".into()),
+        );
+        return (None, diags);
+    };
+    let mut reader = Reader { diags: &mut diags };
+    let scenario = reader.scenario(file, source.clone(), &root, entries);
+    (Some(scenario), diags)
+}
+
+struct Reader<'a> {
+    diags: &'a mut Diagnostics,
+}
+
+impl Reader<'_> {
+    fn scenario(
+        &mut self,
+        file: &str,
+        source: Arc<String>,
+        root: &Node,
+        entries: &[(Node, Node)],
+    ) -> Scenario {
+        let mut s = Scenario {
+            file: file.to_string(),
+            source,
+            name: String::new(),
+            description: None,
+            start: None,
+            timezone: None,
+            defaults: Vec::new(),
+            personas: BTreeMap::new(),
+            teams: BTreeMap::new(),
+            vars: serde_json::Map::new(),
+            extra_channels: Vec::new(),
+            injects: Vec::new(),
+            injects_pos: root.pos,
+        };
+        let fields = self.keyed(entries, SCENARIO_FIELDS, "scenario");
+        let mut start_node = None;
+        for (name, key, value) in &fields {
+            match *name {
+                "name" => s.name = self.string(value, "name").unwrap_or_default(),
+                "description" => s.description = self.string(value, "description"),
+                "start" => start_node = Some(value),
+                "timezone" => {
+                    if let Some(tz) = self.string(value, "timezone") {
+                        match tz.parse::<Tz>() {
+                            Ok(tz) => s.timezone = Some(tz),
+                            Err(_) => self.diags.error(
+                                value.pos,
+                                format!("unknown time zone `{tz}`"),
+                                suggest(&tz, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()))
+                                    .or(Some("use an IANA name such as `Europe/London`".into())),
+                            ),
+                        }
+                    }
+                }
+                "defaults" => s.defaults = self.body_fields(value, "defaults"),
+                "personas" => {
+                    for (alias, id) in self.string_map(value, "personas") {
+                        match id.value {
+                            Value::Str(ref v) if !v.trim().is_empty() => {
+                                s.personas.insert(alias, v.clone());
+                            }
+                            _ => self.diags.error(
+                                id.pos,
+                                format!("persona id for `{alias}` must be a string such as \"3-49786\", found {}", id.kind()),
+                                None,
+                            ),
+                        }
+                    }
+                }
+                "teams" => {
+                    for (alias, id) in self.string_map(value, "teams") {
+                        match &id.value {
+                            Value::Int(i) if *i >= 0 => {
+                                s.teams.insert(alias, serde_json::Value::from(*i));
+                            }
+                            Value::Str(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+                                s.teams.insert(alias, serde_json::Value::from(v.clone()));
+                            }
+                            _ => self.diags.error(
+                                id.pos,
+                                format!("team id for `{alias}` must be a numeric id such as 3437866, found {}", id.kind()),
+                                None,
+                            ),
+                        }
+                    }
+                }
+                "vars" => match value.to_json() {
+                    serde_json::Value::Object(map) => s.vars = map,
+                    serde_json::Value::Null => {}
+                    _ => self.diags.error(
+                        value.pos,
+                        format!("`vars` must be a mapping, found {}", value.kind()),
+                        None,
+                    ),
+                },
+                "extra_channels" => s.extra_channels = self.string_list(value, "extra_channels"),
+                "injects" => {
+                    s.injects_pos = key.pos;
+                    match &value.value {
+                        Value::Seq(items) => {
+                            s.injects = items.iter().map(|i| self.inject(i)).collect();
+                        }
+                        Value::Null => {}
+                        _ => self.diags.error(
+                            value.pos,
+                            format!("`injects` must be a list, found {}", value.kind()),
+                            Some("write each inject as a `- id: ...` item".into()),
+                        ),
+                    }
+                }
+                _ => unreachable!("keyed() only returns known fields"),
+            }
+        }
+        if !fields.iter().any(|(n, _, _)| *n == "name") {
+            self.diags.error(
+                root.pos,
+                "the scenario has no `name`",
+                Some("add `name: My exercise` at the top".into()),
+            );
+        }
+        if !fields.iter().any(|(n, _, _)| *n == "injects") {
+            self.diags
+                .error(root.pos, "the scenario has no `injects`", None);
+        }
+        if let Some(node) = start_node
+            && let Some(text) = self.string(node, "start")
+        {
+            match parse_start(&text, s.timezone) {
+                Ok(t) => s.start = Some(t),
+                Err(e) => self.diags.error(node.pos, e.0, e.1),
+            }
+        }
+        let mut seen: HashMap<String, Pos> = HashMap::new();
+        for inject in &s.injects {
+            if inject.id.is_empty() {
+                continue;
+            }
+            if let Some(first) = seen.get(&inject.id) {
+                self.diags.error(
+                    inject.pos,
+                    format!("duplicate inject id `{}`", inject.id),
+                    Some(format!(
+                        "ids must be unique; `{}` is first used on line {}",
+                        inject.id, first.line
+                    )),
+                );
+            } else {
+                seen.insert(inject.id.clone(), inject.pos);
+            }
+        }
+        s
+    }
+
+    /// The entries of a mapping whose keys are all in `known`; others are reported.
+    fn keyed<'n>(
+        &mut self,
+        entries: &'n [(Node, Node)],
+        known: &[&'static str],
+        what: &str,
+    ) -> Vec<(&'static str, &'n Node, &'n Node)> {
+        let mut out = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            let key = k.scalar_text();
+            match known.iter().find(|n| **n == key) {
+                Some(name) => out.push((*name, k, v)),
+                None => self.diags.error(
+                    k.pos,
+                    format!("unknown field `{key}` in {what}"),
+                    suggest(&key, known.iter().copied()),
+                ),
+            }
+        }
+        out
+    }
+
+    fn string(&mut self, node: &Node, field: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            _ => {
+                self.diags.error(
+                    node.pos,
+                    format!("`{field}` must be a string, found {}", node.kind()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, node: &Node, field: &str) -> Vec<String> {
+        match &node.value {
+            Value::Seq(items) => items.iter().filter_map(|i| self.string(i, field)).collect(),
+            Value::Str(s) => vec![s.clone()],
+            _ => {
+                self.diags.error(
+                    node.pos,
+                    format!("`{field}` must be a list of strings, found {}", node.kind()),
+                    None,
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn string_map(&mut self, node: &Node, field: &str) -> Vec<(String, Node)> {
+        match &node.value {
+            Value::Map(entries) => entries
+                .iter()
+                .map(|(k, v)| (k.scalar_text(), v.clone()))
+                .collect(),
+            Value::Null => Vec::new(),
+            _ => {
+                self.diags.error(
+                    node.pos,
+                    format!(
+                        "`{field}` must be a mapping of alias to id, found {}",
+                        node.kind()
+                    ),
+                    None,
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn body_fields(&mut self, node: &Node, what: &str) -> Vec<Field> {
+        let Some(entries) = node.as_map() else {
+            if node.value != Value::Null {
+                self.diags.error(
+                    node.pos,
+                    format!(
+                        "`{what}` must be a mapping of body fields, found {}",
+                        node.kind()
+                    ),
+                    None,
+                );
+            }
+            return Vec::new();
+        };
+        self.keyed(entries, BODY_FIELDS, what)
+            .into_iter()
+            .map(|(name, k, v)| Field {
+                name: name.to_string(),
+                key_pos: k.pos,
+                node: v.clone(),
+            })
+            .collect()
+    }
+
+    fn inject(&mut self, node: &Node) -> Inject {
+        let mut inject = Inject {
+            id: String::new(),
+            pos: node.pos,
+            when: When::Invalid,
+            fields: Vec::new(),
+            ts_offset: None,
+            extra: Vec::new(),
+            notes: None,
+        };
+        let Some(entries) = node.as_map() else {
+            self.diags.error(
+                node.pos,
+                format!("an inject must be a mapping, found {}", node.kind()),
+                Some("write `- id: ...` followed by its fields".into()),
+            );
+            return inject;
+        };
+        let known: Vec<&'static str> = INJECT_FIELDS.iter().chain(BODY_FIELDS).copied().collect();
+        let mut timing: BTreeMap<&str, &Node> = BTreeMap::new();
+        for (name, key, value) in self.keyed(entries, &known, "inject") {
+            match name {
+                "id" => match &value.value {
+                    Value::Str(s) if is_valid_id(s) => {
+                        inject.id = s.clone();
+                        inject.pos = value.pos;
+                    }
+                    Value::Int(i) => {
+                        inject.id = i.to_string();
+                        inject.pos = value.pos;
+                    }
+                    Value::Str(s) => {
+                        inject.pos = value.pos;
+                        self.diags.error(
+                            value.pos,
+                            format!("inject id `{s}` has characters that keys use (`#`, `@`, `,`), spaces, or is empty"),
+                            Some("use letters, digits, `-`, `_`, `.` and `:`".into()),
+                        );
+                    }
+                    _ => self.diags.error(
+                        value.pos,
+                        format!("`id` must be a string, found {}", value.kind()),
+                        None,
+                    ),
+                },
+                "at" | "every" | "from" | "count" | "until" | "cron" => {
+                    timing.insert(name, value);
+                }
+                "ts_offset" => match parse_signed_duration(value) {
+                    Ok(secs) => inject.ts_offset = Some((secs, value.pos)),
+                    Err((m, h)) => self
+                        .diags
+                        .error(value.pos, format!("bad `ts_offset`: {m}"), h),
+                },
+                "extra" => {
+                    if let Some(entries) = value.as_map() {
+                        for (k, v) in entries {
+                            let name = k.scalar_text();
+                            if BODY_FIELDS.contains(&name.as_str()) {
+                                self.diags.error(
+                                    k.pos,
+                                    format!("`{name}` is a body field; set it on the inject, not under `extra`"),
+                                    None,
+                                );
+                            } else {
+                                inject.extra.push(Field {
+                                    name,
+                                    key_pos: k.pos,
+                                    node: v.clone(),
+                                });
+                            }
+                        }
+                    } else {
+                        self.diags.error(
+                            value.pos,
+                            format!("`extra` must be a mapping, found {}", value.kind()),
+                            None,
+                        );
+                    }
+                }
+                "notes" => inject.notes = Some(value.to_json()),
+                body => inject.fields.push(Field {
+                    name: body.to_string(),
+                    key_pos: key.pos,
+                    node: value.clone(),
+                }),
+            }
+        }
+        if inject.id.is_empty() && !entries.iter().any(|(k, _)| k.as_str() == Some("id")) {
+            self.diags.error(node.pos, "this inject has no `id`", Some("add `id: a-unique-name`; it names the inject in the plan, the journal and on resume".into()));
+        }
+        inject.when = self.when(node.pos, &timing);
+        inject
+    }
+
+    fn when(&mut self, inject_pos: Pos, t: &BTreeMap<&str, &Node>) -> When {
+        let at = t.get("at");
+        let every = t.get("every");
+        let cron = t.get("cron");
+        let n = [at, every, cron].iter().filter(|x| x.is_some()).count();
+        if n == 0 {
+            self.diags.error(
+                inject_pos,
+                "this inject has no time",
+                Some("add `at: 5m` (an offset from the start), `every:` or `cron:`".into()),
+            );
+            return When::Invalid;
+        }
+        if n > 1 {
+            let second = [at, every, cron]
+                .into_iter()
+                .flatten()
+                .nth(1)
+                .expect("two present");
+            self.diags
+                .error(second.pos, "use only one of `at`, `every` and `cron`", None);
+            return When::Invalid;
+        }
+        if let Some(at) = at {
+            for extra in ["from", "count", "until"] {
+                if let Some(node) = t.get(extra) {
+                    self.diags.error(
+                        node.pos,
+                        format!("`{extra}` goes with `every` or `cron`, not `at`"),
+                        None,
+                    );
+                }
+            }
+            return match parse_offset(at) {
+                Ok(d) => When::At(d),
+                Err((m, h)) => {
+                    self.diags.error(at.pos, format!("bad `at`: {m}"), h);
+                    When::Invalid
+                }
+            };
+        }
+        let limit = self.limit(inject_pos, t, cron.is_some());
+        if let Some(every_node) = every {
+            let every = match parse_offset(every_node) {
+                Ok(d) if d.is_zero() => {
+                    self.diags.error(
+                        every_node.pos,
+                        "`every` must be longer than zero",
+                        Some("write an interval such as `15m`".into()),
+                    );
+                    None
+                }
+                Ok(d) => Some(d),
+                Err((m, h)) => {
+                    self.diags
+                        .error(every_node.pos, format!("bad `every`: {m}"), h);
+                    None
+                }
+            };
+            let from = match t.get("from") {
+                None => Some(Duration::ZERO),
+                Some(node) => match parse_offset(node) {
+                    Ok(d) => Some(d),
+                    Err((m, h)) => {
+                        self.diags.error(node.pos, format!("bad `from`: {m}"), h);
+                        None
+                    }
+                },
+            };
+            let (Some(every), Some(from), Some(limit)) = (every, from, limit) else {
+                return When::Invalid;
+            };
+            let count = match limit {
+                Limit::Count(c) => c,
+                Limit::Until(u) if u < from => {
+                    self.diags
+                        .error(t["until"].pos, "`until` is before `from`", None);
+                    return When::Invalid;
+                }
+                Limit::Until(u) => ((u - from).as_nanos() / every.as_nanos()) as u64 + 1,
+                Limit::UntilInstant(_) => {
+                    self.diags.error(
+                        t["until"].pos,
+                        "with `every`, `until` is an offset such as `2h`",
+                        None,
+                    );
+                    return When::Invalid;
+                }
+            };
+            if count > MAX_OCCURRENCES {
+                self.diags.error(
+                    every_node.pos,
+                    format!("this recurrence expands to {count} occurrences; the limit is {MAX_OCCURRENCES}"),
+                    Some("use a longer `every` or a smaller `count`/`until`".into()),
+                );
+                return When::Invalid;
+            }
+            return When::Every { every, from, limit };
+        }
+        let cron_node = cron.expect("one of the three");
+        if let Some(node) = t.get("from") {
+            self.diags.error(
+                node.pos,
+                "`from` goes with `every`; a cron pattern starts at T0",
+                None,
+            );
+        }
+        let Some(pattern) = self.string(cron_node, "cron") else {
+            return When::Invalid;
+        };
+        let parsed = match pattern.parse::<croner::Cron>() {
+            Ok(c) => c,
+            Err(e) => {
+                self.diags.error(
+                    cron_node.pos,
+                    format!("bad cron pattern `{pattern}`: {e}"),
+                    Some(
+                        "five fields (minute hour day month weekday), or six with seconds first"
+                            .into(),
+                    ),
+                );
+                return When::Invalid;
+            }
+        };
+        match limit {
+            Some(limit) => When::Cron {
+                cron: Box::new(parsed),
+                pattern,
+                limit,
+            },
+            None => When::Invalid,
+        }
+    }
+
+    fn limit(&mut self, inject_pos: Pos, t: &BTreeMap<&str, &Node>, cron: bool) -> Option<Limit> {
+        match (t.get("count"), t.get("until")) {
+            (Some(_), Some(until)) => {
+                self.diags
+                    .error(until.pos, "use `count` or `until`, not both", None);
+                None
+            }
+            (None, None) => {
+                self.diags.error(
+                    inject_pos,
+                    "a recurrence needs `count:` or `until:`",
+                    Some("bound it, for example `count: 4` or `until: 2h`".into()),
+                );
+                None
+            }
+            (Some(count), None) => match count.value {
+                Value::Int(c) if c >= 1 && c as u64 <= MAX_OCCURRENCES => {
+                    Some(Limit::Count(c as u64))
+                }
+                Value::Int(c) if c >= 1 => {
+                    self.diags.error(
+                        count.pos,
+                        format!("`count` is {c}; the limit is {MAX_OCCURRENCES}"),
+                        None,
+                    );
+                    None
+                }
+                _ => {
+                    self.diags.error(
+                        count.pos,
+                        format!(
+                            "`count` must be a positive integer, found {}",
+                            describe(count)
+                        ),
+                        None,
+                    );
+                    None
+                }
+            },
+            (None, Some(until)) => {
+                if cron
+                    && let Some(text) = until.as_str()
+                    && text.contains('-')
+                    && text.len() >= 10
+                {
+                    return match parse_start(text, None) {
+                        Ok(t) => Some(Limit::UntilInstant(t)),
+                        Err(e) => {
+                            self.diags
+                                .error(until.pos, format!("bad `until`: {}", e.0), e.1);
+                            None
+                        }
+                    };
+                }
+                match parse_offset(until) {
+                    Ok(d) => Some(Limit::Until(d)),
+                    Err((m, h)) => {
+                        self.diags.error(until.pos, format!("bad `until`: {m}"), h);
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
+fn describe(node: &Node) -> String {
+    match &node.value {
+        Value::Str(s) => format!("`{s}`"),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        _ => node.kind().to_string(),
+    }
+}
+
+type Problem = (String, Option<String>);
+
+/// An offset from T0: `0s`, `90s`, `5m`, `1h30m`, `01:30:00`, `1:30`, `+5m`.
+pub fn parse_offset(node: &Node) -> Result<Duration, Problem> {
+    match &node.value {
+        Value::Str(s) => parse_offset_str(s),
+        Value::Int(i) => Err((
+            format!("`{i}` has no unit"),
+            Some(format!("write `{i}s` for seconds, or `{i}m` for minutes")),
+        )),
+        _ => Err((
+            format!("expected a duration such as `5m`, found {}", node.kind()),
+            None,
+        )),
+    }
+}
+
+/// [`parse_offset`] for text.
+pub fn parse_offset_str(text: &str) -> Result<Duration, Problem> {
+    let s = text.trim();
+    if s.starts_with('-') {
+        return Err((
+            format!("`{s}` is negative"),
+            Some("an offset counts from T0 forwards".into()),
+        ));
+    }
+    let s = s.strip_prefix('+').unwrap_or(s).trim();
+    if s.contains(':') {
+        return parse_clock(s).ok_or_else(|| {
+            (
+                format!("`{s}` is not a clock offset"),
+                Some("write HH:MM:SS or HH:MM, for example `01:30:00`".into()),
+            )
+        });
+    }
+    humantime::parse_duration(s).map_err(|e| {
+        (
+            format!("`{s}` is not a duration ({e})"),
+            Some("write a number and a unit, for example `90s`, `5m`, `1h30m`".into()),
+        )
+    })
+}
+
+/// `H:MM`, `HH:MM:SS` or `HH:MM:SS.fff`.
+fn parse_clock(s: &str) -> Option<Duration> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    let digits = |p: &str| {
+        p.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| p.parse::<u64>().ok())
+            .flatten()
+    };
+    let hours = digits(parts[0])?;
+    let minutes = digits(parts[1])?;
+    if minutes >= 60 || parts[1].len() != 2 || hours > 10_000 {
+        return None;
+    }
+    let mut total = Duration::from_secs(hours * 3600 + minutes * 60);
+    if let Some(sec) = parts.get(2) {
+        let (whole, frac) = sec.split_once('.').unwrap_or((sec, ""));
+        let secs = digits(whole)?;
+        if secs >= 60 || whole.len() != 2 {
+            return None;
+        }
+        total += Duration::from_secs(secs);
+        if !frac.is_empty() {
+            if frac.len() > 9 {
+                return None;
+            }
+            let nanos = digits(frac)? * 10u64.pow(9 - frac.len() as u32);
+            total += Duration::from_nanos(nanos);
+        }
+    }
+    Some(total)
+}
+
+/// A signed duration in whole seconds: `-2h`, `30m`.
+fn parse_signed_duration(node: &Node) -> Result<i64, Problem> {
+    let Some(s) = node.as_str() else {
+        return Err((
+            format!("expected a duration such as `-2h`, found {}", node.kind()),
+            None,
+        ));
+    };
+    let s = s.trim();
+    let (sign, rest) = match s.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let d = parse_offset_str(rest)?;
+    Ok(sign * d.as_secs() as i64)
+}
+
+/// A start time: RFC 3339 with an offset, or a local date-time in `tz`.
+pub fn parse_start(text: &str, tz: Option<Tz>) -> Result<DateTime<FixedOffset>, Problem> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t);
+    }
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok());
+    match (naive, tz) {
+        (Some(n), Some(tz)) => match tz.from_local_datetime(&n) {
+            chrono::LocalResult::Single(t) => Ok(t.fixed_offset()),
+            chrono::LocalResult::Ambiguous(a, b) => Err((
+                format!("`{text}` happens twice in {tz} (the clocks go back)"),
+                Some(format!(
+                    "write it with an offset: `{}` or `{}`",
+                    a.to_rfc3339(),
+                    b.to_rfc3339()
+                )),
+            )),
+            chrono::LocalResult::None => Err((
+                format!("`{text}` does not exist in {tz} (the clocks go forward)"),
+                None,
+            )),
+        },
+        (Some(_), None) => Err((
+            format!("`{text}` has no UTC offset"),
+            Some(
+                "add an offset (`2026-03-28T09:00:00+01:00`), or set `timezone:` to an IANA name"
+                    .into(),
+            ),
+        )),
+        (None, _) => Err((
+            format!("`{text}` is not a date-time"),
+            Some("write RFC 3339, for example `2026-03-28T09:00:00+01:00`".into()),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offset(s: &str) -> Result<Duration, Problem> {
+        parse_offset_str(s)
+    }
+
+    #[test]
+    fn offsets_in_every_documented_spelling() {
+        assert_eq!(offset("0s").unwrap(), Duration::ZERO);
+        assert_eq!(offset("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(offset("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(offset("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(offset("01:30:00").unwrap(), Duration::from_secs(5400));
+        assert_eq!(offset("0:05").unwrap(), Duration::from_secs(300));
+        assert_eq!(offset("+5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(offset("00:00:01.250").unwrap(), Duration::from_millis(1250));
+        assert!(offset("-5m").is_err());
+        assert!(offset("5 parsecs").is_err());
+        assert!(offset("1:75").is_err());
+        assert!(offset("::").is_err());
+    }
+
+    #[test]
+    fn start_times() {
+        assert!(parse_start("2026-03-28T09:00:00+01:00", None).is_ok());
+        let london: Tz = "Europe/London".parse().unwrap();
+        let t = parse_start("2026-07-01 09:00", Some(london)).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-07-01T09:00:00+01:00");
+        assert!(
+            parse_start("2026-07-01 09:00", None)
+                .unwrap_err()
+                .1
+                .is_some()
+        );
+        assert!(
+            parse_start("2026-03-29 01:30", Some(london)).is_err(),
+            "in the DST gap"
+        );
+        assert!(
+            parse_start("2026-10-25 01:30", Some(london)).is_err(),
+            "ambiguous"
+        );
+    }
+}

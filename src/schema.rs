@@ -1,0 +1,231 @@
+//! The JSON Schema (draft-07) of the scenario format, for editors.
+//!
+//! These types exist only to describe the format to schemars; the scenario reader
+//! ([`crate::scenario`]) does the real parsing with positions. A test checks that both
+//! know the same field names, so they cannot drift apart.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+
+/// An injector exercise scenario: timed injects sent as Conducttr `POST /messages`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, title = "injector scenario")]
+#[allow(dead_code)] // described, never built
+struct ScenarioDoc {
+    /// The exercise's name.
+    name: String,
+    description: Option<String>,
+    /// T0: RFC 3339 with an offset, or a local date-time with `timezone`.
+    start: Option<String>,
+    /// IANA time zone name, for `start`, `cron` and wall-clock display.
+    timezone: Option<String>,
+    /// Body fields applied to every inject that does not set them.
+    defaults: Option<BodyFields>,
+    /// Persona aliases (or `@handles`) to persona ids such as "3-49786".
+    personas: Option<BTreeMap<String, String>>,
+    /// Team aliases to team ids.
+    teams: Option<BTreeMap<String, IdDoc>>,
+    /// Variables for `{{ name }}` templates.
+    vars: Option<BTreeMap<String, serde_json::Value>>,
+    /// Channel names allowed beyond the documented list.
+    extra_channels: Option<Vec<String>>,
+    injects: Vec<InjectDoc>,
+}
+
+/// One inject: a POST /messages body plus when to send it.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct InjectDoc {
+    /// Unique name; keys are ID, ID#N (recurrence), ID@TEAM (fan-out).
+    id: String,
+    /// Offset from T0: `90s`, `5m`, `1h30m`, `01:30:00`.
+    at: Option<Offset>,
+    /// Recurrence interval.
+    every: Option<Offset>,
+    /// First occurrence of an `every` recurrence (default 0s).
+    from: Option<Offset>,
+    /// Number of occurrences of a recurrence.
+    #[schemars(range(min = 1))]
+    count: Option<u64>,
+    /// Last allowed offset (or, with `cron`, an RFC 3339 instant).
+    until: Option<String>,
+    /// Cron pattern (seconds optional) in the scenario's time zone.
+    cron: Option<String>,
+    /// Shift `ts` from the planned time, e.g. `-2h` to backdate.
+    ts_offset: Option<String>,
+    /// Further body fields passed through verbatim.
+    extra: Option<BTreeMap<String, serde_json::Value>>,
+    /// Free-form notes for the controller; never sent.
+    notes: Option<serde_json::Value>,
+    #[schemars(flatten)]
+    body: BodyFields,
+}
+
+/// The fields of Conducttr's POST /messages body, by the API's own names.
+#[derive(JsonSchema)]
+#[allow(dead_code, non_snake_case)]
+struct BodyFields {
+    /// Persona id ("3-49786"), alias or @handle.
+    persona: Option<String>,
+    /// Channel: mail, microblog, websites, notifications, ... or one of `extra_channels`.
+    channel: Option<String>,
+    subject: Option<String>,
+    body: Option<String>,
+    /// One address.
+    to: Option<String>,
+    cc: Option<AddressList>,
+    bcc: Option<AddressList>,
+    /// Required for a website article.
+    title: Option<String>,
+    subtitle: Option<String>,
+    assets: Option<Vec<AssetDoc>>,
+    sentiment: Option<Sentiment>,
+    #[schemars(rename = "type")]
+    kind: Option<RecipientType>,
+    /// Team id or alias; a list fans out, once per team.
+    team_id: Option<TeamIds>,
+    player_email: Option<String>,
+    isDraft: Option<Flag>,
+    #[schemars(range(min = 0))]
+    replies: Option<u64>,
+    #[schemars(range(min = 0))]
+    likes: Option<u64>,
+    #[schemars(range(min = 0))]
+    reposts: Option<u64>,
+    /// 1/true hacks the website, 0/false restores it.
+    is_hacked: Option<Flag>,
+    show_details: Option<Flag>,
+    /// http(s) URL of the image shown instead of the website.
+    hacked_image: Option<String>,
+    /// Unix seconds; filled with the planned time when absent.
+    ts: Option<i64>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code, non_snake_case)]
+struct AssetDoc {
+    #[schemars(rename = "type")]
+    kind: AssetType,
+    /// Absolute http(s) URL of the hosted asset.
+    assetUrl: String,
+    alt: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum AssetType {
+    Image,
+    Video,
+    Audio,
+    Document,
+}
+
+#[derive(JsonSchema)]
+#[schemars(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum Sentiment {
+    Positive,
+    Negative,
+    Neutral,
+}
+
+#[derive(JsonSchema)]
+#[schemars(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum RecipientType {
+    Individual,
+    Team,
+}
+
+/// A duration offset.
+#[derive(JsonSchema)]
+#[schemars(
+    transparent,
+    extend("pattern" = r"^\s*\+?(\d+:[0-5]\d(:[0-5]\d(\.\d+)?)?|(\d+(\.\d+)?\s*[a-zA-Zµ]+\s*)+)\s*$")
+)]
+#[allow(dead_code)]
+struct Offset(String);
+
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum IdDoc {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum TeamIds {
+    One(IdDoc),
+    Many(Vec<IdDoc>),
+}
+
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum AddressList {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum Flag {
+    Bool(bool),
+    Int(#[schemars(range(min = 0, max = 1))] u8),
+}
+
+/// The schema as pretty JSON.
+pub fn schema_json() -> String {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<ScenarioDoc>();
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::BODY_FIELDS;
+    use crate::scenario::{INJECT_FIELDS, SCENARIO_FIELDS};
+
+    fn keys(v: &serde_json::Value) -> Vec<String> {
+        let mut k: Vec<String> = v["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    }
+
+    fn sorted(a: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn schema_and_reader_know_the_same_fields() {
+        let schema: serde_json::Value = serde_json::from_str(&schema_json()).unwrap();
+        assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+        assert_eq!(keys(&schema), sorted(SCENARIO_FIELDS));
+        let inject = &schema["definitions"]["InjectDoc"];
+        let all: Vec<&str> = INJECT_FIELDS.iter().chain(BODY_FIELDS).copied().collect();
+        assert_eq!(keys(inject), sorted(&all));
+        assert_eq!(inject["additionalProperties"], false);
+        assert_eq!(
+            keys(&schema["definitions"]["BodyFields"]),
+            sorted(BODY_FIELDS)
+        );
+    }
+}

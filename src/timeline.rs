@@ -1,0 +1,573 @@
+//! The timeline: every occurrence of every inject, in firing order, with its body.
+//!
+//! [`Timeline::build`] expands `at`, `every` and `cron` (croner, in the scenario's time
+//! zone, DST-correct) and team fan-out into [`Occurrence`]s keyed `ID`, `ID#N`, `ID@TEAM`
+//! or `ID#N@TEAM`, sorted by offset with ties in file order. [`Timeline::body`] builds
+//! the exact JSON that goes on the wire for one occurrence. `plan` and `run` both use
+//! this, so they cannot disagree. Pure: no I/O, no clock reads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::{Map, Value as J};
+
+use crate::diag::suggest;
+use crate::message::{ADDRESS_LIST_FIELDS, FLAG_FIELDS};
+use crate::scenario::{Field, Inject, Limit, MAX_OCCURRENCES, Scenario, When};
+use crate::yaml::{Node, Pos, Value};
+
+/// One firing of an inject.
+#[derive(Clone, Debug)]
+pub struct Occurrence {
+    pub key: String,
+    /// Index of the inject in the scenario.
+    pub inject: usize,
+    /// 1-based number within a recurrence; `None` for a single `at`.
+    pub n: Option<u64>,
+    /// The fan-out team: as written, and its resolved id.
+    pub team: Option<(String, J)>,
+    /// Scenario time from T0 (before any speed factor).
+    pub offset: Duration,
+}
+
+/// A problem building a body, located in the file.
+#[derive(Clone, Debug)]
+pub struct BodyError {
+    pub field: String,
+    pub pos: Pos,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+pub struct Timeline {
+    pub scenario: Arc<Scenario>,
+    pub t0: DateTime<FixedOffset>,
+    pub speed: f64,
+    pub occurrences: Vec<Occurrence>,
+    env: minijinja::Environment<'static>,
+}
+
+/// A problem found while expanding the timeline.
+#[derive(Clone, Debug)]
+pub struct ExpandError {
+    pub pos: Pos,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Timeline {
+    /// Expand every inject. `t0` anchors cron patterns and wall-clock times; `speed`
+    /// divides offsets when computing fire times (and so `ts`).
+    pub fn build(
+        scenario: Arc<Scenario>,
+        t0: DateTime<FixedOffset>,
+        speed: f64,
+    ) -> (Timeline, Vec<ExpandError>) {
+        let mut errors = Vec::new();
+        let mut occurrences = Vec::new();
+        let mut total: u64 = 0;
+        for (index, inject) in scenario.injects.iter().enumerate() {
+            if inject.id.is_empty() {
+                continue;
+            }
+            let times = match expand_times(
+                inject,
+                &scenario,
+                t0,
+                MAX_OCCURRENCES - total.min(MAX_OCCURRENCES),
+            ) {
+                Ok(times) => times,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let teams = fan_out(inject, &scenario, &mut errors);
+            let recurring = !matches!(inject.when, When::At(_));
+            total += (times.len() * teams.len().max(1)) as u64;
+            if total > MAX_OCCURRENCES {
+                errors.push(ExpandError {
+                    pos: inject.pos,
+                    message: format!(
+                        "the scenario expands to more than {MAX_OCCURRENCES} occurrences"
+                    ),
+                    hint: Some("shorten recurrences or split the scenario".into()),
+                });
+                break;
+            }
+            for (i, offset) in times.iter().enumerate() {
+                let n = recurring.then_some(i as u64 + 1);
+                let base = match n {
+                    Some(n) => format!("{}#{n}", inject.id),
+                    None => inject.id.clone(),
+                };
+                if teams.is_empty() {
+                    occurrences.push(Occurrence {
+                        key: base,
+                        inject: index,
+                        n,
+                        team: None,
+                        offset: *offset,
+                    });
+                } else {
+                    for (label, id) in &teams {
+                        occurrences.push(Occurrence {
+                            key: format!("{base}@{label}"),
+                            inject: index,
+                            n,
+                            team: Some((label.clone(), id.clone())),
+                            offset: *offset,
+                        });
+                    }
+                }
+            }
+        }
+        // Stable: ties keep file order (inject, then occurrence, then team).
+        occurrences.sort_by_key(|o| o.offset);
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        (
+            Timeline {
+                scenario,
+                t0,
+                speed,
+                occurrences,
+                env,
+            },
+            errors,
+        )
+    }
+
+    /// The wall-clock instant an occurrence fires at: T0 + offset / speed.
+    pub fn fire_at(&self, occ: &Occurrence) -> DateTime<FixedOffset> {
+        self.t0 + scaled(occ.offset, self.speed)
+    }
+
+    /// The scenario's last offset, or zero when empty.
+    pub fn duration(&self) -> Duration {
+        self.occurrences.last().map_or(Duration::ZERO, |o| o.offset)
+    }
+
+    pub fn inject(&self, occ: &Occurrence) -> &Inject {
+        &self.scenario.injects[occ.inject]
+    }
+
+    /// The merged fields of an inject: defaults, overridden by the inject's own.
+    pub fn merged_fields<'a>(&'a self, inject: &'a Inject) -> Vec<&'a Field> {
+        let mut fields: Vec<&Field> = self
+            .scenario
+            .defaults
+            .iter()
+            .filter(|d| inject.field(&d.name).is_none())
+            .collect();
+        fields.extend(inject.fields.iter());
+        fields
+    }
+
+    /// Where a body field's value stands (the inject's, else the default's), or the inject's id.
+    pub fn field_pos(&self, inject: &Inject, field: &str) -> Pos {
+        inject
+            .field(field)
+            .or_else(|| self.scenario.defaults.iter().find(|d| d.name == field))
+            .map_or(inject.pos, |f| f.node.pos)
+    }
+
+    /// The exact request body of one occurrence, `ts` filled.
+    pub fn body(&self, occ: &Occurrence) -> Result<Map<String, J>, Vec<BodyError>> {
+        let (body, errors) = self.build_body(occ);
+        if errors.is_empty() {
+            Ok(body)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The body as far as it can be built, and the problems met: fields that could not
+    /// be resolved are left out.
+    pub fn build_body(&self, occ: &Occurrence) -> (Map<String, J>, Vec<BodyError>) {
+        let inject = self.inject(occ);
+        let fire_at = self.fire_at(occ);
+        let mut errors = Vec::new();
+        let ctx = self.template_context(inject, occ, fire_at);
+        let mut body = Map::new();
+        for field in self.merged_fields(inject) {
+            let value = match field.name.as_str() {
+                "persona" => self.persona(field, &mut errors),
+                "team_id" => match (&occ.team, &field.node.value) {
+                    (Some((_, id)), _) => Some(id.clone()),
+                    // A fan-out list checked outside any occurrence: its first team.
+                    (None, Value::Seq(items)) => {
+                        items.first().and_then(|n| self.team(n, &mut errors))
+                    }
+                    (None, _) => self.team(&field.node, &mut errors),
+                },
+                name if FLAG_FIELDS.contains(&name) => Some(match &field.node.value {
+                    Value::Bool(b) => J::from(u8::from(*b)),
+                    _ => field.node.to_json(),
+                }),
+                name if ADDRESS_LIST_FIELDS.contains(&name) => match &field.node.value {
+                    Value::Seq(items) => Some(J::String(
+                        items
+                            .iter()
+                            .map(Node::scalar_text)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )),
+                    _ => Some(field.node.to_json()),
+                },
+                _ => Some(field.node.to_json()),
+            };
+            if let Some(mut value) = value {
+                if field.name != "persona" && field.name != "team_id" {
+                    self.render(&mut value, &ctx, field, &mut errors);
+                }
+                body.insert(field.name.clone(), value);
+            }
+        }
+        if !body.contains_key("ts") {
+            let shift = inject.ts_offset.map_or(0, |(s, _)| s);
+            body.insert("ts".into(), J::from(fire_at.timestamp() + shift));
+        }
+        for extra in &inject.extra {
+            body.insert(extra.name.clone(), extra.node.to_json());
+        }
+        (body, errors)
+    }
+
+    fn persona(&self, field: &Field, errors: &mut Vec<BodyError>) -> Option<J> {
+        let Some(text) = field.node.as_str() else {
+            errors.push(BodyError {
+                field: "persona".into(),
+                pos: field.node.pos,
+                message: format!("`persona` must be a string, found {}", field.node.kind()),
+                hint: Some("quote persona ids: \"3-49786\"".into()),
+            });
+            return None;
+        };
+        match resolve_persona(&self.scenario, text) {
+            Ok(id) => Some(J::String(id)),
+            Err(hint) => {
+                errors.push(BodyError {
+                    field: "persona".into(),
+                    pos: field.node.pos,
+                    message: format!("unknown persona `{text}`"),
+                    hint: Some(hint),
+                });
+                None
+            }
+        }
+    }
+
+    fn team(&self, node: &Node, errors: &mut Vec<BodyError>) -> Option<J> {
+        match resolve_team(&self.scenario, node) {
+            Ok(id) => Some(id),
+            Err((message, hint)) => {
+                errors.push(BodyError {
+                    field: "team_id".into(),
+                    pos: node.pos,
+                    message,
+                    hint,
+                });
+                None
+            }
+        }
+    }
+
+    fn template_context(
+        &self,
+        inject: &Inject,
+        occ: &Occurrence,
+        fire_at: DateTime<FixedOffset>,
+    ) -> minijinja::Value {
+        let mut ctx: std::collections::BTreeMap<String, minijinja::Value> = self
+            .scenario
+            .vars
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    minijinja::Value::from(minijinja::value::Serde(v)),
+                )
+            })
+            .collect();
+        let tz = self.scenario.timezone;
+        ctx.insert("t0".into(), minijinja::Value::from(show_time(self.t0, tz)));
+        ctx.insert(
+            "planned_at".into(),
+            minijinja::Value::from(show_time(fire_at, tz)),
+        );
+        ctx.insert(
+            "occurrence".into(),
+            minijinja::Value::from(occ.n.unwrap_or(1)),
+        );
+        ctx.insert(
+            "team".into(),
+            occ.team
+                .as_ref()
+                .map_or(minijinja::Value::from(()), |(label, _)| {
+                    minijinja::Value::from(label.clone())
+                }),
+        );
+        ctx.insert("id".into(), minijinja::Value::from(inject.id.clone()));
+        minijinja::Value::from(ctx)
+    }
+
+    fn render(
+        &self,
+        value: &mut J,
+        ctx: &minijinja::Value,
+        field: &Field,
+        errors: &mut Vec<BodyError>,
+    ) {
+        match value {
+            J::String(s) if s.contains("{{") || s.contains("{%") => match self.env.render_str(s, ctx) {
+                Ok(out) => *s = out,
+                Err(e) => errors.push(BodyError {
+                    field: field.name.clone(),
+                    pos: field.node.pos,
+                    message: format!("template error in `{}`: {}", field.name, template_message(&e)),
+                    hint: Some(format!(
+                        "define it under `vars:`; built-ins are t0, planned_at, occurrence, team, id{}",
+                        self.var_names_hint(&e)
+                    )),
+                }),
+            },
+            J::Array(items) => items.iter_mut().for_each(|v| self.render(v, ctx, field, errors)),
+            J::Object(map) => map.values_mut().for_each(|v| self.render(v, ctx, field, errors)),
+            _ => {}
+        }
+    }
+
+    fn var_names_hint(&self, e: &minijinja::Error) -> String {
+        let Some(name) = undefined_name(e) else {
+            return String::new();
+        };
+        let names = self.scenario.vars.keys().map(String::as_str).chain([
+            "t0",
+            "planned_at",
+            "occurrence",
+            "team",
+            "id",
+        ]);
+        suggest(&name, names).map_or(String::new(), |s| format!(" ({s})"))
+    }
+}
+
+fn template_message(e: &minijinja::Error) -> String {
+    match e.detail() {
+        Some(d) => format!("{} ({d})", e.kind()),
+        None => e.kind().to_string(),
+    }
+}
+
+/// The undefined variable's name, read from the template around the error.
+fn undefined_name(e: &minijinja::Error) -> Option<String> {
+    let src = e.template_source()?;
+    let range = e.range()?;
+    let text = src.get(range)?;
+    let name: String = text
+        .trim()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Show an instant in the scenario's zone when it has one.
+pub fn show_time(t: DateTime<FixedOffset>, tz: Option<Tz>) -> String {
+    let t = match tz {
+        Some(tz) => t.with_timezone(&tz).fixed_offset(),
+        None => t,
+    };
+    let precision = if t.timestamp_subsec_nanos() == 0 {
+        chrono::SecondsFormat::Secs
+    } else {
+        chrono::SecondsFormat::Millis
+    };
+    t.to_rfc3339_opts(precision, false)
+}
+
+fn scaled(offset: Duration, speed: f64) -> chrono::TimeDelta {
+    let nanos = if speed == 1.0 {
+        offset.as_nanos() as f64
+    } else {
+        offset.as_nanos() as f64 / speed
+    };
+    chrono::TimeDelta::nanoseconds(nanos.round() as i64)
+}
+
+/// Whether a persona value is a Conducttr persona hash such as `3-49786`.
+pub fn is_persona_id(s: &str) -> bool {
+    matches!(s.split_once('-'), Some((a, b)) if !a.is_empty() && !b.is_empty()
+        && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// A persona alias, `@handle` or id, to the id.
+pub fn resolve_persona(s: &Scenario, text: &str) -> Result<String, String> {
+    if let Some(id) = s.personas.get(text) {
+        return Ok(id.clone());
+    }
+    if let Some(handle) = text.strip_prefix('@')
+        && let Some(id) = s.personas.get(handle)
+    {
+        return Ok(id.clone());
+    }
+    if !text.starts_with('@')
+        && let Some(id) = s.personas.get(&format!("@{text}"))
+    {
+        return Ok(id.clone());
+    }
+    if is_persona_id(text) {
+        return Ok(text.to_string());
+    }
+    Err(
+        suggest(text, s.personas.keys().map(String::as_str)).unwrap_or_else(|| {
+            "add it under `personas:` (alias: \"3-49786\"), or use the persona id itself".into()
+        }),
+    )
+}
+
+/// A team alias or id to the id, as the API takes it.
+pub fn resolve_team(s: &Scenario, node: &Node) -> Result<J, (String, Option<String>)> {
+    match &node.value {
+        Value::Int(i) if *i >= 0 => Ok(J::from(*i)),
+        Value::Str(t) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(J::String(t.clone()))
+        }
+        Value::Str(t) => s.teams.get(t).cloned().ok_or_else(|| {
+            (
+                format!("unknown team `{t}`"),
+                Some(
+                    suggest(t, s.teams.keys().map(String::as_str)).unwrap_or_else(|| {
+                        "add it under `teams:` (alias: 3437866), or use the team id itself".into()
+                    }),
+                ),
+            )
+        }),
+        _ => Err((
+            format!(
+                "`team_id` must be a team id or alias, found {}",
+                node.kind()
+            ),
+            None,
+        )),
+    }
+}
+
+/// The fan-out teams of an inject: `(as written, id)` for each, empty when not a list.
+fn fan_out(inject: &Inject, s: &Scenario, errors: &mut Vec<ExpandError>) -> Vec<(String, J)> {
+    let field = inject
+        .field("team_id")
+        .or_else(|| s.defaults.iter().find(|d| d.name == "team_id"));
+    let Some(Value::Seq(items)) = field.map(|f| &f.node.value) else {
+        return Vec::new();
+    };
+    let mut teams: Vec<(String, J)> = Vec::new();
+    for item in items {
+        let label = item.scalar_text();
+        match resolve_team(s, item) {
+            Ok(id) => {
+                if teams.iter().any(|(l, _)| *l == label) {
+                    errors.push(ExpandError {
+                        pos: item.pos,
+                        message: format!("team `{label}` is listed twice"),
+                        hint: None,
+                    });
+                } else {
+                    teams.push((label, id));
+                }
+            }
+            Err((message, hint)) => errors.push(ExpandError {
+                pos: item.pos,
+                message,
+                hint,
+            }),
+        }
+    }
+    if items.is_empty() {
+        errors.push(ExpandError {
+            pos: field.map_or(inject.pos, |f| f.node.pos),
+            message: "`team_id` is an empty list".into(),
+            hint: None,
+        });
+    }
+    teams
+}
+
+/// The offsets of an inject's occurrences, at most `room` of them.
+fn expand_times(
+    inject: &Inject,
+    s: &Scenario,
+    t0: DateTime<FixedOffset>,
+    room: u64,
+) -> Result<Vec<Duration>, ExpandError> {
+    let too_many = |pos| ExpandError {
+        pos,
+        message: format!("the scenario expands to more than {MAX_OCCURRENCES} occurrences"),
+        hint: Some("shorten recurrences or split the scenario".into()),
+    };
+    match &inject.when {
+        When::Invalid => Ok(Vec::new()),
+        When::At(d) => Ok(vec![*d]),
+        When::Every { every, from, limit } => {
+            let count = match limit {
+                Limit::Count(c) => *c,
+                Limit::Until(u) => ((*u - *from).as_nanos() / every.as_nanos()) as u64 + 1,
+                Limit::UntilInstant(_) => 0,
+            };
+            if count > room {
+                return Err(too_many(inject.pos));
+            }
+            Ok((0..count).map(|i| *from + *every * i as u32).collect())
+        }
+        When::Cron { cron, limit, .. } => {
+            let tz = s.timezone.unwrap_or(Tz::UTC);
+            let start = t0.with_timezone(&tz);
+            let end: Option<DateTime<Utc>> = match limit {
+                Limit::Count(_) => None,
+                Limit::Until(d) => Some(
+                    (t0 + chrono::TimeDelta::from_std(*d).unwrap_or(chrono::TimeDelta::MAX))
+                        .to_utc(),
+                ),
+                Limit::UntilInstant(t) => Some(t.to_utc()),
+            };
+            let max = match limit {
+                Limit::Count(c) => *c,
+                _ => u64::MAX,
+            };
+            let mut out = Vec::new();
+            for t in cron.iter_from(start, croner::Direction::Forward) {
+                if out.len() as u64 >= max {
+                    break;
+                }
+                if end.is_some_and(|end| t.to_utc() > end) {
+                    break;
+                }
+                if out.len() as u64 >= room {
+                    return Err(too_many(inject.pos));
+                }
+                let delta = t.to_utc() - t0.to_utc();
+                out.push(delta.to_std().unwrap_or(Duration::ZERO));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// T0 for a timeline: the flag, else the scenario's `start`, else `now`.
+pub fn choose_t0(
+    flag: Option<DateTime<FixedOffset>>,
+    scenario: &Scenario,
+    now: DateTime<Utc>,
+) -> (DateTime<FixedOffset>, bool) {
+    match flag.or(scenario.start) {
+        Some(t) => (t, true),
+        None => {
+            let tz = scenario.timezone.unwrap_or(Tz::UTC);
+            let now = tz.from_utc_datetime(&now.naive_utc()).fixed_offset();
+            (now, false)
+        }
+    }
+}

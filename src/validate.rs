@@ -1,0 +1,212 @@
+//! Validation of a whole scenario: shape, timeline, and the API contract of every body.
+//!
+//! [`check`] reads the file ([`crate::scenario`]), expands the timeline
+//! ([`crate::timeline`]), builds each inject's body for its first occurrence per team,
+//! and runs [`crate::message::check`] on it, mapping every violation back to the line
+//! of the field that caused it. It adds the warnings (likely copy-paste, empty body,
+//! very long scenario). `run` calls this too, so it refuses exactly what `validate` does.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::Value as J;
+
+use crate::diag::Diagnostics;
+use crate::message;
+use crate::scenario;
+use crate::timeline::{Occurrence, Timeline};
+
+/// A scenario longer than this draws a warning.
+pub const LONG_SCENARIO: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What validating one file found.
+pub struct Checked {
+    pub diags: Diagnostics,
+    /// Present when the file parsed far enough to build one.
+    pub timeline: Option<Timeline>,
+    /// Whether T0 came from the file or a flag (else it is "now").
+    pub t0_known: bool,
+}
+
+impl Checked {
+    pub fn is_valid(&self, strict: bool) -> bool {
+        self.diags.error_count() == 0 && (!strict || self.diags.warning_count() == 0)
+    }
+}
+
+/// Read, expand and check a scenario's text.
+pub fn check(
+    file: &str,
+    source: Arc<String>,
+    start_at: Option<DateTime<FixedOffset>>,
+    speed: f64,
+    now: DateTime<Utc>,
+) -> Checked {
+    let (scenario, mut diags) = scenario::read(file, source);
+    let Some(scenario) = scenario else {
+        return Checked {
+            diags,
+            timeline: None,
+            t0_known: false,
+        };
+    };
+    let (t0, t0_known) = crate::timeline::choose_t0(start_at, &scenario, now);
+    let (timeline, errors) = Timeline::build(Arc::new(scenario), t0, speed);
+    for e in errors {
+        diags.error(e.pos, e.message, e.hint);
+    }
+    check_bodies(&timeline, &mut diags);
+    warnings(&timeline, &mut diags);
+    diags.sort();
+    Checked {
+        diags,
+        timeline: Some(timeline),
+        t0_known,
+    }
+}
+
+fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
+    let s = &timeline.scenario;
+    let channel_ok = |c: &str| {
+        message::DOCUMENTED_CHANNELS.contains(&c) || s.extra_channels.iter().any(|e| e == c)
+    };
+    // The first occurrence of each inject and team; an inject whose timing is broken
+    // has none, so its body is checked at offset zero.
+    let mut firsts: Vec<Occurrence> = Vec::new();
+    let mut checked: HashSet<(usize, Option<&str>)> = HashSet::new();
+    let mut has_any = vec![false; s.injects.len()];
+    for occ in &timeline.occurrences {
+        has_any[occ.inject] = true;
+        if checked.insert((occ.inject, occ.team.as_ref().map(|(l, _)| l.as_str()))) {
+            firsts.push(occ.clone());
+        }
+    }
+    for (index, inject) in s.injects.iter().enumerate() {
+        if !has_any[index] {
+            firsts.push(Occurrence {
+                key: inject.id.clone(),
+                inject: index,
+                n: None,
+                team: None,
+                offset: Duration::ZERO,
+            });
+        }
+    }
+    firsts.sort_by_key(|o| o.inject);
+    let mut reported: HashSet<(usize, String)> = HashSet::new();
+    for occ in &firsts {
+        let inject = timeline.inject(occ);
+        let (body, errors) = timeline.build_body(occ);
+        let broken: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        for e in &errors {
+            if reported.insert((occ.inject, format!("{}:{}", e.field, e.message))) {
+                diags.error(e.pos, e.message.clone(), e.hint.clone());
+            }
+        }
+        for v in message::check(&body, &channel_ok) {
+            // A field that could not be built was reported above; a fan-out repeats
+            // the same problem per team: report it once.
+            if broken.contains(v.field.as_str())
+                || !reported.insert((occ.inject, format!("{}:{}", v.field, v.message)))
+            {
+                continue;
+            }
+            let pos = timeline.field_pos(inject, &v.field);
+            let message = if inject.field(&v.field).is_none()
+                && s.defaults.iter().all(|d| d.name != v.field)
+            {
+                format!("inject `{}`: {}", inject.id, v.message)
+            } else {
+                v.message
+            };
+            diags.error(pos, message, v.hint);
+        }
+    }
+}
+
+fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
+    let s = &timeline.scenario;
+    for inject in &s.injects {
+        if inject.id.is_empty() {
+            continue;
+        }
+        let hack = ["is_hacked", "hacked_image", "show_details"]
+            .iter()
+            .any(|f| timeline.merged_fields(inject).iter().any(|m| m.name == *f));
+        if hack {
+            continue;
+        }
+        let body = timeline
+            .merged_fields(inject)
+            .into_iter()
+            .find(|f| f.name == "body");
+        match body.map(|b| &b.node.value) {
+            Some(crate::yaml::Value::Str(text)) if !text.trim().is_empty() => {}
+            Some(_) => diags.warning(
+                body.expect("matched").node.pos,
+                format!("inject `{}` has an empty body", inject.id),
+                None,
+            ),
+            None => diags.warning(
+                inject.pos,
+                format!("inject `{}` has no body", inject.id),
+                Some("add `body:` with the message text".into()),
+            ),
+        }
+    }
+    // The same persona, channel, recipient and instant twice is most likely a copy-paste.
+    let mut seen: HashMap<(String, String, String, Duration), usize> = HashMap::new();
+    let mut warned: HashSet<(usize, usize)> = HashSet::new();
+    for occ in &timeline.occurrences {
+        let inject = timeline.inject(occ);
+        let text = |name: &str| {
+            timeline
+                .merged_fields(inject)
+                .into_iter()
+                .find(|f| f.name == name)
+                .map(|f| f.node.scalar_text())
+                .unwrap_or_default()
+        };
+        let recipient = occ.team.as_ref().map_or_else(
+            || format!("{}{}", text("team_id"), text("to")),
+            |(_, id)| match id {
+                J::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        );
+        let key = (text("persona"), text("channel"), recipient, occ.offset);
+        match seen.get(&key) {
+            Some(first) if *first != occ.inject => {
+                if warned.insert((*first, occ.inject)) {
+                    let other = &s.injects[*first];
+                    diags.warning(
+                        inject.pos,
+                        format!(
+                            "inject `{}` sends from the same persona on the same channel at the same time as `{}`",
+                            inject.id, other.id
+                        ),
+                        Some(format!("a likely copy-paste of line {}; change its time or persona if intended", other.pos.line)),
+                    );
+                }
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(key, occ.inject);
+            }
+        }
+    }
+    let duration = timeline.duration();
+    if duration > LONG_SCENARIO {
+        let last = timeline.occurrences.last().expect("non-zero duration");
+        diags.warning(
+            timeline.inject(last).pos,
+            format!(
+                "the scenario lasts {}, longer than 7 days",
+                humantime::format_duration(duration)
+            ),
+            Some("check the units of `at`, `every` and `until`".into()),
+        );
+    }
+}
