@@ -184,8 +184,14 @@ pub fn did_you_mean<'a>(
     let lower = word.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
-        .filter(|(score, _)| *score >= 0.8)
+        .filter_map(|c| {
+            let other = c.to_lowercase();
+            let jw = strsim::jaro_winkler(&lower, &other);
+            // Short words are poorly served by Jaro-Winkler: allow one edit per three letters.
+            let edits = strsim::damerau_levenshtein(&lower, &other);
+            let close = jw >= 0.8 || edits <= (lower.chars().count() / 3).max(1);
+            close.then_some((jw - edits as f64, c))
+        })
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
 }

@@ -82,6 +82,10 @@ pub const RECIPIENT_TYPES: &[&str] = &["individual", "team"];
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Violation {
     pub field: String,
+    /// The field whose value calls for the rule, when `field` itself is absent
+    /// (a `type: individual` that needs `to`): where a diagnostic should point.
+    #[serde(skip)]
+    pub cause: Option<&'static str>,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
@@ -91,9 +95,15 @@ impl Violation {
     fn new(field: &str, message: impl Into<String>, hint: Option<String>) -> Self {
         Violation {
             field: field.to_string(),
+            cause: None,
             message: message.into(),
             hint,
         }
+    }
+
+    fn caused_by(mut self, field: &'static str) -> Self {
+        self.cause = Some(field);
+        self
     }
 }
 
@@ -174,7 +184,8 @@ pub fn check(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -> Ve
                 "title",
                 "a website article needs a `title`",
                 Some("add `title`, or `is_hacked` if this is a website hack".into()),
-            )),
+            )
+            .caused_by("channel")),
         }
     }
     if hack && !body.contains_key("is_hacked") {
@@ -182,7 +193,8 @@ pub fn check(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -> Ve
             "is_hacked",
             "a website hack needs `is_hacked` (1 to hack, 0 to restore)",
             None,
-        ));
+        )
+        .caused_by(if body.contains_key("hacked_image") { "hacked_image" } else { "show_details" }));
     }
     for flag in FLAG_FIELDS {
         if let Some(v) = body.get(*flag)
@@ -214,24 +226,15 @@ pub fn check(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -> Ve
             "`type` is missing",
             Some("set `type: team` (with `team_id`) or `type: individual` (with `to` or `player_email`)".into()),
         )),
-        Some("team") => {
-            if !body.contains_key("team_id") {
-                out.push(Violation::new(
-                    "team_id",
-                    "a message of type `team` needs `team_id`",
-                    None,
-                ));
-            }
-        }
-        Some("individual") => {
-            if !body.contains_key("to") && !body.contains_key("player_email") {
-                out.push(Violation::new(
-                    "to",
-                    "a message of type `individual` needs `to` or `player_email`",
-                    None,
-                ));
-            }
-        }
+        Some("team") if !body.contains_key("team_id") => out.push(
+            Violation::new("team_id", "a message of type `team` needs `team_id`", None)
+                .caused_by("type"),
+        ),
+        Some("individual") if !body.contains_key("to") && !body.contains_key("player_email") => out.push(
+            Violation::new("to", "a message of type `individual` needs `to` or `player_email`", None)
+                .caused_by("type"),
+        ),
+        Some("team" | "individual") => {}
         Some(other) => out.push(Violation::new(
             "type",
             format!("`type` must be `individual` or `team`, found `{other}`"),

@@ -184,6 +184,9 @@ impl Reader<'_> {
         let fields = self.keyed(entries, SCENARIO_FIELDS, "scenario");
         let mut start_node = None;
         for (name, key, value) in &fields {
+            if value.value == Value::Null && !matches!(*name, "name" | "injects") {
+                continue; // an optional field left empty
+            }
             match *name {
                 "name" => s.name = self.string(value, "name").unwrap_or_default(),
                 "description" => s.description = self.string(value, "description"),

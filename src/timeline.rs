@@ -193,6 +193,10 @@ impl Timeline {
         let ctx = self.template_context(inject, occ, fire_at);
         let mut body = Map::new();
         for field in self.merged_fields(inject) {
+            if field.node.value == Value::Null {
+                // `field: null` on an inject clears a default: nothing is sent.
+                continue;
+            }
             let value = match field.name.as_str() {
                 "persona" => self.persona(field, &mut errors),
                 "team_id" => match (&occ.team, &field.node.value) {

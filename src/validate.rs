@@ -113,7 +113,12 @@ fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
             {
                 continue;
             }
-            let pos = timeline.field_pos(inject, &v.field);
+            let present = |f: &str| inject.field(f).is_some() || s.defaults.iter().any(|d| d.name == f);
+            let anchor = match v.cause {
+                Some(cause) if !present(&v.field) => cause,
+                _ => v.field.as_str(),
+            };
+            let pos = timeline.field_pos(inject, anchor);
             let message = if inject.field(&v.field).is_none()
                 && s.defaults.iter().all(|d| d.name != v.field)
             {

@@ -124,7 +124,25 @@ pub struct SyntaxError {
 }
 
 /// Parse one YAML document into a tree of nodes.
+///
+/// Parsing recurses once per nesting level (up to the budget's 64) through serde's
+/// frames, which in a debug build can outgrow a 2 MiB thread stack; it runs on a
+/// thread of its own with room to spare.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("yaml-parse".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse_here(text))
+            .map(|h| h.join())
+    })
+    .map_err(|e| SyntaxError { message: format!("cannot start the parser thread: {e}"), pos: None })?
+    .unwrap_or_else(|_| Err(SyntaxError { message: "the YAML parser failed".into(), pos: None }))
+}
+
+const PARSE_STACK: usize = 256 * 1024 * 1024;
+
+fn parse_here(text: &str) -> Result<Node, SyntaxError> {
     if text.len() > MAX_FILE_BYTES {
         return Err(SyntaxError {
             message: format!(
@@ -141,6 +159,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     budget.max_events = 40_000_000;
     budget.max_nodes = 10_000_000;
     budget.max_depth = 64;
+    budget.flow_nesting_limit = 64;
     budget.max_aliases = 10_000;
     budget.max_anchors = 10_000;
     budget.max_recorded_anchor_events = 100_000;

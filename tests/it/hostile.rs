@@ -1,0 +1,113 @@
+//! Hostile input gets a clear error, never a panic, a hang or a memory blow-up.
+
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+
+use crate::common::{injector_in, tempdir};
+
+/// Generous: this guards against hangs, it does not measure speed (see the benchmark).
+const HANG: Duration = Duration::from_secs(20);
+
+fn validate_bytes(bytes: &[u8]) -> crate::common::Run {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("h.yaml"), bytes).unwrap();
+    let started = Instant::now();
+    let run = injector_in(dir.path(), &["validate", "h.yaml"]);
+    assert!(started.elapsed() < HANG, "took {:?}", started.elapsed());
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run
+}
+
+#[test]
+fn alias_bomb() {
+    let mut text = String::from("name: bomb\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let p = i - 1;
+        text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+    }
+    let run = validate_bytes(text.as_bytes());
+    run.code(1);
+    assert!(run.stderr.contains("invalid YAML"), "{}", run.stderr);
+}
+
+#[test]
+fn fifty_megabyte_file() {
+    let line = "# padding padding padding padding padding padding padding padding padding\n";
+    let text = line.repeat(50 * 1024 * 1024 / line.len() + 1);
+    let run = validate_bytes(text.as_bytes());
+    run.code(2);
+    assert!(run.stderr.contains("limited to 48 MiB"), "{}", run.stderr);
+}
+
+#[test]
+fn deep_nesting() {
+    let text = format!("name: deep\nvars:\n  x: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    validate_bytes(text.as_bytes()).code(1);
+    let mut text = String::from("name: deep\nvars:\n");
+    for i in 0..3000 {
+        text.push_str(&format!("{}k:\n", " ".repeat(2 + i * 2)));
+    }
+    validate_bytes(text.as_bytes()).code(1);
+}
+
+#[test]
+fn binary_file() {
+    let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 256) as u8).collect();
+    let run = validate_bytes(&bytes);
+    assert!(run.code == 1 || run.code == 2);
+    assert!(run.stderr.contains("not UTF-8") || run.stderr.contains("not text"), "{}", run.stderr);
+    let run = validate_bytes(b"name: x\0\ninjects: []\n");
+    run.code(1);
+    assert!(run.stderr.contains("not text"), "{}", run.stderr);
+}
+
+#[test]
+fn zero_interval_and_million_occurrences() {
+    let head = "name: h\ndefaults:\n  type: team\n  team_id: 1\n  persona: \"3-1\"\n  channel: mail\n  body: b\ninjects:\n";
+    let run = validate_bytes(format!("{head}  - id: z\n    every: 0s\n    until: 1h\n").as_bytes());
+    run.code(1);
+    assert!(run.stderr.contains("longer than zero"));
+    let run = validate_bytes(format!("{head}  - id: m\n    every: 1ms\n    until: 100h\n").as_bytes());
+    run.code(1);
+    assert!(run.stderr.contains("the limit is 1000000"), "{}", run.stderr);
+    let run = validate_bytes(format!("{head}  - id: c\n    cron: \"* * * * * *\"\n    until: 1000h\n").as_bytes());
+    run.code(1);
+    assert!(run.stderr.contains("more than 1000000 occurrences"), "{}", run.stderr);
+    // Exactly a million is allowed.
+    validate_bytes(format!("{head}  - id: m\n    every: 1s\n    count: 1000000\n").as_bytes()).code(0);
+}
+
+fn check_text(text: &str) {
+    let checked = injector::validate::check("p.yaml", std::sync::Arc::new(text.to_string()), None, 1.0, chrono::Utc::now());
+    if let Some(t) = &checked.timeline {
+        for occ in t.occurrences.iter().take(50) {
+            let _ = t.body(occ);
+        }
+    }
+    let _ = checked.diags.render(false);
+}
+
+/// Pieces of valid scenarios, to be shuffled into near-valid ones.
+const PIECES: &[&str] = &[
+    "name: x\n", "injects:\n", "  - id: a\n", "    at: 5m\n", "    every: 1s\n", "    count: 3\n", "    until: 1h\n",
+    "    cron: \"0 * * * *\"\n", "    persona: \"3-1\"\n", "    channel: websites\n", "    team_id: [1, b]\n",
+    "    body: \"{{ x }}\"\n", "    assets:\n", "      - type: image\n", "        assetUrl: http://x\n", "defaults:\n",
+    "  type: team\n", "teams:\n  b: 2\n", "vars:\n  x: 1\n", "start: 2026-01-01T00:00:00Z\n", "timezone: Europe/Paris\n",
+    "    ts_offset: -1h\n", "    is_hacked: 1\n", "&a [*a]\n", "- \n", ": :\n", "'\n", "{\n", "    cc: [a@b.c]\n", "\t\n",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_never_panics(text in "\\PC{0,300}") {
+        check_text(&text);
+    }
+
+    #[test]
+    fn near_valid_yaml_never_panics(picks in proptest::collection::vec(0..PIECES.len(), 0..40)) {
+        let text: String = picks.iter().map(|i| PIECES[*i]).collect();
+        check_text(&text);
+    }
+}

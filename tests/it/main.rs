@@ -1,0 +1,8 @@
+//! One integration-test binary; a module per feature. See `common` for the helpers.
+
+mod api_examples;
+mod common;
+mod hostile;
+mod plan;
+mod schema;
+mod validate_rules;
