@@ -62,8 +62,8 @@ impl Diagnostics {
         self.items.push(Diagnostic {
             level,
             file: self.file.clone(),
-            line: pos.line.max(1),
-            column: pos.column.max(1),
+            line: pos.line.max(1) as usize,
+            column: pos.column.max(1) as usize,
             message,
             hint,
             pos,
@@ -161,11 +161,8 @@ impl miette::Diagnostic for Rendered<'_> {
         if len == 0 {
             return None;
         }
-        let offset = self.item.pos.offset.min(len);
-        let width = self
-            .item
-            .pos
-            .len
+        let offset = (self.item.pos.offset as usize).min(len);
+        let width = (self.item.pos.len as usize)
             .min(len - offset)
             .max(usize::from(offset < len));
         Some(Box::new(std::iter::once(LabeledSpan::new(

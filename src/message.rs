@@ -180,21 +180,29 @@ pub fn check(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -> Ve
                 None,
             )),
             Some(_) => {}
-            None => out.push(Violation::new(
-                "title",
-                "a website article needs a `title`",
-                Some("add `title`, or `is_hacked` if this is a website hack".into()),
-            )
-            .caused_by("channel")),
+            None => out.push(
+                Violation::new(
+                    "title",
+                    "a website article needs a `title`",
+                    Some("add `title`, or `is_hacked` if this is a website hack".into()),
+                )
+                .caused_by("channel"),
+            ),
         }
     }
     if hack && !body.contains_key("is_hacked") {
-        out.push(Violation::new(
-            "is_hacked",
-            "a website hack needs `is_hacked` (1 to hack, 0 to restore)",
-            None,
-        )
-        .caused_by(if body.contains_key("hacked_image") { "hacked_image" } else { "show_details" }));
+        out.push(
+            Violation::new(
+                "is_hacked",
+                "a website hack needs `is_hacked` (1 to hack, 0 to restore)",
+                None,
+            )
+            .caused_by(if body.contains_key("hacked_image") {
+                "hacked_image"
+            } else {
+                "show_details"
+            }),
+        );
     }
     for flag in FLAG_FIELDS {
         if let Some(v) = body.get(*flag)

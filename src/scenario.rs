@@ -44,6 +44,42 @@ pub const INJECT_FIELDS: &[&str] = &[
     "notes",
 ];
 
+/// Every key an inject may have.
+const INJECT_KEYS: &[&str] = &[
+    "id",
+    "at",
+    "every",
+    "from",
+    "count",
+    "until",
+    "cron",
+    "ts_offset",
+    "extra",
+    "notes",
+    "persona",
+    "channel",
+    "subject",
+    "body",
+    "to",
+    "cc",
+    "bcc",
+    "title",
+    "subtitle",
+    "assets",
+    "sentiment",
+    "type",
+    "team_id",
+    "player_email",
+    "isDraft",
+    "replies",
+    "likes",
+    "reposts",
+    "is_hacked",
+    "show_details",
+    "hacked_image",
+    "ts",
+];
+
 /// The most occurrences one scenario may expand to.
 pub const MAX_OCCURRENCES: u64 = 1_000_000;
 
@@ -70,7 +106,7 @@ pub struct Scenario {
 /// A body field as written: its name, where its key stands, and its value.
 #[derive(Clone, Debug)]
 pub struct Field {
-    pub name: String,
+    pub name: &'static str,
     pub key_pos: Pos,
     pub node: Node,
 }
@@ -83,7 +119,8 @@ pub struct Inject {
     pub when: When,
     pub fields: Vec<Field>,
     pub ts_offset: Option<(i64, Pos)>,
-    pub extra: Vec<Field>,
+    /// Further body fields, sent verbatim: name and value.
+    pub extra: Vec<(String, Node)>,
     pub notes: Option<serde_json::Value>,
 }
 
@@ -141,16 +178,20 @@ pub fn read(file: &str, source: Arc<String>) -> (Option<Scenario>, Diagnostics) 
             return (None, diags);
         }
     };
-    let Some(entries) = root.as_map() else {
-        diags.error(
-            root.pos,
-            format!("a scenario must be a mapping, found {}", root.kind()),
-            Some("start with `name:` and `injects:`".into()),
-        );
-        return (None, diags);
+    let root_pos = root.pos;
+    let entries = match root.value {
+        Value::Map(entries) => entries,
+        _ => {
+            diags.error(
+                root.pos,
+                format!("a scenario must be a mapping, found {}", root.kind()),
+                Some("start with `name:` and `injects:`".into()),
+            );
+            return (None, diags);
+        }
     };
     let mut reader = Reader { diags: &mut diags };
-    let scenario = reader.scenario(file, source.clone(), &root, entries);
+    let scenario = reader.scenario(file, source.clone(), root_pos, entries);
     (Some(scenario), diags)
 }
 
@@ -163,8 +204,8 @@ impl Reader<'_> {
         &mut self,
         file: &str,
         source: Arc<String>,
-        root: &Node,
-        entries: &[(Node, Node)],
+        root_pos: Pos,
+        entries: Vec<(Node, Node)>,
     ) -> Scenario {
         let mut s = Scenario {
             file: file.to_string(),
@@ -179,20 +220,22 @@ impl Reader<'_> {
             vars: serde_json::Map::new(),
             extra_channels: Vec::new(),
             injects: Vec::new(),
-            injects_pos: root.pos,
+            injects_pos: root_pos,
         };
         let fields = self.keyed(entries, SCENARIO_FIELDS, "scenario");
+        let has = |n: &str| fields.iter().any(|(f, _, _)| *f == n);
+        let (has_name, has_injects) = (has("name"), has("injects"));
         let mut start_node = None;
-        for (name, key, value) in &fields {
-            if value.value == Value::Null && !matches!(*name, "name" | "injects") {
+        for (name, key, value) in fields {
+            if value.value == Value::Null && !matches!(name, "name" | "injects") {
                 continue; // an optional field left empty
             }
-            match *name {
-                "name" => s.name = self.string(value, "name").unwrap_or_default(),
-                "description" => s.description = self.string(value, "description"),
+            match name {
+                "name" => s.name = self.string(&value, "name").unwrap_or_default(),
+                "description" => s.description = self.string(&value, "description"),
                 "start" => start_node = Some(value),
                 "timezone" => {
-                    if let Some(tz) = self.string(value, "timezone") {
+                    if let Some(tz) = self.string(&value, "timezone") {
                         match tz.parse::<Tz>() {
                             Ok(tz) => s.timezone = Some(tz),
                             Err(_) => self.diags.error(
@@ -245,17 +288,18 @@ impl Reader<'_> {
                         None,
                     ),
                 },
-                "extra_channels" => s.extra_channels = self.string_list(value, "extra_channels"),
+                "extra_channels" => s.extra_channels = self.string_list(&value, "extra_channels"),
                 "injects" => {
                     s.injects_pos = key.pos;
-                    match &value.value {
+                    let kind = value.kind();
+                    match value.value {
                         Value::Seq(items) => {
-                            s.injects = items.iter().map(|i| self.inject(i)).collect();
+                            s.injects = items.into_iter().map(|i| self.inject(i)).collect();
                         }
                         Value::Null => {}
                         _ => self.diags.error(
                             value.pos,
-                            format!("`injects` must be a list, found {}", value.kind()),
+                            format!("`injects` must be a list, found {kind}"),
                             Some("write each inject as a `- id: ...` item".into()),
                         ),
                     }
@@ -263,19 +307,19 @@ impl Reader<'_> {
                 _ => unreachable!("keyed() only returns known fields"),
             }
         }
-        if !fields.iter().any(|(n, _, _)| *n == "name") {
+        if !has_name {
             self.diags.error(
-                root.pos,
+                root_pos,
                 "the scenario has no `name`",
                 Some("add `name: My exercise` at the top".into()),
             );
         }
-        if !fields.iter().any(|(n, _, _)| *n == "injects") {
+        if !has_injects {
             self.diags
-                .error(root.pos, "the scenario has no `injects`", None);
+                .error(root_pos, "the scenario has no `injects`", None);
         }
         if let Some(node) = start_node
-            && let Some(text) = self.string(node, "start")
+            && let Some(text) = self.string(&node, "start")
         {
             match parse_start(&text, s.timezone) {
                 Ok(t) => s.start = Some(t),
@@ -304,22 +348,28 @@ impl Reader<'_> {
     }
 
     /// The entries of a mapping whose keys are all in `known`; others are reported.
-    fn keyed<'n>(
+    fn keyed(
         &mut self,
-        entries: &'n [(Node, Node)],
+        entries: Vec<(Node, Node)>,
         known: &[&'static str],
         what: &str,
-    ) -> Vec<(&'static str, &'n Node, &'n Node)> {
+    ) -> Vec<(&'static str, Node, Node)> {
         let mut out = Vec::with_capacity(entries.len());
         for (k, v) in entries {
-            let key = k.scalar_text();
-            match known.iter().find(|n| **n == key) {
+            let found = match &k.value {
+                Value::Str(key) => known.iter().find(|n| **n == key.as_str()),
+                _ => None,
+            };
+            match found {
                 Some(name) => out.push((*name, k, v)),
-                None => self.diags.error(
-                    k.pos,
-                    format!("unknown field `{key}` in {what}"),
-                    suggest(&key, known.iter().copied()),
-                ),
+                None => {
+                    let key = k.scalar_text();
+                    self.diags.error(
+                        k.pos,
+                        format!("unknown field `{key}` in {what}"),
+                        suggest(&key, known.iter().copied()),
+                    );
+                }
             }
         }
         out
@@ -354,20 +404,18 @@ impl Reader<'_> {
         }
     }
 
-    fn string_map(&mut self, node: &Node, field: &str) -> Vec<(String, Node)> {
-        match &node.value {
+    fn string_map(&mut self, node: Node, field: &str) -> Vec<(String, Node)> {
+        let kind = node.kind();
+        match node.value {
             Value::Map(entries) => entries
-                .iter()
-                .map(|(k, v)| (k.scalar_text(), v.clone()))
+                .into_iter()
+                .map(|(k, v)| (k.scalar_text(), v))
                 .collect(),
             Value::Null => Vec::new(),
             _ => {
                 self.diags.error(
                     node.pos,
-                    format!(
-                        "`{field}` must be a mapping of alias to id, found {}",
-                        node.kind()
-                    ),
+                    format!("`{field}` must be a mapping of alias to id, found {kind}"),
                     None,
                 );
                 Vec::new()
@@ -375,31 +423,31 @@ impl Reader<'_> {
         }
     }
 
-    fn body_fields(&mut self, node: &Node, what: &str) -> Vec<Field> {
-        let Some(entries) = node.as_map() else {
-            if node.value != Value::Null {
+    fn body_fields(&mut self, node: Node, what: &str) -> Vec<Field> {
+        let kind = node.kind();
+        let entries = match node.value {
+            Value::Map(entries) => entries,
+            Value::Null => return Vec::new(),
+            _ => {
                 self.diags.error(
                     node.pos,
-                    format!(
-                        "`{what}` must be a mapping of body fields, found {}",
-                        node.kind()
-                    ),
+                    format!("`{what}` must be a mapping of body fields, found {kind}"),
                     None,
                 );
+                return Vec::new();
             }
-            return Vec::new();
         };
         self.keyed(entries, BODY_FIELDS, what)
             .into_iter()
             .map(|(name, k, v)| Field {
-                name: name.to_string(),
+                name,
                 key_pos: k.pos,
-                node: v.clone(),
+                node: v,
             })
             .collect()
     }
 
-    fn inject(&mut self, node: &Node) -> Inject {
+    fn inject(&mut self, node: Node) -> Inject {
         let mut inject = Inject {
             id: String::new(),
             pos: node.pos,
@@ -409,17 +457,21 @@ impl Reader<'_> {
             extra: Vec::new(),
             notes: None,
         };
-        let Some(entries) = node.as_map() else {
-            self.diags.error(
-                node.pos,
-                format!("an inject must be a mapping, found {}", node.kind()),
-                Some("write `- id: ...` followed by its fields".into()),
-            );
-            return inject;
+        let kind = node.kind();
+        let entries = match node.value {
+            Value::Map(entries) => entries,
+            _ => {
+                self.diags.error(
+                    node.pos,
+                    format!("an inject must be a mapping, found {kind}"),
+                    Some("write `- id: ...` followed by its fields".into()),
+                );
+                return inject;
+            }
         };
-        let known: Vec<&'static str> = INJECT_FIELDS.iter().chain(BODY_FIELDS).copied().collect();
-        let mut timing: BTreeMap<&str, &Node> = BTreeMap::new();
-        for (name, key, value) in self.keyed(entries, &known, "inject") {
+        let has_id_key = entries.iter().any(|(k, _)| k.as_str() == Some("id"));
+        let mut timing: BTreeMap<&str, Node> = BTreeMap::new();
+        for (name, key, value) in self.keyed(entries, INJECT_KEYS, "inject") {
             match name {
                 "id" => match &value.value {
                     Value::Str(s) if is_valid_id(s) => {
@@ -447,14 +499,15 @@ impl Reader<'_> {
                 "at" | "every" | "from" | "count" | "until" | "cron" => {
                     timing.insert(name, value);
                 }
-                "ts_offset" => match parse_signed_duration(value) {
+                "ts_offset" => match parse_signed_duration(&value) {
                     Ok(secs) => inject.ts_offset = Some((secs, value.pos)),
                     Err((m, h)) => self
                         .diags
                         .error(value.pos, format!("bad `ts_offset`: {m}"), h),
                 },
                 "extra" => {
-                    if let Some(entries) = value.as_map() {
+                    let (pos, kind) = (value.pos, value.kind());
+                    if let Value::Map(entries) = value.value {
                         for (k, v) in entries {
                             let name = k.scalar_text();
                             if BODY_FIELDS.contains(&name.as_str()) {
@@ -464,37 +517,33 @@ impl Reader<'_> {
                                     None,
                                 );
                             } else {
-                                inject.extra.push(Field {
-                                    name,
-                                    key_pos: k.pos,
-                                    node: v.clone(),
-                                });
+                                inject.extra.push((name, v));
                             }
                         }
                     } else {
                         self.diags.error(
-                            value.pos,
-                            format!("`extra` must be a mapping, found {}", value.kind()),
+                            pos,
+                            format!("`extra` must be a mapping, found {kind}"),
                             None,
                         );
                     }
                 }
                 "notes" => inject.notes = Some(value.to_json()),
                 body => inject.fields.push(Field {
-                    name: body.to_string(),
+                    name: body,
                     key_pos: key.pos,
-                    node: value.clone(),
+                    node: value,
                 }),
             }
         }
-        if inject.id.is_empty() && !entries.iter().any(|(k, _)| k.as_str() == Some("id")) {
+        if inject.id.is_empty() && !has_id_key {
             self.diags.error(node.pos, "this inject has no `id`", Some("add `id: a-unique-name`; it names the inject in the plan, the journal and on resume".into()));
         }
         inject.when = self.when(node.pos, &timing);
         inject
     }
 
-    fn when(&mut self, inject_pos: Pos, t: &BTreeMap<&str, &Node>) -> When {
+    fn when(&mut self, inject_pos: Pos, t: &BTreeMap<&str, Node>) -> When {
         let at = t.get("at");
         let every = t.get("every");
         let cron = t.get("cron");
@@ -628,7 +677,7 @@ impl Reader<'_> {
         }
     }
 
-    fn limit(&mut self, inject_pos: Pos, t: &BTreeMap<&str, &Node>, cron: bool) -> Option<Limit> {
+    fn limit(&mut self, inject_pos: Pos, t: &BTreeMap<&str, Node>, cron: bool) -> Option<Limit> {
         match (t.get("count"), t.get("until")) {
             (Some(_), Some(until)) => {
                 self.diags

@@ -160,7 +160,7 @@ impl Timeline {
             .scenario
             .defaults
             .iter()
-            .filter(|d| inject.field(&d.name).is_none())
+            .filter(|d| inject.field(d.name).is_none())
             .collect();
         fields.extend(inject.fields.iter());
         fields
@@ -190,14 +190,16 @@ impl Timeline {
         let inject = self.inject(occ);
         let fire_at = self.fire_at(occ);
         let mut errors = Vec::new();
-        let ctx = self.template_context(inject, occ, fire_at);
+        // Built on first use: most fields hold no template.
+        let ctx = std::cell::OnceCell::new();
+        let ctx = || ctx.get_or_init(|| self.template_context(inject, occ, fire_at));
         let mut body = Map::new();
         for field in self.merged_fields(inject) {
             if field.node.value == Value::Null {
                 // `field: null` on an inject clears a default: nothing is sent.
                 continue;
             }
-            let value = match field.name.as_str() {
+            let value = match field.name {
                 "persona" => self.persona(field, &mut errors),
                 "team_id" => match (&occ.team, &field.node.value) {
                     (Some((_, id)), _) => Some(id.clone()),
@@ -227,15 +229,15 @@ impl Timeline {
                 if field.name != "persona" && field.name != "team_id" {
                     self.render(&mut value, &ctx, field, &mut errors);
                 }
-                body.insert(field.name.clone(), value);
+                body.insert(field.name.to_string(), value);
             }
         }
         if !body.contains_key("ts") {
             let shift = inject.ts_offset.map_or(0, |(s, _)| s);
             body.insert("ts".into(), J::from(fire_at.timestamp() + shift));
         }
-        for extra in &inject.extra {
-            body.insert(extra.name.clone(), extra.node.to_json());
+        for (name, node) in &inject.extra {
+            body.insert(name.clone(), node.to_json());
         }
         (body, errors)
     }
@@ -318,18 +320,18 @@ impl Timeline {
         minijinja::Value::from(ctx)
     }
 
-    fn render(
+    fn render<'c>(
         &self,
         value: &mut J,
-        ctx: &minijinja::Value,
+        ctx: &dyn Fn() -> &'c minijinja::Value,
         field: &Field,
         errors: &mut Vec<BodyError>,
     ) {
         match value {
-            J::String(s) if s.contains("{{") || s.contains("{%") => match self.env.render_str(s, ctx) {
+            J::String(s) if s.contains("{{") || s.contains("{%") => match self.env.render_str(s, ctx()) {
                 Ok(out) => *s = out,
                 Err(e) => errors.push(BodyError {
-                    field: field.name.clone(),
+                    field: field.name.to_string(),
                     pos: field.node.pos,
                     message: format!("template error in `{}`: {}", field.name, template_message(&e)),
                     hint: Some(format!(

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use serde_json::Value as J;
 
 use crate::diag::Diagnostics;
 use crate::message;
 use crate::scenario;
 use crate::timeline::{Occurrence, Timeline};
+use crate::yaml::Pos;
 
 /// A scenario longer than this draws a warning.
 pub const LONG_SCENARIO: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -95,40 +95,78 @@ fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
         }
     }
     firsts.sort_by_key(|o| o.inject);
+    // Building and checking bodies is independent per occurrence: spread it over the cores.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = firsts.len().div_ceil(threads).max(1);
+    let found: Vec<Found> = std::thread::scope(|scope| {
+        let handles: Vec<_> = firsts
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(|| {
+                    part.iter()
+                        .map(|occ| check_one(timeline, occ, &channel_ok))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a body check does not panic"))
+            .collect()
+    });
     let mut reported: HashSet<(usize, String)> = HashSet::new();
-    for occ in &firsts {
-        let inject = timeline.inject(occ);
-        let (body, errors) = timeline.build_body(occ);
-        let broken: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        for e in &errors {
-            if reported.insert((occ.inject, format!("{}:{}", e.field, e.message))) {
-                diags.error(e.pos, e.message.clone(), e.hint.clone());
+    for (occ, problems) in firsts.iter().zip(found) {
+        for (key, pos, message, hint) in problems {
+            // A fan-out repeats the same problem per team: report it once.
+            if reported.insert((occ.inject, key)) {
+                diags.error(pos, message, hint);
             }
-        }
-        for v in message::check(&body, &channel_ok) {
-            // A field that could not be built was reported above; a fan-out repeats
-            // the same problem per team: report it once.
-            if broken.contains(v.field.as_str())
-                || !reported.insert((occ.inject, format!("{}:{}", v.field, v.message)))
-            {
-                continue;
-            }
-            let present = |f: &str| inject.field(f).is_some() || s.defaults.iter().any(|d| d.name == f);
-            let anchor = match v.cause {
-                Some(cause) if !present(&v.field) => cause,
-                _ => v.field.as_str(),
-            };
-            let pos = timeline.field_pos(inject, anchor);
-            let message = if inject.field(&v.field).is_none()
-                && s.defaults.iter().all(|d| d.name != v.field)
-            {
-                format!("inject `{}`: {}", inject.id, v.message)
-            } else {
-                v.message
-            };
-            diags.error(pos, message, v.hint);
         }
     }
+}
+
+/// One problem: a dedup key, where, what, and a hint.
+type Found = Vec<(String, Pos, String, Option<String>)>;
+
+fn check_one(
+    timeline: &Timeline,
+    occ: &Occurrence,
+    channel_ok: &(dyn Fn(&str) -> bool + Sync),
+) -> Found {
+    let s = &timeline.scenario;
+    let inject = timeline.inject(occ);
+    let (body, errors) = timeline.build_body(occ);
+    let mut out: Found = Vec::new();
+    let broken: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    for e in &errors {
+        out.push((
+            format!("{}:{}", e.field, e.message),
+            e.pos,
+            e.message.clone(),
+            e.hint.clone(),
+        ));
+    }
+    for v in message::check(&body, channel_ok) {
+        // A field that could not be built was reported above.
+        if broken.contains(v.field.as_str()) {
+            continue;
+        }
+        let present = |f: &str| inject.field(f).is_some() || s.defaults.iter().any(|d| d.name == f);
+        let anchor = match v.cause {
+            Some(cause) if !present(&v.field) => cause,
+            _ => v.field.as_str(),
+        };
+        let pos = timeline.field_pos(inject, anchor);
+        let message = if present(&v.field) {
+            v.message.clone()
+        } else {
+            format!("inject `{}`: {}", inject.id, v.message)
+        };
+        out.push((format!("{}:{}", v.field, v.message), pos, message, v.hint));
+    }
+    out
 }
 
 fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
@@ -162,29 +200,38 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
         }
     }
     // The same persona, channel, recipient and instant twice is most likely a copy-paste.
-    let mut seen: HashMap<(String, String, String, Duration), usize> = HashMap::new();
+    let identity: Vec<(String, String, String)> = s
+        .injects
+        .iter()
+        .map(|inject| {
+            let fields = timeline.merged_fields(inject);
+            let text = |name: &str| {
+                fields
+                    .iter()
+                    .find(|f| f.name == name)
+                    .map(|f| f.node.scalar_text())
+                    .unwrap_or_default()
+            };
+            (
+                text("persona"),
+                text("channel"),
+                format!("{}{}", text("team_id"), text("to")),
+            )
+        })
+        .collect();
+    let mut seen: HashMap<(&str, &str, String, Duration), usize> = HashMap::new();
     let mut warned: HashSet<(usize, usize)> = HashSet::new();
     for occ in &timeline.occurrences {
-        let inject = timeline.inject(occ);
-        let text = |name: &str| {
-            timeline
-                .merged_fields(inject)
-                .into_iter()
-                .find(|f| f.name == name)
-                .map(|f| f.node.scalar_text())
-                .unwrap_or_default()
-        };
-        let recipient = occ.team.as_ref().map_or_else(
-            || format!("{}{}", text("team_id"), text("to")),
-            |(_, id)| match id {
-                J::String(s) => s.clone(),
-                other => other.to_string(),
-            },
-        );
-        let key = (text("persona"), text("channel"), recipient, occ.offset);
+        let (persona, channel, recipient) = &identity[occ.inject];
+        let recipient = occ
+            .team
+            .as_ref()
+            .map_or_else(|| recipient.clone(), |(_, id)| id.to_string());
+        let key = (persona.as_str(), channel.as_str(), recipient, occ.offset);
         match seen.get(&key) {
             Some(first) if *first != occ.inject => {
                 if warned.insert((*first, occ.inject)) {
+                    let inject = timeline.inject(occ);
                     let other = &s.injects[*first];
                     diags.warning(
                         inject.pos,

@@ -9,7 +9,8 @@ fn each_documented_example_produces_its_exact_body() {
     run.code(0);
     let plan = run.json();
     let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("api/bodies.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixture("api/bodies.json")).unwrap())
+            .unwrap();
     let occurrences = plan["occurrences"].as_array().unwrap();
     assert_eq!(occurrences.len(), 5);
     for occ in occurrences {

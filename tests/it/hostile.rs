@@ -24,7 +24,9 @@ fn alias_bomb() {
     let mut text = String::from("name: bomb\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
         let p = i - 1;
-        text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        text.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
     }
     let run = validate_bytes(text.as_bytes());
     run.code(1);
@@ -42,7 +44,11 @@ fn fifty_megabyte_file() {
 
 #[test]
 fn deep_nesting() {
-    let text = format!("name: deep\nvars:\n  x: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let text = format!(
+        "name: deep\nvars:\n  x: {}1{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     validate_bytes(text.as_bytes()).code(1);
     let mut text = String::from("name: deep\nvars:\n");
     for i in 0..3000 {
@@ -56,7 +62,11 @@ fn binary_file() {
     let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 256) as u8).collect();
     let run = validate_bytes(&bytes);
     assert!(run.code == 1 || run.code == 2);
-    assert!(run.stderr.contains("not UTF-8") || run.stderr.contains("not text"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not UTF-8") || run.stderr.contains("not text"),
+        "{}",
+        run.stderr
+    );
     let run = validate_bytes(b"name: x\0\ninjects: []\n");
     run.code(1);
     assert!(run.stderr.contains("not text"), "{}", run.stderr);
@@ -68,18 +78,36 @@ fn zero_interval_and_million_occurrences() {
     let run = validate_bytes(format!("{head}  - id: z\n    every: 0s\n    until: 1h\n").as_bytes());
     run.code(1);
     assert!(run.stderr.contains("longer than zero"));
-    let run = validate_bytes(format!("{head}  - id: m\n    every: 1ms\n    until: 100h\n").as_bytes());
+    let run =
+        validate_bytes(format!("{head}  - id: m\n    every: 1ms\n    until: 100h\n").as_bytes());
     run.code(1);
-    assert!(run.stderr.contains("the limit is 1000000"), "{}", run.stderr);
-    let run = validate_bytes(format!("{head}  - id: c\n    cron: \"* * * * * *\"\n    until: 1000h\n").as_bytes());
+    assert!(
+        run.stderr.contains("the limit is 1000000"),
+        "{}",
+        run.stderr
+    );
+    let run = validate_bytes(
+        format!("{head}  - id: c\n    cron: \"* * * * * *\"\n    until: 1000h\n").as_bytes(),
+    );
     run.code(1);
-    assert!(run.stderr.contains("more than 1000000 occurrences"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("more than 1000000 occurrences"),
+        "{}",
+        run.stderr
+    );
     // Exactly a million is allowed.
-    validate_bytes(format!("{head}  - id: m\n    every: 1s\n    count: 1000000\n").as_bytes()).code(0);
+    validate_bytes(format!("{head}  - id: m\n    every: 1s\n    count: 1000000\n").as_bytes())
+        .code(0);
 }
 
 fn check_text(text: &str) {
-    let checked = injector::validate::check("p.yaml", std::sync::Arc::new(text.to_string()), None, 1.0, chrono::Utc::now());
+    let checked = injector::validate::check(
+        "p.yaml",
+        std::sync::Arc::new(text.to_string()),
+        None,
+        1.0,
+        chrono::Utc::now(),
+    );
     if let Some(t) = &checked.timeline {
         for occ in t.occurrences.iter().take(50) {
             let _ = t.body(occ);
@@ -90,11 +118,36 @@ fn check_text(text: &str) {
 
 /// Pieces of valid scenarios, to be shuffled into near-valid ones.
 const PIECES: &[&str] = &[
-    "name: x\n", "injects:\n", "  - id: a\n", "    at: 5m\n", "    every: 1s\n", "    count: 3\n", "    until: 1h\n",
-    "    cron: \"0 * * * *\"\n", "    persona: \"3-1\"\n", "    channel: websites\n", "    team_id: [1, b]\n",
-    "    body: \"{{ x }}\"\n", "    assets:\n", "      - type: image\n", "        assetUrl: http://x\n", "defaults:\n",
-    "  type: team\n", "teams:\n  b: 2\n", "vars:\n  x: 1\n", "start: 2026-01-01T00:00:00Z\n", "timezone: Europe/Paris\n",
-    "    ts_offset: -1h\n", "    is_hacked: 1\n", "&a [*a]\n", "- \n", ": :\n", "'\n", "{\n", "    cc: [a@b.c]\n", "\t\n",
+    "name: x\n",
+    "injects:\n",
+    "  - id: a\n",
+    "    at: 5m\n",
+    "    every: 1s\n",
+    "    count: 3\n",
+    "    until: 1h\n",
+    "    cron: \"0 * * * *\"\n",
+    "    persona: \"3-1\"\n",
+    "    channel: websites\n",
+    "    team_id: [1, b]\n",
+    "    body: \"{{ x }}\"\n",
+    "    assets:\n",
+    "      - type: image\n",
+    "        assetUrl: http://x\n",
+    "defaults:\n",
+    "  type: team\n",
+    "teams:\n  b: 2\n",
+    "vars:\n  x: 1\n",
+    "start: 2026-01-01T00:00:00Z\n",
+    "timezone: Europe/Paris\n",
+    "    ts_offset: -1h\n",
+    "    is_hacked: 1\n",
+    "&a [*a]\n",
+    "- \n",
+    ": :\n",
+    "'\n",
+    "{\n",
+    "    cc: [a@b.c]\n",
+    "\t\n",
 ];
 
 proptest! {

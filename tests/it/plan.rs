@@ -12,7 +12,12 @@ fn plan_json(dir: &std::path::Path, yaml: &str, extra: &[&str]) -> serde_json::V
 }
 
 fn keys(plan: &serde_json::Value) -> Vec<String> {
-    plan["occurrences"].as_array().unwrap().iter().map(|o| o["key"].as_str().unwrap().to_string()).collect()
+    plan["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap().to_string())
+        .collect()
 }
 
 const HEAD: &str = "name: T\nstart: 2026-03-28T09:00:00Z\ndefaults:\n  type: team\n  persona: \"3-1\"\n  channel: microblog\n  team_id: 7\ninjects:\n";
@@ -22,7 +27,9 @@ fn recurrence_with_count_and_until() {
     let dir = tempdir();
     let plan = plan_json(
         dir.path(),
-        &format!("{HEAD}  - id: r\n    every: 10m\n    from: 5m\n    count: 3\n    body: \"n{{{{ occurrence }}}}\"\n  - id: u\n    every: 1h\n    until: 2h\n    body: u\n"),
+        &format!(
+            "{HEAD}  - id: r\n    every: 10m\n    from: 5m\n    count: 3\n    body: \"n{{{{ occurrence }}}}\"\n  - id: u\n    every: 1h\n    until: 2h\n    body: u\n"
+        ),
         &[],
     );
     assert_eq!(keys(&plan), ["u#1", "r#1", "r#2", "r#3", "u#2", "u#3"]);
@@ -38,7 +45,9 @@ fn ties_keep_file_order() {
     let dir = tempdir();
     let plan = plan_json(
         dir.path(),
-        &format!("{HEAD}  - id: b\n    at: 1m\n    body: x\n    persona: \"3-2\"\n  - id: a\n    at: 1m\n    body: y\n  - id: c\n    at: 0s\n    body: z\n"),
+        &format!(
+            "{HEAD}  - id: b\n    at: 1m\n    body: x\n    persona: \"3-2\"\n  - id: a\n    at: 1m\n    body: y\n  - id: c\n    at: 0s\n    body: z\n"
+        ),
         &[],
     );
     assert_eq!(keys(&plan), ["c", "b", "a"]);
@@ -54,15 +63,39 @@ fn cron_keeps_local_time_across_the_dst_change() {
         &[],
     );
     let occ = plan["occurrences"].as_array().unwrap();
-    let fires: Vec<&str> = occ.iter().map(|o| o["fires_at"].as_str().unwrap()).collect();
+    let fires: Vec<&str> = occ
+        .iter()
+        .map(|o| o["fires_at"].as_str().unwrap())
+        .collect();
     assert_eq!(
         fires,
-        ["2026-10-23T08:00:00+02:00", "2026-10-24T08:00:00+02:00", "2026-10-25T08:00:00+01:00", "2026-10-26T08:00:00+01:00"]
+        [
+            "2026-10-23T08:00:00+02:00",
+            "2026-10-24T08:00:00+02:00",
+            "2026-10-25T08:00:00+01:00",
+            "2026-10-26T08:00:00+01:00"
+        ]
     );
-    let offsets: Vec<u64> = occ.iter().map(|o| o["offset_ms"].as_u64().unwrap() / 1000).collect();
-    assert_eq!(offsets, [1800, 1800 + 86_400, 1800 + 2 * 86_400 + 3600, 1800 + 3 * 86_400 + 3600]);
+    let offsets: Vec<u64> = occ
+        .iter()
+        .map(|o| o["offset_ms"].as_u64().unwrap() / 1000)
+        .collect();
+    assert_eq!(
+        offsets,
+        [
+            1800,
+            1800 + 86_400,
+            1800 + 2 * 86_400 + 3600,
+            1800 + 3 * 86_400 + 3600
+        ]
+    );
     // ts is the planned wall-clock time in unix seconds.
-    assert_eq!(occ[2]["body"]["ts"], chrono::DateTime::parse_from_rfc3339("2026-10-25T08:00:00+01:00").unwrap().timestamp());
+    assert_eq!(
+        occ[2]["body"]["ts"],
+        chrono::DateTime::parse_from_rfc3339("2026-10-25T08:00:00+01:00")
+            .unwrap()
+            .timestamp()
+    );
 }
 
 #[test]
@@ -70,7 +103,9 @@ fn cron_with_seconds_and_until_instant() {
     let dir = tempdir();
     let plan = plan_json(
         dir.path(),
-        &format!("{HEAD}  - id: s\n    cron: \"*/20 * * * * *\"\n    until: 2026-03-28T09:01:00Z\n    body: b\n"),
+        &format!(
+            "{HEAD}  - id: s\n    cron: \"*/20 * * * * *\"\n    until: 2026-03-28T09:01:00Z\n    body: b\n"
+        ),
         &[],
     );
     assert_eq!(keys(&plan), ["s#1", "s#2", "s#3", "s#4"]);
@@ -81,13 +116,21 @@ fn fan_out_keys_ids_and_templates() {
     let dir = tempdir();
     let yaml = "name: F\nstart: 2026-03-28T09:00:00Z\nteams:\n  blue: 3437866\n  red: \"3437872\"\nvars:\n  city: Portmere\ndefaults:\n  type: team\n  persona: \"3-1\"\n  channel: mail\ninjects:\n  - id: f\n    every: 1m\n    count: 2\n    team_id: [blue, red, 99]\n    subject: \"{{ city }} {{ team }} {{ occurrence }} {{ id }}\"\n    body: \"{{ planned_at }} / {{ t0 }}\"\n";
     let plan = plan_json(dir.path(), yaml, &[]);
-    assert_eq!(keys(&plan), ["f#1@blue", "f#1@red", "f#1@99", "f#2@blue", "f#2@red", "f#2@99"]);
+    assert_eq!(
+        keys(&plan),
+        [
+            "f#1@blue", "f#1@red", "f#1@99", "f#2@blue", "f#2@red", "f#2@99"
+        ]
+    );
     let occ = plan["occurrences"].as_array().unwrap();
     assert_eq!(occ[0]["body"]["team_id"], 3437866);
     assert_eq!(occ[1]["body"]["team_id"], "3437872");
     assert_eq!(occ[2]["body"]["team_id"], 99);
     assert_eq!(occ[4]["body"]["subject"], "Portmere red 2 f");
-    assert_eq!(occ[4]["body"]["body"], "2026-03-28T09:01:00+00:00 / 2026-03-28T09:00:00+00:00");
+    assert_eq!(
+        occ[4]["body"]["body"],
+        "2026-03-28T09:01:00+00:00 / 2026-03-28T09:00:00+00:00"
+    );
     assert_eq!(occ[4]["team"], "red");
 }
 
@@ -96,11 +139,15 @@ fn ts_filled_backdated_or_pinned_and_flags_lists() {
     let dir = tempdir();
     let plan = plan_json(
         dir.path(),
-        &format!("{HEAD}  - id: filled\n    at: 90s\n    body: b\n  - id: back\n    at: 90s\n    ts_offset: -2h\n    body: b\n    persona: \"3-2\"\n  - id: pinned\n    at: 90s\n    ts: 1700000000\n    body: b\n    persona: \"3-3\"\n    isDraft: true\n    cc: [a@b.org, c@d.org]\n    extra:\n      pinned: yes\n"),
+        &format!(
+            "{HEAD}  - id: filled\n    at: 90s\n    body: b\n  - id: back\n    at: 90s\n    ts_offset: -2h\n    body: b\n    persona: \"3-2\"\n  - id: pinned\n    at: 90s\n    ts: 1700000000\n    body: b\n    persona: \"3-3\"\n    isDraft: true\n    cc: [a@b.org, c@d.org]\n    extra:\n      pinned: yes\n"
+        ),
         &[],
     );
     let occ = plan["occurrences"].as_array().unwrap();
-    let t0 = chrono::DateTime::parse_from_rfc3339("2026-03-28T09:00:00Z").unwrap().timestamp();
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-03-28T09:00:00Z")
+        .unwrap()
+        .timestamp();
     assert_eq!(occ[0]["body"]["ts"], t0 + 90);
     assert_eq!(occ[1]["body"]["ts"], t0 + 90 - 7200);
     assert_eq!(occ[2]["body"]["ts"], 1_700_000_000);
@@ -120,7 +167,12 @@ fn start_at_and_speed_move_fire_times_and_ts() {
     let occ = &plan["occurrences"][0];
     assert_eq!(occ["offset"], "T+01:00:00");
     assert_eq!(occ["fires_at"], "2030-01-01T00:01:00+00:00");
-    assert_eq!(occ["body"]["ts"], chrono::DateTime::parse_from_rfc3339("2030-01-01T00:01:00Z").unwrap().timestamp());
+    assert_eq!(
+        occ["body"]["ts"],
+        chrono::DateTime::parse_from_rfc3339("2030-01-01T00:01:00Z")
+            .unwrap()
+            .timestamp()
+    );
     assert_eq!(plan["t0_fixed"], true);
 }
 
@@ -129,17 +181,30 @@ fn plan_refuses_an_invalid_scenario_and_bad_flags() {
     let dir = tempdir();
     write(dir.path(), "bad.yaml", "name: x\ninjects:\n  - id: a\n");
     injector_in(dir.path(), &["plan", "bad.yaml"]).code(1);
-    write(dir.path(), "ok.yaml", &format!("{HEAD}  - id: a\n    at: 1m\n    body: b\n"));
+    write(
+        dir.path(),
+        "ok.yaml",
+        &format!("{HEAD}  - id: a\n    at: 1m\n    body: b\n"),
+    );
     let run = injector_in(dir.path(), &["plan", "ok.yaml", "--start-at", "tomorrow"]);
     run.code(2);
-    assert!(run.stderr.contains("--start-at `tomorrow`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--start-at `tomorrow`"),
+        "{}",
+        run.stderr
+    );
     injector_in(dir.path(), &["plan", "ok.yaml", "--speed", "0"]).code(2);
 }
 
 #[test]
 fn text_and_csv_snapshots_of_the_quickstart() {
     let path = scenario("quickstart.yaml");
-    let args = ["plan", path.to_str().unwrap(), "--start-at", "2026-03-28T09:00:00+01:00"];
+    let args = [
+        "plan",
+        path.to_str().unwrap(),
+        "--start-at",
+        "2026-03-28T09:00:00+01:00",
+    ];
     let run = injector(&args);
     run.code(0);
     insta::assert_snapshot!("quickstart_text", run.stdout);
@@ -153,19 +218,40 @@ fn output_to_a_file() {
     let dir = tempdir();
     let out = dir.path().join("plan.json");
     let path = scenario("quickstart.yaml");
-    let run = injector(&["plan", path.to_str().unwrap(), "--format", "json", "-o", out.to_str().unwrap()]);
+    let run = injector(&[
+        "plan",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     run.code(0);
     assert!(run.stdout.is_empty());
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
     assert_eq!(doc["occurrences"].as_array().unwrap().len(), 3);
 }
 
 #[test]
 fn example_scenarios_are_valid_and_sized_as_documented() {
-    for (name, min_injects) in [("quickstart.yaml", 3), ("harbour-flood.yaml", 38), ("border-week.yaml", 5)] {
+    for (name, min_injects) in [
+        ("quickstart.yaml", 3),
+        ("harbour-flood.yaml", 38),
+        ("border-week.yaml", 5),
+    ] {
         let path = scenario(name);
-        let run = injector(&["validate", "--strict", "--format", "json", path.to_str().unwrap()]);
+        let run = injector(&[
+            "validate",
+            "--strict",
+            "--format",
+            "json",
+            path.to_str().unwrap(),
+        ]);
         run.code(0);
-        assert!(run.json()["files"][0]["injects"].as_u64().unwrap() >= min_injects, "{name}");
+        assert!(
+            run.json()["files"][0]["injects"].as_u64().unwrap() >= min_injects,
+            "{name}"
+        );
     }
 }

@@ -44,14 +44,28 @@ fn rejects_broken_scenarios() {
 #[test]
 fn the_committed_schema_file_is_current() {
     let committed = std::fs::read_to_string(root().join("injector.schema.json")).unwrap();
-    assert_eq!(committed, injector(&["schema"]).stdout, "run `injector schema -o injector.schema.json`");
+    assert_eq!(
+        committed,
+        injector(&["schema"]).stdout,
+        "run `injector schema -o injector.schema.json`"
+    );
 }
 
 #[test]
 fn examples_point_editors_at_the_schema() {
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
         let path = entry.unwrap().path();
-        let first = std::fs::read_to_string(&path).unwrap().lines().next().unwrap_or("").to_string();
-        assert_eq!(first, "# yaml-language-server: $schema=../injector.schema.json", "{}", path.display());
+        let first = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        assert_eq!(
+            first,
+            "# yaml-language-server: $schema=../injector.schema.json",
+            "{}",
+            path.display()
+        );
     }
 }

@@ -36,12 +36,19 @@ struct Found {
 
 fn check(text: &str) -> Vec<Found> {
     let now = chrono::Utc::now();
-    let checked = injector::validate::check("case.yaml", Arc::new(text.to_string()), None, 1.0, now);
+    let checked =
+        injector::validate::check("case.yaml", Arc::new(text.to_string()), None, 1.0, now);
     checked
         .diags
         .items
         .iter()
-        .map(|d| Found { level: d.level, line: d.line, column: d.column, message: d.message.clone(), hint: d.hint.clone() })
+        .map(|d| Found {
+            level: d.level,
+            line: d.line,
+            column: d.column,
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+        })
         .collect()
 }
 
@@ -49,11 +56,19 @@ fn check(text: &str) -> Vec<Found> {
 #[track_caller]
 fn expect(text: &str, level: Level, line: usize, needle: &str) -> Found {
     let found = check(text);
-    let summary: Vec<String> = found.iter().map(|f| format!("{:?} {}:{} {}", f.level, f.line, f.column, f.message)).collect();
+    let summary: Vec<String> = found
+        .iter()
+        .map(|f| format!("{:?} {}:{} {}", f.level, f.line, f.column, f.message))
+        .collect();
     let i = found
         .iter()
         .position(|f| f.level == level && f.line == line && f.message.contains(needle))
-        .unwrap_or_else(|| panic!("no {level:?} on line {line} containing {needle:?}; found:\n{}", summary.join("\n")));
+        .unwrap_or_else(|| {
+            panic!(
+                "no {level:?} on line {line} containing {needle:?}; found:\n{}",
+                summary.join("\n")
+            )
+        });
     found.into_iter().nth(i).unwrap()
 }
 
@@ -68,130 +83,381 @@ fn case(inject_lines: &str) -> String {
 
 /// An inject like OK but named `x`, with `extra` lines appended (the first at line 15+6=21).
 fn with(extra: &str) -> String {
-    case(&format!("  - id: x\n    at: 2m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: hi\n{extra}"))
+    case(&format!(
+        "  - id: x\n    at: 2m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: hi\n{extra}"
+    ))
 }
 
 #[test]
 fn the_base_case_is_valid() {
-    assert!(check(&case("")).is_empty(), "{:?}", check(&case("")).iter().map(|f| &f.message).collect::<Vec<_>>());
+    assert!(
+        check(&case("")).is_empty(),
+        "{:?}",
+        check(&case(""))
+            .iter()
+            .map(|f| &f.message)
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn yaml_syntax() {
-    error(&format!("{HEAD}  - id: [x\n    at: 1m\n"), 10, "invalid YAML");
+    error(
+        &format!("{HEAD}  - id: [x\n    at: 1m\n"),
+        10,
+        "invalid YAML",
+    );
 }
 
 #[test]
 fn unknown_fields_with_did_you_mean() {
-    let f = error(&format!("nmae: x\n{}", &case("")[..]), 1, "unknown field `nmae` in scenario");
+    let f = error(
+        &format!("nmae: x\n{}", &case("")[..]),
+        1,
+        "unknown field `nmae` in scenario",
+    );
     assert_eq!(f.hint.as_deref(), Some("did you mean `name`?"));
-    let f = error(&with("    subjet: y\n"), 21, "unknown field `subjet` in inject");
+    let f = error(
+        &with("    subjet: y\n"),
+        21,
+        "unknown field `subjet` in inject",
+    );
     assert_eq!(f.hint.as_deref(), Some("did you mean `subject`?"));
     assert_eq!(f.column, 5);
 }
 
 #[test]
 fn wrong_types() {
-    error(&with("    likes: many\n"), 21, "`likes` must be a non-negative integer");
-    error(&with("    subject: [a, b]\n"), 21, "`subject` must be a string");
-    error(&case("  - just a string\n"), 15, "an inject must be a mapping");
-    error(&with("    count: 3\n"), 21, "`count` goes with `every` or `cron`");
+    error(
+        &with("    likes: many\n"),
+        21,
+        "`likes` must be a non-negative integer",
+    );
+    error(
+        &with("    subject: [a, b]\n"),
+        21,
+        "`subject` must be a string",
+    );
+    error(
+        &case("  - just a string\n"),
+        15,
+        "an inject must be a mapping",
+    );
+    error(
+        &with("    count: 3\n"),
+        21,
+        "`count` goes with `every` or `cron`",
+    );
 }
 
 #[test]
 fn bad_durations_and_times() {
-    error(&case("  - id: x\n    at: 5 parsecs\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n"), 16, "bad `at`");
-    error(&case("  - id: x\n    at: 90\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n"), 16, "has no unit");
-    error(&case("  - id: x\n    at: -5m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n"), 16, "negative");
-    error(&format!("start: tomorrow\n{}", case("")), 1, "not a date-time");
-    error(&format!("start: 2026-03-28 09:00\n{}", case("")), 1, "has no UTC offset");
-    let f = error(&format!("timezone: Europe/Londn\n{}", case("")), 1, "unknown time zone");
+    error(
+        &case(
+            "  - id: x\n    at: 5 parsecs\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n",
+        ),
+        16,
+        "bad `at`",
+    );
+    error(
+        &case(
+            "  - id: x\n    at: 90\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n",
+        ),
+        16,
+        "has no unit",
+    );
+    error(
+        &case(
+            "  - id: x\n    at: -5m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n",
+        ),
+        16,
+        "negative",
+    );
+    error(
+        &format!("start: tomorrow\n{}", case("")),
+        1,
+        "not a date-time",
+    );
+    error(
+        &format!("start: 2026-03-28 09:00\n{}", case("")),
+        1,
+        "has no UTC offset",
+    );
+    let f = error(
+        &format!("timezone: Europe/Londn\n{}", case("")),
+        1,
+        "unknown time zone",
+    );
     assert_eq!(f.hint.as_deref(), Some("did you mean `Europe/London`?"));
     error(&with("    ts_offset: yesterday\n"), 21, "bad `ts_offset`");
 }
 
 #[test]
 fn timing_shapes() {
-    error(&case("  - id: x\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n"), 15, "has no time");
-    error(&case("  - id: x\n    at: 1m\n    every: 5m\n    count: 2\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n"), 17, "only one of");
-    error(&case("  - id: x\n    every: 0s\n    count: 3\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n"), 16, "longer than zero");
-    error(&case("  - id: x\n    every: 5m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n"), 15, "needs `count:` or `until:`");
-    error(&case("  - id: x\n    cron: \"61 * * * *\"\n    count: 2\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n"), 16, "bad cron pattern");
-    error(&case("  - id: x\n    every: 1s\n    count: 2000000\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n"), 17, "the limit is 1000000");
+    error(
+        &case(
+            "  - id: x\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n",
+        ),
+        15,
+        "has no time",
+    );
+    error(
+        &case(
+            "  - id: x\n    at: 1m\n    every: 5m\n    count: 2\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n",
+        ),
+        17,
+        "only one of",
+    );
+    error(
+        &case(
+            "  - id: x\n    every: 0s\n    count: 3\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n",
+        ),
+        16,
+        "longer than zero",
+    );
+    error(
+        &case(
+            "  - id: x\n    every: 5m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n",
+        ),
+        15,
+        "needs `count:` or `until:`",
+    );
+    error(
+        &case(
+            "  - id: x\n    cron: \"61 * * * *\"\n    count: 2\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n",
+        ),
+        16,
+        "bad cron pattern",
+    );
+    error(
+        &case(
+            "  - id: x\n    every: 1s\n    count: 2000000\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n",
+        ),
+        17,
+        "the limit is 1000000",
+    );
 }
 
 #[test]
 fn duplicate_ids() {
-    let f = error(&case("  - id: ok\n    at: 3m\n    persona: hm\n    channel: mail\n    team_id: blue\n    body: b\n"), 15, "duplicate inject id `ok`");
+    let f = error(
+        &case(
+            "  - id: ok\n    at: 3m\n    persona: hm\n    channel: mail\n    team_id: blue\n    body: b\n",
+        ),
+        15,
+        "duplicate inject id `ok`",
+    );
     assert!(f.hint.unwrap().contains("line 9"));
 }
 
 #[test]
 fn undefined_aliases_and_variables() {
-    let f = error(&case("  - id: x\n    at: 2m\n    persona: hn\n    channel: microblog\n    team_id: blue\n    body: b\n"), 17, "unknown persona `hn`");
+    let f = error(
+        &case(
+            "  - id: x\n    at: 2m\n    persona: hn\n    channel: microblog\n    team_id: blue\n    body: b\n",
+        ),
+        17,
+        "unknown persona `hn`",
+    );
     assert_eq!(f.hint.as_deref(), Some("did you mean `hm`?"));
-    let f = error(&case("  - id: x\n    at: 2m\n    persona: hm\n    channel: microblog\n    team_id: bleu\n    body: b\n"), 19, "unknown team `bleu`");
+    let f = error(
+        &case(
+            "  - id: x\n    at: 2m\n    persona: hm\n    channel: microblog\n    team_id: bleu\n    body: b\n",
+        ),
+        19,
+        "unknown team `bleu`",
+    );
     assert_eq!(f.hint.as_deref(), Some("did you mean `blue`?"));
-    error(&case("  - id: x\n    at: 2m\n    persona: hm\n    channel: microblog\n    team_id: [blue, purple]\n    body: b\n"), 19, "unknown team `purple`");
-    error(&with("    subject: \"{{ wether }}\"\n"), 21, "`wether` is undefined");
+    error(
+        &case(
+            "  - id: x\n    at: 2m\n    persona: hm\n    channel: microblog\n    team_id: [blue, purple]\n    body: b\n",
+        ),
+        19,
+        "unknown team `purple`",
+    );
+    error(
+        &with("    subject: \"{{ wether }}\"\n"),
+        21,
+        "`wether` is undefined",
+    );
 }
 
 #[test]
 fn persona_and_channel_present_after_defaults() {
-    error(&case("  - id: x\n    at: 2m\n    channel: microblog\n    team_id: blue\n    body: b\n"), 15, "`persona` is missing");
-    error(&case("  - id: x\n    at: 2m\n    persona: hm\n    team_id: blue\n    body: b\n"), 15, "`channel` is missing");
+    error(
+        &case("  - id: x\n    at: 2m\n    channel: microblog\n    team_id: blue\n    body: b\n"),
+        15,
+        "`persona` is missing",
+    );
+    error(
+        &case("  - id: x\n    at: 2m\n    persona: hm\n    team_id: blue\n    body: b\n"),
+        15,
+        "`channel` is missing",
+    );
     // Supplied by defaults: no error.
-    let text = HEAD.replace("  type: team\n", "  type: team\n  persona: hm\n  channel: mail\n")
-        + "  - id: x\n    at: 2m\n    team_id: blue\n    body: b\n";
+    let text = HEAD.replace(
+        "  type: team\n",
+        "  type: team\n  persona: hm\n  channel: mail\n",
+    ) + "  - id: x\n    at: 2m\n    team_id: blue\n    body: b\n";
     assert!(check(&text).iter().all(|f| f.level != Level::Error));
 }
 
 #[test]
 fn channels_documented_or_declared() {
-    let f = error(&with("").replace("channel: microblog\n    team_id: blue\n    body: hi", "channel: microblgo\n    team_id: blue\n    body: hi"), 18, "unknown channel `microblgo`");
+    let f = error(
+        &with("").replace(
+            "channel: microblog\n    team_id: blue\n    body: hi",
+            "channel: microblgo\n    team_id: blue\n    body: hi",
+        ),
+        18,
+        "unknown channel `microblgo`",
+    );
     assert_eq!(f.hint.as_deref(), Some("did you mean `microblog`?"));
-    let declared = format!("extra_channels: [radio]\n{}", with("").replace("channel: microblog\n    team_id: blue\n    body: hi", "channel: radio\n    team_id: blue\n    body: hi"));
+    let declared = format!(
+        "extra_channels: [radio]\n{}",
+        with("").replace(
+            "channel: microblog\n    team_id: blue\n    body: hi",
+            "channel: radio\n    team_id: blue\n    body: hi"
+        )
+    );
     assert!(check(&declared).iter().all(|f| f.level != Level::Error));
 }
 
 #[test]
 fn website_articles_and_hacks() {
-    error(&case("  - id: x\n    at: 2m\n    persona: hm\n    channel: websites\n    team_id: blue\n    body: b\n"), 18, "website article needs a `title`");
-    error(&case("  - id: x\n    at: 2m\n    persona: hm\n    channel: websites\n    team_id: blue\n    hacked_image: https://x.org/a.png\n"), 20, "needs `is_hacked`");
-    error(&case("  - id: x\n    at: 2m\n    persona: hm\n    channel: websites\n    team_id: blue\n    is_hacked: 1\n    hacked_image: a.png\n"), 21, "`hacked_image` must be an http(s) URL");
-    error(&case("  - id: x\n    at: 2m\n    persona: hm\n    channel: websites\n    team_id: blue\n    is_hacked: maybe\n"), 20, "`is_hacked` must be 1 or 0");
+    error(
+        &case(
+            "  - id: x\n    at: 2m\n    persona: hm\n    channel: websites\n    team_id: blue\n    body: b\n",
+        ),
+        18,
+        "website article needs a `title`",
+    );
+    error(
+        &case(
+            "  - id: x\n    at: 2m\n    persona: hm\n    channel: websites\n    team_id: blue\n    hacked_image: https://x.org/a.png\n",
+        ),
+        20,
+        "needs `is_hacked`",
+    );
+    error(
+        &case(
+            "  - id: x\n    at: 2m\n    persona: hm\n    channel: websites\n    team_id: blue\n    is_hacked: 1\n    hacked_image: a.png\n",
+        ),
+        21,
+        "`hacked_image` must be an http(s) URL",
+    );
+    error(
+        &case(
+            "  - id: x\n    at: 2m\n    persona: hm\n    channel: websites\n    team_id: blue\n    is_hacked: maybe\n",
+        ),
+        20,
+        "`is_hacked` must be 1 or 0",
+    );
 }
 
 #[test]
 fn recipient_types() {
-    error(&with("    type: crowd\n"), 21, "`type` must be `individual` or `team`");
-    error(&case("  - id: x\n    at: 2m\n    persona: hm\n    channel: microblog\n    body: b\n"), 7, "needs `team_id`");
-    error(&with("    type: individual\n"), 21, "needs `to` or `player_email`");
-    error(&case("  - id: x\n    at: 2m\n    persona: hm\n    channel: websites\n    team_id: blue\n    body: b\n"), 18, "website article needs a `title`");
+    error(
+        &with("    type: crowd\n"),
+        21,
+        "`type` must be `individual` or `team`",
+    );
+    error(
+        &case("  - id: x\n    at: 2m\n    persona: hm\n    channel: microblog\n    body: b\n"),
+        7,
+        "needs `team_id`",
+    );
+    error(
+        &with("    type: individual\n"),
+        21,
+        "needs `to` or `player_email`",
+    );
+    error(
+        &case(
+            "  - id: x\n    at: 2m\n    persona: hm\n    channel: websites\n    team_id: blue\n    body: b\n",
+        ),
+        18,
+        "website article needs a `title`",
+    );
     let no_type = HEAD.replace("defaults:\n  type: team\n", "") + OK;
     error(&no_type, 7, "`type` is missing");
 }
 
 #[test]
 fn sentiment_assets_addresses_counts() {
-    let f = error(&with("    sentiment: postive\n"), 21, "`sentiment` must be positive, negative or neutral");
+    let f = error(
+        &with("    sentiment: postive\n"),
+        21,
+        "`sentiment` must be positive, negative or neutral",
+    );
     assert_eq!(f.hint.as_deref(), Some("did you mean `positive`?"));
-    error(&with("    assets:\n      - type: gif\n        assetUrl: https://x.org/a.gif\n"), 22, "`type` must be image, video, audio or document");
-    error(&with("    assets:\n      - type: image\n        assetUrl: /a.png\n"), 22, "absolute http(s) URL");
-    error(&with("    to: nobody\n"), 21, "`to` has a malformed address `nobody`");
-    error(&with("    cc: [a@b.org, bad]\n"), 21, "`cc` has a malformed address `bad`");
-    error(&with("    bcc: \"a@b.org, also bad\"\n"), 21, "`bcc` has a malformed address `also bad`");
-    error(&with("    player_email: x@\n"), 21, "`player_email` has a malformed address");
-    error(&with("    replies: -1\n"), 21, "`replies` must be a non-negative integer");
-    error(&with("    reposts: 1.5\n"), 21, "`reposts` must be a non-negative integer");
+    error(
+        &with("    assets:\n      - type: gif\n        assetUrl: https://x.org/a.gif\n"),
+        22,
+        "`type` must be image, video, audio or document",
+    );
+    error(
+        &with("    assets:\n      - type: image\n        assetUrl: /a.png\n"),
+        22,
+        "absolute http(s) URL",
+    );
+    error(
+        &with("    to: nobody\n"),
+        21,
+        "`to` has a malformed address `nobody`",
+    );
+    error(
+        &with("    cc: [a@b.org, bad]\n"),
+        21,
+        "`cc` has a malformed address `bad`",
+    );
+    error(
+        &with("    bcc: \"a@b.org, also bad\"\n"),
+        21,
+        "`bcc` has a malformed address `also bad`",
+    );
+    error(
+        &with("    player_email: x@\n"),
+        21,
+        "`player_email` has a malformed address",
+    );
+    error(
+        &with("    replies: -1\n"),
+        21,
+        "`replies` must be a non-negative integer",
+    );
+    error(
+        &with("    reposts: 1.5\n"),
+        21,
+        "`reposts` must be a non-negative integer",
+    );
 }
 
 #[test]
 fn warnings_copy_paste_empty_body_long_scenario() {
-    let copy = case("  - id: twin\n    at: 1m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: again\n");
-    expect(&copy, Level::Warning, 15, "same persona on the same channel at the same time as `ok`");
-    expect(&with("").replace("body: hi", "body: \"  \""), Level::Warning, 20, "has an empty body");
-    expect(&case("  - id: late\n    at: 8d\n    persona: hm\n    channel: mail\n    team_id: blue\n    body: b\n"), Level::Warning, 15, "longer than 7 days");
+    let copy = case(
+        "  - id: twin\n    at: 1m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: again\n",
+    );
+    expect(
+        &copy,
+        Level::Warning,
+        15,
+        "same persona on the same channel at the same time as `ok`",
+    );
+    expect(
+        &with("").replace("body: hi", "body: \"  \""),
+        Level::Warning,
+        20,
+        "has an empty body",
+    );
+    expect(
+        &case(
+            "  - id: late\n    at: 8d\n    persona: hm\n    channel: mail\n    team_id: blue\n    body: b\n",
+        ),
+        Level::Warning,
+        15,
+        "longer than 7 days",
+    );
 }
 
 #[test]
@@ -199,15 +465,27 @@ fn every_problem_is_reported_in_one_pass() {
     let text = case(
         "  - id: a\n    at: nope\n    persona: who\n    channel: mial\n    team_id: blue\n    sentiment: meh\n    body: b\n",
     );
-    let errors: Vec<_> = check(&text).into_iter().filter(|f| f.level == Level::Error).collect();
-    assert_eq!(errors.len(), 4, "{:?}", errors.iter().map(|e| &e.message).collect::<Vec<_>>());
+    let errors: Vec<_> = check(&text)
+        .into_iter()
+        .filter(|f| f.level == Level::Error)
+        .collect();
+    assert_eq!(
+        errors.len(),
+        4,
+        "{:?}",
+        errors.iter().map(|e| &e.message).collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn exit_codes_json_and_strict() {
     let dir = tempdir();
     let good = write(dir.path(), "good.yaml", &case(""));
-    let warn = write(dir.path(), "warn.yaml", &with("").replace("body: hi", "body: \"\""));
+    let warn = write(
+        dir.path(),
+        "warn.yaml",
+        &with("").replace("body: hi", "body: \"\""),
+    );
     let bad = write(dir.path(), "bad.yaml", &with("    likes: -1\n"));
     injector(&["validate", good.to_str().unwrap()]).code(0);
     injector(&["validate", warn.to_str().unwrap()]).code(0);
@@ -215,10 +493,20 @@ fn exit_codes_json_and_strict() {
     let run = injector(&["validate", bad.to_str().unwrap()]);
     run.code(1);
     assert!(run.stderr.contains("bad.yaml:21:12"), "{}", run.stderr);
-    injector(&["validate", dir.path().join("missing.yaml").to_str().unwrap()]).code(2);
+    injector(&[
+        "validate",
+        dir.path().join("missing.yaml").to_str().unwrap(),
+    ])
+    .code(2);
     injector(&["validate"]).code(2);
 
-    let run = injector(&["validate", "--format", "json", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    let run = injector(&[
+        "validate",
+        "--format",
+        "json",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
     run.code(1);
     let doc = run.json();
     assert_eq!(doc["valid"], false);
@@ -239,7 +527,9 @@ fn text_diagnostics_snapshot() {
     write(
         dir.path(),
         "bad.yaml",
-        &case("  - id: x\n    at: 2m\n    persona: hn\n    channel: mial\n    team_id: blue\n    body: b\n    subjet: s\n"),
+        &case(
+            "  - id: x\n    at: 2m\n    persona: hn\n    channel: mial\n    team_id: blue\n    body: b\n    subjet: s\n",
+        ),
     );
     let run = crate::common::injector_in(dir.path(), &["validate", "bad.yaml"]);
     run.code(1);

@@ -1,0 +1,290 @@
+//! injector's benchmarks. They measure and print; they assert nothing.
+//!
+//! `cargo run --release -p injector-bench -- scale` times `injector validate` and
+//! `injector plan` (the release binary, as a user runs it) on generated scenarios and
+//! records wall time and peak resident memory of each run. Each figure is the median
+//! of several runs, with min and max. Results are printed as a table and written to
+//! `bench/results.md` together with the machine and the exact commands.
+//!
+//! `--smoke` shrinks every size so the test suite can run the whole thing quickly.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+struct Settings {
+    smoke: bool,
+    runs: usize,
+    injector: PathBuf,
+    out_dir: PathBuf,
+    results: Option<PathBuf>,
+}
+
+/// One measured command: its label, the exact command line and samples.
+struct Measure {
+    label: String,
+    command: String,
+    seconds: Vec<f64>,
+    peak_mib: Vec<f64>,
+    note: String,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let what = args
+        .first()
+        .map(String::as_str)
+        .unwrap_or("all")
+        .to_string();
+    let flag_value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("bench/ is inside the repo")
+        .to_path_buf();
+    let injector = flag_value("--injector")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release/injector"));
+    if !injector.exists() {
+        eprintln!(
+            "error: {} does not exist; build it first: cargo build --release",
+            injector.display()
+        );
+        std::process::exit(2);
+    }
+    let out_dir = flag_value("--out-dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("bench/out"));
+    std::fs::create_dir_all(&out_dir).expect("create the output folder");
+    let settings = Settings {
+        smoke,
+        runs: flag_value("--runs")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(if smoke { 1 } else { 5 }),
+        injector,
+        out_dir,
+        results: if smoke {
+            None
+        } else {
+            Some(root.join("bench/results.md"))
+        },
+    };
+    let mut measures = Vec::new();
+    match what.as_str() {
+        "scale" | "all" => measures.extend(scale(&settings)),
+        other => {
+            eprintln!("error: unknown benchmark `{other}`; try `scale` or `all`");
+            std::process::exit(2);
+        }
+    }
+    let table = table(&measures);
+    print!("{table}");
+    if let Some(path) = &settings.results {
+        let doc = format!(
+            "# injector benchmark results\n\nProduced by `cargo run --release -p injector-bench -- {what}` on {}.\n\n## Machine\n\n{}\n## Figures\n\nEach figure is the median of {} runs (min and max in brackets).\n\n{table}\n## Commands\n\n{}\n",
+            now_utc(),
+            machine(),
+            settings.runs,
+            measures
+                .iter()
+                .map(|m| format!("- {}: `{}`\n", m.label, m.command))
+                .collect::<String>()
+        );
+        std::fs::write(path, doc).expect("write bench/results.md");
+        eprintln!("wrote {}", path.display());
+    }
+}
+
+/// Scale: validate and plan a generated 100,000-inject scenario and a one-million
+/// occurrence recurrence.
+fn scale(s: &Settings) -> Vec<Measure> {
+    let injects = if s.smoke { 200 } else { 100_000 };
+    let occurrences = if s.smoke { 1_000 } else { 1_000_000 };
+    let big = s.out_dir.join(format!("generated-{injects}.yaml"));
+    std::fs::write(&big, generate(injects)).expect("write generated scenario");
+    let recurring = s.out_dir.join(format!("recurring-{occurrences}.yaml"));
+    std::fs::write(&recurring, recurrence(occurrences)).expect("write generated scenario");
+    let size_mib = std::fs::metadata(&big)
+        .map(|m| m.len() as f64 / 1048576.0)
+        .unwrap_or(0.0);
+    let bin = s.injector.display().to_string();
+    let cases: Vec<(String, Vec<String>, String)> = vec![
+        (
+            format!("validate {injects} injects"),
+            vec!["validate".into(), big.display().to_string()],
+            format!("{size_mib:.1} MiB of YAML"),
+        ),
+        (
+            format!("plan {injects} injects (json)"),
+            vec![
+                "plan".into(),
+                big.display().to_string(),
+                "--format".into(),
+                "json".into(),
+                "-o".into(),
+                "/dev/null".into(),
+            ],
+            "every exact body".into(),
+        ),
+        (
+            format!("validate {occurrences}-occurrence recurrence"),
+            vec!["validate".into(), recurring.display().to_string()],
+            String::new(),
+        ),
+        (
+            format!("plan {occurrences}-occurrence recurrence (csv)"),
+            vec![
+                "plan".into(),
+                recurring.display().to_string(),
+                "--format".into(),
+                "csv".into(),
+                "-o".into(),
+                "/dev/null".into(),
+            ],
+            String::new(),
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(label, args, note)| {
+            let mut m = Measure {
+                label,
+                command: format!("{bin} {}", args.join(" ")),
+                seconds: Vec::new(),
+                peak_mib: Vec::new(),
+                note,
+            };
+            for _ in 0..s.runs {
+                let (secs, peak, ok) = run_measured(&s.injector, &args);
+                if !ok {
+                    eprintln!("warning: `{}` failed", m.command);
+                }
+                m.seconds.push(secs);
+                m.peak_mib.push(peak);
+            }
+            m
+        })
+        .collect()
+}
+
+/// A scenario of `n` injects over several channels, one every 5 seconds.
+pub fn generate(n: usize) -> String {
+    let mut s = String::with_capacity(n * 200);
+    s.push_str("name: Generated\nstart: 2026-01-01T09:00:00Z\npersonas:\n  a: \"3-1\"\n  b: \"3-2\"\nteams:\n  blue: 3437866\ndefaults:\n  type: team\n  team_id: blue\ninjects:\n");
+    for i in 0..n {
+        let secs = i * 5;
+        let (channel, extra) = match i % 4 {
+            0 => ("mail", "    subject: Update\n    to: ops@example.org\n"),
+            1 => ("microblog", "    likes: 3\n    sentiment: neutral\n"),
+            2 => ("websites", "    title: News item\n"),
+            _ => ("notifications", "    subject: Pop-up\n"),
+        };
+        let persona = if i % 2 == 0 { "a" } else { "b" };
+        let _ = write!(
+            s,
+            "  - id: inject-{i}\n    at: {}h{}m{}s\n    persona: {persona}\n    channel: {channel}\n    body: Message number {i}.\n{extra}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        );
+    }
+    s
+}
+
+fn recurrence(count: usize) -> String {
+    format!(
+        "name: Recurring\nstart: 2026-01-01T09:00:00Z\ninjects:\n  - id: tick\n    every: 1s\n    count: {count}\n    persona: \"3-1\"\n    channel: microblog\n    type: team\n    team_id: 1\n    body: \"tick {{{{ occurrence }}}}\"\n"
+    )
+}
+
+/// Run the binary, returning wall seconds, peak RSS in MiB, and success.
+fn run_measured(bin: &Path, args: &[String]) -> (f64, f64, bool) {
+    let started = Instant::now();
+    let child = Command::new(bin)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn injector");
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own child, not yet waited for; both pointers are valid.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let secs = started.elapsed().as_secs_f64();
+    std::mem::forget(child);
+    let ok = rc == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    (secs, usage.ru_maxrss as f64 / 1024.0, ok)
+}
+
+fn stats(v: &[f64]) -> (f64, f64, f64) {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let median = if s.is_empty() { 0.0 } else { s[s.len() / 2] };
+    (
+        median,
+        *s.first().unwrap_or(&0.0),
+        *s.last().unwrap_or(&0.0),
+    )
+}
+
+fn table(measures: &[Measure]) -> String {
+    let mut out =
+        String::from("| benchmark | time (s) | peak memory (MiB) | note |\n|---|---|---|---|\n");
+    for m in measures {
+        let (t, tmin, tmax) = stats(&m.seconds);
+        let (p, pmin, pmax) = stats(&m.peak_mib);
+        let _ = writeln!(
+            out,
+            "| {} | {t:.3} [{tmin:.3}–{tmax:.3}] | {p:.0} [{pmin:.0}–{pmax:.0}] | {} |",
+            m.label, m.note
+        );
+    }
+    out
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+                    / 1024
+                    / 1024
+            })
+        })
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "- CPU: {cpu}, {cores} cores\n- Memory: {mem} GiB\n- Kernel: {}\n",
+        kernel.trim()
+    )
+}
+
+fn now_utc() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
