@@ -23,6 +23,11 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print the JSON Schema (draft-07) of the scenario format.
     Schema(SchemaArgs),
+    /// Run the built-in Conducttr stand-in server, for rehearsals and tests.
+    ///
+    /// The first line on stdout is its base URL; every request is logged on stderr and,
+    /// with --record, appended to a JSON Lines file.
+    MockServer(MockServerArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,6 +87,73 @@ pub struct PlanArgs {
 pub struct SchemaArgs {
     #[command(flatten)]
     pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct MockServerArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
+    pub listen: String,
+    /// Bearer token to expect (default: a random one, printed on stderr).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Read the bearer token to expect from this file.
+    #[arg(long, value_name = "PATH", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// Append every request to this JSON Lines file.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Teams and personas to serve (YAML or JSON); default: those of the examples.
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+    /// Path prefix of the API.
+    #[arg(long, default_value = "/v1.1/eagle", value_name = "PATH")]
+    pub base_path: String,
+    /// Probability of answering POST /messages with a 5xx.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate, value_name = "P")]
+    pub fail_rate: f64,
+    /// Probability of answering POST /messages with 429 and Retry-After.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate, value_name = "P")]
+    pub throttle_rate: f64,
+    /// Probability of closing the connection without answering.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate, value_name = "P")]
+    pub drop_rate: f64,
+    /// Delay before answering: a duration (`50ms`) or a range (`10ms..200ms`).
+    #[arg(long, value_parser = parse_latency, value_name = "DUR|MIN..MAX")]
+    pub latency: Option<(std::time::Duration, std::time::Duration)>,
+    /// Seed of the fault and latency draws, so a run can be repeated.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How long a GET /personas link stays valid.
+    #[arg(long, default_value = "15m", value_parser = parse_duration, value_name = "DUR")]
+    pub link_ttl: std::time::Duration,
+    /// Reject persona and team ids that are not in the world.
+    #[arg(long)]
+    pub check_ids: bool,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{s}` is not a probability between 0 and 1")),
+    }
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 50ms, 2s, 15m"))
+}
+
+fn parse_latency(s: &str) -> Result<(std::time::Duration, std::time::Duration), String> {
+    match s.split_once("..") {
+        Some((lo, hi)) => {
+            let (lo, hi) = (parse_duration(lo)?, parse_duration(hi)?);
+            if lo > hi {
+                return Err(format!("`{s}`: the range's low end is above its high end"));
+            }
+            Ok((lo, hi))
+        }
+        None => parse_duration(s).map(|d| (d, d)),
+    }
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {

@@ -7,6 +7,7 @@
 //! - [`timeline`]: occurrences in firing order and their exact bodies.
 //! - [`validate`]: all of the above for one file, as diagnostics.
 //! - [`plan`], [`schema`]: what `plan` and `schema` print.
+//! - [`stand_in`]: the built-in Conducttr stand-in server.
 //! - [`diag`]: diagnostics and their rendering.
 //! - [`cli`]: argument parsing; [`run`] dispatches a parsed command.
 
@@ -16,6 +17,7 @@ pub mod message;
 pub mod plan;
 pub mod scenario;
 pub mod schema;
+pub mod stand_in;
 pub mod timeline;
 pub mod validate;
 pub mod yaml;
@@ -27,7 +29,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::json;
 
-use cli::{Cli, Command, PlanArgs, PlanFormat, ReportFormat, ValidateArgs};
+use cli::{Cli, Command, MockServerArgs, PlanArgs, PlanFormat, ReportFormat, ValidateArgs};
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -80,7 +82,102 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             write_output(args.output.output.as_deref(), &schema::schema_json())?;
             Ok(exit::OK)
         }
+        Command::MockServer(args) => block_on(mock_server_cmd(args)),
     }
+}
+
+/// Run an async command on a fresh runtime, with logs on stderr.
+fn block_on<F: std::future::Future<Output = Result<i32, Error>>>(future: F) -> Result<i32, Error> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(future)
+}
+
+/// Human logs on stderr; `RUST_LOG` overrides the level (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(stderr_color())
+        .with_target(false)
+        .try_init();
+}
+
+/// Read a token from a file: surrounding white space is dropped; an empty file is an error.
+/// The token itself never appears in an error message.
+pub fn read_token_file(path: &Path) -> Result<String, Error> {
+    let text = fs_err::read_to_string(path)?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(Error::usage(format!("the token file {} is empty", path.display()), None));
+    }
+    Ok(token.to_string())
+}
+
+/// Wait for Ctrl-C or SIGTERM.
+pub async fn interrupted() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn mock_server_cmd(args: MockServerArgs) -> Result<i32, Error> {
+    let token = match (args.token, &args.token_file) {
+        (Some(token), _) => token,
+        (None, Some(path)) => read_token_file(path)?,
+        (None, None) => {
+            let token = stand_in::random_token();
+            eprintln!("stand-in token: {token}");
+            token
+        }
+    };
+    let world = match &args.world {
+        Some(path) => stand_in::World::load(path).map_err(|e| Error::usage(format!("cannot read the world file: {e}"), Some("see the README for the world file format")))?,
+        None => stand_in::World::default(),
+    };
+    if args.fail_rate + args.throttle_rate + args.drop_rate > 1.0 {
+        return Err(Error::usage("--fail-rate, --throttle-rate and --drop-rate add up to more than 1", None));
+    }
+    let listen = tokio::net::lookup_host(&args.listen)
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| Error::usage(format!("--listen `{}` is not an address", args.listen), Some("write HOST:PORT, e.g. 127.0.0.1:8787")))?;
+    let base_path = format!("/{}", args.base_path.trim_matches('/'));
+    let opts = stand_in::Options {
+        listen,
+        base_path,
+        token,
+        world,
+        record: args.record.clone(),
+        faults: stand_in::Faults {
+            fail_rate: args.fail_rate,
+            throttle_rate: args.throttle_rate,
+            drop_rate: args.drop_rate,
+            latency: args.latency,
+            seed: args.seed,
+        },
+        link_ttl: args.link_ttl,
+        check_ids: args.check_ids,
+    };
+    let server = stand_in::StandIn::start(opts)
+        .await
+        .map_err(|e| Error::usage(format!("cannot listen on {listen}: {e}"), None))?;
+    write_output(None, &format!("{}\n", server.base_url()))?;
+    tracing::info!(url = %server.base_url(), record = ?args.record, "stand-in listening; Ctrl-C stops it");
+    interrupted().await;
+    tracing::info!("stopping: finishing open requests and flushing the record");
+    server.shutdown(std::time::Duration::from_secs(5)).await;
+    Ok(exit::OK)
 }
 
 fn stderr_color() -> bool {

@@ -5,4 +5,5 @@ mod common;
 mod hostile;
 mod plan;
 mod schema;
+mod stand_in;
 mod validate_rules;
