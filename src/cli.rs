@@ -140,7 +140,8 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 50ms, 2s, 15m"))
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 50ms, 2s, 15m"))
 }
 
 fn parse_latency(s: &str) -> Result<(std::time::Duration, std::time::Duration), String> {

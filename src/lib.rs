@@ -89,7 +89,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 /// Run an async command on a fresh runtime, with logs on stderr.
 fn block_on<F: std::future::Future<Output = Result<i32, Error>>>(future: F) -> Result<i32, Error> {
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(future)
 }
 
@@ -111,7 +113,10 @@ pub fn read_token_file(path: &Path) -> Result<String, Error> {
     let text = fs_err::read_to_string(path)?;
     let token = text.trim();
     if token.is_empty() {
-        return Err(Error::usage(format!("the token file {} is empty", path.display()), None));
+        return Err(Error::usage(
+            format!("the token file {} is empty", path.display()),
+            None,
+        ));
     }
     Ok(token.to_string())
 }
@@ -120,7 +125,8 @@ pub fn read_token_file(path: &Path) -> Result<String, Error> {
 pub async fn interrupted() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -141,17 +147,30 @@ async fn mock_server_cmd(args: MockServerArgs) -> Result<i32, Error> {
         }
     };
     let world = match &args.world {
-        Some(path) => stand_in::World::load(path).map_err(|e| Error::usage(format!("cannot read the world file: {e}"), Some("see the README for the world file format")))?,
+        Some(path) => stand_in::World::load(path).map_err(|e| {
+            Error::usage(
+                format!("cannot read the world file: {e}"),
+                Some("see the README for the world file format"),
+            )
+        })?,
         None => stand_in::World::default(),
     };
     if args.fail_rate + args.throttle_rate + args.drop_rate > 1.0 {
-        return Err(Error::usage("--fail-rate, --throttle-rate and --drop-rate add up to more than 1", None));
+        return Err(Error::usage(
+            "--fail-rate, --throttle-rate and --drop-rate add up to more than 1",
+            None,
+        ));
     }
     let listen = tokio::net::lookup_host(&args.listen)
         .await
         .ok()
         .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| Error::usage(format!("--listen `{}` is not an address", args.listen), Some("write HOST:PORT, e.g. 127.0.0.1:8787")))?;
+        .ok_or_else(|| {
+            Error::usage(
+                format!("--listen `{}` is not an address", args.listen),
+                Some("write HOST:PORT, e.g. 127.0.0.1:8787"),
+            )
+        })?;
     let base_path = format!("/{}", args.base_path.trim_matches('/'));
     let opts = stand_in::Options {
         listen,

@@ -25,6 +25,8 @@ struct Settings {
 struct Measure {
     label: String,
     command: String,
+    /// Unit of `seconds`' samples: "s" for times, or a rate such as "req/s".
+    unit: &'static str,
     seconds: Vec<f64>,
     peak_mib: Vec<f64>,
     note: String,
@@ -77,9 +79,14 @@ fn main() {
     };
     let mut measures = Vec::new();
     match what.as_str() {
-        "scale" | "all" => measures.extend(scale(&settings)),
+        "scale" => measures.extend(scale(&settings)),
+        "stand-in" => measures.extend(stand_in(&settings)),
+        "all" => {
+            measures.extend(scale(&settings));
+            measures.extend(stand_in(&settings));
+        }
         other => {
-            eprintln!("error: unknown benchmark `{other}`; try `scale` or `all`");
+            eprintln!("error: unknown benchmark `{other}`; try `scale`, `stand-in` or `all`");
             std::process::exit(2);
         }
     }
@@ -155,6 +162,7 @@ fn scale(s: &Settings) -> Vec<Measure> {
         .map(|(label, args, note)| {
             let mut m = Measure {
                 label,
+                unit: "s",
                 command: format!("{bin} {}", args.join(" ")),
                 seconds: Vec::new(),
                 peak_mib: Vec::new(),
@@ -171,6 +179,96 @@ fn scale(s: &Settings) -> Vec<Measure> {
             m
         })
         .collect()
+}
+
+const WRK_SCRIPT: &str = r#"wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer bench-token"
+wrk.body = '{"persona":"3-49786","channel":"microblog","subject":"hello world","body":"message body to team","assets":[],"replies":1,"likes":3,"reposts":2,"sentiment":"positive","team_id":3437866,"type":"team","ts":1738686056}'
+"#;
+
+/// Stand-in throughput: `wrk` posts the API page's social-media example to
+/// `injector mock-server` with recording on (and its per-request log to /dev/null).
+fn stand_in(s: &Settings) -> Vec<Measure> {
+    use std::io::BufRead;
+    if Command::new("wrk")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!(
+            "warning: skipping the stand-in benchmark: `wrk` is not installed (apt-get install wrk)"
+        );
+        return Vec::new();
+    }
+    let script = s.out_dir.join("post.lua");
+    std::fs::write(&script, WRK_SCRIPT).expect("write the wrk script");
+    let record = s.out_dir.join("stand-in-record.jsonl");
+    let seconds = if s.smoke { 1 } else { 5 };
+    let (threads, conns) = (1, 16);
+    let mut m = Measure {
+        label: format!("stand-in POST /messages, recording on ({conns} connections)"),
+        unit: "req/s",
+        command: String::new(),
+        seconds: Vec::new(),
+        peak_mib: Vec::new(),
+        note: "the server's peak memory is not measured here".into(),
+    };
+    for _ in 0..s.runs {
+        let _ = std::fs::remove_file(&record);
+        let mut server = Command::new(&s.injector)
+            .args([
+                "mock-server",
+                "--listen",
+                "127.0.0.1:0",
+                "--token",
+                "bench-token",
+                "--record",
+            ])
+            .arg(&record)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the stand-in");
+        let mut url = String::new();
+        std::io::BufReader::new(server.stdout.take().expect("stdout"))
+            .read_line(&mut url)
+            .expect("its base URL");
+        let url = format!("{}/messages", url.trim());
+        let args = [
+            format!("-t{threads}"),
+            format!("-c{conns}"),
+            format!("-d{seconds}s"),
+            "-s".into(),
+            script.display().to_string(),
+            url,
+        ];
+        m.command = format!(
+            "wrk {}  (against `{} mock-server --listen 127.0.0.1:0 --record FILE`)",
+            args.join(" "),
+            s.injector.display()
+        );
+        let out = Command::new("wrk").args(&args).output().expect("run wrk");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rps = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Requests/sec:"))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
+        let _ = server.wait();
+        let recorded = std::fs::read_to_string(&record)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if recorded == 0 {
+            eprintln!("warning: the stand-in recorded nothing");
+        }
+        m.seconds.push(rps);
+    }
+    vec![m]
 }
 
 /// A scenario of `n` injects over several channels, one every 5 seconds.
@@ -236,16 +334,23 @@ fn stats(v: &[f64]) -> (f64, f64, f64) {
 }
 
 fn table(measures: &[Measure]) -> String {
-    let mut out =
-        String::from("| benchmark | time (s) | peak memory (MiB) | note |\n|---|---|---|---|\n");
+    let mut out = String::from(
+        "| benchmark | median [min–max] | peak memory, MiB | note |\n|---|---|---|---|\n",
+    );
     for m in measures {
         let (t, tmin, tmax) = stats(&m.seconds);
-        let (p, pmin, pmax) = stats(&m.peak_mib);
-        let _ = writeln!(
-            out,
-            "| {} | {t:.3} [{tmin:.3}–{tmax:.3}] | {p:.0} [{pmin:.0}–{pmax:.0}] | {} |",
-            m.label, m.note
-        );
+        let value = if m.unit == "s" {
+            format!("{t:.3} s [{tmin:.3}–{tmax:.3}]")
+        } else {
+            format!("{t:.0} {} [{tmin:.0}–{tmax:.0}]", m.unit)
+        };
+        let memory = if m.peak_mib.is_empty() {
+            "–".to_string()
+        } else {
+            let (p, pmin, pmax) = stats(&m.peak_mib);
+            format!("{p:.0} [{pmin:.0}–{pmax:.0}]")
+        };
+        let _ = writeln!(out, "| {} | {value} | {memory} | {} |", m.label, m.note);
     }
     out
 }

@@ -145,7 +145,11 @@ impl StandIn {
 
     /// `http://ADDR/BASE_PATH`, the value to give `--base-url`.
     pub fn base_url(&self) -> String {
-        format!("http://{}{}", self.shared.addr, self.shared.opts.base_path.trim_end_matches('/'))
+        format!(
+            "http://{}{}",
+            self.shared.addr,
+            self.shared.opts.base_path.trim_end_matches('/')
+        )
     }
 
     /// Every request received so far, in arrival order.
@@ -178,7 +182,11 @@ async fn serve(listener: TcpListener, router: Router, mut stop: watch::Receiver<
     while conns.join_next().await.is_some() {}
 }
 
-async fn connection(stream: tokio::net::TcpStream, router: Router, mut stop: watch::Receiver<bool>) {
+async fn connection(
+    stream: tokio::net::TcpStream,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) {
     let dropper = Arc::new(Notify::new());
     let attach = ConnDrop(dropper.clone());
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -202,7 +210,10 @@ async fn connection(stream: tokio::net::TcpStream, router: Router, mut stop: wat
 
 /// Whether and how a request authenticated.
 fn auth(headers: &HeaderMap, token: &str) -> &'static str {
-    match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         None => "missing",
         Some(v) => match v.strip_prefix("Bearer ") {
             Some(t) if constant_time_eq(t.trim().as_bytes(), token.as_bytes()) => "ok",
@@ -230,7 +241,11 @@ impl Shared {
         let f = &self.opts.faults;
         let mut rng = self.rng.lock().expect("rng lock");
         let latency = f.latency.map(|(lo, hi)| {
-            if hi > lo { rng.random_range(lo..=hi) } else { lo }
+            if hi > lo {
+                rng.random_range(lo..=hi)
+            } else {
+                lo
+            }
         });
         if f.drop_rate + f.fail_rate + f.throttle_rate <= 0.0 {
             return (None, latency);
@@ -239,7 +254,9 @@ impl Shared {
         let fault = if u < f.drop_rate {
             Some(Fault::Drop)
         } else if u < f.drop_rate + f.fail_rate {
-            Some(Fault::Fail([500, 502, 503, 504][rng.random_range(0..4usize)]))
+            Some(Fault::Fail(
+                [500, 502, 503, 504][rng.random_range(0..4usize)],
+            ))
         } else if u < f.drop_rate + f.fail_rate + f.throttle_rate {
             Some(Fault::Throttle)
         } else {
@@ -263,7 +280,8 @@ impl Shared {
     }
 
     fn channel_ok(&self, c: &str) -> bool {
-        crate::message::DOCUMENTED_CHANNELS.contains(&c) || self.opts.world.channels.iter().any(|x| x == c)
+        crate::message::DOCUMENTED_CHANNELS.contains(&c)
+            || self.opts.world.channels.iter().any(|x| x == c)
     }
 }
 
@@ -302,14 +320,21 @@ async fn post_messages(
             rec.status = Some(code);
             st.record(rec);
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return json_response(status, json!({"error": "Internal error (injected by the stand-in)"}));
+            return json_response(
+                status,
+                json!({"error": "Internal error (injected by the stand-in)"}),
+            );
         }
         Some(Fault::Throttle) => {
             rec.fault = Some("throttle".into());
             rec.status = Some(429);
             st.record(rec);
-            let mut resp = json_response(StatusCode::TOO_MANY_REQUESTS, json!({"error": "Too many requests"}));
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            let mut resp = json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": "Too many requests"}),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return resp;
         }
         None => {}
@@ -318,9 +343,15 @@ async fn post_messages(
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
     if !json_type {
-        details.push(json!({"field": "Content-Type", "message": "Content-Type must be application/json"}));
+        details.push(
+            json!({"field": "Content-Type", "message": "Content-Type must be application/json"}),
+        );
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(map)) => {
@@ -340,14 +371,21 @@ async fn post_messages(
                 }
             }
         }
-        Ok(_) => details.push(json!({"field": "body", "message": "the body must be a JSON object"})),
-        Err(e) => details.push(json!({"field": "body", "message": format!("the body is not JSON: {e}")})),
+        Ok(_) => {
+            details.push(json!({"field": "body", "message": "the body must be a JSON object"}))
+        }
+        Err(e) => {
+            details.push(json!({"field": "body", "message": format!("the body is not JSON: {e}")}))
+        }
     }
     if !details.is_empty() {
         rec.status = Some(400);
         rec.details = details.clone();
         st.record(rec);
-        return json_response(StatusCode::BAD_REQUEST, json!({"error": "Invalid request", "details": details}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "Invalid request", "details": details}),
+        );
     }
     let id = uuid::Uuid::new_v4().to_string();
     rec.status = Some(200);
@@ -366,7 +404,10 @@ async fn get_teams(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) 
     }
     rec.status = Some(200);
     st.record(rec);
-    json_response(StatusCode::OK, serde_json::to_value(&st.opts.world.teams).unwrap_or(Value::Null))
+    json_response(
+        StatusCode::OK,
+        serde_json::to_value(&st.opts.world.teams).unwrap_or(Value::Null),
+    )
 }
 
 async fn get_personas(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
@@ -378,7 +419,10 @@ async fn get_personas(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMa
         return json_response(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"}));
     }
     let nonce = uuid::Uuid::new_v4().simple().to_string();
-    st.links.lock().expect("links lock").insert(nonce.clone(), Instant::now() + st.opts.link_ttl);
+    st.links
+        .lock()
+        .expect("links lock")
+        .insert(nonce.clone(), Instant::now() + st.opts.link_ttl);
     let url = format!(
         "http://{}/_mock/files/{nonce}/personas.zip?X-Amz-Expires={}",
         st.addr,
@@ -389,18 +433,36 @@ async fn get_personas(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMa
     json_response(StatusCode::OK, json!({ "presigned_url": url }))
 }
 
-async fn get_zip(State(st): State<Arc<Shared>>, UrlPath(nonce): UrlPath<String>, uri: Uri, headers: HeaderMap) -> Response {
+async fn get_zip(
+    State(st): State<Arc<Shared>>,
+    UrlPath(nonce): UrlPath<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let mut rec = Record::arrived(st.next_seq(), &Method::GET, &uri, &headers, &Bytes::new());
     rec.auth = "not required".into();
     let expiry = st.links.lock().expect("links lock").get(&nonce).copied();
     let (status, resp) = match expiry {
-        None => (404, (StatusCode::NOT_FOUND, "<Error><Code>NoSuchKey</Code></Error>").into_response()),
-        Some(at) if Instant::now() >= at => (
-            403,
-            (StatusCode::FORBIDDEN, "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
+        None => (
+            404,
+            (
+                StatusCode::NOT_FOUND,
+                "<Error><Code>NoSuchKey</Code></Error>",
+            )
                 .into_response(),
         ),
-        Some(_) => (200, ([(header::CONTENT_TYPE, "application/zip")], st.zip.clone()).into_response()),
+        Some(at) if Instant::now() >= at => (
+            403,
+            (
+                StatusCode::FORBIDDEN,
+                "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+            )
+                .into_response(),
+        ),
+        Some(_) => (
+            200,
+            ([(header::CONTENT_TYPE, "application/zip")], st.zip.clone()).into_response(),
+        ),
     };
     rec.status = Some(status);
     st.record(rec);
@@ -422,27 +484,49 @@ async fn get_requests(State(st): State<Arc<Shared>>, Query(q): Query<Since>) -> 
         .filter(|r| r.seq > since)
         .cloned()
         .collect();
-    json_response(StatusCode::OK, serde_json::to_value(records).unwrap_or(Value::Null))
+    json_response(
+        StatusCode::OK,
+        serde_json::to_value(records).unwrap_or(Value::Null),
+    )
 }
 
-async fn not_found(State(st): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn not_found(
+    State(st): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut rec = Record::arrived(st.next_seq(), &method, &uri, &headers, &body);
     rec.auth = auth(&headers, &st.opts.token).into();
     rec.status = Some(404);
     st.record(rec);
-    json_response(StatusCode::NOT_FOUND, json!({"error": "Not found", "path": uri.path()}))
+    json_response(
+        StatusCode::NOT_FOUND,
+        json!({"error": "Not found", "path": uri.path()}),
+    )
 }
 
 /// The personas as Conducttr ships them: a zip holding `data.json`.
 fn world_zip(world: &World) -> std::io::Result<Vec<u8>> {
     use std::io::Write;
-    let data: Vec<Value> = world.personas.iter().map(world::Persona::to_conducttr).collect();
+    let data: Vec<Value> = world
+        .personas
+        .iter()
+        .map(world::Persona::to_conducttr)
+        .collect();
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut zip = zip::ZipWriter::new(&mut buf);
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-        zip.start_file("data.json", options).map_err(std::io::Error::other)?;
-        zip.write_all(serde_json::to_string_pretty(&data).map_err(std::io::Error::other)?.as_bytes())?;
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("data.json", options)
+            .map_err(std::io::Error::other)?;
+        zip.write_all(
+            serde_json::to_string_pretty(&data)
+                .map_err(std::io::Error::other)?
+                .as_bytes(),
+        )?;
         zip.finish().map_err(std::io::Error::other)?;
     }
     Ok(buf.into_inner())

@@ -45,17 +45,29 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn arrived(seq: u64, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Record {
+    pub fn arrived(
+        seq: u64,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Record {
         let now = chrono::Utc::now();
         let headers = headers
             .iter()
             .filter(|(name, _)| *name != header::AUTHORIZATION)
-            .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let body = if body.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+            serde_json::from_slice(body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
         };
         Record {
             seq,
@@ -84,23 +96,34 @@ pub(super) struct Recorder {
 impl Recorder {
     pub fn open(path: Option<&Path>) -> std::io::Result<Recorder> {
         let Some(path) = path else {
-            return Ok(Recorder { tx: Mutex::new(None), thread: Mutex::new(None) });
+            return Ok(Recorder {
+                tx: Mutex::new(None),
+                thread: Mutex::new(None),
+            });
         };
-        let file = fs_err::OpenOptions::new().create(true).append(true).open(path)?;
+        let file = fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
         let (tx, rx) = mpsc::channel::<String>();
-        let thread = std::thread::Builder::new().name("stand-in-record".into()).spawn(move || {
-            let mut out = std::io::BufWriter::new(file);
-            while let Ok(line) = rx.recv() {
-                let _ = out.write_all(line.as_bytes());
-                // Write everything queued, then flush once caught up.
-                while let Ok(line) = rx.try_recv() {
+        let thread = std::thread::Builder::new()
+            .name("stand-in-record".into())
+            .spawn(move || {
+                let mut out = std::io::BufWriter::new(file);
+                while let Ok(line) = rx.recv() {
                     let _ = out.write_all(line.as_bytes());
+                    // Write everything queued, then flush once caught up.
+                    while let Ok(line) = rx.try_recv() {
+                        let _ = out.write_all(line.as_bytes());
+                    }
+                    let _ = out.flush();
                 }
                 let _ = out.flush();
-            }
-            let _ = out.flush();
-        })?;
-        Ok(Recorder { tx: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
+            })?;
+        Ok(Recorder {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
     }
 
     pub fn write(&self, rec: &Record) {

@@ -70,7 +70,8 @@ impl World {
     /// Read a world file (YAML or JSON).
     pub fn load(path: &Path) -> Result<World, String> {
         let text = fs_err::read_to_string(path).map_err(|e| e.to_string())?;
-        serde_saphyr::from_str::<World>(&text).map_err(|e| format!("{}: {}", path.display(), e.without_snippet()))
+        serde_saphyr::from_str::<World>(&text)
+            .map_err(|e| format!("{}: {}", path.display(), e.without_snippet()))
     }
 
     pub fn has_persona(&self, hash: &str) -> bool {
@@ -90,7 +91,10 @@ impl World {
 impl Default for World {
     /// The teams and personas of the example scenarios in `scenarios/`.
     fn default() -> Self {
-        let team = |id, name: &str| Team { id, name: name.to_string() };
+        let team = |id, name: &str| Team {
+            id,
+            name: name.to_string(),
+        };
         let persona = |hash: &str, handle: &str, name: &str, job: &str| Persona {
             hash: hash.into(),
             handle: handle.into(),
@@ -111,16 +115,61 @@ impl Default for World {
                 team(3441003, "T - South - 2026/10/20 08-00-07"),
             ],
             personas: vec![
-                persona("3-49786", "@harbourmaster", "Harbour Master", "Harbour master, Port of Portmere"),
-                persona("3-49790", "@tidewatch", "Tide Watch", "Citizen tide gauge account"),
+                persona(
+                    "3-49786",
+                    "@harbourmaster",
+                    "Harbour Master",
+                    "Harbour master, Port of Portmere",
+                ),
+                persona(
+                    "3-49790",
+                    "@tidewatch",
+                    "Tide Watch",
+                    "Citizen tide gauge account",
+                ),
                 persona("3-49791", "@mayor", "Mayor Ellen Hart", "Mayor of Portmere"),
-                persona("3-49792", "@portmere_news", "Portmere News", "Local newspaper"),
-                persona("3-49795", "@resident", "Sam Quayle", "Resident of Quay Street"),
-                persona("3-49796", "@met_office", "Met Office", "National weather service"),
-                persona("3-52963", "@hacktivist", "Tide Breakers", "Hacktivist collective"),
-                persona("3-61001", "@ops_centre", "Operations Centre", "Joint operations centre"),
-                persona("3-61002", "@field_reporter", "Field Reporter", "Wire service correspondent"),
-                persona("3-61003", "@ministry", "Ministry of Interior", "Government ministry"),
+                persona(
+                    "3-49792",
+                    "@portmere_news",
+                    "Portmere News",
+                    "Local newspaper",
+                ),
+                persona(
+                    "3-49795",
+                    "@resident",
+                    "Sam Quayle",
+                    "Resident of Quay Street",
+                ),
+                persona(
+                    "3-49796",
+                    "@met_office",
+                    "Met Office",
+                    "National weather service",
+                ),
+                persona(
+                    "3-52963",
+                    "@hacktivist",
+                    "Tide Breakers",
+                    "Hacktivist collective",
+                ),
+                persona(
+                    "3-61001",
+                    "@ops_centre",
+                    "Operations Centre",
+                    "Joint operations centre",
+                ),
+                persona(
+                    "3-61002",
+                    "@field_reporter",
+                    "Field Reporter",
+                    "Wire service correspondent",
+                ),
+                persona(
+                    "3-61003",
+                    "@ministry",
+                    "Ministry of Interior",
+                    "Government ministry",
+                ),
             ],
             channels: Vec::new(),
         }

@@ -11,7 +11,10 @@ const TOKEN: &str = "test-token-8c1f";
 
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
 }
 
 async fn start(opts: Options) -> StandIn {
@@ -48,7 +51,10 @@ async fn every_example_body_of_the_api_page_is_accepted() {
     }
     let got = server.requests();
     assert_eq!(got.len(), 5);
-    assert!(got.iter().all(|r| r.auth == "ok" && r.status == Some(200) && r.message_id.is_some()));
+    assert!(
+        got.iter()
+            .all(|r| r.auth == "ok" && r.status == Some(200) && r.message_id.is_some())
+    );
     server.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -67,8 +73,16 @@ async fn each_contract_violation_is_named() {
         ("likes", json!(-1), "likes"),
         ("replies", json!("many"), "replies"),
         ("isDraft", json!(2), "isDraft"),
-        ("assets", json!([{"type": "gif", "assetUrl": "https://x.org/a.gif"}]), "assets"),
-        ("assets", json!([{"type": "image", "assetUrl": "/relative.png"}]), "assets"),
+        (
+            "assets",
+            json!([{"type": "gif", "assetUrl": "https://x.org/a.gif"}]),
+            "assets",
+        ),
+        (
+            "assets",
+            json!([{"type": "image", "assetUrl": "/relative.png"}]),
+            "assets",
+        ),
         ("to", json!("not an address"), "to"),
         ("team_id", json!("blue"), "team_id"),
         ("team_id", Value::Null, "team_id"),
@@ -83,18 +97,29 @@ async fn each_contract_violation_is_named() {
         let (status, answer) = post(&c, &server.base_url(), Some(TOKEN), &body).await;
         assert_eq!(status, 400, "{field}={value}");
         assert_eq!(answer["error"], "Invalid request");
-        let fields: Vec<&str> = answer["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+        let fields: Vec<&str> = answer["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["field"].as_str().unwrap())
+            .collect();
         assert!(fields.contains(&expected), "{field}={value}: {answer}");
     }
     // An article without a title, a hack without is_hacked.
     let mut article = api_bodies()["website-article"].clone();
     article.as_object_mut().unwrap().remove("title");
     let (status, answer) = post(&c, &server.base_url(), Some(TOKEN), &article).await;
-    assert_eq!((status, answer["details"][0]["field"].as_str()), (400, Some("title")));
+    assert_eq!(
+        (status, answer["details"][0]["field"].as_str()),
+        (400, Some("title"))
+    );
     let mut hack = api_bodies()["hack"].clone();
     hack.as_object_mut().unwrap().remove("is_hacked");
     let (status, answer) = post(&c, &server.base_url(), Some(TOKEN), &hack).await;
-    assert_eq!((status, answer["details"][0]["field"].as_str()), (400, Some("is_hacked")));
+    assert_eq!(
+        (status, answer["details"][0]["field"].as_str()),
+        (400, Some("is_hacked"))
+    );
     // Not JSON, and not declared as JSON.
     let resp = c
         .post(format!("{}/messages", server.base_url()))
@@ -106,7 +131,12 @@ async fn each_contract_violation_is_named() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     let answer: Value = resp.json().await.unwrap();
-    let fields: Vec<&str> = answer["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = answer["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["Content-Type", "body"]);
     server.shutdown(Duration::from_secs(1)).await;
 }
@@ -121,9 +151,19 @@ async fn wrong_or_missing_token_is_401_and_never_recorded() {
     let c = client();
     let body = api_bodies()["email"].clone();
     assert_eq!(post(&c, &server.base_url(), None, &body).await.0, 401);
-    assert_eq!(post(&c, &server.base_url(), Some("guess"), &body).await.0, 401);
-    assert_eq!(post(&c, &server.base_url(), Some(TOKEN), &body).await.0, 200);
-    let resp = c.get(format!("{}/teams", server.base_url())).send().await.unwrap();
+    assert_eq!(
+        post(&c, &server.base_url(), Some("guess"), &body).await.0,
+        401
+    );
+    assert_eq!(
+        post(&c, &server.base_url(), Some(TOKEN), &body).await.0,
+        200
+    );
+    let resp = c
+        .get(format!("{}/teams", server.base_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
     let auths: Vec<String> = server.requests().iter().map(|r| r.auth.clone()).collect();
     assert_eq!(auths, ["missing", "wrong", "ok", "missing"]);
@@ -140,26 +180,66 @@ async fn teams_and_personas_flow_with_an_expiring_link() {
     opts.link_ttl = Duration::from_millis(400);
     let server = start(opts).await;
     let c = client();
-    let teams: Value = c.get(format!("{}/teams", server.base_url())).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let teams: Value = c
+        .get(format!("{}/teams", server.base_url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let teams = teams.as_array().unwrap();
-    assert!(teams.iter().any(|t| t["id"] == 3437866 && t["name"].as_str().unwrap().starts_with("T - ")));
-    assert!(teams.iter().any(|t| t["name"].as_str().unwrap().starts_with("S - ")));
+    assert!(
+        teams
+            .iter()
+            .any(|t| t["id"] == 3437866 && t["name"].as_str().unwrap().starts_with("T - "))
+    );
+    assert!(
+        teams
+            .iter()
+            .any(|t| t["name"].as_str().unwrap().starts_with("S - "))
+    );
 
-    let link: Value = c.get(format!("{}/personas", server.base_url())).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let link: Value = c
+        .get(format!("{}/personas", server.base_url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let url = link["presigned_url"].as_str().unwrap().to_string();
     let zip_bytes = c.get(&url).send().await.unwrap().bytes().await.unwrap();
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.to_vec())).unwrap();
     let data: Value = serde_json::from_reader(archive.by_name("data.json").unwrap()).unwrap();
     let personas = data.as_array().unwrap();
-    let hm = personas.iter().find(|p| p["system_info"]["hash"] == "3-49786").unwrap();
+    let hm = personas
+        .iter()
+        .find(|p| p["system_info"]["hash"] == "3-49786")
+        .unwrap();
     assert_eq!(hm["system_info"]["handle"], "@harbourmaster");
     assert!(hm["identity"]["job_title"].is_string());
 
     tokio::time::sleep(Duration::from_millis(600)).await;
     let expired = c.get(&url).send().await.unwrap();
     assert_eq!(expired.status().as_u16(), 403);
-    assert!(expired.text().await.unwrap().contains("Request has expired"));
-    let bogus = c.get(format!("http://{}/_mock/files/nope/personas.zip", server.addr())).send().await.unwrap();
+    assert!(
+        expired
+            .text()
+            .await
+            .unwrap()
+            .contains("Request has expired")
+    );
+    let bogus = c
+        .get(format!(
+            "http://{}/_mock/files/nope/personas.zip",
+            server.addr()
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bogus.status().as_u16(), 404);
     server.shutdown(Duration::from_secs(1)).await;
 }
@@ -173,7 +253,12 @@ async fn outcomes(faults: Faults, n: usize) -> Vec<String> {
     let body = api_bodies()["email"].clone();
     let mut out = Vec::new();
     for _ in 0..n {
-        let resp = c.post(format!("{}/messages", server.base_url())).bearer_auth(TOKEN).json(&body).send().await;
+        let resp = c
+            .post(format!("{}/messages", server.base_url()))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await;
         out.push(match resp {
             Ok(r) if r.status().as_u16() == 429 => {
                 assert_eq!(r.headers()["retry-after"], "1");
@@ -191,10 +276,17 @@ async fn outcomes(faults: Faults, n: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn seeded_fault_rates_hold_and_repeat() {
-    let faults = Faults { fail_rate: 0.2, throttle_rate: 0.1, drop_rate: 0.1, latency: None, seed: 42 };
+    let faults = Faults {
+        fail_rate: 0.2,
+        throttle_rate: 0.1,
+        drop_rate: 0.1,
+        latency: None,
+        seed: 42,
+    };
     let n = 600;
     let first = outcomes(faults.clone(), n).await;
-    let share = |pred: &dyn Fn(&str) -> bool| first.iter().filter(|o| pred(o)).count() as f64 / n as f64;
+    let share =
+        |pred: &dyn Fn(&str) -> bool| first.iter().filter(|o| pred(o)).count() as f64 / n as f64;
     let fail = share(&|o| o.starts_with('5'));
     let throttle = share(&|o| o == "429");
     let dropped = share(&|o| o == "dropped");
@@ -214,7 +306,12 @@ async fn latency_delays_the_answer() {
     let server = start(opts).await;
     let c = client();
     let started = std::time::Instant::now();
-    assert_eq!(post(&c, &server.base_url(), Some(TOKEN), &api_bodies()["email"]).await.0, 200);
+    assert_eq!(
+        post(&c, &server.base_url(), Some(TOKEN), &api_bodies()["email"])
+            .await
+            .0,
+        200
+    );
     assert!(started.elapsed() >= Duration::from_millis(150));
     server.shutdown(Duration::from_secs(1)).await;
 }
@@ -226,14 +323,29 @@ async fn check_ids_rejects_strangers_and_requests_are_listed() {
     let server = start(opts).await;
     let c = client();
     let mut body = api_bodies()["social-media"].clone();
-    assert_eq!(post(&c, &server.base_url(), Some(TOKEN), &body).await.0, 200);
+    assert_eq!(
+        post(&c, &server.base_url(), Some(TOKEN), &body).await.0,
+        200
+    );
     body["persona"] = json!("9-999");
     body["team_id"] = json!(1);
     let (status, answer) = post(&c, &server.base_url(), Some(TOKEN), &body).await;
     assert_eq!(status, 400);
-    let fields: Vec<&str> = answer["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = answer["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["persona", "team_id"]);
-    let listed: Value = c.get(format!("http://{}/_mock/requests?since=1", server.addr())).send().await.unwrap().json().await.unwrap();
+    let listed: Value = c
+        .get(format!("http://{}/_mock/requests?since=1", server.addr()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["seq"], 2);
     assert_eq!(listed[0]["status"], 400);
@@ -251,7 +363,9 @@ fn spawn_mock(args: &[&str]) -> (std::process::Child, String, std::process::Chil
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let stderr = child.stderr.take().unwrap();
     (child, line.trim().to_string(), stderr)
 }
@@ -260,9 +374,18 @@ fn spawn_mock(args: &[&str]) -> (std::process::Child, String, std::process::Chil
 async fn the_record_survives_sigterm() {
     let dir = tempdir();
     let record = dir.path().join("rec.jsonl");
-    let (mut child, url, _stderr) =
-        spawn_mock(&["--listen", "127.0.0.1:0", "--token", TOKEN, "--record", record.to_str().unwrap()]);
-    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/v1.1/eagle"), "{url}");
+    let (mut child, url, _stderr) = spawn_mock(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--token",
+        TOKEN,
+        "--record",
+        record.to_str().unwrap(),
+    ]);
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/v1.1/eagle"),
+        "{url}"
+    );
     let c = client();
     let body = api_bodies()["email"].clone();
     for _ in 0..50 {
@@ -273,9 +396,16 @@ async fn the_record_survives_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     let text = std::fs::read_to_string(&record).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 50);
-    assert!(lines.iter().all(|l| l["status"] == 200 && l["message_id"].is_string()));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["status"] == 200 && l["message_id"].is_string())
+    );
 }
 
 #[tokio::test]
@@ -289,7 +419,12 @@ async fn without_a_token_one_is_made_and_printed() {
     child.wait().unwrap();
     let mut text = String::new();
     stderr.read_to_string(&mut text).unwrap();
-    let token = text.lines().find_map(|l| l.strip_prefix("stand-in token: ")).expect("the token is printed").trim().to_string();
+    let token = text
+        .lines()
+        .find_map(|l| l.strip_prefix("stand-in token: "))
+        .expect("the token is printed")
+        .trim()
+        .to_string();
     assert_eq!(token.len(), 32);
 }
 
@@ -297,10 +432,32 @@ async fn without_a_token_one_is_made_and_printed() {
 fn bad_flags_are_usage_errors() {
     let run = crate::common::injector(&["mock-server", "--fail-rate", "1.5"]);
     run.code(2);
-    let run = crate::common::injector(&["mock-server", "--fail-rate", "0.6", "--drop-rate", "0.6", "--listen", "127.0.0.1:0"]);
+    let run = crate::common::injector(&[
+        "mock-server",
+        "--fail-rate",
+        "0.6",
+        "--drop-rate",
+        "0.6",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     run.code(2);
-    assert!(run.stderr.contains("add up to more than 1"), "{}", run.stderr);
-    let run = crate::common::injector(&["mock-server", "--world", "/nonexistent/world.yaml", "--listen", "127.0.0.1:0"]);
+    assert!(
+        run.stderr.contains("add up to more than 1"),
+        "{}",
+        run.stderr
+    );
+    let run = crate::common::injector(&[
+        "mock-server",
+        "--world",
+        "/nonexistent/world.yaml",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     run.code(2);
-    assert!(run.stderr.contains("cannot read the world file"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot read the world file"),
+        "{}",
+        run.stderr
+    );
 }

@@ -1,0 +1,43 @@
+//! The benchmark runs end to end with tiny sizes, so it cannot rot. It measures; this
+//! test only checks that it ran and printed its table.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+#[test]
+fn smoke_run_prints_a_table() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let injector = root.join("target/debug/injector");
+    assert!(
+        injector.exists(),
+        "build the workspace first: {}",
+        injector.display()
+    );
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["all", "--smoke", "--injector"])
+        .arg(&injector)
+        .arg("--out-dir")
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("| validate 200 injects |"), "{stdout}");
+    assert!(
+        stdout.contains("| plan 1000-occurrence recurrence (csv) |"),
+        "{stdout}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
