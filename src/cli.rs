@@ -23,6 +23,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print the JSON Schema (draft-07) of the scenario format.
     Schema(SchemaArgs),
+    /// Fire the scenario: every occurrence as POST /messages at its instant, journaled.
+    Run(RunArgs),
     /// Run the built-in Conducttr stand-in server, for rehearsals and tests.
     ///
     /// The first line on stdout is its base URL; every request is logged on stderr and,
@@ -87,6 +89,79 @@ pub struct PlanArgs {
 pub struct SchemaArgs {
     #[command(flatten)]
     pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// T0: an RFC 3339 time or `now` (default: the scenario's `start`, else now).
+    #[arg(long, value_name = "RFC3339|now")]
+    pub start_at: Option<String>,
+    /// Divide every offset by F (rehearsals), or `max`: fire in order as fast as accepted.
+    #[arg(long, value_name = "F|max")]
+    pub speed: Option<String>,
+    /// API base URL; `/messages` is appended.
+    #[arg(long, env = "CONDUCTTR_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Read the API token from this file (else from the CONDUCTTR_TOKEN variable).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Journal file (default: <scenario stem>.journal.jsonl, or .dry-run.journal.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// Continue the journal's run with its T0; nothing sent is sent again.
+    #[arg(long, conflicts_with = "fresh")]
+    pub resume: bool,
+    /// Archive the journal's old run and start anew.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Also send occurrences left uncertain by a crash (their outcome is unknown).
+    #[arg(long, requires = "resume")]
+    pub resend_uncertain: bool,
+    /// What to do with an occurrence whose instant has passed.
+    #[arg(long, value_enum, default_value_t = crate::engine::LatePolicy::Fire)]
+    pub late: crate::engine::LatePolicy,
+    /// Later than this, an occurrence is skipped whatever --late says.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DUR")]
+    pub late_max: std::time::Duration,
+    /// Most requests in flight at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
+    /// Which failures to retry: `all` (may duplicate, and says so) or `safe`.
+    #[arg(long, value_enum, default_value_t = crate::client::RetryPolicy::All)]
+    pub retry: crate::client::RetryPolicy,
+    /// Fire only these occurrence keys or inject ids (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "KEY,...")]
+    pub only: Vec<String>,
+    /// Send every message to this team instead of the scenario's.
+    #[arg(long, value_name = "ID")]
+    pub redirect_team: Option<String>,
+    /// Rehearse against the built-in stand-in; nothing leaves the machine.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output shape on stdout: a summary, or JSON Lines of outcomes and a summary.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Shape of the logs on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Connect timeout of each request.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DUR")]
+    pub connect_timeout: std::time::Duration,
+    /// Timeout of each whole request.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
+    pub timeout: std::time::Duration,
+    /// Do not fsync the journal (for benchmarks only: a crash may lose entries).
+    #[arg(long)]
+    pub no_fsync: bool,
 }
 
 #[derive(Debug, Args)]

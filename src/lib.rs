@@ -7,14 +7,20 @@
 //! - [`timeline`]: occurrences in firing order and their exact bodies.
 //! - [`validate`]: all of the above for one file, as diagnostics.
 //! - [`plan`], [`schema`]: what `plan` and `schema` print.
+//! - [`client`]: HTTP to Conducttr with retries; [`engine`]: the scheduler;
+//!   [`journal`]: what a run did, durably; [`run`]: the `run` command around them.
 //! - [`stand_in`]: the built-in Conducttr stand-in server.
 //! - [`diag`]: diagnostics and their rendering.
 //! - [`cli`]: argument parsing; [`run`] dispatches a parsed command.
 
 pub mod cli;
+pub mod client;
 pub mod diag;
+pub mod engine;
+pub mod journal;
 pub mod message;
 pub mod plan;
+pub mod run;
 pub mod scenario;
 pub mod schema;
 pub mod stand_in;
@@ -82,29 +88,72 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             write_output(args.output.output.as_deref(), &schema::schema_json())?;
             Ok(exit::OK)
         }
-        Command::MockServer(args) => block_on(mock_server_cmd(args)),
+        // The stand-in logs each request at debug level: shown by `mock-server`,
+        // quiet inside a dry run.
+        Command::MockServer(args) => block_on(
+            false,
+            "info,injector::stand_in=debug",
+            mock_server_cmd(args),
+        ),
+        Command::Run(args) => block_on(
+            args.log_format == cli::LogFormat::Json,
+            "info",
+            run::run_cmd(args),
+        ),
     }
 }
 
 /// Run an async command on a fresh runtime, with logs on stderr.
-fn block_on<F: std::future::Future<Output = Result<i32, Error>>>(future: F) -> Result<i32, Error> {
-    init_logging();
+fn block_on<F: std::future::Future<Output = Result<i32, Error>>>(
+    json_logs: bool,
+    filter: &str,
+    future: F,
+) -> Result<i32, Error> {
+    init_logging(json_logs, filter);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(future)
 }
 
-/// Human logs on stderr; `RUST_LOG` overrides the level (default `info`).
-pub fn init_logging() {
+static PROGRESS: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Show (or stop showing) a live line on the terminal; logs print above it.
+pub fn set_progress(bar: Option<indicatif::ProgressBar>) {
+    *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = bar;
+}
+
+/// stderr, printing around the live line when there is one.
+struct StderrAroundProgress;
+
+impl std::io::Write for StderrAroundProgress {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let bar = PROGRESS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match bar {
+            Some(bar) => bar
+                .suspend(|| std::io::stderr().write_all(buf))
+                .map(|()| buf.len()),
+            None => std::io::stderr().write_all(buf).map(|()| buf.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// Logs on stderr, human or JSON; `RUST_LOG` overrides the default filter.
+pub fn init_logging(json: bool, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(stderr_color())
-        .with_target(false)
-        .try_init();
+        .with_writer(|| StderrAroundProgress)
+        .with_target(false);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.with_ansi(stderr_color()).try_init()
+    };
 }
 
 /// Read a token from a file: surrounding white space is dropped; an empty file is an error.
@@ -199,7 +248,7 @@ async fn mock_server_cmd(args: MockServerArgs) -> Result<i32, Error> {
     Ok(exit::OK)
 }
 
-fn stderr_color() -> bool {
+pub fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
@@ -252,14 +301,18 @@ pub fn read_scenario(path: &Path) -> Result<Arc<String>, Error> {
     }
 }
 
-/// Parse `--start-at`: RFC 3339 or `now`.
+/// T0 "now" is this far after launch, so that offset-zero injects are not late
+/// for the time it takes to validate, open the journal and connect.
+pub const START_LEAD: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+/// Parse `--start-at`: RFC 3339 or `now` (which means now plus [`START_LEAD`]).
 pub fn parse_start_at(
     value: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<FixedOffset>>, Error> {
     match value {
         None => Ok(None),
-        Some("now") => Ok(Some(now.fixed_offset())),
+        Some("now") => Ok(Some((now + START_LEAD).fixed_offset())),
         Some(s) => DateTime::parse_from_rfc3339(s).map(Some).map_err(|e| {
             Error::usage(
                 format!("--start-at `{s}` is not an RFC 3339 time ({e})"),

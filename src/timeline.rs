@@ -562,7 +562,7 @@ fn expand_times(
     }
 }
 
-/// T0 for a timeline: the flag, else the scenario's `start`, else `now`.
+/// T0 for a timeline: the flag, else the scenario's `start`, else now (plus [`crate::START_LEAD`]).
 pub fn choose_t0(
     flag: Option<DateTime<FixedOffset>>,
     scenario: &Scenario,
@@ -572,7 +572,9 @@ pub fn choose_t0(
         Some(t) => (t, true),
         None => {
             let tz = scenario.timezone.unwrap_or(Tz::UTC);
-            let now = tz.from_utc_datetime(&now.naive_utc()).fixed_offset();
+            let now = tz
+                .from_utc_datetime(&(now + crate::START_LEAD).naive_utc())
+                .fixed_offset();
             (now, false)
         }
     }

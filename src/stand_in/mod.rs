@@ -266,7 +266,7 @@ impl Shared {
     }
 
     fn record(&self, rec: Record) {
-        tracing::info!(
+        tracing::debug!(
             seq = rec.seq,
             status = rec.status,
             message_id = rec.message_id.as_deref().unwrap_or("-"),

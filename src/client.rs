@@ -1,0 +1,414 @@
+//! HTTP to Conducttr: one pooled reqwest client, and `POST /messages` with retries.
+//!
+//! [`Target`] holds where to send and the token; the token is kept out of `Debug` and
+//! never logged. [`Client::post_message`] classifies every attempt (accepted, rejected,
+//! retryable and whether it may have reached the server), retries with exponential
+//! backoff and jitter (backon) bounded in count and time, honours `Retry-After`, and
+//! reports whether an earlier attempt may have been a duplicate. It does not schedule,
+//! journal or print.
+
+use std::time::Duration;
+
+use backon::BackoffBuilder;
+use serde_json::{Map, Value};
+
+/// Where messages go, and the secret that lets them in.
+#[derive(Clone)]
+pub struct Target {
+    /// The API base, e.g. `https://api.conducttr.com/v1.1/eagle` (no trailing slash).
+    pub base_url: String,
+    token: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("base_url", &self.base_url)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+pub const DEFAULT_BASE_URL: &str = "https://api.conducttr.com/v1.1/eagle";
+
+impl Target {
+    /// Check the URL: https, or plain http to a loopback host only.
+    pub fn new(base_url: &str, token: String) -> Result<Target, String> {
+        let url = reqwest::Url::parse(base_url.trim())
+            .map_err(|e| format!("`{base_url}` is not a URL ({e})"))?;
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            "http" => {
+                return Err(format!(
+                    "`{base_url}` is plain http to a host that is not loopback; use https"
+                ));
+            }
+            other => return Err(format!("`{base_url}` has scheme `{other}`; use https")),
+        }
+        if url.host().is_none() {
+            return Err(format!("`{base_url}` has no host"));
+        }
+        Ok(Target {
+            base_url: base_url.trim().trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    pub fn messages_url(&self) -> String {
+        format!("{}/messages", self.base_url)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base_url, path.trim_start_matches('/'))
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+/// Which failures to retry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryPolicy {
+    /// Connection failures, timeouts, 429 and 5xx; may duplicate (and says so).
+    All,
+    /// Only what surely did not arrive: connection refused, 429, 503.
+    Safe,
+}
+
+/// Timeouts and retry bounds.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Attempts in all, the first included.
+    pub max_attempts: usize,
+    /// Upper bound on the time spent waiting between attempts.
+    pub max_retry_time: Duration,
+    pub min_backoff: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::All,
+            max_attempts: 6,
+            max_retry_time: Duration::from_secs(120),
+            min_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The end of sending one message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Sent {
+        status: u16,
+        message_id: String,
+        attempts: u32,
+        /// An earlier attempt may have reached the server too.
+        possible_duplicate: bool,
+    },
+    Failed {
+        status: Option<u16>,
+        error: String,
+        /// The response body of the last attempt, when there was one.
+        response: Option<String>,
+        attempts: u32,
+        /// Some attempt may have reached the server.
+        maybe_delivered: bool,
+    },
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Accepted(u16, String),
+    /// Final: never retried.
+    Rejected {
+        status: u16,
+        error: String,
+        body: Option<String>,
+        maybe_delivered: bool,
+    },
+    /// May be retried: whether it may have reached the server, and a Retry-After.
+    Retryable {
+        status: Option<u16>,
+        error: String,
+        body: Option<String>,
+        reached: bool,
+        retry_after: Option<Duration>,
+    },
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    target: Target,
+    settings: Settings,
+}
+
+/// Install the TLS crypto provider once (reqwest is built without a default one).
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl Client {
+    pub fn new(target: Target, settings: Settings) -> Result<Client, String> {
+        install_crypto();
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .user_agent(concat!("injector/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Client {
+            http,
+            target,
+            settings,
+        })
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// A GET with the bearer token; the JSON answer.
+    pub async fn get_json(&self, path: &str) -> Result<Value, String> {
+        let resp = self
+            .http
+            .get(self.target.url(path))
+            .bearer_auth(self.target.token())
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| describe(&e))?;
+        if !status.is_success() {
+            return Err(format!("GET {path} answered {status}: {}", clip(&text)));
+        }
+        serde_json::from_str(&text)
+            .map_err(|e| format!("GET {path} answered with invalid JSON ({e})"))
+    }
+
+    /// POST one message, retrying as the policy allows.
+    pub async fn post_message(&self, body: &Map<String, Value>) -> Outcome {
+        let mut backoff = backon::ExponentialBuilder::default()
+            .with_jitter()
+            .with_min_delay(self.settings.min_backoff)
+            .with_max_delay(Duration::from_secs(30))
+            .with_max_times(self.settings.max_attempts.saturating_sub(1))
+            .with_total_delay(Some(self.settings.max_retry_time))
+            .build();
+        let mut attempts = 0u32;
+        let mut reached_before = false;
+        loop {
+            attempts += 1;
+            match self.attempt(body).await {
+                Attempt::Accepted(status, message_id) => {
+                    return Outcome::Sent {
+                        status,
+                        message_id,
+                        attempts,
+                        possible_duplicate: reached_before,
+                    };
+                }
+                Attempt::Rejected {
+                    status,
+                    error,
+                    body,
+                    maybe_delivered,
+                } => {
+                    return Outcome::Failed {
+                        status: Some(status),
+                        error,
+                        response: body,
+                        attempts,
+                        maybe_delivered: maybe_delivered || reached_before,
+                    };
+                }
+                Attempt::Retryable {
+                    status,
+                    error,
+                    body,
+                    reached,
+                    retry_after,
+                } => {
+                    let allowed = match self.settings.retry {
+                        RetryPolicy::All => true,
+                        RetryPolicy::Safe => !reached,
+                    };
+                    let delay = if allowed { backoff.next() } else { None };
+                    reached_before |= reached;
+                    match delay {
+                        Some(delay) => {
+                            let wait = retry_after.map_or(delay, |r| r.max(delay));
+                            tracing::debug!(attempt = attempts, ?wait, %error, "retrying");
+                            tokio::time::sleep(wait).await;
+                        }
+                        None => {
+                            return Outcome::Failed {
+                                status,
+                                error,
+                                response: body,
+                                attempts,
+                                maybe_delivered: reached_before,
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, body: &Map<String, Value>) -> Attempt {
+        let sent = self
+            .http
+            .post(self.target.messages_url())
+            .bearer_auth(self.target.token())
+            .json(body)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                // A connect failure never reached the server; anything later may have.
+                let reached = !e.is_connect();
+                return Attempt::Retryable {
+                    status: None,
+                    error: describe(&e),
+                    body: None,
+                    reached,
+                    retry_after: None,
+                };
+            }
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.min(300)));
+        let text = match resp.text().await {
+            Ok(t) => t,
+            Err(e) => {
+                return Attempt::Retryable {
+                    status: Some(status),
+                    error: describe(&e),
+                    body: None,
+                    reached: true,
+                    retry_after,
+                };
+            }
+        };
+        match status {
+            200..=299 => {
+                let id = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("message_id")
+                            .and_then(Value::as_str)
+                            .map(String::from)
+                    })
+                    .filter(|id| !id.is_empty());
+                match id {
+                    Some(id) => Attempt::Accepted(status, id),
+                    None => Attempt::Rejected {
+                        status,
+                        error: format!("HTTP {status} without a message_id"),
+                        body: Some(clip(&text)),
+                        maybe_delivered: true,
+                    },
+                }
+            }
+            429 | 503 => Attempt::Retryable {
+                status: Some(status),
+                error: format!("HTTP {status}"),
+                body: Some(clip(&text)),
+                reached: false,
+                retry_after,
+            },
+            500..=599 => Attempt::Retryable {
+                status: Some(status),
+                error: format!("HTTP {status}"),
+                body: Some(clip(&text)),
+                reached: true,
+                retry_after,
+            },
+            _ => Attempt::Rejected {
+                status,
+                error: format!("HTTP {status}: {}", clip(&text)),
+                body: Some(clip(&text)),
+                maybe_delivered: false,
+            },
+        }
+    }
+}
+
+/// An error in words, with its causes; never the request's headers.
+pub fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_decode() {
+        "broken response"
+    } else {
+        "request failed"
+    };
+    let mut text = kind.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn clip(s: &str) -> String {
+    if s.len() <= 2000 {
+        s.to_string()
+    } else {
+        let mut end = 2000;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        assert!(Target::new("https://api.conducttr.com/v1.1/eagle", "t".into()).is_ok());
+        assert!(Target::new("http://127.0.0.1:8787/v1.1/eagle", "t".into()).is_ok());
+        assert!(Target::new("http://localhost:8787/x/", "t".into()).is_ok());
+        assert!(Target::new("http://[::1]:8787/x", "t".into()).is_ok());
+        assert!(Target::new("http://api.conducttr.com/v1.1/eagle", "t".into()).is_err());
+        assert!(Target::new("ftp://x.org", "t".into()).is_err());
+        assert!(Target::new("not a url", "t".into()).is_err());
+        let t = Target::new("http://127.0.0.1:1/a/", "secret-value".into()).unwrap();
+        assert_eq!(t.messages_url(), "http://127.0.0.1:1/a/messages");
+        assert!(!format!("{t:?}").contains("secret-value"));
+    }
+}

@@ -1,0 +1,398 @@
+//! The journal: what a run did, durably, one JSON object per line.
+//!
+//! A run appends a `run` header, then per occurrence a `sending` entry before its
+//! request and a `sent`, `failed` or `skipped` entry after; an `end` entry closes it.
+//! Every append waits until its line is on disk: a writer thread writes whatever is
+//! queued, calls `fsync` once, then acknowledges every waiter (group commit), so a
+//! burst of fifty injects costs one `fsync`, not fifty. The file is locked
+//! exclusively while a run holds it. [`replay`] reads a journal back for `--resume`
+//! and reports; a torn last line (a crash mid-write) is tolerated and reported.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+/// One line of the journal.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Entry {
+    Run(RunHeader),
+    Sending {
+        key: String,
+        planned_at: String,
+        at: String,
+    },
+    Sent {
+        key: String,
+        status: u16,
+        message_id: String,
+        planned_at: String,
+        sent_at: String,
+        /// Request start minus planned instant, in milliseconds.
+        lateness_ms: f64,
+        attempts: u32,
+        possible_duplicate: bool,
+        late: bool,
+    },
+    Failed {
+        key: String,
+        status: Option<u16>,
+        error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        response: Option<String>,
+        planned_at: String,
+        at: String,
+        attempts: u32,
+        maybe_delivered: bool,
+    },
+    Skipped {
+        key: String,
+        reason: String,
+        planned_at: String,
+        at: String,
+    },
+    End {
+        at: String,
+        /// `completed` or `interrupted`.
+        reason: String,
+        summary: Summary,
+    },
+}
+
+impl Entry {
+    /// The occurrence key of a per-occurrence entry.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Entry::Sending { key, .. }
+            | Entry::Sent { key, .. }
+            | Entry::Failed { key, .. }
+            | Entry::Skipped { key, .. } => Some(key),
+            Entry::Run(_) | Entry::End { .. } => None,
+        }
+    }
+}
+
+/// The first line of a run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunHeader {
+    pub run_id: String,
+    pub scenario: String,
+    pub scenario_sha256: String,
+    pub t0: String,
+    /// `null` for `--speed max`.
+    pub speed: Option<f64>,
+    pub base_url: String,
+    pub dry_run: bool,
+    pub started_at: String,
+    pub injector_version: String,
+    /// The run this one resumes, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<String>,
+    pub occurrences: usize,
+    /// Occurrence key to a short digest of its planned time and body, so a resume can
+    /// tell which occurrences an edit changed. Left out above 100,000 occurrences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<BTreeMap<String, String>>,
+}
+
+/// Counts and lateness of a run, as the `end` entry and the summary show them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub sent: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub uncertain: usize,
+    pub possible_duplicates: usize,
+    pub late: usize,
+    pub pending: usize,
+    pub lateness_p50_ms: Option<f64>,
+    pub lateness_p99_ms: Option<f64>,
+    pub lateness_max_ms: Option<f64>,
+}
+
+type Ack = oneshot::Sender<std::io::Result<()>>;
+
+/// An open, locked journal that appends durably.
+pub struct Journal {
+    path: PathBuf,
+    tx: Option<std::sync::mpsc::Sender<(String, Ack)>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Why a journal could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the journal {0} is in use by another run")]
+    Locked(PathBuf),
+    #[error("cannot open the journal {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+impl Journal {
+    /// Open (creating it if needed) and lock `path`; returns the journal and its text so far.
+    pub fn open(path: &Path, fsync: bool) -> Result<(Journal, String), OpenError> {
+        let io = |e| OpenError::Io(path.to_path_buf(), e);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(OpenError::Locked(path.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        let mut text = String::new();
+        file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+        file.read_to_string(&mut text).map_err(io)?;
+        // A torn last line (a crash mid-write) must not run into the next entry.
+        if !text.is_empty() && !text.ends_with('\n') {
+            file.write_all(b"\n").map_err(io)?;
+            if fsync {
+                file.sync_data().map_err(io)?;
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<(String, Ack)>();
+        let thread = std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || writer(file, rx, fsync))
+            .map_err(io)?;
+        Ok((
+            Journal {
+                path: path.to_path_buf(),
+                tx: Some(tx),
+                thread: Some(thread),
+            },
+            text,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append one entry; returns once it is on disk.
+    pub async fn append(&self, entry: &Entry) -> std::io::Result<()> {
+        self.append_later(entry)?
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("the journal writer stopped")))
+    }
+
+    /// Queue one entry; the receiver resolves once it is on disk. Queue several, then
+    /// await them all, to have them share one `fsync`.
+    pub fn append_later(
+        &self,
+        entry: &Entry,
+    ) -> std::io::Result<oneshot::Receiver<std::io::Result<()>>> {
+        let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
+        line.push('\n');
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("the journal is closed"))?
+            .send((line, ack))
+            .map_err(|_| std::io::Error::other("the journal writer stopped"))?;
+        Ok(done)
+    }
+
+    /// Flush, unlock and close.
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn writer(mut file: std::fs::File, rx: std::sync::mpsc::Receiver<(String, Ack)>, fsync: bool) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let mut buf = String::with_capacity(batch.iter().map(|(l, _)| l.len()).sum());
+        for (line, _) in &batch {
+            buf.push_str(line);
+        }
+        let result = file
+            .write_all(buf.as_bytes())
+            .and_then(|()| if fsync { file.sync_data() } else { Ok(()) });
+        for (_, ack) in batch {
+            let _ = ack.send(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            });
+        }
+    }
+    let _ = file.sync_all();
+}
+
+/// A journal read back.
+#[derive(Debug, Default)]
+pub struct Replay {
+    /// Every run header, oldest first.
+    pub runs: Vec<RunHeader>,
+    /// Entries of all runs in file order (headers and ends included).
+    pub entries: Vec<Entry>,
+    /// Whether the last run wrote its `end` with reason `completed`.
+    pub last_completed: bool,
+    /// Whether the last run wrote an `end` at all.
+    pub last_ended: bool,
+    /// Problems: unreadable lines (with their 1-based line numbers).
+    pub problems: Vec<String>,
+}
+
+/// The latest outcome of each key over the whole journal.
+#[derive(Clone, Debug, PartialEq)]
+pub enum State {
+    /// `sending` with no outcome after it: the request may or may not have arrived.
+    Uncertain,
+    Sent {
+        message_id: String,
+    },
+    Failed,
+    Skipped,
+}
+
+impl Replay {
+    pub fn parse(text: &str) -> Replay {
+        let mut r = Replay::default();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Entry>(line) {
+                Ok(entry) => {
+                    match &entry {
+                        Entry::Run(h) => {
+                            r.runs.push(h.clone());
+                            r.last_ended = false;
+                            r.last_completed = false;
+                        }
+                        Entry::End { reason, .. } => {
+                            r.last_ended = true;
+                            r.last_completed = reason == "completed";
+                        }
+                        _ => {}
+                    }
+                    r.entries.push(entry);
+                }
+                Err(e) => {
+                    let torn = i + 1 == lines.len() && !text.ends_with('\n');
+                    r.problems.push(if torn {
+                        format!(
+                            "line {}: torn last line (a crash while writing), ignored",
+                            i + 1
+                        )
+                    } else {
+                        format!("line {}: not a journal entry ({e}), ignored", i + 1)
+                    });
+                }
+            }
+        }
+        r
+    }
+
+    /// The state of every key that has any entry.
+    pub fn states(&self) -> HashMap<String, State> {
+        let mut states = HashMap::new();
+        for e in &self.entries {
+            let (key, state) = match e {
+                Entry::Sending { key, .. } => (key, State::Uncertain),
+                Entry::Sent {
+                    key, message_id, ..
+                } => (
+                    key,
+                    State::Sent {
+                        message_id: message_id.clone(),
+                    },
+                ),
+                Entry::Failed { key, .. } => (key, State::Failed),
+                Entry::Skipped { key, .. } => (key, State::Skipped),
+                _ => continue,
+            };
+            // A later `sending` after a final outcome is a deliberate re-send (`--only`).
+            states.insert(key.clone(), state);
+        }
+        states
+    }
+}
+
+/// Where an old journal goes when `--fresh` starts anew: beside it, stamped.
+pub fn archive_path(path: &Path, stamp: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".jsonl").unwrap_or(&name);
+    path.with_file_name(format!("{stem}.{stamp}.jsonl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn appends_are_durable_lines_and_the_lock_is_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let (journal, text) = Journal::open(&path, true).unwrap();
+        assert!(text.is_empty());
+        assert!(matches!(
+            Journal::open(&path, true),
+            Err(OpenError::Locked(_))
+        ));
+        let e = Entry::Skipped {
+            key: "a".into(),
+            reason: "late".into(),
+            planned_at: "x".into(),
+            at: "y".into(),
+        };
+        let waits: Vec<_> = (0..10).map(|_| journal.append_later(&e).unwrap()).collect();
+        for w in waits {
+            w.await.unwrap().unwrap();
+        }
+        journal.append(&e).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 11);
+        journal.close();
+        let (_again, text) = Journal::open(&path, true).unwrap();
+        let replay = Replay::parse(&text);
+        assert_eq!(replay.entries.len(), 11);
+        assert_eq!(replay.states()["a"], State::Skipped);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_reported_and_the_rest_used() {
+        let text = "{\"type\":\"sending\",\"key\":\"a\",\"planned_at\":\"p\",\"at\":\"t\"}\n{\"type\":\"sent\",\"key\":\"a\",\"sta";
+        let r = Replay::parse(text);
+        assert_eq!(r.entries.len(), 1);
+        assert_eq!(r.problems.len(), 1);
+        assert!(r.problems[0].contains("torn"));
+        assert_eq!(r.states()["a"], State::Uncertain);
+    }
+
+    #[test]
+    fn archive_names() {
+        assert_eq!(
+            archive_path(Path::new("/x/q.journal.jsonl"), "20260101T000000Z"),
+            PathBuf::from("/x/q.journal.20260101T000000Z.jsonl")
+        );
+    }
+}

@@ -1,0 +1,699 @@
+//! `injector run`: validate, open the journal, decide what to fire, fire it, report.
+//!
+//! This module turns the command line into a run: the target (or an in-process
+//! stand-in for `--dry-run`), T0, the journal and what a resume must skip; it starts
+//! the [`crate::engine::Engine`], listens to its events for the terminal and stdout,
+//! and maps the result to an exit code. The engine itself knows nothing of flags.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sha2::Digest;
+use tokio::sync::{mpsc, watch};
+
+use crate::cli::{ReportFormat, RunArgs};
+use crate::client::{self, Client, Target};
+use crate::engine::{self, Clock, Engine, Item};
+use crate::journal::{self, Entry, Journal, Replay, RunHeader, State, Summary};
+use crate::timeline::Timeline;
+use crate::{Error, exit, stand_in, validate};
+
+/// Exit code of an interrupted run.
+pub const INTERRUPTED: i32 = 130;
+
+pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
+    let now = Utc::now();
+    let source = crate::read_scenario(&args.file)?;
+    let scenario_sha = hex(&sha2::Sha256::digest(source.as_bytes()));
+    let shown = args.file.display().to_string();
+    let max_speed = args.speed.as_deref() == Some("max");
+    let speed = match args.speed.as_deref() {
+        None | Some("max") => 1.0,
+        Some(s) => match s.parse::<f64>() {
+            Ok(f) if f.is_finite() && f > 0.0 => f,
+            _ => {
+                return Err(Error::usage(
+                    format!("--speed `{s}` is not a positive number or `max`"),
+                    None,
+                ));
+            }
+        },
+    };
+    if args.concurrency == 0 {
+        return Err(Error::usage("--concurrency must be at least 1", None));
+    }
+
+    // The target: never a flag for the token; the env var or a file.
+    let target = if args.dry_run {
+        None
+    } else {
+        let base = args
+            .base_url
+            .clone()
+            .unwrap_or_else(|| client::DEFAULT_BASE_URL.to_string());
+        let token = match &args.token_file {
+            Some(path) => crate::read_token_file(path)?,
+            None => match std::env::var("CONDUCTTR_TOKEN") {
+                Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+                _ => {
+                    return Err(Error::usage(
+                        "no API token",
+                        Some(
+                            "set CONDUCTTR_TOKEN, or pass --token-file PATH (or rehearse with --dry-run)",
+                        ),
+                    ));
+                }
+            },
+        };
+        Some(Target::new(&base, token).map_err(|e| {
+            Error::usage(
+                format!("bad base URL: {e}"),
+                Some("pass --base-url or set CONDUCTTR_BASE_URL"),
+            )
+        })?)
+    };
+
+    // The journal, and what it already holds.
+    let journal_path = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| default_journal(&args.file, args.dry_run));
+    let fsync = !args.no_fsync;
+    let (mut journal, text) = open_journal(&journal_path, fsync)?;
+    let mut replay = Replay::parse(&text);
+    for p in &replay.problems {
+        tracing::warn!("journal {}: {p}", journal_path.display());
+    }
+    let mut resume_of: Option<RunHeader> = None;
+    if let Some(last) = replay.runs.last().cloned() {
+        if args.fresh {
+            journal.close();
+            let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+            let archived = journal::archive_path(&journal_path, &stamp);
+            fs_err::rename(&journal_path, &archived)?;
+            tracing::info!("archived the old journal as {}", archived.display());
+            let (fresh, _) = open_journal(&journal_path, fsync)?;
+            journal = fresh;
+            replay = Replay::default();
+        } else if args.resume {
+            if last.dry_run != args.dry_run {
+                return Err(Error::usage(
+                    format!(
+                        "the journal {} holds a {} run; this one is {}",
+                        journal_path.display(),
+                        mode(last.dry_run),
+                        mode(args.dry_run)
+                    ),
+                    Some("a dry run never shares a journal with a live run"),
+                ));
+            }
+            if args.start_at.is_some() {
+                return Err(Error::usage(
+                    "--start-at cannot be combined with --resume",
+                    Some("a resumed run keeps its T0"),
+                ));
+            }
+            resume_of = Some(last);
+        } else {
+            let state = if replay.last_completed {
+                "a completed run"
+            } else {
+                "an unfinished run"
+            };
+            return Err(Error::usage(
+                format!(
+                    "the journal {} holds {state} of {}",
+                    journal_path.display(),
+                    last.scenario
+                ),
+                Some(
+                    "pass --resume to continue it (nothing sent is sent again), or --fresh to archive it and start anew",
+                ),
+            ));
+        }
+    } else if args.resume {
+        tracing::warn!(
+            "--resume: the journal {} holds no run; starting anew",
+            journal_path.display()
+        );
+    }
+
+    // T0 and speed: a resume keeps the original run's.
+    let (start_at, speed, max_speed) = match &resume_of {
+        Some(h) => {
+            let t0 = DateTime::parse_from_rfc3339(&h.t0)
+                .map_err(|e| Error::usage(format!("the journal's T0 is unreadable: {e}"), None))?;
+            (Some(t0), h.speed.unwrap_or(1.0), h.speed.is_none())
+        }
+        None => (
+            crate::parse_start_at(args.start_at.as_deref(), now)?,
+            speed,
+            max_speed,
+        ),
+    };
+    let checked = validate::check(&shown, source, start_at, speed, now);
+    if !checked.is_valid(false) {
+        eprint!("{}", checked.diags.render(crate::stderr_color()));
+        eprintln!(
+            "{shown}: invalid: {} error(s); nothing was sent",
+            checked.diags.error_count()
+        );
+        return Ok(exit::USAGE);
+    }
+    for d in checked.diags.items.iter() {
+        tracing::warn!("{}:{}:{}: {}", d.file, d.line, d.column, d.message);
+    }
+    let timeline = Arc::new(checked.timeline.expect("a valid scenario has a timeline"));
+    let plan = plan_digest(&timeline, max_speed);
+
+    // What to fire.
+    let only = only_keys(&args.only, &timeline)?;
+    let prior = replay.states();
+    let mut skipped_uncertain = Vec::new();
+    let mut items = Vec::new();
+    for (index, occ) in timeline.occurrences.iter().enumerate() {
+        let chosen = only.as_ref().is_none_or(|o| o.contains(occ.key.as_str()));
+        if !chosen {
+            continue;
+        }
+        match prior.get(&occ.key) {
+            Some(State::Uncertain) if !args.resend_uncertain => {
+                skipped_uncertain.push(occ.key.clone());
+                continue;
+            }
+            Some(State::Sent { message_id }) if only.is_some() => {
+                tracing::warn!(key = %occ.key, %message_id, "re-sending by hand (--only): it was sent before");
+            }
+            Some(State::Sent { .. } | State::Failed | State::Skipped) if only.is_none() => continue,
+            _ => {}
+        }
+        let fire_at = if max_speed {
+            now
+        } else {
+            timeline.fire_at(occ).to_utc()
+        };
+        items.push(Item {
+            occ: index,
+            fire_at,
+        });
+    }
+    if let Some(h) = &resume_of {
+        report_resume(
+            h,
+            &scenario_sha,
+            &plan,
+            &prior,
+            &skipped_uncertain,
+            &timeline,
+        );
+    }
+
+    // The target, real or stand-in.
+    let (target, stand_in) = match target {
+        Some(t) => (t, None),
+        None => {
+            let token = stand_in::random_token();
+            let server = stand_in::StandIn::start(stand_in::Options::local(token.clone())).await?;
+            let t = Target::new(&server.base_url(), token).map_err(|e| Error::usage(e, None))?;
+            (t, Some(server))
+        }
+    };
+    let settings = client::Settings {
+        connect_timeout: args.connect_timeout,
+        request_timeout: args.timeout,
+        retry: args.retry,
+        ..client::Settings::default()
+    };
+    let base_url = target.base_url.clone();
+    let client = Client::new(target, settings).map_err(|e| Error::usage(e, None))?;
+
+    let header = RunHeader {
+        run_id: uuid::Uuid::new_v4().to_string(),
+        scenario: shown.clone(),
+        scenario_sha256: scenario_sha,
+        t0: timeline.t0.to_rfc3339(),
+        speed: (!max_speed).then_some(speed),
+        base_url: if args.dry_run {
+            "stand-in (dry run)".into()
+        } else {
+            base_url.clone()
+        },
+        dry_run: args.dry_run,
+        started_at: now.to_rfc3339(),
+        injector_version: env!("CARGO_PKG_VERSION").into(),
+        resumes: resume_of.as_ref().map(|h| h.run_id.clone()),
+        occurrences: timeline.occurrences.len(),
+        plan,
+    };
+    let journal = Arc::new(journal);
+    journal.append(&Entry::Run(header)).await?;
+    let dry = if args.dry_run { "dry run: " } else { "" };
+    tracing::info!(
+        "{dry}{} occurrence(s) to fire from {shown}; T0 {}; journal {}",
+        items.len(),
+        crate::timeline::show_time(timeline.t0, timeline.scenario.timezone),
+        journal_path.display()
+    );
+
+    // Listeners: the terminal and stdout.
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (next_tx, next_rx) = watch::channel(None);
+    let countdown = (args.format == ReportFormat::Text && std::io::stderr().is_terminal())
+        .then(|| start_countdown(next_rx));
+    let reporter = tokio::spawn(report_events(events_rx, args.format, args.dry_run));
+
+    // Signals: the first stops scheduling, the second exits at once.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let signals = tokio::spawn(async move {
+        crate::interrupted().await;
+        tracing::warn!(
+            "stopping: no new sends; waiting for those in flight (Ctrl-C again to quit at once)"
+        );
+        let _ = stop_tx.send(true);
+        crate::interrupted().await;
+        eprintln!("quitting at once; the journal is intact");
+        std::process::exit(INTERRUPTED);
+    });
+
+    let engine = Engine {
+        timeline: timeline.clone(),
+        dispatch: Arc::new(client),
+        journal: journal.clone(),
+        clock: Clock::Real,
+        config: engine::Config {
+            late: args.late,
+            late_max: args.late_max,
+            concurrency: args.concurrency,
+            max_speed,
+            redirect_team: args.redirect_team.as_deref().map(team_value),
+            drain: Duration::from_secs(10),
+        },
+        events: events_tx,
+        next: next_tx,
+    };
+    let ending = engine.run(items, stop_rx).await?;
+    signals.abort();
+    drop(engine);
+    if let Some(bar) = countdown {
+        bar.finish_and_clear();
+        crate::set_progress(None);
+    }
+    let this_run = reporter.await.map_err(std::io::Error::other)?;
+
+    // The summary over every key this run was about.
+    let keys: Vec<&str> = timeline
+        .occurrences
+        .iter()
+        .map(|o| o.key.as_str())
+        .filter(|k| only.as_ref().is_none_or(|o| o.contains(*k)))
+        .collect();
+    let summary = summarize(&keys, &prior, &this_run);
+    let interrupted = matches!(ending, engine::Ending::Interrupted { .. });
+    journal
+        .append(&Entry::End {
+            at: Utc::now().to_rfc3339(),
+            reason: if interrupted {
+                "interrupted".into()
+            } else {
+                "completed".into()
+            },
+            summary: summary.clone(),
+        })
+        .await?;
+    if let Some(server) = stand_in {
+        server.shutdown(Duration::from_secs(1)).await;
+    }
+    let resume_command = interrupted.then(|| resume_command(&args, &journal_path));
+    print_summary(&summary, &args, &journal_path, resume_command.as_deref())?;
+    if let Ok(j) = Arc::try_unwrap(journal) {
+        j.close();
+    }
+    Ok(if interrupted {
+        INTERRUPTED
+    } else if summary.failed + summary.skipped + summary.uncertain + summary.pending > 0 {
+        exit::INVALID
+    } else {
+        exit::OK
+    })
+}
+
+fn mode(dry: bool) -> &'static str {
+    if dry { "dry" } else { "live" }
+}
+
+fn open_journal(path: &Path, fsync: bool) -> Result<(Journal, String), Error> {
+    Journal::open(path, fsync).map_err(|e| match e {
+        journal::OpenError::Locked(p) => Error::usage(
+            format!("the journal {} is in use by another run", p.display()),
+            Some("wait for that run to end, or pass a different --journal"),
+        ),
+        journal::OpenError::Io(_, e) => Error::Io(e),
+    })
+}
+
+/// `<stem>.journal.jsonl`, or `<stem>.dry-run.journal.jsonl`, in the working directory.
+pub fn default_journal(file: &Path, dry_run: bool) -> PathBuf {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    PathBuf::from(if dry_run {
+        format!("{stem}.dry-run.journal.jsonl")
+    } else {
+        format!("{stem}.journal.jsonl")
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Key to a short digest of planned offset and body, for spotting edits on resume.
+fn plan_digest(t: &Timeline, max_speed: bool) -> Option<BTreeMap<String, String>> {
+    if t.occurrences.len() > 100_000 {
+        return None;
+    }
+    Some(
+        t.occurrences
+            .iter()
+            .map(|o| {
+                let mut body = t.body(o).map(Value::Object).unwrap_or(Value::Null);
+                if max_speed && let Some(map) = body.as_object_mut() {
+                    map.remove("ts");
+                }
+                let text = format!("{}|{}", o.offset.as_millis(), body);
+                (
+                    o.key.clone(),
+                    hex(&sha2::Sha256::digest(text.as_bytes())[..6]),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn report_resume(
+    h: &RunHeader,
+    sha: &str,
+    plan: &Option<BTreeMap<String, String>>,
+    prior: &HashMap<String, State>,
+    uncertain: &[String],
+    t: &Timeline,
+) {
+    let done = prior
+        .values()
+        .filter(|s| !matches!(s, State::Uncertain))
+        .count();
+    tracing::info!(
+        "resuming run {} (T0 {}): {done} occurrence(s) already done are not sent again",
+        h.run_id,
+        h.t0
+    );
+    if h.scenario_sha256 != sha {
+        match (&h.plan, plan) {
+            (Some(old), Some(new)) => {
+                let added: Vec<&str> = new
+                    .keys()
+                    .filter(|k| !old.contains_key(*k))
+                    .map(String::as_str)
+                    .collect();
+                let removed: Vec<&str> = old
+                    .keys()
+                    .filter(|k| !new.contains_key(*k))
+                    .map(String::as_str)
+                    .collect();
+                let changed: Vec<&str> = new
+                    .iter()
+                    .filter(|(k, v)| old.get(*k).is_some_and(|o| o != *v))
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                tracing::warn!(
+                    "the scenario changed since the run began: added {:?}, removed {:?}, changed {:?}; matching by key",
+                    added,
+                    removed,
+                    changed
+                );
+            }
+            _ => tracing::warn!(
+                "the scenario changed since the run began; matching occurrences by key"
+            ),
+        }
+    }
+    let known: HashSet<&str> = t.occurrences.iter().map(|o| o.key.as_str()).collect();
+    for key in uncertain {
+        if known.contains(key.as_str()) {
+            tracing::warn!(
+                key = %key,
+                "UNCERTAIN: a request was started before the crash and its outcome is unknown; not sent again (--resend-uncertain sends it)"
+            );
+        }
+    }
+}
+
+fn only_keys(only: &[String], t: &Timeline) -> Result<Option<HashSet<String>>, Error> {
+    if only.is_empty() {
+        return Ok(None);
+    }
+    let mut keys = HashSet::new();
+    for want in only.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let matching: Vec<&str> = t
+            .occurrences
+            .iter()
+            .filter(|o| o.key == want || t.inject(o).id == want)
+            .map(|o| o.key.as_str())
+            .collect();
+        if matching.is_empty() {
+            let hint = crate::diag::suggest(want, t.occurrences.iter().map(|o| o.key.as_str()));
+            return Err(Error::Usage {
+                message: format!("--only: no occurrence or inject `{want}`"),
+                hint,
+            });
+        }
+        keys.extend(matching.into_iter().map(String::from));
+    }
+    Ok(Some(keys))
+}
+
+/// A team id as the API takes it: a number when it is all digits.
+fn team_value(s: &str) -> Value {
+    s.trim()
+        .parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::String(s.trim().to_string()))
+}
+
+/// What this run did, key by key, and the lateness of its sends.
+#[derive(Default)]
+struct ThisRun {
+    states: HashMap<String, Entry>,
+    lateness: Vec<f64>,
+}
+
+async fn report_events(
+    mut rx: mpsc::UnboundedReceiver<Entry>,
+    format: ReportFormat,
+    dry_run: bool,
+) -> ThisRun {
+    let mut run = ThisRun::default();
+    let tag = if dry_run { "[dry run] " } else { "" };
+    while let Some(entry) = rx.recv().await {
+        match &entry {
+            Entry::Sending { .. } => {}
+            Entry::Sent {
+                key,
+                status,
+                message_id,
+                planned_at,
+                sent_at,
+                lateness_ms,
+                attempts,
+                possible_duplicate,
+                late,
+            } => {
+                run.lateness.push(*lateness_ms);
+                let mut notes = String::new();
+                if *late {
+                    notes.push_str(" LATE");
+                }
+                if *possible_duplicate {
+                    notes.push_str(" POSSIBLE DUPLICATE");
+                }
+                if *attempts > 1 {
+                    notes.push_str(&format!(" after {attempts} attempts"));
+                }
+                tracing::info!(
+                    "{tag}sent {key} planned {planned_at} sent {sent_at} lateness {lateness_ms:+.3} ms status {status} message_id {message_id}{notes}"
+                );
+            }
+            Entry::Failed {
+                key,
+                status,
+                error,
+                attempts,
+                maybe_delivered,
+                ..
+            } => {
+                let maybe = if *maybe_delivered {
+                    " (may have been delivered)"
+                } else {
+                    ""
+                };
+                let status = status.map_or("-".to_string(), |s| s.to_string());
+                tracing::error!(
+                    "{tag}FAILED {key} status {status} after {attempts} attempt(s): {error}{maybe}"
+                );
+            }
+            Entry::Skipped { key, reason, .. } => tracing::warn!("{tag}skipped {key}: {reason}"),
+            Entry::Run(_) | Entry::End { .. } => {}
+        }
+        if let Some(key) = entry.key() {
+            if format == ReportFormat::Json && !matches!(entry, Entry::Sending { .. }) {
+                let mut v = serde_json::to_value(&entry).unwrap_or(Value::Null);
+                v["dry_run"] = Value::Bool(dry_run);
+                println!("{v}");
+            }
+            run.states.insert(key.to_string(), entry);
+        }
+    }
+    run
+}
+
+fn summarize(keys: &[&str], prior: &HashMap<String, State>, this: &ThisRun) -> Summary {
+    let mut s = Summary::default();
+    for key in keys {
+        match (this.states.get(*key), prior.get(*key)) {
+            (
+                Some(Entry::Sent {
+                    possible_duplicate,
+                    late,
+                    ..
+                }),
+                _,
+            ) => {
+                s.sent += 1;
+                s.possible_duplicates += usize::from(*possible_duplicate);
+                s.late += usize::from(*late);
+            }
+            (Some(Entry::Failed { .. }), _) => s.failed += 1,
+            (Some(Entry::Skipped { .. }), _) => s.skipped += 1,
+            (Some(Entry::Sending { .. }), _) => s.uncertain += 1,
+            (Some(_), _) => {}
+            (None, Some(State::Sent { .. })) => s.sent += 1,
+            (None, Some(State::Failed)) => s.failed += 1,
+            (None, Some(State::Skipped)) => s.skipped += 1,
+            (None, Some(State::Uncertain)) => s.uncertain += 1,
+            (None, None) => s.pending += 1,
+        }
+    }
+    let mut l = this.lateness.clone();
+    l.sort_by(f64::total_cmp);
+    let pick = |q: f64| {
+        (!l.is_empty()).then(|| l[((l.len() as f64 * q).ceil() as usize).clamp(1, l.len()) - 1])
+    };
+    s.lateness_p50_ms = pick(0.50);
+    s.lateness_p99_ms = pick(0.99);
+    s.lateness_max_ms = l.last().copied();
+    s
+}
+
+fn resume_command(args: &RunArgs, journal: &Path) -> String {
+    let mut cmd = format!(
+        "injector run {} --resume --journal {}",
+        args.file.display(),
+        journal.display()
+    );
+    if args.dry_run {
+        cmd.push_str(" --dry-run");
+    }
+    if let Some(url) = &args.base_url {
+        cmd.push_str(&format!(" --base-url {url}"));
+    }
+    if let Some(path) = &args.token_file {
+        cmd.push_str(&format!(" --token-file {}", path.display()));
+    }
+    cmd
+}
+
+fn print_summary(
+    s: &Summary,
+    args: &RunArgs,
+    journal: &Path,
+    resume: Option<&str>,
+) -> Result<(), Error> {
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} ms"));
+    let text = match args.format {
+        ReportFormat::Json => {
+            let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
+            v["type"] = json!("summary");
+            v["dry_run"] = json!(args.dry_run);
+            v["journal"] = json!(journal.display().to_string());
+            v["interrupted"] = json!(resume.is_some());
+            v["resume_command"] = json!(resume);
+            format!("{v}\n")
+        }
+        ReportFormat::Text => {
+            let mut t = format!(
+                "{}{} sent, {} failed, {} skipped, {} uncertain, {} possible duplicate(s), {} late{}\nlateness p50 {}, p99 {}, max {}\njournal: {}\n",
+                if args.dry_run { "dry run: " } else { "" },
+                s.sent,
+                s.failed,
+                s.skipped,
+                s.uncertain,
+                s.possible_duplicates,
+                s.late,
+                if s.pending > 0 {
+                    format!(", {} not yet sent", s.pending)
+                } else {
+                    String::new()
+                },
+                ms(s.lateness_p50_ms),
+                ms(s.lateness_p99_ms),
+                ms(s.lateness_max_ms),
+                journal.display()
+            );
+            if let Some(cmd) = resume {
+                t.push_str(&format!("interrupted; to resume: {cmd}\n"));
+            }
+            t
+        }
+    };
+    crate::write_output(None, &text)
+}
+
+fn start_countdown(
+    mut next: watch::Receiver<Option<(String, DateTime<Utc>)>>,
+) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    crate::set_progress(Some(bar.clone()));
+    let shown = bar.clone();
+    tokio::spawn(async move {
+        loop {
+            let msg = match &*next.borrow() {
+                Some((key, at)) => {
+                    let left = (*at - Utc::now()).num_seconds().max(0);
+                    format!(
+                        "next: {key} in {:02}:{:02}:{:02}",
+                        left / 3600,
+                        left / 60 % 60,
+                        left % 60
+                    )
+                }
+                None => "finishing".to_string(),
+            };
+            shown.set_message(msg);
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                changed = next.changed() => if changed.is_err() { break },
+            }
+        }
+    });
+    bar
+}
