@@ -4,6 +4,8 @@ mod api_examples;
 mod common;
 mod hostile;
 mod plan;
+mod run;
+mod schedule;
 mod schema;
 mod stand_in;
 mod validate_rules;

@@ -1,0 +1,743 @@
+//! `injector run`, the real binary, against the stand-in on 127.0.0.1:0.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use injector::stand_in::{Faults, Options, Record, StandIn};
+use serde_json::Value;
+
+use crate::common::{bin, tempdir, write};
+
+const TOKEN: &str = "tok-5f2a9c81-never-printed";
+
+/// A finished (or killed) run of the binary.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `injector ARGS` in `dir` with the token in a file, asynchronously.
+pub async fn injector_run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Ran {
+    let out = command(dir, args, envs)
+        .output()
+        .await
+        .expect("injector runs");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CONDUCTTR_TOKEN")
+        .env_remove("CONDUCTTR_BASE_URL")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+pub async fn stand_in(faults: Faults) -> StandIn {
+    let mut opts = Options::local(TOKEN);
+    opts.faults = faults;
+    StandIn::start(opts).await.unwrap()
+}
+
+/// A scenario of `n` injects `gap_ms` apart, each with a unique body naming its key.
+pub fn scenario(n: usize, gap_ms: u64) -> String {
+    let mut s = String::from(
+        "name: Run test\nteams:\n  blue: 3437866\n  red: 3437872\ndefaults:\n  type: team\n  team_id: blue\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n",
+    );
+    for i in 0..n {
+        s.push_str(&format!(
+            "  - id: i{i}\n    at: {}ms\n    body: \"inject {{{{ id }}}}\"\n",
+            i as u64 * gap_ms
+        ));
+    }
+    s
+}
+
+fn t0_in(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::TimeDelta::seconds(secs)).to_rfc3339()
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    token_file: PathBuf,
+}
+
+fn setup(yaml: &str) -> Setup {
+    let dir = tempdir();
+    write(dir.path(), "s.yaml", yaml);
+    let token_file = write(dir.path(), "token", &format!("{TOKEN}\n"));
+    Setup { dir, token_file }
+}
+
+fn journal(dir: &Path, name: &str) -> Vec<Value> {
+    std::fs::read_to_string(dir.join(name))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Key of a recorded request, from the unique body text.
+fn key_of(r: &Record) -> String {
+    r.body["body"]
+        .as_str()
+        .unwrap_or("")
+        .trim_start_matches("inject ")
+        .to_string()
+}
+
+fn accepted_per_key(records: &[Record]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for r in records.iter().filter(|r| r.status == Some(200)) {
+        *m.entry(key_of(r)).or_insert(0) += 1;
+    }
+    m
+}
+
+fn assert_no_token(texts: &[&str]) {
+    for t in texts {
+        assert!(!t.contains(TOKEN), "the token leaked:\n{t}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exactly_the_planned_bodies_arrive_with_ts_auth_and_matching_ids() {
+    let server = stand_in(Faults::default()).await;
+    let s = setup(&scenario(6, 200));
+    let t0 = t0_in(1);
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let ran = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &t0,
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let plan = injector_run(
+        s.dir.path(),
+        &["plan", "s.yaml", "--start-at", &t0, "--format", "json"],
+        &[],
+    )
+    .await;
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let records = server.requests();
+    assert_eq!(records.len(), 6);
+    for (occ, rec) in plan["occurrences"].as_array().unwrap().iter().zip(&records) {
+        assert_eq!(
+            rec.body, occ["body"],
+            "bodies arrive exactly as planned, in order"
+        );
+        assert_eq!(rec.auth, "ok");
+        assert_eq!(rec.path, "/v1.1/eagle/messages");
+        assert_eq!(rec.headers["content-type"], "application/json");
+        let planned =
+            chrono::DateTime::parse_from_rfc3339(occ["fires_at"].as_str().unwrap()).unwrap();
+        assert_eq!(rec.body["ts"], planned.timestamp());
+    }
+    // The journal's message ids are the server's.
+    let entries = journal(s.dir.path(), "s.journal.jsonl");
+    let server_ids: HashMap<String, String> = records
+        .iter()
+        .map(|r| (key_of(r), r.message_id.clone().unwrap()))
+        .collect();
+    let sent: Vec<&Value> = entries.iter().filter(|e| e["type"] == "sent").collect();
+    assert_eq!(sent.len(), 6);
+    for e in &sent {
+        assert_eq!(
+            e["message_id"].as_str().unwrap(),
+            server_ids[e["key"].as_str().unwrap()]
+        );
+    }
+    // Each sent entry is preceded by its sending entry; the run has a header and an end.
+    assert_eq!(entries[0]["type"], "run");
+    assert_eq!(entries.last().unwrap()["type"], "end");
+    assert_eq!(entries.last().unwrap()["reason"], "completed");
+    for e in &sent {
+        let key = &e["key"];
+        let sending = entries
+            .iter()
+            .position(|x| x["type"] == "sending" && &x["key"] == key)
+            .unwrap();
+        let sent_at = entries
+            .iter()
+            .position(|x| x["type"] == "sent" && &x["key"] == key)
+            .unwrap();
+        assert!(sending < sent_at);
+    }
+    // stdout: one outcome per line, then the summary.
+    let lines: Vec<Value> = ran
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 7);
+    assert_eq!(lines[6]["type"], "summary");
+    assert_eq!(lines[6]["sent"], 6);
+    let journal_text = std::fs::read_to_string(s.dir.path().join("s.journal.jsonl")).unwrap();
+    assert_no_token(&[&ran.stdout, &ran.stderr, &journal_text]);
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_faults_each_occurrence_is_accepted_once_at_most_and_duplicates_are_flagged() {
+    let faults = Faults {
+        fail_rate: 0.15,
+        throttle_rate: 0.1,
+        drop_rate: 0.1,
+        latency: None,
+        seed: 9,
+    };
+    let server = stand_in(faults).await;
+    let s = setup(&scenario(30, 0));
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let ran = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--speed",
+            "max",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    let records = server.requests();
+    assert!(
+        records.iter().any(|r| r.fault.is_some()),
+        "faults were injected"
+    );
+    let accepted = accepted_per_key(&records);
+    let entries = journal(s.dir.path(), "s.journal.jsonl");
+    for i in 0..30 {
+        let key = format!("i{i}");
+        let outcome = entries
+            .iter()
+            .rev()
+            .find(|e| e["key"] == key.as_str() && e["type"] != "sending")
+            .unwrap();
+        let times = accepted.get(&key).copied().unwrap_or(0);
+        match outcome["type"].as_str().unwrap() {
+            "sent" => {
+                assert_eq!(times, 1, "{key} accepted once");
+                // A drop or an ambiguous 5xx before success makes it a possible duplicate.
+                let ambiguous = records.iter().filter(|r| key_of(r) == key).any(|r| {
+                    r.fault.as_deref() == Some("drop") || matches!(r.status, Some(500 | 502 | 504))
+                });
+                assert_eq!(outcome["possible_duplicate"], ambiguous, "{key}");
+            }
+            "failed" => assert_eq!(times, 0, "{key}"),
+            other => panic!("{key}: {other}"),
+        }
+    }
+    assert!(ran.code == 0 || ran.code == 1, "{}", ran.stderr);
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_safe_never_retries_what_may_have_arrived() {
+    let faults = Faults {
+        fail_rate: 0.5,
+        throttle_rate: 0.0,
+        drop_rate: 0.0,
+        latency: None,
+        seed: 3,
+    };
+    let server = stand_in(faults).await;
+    let s = setup(&scenario(20, 0));
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let ran = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--speed",
+            "max",
+            "--retry",
+            "safe",
+        ],
+        &[],
+    )
+    .await;
+    let records = server.requests();
+    for key in (0..20).map(|i| format!("i{i}")) {
+        let attempts: Vec<&Record> = records.iter().filter(|r| key_of(r) == key).collect();
+        // After a 500, 502 or 504 nothing more is tried; a 503 may be retried.
+        for (n, r) in attempts.iter().enumerate() {
+            if matches!(r.status, Some(500 | 502 | 504)) {
+                assert_eq!(
+                    n + 1,
+                    attempts.len(),
+                    "{key} was retried after {:?}",
+                    r.status
+                );
+            }
+        }
+    }
+    assert_eq!(ran.code, 1, "some failed: {}", ran.stdout);
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_mid_run_then_resumed_sends_nothing_twice_and_loses_nothing() {
+    let faults = Faults {
+        latency: Some((Duration::from_millis(20), Duration::from_millis(80))),
+        ..Faults::default()
+    };
+    let server = stand_in(faults).await;
+    let s = setup(&scenario(40, 50));
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let t0 = t0_in(1);
+    let mut child = command(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &t0,
+        ],
+        &[],
+    )
+    .spawn()
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000 + 40 * 50 / 2)).await;
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    let before = server.requests().len();
+    assert!(
+        before > 0 && before < 40,
+        "killed mid-run: {before} requests"
+    );
+
+    // A plain second run refuses: the journal holds an unfinished run.
+    let refused = injector_run(
+        s.dir.path(),
+        &["run", "s.yaml", "--base-url", &url, "--token-file", tf],
+        &[],
+    )
+    .await;
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("unfinished run") && refused.stderr.contains("--resume"),
+        "{}",
+        refused.stderr
+    );
+
+    let resumed = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--resume",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    let entries = journal(s.dir.path(), "s.journal.jsonl");
+    let mut last: HashMap<String, String> = HashMap::new();
+    for e in entries.iter().filter(|e| e["key"].is_string()) {
+        last.insert(
+            e["key"].as_str().unwrap().to_string(),
+            e["type"].as_str().unwrap().to_string(),
+        );
+    }
+    let accepted = accepted_per_key(&server.requests());
+    let mut uncertain = 0;
+    for key in (0..40).map(|i| format!("i{i}")) {
+        let times = accepted.get(&key).copied().unwrap_or(0);
+        assert!(times <= 1, "{key} sent {times} times");
+        match last.get(&key).map(String::as_str) {
+            Some("sent") => assert_eq!(times, 1, "{key}"),
+            Some("sending") => {
+                uncertain += 1;
+                assert!(
+                    resumed.stderr.contains(&format!("key={key}"))
+                        && resumed.stderr.contains("UNCERTAIN"),
+                    "{}",
+                    resumed.stderr
+                );
+            }
+            other => panic!("{key}: {other:?} (lost)"),
+        }
+    }
+    let summary: Value = serde_json::from_str(resumed.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["uncertain"], uncertain);
+    assert_eq!(summary["sent"], 40 - uncertain);
+    assert_eq!(
+        resumed.code,
+        if uncertain > 0 { 1 } else { 0 },
+        "{}",
+        resumed.stderr
+    );
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirect_team_and_only() {
+    let server = stand_in(Faults::default()).await;
+    let s = setup(&scenario(5, 0));
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let ran = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--speed",
+            "max",
+            "--redirect-team",
+            "999",
+            "--only",
+            "i1,i3",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let records = server.requests();
+    let mut keys: Vec<String> = records.iter().map(key_of).collect();
+    keys.sort();
+    assert_eq!(keys, ["i1", "i3"]);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.body["team_id"] == 999 && r.body["type"] == "team")
+    );
+    let bad = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--only",
+            "i77",
+            "--fresh",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("no occurrence or inject `i77`"),
+        "{}",
+        bad.stderr
+    );
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_never_touches_the_configured_target() {
+    let server = stand_in(Faults::default()).await;
+    let s = setup(&scenario(4, 100));
+    let url = server.base_url();
+    let ran = injector_run(
+        s.dir.path(),
+        &["run", "s.yaml", "--dry-run", "--speed", "10"],
+        &[("CONDUCTTR_BASE_URL", &url), ("CONDUCTTR_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stdout.starts_with("dry run: 4 sent"), "{}", ran.stdout);
+    assert!(ran.stderr.contains("[dry run] sent i0"), "{}", ran.stderr);
+    assert!(
+        server.requests().is_empty(),
+        "the configured target was contacted"
+    );
+    let entries = journal(s.dir.path(), "s.dry-run.journal.jsonl");
+    assert_eq!(entries[0]["dry_run"], true);
+    assert!(
+        !s.dir.path().join("s.journal.jsonl").exists(),
+        "a dry run keeps its own journal"
+    );
+    assert_no_token(&[&ran.stdout, &ran.stderr]);
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_without_token_over_plain_http_on_invalid_scenarios_and_locked_journals() {
+    let s = setup(&scenario(2, 0));
+    let dir = s.dir.path();
+    let no_token = injector_run(
+        dir,
+        &["run", "s.yaml", "--base-url", "http://127.0.0.1:9/x"],
+        &[],
+    )
+    .await;
+    assert_eq!(no_token.code, 2);
+    assert!(
+        no_token.stderr.contains("CONDUCTTR_TOKEN") && no_token.stderr.contains("--token-file"),
+        "{}",
+        no_token.stderr
+    );
+    let plain = injector_run(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            "http://api.example.org/v1.1/eagle",
+        ],
+        &[("CONDUCTTR_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(plain.code, 2);
+    assert!(plain.stderr.contains("use https"), "{}", plain.stderr);
+    assert_no_token(&[&no_token.stderr, &plain.stderr]);
+    write(
+        dir,
+        "bad.yaml",
+        "name: bad\ninjects:\n  - id: a\n    at: soon\n",
+    );
+    let invalid = injector_run(dir, &["run", "bad.yaml", "--dry-run"], &[]).await;
+    assert_eq!(invalid.code, 2);
+    assert!(
+        invalid.stderr.contains("nothing was sent"),
+        "{}",
+        invalid.stderr
+    );
+
+    // A run holding the journal makes a second one refuse.
+    let server = stand_in(Faults::default()).await;
+    let url = server.base_url();
+    write(dir, "slow.yaml", &scenario(2, 4000));
+    let tf = s.token_file.to_str().unwrap();
+    let first = command(
+        dir,
+        &[
+            "run",
+            "slow.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--journal",
+            "shared.jsonl",
+        ],
+        &[],
+    )
+    .spawn()
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = injector_run(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--journal",
+            "shared.jsonl",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(second.code, 2);
+    assert!(
+        second.stderr.contains("in use by another run"),
+        "{}",
+        second.stderr
+    );
+    // SIGINT: stops scheduling, exits 130 and says how to resume.
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(first.id().unwrap() as i32, libc::SIGINT) };
+    let out = first.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("to resume: injector run slow.yaml --resume --journal shared.jsonl"),
+        "{stdout}"
+    );
+    let entries = journal(dir, "shared.jsonl");
+    assert_eq!(entries.last().unwrap()["reason"], "interrupted");
+    let resumed = injector_run(
+        dir,
+        &[
+            "run",
+            "slow.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--journal",
+            "shared.jsonl",
+            "--resume",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(
+        accepted_per_key(&server.requests()).values().sum::<usize>(),
+        2
+    );
+    // --fresh archives the old journal.
+    let fresh = injector_run(
+        dir,
+        &[
+            "run",
+            "slow.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--journal",
+            "shared.jsonl",
+            "--fresh",
+            "--only",
+            "i0",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(fresh.code, 0, "{}", fresh.stderr);
+    let archived = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("shared.")
+        })
+        .count();
+    assert_eq!(archived, 2, "the new journal and the archived one");
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn late_policies() {
+    let server = stand_in(Faults::default()).await;
+    // T0 fifteen minutes ago: `a` is 15 min late (over --late-max), `b` 5 min late.
+    let yaml = "name: Late\ndefaults:\n  type: team\n  team_id: 1\n  persona: \"3-1\"\n  channel: microblog\ninjects:\n  - id: a\n    at: 0s\n    body: inject a\n  - id: b\n    at: 10m\n    body: inject b\n";
+    let s = setup(yaml);
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let t0 = t0_in(-15 * 60);
+    let fire = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &t0,
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(fire.code, 1, "a skip makes the run exit 1: {}", fire.stderr);
+    let lines: Vec<Value> = fire
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let a = lines.iter().find(|l| l["key"] == "a").unwrap();
+    assert_eq!(a["type"], "skipped");
+    assert!(a["reason"].as_str().unwrap().contains("too late"));
+    let b = lines.iter().find(|l| l["key"] == "b").unwrap();
+    assert_eq!(b["type"], "sent");
+    assert_eq!(b["late"], true);
+    let skip = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &t0,
+            "--late",
+            "skip",
+            "--fresh",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    let lines: Vec<Value> = skip
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["key"].is_string())
+            .all(|l| l["type"] == "skipped"),
+        "{}",
+        skip.stdout
+    );
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "only the first run's `b` was sent"
+    );
+    server.shutdown(Duration::from_secs(1)).await;
+}
