@@ -171,80 +171,81 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 impl<D: Dispatch> Engine<D> {
     /// Fire `items` (sorted by instant, ties in file order) until done or stopped.
-    pub async fn run(
-        &self,
-        items: Vec<Item>,
-        mut stop: watch::Receiver<bool>,
-    ) -> std::io::Result<Ending> {
-        let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
-        let mut inflight = tokio::task::JoinSet::new();
-        let mut i = 0;
-        let mut stopped = false;
-        while i < items.len() {
-            // A group: every item due at the same instant (with --speed max, a batch).
-            let fire_at = items[i].fire_at;
-            let mut j = i + 1;
-            let group_cap = if self.config.max_speed {
-                64
-            } else {
-                usize::MAX
-            };
-            while j < items.len()
-                && j - i < group_cap
-                && (self.config.max_speed || items[j].fire_at == fire_at)
-            {
-                j += 1;
-            }
-            let key = self.timeline.occurrences[items[i].occ].key.clone();
-            let _ = self.next.send(Some((key, fire_at)));
-            if !self.config.max_speed {
-                let lead = chrono::TimeDelta::from_std(PREPARE_LEAD).unwrap_or_default();
-                if self
-                    .clock
-                    .sleep_until(fire_at - lead, Some(&mut stop))
-                    .await
-                {
+    pub async fn run(&self, items: Vec<Item>, stop: watch::Receiver<bool>) -> std::io::Result<Ending> {
+        // Two stages joined by a short queue, so that preparing the next group (bodies,
+        // `sending` entries, one fsync) overlaps with sending the current one.
+        let (tx, mut rx) = mpsc::channel::<(DateTime<Utc>, Vec<(Item, Map<String, Value>)>)>(4);
+        let producer = async {
+            let mut stop = stop;
+            let mut i = 0;
+            let mut stopped = false;
+            while i < items.len() {
+                // A group: every item due at the same instant (with --speed max, a batch).
+                let fire_at = items[i].fire_at;
+                let cap = if self.config.max_speed { 128 } else { usize::MAX };
+                let mut j = i + 1;
+                while j < items.len() && j - i < cap && (self.config.max_speed || items[j].fire_at == fire_at) {
+                    j += 1;
+                }
+                let key = self.timeline.occurrences[items[i].occ].key.clone();
+                let _ = self.next.send(Some((key, fire_at)));
+                if !self.config.max_speed {
+                    let lead = chrono::TimeDelta::from_std(PREPARE_LEAD).unwrap_or_default();
+                    if self.clock.sleep_until(fire_at - lead, Some(&mut stop)).await {
+                        stopped = true;
+                        break;
+                    }
+                }
+                if *stop.borrow() {
                     stopped = true;
                     break;
                 }
+                let prepared = self.prepare(&items[i..j]).await?;
+                i = j;
+                if tx.send((fire_at, prepared)).await.is_err() {
+                    break;
+                }
             }
-            if *stop.borrow() {
-                stopped = true;
-                break;
+            drop(tx);
+            let _ = self.next.send(None);
+            Ok::<_, std::io::Error>((items.len() - i, stopped))
+        };
+        let consumer = async {
+            let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+            let mut inflight = tokio::task::JoinSet::new();
+            while let Some((fire_at, prepared)) = rx.recv().await {
+                if !self.config.max_speed {
+                    // Journaled as sending: the group goes out even if a stop comes now.
+                    self.clock.sleep_until(fire_at, None).await;
+                }
+                for (item, body) in prepared {
+                    let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+                    let dispatch = self.dispatch.clone();
+                    let journal = self.journal.clone();
+                    let events = self.events.clone();
+                    let clock = self.clock.clone();
+                    let key = self.timeline.occurrences[item.occ].key.clone();
+                    inflight.spawn(async move {
+                        let started = clock.now();
+                        let outcome = dispatch.send(body).await;
+                        // The permit bounds requests in flight, not journal writes.
+                        drop(permit);
+                        let entry = outcome_entry(key, item.fire_at, started, clock.now(), outcome);
+                        let written = journal.append(&entry).await;
+                        let _ = events.send(entry);
+                        written
+                    });
+                }
+                // Collect finished sends as we go, surfacing journal failures.
+                while let Some(done) = inflight.try_join_next() {
+                    done.map_err(std::io::Error::other)??;
+                }
             }
-            let prepared = self.prepare(&items[i..j]).await?;
-            if !self.config.max_speed {
-                // The group is journaled as sending: it goes out even if a stop comes now.
-                self.clock.sleep_until(fire_at, None).await;
-            }
-            for (item, body) in prepared {
-                let permit = permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed");
-                let dispatch = self.dispatch.clone();
-                let journal = self.journal.clone();
-                let events = self.events.clone();
-                let clock = self.clock.clone();
-                let key = self.timeline.occurrences[item.occ].key.clone();
-                inflight.spawn(async move {
-                    let started = clock.now();
-                    let outcome = dispatch.send(body).await;
-                    let entry = outcome_entry(key, item.fire_at, started, clock.now(), outcome);
-                    let written = journal.append(&entry).await;
-                    let _ = events.send(entry);
-                    drop(permit);
-                    written
-                });
-            }
-            // Collect finished sends as we go, surfacing journal failures.
-            while let Some(done) = inflight.try_join_next() {
-                done.map_err(std::io::Error::other)??;
-            }
-            i = j;
-        }
-        let _ = self.next.send(None);
+            Ok::<_, std::io::Error>(inflight)
+        };
+        let (produced, consumed) = tokio::join!(producer, consumer);
+        let mut inflight = consumed?;
+        let (pending, stopped) = produced?;
         let drain = async {
             while let Some(done) = inflight.join_next().await {
                 done.map_err(std::io::Error::other)??;
@@ -252,18 +253,13 @@ impl<D: Dispatch> Engine<D> {
             Ok::<(), std::io::Error>(())
         };
         if stopped {
-            if tokio::time::timeout(self.config.drain, drain)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(self.config.drain, drain).await.is_err() {
                 tracing::warn!(
                     "requests still in flight after {:?}; they stay `sending` (uncertain) in the journal",
                     self.config.drain
                 );
             }
-            Ok(Ending::Interrupted {
-                pending: items.len() - i,
-            })
+            Ok(Ending::Interrupted { pending })
         } else {
             drain.await?;
             Ok(Ending::Completed)

@@ -199,8 +199,8 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
             ),
         }
     }
-    // The same persona, channel, recipient and instant twice is most likely a copy-paste.
-    let identity: Vec<(String, String, String)> = s
+    // The same persona, channel, recipient, body and instant twice is most likely a copy-paste.
+    let identity: Vec<(String, String, String, String)> = s
         .injects
         .iter()
         .map(|inject| {
@@ -212,22 +212,18 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
                     .map(|f| f.node.scalar_text())
                     .unwrap_or_default()
             };
-            (
-                text("persona"),
-                text("channel"),
-                format!("{}{}", text("team_id"), text("to")),
-            )
+            (text("persona"), text("channel"), format!("{}{}", text("team_id"), text("to")), text("body"))
         })
         .collect();
-    let mut seen: HashMap<(&str, &str, String, Duration), usize> = HashMap::new();
+    let mut seen: HashMap<(&str, &str, String, &str, Duration), usize> = HashMap::new();
     let mut warned: HashSet<(usize, usize)> = HashSet::new();
     for occ in &timeline.occurrences {
-        let (persona, channel, recipient) = &identity[occ.inject];
+        let (persona, channel, recipient, body) = &identity[occ.inject];
         let recipient = occ
             .team
             .as_ref()
             .map_or_else(|| recipient.clone(), |(_, id)| id.to_string());
-        let key = (persona.as_str(), channel.as_str(), recipient, occ.offset);
+        let key = (persona.as_str(), channel.as_str(), recipient, body.as_str(), occ.offset);
         match seen.get(&key) {
             Some(first) if *first != occ.inject => {
                 if warned.insert((*first, occ.inject)) {
@@ -236,7 +232,7 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
                     diags.warning(
                         inject.pos,
                         format!(
-                            "inject `{}` sends from the same persona on the same channel at the same time as `{}`",
+                            "inject `{}` sends the same body from the same persona on the same channel at the same time as `{}`",
                             inject.id, other.id
                         ),
                         Some(format!("a likely copy-paste of line {}; change its time or persona if intended", other.pos.line)),

@@ -8,28 +8,30 @@
 //!
 //! `--smoke` shrinks every size so the test suite can run the whole thing quickly.
 
+mod firing;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-struct Settings {
-    smoke: bool,
-    runs: usize,
-    injector: PathBuf,
-    out_dir: PathBuf,
-    results: Option<PathBuf>,
+pub(crate) struct Settings {
+    pub(crate) smoke: bool,
+    pub(crate) runs: usize,
+    pub(crate) injector: PathBuf,
+    pub(crate) out_dir: PathBuf,
+    pub(crate) results: Option<PathBuf>,
 }
 
 /// One measured command: its label, the exact command line and samples.
-struct Measure {
-    label: String,
-    command: String,
+pub(crate) struct Measure {
+    pub(crate) label: String,
+    pub(crate) command: String,
     /// Unit of `seconds`' samples: "s" for times, or a rate such as "req/s".
-    unit: &'static str,
-    seconds: Vec<f64>,
-    peak_mib: Vec<f64>,
-    note: String,
+    pub(crate) unit: &'static str,
+    pub(crate) seconds: Vec<f64>,
+    pub(crate) peak_mib: Vec<f64>,
+    pub(crate) note: String,
 }
 
 fn main() {
@@ -81,12 +83,16 @@ fn main() {
     match what.as_str() {
         "scale" => measures.extend(scale(&settings)),
         "stand-in" => measures.extend(stand_in(&settings)),
+        "precision" => measures.extend(firing::precision(&settings)),
+        "throughput" => measures.extend(firing::throughput(&settings)),
         "all" => {
+            measures.extend(firing::precision(&settings));
+            measures.extend(firing::throughput(&settings));
             measures.extend(scale(&settings));
             measures.extend(stand_in(&settings));
         }
         other => {
-            eprintln!("error: unknown benchmark `{other}`; try `scale`, `stand-in` or `all`");
+            eprintln!("error: unknown benchmark `{other}`; try precision, throughput, scale, stand-in or all");
             std::process::exit(2);
         }
     }
@@ -322,6 +328,10 @@ fn run_measured(bin: &Path, args: &[String]) -> (f64, f64, bool) {
     (secs, usage.ru_maxrss as f64 / 1024.0, ok)
 }
 
+pub(crate) fn median(v: &[f64]) -> f64 {
+    stats(v).0
+}
+
 fn stats(v: &[f64]) -> (f64, f64, f64) {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
@@ -339,8 +349,8 @@ fn table(measures: &[Measure]) -> String {
     );
     for m in measures {
         let (t, tmin, tmax) = stats(&m.seconds);
-        let value = if m.unit == "s" {
-            format!("{t:.3} s [{tmin:.3}–{tmax:.3}]")
+        let value = if m.unit == "s" || m.unit == "ms" {
+            format!("{t:.3} {} [{tmin:.3}–{tmax:.3}]", m.unit)
         } else {
             format!("{t:.0} {} [{tmin:.0}–{tmax:.0}]", m.unit)
         };

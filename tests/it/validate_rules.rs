@@ -436,7 +436,7 @@ fn sentiment_assets_addresses_counts() {
 #[test]
 fn warnings_copy_paste_empty_body_long_scenario() {
     let copy = case(
-        "  - id: twin\n    at: 1m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: again\n",
+        "  - id: twin\n    at: 1m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: hello\n  - id: other\n    at: 1m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: a different post\n",
     );
     expect(
         &copy,

@@ -1,0 +1,335 @@
+//! Firing benchmarks: precision against peers, and throughput against a bare client.
+//!
+//! Every contender sends to its own `injector mock-server` (the release binary) with
+//! `--record`; lateness is the server's recorded arrival minus the planned instant.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{Measure, Settings};
+
+const TOKEN: &str = "bench-token";
+
+/// One planned send: its key and offset from T0 in milliseconds.
+#[derive(Clone)]
+struct Planned {
+    key: String,
+    offset_ms: u64,
+}
+
+/// `singles` spread over `span_ms` (seeded), plus `bursts` groups of `burst` at one instant.
+fn timeline(singles: usize, bursts: usize, burst: usize, span_ms: u64) -> Vec<Planned> {
+    let mut seed: u64 = 0x2545F4914F6CDD1D;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut out: Vec<Planned> = (0..singles).map(|i| Planned { key: format!("s{i}"), offset_ms: next() % span_ms }).collect();
+    for b in 0..bursts {
+        let at = span_ms * (b as u64 + 1) / (bursts as u64 + 1);
+        out.extend((0..burst).map(|j| Planned { key: format!("b{b}x{j}"), offset_ms: at }));
+    }
+    out.sort_by_key(|p| p.offset_ms);
+    out
+}
+
+fn body(key: &str, ts: i64) -> Value {
+    json!({"persona": "3-49786", "channel": "microblog", "body": format!("inject {key}"), "type": "team", "team_id": 3437866, "ts": ts})
+}
+
+fn scenario_yaml(plan: &[Planned]) -> String {
+    let mut s = String::from("name: Bench\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n");
+    for p in plan {
+        s.push_str(&format!("  - id: {}\n    at: {}ms\n    body: \"inject {}\"\n", p.key, p.offset_ms, p.key));
+    }
+    s
+}
+
+/// A stand-in process with a record file; killed (SIGTERM) on drop.
+struct Server {
+    child: Child,
+    url: String,
+    record: PathBuf,
+}
+
+impl Server {
+    fn start(s: &Settings, name: &str) -> Server {
+        let record = s.out_dir.join(format!("{name}.record.jsonl"));
+        let _ = std::fs::remove_file(&record);
+        let mut child = Command::new(&s.injector)
+            .args(["mock-server", "--listen", "127.0.0.1:0", "--token", TOKEN, "--record"])
+            .arg(&record)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the stand-in");
+        let mut url = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut url).expect("its URL");
+        Server { child, url: url.trim().to_string(), record }
+    }
+
+    /// Stop it (flushing the record) and return key -> arrival (unix ns) of 200s.
+    fn finish(mut self) -> HashMap<String, i128> {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let _ = self.child.wait();
+        let text = std::fs::read_to_string(&self.record).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r["status"] == 200)
+            .filter_map(|r| {
+                let key = r["body"]["body"].as_str()?.strip_prefix("inject ")?.to_string();
+                Some((key, r["received_unix_ns"].as_u64()? as i128))
+            })
+            .collect()
+    }
+}
+
+fn unix_ns(t: chrono::DateTime<chrono::Utc>) -> i128 {
+    t.timestamp_nanos_opt().unwrap_or(0) as i128
+}
+
+/// Lateness in ms of every planned send that arrived; (lateness, missing count).
+fn lateness(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, arrived: &HashMap<String, i128>) -> (Vec<f64>, usize) {
+    let mut out = Vec::new();
+    let mut missing = 0;
+    for p in plan {
+        match arrived.get(&p.key) {
+            Some(at) => out.push((*at - unix_ns(t0) - p.offset_ms as i128 * 1_000_000) as f64 / 1e6),
+            None => missing += 1,
+        }
+    }
+    (out, missing)
+}
+
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1]
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime")
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().pool_max_idle_per_host(64).tcp_nodelay(true).build().expect("a client")
+}
+
+async fn post(c: &reqwest::Client, url: &str, body: &Value) {
+    let _ = c.post(format!("{url}/messages")).bearer_auth(TOKEN).json(body).send().await;
+}
+
+/// Precision: the same timeline fired by injector, tokio-cron-scheduler and a naive loop.
+pub fn precision(s: &Settings) -> Vec<Measure> {
+    let (singles, bursts, burst, span) = if s.smoke { (30, 2, 5, 2_000) } else { (1_500, 10, 50, 60_000) };
+    let plan = timeline(singles, bursts, burst, span);
+    let n = plan.len();
+    let scenario = s.out_dir.join("precision.yaml");
+    std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
+    let token_file = s.out_dir.join("token");
+    std::fs::write(&token_file, TOKEN).expect("write the token");
+    let label = |who: &str, what: &str| format!("precision, {who}: lateness {what} ({n} sends over {} s)", span / 1000);
+    let mut samples: HashMap<&str, [Vec<f64>; 4]> = HashMap::new();
+    let mut commands: HashMap<&str, String> = HashMap::new();
+    for _ in 0..s.runs {
+        // injector run
+        let server = Server::start(s, "precision-injector");
+        let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
+        let journal = s.out_dir.join("precision.journal.jsonl");
+        let _ = std::fs::remove_file(&journal);
+        let args = vec![
+            "run".to_string(),
+            scenario.display().to_string(),
+            "--base-url".into(),
+            server.url.clone(),
+            "--token-file".into(),
+            token_file.display().to_string(),
+            "--journal".into(),
+            journal.display().to_string(),
+            "--start-at".into(),
+            t0.to_rfc3339(),
+        ];
+        commands.insert("injector", format!("{} {}", s.injector.display(), args.join(" ")));
+        let status = Command::new(&s.injector).args(&args).env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        if !status.is_ok_and(|st| st.success()) {
+            eprintln!("warning: the injector run did not succeed");
+        }
+        record(&mut samples, "injector", lateness(&plan, t0, &server.finish()));
+
+        // tokio-cron-scheduler one-shot jobs
+        let server = Server::start(s, "precision-tcs");
+        let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
+        runtime().block_on(tcs_fire(&plan, t0, &server.url, span));
+        commands.insert("tokio-cron-scheduler", "in-process: Job::new_one_shot_at_instant_async per send, reqwest POST".into());
+        record(&mut samples, "tokio-cron-scheduler", lateness(&plan, t0, &server.finish()));
+
+        // naive chained sleeps
+        let server = Server::start(s, "precision-naive");
+        let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
+        runtime().block_on(naive_fire(&plan, t0, &server.url));
+        commands.insert("naive sleep loop", "in-process: sleep(offset[i] - offset[i-1]) then spawn a reqwest POST".into());
+        record(&mut samples, "naive sleep loop", lateness(&plan, t0, &server.finish()));
+    }
+    let mut out = Vec::new();
+    for who in ["injector", "tokio-cron-scheduler", "naive sleep loop"] {
+        let [p50, p99, max, early] = samples.remove(who).unwrap_or_default();
+        let cmd = commands.get(who).cloned().unwrap_or_default();
+        for (what, v) in [("p50", p50), ("p99", p99), ("max", max)] {
+            out.push(Measure { label: label(who, what), command: cmd.clone(), unit: "ms", seconds: v, peak_mib: Vec::new(), note: String::new() });
+        }
+        out.push(Measure {
+            label: label(who, "sends arriving early (count)"),
+            command: cmd,
+            unit: "early",
+            seconds: early,
+            peak_mib: Vec::new(),
+            note: "before their planned instant".into(),
+        });
+    }
+    out
+}
+
+fn record(samples: &mut HashMap<&str, [Vec<f64>; 4]>, who: &'static str, (mut late, missing): (Vec<f64>, usize)) {
+    if missing > 0 {
+        eprintln!("warning: {who}: {missing} planned sends never arrived");
+    }
+    let early = late.iter().filter(|l| **l < 0.0).count() as f64;
+    let entry = samples.entry(who).or_default();
+    entry[0].push(percentile(&mut late, 0.50));
+    entry[1].push(percentile(&mut late, 0.99));
+    entry[2].push(percentile(&mut late, 1.0));
+    entry[3].push(early);
+}
+
+async fn tcs_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str, span_ms: u64) {
+    use tokio_cron_scheduler::{Job, JobScheduler};
+    let sched = JobScheduler::new().await.expect("a scheduler");
+    let c = client();
+    let anchor_wall = chrono::Utc::now();
+    let anchor = Instant::now();
+    for p in plan {
+        let due = t0 + chrono::TimeDelta::milliseconds(p.offset_ms as i64);
+        let instant = anchor + (due - anchor_wall).to_std().unwrap_or_default();
+        let (c, url, body) = (c.clone(), url.to_string(), body(&p.key, due.timestamp()));
+        let job = Job::new_one_shot_at_instant_async(instant, move |_, _| {
+            let (c, url, body) = (c.clone(), url.clone(), body.clone());
+            Box::pin(async move { post(&c, &url, &body).await })
+        })
+        .expect("a job");
+        sched.add(job).await.expect("add a job");
+    }
+    let mut sched = sched;
+    sched.start().await.expect("start");
+    let end = t0 + chrono::TimeDelta::milliseconds(span_ms as i64 + 3000);
+    tokio::time::sleep((end - chrono::Utc::now()).to_std().unwrap_or_default()).await;
+    let _ = sched.shutdown().await;
+}
+
+async fn naive_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
+    let c = client();
+    tokio::time::sleep((t0 - chrono::Utc::now()).to_std().unwrap_or_default()).await;
+    let mut previous = 0;
+    let mut tasks = tokio::task::JoinSet::new();
+    for p in plan {
+        tokio::time::sleep(Duration::from_millis(p.offset_ms - previous)).await;
+        previous = p.offset_ms;
+        let due = t0 + chrono::TimeDelta::milliseconds(p.offset_ms as i64);
+        let (c, url, body) = (c.clone(), url.to_string(), body(&p.key, due.timestamp()));
+        tasks.spawn(async move { post(&c, &url, &body).await });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Throughput: `--speed max` with and without fsync, against a bare reqwest loop.
+pub fn throughput(s: &Settings) -> Vec<Measure> {
+    let n = if s.smoke { 200 } else { 20_000 };
+    let concurrency = 16;
+    let plan: Vec<Planned> = (0..n).map(|i| Planned { key: format!("t{i}"), offset_ms: 0 }).collect();
+    let scenario = s.out_dir.join("throughput.yaml");
+    std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
+    let token_file = s.out_dir.join("token");
+    std::fs::write(&token_file, TOKEN).expect("write the token");
+    let mut out = Vec::new();
+    for (label, extra) in [("injector run --speed max, journal fsync on", vec![]), ("injector run --speed max, journal fsync off", vec!["--no-fsync"])] {
+        let mut m = Measure { label: format!("throughput: {label} ({n} sends)"), command: String::new(), unit: "sends/s", seconds: Vec::new(), peak_mib: Vec::new(), note: String::new() };
+        for _ in 0..s.runs {
+            let server = Server::start(s, "throughput");
+            let journal = s.out_dir.join("throughput.journal.jsonl");
+            let _ = std::fs::remove_file(&journal);
+            let mut args = vec![
+                "run".to_string(),
+                scenario.display().to_string(),
+                "--base-url".into(),
+                server.url.clone(),
+                "--token-file".into(),
+                token_file.display().to_string(),
+                "--journal".into(),
+                journal.display().to_string(),
+                "--speed".into(),
+                "max".into(),
+                "--concurrency".into(),
+                concurrency.to_string(),
+            ];
+            args.extend(extra.iter().map(|a| a.to_string()));
+            m.command = format!("{} {}", s.injector.display(), args.join(" "));
+            let _ = Command::new(&s.injector).args(&args).env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::null()).status();
+            m.seconds.push(rate(&server.finish()));
+        }
+        out.push(m);
+    }
+    let mut bare = Measure {
+        label: format!("throughput: bare reqwest POST loop, {concurrency} in flight ({n} sends)"),
+        command: "in-process: 16 tasks posting in turn with one pooled reqwest client".into(),
+        unit: "sends/s",
+        seconds: Vec::new(),
+        peak_mib: Vec::new(),
+        note: "the ceiling".into(),
+    };
+    for _ in 0..s.runs {
+        let server = Server::start(s, "throughput-bare");
+        runtime().block_on(bare_loop(&plan, &server.url, concurrency));
+        bare.seconds.push(rate(&server.finish()));
+    }
+    let ceiling = crate::median(&bare.seconds);
+    for m in &mut out {
+        m.note = format!("{:.2} of the ceiling", crate::median(&m.seconds) / ceiling);
+    }
+    out.push(bare);
+    out
+}
+
+/// Sends per second over the span of arrivals.
+fn rate(arrived: &HashMap<String, i128>) -> f64 {
+    let (Some(first), Some(last)) = (arrived.values().min(), arrived.values().max()) else { return 0.0 };
+    let span = (*last - *first) as f64 / 1e9;
+    if span <= 0.0 { 0.0 } else { (arrived.len() - 1) as f64 / span }
+}
+
+async fn bare_loop(plan: &[Planned], url: &str, concurrency: usize) {
+    let c = client();
+    let queue = Arc::new(std::sync::Mutex::new(plan.to_vec().into_iter()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (c, url, queue) = (c.clone(), url.to_string(), queue.clone());
+        tasks.spawn(async move {
+            loop {
+                let next = queue.lock().expect("queue").next();
+                let Some(p) = next else { break };
+                post(&c, &url, &body(&p.key, 0)).await;
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
