@@ -25,6 +25,8 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Fire the scenario: every occurrence as POST /messages at its instant, journaled.
     Run(RunArgs),
+    /// After-action report from a run's journal: text, CSV, JSON or a one-page HTML timeline.
+    Report(ReportArgs),
     /// Run the built-in Conducttr stand-in server, for rehearsals and tests.
     ///
     /// The first line on stdout is its base URL; every request is logged on stderr and,
@@ -87,6 +89,35 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportShape {
+    Text,
+    Csv,
+    Json,
+    Html,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lanes {
+    Channel,
+    Team,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The journal of a run (complete, unfinished, crashed or dry).
+    #[arg(value_name = "JOURNAL")]
+    pub journal: PathBuf,
+    /// Output shape.
+    #[arg(long, value_enum, default_value_t = ReportShape::Text)]
+    pub format: ReportShape,
+    /// HTML timeline lanes: one per channel, or one per recipient team.
+    #[arg(long, value_enum, default_value_t = Lanes::Channel)]
+    pub lanes: Lanes,
     #[command(flatten)]
     pub output: Output,
 }

@@ -171,7 +171,11 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 impl<D: Dispatch> Engine<D> {
     /// Fire `items` (sorted by instant, ties in file order) until done or stopped.
-    pub async fn run(&self, items: Vec<Item>, stop: watch::Receiver<bool>) -> std::io::Result<Ending> {
+    pub async fn run(
+        &self,
+        items: Vec<Item>,
+        stop: watch::Receiver<bool>,
+    ) -> std::io::Result<Ending> {
         // Two stages joined by a short queue, so that preparing the next group (bodies,
         // `sending` entries, one fsync) overlaps with sending the current one.
         let (tx, mut rx) = mpsc::channel::<(DateTime<Utc>, Vec<(Item, Map<String, Value>)>)>(4);
@@ -182,16 +186,27 @@ impl<D: Dispatch> Engine<D> {
             while i < items.len() {
                 // A group: every item due at the same instant (with --speed max, a batch).
                 let fire_at = items[i].fire_at;
-                let cap = if self.config.max_speed { 128 } else { usize::MAX };
+                let cap = if self.config.max_speed {
+                    128
+                } else {
+                    usize::MAX
+                };
                 let mut j = i + 1;
-                while j < items.len() && j - i < cap && (self.config.max_speed || items[j].fire_at == fire_at) {
+                while j < items.len()
+                    && j - i < cap
+                    && (self.config.max_speed || items[j].fire_at == fire_at)
+                {
                     j += 1;
                 }
                 let key = self.timeline.occurrences[items[i].occ].key.clone();
                 let _ = self.next.send(Some((key, fire_at)));
                 if !self.config.max_speed {
                     let lead = chrono::TimeDelta::from_std(PREPARE_LEAD).unwrap_or_default();
-                    if self.clock.sleep_until(fire_at - lead, Some(&mut stop)).await {
+                    if self
+                        .clock
+                        .sleep_until(fire_at - lead, Some(&mut stop))
+                        .await
+                    {
                         stopped = true;
                         break;
                     }
@@ -219,7 +234,11 @@ impl<D: Dispatch> Engine<D> {
                     self.clock.sleep_until(fire_at, None).await;
                 }
                 for (item, body) in prepared {
-                    let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+                    let permit = permits
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("the semaphore is never closed");
                     let dispatch = self.dispatch.clone();
                     let journal = self.journal.clone();
                     let events = self.events.clone();
@@ -253,7 +272,10 @@ impl<D: Dispatch> Engine<D> {
             Ok::<(), std::io::Error>(())
         };
         if stopped {
-            if tokio::time::timeout(self.config.drain, drain).await.is_err() {
+            if tokio::time::timeout(self.config.drain, drain)
+                .await
+                .is_err()
+            {
                 tracing::warn!(
                     "requests still in flight after {:?}; they stay `sending` (uncertain) in the journal",
                     self.config.drain

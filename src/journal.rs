@@ -8,7 +8,7 @@
 //! exclusively while a run holds it. [`replay`] reads a journal back for `--resume`
 //! and reports; a torn last line (a crash mid-write) is tolerated and reported.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -92,10 +92,23 @@ pub struct RunHeader {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumes: Option<String>,
     pub occurrences: usize,
-    /// Occurrence key to a short digest of its planned time and body, so a resume can
-    /// tell which occurrences an edit changed. Left out above 100,000 occurrences.
+    /// Every occurrence of the run, in firing order: what a report needs for the ones
+    /// never started, and a digest of planned time and body so a resume can tell which
+    /// occurrences an edit changed. Left out above 100,000 occurrences.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<BTreeMap<String, String>>,
+    pub plan: Option<Vec<PlanRow>>,
+}
+
+/// One planned occurrence, as the run header lists it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PlanRow {
+    pub key: String,
+    pub planned_at: String,
+    pub channel: String,
+    pub persona: String,
+    /// The team or address it goes to.
+    pub to: String,
+    pub digest: String,
 }
 
 /// Counts and lateness of a run, as the `end` entry and the summary show them.

@@ -7,6 +7,7 @@
 //! - [`timeline`]: occurrences in firing order and their exact bodies.
 //! - [`validate`]: all of the above for one file, as diagnostics.
 //! - [`plan`], [`schema`]: what `plan` and `schema` print.
+//! - [`report`]: the after-action report from a journal.
 //! - [`client`]: HTTP to Conducttr with retries; [`engine`]: the scheduler;
 //!   [`journal`]: what a run did, durably; [`run`]: the `run` command around them.
 //! - [`stand_in`]: the built-in Conducttr stand-in server.
@@ -20,6 +21,7 @@ pub mod engine;
 pub mod journal;
 pub mod message;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod schema;
@@ -95,6 +97,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             "info,injector::stand_in=debug",
             mock_server_cmd(args),
         ),
+        Command::Report(args) => report_cmd(args),
         Command::Run(args) => block_on(
             args.log_format == cli::LogFormat::Json,
             "info",
@@ -384,6 +387,29 @@ fn validate_cmd(args: ValidateArgs) -> Result<i32, Error> {
     }
     write_output(args.output.output.as_deref(), &text)?;
     Ok(if all_valid { exit::OK } else { exit::INVALID })
+}
+
+fn report_cmd(args: cli::ReportArgs) -> Result<i32, Error> {
+    let bytes = fs_err::read(&args.journal)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let report = report::Report::from_journal(&text);
+    if report.runs == 0 {
+        return Err(Error::usage(
+            format!("{} holds no run", args.journal.display()),
+            Some("give the journal a run wrote (default: <scenario stem>.journal.jsonl)"),
+        ));
+    }
+    for p in &report.problems {
+        eprintln!("warning: {}: {p}", args.journal.display());
+    }
+    let out = match args.format {
+        cli::ReportShape::Text => report.text(),
+        cli::ReportShape::Csv => report.csv(),
+        cli::ReportShape::Json => report.json(),
+        cli::ReportShape::Html => report.html(args.lanes == cli::Lanes::Team),
+    };
+    write_output(args.output.output.as_deref(), &out)?;
+    Ok(exit::OK)
 }
 
 fn plan_cmd(args: PlanArgs) -> Result<i32, Error> {

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cli::{ReportFormat, RunArgs};
 use crate::client::{self, Client, Target};
 use crate::engine::{self, Clock, Engine, Item};
-use crate::journal::{self, Entry, Journal, Replay, RunHeader, State, Summary};
+use crate::journal::{self, Entry, Journal, PlanRow, Replay, RunHeader, State, Summary};
 use crate::timeline::Timeline;
 use crate::{Error, exit, stand_in, validate};
 
@@ -156,7 +156,22 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
             max_speed,
         ),
     };
-    let checked = validate::check(&shown, source, start_at, speed, now);
+    let mut checked = validate::check(&shown, source.clone(), start_at, speed, now);
+    // A rehearsal of a scenario whose `start` has passed would skip everything as too
+    // late: a dry run then starts now instead (the live run keeps the scenario's start).
+    if args.dry_run
+        && start_at.is_none()
+        && let Some(t) = &checked.timeline
+        && checked.t0_known
+        && t.t0.to_utc() < now
+    {
+        tracing::info!(
+            "dry run: the scenario's start {} has passed; T0 is now",
+            t.t0.to_rfc3339()
+        );
+        let now_t0 = (now + crate::START_LEAD).fixed_offset();
+        checked = validate::check(&shown, source, Some(now_t0), speed, now);
+    }
     if !checked.is_valid(false) {
         eprint!("{}", checked.diags.render(crate::stderr_color()));
         eprintln!(
@@ -169,7 +184,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         tracing::warn!("{}:{}:{}: {}", d.file, d.line, d.column, d.message);
     }
     let timeline = Arc::new(checked.timeline.expect("a valid scenario has a timeline"));
-    let plan = plan_digest(&timeline, max_speed);
+    let plan = plan_rows(&timeline, max_speed);
 
     // What to fire.
     let only = only_keys(&args.only, &timeline)?;
@@ -373,24 +388,55 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Key to a short digest of planned offset and body, for spotting edits on resume.
-fn plan_digest(t: &Timeline, max_speed: bool) -> Option<BTreeMap<String, String>> {
+/// The run's plan for the header: each occurrence's instant, channel, persona, recipient
+/// and a digest of offset and body (for spotting edits on resume).
+fn plan_rows(t: &Timeline, max_speed: bool) -> Option<Vec<PlanRow>> {
     if t.occurrences.len() > 100_000 {
         return None;
     }
+    let text = |b: &serde_json::Map<String, Value>, k: &str| match b.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => String::new(),
+    };
     Some(
         t.occurrences
             .iter()
             .map(|o| {
-                let mut body = t.body(o).map(Value::Object).unwrap_or(Value::Null);
-                if max_speed && let Some(map) = body.as_object_mut() {
-                    map.remove("ts");
+                let mut body = t.body(o).unwrap_or_default();
+                let to = match (
+                    body.get("type").and_then(Value::as_str),
+                    body.get("team_id"),
+                ) {
+                    (Some("team"), Some(team)) => format!(
+                        "team {}",
+                        team.as_str().map_or(team.to_string(), String::from)
+                    ),
+                    _ => {
+                        let player = text(&body, "player_email");
+                        if player.is_empty() {
+                            text(&body, "to")
+                        } else {
+                            player
+                        }
+                    }
+                };
+                let (channel, persona) = (text(&body, "channel"), text(&body, "persona"));
+                if max_speed {
+                    body.remove("ts");
                 }
-                let text = format!("{}|{}", o.offset.as_millis(), body);
-                (
-                    o.key.clone(),
-                    hex(&sha2::Sha256::digest(text.as_bytes())[..6]),
-                )
+                let digest_input = format!("{}|{}", o.offset.as_millis(), Value::Object(body));
+                PlanRow {
+                    key: o.key.clone(),
+                    planned_at: t
+                        .fire_at(o)
+                        .to_utc()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    channel,
+                    persona,
+                    to,
+                    digest: hex(&sha2::Sha256::digest(digest_input.as_bytes())[..6]),
+                }
             })
             .collect(),
     )
@@ -399,7 +445,7 @@ fn plan_digest(t: &Timeline, max_speed: bool) -> Option<BTreeMap<String, String>
 fn report_resume(
     h: &RunHeader,
     sha: &str,
-    plan: &Option<BTreeMap<String, String>>,
+    plan: &Option<Vec<PlanRow>>,
     prior: &HashMap<String, State>,
     uncertain: &[String],
     t: &Timeline,
@@ -414,7 +460,12 @@ fn report_resume(
         h.t0
     );
     if h.scenario_sha256 != sha {
-        match (&h.plan, plan) {
+        let digests = |rows: &Vec<PlanRow>| -> BTreeMap<String, String> {
+            rows.iter()
+                .map(|r| (r.key.clone(), r.digest.clone()))
+                .collect()
+        };
+        match (h.plan.as_ref().map(digests), plan.as_ref().map(digests)) {
             (Some(old), Some(new)) => {
                 let added: Vec<&str> = new
                     .keys()

@@ -212,7 +212,12 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
                     .map(|f| f.node.scalar_text())
                     .unwrap_or_default()
             };
-            (text("persona"), text("channel"), format!("{}{}", text("team_id"), text("to")), text("body"))
+            (
+                text("persona"),
+                text("channel"),
+                format!("{}{}", text("team_id"), text("to")),
+                text("body"),
+            )
         })
         .collect();
     let mut seen: HashMap<(&str, &str, String, &str, Duration), usize> = HashMap::new();
@@ -223,7 +228,13 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
             .team
             .as_ref()
             .map_or_else(|| recipient.clone(), |(_, id)| id.to_string());
-        let key = (persona.as_str(), channel.as_str(), recipient, body.as_str(), occ.offset);
+        let key = (
+            persona.as_str(),
+            channel.as_str(),
+            recipient,
+            body.as_str(),
+            occ.offset,
+        );
         match seen.get(&key) {
             Some(first) if *first != occ.inject => {
                 if warned.insert((*first, occ.inject)) {

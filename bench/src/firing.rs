@@ -32,10 +32,18 @@ fn timeline(singles: usize, bursts: usize, burst: usize, span_ms: u64) -> Vec<Pl
         seed ^= seed << 17;
         seed
     };
-    let mut out: Vec<Planned> = (0..singles).map(|i| Planned { key: format!("s{i}"), offset_ms: next() % span_ms }).collect();
+    let mut out: Vec<Planned> = (0..singles)
+        .map(|i| Planned {
+            key: format!("s{i}"),
+            offset_ms: next() % span_ms,
+        })
+        .collect();
     for b in 0..bursts {
         let at = span_ms * (b as u64 + 1) / (bursts as u64 + 1);
-        out.extend((0..burst).map(|j| Planned { key: format!("b{b}x{j}"), offset_ms: at }));
+        out.extend((0..burst).map(|j| Planned {
+            key: format!("b{b}x{j}"),
+            offset_ms: at,
+        }));
     }
     out.sort_by_key(|p| p.offset_ms);
     out
@@ -46,9 +54,14 @@ fn body(key: &str, ts: i64) -> Value {
 }
 
 fn scenario_yaml(plan: &[Planned]) -> String {
-    let mut s = String::from("name: Bench\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n");
+    let mut s = String::from(
+        "name: Bench\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n",
+    );
     for p in plan {
-        s.push_str(&format!("  - id: {}\n    at: {}ms\n    body: \"inject {}\"\n", p.key, p.offset_ms, p.key));
+        s.push_str(&format!(
+            "  - id: {}\n    at: {}ms\n    body: \"inject {}\"\n",
+            p.key, p.offset_ms, p.key
+        ));
     }
     s
 }
@@ -65,7 +78,14 @@ impl Server {
         let record = s.out_dir.join(format!("{name}.record.jsonl"));
         let _ = std::fs::remove_file(&record);
         let mut child = Command::new(&s.injector)
-            .args(["mock-server", "--listen", "127.0.0.1:0", "--token", TOKEN, "--record"])
+            .args([
+                "mock-server",
+                "--listen",
+                "127.0.0.1:0",
+                "--token",
+                TOKEN,
+                "--record",
+            ])
             .arg(&record)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -73,8 +93,14 @@ impl Server {
             .spawn()
             .expect("start the stand-in");
         let mut url = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut url).expect("its URL");
-        Server { child, url: url.trim().to_string(), record }
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut url)
+            .expect("its URL");
+        Server {
+            child,
+            url: url.trim().to_string(),
+            record,
+        }
     }
 
     /// Stop it (flushing the record) and return key -> arrival (unix ns) of 200s.
@@ -87,7 +113,10 @@ impl Server {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|r| r["status"] == 200)
             .filter_map(|r| {
-                let key = r["body"]["body"].as_str()?.strip_prefix("inject ")?.to_string();
+                let key = r["body"]["body"]
+                    .as_str()?
+                    .strip_prefix("inject ")?
+                    .to_string();
                 Some((key, r["received_unix_ns"].as_u64()? as i128))
             })
             .collect()
@@ -99,12 +128,18 @@ fn unix_ns(t: chrono::DateTime<chrono::Utc>) -> i128 {
 }
 
 /// Lateness in ms of every planned send that arrived; (lateness, missing count).
-fn lateness(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, arrived: &HashMap<String, i128>) -> (Vec<f64>, usize) {
+fn lateness(
+    plan: &[Planned],
+    t0: chrono::DateTime<chrono::Utc>,
+    arrived: &HashMap<String, i128>,
+) -> (Vec<f64>, usize) {
     let mut out = Vec::new();
     let mut missing = 0;
     for p in plan {
         match arrived.get(&p.key) {
-            Some(at) => out.push((*at - unix_ns(t0) - p.offset_ms as i128 * 1_000_000) as f64 / 1e6),
+            Some(at) => {
+                out.push((*at - unix_ns(t0) - p.offset_ms as i128 * 1_000_000) as f64 / 1e6)
+            }
             None => missing += 1,
         }
     }
@@ -120,27 +155,50 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().pool_max_idle_per_host(64).tcp_nodelay(true).build().expect("a client")
+    // The workspace builds reqwest without a default TLS provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        .build()
+        .expect("a client")
 }
 
 async fn post(c: &reqwest::Client, url: &str, body: &Value) {
-    let _ = c.post(format!("{url}/messages")).bearer_auth(TOKEN).json(body).send().await;
+    let _ = c
+        .post(format!("{url}/messages"))
+        .bearer_auth(TOKEN)
+        .json(body)
+        .send()
+        .await;
 }
 
 /// Precision: the same timeline fired by injector, tokio-cron-scheduler and a naive loop.
 pub fn precision(s: &Settings) -> Vec<Measure> {
-    let (singles, bursts, burst, span) = if s.smoke { (30, 2, 5, 2_000) } else { (1_500, 10, 50, 60_000) };
+    let (singles, bursts, burst, span) = if s.smoke {
+        (30, 2, 5, 2_000)
+    } else {
+        (1_500, 10, 50, 60_000)
+    };
     let plan = timeline(singles, bursts, burst, span);
     let n = plan.len();
     let scenario = s.out_dir.join("precision.yaml");
     std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
     let token_file = s.out_dir.join("token");
     std::fs::write(&token_file, TOKEN).expect("write the token");
-    let label = |who: &str, what: &str| format!("precision, {who}: lateness {what} ({n} sends over {} s)", span / 1000);
+    let label = |who: &str, what: &str| {
+        format!(
+            "precision, {who}: lateness {what} ({n} sends over {} s)",
+            span / 1000
+        )
+    };
     let mut samples: HashMap<&str, [Vec<f64>; 4]> = HashMap::new();
     let mut commands: HashMap<&str, String> = HashMap::new();
     for _ in 0..s.runs {
@@ -161,33 +219,66 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
             "--start-at".into(),
             t0.to_rfc3339(),
         ];
-        commands.insert("injector", format!("{} {}", s.injector.display(), args.join(" ")));
-        let status = Command::new(&s.injector).args(&args).env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        commands.insert(
+            "injector",
+            format!("{} {}", s.injector.display(), args.join(" ")),
+        );
+        let status = Command::new(&s.injector)
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         if !status.is_ok_and(|st| st.success()) {
             eprintln!("warning: the injector run did not succeed");
         }
-        record(&mut samples, "injector", lateness(&plan, t0, &server.finish()));
+        record(
+            &mut samples,
+            "injector",
+            lateness(&plan, t0, &server.finish()),
+        );
 
         // tokio-cron-scheduler one-shot jobs
         let server = Server::start(s, "precision-tcs");
         let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
         runtime().block_on(tcs_fire(&plan, t0, &server.url, span));
-        commands.insert("tokio-cron-scheduler", "in-process: Job::new_one_shot_at_instant_async per send, reqwest POST".into());
-        record(&mut samples, "tokio-cron-scheduler", lateness(&plan, t0, &server.finish()));
+        commands.insert(
+            "tokio-cron-scheduler",
+            "in-process: Job::new_one_shot_at_instant_async per send, reqwest POST".into(),
+        );
+        record(
+            &mut samples,
+            "tokio-cron-scheduler",
+            lateness(&plan, t0, &server.finish()),
+        );
 
         // naive chained sleeps
         let server = Server::start(s, "precision-naive");
         let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
         runtime().block_on(naive_fire(&plan, t0, &server.url));
-        commands.insert("naive sleep loop", "in-process: sleep(offset[i] - offset[i-1]) then spawn a reqwest POST".into());
-        record(&mut samples, "naive sleep loop", lateness(&plan, t0, &server.finish()));
+        commands.insert(
+            "naive sleep loop",
+            "in-process: sleep(offset[i] - offset[i-1]) then spawn a reqwest POST".into(),
+        );
+        record(
+            &mut samples,
+            "naive sleep loop",
+            lateness(&plan, t0, &server.finish()),
+        );
     }
     let mut out = Vec::new();
     for who in ["injector", "tokio-cron-scheduler", "naive sleep loop"] {
         let [p50, p99, max, early] = samples.remove(who).unwrap_or_default();
         let cmd = commands.get(who).cloned().unwrap_or_default();
         for (what, v) in [("p50", p50), ("p99", p99), ("max", max)] {
-            out.push(Measure { label: label(who, what), command: cmd.clone(), unit: "ms", seconds: v, peak_mib: Vec::new(), note: String::new() });
+            out.push(Measure {
+                label: label(who, what),
+                command: cmd.clone(),
+                unit: "ms",
+                seconds: v,
+                peak_mib: Vec::new(),
+                note: String::new(),
+            });
         }
         out.push(Measure {
             label: label(who, "sends arriving early (count)"),
@@ -201,7 +292,11 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
     out
 }
 
-fn record(samples: &mut HashMap<&str, [Vec<f64>; 4]>, who: &'static str, (mut late, missing): (Vec<f64>, usize)) {
+fn record(
+    samples: &mut HashMap<&str, [Vec<f64>; 4]>,
+    who: &'static str,
+    (mut late, missing): (Vec<f64>, usize),
+) {
     if missing > 0 {
         eprintln!("warning: {who}: {missing} planned sends never arrived");
     }
@@ -256,14 +351,32 @@ async fn naive_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &s
 pub fn throughput(s: &Settings) -> Vec<Measure> {
     let n = if s.smoke { 200 } else { 20_000 };
     let concurrency = 16;
-    let plan: Vec<Planned> = (0..n).map(|i| Planned { key: format!("t{i}"), offset_ms: 0 }).collect();
+    let plan: Vec<Planned> = (0..n)
+        .map(|i| Planned {
+            key: format!("t{i}"),
+            offset_ms: 0,
+        })
+        .collect();
     let scenario = s.out_dir.join("throughput.yaml");
     std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
     let token_file = s.out_dir.join("token");
     std::fs::write(&token_file, TOKEN).expect("write the token");
     let mut out = Vec::new();
-    for (label, extra) in [("injector run --speed max, journal fsync on", vec![]), ("injector run --speed max, journal fsync off", vec!["--no-fsync"])] {
-        let mut m = Measure { label: format!("throughput: {label} ({n} sends)"), command: String::new(), unit: "sends/s", seconds: Vec::new(), peak_mib: Vec::new(), note: String::new() };
+    for (label, extra) in [
+        ("injector run --speed max, journal fsync on", vec![]),
+        (
+            "injector run --speed max, journal fsync off",
+            vec!["--no-fsync"],
+        ),
+    ] {
+        let mut m = Measure {
+            label: format!("throughput: {label} ({n} sends)"),
+            command: String::new(),
+            unit: "sends/s",
+            seconds: Vec::new(),
+            peak_mib: Vec::new(),
+            note: String::new(),
+        };
         for _ in 0..s.runs {
             let server = Server::start(s, "throughput");
             let journal = s.out_dir.join("throughput.journal.jsonl");
@@ -284,7 +397,12 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
             ];
             args.extend(extra.iter().map(|a| a.to_string()));
             m.command = format!("{} {}", s.injector.display(), args.join(" "));
-            let _ = Command::new(&s.injector).args(&args).env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let _ = Command::new(&s.injector)
+                .args(&args)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
             m.seconds.push(rate(&server.finish()));
         }
         out.push(m);
@@ -312,20 +430,28 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
 
 /// Sends per second over the span of arrivals.
 fn rate(arrived: &HashMap<String, i128>) -> f64 {
-    let (Some(first), Some(last)) = (arrived.values().min(), arrived.values().max()) else { return 0.0 };
+    let (Some(first), Some(last)) = (arrived.values().min(), arrived.values().max()) else {
+        return 0.0;
+    };
     let span = (*last - *first) as f64 / 1e9;
-    if span <= 0.0 { 0.0 } else { (arrived.len() - 1) as f64 / span }
+    if span <= 0.0 {
+        0.0
+    } else {
+        (arrived.len() - 1) as f64 / span
+    }
 }
 
 async fn bare_loop(plan: &[Planned], url: &str, concurrency: usize) {
     let c = client();
-    let queue = Arc::new(std::sync::Mutex::new(plan.to_vec().into_iter()));
+    let queue = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(
+        plan.to_vec(),
+    )));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let (c, url, queue) = (c.clone(), url.to_string(), queue.clone());
         tasks.spawn(async move {
             loop {
-                let next = queue.lock().expect("queue").next();
+                let next = queue.lock().expect("queue").pop_front();
                 let Some(p) = next else { break };
                 post(&c, &url, &body(&p.key, 0)).await;
             }

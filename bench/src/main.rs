@@ -92,7 +92,9 @@ fn main() {
             measures.extend(stand_in(&settings));
         }
         other => {
-            eprintln!("error: unknown benchmark `{other}`; try precision, throughput, scale, stand-in or all");
+            eprintln!(
+                "error: unknown benchmark `{other}`; try precision, throughput, scale, stand-in or all"
+            );
             std::process::exit(2);
         }
     }

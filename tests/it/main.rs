@@ -4,6 +4,7 @@ mod api_examples;
 mod common;
 mod hostile;
 mod plan;
+mod report;
 mod run;
 mod schedule;
 mod schema;

@@ -1,0 +1,658 @@
+//! After-action report: what a journal says happened, occurrence by occurrence.
+//!
+//! [`Report::from_journal`] reads a journal (complete, unfinished, crashed or dry) and
+//! folds its entries into one row per occurrence (the last outcome wins; keys never
+//! started are `pending`), the totals, lateness percentiles and the run's actions
+//! (starts, resumes, ends). Rendering is text, CSV, JSON or one self-contained HTML
+//! page with an SVG timeline. A damaged journal is reported line by line; the rest is
+//! still used. Nothing here touches the network.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::journal::{Entry, Replay};
+
+/// One occurrence in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub key: String,
+    pub channel: String,
+    pub persona: String,
+    pub to: String,
+    pub planned_at: Option<String>,
+    pub sent_at: Option<String>,
+    pub lateness_ms: Option<f64>,
+    /// sent, possible duplicate, failed, skipped, uncertain or pending.
+    pub status: &'static str,
+    pub attempts: Option<u32>,
+    pub http_status: Option<u16>,
+    pub message_id: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Something the run did, with its time.
+#[derive(Clone, Debug, Serialize)]
+pub struct Action {
+    pub at: String,
+    pub what: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    pub occurrences: usize,
+    pub sent: usize,
+    pub possible_duplicates: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub uncertain: usize,
+    pub pending: usize,
+    pub late: usize,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Lateness {
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub dry_run: bool,
+    pub t0: Option<String>,
+    pub runs: usize,
+    pub finished: bool,
+    pub totals: Totals,
+    pub lateness: Lateness,
+    pub actions: Vec<Action>,
+    /// What was wrong with the journal (unreadable lines), in file order.
+    pub problems: Vec<String>,
+    pub rows: Vec<Row>,
+}
+
+/// The status words, with the colour each has in the HTML page.
+pub const STATUSES: &[(&str, &str)] = &[
+    ("sent", "#2e7d32"),
+    ("possible duplicate", "#ef6c00"),
+    ("failed", "#c62828"),
+    ("skipped", "#757575"),
+    ("uncertain", "#6a1b9a"),
+    ("pending", "#9e9e9e"),
+];
+
+fn colour(status: &str) -> &'static str {
+    STATUSES
+        .iter()
+        .find(|(s, _)| *s == status)
+        .map_or("#000000", |(_, c)| c)
+}
+
+impl Report {
+    /// Fold a journal's text into a report.
+    pub fn from_journal(text: &str) -> Report {
+        let replay = Replay::parse(text);
+        let last = replay.runs.last();
+        let mut rows: Vec<Row> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        // The newest plan lists every occurrence, started or not.
+        if let Some(plan) = replay.runs.iter().rev().find_map(|h| h.plan.as_ref()) {
+            for p in plan {
+                index.insert(p.key.clone(), rows.len());
+                rows.push(Row {
+                    key: p.key.clone(),
+                    channel: p.channel.clone(),
+                    persona: p.persona.clone(),
+                    to: p.to.clone(),
+                    planned_at: Some(p.planned_at.clone()),
+                    sent_at: None,
+                    lateness_ms: None,
+                    status: "pending",
+                    attempts: None,
+                    http_status: None,
+                    message_id: None,
+                    error: None,
+                });
+            }
+        }
+        let mut actions = Vec::new();
+        let mut runs_seen = 0;
+        for entry in &replay.entries {
+            match entry {
+                Entry::Run(h) => {
+                    runs_seen += 1;
+                    let what = if h.resumes.is_some() {
+                        "resume"
+                    } else {
+                        "start"
+                    };
+                    let mode = if h.dry_run { "dry run" } else { "live" };
+                    actions.push(Action {
+                        at: h.started_at.clone(),
+                        what: what.into(),
+                        detail: format!(
+                            "run {} ({mode}, T0 {}, {} occurrences)",
+                            short(&h.run_id),
+                            h.t0,
+                            h.occurrences
+                        ),
+                    });
+                    continue;
+                }
+                Entry::End { at, reason, .. } => {
+                    actions.push(Action {
+                        at: at.clone(),
+                        what: "end".into(),
+                        detail: reason.clone(),
+                    });
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(key) = entry.key() else { continue };
+            let i = *index.entry(key.to_string()).or_insert_with(|| {
+                rows.push(Row {
+                    key: key.to_string(),
+                    channel: String::new(),
+                    persona: String::new(),
+                    to: String::new(),
+                    planned_at: None,
+                    sent_at: None,
+                    lateness_ms: None,
+                    status: "pending",
+                    attempts: None,
+                    http_status: None,
+                    message_id: None,
+                    error: None,
+                });
+                rows.len() - 1
+            });
+            let row = &mut rows[i];
+            match entry {
+                Entry::Sending { planned_at, .. } => {
+                    row.planned_at = Some(planned_at.clone());
+                    row.status = "uncertain";
+                }
+                Entry::Sent {
+                    status,
+                    message_id,
+                    planned_at,
+                    sent_at,
+                    lateness_ms,
+                    attempts,
+                    possible_duplicate,
+                    ..
+                } => {
+                    row.planned_at = Some(planned_at.clone());
+                    row.sent_at = Some(sent_at.clone());
+                    row.lateness_ms = Some(*lateness_ms);
+                    row.status = if *possible_duplicate {
+                        "possible duplicate"
+                    } else {
+                        "sent"
+                    };
+                    row.attempts = Some(*attempts);
+                    row.http_status = Some(*status);
+                    row.message_id = Some(message_id.clone());
+                    row.error = None;
+                }
+                Entry::Failed {
+                    status,
+                    error,
+                    planned_at,
+                    at,
+                    attempts,
+                    ..
+                } => {
+                    row.planned_at = Some(planned_at.clone());
+                    row.sent_at = Some(at.clone());
+                    row.status = "failed";
+                    row.attempts = Some(*attempts);
+                    row.http_status = *status;
+                    row.error = Some(error.clone());
+                }
+                Entry::Skipped {
+                    reason, planned_at, ..
+                } => {
+                    row.planned_at = Some(planned_at.clone());
+                    row.status = "skipped";
+                    row.error = Some(reason.clone());
+                }
+                Entry::Run(_) | Entry::End { .. } => {}
+            }
+        }
+        let mut totals = Totals {
+            occurrences: rows.len(),
+            ..Totals::default()
+        };
+        let mut late: Vec<f64> = Vec::new();
+        for r in &rows {
+            match r.status {
+                "sent" => totals.sent += 1,
+                "possible duplicate" => {
+                    totals.sent += 1;
+                    totals.possible_duplicates += 1;
+                }
+                "failed" => totals.failed += 1,
+                "skipped" => totals.skipped += 1,
+                "uncertain" => totals.uncertain += 1,
+                _ => totals.pending += 1,
+            }
+            if let Some(l) = r.lateness_ms {
+                late.push(l);
+                totals.late += usize::from(l > crate::engine::LATE_GRACE.as_millis() as f64);
+            }
+        }
+        late.sort_by(f64::total_cmp);
+        let pick = |q: f64| {
+            (!late.is_empty())
+                .then(|| late[((late.len() as f64 * q).ceil() as usize).clamp(1, late.len()) - 1])
+        };
+        Report {
+            scenario: last.map(|h| h.scenario.clone()).unwrap_or_default(),
+            dry_run: last.is_some_and(|h| h.dry_run),
+            t0: last.map(|h| h.t0.clone()),
+            runs: runs_seen,
+            finished: replay.last_completed,
+            totals,
+            lateness: Lateness {
+                p50_ms: pick(0.5),
+                p95_ms: pick(0.95),
+                p99_ms: pick(0.99),
+                max_ms: late.last().copied(),
+            },
+            actions,
+            problems: replay.problems,
+            rows,
+        }
+    }
+
+    fn title(&self) -> String {
+        format!(
+            "{}{}{}",
+            if self.scenario.is_empty() {
+                "(no run in this journal)"
+            } else {
+                &self.scenario
+            },
+            if self.dry_run { " — dry run" } else { "" },
+            if self.finished { "" } else { " — unfinished" }
+        )
+    }
+
+    fn totals_line(&self) -> String {
+        let t = &self.totals;
+        format!(
+            "{} occurrences: {} sent ({} possible duplicate), {} failed, {} skipped, {} uncertain, {} pending; {} late",
+            t.occurrences,
+            t.sent,
+            t.possible_duplicates,
+            t.failed,
+            t.skipped,
+            t.uncertain,
+            t.pending,
+            t.late
+        )
+    }
+
+    fn lateness_line(&self) -> String {
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} ms"));
+        let l = &self.lateness;
+        format!(
+            "lateness p50 {}, p95 {}, p99 {}, max {}",
+            ms(l.p50_ms),
+            ms(l.p95_ms),
+            ms(l.p99_ms),
+            ms(l.max_ms)
+        )
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{}", self.title());
+        for p in &self.problems {
+            let _ = writeln!(out, "journal problem: {p}");
+        }
+        let _ = writeln!(out, "{}", self.totals_line());
+        let _ = writeln!(out, "{}", self.lateness_line());
+        let _ = writeln!(out, "\nactions:");
+        for a in &self.actions {
+            let _ = writeln!(out, "  {}  {:<7} {}", a.at, a.what, a.detail);
+        }
+        let _ = writeln!(out);
+        let header = [
+            "KEY",
+            "CHANNEL",
+            "PERSONA",
+            "TO",
+            "PLANNED",
+            "SENT",
+            "LATENESS",
+            "STATUS",
+            "ATTEMPTS",
+            "HTTP",
+            "MESSAGE_ID",
+            "ERROR",
+        ];
+        let cells: Vec<[String; 12]> = self.rows.iter().map(row_cells).collect();
+        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+        for c in &cells {
+            for (w, v) in widths.iter_mut().zip(c) {
+                *w = (*w).max(v.chars().count());
+            }
+        }
+        let line = |c: &[String]| {
+            let mut l = String::new();
+            for (i, (v, w)) in c.iter().zip(&widths).enumerate() {
+                if i + 1 == c.len() {
+                    l.push_str(v);
+                } else {
+                    let _ = write!(l, "{v:<w$}  ");
+                }
+            }
+            l.trim_end().to_string()
+        };
+        let _ = writeln!(out, "{}", line(&header.map(String::from)));
+        for c in &cells {
+            let _ = writeln!(out, "{}", line(c));
+        }
+        out
+    }
+
+    pub fn csv(&self) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record([
+            "key",
+            "channel",
+            "persona",
+            "to",
+            "planned_at",
+            "sent_at",
+            "lateness_ms",
+            "status",
+            "attempts",
+            "http_status",
+            "message_id",
+            "error",
+        ]);
+        for r in &self.rows {
+            let _ = w.write_record(row_cells(r));
+        }
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// One self-contained page: summary, an SVG timeline in lanes, the table.
+    pub fn html(&self, lanes_by_team: bool) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body>",
+            esc(&format!("injector report: {}", self.title()))
+        );
+        let _ = writeln!(out, "<h1>{}</h1>", esc(&self.title()));
+        for p in &self.problems {
+            let _ = writeln!(out, "<p class=\"problem\">Journal problem: {}</p>", esc(p));
+        }
+        let t = &self.totals;
+        let _ = write!(
+            out,
+            "<section class=\"summary\" id=\"totals\" data-occurrences=\"{}\" data-sent=\"{}\" data-failed=\"{}\" data-skipped=\"{}\" data-uncertain=\"{}\" data-pending=\"{}\">",
+            t.occurrences, t.sent, t.failed, t.skipped, t.uncertain, t.pending
+        );
+        let _ = write!(
+            out,
+            "<p>{}</p><p>{}</p>",
+            esc(&self.totals_line()),
+            esc(&self.lateness_line())
+        );
+        out.push_str("<p class=\"legend\">");
+        for (s, c) in STATUSES {
+            let _ = write!(out, "<span><i style=\"background:{c}\"></i>{s}</span> ");
+        }
+        out.push_str("</p></section>\n");
+        out.push_str(&self.svg(lanes_by_team));
+        if !self.actions.is_empty() {
+            out.push_str("<h2>Actions</h2><table class=\"actions\"><tr><th>At</th><th>What</th><th>Detail</th></tr>\n");
+            for a in &self.actions {
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&a.at),
+                    esc(&a.what),
+                    esc(&a.detail)
+                );
+            }
+            out.push_str("</table>\n");
+        }
+        out.push_str("<h2>Occurrences</h2><table class=\"rows\"><tr>");
+        for h in [
+            "Key",
+            "Channel",
+            "Persona",
+            "To",
+            "Planned",
+            "Sent",
+            "Lateness",
+            "Status",
+            "Attempts",
+            "HTTP",
+            "Message id",
+            "Error",
+        ] {
+            let _ = write!(out, "<th>{h}</th>");
+        }
+        out.push_str("</tr>\n");
+        for r in &self.rows {
+            let _ = write!(out, "<tr class=\"row\" data-key=\"{}\">", esc(&r.key));
+            for (i, c) in row_cells(r).iter().enumerate() {
+                if i == 7 {
+                    let _ = write!(
+                        out,
+                        "<td><span class=\"status\" style=\"color:{}\">{}</span></td>",
+                        colour(r.status),
+                        esc(c)
+                    );
+                } else {
+                    let _ = write!(out, "<td>{}</td>", esc(c));
+                }
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table>\n<p class=\"foot\">Made by injector from the run's journal.</p></body></html>\n");
+        out
+    }
+
+    fn svg(&self, by_team: bool) -> String {
+        let parse = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.to_utc())
+        };
+        let points: Vec<Span> = self
+            .rows
+            .iter()
+            .map(|r| (parse(&r.planned_at), parse(&r.sent_at)))
+            .collect();
+        let times: Vec<DateTime<Utc>> = points
+            .iter()
+            .flat_map(|(a, b)| [*a, *b])
+            .flatten()
+            .collect();
+        let (Some(start), Some(end)) = (times.iter().min().copied(), times.iter().max().copied())
+        else {
+            return "<p>No timed occurrences.</p>\n".into();
+        };
+        let span = ((end - start).num_milliseconds().max(1)) as f64;
+        let mut lanes: Vec<String> = Vec::new();
+        let lane_of = |r: &Row| {
+            let name = if by_team {
+                r.to.clone()
+            } else {
+                r.channel.clone()
+            };
+            if name.is_empty() {
+                "(unknown)".to_string()
+            } else {
+                name
+            }
+        };
+        for r in &self.rows {
+            let l = lane_of(r);
+            if !lanes.contains(&l) {
+                lanes.push(l);
+            }
+        }
+        let (left, width, lane_h, top) = (140.0, 840.0, 30.0, 30.0);
+        let height = top + lanes.len() as f64 * lane_h + 10.0;
+        let x = |t: DateTime<Utc>| left + (t - start).num_milliseconds() as f64 / span * width;
+        let mut out = format!(
+            "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1000 {height}\" width=\"1000\" height=\"{height}\" role=\"img\" aria-label=\"timeline\">\n"
+        );
+        for (i, name) in lanes.iter().enumerate() {
+            let y = top + i as f64 * lane_h;
+            let _ = writeln!(
+                out,
+                "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"1000\" height=\"{lane_h}\" fill=\"{}\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">{}</text></g>",
+                if i % 2 == 0 { "#f5f5f5" } else { "#ffffff" },
+                y + 19.0,
+                esc(name)
+            );
+        }
+        for k in 0..=4 {
+            let t = start + chrono::TimeDelta::milliseconds((span * k as f64 / 4.0) as i64);
+            let xx = x(t);
+            let _ = writeln!(
+                out,
+                "<line x1=\"{xx:.1}\" y1=\"{}\" x2=\"{xx:.1}\" y2=\"{height}\" stroke=\"#e0e0e0\"/><text x=\"{xx:.1}\" y=\"16\" class=\"tick\">{}</text>",
+                top - 4.0,
+                if span < 60_000.0 {
+                    t.format("%H:%M:%S%.3f").to_string()
+                } else {
+                    t.format("%H:%M:%S").to_string()
+                }
+            );
+        }
+        for (r, (planned, actual)) in self.rows.iter().zip(&points) {
+            let lane = lanes.iter().position(|l| *l == lane_of(r)).unwrap_or(0);
+            let y = top + lane as f64 * lane_h + lane_h / 2.0;
+            let c = colour(r.status);
+            let tip = format!(
+                "{} — {}\nplanned {}\nsent {}\nlateness {}\n{}{}",
+                r.key,
+                r.status,
+                r.planned_at.as_deref().unwrap_or("-"),
+                r.sent_at.as_deref().unwrap_or("-"),
+                r.lateness_ms.map_or("-".into(), |l| format!("{l:.3} ms")),
+                r.message_id
+                    .as_deref()
+                    .map_or(String::new(), |m| format!("message_id {m}\n")),
+                r.error.as_deref().unwrap_or("")
+            );
+            let _ = write!(
+                out,
+                "<g class=\"mark\" data-key=\"{}\" data-status=\"{}\"><title>{}</title>",
+                esc(&r.key),
+                r.status,
+                esc(tip.trim_end())
+            );
+            match (planned, actual) {
+                (Some(p), Some(a)) => {
+                    let _ = write!(
+                        out,
+                        "<line x1=\"{:.1}\" y1=\"{y}\" x2=\"{:.1}\" y2=\"{y}\" stroke=\"{c}\" stroke-width=\"2\"/><circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"none\" stroke=\"{c}\"/><circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"{c}\"/>",
+                        x(*p),
+                        x(*a),
+                        x(*p),
+                        x(*a)
+                    );
+                }
+                (Some(p), None) | (None, Some(p)) => {
+                    let fill = if r.status == "pending" { "none" } else { c };
+                    let _ = write!(
+                        out,
+                        "<circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"{fill}\" stroke=\"{c}\"/>",
+                        x(*p)
+                    );
+                }
+                (None, None) => {}
+            }
+            out.push_str("</g>\n");
+        }
+        out.push_str("</svg>\n");
+        out
+    }
+}
+
+/// Planned and actual instants of a row.
+type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+fn row_cells(r: &Row) -> [String; 12] {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    [
+        r.key.clone(),
+        r.channel.clone(),
+        r.persona.clone(),
+        r.to.clone(),
+        opt(&r.planned_at),
+        opt(&r.sent_at),
+        r.lateness_ms.map_or(String::new(), |l| format!("{l:.3}")),
+        r.status.to_string(),
+        r.attempts.map_or(String::new(), |a| a.to_string()),
+        r.http_status.map_or(String::new(), |s| s.to_string()),
+        opt(&r.message_id),
+        opt(&r.error),
+    ]
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// Escape text for HTML and SVG.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = "body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#212121}\
+h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:24px 0 8px}\
+.summary p{margin:2px 0}.problem{color:#c62828;font-weight:600}\
+.legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}\
+svg.timeline{display:block;max-width:100%;height:auto;border:1px solid #e0e0e0;margin:12px 0}\
+.lane-name{font-size:12px;fill:#424242}.tick{font-size:11px;fill:#616161;text-anchor:middle}\
+.mark:hover circle{r:6}\
+table{border-collapse:collapse;font-size:12px}th,td{border-bottom:1px solid #eeeeee;padding:3px 8px;text-align:left;vertical-align:top}\
+th{background:#fafafa}.status{font-weight:600}.foot{color:#757575;font-size:12px}\
+@media print{body{margin:0}svg.timeline{border:none}tr{break-inside:avoid}}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! The after-action report: snapshots of text and CSV, and the HTML page in a real browser.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{fixture, injector, injector_in, root, scenario, tempdir};
+
+#[test]
+fn text_and_csv_of_a_complete_run() {
+    let path = fixture("journals/complete.jsonl");
+    let run = injector(&["report", path.to_str().unwrap()]);
+    run.code(0);
+    insta::assert_snapshot!("complete_text", run.stdout);
+    let run = injector(&["report", path.to_str().unwrap(), "--format", "csv"]);
+    run.code(0);
+    insta::assert_snapshot!("complete_csv", run.stdout);
+}
+
+#[test]
+fn a_crashed_dry_run_with_a_torn_line() {
+    let path = fixture("journals/crashed.jsonl");
+    let run = injector(&["report", path.to_str().unwrap()]);
+    run.code(0);
+    assert!(
+        run.stderr.contains("line 5: torn last line"),
+        "{}",
+        run.stderr
+    );
+    insta::assert_snapshot!("crashed_text", run.stdout);
+    let run = injector(&["report", path.to_str().unwrap(), "--format", "json"]);
+    let doc = run.json();
+    assert_eq!(doc["dry_run"], true);
+    assert_eq!(doc["finished"], false);
+    assert_eq!(doc["totals"]["sent"], 1);
+    assert_eq!(doc["totals"]["uncertain"], 1);
+    assert_eq!(doc["totals"]["pending"], 1);
+    assert_eq!(doc["problems"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn not_a_journal() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("x.jsonl"), "hello\n").unwrap();
+    let run = injector_in(dir.path(), &["report", "x.jsonl"]);
+    run.code(2);
+    assert!(run.stderr.contains("holds no run"), "{}", run.stderr);
+    injector_in(dir.path(), &["report", "missing.jsonl"]).code(2);
+}
+
+/// Debian's chromium, headless, as root, with no network chatter.
+fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
+    let bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("Debian's chromium is required for this test (.ci/run installs it)");
+    Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("chromium runs")
+}
+
+fn artifacts() -> PathBuf {
+    let dir = root().join("target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_html_report_in_a_real_browser() {
+    // A real dry run of the full example, then its report.
+    let dir = tempdir();
+    let scenario = scenario("harbour-flood.yaml");
+    let run = injector_in(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--dry-run",
+            "--speed",
+            "3000",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(0);
+    let html = dir.path().join("report.html");
+    injector_in(
+        dir.path(),
+        &[
+            "report",
+            "harbour-flood.dry-run.journal.jsonl",
+            "--format",
+            "html",
+            "-o",
+            html.to_str().unwrap(),
+        ],
+    )
+    .code(0);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        !page.contains("http://") && !page.contains("https://") || !page.contains("<link"),
+        "self-contained"
+    );
+    assert!(
+        !page.contains("<script src") && !page.contains("<link"),
+        "no external resources"
+    );
+
+    let profile = tempdir();
+    let dom = chromium(
+        &["--dump-dom", &format!("file://{}", html.display())],
+        profile.path(),
+    );
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+    let marks = dom.matches("<g class=\"mark\"").count();
+    assert_eq!(marks, 53, "one mark per occurrence in the browser's DOM");
+    assert_eq!(dom.matches("data-status=\"sent\"").count(), 53);
+    assert!(
+        dom.contains("data-occurrences=\"53\" data-sent=\"53\" data-failed=\"0\""),
+        "totals"
+    );
+    for key in [
+        "met-warning",
+        "brief-per-team@blue",
+        "gauge-reading#8",
+        "final-popup",
+    ] {
+        assert!(dom.contains(&format!("data-key=\"{key}\"")), "{key}");
+    }
+
+    let shot = artifacts().join("report.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1100,1400",
+            &format!("file://{}", html.display()),
+        ],
+        profile.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(
+        png.len() > 10_000 && png.starts_with(b"\x89PNG"),
+        "a real picture"
+    );
+}
+
+#[test]
+fn the_fixture_report_page_marks_every_status() {
+    let path = fixture("journals/complete.jsonl");
+    let dir = tempdir();
+    let html = dir.path().join("r.html");
+    injector(&[
+        "report",
+        path.to_str().unwrap(),
+        "--format",
+        "html",
+        "--lanes",
+        "team",
+        "-o",
+        html.to_str().unwrap(),
+    ])
+    .code(0);
+    let page = std::fs::read_to_string(html).unwrap();
+    for status in ["sent", "possible duplicate", "failed", "skipped"] {
+        assert!(
+            page.contains(&format!("data-status=\"{status}\"")),
+            "{status}"
+        );
+    }
+    assert!(page.contains("team 3437872"), "team lanes");
+}
