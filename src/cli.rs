@@ -27,6 +27,16 @@ pub enum Command {
     Run(RunArgs),
     /// After-action report from a run's journal: text, CSV, JSON or a one-page HTML timeline.
     Report(ReportArgs),
+    /// List the workspace's teams (id, kind S/M/T, name).
+    Teams(ListArgs),
+    /// List the workspace's personas (hash, handle, name, job title).
+    Personas(ListArgs),
+    /// Fill or update a scenario's `personas:` and `teams:` maps from the workspace.
+    Sync(SyncArgs),
+    /// Turn a Master Events List spreadsheet (CSV or XLSX) into a scenario.
+    Import(ImportArgs),
+    /// Write a scenario's timeline in another shape (a MEL spreadsheet as CSV).
+    Export(ExportArgs),
     /// Run the built-in Conducttr stand-in server, for rehearsals and tests.
     ///
     /// The first line on stdout is its base URL; every request is logged on stderr and,
@@ -54,6 +64,82 @@ pub struct Output {
     pub output: Option<PathBuf>,
 }
 
+/// Where the Conducttr workspace is: the same flags for every command that calls it.
+#[derive(Debug, Args, Clone)]
+pub struct TargetArgs {
+    /// API base URL (else CONDUCTTR_BASE_URL, else https://api.conducttr.com/v1.1/eagle).
+    #[arg(long, env = "CONDUCTTR_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Read the API token from this file (else from the CONDUCTTR_TOKEN variable).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Output shape.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Scenario file, edited in place (unless -o).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Show what would change without writing.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A MEL spreadsheet: .csv or .xlsx.
+    #[arg(value_name = "MEL")]
+    pub file: PathBuf,
+    /// The scenario's name (default: the file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Conducttr's Master Events List columns, as CSV.
+    MelCsv,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Scenario file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Output shape.
+    #[arg(long, value_enum, default_value_t = ExportFormat::MelCsv)]
+    pub format: ExportFormat,
+    /// T0: an RFC 3339 time or `now` (default: the scenario's `start`, else now).
+    #[arg(long, value_name = "RFC3339|now")]
+    pub start_at: Option<String>,
+    #[command(flatten)]
+    pub output: Output,
+}
+
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Scenario files to check.
@@ -62,6 +148,11 @@ pub struct ValidateArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub strict: bool,
+    /// Also check persona and team ids against the workspace (cached 15 minutes).
+    #[arg(long)]
+    pub online: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Output shape.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
@@ -139,12 +230,8 @@ pub struct RunArgs {
     /// Divide every offset by F (rehearsals), or `max`: fire in order as fast as accepted.
     #[arg(long, value_name = "F|max")]
     pub speed: Option<String>,
-    /// API base URL; `/messages` is appended.
-    #[arg(long, env = "CONDUCTTR_BASE_URL", value_name = "URL")]
-    pub base_url: Option<String>,
-    /// Read the API token from this file (else from the CONDUCTTR_TOKEN variable).
-    #[arg(long, value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Journal file (default: <scenario stem>.journal.jsonl, or .dry-run.journal.jsonl).
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,

@@ -8,6 +8,8 @@
 //! - [`validate`]: all of the above for one file, as diagnostics.
 //! - [`plan`], [`schema`]: what `plan` and `schema` print.
 //! - [`report`]: the after-action report from a journal.
+//! - [`workspace`]: teams and personas of the Conducttr workspace; [`sync`] and [`mel`]:
+//!   alias maps from it, and the Master Events List spreadsheet both ways.
 //! - [`client`]: HTTP to Conducttr with retries; [`engine`]: the scheduler;
 //!   [`journal`]: what a run did, durably; [`run`]: the `run` command around them.
 //! - [`stand_in`]: the built-in Conducttr stand-in server.
@@ -19,6 +21,7 @@ pub mod client;
 pub mod diag;
 pub mod engine;
 pub mod journal;
+pub mod mel;
 pub mod message;
 pub mod plan;
 pub mod report;
@@ -26,8 +29,10 @@ pub mod run;
 pub mod scenario;
 pub mod schema;
 pub mod stand_in;
+pub mod sync;
 pub mod timeline;
 pub mod validate;
+pub mod workspace;
 pub mod yaml;
 
 use std::io::{IsTerminal, Write};
@@ -84,7 +89,8 @@ impl Error {
 /// Run a parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
-        Command::Validate(args) => validate_cmd(args),
+        Command::Validate(args) if args.online => block_on(false, "warn", validate_online(args)),
+        Command::Validate(args) => validate_cmd(args, None),
         Command::Plan(args) => plan_cmd(args),
         Command::Schema(args) => {
             write_output(args.output.output.as_deref(), &schema::schema_json())?;
@@ -98,6 +104,11 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             mock_server_cmd(args),
         ),
         Command::Report(args) => report_cmd(args),
+        Command::Teams(args) => block_on(false, "warn", list_cmd(args, true)),
+        Command::Personas(args) => block_on(false, "warn", list_cmd(args, false)),
+        Command::Sync(args) => block_on(false, "warn", sync_cmd(args)),
+        Command::Import(args) => import_cmd(args),
+        Command::Export(args) => export_cmd(args),
         Command::Run(args) => block_on(
             args.log_format == cli::LogFormat::Json,
             "info",
@@ -239,6 +250,7 @@ async fn mock_server_cmd(args: MockServerArgs) -> Result<i32, Error> {
         },
         link_ttl: args.link_ttl,
         check_ids: args.check_ids,
+        personas_archive: None,
     };
     let server = stand_in::StandIn::start(opts)
         .await
@@ -329,14 +341,257 @@ fn display_path(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn validate_cmd(args: ValidateArgs) -> Result<i32, Error> {
+/// The Conducttr target from flags and the environment; the token is never a flag.
+pub fn target_from(args: &cli::TargetArgs) -> Result<client::Target, Error> {
+    let base = args
+        .base_url
+        .clone()
+        .unwrap_or_else(|| client::DEFAULT_BASE_URL.to_string());
+    let token = match &args.token_file {
+        Some(path) => read_token_file(path)?,
+        None => match std::env::var("CONDUCTTR_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+            _ => {
+                return Err(Error::usage(
+                    "no API token",
+                    Some(
+                        "set CONDUCTTR_TOKEN, or pass --token-file PATH (or rehearse with --dry-run)",
+                    ),
+                ));
+            }
+        },
+    };
+    client::Target::new(&base, token).map_err(|e| {
+        Error::usage(
+            format!("bad base URL: {e}"),
+            Some("pass --base-url or set CONDUCTTR_BASE_URL"),
+        )
+    })
+}
+
+async fn workspace_of(
+    target: &cli::TargetArgs,
+    use_cache: bool,
+) -> Result<workspace::Workspace, Error> {
+    let client = client::Client::new(target_from(target)?, client::Settings::default())
+        .map_err(|e| Error::usage(e, None))?;
+    let ws = if use_cache {
+        workspace::cached(&client).await
+    } else {
+        workspace::fetch(&client).await
+    };
+    ws.map_err(|e| Error::Usage {
+        message: format!(
+            "cannot read the workspace at {}: {e}",
+            client.target().base_url
+        ),
+        hint: None,
+    })
+}
+
+async fn list_cmd(args: cli::ListArgs, teams: bool) -> Result<i32, Error> {
+    let ws = workspace_of(&args.target, false).await?;
+    let text = if teams {
+        match args.format {
+            cli::ListFormat::Text => {
+                let mut t = String::from("ID        KIND  NAME\n");
+                for team in &ws.teams {
+                    t.push_str(&format!(
+                        "{:<9} {:<5} {}\n",
+                        team.id,
+                        team.kind(),
+                        team.name
+                    ));
+                }
+                t
+            }
+            cli::ListFormat::Json => {
+                let rows: Vec<_> = ws
+                    .teams
+                    .iter()
+                    .map(|t| json!({"id": t.id, "kind": t.kind(), "name": t.name}))
+                    .collect();
+                serde_json::to_string_pretty(&rows).expect("json") + "\n"
+            }
+            cli::ListFormat::Yaml => {
+                let rows: Vec<_> = ws
+                    .teams
+                    .iter()
+                    .map(|t| json!({"id": t.id, "kind": t.kind(), "name": t.name}))
+                    .collect();
+                serde_saphyr::to_string(&rows)
+                    .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?
+            }
+        }
+    } else {
+        match args.format {
+            cli::ListFormat::Text => {
+                let w = ws
+                    .personas
+                    .iter()
+                    .map(|p| p.handle.len())
+                    .max()
+                    .unwrap_or(6)
+                    .max(6);
+                let mut t = format!("{:<10} {:<w$} {:<24} JOB TITLE\n", "HASH", "HANDLE", "NAME");
+                for p in &ws.personas {
+                    t.push_str(&format!(
+                        "{:<10} {:<w$} {:<24} {}\n",
+                        p.hash, p.handle, p.name, p.job_title
+                    ));
+                }
+                t
+            }
+            cli::ListFormat::Json => {
+                serde_json::to_string_pretty(&ws.personas).expect("json") + "\n"
+            }
+            cli::ListFormat::Yaml => serde_saphyr::to_string(&ws.personas)
+                .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?,
+        }
+    };
+    write_output(args.output.output.as_deref(), &text)?;
+    Ok(exit::OK)
+}
+
+async fn validate_online(args: ValidateArgs) -> Result<i32, Error> {
+    let ws = workspace_of(&args.target, true).await?;
+    validate_cmd(args, Some(&ws))
+}
+
+async fn sync_cmd(args: cli::SyncArgs) -> Result<i32, Error> {
+    let text = read_scenario(&args.file)?;
+    let ws = workspace_of(&args.target, false).await?;
+    let (new, changes) = sync::sync(&text, &ws)
+        .map_err(|e| Error::usage(format!("{}: {e}", args.file.display()), None))?;
+    for a in &changes.added {
+        eprintln!("added {a}");
+    }
+    for u in &changes.updated {
+        eprintln!("updated {u}");
+    }
+    for u in &changes.unknown {
+        eprintln!("left alone {u}: not in the workspace");
+    }
+    if args.check {
+        return Ok(if new == *text {
+            exit::OK
+        } else {
+            exit::INVALID
+        });
+    }
+    match &args.output.output {
+        Some(out) => fs_err::write(out, &new)?,
+        None if new != *text => fs_err::write(&args.file, &new)?,
+        None => {}
+    }
+    eprintln!(
+        "{}: {} added, {} updated, {} left alone",
+        args.file.display(),
+        changes.added.len(),
+        changes.updated.len(),
+        changes.unknown.len()
+    );
+    Ok(exit::OK)
+}
+
+fn import_cmd(args: cli::ImportArgs) -> Result<i32, Error> {
+    let bytes = fs_err::read(&args.file)?;
+    let ext = args
+        .file
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let rows = match ext.as_str() {
+        "xlsx" | "xlsm" => mel::xlsx_rows(&bytes),
+        "csv" | "txt" => match String::from_utf8(bytes) {
+            Ok(text) => mel::csv_rows(&text),
+            Err(_) => Err("the CSV is not UTF-8 text".into()),
+        },
+        _ => Err(format!(
+            "`.{ext}` is not a spreadsheet injector reads; give a .csv or .xlsx file"
+        )),
+    }
+    .map_err(|e| Error::usage(format!("{}: {e}", args.file.display()), None))?;
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let imported = mel::import(&rows, &name)
+        .map_err(|e| Error::usage(format!("{}: {e}", args.file.display()), None))?;
+    for c in &imported.ignored_columns {
+        eprintln!("note: column `{c}` is not a MEL column; ignored");
+    }
+    for p in &imported.problems {
+        eprintln!(
+            "{}: row {}: {}; left out",
+            args.file.display(),
+            p.row,
+            p.reason
+        );
+    }
+    write_output(args.output.output.as_deref(), &imported.yaml)?;
+    // The result must pass validation, or say why not.
+    let shown = args
+        .output
+        .output
+        .as_ref()
+        .map_or("(imported)".to_string(), |p| p.display().to_string());
+    let checked = validate::check(
+        &shown,
+        Arc::new(imported.yaml.clone()),
+        None,
+        1.0,
+        Utc::now(),
+    );
+    if !checked.is_valid(false) {
+        eprint!("{}", checked.diags.render(stderr_color()));
+        eprintln!(
+            "the imported scenario does not pass validation yet: {} error(s) (fix them in the scenario, or in the spreadsheet and import again)",
+            checked.diags.error_count()
+        );
+    }
+    eprintln!(
+        "{} inject(s) imported, {} row(s) left out",
+        imported.injects,
+        imported.problems.len()
+    );
+    Ok(if imported.problems.is_empty() && checked.is_valid(false) {
+        exit::OK
+    } else {
+        exit::INVALID
+    })
+}
+
+fn export_cmd(args: cli::ExportArgs) -> Result<i32, Error> {
+    let now = Utc::now();
+    let start_at = parse_start_at(args.start_at.as_deref(), now)?;
+    let source = read_scenario(&args.file)?;
+    let checked = validate::check(&display_path(&args.file), source, start_at, 1.0, now);
+    if !checked.is_valid(false) {
+        eprint!("{}", checked.diags.render(stderr_color()));
+        return Ok(exit::INVALID);
+    }
+    let timeline = checked.timeline.expect("a valid scenario has a timeline");
+    let text = match args.format {
+        cli::ExportFormat::MelCsv => mel::export(&timeline),
+    };
+    write_output(args.output.output.as_deref(), &text)?;
+    Ok(exit::OK)
+}
+
+fn validate_cmd(args: ValidateArgs, ws: Option<&workspace::Workspace>) -> Result<i32, Error> {
     let now = Utc::now();
     let mut all_valid = true;
     let mut reports = Vec::new();
     let mut text = String::new();
     for path in &args.files {
         let source = read_scenario(path)?;
-        let checked = validate::check(&display_path(path), source, None, 1.0, now);
+        let checked = match ws {
+            Some(ws) => validate::check_online(&display_path(path), source, None, 1.0, now, ws),
+            None => validate::check(&display_path(path), source, None, 1.0, now),
+        };
         let valid = checked.is_valid(args.strict);
         all_valid &= valid;
         let (injects, occurrences, duration) = match &checked.timeline {

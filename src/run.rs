@@ -52,30 +52,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
     let target = if args.dry_run {
         None
     } else {
-        let base = args
-            .base_url
-            .clone()
-            .unwrap_or_else(|| client::DEFAULT_BASE_URL.to_string());
-        let token = match &args.token_file {
-            Some(path) => crate::read_token_file(path)?,
-            None => match std::env::var("CONDUCTTR_TOKEN") {
-                Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
-                _ => {
-                    return Err(Error::usage(
-                        "no API token",
-                        Some(
-                            "set CONDUCTTR_TOKEN, or pass --token-file PATH (or rehearse with --dry-run)",
-                        ),
-                    ));
-                }
-            },
-        };
-        Some(Target::new(&base, token).map_err(|e| {
-            Error::usage(
-                format!("bad base URL: {e}"),
-                Some("pass --base-url or set CONDUCTTR_BASE_URL"),
-            )
-        })?)
+        Some(crate::target_from(&args.target)?)
     };
 
     // The journal, and what it already holds.
@@ -660,10 +637,10 @@ fn resume_command(args: &RunArgs, journal: &Path) -> String {
     if args.dry_run {
         cmd.push_str(" --dry-run");
     }
-    if let Some(url) = &args.base_url {
+    if let Some(url) = &args.target.base_url {
         cmd.push_str(&format!(" --base-url {url}"));
     }
-    if let Some(path) = &args.token_file {
+    if let Some(path) = &args.target.token_file {
         cmd.push_str(&format!(" --token-file {}", path.display()));
     }
     cmd

@@ -16,6 +16,7 @@ use crate::diag::Diagnostics;
 use crate::message;
 use crate::scenario;
 use crate::timeline::{Occurrence, Timeline};
+use crate::workspace::Workspace;
 use crate::yaml::Pos;
 
 /// A scenario longer than this draws a warning.
@@ -44,20 +45,56 @@ pub fn check(
     speed: f64,
     now: DateTime<Utc>,
 ) -> Checked {
+    check_with(file, source, start_at, speed, now, None)
+}
+
+/// [`check`], with `@handles` resolved through the workspace and every persona and team
+/// id checked against it.
+pub fn check_online(
+    file: &str,
+    source: Arc<String>,
+    start_at: Option<DateTime<FixedOffset>>,
+    speed: f64,
+    now: DateTime<Utc>,
+    ws: &Workspace,
+) -> Checked {
+    check_with(file, source, start_at, speed, now, Some(ws))
+}
+
+fn check_with(
+    file: &str,
+    source: Arc<String>,
+    start_at: Option<DateTime<FixedOffset>>,
+    speed: f64,
+    now: DateTime<Utc>,
+    ws: Option<&Workspace>,
+) -> Checked {
     let (scenario, mut diags) = scenario::read(file, source);
-    let Some(scenario) = scenario else {
+    let Some(mut scenario) = scenario else {
         return Checked {
             diags,
             timeline: None,
             t0_known: false,
         };
     };
+    if let Some(ws) = ws {
+        for p in &ws.personas {
+            let handle = format!("@{}", p.handle.trim_start_matches('@'));
+            scenario
+                .personas
+                .entry(handle)
+                .or_insert_with(|| p.hash.clone());
+        }
+    }
     let (t0, t0_known) = crate::timeline::choose_t0(start_at, &scenario, now);
     let (timeline, errors) = Timeline::build(Arc::new(scenario), t0, speed);
     for e in errors {
         diags.error(e.pos, e.message, e.hint);
     }
     check_bodies(&timeline, &mut diags);
+    if let Some(ws) = ws {
+        check_ids(&timeline, ws, &mut diags);
+    }
     warnings(&timeline, &mut diags);
     diags.sort();
     Checked {
@@ -167,6 +204,69 @@ fn check_one(
         out.push((format!("{}:{}", v.field, v.message), pos, message, v.hint));
     }
     out
+}
+
+/// Every persona and team id of the scenario must exist in the workspace.
+fn check_ids(timeline: &Timeline, ws: &Workspace, diags: &mut Diagnostics) {
+    let mut reported: HashSet<(usize, String)> = HashSet::new();
+    for occ in &timeline.occurrences {
+        let inject = timeline.inject(occ);
+        let Ok(body) = timeline.body(occ) else {
+            continue;
+        };
+        if let Some(persona) = body.get("persona").and_then(serde_json::Value::as_str)
+            && !ws.has_persona(persona)
+            && reported.insert((occ.inject, format!("p{persona}")))
+        {
+            let written = inject.field("persona").or_else(|| {
+                timeline
+                    .scenario
+                    .defaults
+                    .iter()
+                    .find(|d| d.name == "persona")
+            });
+            let word = written
+                .map(|f| f.node.scalar_text())
+                .unwrap_or_else(|| persona.to_string());
+            diags.error(
+                timeline.field_pos(inject, "persona"),
+                format!(
+                    "inject `{}`: no persona `{persona}` in the workspace",
+                    inject.id
+                ),
+                ws.suggest_persona(&word).or(Some(
+                    "`injector personas` lists the workspace's personas".into(),
+                )),
+            );
+        }
+        if let Some(team) = body.get("team_id")
+            && !ws.has_team(team)
+            && reported.insert((occ.inject, format!("t{team}")))
+        {
+            let labels: Vec<String> = ws
+                .teams
+                .iter()
+                .flat_map(|t| [t.label(), t.id.to_string()])
+                .collect();
+            let label = occ.team.as_ref().map_or_else(
+                || team.to_string().trim_matches('"').to_string(),
+                |(l, _)| l.clone(),
+            );
+            let hint = crate::diag::did_you_mean(&label, labels.iter().map(String::as_str))
+                .and_then(|l| {
+                    ws.teams
+                        .iter()
+                        .find(|t| t.label() == l || t.id.to_string() == l)
+                })
+                .map(|t| format!("did you mean {} ({})?", t.id, t.name))
+                .or(Some("`injector teams` lists the workspace's teams".into()));
+            diags.error(
+                timeline.field_pos(inject, "team_id"),
+                format!("inject `{}`: no team {team} in the workspace", inject.id),
+                hint,
+            );
+        }
+    }
 }
 
 fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {

@@ -66,7 +66,7 @@ fn scenario_yaml(plan: &[Planned]) -> String {
     s
 }
 
-/// A stand-in process with a record file; killed (SIGTERM) on drop.
+/// A stand-in process with a record file; stopped by `finish` (or killed on drop).
 struct Server {
     child: Child,
     url: String,
@@ -108,7 +108,8 @@ impl Server {
         // SAFETY: kill(2) on our own child.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         let _ = self.child.wait();
-        let text = std::fs::read_to_string(&self.record).unwrap_or_default();
+        let record = std::mem::take(&mut self.record);
+        let text = std::fs::read_to_string(&record).unwrap_or_default();
         text.lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|r| r["status"] == 200)
@@ -120,6 +121,13 @@ impl Server {
                 Some((key, r["received_unix_ns"].as_u64()? as i128))
             })
             .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

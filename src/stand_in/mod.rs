@@ -66,6 +66,9 @@ pub struct Options {
     pub link_ttl: Duration,
     /// Reject persona and team ids that are not in the world.
     pub check_ids: bool,
+    /// Serve these bytes as the personas archive instead of the world's (to rehearse a
+    /// broken download).
+    pub personas_archive: Option<Vec<u8>>,
 }
 
 impl Options {
@@ -80,6 +83,7 @@ impl Options {
             faults: Faults::default(),
             link_ttl: Duration::from_secs(15 * 60),
             check_ids: false,
+            personas_archive: None,
         }
     }
 }
@@ -114,7 +118,10 @@ impl StandIn {
         let listener = TcpListener::bind(opts.listen).await?;
         let addr = listener.local_addr()?;
         let recorder = record::Recorder::open(opts.record.as_deref())?;
-        let zip = Bytes::from(world_zip(&opts.world)?);
+        let zip = Bytes::from(match &opts.personas_archive {
+            Some(bytes) => bytes.clone(),
+            None => world_zip(&opts.world)?,
+        });
         let shared = Arc::new(Shared {
             rng: Mutex::new(StdRng::seed_from_u64(opts.faults.seed)),
             opts,

@@ -10,3 +10,4 @@ mod schedule;
 mod schema;
 mod stand_in;
 mod validate_rules;
+mod workspace;

@@ -1,0 +1,364 @@
+//! Conducttr's Master Events List (MEL) spreadsheet, both ways.
+//!
+//! [`import`] turns MEL rows (CSV, or the first sheet of an XLSX) into scenario YAML:
+//! Time to `at`, From to `persona`, Method to `channel`, To and Team to the recipient,
+//! Subject, Message to `body`; Expected action, Faction and Tag become `notes`. Columns
+//! are found by header name, case-insensitively, in any order; blank rows are passed
+//! over; a row that cannot be mapped is reported with its row number and the reason.
+//! [`export`] writes a scenario's timeline as MEL CSV (one row per occurrence, with an
+//! `ID` column so that export then import gives back the same timeline). A MEL has no
+//! columns for assets, flags, counts or sentiment: those stay in the scenario.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::timeline::Timeline;
+
+/// MEL columns, as Conducttr names them, plus our ID.
+pub const COLUMNS: &[&str] = &[
+    "ID",
+    "Time",
+    "From",
+    "Faction",
+    "To",
+    "Team",
+    "Method",
+    "Subject",
+    "Message",
+    "Expected action",
+    "Tag",
+];
+
+/// Channels whose Subject is an article's title.
+const ARTICLE_CHANNELS: &[&str] = &["websites", "news", "blog", "bulletin"];
+
+/// A row that could not be mapped: its 1-based spreadsheet row and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowProblem {
+    pub row: usize,
+    pub reason: String,
+}
+
+/// The scenario YAML and the rows left out.
+#[derive(Debug)]
+pub struct Imported {
+    pub yaml: String,
+    pub injects: usize,
+    pub problems: Vec<RowProblem>,
+    /// Header cells that are not MEL columns (ignored).
+    pub ignored_columns: Vec<String>,
+}
+
+/// Rows of cells, each with its 1-based row number in the spreadsheet.
+pub type Rows = Vec<(usize, Vec<String>)>;
+
+/// Read a CSV text into rows of cells (a UTF-8 BOM and Windows line ends are fine).
+pub fn csv_rows(text: &str) -> Result<Rows, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| e.to_string())?;
+        // The row's line in the file, counted from its byte offset (blank lines count).
+        let line = record.position().map_or(rows.len() + 1, |p| {
+            // After a CRLF the reader's position can rest on the LF: count it too.
+            let end = (p.byte() as usize + 1).min(text.len());
+            text.as_bytes()[..end]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1
+        });
+        rows.push((line, record.iter().map(|c| c.to_string()).collect()));
+    }
+    Ok(rows)
+}
+
+/// Read the first sheet of an XLSX workbook into rows of cells.
+pub fn xlsx_rows(bytes: &[u8]) -> Result<Rows, String> {
+    use calamine::Reader;
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("not a readable XLSX workbook ({e})"))?;
+    let range = book
+        .worksheet_range_at(0)
+        .ok_or("the workbook has no sheet")?
+        .map_err(|e| format!("cannot read the first sheet ({e})"))?;
+    let first = range.start().map_or(0, |(row, _)| row as usize);
+    Ok(range
+        .rows()
+        .enumerate()
+        .map(|(i, row)| {
+            let cells = row
+                .iter()
+                .map(|cell| match cell {
+                    calamine::Data::Empty => String::new(),
+                    calamine::Data::String(s) => s.clone(),
+                    calamine::Data::Int(i) => i.to_string(),
+                    // A time of day in Excel is a fraction of a day.
+                    calamine::Data::Float(f) if (0.0..1.0).contains(f) => {
+                        clock(((f * 86_400.0).round()) as u64)
+                    }
+                    calamine::Data::Float(f) => f.to_string(),
+                    calamine::Data::Bool(b) => b.to_string(),
+                    calamine::Data::DateTime(d) => {
+                        clock(((d.as_f64().fract() * 86_400.0).round()) as u64)
+                    }
+                    other => other.to_string(),
+                })
+                .collect();
+            (first + i + 1, cells)
+        })
+        .collect())
+}
+
+fn clock(secs: u64) -> String {
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// A Method as written in a MEL to a Conducttr channel.
+pub fn channel_of(method: &str) -> String {
+    let m = method.trim().to_lowercase();
+    match m.as_str() {
+        "email" | "e-mail" | "mail" => "mail".into(),
+        "social" | "social media" | "twitter" | "x" | "post" => "microblog".into(),
+        "website" | "web" | "article" | "website article" => "websites".into(),
+        "pop-up" | "popup" | "media pop-up" | "media popup" | "notification" => {
+            "notifications".into()
+        }
+        "chat" | "message" | "messenger" => "msngr".into(),
+        "video" => "videoblog".into(),
+        _ => m,
+    }
+}
+
+/// Quote any text as a YAML double-quoted scalar (JSON strings are valid YAML).
+fn q(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Turn MEL rows (the first non-blank row is the header) into a scenario.
+pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
+    let mut rows = rows
+        .iter()
+        .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()));
+    let (_, header) = rows.next().ok_or("the spreadsheet is empty")?;
+    let norm = |s: &str| s.trim().to_lowercase().replace(['_', '-'], " ");
+    let col = |name: &str| header.iter().position(|h| norm(h) == norm(name));
+    let ignored_columns: Vec<String> = header
+        .iter()
+        .filter(|h| !h.trim().is_empty() && !COLUMNS.iter().any(|c| norm(c) == norm(h)))
+        .cloned()
+        .collect();
+    let (Some(time), Some(from), Some(method)) = (col("Time"), col("From"), col("Method")) else {
+        let missing: Vec<&str> = ["Time", "From", "Method"]
+            .into_iter()
+            .filter(|c| col(c).is_none())
+            .collect();
+        return Err(format!(
+            "the header row lacks the column(s) {}; found {:?}",
+            missing.join(", "),
+            header
+        ));
+    };
+    let (id_col, to_col, team_col, subject_col, message_col) = (
+        col("ID"),
+        col("To"),
+        col("Team"),
+        col("Subject"),
+        col("Message"),
+    );
+    let (faction_col, action_col, tag_col) = (col("Faction"), col("Expected action"), col("Tag"));
+    let mut yaml = format!(
+        "# yaml-language-server: $schema=../injector.schema.json\n# Imported from a Master Events List.\nname: {}\ninjects:\n",
+        q(name)
+    );
+    let mut problems = Vec::new();
+    let mut injects = 0;
+    let mut used_ids = std::collections::HashSet::new();
+    for (n, row) in rows {
+        let n = *n;
+        let cell = |c: Option<usize>| {
+            c.and_then(|c| row.get(c))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        let at = match crate::scenario::parse_offset_str(&cell(Some(time))) {
+            Ok(d) => d,
+            Err((m, _)) if cell(Some(time)).is_empty() => {
+                problems.push(RowProblem {
+                    row: n,
+                    reason: format!("Time is empty ({m})"),
+                });
+                continue;
+            }
+            Err((m, _)) => {
+                problems.push(RowProblem {
+                    row: n,
+                    reason: format!("Time: {m}"),
+                });
+                continue;
+            }
+        };
+        let persona = cell(Some(from));
+        if persona.is_empty() {
+            problems.push(RowProblem {
+                row: n,
+                reason: "From is empty: every inject needs a persona".into(),
+            });
+            continue;
+        }
+        let channel = channel_of(&cell(Some(method)));
+        if channel.is_empty() {
+            problems.push(RowProblem {
+                row: n,
+                reason: "Method is empty: every inject needs a channel".into(),
+            });
+            continue;
+        }
+        let mut id = cell(id_col).replace(['#', '@', ',', ' '], "-");
+        if id.is_empty() || !used_ids.insert(id.clone()) {
+            id = format!("row-{n}");
+            used_ids.insert(id.clone());
+        }
+        let _ = writeln!(yaml, "  - id: {}", q(&id));
+        let _ = writeln!(
+            yaml,
+            "    at: {}",
+            q(crate::plan::show_offset(at).trim_start_matches("T+"))
+        );
+        let _ = writeln!(yaml, "    persona: {}", q(&persona));
+        let _ = writeln!(yaml, "    channel: {}", q(&channel));
+        let (to, team) = (cell(to_col), cell(team_col));
+        if !team.is_empty() {
+            let _ = writeln!(yaml, "    type: team");
+            let team_value = if team.bytes().all(|b| b.is_ascii_digit()) {
+                team.clone()
+            } else {
+                q(&team)
+            };
+            let _ = writeln!(yaml, "    team_id: {team_value}");
+        } else if !to.is_empty() {
+            let _ = writeln!(yaml, "    type: individual");
+        }
+        if !to.is_empty() {
+            let _ = writeln!(yaml, "    to: {}", q(&to));
+        }
+        let subject = cell(subject_col);
+        if !subject.is_empty() {
+            let field = if ARTICLE_CHANNELS.contains(&channel.as_str()) {
+                "title"
+            } else {
+                "subject"
+            };
+            let _ = writeln!(yaml, "    {field}: {}", q(&subject));
+        }
+        let message = cell(message_col);
+        if !message.is_empty() {
+            let _ = writeln!(yaml, "    body: {}", q(&message));
+        }
+        let notes: Vec<(&str, String)> = [
+            ("faction", cell(faction_col)),
+            ("expected_action", cell(action_col)),
+            ("tag", cell(tag_col)),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+        if !notes.is_empty() {
+            let _ = writeln!(yaml, "    notes:");
+            for (k, v) in notes {
+                let _ = writeln!(yaml, "      {k}: {}", q(&v));
+            }
+        }
+        injects += 1;
+    }
+    Ok(Imported {
+        yaml,
+        injects,
+        problems,
+        ignored_columns,
+    })
+}
+
+/// The timeline as MEL CSV: one row per occurrence, in firing order.
+pub fn export(t: &Timeline) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(COLUMNS);
+    for occ in &t.occurrences {
+        let inject = t.inject(occ);
+        let body = t.body(occ).unwrap_or_default();
+        let wire = |name: &str| match body.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(v) => v.to_string(),
+        };
+        let note = |k: &str| {
+            inject
+                .notes
+                .as_ref()
+                .and_then(|n| n.get(k))
+                .map(|v| v.as_str().map_or(v.to_string(), String::from))
+                .unwrap_or_default()
+        };
+        // Ids, not aliases: the spreadsheet has no alias maps, so an import of it validates.
+        let team = if wire("type") == "team" {
+            wire("team_id")
+        } else {
+            String::new()
+        };
+        let to = if wire("player_email").is_empty() {
+            wire("to")
+        } else {
+            wire("player_email")
+        };
+        let subject = if wire("subject").is_empty() {
+            wire("title")
+        } else {
+            wire("subject")
+        };
+        let _ = w.write_record([
+            occ.key.clone(),
+            crate::plan::show_offset(occ.offset)
+                .trim_start_matches("T+")
+                .to_string(),
+            wire("persona"),
+            note("faction"),
+            to,
+            team,
+            wire("channel"),
+            subject,
+            wire("body"),
+            note("expected_action"),
+            note("tag"),
+        ]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messy_rows_map_or_are_reported() {
+        let text = "\u{feff}tag,MESSAGE,time,From,Method,extra\r\n\r\nt1,Hello,0:05,hm,Email,x\r\n,Bye,00:10:00,hm,social,\r\n,Oops,soon,hm,mail,\r\n,,+15m,,mail,\r\n";
+        let rows = csv_rows(text).unwrap();
+        let got = import(&rows, "T").unwrap();
+        assert_eq!(got.injects, 2);
+        assert_eq!(got.ignored_columns, vec!["extra"]);
+        assert_eq!(got.problems.len(), 2);
+        assert_eq!(got.problems[0].row, 5);
+        assert!(got.problems[0].reason.contains("Time"));
+        assert_eq!(got.problems[1].row, 6);
+        assert!(got.yaml.contains("at: \"00:05:00\""), "{}", got.yaml);
+        assert!(got.yaml.contains("channel: \"microblog\""));
+        assert!(got.yaml.contains("tag: \"t1\""));
+        // The same rows with Unix line ends are numbered the same.
+        let unix = import(&csv_rows(&text.replace("\r\n", "\n")).unwrap(), "T").unwrap();
+        assert_eq!(unix.problems, got.problems);
+    }
+}

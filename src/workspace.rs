@@ -1,0 +1,244 @@
+//! The Conducttr workspace: its teams and personas, fetched, cached and matched.
+//!
+//! `GET /teams` answers a list; `GET /personas` answers a presigned link (valid 15
+//! minutes) to a zip whose `data.json` lists the personas. [`fetch`] follows both and
+//! names what went wrong (an expired link, a broken zip, a missing file). [`cached`]
+//! keeps the result for 15 minutes under the user's cache directory, keyed by base URL.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::client::Client;
+
+/// How long a fetched workspace is trusted.
+pub const CACHE_TTL: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Team {
+    pub id: u64,
+    pub name: String,
+}
+
+impl Team {
+    /// `S` session, `M` moderators, `T` a participant team, from the name's first letter.
+    pub fn kind(&self) -> &'static str {
+        match self.name.trim_start().chars().next() {
+            Some('S') => "S",
+            Some('M') => "M",
+            Some('T') => "T",
+            _ => "?",
+        }
+    }
+
+    /// The name without its kind prefix and creation-time suffix: "T - Blue - 2026/.." -> "Blue".
+    pub fn label(&self) -> String {
+        let parts: Vec<&str> = self.name.split(" - ").collect();
+        match parts.len() {
+            0 | 1 => self.name.trim().to_string(),
+            2 => parts[1].trim().to_string(),
+            _ => parts[1..parts.len() - 1].join(" - ").trim().to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Persona {
+    pub hash: String,
+    pub handle: String,
+    pub name: String,
+    pub job_title: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Workspace {
+    pub teams: Vec<Team>,
+    pub personas: Vec<Persona>,
+}
+
+impl Workspace {
+    pub fn persona_by_handle(&self, handle: &str) -> Option<&Persona> {
+        let bare = handle.trim_start_matches('@');
+        self.personas
+            .iter()
+            .find(|p| p.handle.trim_start_matches('@').eq_ignore_ascii_case(bare))
+    }
+
+    pub fn has_persona(&self, hash: &str) -> bool {
+        self.personas.iter().any(|p| p.hash == hash)
+    }
+
+    pub fn has_team(&self, id: &Value) -> bool {
+        let id = match id {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        };
+        id.is_some_and(|id| self.teams.iter().any(|t| t.id == id))
+    }
+
+    /// Did-you-mean over persona handles, names and hashes.
+    pub fn suggest_persona(&self, word: &str) -> Option<String> {
+        let handles = self.personas.iter().map(|p| p.handle.as_str());
+        let names = self.personas.iter().map(|p| p.name.as_str());
+        let hashes = self.personas.iter().map(|p| p.hash.as_str());
+        crate::diag::did_you_mean(word, handles.chain(names).chain(hashes)).map(|found| {
+            let p = self
+                .personas
+                .iter()
+                .find(|p| p.handle == found || p.name == found || p.hash == found)
+                .expect("found among them");
+            format!("did you mean {} ({}, \"{}\")?", p.handle, p.name, p.hash)
+        })
+    }
+}
+
+/// Fetch teams and personas from the workspace.
+pub async fn fetch(client: &Client) -> Result<Workspace, String> {
+    let teams: Vec<Team> = serde_json::from_value(client.get_json("teams").await?)
+        .map_err(|e| format!("GET /teams answered an unexpected shape ({e})"))?;
+    let link = client.get_json("personas").await?;
+    let url = link
+        .get("presigned_url")
+        .and_then(Value::as_str)
+        .ok_or("GET /personas answered without a presigned_url")?;
+    let resp = client.http().get(url).send().await.map_err(|e| {
+        format!(
+            "cannot download the personas archive: {}",
+            crate::client::describe(&e)
+        )
+    })?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| {
+        format!(
+            "cannot download the personas archive: {}",
+            crate::client::describe(&e)
+        )
+    })?;
+    if status.as_u16() == 403 && String::from_utf8_lossy(&bytes).contains("expired") {
+        return Err(
+            "the personas link had expired before it was used (links last 15 minutes); try again"
+                .into(),
+        );
+    }
+    if !status.is_success() {
+        return Err(format!(
+            "downloading the personas archive answered {status}"
+        ));
+    }
+    Ok(Workspace {
+        teams,
+        personas: personas_from_zip(&bytes)?,
+    })
+}
+
+/// The personas of a Conducttr personas zip (`data.json`).
+pub fn personas_from_zip(bytes: &[u8]) -> Result<Vec<Persona>, String> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("the personas archive is not a valid zip ({e})"))?;
+    let file = archive
+        .by_name("data.json")
+        .map_err(|_| "the personas archive has no data.json".to_string())?;
+    let data: Value = serde_json::from_reader(file)
+        .map_err(|e| format!("data.json in the personas archive is not JSON ({e})"))?;
+    let list = data
+        .as_array()
+        .ok_or("data.json in the personas archive is not a list")?;
+    let text = |v: &Value, path: &[&str]| {
+        path.iter()
+            .try_fold(v, |v, k| v.get(*k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    Ok(list
+        .iter()
+        .filter(|p| !text(p, &["system_info", "hash"]).is_empty())
+        .map(|p| Persona {
+            hash: text(p, &["system_info", "hash"]),
+            handle: text(p, &["system_info", "handle"]),
+            name: {
+                let n = text(p, &["system_info", "name"]);
+                if n.is_empty() {
+                    text(p, &["identity", "name"])
+                } else {
+                    n
+                }
+            },
+            job_title: text(p, &["identity", "job_title"]),
+        })
+        .collect())
+}
+
+fn cache_path(base_url: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(base_url.as_bytes());
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Some(dir.join("injector").join(format!("workspace-{name}.json")))
+}
+
+/// The workspace, from a cache younger than [`CACHE_TTL`] or fetched (and cached).
+pub async fn cached(client: &Client) -> Result<Workspace, String> {
+    let path = cache_path(&client.target().base_url);
+    if let Some(path) = &path
+        && let Ok(meta) = std::fs::metadata(path)
+        && meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age < CACHE_TTL)
+        && let Ok(text) = std::fs::read_to_string(path)
+        && let Ok(ws) = serde_json::from_str::<Workspace>(&text)
+    {
+        return Ok(ws);
+    }
+    let ws = fetch(client).await?;
+    if let Some(path) = &path {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(path, serde_json::to_string(&ws).unwrap_or_default());
+    }
+    Ok(ws)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn team_kinds_and_labels() {
+        let t = Team {
+            id: 1,
+            name: "T - Blue Cell - 2026/02/06 03-33-10".into(),
+        };
+        assert_eq!((t.kind(), t.label().as_str()), ("T", "Blue Cell"));
+        let s = Team {
+            id: 2,
+            name: "S - Harbour Flood - 2026/02/06 03-32-51".into(),
+        };
+        assert_eq!((s.kind(), s.label().as_str()), ("S", "Harbour Flood"));
+        assert_eq!(
+            Team {
+                id: 3,
+                name: "odd".into()
+            }
+            .kind(),
+            "?"
+        );
+    }
+
+    #[test]
+    fn broken_archives_are_named() {
+        assert!(
+            personas_from_zip(b"not a zip")
+                .unwrap_err()
+                .contains("not a valid zip")
+        );
+    }
+}
