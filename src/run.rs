@@ -147,7 +147,31 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
             t.t0.to_rfc3339()
         );
         let now_t0 = (now + crate::START_LEAD).fixed_offset();
-        checked = validate::check(&shown, source, Some(now_t0), speed, now);
+        checked = validate::check(&shown, source.clone(), Some(now_t0), speed, now);
+    }
+    // `@handles` the scenario's map lacks are resolved through the workspace (live runs).
+    let unknown_handle = |c: &validate::Checked| {
+        c.diags
+            .items
+            .iter()
+            .any(|d| d.message.starts_with("unknown persona `@"))
+    };
+    if let Some(target) = &target
+        && unknown_handle(&checked)
+    {
+        let client = Client::new(target.clone(), client::Settings::default())
+            .map_err(|e| Error::usage(e, None))?;
+        match crate::workspace::cached(&client).await {
+            Ok(ws) => {
+                let t0 = checked
+                    .timeline
+                    .as_ref()
+                    .filter(|_| checked.t0_known)
+                    .map(|t| t.t0);
+                checked = validate::check_online(&shown, source, t0.or(start_at), speed, now, &ws);
+            }
+            Err(e) => tracing::warn!("cannot read the workspace to resolve @handles: {e}"),
+        }
     }
     if !checked.is_valid(false) {
         eprint!("{}", checked.diags.render(crate::stderr_color()));

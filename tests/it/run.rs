@@ -741,3 +741,37 @@ async fn late_policies() {
     );
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_run_resolves_handles_through_the_workspace() {
+    let server = stand_in(Faults::default()).await;
+    let yaml = "name: Handles\ndefaults:\n  type: team\n  team_id: 3437866\n  channel: microblog\ninjects:\n  - id: a\n    at: 0s\n    persona: \"@tidewatch\"\n    body: inject a\n";
+    let s = setup(yaml);
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let cache = s.dir.path().join("cache");
+    let ran = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--speed",
+            "max",
+        ],
+        &[("XDG_CACHE_HOME", cache.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let sent: Vec<Record> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/messages"))
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].body["persona"], "3-49790");
+    server.shutdown(Duration::from_secs(1)).await;
+}
