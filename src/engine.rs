@@ -140,7 +140,20 @@ pub struct Config {
 pub struct Item {
     /// Index into the timeline's occurrences.
     pub occ: usize,
+    /// The instant it fires at (moved by holds and shifts).
     pub fire_at: DateTime<Utc>,
+    /// The instant the timeline planned; `ts` moves with the difference.
+    pub planned: DateTime<Utc>,
+}
+
+impl Item {
+    pub fn new(occ: usize, fire_at: DateTime<Utc>) -> Item {
+        Item {
+            occ,
+            fire_at,
+            planned: fire_at,
+        }
+    }
 }
 
 /// How the engine's work ended.
@@ -169,6 +182,104 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// A group ready to send: its instant, and each item with its body.
+type Prepared = (DateTime<Utc>, Vec<(Item, Map<String, Value>)>);
+
+/// A live action on a running exercise.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Stop the clock: nothing fires until resumed (in-flight sends finish).
+    Hold,
+    /// Restart the clock; every occurrence not yet fired moves later by the hold's length.
+    Resume,
+    /// Skip an occurrence key, or every occurrence of an inject id.
+    Skip(String),
+    /// Undo a skip before it fires.
+    Unskip(String),
+    /// Send an occurrence at once (also while held); its slot then does nothing.
+    Fire(String),
+    /// Move every occurrence not yet fired by this many milliseconds (negative: earlier).
+    Shift(i64),
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Hold => "hold",
+            Action::Resume => "resume",
+            Action::Skip(_) => "skip",
+            Action::Unskip(_) => "unskip",
+            Action::Fire(_) => "fire",
+            Action::Shift(_) => "shift",
+        }
+    }
+}
+
+/// An action, where it came from, and where to say how it went.
+pub struct Command {
+    pub action: Action,
+    /// `terminal`, `page` or `command`.
+    pub source: String,
+    pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+}
+
+/// The clock's state, published for the control view.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClockState {
+    pub held_since: Option<DateTime<Utc>>,
+    /// The total shift of everything not yet fired (holds and shifts).
+    pub shift: chrono::TimeDelta,
+    pub skipped: Vec<String>,
+}
+
+impl ClockState {
+    /// The state a journal's actions leave behind: holds (one still open stays open),
+    /// resumes and shifts summed into the shift, skips not undone.
+    pub fn replay(entries: &[Entry]) -> ClockState {
+        let mut state = ClockState::default();
+        for e in entries {
+            let Entry::Control {
+                at,
+                action,
+                key,
+                by_ms,
+                ..
+            } = e
+            else {
+                continue;
+            };
+            match action.as_str() {
+                "hold" => {
+                    state.held_since = DateTime::parse_from_rfc3339(at).ok().map(|t| t.to_utc())
+                }
+                "resume" => {
+                    state.held_since = None;
+                    state.shift += chrono::TimeDelta::milliseconds(by_ms.unwrap_or(0));
+                }
+                "shift" => state.shift += chrono::TimeDelta::milliseconds(by_ms.unwrap_or(0)),
+                "skip" => {
+                    if let Some(k) = key
+                        && !state.skipped.contains(k)
+                    {
+                        state.skipped.push(k.clone());
+                    }
+                }
+                "unskip" => state.skipped.retain(|k| Some(k) != key.as_ref()),
+                _ => {}
+            }
+        }
+        state
+    }
+}
+
+/// Live control of a run: where commands arrive, and the state to start from (a resume
+/// replays the journal's actions into it).
+pub struct Control {
+    pub commands: mpsc::Receiver<Command>,
+    pub initial: ClockState,
+    pub state: watch::Sender<ClockState>,
+}
+
 impl<D: Dispatch> Engine<D> {
     /// Fire `items` (sorted by instant, ties in file order) until done or stopped.
     pub async fn run(
@@ -176,46 +287,110 @@ impl<D: Dispatch> Engine<D> {
         items: Vec<Item>,
         stop: watch::Receiver<bool>,
     ) -> std::io::Result<Ending> {
+        self.run_controlled(items, stop, None).await
+    }
+
+    /// [`Engine::run`], steered live by `control`.
+    pub async fn run_controlled(
+        &self,
+        items: Vec<Item>,
+        stop: watch::Receiver<bool>,
+        control: Option<Control>,
+    ) -> std::io::Result<Ending> {
         // Two stages joined by a short queue, so that preparing the next group (bodies,
         // `sending` entries, one fsync) overlaps with sending the current one.
-        let (tx, mut rx) = mpsc::channel::<(DateTime<Utc>, Vec<(Item, Map<String, Value>)>)>(4);
+        let (tx, mut rx) = mpsc::channel::<Prepared>(4);
         let producer = async {
             let mut stop = stop;
+            let (mut commands, mut clock_state, publish) = match control {
+                Some(c) => (Some(c.commands), c.initial, Some(c.state)),
+                None => (None, ClockState::default(), None),
+            };
+            let mut fired: std::collections::HashSet<usize> = std::collections::HashSet::new();
             let mut i = 0;
             let mut stopped = false;
-            while i < items.len() {
+            loop {
+                while i < items.len() && fired.contains(&i) {
+                    i += 1;
+                }
+                if i >= items.len() {
+                    break;
+                }
+                if let Some(p) = &publish {
+                    p.send_replace(clock_state.clone());
+                }
                 // A group: every item due at the same instant (with --speed max, a batch).
-                let fire_at = items[i].fire_at;
+                let shift = clock_state.shift;
+                let fire_at = items[i].fire_at + shift;
                 let cap = if self.config.max_speed {
                     128
                 } else {
                     usize::MAX
                 };
-                let mut j = i + 1;
+                let mut group: Vec<Item> = Vec::new();
+                let mut j = i;
                 while j < items.len()
-                    && j - i < cap
-                    && (self.config.max_speed || items[j].fire_at == fire_at)
+                    && group.len() < cap
+                    && (self.config.max_speed || items[j].fire_at + shift == fire_at)
                 {
+                    if !fired.contains(&j) {
+                        group.push(Item {
+                            occ: items[j].occ,
+                            fire_at,
+                            planned: items[j].planned,
+                        });
+                    }
                     j += 1;
                 }
                 let key = self.timeline.occurrences[items[i].occ].key.clone();
                 let _ = self.next.send(Some((key, fire_at)));
-                if !self.config.max_speed {
-                    let lead = chrono::TimeDelta::from_std(PREPARE_LEAD).unwrap_or_default();
-                    if self
-                        .clock
-                        .sleep_until(fire_at - lead, Some(&mut stop))
-                        .await
-                    {
-                        stopped = true;
-                        break;
+                // Wait for the group's instant, a command, or a stop.
+                let lead = chrono::TimeDelta::from_std(PREPARE_LEAD).unwrap_or_default();
+                let held = clock_state.held_since.is_some();
+                let wait = async {
+                    if held {
+                        // Held: nothing fires; only a stop (or a command) ends the wait.
+                        let _ = stop.changed().await;
+                        true
+                    } else if self.config.max_speed {
+                        *stop.borrow()
+                    } else {
+                        self.clock
+                            .sleep_until(fire_at - lead, Some(&mut stop))
+                            .await
                     }
+                };
+                let command = tokio::select! {
+                    biased;
+                    c = async { commands.as_mut().expect("guarded").recv().await }, if commands.is_some() => match c {
+                        Some(c) => Some(c),
+                        None => { commands = None; continue; }
+                    },
+                    interrupted = wait => {
+                        if interrupted { stopped = true; break; }
+                        None
+                    }
+                };
+                if let Some(cmd) = command {
+                    let reply = self
+                        .apply(
+                            cmd.action,
+                            &cmd.source,
+                            &items,
+                            i,
+                            &mut fired,
+                            &mut clock_state,
+                            &tx,
+                        )
+                        .await?;
+                    let _ = cmd.reply.send(reply);
+                    continue;
                 }
                 if *stop.borrow() {
                     stopped = true;
                     break;
                 }
-                let prepared = self.prepare(&items[i..j]).await?;
+                let prepared = self.prepare(&group, &clock_state.skipped).await?;
                 i = j;
                 if tx.send((fire_at, prepared)).await.is_err() {
                     break;
@@ -223,7 +398,8 @@ impl<D: Dispatch> Engine<D> {
             }
             drop(tx);
             let _ = self.next.send(None);
-            Ok::<_, std::io::Error>((items.len() - i, stopped))
+            let pending = (i..items.len()).filter(|k| !fired.contains(k)).count();
+            Ok::<_, std::io::Error>((pending, stopped))
         };
         let consumer = async {
             let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
@@ -288,15 +464,135 @@ impl<D: Dispatch> Engine<D> {
         }
     }
 
+    /// Carry out one action; the reply says what happened (or why not).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the producer loop's state, passed by reference"
+    )]
+    async fn apply(
+        &self,
+        action: Action,
+        source: &str,
+        items: &[Item],
+        next: usize,
+        fired: &mut std::collections::HashSet<usize>,
+        state: &mut ClockState,
+        tx: &mpsc::Sender<Prepared>,
+    ) -> std::io::Result<Result<String, String>> {
+        let now = self.clock.now();
+        // Occurrences not yet prepared that a key (or inject id) names.
+        let find = |key: &str| -> Vec<usize> {
+            (next..items.len())
+                .filter(|k| !fired.contains(k))
+                .filter(|k| {
+                    let occ = &self.timeline.occurrences[items[*k].occ];
+                    occ.key == key || self.timeline.inject(occ).id == key
+                })
+                .collect()
+        };
+        let (reply, key, by_ms) = match &action {
+            Action::Hold if state.held_since.is_some() => return Ok(Err("already held".into())),
+            Action::Hold => {
+                state.held_since = Some(now);
+                ("held".to_string(), None, None)
+            }
+            Action::Resume => match state.held_since.take() {
+                None => return Ok(Err("not held".into())),
+                Some(since) => {
+                    let held = now - since;
+                    state.shift += held;
+                    (
+                        format!(
+                            "resumed after {} s; everything not yet fired moves {} s later",
+                            held.num_seconds(),
+                            held.num_seconds()
+                        ),
+                        None,
+                        Some(held.num_milliseconds()),
+                    )
+                }
+            },
+            Action::Shift(ms) => {
+                state.shift += chrono::TimeDelta::milliseconds(*ms);
+                (format!("shifted by {ms} ms"), None, Some(*ms))
+            }
+            Action::Skip(key) => {
+                if find(key).is_empty() {
+                    return Ok(Err(format!("no occurrence `{key}` left to fire")));
+                }
+                if !state.skipped.contains(key) {
+                    state.skipped.push(key.clone());
+                }
+                (format!("{key} will be skipped"), Some(key.clone()), None)
+            }
+            Action::Unskip(key) => {
+                if !state.skipped.contains(key) {
+                    return Ok(Err(format!("`{key}` is not skipped")));
+                }
+                state.skipped.retain(|k| k != key);
+                (format!("{key} will fire"), Some(key.clone()), None)
+            }
+            Action::Fire(key) => {
+                let found = find(key);
+                let Some(&k) = found.first() else {
+                    return Ok(Err(format!("no occurrence `{key}` left to fire")));
+                };
+                let item = Item {
+                    occ: items[k].occ,
+                    fire_at: now,
+                    planned: items[k].planned,
+                };
+                let occ_key = self.timeline.occurrences[item.occ].key.clone();
+                state.skipped.retain(|s| *s != occ_key);
+                fired.insert(k);
+                self.journal_action(&action, source, Some(occ_key.clone()), None)
+                    .await?;
+                let prepared = self
+                    .prepare(std::slice::from_ref(&item), &state.skipped)
+                    .await?;
+                let _ = tx.send((now, prepared)).await;
+                return Ok(Ok(format!("{occ_key} fired")));
+            }
+        };
+        self.journal_action(&action, source, key, by_ms).await?;
+        Ok(Ok(reply))
+    }
+
+    async fn journal_action(
+        &self,
+        action: &Action,
+        source: &str,
+        key: Option<String>,
+        by_ms: Option<i64>,
+    ) -> std::io::Result<()> {
+        let entry = Entry::Control {
+            at: rfc3339(self.clock.now()),
+            action: action.name().into(),
+            key,
+            by_ms,
+            source: source.into(),
+        };
+        self.journal.append(&entry).await?;
+        let _ = self.events.send(entry);
+        Ok(())
+    }
+
     /// Decide late ones, build bodies, journal `sending` for the rest (one fsync).
-    async fn prepare(&self, group: &[Item]) -> std::io::Result<Vec<(Item, Map<String, Value>)>> {
+    async fn prepare(
+        &self,
+        group: &[Item],
+        skipped: &[String],
+    ) -> std::io::Result<Vec<(Item, Map<String, Value>)>> {
         let now = self.clock.now();
         let mut ready = Vec::with_capacity(group.len());
         let mut acks = Vec::with_capacity(group.len());
         for item in group {
             let occ = &self.timeline.occurrences[item.occ];
             let late_by = (now - item.fire_at).to_std().unwrap_or(Duration::ZERO);
-            let skip = if self.config.max_speed {
+            let inject_id = &self.timeline.inject(occ).id;
+            let skip = if skipped.iter().any(|k| *k == occ.key || k == inject_id) {
+                Some("skipped by the controller".to_string())
+            } else if self.config.max_speed {
                 None
             } else if late_by > self.config.late_max {
                 Some(format!(
@@ -346,6 +642,19 @@ impl<D: Dispatch> Engine<D> {
                     continue;
                 }
             };
+            // `ts` follows a moved instant (holds, shifts, fire-now) unless the scenario pins it.
+            let moved = (item.fire_at - item.planned).num_seconds();
+            let pinned = self
+                .timeline
+                .merged_fields(self.timeline.inject(occ))
+                .iter()
+                .any(|f| f.name == "ts");
+            if moved != 0
+                && !pinned
+                && let Some(ts) = body.get("ts").and_then(Value::as_i64)
+            {
+                body.insert("ts".into(), Value::from(ts + moved));
+            }
             if let Some(team) = &self.config.redirect_team {
                 body.insert("type".into(), Value::String("team".into()));
                 body.insert("team_id".into(), team.clone());

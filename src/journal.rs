@@ -54,6 +54,18 @@ pub enum Entry {
         planned_at: String,
         at: String,
     },
+    /// A live action: hold, resume, skip, unskip, fire, shift.
+    Control {
+        at: String,
+        action: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// For resume, the hold's length; for shift, the shift.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by_ms: Option<i64>,
+        /// `terminal`, `page` or `command`.
+        source: String,
+    },
     End {
         at: String,
         /// `completed` or `interrupted`.
@@ -70,7 +82,7 @@ impl Entry {
             | Entry::Sent { key, .. }
             | Entry::Failed { key, .. }
             | Entry::Skipped { key, .. } => Some(key),
-            Entry::Run(_) | Entry::End { .. } => None,
+            Entry::Run(_) | Entry::End { .. } | Entry::Control { .. } => None,
         }
     }
 }
@@ -133,6 +145,9 @@ pub struct Journal {
     path: PathBuf,
     tx: Option<std::sync::mpsc::Sender<(String, Ack)>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Written in the caller's task, unsynced: for tests under tokio's paused clock, where
+    /// waiting on another thread would let virtual time jump ahead.
+    inline: Option<std::sync::Mutex<std::fs::File>>,
 }
 
 /// Why a journal could not be opened.
@@ -181,9 +196,25 @@ impl Journal {
                 path: path.to_path_buf(),
                 tx: Some(tx),
                 thread: Some(thread),
+                inline: None,
             },
             text,
         ))
+    }
+
+    /// A journal that writes in the caller's task without `fsync` (tests only: under a
+    /// paused clock a cross-thread wait lets virtual time run ahead).
+    pub fn open_inline(path: &Path) -> std::io::Result<Journal> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            tx: None,
+            thread: None,
+            inline: Some(std::sync::Mutex::new(file)),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -206,6 +237,14 @@ impl Journal {
         let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
         line.push('\n');
         let (ack, done) = oneshot::channel();
+        if let Some(file) = &self.inline {
+            let written = file
+                .lock()
+                .map_err(|_| std::io::Error::other("journal lock"))?
+                .write_all(line.as_bytes());
+            let _ = ack.send(written);
+            return Ok(done);
+        }
         self.tx
             .as_ref()
             .ok_or_else(|| std::io::Error::other("the journal is closed"))?

@@ -223,7 +223,7 @@ impl Report {
                     row.status = "skipped";
                     row.error = Some(reason.clone());
                 }
-                Entry::Run(_) | Entry::End { .. } => {}
+                Entry::Run(_) | Entry::End { .. } | Entry::Control { .. } => {}
             }
         }
         let mut totals = Totals {

@@ -213,10 +213,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         } else {
             timeline.fire_at(occ).to_utc()
         };
-        items.push(Item {
-            occ: index,
-            fire_at,
-        });
+        items.push(Item::new(index, fire_at));
     }
     if let Some(h) = &resume_of {
         report_resume(
@@ -600,6 +597,19 @@ async fn report_events(
                 );
             }
             Entry::Skipped { key, reason, .. } => tracing::warn!("{tag}skipped {key}: {reason}"),
+            Entry::Control {
+                action,
+                key,
+                by_ms,
+                source,
+                ..
+            } => {
+                let what = key
+                    .clone()
+                    .or_else(|| by_ms.map(|ms| format!("{ms} ms")))
+                    .unwrap_or_default();
+                tracing::warn!("{tag}control ({source}): {action} {what}");
+            }
             Entry::Run(_) | Entry::End { .. } => {}
         }
         if let Some(key) = entry.key() {

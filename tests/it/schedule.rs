@@ -70,10 +70,7 @@ async fn a_three_hour_scenario_fires_exactly_on_schedule() {
         .occurrences
         .iter()
         .enumerate()
-        .map(|(i, o)| Item {
-            occ: i,
-            fire_at: timeline.fire_at(o).to_utc(),
-        })
+        .map(|(i, o)| Item::new(i, timeline.fire_at(o).to_utc()))
         .collect();
     let (_stop_tx, stop_rx) = watch::channel(false);
     let started = tokio::time::Instant::now();
@@ -110,4 +107,297 @@ async fn a_three_hour_scenario_fires_exactly_on_schedule() {
     }
     assert_eq!(kinds["sending"], timeline.occurrences.len());
     assert_eq!(kinds["sent"], timeline.occurrences.len());
+}
+
+mod control {
+    //! Live control under the paused clock: hold, resume, skip, fire now, shift — and the
+    //! failures OpenBAS users reported, each guarded.
+
+    use super::*;
+    use injector::engine::{Action, ClockState, Command, Control};
+    use tokio::sync::oneshot;
+
+    const T0: &str = "2026-03-28T09:00:00Z";
+
+    struct Rig {
+        engine: Engine<Recorder>,
+        recorder: Arc<Recorder>,
+        items: Vec<Item>,
+        t0: DateTime<Utc>,
+        _dir: tempfile::TempDir,
+        events: mpsc::UnboundedReceiver<injector::journal::Entry>,
+    }
+
+    /// Ten injects a minute apart, the virtual clock one second before T0.
+    fn rig(late_max: Duration) -> Rig {
+        let mut yaml = String::from(
+            "name: C\ndefaults:\n  type: team\n  team_id: 1\n  persona: \"3-1\"\n  channel: microblog\ninjects:\n",
+        );
+        for i in 0..10 {
+            yaml.push_str(&format!("  - id: i{i}\n    at: {i}m\n    body: b{i}\n"));
+        }
+        let t0 = DateTime::parse_from_rfc3339(T0).unwrap();
+        let checked =
+            injector::validate::check("c.yaml", Arc::new(yaml), Some(t0), 1.0, Utc::now());
+        let timeline = Arc::new(checked.timeline.unwrap());
+        let clock = Clock::following_tokio(t0.to_utc() - chrono::TimeDelta::seconds(1));
+        let dir = tempdir();
+        // Written in the engine's own task: a cross-thread wait would let virtual time jump.
+        let journal = Journal::open_inline(&dir.path().join("j.jsonl")).unwrap();
+        let recorder = Arc::new(Recorder {
+            clock: clock.clone(),
+            sent: Mutex::new(Vec::new()),
+        });
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let (next, _) = watch::channel(None);
+        let items = timeline
+            .occurrences
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Item::new(i, timeline.fire_at(o).to_utc()))
+            .collect();
+        let engine = Engine {
+            timeline,
+            dispatch: recorder.clone(),
+            journal: Arc::new(journal),
+            clock,
+            config: Config {
+                late: LatePolicy::Fire,
+                late_max,
+                concurrency: 16,
+                max_speed: false,
+                redirect_team: None,
+                drain: Duration::from_secs(10),
+            },
+            events,
+            next,
+        };
+        Rig {
+            engine,
+            recorder,
+            items,
+            t0: t0.to_utc(),
+            _dir: dir,
+            events: events_rx,
+        }
+    }
+
+    async fn send(tx: &mpsc::Sender<Command>, action: Action) -> Result<String, String> {
+        let (reply, answer) = oneshot::channel();
+        tx.send(Command {
+            action,
+            source: "command".into(),
+            reply,
+        })
+        .await
+        .unwrap();
+        answer.await.unwrap()
+    }
+
+    /// (body, milliseconds after T0 it was sent, its ts in seconds after T0), in send order.
+    fn sends(r: &Rig) -> Vec<(String, i64, i64)> {
+        r.recorder
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(at, body)| {
+                (
+                    body["body"].as_str().unwrap().to_string(),
+                    (*at - r.t0).num_milliseconds(),
+                    body["ts"].as_i64().unwrap() - r.t0.timestamp(),
+                )
+            })
+            .collect()
+    }
+
+    /// Run the rig with a script of (seconds after T0, action).
+    async fn script(
+        mut r: Rig,
+        initial: ClockState,
+        steps: Vec<(i64, Action)>,
+    ) -> (Rig, Vec<Result<String, String>>) {
+        let (tx, rx) = mpsc::channel(8);
+        let (state, _) = watch::channel(ClockState::default());
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let t0 = r.t0;
+        let clock = r.engine.clock.clone();
+        let driver = tokio::spawn(async move {
+            let mut replies = Vec::new();
+            for (at, action) in steps {
+                let when = t0 + chrono::TimeDelta::seconds(at);
+                tokio::time::sleep((when - clock.now()).to_std().unwrap_or_default()).await;
+                replies.push(send(&tx, action).await);
+            }
+            replies
+        });
+        let items = std::mem::take(&mut r.items);
+        let ending = r
+            .engine
+            .run_controlled(
+                items,
+                stop_rx,
+                Some(Control {
+                    commands: rx,
+                    initial,
+                    state,
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(ending, injector::engine::Ending::Completed);
+        let replies = driver.await.unwrap();
+        (r, replies)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ten_minute_hold_moves_every_remaining_send_by_exactly_ten_minutes() {
+        // Hold at T+2m30s, resume at T+12m30s.
+        let (r, replies) = script(
+            rig(Duration::from_secs(600)),
+            ClockState::default(),
+            vec![(150, Action::Hold), (750, Action::Resume)],
+        )
+        .await;
+        assert!(replies.iter().all(Result::is_ok), "{replies:?}");
+        let got = sends(&r);
+        assert_eq!(got.len(), 10);
+        for (i, (body, at_ms, ts)) in got.iter().enumerate() {
+            let planned = i as i64 * 60;
+            let expected = if i <= 2 { planned } else { planned + 600 };
+            assert_eq!(body, &format!("b{i}"));
+            assert_eq!(
+                *at_ms,
+                expected * 1000,
+                "{body}: exactly on the moved instant"
+            );
+            assert_eq!(*ts, expected, "{body}: ts follows the moved time");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_burst_no_lost_first_send_no_too_old_after_a_long_hold() {
+        // A 20-minute hold, longer than --late-max (10m): after resume nothing is skipped as
+        // too old, the first inject after the pause is sent, and the rest keep their spacing.
+        let (r, _) = script(
+            rig(Duration::from_secs(600)),
+            ClockState::default(),
+            vec![(30, Action::Hold), (1230, Action::Resume)],
+        )
+        .await;
+        let got = sends(&r);
+        assert_eq!(got.len(), 10, "none lost, none skipped as too old");
+        let times: Vec<i64> = got.iter().map(|(_, at, _)| *at / 1000).collect();
+        assert_eq!(times[0], 0);
+        assert_eq!(
+            times[1],
+            60 + 1200,
+            "the first send after the pause goes out at its moved instant"
+        );
+        for w in times[1..].windows(2) {
+            assert_eq!(w[1] - w[0], 60, "no burst: spacing kept after the pause");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fire_now_while_held_sends_at_once_and_its_slot_stays_silent() {
+        let (r, replies) = script(
+            rig(Duration::from_secs(600)),
+            ClockState::default(),
+            vec![
+                (90, Action::Hold),
+                (300, Action::Fire("i5".into())),
+                (400, Action::Resume),
+            ],
+        )
+        .await;
+        assert_eq!(replies[1], Ok("i5 fired".into()));
+        let got = sends(&r);
+        assert_eq!(got.len(), 10);
+        let fires: Vec<&(String, i64, i64)> = got.iter().filter(|(b, _, _)| b == "b5").collect();
+        assert_eq!(fires.len(), 1, "sent exactly once");
+        assert_eq!(
+            fires[0].1, 300_000,
+            "fired when asked, not delayed by the hold"
+        );
+        // i5's slot stays silent; i4 and i6 keep their moved times (a 310 s hold).
+        let at = |b: &str| got.iter().find(|(x, _, _)| x == b).unwrap().1 / 1000;
+        assert_eq!(at("b4"), 240 + 310);
+        assert_eq!(at("b6"), 360 + 310);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn skips_are_journaled_and_never_sent_unskip_and_shift_work() {
+        let (mut r, replies) = script(
+            rig(Duration::from_secs(600)),
+            ClockState::default(),
+            vec![
+                (10, Action::Skip("i3".into())),
+                (20, Action::Skip("i4".into())),
+                (30, Action::Unskip("i4".into())),
+                (40, Action::Shift(-30_000)),
+                (50, Action::Skip("nope".into())),
+            ],
+        )
+        .await;
+        assert!(replies[..4].iter().all(Result::is_ok), "{replies:?}");
+        assert!(
+            replies[4]
+                .as_ref()
+                .unwrap_err()
+                .contains("no occurrence `nope`")
+        );
+        let got = sends(&r);
+        assert_eq!(got.len(), 9);
+        assert!(!got.iter().any(|(b, _, _)| b == "b3"), "skipped");
+        let at = |b: &str| got.iter().find(|(x, _, _)| x == b).unwrap().1 / 1000;
+        assert_eq!(at("b0"), 0);
+        assert_eq!(
+            at("b1"),
+            40,
+            "moved to 30 s, already past at the shift: sent at once"
+        );
+        assert_eq!(at("b2"), 90, "shifted 30 s earlier");
+        let mut entries = Vec::new();
+        while let Ok(e) = r.events.try_recv() {
+            entries.push(serde_json::to_value(&e).unwrap());
+        }
+        let skipped = entries.iter().find(|e| e["type"] == "skipped").unwrap();
+        assert_eq!(skipped["key"], "i3");
+        let actions: Vec<&str> = entries
+            .iter()
+            .filter(|e| e["type"] == "control")
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions, ["skip", "skip", "unskip", "shift"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resume_after_a_crash_during_a_hold_keeps_the_shift() {
+        // The journal of a crashed run: a 2-minute hold and resume, a skip, then a hold still open.
+        let entries: Vec<injector::journal::Entry> = serde_json::from_str(
+            r#"[{"type":"control","at":"2026-03-28T09:01:00Z","action":"hold","source":"page"},
+                {"type":"control","at":"2026-03-28T09:03:00Z","action":"resume","by_ms":120000,"source":"page"},
+                {"type":"control","at":"2026-03-28T09:04:00Z","action":"skip","key":"i9","source":"terminal"},
+                {"type":"control","at":"2026-03-28T09:05:30Z","action":"hold","source":"command"}]"#,
+        )
+        .unwrap();
+        let state = ClockState::replay(&entries);
+        assert_eq!(state.shift, chrono::TimeDelta::seconds(120));
+        assert_eq!(state.skipped, vec!["i9".to_string()]);
+        assert!(state.held_since.is_some(), "the open hold is still held");
+        // Restarted just before T0, still held; resumed at T+10m.
+        let (r, _) = script(
+            rig(Duration::from_secs(3600)),
+            state,
+            vec![(600, Action::Resume)],
+        )
+        .await;
+        let got = sends(&r);
+        assert_eq!(got.len(), 9, "i9 stays skipped");
+        // The open hold began at 09:05:30 and ended at 09:10: 270 s more on top of 120 s.
+        let at = |b: &str| got.iter().find(|(x, _, _)| x == b).unwrap().1 / 1000;
+        assert_eq!(at("b0"), 600, "nothing fired while held");
+        assert_eq!(at("b8"), 480 + 120 + 270);
+    }
 }
