@@ -27,6 +27,8 @@ pub enum Command {
     Run(RunArgs),
     /// After-action report from a run's journal: text, CSV, JSON or a one-page HTML timeline.
     Report(ReportArgs),
+    /// Steer a running exercise: status, hold, resume, skip, unskip, fire, shift.
+    Ctl(CtlArgs),
     /// List the workspace's teams (id, kind S/M/T, name).
     Teams(ListArgs),
     /// List the workspace's personas (hash, handle, name, job title).
@@ -280,6 +282,48 @@ pub struct RunArgs {
     /// Do not fsync the journal (for benchmarks only: a crash may lose entries).
     #[arg(long)]
     pub no_fsync: bool,
+    /// Serve live control (JSON API and a page) on this address, e.g. 127.0.0.1:8790.
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<String>,
+    /// Read the control token from this file (default: a random one, printed at start).
+    #[arg(long, value_name = "PATH", requires = "control")]
+    pub control_token_file: Option<PathBuf>,
+    /// Allow --control on an address other than loopback.
+    #[arg(long, requires = "control")]
+    pub control_allow_remote: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// The run's control URL, as `run --control` printed it.
+    #[arg(long, value_name = "URL")]
+    pub control: String,
+    /// Read the control token from this file (else INJECTOR_CONTROL_TOKEN).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub action: CtlAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtlAction {
+    /// The clock and the timeline, as JSON.
+    Status,
+    /// Stop the exercise clock.
+    Hold,
+    /// Restart it; what has not fired moves later by the hold's length.
+    Resume,
+    /// Skip an occurrence key, or an inject id with all its occurrences.
+    Skip { key: String },
+    /// Undo a skip before it fires.
+    Unskip { key: String },
+    /// Send an occurrence now (also while held).
+    Fire { key: String },
+    /// Move the rest of the timeline, e.g. `5m` or `-5m`.
+    Shift {
+        #[arg(allow_hyphen_values = true)]
+        by: String,
+    },
 }
 
 #[derive(Debug, Args)]

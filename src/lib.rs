@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod control;
 pub mod diag;
 pub mod engine;
 pub mod journal;
@@ -104,6 +105,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             mock_server_cmd(args),
         ),
         Command::Report(args) => report_cmd(args),
+        Command::Ctl(args) => block_on(false, "warn", ctl_cmd(args)),
         Command::Teams(args) => block_on(false, "warn", list_cmd(args, true)),
         Command::Personas(args) => block_on(false, "warn", list_cmd(args, false)),
         Command::Sync(args) => block_on(false, "warn", sync_cmd(args)),
@@ -387,6 +389,87 @@ async fn workspace_of(
         ),
         hint: None,
     })
+}
+
+async fn ctl_cmd(args: cli::CtlArgs) -> Result<i32, Error> {
+    let token = match &args.token_file {
+        Some(path) => read_token_file(path)?,
+        None => match std::env::var("INJECTOR_CONTROL_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+            _ => {
+                return Err(Error::usage(
+                    "no control token",
+                    Some(
+                        "pass --token-file PATH or set INJECTOR_CONTROL_TOKEN (run --control prints it)",
+                    ),
+                ));
+            }
+        },
+    };
+    let base = args
+        .control
+        .trim_end_matches('/')
+        .split("/#")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    client::install_crypto();
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .build()
+        .map_err(|e| Error::usage(format!("cannot build the HTTP client: {e}"), None))?;
+    let (path, body) = match &args.action {
+        cli::CtlAction::Status => ("state", None),
+        cli::CtlAction::Hold => ("hold", Some(json!({}))),
+        cli::CtlAction::Resume => ("resume", Some(json!({}))),
+        cli::CtlAction::Skip { key } => ("skip", Some(json!({"key": key}))),
+        cli::CtlAction::Unskip { key } => ("unskip", Some(json!({"key": key}))),
+        cli::CtlAction::Fire { key } => ("fire", Some(json!({"key": key}))),
+        cli::CtlAction::Shift { by } => {
+            control::parse_shift(by).map_err(|e| Error::usage(e, None))?;
+            ("shift", Some(json!({"by": by})))
+        }
+    };
+    let url = format!("{base}/api/{path}");
+    let request = match &body {
+        None => http.get(&url),
+        Some(b) => http
+            .post(&url)
+            .json(b)
+            .header("x-injector-source", "command"),
+    };
+    let resp = request.bearer_auth(&token).send().await.map_err(|e| {
+        Error::usage(
+            format!("cannot reach the run at {base}: {}", client::describe(&e)),
+            None,
+        )
+    })?;
+    let status = resp.status();
+    let answer: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(Error::usage(
+            "the control token was refused",
+            Some("use the token the run printed at start"),
+        ));
+    }
+    match (&args.action, status.is_success()) {
+        (cli::CtlAction::Status, true) => write_output(
+            None,
+            &(serde_json::to_string_pretty(&answer).expect("json") + "\n"),
+        )?,
+        (_, true) => write_output(
+            None,
+            &format!("{}\n", answer["message"].as_str().unwrap_or("done")),
+        )?,
+        (_, false) => {
+            eprintln!(
+                "refused: {}",
+                answer["error"].as_str().unwrap_or("unknown error")
+            );
+            return Ok(exit::INVALID);
+        }
+    }
+    Ok(exit::OK)
 }
 
 async fn list_cmd(args: cli::ListArgs, teams: bool) -> Result<i32, Error> {

@@ -152,6 +152,26 @@ impl Report {
                     });
                     continue;
                 }
+                Entry::Control {
+                    at,
+                    action,
+                    key,
+                    by_ms,
+                    source,
+                } => {
+                    let mut detail = key.clone().unwrap_or_default();
+                    if let Some(ms) = by_ms {
+                        let sep = if detail.is_empty() { "" } else { " " };
+                        detail = format!("{detail}{sep}{:.3} s", *ms as f64 / 1000.0);
+                    }
+                    let detail = format!("{detail} (from the {source})").trim().to_string();
+                    actions.push(Action {
+                        at: at.clone(),
+                        what: action.clone(),
+                        detail,
+                    });
+                    continue;
+                }
                 _ => {}
             }
             let Some(key) = entry.key() else { continue };

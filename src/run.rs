@@ -278,7 +278,49 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
     let (next_tx, next_rx) = watch::channel(None);
     let countdown = (args.format == ReportFormat::Text && std::io::stderr().is_terminal())
         .then(|| start_countdown(next_rx));
-    let reporter = tokio::spawn(report_events(events_rx, args.format, args.dry_run));
+    let outcomes: Arc<std::sync::Mutex<HashMap<String, Value>>> = Arc::default();
+    let reporter = tokio::spawn(report_events(
+        events_rx,
+        args.format,
+        args.dry_run,
+        outcomes.clone(),
+    ));
+
+    // Live control: the journal's earlier actions first (a resume keeps holds, shifts, skips).
+    let initial = match &resume_of {
+        Some(_) => engine::ClockState::replay(&replay.entries),
+        None => engine::ClockState::default(),
+    };
+    if initial.held_since.is_some() {
+        tracing::warn!(
+            "the run was held when it stopped: it stays held until resumed (`injector ctl ... resume`)"
+        );
+    }
+    let (commands_tx, commands_rx) = mpsc::channel(16);
+    let (clock_tx, clock_rx) = watch::channel(initial.clone());
+    let control = engine::Control {
+        commands: commands_rx,
+        initial,
+        state: clock_tx,
+    };
+    let planned: HashMap<String, DateTime<Utc>> = items
+        .iter()
+        .map(|i| (timeline.occurrences[i.occ].key.clone(), i.fire_at))
+        .collect();
+    let view = crate::control::View {
+        timeline: timeline.clone(),
+        planned: Arc::new(planned),
+        clock: clock_rx,
+        outcomes,
+        dry_run: args.dry_run,
+    };
+    let control_server = match &args.control {
+        Some(addr) => Some(start_control(addr, &args, commands_tx.clone(), view).await?),
+        None => None,
+    };
+    let terminal_keys = (std::io::stdin().is_terminal() && std::io::stderr().is_terminal())
+        .then(|| spawn_keys(commands_tx.clone(), next_tx.subscribe()));
+    drop(commands_tx);
 
     // Signals: the first stops scheduling, the second exits at once.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -309,8 +351,14 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         events: events_tx,
         next: next_tx,
     };
-    let ending = engine.run(items, stop_rx).await?;
+    let ending = engine.run_controlled(items, stop_rx, Some(control)).await?;
     signals.abort();
+    if let Some(task) = control_server {
+        task.abort();
+    }
+    if let Some(keys) = terminal_keys {
+        keys.abort();
+    }
     drop(engine);
     if let Some(bar) = countdown {
         bar.finish_and_clear();
@@ -352,6 +400,97 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         exit::INVALID
     } else {
         exit::OK
+    })
+}
+
+/// Start the control endpoint on a loopback address (others need --control-allow-remote).
+async fn start_control(
+    addr: &str,
+    args: &RunArgs,
+    commands: mpsc::Sender<engine::Command>,
+    view: crate::control::View,
+) -> Result<tokio::task::JoinHandle<()>, Error> {
+    let listen = tokio::net::lookup_host(addr)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            Error::usage(
+                format!("--control `{addr}` is not an address"),
+                Some("write HOST:PORT, e.g. 127.0.0.1:8790"),
+            )
+        })?;
+    if !listen.ip().is_loopback() && !args.control_allow_remote {
+        return Err(Error::usage(
+            format!("--control {listen} is not a loopback address"),
+            Some(
+                "anyone who can reach it can steer the exercise: add --control-allow-remote if you mean it",
+            ),
+        ));
+    }
+    let token = match &args.control_token_file {
+        Some(path) => crate::read_token_file(path)?,
+        None => stand_in::random_token(),
+    };
+    let (bound, task) = crate::control::serve(listen, token.clone(), commands, view).await?;
+    eprintln!("control: http://{bound}/");
+    eprintln!("control page: http://{bound}/#token={token}");
+    eprintln!("control token: {token}");
+    Ok(task)
+}
+
+/// Terminal keys: space holds or resumes, s skips the next inject, f fires it now, ? helps.
+fn spawn_keys(
+    commands: mpsc::Sender<engine::Command>,
+    next: watch::Receiver<Option<(String, DateTime<Utc>)>>,
+) -> tokio::task::JoinHandle<()> {
+    tracing::info!(
+        "keys: [space] hold/resume  [s] skip next  [f] fire next now  [?] help (each followed by Enter)"
+    );
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        let mut held = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let action = match line.trim() {
+                "" | " " => {
+                    held = !held;
+                    Some(if held {
+                        engine::Action::Hold
+                    } else {
+                        engine::Action::Resume
+                    })
+                }
+                "s" | "f" => match next.borrow().clone() {
+                    Some((key, _)) if line.trim() == "s" => Some(engine::Action::Skip(key)),
+                    Some((key, _)) => Some(engine::Action::Fire(key)),
+                    None => None,
+                },
+                _ => {
+                    tracing::info!("keys: [Enter] hold/resume  [s] skip next  [f] fire next now");
+                    None
+                }
+            };
+            if let Some(action) = action {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                if commands
+                    .send(engine::Command {
+                        action,
+                        source: "terminal".into(),
+                        reply,
+                    })
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                match answer.await {
+                    Ok(Ok(m)) => tracing::info!("{m}"),
+                    Ok(Err(e)) => tracing::warn!("{e}"),
+                    Err(_) => break,
+                }
+            }
+        }
     })
 }
 
@@ -546,6 +685,7 @@ async fn report_events(
     mut rx: mpsc::UnboundedReceiver<Entry>,
     format: ReportFormat,
     dry_run: bool,
+    outcomes: Arc<std::sync::Mutex<HashMap<String, Value>>>,
 ) -> ThisRun {
     let mut run = ThisRun::default();
     let tag = if dry_run { "[dry run] " } else { "" };
@@ -617,6 +757,12 @@ async fn report_events(
                 let mut v = serde_json::to_value(&entry).unwrap_or(Value::Null);
                 v["dry_run"] = Value::Bool(dry_run);
                 println!("{v}");
+            }
+            if let Ok(v) = serde_json::to_value(&entry) {
+                outcomes
+                    .lock()
+                    .expect("outcomes lock")
+                    .insert(key.to_string(), v);
             }
             run.states.insert(key.to_string(), entry);
         }

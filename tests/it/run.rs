@@ -775,3 +775,141 @@ async fn a_live_run_resolves_handles_through_the_workspace() {
     assert_eq!(sent[0].body["persona"], "3-49790");
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Start `injector run ... --control 127.0.0.1:0`; returns the child, the control URL and token.
+async fn run_with_control(dir: &Path, args: &[&str]) -> (tokio::process::Child, String, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut full = args.to_vec();
+    full.extend(["--control", "127.0.0.1:0"]);
+    let mut child = command(dir, &full, &[]).spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut url, mut token) = (String::new(), String::new());
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(u) = line.strip_prefix("control: ") {
+            url = u.trim().to_string();
+        }
+        if let Some(t) = line.strip_prefix("control token: ") {
+            token = t.trim().to_string();
+            break;
+        }
+    }
+    // Keep draining stderr so the run never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    assert!(
+        !url.is_empty() && !token.is_empty(),
+        "the run printed its control URL and token"
+    );
+    (child, url, token)
+}
+
+async fn ctl(dir: &Path, url: &str, token: &str, args: &[&str]) -> Ran {
+    let mut full = vec!["ctl", "--control", url];
+    full.extend_from_slice(args);
+    injector_run(dir, &full, &[("INJECTOR_CONTROL_TOKEN", token)]).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctl_steers_a_real_run() {
+    let server = stand_in(Faults::default()).await;
+    let s = setup(&scenario(6, 1500));
+    let dir = s.dir.path();
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let t0 = t0_in(1);
+    let (child, control, token) = run_with_control(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &t0,
+        ],
+    )
+    .await;
+    // After i0 (T0) and before i1 (T0 + 1.5 s): hold.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let held = ctl(dir, &control, &token, &["hold"]).await;
+    assert_eq!(
+        (held.code, held.stdout.trim()),
+        (0, "held"),
+        "{}",
+        held.stderr
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let sent_while_held = server.requests().len();
+    let status = ctl(dir, &control, &token, &["status"]).await;
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(doc["held"], true);
+    assert_eq!(doc["occurrences"].as_array().unwrap().len(), 6);
+    // Fire i4 now (while held), skip i3, refuse nonsense, resume.
+    let fired = ctl(dir, &control, &token, &["fire", "i4"]).await;
+    assert_eq!(
+        (fired.code, fired.stdout.trim()),
+        (0, "i4 fired"),
+        "{}",
+        fired.stderr
+    );
+    assert_eq!(ctl(dir, &control, &token, &["skip", "i3"]).await.code, 0);
+    let refused = ctl(dir, &control, &token, &["skip", "i99"]).await;
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("no occurrence `i99`"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        ctl(dir, &control, &token, &["unskip", "i1"]).await.code,
+        1,
+        "i1 is not skipped"
+    );
+    assert_eq!(
+        ctl(dir, &control, &token, &["hold"]).await.code,
+        1,
+        "already held"
+    );
+    let bad_token = ctl(dir, &control, "wrong", &["hold"]).await;
+    assert_eq!(bad_token.code, 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after_fire = server.requests();
+    assert_eq!(
+        after_fire.len(),
+        sent_while_held + 1,
+        "only the fired one went out while held"
+    );
+    assert_eq!(key_of(after_fire.last().unwrap()), "i4");
+    assert_eq!(ctl(dir, &control, &token, &["resume"]).await.code, 0);
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "a skip makes the run exit 1");
+    let accepted = accepted_per_key(&server.requests());
+    let mut keys: Vec<&String> = accepted.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["i0", "i1", "i2", "i4", "i5"]);
+    assert!(accepted.values().all(|n| *n == 1), "{accepted:?}");
+    // Every action is journaled with its source, and the report lists them.
+    let entries = journal(dir, "s.journal.jsonl");
+    let actions: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e["type"] == "control")
+        .map(|e| (e["action"].as_str().unwrap(), e["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("hold", "command"),
+            ("fire", "command"),
+            ("skip", "command"),
+            ("resume", "command")
+        ]
+    );
+    let report = injector_run(dir, &["report", "s.journal.jsonl"], &[]).await;
+    assert!(
+        report.stdout.contains("hold") && report.stdout.contains("i4 (from the command)"),
+        "{}",
+        report.stdout
+    );
+    server.shutdown(Duration::from_secs(1)).await;
+}

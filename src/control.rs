@@ -1,0 +1,301 @@
+//! The control endpoint of a running exercise: a JSON API and one self-contained page.
+//!
+//! `run --control ADDR` serves, behind a bearer token random per run (or read from
+//! `--control-token-file`): `GET /api/state` (clock state and the timeline with each
+//! occurrence's planned, effective and actual times and status), and `POST /api/hold`,
+//! `/api/resume`, `/api/skip`, `/api/unskip`, `/api/fire` (`{"key": ..}`) and
+//! `/api/shift` (`{"by": "-5m"}`). `GET /` is the page (no CDN, no external fonts), which
+//! takes the token from its URL fragment. Actions go to the engine as
+//! [`crate::engine::Command`]s; this module never touches the schedule itself.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::engine::{Action, ClockState, Command};
+use crate::timeline::Timeline;
+
+/// What the page and `ctl status` show, kept current by the run's event listener.
+#[derive(Clone)]
+pub struct View {
+    pub timeline: Arc<Timeline>,
+    /// Key to the planned instant the run started from (before holds and shifts).
+    pub planned: Arc<HashMap<String, chrono::DateTime<chrono::Utc>>>,
+    pub clock: watch::Receiver<ClockState>,
+    /// Key to its latest journal entry, as JSON.
+    pub outcomes: Arc<Mutex<HashMap<String, Value>>>,
+    pub dry_run: bool,
+}
+
+#[derive(Clone)]
+struct Shared {
+    token: String,
+    commands: mpsc::Sender<Command>,
+    view: View,
+}
+
+/// Serve the control endpoint; returns the bound address.
+pub async fn serve(
+    listen: SocketAddr,
+    token: String,
+    commands: mpsc::Sender<Command>,
+    view: View,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let shared = Shared {
+        token,
+        commands,
+        view,
+    };
+    let app = Router::new()
+        .route("/", get(page))
+        .route("/api/state", get(state))
+        .route("/api/{action}", post(act))
+        .with_state(shared);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, task))
+}
+
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t.trim().as_bytes() == token.as_bytes())
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(json!({"ok": false, "error": "a valid control token is required"})),
+    )
+        .into_response()
+}
+
+async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+fn rfc(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if !authorized(&headers, &s.token) {
+        return unauthorized();
+    }
+    let clock = s.view.clock.borrow().clone();
+    let outcomes = s.view.outcomes.lock().expect("outcomes lock").clone();
+    let occurrences: Vec<Value> = s
+        .view
+        .timeline
+        .occurrences
+        .iter()
+        .filter_map(|o| s.view.planned.get(&o.key).map(|p| (o, p)))
+        .map(|(o, planned)| {
+            let last = outcomes.get(&o.key);
+            let mut status = last
+                .and_then(|e| e["type"].as_str())
+                .unwrap_or("pending")
+                .to_string();
+            if status == "sending" {
+                status = "in flight".into();
+            }
+            let skipped = clock
+                .skipped
+                .iter()
+                .any(|k| *k == o.key || *k == s.view.timeline.inject(o).id);
+            if status == "pending" && skipped {
+                status = "will skip".into();
+            }
+            json!({
+                "key": o.key,
+                "planned_at": rfc(*planned),
+                "effective_at": rfc(*planned + clock.shift),
+                "status": status,
+                "sent_at": last.and_then(|e| e.get("sent_at")).cloned(),
+                "message_id": last.and_then(|e| e.get("message_id")).cloned(),
+            })
+        })
+        .collect();
+    axum::Json(json!({
+        "held": clock.held_since.is_some(),
+        "held_since": clock.held_since.map(rfc),
+        "shift_ms": clock.shift.num_milliseconds(),
+        "skipped": clock.skipped,
+        "dry_run": s.view.dry_run,
+        "now": rfc(chrono::Utc::now()),
+        "occurrences": occurrences,
+    }))
+    .into_response()
+}
+
+async fn act(
+    State(s): State<Shared>,
+    axum::extract::Path(action): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authorized(&headers, &s.token) {
+        return unauthorized();
+    }
+    let args: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).unwrap_or(json!({}))
+    };
+    let key = || {
+        args.get("key")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .ok_or("a `key` is required".to_string())
+    };
+    let parsed: Result<Action, String> = match action.as_str() {
+        "hold" => Ok(Action::Hold),
+        "resume" => Ok(Action::Resume),
+        "skip" => key().map(Action::Skip),
+        "unskip" => key().map(Action::Unskip),
+        "fire" => key().map(Action::Fire),
+        "shift" => match args.get("by").and_then(Value::as_str) {
+            Some(by) => parse_shift(by).map(Action::Shift),
+            None => Err("a `by` duration is required, e.g. \"5m\" or \"-5m\"".into()),
+        },
+        other => Err(format!("unknown action `{other}`")),
+    };
+    let action = match parsed {
+        Ok(a) => a,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"ok": false, "error": e})),
+            )
+                .into_response();
+        }
+    };
+    let source = headers
+        .get("x-injector-source")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| ["page", "terminal", "command"].contains(v))
+        .unwrap_or("command")
+        .to_string();
+    let (reply, answer) = oneshot::channel();
+    if s.commands
+        .send(Command {
+            action,
+            source,
+            reply,
+        })
+        .await
+        .is_err()
+    {
+        return (
+            StatusCode::CONFLICT,
+            axum::Json(json!({"ok": false, "error": "the run has finished"})),
+        )
+            .into_response();
+    }
+    match answer.await {
+        Ok(Ok(message)) => axum::Json(json!({"ok": true, "message": message})).into_response(),
+        Ok(Err(error)) => (
+            StatusCode::CONFLICT,
+            axum::Json(json!({"ok": false, "error": error})),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::CONFLICT,
+            axum::Json(json!({"ok": false, "error": "the run has finished"})),
+        )
+            .into_response(),
+    }
+}
+
+/// `5m`, `-90s`, `+1h` to signed milliseconds.
+pub fn parse_shift(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let (sign, rest) = match t.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    humantime::parse_duration(rest.trim())
+        .map(|d| sign * d.as_millis() as i64)
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 5m or -5m"))
+}
+
+const PAGE: &str = r##"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>injector control</title>
+<style>
+body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:20px;color:#212121}
+h1{font-size:18px;margin:0 0 10px}#state{font-weight:700}#state.held{color:#c62828}#state.running{color:#2e7d32}
+button{font:inherit;padding:4px 10px;margin-right:6px;cursor:pointer}
+table{border-collapse:collapse;margin-top:14px;font-size:13px}th,td{border-bottom:1px solid #eee;padding:3px 8px;text-align:left}
+th{background:#fafafa}.sent{color:#2e7d32}.failed{color:#c62828}.skipped,.will-skip{color:#757575}#msg{margin-left:10px;color:#555}
+</style></head><body>
+<h1>injector — live control</h1>
+<p>Clock: <span id="state">connecting…</span> <span id="shift"></span><span id="msg"></span></p>
+<p><button id="hold">Hold</button><button id="resume">Resume</button>
+<button id="back5">Shift −5m</button><button id="fwd5">Shift +5m</button></p>
+<table><thead><tr><th>Key</th><th>Planned</th><th>Effective</th><th>Status</th><th>Sent</th><th></th></tr></thead><tbody id="rows"></tbody></table>
+<script>
+const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
+const headers = {'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json', 'X-Injector-Source': 'page'};
+function msg(t){document.getElementById('msg').textContent = t;}
+async function act(action, body){
+  const r = await fetch('/api/' + action, {method:'POST', headers, body: JSON.stringify(body||{})});
+  const j = await r.json(); msg(j.ok ? j.message : j.error); refresh();
+}
+function cell(text){const td=document.createElement('td'); td.textContent=text||''; return td;}
+function time(t){return t ? t.substring(11,23) : '';}
+async function refresh(){
+  const r = await fetch('/api/state', {headers});
+  if(!r.ok){document.getElementById('state').textContent='no access (check the token)'; return;}
+  const s = await r.json();
+  const st = document.getElementById('state');
+  st.textContent = s.held ? 'held' : 'running'; st.className = s.held ? 'held' : 'running';
+  document.getElementById('shift').textContent = s.shift_ms ? '(shifted ' + (s.shift_ms/1000) + ' s)' : '';
+  const rows = document.getElementById('rows'); rows.textContent = '';
+  for(const o of s.occurrences){
+    const tr = document.createElement('tr'); tr.dataset.key = o.key;
+    tr.append(cell(o.key), cell(time(o.planned_at)), cell(time(o.effective_at)));
+    const status = cell(o.status); status.className = 'status ' + o.status.replace(' ', '-'); tr.append(status, cell(time(o.sent_at)));
+    const td = document.createElement('td');
+    if(o.status === 'pending' || o.status === 'will skip'){
+      const f = document.createElement('button'); f.textContent = 'Fire now'; f.dataset.fire = o.key; f.onclick = () => act('fire', {key:o.key});
+      const k = document.createElement('button');
+      k.textContent = o.status === 'will skip' ? 'Unskip' : 'Skip'; k.dataset.skip = o.key;
+      k.onclick = () => act(o.status === 'will skip' ? 'unskip' : 'skip', {key:o.key});
+      td.append(f, k);
+    }
+    tr.append(td); rows.append(tr);
+  }
+}
+document.getElementById('hold').onclick = () => act('hold');
+document.getElementById('resume').onclick = () => act('resume');
+document.getElementById('back5').onclick = () => act('shift', {by:'-5m'});
+document.getElementById('fwd5').onclick = () => act('shift', {by:'5m'});
+refresh(); setInterval(refresh, 1000);
+</script></body></html>
+"##;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shifts() {
+        assert_eq!(parse_shift("5m"), Ok(300_000));
+        assert_eq!(parse_shift("-90s"), Ok(-90_000));
+        assert_eq!(parse_shift("+1h"), Ok(3_600_000));
+        assert!(parse_shift("later").is_err());
+    }
+}
