@@ -2,6 +2,7 @@
 
 mod api_examples;
 mod common;
+mod control_page;
 mod hostile;
 mod plan;
 mod report;

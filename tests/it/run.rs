@@ -68,16 +68,16 @@ pub fn scenario(n: usize, gap_ms: u64) -> String {
     s
 }
 
-fn t0_in(secs: i64) -> String {
+pub fn t0_in(secs: i64) -> String {
     (chrono::Utc::now() + chrono::TimeDelta::seconds(secs)).to_rfc3339()
 }
 
-struct Setup {
-    dir: tempfile::TempDir,
-    token_file: PathBuf,
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub token_file: PathBuf,
 }
 
-fn setup(yaml: &str) -> Setup {
+pub fn setup(yaml: &str) -> Setup {
     let dir = tempdir();
     write(dir.path(), "s.yaml", yaml);
     let token_file = write(dir.path(), "token", &format!("{TOKEN}\n"));
@@ -94,7 +94,7 @@ fn journal(dir: &Path, name: &str) -> Vec<Value> {
 }
 
 /// Key of a recorded request, from the unique body text.
-fn key_of(r: &Record) -> String {
+pub fn key_of(r: &Record) -> String {
     r.body["body"]
         .as_str()
         .unwrap_or("")
@@ -777,7 +777,10 @@ async fn a_live_run_resolves_handles_through_the_workspace() {
 }
 
 /// Start `injector run ... --control 127.0.0.1:0`; returns the child, the control URL and token.
-async fn run_with_control(dir: &Path, args: &[&str]) -> (tokio::process::Child, String, String) {
+pub async fn run_with_control(
+    dir: &Path,
+    args: &[&str],
+) -> (tokio::process::Child, String, String) {
     use tokio::io::AsyncBufReadExt;
     let mut full = args.to_vec();
     full.extend(["--control", "127.0.0.1:0"]);
@@ -802,7 +805,7 @@ async fn run_with_control(dir: &Path, args: &[&str]) -> (tokio::process::Child, 
     (child, url, token)
 }
 
-async fn ctl(dir: &Path, url: &str, token: &str, args: &[&str]) -> Ran {
+pub async fn ctl(dir: &Path, url: &str, token: &str, args: &[&str]) -> Ran {
     let mut full = vec!["ctl", "--control", url];
     full.extend_from_slice(args);
     injector_run(dir, &full, &[("INJECTOR_CONTROL_TOKEN", token)]).await

@@ -1,0 +1,219 @@
+//! The control page in a real headless Chromium, driven over WebDriver (chromedriver):
+//! load it, click Hold, see the state change, click Fire now, see the send.
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::common::root;
+use crate::run::{ctl, key_of, run_with_control, scenario, setup, stand_in, t0_in};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: std::process::Child,
+    base: String,
+    http: reqwest::Client,
+    session: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start(profile: &Path) -> Driver {
+        let bin = ["/usr/bin/chromedriver"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("Debian's chromium-driver is required for this test (.ci/run installs it)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(bin)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let http = crate::stand_in::client();
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if let Ok(r) = http.get(format!("{base}/status")).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     format!("--user-data-dir={}", profile.display()), "--window-size=1100,900"]
+        }}}});
+        let mut driver = Driver {
+            child,
+            base,
+            http,
+            session: String::new(),
+        };
+        let answer = driver.call("POST", "/session", Some(caps)).await;
+        driver.session = answer["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {answer}"))
+            .to_string();
+        driver
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base);
+        let req = match method {
+            "GET" => self.http.get(url),
+            "DELETE" => self.http.delete(url),
+            _ => self.http.post(url).json(&body.unwrap_or(json!({}))),
+        };
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        v["value"].clone()
+    }
+
+    async fn session(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+            .await
+    }
+
+    async fn find(&self, css: &str) -> Option<String> {
+        let v = self
+            .session(
+                "POST",
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT].as_str().map(String::from)
+    }
+
+    async fn text(&self, css: &str) -> String {
+        match self.find(css).await {
+            Some(id) => self
+                .session("GET", &format!("/element/{id}/text"), None)
+                .await
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            None => String::new(),
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self
+            .find(css)
+            .await
+            .unwrap_or_else(|| panic!("no element {css}"));
+        self.session("POST", &format!("/element/{id}/click"), Some(json!({})))
+            .await;
+    }
+
+    /// Wait until the element's text satisfies `ok`.
+    async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
+        for _ in 0..100 {
+            let t = self.text(css).await;
+            if ok(&t) {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{css} never showed the expected text (last: {:?})",
+            self.text(css).await
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hold_and_fire_now_from_the_page() {
+    let server = stand_in(Default::default()).await;
+    let s = setup(&scenario(4, 4000));
+    let dir = s.dir.path();
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let t0 = t0_in(1);
+    let (child, control, token) = run_with_control(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &t0,
+        ],
+    )
+    .await;
+    let profile = tempfile::tempdir().unwrap();
+    let driver = Driver::start(profile.path()).await;
+    driver
+        .session(
+            "POST",
+            "/url",
+            Some(json!({"url": format!("{control}#token={token}")})),
+        )
+        .await;
+    driver.wait_text("#state", |t| t == "running").await;
+    driver
+        .wait_text("tr[data-key=\"i0\"] .status", |t| t == "sent")
+        .await;
+
+    driver.click("#hold").await;
+    driver.wait_text("#state", |t| t == "held").await;
+    let before = server.requests().len();
+    driver.click("button[data-fire=\"i3\"]").await;
+    driver
+        .wait_text("tr[data-key=\"i3\"] .status", |t| t == "sent")
+        .await;
+    let after = server.requests();
+    assert_eq!(after.len(), before + 1);
+    assert_eq!(
+        key_of(after.last().unwrap()),
+        "i3",
+        "the fire-now reached the server"
+    );
+
+    let shot = driver.session("GET", "/screenshot", None).await;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot.as_str().unwrap())
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000);
+    let artifacts = root().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join("control-page.png"), png).unwrap();
+    driver.session("DELETE", "", None).await;
+
+    assert_eq!(ctl(dir, &control, &token, &["resume"]).await.code, 0);
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let sources: Vec<String> = std::fs::read_to_string(dir.join("s.journal.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == "control")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap(),
+                e["source"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(sources, ["hold page", "fire page", "resume command"]);
+    server.shutdown(Duration::from_secs(1)).await;
+}
