@@ -22,6 +22,7 @@ pub mod control;
 pub mod diag;
 pub mod engine;
 pub mod journal;
+pub mod live;
 pub mod mel;
 pub mod message;
 pub mod plan;

@@ -276,8 +276,6 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
     // Listeners: the terminal and stdout.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (next_tx, next_rx) = watch::channel(None);
-    let countdown = (args.format == ReportFormat::Text && std::io::stderr().is_terminal())
-        .then(|| start_countdown(next_rx));
     let outcomes: Arc<std::sync::Mutex<HashMap<String, Value>>> = Arc::default();
     let reporter = tokio::spawn(report_events(
         events_rx,
@@ -298,6 +296,8 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
     }
     let (commands_tx, commands_rx) = mpsc::channel(16);
     let (clock_tx, clock_rx) = watch::channel(initial.clone());
+    let (view_clock, keys_clock, view_outcomes) =
+        (clock_rx.clone(), clock_rx.clone(), outcomes.clone());
     let control = engine::Control {
         commands: commands_rx,
         initial,
@@ -318,8 +318,12 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         Some(addr) => Some(start_control(addr, &args, commands_tx.clone(), view).await?),
         None => None,
     };
-    let terminal_keys = (std::io::stdin().is_terminal() && std::io::stderr().is_terminal())
-        .then(|| spawn_keys(commands_tx.clone(), next_tx.subscribe()));
+    // On a terminal: a live line (clock, next inject, last send) and single-key control.
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let countdown = (args.format == ReportFormat::Text && std::io::stderr().is_terminal())
+        .then(|| crate::live::start_view(next_rx, view_clock, view_outcomes, interactive));
+    let terminal_keys = interactive
+        .then(|| crate::live::spawn_keys(commands_tx.clone(), next_tx.subscribe(), keys_clock));
     drop(commands_tx);
 
     // Signals: the first stops scheduling, the second exits at once.
@@ -332,6 +336,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         let _ = stop_tx.send(true);
         crate::interrupted().await;
         eprintln!("quitting at once; the journal is intact");
+        crate::live::restore_terminal();
         std::process::exit(INTERRUPTED);
     });
 
@@ -357,7 +362,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         task.abort();
     }
     if let Some(keys) = terminal_keys {
-        keys.abort();
+        keys.stop();
     }
     drop(engine);
     if let Some(bar) = countdown {
@@ -437,61 +442,6 @@ async fn start_control(
     eprintln!("control page: http://{bound}/#token={token}");
     eprintln!("control token: {token}");
     Ok(task)
-}
-
-/// Terminal keys: space holds or resumes, s skips the next inject, f fires it now, ? helps.
-fn spawn_keys(
-    commands: mpsc::Sender<engine::Command>,
-    next: watch::Receiver<Option<(String, DateTime<Utc>)>>,
-) -> tokio::task::JoinHandle<()> {
-    tracing::info!(
-        "keys: [space] hold/resume  [s] skip next  [f] fire next now  [?] help (each followed by Enter)"
-    );
-    tokio::spawn(async move {
-        use tokio::io::AsyncBufReadExt;
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        let mut held = false;
-        while let Ok(Some(line)) = lines.next_line().await {
-            let action = match line.trim() {
-                "" | " " => {
-                    held = !held;
-                    Some(if held {
-                        engine::Action::Hold
-                    } else {
-                        engine::Action::Resume
-                    })
-                }
-                "s" | "f" => match next.borrow().clone() {
-                    Some((key, _)) if line.trim() == "s" => Some(engine::Action::Skip(key)),
-                    Some((key, _)) => Some(engine::Action::Fire(key)),
-                    None => None,
-                },
-                _ => {
-                    tracing::info!("keys: [Enter] hold/resume  [s] skip next  [f] fire next now");
-                    None
-                }
-            };
-            if let Some(action) = action {
-                let (reply, answer) = tokio::sync::oneshot::channel();
-                if commands
-                    .send(engine::Command {
-                        action,
-                        source: "terminal".into(),
-                        reply,
-                    })
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-                match answer.await {
-                    Ok(Ok(m)) => tracing::info!("{m}"),
-                    Ok(Err(e)) => tracing::warn!("{e}"),
-                    Err(_) => break,
-                }
-            }
-        }
-    })
 }
 
 fn mode(dry: bool) -> &'static str {
@@ -870,38 +820,4 @@ fn print_summary(
         }
     };
     crate::write_output(None, &text)
-}
-
-fn start_countdown(
-    mut next: watch::Receiver<Option<(String, DateTime<Utc>)>>,
-) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(Duration::from_millis(200));
-    crate::set_progress(Some(bar.clone()));
-    let shown = bar.clone();
-    tokio::spawn(async move {
-        loop {
-            let msg = match &*next.borrow() {
-                Some((key, at)) => {
-                    let left = (*at - Utc::now()).num_seconds().max(0);
-                    format!(
-                        "next: {key} in {:02}:{:02}:{:02}",
-                        left / 3600,
-                        left / 60 % 60,
-                        left % 60
-                    )
-                }
-                None => "finishing".to_string(),
-            };
-            shown.set_message(msg);
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(250)) => {}
-                changed = next.changed() => if changed.is_err() { break },
-            }
-        }
-    });
-    bar
 }

@@ -217,3 +217,83 @@ async fn hold_and_fire_now_from_the_page() {
     assert_eq!(sources, ["hold page", "fire page", "resume command"]);
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+/// The terminal: a real tmux pane, single keys typed into it.
+#[tokio::test(flavor = "multi_thread")]
+async fn single_keys_in_a_terminal_hold_fire_and_resume() {
+    let tmux = ["/usr/bin/tmux"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("tmux is required for this test (.ci/run installs it)");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.yaml"), scenario(4, 3000)).unwrap();
+    let socket = dir.path().join("tmux.sock");
+    let session = "injector-keys";
+    let tm = |args: &[&str]| {
+        std::process::Command::new(tmux)
+            .arg("-S")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    };
+    let cmd = format!(
+        "cd {} && NO_COLOR=1 {} run s.yaml --dry-run --start-at {}; sleep 60",
+        dir.path().display(),
+        crate::common::bin().display(),
+        t0_in(2)
+    );
+    assert!(
+        tm(&[
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "200",
+            "-y",
+            "40",
+            &cmd
+        ])
+        .status
+        .success()
+    );
+    let pane =
+        || String::from_utf8_lossy(&tm(&["capture-pane", "-t", session, "-p"]).stdout).into_owned();
+    let wait_for = |needle: &str| {
+        for _ in 0..250 {
+            if pane().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the terminal never showed {needle:?}:\n{}", pane());
+    };
+    wait_for("RUNNING");
+    wait_for("sent i0");
+    tm(&["send-keys", "-t", session, " "]);
+    wait_for("HELD");
+    tm(&["send-keys", "-t", session, "f"]);
+    wait_for("i1 fired");
+    tm(&["send-keys", "-t", session, " "]);
+    wait_for("resumed after");
+    wait_for("dry run: 4 sent");
+    tm(&["kill-server"]);
+    let sources: Vec<String> = std::fs::read_to_string(dir.path().join("s.dry-run.journal.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == "control")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap(),
+                e["source"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        ["hold terminal", "fire terminal", "resume terminal"]
+    );
+}

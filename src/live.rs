@@ -1,0 +1,227 @@
+//! The terminal during a run: one live line, and single keys for control.
+//!
+//! The line shows the clock (running or held, and any shift), the next inject with its
+//! countdown, and the last send with its status; logs print above it. When stdin is a
+//! terminal too, it is switched to single-key input (no echo, no Enter; Ctrl-C still
+//! interrupts) and restored afterwards: space holds or resumes, `s` skips the next
+//! inject, `f` fires it now, `?` shows the keys. Nothing of this appears in pipes or CI.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::{Action, ClockState, Command};
+
+type Next = watch::Receiver<Option<(String, DateTime<Utc>)>>;
+
+/// The most recent send (by time) among the outcomes: key, status word, HTTP status.
+fn last_send(outcomes: &Mutex<HashMap<String, Value>>) -> Option<String> {
+    let map = outcomes.lock().ok()?;
+    map.iter()
+        .filter_map(|(k, v)| {
+            let at = v.get("sent_at").or_else(|| v.get("at"))?.as_str()?;
+            Some((at.to_string(), k, v))
+        })
+        .filter(|(_, _, v)| v["type"] != "sending")
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(at, k, v)| {
+            let status = v
+                .get("status")
+                .and_then(Value::as_u64)
+                .map_or(String::new(), |s| format!(" {s}"));
+            format!(
+                "{k} {}{status} at {}",
+                v["type"].as_str().unwrap_or(""),
+                at.get(11..19).unwrap_or("")
+            )
+        })
+}
+
+/// Start the live line; it keeps itself current until the bar is finished.
+pub fn start_view(
+    mut next: Next,
+    clock: watch::Receiver<ClockState>,
+    outcomes: Arc<Mutex<HashMap<String, Value>>>,
+    keys: bool,
+) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    crate::set_progress(Some(bar.clone()));
+    let shown = bar.clone();
+    tokio::spawn(async move {
+        loop {
+            let state = clock.borrow().clone();
+            let mut msg = match state.held_since {
+                Some(since) => format!("HELD {}s", (Utc::now() - since).num_seconds()),
+                None => "RUNNING".to_string(),
+            };
+            if !state.shift.is_zero() {
+                msg.push_str(&format!(" (shift {:+}s)", state.shift.num_seconds()));
+            }
+            match &*next.borrow() {
+                Some((key, at)) => {
+                    let left = (*at + state.shift - Utc::now()).num_seconds().max(0);
+                    msg.push_str(&format!(
+                        " │ next {key} in {:02}:{:02}:{:02}",
+                        left / 3600,
+                        left / 60 % 60,
+                        left % 60
+                    ));
+                }
+                None => msg.push_str(" │ finishing"),
+            }
+            if let Some(last) = last_send(&outcomes) {
+                msg.push_str(&format!(" │ last {last}"));
+            }
+            if keys {
+                msg.push_str(" │ [space] hold/resume [s] skip [f] fire [?]");
+            }
+            shown.set_message(msg);
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                changed = next.changed() => if changed.is_err() { break },
+            }
+        }
+    });
+    bar
+}
+
+/// The key reader; `stop` restores the terminal.
+pub struct Keys {
+    task: tokio::task::JoinHandle<()>,
+    _raw: Option<RawMode>,
+}
+
+impl Keys {
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Read single keys from the terminal and turn them into commands.
+pub fn spawn_keys(
+    commands: mpsc::Sender<Command>,
+    next: Next,
+    clock: watch::Receiver<ClockState>,
+) -> Keys {
+    let raw = RawMode::enable();
+    let (tx, mut rx) = mpsc::unbounded_channel::<u8>();
+    std::thread::Builder::new()
+        .name("keys".into())
+        .spawn(move || {
+            use std::io::Read;
+            let mut byte = [0u8; 1];
+            while let Ok(1) = std::io::stdin().read(&mut byte) {
+                if tx.send(byte[0]).is_err() {
+                    break;
+                }
+            }
+        })
+        .ok();
+    let task = tokio::spawn(async move {
+        while let Some(key) = rx.recv().await {
+            let next_key = next.borrow().as_ref().map(|(k, _)| k.clone());
+            let action = match key {
+                b' ' | b'\n' | b'\r' => Some(if clock.borrow().held_since.is_some() {
+                    Action::Resume
+                } else {
+                    Action::Hold
+                }),
+                b's' => next_key.map(Action::Skip),
+                b'f' => next_key.map(Action::Fire),
+                _ => {
+                    tracing::info!(
+                        "keys: [space] hold or resume, [s] skip the next inject, [f] fire it now"
+                    );
+                    None
+                }
+            };
+            let Some(action) = action else { continue };
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if commands
+                .send(Command {
+                    action,
+                    source: "terminal".into(),
+                    reply,
+                })
+                .await
+                .is_err()
+            {
+                break;
+            }
+            match answer.await {
+                Ok(Ok(m)) => tracing::info!("{m}"),
+                Ok(Err(e)) => tracing::warn!("{e}"),
+                Err(_) => break,
+            }
+        }
+    });
+    Keys { task, _raw: raw }
+}
+
+/// Single-key terminal input (no line buffering, no echo) until dropped.
+pub struct RawMode {
+    #[cfg(unix)]
+    saved: libc::termios,
+}
+
+impl RawMode {
+    #[cfg(unix)]
+    fn enable() -> Option<RawMode> {
+        // SAFETY: tcgetattr/tcsetattr on stdin with a termios we own; an error leaves
+        // the terminal untouched.
+        unsafe {
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(libc::STDIN_FILENO, &mut saved) != 0 {
+                return None;
+            }
+            let mut raw = saved;
+            raw.c_lflag &= !(libc::ICANON | libc::ECHO);
+            raw.c_cc[libc::VMIN] = 1;
+            raw.c_cc[libc::VTIME] = 0;
+            if libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw) != 0 {
+                return None;
+            }
+            SAVED.lock().map(|mut s| *s = Some(saved)).ok();
+            Some(RawMode { saved })
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn enable() -> Option<RawMode> {
+        None
+    }
+}
+
+#[cfg(unix)]
+static SAVED: Mutex<Option<libc::termios>> = Mutex::new(None);
+
+/// Put the terminal back as it was (also from an exit that skips destructors).
+pub fn restore_terminal() {
+    #[cfg(unix)]
+    if let Ok(mut saved) = SAVED.lock()
+        && let Some(t) = saved.take()
+    {
+        // SAFETY: restoring the attributes read from this same descriptor.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &t);
+        }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            let _ = self.saved;
+            restore_terminal();
+        }
+    }
+}
