@@ -7,7 +7,7 @@
 //! inject, `f` fires it now, `?` shows the keys. Nothing of this appears in pipes or CI.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,36 +18,86 @@ use crate::engine::{Action, ClockState, Command};
 
 type Next = watch::Receiver<Option<(String, DateTime<Utc>)>>;
 
-/// The most recent send (by time) among the outcomes: key, status word, HTTP status.
-fn last_send(outcomes: &Mutex<HashMap<String, Value>>) -> Option<String> {
-    let map = outcomes.lock().ok()?;
-    map.iter()
+/// The `n` most recent outcomes: time, key, what happened, HTTP status.
+fn last_sends(outcomes: &Mutex<HashMap<String, Value>>, n: usize) -> Vec<String> {
+    let Ok(map) = outcomes.lock() else {
+        return Vec::new();
+    };
+    let mut done: Vec<(String, &String, &Value)> = map
+        .iter()
+        .filter(|(_, v)| v["type"] != "sending")
         .filter_map(|(k, v)| {
-            let at = v.get("sent_at").or_else(|| v.get("at"))?.as_str()?;
-            Some((at.to_string(), k, v))
+            Some((
+                v.get("sent_at")
+                    .or_else(|| v.get("at"))?
+                    .as_str()?
+                    .to_string(),
+                k,
+                v,
+            ))
         })
-        .filter(|(_, _, v)| v["type"] != "sending")
-        .max_by(|a, b| a.0.cmp(&b.0))
+        .collect();
+    done.sort_by(|a, b| b.0.cmp(&a.0));
+    done.into_iter()
+        .take(n)
         .map(|(at, k, v)| {
             let status = v
                 .get("status")
                 .and_then(Value::as_u64)
                 .map_or(String::new(), |s| format!(" {s}"));
             format!(
-                "{k} {}{status} at {}",
-                v["type"].as_str().unwrap_or(""),
-                at.get(11..19).unwrap_or("")
+                "{} {k} {}{status}",
+                at.get(11..19).unwrap_or(""),
+                v["type"].as_str().unwrap_or("")
             )
         })
+        .collect()
 }
 
-/// Start the live line; it keeps itself current until the bar is finished.
+/// The `n` next occurrences not yet started, with their countdowns.
+fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<String> {
+    let Ok(outcomes) = view.outcomes.lock() else {
+        return Vec::new();
+    };
+    // While held, countdowns stand still: the hold so far will be added on resume.
+    let shift = state.shift
+        + state
+            .held_since
+            .map_or(chrono::TimeDelta::zero(), |since| Utc::now() - since);
+    let mut pending: Vec<(DateTime<Utc>, &String)> = view
+        .planned
+        .iter()
+        .filter(|(k, _)| !outcomes.contains_key(*k))
+        .map(|(k, t)| (*t + shift, k))
+        .collect();
+    pending.sort();
+    pending
+        .into_iter()
+        .take(n)
+        .map(|(at, k)| {
+            let left = (at - Utc::now()).num_seconds().max(0);
+            let skip = if state.skipped.iter().any(|s| s == k) {
+                " (will skip)"
+            } else {
+                ""
+            };
+            format!(
+                "in {:02}:{:02}:{:02}  {k}{skip}",
+                left / 3600,
+                left / 60 % 60,
+                left % 60
+            )
+        })
+        .collect()
+}
+
+/// Start the live view; it keeps itself current until the bar is finished.
 pub fn start_view(
     mut next: Next,
-    clock: watch::Receiver<ClockState>,
-    outcomes: Arc<Mutex<HashMap<String, Value>>>,
+    view: crate::control::View,
     keys: bool,
 ) -> indicatif::ProgressBar {
+    let clock = view.clock.clone();
     let bar = indicatif::ProgressBar::new_spinner();
     if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
         bar.set_style(style);
@@ -65,23 +115,20 @@ pub fn start_view(
             if !state.shift.is_zero() {
                 msg.push_str(&format!(" (shift {:+}s)", state.shift.num_seconds()));
             }
-            match &*next.borrow() {
-                Some((key, at)) => {
-                    let left = (*at + state.shift - Utc::now()).num_seconds().max(0);
-                    msg.push_str(&format!(
-                        " │ next {key} in {:02}:{:02}:{:02}",
-                        left / 3600,
-                        left / 60 % 60,
-                        left % 60
-                    ));
-                }
-                None => msg.push_str(" │ finishing"),
-            }
-            if let Some(last) = last_send(&outcomes) {
-                msg.push_str(&format!(" │ last {last}"));
-            }
             if keys {
-                msg.push_str(" │ [space] hold/resume [s] skip [f] fire [?]");
+                msg.push_str(
+                    "   keys: [space] hold/resume  [s] skip next  [f] fire next now  [?] help",
+                );
+            }
+            let next_lines = next_up(&view, &state, 3);
+            if next_lines.is_empty() && next.borrow().is_none() {
+                msg.push_str("\n  finishing");
+            }
+            for line in next_lines {
+                msg.push_str(&format!("\n  next  {line}"));
+            }
+            for line in last_sends(&view.outcomes, 3) {
+                msg.push_str(&format!("\n  last  {line}"));
             }
             shown.set_message(msg);
             tokio::select! {

@@ -296,8 +296,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
     }
     let (commands_tx, commands_rx) = mpsc::channel(16);
     let (clock_tx, clock_rx) = watch::channel(initial.clone());
-    let (view_clock, keys_clock, view_outcomes) =
-        (clock_rx.clone(), clock_rx.clone(), outcomes.clone());
+    let keys_clock = clock_rx.clone();
     let control = engine::Control {
         commands: commands_rx,
         initial,
@@ -314,6 +313,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         outcomes,
         dry_run: args.dry_run,
     };
+    let live_view = view.clone();
     let control_server = match &args.control {
         Some(addr) => Some(start_control(addr, &args, commands_tx.clone(), view).await?),
         None => None,
@@ -321,7 +321,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
     // On a terminal: a live line (clock, next inject, last send) and single-key control.
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let countdown = (args.format == ReportFormat::Text && std::io::stderr().is_terminal())
-        .then(|| crate::live::start_view(next_rx, view_clock, view_outcomes, interactive));
+        .then(|| crate::live::start_view(next_rx, live_view, interactive));
     let terminal_keys = interactive
         .then(|| crate::live::spawn_keys(commands_tx.clone(), next_tx.subscribe(), keys_clock));
     drop(commands_tx);
