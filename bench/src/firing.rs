@@ -467,3 +467,84 @@ async fn bare_loop(plan: &[Planned], url: &str, concurrency: usize) {
     }
     while tasks.join_next().await.is_some() {}
 }
+
+/// Soak: a 24-hour recurring scenario at a high speed factor against a stand-in process;
+/// the resident memory of `injector run`, sampled every 200 ms.
+pub fn soak(s: &Settings) -> Vec<Measure> {
+    let (speed, every) = if s.smoke {
+        ("86400", "60s")
+    } else {
+        ("1440", "10s")
+    };
+    let yaml = format!(
+        "name: Soak\ninjects:\n  - id: tick\n    every: {every}\n    until: 24h\n    persona: \"3-49786\"\n    channel: microblog\n    type: team\n    team_id: 3437866\n    body: \"tick {{{{ occurrence }}}}\"\n"
+    );
+    let scenario = s.out_dir.join("soak.yaml");
+    std::fs::write(&scenario, yaml).expect("write the scenario");
+    let token_file = s.out_dir.join("token");
+    std::fs::write(&token_file, TOKEN).expect("write the token");
+    let mut first = Measure {
+        label: format!("soak: 24 h every {every} at --speed {speed}: RSS after 10% of the run"),
+        command: String::new(),
+        unit: "MiB",
+        seconds: Vec::new(),
+        peak_mib: Vec::new(),
+        note: String::new(),
+    };
+    let mut last = Measure {
+        label: format!("soak: 24 h every {every} at --speed {speed}: RSS at the end"),
+        command: String::new(),
+        unit: "MiB",
+        seconds: Vec::new(),
+        peak_mib: Vec::new(),
+        note: String::new(),
+    };
+    for _ in 0..s.runs {
+        let server = Server::start(s, "soak");
+        let journal = s.out_dir.join("soak.journal.jsonl");
+        let _ = std::fs::remove_file(&journal);
+        let args = vec![
+            "run".to_string(),
+            scenario.display().to_string(),
+            "--base-url".into(),
+            server.url.clone(),
+            "--token-file".into(),
+            token_file.display().to_string(),
+            "--journal".into(),
+            journal.display().to_string(),
+            "--speed".into(),
+            speed.into(),
+        ];
+        first.command = format!("{} {}", s.injector.display(), args.join(" "));
+        last.command = first.command.clone();
+        let mut child = Command::new(&s.injector)
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the run");
+        let mut samples = Vec::new();
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            let status =
+                std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+            if let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            {
+                samples.push(kb / 1024.0);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = server.finish();
+        if samples.len() >= 2 {
+            first.seconds.push(samples[samples.len() / 10]);
+            last.seconds.push(*samples.last().expect("samples"));
+        }
+    }
+    vec![first, last]
+}

@@ -85,9 +85,11 @@ fn main() {
         "stand-in" => measures.extend(stand_in(&settings)),
         "precision" => measures.extend(firing::precision(&settings)),
         "throughput" => measures.extend(firing::throughput(&settings)),
+        "soak" => measures.extend(firing::soak(&settings)),
         "all" => {
             measures.extend(firing::precision(&settings));
             measures.extend(firing::throughput(&settings));
+            measures.extend(firing::soak(&settings));
             measures.extend(scale(&settings));
             measures.extend(stand_in(&settings));
         }
@@ -351,7 +353,7 @@ fn table(measures: &[Measure]) -> String {
     );
     for m in measures {
         let (t, tmin, tmax) = stats(&m.seconds);
-        let value = if m.unit == "s" || m.unit == "ms" {
+        let value = if m.unit == "s" || m.unit == "ms" || m.unit == "MiB" {
             format!("{t:.3} {} [{tmin:.3}–{tmax:.3}]", m.unit)
         } else {
             format!("{t:.0} {} [{tmin:.0}–{tmax:.0}]", m.unit)
