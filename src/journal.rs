@@ -138,6 +138,12 @@ pub struct Summary {
     pub lateness_max_ms: Option<f64>,
 }
 
+/// The `q` quantile (nearest rank) of sorted values; `None` when there are none.
+pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    (!sorted.is_empty())
+        .then(|| sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1])
+}
+
 type Ack = oneshot::Sender<std::io::Result<()>>;
 
 /// An open, locked journal that appends durably.

@@ -107,6 +107,15 @@ impl Violation {
     }
 }
 
+/// A `team_id` as a number, whether the body wrote it as a number or a digit string.
+pub fn team_number(id: &Value) -> Option<u64> {
+    match id {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
 /// Whether a body is a website hack (or its restore) rather than an article.
 pub fn is_hack(body: &Map<String, Value>) -> bool {
     ["is_hacked", "hacked_image", "show_details"]

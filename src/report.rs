@@ -269,10 +269,7 @@ impl Report {
             }
         }
         late.sort_by(f64::total_cmp);
-        let pick = |q: f64| {
-            (!late.is_empty())
-                .then(|| late[((late.len() as f64 * q).ceil() as usize).clamp(1, late.len()) - 1])
-        };
+        let pick = |q: f64| crate::journal::percentile(&late, q);
         Report {
             scenario: last.map(|h| h.scenario.clone()).unwrap_or_default(),
             dry_run: last.is_some_and(|h| h.dry_run),

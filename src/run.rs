@@ -749,9 +749,7 @@ fn summarize(keys: &[&str], prior: &HashMap<String, State>, this: &ThisRun) -> S
     }
     let mut l = this.lateness.clone();
     l.sort_by(f64::total_cmp);
-    let pick = |q: f64| {
-        (!l.is_empty()).then(|| l[((l.len() as f64 * q).ceil() as usize).clamp(1, l.len()) - 1])
-    };
+    let pick = |q: f64| journal::percentile(&l, q);
     s.lateness_p50_ms = pick(0.50);
     s.lateness_p99_ms = pick(0.99);
     s.lateness_max_ms = l.last().copied();

@@ -44,41 +44,9 @@ pub const INJECT_FIELDS: &[&str] = &[
     "notes",
 ];
 
-/// Every key an inject may have.
-const INJECT_KEYS: &[&str] = &[
-    "id",
-    "at",
-    "every",
-    "from",
-    "count",
-    "until",
-    "cron",
-    "ts_offset",
-    "extra",
-    "notes",
-    "persona",
-    "channel",
-    "subject",
-    "body",
-    "to",
-    "cc",
-    "bcc",
-    "title",
-    "subtitle",
-    "assets",
-    "sentiment",
-    "type",
-    "team_id",
-    "player_email",
-    "isDraft",
-    "replies",
-    "likes",
-    "reposts",
-    "is_hacked",
-    "show_details",
-    "hacked_image",
-    "ts",
-];
+/// Every key an inject may have: its own fields and the body fields.
+static INJECT_KEYS: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| INJECT_FIELDS.iter().chain(BODY_FIELDS).copied().collect());
 
 /// The most occurrences one scenario may expand to.
 pub const MAX_OCCURRENCES: u64 = 1_000_000;
@@ -471,7 +439,7 @@ impl Reader<'_> {
         };
         let has_id_key = entries.iter().any(|(k, _)| k.as_str() == Some("id"));
         let mut timing: BTreeMap<&str, Node> = BTreeMap::new();
-        for (name, key, value) in self.keyed(entries, INJECT_KEYS, "inject") {
+        for (name, key, value) in self.keyed(entries, &INJECT_KEYS, "inject") {
             match name {
                 "id" => match &value.value {
                     Value::Str(s) if is_valid_id(s) => {

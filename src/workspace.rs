@@ -71,12 +71,7 @@ impl Workspace {
     }
 
     pub fn has_team(&self, id: &Value) -> bool {
-        let id = match id {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
-        };
-        id.is_some_and(|id| self.teams.iter().any(|t| t.id == id))
+        crate::message::team_number(id).is_some_and(|id| self.teams.iter().any(|t| t.id == id))
     }
 
     /// Did-you-mean over persona handles, names and hashes.
