@@ -916,3 +916,65 @@ async fn ctl_steers_a_real_run() {
     );
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_after_an_edit_reports_added_removed_and_changed_occurrences() {
+    let server = stand_in(Faults::default()).await;
+    let s = setup(&scenario(3, 0));
+    let dir = s.dir.path();
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let t0 = t0_in(1);
+    let first = injector_run(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &t0,
+            "--only",
+            "i0",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // Edit: i1's body changes, i2 goes, i7 comes.
+    let edited = scenario(2, 0).replace(
+        "inject {{ id }}\"\n  - id: i1",
+        "inject {{ id }}\"\n  - id: i1\n    subject: new",
+    ) + "  - id: i7\n    at: 0ms\n    body: \"inject {{ id }}\"\n";
+    write(dir, "s.yaml", &edited);
+    let resumed = injector_run(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--resume",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert!(
+        resumed
+            .stderr
+            .contains(r#"added ["i7"], removed ["i2"], changed ["i1"]"#),
+        "{}",
+        resumed.stderr
+    );
+    let accepted = accepted_per_key(&server.requests());
+    let mut keys: Vec<&String> = accepted.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["i0", "i1", "i7"], "i0 was not sent again");
+    assert!(accepted.values().all(|n| *n == 1));
+    server.shutdown(Duration::from_secs(1)).await;
+}
