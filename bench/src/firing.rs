@@ -131,6 +131,29 @@ impl Drop for Server {
     }
 }
 
+/// `injector run` of `scenario` against `server`, with a fresh journal at `journal`.
+fn run_args(
+    scenario: &std::path::Path,
+    server: &Server,
+    token_file: &std::path::Path,
+    journal: &std::path::Path,
+    extra: &[String],
+) -> Vec<String> {
+    let _ = std::fs::remove_file(journal);
+    let mut args = vec![
+        "run".to_string(),
+        scenario.display().to_string(),
+        "--base-url".into(),
+        server.url.clone(),
+        "--token-file".into(),
+        token_file.display().to_string(),
+        "--journal".into(),
+        journal.display().to_string(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn unix_ns(t: chrono::DateTime<chrono::Utc>) -> i128 {
     t.timestamp_nanos_opt().unwrap_or(0) as i128
 }
@@ -214,19 +237,13 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
         let server = Server::start(s, "precision-injector");
         let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
         let journal = s.out_dir.join("precision.journal.jsonl");
-        let _ = std::fs::remove_file(&journal);
-        let args = vec![
-            "run".to_string(),
-            scenario.display().to_string(),
-            "--base-url".into(),
-            server.url.clone(),
-            "--token-file".into(),
-            token_file.display().to_string(),
-            "--journal".into(),
-            journal.display().to_string(),
-            "--start-at".into(),
-            t0.to_rfc3339(),
-        ];
+        let args = run_args(
+            &scenario,
+            &server,
+            &token_file,
+            &journal,
+            &["--start-at".into(), t0.to_rfc3339()],
+        );
         commands.insert(
             "injector",
             format!("{} {}", s.injector.display(), args.join(" ")),
@@ -388,22 +405,14 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
         for _ in 0..s.runs {
             let server = Server::start(s, "throughput");
             let journal = s.out_dir.join("throughput.journal.jsonl");
-            let _ = std::fs::remove_file(&journal);
-            let mut args = vec![
-                "run".to_string(),
-                scenario.display().to_string(),
-                "--base-url".into(),
-                server.url.clone(),
-                "--token-file".into(),
-                token_file.display().to_string(),
-                "--journal".into(),
-                journal.display().to_string(),
+            let mut flags: Vec<String> = vec![
                 "--speed".into(),
                 "max".into(),
                 "--concurrency".into(),
                 concurrency.to_string(),
             ];
-            args.extend(extra.iter().map(|a| a.to_string()));
+            flags.extend(extra.iter().map(|a| a.to_string()));
+            let args = run_args(&scenario, &server, &token_file, &journal, &flags);
             m.command = format!("{} {}", s.injector.display(), args.join(" "));
             let _ = Command::new(&s.injector)
                 .args(&args)
@@ -502,19 +511,13 @@ pub fn soak(s: &Settings) -> Vec<Measure> {
     for _ in 0..s.runs {
         let server = Server::start(s, "soak");
         let journal = s.out_dir.join("soak.journal.jsonl");
-        let _ = std::fs::remove_file(&journal);
-        let args = vec![
-            "run".to_string(),
-            scenario.display().to_string(),
-            "--base-url".into(),
-            server.url.clone(),
-            "--token-file".into(),
-            token_file.display().to_string(),
-            "--journal".into(),
-            journal.display().to_string(),
-            "--speed".into(),
-            speed.into(),
-        ];
+        let args = run_args(
+            &scenario,
+            &server,
+            &token_file,
+            &journal,
+            &["--speed".into(), speed.into()],
+        );
         first.command = format!("{} {}", s.injector.display(), args.join(" "));
         last.command = first.command.clone();
         let mut child = Command::new(&s.injector)

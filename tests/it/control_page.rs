@@ -8,7 +8,9 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::common::root;
-use crate::run::{ctl, key_of, run_with_control, scenario, setup, stand_in, t0_in};
+use crate::run::{
+    control_actions, ctl, key_of, run_with_control, scenario, setup, stand_in, t0_in,
+};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -201,19 +203,7 @@ async fn hold_and_fire_now_from_the_page() {
     assert_eq!(ctl(dir, &control, &token, &["resume"]).await.code, 0);
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let sources: Vec<String> = std::fs::read_to_string(dir.join("s.journal.jsonl"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["type"] == "control")
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["action"].as_str().unwrap(),
-                e["source"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let sources = control_actions(dir, "s.journal.jsonl");
     assert_eq!(sources, ["hold page", "fire page", "resume command"]);
     server.shutdown(Duration::from_secs(1)).await;
 }
@@ -279,19 +269,7 @@ async fn single_keys_in_a_terminal_hold_fire_and_resume() {
     wait_for("resumed after");
     wait_for("dry run: 4 sent");
     tm(&["kill-server"]);
-    let sources: Vec<String> = std::fs::read_to_string(dir.path().join("s.dry-run.journal.jsonl"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["type"] == "control")
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["action"].as_str().unwrap(),
-                e["source"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let sources = control_actions(dir.path(), "s.dry-run.journal.jsonl");
     assert_eq!(
         sources,
         ["hold terminal", "fire terminal", "resume terminal"]

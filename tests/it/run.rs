@@ -84,6 +84,21 @@ pub fn setup(yaml: &str) -> Setup {
     Setup { dir, token_file }
 }
 
+/// "action source" of each control entry of a journal, in order.
+pub fn control_actions(dir: &Path, name: &str) -> Vec<String> {
+    journal(dir, name)
+        .iter()
+        .filter(|e| e["type"] == "control")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap(),
+                e["source"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 fn journal(dir: &Path, name: &str) -> Vec<Value> {
     std::fs::read_to_string(dir.join(name))
         .unwrap()
@@ -893,19 +908,13 @@ async fn ctl_steers_a_real_run() {
     assert_eq!(keys, ["i0", "i1", "i2", "i4", "i5"]);
     assert!(accepted.values().all(|n| *n == 1), "{accepted:?}");
     // Every action is journaled with its source, and the report lists them.
-    let entries = journal(dir, "s.journal.jsonl");
-    let actions: Vec<(&str, &str)> = entries
-        .iter()
-        .filter(|e| e["type"] == "control")
-        .map(|e| (e["action"].as_str().unwrap(), e["source"].as_str().unwrap()))
-        .collect();
     assert_eq!(
-        actions,
+        control_actions(dir, "s.journal.jsonl"),
         [
-            ("hold", "command"),
-            ("fire", "command"),
-            ("skip", "command"),
-            ("resume", "command")
+            "hold command",
+            "fire command",
+            "skip command",
+            "resume command"
         ]
     );
     let report = injector_run(dir, &["report", "s.journal.jsonl"], &[]).await;
