@@ -33,6 +33,26 @@ pub struct Row {
     pub error: Option<String>,
 }
 
+impl Row {
+    /// A key known only by name: nothing about it has happened yet.
+    fn pending(key: &str) -> Row {
+        Row {
+            key: key.to_string(),
+            channel: String::new(),
+            persona: String::new(),
+            to: String::new(),
+            planned_at: None,
+            sent_at: None,
+            lateness_ms: None,
+            status: "pending",
+            attempts: None,
+            http_status: None,
+            message_id: None,
+            error: None,
+        }
+    }
+}
+
 /// Something the run did, with its time.
 #[derive(Clone, Debug, Serialize)]
 pub struct Action {
@@ -105,18 +125,11 @@ impl Report {
             for p in plan {
                 index.insert(p.key.clone(), rows.len());
                 rows.push(Row {
-                    key: p.key.clone(),
                     channel: p.channel.clone(),
                     persona: p.persona.clone(),
                     to: p.to.clone(),
                     planned_at: Some(p.planned_at.clone()),
-                    sent_at: None,
-                    lateness_ms: None,
-                    status: "pending",
-                    attempts: None,
-                    http_status: None,
-                    message_id: None,
-                    error: None,
+                    ..Row::pending(&p.key)
                 });
             }
         }
@@ -176,20 +189,7 @@ impl Report {
             }
             let Some(key) = entry.key() else { continue };
             let i = *index.entry(key.to_string()).or_insert_with(|| {
-                rows.push(Row {
-                    key: key.to_string(),
-                    channel: String::new(),
-                    persona: String::new(),
-                    to: String::new(),
-                    planned_at: None,
-                    sent_at: None,
-                    lateness_ms: None,
-                    status: "pending",
-                    attempts: None,
-                    http_status: None,
-                    message_id: None,
-                    error: None,
-                });
+                rows.push(Row::pending(key));
                 rows.len() - 1
             });
             let row = &mut rows[i];
