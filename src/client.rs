@@ -155,6 +155,10 @@ pub struct Client {
     http: reqwest::Client,
     target: Target,
     settings: Settings,
+    /// `POST /messages`, parsed once.
+    messages: reqwest::Url,
+    /// `Bearer <token>`, marked sensitive so it is never shown.
+    auth: reqwest::header::HeaderValue,
 }
 
 /// Install the TLS crypto provider once (reqwest is built without a default one).
@@ -173,10 +177,18 @@ impl Client {
             .user_agent(concat!("injector/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let messages = reqwest::Url::parse(&target.messages_url())
+            .map_err(|e| format!("`{}` is not a URL ({e})", target.base_url))?;
+        let mut auth =
+            reqwest::header::HeaderValue::try_from(format!("Bearer {}", target.token))
+                .map_err(|_| "the token holds characters a header cannot carry".to_string())?;
+        auth.set_sensitive(true);
         Ok(Client {
             http,
             target,
             settings,
+            messages,
+            auth,
         })
     }
 
@@ -279,8 +291,8 @@ impl Client {
     async fn attempt(&self, body: &Map<String, Value>) -> Attempt {
         let sent = self
             .http
-            .post(self.target.messages_url())
-            .bearer_auth(self.target.token())
+            .post(self.messages.clone())
+            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
             .json(body)
             .send()
             .await;
@@ -319,13 +331,9 @@ impl Client {
         };
         match status {
             200..=299 => {
-                let id = serde_json::from_str::<Value>(&text)
+                let id = serde_json::from_str::<Answer>(&text)
                     .ok()
-                    .and_then(|v| {
-                        v.get("message_id")
-                            .and_then(Value::as_str)
-                            .map(String::from)
-                    })
+                    .and_then(|a| a.message_id)
                     .filter(|id| !id.is_empty());
                 match id {
                     Some(id) => Attempt::Accepted(status, id),
@@ -359,6 +367,12 @@ impl Client {
             },
         }
     }
+}
+
+/// The part of an accepted answer that matters.
+#[derive(serde::Deserialize)]
+struct Answer {
+    message_id: Option<String>,
 }
 
 /// An error in words, with its causes; never the request's headers.

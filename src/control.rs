@@ -8,7 +8,6 @@
 //! takes the token from its URL fragment. Actions go to the engine as
 //! [`crate::engine::Command`]s; this module never touches the schedule itself.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +19,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::board::{Board, Progress};
 use crate::engine::{Action, ClockState, Command};
 use crate::timeline::Timeline;
 
@@ -27,11 +27,9 @@ use crate::timeline::Timeline;
 #[derive(Clone)]
 pub struct View {
     pub timeline: Arc<Timeline>,
-    /// Key to the planned instant the run started from (before holds and shifts).
-    pub planned: Arc<HashMap<String, chrono::DateTime<chrono::Utc>>>,
     pub clock: watch::Receiver<ClockState>,
-    /// Key to its latest journal entry, as JSON.
-    pub outcomes: Arc<Mutex<HashMap<String, Value>>>,
+    /// Every occurrence of the run and where it stands.
+    pub board: Arc<Mutex<Board>>,
     pub dry_run: bool,
 }
 
@@ -91,44 +89,46 @@ fn rfc(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// As the journal writes times.
+fn micros(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
     if !authorized(&headers, &s.token) {
         return unauthorized();
     }
     let clock = s.view.clock.borrow().clone();
-    let outcomes = s.view.outcomes.lock().expect("outcomes lock").clone();
-    let occurrences: Vec<Value> = s
-        .view
-        .timeline
-        .occurrences
-        .iter()
-        .filter_map(|o| s.view.planned.get(&o.key).map(|p| (o, p)))
-        .map(|(o, planned)| {
-            let last = outcomes.get(&o.key);
-            let mut status = last
-                .and_then(|e| e["type"].as_str())
-                .unwrap_or("pending")
-                .to_string();
-            if status == "sending" {
-                status = "in flight".into();
-            }
-            let skipped = clock
-                .skipped
-                .iter()
-                .any(|k| *k == o.key || *k == s.view.timeline.inject(o).id);
-            if status == "pending" && skipped {
-                status = "will skip".into();
-            }
-            json!({
-                "key": o.key,
-                "planned_at": rfc(*planned),
-                "effective_at": rfc(*planned + clock.shift),
-                "status": status,
-                "sent_at": last.and_then(|e| e.get("sent_at")).cloned(),
-                "message_id": last.and_then(|e| e.get("message_id")).cloned(),
+    let occurrences: Vec<Value> = {
+        let board = s.view.board.lock().expect("board lock");
+        board
+            .slots()
+            .iter()
+            .map(|slot| {
+                let o = &s.view.timeline.occurrences[slot.occ];
+                let skipped = clock
+                    .skipped
+                    .iter()
+                    .any(|k| *k == o.key || *k == s.view.timeline.inject(o).id);
+                let status = match slot.progress {
+                    Progress::Sending => "in flight",
+                    Progress::Pending if skipped => "will skip",
+                    p => p.name(),
+                };
+                let sent_at = (slot.progress == Progress::Sent)
+                    .then(|| slot.at.map(micros))
+                    .flatten();
+                json!({
+                    "key": o.key,
+                    "planned_at": rfc(slot.planned),
+                    "effective_at": rfc(slot.planned + clock.shift),
+                    "status": status,
+                    "sent_at": sent_at,
+                    "message_id": slot.message_id.as_deref(),
+                })
             })
-        })
-        .collect();
+            .collect()
+    };
     axum::Json(json!({
         "held": clock.held_since.is_some(),
         "held_since": clock.held_since.map(rfc),

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::client::Outcome;
 use crate::journal::{Entry, Journal};
@@ -27,6 +27,8 @@ use crate::timeline::Timeline;
 pub const PREPARE_LEAD: Duration = Duration::from_millis(50);
 /// Later than this past its instant, an occurrence counts as late.
 pub const LATE_GRACE: Duration = Duration::from_secs(1);
+/// With `--speed max`, how many occurrences are prepared (and journaled) together.
+const MAX_SPEED_GROUP: usize = 128;
 /// The longest single sleep: how soon a clock jump is noticed.
 const CHUNK: Duration = Duration::from_secs(1);
 
@@ -299,7 +301,7 @@ impl<D: Dispatch> Engine<D> {
     ) -> std::io::Result<Ending> {
         // Two stages joined by a short queue, so that preparing the next group (bodies,
         // `sending` entries, one fsync) overlaps with sending the current one.
-        let (tx, mut rx) = mpsc::channel::<Prepared>(4);
+        let (tx, rx) = mpsc::channel::<Prepared>(4);
         let producer = async {
             let mut stop = stop;
             let (mut commands, mut clock_state, publish) = match control {
@@ -323,7 +325,7 @@ impl<D: Dispatch> Engine<D> {
                 let shift = clock_state.shift;
                 let fire_at = items[i].fire_at + shift;
                 let cap = if self.config.max_speed {
-                    128
+                    MAX_SPEED_GROUP
                 } else {
                     usize::MAX
                 };
@@ -402,47 +404,61 @@ impl<D: Dispatch> Engine<D> {
             Ok::<_, std::io::Error>((pending, stopped))
         };
         let consumer = async {
-            let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
-            let mut inflight = tokio::task::JoinSet::new();
+            // A pool of `concurrency` senders, each taking the next prepared body as soon
+            // as it is free: no task or wake-up per send.
+            // Owned here: when this stage ends (a sender failed), the producer's sends fail.
+            let mut rx = rx;
+            let queue = Arc::new(Queue::default());
+            let mut senders = tokio::task::JoinSet::new();
+            for _ in 0..self.config.concurrency.max(1) {
+                let queue = queue.clone();
+                let dispatch = self.dispatch.clone();
+                let journal = self.journal.clone();
+                let events = self.events.clone();
+                let clock = self.clock.clone();
+                let timeline = self.timeline.clone();
+                senders.spawn(async move {
+                    while let Some((item, body)) = queue.next().await {
+                        let key = timeline.occurrences[item.occ].key.clone();
+                        let started = clock.now();
+                        let outcome = dispatch.send(body).await;
+                        let entry = outcome_entry(key, item.fire_at, started, clock.now(), outcome);
+                        // Synced with the writer's next group, not waited for here: a
+                        // failure to write stops the run at the next append.
+                        let written = journal.record(&entry);
+                        let _ = events.send(entry);
+                        written?;
+                    }
+                    Ok::<(), std::io::Error>(())
+                });
+            }
+            let mut failed = None;
             while let Some((fire_at, prepared)) = rx.recv().await {
-                if !self.config.max_speed {
+                if self.config.max_speed {
+                    // Keep about a group queued ahead of the senders, no more.
+                    queue.drained().await;
+                } else {
                     // Journaled as sending: the group goes out even if a stop comes now.
                     self.clock.sleep_until(fire_at, None).await;
                 }
-                for (item, body) in prepared {
-                    let permit = permits
-                        .clone()
-                        .acquire_owned()
-                        .await
-                        .expect("the semaphore is never closed");
-                    let dispatch = self.dispatch.clone();
-                    let journal = self.journal.clone();
-                    let events = self.events.clone();
-                    let clock = self.clock.clone();
-                    let key = self.timeline.occurrences[item.occ].key.clone();
-                    inflight.spawn(async move {
-                        let started = clock.now();
-                        let outcome = dispatch.send(body).await;
-                        // The permit bounds requests in flight, not journal writes.
-                        drop(permit);
-                        let entry = outcome_entry(key, item.fire_at, started, clock.now(), outcome);
-                        let written = journal.append(&entry).await;
-                        let _ = events.send(entry);
-                        written
-                    });
-                }
-                // Collect finished sends as we go, surfacing journal failures.
-                while let Some(done) = inflight.try_join_next() {
-                    done.map_err(std::io::Error::other)??;
+                queue.push(prepared);
+                // A sender that failed (the journal cannot be written) ends the run.
+                if let Some(done) = senders.try_join_next() {
+                    failed = Some(done);
+                    break;
                 }
             }
-            Ok::<_, std::io::Error>(inflight)
+            queue.close();
+            Ok::<_, std::io::Error>((senders, failed))
         };
         let (produced, consumed) = tokio::join!(producer, consumer);
-        let mut inflight = consumed?;
+        let (mut senders, failed) = consumed?;
+        if let Some(done) = failed {
+            done.map_err(std::io::Error::other)??;
+        }
         let (pending, stopped) = produced?;
         let drain = async {
-            while let Some(done) = inflight.join_next().await {
+            while let Some(done) = senders.join_next().await {
                 done.map_err(std::io::Error::other)??;
             }
             Ok::<(), std::io::Error>(())
@@ -585,7 +601,7 @@ impl<D: Dispatch> Engine<D> {
     ) -> std::io::Result<Vec<(Item, Map<String, Value>)>> {
         let now = self.clock.now();
         let mut ready = Vec::with_capacity(group.len());
-        let mut acks = Vec::with_capacity(group.len());
+        let mut durable = 0;
         for item in group {
             let occ = &self.timeline.occurrences[item.occ];
             let late_by = (now - item.fire_at).to_std().unwrap_or(Duration::ZERO);
@@ -644,13 +660,14 @@ impl<D: Dispatch> Engine<D> {
             };
             // `ts` follows a moved instant (holds, shifts, fire-now) unless the scenario pins it.
             let moved = (item.fire_at - item.planned).num_seconds();
-            let pinned = self
-                .timeline
-                .merged_fields(self.timeline.inject(occ))
-                .iter()
-                .any(|f| f.name == "ts");
+            let pinned = || {
+                self.timeline
+                    .merged_fields(self.timeline.inject(occ))
+                    .iter()
+                    .any(|f| f.name == "ts")
+            };
             if moved != 0
-                && !pinned
+                && !pinned()
                 && let Some(ts) = body.get("ts").and_then(Value::as_i64)
             {
                 body.insert("ts".into(), Value::from(ts + moved));
@@ -665,15 +682,78 @@ impl<D: Dispatch> Engine<D> {
                 planned_at: rfc3339(item.fire_at),
                 at: rfc3339(now),
             };
-            acks.push(self.journal.append_later(&entry)?);
+            durable = self.journal.record(&entry)?;
             let _ = self.events.send(entry);
             ready.push((item.clone(), body));
         }
-        for ack in acks {
-            ack.await
-                .unwrap_or_else(|_| Err(std::io::Error::other("the journal writer stopped")))?;
-        }
+        // Every `sending` line on disk (one `fsync`) before any of them is sent.
+        self.journal.durable(durable).await?;
         Ok(ready)
+    }
+}
+
+/// Prepared bodies waiting for a free sender, in firing order.
+#[derive(Default)]
+struct Queue {
+    items: std::sync::Mutex<(std::collections::VecDeque<(Item, Map<String, Value>)>, bool)>,
+    /// Items were added, or the queue closed.
+    added: tokio::sync::Notify,
+    /// The queue fell to [`Queue::LOW`] items.
+    drained: tokio::sync::Notify,
+}
+
+impl Queue {
+    const LOW: usize = MAX_SPEED_GROUP;
+
+    fn push(&self, prepared: Vec<(Item, Map<String, Value>)>) {
+        let n = prepared.len();
+        self.items.lock().expect("queue lock").0.extend(prepared);
+        for _ in 0..n {
+            self.added.notify_one();
+        }
+    }
+
+    fn close(&self) {
+        self.items.lock().expect("queue lock").1 = true;
+        self.added.notify_waiters();
+    }
+
+    /// The next item; `None` once closed and empty.
+    async fn next(&self) -> Option<(Item, Map<String, Value>)> {
+        loop {
+            let added = self.added.notified();
+            tokio::pin!(added);
+            added.as_mut().enable();
+            {
+                let mut items = self.items.lock().expect("queue lock");
+                if let Some(item) = items.0.pop_front() {
+                    let left = items.0.len();
+                    drop(items);
+                    // Only the crossing wakes the producer side, not every send.
+                    if left == Self::LOW {
+                        self.drained.notify_one();
+                    }
+                    return Some(item);
+                }
+                if items.1 {
+                    return None;
+                }
+            }
+            added.await;
+        }
+    }
+
+    /// Wait until at most [`Queue::LOW`] items are queued.
+    async fn drained(&self) {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.items.lock().expect("queue lock").0.len() <= Self::LOW {
+                return;
+            }
+            drained.await;
+        }
     }
 }
 

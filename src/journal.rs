@@ -2,9 +2,9 @@
 //!
 //! A run appends a `run` header, then per occurrence a `sending` entry before its
 //! request and a `sent`, `failed` or `skipped` entry after; an `end` entry closes it.
-//! Every append waits until its line is on disk: a writer thread writes whatever is
-//! queued, calls `fsync` once, then acknowledges every waiter (group commit), so a
-//! burst of fifty injects costs one `fsync`, not fifty. The file is locked
+//! An append can wait until its line is on disk: a writer thread writes whatever is
+//! queued, calls `fsync` once, then tells every waiter (group commit), so a burst of
+//! fifty injects costs one `fsync`, not fifty. The file is locked
 //! exclusively while a run holds it. [`replay`] reads a journal back for `--resume`
 //! and reports; a torn last line (a crash mid-write) is tolerated and reported.
 
@@ -13,7 +13,9 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
+use std::sync::Arc;
+
+use tokio::sync::watch;
 
 /// One line of the journal.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -144,16 +146,53 @@ pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
         .then(|| sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1])
 }
 
-type Ack = oneshot::Sender<std::io::Result<()>>;
+/// A write failure, kept so every later append reports it too.
+type Failure = (std::io::ErrorKind, String);
 
-/// An open, locked journal that appends durably.
+fn failure(f: &Failure) -> std::io::Error {
+    std::io::Error::new(f.0, format!("the journal cannot be written: {}", f.1))
+}
+
+/// Lines queued for the writer thread.
+#[derive(Default)]
+struct Queue {
+    buf: Vec<u8>,
+    /// Lines queued so far, in all.
+    queued: u64,
+    /// The writer is waiting for lines (and must be woken for new ones).
+    idle: bool,
+    closed: bool,
+    failed: Option<Failure>,
+}
+
+/// What the appenders and the writer thread share.
+struct Shared {
+    queue: std::sync::Mutex<Queue>,
+    wake: std::sync::Condvar,
+    /// Lines on disk so far (`fsync`ed when syncing), or the failure that stopped the writer.
+    durable: watch::Sender<Result<u64, Failure>>,
+}
+
+/// Where lines go: a writer thread that syncs in groups, or the caller's own thread.
+enum Sink {
+    Thread {
+        shared: Arc<Shared>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
+    /// Written at once by the appender, never synced: `--no-fsync`, and tests under
+    /// tokio's paused clock (where waiting on another thread lets virtual time run ahead).
+    Direct(std::sync::Mutex<(std::fs::File, Option<Failure>)>),
+}
+
+/// An open, locked journal.
+///
+/// Appending is group-committed: appenders add lines to a shared buffer and wake the
+/// writer thread only when it is idle; the writer writes everything queued, calls
+/// `fsync` once, and publishes how many lines are durable. So a burst of fifty costs
+/// one `fsync` and one wake-up, not fifty.
 pub struct Journal {
     path: PathBuf,
-    tx: Option<std::sync::mpsc::Sender<(String, Ack)>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    /// Written in the caller's task, unsynced: for tests under tokio's paused clock, where
-    /// waiting on another thread would let virtual time jump ahead.
-    inline: Option<std::sync::Mutex<std::fs::File>>,
+    sink: Sink,
 }
 
 /// Why a journal could not be opened.
@@ -166,7 +205,8 @@ pub enum OpenError {
 }
 
 impl Journal {
-    /// Open (creating it if needed) and lock `path`; returns the journal and its text so far.
+    /// Open (creating it if needed) and lock `path`; returns the journal and its text so
+    /// far. With `fsync` false, lines are written straight to the file and never synced.
     pub fn open(path: &Path, fsync: bool) -> Result<(Journal, String), OpenError> {
         let io = |e| OpenError::Io(path.to_path_buf(), e);
         let mut file = std::fs::OpenOptions::new()
@@ -192,35 +232,51 @@ impl Journal {
                 file.sync_data().map_err(io)?;
             }
         }
-        let (tx, rx) = std::sync::mpsc::channel::<(String, Ack)>();
-        let thread = std::thread::Builder::new()
-            .name("journal".into())
-            .spawn(move || writer(file, rx, fsync))
-            .map_err(io)?;
-        Ok((
-            Journal {
-                path: path.to_path_buf(),
-                tx: Some(tx),
-                thread: Some(thread),
-                inline: None,
-            },
-            text,
-        ))
+        let journal = if fsync {
+            Journal::synced(path, file).map_err(io)?
+        } else {
+            Journal::direct(path, file)
+        };
+        Ok((journal, text))
     }
 
-    /// A journal that writes in the caller's task without `fsync` (tests only: under a
-    /// paused clock a cross-thread wait lets virtual time run ahead).
+    /// A journal whose writer thread syncs each group it writes to `file`.
+    fn synced(path: &Path, file: std::fs::File) -> std::io::Result<Journal> {
+        let shared = Arc::new(Shared {
+            queue: std::sync::Mutex::new(Queue::default()),
+            wake: std::sync::Condvar::new(),
+            durable: watch::Sender::new(Ok(0)),
+        });
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("journal".into())
+                .spawn(move || writer(file, &shared))?
+        };
+        Ok(Journal {
+            path: path.to_path_buf(),
+            sink: Sink::Thread {
+                shared,
+                thread: Some(thread),
+            },
+        })
+    }
+
+    /// A journal written in the caller's thread without `fsync` and without a lock
+    /// (tests under tokio's paused clock).
     pub fn open_inline(path: &Path) -> std::io::Result<Journal> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)?;
-        Ok(Journal {
+        Ok(Journal::direct(path, file))
+    }
+
+    fn direct(path: &Path, file: std::fs::File) -> Journal {
+        Journal {
             path: path.to_path_buf(),
-            tx: None,
-            thread: None,
-            inline: Some(std::sync::Mutex::new(file)),
-        })
+            sink: Sink::Direct(std::sync::Mutex::new((file, None))),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -229,73 +285,155 @@ impl Journal {
 
     /// Append one entry; returns once it is on disk.
     pub async fn append(&self, entry: &Entry) -> std::io::Result<()> {
-        self.append_later(entry)?
-            .await
-            .unwrap_or_else(|_| Err(std::io::Error::other("the journal writer stopped")))
+        let upto = self.record(entry)?;
+        self.durable(upto).await
     }
 
-    /// Queue one entry; the receiver resolves once it is on disk. Queue several, then
-    /// await them all, to have them share one `fsync`.
-    pub fn append_later(
+    /// Append entries; returns once all of them are on disk (one `fsync` between them).
+    pub async fn append_all<'a>(
         &self,
-        entry: &Entry,
-    ) -> std::io::Result<oneshot::Receiver<std::io::Result<()>>> {
-        let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
-        line.push('\n');
-        let (ack, done) = oneshot::channel();
-        if let Some(file) = &self.inline {
-            let written = file
-                .lock()
-                .map_err(|_| std::io::Error::other("journal lock"))?
-                .write_all(line.as_bytes());
-            let _ = ack.send(written);
-            return Ok(done);
+        entries: impl IntoIterator<Item = &'a Entry>,
+    ) -> std::io::Result<()> {
+        let mut upto = 0;
+        for entry in entries {
+            upto = self.record(entry)?;
         }
-        self.tx
-            .as_ref()
-            .ok_or_else(|| std::io::Error::other("the journal is closed"))?
-            .send((line, ack))
+        self.durable(upto).await
+    }
+
+    /// Queue one entry without waiting for the disk; returns its sequence number. The
+    /// writer syncs it with the next group; a failure to write it is reported by every
+    /// later call, and by [`Journal::close`].
+    pub fn record(&self, entry: &Entry) -> std::io::Result<u64> {
+        let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        match &self.sink {
+            Sink::Direct(file) => {
+                let mut guard = file
+                    .lock()
+                    .map_err(|_| std::io::Error::other("the journal lock"))?;
+                let (file, failed) = &mut *guard;
+                if let Some(f) = failed {
+                    return Err(failure(f));
+                }
+                if let Err(e) = file.write_all(&line) {
+                    *failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+                Ok(0)
+            }
+            Sink::Thread { shared, .. } => {
+                let mut q = shared
+                    .queue
+                    .lock()
+                    .map_err(|_| std::io::Error::other("the journal lock"))?;
+                if let Some(f) = &q.failed {
+                    return Err(failure(f));
+                }
+                if q.closed {
+                    return Err(std::io::Error::other("the journal is closed"));
+                }
+                q.buf.extend_from_slice(&line);
+                q.queued += 1;
+                let seq = q.queued;
+                let wake = std::mem::take(&mut q.idle);
+                drop(q);
+                if wake {
+                    shared.wake.notify_one();
+                }
+                Ok(seq)
+            }
+        }
+    }
+
+    /// Wait until the line numbered `upto` (from [`Journal::record`]) is on disk.
+    pub async fn durable(&self, upto: u64) -> std::io::Result<()> {
+        let Sink::Thread { shared, .. } = &self.sink else {
+            return Ok(());
+        };
+        let mut rx = shared.durable.subscribe();
+        let reached = rx
+            .wait_for(|d| d.as_ref().map_or(true, |n| *n >= upto))
+            .await
             .map_err(|_| std::io::Error::other("the journal writer stopped"))?;
-        Ok(done)
+        match &*reached {
+            Ok(_) => Ok(()),
+            Err(f) => Err(failure(f)),
+        }
     }
 
-    /// Flush, unlock and close.
-    pub fn close(mut self) {
-        self.shutdown();
+    /// Write and sync what is queued, unlock and close; reports a write that failed.
+    pub fn close(mut self) -> std::io::Result<()> {
+        self.shutdown()
     }
 
-    fn shutdown(&mut self) {
-        self.tx.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+    fn shutdown(&mut self) -> std::io::Result<()> {
+        match &mut self.sink {
+            Sink::Direct(file) => match file.get_mut() {
+                Ok((_, Some(f))) => Err(failure(f)),
+                Ok(_) => Ok(()),
+                Err(_) => Err(std::io::Error::other("the journal lock")),
+            },
+            Sink::Thread { shared, thread } => {
+                let Some(thread) = thread.take() else {
+                    return Ok(());
+                };
+                if let Ok(mut q) = shared.queue.lock() {
+                    q.closed = true;
+                }
+                shared.wake.notify_one();
+                let _ = thread.join();
+                match &*shared.durable.borrow() {
+                    Ok(_) => Ok(()),
+                    Err(f) => Err(failure(f)),
+                }
+            }
         }
     }
 }
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        self.shutdown();
+        let _ = self.shutdown();
     }
 }
 
-fn writer(mut file: std::fs::File, rx: std::sync::mpsc::Receiver<(String, Ack)>, fsync: bool) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
-        }
-        let mut buf = String::with_capacity(batch.iter().map(|(l, _)| l.len()).sum());
-        for (line, _) in &batch {
-            buf.push_str(line);
-        }
-        let result = file
-            .write_all(buf.as_bytes())
-            .and_then(|()| if fsync { file.sync_data() } else { Ok(()) });
-        for (_, ack) in batch {
-            let _ = ack.send(match &result {
-                Ok(()) => Ok(()),
-                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
-            });
+/// The writer thread: take everything queued, write it, `fsync` once, publish.
+fn writer(mut file: std::fs::File, shared: &Shared) {
+    let mut buf = Vec::new();
+    loop {
+        let upto = {
+            let Ok(mut q) = shared.queue.lock() else {
+                return;
+            };
+            while q.buf.is_empty() && !q.closed {
+                q.idle = true;
+                q = match shared.wake.wait(q) {
+                    Ok(q) => q,
+                    Err(_) => return,
+                };
+            }
+            q.idle = false;
+            if q.buf.is_empty() {
+                break;
+            }
+            std::mem::swap(&mut buf, &mut q.buf);
+            q.queued
+        };
+        let result = file.write_all(&buf).and_then(|()| file.sync_data());
+        buf.clear();
+        match result {
+            Ok(()) => {
+                let _ = shared.durable.send_replace(Ok(upto));
+            }
+            Err(e) => {
+                let f = (e.kind(), e.to_string());
+                if let Ok(mut q) = shared.queue.lock() {
+                    q.failed = Some(f.clone());
+                }
+                let _ = shared.durable.send_replace(Err(f));
+                return;
+            }
         }
     }
     let _ = file.sync_all();
@@ -423,17 +561,51 @@ mod tests {
             planned_at: "x".into(),
             at: "y".into(),
         };
-        let waits: Vec<_> = (0..10).map(|_| journal.append_later(&e).unwrap()).collect();
-        for w in waits {
-            w.await.unwrap().unwrap();
-        }
+        let last = (0..10).map(|_| journal.record(&e).unwrap()).last().unwrap();
+        assert_eq!(last, 10);
+        journal.durable(last).await.unwrap();
         journal.append(&e).await.unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 11);
-        journal.close();
+        journal.close().unwrap();
         let (_again, text) = Journal::open(&path, true).unwrap();
         let replay = Replay::parse(&text);
         assert_eq!(replay.entries.len(), 11);
         assert_eq!(replay.states()["a"], State::Skipped);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_reported_by_every_later_append_and_by_close() {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let journal = Journal::synced(Path::new("/dev/full"), full).unwrap();
+        let e = Entry::Skipped {
+            key: "a".into(),
+            reason: "late".into(),
+            planned_at: "x".into(),
+            at: "y".into(),
+        };
+        let err = journal.append(&e).await.unwrap_err();
+        assert!(err.to_string().contains("cannot be written"), "{err}");
+        let again = journal.record(&e).unwrap_err();
+        assert!(again.to_string().contains("cannot be written"), "{again}");
+        assert!(journal.close().is_err());
+
+        let direct = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let journal = Journal::direct(Path::new("/dev/full"), direct);
+        assert!(journal.record(&e).is_err());
+        assert!(
+            journal
+                .record(&e)
+                .unwrap_err()
+                .to_string()
+                .contains("cannot be written")
+        );
+        assert!(journal.close().is_err());
     }
 
     #[test]

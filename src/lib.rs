@@ -16,6 +16,7 @@
 //! - [`diag`]: diagnostics and their rendering.
 //! - [`cli`]: argument parsing; [`run`] dispatches a parsed command.
 
+pub mod board;
 pub mod cli;
 pub mod client;
 pub mod control;

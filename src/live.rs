@@ -6,49 +6,33 @@
 //! interrupts) and restored afterwards: space holds or resumes, `s` skips the next
 //! inject, `f` fires it now, `?` shows the keys. Nothing of this appears in pipes or CI.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
+use crate::board::Progress;
 use crate::engine::{Action, ClockState, Command};
 
 type Next = watch::Receiver<Option<(String, DateTime<Utc>)>>;
 
 /// The `n` most recent outcomes: time, key, what happened, HTTP status.
-fn last_sends(outcomes: &Mutex<HashMap<String, Value>>, n: usize) -> Vec<String> {
-    let Ok(map) = outcomes.lock() else {
+fn last_sends(view: &crate::control::View, n: usize) -> Vec<String> {
+    let Ok(board) = view.board.lock() else {
         return Vec::new();
     };
-    let mut done: Vec<(String, &String, &Value)> = map
-        .iter()
-        .filter(|(_, v)| v["type"] != "sending")
-        .filter_map(|(k, v)| {
-            Some((
-                v.get("sent_at")
-                    .or_else(|| v.get("at"))?
-                    .as_str()?
-                    .to_string(),
-                k,
-                v,
-            ))
-        })
-        .collect();
-    done.sort_by(|a, b| b.0.cmp(&a.0));
-    done.into_iter()
+    board
+        .recent()
         .take(n)
-        .map(|(at, k, v)| {
-            let status = v
-                .get("status")
-                .and_then(Value::as_u64)
-                .map_or(String::new(), |s| format!(" {s}"));
+        .map(|slot| {
+            let status = slot.status.map_or(String::new(), |s| format!(" {s}"));
             format!(
-                "{} {k} {}{status}",
-                at.get(11..19).unwrap_or(""),
-                v["type"].as_str().unwrap_or("")
+                "{} {} {}{status}",
+                slot.at
+                    .map_or(String::new(), |t| t.format("%H:%M:%S").to_string()),
+                view.timeline.occurrences[slot.occ].key,
+                slot.progress.name()
             )
         })
         .collect()
@@ -56,7 +40,7 @@ fn last_sends(outcomes: &Mutex<HashMap<String, Value>>, n: usize) -> Vec<String>
 
 /// The `n` next occurrences not yet started, with their countdowns.
 fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<String> {
-    let Ok(outcomes) = view.outcomes.lock() else {
+    let Ok(board) = view.board.lock() else {
         return Vec::new();
     };
     // While held, countdowns stand still: the hold so far will be added on resume.
@@ -64,18 +48,15 @@ fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<Str
         + state
             .held_since
             .map_or(chrono::TimeDelta::zero(), |since| Utc::now() - since);
-    let mut pending: Vec<(DateTime<Utc>, &String)> = view
-        .planned
+    // Slots are in firing order, and holds and shifts move them all alike.
+    board
+        .slots()
         .iter()
-        .filter(|(k, _)| !outcomes.contains_key(*k))
-        .map(|(k, t)| (*t + shift, k))
-        .collect();
-    pending.sort();
-    pending
-        .into_iter()
+        .filter(|slot| slot.progress == Progress::Pending)
         .take(n)
-        .map(|(at, k)| {
-            let left = (at - Utc::now()).num_seconds().max(0);
+        .map(|slot| {
+            let k = &view.timeline.occurrences[slot.occ].key;
+            let left = (slot.planned + shift - Utc::now()).num_seconds().max(0);
             let skip = if state.skipped.iter().any(|s| s == k) {
                 " (will skip)"
             } else {
@@ -127,7 +108,7 @@ pub fn start_view(
             for line in next_lines {
                 msg.push_str(&format!("\n  next  {line}"));
             }
-            for line in last_sends(&view.outcomes, 3) {
+            for line in last_sends(&view, 3) {
                 msg.push_str(&format!("\n  last  {line}"));
             }
             shown.set_message(msg);

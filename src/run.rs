@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 use tokio::sync::{mpsc, watch};
 
+use crate::board::{Board, Progress};
 use crate::cli::{ReportFormat, RunArgs};
 use crate::client::{self, Client, Target};
 use crate::engine::{self, Clock, Engine, Item};
@@ -69,7 +70,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
     let mut resume_of: Option<RunHeader> = None;
     if let Some(last) = replay.runs.last().cloned() {
         if args.fresh {
-            journal.close();
+            journal.close()?;
             let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
             let archived = journal::archive_path(&journal_path, &stamp);
             fs_err::rename(&journal_path, &archived)?;
@@ -276,12 +277,12 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
     // Listeners: the terminal and stdout.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (next_tx, next_rx) = watch::channel(None);
-    let outcomes: Arc<std::sync::Mutex<HashMap<String, Value>>> = Arc::default();
+    let board = Arc::new(std::sync::Mutex::new(Board::new(&timeline, &items)));
     let reporter = tokio::spawn(report_events(
         events_rx,
         args.format,
         args.dry_run,
-        outcomes.clone(),
+        board.clone(),
     ));
 
     // Live control: the journal's earlier actions first (a resume keeps holds, shifts, skips).
@@ -302,15 +303,10 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         initial,
         state: clock_tx,
     };
-    let planned: HashMap<String, DateTime<Utc>> = items
-        .iter()
-        .map(|i| (timeline.occurrences[i.occ].key.clone(), i.fire_at))
-        .collect();
     let view = crate::control::View {
         timeline: timeline.clone(),
-        planned: Arc::new(planned),
         clock: clock_rx,
-        outcomes,
+        board: board.clone(),
         dry_run: args.dry_run,
     };
     let live_view = view.clone();
@@ -369,7 +365,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         bar.finish_and_clear();
         crate::set_progress(None);
     }
-    let this_run = reporter.await.map_err(std::io::Error::other)?;
+    reporter.await.map_err(std::io::Error::other)?;
 
     // The summary over every key this run was about.
     let keys: Vec<&str> = timeline
@@ -378,7 +374,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         .map(|o| o.key.as_str())
         .filter(|k| only.as_ref().is_none_or(|o| o.contains(*k)))
         .collect();
-    let summary = summarize(&keys, &prior, &this_run);
+    let summary = summarize(&keys, &prior, &board.lock().expect("board lock"));
     let interrupted = matches!(ending, engine::Ending::Interrupted { .. });
     journal
         .append(&Entry::End {
@@ -397,7 +393,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
     let resume_command = interrupted.then(|| resume_command(&args, &journal_path));
     print_summary(&summary, &args, &journal_path, resume_command.as_deref())?;
     if let Ok(j) = Arc::try_unwrap(journal) {
-        j.close();
+        j.close()?;
     }
     Ok(if interrupted {
         INTERRUPTED
@@ -624,20 +620,12 @@ fn team_value(s: &str) -> Value {
         .unwrap_or_else(|_| Value::String(s.trim().to_string()))
 }
 
-/// What this run did, key by key, and the lateness of its sends.
-#[derive(Default)]
-struct ThisRun {
-    states: HashMap<String, Entry>,
-    lateness: Vec<f64>,
-}
-
 async fn report_events(
     mut rx: mpsc::UnboundedReceiver<Entry>,
     format: ReportFormat,
     dry_run: bool,
-    outcomes: Arc<std::sync::Mutex<HashMap<String, Value>>>,
-) -> ThisRun {
-    let mut run = ThisRun::default();
+    board: Arc<std::sync::Mutex<Board>>,
+) {
     let tag = if dry_run { "[dry run] " } else { "" };
     while let Some(entry) = rx.recv().await {
         match &entry {
@@ -653,7 +641,6 @@ async fn report_events(
                 possible_duplicate,
                 late,
             } => {
-                run.lateness.push(*lateness_ms);
                 let mut notes = String::new();
                 if *late {
                     notes.push_str(" LATE");
@@ -702,44 +689,35 @@ async fn report_events(
             }
             Entry::Run(_) | Entry::End { .. } => {}
         }
-        if let Some(key) = entry.key() {
+        if entry.key().is_some() {
             if format == ReportFormat::Json && !matches!(entry, Entry::Sending { .. }) {
                 let mut v = serde_json::to_value(&entry).unwrap_or(Value::Null);
                 v["dry_run"] = Value::Bool(dry_run);
                 println!("{v}");
             }
-            if let Ok(v) = serde_json::to_value(&entry) {
-                outcomes
-                    .lock()
-                    .expect("outcomes lock")
-                    .insert(key.to_string(), v);
-            }
-            run.states.insert(key.to_string(), entry);
+            board.lock().expect("board lock").record(&entry);
         }
     }
-    run
 }
 
-fn summarize(keys: &[&str], prior: &HashMap<String, State>, this: &ThisRun) -> Summary {
+fn summarize(keys: &[&str], prior: &HashMap<String, State>, this: &Board) -> Summary {
     let mut s = Summary::default();
     for key in keys {
-        match (this.states.get(*key), prior.get(*key)) {
-            (
-                Some(Entry::Sent {
-                    possible_duplicate,
-                    late,
-                    ..
-                }),
-                _,
-            ) => {
-                s.sent += 1;
-                s.possible_duplicates += usize::from(*possible_duplicate);
-                s.late += usize::from(*late);
-            }
-            (Some(Entry::Failed { .. }), _) => s.failed += 1,
-            (Some(Entry::Skipped { .. }), _) => s.skipped += 1,
-            (Some(Entry::Sending { .. }), _) => s.uncertain += 1,
-            (Some(_), _) => {}
+        let now = this
+            .get(key)
+            .filter(|slot| slot.progress != Progress::Pending);
+        match (now, prior.get(*key)) {
+            (Some(slot), _) => match slot.progress {
+                Progress::Sent => {
+                    s.sent += 1;
+                    s.possible_duplicates += usize::from(slot.possible_duplicate);
+                    s.late += usize::from(slot.late);
+                }
+                Progress::Failed => s.failed += 1,
+                Progress::Skipped => s.skipped += 1,
+                Progress::Sending => s.uncertain += 1,
+                Progress::Pending => s.pending += 1,
+            },
             (None, Some(State::Sent { .. })) => s.sent += 1,
             (None, Some(State::Failed)) => s.failed += 1,
             (None, Some(State::Skipped)) => s.skipped += 1,
@@ -747,7 +725,7 @@ fn summarize(keys: &[&str], prior: &HashMap<String, State>, this: &ThisRun) -> S
             (None, None) => s.pending += 1,
         }
     }
-    let mut l = this.lateness.clone();
+    let mut l = this.lateness().to_vec();
     l.sort_by(f64::total_cmp);
     let pick = |q: f64| journal::percentile(&l, q);
     s.lateness_p50_ms = pick(0.50);
