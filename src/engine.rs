@@ -184,8 +184,10 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// An occurrence ready to send, with its body.
+type Ready = (Item, Map<String, Value>);
 /// A group ready to send: its instant, and each item with its body.
-type Prepared = (DateTime<Utc>, Vec<(Item, Map<String, Value>)>);
+type Prepared = (DateTime<Utc>, Vec<Ready>);
 
 /// A live action on a running exercise.
 #[derive(Clone, Debug, PartialEq)]
@@ -695,7 +697,8 @@ impl<D: Dispatch> Engine<D> {
 /// Prepared bodies waiting for a free sender, in firing order.
 #[derive(Default)]
 struct Queue {
-    items: std::sync::Mutex<(std::collections::VecDeque<(Item, Map<String, Value>)>, bool)>,
+    /// The bodies, and whether the queue is closed.
+    items: std::sync::Mutex<(std::collections::VecDeque<Ready>, bool)>,
     /// Items were added, or the queue closed.
     added: tokio::sync::Notify,
     /// The queue fell to [`Queue::LOW`] items.
@@ -705,7 +708,7 @@ struct Queue {
 impl Queue {
     const LOW: usize = MAX_SPEED_GROUP;
 
-    fn push(&self, prepared: Vec<(Item, Map<String, Value>)>) {
+    fn push(&self, prepared: Vec<Ready>) {
         let n = prepared.len();
         self.items.lock().expect("queue lock").0.extend(prepared);
         for _ in 0..n {
@@ -719,7 +722,7 @@ impl Queue {
     }
 
     /// The next item; `None` once closed and empty.
-    async fn next(&self) -> Option<(Item, Map<String, Value>)> {
+    async fn next(&self) -> Option<Ready> {
         loop {
             let added = self.added.notified();
             tokio::pin!(added);
