@@ -159,7 +159,11 @@ struct Queue {
     buf: Vec<u8>,
     /// Lines queued so far, in all.
     queued: u64,
-    /// The writer is waiting for lines (and must be woken for new ones).
+    /// The highest line somebody waits for.
+    wanted: u64,
+    /// Lines on disk so far.
+    synced: u64,
+    /// The writer is waiting with nothing queued (and must be woken for new lines).
     idle: bool,
     closed: bool,
     failed: Option<Failure>,
@@ -336,6 +340,8 @@ impl Journal {
                 q.buf.extend_from_slice(&line);
                 q.queued += 1;
                 let seq = q.queued;
+                // Only the first line of a group wakes the writer: it then waits at most
+                // LINGER for more, or less if somebody waits for them.
                 let wake = std::mem::take(&mut q.idle);
                 drop(q);
                 if wake {
@@ -352,6 +358,17 @@ impl Journal {
             return Ok(());
         };
         let mut rx = shared.durable.subscribe();
+        {
+            let mut q = shared
+                .queue
+                .lock()
+                .map_err(|_| std::io::Error::other("the journal lock"))?;
+            if q.synced < upto && q.wanted < upto {
+                q.wanted = upto;
+                drop(q);
+                shared.wake.notify_one();
+            }
+        }
         let reached = rx
             .wait_for(|d| d.as_ref().map_or(true, |n| *n >= upto))
             .await
@@ -398,7 +415,12 @@ impl Drop for Journal {
     }
 }
 
-/// The writer thread: take everything queued, write it, `fsync` once, publish.
+/// How long a line nobody waits for (a `sent`, after its request) may stay unwritten:
+/// lines arriving meanwhile share its write and `fsync`.
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The writer thread: take everything queued, write it, `fsync` once, publish. It writes
+/// as soon as somebody waits for a queued line, else [`LINGER`] after the first one.
 fn writer(mut file: std::fs::File, shared: &Shared) {
     let mut buf = Vec::new();
     loop {
@@ -406,16 +428,37 @@ fn writer(mut file: std::fs::File, shared: &Shared) {
             let Ok(mut q) = shared.queue.lock() else {
                 return;
             };
-            while q.buf.is_empty() && !q.closed {
-                q.idle = true;
-                q = match shared.wake.wait(q) {
-                    Ok(q) => q,
+            let mut since: Option<std::time::Instant> = None;
+            loop {
+                if q.closed || q.wanted > q.synced {
+                    break;
+                }
+                if q.buf.is_empty() {
+                    q.idle = true;
+                    q = match shared.wake.wait(q) {
+                        Ok(q) => q,
+                        Err(_) => return,
+                    };
+                    continue;
+                }
+                let first = *since.get_or_insert_with(std::time::Instant::now);
+                let left = LINGER.saturating_sub(first.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                q = match shared.wake.wait_timeout(q, left) {
+                    Ok((q, _)) => q,
                     Err(_) => return,
                 };
             }
             q.idle = false;
             if q.buf.is_empty() {
-                break;
+                if q.closed {
+                    break;
+                }
+                // Everything waited for is already on disk.
+                q.wanted = q.synced;
+                continue;
             }
             std::mem::swap(&mut buf, &mut q.buf);
             q.queued
@@ -424,6 +467,9 @@ fn writer(mut file: std::fs::File, shared: &Shared) {
         buf.clear();
         match result {
             Ok(()) => {
+                if let Ok(mut q) = shared.queue.lock() {
+                    q.synced = upto;
+                }
                 let _ = shared.durable.send_replace(Ok(upto));
             }
             Err(e) => {

@@ -202,13 +202,18 @@ fn client() -> reqwest::Client {
         .expect("a client")
 }
 
-async fn post(c: &reqwest::Client, url: &str, body: &Value) {
-    let _ = c
+/// POST one message and read the answer's `message_id`, as any sender must (the id is
+/// what proves the message arrived); `None` when there is none.
+async fn post(c: &reqwest::Client, url: &str, body: &Value) -> Option<String> {
+    let resp = c
         .post(format!("{url}/messages"))
         .bearer_auth(TOKEN)
         .json(body)
         .send()
-        .await;
+        .await
+        .ok()?;
+    let answer: Value = resp.json().await.ok()?;
+    answer["message_id"].as_str().map(String::from)
 }
 
 /// Precision: the same timeline fired by injector, tokio-cron-scheduler and a naive loop.
@@ -345,7 +350,9 @@ async fn tcs_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str
         let (c, url, body) = (c.clone(), url.to_string(), body(&p.key, due.timestamp()));
         let job = Job::new_one_shot_at_instant_async(instant, move |_, _| {
             let (c, url, body) = (c.clone(), url.clone(), body.clone());
-            Box::pin(async move { post(&c, &url, &body).await })
+            Box::pin(async move {
+                post(&c, &url, &body).await;
+            })
         })
         .expect("a job");
         sched.add(job).await.expect("add a job");
@@ -367,7 +374,9 @@ async fn naive_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &s
         previous = p.offset_ms;
         let due = t0 + chrono::TimeDelta::milliseconds(p.offset_ms as i64);
         let (c, url, body) = (c.clone(), url.to_string(), body(&p.key, due.timestamp()));
-        tasks.spawn(async move { post(&c, &url, &body).await });
+        tasks.spawn(async move {
+            post(&c, &url, &body).await;
+        });
     }
     while tasks.join_next().await.is_some() {}
 }
@@ -387,6 +396,7 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
     let token_file = s.out_dir.join("token");
     std::fs::write(&token_file, TOKEN).expect("write the token");
     let mut out = Vec::new();
+    let mut cpu_measures = Vec::new();
     for (label, extra) in [
         ("injector run --speed max, journal fsync on", vec![]),
         (
@@ -402,6 +412,14 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
             peak_mib: Vec::new(),
             note: String::new(),
         };
+        let mut cpu = Measure {
+            label: format!("CPU per send: {label} ({n} sends)"),
+            command: String::new(),
+            unit: "µs",
+            seconds: Vec::new(),
+            peak_mib: Vec::new(),
+            note: "user + system time of the whole run, start-up included".into(),
+        };
         for _ in 0..s.runs {
             let server = Server::start(s, "throughput");
             let journal = s.out_dir.join("throughput.journal.jsonl");
@@ -414,15 +432,21 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
             flags.extend(extra.iter().map(|a| a.to_string()));
             let args = run_args(&scenario, &server, &token_file, &journal, &flags);
             m.command = format!("{} {}", s.injector.display(), args.join(" "));
+            cpu.command = m.command.clone();
+            let before = cpu_seconds(libc::RUSAGE_CHILDREN);
             let _ = Command::new(&s.injector)
                 .args(&args)
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
+            // Only the injector child has been waited for so far: the server is still up.
+            cpu.seconds
+                .push((cpu_seconds(libc::RUSAGE_CHILDREN) - before) * 1e6 / n as f64);
             m.seconds.push(rate(&server.finish()));
         }
         out.push(m);
+        cpu_measures.push(cpu);
     }
     let mut bare = Measure {
         label: format!("throughput: bare reqwest POST loop, {concurrency} in flight ({n} sends)"),
@@ -432,9 +456,23 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
         peak_mib: Vec::new(),
         note: "the ceiling".into(),
     };
+    let mut bare_cpu = Measure {
+        label: format!("CPU per send: bare reqwest POST loop ({n} sends)"),
+        command: bare.command.clone(),
+        unit: "µs",
+        seconds: Vec::new(),
+        peak_mib: Vec::new(),
+        note: "user + system time of the loop".into(),
+    };
     for _ in 0..s.runs {
         let server = Server::start(s, "throughput-bare");
-        runtime().block_on(bare_loop(&plan, &server.url, concurrency));
+        let runtime = runtime();
+        let before = cpu_seconds(libc::RUSAGE_SELF);
+        runtime.block_on(bare_loop(&plan, &server.url, concurrency));
+        bare_cpu
+            .seconds
+            .push((cpu_seconds(libc::RUSAGE_SELF) - before) * 1e6 / n as f64);
+        drop(runtime);
         bare.seconds.push(rate(&server.finish()));
     }
     let ceiling = crate::median(&bare.seconds);
@@ -442,7 +480,19 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
         m.note = format!("{:.2} of the ceiling", crate::median(&m.seconds) / ceiling);
     }
     out.push(bare);
+    out.extend(cpu_measures);
+    out.push(bare_cpu);
     out
+}
+
+/// User plus system CPU seconds of this process (`RUSAGE_SELF`, all its threads) or of
+/// its children waited for so far (`RUSAGE_CHILDREN`).
+fn cpu_seconds(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage(2) fills the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut usage) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(usage.ru_utime) + t(usage.ru_stime)
 }
 
 /// Sends per second over the span of arrivals.

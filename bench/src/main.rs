@@ -355,6 +355,8 @@ fn table(measures: &[Measure]) -> String {
         let (t, tmin, tmax) = stats(&m.seconds);
         let value = if m.unit == "s" || m.unit == "ms" || m.unit == "MiB" {
             format!("{t:.3} {} [{tmin:.3}–{tmax:.3}]", m.unit)
+        } else if m.unit == "µs" {
+            format!("{t:.1} {} [{tmin:.1}–{tmax:.1}]", m.unit)
         } else {
             format!("{t:.0} {} [{tmin:.0}–{tmax:.0}]", m.unit)
         };
