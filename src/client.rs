@@ -220,13 +220,8 @@ impl Client {
 
     /// POST one message, retrying as the policy allows.
     pub async fn post_message(&self, body: &Map<String, Value>) -> Outcome {
-        let mut backoff = backon::ExponentialBuilder::default()
-            .with_jitter()
-            .with_min_delay(self.settings.min_backoff)
-            .with_max_delay(Duration::from_secs(30))
-            .with_max_times(self.settings.max_attempts.saturating_sub(1))
-            .with_total_delay(Some(self.settings.max_retry_time))
-            .build();
+        // Built at the first retry: most messages need none.
+        let mut backoff = None;
         let mut attempts = 0u32;
         let mut reached_before = false;
         loop {
@@ -265,7 +260,21 @@ impl Client {
                         RetryPolicy::All => true,
                         RetryPolicy::Safe => !reached,
                     };
-                    let delay = if allowed { backoff.next() } else { None };
+                    let delay = if allowed {
+                        backoff
+                            .get_or_insert_with(|| {
+                                backon::ExponentialBuilder::default()
+                                    .with_jitter()
+                                    .with_min_delay(self.settings.min_backoff)
+                                    .with_max_delay(Duration::from_secs(30))
+                                    .with_max_times(self.settings.max_attempts.saturating_sub(1))
+                                    .with_total_delay(Some(self.settings.max_retry_time))
+                                    .build()
+                            })
+                            .next()
+                    } else {
+                        None
+                    };
                     reached_before |= reached;
                     match delay {
                         Some(delay) => {

@@ -602,6 +602,13 @@ impl<D: Dispatch> Engine<D> {
         skipped: &[String],
     ) -> std::io::Result<Vec<(Item, Map<String, Value>)>> {
         let now = self.clock.now();
+        let at = rfc3339(now);
+        // A group shares its instant: its text is made once.
+        let mut planned_text: Option<(DateTime<Utc>, String)> = None;
+        let mut planned = |t: DateTime<Utc>| match &planned_text {
+            Some((u, text)) if *u == t => text.clone(),
+            _ => planned_text.insert((t, rfc3339(t))).1.clone(),
+        };
         let mut ready = Vec::with_capacity(group.len());
         let mut durable = 0;
         for item in group {
@@ -662,14 +669,8 @@ impl<D: Dispatch> Engine<D> {
             };
             // `ts` follows a moved instant (holds, shifts, fire-now) unless the scenario pins it.
             let moved = (item.fire_at - item.planned).num_seconds();
-            let pinned = || {
-                self.timeline
-                    .merged_fields(self.timeline.inject(occ))
-                    .iter()
-                    .any(|f| f.name == "ts")
-            };
             if moved != 0
-                && !pinned()
+                && !self.timeline.ts_pinned(self.timeline.inject(occ))
                 && let Some(ts) = body.get("ts").and_then(Value::as_i64)
             {
                 body.insert("ts".into(), Value::from(ts + moved));
@@ -681,8 +682,8 @@ impl<D: Dispatch> Engine<D> {
             }
             let entry = Entry::Sending {
                 key: occ.key.clone(),
-                planned_at: rfc3339(item.fire_at),
-                at: rfc3339(now),
+                planned_at: planned(item.fire_at),
+                at: at.clone(),
             };
             durable = self.journal.record(&entry)?;
             let _ = self.events.send(entry);

@@ -309,7 +309,8 @@ impl Journal {
     /// writer syncs it with the next group; a failure to write it is reported by every
     /// later call, and by [`Journal::close`].
     pub fn record(&self, entry: &Entry) -> std::io::Result<u64> {
-        let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+        let mut line = Vec::with_capacity(256);
+        serde_json::to_writer(&mut line, entry).map_err(std::io::Error::other)?;
         line.push(b'\n');
         match &self.sink {
             Sink::Direct(file) => {

@@ -627,76 +627,89 @@ async fn report_events(
     board: Arc<std::sync::Mutex<Board>>,
 ) {
     let tag = if dry_run { "[dry run] " } else { "" };
-    while let Some(entry) = rx.recv().await {
-        match &entry {
-            Entry::Sending { .. } => {}
-            Entry::Sent {
-                key,
-                status,
-                message_id,
-                planned_at,
-                sent_at,
-                lateness_ms,
-                attempts,
-                possible_duplicate,
-                late,
-            } => {
-                let mut notes = String::new();
-                if *late {
-                    notes.push_str(" LATE");
-                }
-                if *possible_duplicate {
-                    notes.push_str(" POSSIBLE DUPLICATE");
-                }
-                if *attempts > 1 {
-                    notes.push_str(&format!(" after {attempts} attempts"));
-                }
-                tracing::info!(
-                    "{tag}sent {key} planned {planned_at} sent {sent_at} lateness {lateness_ms:+.3} ms status {status} message_id {message_id}{notes}"
-                );
-            }
-            Entry::Failed {
-                key,
-                status,
-                error,
-                attempts,
-                maybe_delivered,
-                ..
-            } => {
-                let maybe = if *maybe_delivered {
-                    " (may have been delivered)"
-                } else {
-                    ""
-                };
-                let status = status.map_or("-".to_string(), |s| s.to_string());
-                tracing::error!(
-                    "{tag}FAILED {key} status {status} after {attempts} attempt(s): {error}{maybe}"
-                );
-            }
-            Entry::Skipped { key, reason, .. } => tracing::warn!("{tag}skipped {key}: {reason}"),
-            Entry::Control {
-                action,
-                key,
-                by_ms,
-                source,
-                ..
-            } => {
-                let what = key
-                    .clone()
-                    .or_else(|| by_ms.map(|ms| format!("{ms} ms")))
-                    .unwrap_or_default();
-                tracing::warn!("{tag}control ({source}): {action} {what}");
-            }
-            Entry::Run(_) | Entry::End { .. } => {}
-        }
-        if entry.key().is_some() {
-            if format == ReportFormat::Json && !matches!(entry, Entry::Sending { .. }) {
-                let mut v = serde_json::to_value(&entry).unwrap_or(Value::Null);
+    // Whatever has arrived, taken at once: one wake-up and one lock for a burst.
+    let mut batch = Vec::with_capacity(256);
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        for entry in &batch {
+            log_entry(entry, tag);
+            if format == ReportFormat::Json
+                && entry.key().is_some()
+                && !matches!(entry, Entry::Sending { .. })
+            {
+                let mut v = serde_json::to_value(entry).unwrap_or(Value::Null);
                 v["dry_run"] = Value::Bool(dry_run);
                 println!("{v}");
             }
-            board.lock().expect("board lock").record(&entry);
         }
+        let mut board = board.lock().expect("board lock");
+        for entry in batch.drain(..) {
+            board.record(&entry);
+        }
+    }
+}
+
+/// One line on stderr for an entry (at info level for sends).
+fn log_entry(entry: &Entry, tag: &str) {
+    match entry {
+        Entry::Sending { .. } => {}
+        Entry::Sent {
+            key,
+            status,
+            message_id,
+            planned_at,
+            sent_at,
+            lateness_ms,
+            attempts,
+            possible_duplicate,
+            late,
+        } => {
+            let mut notes = String::new();
+            if *late {
+                notes.push_str(" LATE");
+            }
+            if *possible_duplicate {
+                notes.push_str(" POSSIBLE DUPLICATE");
+            }
+            if *attempts > 1 {
+                notes.push_str(&format!(" after {attempts} attempts"));
+            }
+            tracing::info!(
+                "{tag}sent {key} planned {planned_at} sent {sent_at} lateness {lateness_ms:+.3} ms status {status} message_id {message_id}{notes}"
+            );
+        }
+        Entry::Failed {
+            key,
+            status,
+            error,
+            attempts,
+            maybe_delivered,
+            ..
+        } => {
+            let maybe = if *maybe_delivered {
+                " (may have been delivered)"
+            } else {
+                ""
+            };
+            let status = status.map_or("-".to_string(), |s| s.to_string());
+            tracing::error!(
+                "{tag}FAILED {key} status {status} after {attempts} attempt(s): {error}{maybe}"
+            );
+        }
+        Entry::Skipped { key, reason, .. } => tracing::warn!("{tag}skipped {key}: {reason}"),
+        Entry::Control {
+            action,
+            key,
+            by_ms,
+            source,
+            ..
+        } => {
+            let what = key
+                .clone()
+                .or_else(|| by_ms.map(|ms| format!("{ms} ms")))
+                .unwrap_or_default();
+            tracing::warn!("{tag}control ({source}): {action} {what}");
+        }
+        Entry::Run(_) | Entry::End { .. } => {}
     }
 }
 

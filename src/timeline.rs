@@ -47,6 +47,9 @@ pub struct Timeline {
     pub speed: f64,
     pub occurrences: Vec<Occurrence>,
     env: minijinja::Environment<'static>,
+    /// Per inject, its body when no field holds a template (built at first use): such a
+    /// body differs between occurrences only by `ts`.
+    fixed_bodies: Vec<std::sync::OnceLock<Option<Map<String, J>>>>,
 }
 
 /// A problem found while expanding the timeline.
@@ -130,6 +133,9 @@ impl Timeline {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         (
             Timeline {
+                fixed_bodies: (0..scenario.injects.len())
+                    .map(|_| std::sync::OnceLock::new())
+                    .collect(),
                 scenario,
                 t0,
                 speed,
@@ -176,6 +182,20 @@ impl Timeline {
 
     /// The exact request body of one occurrence, `ts` filled.
     pub fn body(&self, occ: &Occurrence) -> Result<Map<String, J>, Vec<BodyError>> {
+        // One-team occurrences of an inject without templates share their body but `ts`.
+        if occ.team.is_none()
+            && let Some(Some(fixed)) = self
+                .fixed_bodies
+                .get(occ.inject)
+                .map(|cell| cell.get_or_init(|| self.fixed_body(occ)))
+        {
+            let mut body = fixed.clone();
+            let inject = self.inject(occ);
+            if !self.ts_pinned(inject) {
+                body.insert("ts".into(), J::from(self.ts(inject, occ)));
+            }
+            return Ok(body);
+        }
         let (body, errors) = self.build_body(occ);
         if errors.is_empty() {
             Ok(body)
@@ -193,8 +213,9 @@ impl Timeline {
         // Built on first use: most fields hold no template.
         let ctx = std::cell::OnceCell::new();
         let ctx = || ctx.get_or_init(|| self.template_context(inject, occ, fire_at));
-        let mut body = Map::new();
-        for field in self.merged_fields(inject) {
+        let fields = self.merged_fields(inject);
+        let mut body = Map::with_capacity(fields.len() + 1 + inject.extra.len());
+        for field in fields {
             if field.node.value == Value::Null {
                 // `field: null` on an inject clears a default: nothing is sent.
                 continue;
@@ -233,13 +254,51 @@ impl Timeline {
             }
         }
         if !body.contains_key("ts") {
-            let shift = inject.ts_offset.map_or(0, |(s, _)| s);
-            body.insert("ts".into(), J::from(fire_at.timestamp() + shift));
+            body.insert("ts".into(), J::from(self.ts(inject, occ)));
         }
         for (name, node) in &inject.extra {
             body.insert(name.clone(), node.to_json());
         }
         (body, errors)
+    }
+
+    /// Whether the scenario sets `ts` itself (else it follows the fire time).
+    pub fn ts_pinned(&self, inject: &Inject) -> bool {
+        inject.extra.iter().any(|(name, _)| name == "ts")
+            || self
+                .merged_fields(inject)
+                .iter()
+                .any(|f| f.name == "ts" && f.node.value != Value::Null)
+    }
+
+    /// The `ts` an occurrence gets when the scenario does not set it.
+    fn ts(&self, inject: &Inject, occ: &Occurrence) -> i64 {
+        let shift = inject.ts_offset.map_or(0, |(s, _)| s);
+        self.fire_at(occ).timestamp() + shift
+    }
+
+    /// The body of `occ` when none of its inject's fields holds a template and it builds
+    /// without problems; else `None`.
+    fn fixed_body(&self, occ: &Occurrence) -> Option<Map<String, J>> {
+        fn templated(v: &J) -> bool {
+            match v {
+                J::String(s) => s.contains("{{") || s.contains("{%"),
+                J::Array(items) => items.iter().any(templated),
+                J::Object(map) => map.values().any(templated),
+                _ => false,
+            }
+        }
+        let inject = self.inject(occ);
+        let any_template = self
+            .merged_fields(inject)
+            .iter()
+            .filter(|f| f.name != "persona" && f.name != "team_id")
+            .any(|f| templated(&f.node.to_json()));
+        if any_template {
+            return None;
+        }
+        let (body, errors) = self.build_body(occ);
+        errors.is_empty().then_some(body)
     }
 
     fn persona(&self, field: &Field, errors: &mut Vec<BodyError>) -> Option<J> {

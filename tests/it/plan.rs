@@ -255,3 +255,40 @@ fn example_scenarios_are_valid_and_sized_as_documented() {
         );
     }
 }
+
+/// Bodies of an inject without templates are built once and reused; `ts` must still
+/// follow each occurrence, also where `ts: null` clears a default, and templated or
+/// fanned-out injects must still differ per occurrence.
+#[test]
+fn reused_bodies_still_follow_each_occurrence() {
+    let dir = tempdir();
+    let plan = plan_json(
+        dir.path(),
+        "name: T\nstart: 2026-03-28T09:00:00Z\ndefaults:\n  type: team\n  persona: \"3-1\"\n  channel: microblog\n  team_id: 7\n  ts: 1700000000\ninjects:\n  - id: cleared\n    every: 1m\n    count: 3\n    ts: null\n    body: same\n  - id: pinned\n    every: 1m\n    count: 2\n    body: same\n  - id: templated\n    every: 1m\n    count: 2\n    ts: null\n    body: \"n {{ occurrence }}\"\n  - id: fan\n    at: 5m\n    ts: null\n    team_id: [7, 8]\n    body: same\n",
+        &[],
+    );
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-03-28T09:00:00Z")
+        .unwrap()
+        .timestamp();
+    let body = |key: &str| {
+        plan["occurrences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["key"] == key)
+            .unwrap_or_else(|| panic!("no {key}"))["body"]
+            .clone()
+    };
+    for (n, key) in ["cleared#1", "cleared#2", "cleared#3"].iter().enumerate() {
+        assert_eq!(body(key)["ts"], t0 + 60 * n as i64, "{key}");
+        assert_eq!(body(key)["body"], "same");
+    }
+    assert_eq!(body("pinned#1")["ts"], 1_700_000_000);
+    assert_eq!(body("pinned#2")["ts"], 1_700_000_000);
+    assert_eq!(body("templated#1")["body"], "n 1");
+    assert_eq!(body("templated#2")["body"], "n 2");
+    assert_eq!(body("templated#2")["ts"], t0 + 60);
+    assert_eq!(body("fan@7")["team_id"], 7);
+    assert_eq!(body("fan@8")["team_id"], 8);
+    assert_eq!(body("fan@8")["ts"], t0 + 300);
+}
