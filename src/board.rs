@@ -126,7 +126,9 @@ impl Board {
                 slot.message_id = Some(message_id.as_str().into());
                 slot.possible_duplicate = *possible_duplicate;
                 slot.late = *late;
-                self.lateness.push(*lateness_ms);
+                if let Some(l) = lateness_ms {
+                    self.lateness.push(*l);
+                }
             }
             Entry::Failed { status, at, .. } => {
                 slot.progress = Progress::Failed;

@@ -340,7 +340,7 @@ impl<D: Dispatch> Engine<D> {
                     if !fired.contains(&j) {
                         group.push(Item {
                             occ: items[j].occ,
-                            fire_at,
+                            fire_at: items[j].fire_at + shift,
                             planned: items[j].planned,
                         });
                     }
@@ -419,12 +419,14 @@ impl<D: Dispatch> Engine<D> {
                 let events = self.events.clone();
                 let clock = self.clock.clone();
                 let timeline = self.timeline.clone();
+                let max_speed = self.config.max_speed;
                 senders.spawn(async move {
                     while let Some((item, body)) = queue.next().await {
                         let key = timeline.occurrences[item.occ].key.clone();
                         let started = clock.now();
                         let outcome = dispatch.send(body).await;
-                        let entry = outcome_entry(key, item.fire_at, started, clock.now(), outcome);
+                        let entry =
+                            outcome_entry(key, &item, started, clock.now(), outcome, max_speed);
                         // Synced with the writer's next group, not waited for here: a
                         // failure to write stops the run at the next append.
                         let written = journal.record(&entry);
@@ -765,14 +767,19 @@ fn show(d: Duration) -> String {
     humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
 }
 
+/// The journal entry for a finished send. With `--speed max` nothing waits for its
+/// instant, so lateness is not measured and nothing is late.
 fn outcome_entry(
     key: String,
-    planned: DateTime<Utc>,
+    item: &Item,
     started: DateTime<Utc>,
     now: DateTime<Utc>,
     outcome: Outcome,
+    max_speed: bool,
 ) -> Entry {
-    let lateness = (started - planned).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0;
+    let planned = item.fire_at;
+    let lateness = (!max_speed)
+        .then(|| (started - planned).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0);
     match outcome {
         Outcome::Sent {
             status,
@@ -788,7 +795,7 @@ fn outcome_entry(
             lateness_ms: lateness,
             attempts,
             possible_duplicate,
-            late: lateness > LATE_GRACE.as_millis() as f64,
+            late: lateness.is_some_and(|l| l > LATE_GRACE.as_millis() as f64),
         },
         Outcome::Failed {
             status,

@@ -33,8 +33,10 @@ pub enum Entry {
         message_id: String,
         planned_at: String,
         sent_at: String,
-        /// Request start minus planned instant, in milliseconds.
-        lateness_ms: f64,
+        /// Request start minus planned instant, in milliseconds; absent with `--speed
+        /// max`, where nothing waits for its instant.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lateness_ms: Option<f64>,
         attempts: u32,
         possible_duplicate: bool,
         late: bool,

@@ -210,7 +210,7 @@ impl Report {
                 } => {
                     row.planned_at = Some(planned_at.clone());
                     row.sent_at = Some(sent_at.clone());
-                    row.lateness_ms = Some(*lateness_ms);
+                    row.lateness_ms = *lateness_ms;
                     row.status = if *possible_duplicate {
                         "possible duplicate"
                     } else {

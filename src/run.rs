@@ -209,12 +209,9 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
             Some(State::Sent { .. } | State::Failed | State::Skipped) if only.is_none() => continue,
             _ => {}
         }
-        let fire_at = if max_speed {
-            now
-        } else {
-            timeline.fire_at(occ).to_utc()
-        };
-        items.push(Item::new(index, fire_at));
+        // With --speed max the instant is still the scenario's: journals and reports show
+        // it; the engine just does not wait for it.
+        items.push(Item::new(index, timeline.fire_at(occ).to_utc()));
     }
     if let Some(h) = &resume_of {
         report_resume(
@@ -673,8 +670,9 @@ fn log_entry(entry: &Entry, tag: &str) {
             if *attempts > 1 {
                 notes.push_str(&format!(" after {attempts} attempts"));
             }
+            let lateness = lateness_ms.map_or(String::new(), |l| format!(" lateness {l:+.3} ms"));
             tracing::info!(
-                "{tag}sent {key} planned {planned_at} sent {sent_at} lateness {lateness_ms:+.3} ms status {status} message_id {message_id}{notes}"
+                "{tag}sent {key} planned {planned_at} sent {sent_at}{lateness} status {status} message_id {message_id}{notes}"
             );
         }
         Entry::Failed {
@@ -784,7 +782,7 @@ fn print_summary(
         }
         ReportFormat::Text => {
             let mut t = format!(
-                "{}{} sent, {} failed, {} skipped, {} uncertain, {} possible duplicate(s), {} late{}\nlateness p50 {}, p99 {}, max {}\njournal: {}\n",
+                "{}{} sent, {} failed, {} skipped, {} uncertain, {} possible duplicate(s), {} late{}\n{}journal: {}\n",
                 if args.dry_run { "dry run: " } else { "" },
                 s.sent,
                 s.failed,
@@ -797,9 +795,16 @@ fn print_summary(
                 } else {
                     String::new()
                 },
-                ms(s.lateness_p50_ms),
-                ms(s.lateness_p99_ms),
-                ms(s.lateness_max_ms),
+                if args.speed.as_deref() == Some("max") {
+                    "lateness: not measured with --speed max\n".to_string()
+                } else {
+                    format!(
+                        "lateness p50 {}, p99 {}, max {}\n",
+                        ms(s.lateness_p50_ms),
+                        ms(s.lateness_p99_ms),
+                        ms(s.lateness_max_ms)
+                    )
+                },
                 journal.display()
             );
             if let Some(cmd) = resume {

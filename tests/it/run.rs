@@ -987,3 +987,47 @@ async fn resume_after_an_edit_reports_added_removed_and_changed_occurrences() {
     assert!(accepted.values().all(|n| *n == 1));
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+/// `--speed max` fires at once but keeps the scenario's instants: the journal plans
+/// each occurrence at its own time, measures no lateness and marks nothing late, and
+/// the summary says lateness was not measured.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_speed_keeps_planned_instants_and_measures_no_lateness() {
+    let server = stand_in(Faults::default()).await;
+    // An hour apart: a run that waited would take hours.
+    let s = setup(&scenario(3, 3_600_000));
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let start = (chrono::Utc::now() + chrono::TimeDelta::seconds(60))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let ran = injector_run(
+        s.dir.path(),
+        &[
+            "run", "s.yaml", "--base-url", &url, "--token-file", tf, "--start-at", &start,
+            "--speed", "max",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stdout.contains("lateness: not measured with --speed max"),
+        "{}",
+        ran.stdout
+    );
+    assert!(!ran.stderr.contains("LATE"), "{}", ran.stderr);
+    let t0 = chrono::DateTime::parse_from_rfc3339(&start).unwrap();
+    let entries = journal(s.dir.path(), "s.journal.jsonl");
+    for i in 0..3 {
+        let sent = entries
+            .iter()
+            .find(|e| e["type"] == "sent" && e["key"] == format!("i{i}").as_str())
+            .unwrap();
+        let planned = chrono::DateTime::parse_from_rfc3339(sent["planned_at"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(planned, t0 + chrono::TimeDelta::hours(i), "i{i}");
+        assert!(sent.get("lateness_ms").is_none(), "{sent}");
+        assert_eq!(sent["late"], false);
+    }
+    server.shutdown(Duration::from_secs(1)).await;
+}
