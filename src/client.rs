@@ -218,15 +218,49 @@ impl Client {
             .map_err(|e| format!("GET {path} answered with invalid JSON ({e})"))
     }
 
+    /// `POST /messages` with this body, built and serialized (before its instant).
+    pub fn message_request(&self, body: &Map<String, Value>) -> Result<reqwest::Request, String> {
+        self.http
+            .post(self.messages.clone())
+            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
+            .json(body)
+            .build()
+            .map_err(|e| format!("cannot build the request: {}", describe(&e)))
+    }
+
     /// POST one message, retrying as the policy allows.
     pub async fn post_message(&self, body: &Map<String, Value>) -> Outcome {
+        match self.message_request(body) {
+            Ok(request) => self.post_request(request).await,
+            Err(error) => Outcome::Failed {
+                status: None,
+                error,
+                response: None,
+                attempts: 0,
+                maybe_delivered: false,
+            },
+        }
+    }
+
+    /// Send a request built by [`Client::message_request`], retrying as the policy allows.
+    pub async fn post_request(&self, request: reqwest::Request) -> Outcome {
         // Built at the first retry: most messages need none.
         let mut backoff = None;
         let mut attempts = 0u32;
         let mut reached_before = false;
         loop {
             attempts += 1;
-            match self.attempt(body).await {
+            // A JSON body is bytes, so the request can always be copied for a retry.
+            let Some(copy) = request.try_clone() else {
+                return Outcome::Failed {
+                    status: None,
+                    error: "the request cannot be repeated".into(),
+                    response: None,
+                    attempts,
+                    maybe_delivered: reached_before,
+                };
+            };
+            match self.attempt(copy).await {
                 Attempt::Accepted(status, message_id) => {
                     return Outcome::Sent {
                         status,
@@ -297,14 +331,8 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, body: &Map<String, Value>) -> Attempt {
-        let sent = self
-            .http
-            .post(self.messages.clone())
-            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
-            .json(body)
-            .send()
-            .await;
+    async fn attempt(&self, request: reqwest::Request) -> Attempt {
+        let sent = self.http.execute(request).await;
         let resp = match sent {
             Ok(resp) => resp,
             Err(e) => {

@@ -34,12 +34,31 @@ const CHUNK: Duration = Duration::from_secs(1);
 
 /// Sends one body; the real one is HTTP ([`crate::client::Client`]).
 pub trait Dispatch: Send + Sync + 'static {
-    fn send(&self, body: Map<String, Value>) -> impl Future<Output = Outcome> + Send;
+    /// A body made ready to go, ahead of its instant (for HTTP, the serialized request),
+    /// so that little work is left for the instant itself.
+    type Ready: Send + 'static;
+    fn ready(&self, body: Map<String, Value>) -> Self::Ready;
+    fn send(&self, ready: Self::Ready) -> impl Future<Output = Outcome> + Send;
 }
 
 impl Dispatch for crate::client::Client {
-    async fn send(&self, body: Map<String, Value>) -> Outcome {
-        self.post_message(&body).await
+    type Ready = Result<reqwest::Request, String>;
+
+    fn ready(&self, body: Map<String, Value>) -> Self::Ready {
+        self.message_request(&body)
+    }
+
+    async fn send(&self, ready: Self::Ready) -> Outcome {
+        match ready {
+            Ok(request) => self.post_request(request).await,
+            Err(error) => Outcome::Failed {
+                status: None,
+                error,
+                response: None,
+                attempts: 0,
+                maybe_delivered: false,
+            },
+        }
     }
 }
 
@@ -184,10 +203,10 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// An occurrence ready to send, with its body.
-type Ready = (Item, Map<String, Value>);
-/// A group ready to send: its instant, and each item with its body.
-type Prepared = (DateTime<Utc>, Vec<Ready>);
+/// An occurrence ready to send, with its request.
+type Ready<D> = (Item, <D as Dispatch>::Ready);
+/// A group ready to send: its instant, and each item with its request.
+type Prepared<D> = (DateTime<Utc>, Vec<Ready<D>>);
 
 /// A live action on a running exercise.
 #[derive(Clone, Debug, PartialEq)]
@@ -303,7 +322,7 @@ impl<D: Dispatch> Engine<D> {
     ) -> std::io::Result<Ending> {
         // Two stages joined by a short queue, so that preparing the next group (bodies,
         // `sending` entries, one fsync) overlaps with sending the current one.
-        let (tx, rx) = mpsc::channel::<Prepared>(4);
+        let (tx, rx) = mpsc::channel::<Prepared<D>>(4);
         let producer = async {
             let mut stop = stop;
             let (mut commands, mut clock_state, publish) = match control {
@@ -410,7 +429,7 @@ impl<D: Dispatch> Engine<D> {
             // as it is free: no task or wake-up per send.
             // Owned here: when this stage ends (a sender failed), the producer's sends fail.
             let mut rx = rx;
-            let queue = Arc::new(Queue::default());
+            let queue = Arc::new(Queue::<Ready<D>>::default());
             let mut senders = tokio::task::JoinSet::new();
             for _ in 0..self.config.concurrency.max(1) {
                 let queue = queue.clone();
@@ -497,7 +516,7 @@ impl<D: Dispatch> Engine<D> {
         next: usize,
         fired: &mut std::collections::HashSet<usize>,
         state: &mut ClockState,
-        tx: &mpsc::Sender<Prepared>,
+        tx: &mpsc::Sender<Prepared<D>>,
     ) -> std::io::Result<Result<String, String>> {
         let now = self.clock.now();
         // Occurrences not yet prepared that a key (or inject id) names.
@@ -598,11 +617,7 @@ impl<D: Dispatch> Engine<D> {
     }
 
     /// Decide late ones, build bodies, journal `sending` for the rest (one fsync).
-    async fn prepare(
-        &self,
-        group: &[Item],
-        skipped: &[String],
-    ) -> std::io::Result<Vec<(Item, Map<String, Value>)>> {
+    async fn prepare(&self, group: &[Item], skipped: &[String]) -> std::io::Result<Vec<Ready<D>>> {
         let now = self.clock.now();
         let at = rfc3339(now);
         // A group shares its instant: its text is made once.
@@ -689,7 +704,7 @@ impl<D: Dispatch> Engine<D> {
             };
             durable = self.journal.record(&entry)?;
             let _ = self.events.send(entry);
-            ready.push((item.clone(), body));
+            ready.push((item.clone(), self.dispatch.ready(body)));
         }
         // Every `sending` line on disk (one `fsync`) before any of them is sent.
         self.journal.durable(durable).await?;
@@ -697,21 +712,30 @@ impl<D: Dispatch> Engine<D> {
     }
 }
 
-/// Prepared bodies waiting for a free sender, in firing order.
-#[derive(Default)]
-struct Queue {
-    /// The bodies, and whether the queue is closed.
-    items: std::sync::Mutex<(std::collections::VecDeque<Ready>, bool)>,
+/// Prepared requests waiting for a free sender, in firing order.
+struct Queue<T> {
+    /// The requests, and whether the queue is closed.
+    items: std::sync::Mutex<(std::collections::VecDeque<T>, bool)>,
     /// Items were added, or the queue closed.
     added: tokio::sync::Notify,
     /// The queue fell to [`Queue::LOW`] items.
     drained: tokio::sync::Notify,
 }
 
-impl Queue {
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Queue {
+            items: std::sync::Mutex::new((std::collections::VecDeque::new(), false)),
+            added: tokio::sync::Notify::new(),
+            drained: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+impl<T> Queue<T> {
     const LOW: usize = MAX_SPEED_GROUP;
 
-    fn push(&self, prepared: Vec<Ready>) {
+    fn push(&self, prepared: Vec<T>) {
         let n = prepared.len();
         self.items.lock().expect("queue lock").0.extend(prepared);
         for _ in 0..n {
@@ -725,7 +749,7 @@ impl Queue {
     }
 
     /// The next item; `None` once closed and empty.
-    async fn next(&self) -> Option<Ready> {
+    async fn next(&self) -> Option<T> {
         loop {
             let added = self.added.notified();
             tokio::pin!(added);

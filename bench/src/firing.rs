@@ -247,11 +247,17 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
             &server,
             &token_file,
             &journal,
-            &["--start-at".into(), t0.to_rfc3339()],
+            &[
+                "--start-at".into(),
+                t0.to_rfc3339(),
+                // The peers start every send at once; injector may have a burst in flight.
+                "--concurrency".into(),
+                burst.max(16).to_string(),
+            ],
         );
         commands.insert(
             "injector",
-            format!("{} {}", s.injector.display(), args.join(" ")),
+            format!("RUST_LOG=warn {} {}", s.injector.display(), args.join(" ")),
         );
         let status = Command::new(&s.injector)
             .args(&args)
@@ -431,7 +437,7 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
             ];
             flags.extend(extra.iter().map(|a| a.to_string()));
             let args = run_args(&scenario, &server, &token_file, &journal, &flags);
-            m.command = format!("{} {}", s.injector.display(), args.join(" "));
+            m.command = format!("RUST_LOG=warn {} {}", s.injector.display(), args.join(" "));
             cpu.command = m.command.clone();
             let before = cpu_seconds(libc::RUSAGE_CHILDREN);
             let _ = Command::new(&s.injector)
@@ -568,7 +574,7 @@ pub fn soak(s: &Settings) -> Vec<Measure> {
             &journal,
             &["--speed".into(), speed.into()],
         );
-        first.command = format!("{} {}", s.injector.display(), args.join(" "));
+        first.command = format!("RUST_LOG=warn {} {}", s.injector.display(), args.join(" "));
         last.command = first.command.clone();
         let mut child = Command::new(&s.injector)
             .args(&args)

@@ -1003,15 +1003,24 @@ async fn max_speed_keeps_planned_instants_and_measures_no_lateness() {
     let ran = injector_run(
         s.dir.path(),
         &[
-            "run", "s.yaml", "--base-url", &url, "--token-file", tf, "--start-at", &start,
-            "--speed", "max",
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &start,
+            "--speed",
+            "max",
         ],
         &[],
     )
     .await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(
-        ran.stdout.contains("lateness: not measured with --speed max"),
+        ran.stdout
+            .contains("lateness: not measured with --speed max"),
         "{}",
         ran.stdout
     );
@@ -1023,8 +1032,8 @@ async fn max_speed_keeps_planned_instants_and_measures_no_lateness() {
             .iter()
             .find(|e| e["type"] == "sent" && e["key"] == format!("i{i}").as_str())
             .unwrap();
-        let planned = chrono::DateTime::parse_from_rfc3339(sent["planned_at"].as_str().unwrap())
-            .unwrap();
+        let planned =
+            chrono::DateTime::parse_from_rfc3339(sent["planned_at"].as_str().unwrap()).unwrap();
         assert_eq!(planned, t0 + chrono::TimeDelta::hours(i), "i{i}");
         assert!(sent.get("lateness_ms").is_none(), "{sent}");
         assert_eq!(sent["late"], false);

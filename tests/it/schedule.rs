@@ -19,6 +19,12 @@ struct Recorder {
 }
 
 impl Dispatch for Recorder {
+    type Ready = Map<String, Value>;
+
+    fn ready(&self, body: Map<String, Value>) -> Map<String, Value> {
+        body
+    }
+
     async fn send(&self, body: Map<String, Value>) -> Outcome {
         self.sent
             .lock()
