@@ -75,9 +75,16 @@ struct Server {
 
 impl Server {
     fn start(s: &Settings, name: &str) -> Server {
+        Server::start_on(s, name, None)
+    }
+
+    /// A stand-in, on one CPU only when `cpu` says so.
+    fn start_on(s: &Settings, name: &str, cpu: Option<usize>) -> Server {
         let record = s.out_dir.join(format!("{name}.record.jsonl"));
         let _ = std::fs::remove_file(&record);
-        let mut child = Command::new(&s.injector)
+        let mut command = Command::new(&s.injector);
+        pin(&mut command, cpu);
+        let mut child = command
             .args([
                 "mock-server",
                 "--listen",
@@ -301,9 +308,29 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
             "naive sleep loop",
             lateness(&plan, t0, &server.finish()),
         );
+
+        // absolute deadlines, nothing else
+        let server = Server::start(s, "precision-deadline");
+        let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
+        runtime().block_on(deadline_fire(&plan, t0, &server.url));
+        commands.insert(
+            "sleep_until loop",
+            "in-process: bodies built ahead, tokio::time::sleep_until(each instant), then spawn every POST due"
+                .into(),
+        );
+        record(
+            &mut samples,
+            "sleep_until loop",
+            lateness(&plan, t0, &server.finish()),
+        );
     }
     let mut out = Vec::new();
-    for who in ["injector", "tokio-cron-scheduler", "naive sleep loop"] {
+    for who in [
+        "injector",
+        "tokio-cron-scheduler",
+        "naive sleep loop",
+        "sleep_until loop",
+    ] {
         let [p50, p99, max, early] = samples.remove(who).unwrap_or_default();
         let cmd = commands.get(who).cloned().unwrap_or_default();
         for (what, v) in [("p50", p50), ("p99", p99), ("max", max)] {
@@ -387,8 +414,110 @@ async fn naive_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &s
     while tasks.join_next().await.is_some() {}
 }
 
-/// Throughput: `--speed max` with and without fsync, against a bare reqwest loop.
+/// The simplest sound loop: absolute deadlines (no drift), bodies built ahead, no journal.
+async fn deadline_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
+    let c = client();
+    let anchor_wall = chrono::Utc::now();
+    let anchor = tokio::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut i = 0;
+    while i < plan.len() {
+        let offset = plan[i].offset_ms;
+        let due = t0 + chrono::TimeDelta::milliseconds(offset as i64);
+        let group: Vec<Value> = plan[i..]
+            .iter()
+            .take_while(|p| p.offset_ms == offset)
+            .map(|p| body(&p.key, due.timestamp()))
+            .collect();
+        i += group.len();
+        tokio::time::sleep_until(anchor + (due - anchor_wall).to_std().unwrap_or_default()).await;
+        for body in group {
+            let (c, url) = (c.clone(), url.to_string());
+            tasks.spawn(async move {
+                post(&c, &url, &body).await;
+            });
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Where the two sides of a throughput run are: sharing every CPU, or each on its own.
+#[derive(Clone, Copy)]
+enum Placement {
+    Shared,
+    /// The client on CPU 0, the stand-in on CPU 1, as when the server is another machine.
+    Apart,
+}
+
+impl Placement {
+    fn client(self) -> Option<usize> {
+        match self {
+            Placement::Shared => None,
+            Placement::Apart => Some(0),
+        }
+    }
+
+    fn server(self) -> Option<usize> {
+        match self {
+            Placement::Shared => None,
+            Placement::Apart => Some(1),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Placement::Shared => "",
+            Placement::Apart => ", client and server on a CPU each",
+        }
+    }
+}
+
+/// Run `command` on `cpu` only (when given).
+fn pin(command: &mut Command, cpu: Option<usize>) {
+    use std::os::unix::process::CommandExt;
+    if let Some(cpu) = cpu {
+        // SAFETY: sched_setaffinity(2) is async-signal-safe; nothing else runs here.
+        unsafe {
+            command.pre_exec(move || set_affinity(Some(cpu)));
+        }
+    }
+}
+
+/// Keep the calling thread (and the threads it starts later) on `cpu`, or on every CPU.
+fn set_affinity(cpu: Option<usize>) -> std::io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within its fixed size.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    match cpu {
+        // Only this arm runs after fork: nothing here allocates.
+        Some(c) => unsafe { libc::CPU_SET(c, &mut set) },
+        None => {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            for c in 0..cpus.min(libc::CPU_SETSIZE as usize) {
+                unsafe { libc::CPU_SET(c, &mut set) };
+            }
+        }
+    }
+    // SAFETY: pid 0 is the calling thread; the set is a valid cpu_set_t.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Throughput: `--speed max` with and without fsync against a bare reqwest loop, the
+/// two sides sharing the CPUs; then, on a machine with two or more, each on a CPU of
+/// its own (fsync on only).
 pub fn throughput(s: &Settings) -> Vec<Measure> {
+    let mut out = throughput_placed(s, Placement::Shared);
+    if std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+        out.extend(throughput_placed(s, Placement::Apart));
+    }
+    out
+}
+
+fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
     let n = if s.smoke { 200 } else { 20_000 };
     let concurrency = 16;
     let plan: Vec<Planned> = (0..n)
@@ -403,15 +532,21 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
     std::fs::write(&token_file, TOKEN).expect("write the token");
     let mut out = Vec::new();
     let mut cpu_measures = Vec::new();
-    for (label, extra) in [
+    let variants = [
         ("injector run --speed max, journal fsync on", vec![]),
         (
             "injector run --speed max, journal fsync off",
             vec!["--no-fsync"],
         ),
-    ] {
+    ];
+    let variants = match placement {
+        Placement::Shared => &variants[..],
+        Placement::Apart => &variants[..1],
+    };
+    let place = placement.label();
+    for (label, extra) in variants {
         let mut m = Measure {
-            label: format!("throughput: {label} ({n} sends)"),
+            label: format!("throughput: {label}{place} ({n} sends)"),
             command: String::new(),
             unit: "sends/s",
             seconds: Vec::new(),
@@ -419,7 +554,7 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
             note: String::new(),
         };
         let mut cpu = Measure {
-            label: format!("CPU per send: {label} ({n} sends)"),
+            label: format!("CPU per send: {label}{place} ({n} sends)"),
             command: String::new(),
             unit: "µs",
             seconds: Vec::new(),
@@ -427,7 +562,7 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
             note: "user + system time of the whole run, start-up included".into(),
         };
         for _ in 0..s.runs {
-            let server = Server::start(s, "throughput");
+            let server = Server::start_on(s, "throughput", placement.server());
             let journal = s.out_dir.join("throughput.journal.jsonl");
             let mut flags: Vec<String> = vec![
                 "--speed".into(),
@@ -440,7 +575,9 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
             m.command = format!("RUST_LOG=warn {} {}", s.injector.display(), args.join(" "));
             cpu.command = m.command.clone();
             let before = cpu_seconds(libc::RUSAGE_CHILDREN);
-            let _ = Command::new(&s.injector)
+            let mut command = Command::new(&s.injector);
+            pin(&mut command, placement.client());
+            let _ = command
                 .args(&args)
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
@@ -455,7 +592,9 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
         cpu_measures.push(cpu);
     }
     let mut bare = Measure {
-        label: format!("throughput: bare reqwest POST loop, {concurrency} in flight ({n} sends)"),
+        label: format!(
+            "throughput: bare reqwest POST loop, {concurrency} in flight{place} ({n} sends)"
+        ),
         command: "in-process: 16 tasks posting in turn with one pooled reqwest client".into(),
         unit: "sends/s",
         seconds: Vec::new(),
@@ -463,7 +602,7 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
         note: "the ceiling".into(),
     };
     let mut bare_cpu = Measure {
-        label: format!("CPU per send: bare reqwest POST loop ({n} sends)"),
+        label: format!("CPU per send: bare reqwest POST loop{place} ({n} sends)"),
         command: bare.command.clone(),
         unit: "µs",
         seconds: Vec::new(),
@@ -471,7 +610,11 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
         note: "user + system time of the loop".into(),
     };
     for _ in 0..s.runs {
-        let server = Server::start(s, "throughput-bare");
+        let server = Server::start_on(s, "throughput-bare", placement.server());
+        // The runtime's threads keep the affinity of the thread that starts them.
+        if let Err(e) = set_affinity(placement.client()) {
+            eprintln!("warning: cannot pin the bare loop: {e}");
+        }
         let runtime = runtime();
         let before = cpu_seconds(libc::RUSAGE_SELF);
         runtime.block_on(bare_loop(&plan, &server.url, concurrency));
@@ -479,6 +622,7 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
             .seconds
             .push((cpu_seconds(libc::RUSAGE_SELF) - before) * 1e6 / n as f64);
         drop(runtime);
+        let _ = set_affinity(None);
         bare.seconds.push(rate(&server.finish()));
     }
     let ceiling = crate::median(&bare.seconds);
