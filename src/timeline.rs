@@ -47,10 +47,14 @@ pub struct Timeline {
     pub speed: f64,
     pub occurrences: Vec<Occurrence>,
     env: minijinja::Environment<'static>,
-    /// Per inject, its body when no field holds a template (built at first use): such a
-    /// body differs between occurrences only by `ts`.
-    fixed_bodies: Vec<std::sync::OnceLock<Option<Map<String, J>>>>,
+    /// Per inject with several one-team occurrences (a recurrence), its body when no
+    /// field holds a template (built at first use): such a body differs between
+    /// occurrences only by `ts`. `None` for the others: nothing would be reused.
+    fixed_bodies: Vec<Option<FixedBody>>,
 }
+
+/// A reusable body, built at first use: `None` inside when it cannot be reused.
+type FixedBody = std::sync::OnceLock<Option<Map<String, J>>>;
 
 /// A problem found while expanding the timeline.
 #[derive(Clone, Debug)]
@@ -133,9 +137,16 @@ impl Timeline {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         (
             Timeline {
-                fixed_bodies: (0..scenario.injects.len())
-                    .map(|_| std::sync::OnceLock::new())
-                    .collect(),
+                fixed_bodies: {
+                    let mut count = vec![0usize; scenario.injects.len()];
+                    for o in occurrences.iter().filter(|o| o.team.is_none()) {
+                        count[o.inject] += 1;
+                    }
+                    count
+                        .into_iter()
+                        .map(|n| (n > 1).then(std::sync::OnceLock::new))
+                        .collect()
+                },
                 scenario,
                 t0,
                 speed,
@@ -187,6 +198,7 @@ impl Timeline {
             && let Some(Some(fixed)) = self
                 .fixed_bodies
                 .get(occ.inject)
+                .and_then(Option::as_ref)
                 .map(|cell| cell.get_or_init(|| self.fixed_body(occ)))
         {
             let mut body = fixed.clone();
