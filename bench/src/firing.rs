@@ -478,29 +478,37 @@ fn pin(command: &mut Command, cpu: Option<usize>) {
     if let Some(cpu) = cpu {
         // SAFETY: sched_setaffinity(2) is async-signal-safe; nothing else runs here.
         unsafe {
-            command.pre_exec(move || set_affinity(Some(cpu)));
+            command.pre_exec(move || set_affinity(cpu));
         }
     }
 }
 
-/// Keep the calling thread (and the threads it starts later) on `cpu`, or on every CPU.
-fn set_affinity(cpu: Option<usize>) -> std::io::Result<()> {
+/// Keep the calling thread (and the threads and processes it starts later) on `cpu`.
+/// Runs after fork too: nothing here allocates.
+fn set_affinity(cpu: usize) -> std::io::Result<()> {
     // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within its fixed size.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    match cpu {
-        // Only this arm runs after fork: nothing here allocates.
-        Some(c) => unsafe { libc::CPU_SET(c, &mut set) },
-        None => {
-            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-            for c in 0..cpus.min(libc::CPU_SETSIZE as usize) {
-                unsafe { libc::CPU_SET(c, &mut set) };
-            }
-        }
-    }
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    set_affinity_mask(&set)
+}
+
+fn set_affinity_mask(set: &libc::cpu_set_t) -> std::io::Result<()> {
     // SAFETY: pid 0 is the calling thread; the set is a valid cpu_set_t.
-    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
     if r == 0 {
         Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The CPUs the calling thread may run on now.
+fn affinity() -> std::io::Result<libc::cpu_set_t> {
+    // SAFETY: sched_getaffinity(2) fills the set we pass.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if r == 0 {
+        Ok(set)
     } else {
         Err(std::io::Error::last_os_error())
     }
@@ -611,8 +619,12 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
     };
     for _ in 0..s.runs {
         let server = Server::start_on(s, "throughput-bare", placement.server());
-        // The runtime's threads keep the affinity of the thread that starts them.
-        if let Err(e) = set_affinity(placement.client()) {
+        // The runtime's threads keep the affinity of the thread that starts them; the
+        // thread gets its own back afterwards (later benchmarks must not stay pinned).
+        let saved = affinity();
+        if let (Some(cpu), Ok(_)) = (placement.client(), &saved)
+            && let Err(e) = set_affinity(cpu)
+        {
             eprintln!("warning: cannot pin the bare loop: {e}");
         }
         let runtime = runtime();
@@ -622,7 +634,11 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
             .seconds
             .push((cpu_seconds(libc::RUSAGE_SELF) - before) * 1e6 / n as f64);
         drop(runtime);
-        let _ = set_affinity(None);
+        if let Ok(saved) = &saved
+            && let Err(e) = set_affinity_mask(saved)
+        {
+            eprintln!("warning: cannot unpin after the bare loop: {e}");
+        }
         bare.seconds.push(rate(&server.finish()));
     }
     let ceiling = crate::median(&bare.seconds);
