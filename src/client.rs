@@ -230,7 +230,13 @@ impl Client {
 
     /// POST one message, retrying as the policy allows.
     pub async fn post_message(&self, body: &Map<String, Value>) -> Outcome {
-        match self.message_request(body) {
+        self.post_built(self.message_request(body)).await
+    }
+
+    /// Send what [`Client::message_request`] built; a build that failed is a failure
+    /// without any attempt.
+    pub async fn post_built(&self, built: Result<reqwest::Request, String>) -> Outcome {
+        match built {
             Ok(request) => self.post_request(request).await,
             Err(error) => Outcome::Failed {
                 status: None,

@@ -49,16 +49,7 @@ impl Dispatch for crate::client::Client {
     }
 
     async fn send(&self, ready: Self::Ready) -> Outcome {
-        match ready {
-            Ok(request) => self.post_request(request).await,
-            Err(error) => Outcome::Failed {
-                status: None,
-                error,
-                response: None,
-                attempts: 0,
-                maybe_delivered: false,
-            },
-        }
+        self.post_built(ready).await
     }
 }
 
