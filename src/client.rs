@@ -1,7 +1,7 @@
 //! HTTP to Conducttr: one pooled reqwest client, and `POST /messages` with retries.
 //!
 //! [`Target`] holds where to send and the token; the token is kept out of `Debug` and
-//! never logged. [`Client::post_message`] classifies every attempt (accepted, rejected,
+//! never logged. [`Client::post_request`] classifies every attempt (accepted, rejected,
 //! retryable and whether it may have reached the server), retries with exponential
 //! backoff and jitter (backon) bounded in count and time, honours `Retry-After`, and
 //! reports whether an earlier attempt may have been a duplicate. It does not schedule,
@@ -228,12 +228,7 @@ impl Client {
             .map_err(|e| format!("cannot build the request: {}", describe(&e)))
     }
 
-    /// POST one message, retrying as the policy allows.
-    pub async fn post_message(&self, body: &Map<String, Value>) -> Outcome {
-        self.post_built(self.message_request(body)).await
-    }
-
-    /// Send what [`Client::message_request`] built; a build that failed is a failure
+    /// POST what [`Client::message_request`] built; a build that failed is a failure
     /// without any attempt.
     pub async fn post_built(&self, built: Result<reqwest::Request, String>) -> Outcome {
         match built {

@@ -89,11 +89,6 @@ fn rfc(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// As the journal writes times.
-fn micros(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
 async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
     if !authorized(&headers, &s.token) {
         return unauthorized();
@@ -116,7 +111,7 @@ async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
                     p => p.name(),
                 };
                 let sent_at = (slot.progress == Progress::Sent)
-                    .then(|| slot.at.map(micros))
+                    .then(|| slot.at.map(crate::journal::time_text))
                     .flatten();
                 json!({
                     "key": o.key,

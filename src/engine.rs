@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, watch};
 
 use crate::client::Outcome;
-use crate::journal::{Entry, Journal};
+use crate::journal::{Entry, Journal, time_text};
 use crate::timeline::Timeline;
 
 /// How long before its instant an occurrence is prepared and journaled.
@@ -188,10 +188,6 @@ pub struct Engine<D: Dispatch> {
     pub events: mpsc::UnboundedSender<Entry>,
     /// The next occurrence and its instant, for a countdown.
     pub next: watch::Sender<Option<(String, DateTime<Utc>)>>,
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// An occurrence ready to send, with its request.
@@ -596,7 +592,7 @@ impl<D: Dispatch> Engine<D> {
         by_ms: Option<i64>,
     ) -> std::io::Result<()> {
         let entry = Entry::Control {
-            at: rfc3339(self.clock.now()),
+            at: time_text(self.clock.now()),
             action: action.name().into(),
             key,
             by_ms,
@@ -610,12 +606,12 @@ impl<D: Dispatch> Engine<D> {
     /// Decide late ones, build bodies, journal `sending` for the rest (one fsync).
     async fn prepare(&self, group: &[Item], skipped: &[String]) -> std::io::Result<Vec<Ready<D>>> {
         let now = self.clock.now();
-        let at = rfc3339(now);
+        let at = time_text(now);
         // A group shares its instant: its text is made once.
         let mut planned_text: Option<(DateTime<Utc>, String)> = None;
         let mut planned = |t: DateTime<Utc>| match &planned_text {
             Some((u, text)) if *u == t => text.clone(),
-            _ => planned_text.insert((t, rfc3339(t))).1.clone(),
+            _ => planned_text.insert((t, time_text(t))).1.clone(),
         };
         let mut ready = Vec::with_capacity(group.len());
         let mut durable = 0;
@@ -645,8 +641,8 @@ impl<D: Dispatch> Engine<D> {
                 let entry = Entry::Skipped {
                     key: occ.key.clone(),
                     reason,
-                    planned_at: rfc3339(item.fire_at),
-                    at: rfc3339(now),
+                    planned_at: planned(item.fire_at),
+                    at: at.clone(),
                 };
                 self.journal.append(&entry).await?;
                 let _ = self.events.send(entry);
@@ -665,8 +661,8 @@ impl<D: Dispatch> Engine<D> {
                         status: None,
                         error: format!("cannot build the body: {error}"),
                         response: None,
-                        planned_at: rfc3339(item.fire_at),
-                        at: rfc3339(now),
+                        planned_at: planned(item.fire_at),
+                        at: at.clone(),
                         attempts: 0,
                         maybe_delivered: false,
                     };
@@ -805,8 +801,8 @@ fn outcome_entry(
             key,
             status,
             message_id,
-            planned_at: rfc3339(planned),
-            sent_at: rfc3339(started),
+            planned_at: time_text(planned),
+            sent_at: time_text(started),
             lateness_ms: lateness,
             attempts,
             possible_duplicate,
@@ -823,8 +819,8 @@ fn outcome_entry(
             status,
             error,
             response,
-            planned_at: rfc3339(planned),
-            at: rfc3339(now),
+            planned_at: time_text(planned),
+            at: time_text(now),
             attempts,
             maybe_delivered,
         },

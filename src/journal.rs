@@ -142,6 +142,11 @@ pub struct Summary {
     pub lateness_max_ms: Option<f64>,
 }
 
+/// An instant as the journal writes it: RFC 3339 in UTC, to the microsecond.
+pub fn time_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 /// The `q` quantile (nearest rank) of sorted values; `None` when there are none.
 pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     (!sorted.is_empty())
@@ -292,18 +297,6 @@ impl Journal {
     /// Append one entry; returns once it is on disk.
     pub async fn append(&self, entry: &Entry) -> std::io::Result<()> {
         let upto = self.record(entry)?;
-        self.durable(upto).await
-    }
-
-    /// Append entries; returns once all of them are on disk (one `fsync` between them).
-    pub async fn append_all<'a>(
-        &self,
-        entries: impl IntoIterator<Item = &'a Entry>,
-    ) -> std::io::Result<()> {
-        let mut upto = 0;
-        for entry in entries {
-            upto = self.record(entry)?;
-        }
         self.durable(upto).await
     }
 

@@ -508,10 +508,7 @@ fn plan_rows(t: &Timeline, max_speed: bool) -> Option<Vec<PlanRow>> {
                 let digest_input = format!("{}|{}", o.offset.as_millis(), Value::Object(body));
                 PlanRow {
                     key: o.key.clone(),
-                    planned_at: t
-                        .fire_at(o)
-                        .to_utc()
-                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    planned_at: journal::time_text(t.fire_at(o).to_utc()),
                     channel,
                     persona,
                     to,
@@ -714,26 +711,26 @@ fn log_entry(entry: &Entry, tag: &str) {
 fn summarize(keys: &[&str], prior: &HashMap<String, State>, this: &Board) -> Summary {
     let mut s = Summary::default();
     for key in keys {
-        let now = this
+        // What this run did to the key; else (not started here) what earlier runs did.
+        let (progress, possible_duplicate, late) = this
             .get(key)
-            .filter(|slot| slot.progress != Progress::Pending);
-        match (now, prior.get(*key)) {
-            (Some(slot), _) => match slot.progress {
-                Progress::Sent => {
-                    s.sent += 1;
-                    s.possible_duplicates += usize::from(slot.possible_duplicate);
-                    s.late += usize::from(slot.late);
-                }
-                Progress::Failed => s.failed += 1,
-                Progress::Skipped => s.skipped += 1,
-                Progress::Sending => s.uncertain += 1,
-                Progress::Pending => s.pending += 1,
-            },
-            (None, Some(State::Sent { .. })) => s.sent += 1,
-            (None, Some(State::Failed)) => s.failed += 1,
-            (None, Some(State::Skipped)) => s.skipped += 1,
-            (None, Some(State::Uncertain)) => s.uncertain += 1,
-            (None, None) => s.pending += 1,
+            .map_or((Progress::Pending, false, false), |slot| {
+                (slot.progress, slot.possible_duplicate, slot.late)
+            });
+        match (progress, prior.get(*key)) {
+            (Progress::Sent, _) => {
+                s.sent += 1;
+                s.possible_duplicates += usize::from(possible_duplicate);
+                s.late += usize::from(late);
+            }
+            (Progress::Failed, _) => s.failed += 1,
+            (Progress::Skipped, _) => s.skipped += 1,
+            (Progress::Sending, _) => s.uncertain += 1,
+            (Progress::Pending, Some(State::Sent { .. })) => s.sent += 1,
+            (Progress::Pending, Some(State::Failed)) => s.failed += 1,
+            (Progress::Pending, Some(State::Skipped)) => s.skipped += 1,
+            (Progress::Pending, Some(State::Uncertain)) => s.uncertain += 1,
+            (Progress::Pending, None) => s.pending += 1,
         }
     }
     let mut l = this.lateness().to_vec();
