@@ -36,14 +36,7 @@ struct Row {
 
 fn row(t: &Timeline, occ: &Occurrence) -> Row {
     let inject = t.inject(occ);
-    let fields = t.merged_fields(inject);
-    let text = |name: &str| {
-        fields
-            .iter()
-            .find(|f| f.name == name)
-            .map(|f| f.node.scalar_text())
-            .unwrap_or_default()
-    };
+    let text = |name: &str| t.field_text(inject, name);
     let body = t.body(occ).ok();
     let wire = |name: &str| {
         body.as_ref()

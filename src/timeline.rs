@@ -183,6 +183,16 @@ impl Timeline {
         fields
     }
 
+    /// A field's value as written (the inject's, else the default's), as text; empty when
+    /// neither sets it.
+    pub fn field_text(&self, inject: &Inject, name: &str) -> String {
+        inject
+            .field(name)
+            .or_else(|| self.scenario.defaults.iter().find(|d| d.name == name))
+            .map(|f| f.node.scalar_text())
+            .unwrap_or_default()
+    }
+
     /// Where a body field's value stands (the inject's, else the default's), or the inject's id.
     pub fn field_pos(&self, inject: &Inject, field: &str) -> Pos {
         inject

@@ -304,14 +304,7 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
         .injects
         .iter()
         .map(|inject| {
-            let fields = timeline.merged_fields(inject);
-            let text = |name: &str| {
-                fields
-                    .iter()
-                    .find(|f| f.name == name)
-                    .map(|f| f.node.scalar_text())
-                    .unwrap_or_default()
-            };
+            let text = |name: &str| timeline.field_text(inject, name);
             (
                 text("persona"),
                 text("channel"),

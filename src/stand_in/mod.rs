@@ -401,14 +401,26 @@ async fn post_messages(
     json_response(StatusCode::OK, json!({ "message_id": id }))
 }
 
-async fn get_teams(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
-    let mut rec = Record::arrived(st.next_seq(), &Method::GET, &uri, &headers, &Bytes::new());
-    rec.auth = auth(&headers, &st.opts.token).into();
+/// A GET's record, its token checked; `None` (the 401 recorded) when the token is wrong.
+fn authorized_get(st: &Shared, uri: &Uri, headers: &HeaderMap) -> Option<Record> {
+    let mut rec = Record::arrived(st.next_seq(), &Method::GET, uri, headers, &Bytes::new());
+    rec.auth = auth(headers, &st.opts.token).into();
     if rec.auth != "ok" {
         rec.status = Some(401);
         st.record(rec);
-        return json_response(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"}));
+        return None;
     }
+    Some(rec)
+}
+
+fn unauthorized() -> Response {
+    json_response(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"}))
+}
+
+async fn get_teams(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
+    let Some(mut rec) = authorized_get(&st, &uri, &headers) else {
+        return unauthorized();
+    };
     rec.status = Some(200);
     st.record(rec);
     json_response(
@@ -418,13 +430,9 @@ async fn get_teams(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) 
 }
 
 async fn get_personas(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
-    let mut rec = Record::arrived(st.next_seq(), &Method::GET, &uri, &headers, &Bytes::new());
-    rec.auth = auth(&headers, &st.opts.token).into();
-    if rec.auth != "ok" {
-        rec.status = Some(401);
-        st.record(rec);
-        return json_response(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"}));
-    }
+    let Some(mut rec) = authorized_get(&st, &uri, &headers) else {
+        return unauthorized();
+    };
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     st.links
         .lock()
