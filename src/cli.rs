@@ -279,6 +279,10 @@ pub struct RunArgs {
     /// Timeout of each whole request.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
     pub timeout: std::time::Duration,
+    /// Open connections 2 s ahead of each group (with `HEAD` requests, no token), so
+    /// that a burst does not wait for connections at its instant.
+    #[arg(long)]
+    pub preconnect: bool,
     /// Do not fsync the journal (for benchmarks only: a crash may lose entries).
     #[arg(long)]
     pub no_fsync: bool,

@@ -218,6 +218,23 @@ impl Client {
             .map_err(|e| format!("GET {path} answered with invalid JSON ({e})"))
     }
 
+    /// Open `n` connections to the API ahead of a burst: `n` concurrent `HEAD` requests
+    /// to the messages URL, without the token (any answer will do; none changes
+    /// anything). The pool keeps the connections for the sends that follow.
+    pub async fn preconnect(&self, n: usize) {
+        let mut heads = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let head = self.http.head(self.messages.clone());
+            heads.spawn(async move {
+                // Read to the end, so that the connection goes back to the pool.
+                let resp = head.send().await.ok()?;
+                resp.bytes().await.ok().map(|_| ())
+            });
+        }
+        let answered = heads.join_all().await.into_iter().flatten().count();
+        tracing::debug!("{answered} of {n} connections opened ahead of a group");
+    }
+
     /// `POST /messages` with this body, built and serialized (before its instant).
     pub fn message_request(&self, body: &Map<String, Value>) -> Result<reqwest::Request, String> {
         self.http

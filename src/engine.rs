@@ -13,6 +13,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -31,6 +32,11 @@ pub const LATE_GRACE: Duration = Duration::from_secs(1);
 const MAX_SPEED_GROUP: usize = 128;
 /// The longest single sleep: how soon a clock jump is noticed.
 const CHUNK: Duration = Duration::from_secs(1);
+/// With `--preconnect`, how long before a group its connections are opened.
+pub const PRECONNECT_LEAD: Duration = Duration::from_secs(2);
+/// With `--preconnect`, a pause this long between groups opens connections again
+/// (reqwest closes connections idle for 90 s, servers often sooner).
+const PRECONNECT_IDLE: Duration = Duration::from_secs(30);
 
 /// Sends one body; the real one is HTTP ([`crate::client::Client`]).
 pub trait Dispatch: Send + Sync + 'static {
@@ -39,6 +45,12 @@ pub trait Dispatch: Send + Sync + 'static {
     type Ready: Send + 'static;
     fn ready(&self, body: Map<String, Value>) -> Self::Ready;
     fn send(&self, ready: Self::Ready) -> impl Future<Output = Outcome> + Send;
+    /// Have `n` connections open and ready for the next sends (nothing is sent that
+    /// changes anything); by default, nothing to do.
+    fn preconnect(&self, n: usize) -> impl Future<Output = ()> + Send {
+        let _ = n;
+        async {}
+    }
 }
 
 impl Dispatch for crate::client::Client {
@@ -50,6 +62,10 @@ impl Dispatch for crate::client::Client {
 
     async fn send(&self, ready: Self::Ready) -> Outcome {
         self.post_built(ready).await
+    }
+
+    async fn preconnect(&self, n: usize) {
+        crate::client::Client::preconnect(self, n).await;
     }
 }
 
@@ -143,6 +159,9 @@ pub struct Config {
     pub max_speed: bool,
     /// Send every message to this team instead.
     pub redirect_team: Option<Value>,
+    /// Open a group's connections [`PRECONNECT_LEAD`] ahead of it, so that a burst
+    /// does not wait for connections (and TLS handshakes) at its instant.
+    pub preconnect: bool,
     /// After a stop, how long in-flight requests may take to finish.
     pub drain: Duration,
 }
@@ -319,6 +338,9 @@ impl<D: Dispatch> Engine<D> {
             let mut fired: std::collections::HashSet<usize> = std::collections::HashSet::new();
             let mut i = 0;
             let mut stopped = false;
+            // With --preconnect: connections known open, and when the last group fired.
+            let warm = AtomicUsize::new(0);
+            let mut last_fired: Option<DateTime<Utc>> = None;
             loop {
                 while i < items.len() && fired.contains(&i) {
                     i += 1;
@@ -357,6 +379,7 @@ impl<D: Dispatch> Engine<D> {
                 // Wait for the group's instant, a command, or a stop.
                 let lead = chrono::TimeDelta::from_std(PREPARE_LEAD).unwrap_or_default();
                 let held = clock_state.held_since.is_some();
+                let connections = self.connections_for(group.len(), &warm, last_fired, fire_at);
                 let wait = async {
                     if held {
                         // Held: nothing fires; only a stop (or a command) ends the wait.
@@ -365,6 +388,19 @@ impl<D: Dispatch> Engine<D> {
                     } else if self.config.max_speed {
                         *stop.borrow()
                     } else {
+                        if connections > 0 {
+                            let warm_lead =
+                                chrono::TimeDelta::from_std(PRECONNECT_LEAD).unwrap_or_default();
+                            if self
+                                .clock
+                                .sleep_until(fire_at - warm_lead, Some(&mut stop))
+                                .await
+                            {
+                                return true;
+                            }
+                            self.preconnect(connections, fire_at - lead).await;
+                            warm.store(connections, Ordering::Relaxed);
+                        }
                         self.clock
                             .sleep_until(fire_at - lead, Some(&mut stop))
                             .await
@@ -401,6 +437,7 @@ impl<D: Dispatch> Engine<D> {
                     break;
                 }
                 let prepared = self.prepare(&group, &clock_state.skipped).await?;
+                last_fired = Some(fire_at);
                 i = j;
                 if tx.send((fire_at, prepared)).await.is_err() {
                     break;
@@ -487,6 +524,44 @@ impl<D: Dispatch> Engine<D> {
         } else {
             drain.await?;
             Ok(Ending::Completed)
+        }
+    }
+
+    /// With `--preconnect`, how many connections to open before a group of `size` due
+    /// at `fire_at`: none when as many are open already (`warm`) and in use lately.
+    fn connections_for(
+        &self,
+        size: usize,
+        warm: &AtomicUsize,
+        last_fired: Option<DateTime<Utc>>,
+        fire_at: DateTime<Utc>,
+    ) -> usize {
+        if !self.config.preconnect || self.config.max_speed {
+            return 0;
+        }
+        let idle = chrono::TimeDelta::from_std(PRECONNECT_IDLE).unwrap_or_default();
+        if last_fired.is_none_or(|last| fire_at - last > idle) {
+            // Connections idle this long may have been closed.
+            warm.store(0, Ordering::Relaxed);
+        }
+        let wanted = size.min(self.config.concurrency.max(1));
+        if wanted > warm.load(Ordering::Relaxed) {
+            wanted
+        } else {
+            0
+        }
+    }
+
+    /// Open `n` connections, giving up at `deadline` (the group's preparation).
+    async fn preconnect(&self, n: usize, deadline: DateTime<Utc>) {
+        let budget = (deadline - self.clock.now()).to_std().unwrap_or_default();
+        if tokio::time::timeout(budget, self.dispatch.preconnect(n))
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                "opening {n} connections took longer than the time before the next group"
+            );
         }
     }
 

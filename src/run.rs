@@ -344,6 +344,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
             concurrency: args.concurrency,
             max_speed,
             redirect_team: args.redirect_team.as_deref().map(team_value),
+            preconnect: args.preconnect,
             drain: Duration::from_secs(10),
         },
         events: events_tx,

@@ -260,6 +260,8 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
                 // The peers start every send at once; injector may have a burst in flight.
                 "--concurrency".into(),
                 burst.max(16).to_string(),
+                // Connections open before a burst's instant, as the sleep_until loop's.
+                "--preconnect".into(),
             ],
         );
         commands.insert(
@@ -315,7 +317,7 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
         runtime().block_on(deadline_fire(&plan, t0, &server.url));
         commands.insert(
             "sleep_until loop",
-            "in-process: bodies built ahead, tokio::time::sleep_until(each instant), then spawn every POST due"
+            "in-process: connections opened ahead, bodies built ahead, tokio::time::sleep_until(each instant), then spawn every POST due"
                 .into(),
         );
         record(
@@ -414,9 +416,26 @@ async fn naive_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &s
     while tasks.join_next().await.is_some() {}
 }
 
-/// The simplest sound loop: absolute deadlines (no drift), bodies built ahead, no journal.
+/// The simplest sound loop: absolute deadlines (no drift), connections opened and bodies
+/// built ahead, no journal.
 async fn deadline_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
     let c = client();
+    // As many connections as the largest group, opened before T0 (3 s away).
+    let largest = plan
+        .chunk_by(|a, b| a.offset_ms == b.offset_ms)
+        .map(<[Planned]>::len)
+        .max()
+        .unwrap_or(0);
+    let mut heads = tokio::task::JoinSet::new();
+    for _ in 0..largest {
+        let (c, url) = (c.clone(), format!("{url}/messages"));
+        heads.spawn(async move {
+            if let Ok(resp) = c.head(url).send().await {
+                let _ = resp.bytes().await;
+            }
+        });
+    }
+    heads.join_all().await;
     let anchor_wall = chrono::Utc::now();
     let anchor = tokio::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -538,8 +557,6 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
     std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
     let token_file = s.out_dir.join("token");
     std::fs::write(&token_file, TOKEN).expect("write the token");
-    let mut out = Vec::new();
-    let mut cpu_measures = Vec::new();
     let variants = [
         ("injector run --speed max, journal fsync on", vec![]),
         (
@@ -552,24 +569,52 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
         Placement::Apart => &variants[..1],
     };
     let place = placement.label();
-    for (label, extra) in variants {
-        let mut m = Measure {
-            label: format!("throughput: {label}{place} ({n} sends)"),
-            command: String::new(),
-            unit: "sends/s",
-            seconds: Vec::new(),
-            peak_mib: Vec::new(),
-            note: String::new(),
-        };
-        let mut cpu = Measure {
-            label: format!("CPU per send: {label}{place} ({n} sends)"),
-            command: String::new(),
-            unit: "µs",
-            seconds: Vec::new(),
-            peak_mib: Vec::new(),
-            note: "user + system time of the whole run, start-up included".into(),
-        };
-        for _ in 0..s.runs {
+    let measure = |label: String, unit: &'static str, note: &str| Measure {
+        label,
+        command: String::new(),
+        unit,
+        seconds: Vec::new(),
+        peak_mib: Vec::new(),
+        note: note.into(),
+    };
+    // Per variant: its rate, its CPU per send, and its ratio to the bare loop of the same round.
+    let mut rates: Vec<Measure> = Vec::new();
+    let mut cpus: Vec<Measure> = Vec::new();
+    let mut ratios: Vec<Measure> = Vec::new();
+    for (label, _) in variants {
+        rates.push(measure(
+            format!("throughput: {label}{place} ({n} sends)"),
+            "sends/s",
+            "",
+        ));
+        cpus.push(measure(
+            format!("CPU per send: {label}{place} ({n} sends)"),
+            "µs",
+            "user + system time of the whole run, start-up included",
+        ));
+        ratios.push(measure(
+            format!("throughput ratio to the ceiling: {label}{place}"),
+            "×",
+            "each round's rate over the bare loop's in the same round",
+        ));
+    }
+    let mut bare = measure(
+        format!("throughput: bare reqwest POST loop, {concurrency} in flight{place} ({n} sends)"),
+        "sends/s",
+        "the ceiling",
+    );
+    bare.command = "in-process: 16 tasks posting in turn with one pooled reqwest client".into();
+    let mut bare_cpu = measure(
+        format!("CPU per send: bare reqwest POST loop{place} ({n} sends)"),
+        "µs",
+        "user + system time of the loop",
+    );
+    bare_cpu.command = bare.command.clone();
+    // Rounds, each running every contender once: the machine's drift (a shared VM's
+    // speed moves by a fifth within minutes) hits all of a round alike.
+    for _ in 0..s.runs {
+        let mut round = Vec::new();
+        for (v, (_, extra)) in variants.iter().enumerate() {
             let server = Server::start_on(s, "throughput", placement.server());
             let journal = s.out_dir.join("throughput.journal.jsonl");
             let mut flags: Vec<String> = vec![
@@ -580,8 +625,10 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
             ];
             flags.extend(extra.iter().map(|a| a.to_string()));
             let args = run_args(&scenario, &server, &token_file, &journal, &flags);
-            m.command = format!("RUST_LOG=warn {} {}", s.injector.display(), args.join(" "));
-            cpu.command = m.command.clone();
+            let command = format!("RUST_LOG=warn {} {}", s.injector.display(), args.join(" "));
+            rates[v].command = command.clone();
+            cpus[v].command = command.clone();
+            ratios[v].command = command;
             let before = cpu_seconds(libc::RUSAGE_CHILDREN);
             let mut command = Command::new(&s.injector);
             pin(&mut command, placement.client());
@@ -592,32 +639,13 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
                 .stderr(Stdio::null())
                 .status();
             // Only the injector child has been waited for so far: the server is still up.
-            cpu.seconds
+            cpus[v]
+                .seconds
                 .push((cpu_seconds(libc::RUSAGE_CHILDREN) - before) * 1e6 / n as f64);
-            m.seconds.push(rate(&server.finish()));
+            let rate = rate(&server.finish());
+            rates[v].seconds.push(rate);
+            round.push(rate);
         }
-        out.push(m);
-        cpu_measures.push(cpu);
-    }
-    let mut bare = Measure {
-        label: format!(
-            "throughput: bare reqwest POST loop, {concurrency} in flight{place} ({n} sends)"
-        ),
-        command: "in-process: 16 tasks posting in turn with one pooled reqwest client".into(),
-        unit: "sends/s",
-        seconds: Vec::new(),
-        peak_mib: Vec::new(),
-        note: "the ceiling".into(),
-    };
-    let mut bare_cpu = Measure {
-        label: format!("CPU per send: bare reqwest POST loop{place} ({n} sends)"),
-        command: bare.command.clone(),
-        unit: "µs",
-        seconds: Vec::new(),
-        peak_mib: Vec::new(),
-        note: "user + system time of the loop".into(),
-    };
-    for _ in 0..s.runs {
         let server = Server::start_on(s, "throughput-bare", placement.server());
         // The runtime's threads keep the affinity of the thread that starts them; the
         // thread gets its own back afterwards (later benchmarks must not stay pinned).
@@ -639,14 +667,18 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
         {
             eprintln!("warning: cannot unpin after the bare loop: {e}");
         }
-        bare.seconds.push(rate(&server.finish()));
+        let ceiling = rate(&server.finish());
+        bare.seconds.push(ceiling);
+        for (v, rate) in round.into_iter().enumerate() {
+            if ceiling > 0.0 {
+                ratios[v].seconds.push(rate / ceiling);
+            }
+        }
     }
-    let ceiling = crate::median(&bare.seconds);
-    for m in &mut out {
-        m.note = format!("{:.2} of the ceiling", crate::median(&m.seconds) / ceiling);
-    }
+    let mut out = rates;
     out.push(bare);
-    out.extend(cpu_measures);
+    out.extend(ratios);
+    out.extend(cpus);
     out.push(bare_cpu);
     out
 }

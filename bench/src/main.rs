@@ -332,10 +332,6 @@ fn run_measured(bin: &Path, args: &[String]) -> (f64, f64, bool) {
     (secs, usage.ru_maxrss as f64 / 1024.0, ok)
 }
 
-pub(crate) fn median(v: &[f64]) -> f64 {
-    stats(v).0
-}
-
 fn stats(v: &[f64]) -> (f64, f64, f64) {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
@@ -355,6 +351,8 @@ fn table(measures: &[Measure]) -> String {
         let (t, tmin, tmax) = stats(&m.seconds);
         let value = if m.unit == "s" || m.unit == "ms" || m.unit == "MiB" {
             format!("{t:.3} {} [{tmin:.3}–{tmax:.3}]", m.unit)
+        } else if m.unit == "×" {
+            format!("{t:.2}{} [{tmin:.2}–{tmax:.2}]", m.unit)
         } else if m.unit == "µs" {
             format!("{t:.1} {} [{tmin:.1}–{tmax:.1}]", m.unit)
         } else {

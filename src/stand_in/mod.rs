@@ -95,7 +95,7 @@ struct Shared {
     addr: SocketAddr,
     rng: Mutex<StdRng>,
     seq: AtomicU64,
-    records: Mutex<Vec<Record>>,
+    records: Mutex<Vec<Arc<Record>>>,
     recorder: record::Recorder,
     links: Mutex<HashMap<String, Instant>>,
     zip: Bytes,
@@ -140,6 +140,7 @@ impl StandIn {
             .route("/_mock/files/{nonce}/personas.zip", get(get_zip))
             .route("/_mock/requests", get(get_requests))
             .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
             .with_state(shared.clone());
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(serve(listener, router, stop_rx));
@@ -161,7 +162,8 @@ impl StandIn {
 
     /// Every request received so far, in arrival order.
     pub fn requests(&self) -> Vec<Record> {
-        self.shared.records.lock().expect("records lock").clone()
+        let records = self.shared.records.lock().expect("records lock");
+        records.iter().map(|r| Record::clone(r)).collect()
     }
 
     /// Stop accepting, let open requests finish (up to `grace`), flush the record.
@@ -282,6 +284,7 @@ impl Shared {
             rec.method,
             rec.path
         );
+        let rec = Arc::new(rec);
         self.recorder.write(&rec);
         self.records.lock().expect("records lock").push(rec);
     }
@@ -360,9 +363,18 @@ async fn post_messages(
             json!({"field": "Content-Type", "message": "Content-Type must be application/json"}),
         );
     }
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(map)) => {
-            for v in crate::message::check(&map, &|c| st.channel_ok(c)) {
+    // The record parsed the body already; a body that is no object is parsed again
+    // only to word the error.
+    let object = match &rec.body {
+        Value::Object(map) => Ok(map),
+        _ => Err(match serde_json::from_slice::<Value>(&body) {
+            Ok(_) => "the body must be a JSON object".to_string(),
+            Err(e) => format!("the body is not JSON: {e}"),
+        }),
+    };
+    match object {
+        Ok(map) => {
+            for v in crate::message::check(map, &|c| st.channel_ok(c)) {
                 details.push(json!({"field": v.field, "message": v.message}));
             }
             if st.opts.check_ids {
@@ -378,12 +390,7 @@ async fn post_messages(
                 }
             }
         }
-        Ok(_) => {
-            details.push(json!({"field": "body", "message": "the body must be a JSON object"}))
-        }
-        Err(e) => {
-            details.push(json!({"field": "body", "message": format!("the body is not JSON: {e}")}))
-        }
+        Err(message) => details.push(json!({"field": "body", "message": message})),
     }
     if !details.is_empty() {
         rec.status = Some(400);
@@ -491,7 +498,7 @@ struct Since {
 
 async fn get_requests(State(st): State<Arc<Shared>>, Query(q): Query<Since>) -> Response {
     let since = q.since.unwrap_or(0);
-    let records: Vec<Record> = st
+    let records: Vec<Arc<Record>> = st
         .records
         .lock()
         .expect("records lock")
@@ -501,7 +508,26 @@ async fn get_requests(State(st): State<Arc<Shared>>, Query(q): Query<Since>) -> 
         .collect();
     json_response(
         StatusCode::OK,
-        serde_json::to_value(records).unwrap_or(Value::Null),
+        serde_json::to_value(records.iter().map(|r| &**r).collect::<Vec<&Record>>())
+            .unwrap_or(Value::Null),
+    )
+}
+
+/// A known path asked with another method (as `run --preconnect`'s `HEAD`s are).
+async fn method_not_allowed(
+    State(st): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut rec = Record::arrived(st.next_seq(), &method, &uri, &headers, &body);
+    rec.auth = auth(&headers, &st.opts.token).into();
+    rec.status = Some(405);
+    st.record(rec);
+    json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        json!({"error": "Method not allowed", "path": uri.path()}),
     )
 }
 

@@ -1040,3 +1040,58 @@ async fn max_speed_keeps_planned_instants_and_measures_no_lateness() {
     }
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preconnect_opens_the_bursts_connections_ahead_without_the_token() {
+    let server = stand_in(Faults::default()).await;
+    // Four injects due together, one second out: their connections open at once.
+    let s = setup(&scenario(4, 0));
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let t0 = t0_in(1);
+    let ran = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &t0,
+            "--preconnect",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let records = server.requests();
+    let methods: Vec<&str> = records.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(
+        methods,
+        [
+            "HEAD", "HEAD", "HEAD", "HEAD", "POST", "POST", "POST", "POST"
+        ],
+        "the opening requests come first, one per send of the burst"
+    );
+    for head in &records[..4] {
+        assert_eq!(head.path, "/v1.1/eagle/messages");
+        assert_eq!(
+            head.status,
+            Some(405),
+            "the stand-in records a wrong method"
+        );
+        assert_eq!(head.auth, "missing", "opening a connection needs no token");
+    }
+    let accepted = accepted_per_key(&records);
+    assert_eq!(accepted.len(), 4, "{accepted:?}");
+    assert!(accepted.values().all(|n| *n == 1), "{accepted:?}");
+    // Opening connections ahead sends nothing early.
+    let t0 = chrono::DateTime::parse_from_rfc3339(&t0).unwrap();
+    for post in &records[4..] {
+        let at = chrono::DateTime::parse_from_rfc3339(&post.received_at).unwrap();
+        assert!(at >= t0, "{} arrived before T0", key_of(post));
+    }
+    server.shutdown(Duration::from_secs(1)).await;
+}

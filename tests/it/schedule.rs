@@ -12,10 +12,21 @@ use tokio::sync::{mpsc, watch};
 
 use crate::common::{scenario, tempdir};
 
-/// Notes the (virtual) wall-clock time of every send; accepts all.
+/// Notes the (virtual) wall-clock time of every send and every preconnect; accepts all.
 struct Recorder {
     clock: Clock,
     sent: Mutex<Vec<(DateTime<Utc>, Value)>>,
+    preconnects: Mutex<Vec<(DateTime<Utc>, usize)>>,
+}
+
+impl Recorder {
+    fn new(clock: &Clock) -> Recorder {
+        Recorder {
+            clock: clock.clone(),
+            sent: Mutex::new(Vec::new()),
+            preconnects: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl Dispatch for Recorder {
@@ -37,6 +48,10 @@ impl Dispatch for Recorder {
             possible_duplicate: false,
         }
     }
+
+    async fn preconnect(&self, n: usize) {
+        self.preconnects.lock().unwrap().push((self.clock.now(), n));
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -50,10 +65,7 @@ async fn a_three_hour_scenario_fires_exactly_on_schedule() {
     let clock = Clock::following_tokio(timeline.t0.to_utc() - chrono::TimeDelta::seconds(10));
     let dir = tempdir();
     let (journal, _) = Journal::open(&dir.path().join("j.jsonl"), false).unwrap();
-    let recorder = Arc::new(Recorder {
-        clock: clock.clone(),
-        sent: Mutex::new(Vec::new()),
-    });
+    let recorder = Arc::new(Recorder::new(&clock));
     let (events, mut events_rx) = mpsc::unbounded_channel();
     let (next, _next_rx) = watch::channel(None);
     let engine = Engine {
@@ -67,6 +79,7 @@ async fn a_three_hour_scenario_fires_exactly_on_schedule() {
             concurrency: 16,
             max_speed: false,
             redirect_team: None,
+            preconnect: false,
             drain: Duration::from_secs(10),
         },
         events,
@@ -113,6 +126,74 @@ async fn a_three_hour_scenario_fires_exactly_on_schedule() {
     }
     assert_eq!(kinds["sending"], timeline.occurrences.len());
     assert_eq!(kinds["sent"], timeline.occurrences.len());
+    // Without --preconnect, no connection is opened ahead.
+    assert!(recorder.preconnects.lock().unwrap().is_empty());
+}
+
+/// With --preconnect, a group's connections are opened two seconds ahead of it: as many
+/// as it sends at once (at most --concurrency), again only for a larger group or after
+/// a long pause; the sends still go at their instants.
+#[tokio::test(start_paused = true)]
+async fn preconnect_opens_a_groups_connections_ahead_of_it() {
+    // (offset in seconds, how many injects at it)
+    let groups = [(10, 1), (20, 5), (25, 3), (30, 20), (90, 1)];
+    let mut yaml = String::from(
+        "name: P\ndefaults:\n  type: team\n  team_id: 1\n  persona: \"3-1\"\n  channel: microblog\ninjects:\n",
+    );
+    for (at, n) in groups {
+        for j in 0..n {
+            yaml.push_str(&format!("  - id: g{at}x{j}\n    at: {at}s\n    body: b\n"));
+        }
+    }
+    let t0 = DateTime::parse_from_rfc3339("2026-03-28T09:00:00Z").unwrap();
+    let checked = injector::validate::check("p.yaml", Arc::new(yaml), Some(t0), 1.0, Utc::now());
+    let timeline = Arc::new(checked.timeline.unwrap());
+    let clock = Clock::following_tokio(t0.to_utc() - chrono::TimeDelta::seconds(1));
+    let dir = tempdir();
+    let journal = Journal::open_inline(&dir.path().join("j.jsonl")).unwrap();
+    let recorder = Arc::new(Recorder::new(&clock));
+    let (events, _events_rx) = mpsc::unbounded_channel();
+    let (next, _next_rx) = watch::channel(None);
+    let engine = Engine {
+        timeline: timeline.clone(),
+        dispatch: recorder.clone(),
+        journal: Arc::new(journal),
+        clock: clock.clone(),
+        config: Config {
+            late: LatePolicy::Fire,
+            late_max: Duration::from_secs(600),
+            concurrency: 16,
+            max_speed: false,
+            redirect_team: None,
+            preconnect: true,
+            drain: Duration::from_secs(10),
+        },
+        events,
+        next,
+    };
+    let items: Vec<Item> = timeline
+        .occurrences
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Item::new(i, timeline.fire_at(o).to_utc()))
+        .collect();
+    let (_stop_tx, stop_rx) = watch::channel(false);
+    let ending = engine.run(items, stop_rx).await.unwrap();
+    assert_eq!(ending, injector::engine::Ending::Completed);
+    let at = |s: i64| t0.to_utc() + chrono::TimeDelta::seconds(s);
+    // 25 s: 3 fit in the 5 open; 30 s: 20 capped at 16; 90 s: after a minute's pause.
+    let expected = vec![(at(8), 1), (at(18), 5), (at(28), 16), (at(88), 1)];
+    let preconnects = recorder.preconnects.lock().unwrap().clone();
+    assert_eq!(preconnects, expected);
+    let sent = recorder.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 30);
+    for (when, body) in &sent {
+        let offset = (*when - t0.to_utc()).num_milliseconds();
+        assert!(
+            groups.iter().any(|(s, _)| offset == s * 1000),
+            "{body} sent at {offset} ms"
+        );
+    }
 }
 
 mod control {
@@ -150,10 +231,7 @@ mod control {
         let dir = tempdir();
         // Written in the engine's own task: a cross-thread wait would let virtual time jump.
         let journal = Journal::open_inline(&dir.path().join("j.jsonl")).unwrap();
-        let recorder = Arc::new(Recorder {
-            clock: clock.clone(),
-            sent: Mutex::new(Vec::new()),
-        });
+        let recorder = Arc::new(Recorder::new(&clock));
         let (events, events_rx) = mpsc::unbounded_channel();
         let (next, _) = watch::channel(None);
         let items = timeline
@@ -173,6 +251,7 @@ mod control {
                 concurrency: 16,
                 max_speed: false,
                 redirect_team: None,
+                preconnect: false,
                 drain: Duration::from_secs(10),
             },
             events,
