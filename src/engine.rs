@@ -211,8 +211,9 @@ pub struct Engine<D: Dispatch> {
 
 /// An occurrence ready to send, with its request.
 type Ready<D> = (Item, <D as Dispatch>::Ready);
-/// A group ready to send: its instant, and each item with its request.
-type Prepared<D> = (DateTime<Utc>, Vec<Ready<D>>);
+/// A group ready to send: its instant, each item with its request, and the journal
+/// sequence number that must be durable before any of them is sent.
+type Prepared<D> = (DateTime<Utc>, Vec<Ready<D>>, u64);
 
 /// A live action on a running exercise.
 #[derive(Clone, Debug, PartialEq)]
@@ -436,10 +437,10 @@ impl<D: Dispatch> Engine<D> {
                     stopped = true;
                     break;
                 }
-                let prepared = self.prepare(&group, &clock_state.skipped).await?;
+                let (prepared, durable) = self.prepare(&group, &clock_state.skipped).await?;
                 last_fired = Some(fire_at);
                 i = j;
-                if tx.send((fire_at, prepared)).await.is_err() {
+                if tx.send((fire_at, prepared, durable)).await.is_err() {
                     break;
                 }
             }
@@ -480,7 +481,10 @@ impl<D: Dispatch> Engine<D> {
                 });
             }
             let mut failed = None;
-            while let Some((fire_at, prepared)) = rx.recv().await {
+            while let Some((fire_at, prepared, durable)) = rx.recv().await {
+                // Every `sending` line on disk before a send; the `fsync` overlaps the
+                // wait for the instant, or the sending of the groups before.
+                self.journal.durable(durable).await?;
                 if self.config.max_speed {
                     // Keep about a group queued ahead of the senders, no more.
                     queue.drained().await;
@@ -648,10 +652,10 @@ impl<D: Dispatch> Engine<D> {
                 fired.insert(k);
                 self.journal_action(&action, source, Some(occ_key.clone()), None)
                     .await?;
-                let prepared = self
+                let (prepared, durable) = self
                     .prepare(std::slice::from_ref(&item), &state.skipped)
                     .await?;
-                let _ = tx.send((now, prepared)).await;
+                let _ = tx.send((now, prepared, durable)).await;
                 return Ok(Ok(format!("{occ_key} fired")));
             }
         };
@@ -678,8 +682,15 @@ impl<D: Dispatch> Engine<D> {
         Ok(())
     }
 
-    /// Decide late ones, build bodies, journal `sending` for the rest (one fsync).
-    async fn prepare(&self, group: &[Item], skipped: &[String]) -> std::io::Result<Vec<Ready<D>>> {
+    /// Decide late ones, build bodies, journal `sending` for the rest; returns them and
+    /// the sequence number to wait for (durable) before sending any of them, so that the
+    /// `fsync` overlaps the wait for the instant, or (at `--speed max`) the sending of the
+    /// groups before it.
+    async fn prepare(
+        &self,
+        group: &[Item],
+        skipped: &[String],
+    ) -> std::io::Result<(Vec<Ready<D>>, u64)> {
         let now = self.clock.now();
         let at = time_text(now);
         // A group shares its instant: its text is made once.
@@ -768,9 +779,7 @@ impl<D: Dispatch> Engine<D> {
             let _ = self.events.send(entry);
             ready.push((item.clone(), self.dispatch.ready(body)));
         }
-        // Every `sending` line on disk (one `fsync`) before any of them is sent.
-        self.journal.durable(durable).await?;
-        Ok(ready)
+        Ok((ready, durable))
     }
 }
 

@@ -190,8 +190,8 @@ enum Sink {
         shared: Arc<Shared>,
         thread: Option<std::thread::JoinHandle<()>>,
     },
-    /// Written at once by the appender, never synced: `--no-fsync`, and tests under
-    /// tokio's paused clock (where waiting on another thread lets virtual time run ahead).
+    /// Written at once by the appender, never synced: tests under tokio's paused clock
+    /// (where waiting on another thread lets virtual time run ahead).
     Direct(std::sync::Mutex<(std::fs::File, Option<Failure>)>),
 }
 
@@ -217,7 +217,8 @@ pub enum OpenError {
 
 impl Journal {
     /// Open (creating it if needed) and lock `path`; returns the journal and its text so
-    /// far. With `fsync` false, lines are written straight to the file and never synced.
+    /// far. With `fsync` false (`--no-fsync`), lines are written in the same groups but
+    /// never synced.
     pub fn open(path: &Path, fsync: bool) -> Result<(Journal, String), OpenError> {
         let io = |e| OpenError::Io(path.to_path_buf(), e);
         let mut file = std::fs::OpenOptions::new()
@@ -243,16 +244,12 @@ impl Journal {
                 file.sync_data().map_err(io)?;
             }
         }
-        let journal = if fsync {
-            Journal::synced(path, file).map_err(io)?
-        } else {
-            Journal::direct(path, file)
-        };
+        let journal = Journal::threaded(path, file, fsync).map_err(io)?;
         Ok((journal, text))
     }
 
-    /// A journal whose writer thread syncs each group it writes to `file`.
-    fn synced(path: &Path, file: std::fs::File) -> std::io::Result<Journal> {
+    /// A journal whose writer thread writes to `file` in groups, each synced if `fsync`.
+    fn threaded(path: &Path, file: std::fs::File, fsync: bool) -> std::io::Result<Journal> {
         let shared = Arc::new(Shared {
             queue: std::sync::Mutex::new(Queue::default()),
             wake: std::sync::Condvar::new(),
@@ -262,7 +259,7 @@ impl Journal {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("journal".into())
-                .spawn(move || writer(file, &shared))?
+                .spawn(move || writer(file, fsync, &shared))?
         };
         Ok(Journal {
             path: path.to_path_buf(),
@@ -415,9 +412,10 @@ impl Drop for Journal {
 /// lines arriving meanwhile share its write and `fsync`.
 pub const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// The writer thread: take everything queued, write it, `fsync` once, publish. It writes
-/// as soon as somebody waits for a queued line, else [`LINGER`] after the first one.
-fn writer(mut file: std::fs::File, shared: &Shared) {
+/// The writer thread: take everything queued, write it, `fsync` once (if `fsync`),
+/// publish. It writes as soon as somebody waits for a queued line, else [`LINGER`] after
+/// the first one.
+fn writer(mut file: std::fs::File, fsync: bool, shared: &Shared) {
     let mut buf = Vec::new();
     loop {
         let upto = {
@@ -459,7 +457,9 @@ fn writer(mut file: std::fs::File, shared: &Shared) {
             std::mem::swap(&mut buf, &mut q.buf);
             q.queued
         };
-        let result = file.write_all(&buf).and_then(|()| file.sync_data());
+        let result = file
+            .write_all(&buf)
+            .and_then(|()| if fsync { file.sync_data() } else { Ok(()) });
         buf.clear();
         match result {
             Ok(()) => {
@@ -621,7 +621,7 @@ mod tests {
             .write(true)
             .open("/dev/full")
             .unwrap();
-        let journal = Journal::synced(Path::new("/dev/full"), full).unwrap();
+        let journal = Journal::threaded(Path::new("/dev/full"), full, true).unwrap();
         let e = Entry::Skipped {
             key: "a".into(),
             reason: "late".into(),
