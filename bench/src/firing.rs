@@ -242,7 +242,7 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
             span / 1000
         )
     };
-    let mut samples: HashMap<&str, [Vec<f64>; 4]> = HashMap::new();
+    let mut samples: HashMap<&str, [Vec<f64>; 5]> = HashMap::new();
     let mut commands: HashMap<&str, String> = HashMap::new();
     for _ in 0..s.runs {
         // injector run
@@ -327,13 +327,36 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
         );
     }
     let mut out = Vec::new();
+    // The ratio to each peer, run by run: its p99 error (early or late) over injector's.
+    let error = |who: &str| samples.get(who).map(|s| s[4].clone()).unwrap_or_default();
+    let ours = error("injector");
+    let mut ratios = Vec::new();
+    for peer in [
+        "tokio-cron-scheduler",
+        "naive sleep loop",
+        "sleep_until loop",
+    ] {
+        ratios.push(Measure {
+            label: format!("precision: p99 of the error (early or late), {peer} over injector"),
+            command: commands.get(peer).cloned().unwrap_or_default(),
+            unit: "×",
+            seconds: error(peer)
+                .iter()
+                .zip(&ours)
+                .filter(|(_, o)| **o > 0.0)
+                .map(|(p, o)| p / o)
+                .collect(),
+            peak_mib: Vec::new(),
+            note: "each run's ratio; the contenders share the run's timeline and machine".into(),
+        });
+    }
     for who in [
         "injector",
         "tokio-cron-scheduler",
         "naive sleep loop",
         "sleep_until loop",
     ] {
-        let [p50, p99, max, early] = samples.remove(who).unwrap_or_default();
+        let [p50, p99, max, early, _] = samples.remove(who).unwrap_or_default();
         let cmd = commands.get(who).cloned().unwrap_or_default();
         for (what, v) in [("p50", p50), ("p99", p99), ("max", max)] {
             out.push(Measure {
@@ -354,11 +377,12 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
             note: "before their planned instant".into(),
         });
     }
+    out.extend(ratios);
     out
 }
 
 fn record(
-    samples: &mut HashMap<&str, [Vec<f64>; 4]>,
+    samples: &mut HashMap<&str, [Vec<f64>; 5]>,
     who: &'static str,
     (mut late, missing): (Vec<f64>, usize),
 ) {
@@ -371,6 +395,8 @@ fn record(
     entry[1].push(percentile(&mut late, 0.99));
     entry[2].push(percentile(&mut late, 1.0));
     entry[3].push(early);
+    let mut error: Vec<f64> = late.iter().map(|l| l.abs()).collect();
+    entry[4].push(percentile(&mut error, 0.99));
 }
 
 async fn tcs_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str, span_ms: u64) {
