@@ -255,6 +255,7 @@ async fn mock_server_cmd(args: MockServerArgs) -> Result<i32, Error> {
         link_ttl: args.link_ttl,
         check_ids: args.check_ids,
         personas_archive: None,
+        kept_records: stand_in::KEPT_RECORDS,
     };
     let server = stand_in::StandIn::start(opts)
         .await

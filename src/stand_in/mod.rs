@@ -3,7 +3,8 @@
 //! It serves `POST /messages` (checked by [`crate::message::check`], the same rules as
 //! `validate`), `GET /teams` and `GET /personas` (a presigned link to a zip holding
 //! `data.json`, expiring like the real one) under a base path, records every request
-//! (memory, `GET /_mock/requests`, and a JSON Lines file), and injects faults on demand
+//! (the last [`KEPT_RECORDS`] in memory for `GET /_mock/requests`, all of them in a JSON
+//! Lines file), and injects faults on demand
 //! (5xx, 429 with Retry-After, latency, dropped connections) from a seeded generator.
 //! One implementation serves `injector mock-server`, `run --dry-run` and the tests.
 //! It never records or prints the bearer token of a request.
@@ -69,6 +70,8 @@ pub struct Options {
     /// Serve these bytes as the personas archive instead of the world's (to rehearse a
     /// broken download).
     pub personas_archive: Option<Vec<u8>>,
+    /// How many of the latest records memory keeps (the record file keeps all).
+    pub kept_records: usize,
 }
 
 impl Options {
@@ -84,18 +87,22 @@ impl Options {
             link_ttl: Duration::from_secs(15 * 60),
             check_ids: false,
             personas_archive: None,
+            kept_records: KEPT_RECORDS,
         }
     }
 }
 
 pub const DEFAULT_BASE_PATH: &str = "/v1.1/eagle";
+/// How many of the latest records a stand-in keeps in memory by default: about 150 MiB.
+pub const KEPT_RECORDS: usize = 100_000;
 
 struct Shared {
     opts: Options,
     addr: SocketAddr,
     rng: Mutex<StdRng>,
     seq: AtomicU64,
-    records: Mutex<Vec<Arc<Record>>>,
+    /// The latest records, at most `opts.kept_records`.
+    records: Mutex<std::collections::VecDeque<Arc<Record>>>,
     recorder: record::Recorder,
     links: Mutex<HashMap<String, Instant>>,
     zip: Bytes,
@@ -127,7 +134,7 @@ impl StandIn {
             opts,
             addr,
             seq: AtomicU64::new(0),
-            records: Mutex::new(Vec::new()),
+            records: Mutex::new(std::collections::VecDeque::new()),
             recorder,
             links: Mutex::new(HashMap::new()),
             zip,
@@ -160,7 +167,8 @@ impl StandIn {
         )
     }
 
-    /// Every request received so far, in arrival order.
+    /// The requests received so far, in arrival order (the latest
+    /// [`Options::kept_records`]).
     pub fn requests(&self) -> Vec<Record> {
         let records = self.shared.records.lock().expect("records lock");
         records.iter().map(|r| Record::clone(r)).collect()
@@ -286,7 +294,11 @@ impl Shared {
         );
         let rec = Arc::new(rec);
         self.recorder.write(&rec);
-        self.records.lock().expect("records lock").push(rec);
+        let mut records = self.records.lock().expect("records lock");
+        if records.len() >= self.opts.kept_records.max(1) {
+            records.pop_front();
+        }
+        records.push_back(rec);
     }
 
     fn channel_ok(&self, c: &str) -> bool {

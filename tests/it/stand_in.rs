@@ -461,3 +461,48 @@ fn bad_flags_are_usage_errors() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn memory_keeps_the_latest_records_and_the_file_keeps_all() {
+    let dir = tempdir();
+    let mut opts = Options::local(TOKEN);
+    opts.kept_records = 3;
+    opts.record = Some(dir.path().join("record.jsonl"));
+    let server = start(opts).await;
+    let c = client();
+    let body = api_bodies()["social-media"].clone();
+    for _ in 0..5 {
+        assert_eq!(
+            post(&c, &server.base_url(), Some(TOKEN), &body).await.0,
+            200
+        );
+    }
+    let kept: Vec<u64> = server.requests().iter().map(|r| r.seq).collect();
+    assert_eq!(kept, [3, 4, 5]);
+    let listed: Value = c
+        .get(format!("http://{}/_mock/requests", server.addr()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<u64> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(listed, [3, 4, 5]);
+    server.shutdown(Duration::from_secs(1)).await;
+    let text = std::fs::read_to_string(dir.path().join("record.jsonl")).unwrap();
+    let seqs: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+}
