@@ -93,8 +93,8 @@ impl Options {
 }
 
 pub const DEFAULT_BASE_PATH: &str = "/v1.1/eagle";
-/// How many of the latest records a stand-in keeps in memory by default: about 150 MiB.
-pub const KEPT_RECORDS: usize = 100_000;
+/// How many of the latest records a stand-in keeps in memory by default: about 180 MiB.
+pub const KEPT_RECORDS: usize = 50_000;
 
 struct Shared {
     opts: Options,
