@@ -31,6 +31,8 @@ pub struct View {
     /// Every occurrence of the run and where it stands.
     pub board: Arc<Mutex<Board>>,
     pub dry_run: bool,
+    /// `--speed max`: occurrences go in order as fast as the target accepts, not at times.
+    pub max_speed: bool,
 }
 
 #[derive(Clone)]

@@ -56,12 +56,16 @@ fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<Str
         .take(n)
         .map(|slot| {
             let k = &view.timeline.occurrences[slot.occ].key;
-            let left = (slot.planned + shift - Utc::now()).num_seconds().max(0);
             let skip = if state.skipped.iter().any(|s| s == k) {
                 " (will skip)"
             } else {
                 ""
             };
+            if view.max_speed {
+                // Planned instants are the scenario's; nothing waits for them.
+                return format!("in turn    {k}{skip}");
+            }
+            let left = (slot.planned + shift - Utc::now()).num_seconds().max(0);
             format!(
                 "in {:02}:{:02}:{:02}  {k}{skip}",
                 left / 3600,
@@ -251,5 +255,59 @@ impl Drop for RawMode {
             let _ = self.saved;
             restore_terminal();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use chrono::{DateTime, Utc};
+
+    use super::next_up;
+    use crate::board::Board;
+    use crate::control::View;
+    use crate::engine::{ClockState, Item};
+
+    fn view(max_speed: bool) -> View {
+        let yaml = "name: L\ndefaults:\n  type: team\n  team_id: 1\n  persona: \"3-1\"\n  channel: microblog\ninjects:\n  - id: a\n    at: 1h\n    body: b\n  - id: c\n    at: 2h\n    body: d\n";
+        let t0: DateTime<Utc> = Utc::now();
+        let checked = crate::validate::check(
+            "l.yaml",
+            Arc::new(yaml.to_string()),
+            Some(t0.fixed_offset()),
+            1.0,
+            Utc::now(),
+        );
+        let timeline = Arc::new(checked.timeline.expect("a timeline"));
+        let items: Vec<Item> = timeline
+            .occurrences
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Item::new(i, timeline.fire_at(o).to_utc()))
+            .collect();
+        let board = Board::new(&timeline, &items);
+        let (_tx, clock) = tokio::sync::watch::channel(ClockState::default());
+        View {
+            timeline,
+            clock,
+            board: Arc::new(Mutex::new(board)),
+            dry_run: false,
+            max_speed,
+        }
+    }
+
+    #[test]
+    fn the_next_injects_count_down_except_at_max_speed() {
+        let timed = next_up(&view(false), &ClockState::default(), 3);
+        assert_eq!(timed.len(), 2);
+        // An hour away, give or take the second the test takes.
+        assert!(
+            timed[0].starts_with("in 00:59:5") || timed[0].starts_with("in 01:00:00"),
+            "{timed:?}"
+        );
+        assert!(timed[0].ends_with("  a"), "{timed:?}");
+        let max = next_up(&view(true), &ClockState::default(), 3);
+        assert_eq!(max, ["in turn    a", "in turn    c"]);
     }
 }

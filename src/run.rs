@@ -305,6 +305,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         clock: clock_rx,
         board: board.clone(),
         dry_run: args.dry_run,
+        max_speed,
     };
     let live_view = view.clone();
     let control_server = match &args.control {
