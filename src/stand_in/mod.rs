@@ -146,8 +146,8 @@ impl StandIn {
             .route(&format!("{base}/personas"), get(get_personas))
             .route("/_mock/files/{nonce}/personas.zip", get(get_zip))
             .route("/_mock/requests", get(get_requests))
-            .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
+            .fallback(refused::<404>)
+            .method_not_allowed_fallback(refused::<405>)
             .with_state(shared.clone());
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(serve(listener, router, stop_rx));
@@ -525,39 +525,23 @@ async fn get_requests(State(st): State<Arc<Shared>>, Query(q): Query<Since>) -> 
     )
 }
 
-/// A known path asked with another method (as `run --preconnect`'s `HEAD`s are).
-async fn method_not_allowed(
+/// A request no route takes: an unknown path (404), or a known path asked with another
+/// method (405, as `run --preconnect`'s `HEAD`s are). Recorded, and answered
+/// `{"error", "path"}`.
+async fn refused<const STATUS: u16>(
     State(st): State<Arc<Shared>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let status = StatusCode::from_u16(STATUS).unwrap_or(StatusCode::NOT_FOUND);
     let mut rec = Record::arrived(st.next_seq(), &method, &uri, &headers, &body);
     rec.auth = auth(&headers, &st.opts.token).into();
-    rec.status = Some(405);
+    rec.status = Some(status.as_u16());
     st.record(rec);
-    json_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        json!({"error": "Method not allowed", "path": uri.path()}),
-    )
-}
-
-async fn not_found(
-    State(st): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut rec = Record::arrived(st.next_seq(), &method, &uri, &headers, &body);
-    rec.auth = auth(&headers, &st.opts.token).into();
-    rec.status = Some(404);
-    st.record(rec);
-    json_response(
-        StatusCode::NOT_FOUND,
-        json!({"error": "Not found", "path": uri.path()}),
-    )
+    let error = status.canonical_reason().unwrap_or("Refused");
+    json_response(status, json!({"error": error, "path": uri.path()}))
 }
 
 /// The personas as Conducttr ships them: a zip holding `data.json`.

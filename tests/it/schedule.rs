@@ -12,6 +12,29 @@ use tokio::sync::{mpsc, watch};
 
 use crate::common::{scenario, tempdir};
 
+/// Every occurrence of `timeline`, at its planned instant.
+fn every_occurrence(timeline: &injector::timeline::Timeline) -> Vec<Item> {
+    timeline
+        .occurrences
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Item::new(i, timeline.fire_at(o).to_utc()))
+        .collect()
+}
+
+/// The tests' engine settings: late ones fire, 16 in flight.
+fn config(late_max: Duration, preconnect: bool) -> Config {
+    Config {
+        late: LatePolicy::Fire,
+        late_max,
+        concurrency: 16,
+        max_speed: false,
+        redirect_team: None,
+        preconnect,
+        drain: Duration::from_secs(10),
+    }
+}
+
 /// Notes the (virtual) wall-clock time of every send and every preconnect; accepts all.
 struct Recorder {
     clock: Clock,
@@ -74,24 +97,11 @@ async fn a_three_hour_scenario_fires_exactly_on_schedule() {
         dispatch: recorder.clone(),
         journal: Arc::new(journal),
         clock: clock.clone(),
-        config: Config {
-            late: LatePolicy::Fire,
-            late_max: Duration::from_secs(600),
-            concurrency: 16,
-            max_speed: false,
-            redirect_team: None,
-            preconnect: false,
-            drain: Duration::from_secs(10),
-        },
+        config: config(Duration::from_secs(600), false),
         events,
         next,
     };
-    let items: Vec<Item> = timeline
-        .occurrences
-        .iter()
-        .enumerate()
-        .map(|(i, o)| Item::new(i, timeline.fire_at(o).to_utc()))
-        .collect();
+    let items: Vec<Item> = every_occurrence(&timeline);
     let (_stop_tx, stop_rx) = watch::channel(false);
     let started = tokio::time::Instant::now();
     let ending = engine.run(items, stop_rx).await.unwrap();
@@ -160,24 +170,11 @@ async fn preconnect_opens_a_groups_connections_ahead_of_it() {
         dispatch: recorder.clone(),
         journal: Arc::new(journal),
         clock: clock.clone(),
-        config: Config {
-            late: LatePolicy::Fire,
-            late_max: Duration::from_secs(600),
-            concurrency: 16,
-            max_speed: false,
-            redirect_team: None,
-            preconnect: true,
-            drain: Duration::from_secs(10),
-        },
+        config: config(Duration::from_secs(600), true),
         events,
         next,
     };
-    let items: Vec<Item> = timeline
-        .occurrences
-        .iter()
-        .enumerate()
-        .map(|(i, o)| Item::new(i, timeline.fire_at(o).to_utc()))
-        .collect();
+    let items: Vec<Item> = every_occurrence(&timeline);
     let (_stop_tx, stop_rx) = watch::channel(false);
     let ending = engine.run(items, stop_rx).await.unwrap();
     assert_eq!(ending, injector::engine::Ending::Completed);
@@ -235,26 +232,13 @@ mod control {
         let recorder = Arc::new(Recorder::new(&clock));
         let (events, events_rx) = mpsc::unbounded_channel();
         let (next, _) = watch::channel(None);
-        let items = timeline
-            .occurrences
-            .iter()
-            .enumerate()
-            .map(|(i, o)| Item::new(i, timeline.fire_at(o).to_utc()))
-            .collect();
+        let items = every_occurrence(&timeline);
         let engine = Engine {
             timeline,
             dispatch: recorder.clone(),
             journal: Arc::new(journal),
             clock,
-            config: Config {
-                late: LatePolicy::Fire,
-                late_max,
-                concurrency: 16,
-                max_speed: false,
-                redirect_team: None,
-                preconnect: false,
-                drain: Duration::from_secs(10),
-            },
+            config: config(late_max, false),
             events,
             next,
         };
