@@ -399,8 +399,9 @@ impl<D: Dispatch> Engine<D> {
                             {
                                 return true;
                             }
-                            self.preconnect(connections, fire_at - lead).await;
-                            warm.store(connections, Ordering::Relaxed);
+                            if self.preconnect(connections, fire_at - lead).await {
+                                warm.store(connections, Ordering::Relaxed);
+                            }
                         }
                         self.clock
                             .sleep_until(fire_at - lead, Some(&mut stop))
@@ -556,17 +557,19 @@ impl<D: Dispatch> Engine<D> {
         }
     }
 
-    /// Open `n` connections, giving up at `deadline` (the group's preparation).
-    async fn preconnect(&self, n: usize, deadline: DateTime<Utc>) {
+    /// Open `n` connections, giving up at `deadline` (the group's preparation); whether
+    /// that was done in time.
+    async fn preconnect(&self, n: usize, deadline: DateTime<Utc>) -> bool {
         let budget = (deadline - self.clock.now()).to_std().unwrap_or_default();
-        if tokio::time::timeout(budget, self.dispatch.preconnect(n))
+        let opened = tokio::time::timeout(budget, self.dispatch.preconnect(n))
             .await
-            .is_err()
-        {
+            .is_ok();
+        if !opened {
             tracing::debug!(
                 "opening {n} connections took longer than the time before the next group"
             );
         }
+        opened
     }
 
     /// Carry out one action; the reply says what happened (or why not).

@@ -40,6 +40,8 @@ struct Recorder {
     clock: Clock,
     sent: Mutex<Vec<(DateTime<Utc>, Value)>>,
     preconnects: Mutex<Vec<(DateTime<Utc>, usize)>>,
+    /// How long opening connections takes.
+    preconnect_takes: Duration,
 }
 
 impl Recorder {
@@ -48,6 +50,7 @@ impl Recorder {
             clock: clock.clone(),
             sent: Mutex::new(Vec::new()),
             preconnects: Mutex::new(Vec::new()),
+            preconnect_takes: Duration::ZERO,
         }
     }
 }
@@ -74,6 +77,7 @@ impl Dispatch for Recorder {
 
     async fn preconnect(&self, n: usize) {
         self.preconnects.lock().unwrap().push((self.clock.now(), n));
+        tokio::time::sleep(self.preconnect_takes).await;
     }
 }
 
@@ -141,18 +145,17 @@ async fn a_three_hour_scenario_fires_exactly_on_schedule() {
     assert!(recorder.preconnects.lock().unwrap().is_empty());
 }
 
-/// With --preconnect, a group's connections are opened two seconds ahead of it: as many
-/// as it sends at once (at most --concurrency), again only for a larger group or after
-/// a long pause; the sends still go at their instants.
-#[tokio::test(start_paused = true)]
-async fn preconnect_opens_a_groups_connections_ahead_of_it() {
-    // (offset in seconds, how many injects at it)
-    let groups = [(10, 1), (20, 5), (25, 3), (30, 20), (90, 1)];
+/// Run `groups` (offset in seconds, how many injects at it) with --preconnect, opening
+/// connections taking `takes`; the preconnects and sends, as offsets from T0 in ms.
+async fn run_preconnected(
+    groups: &[(i64, usize)],
+    takes: Duration,
+) -> (Vec<(i64, usize)>, Vec<i64>) {
     let mut yaml = String::from(
         "name: P\ndefaults:\n  type: team\n  team_id: 1\n  persona: \"3-1\"\n  channel: microblog\ninjects:\n",
     );
     for (at, n) in groups {
-        for j in 0..n {
+        for j in 0..*n {
             yaml.push_str(&format!("  - id: g{at}x{j}\n    at: {at}s\n    body: b\n"));
         }
     }
@@ -162,7 +165,9 @@ async fn preconnect_opens_a_groups_connections_ahead_of_it() {
     let clock = Clock::following_tokio(t0.to_utc() - chrono::TimeDelta::seconds(1));
     let dir = tempdir();
     let journal = Journal::open_inline(&dir.path().join("j.jsonl")).unwrap();
-    let recorder = Arc::new(Recorder::new(&clock));
+    let mut recorder = Recorder::new(&clock);
+    recorder.preconnect_takes = takes;
+    let recorder = Arc::new(recorder);
     let (events, _events_rx) = mpsc::unbounded_channel();
     let (next, _next_rx) = watch::channel(None);
     let engine = Engine {
@@ -178,20 +183,50 @@ async fn preconnect_opens_a_groups_connections_ahead_of_it() {
     let (_stop_tx, stop_rx) = watch::channel(false);
     let ending = engine.run(items, stop_rx).await.unwrap();
     assert_eq!(ending, injector::engine::Ending::Completed);
-    let at = |s: i64| t0.to_utc() + chrono::TimeDelta::seconds(s);
+    let ms = |t: DateTime<Utc>| (t - t0.to_utc()).num_milliseconds();
+    let preconnects = recorder.preconnects.lock().unwrap();
+    let sent = recorder.sent.lock().unwrap();
+    (
+        preconnects.iter().map(|(t, n)| (ms(*t), *n)).collect(),
+        sent.iter().map(|(t, _)| ms(*t)).collect(),
+    )
+}
+
+/// With --preconnect, a group's connections are opened two seconds ahead of it: as many
+/// as it sends at once (at most --concurrency), again only for a larger group or after
+/// a long pause; the sends still go at their instants.
+#[tokio::test(start_paused = true)]
+async fn preconnect_opens_a_groups_connections_ahead_of_it() {
+    let groups = [(10, 1), (20, 5), (25, 3), (30, 20), (90, 1)];
+    let (preconnects, sent) = run_preconnected(&groups, Duration::ZERO).await;
     // 25 s: 3 fit in the 5 open; 30 s: 20 capped at 16; 90 s: after a minute's pause.
-    let expected = vec![(at(8), 1), (at(18), 5), (at(28), 16), (at(88), 1)];
-    let preconnects = recorder.preconnects.lock().unwrap().clone();
-    assert_eq!(preconnects, expected);
-    let sent = recorder.sent.lock().unwrap().clone();
+    assert_eq!(
+        preconnects,
+        [(8_000, 1), (18_000, 5), (28_000, 16), (88_000, 1)]
+    );
     assert_eq!(sent.len(), 30);
-    for (when, body) in &sent {
-        let offset = (*when - t0.to_utc()).num_milliseconds();
+    for at in &sent {
         assert!(
-            groups.iter().any(|(s, _)| offset == s * 1000),
-            "{body} sent at {offset} ms"
+            groups.iter().any(|(s, _)| *at == s * 1000),
+            "sent at {at} ms"
         );
     }
+}
+
+/// Opening connections that takes too long never delays a group, and counts for nothing:
+/// the next group opens them again.
+#[tokio::test(start_paused = true)]
+async fn a_slow_preconnect_delays_nothing_and_is_tried_again() {
+    let groups = [(10, 5), (15, 5)];
+    let (preconnects, sent) = run_preconnected(&groups, Duration::from_secs(3)).await;
+    assert_eq!(preconnects, [(8_000, 5), (13_000, 5)]);
+    assert_eq!(
+        sent,
+        [10_000; 5]
+            .into_iter()
+            .chain([15_000; 5])
+            .collect::<Vec<_>>()
+    );
 }
 
 mod control {
