@@ -12,6 +12,41 @@ use tokio::sync::{mpsc, watch};
 
 use crate::common::{scenario, tempdir};
 
+/// Fire every occurrence of `timeline` on `recorder` until the run completes (the
+/// journal in a temporary folder); the entries the engine published.
+async fn run_to_end(
+    timeline: &Arc<injector::timeline::Timeline>,
+    clock: &Clock,
+    recorder: &Arc<Recorder>,
+    preconnect: bool,
+) -> Vec<injector::journal::Entry> {
+    let dir = tempdir();
+    // Written in the engine's own task: a cross-thread wait would let virtual time jump.
+    let journal = Journal::open_inline(&dir.path().join("j.jsonl")).unwrap();
+    let (events, mut events_rx) = mpsc::unbounded_channel();
+    let (next, _next_rx) = watch::channel(None);
+    let engine = Engine {
+        timeline: timeline.clone(),
+        dispatch: recorder.clone(),
+        journal: Arc::new(journal),
+        clock: clock.clone(),
+        config: config(Duration::from_secs(600), preconnect),
+        events,
+        next,
+    };
+    let (_stop_tx, stop_rx) = watch::channel(false);
+    let ending = engine
+        .run(every_occurrence(timeline), stop_rx)
+        .await
+        .unwrap();
+    assert_eq!(ending, injector::engine::Ending::Completed);
+    let mut published = Vec::new();
+    while let Ok(e) = events_rx.try_recv() {
+        published.push(e);
+    }
+    published
+}
+
 /// Every occurrence of `timeline`, at its planned instant.
 fn every_occurrence(timeline: &injector::timeline::Timeline) -> Vec<Item> {
     timeline
@@ -90,26 +125,9 @@ async fn a_three_hour_scenario_fires_exactly_on_schedule() {
     assert!(timeline.duration() >= Duration::from_secs(2 * 3600 + 50 * 60));
     // The virtual wall clock starts ten seconds before T0.
     let clock = Clock::following_tokio(timeline.t0.to_utc() - chrono::TimeDelta::seconds(10));
-    let dir = tempdir();
-    // Written in the engine's own task: a cross-thread wait would let virtual time jump.
-    let journal = Journal::open_inline(&dir.path().join("j.jsonl")).unwrap();
     let recorder = Arc::new(Recorder::new(&clock));
-    let (events, mut events_rx) = mpsc::unbounded_channel();
-    let (next, _next_rx) = watch::channel(None);
-    let engine = Engine {
-        timeline: timeline.clone(),
-        dispatch: recorder.clone(),
-        journal: Arc::new(journal),
-        clock: clock.clone(),
-        config: config(Duration::from_secs(600), false),
-        events,
-        next,
-    };
-    let items: Vec<Item> = every_occurrence(&timeline);
-    let (_stop_tx, stop_rx) = watch::channel(false);
     let started = tokio::time::Instant::now();
-    let ending = engine.run(items, stop_rx).await.unwrap();
-    assert_eq!(ending, injector::engine::Ending::Completed);
+    let published = run_to_end(&timeline, &clock, &recorder, false).await;
     let sent = recorder.sent.lock().unwrap().clone();
     assert_eq!(sent.len(), timeline.occurrences.len());
     // Sends happen in timeline order (ties in file order), each at its planned instant.
@@ -133,8 +151,8 @@ async fn a_three_hour_scenario_fires_exactly_on_schedule() {
         "{elapsed:?}"
     );
     let mut kinds = std::collections::HashMap::new();
-    while let Ok(e) = events_rx.try_recv() {
-        let v = serde_json::to_value(&e).unwrap();
+    for e in &published {
+        let v = serde_json::to_value(e).unwrap();
         *kinds
             .entry(v["type"].as_str().unwrap().to_string())
             .or_insert(0) += 1;
@@ -163,26 +181,10 @@ async fn run_preconnected(
     let checked = injector::validate::check("p.yaml", Arc::new(yaml), Some(t0), 1.0, Utc::now());
     let timeline = Arc::new(checked.timeline.unwrap());
     let clock = Clock::following_tokio(t0.to_utc() - chrono::TimeDelta::seconds(1));
-    let dir = tempdir();
-    let journal = Journal::open_inline(&dir.path().join("j.jsonl")).unwrap();
     let mut recorder = Recorder::new(&clock);
     recorder.preconnect_takes = takes;
     let recorder = Arc::new(recorder);
-    let (events, _events_rx) = mpsc::unbounded_channel();
-    let (next, _next_rx) = watch::channel(None);
-    let engine = Engine {
-        timeline: timeline.clone(),
-        dispatch: recorder.clone(),
-        journal: Arc::new(journal),
-        clock: clock.clone(),
-        config: config(Duration::from_secs(600), true),
-        events,
-        next,
-    };
-    let items: Vec<Item> = every_occurrence(&timeline);
-    let (_stop_tx, stop_rx) = watch::channel(false);
-    let ending = engine.run(items, stop_rx).await.unwrap();
-    assert_eq!(ending, injector::engine::Ending::Completed);
+    run_to_end(&timeline, &clock, &recorder, true).await;
     let ms = |t: DateTime<Utc>| (t - t0.to_utc()).num_milliseconds();
     let preconnects = recorder.preconnects.lock().unwrap();
     let sent = recorder.sent.lock().unwrap();
