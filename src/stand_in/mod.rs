@@ -540,7 +540,10 @@ async fn refused<const STATUS: u16>(
     rec.auth = auth(&headers, &st.opts.token).into();
     rec.status = Some(status.as_u16());
     st.record(rec);
-    let error = status.canonical_reason().unwrap_or("Refused");
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
+        _ => "Not found",
+    };
     json_response(status, json!({"error": error, "path": uri.path()}))
 }
 

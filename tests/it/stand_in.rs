@@ -31,6 +31,17 @@ async fn post(c: &reqwest::Client, url: &str, token: Option<&str>, body: &Value)
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// `GET /_mock/requests` with `query` (e.g. `?since=1`): the listed records.
+async fn mock_requests(c: &reqwest::Client, server: &StandIn, query: &str) -> Value {
+    c.get(format!("http://{}/_mock/requests{query}", server.addr()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn api_bodies() -> serde_json::Map<String, Value> {
     serde_json::from_str::<Value>(&std::fs::read_to_string(fixture("api/bodies.json")).unwrap())
         .unwrap()
@@ -241,6 +252,20 @@ async fn teams_and_personas_flow_with_an_expiring_link() {
         .await
         .unwrap();
     assert_eq!(bogus.status().as_u16(), 404);
+    let unknown = c
+        .get(format!("{}/nope", server.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+    let answer: Value = unknown.json().await.unwrap();
+    assert_eq!(answer["error"], "Not found");
+    let wrong_method = c
+        .head(format!("{}/messages", server.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status().as_u16(), 405);
     server.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -338,14 +363,7 @@ async fn check_ids_rejects_strangers_and_requests_are_listed() {
         .map(|d| d["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["persona", "team_id"]);
-    let listed: Value = c
-        .get(format!("http://{}/_mock/requests?since=1", server.addr()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = mock_requests(&c, &server, "?since=1").await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["seq"], 2);
     assert_eq!(listed[0]["status"], 400);
@@ -479,14 +497,7 @@ async fn memory_keeps_the_latest_records_and_the_file_keeps_all() {
     }
     let kept: Vec<u64> = server.requests().iter().map(|r| r.seq).collect();
     assert_eq!(kept, [3, 4, 5]);
-    let listed: Value = c
-        .get(format!("http://{}/_mock/requests", server.addr()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = mock_requests(&c, &server, "").await;
     let listed: Vec<u64> = listed
         .as_array()
         .unwrap()
