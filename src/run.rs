@@ -351,7 +351,12 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         events: events_tx,
         next: next_tx,
     };
-    let ending = engine.run_controlled(items, stop_rx, Some(control)).await?;
+    // On the runtime's workers, with the senders: handing work between the thread that
+    // blocks on this command and the workers costs a futex wake-up each time.
+    let ending =
+        tokio::spawn(async move { engine.run_controlled(items, stop_rx, Some(control)).await })
+            .await
+            .map_err(std::io::Error::other)??;
     signals.abort();
     if let Some(task) = control_server {
         task.abort();
@@ -359,7 +364,6 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
     if let Some(keys) = terminal_keys {
         keys.stop();
     }
-    drop(engine);
     if let Some(bar) = countdown {
         bar.finish_and_clear();
         crate::set_progress(None);

@@ -223,8 +223,19 @@ async fn post(c: &reqwest::Client, url: &str, body: &Value) -> Option<String> {
     answer["message_id"].as_str().map(String::from)
 }
 
-/// Precision: the same timeline fired by injector, tokio-cron-scheduler and a naive loop.
+/// Precision: the same timeline fired by injector, tokio-cron-scheduler, a naive loop
+/// and a `sleep_until` loop, all sharing the CPUs with the stand-in; then, on a machine
+/// with two or more, injector and the `sleep_until` loop with the stand-in on a CPU of
+/// its own, as when Conducttr is another machine.
 pub fn precision(s: &Settings) -> Vec<Measure> {
+    let mut out = precision_placed(s, Placement::Shared);
+    if std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+        out.extend(precision_placed(s, Placement::Apart));
+    }
+    out
+}
+
+fn precision_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
     let (singles, bursts, burst, span) = if s.smoke {
         (30, 2, 5, 2_000)
     } else {
@@ -236,17 +247,28 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
     std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
     let token_file = s.out_dir.join("token");
     std::fs::write(&token_file, TOKEN).expect("write the token");
+    let place = placement.label();
     let label = |who: &str, what: &str| {
         format!(
-            "precision, {who}: lateness {what} ({n} sends over {} s)",
+            "precision, {who}{place}: lateness {what} ({n} sends over {} s)",
             span / 1000
         )
+    };
+    // Apart, only the two that keep within milliseconds: the others are off by seconds
+    // wherever the stand-in runs.
+    let peers: &[&str] = match placement {
+        Placement::Shared => &[
+            "tokio-cron-scheduler",
+            "naive sleep loop",
+            "sleep_until loop",
+        ],
+        Placement::Apart => &["sleep_until loop"],
     };
     let mut samples: HashMap<&str, [Vec<f64>; 5]> = HashMap::new();
     let mut commands: HashMap<&str, String> = HashMap::new();
     for _ in 0..s.runs {
         // injector run
-        let server = Server::start(s, "precision-injector");
+        let server = Server::start_on(s, "precision-injector", placement.server());
         let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
         let journal = s.out_dir.join("precision.journal.jsonl");
         let args = run_args(
@@ -268,7 +290,9 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
             "injector",
             format!("RUST_LOG=warn {} {}", s.injector.display(), args.join(" ")),
         );
-        let status = Command::new(&s.injector)
+        let mut command = Command::new(&s.injector);
+        pin(&mut command, placement.client());
+        let status = command
             .args(&args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -283,61 +307,41 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
             lateness(&plan, t0, &server.finish()),
         );
 
-        // tokio-cron-scheduler one-shot jobs
-        let server = Server::start(s, "precision-tcs");
-        let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
-        runtime().block_on(tcs_fire(&plan, t0, &server.url, span));
-        commands.insert(
-            "tokio-cron-scheduler",
-            "in-process: Job::new_one_shot_at_instant_async per send, reqwest POST".into(),
-        );
-        record(
-            &mut samples,
-            "tokio-cron-scheduler",
-            lateness(&plan, t0, &server.finish()),
-        );
-
-        // naive chained sleeps
-        let server = Server::start(s, "precision-naive");
-        let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
-        runtime().block_on(naive_fire(&plan, t0, &server.url));
-        commands.insert(
-            "naive sleep loop",
-            "in-process: sleep(offset[i] - offset[i-1]) then spawn a reqwest POST".into(),
-        );
-        record(
-            &mut samples,
-            "naive sleep loop",
-            lateness(&plan, t0, &server.finish()),
-        );
-
-        // absolute deadlines, nothing else
-        let server = Server::start(s, "precision-deadline");
-        let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
-        runtime().block_on(deadline_fire(&plan, t0, &server.url));
-        commands.insert(
-            "sleep_until loop",
-            "in-process: connections opened ahead, bodies built ahead, tokio::time::sleep_until(each instant), then spawn every POST due"
-                .into(),
-        );
-        record(
-            &mut samples,
-            "sleep_until loop",
-            lateness(&plan, t0, &server.finish()),
-        );
+        for &peer in peers {
+            let server = Server::start_on(s, "precision-peer", placement.server());
+            let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
+            let url = server.url.clone();
+            let command = on_client_cpu(placement, || {
+                let runtime = runtime();
+                match peer {
+                    "tokio-cron-scheduler" => {
+                        runtime.block_on(tcs_fire(&plan, t0, &url, span));
+                        "in-process: Job::new_one_shot_at_instant_async per send, reqwest POST"
+                    }
+                    "naive sleep loop" => {
+                        runtime.block_on(naive_fire(&plan, t0, &url));
+                        "in-process: sleep(offset[i] - offset[i-1]) then spawn a reqwest POST"
+                    }
+                    _ => {
+                        runtime.block_on(deadline_fire(&plan, t0, &url));
+                        "in-process: connections opened ahead, bodies built ahead, tokio::time::sleep_until(each instant), then spawn every POST due"
+                    }
+                }
+            });
+            commands.insert(peer, command.into());
+            record(&mut samples, peer, lateness(&plan, t0, &server.finish()));
+        }
     }
     let mut out = Vec::new();
     // The ratio to each peer, run by run: its p99 error (early or late) over injector's.
     let error = |who: &str| samples.get(who).map(|s| s[4].clone()).unwrap_or_default();
     let ours = error("injector");
     let mut ratios = Vec::new();
-    for peer in [
-        "tokio-cron-scheduler",
-        "naive sleep loop",
-        "sleep_until loop",
-    ] {
+    for &peer in peers {
         ratios.push(Measure {
-            label: format!("precision: p99 of the error (early or late), {peer} over injector"),
+            label: format!(
+                "precision{place}: p99 of the error (early or late), {peer} over injector"
+            ),
             command: commands.get(peer).cloned().unwrap_or_default(),
             unit: "×",
             seconds: error(peer)
@@ -350,12 +354,7 @@ pub fn precision(s: &Settings) -> Vec<Measure> {
             note: "each run's ratio; the contenders share the run's timeline and machine".into(),
         });
     }
-    for who in [
-        "injector",
-        "tokio-cron-scheduler",
-        "naive sleep loop",
-        "sleep_until loop",
-    ] {
+    for &who in std::iter::once(&"injector").chain(peers) {
         let [p50, p99, max, early, _] = samples.remove(who).unwrap_or_default();
         let cmd = commands.get(who).cloned().unwrap_or_default();
         for (what, v) in [("p50", p50), ("p99", p99), ("max", max)] {
@@ -486,7 +485,7 @@ async fn deadline_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url:
     while tasks.join_next().await.is_some() {}
 }
 
-/// Where the two sides of a throughput run are: sharing every CPU, or each on its own.
+/// Where the two sides of a run are: sharing every CPU, or each on its own.
 #[derive(Clone, Copy)]
 enum Placement {
     Shared,
@@ -526,6 +525,30 @@ fn pin(command: &mut Command, cpu: Option<usize>) {
             command.pre_exec(move || set_affinity(cpu));
         }
     }
+}
+
+/// Run `f` (an in-process contender) on the client's CPU of `placement`. The runtime's
+/// threads keep the affinity of the thread that starts them, so `f` makes its runtime
+/// inside; the thread gets its own affinity back afterwards (later benchmarks must not
+/// stay pinned).
+fn on_client_cpu<T>(placement: Placement, f: impl FnOnce() -> T) -> T {
+    let Some(cpu) = placement.client() else {
+        return f();
+    };
+    // Pinned only when the current affinity can be restored afterwards.
+    let saved = affinity();
+    if saved.is_ok()
+        && let Err(e) = set_affinity(cpu)
+    {
+        eprintln!("warning: cannot pin an in-process contender to CPU {cpu}: {e}");
+    }
+    let out = f();
+    if let Ok(saved) = &saved
+        && let Err(e) = set_affinity_mask(saved)
+    {
+        eprintln!("warning: cannot unpin after an in-process contender: {e}");
+    }
+    out
 }
 
 /// Keep the calling thread (and the threads and processes it starts later) on `cpu`.
@@ -677,26 +700,13 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
             round.push(rate);
         }
         let server = Server::start_on(s, "throughput-bare", placement.server());
-        // The runtime's threads keep the affinity of the thread that starts them; the
-        // thread gets its own back afterwards (later benchmarks must not stay pinned).
-        let saved = affinity();
-        if let (Some(cpu), Ok(_)) = (placement.client(), &saved)
-            && let Err(e) = set_affinity(cpu)
-        {
-            eprintln!("warning: cannot pin the bare loop: {e}");
-        }
-        let runtime = runtime();
-        let before = cpu_seconds(libc::RUSAGE_SELF);
-        runtime.block_on(bare_loop(&plan, &server.url, concurrency));
-        bare_cpu
-            .seconds
-            .push((cpu_seconds(libc::RUSAGE_SELF) - before) * 1e6 / n as f64);
-        drop(runtime);
-        if let Ok(saved) = &saved
-            && let Err(e) = set_affinity_mask(saved)
-        {
-            eprintln!("warning: cannot unpin after the bare loop: {e}");
-        }
+        let cpu = on_client_cpu(placement, || {
+            let runtime = runtime();
+            let before = cpu_seconds(libc::RUSAGE_SELF);
+            runtime.block_on(bare_loop(&plan, &server.url, concurrency));
+            (cpu_seconds(libc::RUSAGE_SELF) - before) * 1e6 / n as f64
+        });
+        bare_cpu.seconds.push(cpu);
         let ceiling = rate(&server.finish());
         bare.seconds.push(ceiling);
         for (v, rate) in round.into_iter().enumerate() {

@@ -36,6 +36,22 @@ fn smoke_run_prints_a_table() {
         "{stdout}"
     );
     assert!(
+        stdout.contains("| precision, injector: lateness p99 (40 sends over 2 s) |"),
+        "{stdout}"
+    );
+    if std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+        assert!(
+            stdout.contains(
+                "| precision, injector, client and server on a CPU each: lateness p99 (40 sends over 2 s) |"
+            ),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("| precision, client and server on a CPU each: p99 of the error (early or late), sleep_until loop over injector |"),
+            "{stdout}"
+        );
+    }
+    assert!(
         !String::from_utf8_lossy(&out.stderr).contains("failed"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
