@@ -174,6 +174,9 @@ impl Client {
             .timeout(settings.request_timeout)
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
+            // A redirected POST arrives as a GET (301, 302) or somewhere unchecked: a 3xx
+            // is reported as it is, with where it points.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("injector/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
@@ -210,7 +213,14 @@ impl Client {
             .await
             .map_err(|e| describe(&e))?;
         let status = resp.status();
+        let location = location(&resp);
         let text = resp.text().await.map_err(|e| describe(&e))?;
+        if status.is_redirection() {
+            return Err(format!(
+                "GET {path} answered {status}, {}",
+                redirect_text(location.as_deref())
+            ));
+        }
         if !status.is_success() {
             return Err(format!("GET {path} answered {status}: {}", clip(&text)));
         }
@@ -372,6 +382,7 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|s| Duration::from_secs(s.min(300)));
+        let location = location(&resp);
         let text = match resp.text().await {
             Ok(t) => t,
             Err(e) => {
@@ -400,6 +411,13 @@ impl Client {
                     },
                 }
             }
+            300..=399 => Attempt::Rejected {
+                status,
+                error: format!("HTTP {status}, {}", redirect_text(location.as_deref())),
+                body: Some(clip(&text)),
+                // 303 See Other is the answer to a POST that was processed.
+                maybe_delivered: status == 303,
+            },
             429 | 503 => Attempt::Retryable {
                 status: Some(status),
                 error: format!("HTTP {status}"),
@@ -431,6 +449,20 @@ struct Answer {
 }
 
 /// An error in words, with its causes; never the request's headers.
+/// Where a redirect points (its `Location`), clipped.
+fn location(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get(reqwest::header::LOCATION)
+        .map(|v| clip(&String::from_utf8_lossy(v.as_bytes())))
+}
+
+fn redirect_text(location: Option<&str>) -> String {
+    let to = location.map_or(String::new(), |l| format!(" to {l}"));
+    format!(
+        "a redirect{to}: injector does not follow redirects (a redirected POST may arrive as a GET, or elsewhere); check --base-url (or CONDUCTTR_BASE_URL)"
+    )
+}
+
 pub fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_connect() {
         "cannot connect"

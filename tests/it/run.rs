@@ -1095,3 +1095,101 @@ async fn preconnect_opens_the_bursts_connections_ahead_without_the_token() {
     }
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+/// A server that answers every request under the API's base with a redirect to
+/// `/moved/...`, and counts what arrives there.
+async fn redirecting_server(
+    status: u16,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let moved = Arc::new(AtomicUsize::new(0));
+    let target = format!("{base}/moved/messages");
+    let counter = moved.clone();
+    let app = axum::Router::new()
+        .route(
+            "/v1.1/eagle/{*rest}",
+            axum::routing::any(move || {
+                let target = target.clone();
+                async move {
+                    (
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        [(axum::http::header::LOCATION, target)],
+                        "moved",
+                    )
+                }
+            }),
+        )
+        .route(
+            "/moved/{*rest}",
+            axum::routing::any(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { axum::Json(serde_json::json!({"message_id": "elsewhere"})) }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("{base}/v1.1/eagle"), moved)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_is_reported_with_where_it_points_and_never_followed() {
+    for status in [301u16, 307] {
+        let (url, moved) = redirecting_server(status).await;
+        let s = setup(&scenario(1, 0));
+        let tf = s.token_file.to_str().unwrap();
+        let ran = injector_run(
+            s.dir.path(),
+            &[
+                "run",
+                "s.yaml",
+                "--base-url",
+                &url,
+                "--token-file",
+                tf,
+                "--speed",
+                "max",
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(ran.code, 1, "{status}: {}", ran.stderr);
+        assert!(
+            ran.stderr.contains(&format!("FAILED i0 status {status}"))
+                && ran.stderr.contains("a redirect to http://127.0.0.1:")
+                && ran.stderr.contains("/moved/messages")
+                && ran.stderr.contains("check --base-url"),
+            "{status}: {}",
+            ran.stderr
+        );
+        let failed = journal(s.dir.path(), "s.journal.jsonl")
+            .into_iter()
+            .find(|e| e["type"] == "failed")
+            .unwrap();
+        assert_eq!(failed["status"], status, "{failed}");
+        assert_eq!(failed["maybe_delivered"], false, "{failed}");
+
+        // The GETs of `teams` are not followed either.
+        let ran = injector_run(
+            s.dir.path(),
+            &["teams", "--base-url", &url, "--token-file", tf],
+            &[],
+        )
+        .await;
+        assert_ne!(ran.code, 0, "{}", ran.stdout);
+        assert!(
+            ran.stderr.contains(&format!("answered {status}"))
+                && ran.stderr.contains("a redirect to")
+                && ran.stderr.contains("check --base-url"),
+            "{status}: {}",
+            ran.stderr
+        );
+        assert_eq!(
+            moved.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "{status}: followed"
+        );
+        assert_no_token(&[&ran.stdout, &ran.stderr]);
+    }
+}
