@@ -274,12 +274,23 @@ pub fn stderr_color() -> bool {
 
 /// Write to the `-o` file, or stdout.
 pub fn write_output(path: Option<&Path>, text: &str) -> Result<(), Error> {
+    write_output_with(path, |out| out.write_all(text.as_bytes()))
+}
+
+/// [`write_output`] for output written piece by piece, through a buffer.
+pub fn write_output_with(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
     match path {
-        Some(path) => fs_err::write(path, text)?,
+        Some(path) => {
+            let mut out = std::io::BufWriter::new(fs_err::File::create(path)?);
+            write(&mut out).and_then(|()| out.flush())?;
+        }
         None => {
-            let mut out = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             // A closed pipe (`| head`) is not an error worth reporting.
-            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+            if let Err(e) = write(&mut out).and_then(|()| out.flush())
                 && e.kind() != std::io::ErrorKind::BrokenPipe
             {
                 return Err(e.into());
@@ -768,14 +779,13 @@ fn plan_cmd(args: PlanArgs) -> Result<i32, Error> {
         return Ok(exit::INVALID);
     }
     let timeline = checked.timeline.expect("a valid scenario has a timeline");
-    let text = match args.format {
-        PlanFormat::Text => plan::text(&timeline, checked.t0_known),
-        PlanFormat::Csv => plan::csv(&timeline),
-        PlanFormat::Json => {
-            serde_json::to_string_pretty(&plan::json(&timeline, checked.t0_known)).expect("json")
-                + "\n"
-        }
-    };
-    write_output(args.output.output.as_deref(), &text)?;
+    let output = args.output.output.as_deref();
+    match args.format {
+        PlanFormat::Text => write_output(output, &plan::text(&timeline, checked.t0_known))?,
+        PlanFormat::Csv => write_output(output, &plan::csv(&timeline))?,
+        PlanFormat::Json => write_output_with(output, |out| {
+            plan::write_json(&timeline, checked.t0_known, out)
+        })?,
+    }
     Ok(exit::OK)
 }

@@ -183,32 +183,63 @@ pub fn csv(t: &Timeline) -> String {
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// The plan as JSON; each occurrence with its exact request body.
-pub fn json(t: &Timeline, t0_known: bool) -> J {
-    let s = &t.scenario;
-    let occurrences: Vec<J> = t
-        .occurrences
-        .iter()
-        .map(|occ| {
-            json!({
+/// The plan as JSON; each occurrence with its exact request body. It serializes one
+/// occurrence at a time (see [`write_json`]): 100,000 bodies never sit in memory at once.
+pub struct Json<'a> {
+    pub timeline: &'a Timeline,
+    pub t0_known: bool,
+}
+
+impl serde::Serialize for Json<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let t = self.timeline;
+        let s = &t.scenario;
+        let mut m = ser.serialize_map(Some(7))?;
+        m.serialize_entry("scenario", &s.file)?;
+        m.serialize_entry("name", &s.name)?;
+        m.serialize_entry("t0", &show_time(t.t0, s.timezone))?;
+        m.serialize_entry("t0_fixed", &self.t0_known)?;
+        m.serialize_entry("speed", &t.speed)?;
+        m.serialize_entry("duration", &show_offset(t.duration()))?;
+        m.serialize_entry("occurrences", &Occurrences(t))?;
+        m.end()
+    }
+}
+
+struct Occurrences<'a>(&'a Timeline);
+
+impl serde::Serialize for Occurrences<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let t = self.0;
+        let mut seq = ser.serialize_seq(Some(t.occurrences.len()))?;
+        for occ in &t.occurrences {
+            seq.serialize_element(&json!({
                 "key": occ.key,
                 "inject": t.inject(occ).id,
                 "occurrence": occ.n,
                 "team": occ.team.as_ref().map(|(l, _)| l),
                 "offset": show_offset(occ.offset),
                 "offset_ms": occ.offset.as_millis() as u64,
-                "fires_at": show_time(t.fire_at(occ), s.timezone),
+                "fires_at": show_time(t.fire_at(occ), t.scenario.timezone),
                 "body": t.body(occ).map(J::Object).unwrap_or(J::Null),
-            })
-        })
-        .collect();
-    json!({
-        "scenario": s.file,
-        "name": s.name,
-        "t0": show_time(t.t0, s.timezone),
-        "t0_fixed": t0_known,
-        "speed": t.speed,
-        "duration": show_offset(t.duration()),
-        "occurrences": occurrences,
-    })
+            }))?;
+        }
+        seq.end()
+    }
+}
+
+/// [`Json`], pretty-printed to `out`, with a final newline.
+pub fn write_json(
+    t: &Timeline,
+    t0_known: bool,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let plan = Json {
+        timeline: t,
+        t0_known,
+    };
+    serde_json::to_writer_pretty(&mut *out, &plan).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")
 }

@@ -197,7 +197,7 @@ fn plan_refuses_an_invalid_scenario_and_bad_flags() {
 }
 
 #[test]
-fn text_and_csv_snapshots_of_the_quickstart() {
+fn text_csv_and_json_snapshots_of_the_quickstart() {
     let path = scenario("quickstart.yaml");
     let args = [
         "plan",
@@ -211,6 +211,19 @@ fn text_and_csv_snapshots_of_the_quickstart() {
     let run = injector(&[&args[..], &["--format", "csv"]].concat());
     run.code(0);
     insta::assert_snapshot!("quickstart_csv", run.stdout);
+    // Streamed one occurrence at a time; the same document as a whole-tree pretty print.
+    let run = injector(&[&args[..], &["--format", "json"]].concat());
+    run.code(0);
+    insta::assert_snapshot!(
+        "quickstart_json",
+        run.stdout
+            .replace(path.to_str().unwrap(), "scenarios/quickstart.yaml")
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        run.stdout,
+        serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    );
 }
 
 #[test]
