@@ -448,7 +448,6 @@ struct Answer {
     message_id: Option<String>,
 }
 
-/// An error in words, with its causes; never the request's headers.
 /// Where a redirect points (its `Location`), clipped.
 fn location(resp: &reqwest::Response) -> Option<String> {
     resp.headers()
@@ -456,6 +455,7 @@ fn location(resp: &reqwest::Response) -> Option<String> {
         .map(|v| clip(&String::from_utf8_lossy(v.as_bytes())))
 }
 
+/// Why a 3xx fails, and what to check.
 fn redirect_text(location: Option<&str>) -> String {
     let to = location.map_or(String::new(), |l| format!(" to {l}"));
     format!(
@@ -463,6 +463,7 @@ fn redirect_text(location: Option<&str>) -> String {
     )
 }
 
+/// An error in words, with its causes; never the request's headers.
 pub fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_connect() {
         "cannot connect"
