@@ -448,8 +448,12 @@ struct Answer {
     message_id: Option<String>,
 }
 
-/// Where a redirect points (its `Location`), clipped.
+/// Where a redirect points (its `Location`), clipped; `None` for any other answer, so
+/// that an accepted send does not look it up.
 fn location(resp: &reqwest::Response) -> Option<String> {
+    if !resp.status().is_redirection() {
+        return None;
+    }
     resp.headers()
         .get(reqwest::header::LOCATION)
         .map(|v| clip(&String::from_utf8_lossy(v.as_bytes())))

@@ -185,9 +185,9 @@ pub fn csv(t: &Timeline) -> String {
 
 /// The plan as JSON; each occurrence with its exact request body. It serializes one
 /// occurrence at a time (see [`write_json`]): 100,000 bodies never sit in memory at once.
-pub struct Json<'a> {
-    pub timeline: &'a Timeline,
-    pub t0_known: bool,
+struct Json<'a> {
+    timeline: &'a Timeline,
+    t0_known: bool,
 }
 
 impl serde::Serialize for Json<'_> {
