@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde_json::{Value as J, json};
+use serde_json::Value as J;
 
 use crate::timeline::{Occurrence, Timeline, show_time};
 
@@ -183,63 +183,127 @@ pub fn csv(t: &Timeline) -> String {
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// The plan as JSON; each occurrence with its exact request body. It serializes one
-/// occurrence at a time (see [`write_json`]): 100,000 bodies never sit in memory at once.
-struct Json<'a> {
-    timeline: &'a Timeline,
-    t0_known: bool,
+/// The plan's header fields; `occurrences` follows them (see [`write_json`]).
+#[derive(serde::Serialize)]
+struct Head<'a> {
+    scenario: &'a str,
+    name: &'a str,
+    t0: String,
+    t0_fixed: bool,
+    speed: f64,
+    duration: String,
 }
 
-impl serde::Serialize for Json<'_> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let t = self.timeline;
-        let s = &t.scenario;
-        let mut m = ser.serialize_map(Some(7))?;
-        m.serialize_entry("scenario", &s.file)?;
-        m.serialize_entry("name", &s.name)?;
-        m.serialize_entry("t0", &show_time(t.t0, s.timezone))?;
-        m.serialize_entry("t0_fixed", &self.t0_known)?;
-        m.serialize_entry("speed", &t.speed)?;
-        m.serialize_entry("duration", &show_offset(t.duration()))?;
-        m.serialize_entry("occurrences", &Occurrences(t))?;
-        m.end()
-    }
+/// One occurrence of the JSON plan, with its exact request body (`null` when it cannot
+/// be built; `validate` says why).
+#[derive(serde::Serialize)]
+struct Element<'a> {
+    key: &'a str,
+    inject: &'a str,
+    occurrence: Option<u64>,
+    team: Option<&'a str>,
+    offset: String,
+    offset_ms: u64,
+    fires_at: String,
+    body: Option<serde_json::Map<String, J>>,
 }
 
-struct Occurrences<'a>(&'a Timeline);
+/// Occurrences serialized together by one thread of [`write_json`].
+const CHUNK: usize = 256;
 
-impl serde::Serialize for Occurrences<'_> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let t = self.0;
-        let mut seq = ser.serialize_seq(Some(t.occurrences.len()))?;
-        for occ in &t.occurrences {
-            seq.serialize_element(&json!({
-                "key": occ.key,
-                "inject": t.inject(occ).id,
-                "occurrence": occ.n,
-                "team": occ.team.as_ref().map(|(l, _)| l),
-                "offset": show_offset(occ.offset),
-                "offset_ms": occ.offset.as_millis() as u64,
-                "fires_at": show_time(t.fire_at(occ), t.scenario.timezone),
-                "body": t.body(occ).map(J::Object).unwrap_or(J::Null),
-            }))?;
-        }
-        seq.end()
-    }
-}
-
-/// [`Json`], pretty-printed to `out`, with a final newline.
+/// The plan as JSON, pretty-printed to `out` with a final newline: the same bytes as
+/// `serde_json::to_writer_pretty` of the whole document. The occurrences are built and
+/// serialized in chunks by a thread per CPU (bodies are most of the work) and written in
+/// order as they come, so 100,000 bodies never sit in memory at once.
 pub fn write_json(
     t: &Timeline,
     t0_known: bool,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
-    let plan = Json {
-        timeline: t,
-        t0_known,
+    let s = &t.scenario;
+    let head = Head {
+        scenario: &s.file,
+        name: &s.name,
+        t0: show_time(t.t0, s.timezone),
+        t0_fixed: t0_known,
+        speed: t.speed,
+        duration: show_offset(t.duration()),
     };
-    serde_json::to_writer_pretty(&mut *out, &plan).map_err(std::io::Error::from)?;
-    out.write_all(b"\n")
+    let head = serde_json::to_vec_pretty(&head).map_err(std::io::Error::from)?;
+    // `{ ...fields\n}`: the fields stay, `occurrences` goes after the last one.
+    out.write_all(&head[..head.len() - 2])?;
+    if t.occurrences.is_empty() {
+        return out.write_all(b",\n  \"occurrences\": []\n}\n");
+    }
+    out.write_all(b",\n  \"occurrences\": [\n")?;
+    let chunks = t.occurrences.len().div_ceil(CHUNK);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(chunks);
+    std::thread::scope(|scope| {
+        // Thread `w` serializes chunks w, w + threads, ...; each hands them over in order
+        // through its own short queue, so reading the queues in turn restores the order.
+        let queues: Vec<_> = (0..threads)
+            .map(|w| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
+                scope.spawn(move || {
+                    for c in (w..chunks).step_by(threads) {
+                        let done =
+                            chunk_json(t, c * CHUNK..((c + 1) * CHUNK).min(t.occurrences.len()));
+                        // The writer stopped (a failed write): nothing more to do.
+                        if tx.send(done).is_err() {
+                            break;
+                        }
+                    }
+                });
+                rx
+            })
+            .collect();
+        for c in 0..chunks {
+            let bytes = queues[c % threads]
+                .recv()
+                .map_err(|_| std::io::Error::other("a plan thread stopped"))??;
+            out.write_all(&bytes)?;
+            out.write_all(if c + 1 == chunks { b"\n" } else { b",\n" })?;
+        }
+        Ok::<(), std::io::Error>(())
+    })?;
+    out.write_all(b"  ]\n}\n")
+}
+
+/// The occurrences in `range`, each pretty-printed at the depth of the plan's
+/// `occurrences` list, separated by `,\n` (no separator after the last).
+fn chunk_json(t: &Timeline, range: std::ops::Range<usize>) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(range.len() * 512);
+    let mut one = Vec::with_capacity(1024);
+    let last = range.end - 1;
+    for i in range {
+        let occ = &t.occurrences[i];
+        let element = Element {
+            key: &occ.key,
+            inject: &t.inject(occ).id,
+            occurrence: occ.n,
+            team: occ.team.as_ref().map(|(label, _)| label.as_str()),
+            offset: show_offset(occ.offset),
+            offset_ms: occ.offset.as_millis() as u64,
+            fires_at: show_time(t.fire_at(occ), t.scenario.timezone),
+            body: t.body(occ).ok(),
+        };
+        one.clear();
+        serde_json::to_writer_pretty(&mut one, &element).map_err(std::io::Error::from)?;
+        // Two levels deeper than a document of its own. A JSON string holds no raw
+        // newline, so every newline is a line break of the layout.
+        out.extend_from_slice(b"    ");
+        for line in one.split_inclusive(|b| *b == b'\n') {
+            out.extend_from_slice(line);
+            if line.ends_with(b"\n") {
+                out.extend_from_slice(b"    ");
+            }
+        }
+        if i != last {
+            out.extend_from_slice(b",\n");
+        }
+    }
+    Ok(out)
 }

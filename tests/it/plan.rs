@@ -227,6 +227,59 @@ fn text_csv_and_json_snapshots_of_the_quickstart() {
 }
 
 #[test]
+fn json_of_many_occurrences_is_one_document_in_order() {
+    // More occurrences than one thread's chunk, with fan-out: the chunks serialized on
+    // several threads come back in order, as one pretty-printed document.
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "s.yaml",
+        "name: M\nstart: 2026-03-28T09:00:00Z\nteams:\n  red: 11\n  blue: 12\ndefaults:\n  type: team\n  persona: \"3-1\"\n  channel: microblog\ninjects:\n  - id: r\n    every: 1m\n    count: 700\n    team_id: [red, blue]\n    body: \"n{{ occurrence }}\"\n  - id: one\n    at: 5m\n    team_id: 7\n    body: \"\\\"quoted\\\"\\nline\"\n",
+    );
+    let run = injector_in(dir.path(), &["plan", "s.yaml", "--format", "json"]);
+    run.code(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        run.stdout,
+        serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    );
+    let keys = keys(&doc);
+    assert_eq!(keys.len(), 1401);
+    assert_eq!(keys[..3], ["r#1@red", "r#1@blue", "r#2@red"]);
+    assert_eq!(keys[1399..], ["r#700@red", "r#700@blue"]);
+    let offsets: Vec<u64> = doc["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["offset_ms"].as_u64().unwrap())
+        .collect();
+    assert!(offsets.windows(2).all(|w| w[0] <= w[1]), "in firing order");
+    let one = &doc["occurrences"][12];
+    assert_eq!(one["key"], "one");
+    assert_eq!(one["body"]["body"], "\"quoted\"\nline");
+    assert_eq!(doc["occurrences"][1400]["body"]["body"], "n700");
+    assert_eq!(doc["occurrences"][1400]["body"]["team_id"], 12);
+}
+
+#[test]
+fn json_of_no_occurrences() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "s.yaml",
+        "name: E\nstart: 2026-03-28T09:00:00Z\ninjects: []\n",
+    );
+    let run = injector_in(dir.path(), &["plan", "s.yaml", "--format", "json"]);
+    run.code(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["occurrences"], serde_json::json!([]));
+    assert_eq!(
+        run.stdout,
+        serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    );
+}
+
+#[test]
 fn output_to_a_file() {
     let dir = tempdir();
     let out = dir.path().join("plan.json");
