@@ -177,6 +177,9 @@ impl Client {
             // A redirected POST arrives as a GET (301, 302) or somewhere unchecked: a 3xx
             // is reported as it is, with where it points.
             .redirect(reqwest::redirect::Policy::none())
+            // Retries are ours alone (journaled, by policy): reqwest's own layer is off, and
+            // with it the copy of every request it keeps for a retry.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .user_agent(concat!("injector/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
@@ -251,6 +254,20 @@ impl Client {
             .post(self.messages.clone())
             .header(reqwest::header::AUTHORIZATION, self.auth.clone())
             .json(body)
+            .build()
+            .map_err(|e| format!("cannot build the request: {}", describe(&e)))
+    }
+
+    /// [`Client::message_request`] for a body serialized ahead (its compact JSON).
+    pub fn message_json_request(&self, json: bytes::Bytes) -> Result<reqwest::Request, String> {
+        self.http
+            .post(self.messages.clone())
+            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .body(json)
             .build()
             .map_err(|e| format!("cannot build the request: {}", describe(&e)))
     }

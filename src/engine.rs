@@ -44,6 +44,11 @@ pub trait Dispatch: Send + Sync + 'static {
     /// so that little work is left for the instant itself.
     type Ready: Send + 'static;
     fn ready(&self, body: Map<String, Value>) -> Self::Ready;
+    /// [`Dispatch::ready`] for a body already serialized (compact JSON of such a map);
+    /// by default, read back into a map.
+    fn ready_json(&self, json: bytes::Bytes) -> Self::Ready {
+        self.ready(serde_json::from_slice(&json).unwrap_or_default())
+    }
     fn send(&self, ready: Self::Ready) -> impl Future<Output = Outcome> + Send;
     /// Have `n` connections open and ready for the next sends (nothing is sent that
     /// changes anything); by default, nothing to do.
@@ -58,6 +63,10 @@ impl Dispatch for crate::client::Client {
 
     fn ready(&self, body: Map<String, Value>) -> Self::Ready {
         self.message_request(&body)
+    }
+
+    fn ready_json(&self, json: bytes::Bytes) -> Self::Ready {
+        self.message_json_request(json)
     }
 
     async fn send(&self, ready: Self::Ready) -> Outcome {
@@ -175,6 +184,9 @@ pub struct Item {
     pub fire_at: DateTime<Utc>,
     /// The instant the timeline planned; `ts` moves with the difference.
     pub planned: DateTime<Utc>,
+    /// The exact body as compact JSON, serialized before the run (with the plan's
+    /// digests): sent as it is while the instant has not moved, else built again.
+    pub body: Option<bytes::Bytes>,
 }
 
 impl Item {
@@ -183,6 +195,7 @@ impl Item {
             occ,
             fire_at,
             planned: fire_at,
+            body: None,
         }
     }
 }
@@ -368,9 +381,8 @@ impl<D: Dispatch> Engine<D> {
                 {
                     if !fired.contains(&j) {
                         group.push(Item {
-                            occ: items[j].occ,
                             fire_at: items[j].fire_at + shift,
-                            planned: items[j].planned,
+                            ..items[j].clone()
                         });
                     }
                     j += 1;
@@ -649,6 +661,7 @@ impl<D: Dispatch> Engine<D> {
                     occ: items[k].occ,
                     fire_at: now,
                     planned: items[k].planned,
+                    body: None,
                 };
                 let occ_key = self.timeline.occurrences[item.occ].key.clone();
                 state.skipped.retain(|s| *s != occ_key);
@@ -685,10 +698,11 @@ impl<D: Dispatch> Engine<D> {
         Ok(())
     }
 
-    /// Decide late ones, build bodies, journal `sending` for the rest; returns them and
-    /// the sequence number to wait for (durable) before sending any of them, so that the
-    /// `fsync` overlaps the wait for the instant, or (at `--speed max`) the sending of the
-    /// groups before it.
+    /// Decide late ones, make the requests ready (from bodies serialized before the run,
+    /// or built now), journal `sending` for the rest; returns them and the sequence
+    /// number to wait for (durable) before sending any of them, so that the `fsync`
+    /// overlaps the wait for the instant, or (at `--speed max`) the sending of the groups
+    /// before it.
     async fn prepare(
         &self,
         group: &[Item],
@@ -737,42 +751,32 @@ impl<D: Dispatch> Engine<D> {
                 let _ = self.events.send(entry);
                 continue;
             }
-            let mut body = match self.timeline.body(occ) {
-                Ok(body) => body,
-                Err(errors) => {
-                    let error = errors
-                        .into_iter()
-                        .map(|e| e.message)
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    let entry = Entry::Failed {
-                        key: occ.key.clone(),
-                        status: None,
-                        error: format!("cannot build the body: {error}"),
-                        response: None,
-                        planned_at: planned(item.fire_at),
-                        at: at.clone(),
-                        attempts: 0,
-                        maybe_delivered: false,
-                    };
-                    self.journal.append(&entry).await?;
-                    let _ = self.events.send(entry);
-                    continue;
-                }
+            // Serialized before the run, and still exact: nothing to build.
+            let serialized = item
+                .body
+                .as_ref()
+                .filter(|_| item.fire_at == item.planned && self.config.redirect_team.is_none());
+            let request = match serialized {
+                Some(json) => self.dispatch.ready_json(json.clone()),
+                None => match self.build(item) {
+                    Ok(body) => self.dispatch.ready(body),
+                    Err(error) => {
+                        let entry = Entry::Failed {
+                            key: occ.key.clone(),
+                            status: None,
+                            error: format!("cannot build the body: {error}"),
+                            response: None,
+                            planned_at: planned(item.fire_at),
+                            at: at.clone(),
+                            attempts: 0,
+                            maybe_delivered: false,
+                        };
+                        self.journal.append(&entry).await?;
+                        let _ = self.events.send(entry);
+                        continue;
+                    }
+                },
             };
-            // `ts` follows a moved instant (holds, shifts, fire-now) unless the scenario pins it.
-            let moved = (item.fire_at - item.planned).num_seconds();
-            if moved != 0
-                && !self.timeline.ts_pinned(self.timeline.inject(occ))
-                && let Some(ts) = body.get("ts").and_then(Value::as_i64)
-            {
-                body.insert("ts".into(), Value::from(ts + moved));
-            }
-            if let Some(team) = &self.config.redirect_team {
-                body.insert("type".into(), Value::String("team".into()));
-                body.insert("team_id".into(), team.clone());
-                body.remove("player_email");
-            }
             let entry = Entry::Sending {
                 key: occ.key.clone(),
                 planned_at: planned(item.fire_at),
@@ -780,9 +784,36 @@ impl<D: Dispatch> Engine<D> {
             };
             durable = self.journal.record(&entry)?;
             let _ = self.events.send(entry);
-            ready.push((item.clone(), self.dispatch.ready(body)));
+            ready.push((item.clone(), request));
         }
         Ok((ready, durable))
+    }
+
+    /// The body of `item` as it goes now: `ts` moved with its instant (holds, shifts,
+    /// fire-now) unless the scenario pins it, and the team redirected when asked; the
+    /// build's problems, joined, when it cannot be built.
+    fn build(&self, item: &Item) -> Result<Map<String, Value>, String> {
+        let occ = &self.timeline.occurrences[item.occ];
+        let mut body = self.timeline.body(occ).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        let moved = (item.fire_at - item.planned).num_seconds();
+        if moved != 0
+            && !self.timeline.ts_pinned(self.timeline.inject(occ))
+            && let Some(ts) = body.get("ts").and_then(Value::as_i64)
+        {
+            body.insert("ts".into(), Value::from(ts + moved));
+        }
+        if let Some(team) = &self.config.redirect_team {
+            body.insert("type".into(), Value::String("team".into()));
+            body.insert("team_id".into(), team.clone());
+            body.remove("player_email");
+        }
+        Ok(body)
     }
 }
 

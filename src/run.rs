@@ -186,7 +186,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         tracing::warn!("{}:{}:{}: {}", d.file, d.line, d.column, d.message);
     }
     let timeline = Arc::new(checked.timeline.expect("a valid scenario has a timeline"));
-    let plan = plan_rows(&timeline, max_speed);
+    let (plan, mut bodies) = plan_rows(&timeline, max_speed);
 
     // What to fire.
     let only = only_keys(&args.only, &timeline)?;
@@ -211,7 +211,10 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
         }
         // With --speed max the instant is still the scenario's: journals and reports show
         // it; the engine just does not wait for it.
-        items.push(Item::new(index, timeline.fire_at(occ).to_utc()));
+        items.push(Item {
+            body: bodies.get_mut(index).and_then(Option::take),
+            ..Item::new(index, timeline.fire_at(occ).to_utc())
+        });
     }
     if let Some(h) = &resume_of {
         report_resume(
@@ -474,55 +477,74 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// At most this many bytes of bodies serialized before a run; the rest are built when sent.
+const SERIALIZED_BODIES: usize = 64 << 20;
+
 /// The run's plan for the header: each occurrence's instant, channel, persona, recipient
-/// and a digest of offset and body (for spotting edits on resume).
-fn plan_rows(t: &Timeline, max_speed: bool) -> Option<Vec<PlanRow>> {
+/// and a digest of offset and body (for spotting edits on resume). And, from the same
+/// build, each occurrence's exact body serialized (compact JSON), which the run sends as
+/// it is unless its instant moves: a body is built once, not once more at its send.
+fn plan_rows(t: &Timeline, max_speed: bool) -> (Option<Vec<PlanRow>>, Vec<Option<bytes::Bytes>>) {
     if t.occurrences.len() > 100_000 {
-        return None;
+        return (None, Vec::new());
     }
     let text = |b: &serde_json::Map<String, Value>, k: &str| match b.get(k) {
         Some(Value::String(s)) => s.clone(),
         Some(v) => v.to_string(),
         None => String::new(),
     };
-    Some(
-        t.occurrences
-            .iter()
-            .map(|o| {
-                let mut body = t.body(o).unwrap_or_default();
-                let to = match (
-                    body.get("type").and_then(Value::as_str),
-                    body.get("team_id"),
-                ) {
-                    (Some("team"), Some(team)) => format!(
-                        "team {}",
-                        team.as_str().map_or(team.to_string(), String::from)
-                    ),
-                    _ => {
-                        let player = text(&body, "player_email");
-                        if player.is_empty() {
-                            text(&body, "to")
-                        } else {
-                            player
-                        }
+    let mut budget = SERIALIZED_BODIES;
+    let mut bodies = Vec::with_capacity(t.occurrences.len());
+    let rows = t
+        .occurrences
+        .iter()
+        .map(|o| {
+            let built = t.body(o);
+            let built_ok = built.is_ok();
+            let mut body = built.unwrap_or_default();
+            let to = match (
+                body.get("type").and_then(Value::as_str),
+                body.get("team_id"),
+            ) {
+                (Some("team"), Some(team)) => format!(
+                    "team {}",
+                    team.as_str().map_or(team.to_string(), String::from)
+                ),
+                _ => {
+                    let player = text(&body, "player_email");
+                    if player.is_empty() {
+                        text(&body, "to")
+                    } else {
+                        player
                     }
-                };
-                let (channel, persona) = (text(&body, "channel"), text(&body, "persona"));
-                if max_speed {
-                    body.remove("ts");
                 }
-                let digest_input = format!("{}|{}", o.offset.as_millis(), Value::Object(body));
-                PlanRow {
-                    key: o.key.clone(),
-                    planned_at: journal::time_text(t.fire_at(o).to_utc()),
-                    channel,
-                    persona,
-                    to,
-                    digest: hex(&sha2::Sha256::digest(digest_input.as_bytes())[..6]),
-                }
-            })
-            .collect(),
-    )
+            };
+            let (channel, persona) = (text(&body, "channel"), text(&body, "persona"));
+            let json = serde_json::to_vec(&body).unwrap_or_default();
+            // The digest of `offset|body`, without `ts` at --speed max.
+            let mut digest = sha2::Sha256::new();
+            digest.update(format!("{}|", o.offset.as_millis()));
+            if max_speed && body.remove("ts").is_some() {
+                digest.update(serde_json::to_vec(&body).unwrap_or_default());
+            } else {
+                digest.update(&json);
+            }
+            let keep = built_ok && json.len() <= budget;
+            bodies.push(keep.then(|| {
+                budget -= json.len();
+                bytes::Bytes::from(json)
+            }));
+            PlanRow {
+                key: o.key.clone(),
+                planned_at: journal::time_text(t.fire_at(o).to_utc()),
+                channel,
+                persona,
+                to,
+                digest: hex(&digest.finalize()[..6]),
+            }
+        })
+        .collect();
+    (Some(rows), bodies)
 }
 
 fn report_resume(

@@ -269,7 +269,18 @@ mod control {
         let recorder = Arc::new(Recorder::new(&clock));
         let (events, events_rx) = mpsc::unbounded_channel();
         let (next, _) = watch::channel(None);
-        let items = every_occurrence(&timeline);
+        // Bodies serialized ahead, as `run` has them: what holds, shifts and fire-now move
+        // must be built again (its `ts` moved), never sent as serialized.
+        let items = every_occurrence(&timeline)
+            .into_iter()
+            .map(|item| {
+                let body = timeline.body(&timeline.occurrences[item.occ]).unwrap();
+                Item {
+                    body: Some(serde_json::to_vec(&body).unwrap().into()),
+                    ..item
+                }
+            })
+            .collect();
         let engine = Engine {
             timeline,
             dispatch: recorder.clone(),
