@@ -250,15 +250,12 @@ impl Client {
 
     /// `POST /messages` with this body, built and serialized (before its instant).
     pub fn message_request(&self, body: &Map<String, Value>) -> Result<reqwest::Request, String> {
-        self.http
-            .post(self.messages.clone())
-            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
-            .json(body)
-            .build()
-            .map_err(|e| format!("cannot build the request: {}", describe(&e)))
+        let json = serde_json::to_vec(body)
+            .map_err(|e| format!("cannot build the request: the body does not serialize ({e})"))?;
+        self.message_json_request(json.into())
     }
 
-    /// [`Client::message_request`] for a body serialized ahead (its compact JSON).
+    /// [`Client::message_request`] for a body already serialized (its compact JSON).
     pub fn message_json_request(&self, json: bytes::Bytes) -> Result<reqwest::Request, String> {
         self.http
             .post(self.messages.clone())
