@@ -11,6 +11,20 @@ fn plan_json(dir: &std::path::Path, yaml: &str, extra: &[&str]) -> serde_json::V
     run.json()
 }
 
+/// `plan --format json` of `yaml`, checked to be the bytes of one pretty-printed document
+/// (as `serde_json` prints the whole tree, key order kept), parsed.
+fn pretty_plan_json(dir: &std::path::Path, yaml: &str) -> serde_json::Value {
+    write(dir, "s.yaml", yaml);
+    let run = injector_in(dir, &["plan", "s.yaml", "--format", "json"]);
+    run.code(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        run.stdout,
+        serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    );
+    doc
+}
+
 fn keys(plan: &serde_json::Value) -> Vec<String> {
     plan["occurrences"]
         .as_array()
@@ -231,17 +245,9 @@ fn json_of_many_occurrences_is_one_document_in_order() {
     // More occurrences than one thread's chunk, with fan-out: the chunks serialized on
     // several threads come back in order, as one pretty-printed document.
     let dir = tempdir();
-    write(
+    let doc = pretty_plan_json(
         dir.path(),
-        "s.yaml",
         "name: M\nstart: 2026-03-28T09:00:00Z\nteams:\n  red: 11\n  blue: 12\ndefaults:\n  type: team\n  persona: \"3-1\"\n  channel: microblog\ninjects:\n  - id: r\n    every: 1m\n    count: 700\n    team_id: [red, blue]\n    body: \"n{{ occurrence }}\"\n  - id: one\n    at: 5m\n    team_id: 7\n    body: \"\\\"quoted\\\"\\nline\"\n",
-    );
-    let run = injector_in(dir.path(), &["plan", "s.yaml", "--format", "json"]);
-    run.code(0);
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(
-        run.stdout,
-        serde_json::to_string_pretty(&doc).unwrap() + "\n"
     );
     let keys = keys(&doc);
     assert_eq!(keys.len(), 1401);
@@ -264,19 +270,11 @@ fn json_of_many_occurrences_is_one_document_in_order() {
 #[test]
 fn json_of_no_occurrences() {
     let dir = tempdir();
-    write(
+    let doc = pretty_plan_json(
         dir.path(),
-        "s.yaml",
         "name: E\nstart: 2026-03-28T09:00:00Z\ninjects: []\n",
     );
-    let run = injector_in(dir.path(), &["plan", "s.yaml", "--format", "json"]);
-    run.code(0);
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc["occurrences"], serde_json::json!([]));
-    assert_eq!(
-        run.stdout,
-        serde_json::to_string_pretty(&doc).unwrap() + "\n"
-    );
 }
 
 #[test]
