@@ -135,6 +135,9 @@ impl Timeline {
         occurrences.sort_by_key(|o| o.offset);
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        // Errors carry the template's source in release builds too (minijinja keeps it only
+        // in debug builds by default): "`wether` is undefined (did you mean `weather`?)".
+        env.set_debug(true);
         (
             Timeline {
                 fixed_bodies: {
