@@ -751,31 +751,23 @@ impl<D: Dispatch> Engine<D> {
                 let _ = self.events.send(entry);
                 continue;
             }
-            // Serialized before the run, and still exact: nothing to build.
-            let serialized = item
-                .body
-                .as_ref()
-                .filter(|_| item.fire_at == item.planned && self.config.redirect_team.is_none());
-            let request = match serialized {
-                Some(json) => self.dispatch.ready_json(json.clone()),
-                None => match self.build(item) {
-                    Ok(body) => self.dispatch.ready(body),
-                    Err(error) => {
-                        let entry = Entry::Failed {
-                            key: occ.key.clone(),
-                            status: None,
-                            error: format!("cannot build the body: {error}"),
-                            response: None,
-                            planned_at: planned(item.fire_at),
-                            at: at.clone(),
-                            attempts: 0,
-                            maybe_delivered: false,
-                        };
-                        self.journal.append(&entry).await?;
-                        let _ = self.events.send(entry);
-                        continue;
-                    }
-                },
+            let request = match self.request(item) {
+                Ok(request) => request,
+                Err(error) => {
+                    let entry = Entry::Failed {
+                        key: occ.key.clone(),
+                        status: None,
+                        error: format!("cannot build the body: {error}"),
+                        response: None,
+                        planned_at: planned(item.fire_at),
+                        at: at.clone(),
+                        attempts: 0,
+                        maybe_delivered: false,
+                    };
+                    self.journal.append(&entry).await?;
+                    let _ = self.events.send(entry);
+                    continue;
+                }
             };
             let entry = Entry::Sending {
                 key: occ.key.clone(),
@@ -789,10 +781,17 @@ impl<D: Dispatch> Engine<D> {
         Ok((ready, durable))
     }
 
-    /// The body of `item` as it goes now: `ts` moved with its instant (holds, shifts,
+    /// The request for `item` as it goes now: its body serialized before the run while
+    /// that is still exact, else built, with `ts` moved with its instant (holds, shifts,
     /// fire-now) unless the scenario pins it, and the team redirected when asked; the
     /// build's problems, joined, when it cannot be built.
-    fn build(&self, item: &Item) -> Result<Map<String, Value>, String> {
+    fn request(&self, item: &Item) -> Result<D::Ready, String> {
+        if let Some(json) = &item.body
+            && item.fire_at == item.planned
+            && self.config.redirect_team.is_none()
+        {
+            return Ok(self.dispatch.ready_json(json.clone()));
+        }
         let occ = &self.timeline.occurrences[item.occ];
         let mut body = self.timeline.body(occ).map_err(|errors| {
             errors
@@ -813,7 +812,7 @@ impl<D: Dispatch> Engine<D> {
             body.insert("team_id".into(), team.clone());
             body.remove("player_email");
         }
-        Ok(body)
+        Ok(self.dispatch.ready(body))
     }
 }
 
