@@ -772,6 +772,17 @@ fn rate(arrived: &HashMap<String, i128>) -> f64 {
     }
 }
 
+/// The bare loop alone, `sends` of them, 16 in flight, against the stand-in at `url`.
+pub fn bare_loop_alone(url: &str, sends: usize) {
+    let plan: Vec<Planned> = (0..sends)
+        .map(|i| Planned {
+            key: format!("t{i}"),
+            offset_ms: 0,
+        })
+        .collect();
+    runtime().block_on(bare_loop(&plan, url, 16));
+}
+
 async fn bare_loop(plan: &[Planned], url: &str, concurrency: usize) {
     let c = client();
     let queue = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(

@@ -79,6 +79,19 @@ fn main() {
             Some(root.join("bench/results.md"))
         },
     };
+    if what == "bare-loop" {
+        // For profiling by hand: the throughput benchmark's ceiling alone, against a
+        // stand-in that is already running (`--url`), `--sends` of them.
+        let url = flag_value("--url").unwrap_or_else(|| {
+            eprintln!("error: bare-loop needs --url BASE_URL (a running stand-in)");
+            std::process::exit(2);
+        });
+        let sends = flag_value("--sends")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20_000);
+        firing::bare_loop_alone(&url, sends);
+        return;
+    }
     let mut measures = Vec::new();
     match what.as_str() {
         "scale" => measures.extend(scale(&settings)),
