@@ -105,7 +105,7 @@ impl Board {
             return;
         };
         let slot = &mut self.slots[n];
-        let time = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_utc());
+        let time = crate::journal::parse_time;
         match entry {
             Entry::Sending { .. } => {
                 slot.progress = Progress::Sending;

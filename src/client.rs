@@ -1,7 +1,7 @@
 //! HTTP to Conducttr: one pooled reqwest client, and `POST /messages` with retries.
 //!
 //! [`Target`] holds where to send and the token; the token is kept out of `Debug` and
-//! never logged. [`Client::post_request`] classifies every attempt (accepted, rejected,
+//! never logged. [`Client::post_json`] classifies every attempt (accepted, rejected,
 //! retryable and whether it may have reached the server), retries with exponential
 //! backoff and jitter (backon) bounded in count and time, honours `Retry-After`, and
 //! reports whether an earlier attempt may have been a duplicate. It does not schedule,
@@ -248,15 +248,15 @@ impl Client {
         tracing::debug!("{answered} of {n} connections opened ahead of a group");
     }
 
-    /// `POST /messages` with this body, built and serialized (before its instant).
-    pub fn message_request(&self, body: &Map<String, Value>) -> Result<reqwest::Request, String> {
-        let json = serde_json::to_vec(body)
-            .map_err(|e| format!("cannot build the request: the body does not serialize ({e})"))?;
-        self.message_json_request(json.into())
+    /// The body of a `POST /messages`, serialized (before its instant).
+    pub fn message_body(&self, body: &Map<String, Value>) -> Result<bytes::Bytes, String> {
+        serde_json::to_vec(body)
+            .map(bytes::Bytes::from)
+            .map_err(|e| format!("cannot build the request: the body does not serialize ({e})"))
     }
 
-    /// [`Client::message_request`] for a body already serialized (its compact JSON).
-    pub fn message_json_request(&self, json: bytes::Bytes) -> Result<reqwest::Request, String> {
+    /// One attempt's `POST /messages` of this serialized body.
+    fn message_request(&self, json: bytes::Bytes) -> Result<reqwest::Request, String> {
         self.http
             .post(self.messages.clone())
             .header(reqwest::header::AUTHORIZATION, self.auth.clone())
@@ -269,11 +269,11 @@ impl Client {
             .map_err(|e| format!("cannot build the request: {}", describe(&e)))
     }
 
-    /// POST what [`Client::message_request`] built; a build that failed is a failure
-    /// without any attempt.
-    pub async fn post_built(&self, built: Result<reqwest::Request, String>) -> Outcome {
-        match built {
-            Ok(request) => self.post_request(request).await,
+    /// POST a body that [`Client::message_body`] serialized; one that did not serialize
+    /// is a failure without any attempt.
+    pub async fn post_body(&self, body: Result<bytes::Bytes, String>) -> Outcome {
+        match body {
+            Ok(json) => self.post_json(json).await,
             Err(error) => Outcome::Failed {
                 status: None,
                 error,
@@ -284,25 +284,28 @@ impl Client {
         }
     }
 
-    /// Send a request built by [`Client::message_request`], retrying as the policy allows.
-    pub async fn post_request(&self, request: reqwest::Request) -> Outcome {
+    /// `POST /messages` this serialized body, retrying as the policy allows. Each
+    /// attempt is a request of its own around the same bytes (shared, not copied).
+    pub async fn post_json(&self, json: bytes::Bytes) -> Outcome {
         // Built at the first retry: most messages need none.
         let mut backoff = None;
         let mut attempts = 0u32;
         let mut reached_before = false;
         loop {
             attempts += 1;
-            // A JSON body is bytes, so the request can always be copied for a retry.
-            let Some(copy) = request.try_clone() else {
-                return Outcome::Failed {
-                    status: None,
-                    error: "the request cannot be repeated".into(),
-                    response: None,
-                    attempts,
-                    maybe_delivered: reached_before,
-                };
+            let request = match self.message_request(json.clone()) {
+                Ok(request) => request,
+                Err(error) => {
+                    return Outcome::Failed {
+                        status: None,
+                        error,
+                        response: None,
+                        attempts: attempts - 1,
+                        maybe_delivered: reached_before,
+                    };
+                }
             };
-            match self.attempt(copy).await {
+            match self.attempt(request).await {
                 Attempt::Accepted(status, message_id) => {
                     return Outcome::Sent {
                         status,

@@ -8,8 +8,8 @@
 //! instant are prepared together (bodies built, `sending` entries journaled with one
 //! `fsync`) a little ahead of time, then started in file order, at most `concurrency`
 //! in flight. The engine journals through [`Journal`] (it must wait for each
-//! `sending` entry to be durable before sending) and publishes every entry on an
-//! event channel; output is the listeners' business, never the engine's.
+//! `sending` entry to be durable before sending) and hands every entry to a
+//! [`Listener`]; output is the listener's business, never the engine's.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,9 +38,23 @@ pub const PRECONNECT_LEAD: Duration = Duration::from_secs(2);
 /// (reqwest closes connections idle for 90 s, servers often sooner).
 const PRECONNECT_IDLE: Duration = Duration::from_secs(30);
 
+/// Hears of every entry once the engine has journaled it (`run`'s board, log and
+/// stdout). It is called on the engine's own tasks, sends included: it must be quick
+/// and never wait (on a terminal, say), or it would delay sends.
+pub trait Listener: Send + Sync + 'static {
+    fn heard(&self, entry: Entry);
+}
+
+/// Entries passed on as they come, for a task to take in at its own pace.
+impl Listener for mpsc::UnboundedSender<Entry> {
+    fn heard(&self, entry: Entry) {
+        let _ = self.send(entry);
+    }
+}
+
 /// Sends one body; the real one is HTTP ([`crate::client::Client`]).
 pub trait Dispatch: Send + Sync + 'static {
-    /// A body made ready to go, ahead of its instant (for HTTP, the serialized request),
+    /// A body made ready to go, ahead of its instant (for HTTP, the serialized body),
     /// so that little work is left for the instant itself.
     type Ready: Send + 'static;
     fn ready(&self, body: Map<String, Value>) -> Self::Ready;
@@ -59,18 +73,18 @@ pub trait Dispatch: Send + Sync + 'static {
 }
 
 impl Dispatch for crate::client::Client {
-    type Ready = Result<reqwest::Request, String>;
+    type Ready = Result<bytes::Bytes, String>;
 
     fn ready(&self, body: Map<String, Value>) -> Self::Ready {
-        self.message_request(&body)
+        self.message_body(&body)
     }
 
     fn ready_json(&self, json: bytes::Bytes) -> Self::Ready {
-        self.message_json_request(json)
+        Ok(json)
     }
 
     async fn send(&self, ready: Self::Ready) -> Outcome {
-        self.post_built(ready).await
+        self.post_body(ready).await
     }
 
     async fn preconnect(&self, n: usize) {
@@ -216,8 +230,8 @@ pub struct Engine<D: Dispatch> {
     pub journal: Arc<Journal>,
     pub clock: Clock,
     pub config: Config,
-    /// Every entry, once journaled.
-    pub events: mpsc::UnboundedSender<Entry>,
+    /// Hears of every entry, once journaled.
+    pub events: Arc<dyn Listener>,
     /// The next occurrence and its instant, for a countdown.
     pub next: watch::Sender<Option<(String, DateTime<Utc>)>>,
 }
@@ -487,7 +501,7 @@ impl<D: Dispatch> Engine<D> {
                         // Synced with the writer's next group, not waited for here: a
                         // failure to write stops the run at the next append.
                         let written = journal.record(&entry);
-                        let _ = events.send(entry);
+                        events.heard(entry);
                         written?;
                     }
                     Ok::<(), std::io::Error>(())
@@ -694,7 +708,7 @@ impl<D: Dispatch> Engine<D> {
             source: source.into(),
         };
         self.journal.append(&entry).await?;
-        let _ = self.events.send(entry);
+        self.events.heard(entry);
         Ok(())
     }
 
@@ -748,7 +762,7 @@ impl<D: Dispatch> Engine<D> {
                     at: at.clone(),
                 };
                 self.journal.append(&entry).await?;
-                let _ = self.events.send(entry);
+                self.events.heard(entry);
                 continue;
             }
             let request = match self.request(item) {
@@ -765,7 +779,7 @@ impl<D: Dispatch> Engine<D> {
                         maybe_delivered: false,
                     };
                     self.journal.append(&entry).await?;
-                    let _ = self.events.send(entry);
+                    self.events.heard(entry);
                     continue;
                 }
             };
@@ -775,7 +789,7 @@ impl<D: Dispatch> Engine<D> {
                 at: at.clone(),
             };
             durable = self.journal.record(&entry)?;
-            let _ = self.events.send(entry);
+            self.events.heard(entry);
             ready.push((item.clone(), request));
         }
         Ok((ready, durable))

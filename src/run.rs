@@ -275,15 +275,15 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
     );
 
     // Listeners: the terminal and stdout.
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (shown_tx, shown_rx) = mpsc::unbounded_channel();
     let (next_tx, next_rx) = watch::channel(None);
     let board = Arc::new(std::sync::Mutex::new(Board::new(&timeline, &items)));
-    let reporter = tokio::spawn(report_events(
-        events_rx,
-        args.format,
-        args.dry_run,
-        board.clone(),
-    ));
+    let reporter = tokio::spawn(show_entries(shown_rx, args.format, args.dry_run));
+    let report = Report {
+        board: board.clone(),
+        shown: shown_tx,
+        sent_shown: args.format == ReportFormat::Json || tracing::enabled!(tracing::Level::INFO),
+    };
 
     // Live control: the journal's earlier actions first (a resume keeps holds, shifts, skips).
     let initial = match &resume_of {
@@ -351,7 +351,7 @@ pub async fn run_cmd(args: RunArgs) -> Result<i32, Error> {
             preconnect: args.preconnect,
             drain: Duration::from_secs(10),
         },
-        events: events_tx,
+        events: Arc::new(report),
         next: next_tx,
     };
     // On the runtime's workers, with the senders: handing work between the thread that
@@ -642,30 +642,45 @@ fn team_value(s: &str) -> Value {
         .unwrap_or_else(|_| Value::String(s.trim().to_string()))
 }
 
-async fn report_events(
-    mut rx: mpsc::UnboundedReceiver<Entry>,
-    format: ReportFormat,
-    dry_run: bool,
+/// What `run` does with each entry. The board takes it in at once (the summary, the
+/// live view and the control page read it). What is shown (log lines, `--format json`)
+/// goes to a task of its own, so that a slow terminal or pipe never holds up a send;
+/// a `sent` entry goes there only when it shows anywhere.
+struct Report {
     board: Arc<std::sync::Mutex<Board>>,
-) {
+    shown: mpsc::UnboundedSender<Entry>,
+    /// Whether a `sent` entry shows: logged (info level) or printed as JSON.
+    sent_shown: bool,
+}
+
+impl engine::Listener for Report {
+    fn heard(&self, entry: Entry) {
+        self.board.lock().expect("board lock").record(&entry);
+        let shown = match entry {
+            Entry::Sending { .. } => false,
+            Entry::Sent { .. } => self.sent_shown,
+            _ => true,
+        };
+        if shown {
+            let _ = self.shown.send(entry);
+        }
+    }
+}
+
+/// Show entries as they come: a log line each, and with `--format json` a JSON line on
+/// stdout for each outcome.
+async fn show_entries(mut rx: mpsc::UnboundedReceiver<Entry>, format: ReportFormat, dry_run: bool) {
     let tag = if dry_run { "[dry run] " } else { "" };
-    // Whatever has arrived, taken at once: one wake-up and one lock for a burst.
+    // Whatever has arrived, taken at once: one wake-up for a burst.
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
-        for entry in &batch {
-            log_entry(entry, tag);
-            if format == ReportFormat::Json
-                && entry.key().is_some()
-                && !matches!(entry, Entry::Sending { .. })
-            {
-                let mut v = serde_json::to_value(entry).unwrap_or(Value::Null);
+        for entry in batch.drain(..) {
+            log_entry(&entry, tag);
+            if format == ReportFormat::Json && entry.key().is_some() {
+                let mut v = serde_json::to_value(&entry).unwrap_or(Value::Null);
                 v["dry_run"] = Value::Bool(dry_run);
                 println!("{v}");
             }
-        }
-        let mut board = board.lock().expect("board lock");
-        for entry in batch.drain(..) {
-            board.record(&entry);
         }
     }
 }

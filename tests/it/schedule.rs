@@ -31,7 +31,7 @@ async fn run_to_end(
         journal: Arc::new(journal),
         clock: clock.clone(),
         config: config(Duration::from_secs(600), preconnect),
-        events,
+        events: Arc::new(events),
         next,
     };
     let (_stop_tx, stop_rx) = watch::channel(false);
@@ -287,7 +287,7 @@ mod control {
             journal: Arc::new(journal),
             clock,
             config: config(late_max, false),
-            events,
+            events: Arc::new(events),
             next,
         };
         Rig {
