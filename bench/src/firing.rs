@@ -694,6 +694,7 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
     for _ in 0..rounds {
         let mut round = Vec::new();
         for (v, (_, extra)) in variants.iter().enumerate() {
+            settle();
             let server = Server::start_on(s, "throughput", placement.server());
             let journal = s.out_dir.join("throughput.journal.jsonl");
             let mut flags: Vec<String> = vec![
@@ -725,6 +726,7 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
             rates[v].seconds.push(rate);
             round.push(rate);
         }
+        settle();
         let server = Server::start_on(s, "throughput-bare", placement.server());
         let cpu = on_client_cpu(placement, || {
             let runtime = runtime();
@@ -747,6 +749,15 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
     out.extend(cpus);
     out.push(bare_cpu);
     out
+}
+
+/// Write out every dirty page before a contender starts, outside its measured span: a
+/// run without `fsync` leaves its 10 MB journal to the kernel's write-back, which would
+/// otherwise land on whichever contender runs next (seen: the run with `fsync` after
+/// one without lost up to a fifth of its rate to it).
+fn settle() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
 }
 
 /// User plus system CPU seconds of this process (`RUSAGE_SELF`, all its threads) or of
