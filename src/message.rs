@@ -236,7 +236,7 @@ pub fn check(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -> Ve
         );
     }
     for flag in FLAG_FIELDS {
-        if let Some(v) = body.get(*flag)
+        if let Some(v) = body.get(flag)
             && v.as_i64() != Some(0)
             && v.as_i64() != Some(1)
         {
