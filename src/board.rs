@@ -63,7 +63,8 @@ pub struct Slot {
 /// Every occurrence of a run, in firing order, with where it stands.
 pub struct Board {
     slots: Vec<Slot>,
-    index: HashMap<String, usize>,
+    /// Key to slot, hashed with foldhash: looked up twice per send.
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
     /// Lateness of every send of this run, in milliseconds.
     lateness: Vec<f64>,
     /// The most recently finished slots, newest last.

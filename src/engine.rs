@@ -869,26 +869,34 @@ impl<T> Queue<T> {
     /// The next item; `None` once closed and empty.
     async fn next(&self) -> Option<T> {
         loop {
+            // Most calls find an item: no waiter is registered for them.
+            if let Some(taken) = self.take() {
+                return taken;
+            }
             let added = self.added.notified();
             tokio::pin!(added);
             added.as_mut().enable();
-            {
-                let mut items = self.items.lock().expect("queue lock");
-                if let Some(item) = items.0.pop_front() {
-                    let left = items.0.len();
-                    drop(items);
-                    // Only the crossing wakes the producer side, not every send.
-                    if left == Self::LOW {
-                        self.drained.notify_one();
-                    }
-                    return Some(item);
-                }
-                if items.1 {
-                    return None;
-                }
+            // Registered first, then looked again: an item pushed in between is not missed.
+            if let Some(taken) = self.take() {
+                return taken;
             }
             added.await;
         }
+    }
+
+    /// The next item, `Some(None)` once closed and empty, `None` for nothing yet.
+    fn take(&self) -> Option<Option<T>> {
+        let mut items = self.items.lock().expect("queue lock");
+        if let Some(item) = items.0.pop_front() {
+            let left = items.0.len();
+            drop(items);
+            // Only the crossing wakes the producer side, not every send.
+            if left == Self::LOW {
+                self.drained.notify_one();
+            }
+            return Some(Some(item));
+        }
+        items.1.then_some(None)
     }
 
     /// Wait until at most [`Queue::LOW`] items are queued.

@@ -294,7 +294,8 @@ impl Reader<'_> {
                 Err(e) => self.diags.error(node.pos, e.0, e.1),
             }
         }
-        let mut seen: HashMap<String, Pos> = HashMap::new();
+        let mut seen: HashMap<String, Pos, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(s.injects.len(), Default::default());
         for inject in &s.injects {
             if inject.id.is_empty() {
                 continue;

@@ -112,7 +112,8 @@ fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
     // The first occurrence of each inject and team; an inject whose timing is broken
     // has none, so its body is checked at offset zero.
     let mut firsts: Vec<Occurrence> = Vec::new();
-    let mut checked: HashSet<(usize, Option<&str>)> = HashSet::new();
+    let mut checked: HashSet<(usize, Option<&str>), foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(s.injects.len(), Default::default());
     let mut has_any = vec![false; s.injects.len()];
     for occ in &timeline.occurrences {
         has_any[occ.inject] = true;
@@ -313,7 +314,11 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
             )
         })
         .collect();
-    let mut seen: HashMap<(&str, &str, String, &str, Duration), usize> = HashMap::new();
+    let mut seen: HashMap<
+        (&str, &str, String, &str, Duration),
+        usize,
+        foldhash::fast::RandomState,
+    > = HashMap::with_capacity_and_hasher(timeline.occurrences.len(), Default::default());
     let mut warned: HashSet<(usize, usize)> = HashSet::new();
     for occ in &timeline.occurrences {
         let (persona, channel, recipient, body) = &identity[occ.inject];
