@@ -28,8 +28,9 @@ use crate::timeline::Timeline;
 pub const PREPARE_LEAD: Duration = Duration::from_millis(50);
 /// Later than this past its instant, an occurrence counts as late.
 pub const LATE_GRACE: Duration = Duration::from_secs(1);
-/// With `--speed max`, how many occurrences are prepared (and journaled) together.
-const MAX_SPEED_GROUP: usize = 128;
+/// With `--speed max`, how many occurrences are prepared (and journaled with one
+/// `fsync`) together.
+const MAX_SPEED_GROUP: usize = 512;
 /// The longest single sleep: how soon a clock jump is noticed.
 const CHUNK: Duration = Duration::from_secs(1);
 /// With `--preconnect`, how long before a group its connections are opened.
