@@ -652,8 +652,9 @@ fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
         peak_mib: Vec::new(),
         note: note.into(),
     };
-    // A round takes seconds, and the ratio moves with the machine: three rounds per run.
-    let rounds = s.runs * 3;
+    // A round takes seconds, and the ratio moves with the machine (±0.15 from one round to
+    // the next on a shared VM): five rounds per run.
+    let rounds = s.runs * 5;
     // Per variant: its rate, its CPU per send, and its ratio to the bare loop of the same round.
     let mut rates: Vec<Measure> = Vec::new();
     let mut cpus: Vec<Measure> = Vec::new();
