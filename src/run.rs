@@ -2,7 +2,7 @@
 //!
 //! This module turns the command line into a run: the target (or an in-process
 //! stand-in for `--dry-run`), T0, the journal and what a resume must skip; it starts
-//! the [`crate::engine::Engine`], listens to its events for the terminal and stdout,
+//! the [`crate::engine::Engine`], hears each of its entries (the board, the terminal, stdout),
 //! and maps the result to an exit code. The engine itself knows nothing of flags.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
