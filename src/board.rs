@@ -7,7 +7,7 @@
 //! length beyond the message ids. It never decides anything: the engine and the journal
 //! do.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 
@@ -64,7 +64,7 @@ pub struct Slot {
 pub struct Board {
     slots: Vec<Slot>,
     /// Key to slot, hashed with foldhash: looked up twice per send.
-    index: HashMap<String, usize, foldhash::fast::RandomState>,
+    index: foldhash::HashMap<String, usize>,
     /// Lateness of every send of this run, in milliseconds.
     lateness: Vec<f64>,
     /// The most recently finished slots, newest last.

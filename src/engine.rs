@@ -307,9 +307,7 @@ impl ClockState {
                 continue;
             };
             match action.as_str() {
-                "hold" => {
-                    state.held_since = DateTime::parse_from_rfc3339(at).ok().map(|t| t.to_utc())
-                }
+                "hold" => state.held_since = crate::journal::parse_time(at),
                 "resume" => {
                     state.held_since = None;
                     state.shift += chrono::TimeDelta::milliseconds(by_ms.unwrap_or(0));

@@ -139,9 +139,10 @@ impl<'a> Fields<'a> {
 
 /// Whether a body is a website hack (or its restore) rather than an article.
 pub fn is_hack(body: &Map<String, Value>) -> bool {
+    let body = Fields(body);
     ["is_hacked", "hacked_image", "show_details"]
         .iter()
-        .any(|f| body.contains_key(*f))
+        .any(|f| body.contains_key(f))
 }
 
 /// Every rule of the API contract that `body` breaks. `channel_ok` decides which

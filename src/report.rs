@@ -489,11 +489,7 @@ impl Report {
     }
 
     fn svg(&self, by_team: bool) -> String {
-        let parse = |s: &Option<String>| {
-            s.as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.to_utc())
-        };
+        let parse = |s: &Option<String>| s.as_deref().and_then(crate::journal::parse_time);
         let points: Vec<Span> = self
             .rows
             .iter()

@@ -6,7 +6,7 @@
 //! rules: those are [`crate::message::check`]'s, applied to the built bodies by
 //! [`crate::validate`]. Nothing here does I/O.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -294,8 +294,8 @@ impl Reader<'_> {
                 Err(e) => self.diags.error(node.pos, e.0, e.1),
             }
         }
-        let mut seen: HashMap<String, Pos, foldhash::fast::RandomState> =
-            HashMap::with_capacity_and_hasher(s.injects.len(), Default::default());
+        let mut seen: foldhash::HashMap<String, Pos> =
+            foldhash::HashMapExt::with_capacity(s.injects.len());
         for inject in &s.injects {
             if inject.id.is_empty() {
                 continue;

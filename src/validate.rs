@@ -6,7 +6,7 @@
 //! of the field that caused it. It adds the warnings (likely copy-paste, empty body,
 //! very long scenario). `run` calls this too, so it refuses exactly what `validate` does.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,8 +112,8 @@ fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
     // The first occurrence of each inject and team; an inject whose timing is broken
     // has none, so its body is checked at offset zero.
     let mut firsts: Vec<Occurrence> = Vec::new();
-    let mut checked: HashSet<(usize, Option<&str>), foldhash::fast::RandomState> =
-        HashSet::with_capacity_and_hasher(s.injects.len(), Default::default());
+    let mut checked: foldhash::HashSet<(usize, Option<&str>)> =
+        foldhash::HashSetExt::with_capacity(s.injects.len());
     let mut has_any = vec![false; s.injects.len()];
     for occ in &timeline.occurrences {
         has_any[occ.inject] = true;
@@ -314,11 +314,8 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
             )
         })
         .collect();
-    let mut seen: HashMap<
-        (&str, &str, String, &str, Duration),
-        usize,
-        foldhash::fast::RandomState,
-    > = HashMap::with_capacity_and_hasher(timeline.occurrences.len(), Default::default());
+    let mut seen: foldhash::HashMap<(&str, &str, String, &str, Duration), usize> =
+        foldhash::HashMapExt::with_capacity(timeline.occurrences.len());
     let mut warned: HashSet<(usize, usize)> = HashSet::new();
     for occ in &timeline.occurrences {
         let (persona, channel, recipient, body) = &identity[occ.inject];

@@ -622,12 +622,7 @@ pub fn throughput(s: &Settings) -> Vec<Measure> {
 fn throughput_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
     let n = if s.smoke { 200 } else { 20_000 };
     let concurrency = 16;
-    let plan: Vec<Planned> = (0..n)
-        .map(|i| Planned {
-            key: format!("t{i}"),
-            offset_ms: 0,
-        })
-        .collect();
+    let plan = all_at_once(n);
     let scenario = s.out_dir.join("throughput.yaml");
     std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
     let token_file = s.out_dir.join("token");
@@ -786,13 +781,17 @@ fn rate(arrived: &HashMap<String, i128>) -> f64 {
 
 /// The bare loop alone, `sends` of them, 16 in flight, against the stand-in at `url`.
 pub fn bare_loop_alone(url: &str, sends: usize) {
-    let plan: Vec<Planned> = (0..sends)
+    runtime().block_on(bare_loop(&all_at_once(sends), url, 16));
+}
+
+/// `n` sends (`t0`, `t1`, ...) all due at offset zero: the throughput timeline.
+fn all_at_once(n: usize) -> Vec<Planned> {
+    (0..n)
         .map(|i| Planned {
             key: format!("t{i}"),
             offset_ms: 0,
         })
-        .collect();
-    runtime().block_on(bare_loop(&plan, url, 16));
+        .collect()
 }
 
 async fn bare_loop(plan: &[Planned], url: &str, concurrency: usize) {
