@@ -54,7 +54,7 @@ fn row(t: &Timeline, occ: &Occurrence) -> Row {
     } else {
         format!("{persona_written} ({persona_id})")
     };
-    let recipient = match &occ.team {
+    let recipient = match occ.team.as_deref() {
         Some((label, _)) => format!("team {label} ({})", wire("team_id")),
         None => {
             let player = wire("player_email");
@@ -284,7 +284,7 @@ fn chunk_json(t: &Timeline, range: std::ops::Range<usize>) -> std::io::Result<Ve
             key: &occ.key,
             inject: &t.inject(occ).id,
             occurrence: occ.n,
-            team: occ.team.as_ref().map(|(label, _)| label.as_str()),
+            team: occ.team.as_deref().map(|(label, _)| label.as_str()),
             offset: show_offset(occ.offset),
             offset_ms: occ.offset.as_millis() as u64,
             fires_at: show_time(t.fire_at(occ), t.scenario.timezone),

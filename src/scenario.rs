@@ -89,7 +89,7 @@ pub struct Inject {
     pub ts_offset: Option<(i64, Pos)>,
     /// Further body fields, sent verbatim: name and value.
     pub extra: Vec<(String, Node)>,
-    pub notes: Option<serde_json::Value>,
+    pub notes: Option<Box<serde_json::Value>>,
 }
 
 impl Inject {
@@ -440,7 +440,15 @@ impl Reader<'_> {
         };
         let has_id_key = entries.iter().any(|(k, _)| k.as_str() == Some("id"));
         let mut timing: BTreeMap<&str, Node> = BTreeMap::new();
-        for (name, key, value) in self.keyed(entries, &INJECT_KEYS, "inject") {
+        let keyed = self.keyed(entries, &INJECT_KEYS, "inject");
+        // Sized exactly: a scenario holds every inject's fields at once.
+        inject.fields.reserve_exact(
+            keyed
+                .iter()
+                .filter(|(name, _, _)| !INJECT_FIELDS.contains(name))
+                .count(),
+        );
+        for (name, key, value) in keyed {
             match name {
                 "id" => match &value.value {
                     Value::Str(s) if is_valid_id(s) => {
@@ -497,7 +505,7 @@ impl Reader<'_> {
                         );
                     }
                 }
-                "notes" => inject.notes = Some(value.to_json()),
+                "notes" => inject.notes = Some(Box::new(value.to_json())),
                 body => inject.fields.push(Field {
                     name: body,
                     key_pos: key.pos,

@@ -26,8 +26,9 @@ pub struct Occurrence {
     pub inject: usize,
     /// 1-based number within a recurrence; `None` for a single `at`.
     pub n: Option<u64>,
-    /// The fan-out team: as written, and its resolved id.
-    pub team: Option<(String, J)>,
+    /// The fan-out team: as written, and its resolved id (shared by the inject's
+    /// occurrences for that team).
+    pub team: Option<Arc<(String, J)>>,
     /// Scenario time from T0 (before any speed factor).
     pub offset: Duration,
 }
@@ -73,7 +74,7 @@ impl Timeline {
         speed: f64,
     ) -> (Timeline, Vec<ExpandError>) {
         let mut errors = Vec::new();
-        let mut occurrences = Vec::new();
+        let mut occurrences = Vec::with_capacity(scenario.injects.len());
         let mut total: u64 = 0;
         for (index, inject) in scenario.injects.iter().enumerate() {
             if inject.id.is_empty() {
@@ -91,7 +92,10 @@ impl Timeline {
                     continue;
                 }
             };
-            let teams = fan_out(inject, &scenario, &mut errors);
+            let teams: Vec<Arc<(String, J)>> = fan_out(inject, &scenario, &mut errors)
+                .into_iter()
+                .map(Arc::new)
+                .collect();
             let recurring = !matches!(inject.when, When::At(_));
             total += (times.len() * teams.len().max(1)) as u64;
             if total > MAX_OCCURRENCES {
@@ -119,12 +123,12 @@ impl Timeline {
                         offset: *offset,
                     });
                 } else {
-                    for (label, id) in &teams {
+                    for team in &teams {
                         occurrences.push(Occurrence {
-                            key: format!("{base}@{label}"),
+                            key: format!("{base}@{}", team.0),
                             inject: index,
                             n,
-                            team: Some((label.clone(), id.clone())),
+                            team: Some(team.clone()),
                             offset: *offset,
                         });
                     }
@@ -247,7 +251,7 @@ impl Timeline {
             }
             let value = match field.name {
                 "persona" => self.persona(field, &mut errors),
-                "team_id" => match (&occ.team, &field.node.value) {
+                "team_id" => match (occ.team.as_deref(), &field.node.value) {
                     (Some((_, id)), _) => Some(id.clone()),
                     // A fan-out list checked outside any occurrence: its first team.
                     (None, Value::Seq(items)) => {
@@ -395,7 +399,7 @@ impl Timeline {
         ctx.insert(
             "team".into(),
             occ.team
-                .as_ref()
+                .as_deref()
                 .map_or(minijinja::Value::from(()), |(label, _)| {
                     minijinja::Value::from(label.clone())
                 }),

@@ -117,7 +117,7 @@ fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
     let mut has_any = vec![false; s.injects.len()];
     for occ in &timeline.occurrences {
         has_any[occ.inject] = true;
-        if checked.insert((occ.inject, occ.team.as_ref().map(|(l, _)| l.as_str()))) {
+        if checked.insert((occ.inject, occ.team.as_deref().map(|(l, _)| l.as_str()))) {
             firsts.push(occ.clone());
         }
     }
@@ -249,7 +249,7 @@ fn check_ids(timeline: &Timeline, ws: &Workspace, diags: &mut Diagnostics) {
                 .iter()
                 .flat_map(|t| [t.label(), t.id.to_string()])
                 .collect();
-            let label = occ.team.as_ref().map_or_else(
+            let label = occ.team.as_deref().map_or_else(
                 || team.to_string().trim_matches('"').to_string(),
                 |(l, _)| l.clone(),
             );
@@ -300,55 +300,68 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
             ),
         }
     }
-    // The same persona, channel, recipient, body and instant twice is most likely a copy-paste.
-    let identity: Vec<(String, String, String, String)> = s
+    // The same persona, channel, recipient, body and instant twice is most likely a
+    // copy-paste. Occurrences are compared by a hash of those five; a match is confirmed
+    // on the texts themselves, so a collision never draws a false warning.
+    use std::hash::BuildHasher;
+    let state = foldhash::fast::FixedState::default();
+    let identity = |occ: &Occurrence| {
+        let inject = timeline.inject(occ);
+        let text = |name: &str| timeline.field_text(inject, name);
+        let recipient = occ.team.as_deref().map_or_else(
+            || format!("{}{}", text("team_id"), text("to")),
+            |(_, id)| id.to_string(),
+        );
+        (
+            text("persona"),
+            text("channel"),
+            recipient,
+            text("body"),
+            occ.offset,
+        )
+    };
+    // Per inject: its persona, channel and body, and its own recipient.
+    let hashes: Vec<(u64, u64)> = s
         .injects
         .iter()
         .map(|inject| {
             let text = |name: &str| timeline.field_text(inject, name);
             (
-                text("persona"),
-                text("channel"),
-                format!("{}{}", text("team_id"), text("to")),
-                text("body"),
+                state.hash_one((text("persona"), text("channel"), text("body"))),
+                state.hash_one(format!("{}{}", text("team_id"), text("to"))),
             )
         })
         .collect();
-    let mut seen: foldhash::HashMap<(&str, &str, String, &str, Duration), usize> =
+    let mut seen: foldhash::HashMap<u64, usize> =
         foldhash::HashMapExt::with_capacity(timeline.occurrences.len());
     let mut warned: HashSet<(usize, usize)> = HashSet::new();
-    for occ in &timeline.occurrences {
-        let (persona, channel, recipient, body) = &identity[occ.inject];
+    for (index, occ) in timeline.occurrences.iter().enumerate() {
+        let (core, own_recipient) = hashes[occ.inject];
         let recipient = occ
             .team
-            .as_ref()
-            .map_or_else(|| recipient.clone(), |(_, id)| id.to_string());
-        let key = (
-            persona.as_str(),
-            channel.as_str(),
-            recipient,
-            body.as_str(),
-            occ.offset,
-        );
-        match seen.get(&key) {
-            Some(first) if *first != occ.inject => {
-                if warned.insert((*first, occ.inject)) {
-                    let inject = timeline.inject(occ);
-                    let other = &s.injects[*first];
-                    diags.warning(
-                        inject.pos,
-                        format!(
-                            "inject `{}` sends the same body from the same persona on the same channel at the same time as `{}`",
-                            inject.id, other.id
-                        ),
-                        Some(format!("a likely copy-paste of line {}; change its time or persona if intended", other.pos.line)),
-                    );
-                }
-            }
-            Some(_) => {}
-            None => {
-                seen.insert(key, occ.inject);
-            }
+            .as_deref()
+            .map_or(own_recipient, |(_, id)| state.hash_one(id.to_string()));
+        let key = state.hash_one((core, recipient, occ.offset));
+        let Some(&first) = seen.get(&key) else {
+            seen.insert(key, index);
+            continue;
+        };
+        let first = &timeline.occurrences[first];
+        if first.inject != occ.inject
+            && !warned.contains(&(first.inject, occ.inject))
+            && identity(first) == identity(occ)
+        {
+            warned.insert((first.inject, occ.inject));
+            let inject = timeline.inject(occ);
+            let other = timeline.inject(first);
+            diags.warning(
+                inject.pos,
+                format!(
+                    "inject `{}` sends the same body from the same persona on the same channel at the same time as `{}`",
+                    inject.id, other.id
+                ),
+                Some(format!("a likely copy-paste of line {}; change its time or persona if intended", other.pos.line)),
+            );
         }
     }
     let duration = timeline.duration();
