@@ -159,7 +159,7 @@ pub fn read(file: &str, source: Arc<String>) -> (Option<Scenario>, Diagnostics) 
         }
     };
     let mut reader = Reader { diags: &mut diags };
-    let scenario = reader.scenario(file, source.clone(), root_pos, entries);
+    let scenario = reader.scenario(file, source.clone(), root_pos, entries.into_vec());
     (Some(scenario), diags)
 }
 
@@ -220,7 +220,7 @@ impl Reader<'_> {
                     for (alias, id) in self.string_map(value, "personas") {
                         match id.value {
                             Value::Str(ref v) if !v.trim().is_empty() => {
-                                s.personas.insert(alias, v.clone());
+                                s.personas.insert(alias, v.to_string());
                             }
                             _ => self.diags.error(
                                 id.pos,
@@ -237,7 +237,7 @@ impl Reader<'_> {
                                 s.teams.insert(alias, serde_json::Value::from(*i));
                             }
                             Value::Str(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
-                                s.teams.insert(alias, serde_json::Value::from(v.clone()));
+                                s.teams.insert(alias, serde_json::Value::from(v.as_str()));
                             }
                             _ => self.diags.error(
                                 id.pos,
@@ -346,7 +346,7 @@ impl Reader<'_> {
 
     fn string(&mut self, node: &Node, field: &str) -> Option<String> {
         match &node.value {
-            Value::Str(s) => Some(s.clone()),
+            Value::Str(s) => Some(s.to_string()),
             _ => {
                 self.diags.error(
                     node.pos,
@@ -361,7 +361,7 @@ impl Reader<'_> {
     fn string_list(&mut self, node: &Node, field: &str) -> Vec<String> {
         match &node.value {
             Value::Seq(items) => items.iter().filter_map(|i| self.string(i, field)).collect(),
-            Value::Str(s) => vec![s.clone()],
+            Value::Str(s) => vec![s.to_string()],
             _ => {
                 self.diags.error(
                     node.pos,
@@ -406,7 +406,7 @@ impl Reader<'_> {
                 return Vec::new();
             }
         };
-        self.keyed(entries, BODY_FIELDS, what)
+        self.keyed(entries.into_vec(), BODY_FIELDS, what)
             .into_iter()
             .map(|(name, k, v)| Field {
                 name,
@@ -440,7 +440,7 @@ impl Reader<'_> {
         };
         let has_id_key = entries.iter().any(|(k, _)| k.as_str() == Some("id"));
         let mut timing: BTreeMap<&str, Node> = BTreeMap::new();
-        let keyed = self.keyed(entries, &INJECT_KEYS, "inject");
+        let keyed = self.keyed(entries.into_vec(), &INJECT_KEYS, "inject");
         // Sized exactly: a scenario holds every inject's fields at once.
         inject.fields.reserve_exact(
             keyed
@@ -452,7 +452,7 @@ impl Reader<'_> {
             match name {
                 "id" => match &value.value {
                     Value::Str(s) if is_valid_id(s) => {
-                        inject.id = s.clone();
+                        inject.id = s.to_string();
                         inject.pos = value.pos;
                     }
                     Value::Int(i) => {

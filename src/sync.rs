@@ -112,7 +112,7 @@ fn sync_block(
     };
     let (key, value) = &entries[index];
     let existing: Vec<(Node, Node)> = match &value.value {
-        Value::Map(m) => m.clone(),
+        Value::Map(m) => m.to_vec(),
         Value::Null => Vec::new(),
         _ => return Err(format!("`{block}` is not a mapping")),
     };

@@ -528,9 +528,9 @@ pub fn resolve_team(s: &Scenario, node: &Node) -> Result<J, (String, Option<Stri
     match &node.value {
         Value::Int(i) if *i >= 0 => Ok(J::from(*i)),
         Value::Str(t) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
-            Ok(J::String(t.clone()))
+            Ok(J::String(t.to_string()))
         }
-        Value::Str(t) => s.teams.get(t).cloned().ok_or_else(|| {
+        Value::Str(t) => s.teams.get(t.as_str()).cloned().ok_or_else(|| {
             (
                 format!("unknown team `{t}`"),
                 Some(

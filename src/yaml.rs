@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use compact_str::CompactString;
+
 use serde_saphyr::granit_parser::{Event, Marker, ParseResult, Parser, ScalarStyle, Span, Tag};
 
 /// Files larger than this are refused before parsing.
@@ -35,10 +37,13 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
-    Seq(Vec<Node>),
+    /// Inline up to 24 bytes: most scalars of a scenario (keys, ids, times, names)
+    /// take no allocation of their own.
+    Str(CompactString),
+    /// Sized exactly (a large scenario holds hundreds of thousands of these at once).
+    Seq(Box<[Node]>),
     /// Keys and values in file order.
-    Map(Vec<(Node, Node)>),
+    Map(Box<[(Node, Node)]>),
 }
 
 impl Node {
@@ -78,7 +83,7 @@ impl Node {
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-            Value::Str(s) => J::String(s.clone()),
+            Value::Str(s) => J::String(s.to_string()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => J::Object(
                 entries
@@ -96,7 +101,7 @@ impl Node {
             Value::Bool(b) => b.to_string(),
             Value::Int(i) => i.to_string(),
             Value::Float(f) => f.to_string(),
-            Value::Str(s) => s.clone(),
+            Value::Str(s) => s.to_string(),
             Value::Seq(_) | Value::Map(_) => String::new(),
         }
     }
@@ -138,14 +143,20 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     Builder::new(text).run()
 }
 
+/// A collection being built: where it starts, its anchor, and where its items start
+/// in the builder's stack of items (or entries), with a mapping's pending key.
 enum Open {
-    Seq(Pos, usize, Vec<Node>),
-    Map(Pos, usize, Vec<(Node, Node)>, Option<Node>),
+    Seq(Pos, usize, usize),
+    Map(Pos, usize, usize, Option<Node>),
 }
 
 struct Builder<'a> {
     text: &'a str,
     stack: Vec<Open>,
+    /// The items of the open sequences and the entries of the open mappings, innermost
+    /// last: each collection is moved out, sized exactly, when it ends.
+    items: Vec<Node>,
+    entries: Vec<(Node, Node)>,
     anchors: HashMap<usize, (Node, usize)>,
     nodes: usize,
     alias_nodes: usize,
@@ -161,6 +172,8 @@ impl<'a> Builder<'a> {
         Builder {
             text,
             stack: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
             anchors: HashMap::new(),
             nodes: 0,
             alias_nodes: 0,
@@ -282,25 +295,26 @@ impl<'a> Builder<'a> {
             Event::SequenceStart(_, anchor, _) => {
                 self.open(&span)?;
                 let pos = self.pos(&span);
-                self.stack.push(Open::Seq(pos, anchor, Vec::new()));
+                self.stack.push(Open::Seq(pos, anchor, self.items.len()));
             }
             Event::MappingStart(_, anchor, _) => {
                 self.open(&span)?;
                 let pos = self.pos(&span);
-                self.stack.push(Open::Map(pos, anchor, Vec::new(), None));
+                self.stack
+                    .push(Open::Map(pos, anchor, self.entries.len(), None));
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let node = match self.stack.pop() {
-                    Some(Open::Seq(pos, anchor, items)) => (
+                    Some(Open::Seq(pos, anchor, start)) => (
                         Node {
-                            value: Value::Seq(items),
+                            value: Value::Seq(self.items.drain(start..).collect()),
                             pos,
                         },
                         anchor,
                     ),
-                    Some(Open::Map(pos, anchor, entries, _)) => (
+                    Some(Open::Map(pos, anchor, start, _)) => (
                         Node {
-                            value: Value::Map(entries),
+                            value: Value::Map(self.entries.drain(start..).collect()),
                             pos,
                         },
                         anchor,
@@ -371,11 +385,11 @@ impl<'a> Builder<'a> {
                 self.root = Some(node);
                 Ok(())
             }
-            Some(Open::Seq(_, _, items)) => {
-                items.push(node);
+            Some(Open::Seq(..)) => {
+                self.items.push(node);
                 Ok(())
             }
-            Some(Open::Map(_, _, entries, key)) => match key.take() {
+            Some(Open::Map(_, _, start, key)) => match key.take() {
                 None => {
                     *key = Some(node);
                     Ok(())
@@ -383,7 +397,10 @@ impl<'a> Builder<'a> {
                 Some(k) => {
                     if !matches!(k.value, Value::Seq(_) | Value::Map(_)) {
                         let text = k.scalar_text();
-                        if let Some((first, _)) = entries.iter().find(|(e, _)| e.value == k.value) {
+                        if let Some((first, _)) = self.entries[*start..]
+                            .iter()
+                            .find(|(e, _)| e.value == k.value)
+                        {
                             let line = first.pos.line;
                             return Err(SyntaxError {
                                 message: format!("duplicate key `{text}` (first on line {line})"),
@@ -392,7 +409,7 @@ impl<'a> Builder<'a> {
                         }
                     }
                     let _ = span;
-                    entries.push((k, node));
+                    self.entries.push((k, node));
                     Ok(())
                 }
             },
@@ -417,7 +434,7 @@ fn count_nodes(node: &Node) -> usize {
 fn scalar(cow: std::borrow::Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     let text: &str = &cow;
     if style != ScalarStyle::Plain || tag.is_some_and(|t| t.suffix() == "str") {
-        return Value::Str(cow.into_owned());
+        return Value::Str(CompactString::from(cow));
     }
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
@@ -434,11 +451,11 @@ fn scalar(cow: std::borrow::Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>)
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         // `0755` and `007` stay text: ids and codes, not octal numbers.
         if digits.len() > 1 && digits.starts_with('0') {
-            return Value::Str(text.to_string());
+            return Value::Str(CompactString::from(text));
         }
         return text
             .parse::<i64>()
-            .map_or_else(|_| Value::Str(text.to_string()), Value::Int);
+            .map_or_else(|_| Value::Str(CompactString::from(text)), Value::Int);
     }
     if let Some(hex) = text.strip_prefix("0x") {
         if let Ok(i) = i64::from_str_radix(hex, 16) {
@@ -460,7 +477,7 @@ fn scalar(cow: std::borrow::Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>)
     if floaty && let Ok(f) = text.parse::<f64>() {
         return Value::Float(f);
     }
-    Value::Str(text.to_string())
+    Value::Str(CompactString::from(text))
 }
 
 #[cfg(test)]
