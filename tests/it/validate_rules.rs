@@ -460,6 +460,39 @@ fn warnings_copy_paste_empty_body_long_scenario() {
     );
 }
 
+/// The copy-paste warning needs all five alike: persona, channel, recipient, body, instant.
+#[test]
+fn copy_paste_needs_every_part_alike() {
+    let copies = |inject_lines: &str| {
+        check(&case(inject_lines))
+            .into_iter()
+            .filter(|f| f.level == Level::Warning && f.message.contains("same body"))
+            .map(|f| (f.line, f.message))
+            .collect::<Vec<_>>()
+    };
+    let twin = "  - id: twin\n    at: 1m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: hello\n";
+    assert_eq!(copies(twin).len(), 1);
+    for (from, to) in [
+        ("at: 1m", "at: 2m"),
+        ("persona: hm", "persona: \"3-1\""),
+        ("channel: microblog", "channel: forum"),
+        ("team_id: blue", "team_id: 3437867"),
+        ("body: hello", "body: hello!"),
+    ] {
+        assert!(
+            copies(&twin.replace(from, to)).is_empty(),
+            "{to}: {:?}",
+            copies(&twin.replace(from, to))
+        );
+    }
+    // Fanned out to a team the other also reaches: warned once, naming the first.
+    let fan = "  - id: fan\n    at: 3m\n    persona: hm\n    channel: microblog\n    team_id: [blue]\n    body: hi\n";
+    let found = copies(&format!("{fan}{}", fan.replace("id: fan", "id: fan2")));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, 21);
+    assert!(found[0].1.contains("inject `fan2`") && found[0].1.contains("as `fan`"));
+}
+
 #[test]
 fn every_problem_is_reported_in_one_pass() {
     let text = case(
