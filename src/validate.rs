@@ -302,7 +302,8 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
     }
     // The same persona, channel, recipient, body and instant twice is most likely a
     // copy-paste. Occurrences are compared by a hash of those five; a match is confirmed
-    // on the texts themselves, so a collision never draws a false warning.
+    // on the texts themselves, so a collision never draws a false warning (at worst, the
+    // occurrence that collided is not remembered, and a later copy of it goes unwarned).
     use std::hash::BuildHasher;
     let state = foldhash::fast::FixedState::default();
     let identity = |occ: &Occurrence| {
