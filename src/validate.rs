@@ -306,17 +306,33 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
     // occurrence that collided is not remembered, and a later copy of it goes unwarned).
     use std::hash::BuildHasher;
     let state = foldhash::fast::FixedState::default();
+    // The recipient: the team as resolved (so `blue`, `3437866` and a fan-out to `[blue]`
+    // are one team), and `to`.
+    let own_team = |inject: &crate::scenario::Inject| {
+        inject
+            .field("team_id")
+            .or_else(|| s.defaults.iter().find(|d| d.name == "team_id"))
+            .map(|f| {
+                crate::timeline::resolve_team(s, &f.node)
+                    .map_or_else(|_| f.node.scalar_text(), |id| id.to_string())
+            })
+            .unwrap_or_default()
+    };
+    let recipient = |occ: &Occurrence| {
+        let inject = timeline.inject(occ);
+        let team = occ
+            .team
+            .as_deref()
+            .map_or_else(|| own_team(inject), |(_, id)| id.to_string());
+        (team, timeline.field_text(inject, "to"))
+    };
     let identity = |occ: &Occurrence| {
         let inject = timeline.inject(occ);
         let text = |name: &str| timeline.field_text(inject, name);
-        let recipient = occ.team.as_deref().map_or_else(
-            || format!("{}{}", text("team_id"), text("to")),
-            |(_, id)| id.to_string(),
-        );
         (
             text("persona"),
             text("channel"),
-            recipient,
+            recipient(occ),
             text("body"),
             occ.offset,
         )
@@ -329,7 +345,7 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
             let text = |name: &str| timeline.field_text(inject, name);
             (
                 state.hash_one((text("persona"), text("channel"), text("body"))),
-                state.hash_one(format!("{}{}", text("team_id"), text("to"))),
+                state.hash_one((own_team(inject), text("to"))),
             )
         })
         .collect();
@@ -338,11 +354,11 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
     let mut warned: HashSet<(usize, usize)> = HashSet::new();
     for (index, occ) in timeline.occurrences.iter().enumerate() {
         let (core, own_recipient) = hashes[occ.inject];
-        let recipient = occ
+        let to_whom = occ
             .team
             .as_deref()
-            .map_or(own_recipient, |(_, id)| state.hash_one(id.to_string()));
-        let key = state.hash_one((core, recipient, occ.offset));
+            .map_or(own_recipient, |_| state.hash_one(recipient(occ)));
+        let key = state.hash_one((core, to_whom, occ.offset));
         let Some(&first) = seen.get(&key) else {
             seen.insert(key, index);
             continue;

@@ -485,6 +485,11 @@ fn copy_paste_needs_every_part_alike() {
             copies(&twin.replace(from, to))
         );
     }
+    // One team however written: by name, by number, or in a fan-out list.
+    for team in ["3437866", "[blue]", "[3437866, 3437867]"] {
+        let found = copies(&twin.replace("team_id: blue", &format!("team_id: {team}")));
+        assert_eq!(found.len(), 1, "{team}: {found:?}");
+    }
     // Fanned out to a team the other also reaches: warned once, naming the first.
     let fan = "  - id: fan\n    at: 3m\n    persona: hm\n    channel: microblog\n    team_id: [blue]\n    body: hi\n";
     let found = copies(&format!("{fan}{}", fan.replace("id: fan", "id: fan2")));
