@@ -92,6 +92,15 @@ pub struct Inject {
     pub notes: Option<Box<serde_json::Value>>,
 }
 
+impl Scenario {
+    /// An inject's field, else the scenario's default for it.
+    pub fn field<'a>(&'a self, inject: &'a Inject, name: &str) -> Option<&'a Field> {
+        inject
+            .field(name)
+            .or_else(|| self.defaults.iter().find(|d| d.name == name))
+    }
+}
+
 impl Inject {
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)

@@ -193,18 +193,16 @@ impl Timeline {
     /// A field's value as written (the inject's, else the default's), as text; empty when
     /// neither sets it.
     pub fn field_text(&self, inject: &Inject, name: &str) -> String {
-        inject
-            .field(name)
-            .or_else(|| self.scenario.defaults.iter().find(|d| d.name == name))
+        self.scenario
+            .field(inject, name)
             .map(|f| f.node.scalar_text())
             .unwrap_or_default()
     }
 
     /// Where a body field's value stands (the inject's, else the default's), or the inject's id.
     pub fn field_pos(&self, inject: &Inject, field: &str) -> Pos {
-        inject
-            .field(field)
-            .or_else(|| self.scenario.defaults.iter().find(|d| d.name == field))
+        self.scenario
+            .field(inject, field)
             .map_or(inject.pos, |f| f.node.pos)
     }
 
@@ -552,9 +550,7 @@ pub fn resolve_team(s: &Scenario, node: &Node) -> Result<J, (String, Option<Stri
 
 /// The fan-out teams of an inject: `(as written, id)` for each, empty when not a list.
 fn fan_out(inject: &Inject, s: &Scenario, errors: &mut Vec<ExpandError>) -> Vec<(String, J)> {
-    let field = inject
-        .field("team_id")
-        .or_else(|| s.defaults.iter().find(|d| d.name == "team_id"));
+    let field = s.field(inject, "team_id");
     let Some(Value::Seq(items)) = field.map(|f| &f.node.value) else {
         return Vec::new();
     };

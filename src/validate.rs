@@ -191,7 +191,7 @@ fn check_one(
         if broken.contains(v.field.as_str()) {
             continue;
         }
-        let present = |f: &str| inject.field(f).is_some() || s.defaults.iter().any(|d| d.name == f);
+        let present = |f: &str| s.field(inject, f).is_some();
         let anchor = match v.cause {
             Some(cause) if !present(&v.field) => cause,
             _ => v.field.as_str(),
@@ -219,13 +219,7 @@ fn check_ids(timeline: &Timeline, ws: &Workspace, diags: &mut Diagnostics) {
             && !ws.has_persona(persona)
             && reported.insert((occ.inject, format!("p{persona}")))
         {
-            let written = inject.field("persona").or_else(|| {
-                timeline
-                    .scenario
-                    .defaults
-                    .iter()
-                    .find(|d| d.name == "persona")
-            });
+            let written = timeline.scenario.field(inject, "persona");
             let word = written
                 .map(|f| f.node.scalar_text())
                 .unwrap_or_else(|| persona.to_string());
@@ -306,15 +300,16 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
     // occurrence that collided is not remembered, and a later copy of it goes unwarned).
     use std::hash::BuildHasher;
     let state = foldhash::fast::FixedState::default();
-    // The recipient: the team as resolved (so `blue`, `3437866` and a fan-out to `[blue]`
-    // are one team), and `to`.
+    // The recipient: the team as its number (so `blue`, `3437866`, `"3437866"` and a
+    // fan-out to `[blue]` are one team), and `to`.
+    let team_text = |id: &serde_json::Value| {
+        message::team_number(id).map_or_else(|| id.to_string(), |n| n.to_string())
+    };
     let own_team = |inject: &crate::scenario::Inject| {
-        inject
-            .field("team_id")
-            .or_else(|| s.defaults.iter().find(|d| d.name == "team_id"))
+        s.field(inject, "team_id")
             .map(|f| {
                 crate::timeline::resolve_team(s, &f.node)
-                    .map_or_else(|_| f.node.scalar_text(), |id| id.to_string())
+                    .map_or_else(|_| f.node.scalar_text(), |id| team_text(&id))
             })
             .unwrap_or_default()
     };
@@ -323,7 +318,7 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
         let team = occ
             .team
             .as_deref()
-            .map_or_else(|| own_team(inject), |(_, id)| id.to_string());
+            .map_or_else(|| own_team(inject), |(_, id)| team_text(id));
         (team, timeline.field_text(inject, "to"))
     };
     let identity = |occ: &Occurrence| {

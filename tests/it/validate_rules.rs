@@ -486,7 +486,7 @@ fn copy_paste_needs_every_part_alike() {
         );
     }
     // One team however written: by name, by number, or in a fan-out list.
-    for team in ["3437866", "[blue]", "[3437866, 3437867]"] {
+    for team in ["3437866", "\"3437866\"", "[blue]", "[3437866, 3437867]"] {
         let found = copies(&twin.replace("team_id: blue", &format!("team_id: {team}")));
         assert_eq!(found.len(), 1, "{team}: {found:?}");
     }
