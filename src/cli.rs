@@ -1,6 +1,6 @@
 //! The command line, as clap parses it. Doc comments here are the `--help` text.
 //!
-//! Only parsing lives here; [`crate::run`] turns these into actions. Nothing past that
+//! Only parsing lives here; [`crate::commands`] turns these into actions. Nothing past that
 //! point reads raw arguments.
 
 use std::path::PathBuf;
@@ -215,6 +215,24 @@ pub struct ReportArgs {
     pub output: Output,
 }
 
+/// `--late`: what to do with an occurrence whose instant has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LateArg {
+    /// Send it at once, marked late.
+    Fire,
+    /// Journal it as skipped.
+    Skip,
+}
+
+/// `--retry`: which failures to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RetryArg {
+    /// Connection failures, timeouts, 429 and 5xx; may duplicate (and says so).
+    All,
+    /// Only what surely did not arrive: connection refused, 429, 503.
+    Safe,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -247,8 +265,8 @@ pub struct RunArgs {
     #[arg(long, requires = "resume")]
     pub resend_uncertain: bool,
     /// What to do with an occurrence whose instant has passed.
-    #[arg(long, value_enum, default_value_t = crate::engine::LatePolicy::Fire)]
-    pub late: crate::engine::LatePolicy,
+    #[arg(long, value_enum, default_value_t = LateArg::Fire)]
+    pub late: LateArg,
     /// Later than this, an occurrence is skipped whatever --late says.
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DUR")]
     pub late_max: std::time::Duration,
@@ -256,8 +274,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub concurrency: usize,
     /// Which failures to retry: `all` (may duplicate, and says so) or `safe`.
-    #[arg(long, value_enum, default_value_t = crate::client::RetryPolicy::All)]
-    pub retry: crate::client::RetryPolicy,
+    #[arg(long, value_enum, default_value_t = RetryArg::All)]
+    pub retry: RetryArg,
     /// Fire only these occurrence keys or inject ids (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "KEY,...")]
     pub only: Vec<String>,

@@ -31,11 +31,34 @@ impl std::fmt::Debug for Target {
 
 pub const DEFAULT_BASE_URL: &str = "https://api.conducttr.com/v1.1/eagle";
 
+/// Why a target or a client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The base URL is not one injector sends to.
+    #[error("bad base URL: {0}")]
+    BaseUrl(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
+    #[error("the token holds characters a header cannot carry")]
+    TokenChars,
+}
+
+impl Error {
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Error::BaseUrl(_) => Some("pass --base-url or set CONDUCTTR_BASE_URL"),
+            Error::TokenChars => Some("a token is one line of printable ASCII"),
+            Error::Build(_) => None,
+        }
+    }
+}
+
 impl Target {
     /// Check the URL: https, or plain http to a loopback host only.
-    pub fn new(base_url: &str, token: String) -> Result<Target, String> {
+    pub fn new(base_url: &str, token: String) -> Result<Target, Error> {
+        let bad = |reason: String| Error::BaseUrl(reason);
         let url = reqwest::Url::parse(base_url.trim())
-            .map_err(|e| format!("`{base_url}` is not a URL ({e})"))?;
+            .map_err(|e| bad(format!("`{base_url}` is not a URL ({e})")))?;
         let loopback = match url.host() {
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -46,14 +69,14 @@ impl Target {
             "https" => {}
             "http" if loopback => {}
             "http" => {
-                return Err(format!(
+                return Err(bad(format!(
                     "`{base_url}` is plain http to a host that is not loopback; use https"
-                ));
+                )));
             }
-            other => return Err(format!("`{base_url}` has scheme `{other}`; use https")),
+            other => return Err(bad(format!("`{base_url}` has scheme `{other}`; use https"))),
         }
         if url.host().is_none() {
-            return Err(format!("`{base_url}` has no host"));
+            return Err(bad(format!("`{base_url}` has no host")));
         }
         Ok(Target {
             base_url: base_url.trim().trim_end_matches('/').to_string(),
@@ -75,7 +98,7 @@ impl Target {
 }
 
 /// Which failures to retry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RetryPolicy {
     /// Connection failures, timeouts, 429 and 5xx; may duplicate (and says so).
@@ -167,7 +190,7 @@ pub fn install_crypto() {
 }
 
 impl Client {
-    pub fn new(target: Target, settings: Settings) -> Result<Client, String> {
+    pub fn new(target: Target, settings: Settings) -> Result<Client, Error> {
         install_crypto();
         let http = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
@@ -182,12 +205,11 @@ impl Client {
             .retry(reqwest::retry::never().max_retries_per_request(0))
             .user_agent(concat!("injector/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| Error::Build(e.to_string()))?;
         let messages = reqwest::Url::parse(&target.messages_url())
-            .map_err(|e| format!("`{}` is not a URL ({e})", target.base_url))?;
-        let mut auth =
-            reqwest::header::HeaderValue::try_from(format!("Bearer {}", target.token))
-                .map_err(|_| "the token holds characters a header cannot carry".to_string())?;
+            .map_err(|e| Error::BaseUrl(format!("`{}` is not a URL ({e})", target.base_url)))?;
+        let mut auth = reqwest::header::HeaderValue::try_from(format!("Bearer {}", target.token))
+            .map_err(|_| Error::TokenChars)?;
         auth.set_sensitive(true);
         Ok(Client {
             http,

@@ -19,8 +19,10 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::board::{Board, Progress};
-use crate::engine::{Action, ClockState, Command};
+use crate::action::{Action, Source};
+use crate::board::Board;
+use crate::engine::{ClockState, Command};
+use crate::fold::Status;
 use crate::timeline::Timeline;
 
 /// What the page and `ctl status` show, kept current by the run's event listener.
@@ -99,26 +101,25 @@ async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let occurrences: Vec<Value> = {
         let board = s.view.board.lock().expect("board lock");
         board
-            .slots()
-            .iter()
-            .map(|slot| {
-                let o = &s.view.timeline.occurrences[slot.occ];
+            .fired()
+            .map(|(fired, slot)| {
+                let o = &s.view.timeline.occurrences[fired.occ];
                 let skipped = clock
                     .skipped
                     .iter()
                     .any(|k| *k == o.key || *k == s.view.timeline.inject(o).id);
-                let status = match slot.progress {
-                    Progress::Sending => "in flight",
-                    Progress::Pending if skipped => "will skip",
+                let status = match slot.status {
+                    Status::Uncertain => "in flight",
+                    Status::Pending if skipped => "will skip",
                     p => p.name(),
                 };
-                let sent_at = (slot.progress == Progress::Sent)
+                let sent_at = (slot.status == Status::Sent)
                     .then(|| slot.at.map(crate::journal::time_text))
                     .flatten();
                 json!({
                     "key": o.key,
-                    "planned_at": rfc(slot.planned),
-                    "effective_at": rfc(slot.planned + clock.shift),
+                    "planned_at": rfc(fired.planned),
+                    "effective_at": rfc(fired.planned + clock.shift),
                     "status": status,
                     "sent_at": sent_at,
                     "message_id": slot.message_id.as_deref(),
@@ -152,24 +153,7 @@ async fn act(
     } else {
         serde_json::from_slice(&body).unwrap_or(json!({}))
     };
-    let key = || {
-        args.get("key")
-            .and_then(Value::as_str)
-            .map(String::from)
-            .ok_or("a `key` is required".to_string())
-    };
-    let parsed: Result<Action, String> = match action.as_str() {
-        "hold" => Ok(Action::Hold),
-        "resume" => Ok(Action::Resume),
-        "skip" => key().map(Action::Skip),
-        "unskip" => key().map(Action::Unskip),
-        "fire" => key().map(Action::Fire),
-        "shift" => match args.get("by").and_then(Value::as_str) {
-            Some(by) => parse_shift(by).map(Action::Shift),
-            None => Err("a `by` duration is required, e.g. \"5m\" or \"-5m\"".into()),
-        },
-        other => Err(format!("unknown action `{other}`")),
-    };
+    let parsed = Action::from_request(&action, &args);
     let action = match parsed {
         Ok(a) => a,
         Err(e) => {
@@ -180,12 +164,11 @@ async fn act(
                 .into_response();
         }
     };
-    let source = headers
-        .get("x-injector-source")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| ["page", "terminal", "command"].contains(v))
-        .unwrap_or("command")
-        .to_string();
+    let source = Source::from_header(
+        headers
+            .get("x-injector-source")
+            .and_then(|v| v.to_str().ok()),
+    );
     let (reply, answer) = oneshot::channel();
     if s.commands
         .send(Command {
@@ -215,18 +198,6 @@ async fn act(
         )
             .into_response(),
     }
-}
-
-/// `5m`, `-90s`, `+1h` to signed milliseconds.
-pub fn parse_shift(text: &str) -> Result<i64, String> {
-    let t = text.trim();
-    let (sign, rest) = match t.strip_prefix('-') {
-        Some(rest) => (-1, rest),
-        None => (1, t.strip_prefix('+').unwrap_or(t)),
-    };
-    humantime::parse_duration(rest.trim())
-        .map(|d| sign * d.as_millis() as i64)
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 5m or -5m"))
 }
 
 const PAGE: &str = r##"<!DOCTYPE html>
@@ -283,16 +254,3 @@ document.getElementById('fwd5').onclick = () => act('shift', {by:'5m'});
 refresh(); setInterval(refresh, 1000);
 </script></body></html>
 "##;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shifts() {
-        assert_eq!(parse_shift("5m"), Ok(300_000));
-        assert_eq!(parse_shift("-90s"), Ok(-90_000));
-        assert_eq!(parse_shift("+1h"), Ok(3_600_000));
-        assert!(parse_shift("later").is_err());
-    }
-}

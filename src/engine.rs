@@ -7,9 +7,10 @@
 //! send starts within about a millisecond of its instant. Occurrences due at the same
 //! instant are prepared together (bodies built, `sending` entries journaled with one
 //! `fsync`) a little ahead of time, then started in file order, at most `concurrency`
-//! in flight. The engine journals through [`Journal`] (it must wait for each
-//! `sending` entry to be durable before sending) and hands every entry to a
-//! [`Listener`]; output is the listener's business, never the engine's.
+//! in flight. Every step is an [`Event`], emitted in one way: journaled through
+//! [`Journal`] (a `sending` line must be durable before its request starts), then handed
+//! to a [`Listener`]; output is the listener's business, never the engine's. Live
+//! [`Action`]s arrive as [`Command`]s.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,8 +21,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, watch};
 
+use crate::action::{Action, Source};
 use crate::client::Outcome;
-use crate::journal::{Entry, Journal, time_text};
+use crate::event::Event;
+use crate::journal::{Entry, Journal};
 use crate::timeline::Timeline;
 
 /// How long before its instant an occurrence is prepared and journaled.
@@ -39,18 +42,26 @@ pub const PRECONNECT_LEAD: Duration = Duration::from_secs(2);
 /// (reqwest closes connections idle for 90 s, servers often sooner).
 const PRECONNECT_IDLE: Duration = Duration::from_secs(30);
 
-/// Hears of every entry once the engine has journaled it (`run`'s board, log and
+/// Hears of every event once the engine has journaled it (`run`'s board, log and
 /// stdout). It is called on the engine's own tasks, sends included: it must be quick
 /// and never wait (on a terminal, say), or it would delay sends.
 pub trait Listener: Send + Sync + 'static {
-    fn heard(&self, entry: Entry);
+    fn heard(&self, event: Event);
 }
 
-/// Entries passed on as they come, for a task to take in at its own pace.
-impl Listener for mpsc::UnboundedSender<Entry> {
-    fn heard(&self, entry: Entry) {
-        let _ = self.send(entry);
+/// Events passed on as they come, for a task to take in at its own pace.
+impl Listener for mpsc::UnboundedSender<Event> {
+    fn heard(&self, event: Event) {
+        let _ = self.send(event);
     }
+}
+
+/// Journal `event` without waiting for the disk, then tell `listener`; the line's
+/// sequence number (for [`Journal::durable`]). The one way an event leaves the engine.
+fn emit_queued(journal: &Journal, listener: &dyn Listener, event: Event) -> std::io::Result<u64> {
+    let written = journal.record(&Entry::from(&event));
+    listener.heard(event);
+    written
 }
 
 /// Sends one body; the real one is HTTP ([`crate::client::Client`]).
@@ -165,7 +176,7 @@ impl Clock {
 }
 
 /// What to do with an occurrence whose instant has passed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LatePolicy {
     /// Send it at once, marked late.
     Fire,
@@ -237,47 +248,20 @@ pub struct Engine<D: Dispatch> {
     pub next: watch::Sender<Option<(String, DateTime<Utc>)>>,
 }
 
+/// The sender tasks, and how the first of them to end early ended.
+type Senders = tokio::task::JoinSet<std::io::Result<()>>;
+type SenderEnd = Result<std::io::Result<()>, tokio::task::JoinError>;
+
 /// An occurrence ready to send, with its request.
 type Ready<D> = (Item, <D as Dispatch>::Ready);
 /// A group ready to send: its instant, each item with its request, and the journal
 /// sequence number that must be durable before any of them is sent.
 type Prepared<D> = (DateTime<Utc>, Vec<Ready<D>>, u64);
 
-/// A live action on a running exercise.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Action {
-    /// Stop the clock: nothing fires until resumed (in-flight sends finish).
-    Hold,
-    /// Restart the clock; every occurrence not yet fired moves later by the hold's length.
-    Resume,
-    /// Skip an occurrence key, or every occurrence of an inject id.
-    Skip(String),
-    /// Undo a skip before it fires.
-    Unskip(String),
-    /// Send an occurrence at once (also while held); its slot then does nothing.
-    Fire(String),
-    /// Move every occurrence not yet fired by this many milliseconds (negative: earlier).
-    Shift(i64),
-}
-
-impl Action {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Action::Hold => "hold",
-            Action::Resume => "resume",
-            Action::Skip(_) => "skip",
-            Action::Unskip(_) => "unskip",
-            Action::Fire(_) => "fire",
-            Action::Shift(_) => "shift",
-        }
-    }
-}
-
 /// An action, where it came from, and where to say how it went.
 pub struct Command {
     pub action: Action,
-    /// `terminal`, `page` or `command`.
-    pub source: String,
+    pub source: Source,
     pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
 }
 
@@ -293,38 +277,65 @@ pub struct ClockState {
 impl ClockState {
     /// The state a journal's actions leave behind: holds (one still open stays open),
     /// resumes and shifts summed into the shift, skips not undone.
-    pub fn replay(entries: &[Entry]) -> ClockState {
+    pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> ClockState {
         let mut state = ClockState::default();
-        for e in entries {
-            let Entry::Control {
+        for e in events {
+            let Event::Control {
                 at,
                 action,
-                key,
-                by_ms,
+                moved_ms,
                 ..
             } = e
             else {
                 continue;
             };
-            match action.as_str() {
-                "hold" => state.held_since = crate::journal::parse_time(at),
-                "resume" => {
+            let moved = chrono::TimeDelta::milliseconds(moved_ms.unwrap_or(0));
+            match action {
+                Action::Hold => state.held_since = Some(*at),
+                Action::Resume => {
                     state.held_since = None;
-                    state.shift += chrono::TimeDelta::milliseconds(by_ms.unwrap_or(0));
+                    state.shift += moved;
                 }
-                "shift" => state.shift += chrono::TimeDelta::milliseconds(by_ms.unwrap_or(0)),
-                "skip" => {
-                    if let Some(k) = key
-                        && !state.skipped.contains(k)
-                    {
+                Action::Shift(_) => state.shift += moved,
+                Action::Skip(k) => {
+                    if !state.skipped.contains(k) {
                         state.skipped.push(k.clone());
                     }
                 }
-                "unskip" => state.skipped.retain(|k| Some(k) != key.as_ref()),
-                _ => {}
+                Action::Unskip(k) => state.skipped.retain(|s| s != k),
+                Action::Fire(_) => {}
             }
         }
         state
+    }
+}
+
+/// The producer's place in a run: what is done, the clock, what is warm.
+struct Cursor {
+    /// The first item not yet prepared; those before it are done.
+    next: usize,
+    /// Items fired by hand (fire now) ahead of their turn.
+    fired: std::collections::HashSet<usize>,
+    clock: ClockState,
+    /// Stopped by a signal (or a hold ended by one).
+    stopped: bool,
+    /// With `--preconnect`: connections known open, and when the last group fired.
+    warm: AtomicUsize,
+    last_fired: Option<DateTime<Utc>>,
+}
+
+impl Cursor {
+    /// Past items already fired by hand; whether any item is left.
+    fn advance(&mut self, len: usize) -> bool {
+        while self.next < len && self.fired.contains(&self.next) {
+            self.next += 1;
+        }
+        self.next < len
+    }
+
+    /// Items never started.
+    fn pending(&self, len: usize) -> usize {
+        (self.next..len).filter(|k| !self.fired.contains(k)).count()
     }
 }
 
@@ -346,215 +357,231 @@ impl<D: Dispatch> Engine<D> {
         self.run_controlled(items, stop, None).await
     }
 
-    /// [`Engine::run`], steered live by `control`.
+    /// [`Engine::run`], steered live by `control`: two stages joined by a short queue,
+    /// so that preparing the next group (bodies, `sending` lines, one `fsync`) overlaps
+    /// with sending the current one.
     pub async fn run_controlled(
         &self,
         items: Vec<Item>,
         stop: watch::Receiver<bool>,
         control: Option<Control>,
     ) -> std::io::Result<Ending> {
-        // Two stages joined by a short queue, so that preparing the next group (bodies,
-        // `sending` entries, one fsync) overlaps with sending the current one.
         let (tx, rx) = mpsc::channel::<Prepared<D>>(4);
-        let producer = async {
-            let mut stop = stop;
-            let (mut commands, mut clock_state, publish) = match control {
-                Some(c) => (Some(c.commands), c.initial, Some(c.state)),
-                None => (None, ClockState::default(), None),
-            };
-            let mut fired: std::collections::HashSet<usize> = std::collections::HashSet::new();
-            let mut i = 0;
-            let mut stopped = false;
-            // With --preconnect: connections known open, and when the last group fired.
-            let warm = AtomicUsize::new(0);
-            let mut last_fired: Option<DateTime<Utc>> = None;
-            loop {
-                while i < items.len() && fired.contains(&i) {
-                    i += 1;
-                }
-                if i >= items.len() {
-                    break;
-                }
-                if let Some(p) = &publish {
-                    p.send_replace(clock_state.clone());
-                }
-                // A group: every item due at the same instant (with --speed max, a batch).
-                let shift = clock_state.shift;
-                let fire_at = items[i].fire_at + shift;
-                let cap = if self.config.max_speed {
-                    MAX_SPEED_GROUP
-                } else {
-                    usize::MAX
-                };
-                let mut group: Vec<Item> = Vec::new();
-                let mut j = i;
-                while j < items.len()
-                    && group.len() < cap
-                    && (self.config.max_speed || items[j].fire_at + shift == fire_at)
-                {
-                    if !fired.contains(&j) {
-                        group.push(Item {
-                            fire_at: items[j].fire_at + shift,
-                            ..items[j].clone()
-                        });
-                    }
-                    j += 1;
-                }
-                let key = self.timeline.occurrences[items[i].occ].key.clone();
-                let _ = self.next.send(Some((key, fire_at)));
-                // Wait for the group's instant, a command, or a stop.
-                let lead = chrono::TimeDelta::from_std(PREPARE_LEAD).unwrap_or_default();
-                let held = clock_state.held_since.is_some();
-                let connections = self.connections_for(group.len(), &warm, last_fired, fire_at);
-                let wait = async {
-                    if held {
-                        // Held: nothing fires; only a stop (or a command) ends the wait.
-                        let _ = stop.changed().await;
-                        true
-                    } else if self.config.max_speed {
-                        *stop.borrow()
-                    } else {
-                        if connections > 0 {
-                            let warm_lead =
-                                chrono::TimeDelta::from_std(PRECONNECT_LEAD).unwrap_or_default();
-                            if self
-                                .clock
-                                .sleep_until(fire_at - warm_lead, Some(&mut stop))
-                                .await
-                            {
-                                return true;
-                            }
-                            if self.preconnect(connections, fire_at - lead).await {
-                                warm.store(connections, Ordering::Relaxed);
-                            }
-                        }
-                        self.clock
-                            .sleep_until(fire_at - lead, Some(&mut stop))
-                            .await
-                    }
-                };
-                let command = tokio::select! {
-                    biased;
-                    c = async { commands.as_mut().expect("guarded").recv().await }, if commands.is_some() => match c {
-                        Some(c) => Some(c),
-                        None => { commands = None; continue; }
-                    },
-                    interrupted = wait => {
-                        if interrupted { stopped = true; break; }
-                        None
-                    }
-                };
-                if let Some(cmd) = command {
-                    let reply = self
-                        .apply(
-                            cmd.action,
-                            &cmd.source,
-                            &items,
-                            i,
-                            &mut fired,
-                            &mut clock_state,
-                            &tx,
-                        )
-                        .await?;
-                    let _ = cmd.reply.send(reply);
-                    continue;
-                }
-                if *stop.borrow() {
-                    stopped = true;
-                    break;
-                }
-                let (prepared, durable) = self.prepare(&group, &clock_state.skipped).await?;
-                last_fired = Some(fire_at);
-                i = j;
-                if tx.send((fire_at, prepared, durable)).await.is_err() {
-                    break;
-                }
-            }
-            drop(tx);
-            let _ = self.next.send(None);
-            let pending = (i..items.len()).filter(|k| !fired.contains(k)).count();
-            Ok::<_, std::io::Error>((pending, stopped))
-        };
-        let consumer = async {
-            // A pool of `concurrency` senders, each taking the next prepared body as soon
-            // as it is free: no task or wake-up per send.
-            // Owned here: when this stage ends (a sender failed), the producer's sends fail.
-            let mut rx = rx;
-            let queue = Arc::new(Queue::<Ready<D>>::default());
-            let mut senders = tokio::task::JoinSet::new();
-            for _ in 0..self.config.concurrency.max(1) {
-                let queue = queue.clone();
-                let dispatch = self.dispatch.clone();
-                let journal = self.journal.clone();
-                let events = self.events.clone();
-                let clock = self.clock.clone();
-                let timeline = self.timeline.clone();
-                let max_speed = self.config.max_speed;
-                senders.spawn(async move {
-                    while let Some((item, body)) = queue.next().await {
-                        let key = timeline.occurrences[item.occ].key.clone();
-                        let started = clock.now();
-                        let outcome = dispatch.send(body).await;
-                        let entry =
-                            outcome_entry(key, &item, started, clock.now(), outcome, max_speed);
-                        // Synced with the writer's next group, not waited for here: a
-                        // failure to write stops the run at the next append.
-                        let written = journal.record(&entry);
-                        events.heard(entry);
-                        written?;
-                    }
-                    Ok::<(), std::io::Error>(())
-                });
-            }
-            let mut failed = None;
-            while let Some((fire_at, prepared, durable)) = rx.recv().await {
-                // Every `sending` line on disk before a send; the `fsync` overlaps the
-                // wait for the instant, or the sending of the groups before.
-                self.journal.durable(durable).await?;
-                if self.config.max_speed {
-                    // Keep about a group queued ahead of the senders, no more.
-                    queue.drained().await;
-                } else {
-                    // Journaled as sending: the group goes out even if a stop comes now.
-                    self.clock.sleep_until(fire_at, None).await;
-                }
-                queue.push(prepared);
-                // A sender that failed (the journal cannot be written) ends the run.
-                if let Some(done) = senders.try_join_next() {
-                    failed = Some(done);
-                    break;
-                }
-            }
-            queue.close();
-            Ok::<_, std::io::Error>((senders, failed))
-        };
-        let (produced, consumed) = tokio::join!(producer, consumer);
+        let (produced, consumed) =
+            tokio::join!(self.produce(&items, stop, control, tx), self.consume(rx));
         let (mut senders, failed) = consumed?;
         if let Some(done) = failed {
             done.map_err(std::io::Error::other)??;
         }
-        let (pending, stopped) = produced?;
+        let cursor = produced?;
         let drain = async {
             while let Some(done) = senders.join_next().await {
                 done.map_err(std::io::Error::other)??;
             }
             Ok::<(), std::io::Error>(())
         };
-        if stopped {
-            if tokio::time::timeout(self.config.drain, drain)
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    "requests still in flight after {:?}; they stay `sending` (uncertain) in the journal",
-                    self.config.drain
-                );
-            }
-            Ok(Ending::Interrupted { pending })
-        } else {
+        if !cursor.stopped {
             drain.await?;
-            Ok(Ending::Completed)
+            return Ok(Ending::Completed);
         }
+        if tokio::time::timeout(self.config.drain, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "requests still in flight after {:?}; they stay `sending` (uncertain) in the journal",
+                self.config.drain
+            );
+        }
+        Ok(Ending::Interrupted {
+            pending: cursor.pending(items.len()),
+        })
+    }
+
+    /// The first stage: wait for each group's instant (or a command, or a stop), carry
+    /// out commands, prepare the group and hand it to the senders.
+    async fn produce(
+        &self,
+        items: &[Item],
+        mut stop: watch::Receiver<bool>,
+        control: Option<Control>,
+        tx: mpsc::Sender<Prepared<D>>,
+    ) -> std::io::Result<Cursor> {
+        let (mut commands, initial, publish) = match control {
+            Some(c) => (Some(c.commands), c.initial, Some(c.state)),
+            None => (None, ClockState::default(), None),
+        };
+        let mut cursor = Cursor {
+            next: 0,
+            fired: std::collections::HashSet::new(),
+            clock: initial,
+            stopped: false,
+            warm: AtomicUsize::new(0),
+            last_fired: None,
+        };
+        while cursor.advance(items.len()) {
+            if let Some(p) = &publish {
+                p.send_replace(cursor.clock.clone());
+            }
+            let (fire_at, group, end) = self.group(items, &cursor);
+            let key = self.timeline.occurrences[items[cursor.next].occ]
+                .key
+                .clone();
+            let _ = self.next.send(Some((key, fire_at)));
+            let command = tokio::select! {
+                biased;
+                c = async { commands.as_mut().expect("guarded").recv().await }, if commands.is_some() => match c {
+                    Some(c) => Some(c),
+                    None => { commands = None; continue; }
+                },
+                interrupted = self.wait_for(fire_at, group.len(), &cursor, &mut stop) => {
+                    if interrupted { cursor.stopped = true; break; }
+                    None
+                }
+            };
+            if let Some(cmd) = command {
+                let reply = self
+                    .apply(cmd.action, cmd.source, items, &mut cursor, &tx)
+                    .await?;
+                let _ = cmd.reply.send(reply);
+                continue;
+            }
+            if *stop.borrow() {
+                cursor.stopped = true;
+                break;
+            }
+            let (prepared, durable) = self.prepare(&group, &cursor.clock.skipped).await?;
+            cursor.last_fired = Some(fire_at);
+            cursor.next = end;
+            if tx.send((fire_at, prepared, durable)).await.is_err() {
+                break;
+            }
+        }
+        let _ = self.next.send(None);
+        Ok(cursor)
+    }
+
+    /// The next group from the cursor: every item due at the same instant (with
+    /// `--speed max`, a batch), moved by the clock's shift; its instant, its items (those
+    /// not fired by hand) and where the group ends.
+    fn group(&self, items: &[Item], cursor: &Cursor) -> (DateTime<Utc>, Vec<Item>, usize) {
+        let shift = cursor.clock.shift;
+        let fire_at = items[cursor.next].fire_at + shift;
+        let cap = if self.config.max_speed {
+            MAX_SPEED_GROUP
+        } else {
+            usize::MAX
+        };
+        let mut group: Vec<Item> = Vec::new();
+        let mut end = cursor.next;
+        while end < items.len()
+            && group.len() < cap
+            && (self.config.max_speed || items[end].fire_at + shift == fire_at)
+        {
+            if !cursor.fired.contains(&end) {
+                group.push(Item {
+                    fire_at: items[end].fire_at + shift,
+                    ..items[end].clone()
+                });
+            }
+            end += 1;
+        }
+        (fire_at, group, end)
+    }
+
+    /// Wait until a group of `size` due at `fire_at` is to be prepared (opening its
+    /// connections first with `--preconnect`); `true` when stopped first. While held,
+    /// only a stop ends the wait (a command ends it from outside).
+    async fn wait_for(
+        &self,
+        fire_at: DateTime<Utc>,
+        size: usize,
+        cursor: &Cursor,
+        stop: &mut watch::Receiver<bool>,
+    ) -> bool {
+        if cursor.clock.held_since.is_some() {
+            let _ = stop.changed().await;
+            return true;
+        }
+        if self.config.max_speed {
+            return *stop.borrow();
+        }
+        let lead = chrono::TimeDelta::from_std(PREPARE_LEAD).unwrap_or_default();
+        let connections = self.connections_for(size, &cursor.warm, cursor.last_fired, fire_at);
+        if connections > 0 {
+            let warm_lead = chrono::TimeDelta::from_std(PRECONNECT_LEAD).unwrap_or_default();
+            if self
+                .clock
+                .sleep_until(fire_at - warm_lead, Some(&mut *stop))
+                .await
+            {
+                return true;
+            }
+            if self.preconnect(connections, fire_at - lead).await {
+                cursor.warm.store(connections, Ordering::Relaxed);
+            }
+        }
+        self.clock.sleep_until(fire_at - lead, Some(stop)).await
+    }
+
+    /// The second stage: a pool of `concurrency` senders, each taking the next prepared
+    /// request as soon as it is free (no task or wake-up per send). A group goes to them
+    /// once its `sending` lines are durable and its instant has come. Ends when the
+    /// producer does, or when a sender fails (the journal cannot be written).
+    async fn consume(
+        &self,
+        mut rx: mpsc::Receiver<Prepared<D>>,
+    ) -> std::io::Result<(Senders, Option<SenderEnd>)> {
+        let queue = Arc::new(Queue::<Ready<D>>::default());
+        let mut senders = tokio::task::JoinSet::new();
+        for _ in 0..self.config.concurrency.max(1) {
+            let queue = queue.clone();
+            let dispatch = self.dispatch.clone();
+            let journal = self.journal.clone();
+            let events = self.events.clone();
+            let clock = self.clock.clone();
+            let timeline = self.timeline.clone();
+            let max_speed = self.config.max_speed;
+            senders.spawn(async move {
+                while let Some((item, body)) = queue.next().await {
+                    let key = timeline.occurrences[item.occ].key.clone();
+                    let started = clock.now();
+                    let outcome = dispatch.send(body).await;
+                    let event = outcome_event(key, &item, started, clock.now(), outcome, max_speed);
+                    // Synced with the writer's next group, not waited for here: a
+                    // failure to write stops the run at the next append.
+                    emit_queued(&journal, &*events, event)?;
+                }
+                Ok::<(), std::io::Error>(())
+            });
+        }
+        let mut failed = None;
+        while let Some((fire_at, prepared, durable)) = rx.recv().await {
+            // Every `sending` line on disk before a send; the `fsync` overlaps the
+            // wait for the instant, or the sending of the groups before.
+            self.journal.durable(durable).await?;
+            if self.config.max_speed {
+                // Keep about a group queued ahead of the senders, no more.
+                queue.drained().await;
+            } else {
+                // Journaled as sending: the group goes out even if a stop comes now.
+                self.clock.sleep_until(fire_at, None).await;
+            }
+            queue.push(prepared);
+            // A sender that failed (the journal cannot be written) ends the run.
+            if let Some(done) = senders.try_join_next() {
+                failed = Some(done);
+                break;
+            }
+        }
+        queue.close();
+        Ok((senders, failed))
+    }
+
+    /// Journal `event` durably, then tell the listener.
+    async fn emit(&self, event: Event) -> std::io::Result<()> {
+        let seq = emit_queued(&self.journal, &*self.events, event)?;
+        self.journal.durable(seq).await
     }
 
     /// With `--preconnect`, how many connections to open before a group of `size` due
@@ -598,21 +625,16 @@ impl<D: Dispatch> Engine<D> {
     }
 
     /// Carry out one action; the reply says what happened (or why not).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the producer loop's state, passed by reference"
-    )]
     async fn apply(
         &self,
         action: Action,
-        source: &str,
+        source: Source,
         items: &[Item],
-        next: usize,
-        fired: &mut std::collections::HashSet<usize>,
-        state: &mut ClockState,
+        cursor: &mut Cursor,
         tx: &mpsc::Sender<Prepared<D>>,
     ) -> std::io::Result<Result<String, String>> {
         let now = self.clock.now();
+        let (next, fired, state) = (cursor.next, &mut cursor.fired, &mut cursor.clock);
         // Occurrences not yet prepared that a key (or inject id) names.
         let find = |key: &str| -> Vec<usize> {
             (next..items.len())
@@ -623,11 +645,11 @@ impl<D: Dispatch> Engine<D> {
                 })
                 .collect()
         };
-        let (reply, key, by_ms) = match &action {
+        let (reply, moved_ms) = match &action {
             Action::Hold if state.held_since.is_some() => return Ok(Err("already held".into())),
             Action::Hold => {
                 state.held_since = Some(now);
-                ("held".to_string(), None, None)
+                ("held".to_string(), None)
             }
             Action::Resume => match state.held_since.take() {
                 None => return Ok(Err("not held".into())),
@@ -640,14 +662,13 @@ impl<D: Dispatch> Engine<D> {
                             held.num_seconds(),
                             held.num_seconds()
                         ),
-                        None,
                         Some(held.num_milliseconds()),
                     )
                 }
             },
             Action::Shift(ms) => {
                 state.shift += chrono::TimeDelta::milliseconds(*ms);
-                (format!("shifted by {ms} ms"), None, Some(*ms))
+                (format!("shifted by {ms} ms"), Some(*ms))
             }
             Action::Skip(key) => {
                 if find(key).is_empty() {
@@ -656,14 +677,14 @@ impl<D: Dispatch> Engine<D> {
                 if !state.skipped.contains(key) {
                     state.skipped.push(key.clone());
                 }
-                (format!("{key} will be skipped"), Some(key.clone()), None)
+                (format!("{key} will be skipped"), None)
             }
             Action::Unskip(key) => {
                 if !state.skipped.contains(key) {
                     return Ok(Err(format!("`{key}` is not skipped")));
                 }
                 state.skipped.retain(|k| k != key);
-                (format!("{key} will fire"), Some(key.clone()), None)
+                (format!("{key} will fire"), None)
             }
             Action::Fire(key) => {
                 let found = find(key);
@@ -679,8 +700,14 @@ impl<D: Dispatch> Engine<D> {
                 let occ_key = self.timeline.occurrences[item.occ].key.clone();
                 state.skipped.retain(|s| *s != occ_key);
                 fired.insert(k);
-                self.journal_action(&action, source, Some(occ_key.clone()), None)
-                    .await?;
+                // Journaled with the occurrence it fired, whatever key or id named it.
+                self.emit(Event::Control {
+                    at: now,
+                    action: Action::Fire(occ_key.clone()),
+                    moved_ms: None,
+                    source,
+                })
+                .await?;
                 let (prepared, durable) = self
                     .prepare(std::slice::from_ref(&item), &state.skipped)
                     .await?;
@@ -688,27 +715,14 @@ impl<D: Dispatch> Engine<D> {
                 return Ok(Ok(format!("{occ_key} fired")));
             }
         };
-        self.journal_action(&action, source, key, by_ms).await?;
+        self.emit(Event::Control {
+            at: self.clock.now(),
+            action,
+            moved_ms,
+            source,
+        })
+        .await?;
         Ok(Ok(reply))
-    }
-
-    async fn journal_action(
-        &self,
-        action: &Action,
-        source: &str,
-        key: Option<String>,
-        by_ms: Option<i64>,
-    ) -> std::io::Result<()> {
-        let entry = Entry::Control {
-            at: time_text(self.clock.now()),
-            action: action.name().into(),
-            key,
-            by_ms,
-            source: source.into(),
-        };
-        self.journal.append(&entry).await?;
-        self.events.heard(entry);
-        Ok(())
     }
 
     /// Decide late ones, make the requests ready (from bodies serialized before the run,
@@ -722,13 +736,6 @@ impl<D: Dispatch> Engine<D> {
         skipped: &[String],
     ) -> std::io::Result<(Vec<Ready<D>>, u64)> {
         let now = self.clock.now();
-        let at = time_text(now);
-        // A group shares its instant: its text is made once.
-        let mut planned_text: Option<(DateTime<Utc>, String)> = None;
-        let mut planned = |t: DateTime<Utc>| match &planned_text {
-            Some((u, text)) if *u == t => text.clone(),
-            _ => planned_text.insert((t, time_text(t))).1.clone(),
-        };
         let mut ready = Vec::with_capacity(group.len());
         let mut durable = 0;
         for item in group {
@@ -754,41 +761,38 @@ impl<D: Dispatch> Engine<D> {
                 None
             };
             if let Some(reason) = skip {
-                let entry = Entry::Skipped {
+                self.emit(Event::Skipped {
                     key: occ.key.clone(),
                     reason,
-                    planned_at: planned(item.fire_at),
-                    at: at.clone(),
-                };
-                self.journal.append(&entry).await?;
-                self.events.heard(entry);
+                    planned: item.fire_at,
+                    at: now,
+                })
+                .await?;
                 continue;
             }
             let request = match self.request(item) {
                 Ok(request) => request,
                 Err(error) => {
-                    let entry = Entry::Failed {
+                    self.emit(Event::Failed {
                         key: occ.key.clone(),
                         status: None,
                         error: format!("cannot build the body: {error}"),
                         response: None,
-                        planned_at: planned(item.fire_at),
-                        at: at.clone(),
+                        planned: item.fire_at,
+                        at: now,
                         attempts: 0,
                         maybe_delivered: false,
-                    };
-                    self.journal.append(&entry).await?;
-                    self.events.heard(entry);
+                    })
+                    .await?;
                     continue;
                 }
             };
-            let entry = Entry::Sending {
+            let sending = Event::Sending {
                 key: occ.key.clone(),
-                planned_at: planned(item.fire_at),
-                at: at.clone(),
+                planned: item.fire_at,
+                at: now,
             };
-            durable = self.journal.record(&entry)?;
-            self.events.heard(entry);
+            durable = emit_queued(&self.journal, &*self.events, sending)?;
             ready.push((item.clone(), request));
         }
         Ok((ready, durable))
@@ -916,16 +920,16 @@ fn show(d: Duration) -> String {
     humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
 }
 
-/// The journal entry for a finished send. With `--speed max` nothing waits for its
-/// instant, so lateness is not measured and nothing is late.
-fn outcome_entry(
+/// The event of a finished send. With `--speed max` nothing waits for its instant, so
+/// lateness is not measured and nothing is late.
+fn outcome_event(
     key: String,
     item: &Item,
     started: DateTime<Utc>,
     now: DateTime<Utc>,
     outcome: Outcome,
     max_speed: bool,
-) -> Entry {
+) -> Event {
     let planned = item.fire_at;
     let lateness = (!max_speed)
         .then(|| (started - planned).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0);
@@ -935,12 +939,12 @@ fn outcome_entry(
             message_id,
             attempts,
             possible_duplicate,
-        } => Entry::Sent {
+        } => Event::Sent {
             key,
             status,
             message_id,
-            planned_at: time_text(planned),
-            sent_at: time_text(started),
+            planned,
+            sent_at: started,
             lateness_ms: lateness,
             attempts,
             possible_duplicate,
@@ -952,13 +956,13 @@ fn outcome_entry(
             response,
             attempts,
             maybe_delivered,
-        } => Entry::Failed {
+        } => Event::Failed {
             key,
             status,
             error,
             response,
-            planned_at: time_text(planned),
-            at: time_text(now),
+            planned,
+            at: now,
             attempts,
             maybe_delivered,
         },

@@ -5,10 +5,12 @@
 //! An append can wait until its line is on disk: a writer thread writes whatever is
 //! queued, calls `fsync` once, then tells every waiter (group commit), so a burst of
 //! fifty injects costs one `fsync`, not fifty. The file is locked
-//! exclusively while a run holds it. [`replay`] reads a journal back for `--resume`
+//! exclusively while a run holds it. [`Replay`] reads a journal back for `--resume`
 //! and reports; a torn last line (a crash mid-write) is tolerated and reported.
+//!
+//! [`Entry`] is the line as it is on disk, times as text; the run's in-memory events
+//! ([`Event`]) become lines here and are read back here, and nowhere else.
 
-use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use tokio::sync::watch;
+
+use crate::action::{Action, Source};
+use crate::event::Event;
+use crate::fold::{Fold, Lateness, Totals};
 
 /// One line of the journal.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -58,7 +64,7 @@ pub enum Entry {
         planned_at: String,
         at: String,
     },
-    /// A live action: hold, resume, skip, unskip, fire, shift.
+    /// A live action: hold, resume, skip, unskip, fire, shift ([`Action`]'s names).
     Control {
         at: String,
         action: String,
@@ -67,8 +73,7 @@ pub enum Entry {
         /// For resume, the hold's length; for shift, the shift.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by_ms: Option<i64>,
-        /// `terminal`, `page` or `command`.
-        source: String,
+        source: Source,
     },
     End {
         at: String,
@@ -78,15 +83,171 @@ pub enum Entry {
     },
 }
 
+impl From<&Event> for Entry {
+    /// An event as its journal line: times written as [`time_text`].
+    fn from(event: &Event) -> Entry {
+        let t = |t: &chrono::DateTime<chrono::Utc>| time_text(*t);
+        match event {
+            Event::Sending { key, planned, at } => Entry::Sending {
+                key: key.clone(),
+                planned_at: t(planned),
+                at: t(at),
+            },
+            Event::Sent {
+                key,
+                status,
+                message_id,
+                planned,
+                sent_at,
+                lateness_ms,
+                attempts,
+                possible_duplicate,
+                late,
+            } => Entry::Sent {
+                key: key.clone(),
+                status: *status,
+                message_id: message_id.clone(),
+                planned_at: t(planned),
+                sent_at: t(sent_at),
+                lateness_ms: *lateness_ms,
+                attempts: *attempts,
+                possible_duplicate: *possible_duplicate,
+                late: *late,
+            },
+            Event::Failed {
+                key,
+                status,
+                error,
+                response,
+                planned,
+                at,
+                attempts,
+                maybe_delivered,
+            } => Entry::Failed {
+                key: key.clone(),
+                status: *status,
+                error: error.clone(),
+                response: response.clone(),
+                planned_at: t(planned),
+                at: t(at),
+                attempts: *attempts,
+                maybe_delivered: *maybe_delivered,
+            },
+            Event::Skipped {
+                key,
+                reason,
+                planned,
+                at,
+            } => Entry::Skipped {
+                key: key.clone(),
+                reason: reason.clone(),
+                planned_at: t(planned),
+                at: t(at),
+            },
+            Event::Control {
+                at,
+                action,
+                moved_ms,
+                source,
+            } => Entry::Control {
+                at: t(at),
+                action: action.name().into(),
+                key: action.key().map(String::from),
+                by_ms: *moved_ms,
+                source: *source,
+            },
+        }
+    }
+}
+
 impl Entry {
-    /// The occurrence key of a per-occurrence entry.
-    pub fn key(&self) -> Option<&str> {
+    /// The event a line records; `None` for a run's header and end, an error for a
+    /// line whose times or action cannot be read (it is reported and left out).
+    pub fn event(&self) -> Option<Result<Event, String>> {
+        let time = |field: &str, text: &str| {
+            parse_time(text).ok_or_else(|| format!("`{field}` `{text}` is not a time"))
+        };
+        let event = || -> Result<Event, String> {
+            Ok(match self {
+                Entry::Sending {
+                    key,
+                    planned_at,
+                    at,
+                } => Event::Sending {
+                    key: key.clone(),
+                    planned: time("planned_at", planned_at)?,
+                    at: time("at", at)?,
+                },
+                Entry::Sent {
+                    key,
+                    status,
+                    message_id,
+                    planned_at,
+                    sent_at,
+                    lateness_ms,
+                    attempts,
+                    possible_duplicate,
+                    late,
+                } => Event::Sent {
+                    key: key.clone(),
+                    status: *status,
+                    message_id: message_id.clone(),
+                    planned: time("planned_at", planned_at)?,
+                    sent_at: time("sent_at", sent_at)?,
+                    lateness_ms: *lateness_ms,
+                    attempts: *attempts,
+                    possible_duplicate: *possible_duplicate,
+                    late: *late,
+                },
+                Entry::Failed {
+                    key,
+                    status,
+                    error,
+                    response,
+                    planned_at,
+                    at,
+                    attempts,
+                    maybe_delivered,
+                } => Event::Failed {
+                    key: key.clone(),
+                    status: *status,
+                    error: error.clone(),
+                    response: response.clone(),
+                    planned: time("planned_at", planned_at)?,
+                    at: time("at", at)?,
+                    attempts: *attempts,
+                    maybe_delivered: *maybe_delivered,
+                },
+                Entry::Skipped {
+                    key,
+                    reason,
+                    planned_at,
+                    at,
+                } => Event::Skipped {
+                    key: key.clone(),
+                    reason: reason.clone(),
+                    planned: time("planned_at", planned_at)?,
+                    at: time("at", at)?,
+                },
+                Entry::Control {
+                    at,
+                    action,
+                    key,
+                    by_ms,
+                    source,
+                } => Event::Control {
+                    at: time("at", at)?,
+                    action: Action::from_parts(action, key.as_deref(), *by_ms)
+                        .ok_or_else(|| format!("`{action}` is not an action injector knows"))?,
+                    moved_ms: *by_ms,
+                    source: *source,
+                },
+                Entry::Run(_) | Entry::End { .. } => unreachable!("handled below"),
+            })
+        };
         match self {
-            Entry::Sending { key, .. }
-            | Entry::Sent { key, .. }
-            | Entry::Failed { key, .. }
-            | Entry::Skipped { key, .. } => Some(key),
-            Entry::Run(_) | Entry::End { .. } | Entry::Control { .. } => None,
+            Entry::Run(_) | Entry::End { .. } => None,
+            _ => Some(event()),
         }
     }
 }
@@ -140,6 +301,24 @@ pub struct Summary {
     pub lateness_p50_ms: Option<f64>,
     pub lateness_p99_ms: Option<f64>,
     pub lateness_max_ms: Option<f64>,
+}
+
+impl Summary {
+    /// The summary of a fold's totals.
+    pub fn new(totals: &Totals, lateness: &Lateness) -> Summary {
+        Summary {
+            sent: totals.sent,
+            failed: totals.failed,
+            skipped: totals.skipped,
+            uncertain: totals.uncertain,
+            possible_duplicates: totals.possible_duplicates,
+            late: totals.late,
+            pending: totals.pending,
+            lateness_p50_ms: lateness.p50_ms,
+            lateness_p99_ms: lateness.p99_ms,
+            lateness_max_ms: lateness.max_ms,
+        }
+    }
 }
 
 /// An instant as the journal writes it: RFC 3339 in UTC, to the microsecond
@@ -208,12 +387,6 @@ pub fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
             .ok()
             .map(|t| t.to_utc())
     })
-}
-
-/// The `q` quantile (nearest rank) of sorted values; `None` when there are none.
-pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
-    (!sorted.is_empty())
-        .then(|| sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1])
 }
 
 /// A write failure, kept so every later append reports it too.
@@ -552,31 +725,31 @@ fn writer(mut file: std::fs::File, fsync: bool, shared: &Shared) {
     let _ = file.sync_all();
 }
 
+/// One line of a journal read back: a run's header, an event, or a run's end.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    Run(RunHeader),
+    Event(Event),
+    End {
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        /// `completed` or `interrupted`.
+        reason: String,
+    },
+}
+
 /// A journal read back.
 #[derive(Debug, Default)]
 pub struct Replay {
     /// Every run header, oldest first.
     pub runs: Vec<RunHeader>,
-    /// Entries of all runs in file order (headers and ends included).
-    pub entries: Vec<Entry>,
+    /// Every line of all runs in file order (headers and ends included).
+    pub records: Vec<Record>,
     /// Whether the last run wrote its `end` with reason `completed`.
     pub last_completed: bool,
     /// Whether the last run wrote an `end` at all.
     pub last_ended: bool,
     /// Problems: unreadable lines (with their 1-based line numbers).
     pub problems: Vec<String>,
-}
-
-/// The latest outcome of each key over the whole journal.
-#[derive(Clone, Debug, PartialEq)]
-pub enum State {
-    /// `sending` with no outcome after it: the request may or may not have arrived.
-    Uncertain,
-    Sent {
-        message_id: String,
-    },
-    Failed,
-    Skipped,
 }
 
 impl Replay {
@@ -587,22 +760,8 @@ impl Replay {
             if line.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<Entry>(line) {
-                Ok(entry) => {
-                    match &entry {
-                        Entry::Run(h) => {
-                            r.runs.push(h.clone());
-                            r.last_ended = false;
-                            r.last_completed = false;
-                        }
-                        Entry::End { reason, .. } => {
-                            r.last_ended = true;
-                            r.last_completed = reason == "completed";
-                        }
-                        _ => {}
-                    }
-                    r.entries.push(entry);
-                }
+            let entry = match serde_json::from_str::<Entry>(line) {
+                Ok(entry) => entry,
                 Err(e) => {
                     let torn = i + 1 == lines.len() && !text.ends_with('\n');
                     r.problems.push(if torn {
@@ -613,34 +772,53 @@ impl Replay {
                     } else {
                         format!("line {}: not a journal entry ({e}), ignored", i + 1)
                     });
+                    continue;
                 }
-            }
+            };
+            let record = match entry {
+                Entry::Run(h) => {
+                    r.runs.push(h.clone());
+                    r.last_ended = false;
+                    r.last_completed = false;
+                    Record::Run(h)
+                }
+                Entry::End { at, reason, .. } => {
+                    r.last_ended = true;
+                    r.last_completed = reason == "completed";
+                    Record::End {
+                        at: parse_time(&at),
+                        reason,
+                    }
+                }
+                other => match other.event() {
+                    Some(Ok(event)) => Record::Event(event),
+                    Some(Err(e)) => {
+                        r.problems.push(format!("line {}: {e}, ignored", i + 1));
+                        continue;
+                    }
+                    None => continue,
+                },
+            };
+            r.records.push(record);
         }
         r
     }
 
-    /// The state of every key that has any entry.
-    pub fn states(&self) -> HashMap<String, State> {
-        let mut states = HashMap::new();
-        for e in &self.entries {
-            let (key, state) = match e {
-                Entry::Sending { key, .. } => (key, State::Uncertain),
-                Entry::Sent {
-                    key, message_id, ..
-                } => (
-                    key,
-                    State::Sent {
-                        message_id: message_id.clone(),
-                    },
-                ),
-                Entry::Failed { key, .. } => (key, State::Failed),
-                Entry::Skipped { key, .. } => (key, State::Skipped),
-                _ => continue,
-            };
-            // A later `sending` after a final outcome is a deliberate re-send (`--only`).
-            states.insert(key.clone(), state);
+    /// Every event of every run, in file order.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.records.iter().filter_map(|r| match r {
+            Record::Event(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// Where every key that has any event stands.
+    pub fn fold(&self) -> Fold {
+        let mut fold = Fold::new();
+        for e in self.events() {
+            fold.apply(e);
         }
-        states
+        fold
     }
 }
 
@@ -710,8 +888,8 @@ mod tests {
         let e = Entry::Skipped {
             key: "a".into(),
             reason: "late".into(),
-            planned_at: "x".into(),
-            at: "y".into(),
+            planned_at: "2026-03-28T09:00:00.000000Z".into(),
+            at: "2026-03-28T09:00:01.000000Z".into(),
         };
         let last = (0..10).map(|_| journal.record(&e).unwrap()).last().unwrap();
         assert_eq!(last, 10);
@@ -721,8 +899,11 @@ mod tests {
         journal.close().unwrap();
         let (_again, text) = Journal::open(&path, true).unwrap();
         let replay = Replay::parse(&text);
-        assert_eq!(replay.entries.len(), 11);
-        assert_eq!(replay.states()["a"], State::Skipped);
+        assert_eq!(replay.records.len(), 11);
+        assert_eq!(
+            replay.fold().get("a").unwrap().status,
+            crate::fold::Status::Skipped
+        );
     }
 
     #[tokio::test]
@@ -735,8 +916,8 @@ mod tests {
         let e = Entry::Skipped {
             key: "a".into(),
             reason: "late".into(),
-            planned_at: "x".into(),
-            at: "y".into(),
+            planned_at: "2026-03-28T09:00:00.000000Z".into(),
+            at: "2026-03-28T09:00:01.000000Z".into(),
         };
         let err = journal.append(&e).await.unwrap_err();
         assert!(err.to_string().contains("cannot be written"), "{err}");
@@ -762,12 +943,15 @@ mod tests {
 
     #[test]
     fn a_torn_last_line_is_reported_and_the_rest_used() {
-        let text = "{\"type\":\"sending\",\"key\":\"a\",\"planned_at\":\"p\",\"at\":\"t\"}\n{\"type\":\"sent\",\"key\":\"a\",\"sta";
+        let text = "{\"type\":\"sending\",\"key\":\"a\",\"planned_at\":\"2026-03-28T09:00:00Z\",\"at\":\"2026-03-28T08:59:59Z\"}\n{\"type\":\"sent\",\"key\":\"a\",\"sta";
         let r = Replay::parse(text);
-        assert_eq!(r.entries.len(), 1);
+        assert_eq!(r.records.len(), 1);
         assert_eq!(r.problems.len(), 1);
         assert!(r.problems[0].contains("torn"));
-        assert_eq!(r.states()["a"], State::Uncertain);
+        assert_eq!(
+            r.fold().get("a").unwrap().status,
+            crate::fold::Status::Uncertain
+        );
     }
 
     #[test]

@@ -12,8 +12,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
-use crate::board::Progress;
-use crate::engine::{Action, ClockState, Command};
+use crate::action::{Action, Source};
+use crate::engine::{ClockState, Command};
+use crate::fold::Status;
 
 type Next = watch::Receiver<Option<(String, DateTime<Utc>)>>;
 
@@ -25,14 +26,13 @@ fn last_sends(view: &crate::control::View, n: usize) -> Vec<String> {
     board
         .recent()
         .take(n)
-        .map(|slot| {
-            let status = slot.status.map_or(String::new(), |s| format!(" {s}"));
+        .map(|(key, slot)| {
+            let status = slot.http_status.map_or(String::new(), |s| format!(" {s}"));
             format!(
-                "{} {} {}{status}",
+                "{} {key} {}{status}",
                 slot.at
                     .map_or(String::new(), |t| t.format("%H:%M:%S").to_string()),
-                view.timeline.occurrences[slot.occ].key,
-                slot.progress.name()
+                slot.status.name()
             )
         })
         .collect()
@@ -50,12 +50,11 @@ fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<Str
             .map_or(chrono::TimeDelta::zero(), |since| Utc::now() - since);
     // Slots are in firing order, and holds and shifts move them all alike.
     board
-        .slots()
-        .iter()
-        .filter(|slot| slot.progress == Progress::Pending)
+        .fired()
+        .filter(|(_, slot)| slot.status == Status::Pending)
         .take(n)
-        .map(|slot| {
-            let k = &view.timeline.occurrences[slot.occ].key;
+        .map(|(fired, _)| {
+            let k = &view.timeline.occurrences[fired.occ].key;
             let skip = if state.skipped.iter().any(|s| s == k) {
                 " (will skip)"
             } else {
@@ -65,7 +64,7 @@ fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<Str
                 // Planned instants are the scenario's; nothing waits for them.
                 return format!("in turn    {k}{skip}");
             }
-            let left = (slot.planned + shift - Utc::now()).num_seconds().max(0);
+            let left = (fired.planned + shift - Utc::now()).num_seconds().max(0);
             format!(
                 "in {:02}:{:02}:{:02}  {k}{skip}",
                 left / 3600,
@@ -88,7 +87,7 @@ pub fn start_view(
         bar.set_style(style);
     }
     bar.enable_steady_tick(Duration::from_millis(200));
-    crate::set_progress(Some(bar.clone()));
+    crate::term::set_progress(Some(bar.clone()));
     let shown = bar.clone();
     tokio::spawn(async move {
         loop {
@@ -180,7 +179,7 @@ pub fn spawn_keys(
             if commands
                 .send(Command {
                     action,
-                    source: "terminal".into(),
+                    source: Source::Terminal,
                     reply,
                 })
                 .await
@@ -286,7 +285,15 @@ mod tests {
             .enumerate()
             .map(|(i, o)| Item::new(i, timeline.fire_at(o).to_utc()))
             .collect();
-        let board = Board::new(&timeline, &items);
+        let keys = items
+            .iter()
+            .map(|i| timeline.occurrences[i.occ].key.clone());
+        let board = Board::new(
+            &timeline,
+            keys.collect::<Vec<_>>().into_iter(),
+            [].iter(),
+            &items,
+        );
         let (_tx, clock) = tokio::sync::watch::channel(ClockState::default());
         View {
             timeline,

@@ -17,13 +17,13 @@ fn main() -> ExitCode {
         }
     };
     match injector::run(cli) {
-        Ok(code) => ExitCode::from(code as u8),
+        Ok(exit) => ExitCode::from(exit.code()),
         Err(e) => {
             eprintln!("error: {e}");
             if let Some(hint) = e.hint() {
                 eprintln!("hint: {hint}");
             }
-            ExitCode::from(e.exit_code() as u8)
+            ExitCode::from(e.exit().code())
         }
     }
 }

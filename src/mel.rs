@@ -11,8 +11,6 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
-
 use crate::timeline::Timeline;
 
 /// MEL columns, as Conducttr names them, plus our ID.
@@ -291,11 +289,7 @@ pub fn export(t: &Timeline) -> String {
     for occ in &t.occurrences {
         let inject = t.inject(occ);
         let body = t.body(occ).unwrap_or_default();
-        let wire = |name: &str| match body.get(name) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(v) => v.to_string(),
-        };
+        let wire = |name: &str| crate::message::field_text(&body, name);
         let note = |k: &str| {
             inject
                 .notes
@@ -305,6 +299,8 @@ pub fn export(t: &Timeline) -> String {
                 .unwrap_or_default()
         };
         // Ids, not aliases: the spreadsheet has no alias maps, so an import of it validates.
+        // Both columns carry their fields as they are (a team message may name an
+        // address in `to` too), so that an import gives the same body back.
         let team = if wire("type") == "team" {
             wire("team_id")
         } else {

@@ -107,6 +107,58 @@ impl Violation {
     }
 }
 
+/// A body field as text: a string as it is, a missing or null field empty, any other
+/// value as its JSON.
+pub fn field_text(body: &Map<String, Value>, name: &str) -> String {
+    match body.get(name) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Who a message goes to, as its body says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recipient {
+    /// A team (`type: team`), by the id the body carries, as text.
+    Team(String),
+    /// A player, by `player_email`, else `to`.
+    Player(String),
+    /// The body names nobody.
+    Nobody,
+}
+
+/// The one rule for who receives a body: `type: team` goes to its `team_id`; otherwise
+/// `player_email`, else `to`, else a `team_id` if there is one.
+pub fn recipient(body: &Map<String, Value>) -> Recipient {
+    let team = field_text(body, "team_id");
+    if field_text(body, "type") == "team" && !team.is_empty() {
+        return Recipient::Team(team);
+    }
+    for field in ["player_email", "to"] {
+        let text = field_text(body, field);
+        if !text.is_empty() {
+            return Recipient::Player(text);
+        }
+    }
+    if team.is_empty() {
+        Recipient::Nobody
+    } else {
+        Recipient::Team(team)
+    }
+}
+
+impl std::fmt::Display for Recipient {
+    /// `team 3437866`, an address, or nothing.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Recipient::Team(id) => write!(f, "team {id}"),
+            Recipient::Player(to) => f.write_str(to),
+            Recipient::Nobody => Ok(()),
+        }
+    }
+}
+
 /// A `team_id` as a number, whether the body wrote it as a number or a digit string.
 pub fn team_number(id: &Value) -> Option<u64> {
     match id {

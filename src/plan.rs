@@ -40,12 +40,7 @@ fn row(t: &Timeline, occ: &Occurrence) -> Row {
     let body = t.body(occ).ok();
     let wire = |name: &str| {
         body.as_ref()
-            .and_then(|b| b.get(name))
-            .map(|v| match v {
-                J::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .unwrap_or_default()
+            .map_or(String::new(), |b| crate::message::field_text(b, name))
     };
     let persona_written = text("persona");
     let persona_id = wire("persona");
@@ -54,26 +49,20 @@ fn row(t: &Timeline, occ: &Occurrence) -> Row {
     } else {
         format!("{persona_written} ({persona_id})")
     };
-    let recipient = match occ.team.as_deref() {
-        Some((label, _)) => format!("team {label} ({})", wire("team_id")),
-        None => {
-            let player = wire("player_email");
-            let to = wire("to");
-            if !player.is_empty() {
-                player
-            } else if wire("type") == "individual" || (!to.is_empty() && wire("team_id").is_empty())
-            {
-                to
-            } else {
-                let team = text("team_id");
-                let id = wire("team_id");
-                if team == id || team.is_empty() {
+    // Who receives it, with the alias the scenario wrote beside the id.
+    let recipient = match (&body, occ.team.as_deref()) {
+        (Some(b), team) => match crate::message::recipient(b) {
+            crate::message::Recipient::Team(id) => {
+                let label = team.map_or_else(|| text("team_id"), |(label, _)| label.clone());
+                if label == id || label.is_empty() {
                     format!("team {id}")
                 } else {
-                    format!("team {team} ({id})")
+                    format!("team {label} ({id})")
                 }
             }
-        }
+            other => other.to_string(),
+        },
+        (None, _) => String::new(),
     };
     let mut subject = wire("subject");
     if subject.is_empty() {
@@ -128,27 +117,8 @@ pub fn text(t: &Timeline, t0_known: bool) -> String {
             clip(&r.subject, 60),
         ]
     };
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(cols(r)) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let mut l = String::new();
-        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(c);
-            } else {
-                let _ = write!(l, "{c:<w$}  ");
-            }
-        }
-        l.trim_end().to_string()
-    };
-    let _ = writeln!(out, "{}", line(&headers.map(String::from)));
-    for r in &rows {
-        let _ = writeln!(out, "{}", line(&cols(r)));
-    }
+    let cells: Vec<[String; 7]> = rows.iter().map(cols).collect();
+    out.push_str(&crate::table::text_table(headers, &cells));
     out
 }
 

@@ -13,7 +13,14 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::journal::{Entry, Replay};
+use crate::event::Event;
+use crate::fold::{Fold, Lateness, Status, Totals};
+use crate::journal::{PlanRow, Record, Replay, parse_time, time_text};
+
+/// An instant as the report shows every instant ([`time_text`]); `raw` when unreadable.
+fn show(t: Option<DateTime<Utc>>, raw: &str) -> String {
+    t.map_or_else(|| raw.to_string(), time_text)
+}
 
 /// One occurrence in the report.
 #[derive(Clone, Debug, Serialize)]
@@ -33,52 +40,12 @@ pub struct Row {
     pub error: Option<String>,
 }
 
-impl Row {
-    /// A key known only by name: nothing about it has happened yet.
-    fn pending(key: &str) -> Row {
-        Row {
-            key: key.to_string(),
-            channel: String::new(),
-            persona: String::new(),
-            to: String::new(),
-            planned_at: None,
-            sent_at: None,
-            lateness_ms: None,
-            status: "pending",
-            attempts: None,
-            http_status: None,
-            message_id: None,
-            error: None,
-        }
-    }
-}
-
 /// Something the run did, with its time.
 #[derive(Clone, Debug, Serialize)]
 pub struct Action {
     pub at: String,
     pub what: String,
     pub detail: String,
-}
-
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Totals {
-    pub occurrences: usize,
-    pub sent: usize,
-    pub possible_duplicates: usize,
-    pub failed: usize,
-    pub skipped: usize,
-    pub uncertain: usize,
-    pub pending: usize,
-    pub late: usize,
-}
-
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Lateness {
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub max_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -118,26 +85,19 @@ impl Report {
     pub fn from_journal(text: &str) -> Report {
         let replay = Replay::parse(text);
         let last = replay.runs.last();
-        let mut rows: Vec<Row> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
         // The newest plan lists every occurrence, started or not.
-        if let Some(plan) = replay.runs.iter().rev().find_map(|h| h.plan.as_ref()) {
-            for p in plan {
-                index.insert(p.key.clone(), rows.len());
-                rows.push(Row {
-                    channel: p.channel.clone(),
-                    persona: p.persona.clone(),
-                    to: p.to.clone(),
-                    planned_at: Some(p.planned_at.clone()),
-                    ..Row::pending(&p.key)
-                });
-            }
+        let plan = replay.runs.iter().rev().find_map(|h| h.plan.as_ref());
+        let mut fold = Fold::new();
+        let mut planned: HashMap<&str, &PlanRow> = HashMap::new();
+        for p in plan.into_iter().flatten() {
+            fold.seed(p.key.clone());
+            planned.insert(&p.key, p);
         }
         let mut actions = Vec::new();
         let mut runs_seen = 0;
-        for entry in &replay.entries {
-            match entry {
-                Entry::Run(h) => {
+        for record in &replay.records {
+            match record {
+                Record::Run(h) => {
                     runs_seen += 1;
                     let what = if h.resumes.is_some() {
                         "resume"
@@ -146,7 +106,7 @@ impl Report {
                     };
                     let mode = if h.dry_run { "dry run" } else { "live" };
                     actions.push(Action {
-                        at: h.started_at.clone(),
+                        at: show(parse_time(&h.started_at), &h.started_at),
                         what: what.into(),
                         detail: format!(
                             "run {} ({mode}, T0 {}, {} occurrences)",
@@ -155,121 +115,66 @@ impl Report {
                             h.occurrences
                         ),
                     });
-                    continue;
                 }
-                Entry::End { at, reason, .. } => {
-                    actions.push(Action {
-                        at: at.clone(),
-                        what: "end".into(),
-                        detail: reason.clone(),
-                    });
-                    continue;
-                }
-                Entry::Control {
+                Record::End { at, reason } => actions.push(Action {
+                    at: show(*at, "-"),
+                    what: "end".into(),
+                    detail: reason.clone(),
+                }),
+                Record::Event(Event::Control {
                     at,
                     action,
-                    key,
-                    by_ms,
+                    moved_ms,
                     source,
-                } => {
-                    let mut detail = key.clone().unwrap_or_default();
-                    if let Some(ms) = by_ms {
+                }) => {
+                    let mut detail = action.key().unwrap_or_default().to_string();
+                    if let Some(ms) = moved_ms {
                         let sep = if detail.is_empty() { "" } else { " " };
                         detail = format!("{detail}{sep}{:.3} s", *ms as f64 / 1000.0);
                     }
-                    let detail = format!("{detail} (from the {source})").trim().to_string();
+                    let detail = format!("{detail} (from the {})", source.name())
+                        .trim()
+                        .to_string();
                     actions.push(Action {
-                        at: at.clone(),
-                        what: action.clone(),
+                        at: time_text(*at),
+                        what: action.name().into(),
                         detail,
                     });
-                    continue;
                 }
-                _ => {}
-            }
-            let Some(key) = entry.key() else { continue };
-            let i = *index.entry(key.to_string()).or_insert_with(|| {
-                rows.push(Row::pending(key));
-                rows.len() - 1
-            });
-            let row = &mut rows[i];
-            match entry {
-                Entry::Sending { planned_at, .. } => {
-                    row.planned_at = Some(planned_at.clone());
-                    row.status = "uncertain";
+                Record::Event(e) => {
+                    fold.apply(e);
                 }
-                Entry::Sent {
-                    status,
-                    message_id,
-                    planned_at,
-                    sent_at,
-                    lateness_ms,
-                    attempts,
-                    possible_duplicate,
-                    ..
-                } => {
-                    row.planned_at = Some(planned_at.clone());
-                    row.sent_at = Some(sent_at.clone());
-                    row.lateness_ms = *lateness_ms;
-                    row.status = if *possible_duplicate {
-                        "possible duplicate"
-                    } else {
-                        "sent"
-                    };
-                    row.attempts = Some(*attempts);
-                    row.http_status = Some(*status);
-                    row.message_id = Some(message_id.clone());
-                    row.error = None;
-                }
-                Entry::Failed {
-                    status,
-                    error,
-                    planned_at,
-                    at,
-                    attempts,
-                    ..
-                } => {
-                    row.planned_at = Some(planned_at.clone());
-                    row.sent_at = Some(at.clone());
-                    row.status = "failed";
-                    row.attempts = Some(*attempts);
-                    row.http_status = *status;
-                    row.error = Some(error.clone());
-                }
-                Entry::Skipped {
-                    reason, planned_at, ..
-                } => {
-                    row.planned_at = Some(planned_at.clone());
-                    row.status = "skipped";
-                    row.error = Some(reason.clone());
-                }
-                Entry::Run(_) | Entry::End { .. } | Entry::Control { .. } => {}
             }
         }
-        let mut totals = Totals {
-            occurrences: rows.len(),
-            ..Totals::default()
-        };
-        let mut late: Vec<f64> = Vec::new();
-        for r in &rows {
-            match r.status {
-                "sent" => totals.sent += 1,
-                "possible duplicate" => {
-                    totals.sent += 1;
-                    totals.possible_duplicates += 1;
+        let (totals, lateness) = fold.totals();
+        let rows = fold
+            .iter()
+            .map(|(key, slot)| {
+                let plan = planned.get(key);
+                let text =
+                    |f: fn(&PlanRow) -> &String| plan.map(|p| f(p).clone()).unwrap_or_default();
+                Row {
+                    key: key.to_string(),
+                    channel: text(|p| &p.channel),
+                    persona: text(|p| &p.persona),
+                    to: text(|p| &p.to),
+                    planned_at: slot
+                        .planned
+                        .map(time_text)
+                        .or_else(|| plan.map(|p| p.planned_at.clone())),
+                    sent_at: slot
+                        .at
+                        .filter(|_| slot.status != Status::Skipped)
+                        .map(time_text),
+                    lateness_ms: slot.lateness_ms,
+                    status: slot.word(),
+                    attempts: slot.attempts,
+                    http_status: slot.http_status,
+                    message_id: slot.message_id.as_deref().map(String::from),
+                    error: slot.error.as_deref().map(String::from),
                 }
-                "failed" => totals.failed += 1,
-                "skipped" => totals.skipped += 1,
-                "uncertain" => totals.uncertain += 1,
-                _ => totals.pending += 1,
-            }
-            if let Some(l) = r.lateness_ms {
-                late.push(l);
-                totals.late += usize::from(l > crate::engine::LATE_GRACE.as_millis() as f64);
-            }
-        }
-        late.sort_by(f64::total_cmp);
-        let pick = |q: f64| crate::journal::percentile(&late, q);
+            })
+            .collect();
         Report {
             scenario: last.map(|h| h.scenario.clone()).unwrap_or_default(),
             dry_run: last.is_some_and(|h| h.dry_run),
@@ -277,12 +182,7 @@ impl Report {
             runs: runs_seen,
             finished: replay.last_completed,
             totals,
-            lateness: Lateness {
-                p50_ms: pick(0.5),
-                p95_ms: pick(0.95),
-                p99_ms: pick(0.99),
-                max_ms: late.last().copied(),
-            },
+            lateness,
             actions,
             problems: replay.problems,
             rows,
@@ -357,27 +257,7 @@ impl Report {
             "ERROR",
         ];
         let cells: Vec<[String; 12]> = self.rows.iter().map(row_cells).collect();
-        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-        for c in &cells {
-            for (w, v) in widths.iter_mut().zip(c) {
-                *w = (*w).max(v.chars().count());
-            }
-        }
-        let line = |c: &[String]| {
-            let mut l = String::new();
-            for (i, (v, w)) in c.iter().zip(&widths).enumerate() {
-                if i + 1 == c.len() {
-                    l.push_str(v);
-                } else {
-                    let _ = write!(l, "{v:<w$}  ");
-                }
-            }
-            l.trim_end().to_string()
-        };
-        let _ = writeln!(out, "{}", line(&header.map(String::from)));
-        for c in &cells {
-            let _ = writeln!(out, "{}", line(c));
-        }
+        out.push_str(&crate::table::text_table(header, &cells));
         out
     }
 

@@ -646,7 +646,11 @@ fn expand_times(
     }
 }
 
-/// T0 for a timeline: the flag, else the scenario's `start`, else now (plus [`crate::START_LEAD`]).
+/// T0 "now" is this far after launch, so that offset-zero injects are not late
+/// for the time it takes to validate, open the journal and connect.
+pub const START_LEAD: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+/// T0 for a timeline: the flag, else the scenario's `start`, else now (plus [`START_LEAD`]).
 pub fn choose_t0(
     flag: Option<DateTime<FixedOffset>>,
     scenario: &Scenario,
@@ -657,7 +661,7 @@ pub fn choose_t0(
         None => {
             let tz = scenario.timezone.unwrap_or(Tz::UTC);
             let now = tz
-                .from_utc_datetime(&(now + crate::START_LEAD).naive_utc())
+                .from_utc_datetime(&(now + START_LEAD).naive_utc())
                 .fixed_offset();
             (now, false)
         }

@@ -14,7 +14,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::diag::Diagnostics;
 use crate::message;
-use crate::scenario;
+use crate::scenario::{self, Scenario};
 use crate::timeline::{Occurrence, Timeline};
 use crate::workspace::Workspace;
 use crate::yaml::Pos;
@@ -69,7 +69,21 @@ fn check_with(
     now: DateTime<Utc>,
     ws: Option<&Workspace>,
 ) -> Checked {
-    let (scenario, mut diags) = scenario::read(file, source);
+    let (scenario, diags) = scenario::read(file, source);
+    check_read(scenario, diags, start_at, speed, now, ws)
+}
+
+/// [`check`] of a scenario already read ([`scenario::read`]), with its diagnostics so
+/// far: for a caller that must look at the scenario (its `start`, its `@handles`)
+/// before choosing T0 or the workspace, without reading it twice.
+pub fn check_read(
+    scenario: Option<Scenario>,
+    mut diags: Diagnostics,
+    start_at: Option<DateTime<FixedOffset>>,
+    speed: f64,
+    now: DateTime<Utc>,
+    ws: Option<&Workspace>,
+) -> Checked {
     let Some(mut scenario) = scenario else {
         return Checked {
             diags,
@@ -102,6 +116,22 @@ fn check_with(
         timeline: Some(timeline),
         t0_known,
     }
+}
+
+/// Whether an inject (or the defaults) names a persona by an `@handle` the scenario's
+/// `personas:` map does not resolve: only the workspace can.
+pub fn unmapped_handles(s: &Scenario) -> bool {
+    let unmapped = |f: Option<&crate::scenario::Field>| {
+        f.and_then(|f| match &f.node.value {
+            crate::yaml::Value::Str(text) => Some(text),
+            _ => None,
+        })
+        .is_some_and(|text| {
+            text.starts_with('@') && crate::timeline::resolve_persona(s, text).is_err()
+        })
+    };
+    unmapped(s.defaults.iter().find(|d| d.name == "persona"))
+        || s.injects.iter().any(|i| unmapped(i.field("persona")))
 }
 
 fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {

@@ -42,7 +42,7 @@ async fn run_to_end(
     assert_eq!(ending, injector::engine::Ending::Completed);
     let mut published = Vec::new();
     while let Ok(e) = events_rx.try_recv() {
-        published.push(e);
+        published.push(injector::journal::Entry::from(&e));
     }
     published
 }
@@ -236,7 +236,8 @@ mod control {
     //! failures OpenBAS users reported, each guarded.
 
     use super::*;
-    use injector::engine::{Action, ClockState, Command, Control};
+    use injector::action::{Action, Source};
+    use injector::engine::{ClockState, Command, Control};
     use tokio::sync::oneshot;
 
     const T0: &str = "2026-03-28T09:00:00Z";
@@ -247,7 +248,7 @@ mod control {
         items: Vec<Item>,
         t0: DateTime<Utc>,
         _dir: tempfile::TempDir,
-        events: mpsc::UnboundedReceiver<injector::journal::Entry>,
+        events: mpsc::UnboundedReceiver<injector::event::Event>,
     }
 
     /// Ten injects a minute apart, the virtual clock one second before T0.
@@ -304,7 +305,7 @@ mod control {
         let (reply, answer) = oneshot::channel();
         tx.send(Command {
             action,
-            source: "command".into(),
+            source: Source::Command,
             reply,
         })
         .await
@@ -478,7 +479,7 @@ mod control {
         assert_eq!(at("b2"), 90, "shifted 30 s earlier");
         let mut entries = Vec::new();
         while let Ok(e) = r.events.try_recv() {
-            entries.push(serde_json::to_value(&e).unwrap());
+            entries.push(serde_json::to_value(injector::journal::Entry::from(&e)).unwrap());
         }
         let skipped = entries.iter().find(|e| e["type"] == "skipped").unwrap();
         assert_eq!(skipped["key"], "i3");
@@ -500,7 +501,8 @@ mod control {
                 {"type":"control","at":"2026-03-28T09:05:30Z","action":"hold","source":"command"}]"#,
         )
         .unwrap();
-        let state = ClockState::replay(&entries);
+        let events: Vec<_> = entries.iter().filter_map(|e| e.event()?.ok()).collect();
+        let state = ClockState::replay(&events);
         assert_eq!(state.shift, chrono::TimeDelta::seconds(120));
         assert_eq!(state.skipped, vec!["i9".to_string()]);
         assert!(state.held_since.is_some(), "the open hold is still held");

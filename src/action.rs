@@ -1,0 +1,175 @@
+//! The live actions on a running exercise: one typed set for every surface.
+//!
+//! The engine carries them out; the control API and `ctl` send them (a path and a JSON
+//! body, [`Action::request_body`] and [`Action::from_request`]); the terminal keys make
+//! them; the journal records them (by name, read back with [`Action::from_parts`]); the report shows them. Nothing here touches the schedule.
+
+use serde_json::{Value, json};
+
+/// A live action.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Stop the clock: nothing fires until resumed (in-flight sends finish).
+    Hold,
+    /// Restart the clock; every occurrence not yet fired moves later by the hold's length.
+    Resume,
+    /// Skip an occurrence key, or every occurrence of an inject id.
+    Skip(String),
+    /// Undo a skip before it fires.
+    Unskip(String),
+    /// Send an occurrence at once (also while held); its slot then does nothing.
+    Fire(String),
+    /// Move every occurrence not yet fired by this many milliseconds (negative: earlier).
+    Shift(i64),
+}
+
+/// Where an action came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A key in the terminal view.
+    Terminal,
+    /// A button on the control page.
+    Page,
+    /// `injector ctl`, or any other client of the control API.
+    Command,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Terminal => "terminal",
+            Source::Page => "page",
+            Source::Command => "command",
+        }
+    }
+
+    /// The source a request names (`x-injector-source`); anything else is a command.
+    pub fn from_header(value: Option<&str>) -> Source {
+        match value {
+            Some("terminal") => Source::Terminal,
+            Some("page") => Source::Page,
+            _ => Source::Command,
+        }
+    }
+}
+
+impl Action {
+    /// Its name: the journal's `action`, the control API's path, `ctl`'s subcommand.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Hold => "hold",
+            Action::Resume => "resume",
+            Action::Skip(_) => "skip",
+            Action::Unskip(_) => "unskip",
+            Action::Fire(_) => "fire",
+            Action::Shift(_) => "shift",
+        }
+    }
+
+    /// The occurrence key or inject id it names, if any.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) => Some(k),
+            Action::Hold | Action::Resume | Action::Shift(_) => None,
+        }
+    }
+
+    /// The JSON body of its control API request (`POST /api/<name>`).
+    pub fn request_body(&self) -> Value {
+        match self {
+            Action::Hold | Action::Resume => json!({}),
+            Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) => json!({ "key": k }),
+            Action::Shift(ms) => json!({ "by": format!("{ms}ms") }),
+        }
+    }
+
+    /// The action a control API request names: its path's last part and its JSON body.
+    pub fn from_request(name: &str, body: &Value) -> Result<Action, String> {
+        let key = || {
+            body.get("key")
+                .and_then(Value::as_str)
+                .map(String::from)
+                .ok_or("a `key` is required".to_string())
+        };
+        match name {
+            "hold" => Ok(Action::Hold),
+            "resume" => Ok(Action::Resume),
+            "skip" => key().map(Action::Skip),
+            "unskip" => key().map(Action::Unskip),
+            "fire" => key().map(Action::Fire),
+            "shift" => match body.get("by").and_then(Value::as_str) {
+                Some(by) => parse_shift(by).map(Action::Shift),
+                None => Err("a `by` duration is required, e.g. \"5m\" or \"-5m\"".into()),
+            },
+            other => Err(format!("unknown action `{other}`")),
+        }
+    }
+
+    /// An action read back from the journal's fields (name, key, and for a shift its
+    /// milliseconds); `None` for a name it does not know or a key it lacks.
+    pub fn from_parts(name: &str, key: Option<&str>, by_ms: Option<i64>) -> Option<Action> {
+        let key = || key.map(String::from);
+        Some(match name {
+            "hold" => Action::Hold,
+            "resume" => Action::Resume,
+            "skip" => Action::Skip(key()?),
+            "unskip" => Action::Unskip(key()?),
+            "fire" => Action::Fire(key()?),
+            "shift" => Action::Shift(by_ms.unwrap_or(0)),
+            _ => return None,
+        })
+    }
+}
+
+/// A shift as a person writes it: a duration, `-` for earlier (`5m`, `-90s`), in ms.
+pub fn parse_shift(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let (sign, rest) = match t.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    humantime::parse_duration(rest.trim())
+        .map(|d| sign * d.as_millis() as i64)
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 5m or -5m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_goes_through_the_api_and_the_journal_unchanged() {
+        let all = [
+            Action::Hold,
+            Action::Resume,
+            Action::Skip("a#2".into()),
+            Action::Unskip("a".into()),
+            Action::Fire("b@red".into()),
+            Action::Shift(-300_000),
+        ];
+        for a in all {
+            assert_eq!(
+                Action::from_request(a.name(), &a.request_body()),
+                Ok(a.clone())
+            );
+            let by = if let Action::Shift(ms) = a {
+                Some(ms)
+            } else {
+                None
+            };
+            assert_eq!(Action::from_parts(a.name(), a.key(), by), Some(a.clone()));
+        }
+        assert!(Action::from_request("skip", &json!({})).is_err());
+        assert!(Action::from_request("explode", &json!({})).is_err());
+        assert_eq!(Action::from_parts("skip", None, None), None);
+    }
+
+    #[test]
+    fn shifts() {
+        assert_eq!(parse_shift("5m"), Ok(300_000));
+        assert_eq!(parse_shift("-90s"), Ok(-90_000));
+        assert_eq!(parse_shift("+1h"), Ok(3_600_000));
+        assert!(parse_shift("later").is_err());
+    }
+}

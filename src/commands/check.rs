@@ -1,0 +1,129 @@
+//! `validate`, `plan`, `schema` and `report`: what a scenario or a journal says, offline.
+
+use std::path::Path;
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::cli::{
+    PlanArgs, PlanFormat, ReportArgs, ReportFormat, ReportShape, SchemaArgs, ValidateArgs,
+};
+use crate::error::{Error, Exit};
+use crate::{diag, plan, report, schema, term, validate, workspace};
+
+fn display_path(path: &Path) -> String {
+    path.display().to_string()
+}
+
+pub fn schema(args: SchemaArgs) -> Result<Exit, Error> {
+    super::write_output(args.output.output.as_deref(), &schema::schema_json())?;
+    Ok(Exit::Ok)
+}
+
+pub fn validate(args: ValidateArgs, ws: Option<&workspace::Workspace>) -> Result<Exit, Error> {
+    let now = Utc::now();
+    let mut all_valid = true;
+    let mut reports = Vec::new();
+    let mut text = String::new();
+    for path in &args.files {
+        let source = super::read_scenario(path)?;
+        let checked = match ws {
+            Some(ws) => validate::check_online(&display_path(path), source, None, 1.0, now, ws),
+            None => validate::check(&display_path(path), source, None, 1.0, now),
+        };
+        let valid = checked.is_valid(args.strict);
+        all_valid &= valid;
+        let (injects, occurrences, duration) = match &checked.timeline {
+            Some(t) => (t.scenario.injects.len(), t.occurrences.len(), t.duration()),
+            None => (0, 0, std::time::Duration::ZERO),
+        };
+        // Freeing a 100,000-inject tree costs tens of milliseconds the process
+        // does not need to spend: it ends soon after.
+        if let Some(t) = &checked.timeline
+            && t.occurrences.len() > 10_000
+        {
+            std::mem::forget(t.scenario.clone());
+        }
+        match args.format {
+            ReportFormat::Text => {
+                eprint!("{}", checked.diags.render(term::stderr_color()));
+                let verdict = if valid { "valid" } else { "invalid" };
+                text.push_str(&format!(
+                    "{}: {verdict}: {} error(s), {} warning(s); {injects} injects, {occurrences} occurrences over {}\n",
+                    display_path(path),
+                    checked.diags.error_count(),
+                    checked.diags.warning_count(),
+                    plan::show_offset(duration).trim_start_matches("T+"),
+                ));
+            }
+            ReportFormat::Json => {
+                let (errors, warnings): (Vec<_>, Vec<_>) = checked
+                    .diags
+                    .items
+                    .iter()
+                    .partition(|d| d.level == diag::Level::Error);
+                reports.push(json!({
+                    "file": display_path(path),
+                    "valid": valid,
+                    "errors": errors,
+                    "warnings": warnings,
+                    "injects": injects,
+                    "occurrences": occurrences,
+                    "duration": plan::show_offset(duration),
+                    "duration_ms": duration.as_millis() as u64,
+                }));
+            }
+        }
+    }
+    if args.format == ReportFormat::Json {
+        let doc = json!({ "valid": all_valid, "strict": args.strict, "files": reports });
+        text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    }
+    super::write_output(args.output.output.as_deref(), &text)?;
+    Ok(if all_valid { Exit::Ok } else { Exit::Invalid })
+}
+
+pub fn plan(args: PlanArgs) -> Result<Exit, Error> {
+    let now = Utc::now();
+    let start_at = super::parse_start_at(args.start_at.as_deref(), now)?;
+    let source = super::read_scenario(&args.file)?;
+    let shown = display_path(&args.file);
+    let checked = validate::check(&shown, source, start_at, args.speed, now);
+    let Some((timeline, t0_known)) =
+        super::valid_timeline(checked, &shown, "fix them to see the plan")
+    else {
+        return Ok(Exit::Invalid);
+    };
+    let output = args.output.output.as_deref();
+    match args.format {
+        PlanFormat::Text => super::write_output(output, &plan::text(&timeline, t0_known))?,
+        PlanFormat::Csv => super::write_output(output, &plan::csv(&timeline))?,
+        PlanFormat::Json => {
+            super::write_output_with(output, |out| plan::write_json(&timeline, t0_known, out))?
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn report(args: ReportArgs) -> Result<Exit, Error> {
+    let bytes = fs_err::read(&args.journal)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let report = report::Report::from_journal(&text);
+    if report.runs == 0 {
+        return Err(Error::usage(
+            format!("{} holds no run", args.journal.display()),
+            Some("give the journal a run wrote (default: <scenario stem>.journal.jsonl)"),
+        ));
+    }
+    for p in &report.problems {
+        eprintln!("warning: {}: {p}", args.journal.display());
+    }
+    let out = match args.format {
+        ReportShape::Text => report.text(),
+        ReportShape::Csv => report.csv(),
+        ReportShape::Json => report.json(),
+        ReportShape::Html => report.html(args.lanes == crate::cli::Lanes::Team),
+    };
+    super::write_output(args.output.output.as_deref(), &out)?;
+    Ok(Exit::Ok)
+}

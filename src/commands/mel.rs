@@ -1,0 +1,95 @@
+//! `import` and `export`: the Master Events List spreadsheet, both ways.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::cli::{ExportArgs, ExportFormat, ImportArgs};
+use crate::error::{Error, Exit};
+use crate::{mel, validate};
+
+pub fn import(args: ImportArgs) -> Result<Exit, Error> {
+    let bytes = fs_err::read(&args.file)?;
+    let ext = args
+        .file
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let rows = match ext.as_str() {
+        "xlsx" | "xlsm" => mel::xlsx_rows(&bytes),
+        "csv" | "txt" => match String::from_utf8(bytes) {
+            Ok(text) => mel::csv_rows(&text),
+            Err(_) => Err("the CSV is not UTF-8 text".into()),
+        },
+        _ => Err(format!(
+            "`.{ext}` is not a spreadsheet injector reads; give a .csv or .xlsx file"
+        )),
+    }
+    .map_err(|e| Error::usage(format!("{}: {e}", args.file.display()), None))?;
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let imported = mel::import(&rows, &name)
+        .map_err(|e| Error::usage(format!("{}: {e}", args.file.display()), None))?;
+    for c in &imported.ignored_columns {
+        eprintln!("note: column `{c}` is not a MEL column; ignored");
+    }
+    for p in &imported.problems {
+        eprintln!(
+            "{}: row {}: {}; left out",
+            args.file.display(),
+            p.row,
+            p.reason
+        );
+    }
+    super::write_output(args.output.output.as_deref(), &imported.yaml)?;
+    // The result must pass validation, or say why not.
+    let shown = args
+        .output
+        .output
+        .as_ref()
+        .map_or("(imported)".to_string(), |p| p.display().to_string());
+    let checked = validate::check(
+        &shown,
+        Arc::new(imported.yaml.clone()),
+        None,
+        1.0,
+        Utc::now(),
+    );
+    let valid = super::valid_timeline(
+        checked,
+        &shown,
+        "fix them in the scenario, or in the spreadsheet and import again",
+    )
+    .is_some();
+    eprintln!(
+        "{} inject(s) imported, {} row(s) left out",
+        imported.injects,
+        imported.problems.len()
+    );
+    Ok(if imported.problems.is_empty() && valid {
+        Exit::Ok
+    } else {
+        Exit::Invalid
+    })
+}
+
+pub fn export(args: ExportArgs) -> Result<Exit, Error> {
+    let now = Utc::now();
+    let start_at = super::parse_start_at(args.start_at.as_deref(), now)?;
+    let source = super::read_scenario(&args.file)?;
+    let shown = args.file.display().to_string();
+    let checked = validate::check(&shown, source, start_at, 1.0, now);
+    let Some((timeline, _)) = super::valid_timeline(checked, &shown, "fix them to export it")
+    else {
+        return Ok(Exit::Invalid);
+    };
+    let text = match args.format {
+        ExportFormat::MelCsv => mel::export(&timeline),
+    };
+    super::write_output(args.output.output.as_deref(), &text)?;
+    Ok(Exit::Ok)
+}

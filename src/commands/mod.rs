@@ -1,0 +1,214 @@
+//! The command layer: one file per command family, and what they share.
+//!
+//! Each command turns its parsed arguments ([`crate::cli`]) into calls on the core and
+//! an [`Exit`]. The shared pieces are here: reading a scenario and checking it, writing
+//! output, reading tokens, the Conducttr target, `--start-at` and listen addresses.
+//! The core never imports this module.
+
+mod check;
+mod ctl;
+mod mel;
+mod mock_server;
+pub mod run;
+mod workspace;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::cli::{Cli, Command, LogFormat};
+use crate::error::{Error, Exit};
+use crate::timeline::Timeline;
+use crate::validate::Checked;
+use crate::{client, term, yaml};
+
+/// Run a parsed command; returns how it ended.
+pub fn run(cli: Cli) -> Result<Exit, Error> {
+    match cli.command {
+        Command::Validate(args) if args.online => {
+            block_on(false, "warn", workspace::validate_online(args))
+        }
+        Command::Validate(args) => check::validate(args, None),
+        Command::Plan(args) => check::plan(args),
+        Command::Schema(args) => check::schema(args),
+        Command::Report(args) => check::report(args),
+        // The stand-in logs each request at debug level: shown by `mock-server`,
+        // quiet inside a dry run.
+        Command::MockServer(args) => block_on(
+            false,
+            "info,injector::stand_in=debug",
+            mock_server::mock_server(args),
+        ),
+        Command::Ctl(args) => block_on(false, "warn", ctl::ctl(args)),
+        Command::Teams(args) => block_on(false, "warn", workspace::list(args, true)),
+        Command::Personas(args) => block_on(false, "warn", workspace::list(args, false)),
+        Command::Sync(args) => block_on(false, "warn", workspace::sync(args)),
+        Command::Import(args) => mel::import(args),
+        Command::Export(args) => mel::export(args),
+        Command::Run(args) => block_on(args.log_format == LogFormat::Json, "info", run::run(args)),
+    }
+}
+
+/// Run an async command on a fresh runtime, with logs on stderr.
+fn block_on<F: std::future::Future<Output = Result<Exit, Error>>>(
+    json_logs: bool,
+    filter: &str,
+    future: F,
+) -> Result<Exit, Error> {
+    term::init_logging(json_logs, filter);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(future)
+}
+
+/// Read a token from a file: surrounding white space is dropped; an empty file is an error.
+/// The token itself never appears in an error message.
+pub fn read_token_file(path: &Path) -> Result<String, Error> {
+    let text = fs_err::read_to_string(path)?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(Error::usage(
+            format!("the token file {} is empty", path.display()),
+            None,
+        ));
+    }
+    Ok(token.to_string())
+}
+
+/// A secret from `--…-token-file`, else from the environment variable `var`; `missing`
+/// and `hint` say what to do when neither has one.
+fn token_from(file: Option<&Path>, var: &str, missing: &str, hint: &str) -> Result<String, Error> {
+    match file {
+        Some(path) => read_token_file(path),
+        None => match std::env::var(var) {
+            Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
+            _ => Err(Error::usage(missing, Some(hint))),
+        },
+    }
+}
+
+/// Write to the `-o` file, or stdout.
+pub fn write_output(path: Option<&Path>, text: &str) -> Result<(), Error> {
+    write_output_with(path, |out| out.write_all(text.as_bytes()))
+}
+
+/// [`write_output`] for output written piece by piece, through a buffer.
+pub fn write_output_with(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    match path {
+        Some(path) => {
+            let mut out = std::io::BufWriter::new(fs_err::File::create(path)?);
+            write(&mut out).and_then(|()| out.flush())?;
+        }
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            // A closed pipe (`| head`) is not an error worth reporting.
+            if let Err(e) = write(&mut out).and_then(|()| out.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Read a scenario file's text. Non-UTF-8 content is an error of the file, not of usage.
+pub fn read_scenario(path: &Path) -> Result<Arc<String>, Error> {
+    let meta = fs_err::metadata(path)?;
+    if meta.len() as usize > yaml::MAX_FILE_BYTES {
+        return Err(Error::usage(
+            format!(
+                "{} is {} bytes; scenarios are limited to {} MiB",
+                path.display(),
+                meta.len(),
+                yaml::MAX_FILE_BYTES >> 20
+            ),
+            Some("split the exercise into several scenarios"),
+        ));
+    }
+    let bytes = fs_err::read(path)?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Arc::new(
+            text.strip_prefix('\u{feff}')
+                .map(String::from)
+                .unwrap_or(text),
+        )),
+        Err(e) => Err(Error::usage(
+            format!(
+                "{} is not UTF-8 text (invalid byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ),
+            Some("a scenario is a YAML text file saved as UTF-8"),
+        )),
+    }
+}
+
+/// The timeline of a checked scenario; when it is invalid, its diagnostics and one line
+/// saying what that means (`consequence`, e.g. "nothing was sent") on stderr, and `None`.
+fn valid_timeline(checked: Checked, shown: &str, consequence: &str) -> Option<(Timeline, bool)> {
+    if !checked.is_valid(false) {
+        eprint!("{}", checked.diags.render(term::stderr_color()));
+        eprintln!(
+            "{shown}: invalid: {} error(s); {consequence}",
+            checked.diags.error_count()
+        );
+        return None;
+    }
+    checked.timeline.map(|t| (t, checked.t0_known))
+}
+
+/// Parse `--start-at`: RFC 3339 or `now` (which means now plus
+/// [`crate::timeline::START_LEAD`]).
+pub fn parse_start_at(
+    value: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<FixedOffset>>, Error> {
+    match value {
+        None => Ok(None),
+        Some("now") => Ok(Some((now + crate::timeline::START_LEAD).fixed_offset())),
+        Some(s) => DateTime::parse_from_rfc3339(s).map(Some).map_err(|e| {
+            Error::usage(
+                format!("--start-at `{s}` is not an RFC 3339 time ({e})"),
+                Some("write e.g. 2026-03-28T09:00:00+01:00, or `now`"),
+            )
+        }),
+    }
+}
+
+/// A listen address given as `flag` (`--listen`, `--control`): HOST:PORT, resolved;
+/// `example` is the flag's usual value, for the hint.
+async fn listen_address(flag: &str, value: &str, example: &str) -> Result<SocketAddr, Error> {
+    tokio::net::lookup_host(value)
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| {
+            Error::usage(
+                format!("{flag} `{value}` is not an address"),
+                Some(&format!("write HOST:PORT, e.g. {example}")),
+            )
+        })
+}
+
+/// The Conducttr target from flags and the environment; the token is never a flag.
+pub fn target_from(args: &crate::cli::TargetArgs) -> Result<client::Target, Error> {
+    let base = args
+        .base_url
+        .clone()
+        .unwrap_or_else(|| client::DEFAULT_BASE_URL.to_string());
+    let token = token_from(
+        args.token_file.as_deref(),
+        "CONDUCTTR_TOKEN",
+        "no API token",
+        "set CONDUCTTR_TOKEN, or pass --token-file PATH (or rehearse with --dry-run)",
+    )?;
+    Ok(client::Target::new(&base, token)?)
+}

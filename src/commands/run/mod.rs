@@ -1,0 +1,340 @@
+//! `injector run`: validate, open the journal, decide what to fire, fire it, report.
+//!
+//! [`run`] is a list of phases: [`prepare`] (flags, journal, T0, one check of the
+//! scenario, what to fire), [`wire`] (the board, the listener, live control, the
+//! terminal, signals), [`start`] (the target or the stand-in, and the journal's header),
+//! [`fire`] (the engine) and [`finish`] (the summary and the exit code). The engine
+//! itself knows nothing of flags.
+
+mod output;
+mod prepare;
+
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+
+use crate::board::Board;
+use crate::cli::{LateArg, ReportFormat, RetryArg, RunArgs};
+use crate::client::{self, Client, Target};
+use crate::engine::{self, Clock, Engine, LatePolicy};
+use crate::error::{Error, Exit};
+use crate::journal::{Entry, RunHeader, Summary, time_text};
+use crate::{control, live, stand_in, term};
+
+use prepare::Prepared;
+pub use prepare::default_journal;
+
+pub async fn run(args: RunArgs) -> Result<Exit, Error> {
+    let now = Utc::now();
+    let prepared = match prepare::prepare(&args, now).await? {
+        Ok(prepared) => prepared,
+        Err(exit) => return Ok(exit),
+    };
+    let wired = wire(&args, &prepared).await?;
+    let started = start(&args, prepared, now).await?;
+    let ending = fire(&args, &started, wired.engine_side).await?;
+    finish(&args, started, wired.run_side, ending).await
+}
+
+/// What the engine takes: its listener, live control, the countdown's sender and the stop.
+struct EngineSide {
+    listener: Arc<output::Listener>,
+    control: engine::Control,
+    next: watch::Sender<Option<(String, DateTime<Utc>)>>,
+    stop: watch::Receiver<bool>,
+}
+
+/// What the run keeps to wind down.
+struct RunSide {
+    board: Arc<Mutex<Board>>,
+    reporter: tokio::task::JoinHandle<()>,
+    control_server: Option<tokio::task::JoinHandle<()>>,
+    countdown: Option<indicatif::ProgressBar>,
+    keys: Option<live::Keys>,
+    signals: tokio::task::JoinHandle<()>,
+}
+
+struct Wired {
+    engine_side: EngineSide,
+    run_side: RunSide,
+}
+
+/// The board and its listener, live control (the journal's earlier actions first: a
+/// resume keeps holds, shifts and skips), the control endpoint (bound before anything
+/// is journaled), the terminal's live line and keys, and the signals.
+async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
+    let keys = p.keys.iter().cloned();
+    let board = Board::new(
+        &p.timeline,
+        keys.collect::<Vec<_>>().into_iter(),
+        p.replay.events(),
+        &p.items,
+    );
+    let board = Arc::new(Mutex::new(board));
+    let (shown_tx, shown_rx) = mpsc::unbounded_channel();
+    let reporter = tokio::spawn(output::show_events(shown_rx, args.format, args.dry_run));
+    let listener = Arc::new(output::Listener {
+        board: board.clone(),
+        shown: shown_tx,
+        sent_shown: args.format == ReportFormat::Json || tracing::enabled!(tracing::Level::INFO),
+    });
+
+    let initial = match &p.resume_of {
+        Some(_) => engine::ClockState::replay(p.replay.events()),
+        None => engine::ClockState::default(),
+    };
+    if initial.held_since.is_some() {
+        tracing::warn!(
+            "the run was held when it stopped: it stays held until resumed (`injector ctl ... resume`)"
+        );
+    }
+    let (commands_tx, commands_rx) = mpsc::channel(16);
+    let (clock_tx, clock_rx) = watch::channel(initial.clone());
+    let view = control::View {
+        timeline: p.timeline.clone(),
+        clock: clock_rx.clone(),
+        board: board.clone(),
+        dry_run: args.dry_run,
+        max_speed: p.max_speed,
+    };
+    let control_server = match &args.control {
+        Some(addr) => Some(start_control(addr, args, commands_tx.clone(), view.clone()).await?),
+        None => None,
+    };
+    // On a terminal: a live line (clock, next inject, last send) and single-key control.
+    let (next_tx, next_rx) = watch::channel(None);
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let countdown = (args.format == ReportFormat::Text && std::io::stderr().is_terminal())
+        .then(|| live::start_view(next_rx, view, interactive));
+    let keys =
+        interactive.then(|| live::spawn_keys(commands_tx.clone(), next_tx.subscribe(), clock_rx));
+    drop(commands_tx);
+
+    // Signals: the first stops scheduling, the second exits at once.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let signals = tokio::spawn(async move {
+        term::interrupted().await;
+        tracing::warn!(
+            "stopping: no new sends; waiting for those in flight (Ctrl-C again to quit at once)"
+        );
+        let _ = stop_tx.send(true);
+        term::interrupted().await;
+        eprintln!("quitting at once; the journal is intact");
+        live::restore_terminal();
+        std::process::exit(i32::from(Exit::Interrupted.code()));
+    });
+    Ok(Wired {
+        engine_side: EngineSide {
+            listener,
+            control: engine::Control {
+                commands: commands_rx,
+                initial,
+                state: clock_tx,
+            },
+            next: next_tx,
+            stop: stop_rx,
+        },
+        run_side: RunSide {
+            board,
+            reporter,
+            control_server,
+            countdown,
+            keys,
+            signals,
+        },
+    })
+}
+
+/// Start the control endpoint on a loopback address (others need --control-allow-remote).
+async fn start_control(
+    addr: &str,
+    args: &RunArgs,
+    commands: mpsc::Sender<engine::Command>,
+    view: control::View,
+) -> Result<tokio::task::JoinHandle<()>, Error> {
+    let listen = super::listen_address("--control", addr, "127.0.0.1:8790").await?;
+    if !listen.ip().is_loopback() && !args.control_allow_remote {
+        return Err(Error::usage(
+            format!("--control {listen} is not a loopback address"),
+            Some(
+                "anyone who can reach it can steer the exercise: add --control-allow-remote if you mean it",
+            ),
+        ));
+    }
+    let token = match &args.control_token_file {
+        Some(path) => super::read_token_file(path)?,
+        None => stand_in::random_token(),
+    };
+    let (bound, task) = control::serve(listen, token.clone(), commands, view).await?;
+    eprintln!("control: http://{bound}/");
+    eprintln!("control page: http://{bound}/#token={token}");
+    eprintln!("control token: {token}");
+    Ok(task)
+}
+
+/// A run under way: what was prepared, the client, the journal with its header written,
+/// and the stand-in of a dry run.
+struct Started {
+    p: Prepared,
+    client: Arc<Client>,
+    stand_in: Option<stand_in::StandIn>,
+}
+
+/// The target (or, for a dry run, a stand-in started now) and its client; then the
+/// run's header, the first line it journals.
+async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Started, Error> {
+    let (target, stand_in) = match &p.target {
+        Some(t) => (t.clone(), None),
+        None => {
+            let token = stand_in::random_token();
+            let server = stand_in::StandIn::start(stand_in::Options::local(token.clone())).await?;
+            (Target::new(&server.base_url(), token)?, Some(server))
+        }
+    };
+    let settings = client::Settings {
+        connect_timeout: args.connect_timeout,
+        request_timeout: args.timeout,
+        retry: match args.retry {
+            RetryArg::All => client::RetryPolicy::All,
+            RetryArg::Safe => client::RetryPolicy::Safe,
+        },
+        ..client::Settings::default()
+    };
+    let base_url = target.base_url.clone();
+    let client = Arc::new(Client::new(target, settings)?);
+    let mut p = p;
+    let header = RunHeader {
+        run_id: uuid::Uuid::new_v4().to_string(),
+        scenario: p.shown.clone(),
+        scenario_sha256: p.scenario_sha.clone(),
+        t0: p.timeline.t0.to_rfc3339(),
+        speed: (!p.max_speed).then_some(p.speed),
+        base_url: if args.dry_run {
+            "stand-in (dry run)".into()
+        } else {
+            base_url
+        },
+        dry_run: args.dry_run,
+        started_at: time_text(now),
+        injector_version: env!("CARGO_PKG_VERSION").into(),
+        resumes: p.resume_of.as_ref().map(|h| h.run_id.clone()),
+        occurrences: p.timeline.occurrences.len(),
+        plan: p.plan.take(),
+    };
+    p.journal.append(&Entry::Run(header)).await?;
+    let dry = if args.dry_run { "dry run: " } else { "" };
+    tracing::info!(
+        "{dry}{} occurrence(s) to fire from {}; T0 {}; journal {}",
+        p.items.len(),
+        p.shown,
+        crate::timeline::show_time(p.timeline.t0, p.timeline.scenario.timezone),
+        p.journal_path.display()
+    );
+    Ok(Started {
+        p,
+        client,
+        stand_in,
+    })
+}
+
+/// Fire: the engine on the runtime's workers, with the senders (handing work between
+/// the thread that blocks on this command and the workers costs a futex wake-up each
+/// time).
+async fn fire(args: &RunArgs, s: &Started, side: EngineSide) -> Result<engine::Ending, Error> {
+    let engine = Engine {
+        timeline: s.p.timeline.clone(),
+        dispatch: s.client.clone(),
+        journal: s.p.journal.clone(),
+        clock: Clock::Real,
+        config: engine::Config {
+            late: match args.late {
+                LateArg::Fire => LatePolicy::Fire,
+                LateArg::Skip => LatePolicy::Skip,
+            },
+            late_max: args.late_max,
+            concurrency: args.concurrency,
+            max_speed: s.p.max_speed,
+            redirect_team: args.redirect_team.as_deref().map(team_value),
+            preconnect: args.preconnect,
+            drain: Duration::from_secs(10),
+        },
+        events: side.listener,
+        next: side.next,
+    };
+    let items = s.p.items.clone();
+    let (stop, control) = (side.stop, side.control);
+    let ending =
+        tokio::spawn(async move { engine.run_controlled(items, stop, Some(control)).await })
+            .await
+            .map_err(std::io::Error::other)??;
+    Ok(ending)
+}
+
+/// Wind down (signals, control, keys, the live line, the output task), write the end
+/// with the whole run's summary (this part and the runs it resumes, as `report`
+/// counts them), print it, and map it to the exit code.
+async fn finish(
+    args: &RunArgs,
+    s: Started,
+    side: RunSide,
+    ending: engine::Ending,
+) -> Result<Exit, Error> {
+    side.signals.abort();
+    if let Some(task) = side.control_server {
+        task.abort();
+    }
+    if let Some(keys) = side.keys {
+        keys.stop();
+    }
+    if let Some(bar) = side.countdown {
+        bar.finish_and_clear();
+        term::set_progress(None);
+    }
+    side.reporter.await.map_err(std::io::Error::other)?;
+    let summary = {
+        let board = side.board.lock().unwrap_or_else(|e| e.into_inner());
+        let (totals, lateness) = board.fold().totals();
+        Summary::new(&totals, &lateness)
+    };
+    let interrupted = matches!(ending, engine::Ending::Interrupted { .. });
+    let Started { p, stand_in, .. } = s;
+    p.journal
+        .append(&Entry::End {
+            at: time_text(Utc::now()),
+            reason: if interrupted {
+                "interrupted".into()
+            } else {
+                "completed".into()
+            },
+            summary: summary.clone(),
+        })
+        .await?;
+    if let Some(server) = stand_in {
+        server.shutdown(Duration::from_secs(1)).await;
+    }
+    let journal_path = &p.journal_path;
+    let resume_command = interrupted.then(|| output::resume_command(args, journal_path));
+    output::print_summary(&summary, args, journal_path, resume_command.as_deref())?;
+    if let Ok(j) = Arc::try_unwrap(p.journal) {
+        j.close()?;
+    }
+    Ok(if interrupted {
+        Exit::Interrupted
+    } else if summary.failed + summary.skipped + summary.uncertain + summary.pending > 0 {
+        Exit::Invalid
+    } else {
+        Exit::Ok
+    })
+}
+
+/// A team id as the API takes it: a number when it is all digits.
+fn team_value(s: &str) -> Value {
+    s.trim()
+        .parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::String(s.trim().to_string()))
+}

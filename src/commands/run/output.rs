@@ -1,0 +1,203 @@
+//! `run`'s output: the listener that keeps the board and shows events, and the summary.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::board::Board;
+use crate::cli::{ReportFormat, RunArgs};
+use crate::engine;
+use crate::error::Error;
+use crate::event::Event;
+use crate::journal::{Entry, Summary, time_text};
+
+/// What `run` does with each event. The board takes it in at once (the summary, the
+/// live view and the control page read it). What is shown (log lines, `--format json`)
+/// goes to a task of its own, so that a slow terminal or pipe never holds up a send;
+/// a `sent` event goes there only when it shows anywhere.
+pub struct Listener {
+    pub board: Arc<Mutex<Board>>,
+    pub shown: mpsc::UnboundedSender<Event>,
+    /// Whether a `sent` event shows: logged (info level) or printed as JSON.
+    pub sent_shown: bool,
+}
+
+impl engine::Listener for Listener {
+    fn heard(&self, event: Event) {
+        self.board
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(&event);
+        let shown = match event {
+            Event::Sending { .. } => false,
+            Event::Sent { .. } => self.sent_shown,
+            _ => true,
+        };
+        if shown {
+            let _ = self.shown.send(event);
+        }
+    }
+}
+
+/// Show events as they come: a log line each, and with `--format json` a JSON line on
+/// stdout (the journal's line, and `dry_run`) for each outcome.
+pub async fn show_events(
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    format: ReportFormat,
+    dry_run: bool,
+) {
+    let tag = if dry_run { "[dry run] " } else { "" };
+    // Whatever has arrived, taken at once: one wake-up for a burst.
+    let mut batch = Vec::with_capacity(256);
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        for event in batch.drain(..) {
+            log_event(&event, tag);
+            if format == ReportFormat::Json && event.key().is_some() {
+                let mut v = serde_json::to_value(Entry::from(&event)).unwrap_or(Value::Null);
+                v["dry_run"] = Value::Bool(dry_run);
+                println!("{v}");
+            }
+        }
+    }
+}
+
+/// One line on stderr for an event (at info level for sends).
+fn log_event(event: &Event, tag: &str) {
+    match event {
+        Event::Sending { .. } => {}
+        Event::Sent {
+            key,
+            status,
+            message_id,
+            planned,
+            sent_at,
+            lateness_ms,
+            attempts,
+            possible_duplicate,
+            late,
+        } => {
+            let mut notes = String::new();
+            if *late {
+                notes.push_str(" LATE");
+            }
+            if *possible_duplicate {
+                notes.push_str(" POSSIBLE DUPLICATE");
+            }
+            if *attempts > 1 {
+                notes.push_str(&format!(" after {attempts} attempts"));
+            }
+            let lateness = lateness_ms.map_or(String::new(), |l| format!(" lateness {l:+.3} ms"));
+            tracing::info!(
+                "{tag}sent {key} planned {} sent {}{lateness} status {status} message_id {message_id}{notes}",
+                time_text(*planned),
+                time_text(*sent_at)
+            );
+        }
+        Event::Failed {
+            key,
+            status,
+            error,
+            attempts,
+            maybe_delivered,
+            ..
+        } => {
+            let maybe = if *maybe_delivered {
+                " (may have been delivered)"
+            } else {
+                ""
+            };
+            let status = status.map_or("-".to_string(), |s| s.to_string());
+            tracing::error!(
+                "{tag}FAILED {key} status {status} after {attempts} attempt(s): {error}{maybe}"
+            );
+        }
+        Event::Skipped { key, reason, .. } => tracing::warn!("{tag}skipped {key}: {reason}"),
+        Event::Control {
+            action,
+            moved_ms,
+            source,
+            ..
+        } => {
+            let what = action
+                .key()
+                .map(String::from)
+                .or_else(|| moved_ms.map(|ms| format!("{ms} ms")))
+                .unwrap_or_default();
+            tracing::warn!("{tag}control ({}): {} {what}", source.name(), action.name());
+        }
+    }
+}
+
+/// The command that resumes this run.
+pub fn resume_command(args: &RunArgs, journal: &Path) -> String {
+    let mut cmd = format!(
+        "injector run {} --resume --journal {}",
+        args.file.display(),
+        journal.display()
+    );
+    if args.dry_run {
+        cmd.push_str(" --dry-run");
+    }
+    if let Some(url) = &args.target.base_url {
+        cmd.push_str(&format!(" --base-url {url}"));
+    }
+    if let Some(path) = &args.target.token_file {
+        cmd.push_str(&format!(" --token-file {}", path.display()));
+    }
+    cmd
+}
+
+pub fn print_summary(
+    s: &Summary,
+    args: &RunArgs,
+    journal: &Path,
+    resume: Option<&str>,
+) -> Result<(), Error> {
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} ms"));
+    let text = match args.format {
+        ReportFormat::Json => {
+            let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
+            v["type"] = json!("summary");
+            v["dry_run"] = json!(args.dry_run);
+            v["journal"] = json!(journal.display().to_string());
+            v["interrupted"] = json!(resume.is_some());
+            v["resume_command"] = json!(resume);
+            format!("{v}\n")
+        }
+        ReportFormat::Text => {
+            let mut t = format!(
+                "{}{} sent, {} failed, {} skipped, {} uncertain, {} possible duplicate(s), {} late{}\n{}journal: {}\n",
+                if args.dry_run { "dry run: " } else { "" },
+                s.sent,
+                s.failed,
+                s.skipped,
+                s.uncertain,
+                s.possible_duplicates,
+                s.late,
+                if s.pending > 0 {
+                    format!(", {} not yet sent", s.pending)
+                } else {
+                    String::new()
+                },
+                if args.speed.as_deref() == Some("max") {
+                    "lateness: not measured with --speed max\n".to_string()
+                } else {
+                    format!(
+                        "lateness p50 {}, p99 {}, max {}\n",
+                        ms(s.lateness_p50_ms),
+                        ms(s.lateness_p99_ms),
+                        ms(s.lateness_max_ms)
+                    )
+                },
+                journal.display()
+            );
+            if let Some(cmd) = resume {
+                t.push_str(&format!("interrupted; to resume: {cmd}\n"));
+            }
+            t
+        }
+    };
+    super::super::write_output(None, &text)
+}

@@ -1,0 +1,451 @@
+//! `run`, first phase: everything decided before the journal gets a line — flags, the
+//! journal and what it holds, T0, one reading and check of the scenario, what to fire.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use sha2::Digest;
+
+use crate::cli::RunArgs;
+use crate::client::{self, Client, Target};
+use crate::engine::Item;
+use crate::error::{Error, Exit};
+use crate::fold::{Fold, Status};
+use crate::journal::{self, Journal, PlanRow, Replay, RunHeader};
+use crate::timeline::Timeline;
+use crate::{message, scenario, validate};
+
+/// What the run has decided before it writes anything.
+pub struct Prepared {
+    /// The scenario's path as the user gave it.
+    pub shown: String,
+    pub scenario_sha: String,
+    pub speed: f64,
+    pub max_speed: bool,
+    /// The target; `None` for a dry run (the stand-in is started later).
+    pub target: Option<Target>,
+    pub journal_path: PathBuf,
+    pub journal: Arc<Journal>,
+    pub replay: Replay,
+    /// The run this one resumes.
+    pub resume_of: Option<RunHeader>,
+    pub timeline: Arc<Timeline>,
+    /// The header's plan (each occurrence's instant, recipient and digest).
+    pub plan: Option<Vec<PlanRow>>,
+    /// The occurrence keys this run is about (all, or those of `--only`), in firing order.
+    pub keys: Vec<String>,
+    /// What it fires, in firing order.
+    pub items: Vec<Item>,
+}
+
+/// Check the flags, open the journal, read and check the scenario once, and choose what
+/// to fire. `Err(Exit)` when the scenario is invalid (its diagnostics are printed).
+pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepared, Exit>, Error> {
+    let (speed, max_speed) = flags(args)?;
+    let source = super::super::read_scenario(&args.file)?;
+    let scenario_sha = hex(&sha2::Sha256::digest(source.as_bytes()));
+    let shown = args.file.display().to_string();
+    // The target: never a flag for the token; the env var or a file.
+    let target = if args.dry_run {
+        None
+    } else {
+        Some(super::super::target_from(&args.target)?)
+    };
+    let journal_path = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| default_journal(&args.file, args.dry_run));
+    let (journal, replay, resume_of) = open_journal(args, &journal_path, now)?;
+    // T0 and speed: a resume keeps the original run's.
+    let (start_at, speed, max_speed) = match &resume_of {
+        Some(h) => {
+            let t0 = DateTime::parse_from_rfc3339(&h.t0)
+                .map_err(|e| Error::usage(format!("the journal's T0 is unreadable: {e}"), None))?;
+            (Some(t0), h.speed.unwrap_or(1.0), h.speed.is_none())
+        }
+        None => (
+            super::super::parse_start_at(args.start_at.as_deref(), now)?,
+            speed,
+            max_speed,
+        ),
+    };
+    let Some(timeline) = check(args, &shown, source, start_at, speed, now, target.as_ref()).await?
+    else {
+        return Ok(Err(Exit::Usage));
+    };
+    let timeline = Arc::new(timeline);
+    let (plan, bodies) = plan_rows(&timeline, max_speed);
+    let prior = replay.fold();
+    let (keys, items) = choose(args, &timeline, &prior, bodies)?;
+    if let Some(h) = &resume_of {
+        report_resume(
+            h,
+            &scenario_sha,
+            &plan,
+            &prior,
+            &keys,
+            args.resend_uncertain,
+        );
+    }
+    Ok(Ok(Prepared {
+        shown,
+        scenario_sha,
+        speed,
+        max_speed,
+        target,
+        journal_path,
+        journal: Arc::new(journal),
+        replay,
+        resume_of,
+        timeline,
+        plan,
+        keys,
+        items,
+    }))
+}
+
+/// `--speed` and `--concurrency`: the speed factor, and whether it is `max`.
+fn flags(args: &RunArgs) -> Result<(f64, bool), Error> {
+    if args.concurrency == 0 {
+        return Err(Error::usage("--concurrency must be at least 1", None));
+    }
+    match args.speed.as_deref() {
+        None => Ok((1.0, false)),
+        Some("max") => Ok((1.0, true)),
+        Some(s) => match s.parse::<f64>() {
+            Ok(f) if f.is_finite() && f > 0.0 => Ok((f, false)),
+            _ => Err(Error::usage(
+                format!("--speed `{s}` is not a positive number or `max`"),
+                None,
+            )),
+        },
+    }
+}
+
+/// Open and lock the journal, and decide what its earlier run means for this one:
+/// `--fresh` archives it, `--resume` continues it, anything else is refused.
+fn open_journal(
+    args: &RunArgs,
+    path: &Path,
+    now: DateTime<Utc>,
+) -> Result<(Journal, Replay, Option<RunHeader>), Error> {
+    let fsync = !args.no_fsync;
+    let (mut journal, text) = Journal::open(path, fsync)?;
+    let mut replay = Replay::parse(&text);
+    for p in &replay.problems {
+        tracing::warn!("journal {}: {p}", path.display());
+    }
+    let Some(last) = replay.runs.last().cloned() else {
+        if args.resume {
+            tracing::warn!(
+                "--resume: the journal {} holds no run; starting anew",
+                path.display()
+            );
+        }
+        return Ok((journal, replay, None));
+    };
+    if args.fresh {
+        journal.close()?;
+        let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+        let archived = journal::archive_path(path, &stamp);
+        fs_err::rename(path, &archived)?;
+        tracing::info!("archived the old journal as {}", archived.display());
+        (journal, _) = Journal::open(path, fsync)?;
+        replay = Replay::default();
+        return Ok((journal, replay, None));
+    }
+    if !args.resume {
+        let state = if replay.last_completed {
+            "a completed run"
+        } else {
+            "an unfinished run"
+        };
+        return Err(Error::usage(
+            format!(
+                "the journal {} holds {state} of {}",
+                path.display(),
+                last.scenario
+            ),
+            Some(
+                "pass --resume to continue it (nothing sent is sent again), or --fresh to archive it and start anew",
+            ),
+        ));
+    }
+    if last.dry_run != args.dry_run {
+        return Err(Error::usage(
+            format!(
+                "the journal {} holds a {} run; this one is {}",
+                path.display(),
+                mode(last.dry_run),
+                mode(args.dry_run)
+            ),
+            Some("a dry run never shares a journal with a live run"),
+        ));
+    }
+    if args.start_at.is_some() {
+        return Err(Error::usage(
+            "--start-at cannot be combined with --resume",
+            Some("a resumed run keeps its T0"),
+        ));
+    }
+    Ok((journal, replay, Some(last)))
+}
+
+fn mode(dry: bool) -> &'static str {
+    if dry { "dry" } else { "live" }
+}
+
+/// Read and check the scenario, once: T0 is chosen from the scenario as read (a dry
+/// run of a scenario whose `start` has passed starts now), and `@handles` its map lacks
+/// are resolved through the workspace (live runs) before the check. The timeline, or
+/// `None` when invalid (its diagnostics printed).
+async fn check(
+    args: &RunArgs,
+    shown: &str,
+    source: Arc<String>,
+    start_at: Option<DateTime<FixedOffset>>,
+    speed: f64,
+    now: DateTime<Utc>,
+    target: Option<&Target>,
+) -> Result<Option<Timeline>, Error> {
+    let (scenario, diags) = scenario::read(shown, source);
+    let mut start_at = start_at;
+    // A rehearsal of a scenario whose `start` has passed would skip everything as too
+    // late: a dry run then starts now instead (the live run keeps the scenario's start).
+    if args.dry_run
+        && start_at.is_none()
+        && let Some(start) = scenario.as_ref().and_then(|s| s.start)
+        && start.to_utc() < now
+    {
+        tracing::info!(
+            "dry run: the scenario's start {} has passed; T0 is now",
+            start.to_rfc3339()
+        );
+        start_at = Some((now + crate::timeline::START_LEAD).fixed_offset());
+    }
+    let mut ws = None;
+    if let Some(target) = target
+        && scenario.as_ref().is_some_and(validate::unmapped_handles)
+    {
+        let client = Client::new(target.clone(), client::Settings::default())?;
+        match crate::workspace::cached(&client).await {
+            Ok(w) => ws = Some(w),
+            Err(e) => tracing::warn!("cannot read the workspace to resolve @handles: {e}"),
+        }
+    }
+    let checked = validate::check_read(scenario, diags, start_at, speed, now, ws.as_ref());
+    let warnings: Vec<String> = checked
+        .diags
+        .items
+        .iter()
+        .map(|d| format!("{}:{}:{}: {}", d.file, d.line, d.column, d.message))
+        .collect();
+    let Some((timeline, _)) = super::super::valid_timeline(checked, shown, "nothing was sent")
+    else {
+        return Ok(None);
+    };
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(Some(timeline))
+}
+
+/// The keys the run is about and the items it fires: every occurrence (or those of
+/// `--only`) that earlier runs have not finished; one left uncertain by a crash only
+/// with `--resend-uncertain`.
+fn choose(
+    args: &RunArgs,
+    timeline: &Timeline,
+    prior: &Fold,
+    mut bodies: Vec<Option<bytes::Bytes>>,
+) -> Result<(Vec<String>, Vec<Item>), Error> {
+    let only = only_keys(&args.only, timeline)?;
+    let mut keys = Vec::new();
+    let mut items = Vec::new();
+    for (index, occ) in timeline.occurrences.iter().enumerate() {
+        if only.as_ref().is_some_and(|o| !o.contains(occ.key.as_str())) {
+            continue;
+        }
+        keys.push(occ.key.clone());
+        let status = prior.get(&occ.key).map(|s| s.status);
+        match status {
+            Some(Status::Uncertain) if !args.resend_uncertain => continue,
+            Some(Status::Sent) if only.is_some() => {
+                let id = prior.get(&occ.key).and_then(|s| s.message_id.as_deref());
+                tracing::warn!(key = %occ.key, message_id = id.unwrap_or("-"), "re-sending by hand (--only): it was sent before");
+            }
+            Some(Status::Sent | Status::Failed | Status::Skipped) if only.is_none() => continue,
+            _ => {}
+        }
+        // With --speed max the instant is still the scenario's: journals and reports show
+        // it; the engine just does not wait for it.
+        items.push(Item {
+            body: bodies.get_mut(index).and_then(Option::take),
+            ..Item::new(index, timeline.fire_at(occ).to_utc())
+        });
+    }
+    Ok((keys, items))
+}
+
+fn only_keys(only: &[String], t: &Timeline) -> Result<Option<HashSet<String>>, Error> {
+    if only.is_empty() {
+        return Ok(None);
+    }
+    let mut keys = HashSet::new();
+    for want in only.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let matching: Vec<&str> = t
+            .occurrences
+            .iter()
+            .filter(|o| o.key == want || t.inject(o).id == want)
+            .map(|o| o.key.as_str())
+            .collect();
+        if matching.is_empty() {
+            let hint = crate::diag::suggest(want, t.occurrences.iter().map(|o| o.key.as_str()));
+            return Err(Error::Usage {
+                message: format!("--only: no occurrence or inject `{want}`"),
+                hint,
+            });
+        }
+        keys.extend(matching.into_iter().map(String::from));
+    }
+    Ok(Some(keys))
+}
+
+/// `<stem>.journal.jsonl`, or `<stem>.dry-run.journal.jsonl`, in the working directory.
+pub fn default_journal(file: &Path, dry_run: bool) -> PathBuf {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    PathBuf::from(if dry_run {
+        format!("{stem}.dry-run.journal.jsonl")
+    } else {
+        format!("{stem}.journal.jsonl")
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// At most this many bytes of bodies serialized before a run; the rest are built when sent.
+const SERIALIZED_BODIES: usize = 64 << 20;
+
+/// The run's plan for the header: each occurrence's instant, channel, persona, recipient
+/// and a digest of offset and body (for spotting edits on resume). And, from the same
+/// build, each occurrence's exact body serialized (compact JSON), which the run sends as
+/// it is unless its instant moves: a body is built once, not once more at its send.
+fn plan_rows(t: &Timeline, max_speed: bool) -> (Option<Vec<PlanRow>>, Vec<Option<bytes::Bytes>>) {
+    if t.occurrences.len() > 100_000 {
+        return (None, Vec::new());
+    }
+    let mut budget = SERIALIZED_BODIES;
+    let mut bodies = Vec::with_capacity(t.occurrences.len());
+    let rows = t
+        .occurrences
+        .iter()
+        .map(|o| {
+            let built = t.body(o);
+            let built_ok = built.is_ok();
+            let mut body = built.unwrap_or_default();
+            let to = message::recipient(&body).to_string();
+            let channel = message::field_text(&body, "channel");
+            let persona = message::field_text(&body, "persona");
+            let json = serde_json::to_vec(&body).unwrap_or_default();
+            // The digest of `offset|body`, without `ts` at --speed max.
+            let mut digest = sha2::Sha256::new();
+            digest.update(format!("{}|", o.offset.as_millis()));
+            if max_speed && body.remove("ts").is_some() {
+                digest.update(serde_json::to_vec(&body).unwrap_or_default());
+            } else {
+                digest.update(&json);
+            }
+            let keep = built_ok && json.len() <= budget;
+            bodies.push(keep.then(|| {
+                budget -= json.len();
+                bytes::Bytes::from(json)
+            }));
+            PlanRow {
+                key: o.key.clone(),
+                planned_at: journal::time_text(t.fire_at(o).to_utc()),
+                channel,
+                persona,
+                to,
+                digest: hex(&digest.finalize()[..6]),
+            }
+        })
+        .collect();
+    (Some(rows), bodies)
+}
+
+/// Say what a resume finds: how much is done, what the scenario's edits changed, and
+/// each occurrence left uncertain (not sent again unless asked).
+fn report_resume(
+    h: &RunHeader,
+    sha: &str,
+    plan: &Option<Vec<PlanRow>>,
+    prior: &Fold,
+    keys: &[String],
+    resend_uncertain: bool,
+) {
+    let done = prior
+        .iter()
+        .filter(|(_, s)| !matches!(s.status, Status::Uncertain | Status::Pending))
+        .count();
+    tracing::info!(
+        "resuming run {} (T0 {}): {done} occurrence(s) already done are not sent again",
+        h.run_id,
+        h.t0
+    );
+    if h.scenario_sha256 != sha {
+        let digests = |rows: &Vec<PlanRow>| -> BTreeMap<String, String> {
+            rows.iter()
+                .map(|r| (r.key.clone(), r.digest.clone()))
+                .collect()
+        };
+        match (h.plan.as_ref().map(digests), plan.as_ref().map(digests)) {
+            (Some(old), Some(new)) => {
+                let added: Vec<&str> = new
+                    .keys()
+                    .filter(|k| !old.contains_key(*k))
+                    .map(String::as_str)
+                    .collect();
+                let removed: Vec<&str> = old
+                    .keys()
+                    .filter(|k| !new.contains_key(*k))
+                    .map(String::as_str)
+                    .collect();
+                let changed: Vec<&str> = new
+                    .iter()
+                    .filter(|(k, v)| old.get(*k).is_some_and(|o| o != *v))
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                tracing::warn!(
+                    "the scenario changed since the run began: added {:?}, removed {:?}, changed {:?}; matching by key",
+                    added,
+                    removed,
+                    changed
+                );
+            }
+            _ => tracing::warn!(
+                "the scenario changed since the run began; matching occurrences by key"
+            ),
+        }
+    }
+    if resend_uncertain {
+        return;
+    }
+    for key in keys {
+        if prior
+            .get(key)
+            .is_some_and(|s| s.status == Status::Uncertain)
+        {
+            tracing::warn!(
+                key = %key,
+                "UNCERTAIN: a request was started before the crash and its outcome is unknown; not sent again (--resend-uncertain sends it)"
+            );
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! What happens in a run, as the engine publishes it: typed times, typed actions.
+//!
+//! The engine emits an [`Event`] for every step of an occurrence and every live action;
+//! the journal writes each as a line ([`crate::journal::Entry`], times as text) and reads
+//! it back; the [`crate::fold`] turns events into where each occurrence stands. Nothing
+//! here is formatted for a file or a person.
+
+use chrono::{DateTime, Utc};
+
+use crate::action::{Action, Source};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A request is about to start (journaled, durably, before it does).
+    Sending {
+        key: String,
+        planned: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    Sent {
+        key: String,
+        /// The HTTP status.
+        status: u16,
+        message_id: String,
+        planned: DateTime<Utc>,
+        /// When its request started.
+        sent_at: DateTime<Utc>,
+        /// Request start minus planned instant, in milliseconds; `None` with `--speed
+        /// max`, where nothing waits for its instant.
+        lateness_ms: Option<f64>,
+        attempts: u32,
+        possible_duplicate: bool,
+        late: bool,
+    },
+    Failed {
+        key: String,
+        status: Option<u16>,
+        error: String,
+        /// What the server answered, if anything.
+        response: Option<String>,
+        planned: DateTime<Utc>,
+        at: DateTime<Utc>,
+        attempts: u32,
+        maybe_delivered: bool,
+    },
+    Skipped {
+        key: String,
+        reason: String,
+        planned: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    /// A live action, carried out.
+    Control {
+        at: DateTime<Utc>,
+        action: Action,
+        /// How far everything not yet fired moved: a resume's hold, a shift.
+        moved_ms: Option<i64>,
+        source: Source,
+    },
+}
+
+impl Event {
+    /// The occurrence key of a per-occurrence event.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Event::Sending { key, .. }
+            | Event::Sent { key, .. }
+            | Event::Failed { key, .. }
+            | Event::Skipped { key, .. } => Some(key),
+            Event::Control { .. } => None,
+        }
+    }
+}
