@@ -17,6 +17,19 @@ use crate::event::Event;
 use crate::fold::{Fold, Lateness, Status, Totals};
 use crate::journal::{PlanRow, Record, Replay, parse_time, time_text};
 
+/// An instant in the report's JSON: as the report shows every instant ([`time_text`]).
+fn instant<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&time_text(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// An optional instant as the report's text shows it, `-` when absent.
+fn shown(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(|| "-".to_string(), time_text)
+}
+
 /// An instant as the report shows every instant ([`time_text`]); `raw` when unreadable.
 fn show(t: Option<DateTime<Utc>>, raw: &str) -> String {
     t.map_or_else(|| raw.to_string(), time_text)
@@ -29,8 +42,10 @@ pub struct Row {
     pub channel: String,
     pub persona: String,
     pub to: String,
-    pub planned_at: Option<String>,
-    pub sent_at: Option<String>,
+    #[serde(serialize_with = "instant")]
+    pub planned_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "instant")]
+    pub sent_at: Option<DateTime<Utc>>,
     pub lateness_ms: Option<f64>,
     /// sent, possible duplicate, failed, skipped, uncertain or pending.
     pub status: &'static str,
@@ -160,12 +175,8 @@ impl Report {
                     to: text(|p| &p.to),
                     planned_at: slot
                         .planned
-                        .map(time_text)
-                        .or_else(|| plan.map(|p| p.planned_at.clone())),
-                    sent_at: slot
-                        .at
-                        .filter(|_| slot.status != Status::Skipped)
-                        .map(time_text),
+                        .or_else(|| plan.and_then(|p| parse_time(&p.planned_at))),
+                    sent_at: slot.at.filter(|_| slot.status != Status::Skipped),
                     lateness_ms: slot.lateness_ms,
                     status: slot.word(),
                     attempts: slot.attempts,
@@ -369,11 +380,10 @@ impl Report {
     }
 
     fn svg(&self, by_team: bool) -> String {
-        let parse = |s: &Option<String>| s.as_deref().and_then(crate::journal::parse_time);
         let points: Vec<Span> = self
             .rows
             .iter()
-            .map(|r| (parse(&r.planned_at), parse(&r.sent_at)))
+            .map(|r| (r.planned_at, r.sent_at))
             .collect();
         let times: Vec<DateTime<Utc>> = points
             .iter()
@@ -442,8 +452,8 @@ impl Report {
                 "{} — {}\nplanned {}\nsent {}\nlateness {}\n{}{}",
                 r.key,
                 r.status,
-                r.planned_at.as_deref().unwrap_or("-"),
-                r.sent_at.as_deref().unwrap_or("-"),
+                shown(r.planned_at),
+                shown(r.sent_at),
                 r.lateness_ms.map_or("-".into(), |l| format!("{l:.3} ms")),
                 r.message_id
                     .as_deref()
@@ -495,8 +505,8 @@ fn row_cells(r: &Row) -> [String; 12] {
         r.channel.clone(),
         r.persona.clone(),
         r.to.clone(),
-        opt(&r.planned_at),
-        opt(&r.sent_at),
+        r.planned_at.map_or(String::new(), time_text),
+        r.sent_at.map_or(String::new(), time_text),
         r.lateness_ms.map_or(String::new(), |l| format!("{l:.3}")),
         r.status.to_string(),
         r.attempts.map_or(String::new(), |a| a.to_string()),

@@ -21,6 +21,15 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, watch};
 
+mod clock;
+mod control;
+mod queue;
+
+pub use clock::Clock;
+use control::Cursor;
+pub use control::{ClockState, Command, Control};
+use queue::Queue;
+
 use crate::action::{Action, Source};
 use crate::client::Outcome;
 use crate::event::Event;
@@ -34,8 +43,6 @@ pub const LATE_GRACE: Duration = Duration::from_secs(1);
 /// With `--speed max`, how many occurrences are prepared (and journaled with one
 /// `fsync`) together.
 const MAX_SPEED_GROUP: usize = 512;
-/// The longest single sleep: how soon a clock jump is noticed.
-const CHUNK: Duration = Duration::from_secs(1);
 /// With `--preconnect`, how long before a group its connections are opened.
 pub const PRECONNECT_LEAD: Duration = Duration::from_secs(2);
 /// With `--preconnect`, a pause this long between groups opens connections again
@@ -101,77 +108,6 @@ impl Dispatch for crate::client::Client {
 
     async fn preconnect(&self, n: usize) {
         crate::client::Client::preconnect(self, n).await;
-    }
-}
-
-/// Wall-clock time, real or following tokio's (paused) clock in tests.
-#[derive(Clone, Debug)]
-pub enum Clock {
-    Real,
-    /// `wall0` at the tokio instant `inst0`; advances with tokio time.
-    Virtual {
-        wall0: DateTime<Utc>,
-        inst0: tokio::time::Instant,
-    },
-}
-
-impl Clock {
-    /// A clock that reads `wall0` now and then follows tokio's clock.
-    pub fn following_tokio(wall0: DateTime<Utc>) -> Clock {
-        Clock::Virtual {
-            wall0,
-            inst0: tokio::time::Instant::now(),
-        }
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        match self {
-            Clock::Real => Utc::now(),
-            Clock::Virtual { wall0, inst0 } => {
-                *wall0
-                    + chrono::TimeDelta::from_std(inst0.elapsed()).unwrap_or(chrono::TimeDelta::MAX)
-            }
-        }
-    }
-
-    /// Wait until the wall clock reads `when`; `true` when stopped first.
-    /// Without `stop`, nothing interrupts the wait.
-    pub async fn sleep_until(
-        &self,
-        when: DateTime<Utc>,
-        mut stop: Option<&mut watch::Receiver<bool>>,
-    ) -> bool {
-        loop {
-            if stop.as_ref().is_some_and(|s| *s.borrow()) {
-                return true;
-            }
-            let remaining = (when - self.now()).to_std().unwrap_or(Duration::ZERO);
-            if remaining.is_zero() {
-                return false;
-            }
-            let (nap, last) = match self {
-                Clock::Virtual { .. } => (remaining, true),
-                // Re-read the wall clock at least every CHUNK.
-                Clock::Real if remaining > CHUNK + Duration::from_millis(5) => (CHUNK, false),
-                // Sleep to 2 ms short (the timer's resolution is 1 ms), then yield.
-                Clock::Real => (remaining.saturating_sub(Duration::from_millis(2)), true),
-            };
-            match stop.as_mut() {
-                Some(stop) => tokio::select! {
-                    () = tokio::time::sleep(nap) => {}
-                    _ = stop.changed() => return true,
-                },
-                None => tokio::time::sleep(nap).await,
-            }
-            if last {
-                if let Clock::Real = self {
-                    while Utc::now() < when {
-                        tokio::task::yield_now().await;
-                    }
-                }
-                return false;
-            }
-        }
     }
 }
 
@@ -257,95 +193,6 @@ type Ready<D> = (Item, <D as Dispatch>::Ready);
 /// A group ready to send: its instant, each item with its request, and the journal
 /// sequence number that must be durable before any of them is sent.
 type Prepared<D> = (DateTime<Utc>, Vec<Ready<D>>, u64);
-
-/// An action, where it came from, and where to say how it went.
-pub struct Command {
-    pub action: Action,
-    pub source: Source,
-    pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
-}
-
-/// The clock's state, published for the control view.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ClockState {
-    pub held_since: Option<DateTime<Utc>>,
-    /// The total shift of everything not yet fired (holds and shifts).
-    pub shift: chrono::TimeDelta,
-    pub skipped: Vec<String>,
-}
-
-impl ClockState {
-    /// The state a journal's actions leave behind: holds (one still open stays open),
-    /// resumes and shifts summed into the shift, skips not undone.
-    pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> ClockState {
-        let mut state = ClockState::default();
-        for e in events {
-            let Event::Control {
-                at,
-                action,
-                moved_ms,
-                ..
-            } = e
-            else {
-                continue;
-            };
-            let moved = chrono::TimeDelta::milliseconds(moved_ms.unwrap_or(0));
-            match action {
-                Action::Hold => state.held_since = Some(*at),
-                Action::Resume => {
-                    state.held_since = None;
-                    state.shift += moved;
-                }
-                Action::Shift(_) => state.shift += moved,
-                Action::Skip(k) => {
-                    if !state.skipped.contains(k) {
-                        state.skipped.push(k.clone());
-                    }
-                }
-                Action::Unskip(k) => state.skipped.retain(|s| s != k),
-                Action::Fire(_) => {}
-            }
-        }
-        state
-    }
-}
-
-/// The producer's place in a run: what is done, the clock, what is warm.
-struct Cursor {
-    /// The first item not yet prepared; those before it are done.
-    next: usize,
-    /// Items fired by hand (fire now) ahead of their turn.
-    fired: std::collections::HashSet<usize>,
-    clock: ClockState,
-    /// Stopped by a signal (or a hold ended by one).
-    stopped: bool,
-    /// With `--preconnect`: connections known open, and when the last group fired.
-    warm: AtomicUsize,
-    last_fired: Option<DateTime<Utc>>,
-}
-
-impl Cursor {
-    /// Past items already fired by hand; whether any item is left.
-    fn advance(&mut self, len: usize) -> bool {
-        while self.next < len && self.fired.contains(&self.next) {
-            self.next += 1;
-        }
-        self.next < len
-    }
-
-    /// Items never started.
-    fn pending(&self, len: usize) -> usize {
-        (self.next..len).filter(|k| !self.fired.contains(k)).count()
-    }
-}
-
-/// Live control of a run: where commands arrive, and the state to start from (a resume
-/// replays the journal's actions into it).
-pub struct Control {
-    pub commands: mpsc::Receiver<Command>,
-    pub initial: ClockState,
-    pub state: watch::Sender<ClockState>,
-}
 
 impl<D: Dispatch> Engine<D> {
     /// Fire `items` (sorted by instant, ties in file order) until done or stopped.
@@ -830,89 +677,6 @@ impl<D: Dispatch> Engine<D> {
             body.remove("player_email");
         }
         Ok(self.dispatch.ready(body))
-    }
-}
-
-/// Prepared requests waiting for a free sender, in firing order.
-struct Queue<T> {
-    /// The requests, and whether the queue is closed.
-    items: std::sync::Mutex<(std::collections::VecDeque<T>, bool)>,
-    /// Items were added, or the queue closed.
-    added: tokio::sync::Notify,
-    /// The queue fell to [`Queue::LOW`] items.
-    drained: tokio::sync::Notify,
-}
-
-impl<T> Default for Queue<T> {
-    fn default() -> Self {
-        Queue {
-            items: std::sync::Mutex::new((std::collections::VecDeque::new(), false)),
-            added: tokio::sync::Notify::new(),
-            drained: tokio::sync::Notify::new(),
-        }
-    }
-}
-
-impl<T> Queue<T> {
-    const LOW: usize = MAX_SPEED_GROUP;
-
-    fn push(&self, prepared: Vec<T>) {
-        let n = prepared.len();
-        self.items.lock().expect("queue lock").0.extend(prepared);
-        for _ in 0..n {
-            self.added.notify_one();
-        }
-    }
-
-    fn close(&self) {
-        self.items.lock().expect("queue lock").1 = true;
-        self.added.notify_waiters();
-    }
-
-    /// The next item; `None` once closed and empty.
-    async fn next(&self) -> Option<T> {
-        loop {
-            // Most calls find an item: no waiter is registered for them.
-            if let Some(taken) = self.take() {
-                return taken;
-            }
-            let added = self.added.notified();
-            tokio::pin!(added);
-            added.as_mut().enable();
-            // Registered first, then looked again: an item pushed in between is not missed.
-            if let Some(taken) = self.take() {
-                return taken;
-            }
-            added.await;
-        }
-    }
-
-    /// The next item, `Some(None)` once closed and empty, `None` for nothing yet.
-    fn take(&self) -> Option<Option<T>> {
-        let mut items = self.items.lock().expect("queue lock");
-        if let Some(item) = items.0.pop_front() {
-            let left = items.0.len();
-            drop(items);
-            // Only the crossing wakes the producer side, not every send.
-            if left == Self::LOW {
-                self.drained.notify_one();
-            }
-            return Some(Some(item));
-        }
-        items.1.then_some(None)
-    }
-
-    /// Wait until at most [`Queue::LOW`] items are queued.
-    async fn drained(&self) {
-        loop {
-            let drained = self.drained.notified();
-            tokio::pin!(drained);
-            drained.as_mut().enable();
-            if self.items.lock().expect("queue lock").0.len() <= Self::LOW {
-                return;
-            }
-            drained.await;
-        }
     }
 }
 

@@ -1,0 +1,81 @@
+//! The engine's wall clock: real, or following tokio's paused clock in tests, and the
+//! one way the engine waits for an instant.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+/// The longest single sleep: how soon a clock jump is noticed.
+const CHUNK: Duration = Duration::from_secs(1);
+
+/// Wall-clock time, real or following tokio's (paused) clock in tests.
+#[derive(Clone, Debug)]
+pub enum Clock {
+    Real,
+    /// `wall0` at the tokio instant `inst0`; advances with tokio time.
+    Virtual {
+        wall0: DateTime<Utc>,
+        inst0: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// A clock that reads `wall0` now and then follows tokio's clock.
+    pub fn following_tokio(wall0: DateTime<Utc>) -> Clock {
+        Clock::Virtual {
+            wall0,
+            inst0: tokio::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::Real => Utc::now(),
+            Clock::Virtual { wall0, inst0 } => {
+                *wall0
+                    + chrono::TimeDelta::from_std(inst0.elapsed()).unwrap_or(chrono::TimeDelta::MAX)
+            }
+        }
+    }
+
+    /// Wait until the wall clock reads `when`; `true` when stopped first.
+    /// Without `stop`, nothing interrupts the wait.
+    pub async fn sleep_until(
+        &self,
+        when: DateTime<Utc>,
+        mut stop: Option<&mut watch::Receiver<bool>>,
+    ) -> bool {
+        loop {
+            if stop.as_ref().is_some_and(|s| *s.borrow()) {
+                return true;
+            }
+            let remaining = (when - self.now()).to_std().unwrap_or(Duration::ZERO);
+            if remaining.is_zero() {
+                return false;
+            }
+            let (nap, last) = match self {
+                Clock::Virtual { .. } => (remaining, true),
+                // Re-read the wall clock at least every CHUNK.
+                Clock::Real if remaining > CHUNK + Duration::from_millis(5) => (CHUNK, false),
+                // Sleep to 2 ms short (the timer's resolution is 1 ms), then yield.
+                Clock::Real => (remaining.saturating_sub(Duration::from_millis(2)), true),
+            };
+            match stop.as_mut() {
+                Some(stop) => tokio::select! {
+                    () = tokio::time::sleep(nap) => {}
+                    _ = stop.changed() => return true,
+                },
+                None => tokio::time::sleep(nap).await,
+            }
+            if last {
+                if let Clock::Real = self {
+                    while Utc::now() < when {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                return false;
+            }
+        }
+    }
+}
