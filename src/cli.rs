@@ -264,6 +264,13 @@ pub struct RunArgs {
     /// Also send occurrences left uncertain by a crash (their outcome is unknown).
     #[arg(long, requires = "resume")]
     pub resend_uncertain: bool,
+    /// Also send again the occurrences that failed (after a refused token, say).
+    #[arg(long, requires = "resume")]
+    pub retry_failed: bool,
+    /// Check everything a run would (flags, journal, scenario, T0, target, token,
+    /// workspace ids), report, and stop: nothing is sent or journaled.
+    #[arg(long)]
+    pub preflight_only: bool,
     /// What to do with an occurrence whose instant has passed.
     #[arg(long, value_enum, default_value_t = LateArg::Fire)]
     pub late: LateArg,

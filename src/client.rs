@@ -489,7 +489,7 @@ struct Answer {
 
 /// Where a redirect points (its `Location`), clipped; `None` for any other answer, so
 /// that an accepted send does not look it up.
-fn location(resp: &reqwest::Response) -> Option<String> {
+pub fn location(resp: &reqwest::Response) -> Option<String> {
     if !resp.status().is_redirection() {
         return None;
     }
@@ -499,7 +499,7 @@ fn location(resp: &reqwest::Response) -> Option<String> {
 }
 
 /// Why a 3xx fails, and what to check.
-fn redirect_text(location: Option<&str>) -> String {
+pub fn redirect_text(location: Option<&str>) -> String {
     let to = location.map_or(String::new(), |l| format!(" to {l}"));
     format!(
         "a redirect{to}: injector does not follow redirects (a redirected POST may arrive as a GET, or elsewhere); check --base-url (or CONDUCTTR_BASE_URL)"

@@ -104,10 +104,7 @@ async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
             .fired()
             .map(|(fired, slot)| {
                 let o = &s.view.timeline.occurrences[fired.occ];
-                let skipped = clock
-                    .skipped
-                    .iter()
-                    .any(|k| *k == o.key || *k == s.view.timeline.inject(o).id);
+                let skipped = clock.skips(&o.key, &s.view.timeline.inject(o).id);
                 let status = match slot.status {
                     Status::Uncertain => "in flight",
                     Status::Pending if skipped => "will skip",

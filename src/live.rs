@@ -55,7 +55,13 @@ fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<Str
         .take(n)
         .map(|(fired, _)| {
             let k = &view.timeline.occurrences[fired.occ].key;
-            let skip = if state.skipped.iter().any(|s| s == k) {
+            let skip = if state.skips(
+                k,
+                &view
+                    .timeline
+                    .inject(&view.timeline.occurrences[fired.occ])
+                    .id,
+            ) {
                 " (will skip)"
             } else {
                 ""

@@ -514,11 +514,19 @@ pub fn resolve_persona(s: &Scenario, text: &str) -> Result<String, String> {
     if is_persona_id(text) {
         return Ok(text.to_string());
     }
-    Err(
-        suggest(text, s.personas.keys().map(String::as_str)).unwrap_or_else(|| {
-            "add it under `personas:` (alias: \"3-49786\"), or use the persona id itself".into()
-        }),
-    )
+    // The nearest alias or handle the scenario knows, else where an unknown one comes from.
+    if let Some(near) = suggest(text, s.personas.keys().map(String::as_str)) {
+        return Err(near);
+    }
+    Err(if text.starts_with('@') {
+        format!(
+            "`injector sync FILE` adds the workspace's handles to `personas:`, and `validate --online` checks them against the workspace; or map it yourself under `personas:` as `\"{text}\": \"<persona id>\"`"
+        )
+    } else {
+        format!(
+            "map it under `personas:` as `{text}: \"<persona id>\"` (`injector personas` lists the ids), or write the persona id itself"
+        )
+    })
 }
 
 /// A team alias or id to the id, as the API takes it.

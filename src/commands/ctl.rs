@@ -14,13 +14,24 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         "no control token",
         "pass --token-file PATH or set INJECTOR_CONTROL_TOKEN (run --control prints it)",
     )?;
-    let base = args
-        .control
-        .trim_end_matches('/')
-        .split("/#")
+    // As `run --control` printed it, or just HOST:PORT (then plain http, as the run serves).
+    let written = args.control.trim();
+    let base = written
+        .split('#')
         .next()
         .unwrap_or_default()
-        .to_string();
+        .trim_end_matches('/');
+    let base = if base.contains("://") {
+        base.to_string()
+    } else {
+        format!("http://{base}")
+    };
+    if reqwest::Url::parse(&base).is_err() {
+        return Err(Error::usage(
+            format!("--control `{written}` is not the run's control URL"),
+            Some("give the URL `run --control` printed, e.g. http://127.0.0.1:8790"),
+        ));
+    }
     // The same typed action the page and the keys send; `None` asks for the state.
     let action = match args.action {
         CtlAction::Status => None,

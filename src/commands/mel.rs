@@ -9,7 +9,7 @@ use crate::error::{Error, Exit};
 use crate::{mel, validate};
 
 pub fn import(args: ImportArgs) -> Result<Exit, Error> {
-    let bytes = fs_err::read(&args.file)?;
+    let bytes = super::read_file(&args.file)?;
     let ext = args
         .file
         .extension()

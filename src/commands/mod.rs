@@ -68,7 +68,8 @@ fn block_on<F: std::future::Future<Output = Result<Exit, Error>>>(
 /// Read a token from a file: surrounding white space is dropped; an empty file is an error.
 /// The token itself never appears in an error message.
 pub fn read_token_file(path: &Path) -> Result<String, Error> {
-    let text = fs_err::read_to_string(path)?;
+    let bytes = read_file(path)?;
+    let text = String::from_utf8_lossy(&bytes);
     let token = text.trim();
     if token.is_empty() {
         return Err(Error::usage(
@@ -119,9 +120,37 @@ pub fn write_output_with(
     Ok(())
 }
 
+/// Why a file given on the command line cannot be read, in words and with a hint.
+fn unreadable(path: &Path, e: std::io::Error) -> Error {
+    let (why, hint) = match e.kind() {
+        std::io::ErrorKind::NotFound => (
+            "there is no such file".to_string(),
+            "check the path; a relative one starts from the current folder",
+        ),
+        std::io::ErrorKind::PermissionDenied => (
+            "permission denied".to_string(),
+            "check the file's permissions",
+        ),
+        std::io::ErrorKind::IsADirectory => ("it is a folder".to_string(), "give a file inside it"),
+        _ => (e.to_string(), "check the path"),
+    };
+    Error::usage(format!("cannot read {}: {why}", path.display()), Some(hint))
+}
+
+/// Read a file given on the command line, whole.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| unreadable(path, e))
+}
+
 /// Read a scenario file's text. Non-UTF-8 content is an error of the file, not of usage.
 pub fn read_scenario(path: &Path) -> Result<Arc<String>, Error> {
-    let meta = fs_err::metadata(path)?;
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e))?;
+    if meta.is_dir() {
+        return Err(unreadable(
+            path,
+            std::io::Error::from(std::io::ErrorKind::IsADirectory),
+        ));
+    }
     if meta.len() as usize > yaml::MAX_FILE_BYTES {
         return Err(Error::usage(
             format!(
@@ -133,7 +162,7 @@ pub fn read_scenario(path: &Path) -> Result<Arc<String>, Error> {
             Some("split the exercise into several scenarios"),
         ));
     }
-    let bytes = fs_err::read(path)?;
+    let bytes = read_file(path)?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Arc::new(
             text.strip_prefix('\u{feff}')
@@ -196,6 +225,54 @@ async fn listen_address(flag: &str, value: &str, example: &str) -> Result<Socket
                 Some(&format!("write HOST:PORT, e.g. {example}")),
             )
         })
+}
+
+/// Check that the target answers and takes the token (`GET /teams`), before anything
+/// else is asked of it: a wrong token or address is said plainly, not as an HTTP error
+/// of whatever came next. `consequence` says what that means (e.g. "nothing was sent").
+pub async fn token_accepted(client: &client::Client, consequence: &str) -> Result<(), Error> {
+    let base = &client.target().base_url;
+    let resp = client
+        .http()
+        .get(client.target().url("teams"))
+        .bearer_auth(client.target().token())
+        .send()
+        .await
+        .map_err(|e| {
+            Error::usage(
+                format!("cannot reach {base}: {}", client::describe(&e)),
+                Some(&format!(
+                    "check --base-url (or CONDUCTTR_BASE_URL) and the network; {consequence}"
+                )),
+            )
+        })?;
+    let status = resp.status();
+    if status.is_redirection() {
+        return Err(Error::usage(
+            format!(
+                "GET {base}/teams answered {status}, {}; {consequence}",
+                client::redirect_text(client::location(&resp).as_deref())
+            ),
+            None,
+        ));
+    }
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(Error::usage(
+            format!("the API token was refused: GET {base}/teams answered {status}"),
+            Some(&format!(
+                "check CONDUCTTR_TOKEN or --token-file (the workspace's API token); {consequence}"
+            )),
+        ));
+    }
+    if !status.is_success() {
+        return Err(Error::usage(
+            format!("{base} is not answering as Conducttr's API: GET /teams answered {status}"),
+            Some(&format!(
+                "check --base-url (or CONDUCTTR_BASE_URL); {consequence}"
+            )),
+        ));
+    }
+    Ok(())
 }
 
 /// The Conducttr target from flags and the environment; the token is never a flag.

@@ -17,15 +17,20 @@ pub async fn workspace_of(
     } else {
         workspace::fetch(&client).await
     };
-    ws.map_err(|e| {
-        Error::usage(
-            format!(
-                "cannot read the workspace at {}: {e}",
-                client.target().base_url
-            ),
-            None,
-        )
-    })
+    match ws {
+        Ok(ws) => Ok(ws),
+        Err(e) => {
+            // A wrong token or address, said as such rather than as the failed request.
+            super::token_accepted(&client, "nothing was read").await?;
+            Err(Error::usage(
+                format!(
+                    "cannot read the workspace at {}: {e}",
+                    client.target().base_url
+                ),
+                None,
+            ))
+        }
+    }
 }
 
 pub async fn validate_online(args: ValidateArgs) -> Result<Exit, Error> {

@@ -22,12 +22,54 @@ pub struct ClockState {
     pub held_since: Option<DateTime<Utc>>,
     /// The total shift of everything not yet fired (holds and shifts).
     pub shift: chrono::TimeDelta,
+    /// Occurrence keys and inject ids to skip.
     pub skipped: Vec<String>,
+    /// Occurrence keys unskipped one by one while their inject's id is skipped.
+    pub unskipped: Vec<String>,
+}
+
+/// Whether occurrence `key` is of inject `id`: `ID`, `ID#N`, `ID@TEAM`, `ID#N@TEAM`.
+fn belongs(key: &str, id: &str) -> bool {
+    key.strip_prefix(id)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('#') || rest.starts_with('@'))
 }
 
 impl ClockState {
+    /// Whether occurrence `key` of inject `inject_id` is to be skipped.
+    pub fn skips(&self, key: &str, inject_id: &str) -> bool {
+        self.skipped.iter().any(|k| k == key || k == inject_id)
+            && !self.unskipped.iter().any(|k| k == key)
+    }
+
+    /// Skip `key`, an occurrence key or an inject id (all its occurrences, even those
+    /// unskipped one by one before).
+    pub fn skip(&mut self, key: &str) {
+        if !self.skipped.iter().any(|k| k == key) {
+            self.skipped.push(key.to_string());
+        }
+        self.unskipped.retain(|u| !belongs(u, key));
+    }
+
+    /// Undo exactly what a skip did to `key`: a skip of the key itself (or of the inject
+    /// id it is), or, for one occurrence of a skipped inject, that occurrence alone.
+    /// Whether anything was skipped.
+    pub fn unskip(&mut self, key: &str) -> bool {
+        if self.skipped.iter().any(|k| k == key) {
+            self.skipped.retain(|k| k != key);
+            self.unskipped.retain(|u| !belongs(u, key));
+            return true;
+        }
+        if self.skipped.iter().any(|id| belongs(key, id))
+            && !self.unskipped.iter().any(|u| u == key)
+        {
+            self.unskipped.push(key.to_string());
+            return true;
+        }
+        false
+    }
+
     /// The state a journal's actions leave behind: holds (one still open stays open),
-    /// resumes and shifts summed into the shift, skips not undone.
+    /// resumes and shifts summed into the shift, skips and unskips as they were done.
     pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> ClockState {
         let mut state = ClockState::default();
         for e in events {
@@ -48,12 +90,10 @@ impl ClockState {
                     state.shift += moved;
                 }
                 Action::Shift(_) => state.shift += moved,
-                Action::Skip(k) => {
-                    if !state.skipped.contains(k) {
-                        state.skipped.push(k.clone());
-                    }
+                Action::Skip(k) => state.skip(k),
+                Action::Unskip(k) => {
+                    state.unskip(k);
                 }
-                Action::Unskip(k) => state.skipped.retain(|s| s != k),
                 Action::Fire(_) => {}
             }
         }
@@ -96,4 +136,35 @@ pub struct Control {
     pub commands: mpsc::Receiver<Command>,
     pub initial: ClockState,
     pub state: watch::Sender<ClockState>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClockState;
+
+    #[test]
+    fn unskip_undoes_exactly_what_skip_did() {
+        let mut s = ClockState::default();
+        s.skip("gauge");
+        assert!(s.skips("gauge#1", "gauge") && s.skips("gauge#2@red", "gauge"));
+        assert!(
+            !s.skips("gauges#1", "gauges"),
+            "another inject with a longer id"
+        );
+        // One occurrence of a skipped inject, by its key.
+        assert!(s.unskip("gauge#2"));
+        assert!(!s.skips("gauge#2", "gauge") && s.skips("gauge#3", "gauge"));
+        assert!(!s.unskip("gauge#2"), "already unskipped");
+        // The inject again: every occurrence, the one unskipped before too.
+        s.skip("gauge");
+        assert!(s.skips("gauge#2", "gauge"));
+        assert!(s.unskip("gauge"));
+        assert!(!s.skips("gauge#3", "gauge"));
+        assert!(!s.unskip("gauge"), "not skipped any more");
+        // A key skipped by itself.
+        s.skip("alarm#4");
+        assert!(s.skips("alarm#4", "alarm") && !s.skips("alarm#5", "alarm"));
+        assert!(s.unskip("alarm#4") && !s.skips("alarm#4", "alarm"));
+        assert!(!s.unskip("other"));
+    }
 }

@@ -297,7 +297,7 @@ impl<D: Dispatch> Engine<D> {
                 cursor.stopped = true;
                 break;
             }
-            let (prepared, durable) = self.prepare(&group, &cursor.clock.skipped).await?;
+            let (prepared, durable) = self.prepare(&group, &cursor.clock).await?;
             cursor.last_fired = Some(fire_at);
             cursor.next = end;
             if tx.send((fire_at, prepared, durable)).await.is_err() {
@@ -521,16 +521,13 @@ impl<D: Dispatch> Engine<D> {
                 if find(key).is_empty() {
                     return Ok(Err(format!("no occurrence `{key}` left to fire")));
                 }
-                if !state.skipped.contains(key) {
-                    state.skipped.push(key.clone());
-                }
+                state.skip(key);
                 (format!("{key} will be skipped"), None)
             }
             Action::Unskip(key) => {
-                if !state.skipped.contains(key) {
+                if !state.unskip(key) {
                     return Ok(Err(format!("`{key}` is not skipped")));
                 }
-                state.skipped.retain(|k| k != key);
                 (format!("{key} will fire"), None)
             }
             Action::Fire(key) => {
@@ -545,7 +542,13 @@ impl<D: Dispatch> Engine<D> {
                     body: None,
                 };
                 let occ_key = self.timeline.occurrences[item.occ].key.clone();
-                state.skipped.retain(|s| *s != occ_key);
+                let inject_id = &self
+                    .timeline
+                    .inject(&self.timeline.occurrences[item.occ])
+                    .id;
+                if state.skips(&occ_key, inject_id) {
+                    state.unskip(&occ_key);
+                }
                 fired.insert(k);
                 // Journaled with the occurrence it fired, whatever key or id named it.
                 self.emit(Event::Control {
@@ -555,9 +558,7 @@ impl<D: Dispatch> Engine<D> {
                     source,
                 })
                 .await?;
-                let (prepared, durable) = self
-                    .prepare(std::slice::from_ref(&item), &state.skipped)
-                    .await?;
+                let (prepared, durable) = self.prepare(std::slice::from_ref(&item), state).await?;
                 let _ = tx.send((now, prepared, durable)).await;
                 return Ok(Ok(format!("{occ_key} fired")));
             }
@@ -580,7 +581,7 @@ impl<D: Dispatch> Engine<D> {
     async fn prepare(
         &self,
         group: &[Item],
-        skipped: &[String],
+        clock: &ClockState,
     ) -> std::io::Result<(Vec<Ready<D>>, u64)> {
         let now = self.clock.now();
         let mut ready = Vec::with_capacity(group.len());
@@ -589,7 +590,7 @@ impl<D: Dispatch> Engine<D> {
             let occ = &self.timeline.occurrences[item.occ];
             let late_by = (now - item.fire_at).to_std().unwrap_or(Duration::ZERO);
             let inject_id = &self.timeline.inject(occ).id;
-            let skip = if skipped.iter().any(|k| *k == occ.key || k == inject_id) {
+            let skip = if clock.skips(&occ.key, inject_id) {
                 Some("skipped by the controller".to_string())
             } else if self.config.max_speed {
                 None

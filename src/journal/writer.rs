@@ -9,6 +9,15 @@ use tokio::sync::watch;
 
 use super::Entry;
 
+/// `file`, locked exclusively; a lock held elsewhere is [`OpenError::Locked`].
+fn lock(file: std::fs::File, path: &Path) -> Result<std::fs::File, OpenError> {
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::Locked(path.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(OpenError::Io(path.to_path_buf(), e)),
+    }
+}
+
 /// A write failure, kept so every later append reports it too.
 type Failure = (std::io::ErrorKind, String);
 
@@ -30,6 +39,9 @@ struct Queue {
     idle: bool,
     closed: bool,
     failed: Option<Failure>,
+    /// The file ends in a torn line (a crash mid-write): the first line appended starts
+    /// with a newline, so that it does not run into it. Nothing is written before that.
+    torn: bool,
 }
 
 /// What the appenders and the writer thread share.
@@ -76,38 +88,63 @@ impl Journal {
     /// far. With `fsync` false (`--no-fsync`), lines are written in the same groups but
     /// never synced.
     pub fn open(path: &Path, fsync: bool) -> Result<(Journal, String), OpenError> {
+        match Journal::open_existing(path, fsync)? {
+            Some(opened) => Ok(opened),
+            None => Ok((Journal::create(path, fsync)?, String::new())),
+        }
+    }
+
+    /// Open and lock `path` if it exists, with its text; `None` if there is no such
+    /// file. Nothing is written to it until the first append.
+    pub fn open_existing(path: &Path, fsync: bool) -> Result<Option<(Journal, String)>, OpenError> {
         let io = |e| OpenError::Io(path.to_path_buf(), e);
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
+        let file = match std::fs::OpenOptions::new()
             .read(true)
             .append(true)
             .open(path)
-            .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(OpenError::Locked(path.to_path_buf()));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-        }
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let mut file = lock(file, path)?;
         let mut text = String::new();
         file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
         file.read_to_string(&mut text).map_err(io)?;
-        // A torn last line (a crash mid-write) must not run into the next entry.
-        if !text.is_empty() && !text.ends_with('\n') {
-            file.write_all(b"\n").map_err(io)?;
-            if fsync {
-                file.sync_data().map_err(io)?;
-            }
-        }
-        let journal = Journal::threaded(path, file, fsync).map_err(io)?;
-        Ok((journal, text))
+        let torn = !text.is_empty() && !text.ends_with('\n');
+        let journal = Journal::threaded(path, file, fsync, torn).map_err(io)?;
+        Ok(Some((journal, text)))
+    }
+
+    /// Create `path` (it must not exist) and lock it.
+    pub fn create(path: &Path, fsync: bool) -> Result<Journal, OpenError> {
+        let io = |e| OpenError::Io(path.to_path_buf(), e);
+        let file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                // Another run made it since this one looked.
+                std::io::ErrorKind::AlreadyExists => OpenError::Locked(path.to_path_buf()),
+                _ => io(e),
+            })?;
+        let file = lock(file, path)?;
+        Journal::threaded(path, file, fsync, false).map_err(io)
     }
 
     /// A journal whose writer thread writes to `file` in groups, each synced if `fsync`.
-    fn threaded(path: &Path, file: std::fs::File, fsync: bool) -> std::io::Result<Journal> {
+    fn threaded(
+        path: &Path,
+        file: std::fs::File,
+        fsync: bool,
+        torn: bool,
+    ) -> std::io::Result<Journal> {
         let shared = Arc::new(Shared {
-            queue: std::sync::Mutex::new(Queue::default()),
+            queue: std::sync::Mutex::new(Queue {
+                torn,
+                ..Queue::default()
+            }),
             wake: std::sync::Condvar::new(),
             durable: watch::Sender::new(Ok(0)),
         });
@@ -186,6 +223,9 @@ impl Journal {
                     return Err(std::io::Error::other("the journal is closed"));
                 }
                 // Serialized straight into the writer's buffer: no line of its own.
+                if std::mem::take(&mut q.torn) {
+                    q.buf.push(b'\n');
+                }
                 let before = q.buf.len();
                 if let Err(e) = serde_json::to_writer(&mut q.buf, entry) {
                     q.buf.truncate(before);
@@ -387,7 +427,7 @@ mod tests {
             .write(true)
             .open("/dev/full")
             .unwrap();
-        let journal = Journal::threaded(Path::new("/dev/full"), full, true).unwrap();
+        let journal = Journal::threaded(Path::new("/dev/full"), full, true, false).unwrap();
         let e = Entry::Skipped {
             key: "a".into(),
             reason: "late".into(),

@@ -81,3 +81,76 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).expect("write fixture");
     p
 }
+
+/// The browser, its WebDriver and the terminal multiplexer that the page, report and
+/// terminal tests drive: Debian's packages, and the paths they install.
+const TOOLS: &[(&str, &str)] = &[
+    ("chromium", "/usr/bin/chromium"),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+    ("tmux", "/usr/bin/tmux"),
+];
+
+/// The path of a tool the tests need (`chromium`, `chromium-driver` or `tmux`). A fresh
+/// machine lacks them: as root on Debian (or Ubuntu) the first test to ask installs all
+/// three with apt-get, once; elsewhere the test stops and says what to install.
+pub fn tool(package: &str) -> PathBuf {
+    static INSTALLED: std::sync::Mutex<Option<Result<(), String>>> = std::sync::Mutex::new(None);
+    let path = |p: &str| {
+        TOOLS
+            .iter()
+            .find(|(name, _)| *name == p)
+            .map(|(_, path)| PathBuf::from(path))
+            .expect("a known tool")
+    };
+    let missing = || TOOLS.iter().any(|(_, p)| !Path::new(p).exists());
+    let mut done = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+    if missing() && done.is_none() {
+        *done = Some(install_tools());
+    }
+    if let Some(Err(why)) = done.as_ref()
+        && missing()
+    {
+        panic!("{why}");
+    }
+    path(package)
+}
+
+fn install_tools() -> Result<(), String> {
+    let names: Vec<&str> = TOOLS.iter().map(|(n, _)| *n).collect();
+    let by_hand = format!(
+        "these tests need Debian's {} (as root: apt-get install -y {})",
+        names.join(", "),
+        names.join(" ")
+    );
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || !Path::new("/usr/bin/apt-get").exists() {
+        return Err(format!(
+            "{by_hand}; not root with apt-get here, so not installed"
+        ));
+    }
+    eprintln!("installing {} with apt-get (once)", names.join(", "));
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{by_hand}; apt-get did not run: {e}"))
+            .and_then(|o| {
+                if o.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{by_hand}; apt-get {} failed: {}",
+                        args.join(" "),
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ))
+                }
+            })
+    };
+    apt(&["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq"];
+    install.extend(&names);
+    apt(&install)
+}

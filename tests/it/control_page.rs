@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::common::root;
 use crate::run::{
-    control_actions, ctl, key_of, run_with_control, scenario, setup, stand_in, t0_in,
+    control_actions, ctl, key_of, run_with_control, scenario, sent, setup, stand_in, t0_in,
 };
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -30,10 +30,8 @@ impl Drop for Driver {
 
 impl Driver {
     async fn start(profile: &Path) -> Driver {
-        let bin = ["/usr/bin/chromedriver"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("Debian's chromium-driver is required for this test (.ci/run installs it)");
+        let bin = crate::common::tool("chromium-driver");
+        let chromium = crate::common::tool("chromium");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -56,7 +54,7 @@ impl Driver {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
+            "binary": chromium,
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      format!("--user-data-dir={}", profile.display()), "--window-size=1100,900"]
@@ -177,12 +175,12 @@ async fn hold_and_fire_now_from_the_page() {
 
     driver.click("#hold").await;
     driver.wait_text("#state", |t| t == "held").await;
-    let before = server.requests().len();
+    let before = sent(&server).len();
     driver.click("button[data-fire=\"i3\"]").await;
     driver
         .wait_text("tr[data-key=\"i3\"] .status", |t| t == "sent")
         .await;
-    let after = server.requests();
+    let after = sent(&server);
     assert_eq!(after.len(), before + 1);
     assert_eq!(
         key_of(after.last().unwrap()),
@@ -211,16 +209,13 @@ async fn hold_and_fire_now_from_the_page() {
 /// The terminal: a real tmux pane, single keys typed into it.
 #[tokio::test(flavor = "multi_thread")]
 async fn single_keys_in_a_terminal_hold_fire_and_resume() {
-    let tmux = ["/usr/bin/tmux"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("tmux is required for this test (.ci/run installs it)");
+    let tmux = crate::common::tool("tmux");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s.yaml"), scenario(4, 3000)).unwrap();
     let socket = dir.path().join("tmux.sock");
     let session = "injector-keys";
     let tm = |args: &[&str]| {
-        std::process::Command::new(tmux)
+        std::process::Command::new(&tmux)
             .arg("-S")
             .arg(&socket)
             .args(args)

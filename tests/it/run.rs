@@ -54,6 +54,16 @@ pub async fn stand_in(faults: Faults) -> StandIn {
     StandIn::start(opts).await.unwrap()
 }
 
+/// What a run sent to the stand-in: its requests, less the `GET`s of a live run's
+/// preflight (the token and the workspace, checked before T0).
+pub fn sent(server: &StandIn) -> Vec<Record> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect()
+}
+
 /// A scenario of `n` injects `gap_ms` apart, each with a unique body naming its key.
 pub fn scenario(n: usize, gap_ms: u64) -> String {
     let mut s = String::from(
@@ -163,7 +173,7 @@ async fn exactly_the_planned_bodies_arrive_with_ts_auth_and_matching_ids() {
     )
     .await;
     let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
-    let records = server.requests();
+    let records = sent(&server);
     assert_eq!(records.len(), 6);
     for (occ, rec) in plan["occurrences"].as_array().unwrap().iter().zip(&records) {
         assert_eq!(
@@ -251,7 +261,7 @@ async fn with_faults_each_occurrence_is_accepted_once_at_most_and_duplicates_are
         &[],
     )
     .await;
-    let records = server.requests();
+    let records = sent(&server);
     assert!(
         records.iter().any(|r| r.fault.is_some()),
         "faults were injected"
@@ -313,7 +323,7 @@ async fn retry_safe_never_retries_what_may_have_arrived() {
         &[],
     )
     .await;
-    let records = server.requests();
+    let records = sent(&server);
     for key in (0..20).map(|i| format!("i{i}")) {
         let attempts: Vec<&Record> = records.iter().filter(|r| key_of(r) == key).collect();
         // After a 500, 502 or 504 nothing more is tried; a 503 may be retried.
@@ -362,7 +372,7 @@ async fn killed_mid_run_then_resumed_sends_nothing_twice_and_loses_nothing() {
     tokio::time::sleep(Duration::from_millis(1000 + 40 * 50 / 2)).await;
     child.start_kill().unwrap(); // SIGKILL
     child.wait().await.unwrap();
-    let before = server.requests().len();
+    let before = sent(&server).len();
     assert!(
         before > 0 && before < 40,
         "killed mid-run: {before} requests"
@@ -406,7 +416,7 @@ async fn killed_mid_run_then_resumed_sends_nothing_twice_and_loses_nothing() {
             e["type"].as_str().unwrap().to_string(),
         );
     }
-    let accepted = accepted_per_key(&server.requests());
+    let accepted = accepted_per_key(&sent(&server));
     let mut uncertain = 0;
     for key in (0..40).map(|i| format!("i{i}")) {
         let times = accepted.get(&key).copied().unwrap_or(0);
@@ -463,7 +473,7 @@ async fn redirect_team_and_only() {
     )
     .await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let records = server.requests();
+    let records = sent(&server);
     let mut keys: Vec<String> = records.iter().map(key_of).collect();
     keys.sort();
     assert_eq!(keys, ["i1", "i3"]);
@@ -512,7 +522,7 @@ async fn a_dry_run_never_touches_the_configured_target() {
     assert!(ran.stdout.starts_with("dry run: 4 sent"), "{}", ran.stdout);
     assert!(ran.stderr.contains("[dry run] sent i0"), "{}", ran.stderr);
     assert!(
-        server.requests().is_empty(),
+        sent(&server).is_empty(),
         "the configured target was contacted"
     );
     let entries = journal(s.dir.path(), "s.dry-run.journal.jsonl");
@@ -640,10 +650,7 @@ async fn refusals_without_token_over_plain_http_on_invalid_scenarios_and_locked_
     )
     .await;
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
-    assert_eq!(
-        accepted_per_key(&server.requests()).values().sum::<usize>(),
-        2
-    );
+    assert_eq!(accepted_per_key(&sent(&server)).values().sum::<usize>(), 2);
     // --fresh archives the old journal.
     let fresh = injector_run(
         dir,
@@ -681,12 +688,40 @@ async fn refusals_without_token_over_plain_http_on_invalid_scenarios_and_locked_
 #[tokio::test(flavor = "multi_thread")]
 async fn late_policies() {
     let server = stand_in(Faults::default()).await;
-    // T0 fifteen minutes ago: `a` is 15 min late (over --late-max), `b` 5 min late.
-    let yaml = "name: Late\ndefaults:\n  type: team\n  team_id: 1\n  persona: \"3-1\"\n  channel: microblog\ninjects:\n  - id: a\n    at: 0s\n    body: inject a\n  - id: b\n    at: 10m\n    body: inject b\n";
+    // T0 fifteen minutes ago: `a` is 15 min late, `b` 5 min late.
+    let yaml = "name: Late\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n  - id: a\n    at: 0s\n    body: inject a\n  - id: b\n    at: 10m\n    body: inject b\n";
     let s = setup(yaml);
     let url = server.base_url();
     let tf = s.token_file.to_str().unwrap();
     let t0 = t0_in(-15 * 60);
+    // A T0 further back than --late-max (10m) is refused before anything is written,
+    // naming both ways forward.
+    let refused = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &t0,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("longer than --late-max 10m")
+            && refused.stderr.contains("--start-at now")
+            && refused.stderr.contains("--late fire --late-max"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!s.dir.path().join("s.journal.jsonl").exists());
+    assert!(sent(&server).is_empty());
+    // With a --late-max beyond it, both fire at once, marked late.
     let fire = injector_run(
         s.dir.path(),
         &[
@@ -698,24 +733,25 @@ async fn late_policies() {
             tf,
             "--start-at",
             &t0,
+            "--late-max",
+            "20m",
             "--format",
             "json",
         ],
         &[],
     )
     .await;
-    assert_eq!(fire.code, 1, "a skip makes the run exit 1: {}", fire.stderr);
+    assert_eq!(fire.code, 0, "{}", fire.stderr);
     let lines: Vec<Value> = fire
         .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let a = lines.iter().find(|l| l["key"] == "a").unwrap();
-    assert_eq!(a["type"], "skipped");
-    assert!(a["reason"].as_str().unwrap().contains("too late"));
-    let b = lines.iter().find(|l| l["key"] == "b").unwrap();
-    assert_eq!(b["type"], "sent");
-    assert_eq!(b["late"], true);
+    for key in ["a", "b"] {
+        let l = lines.iter().find(|l| l["key"] == key).unwrap();
+        assert_eq!(l["type"], "sent", "{l}");
+        assert_eq!(l["late"], true, "{l}");
+    }
     let skip = injector_run(
         s.dir.path(),
         &[
@@ -729,6 +765,8 @@ async fn late_policies() {
             &t0,
             "--late",
             "skip",
+            "--late-max",
+            "20m",
             "--fresh",
             "--format",
             "json",
@@ -750,9 +788,9 @@ async fn late_policies() {
         skip.stdout
     );
     assert_eq!(
-        server.requests().len(),
-        1,
-        "only the first run's `b` was sent"
+        sent(&server).len(),
+        2,
+        "only the first run's `a` and `b` were sent"
     );
     server.shutdown(Duration::from_secs(1)).await;
 }
@@ -858,7 +896,7 @@ async fn ctl_steers_a_real_run() {
         held.stderr
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let sent_while_held = server.requests().len();
+    let sent_while_held = sent(&server).len();
     let status = ctl(dir, &control, &token, &["status"]).await;
     let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(doc["held"], true);
@@ -892,7 +930,7 @@ async fn ctl_steers_a_real_run() {
     let bad_token = ctl(dir, &control, "wrong", &["hold"]).await;
     assert_eq!(bad_token.code, 2);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let after_fire = server.requests();
+    let after_fire = sent(&server);
     assert_eq!(
         after_fire.len(),
         sent_while_held + 1,
@@ -902,7 +940,7 @@ async fn ctl_steers_a_real_run() {
     assert_eq!(ctl(dir, &control, &token, &["resume"]).await.code, 0);
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(1), "a skip makes the run exit 1");
-    let accepted = accepted_per_key(&server.requests());
+    let accepted = accepted_per_key(&sent(&server));
     let mut keys: Vec<&String> = accepted.keys().collect();
     keys.sort();
     assert_eq!(keys, ["i0", "i1", "i2", "i4", "i5"]);
@@ -980,7 +1018,7 @@ async fn resume_after_an_edit_reports_added_removed_and_changed_occurrences() {
         "{}",
         resumed.stderr
     );
-    let accepted = accepted_per_key(&server.requests());
+    let accepted = accepted_per_key(&sent(&server));
     let mut keys: Vec<&String> = accepted.keys().collect();
     keys.sort();
     assert_eq!(keys, ["i0", "i1", "i7"], "i0 was not sent again");
@@ -1066,7 +1104,7 @@ async fn preconnect_opens_the_bursts_connections_ahead_without_the_token() {
     )
     .await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let records = server.requests();
+    let records = sent(&server);
     let methods: Vec<&str> = records.iter().map(|r| r.method.as_str()).collect();
     assert_eq!(
         methods,
@@ -1097,9 +1135,11 @@ async fn preconnect_opens_the_bursts_connections_ahead_without_the_token() {
 }
 
 /// A server that answers every request under the API's base with a redirect to
-/// `/moved/...`, and counts what arrives there.
+/// `/moved/...`, and counts what arrives there. With `gets`, a `GET` (a live run's
+/// preflight: the token and the workspace) is answered by that stand-in instead.
 async fn redirecting_server(
     status: u16,
+    gets: Option<String>,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -1111,16 +1151,35 @@ async fn redirecting_server(
     let app = axum::Router::new()
         .route(
             "/v1.1/eagle/{*rest}",
-            axum::routing::any(move || {
-                let target = target.clone();
-                async move {
-                    (
-                        axum::http::StatusCode::from_u16(status).unwrap(),
-                        [(axum::http::header::LOCATION, target)],
-                        "moved",
-                    )
-                }
-            }),
+            axum::routing::any(
+                move |method: axum::http::Method,
+                      uri: axum::http::Uri,
+                      headers: axum::http::HeaderMap| {
+                    let target = target.clone();
+                    let gets = gets.clone();
+                    async move {
+                        use axum::response::IntoResponse;
+                        if let (Some(stand_in), axum::http::Method::GET) = (gets, method) {
+                            let rest = uri.path().trim_start_matches("/v1.1/eagle");
+                            let mut get =
+                                crate::stand_in::client().get(format!("{stand_in}{rest}"));
+                            if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
+                                get = get.header("authorization", auth.as_bytes());
+                            }
+                            let resp = get.send().await.unwrap();
+                            let code =
+                                axum::http::StatusCode::from_u16(resp.status().as_u16()).unwrap();
+                            return (code, resp.text().await.unwrap()).into_response();
+                        }
+                        (
+                            axum::http::StatusCode::from_u16(status).unwrap(),
+                            [(axum::http::header::LOCATION, target)],
+                            "moved",
+                        )
+                            .into_response()
+                    }
+                },
+            ),
         )
         .route(
             "/moved/{*rest}",
@@ -1135,8 +1194,9 @@ async fn redirecting_server(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redirect_is_reported_with_where_it_points_and_never_followed() {
+    let server = stand_in(Faults::default()).await;
     for status in [301u16, 307] {
-        let (url, moved) = redirecting_server(status).await;
+        let (url, moved) = redirecting_server(status, Some(server.base_url())).await;
         let s = setup(&scenario(1, 0));
         let tf = s.token_file.to_str().unwrap();
         let ran = injector_run(
@@ -1170,7 +1230,14 @@ async fn a_redirect_is_reported_with_where_it_points_and_never_followed() {
         assert_eq!(failed["status"], status, "{failed}");
         assert_eq!(failed["maybe_delivered"], false, "{failed}");
 
+        assert_eq!(
+            moved.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "{status}: the POST was followed"
+        );
+
         // The GETs of `teams` are not followed either.
+        let (url, moved) = redirecting_server(status, None).await;
         let ran = injector_run(
             s.dir.path(),
             &["teams", "--base-url", &url, "--token-file", tf],
@@ -1191,5 +1258,32 @@ async fn a_redirect_is_reported_with_where_it_points_and_never_followed() {
             "{status}: followed"
         );
         assert_no_token(&[&ran.stdout, &ran.stderr]);
+
+        // Nor a run's preflight: refused before T0, nothing journaled.
+        let fresh = setup(&scenario(1, 0));
+        let ran = injector_run(
+            fresh.dir.path(),
+            &[
+                "run",
+                "s.yaml",
+                "--base-url",
+                &url,
+                "--token-file",
+                fresh.token_file.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(ran.code, 2, "{status}: {}", ran.stderr);
+        assert!(
+            ran.stderr.contains(&format!("answered {status}"))
+                && ran.stderr.contains("a redirect to")
+                && ran.stderr.contains("nothing was sent"),
+            "{status}: {}",
+            ran.stderr
+        );
+        assert!(!fresh.dir.path().join("s.journal.jsonl").exists());
+        assert_eq!(moved.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
+    server.shutdown(Duration::from_secs(1)).await;
 }

@@ -18,15 +18,15 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
 use crate::board::Board;
-use crate::cli::{LateArg, ReportFormat, RetryArg, RunArgs};
-use crate::client::{self, Client, Target};
+use crate::cli::{LateArg, ReportFormat, RunArgs};
+use crate::client::{Client, Target};
 use crate::engine::{self, Clock, Engine, LatePolicy};
 use crate::error::{Error, Exit};
-use crate::journal::{Entry, RunHeader, Summary, time_text};
+use crate::journal::{Entry, Journal, RunHeader, Summary, time_text};
 use crate::{control, live, stand_in, term};
 
-use prepare::Prepared;
 pub use prepare::default_journal;
+pub(crate) use prepare::{JournalStart, Prepared};
 
 pub async fn run(args: RunArgs) -> Result<Exit, Error> {
     let now = Utc::now();
@@ -34,6 +34,10 @@ pub async fn run(args: RunArgs) -> Result<Exit, Error> {
         Ok(prepared) => prepared,
         Err(exit) => return Ok(exit),
     };
+    if args.preflight_only {
+        output::print_preflight(&args, &prepared)?;
+        return Ok(Exit::Ok);
+    }
     let wired = wire(&args, &prepared).await?;
     let started = start(&args, prepared, now).await?;
     let ending = fire(&args, &started, wired.engine_side).await?;
@@ -51,6 +55,7 @@ struct EngineSide {
 /// What the run keeps to wind down.
 struct RunSide {
     board: Arc<Mutex<Board>>,
+    refused: Arc<std::sync::OnceLock<u16>>,
     reporter: tokio::task::JoinHandle<()>,
     control_server: Option<tokio::task::JoinHandle<()>>,
     countdown: Option<indicatif::ProgressBar>,
@@ -75,12 +80,18 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
         &p.items,
     );
     let board = Arc::new(Mutex::new(board));
+    // Stopped by a signal, or by a target that refuses the token.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let refused = Arc::new(std::sync::OnceLock::new());
     let (shown_tx, shown_rx) = mpsc::unbounded_channel();
     let reporter = tokio::spawn(output::show_events(shown_rx, args.format, args.dry_run));
     let listener = Arc::new(output::Listener {
         board: board.clone(),
         shown: shown_tx,
         sent_shown: args.format == ReportFormat::Json || tracing::enabled!(tracing::Level::INFO),
+        refused: refused.clone(),
+        stop: stop_tx.clone(),
     });
 
     let initial = match &p.resume_of {
@@ -115,7 +126,6 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
     drop(commands_tx);
 
     // Signals: the first stops scheduling, the second exits at once.
-    let (stop_tx, stop_rx) = watch::channel(false);
     let signals = tokio::spawn(async move {
         term::interrupted().await;
         tracing::warn!(
@@ -140,6 +150,7 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
         },
         run_side: RunSide {
             board,
+            refused,
             reporter,
             control_server,
             countdown,
@@ -169,7 +180,14 @@ async fn start_control(
         Some(path) => super::read_token_file(path)?,
         None => stand_in::random_token(),
     };
-    let (bound, task) = control::serve(listen, token.clone(), commands, view).await?;
+    let (bound, task) = control::serve(listen, token.clone(), commands, view)
+        .await
+        .map_err(|e| {
+            let hint = (e.kind() == std::io::ErrorKind::AddrInUse).then_some(
+                "another program (or another run) listens there: pick another port, or port 0 for any free one",
+            );
+            Error::usage(format!("--control: cannot listen on {listen}: {e}"), hint)
+        })?;
     eprintln!("control: http://{bound}/");
     eprintln!("control page: http://{bound}/#token={token}");
     eprintln!("control token: {token}");
@@ -181,32 +199,30 @@ async fn start_control(
 struct Started {
     p: Prepared,
     client: Arc<Client>,
+    journal: Arc<Journal>,
     stand_in: Option<stand_in::StandIn>,
 }
 
 /// The target (or, for a dry run, a stand-in started now) and its client; then the
 /// run's header, the first line it journals.
 async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Started, Error> {
-    let (target, stand_in) = match &p.target {
-        Some(t) => (t.clone(), None),
+    let (client, stand_in) = match &p.client {
+        Some(client) => (client.clone(), None),
         None => {
             let token = stand_in::random_token();
             let server = stand_in::StandIn::start(stand_in::Options::local(token.clone())).await?;
-            (Target::new(&server.base_url(), token)?, Some(server))
+            let target = Target::new(&server.base_url(), token)?;
+            let client = Arc::new(Client::new(target, prepare::settings(args))?);
+            (client, Some(server))
         }
     };
-    let settings = client::Settings {
-        connect_timeout: args.connect_timeout,
-        request_timeout: args.timeout,
-        retry: match args.retry {
-            RetryArg::All => client::RetryPolicy::All,
-            RetryArg::Safe => client::RetryPolicy::Safe,
-        },
-        ..client::Settings::default()
-    };
-    let base_url = target.base_url.clone();
-    let client = Arc::new(Client::new(target, settings)?);
+    let base_url = client.target().base_url.clone();
     let mut p = p;
+    let journal = std::mem::replace(&mut p.journal, JournalStart::Keep(None)).start(
+        &p.journal_path,
+        now,
+        !args.no_fsync,
+    )?;
     let header = RunHeader {
         run_id: uuid::Uuid::new_v4().to_string(),
         scenario: p.shown.clone(),
@@ -225,7 +241,7 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
         occurrences: p.timeline.occurrences.len(),
         plan: p.plan.take(),
     };
-    p.journal.append(&Entry::Run(header)).await?;
+    journal.append(&Entry::Run(header)).await?;
     let dry = if args.dry_run { "dry run: " } else { "" };
     tracing::info!(
         "{dry}{} occurrence(s) to fire from {}; T0 {}; journal {}",
@@ -237,6 +253,7 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
     Ok(Started {
         p,
         client,
+        journal: Arc::new(journal),
         stand_in,
     })
 }
@@ -248,7 +265,7 @@ async fn fire(args: &RunArgs, s: &Started, side: EngineSide) -> Result<engine::E
     let engine = Engine {
         timeline: s.p.timeline.clone(),
         dispatch: s.client.clone(),
-        journal: s.p.journal.clone(),
+        journal: s.journal.clone(),
         clock: Clock::Real,
         config: engine::Config {
             late: match args.late {
@@ -295,14 +312,20 @@ async fn finish(
         term::set_progress(None);
     }
     side.reporter.await.map_err(std::io::Error::other)?;
-    let summary = {
+    let (summary, part) = {
         let board = side.board.lock().unwrap_or_else(|e| e.into_inner());
         let (totals, lateness) = board.fold().totals();
-        Summary::new(&totals, &lateness)
+        let part = s.p.resume_of.is_some().then(|| output::Part::of(&board));
+        (Summary::new(&totals, &lateness), part)
     };
     let interrupted = matches!(ending, engine::Ending::Interrupted { .. });
-    let Started { p, stand_in, .. } = s;
-    p.journal
+    let Started {
+        p,
+        journal,
+        stand_in,
+        ..
+    } = s;
+    journal
         .append(&Entry::End {
             at: time_text(Utc::now()),
             reason: if interrupted {
@@ -317,12 +340,27 @@ async fn finish(
         server.shutdown(Duration::from_secs(1)).await;
     }
     let journal_path = &p.journal_path;
-    let resume_command = interrupted.then(|| output::resume_command(args, journal_path));
-    output::print_summary(&summary, args, journal_path, resume_command.as_deref())?;
-    if let Ok(j) = Arc::try_unwrap(p.journal) {
+    let refused = side.refused.get().copied();
+    let resume_command =
+        interrupted.then(|| output::resume_command(args, journal_path, refused.is_some()));
+    output::print_summary(
+        &summary,
+        part.as_ref(),
+        args,
+        journal_path,
+        resume_command.as_deref(),
+    )?;
+    if let Some(code) = refused {
+        tracing::error!(
+            "stopped: the target refused the API token (HTTP {code}), so nothing more was sent; once CONDUCTTR_TOKEN or --token-file is right, resume with --retry-failed (the command above) to send the failed ones again and go on"
+        );
+    }
+    if let Ok(j) = Arc::try_unwrap(journal) {
         j.close()?;
     }
-    Ok(if interrupted {
+    Ok(if refused.is_some() {
+        Exit::Usage
+    } else if interrupted {
         Exit::Interrupted
     } else if summary.failed + summary.skipped + summary.uncertain + summary.pending > 0 {
         Exit::Invalid

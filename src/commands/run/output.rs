@@ -11,6 +11,7 @@ use crate::cli::{ReportFormat, RunArgs};
 use crate::engine;
 use crate::error::Error;
 use crate::event::Event;
+use crate::fold::Status;
 use crate::journal::{Entry, Summary, time_text};
 
 /// What `run` does with each event. The board takes it in at once (the summary, the
@@ -22,6 +23,11 @@ pub struct Listener {
     pub shown: mpsc::UnboundedSender<Event>,
     /// Whether a `sent` event shows: logged (info level) or printed as JSON.
     pub sent_shown: bool,
+    /// The HTTP status of the first send the target refused for its token (401 or 403):
+    /// every later send would be refused too, so the run stops there.
+    pub refused: Arc<std::sync::OnceLock<u16>>,
+    /// Stops the run (as a signal does).
+    pub stop: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl engine::Listener for Listener {
@@ -30,6 +36,14 @@ impl engine::Listener for Listener {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .record(&event);
+        if let Event::Failed {
+            status: Some(code @ (401 | 403)),
+            ..
+        } = &event
+            && self.refused.set(*code).is_ok()
+        {
+            let _ = self.stop.send(true);
+        }
         let shown = match event {
             Event::Sending { .. } => false,
             Event::Sent { .. } => self.sent_shown,
@@ -130,8 +144,9 @@ fn log_event(event: &Event, tag: &str) {
     }
 }
 
-/// The command that resumes this run.
-pub fn resume_command(args: &RunArgs, journal: &Path) -> String {
+/// The command that resumes this run (sending the failed ones again too, with
+/// `retry_failed`).
+pub fn resume_command(args: &RunArgs, journal: &Path, retry_failed: bool) -> String {
     let mut cmd = format!(
         "injector run {} --resume --journal {}",
         args.file.display(),
@@ -146,11 +161,44 @@ pub fn resume_command(args: &RunArgs, journal: &Path) -> String {
     if let Some(path) = &args.target.token_file {
         cmd.push_str(&format!(" --token-file {}", path.display()));
     }
+    if retry_failed {
+        cmd.push_str(" --retry-failed");
+    }
     cmd
 }
 
+/// What a resumed run did itself, beside the whole run's summary.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Part {
+    pub sent: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub uncertain: usize,
+    pub pending: usize,
+}
+
+impl Part {
+    /// Where the occurrences this run fired stand.
+    pub fn of(board: &Board) -> Part {
+        let mut part = Part::default();
+        for (_, slot) in board.fired() {
+            match slot.status {
+                Status::Sent => part.sent += 1,
+                Status::Failed => part.failed += 1,
+                Status::Skipped => part.skipped += 1,
+                Status::Uncertain => part.uncertain += 1,
+                Status::Pending => part.pending += 1,
+            }
+        }
+        part
+    }
+}
+
+/// The run's summary on stdout: the whole run's counts (as `report` has them), what a
+/// resumed part did itself, and how to resume when it stopped early.
 pub fn print_summary(
     s: &Summary,
+    part: Option<&Part>,
     args: &RunArgs,
     journal: &Path,
     resume: Option<&str>,
@@ -164,6 +212,9 @@ pub fn print_summary(
             v["journal"] = json!(journal.display().to_string());
             v["interrupted"] = json!(resume.is_some());
             v["resume_command"] = json!(resume);
+            if let Some(part) = part {
+                v["this_part"] = json!(part);
+            }
             format!("{v}\n")
         }
         ReportFormat::Text => {
@@ -193,10 +244,73 @@ pub fn print_summary(
                 },
                 journal.display()
             );
+            if let Some(p) = part {
+                t.push_str(&format!(
+                    "of which this resumed part: {} sent, {} failed, {} skipped, {} uncertain{}\n",
+                    p.sent,
+                    p.failed,
+                    p.skipped,
+                    p.uncertain,
+                    if p.pending > 0 {
+                        format!(", {} not yet sent", p.pending)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
             if let Some(cmd) = resume {
                 t.push_str(&format!("interrupted; to resume: {cmd}\n"));
             }
             t
+        }
+    };
+    super::super::write_output(None, &text)
+}
+
+/// What `--preflight-only` found: everything a run checks before it writes or sends.
+pub fn print_preflight(args: &RunArgs, p: &super::Prepared) -> Result<(), Error> {
+    let target = match &p.client {
+        Some(c) => c.target().base_url.clone(),
+        None => "the stand-in (dry run)".to_string(),
+    };
+    let journal = match (&p.resume_of, &p.journal) {
+        (Some(h), _) => format!("resumes run {}", h.run_id),
+        (None, super::JournalStart::Archive(_)) => "archives the old run and starts anew".into(),
+        (None, super::JournalStart::Keep(_)) => "starts a new run".into(),
+    };
+    let t0 = crate::timeline::show_time(p.timeline.t0, p.timeline.scenario.timezone);
+    let text = match args.format {
+        ReportFormat::Json => {
+            let v = json!({
+                "type": "preflight",
+                "ready": true,
+                "dry_run": args.dry_run,
+                "target": target,
+                "teams": p.workspace.map(|w| w.0),
+                "personas": p.workspace.map(|w| w.1),
+                "scenario": p.shown,
+                "t0": p.timeline.t0.to_rfc3339(),
+                "occurrences": p.timeline.occurrences.len(),
+                "to_fire": p.items.len(),
+                "journal": p.journal_path.display().to_string(),
+                "journal_action": journal,
+            });
+            format!("{v}\n")
+        }
+        ReportFormat::Text => {
+            let token = match p.workspace {
+                Some((teams, personas)) => format!(
+                    " (token accepted; {teams} team(s), {personas} persona(s), every id in the scenario known)"
+                ),
+                None => String::new(),
+            };
+            format!(
+                "preflight: ready; nothing was sent and the journal was not touched\n  target    {target}{token}\n  scenario  {}: {} occurrence(s), {} to fire, T0 {t0}\n  journal   {}: {journal}\n",
+                p.shown,
+                p.timeline.occurrences.len(),
+                p.items.len(),
+                p.journal_path.display(),
+            )
         }
     };
     super::super::write_output(None, &text)

@@ -8,13 +8,16 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 use sha2::Digest;
 
-use crate::cli::RunArgs;
-use crate::client::{self, Client, Target};
+use std::time::Duration;
+
+use crate::cli::{RetryArg, RunArgs};
+use crate::client::{self, Client};
 use crate::engine::Item;
 use crate::error::{Error, Exit};
 use crate::fold::{Fold, Status};
 use crate::journal::{self, Journal, PlanRow, Replay, RunHeader};
 use crate::timeline::Timeline;
+use crate::workspace::Workspace;
 use crate::{message, scenario, validate};
 
 /// What the run has decided before it writes anything.
@@ -24,10 +27,14 @@ pub struct Prepared {
     pub scenario_sha: String,
     pub speed: f64,
     pub max_speed: bool,
-    /// The target; `None` for a dry run (the stand-in is started later).
-    pub target: Option<Target>,
+    /// The live target's client, checked (its token taken, its connection open); `None`
+    /// for a dry run (the stand-in is started later).
+    pub client: Option<Arc<Client>>,
+    /// The live workspace's team and persona counts, as the preflight read them.
+    pub workspace: Option<(usize, usize)>,
     pub journal_path: PathBuf,
-    pub journal: Arc<Journal>,
+    /// The journal as it will be at start; nothing is written to it before.
+    pub journal: JournalStart,
     pub replay: Replay,
     /// The run this one resumes.
     pub resume_of: Option<RunHeader>,
@@ -48,16 +55,17 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
     let scenario_sha = hex(&sha2::Sha256::digest(source.as_bytes()));
     let shown = args.file.display().to_string();
     // The target: never a flag for the token; the env var or a file.
-    let target = if args.dry_run {
+    let client = if args.dry_run {
         None
     } else {
-        Some(super::super::target_from(&args.target)?)
+        let target = super::super::target_from(&args.target)?;
+        Some(Arc::new(Client::new(target, settings(args))?))
     };
     let journal_path = args
         .journal
         .clone()
         .unwrap_or_else(|| default_journal(&args.file, args.dry_run));
-    let (journal, replay, resume_of) = open_journal(args, &journal_path, now)?;
+    let (journal, replay, resume_of) = open_journal(args, &journal_path)?;
     // T0 and speed: a resume keeps the original run's.
     let (start_at, speed, max_speed) = match &resume_of {
         Some(h) => {
@@ -71,10 +79,17 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
             max_speed,
         ),
     };
-    let Some(timeline) = check(args, &shown, source, start_at, speed, now, target.as_ref()).await?
-    else {
+    // Live: the token and the workspace, before the scenario is checked against it.
+    let ws = match &client {
+        Some(client) => Some(preflight(client).await?),
+        None => None,
+    };
+    let Some(timeline) = check(args, &shown, source, start_at, speed, now, ws.as_ref())? else {
         return Ok(Err(Exit::Usage));
     };
+    if !args.dry_run && resume_of.is_none() {
+        refuse_past_t0(&timeline, now, args.late_max)?;
+    }
     let timeline = Arc::new(timeline);
     let (plan, bodies) = plan_rows(&timeline, max_speed);
     let prior = replay.fold();
@@ -94,9 +109,10 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         scenario_sha,
         speed,
         max_speed,
-        target,
+        client,
+        workspace: ws.map(|w| (w.teams.len(), w.personas.len())),
         journal_path,
-        journal: Arc::new(journal),
+        journal,
         replay,
         resume_of,
         timeline,
@@ -104,6 +120,66 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         keys,
         items,
     }))
+}
+
+/// The client's timeouts and retries from the flags.
+pub fn settings(args: &RunArgs) -> client::Settings {
+    client::Settings {
+        connect_timeout: args.connect_timeout,
+        request_timeout: args.timeout,
+        retry: match args.retry {
+            RetryArg::All => client::RetryPolicy::All,
+            RetryArg::Safe => client::RetryPolicy::Safe,
+        },
+        ..client::Settings::default()
+    }
+}
+
+/// Before T0, what can be checked of a live target: it answers, it takes the token, and
+/// its workspace (teams and personas, fresh) for the scenario's ids. The connection it
+/// opened stays in the client's pool for the first sends.
+async fn preflight(client: &Client) -> Result<Workspace, Error> {
+    super::super::token_accepted(client, "nothing was sent").await?;
+    crate::workspace::fetch(client).await.map_err(|e| {
+        Error::usage(
+            format!(
+                "cannot read the workspace at {}: {e}",
+                client.target().base_url
+            ),
+            Some("its teams and personas are checked before T0; nothing was sent"),
+        )
+    })
+}
+
+/// A live run whose T0 lies further back than `--late-max` would skip everything due
+/// before then as too late: refused, with the two ways forward. A resume keeps its T0.
+fn refuse_past_t0(
+    timeline: &Timeline,
+    now: DateTime<Utc>,
+    late_max: Duration,
+) -> Result<(), Error> {
+    let behind = (now - timeline.t0.to_utc()).to_std().unwrap_or_default();
+    if behind <= late_max {
+        return Ok(());
+    }
+    let round = |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs()));
+    let larger = round(behind + Duration::from_secs(3600));
+    Err(Error::Usage {
+        message: format!(
+            "T0 {} was {} ago, longer than --late-max {}: every inject due before {} would be skipped as too late",
+            crate::timeline::show_time(timeline.t0, timeline.scenario.timezone),
+            round(behind),
+            round(late_max),
+            crate::timeline::show_time(
+                (now - chrono::TimeDelta::from_std(late_max).unwrap_or_default())
+                    .with_timezone(&timeline.t0.timezone()),
+                timeline.scenario.timezone
+            ),
+        ),
+        hint: Some(format!(
+            "to play the timeline from now, pass --start-at now; to send what is late at once and go on, pass --late fire --late-max {larger}"
+        )),
+    })
 }
 
 /// `--speed` and `--concurrency`: the speed factor, and whether it is `max`.
@@ -124,16 +200,50 @@ fn flags(args: &RunArgs) -> Result<(f64, bool), Error> {
     }
 }
 
-/// Open and lock the journal, and decide what its earlier run means for this one:
-/// `--fresh` archives it, `--resume` continues it, anything else is refused.
+/// What the run does with its journal when it starts (and not before).
+pub enum JournalStart {
+    /// Append to this journal (a resume), or create it (`None`: there is none yet).
+    Keep(Option<Journal>),
+    /// Archive this journal beside itself and start a new one: `--fresh`, or a dry run
+    /// after a finished dry run (a rehearsal repeats).
+    Archive(Journal),
+}
+
+impl JournalStart {
+    /// The journal, ready for the run's header: the old one archived first when asked.
+    pub fn start(self, path: &Path, now: DateTime<Utc>, fsync: bool) -> Result<Journal, Error> {
+        match self {
+            JournalStart::Keep(Some(journal)) => Ok(journal),
+            JournalStart::Keep(None) => Ok(Journal::create(path, fsync)?),
+            JournalStart::Archive(old) => {
+                old.close()?;
+                let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+                let archived = journal::archive_path(path, &stamp);
+                fs_err::rename(path, &archived)?;
+                tracing::info!("archived the old journal as {}", archived.display());
+                Ok(Journal::create(path, fsync)?)
+            }
+        }
+    }
+}
+
+/// Open and lock the journal if there is one (writing nothing), and decide what its
+/// earlier run means for this one: `--fresh` archives it, `--resume` continues it, a
+/// finished dry run is archived for the next rehearsal, anything else is refused.
 fn open_journal(
     args: &RunArgs,
     path: &Path,
-    now: DateTime<Utc>,
-) -> Result<(Journal, Replay, Option<RunHeader>), Error> {
-    let fsync = !args.no_fsync;
-    let (mut journal, text) = Journal::open(path, fsync)?;
-    let mut replay = Replay::parse(&text);
+) -> Result<(JournalStart, Replay, Option<RunHeader>), Error> {
+    let Some((journal, text)) = Journal::open_existing(path, !args.no_fsync)? else {
+        if args.resume {
+            tracing::warn!(
+                "--resume: the journal {} holds no run; starting anew",
+                path.display()
+            );
+        }
+        return Ok((JournalStart::Keep(None), Replay::default(), None));
+    };
+    let replay = Replay::parse(&text);
     for p in &replay.problems {
         tracing::warn!("journal {}: {p}", path.display());
     }
@@ -144,17 +254,17 @@ fn open_journal(
                 path.display()
             );
         }
-        return Ok((journal, replay, None));
+        return Ok((JournalStart::Keep(Some(journal)), replay, None));
     };
     if args.fresh {
-        journal.close()?;
-        let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
-        let archived = journal::archive_path(path, &stamp);
-        fs_err::rename(path, &archived)?;
-        tracing::info!("archived the old journal as {}", archived.display());
-        (journal, _) = Journal::open(path, fsync)?;
-        replay = Replay::default();
-        return Ok((journal, replay, None));
+        return Ok((JournalStart::Archive(journal), Replay::default(), None));
+    }
+    if !args.resume && args.dry_run && last.dry_run && replay.last_completed {
+        tracing::info!(
+            "the journal {} holds a finished dry run: it is archived, and this rehearsal starts anew",
+            path.display()
+        );
+        return Ok((JournalStart::Archive(journal), Replay::default(), None));
     }
     if !args.resume {
         let state = if replay.last_completed {
@@ -190,7 +300,7 @@ fn open_journal(
             Some("a resumed run keeps its T0"),
         ));
     }
-    Ok((journal, replay, Some(last)))
+    Ok((JournalStart::Keep(Some(journal)), replay, Some(last)))
 }
 
 fn mode(dry: bool) -> &'static str {
@@ -198,17 +308,18 @@ fn mode(dry: bool) -> &'static str {
 }
 
 /// Read and check the scenario, once: T0 is chosen from the scenario as read (a dry
-/// run of a scenario whose `start` has passed starts now), and `@handles` its map lacks
-/// are resolved through the workspace (live runs) before the check. The timeline, or
-/// `None` when invalid (its diagnostics printed).
-async fn check(
+/// run of a scenario whose `start` has passed starts now); a live run's is checked
+/// against its workspace (`@handles` resolved, persona and team ids known), as
+/// `validate --online` does. The timeline, or `None` when invalid (its diagnostics
+/// printed).
+fn check(
     args: &RunArgs,
     shown: &str,
     source: Arc<String>,
     start_at: Option<DateTime<FixedOffset>>,
     speed: f64,
     now: DateTime<Utc>,
-    target: Option<&Target>,
+    ws: Option<&Workspace>,
 ) -> Result<Option<Timeline>, Error> {
     let (scenario, diags) = scenario::read(shown, source);
     let mut start_at = start_at;
@@ -225,17 +336,7 @@ async fn check(
         );
         start_at = Some((now + crate::timeline::START_LEAD).fixed_offset());
     }
-    let mut ws = None;
-    if let Some(target) = target
-        && scenario.as_ref().is_some_and(validate::unmapped_handles)
-    {
-        let client = Client::new(target.clone(), client::Settings::default())?;
-        match crate::workspace::cached(&client).await {
-            Ok(w) => ws = Some(w),
-            Err(e) => tracing::warn!("cannot read the workspace to resolve @handles: {e}"),
-        }
-    }
-    let checked = validate::check_read(scenario, diags, start_at, speed, now, ws.as_ref());
+    let checked = validate::check_read(scenario, diags, start_at, speed, now, ws);
     let warnings: Vec<String> = checked
         .diags
         .items
@@ -272,6 +373,7 @@ fn choose(
         let status = prior.get(&occ.key).map(|s| s.status);
         match status {
             Some(Status::Uncertain) if !args.resend_uncertain => continue,
+            Some(Status::Failed) if args.retry_failed => {}
             Some(Status::Sent) if only.is_some() => {
                 let id = prior.get(&occ.key).and_then(|s| s.message_id.as_deref());
                 tracing::warn!(key = %occ.key, message_id = id.unwrap_or("-"), "re-sending by hand (--only): it was sent before");
