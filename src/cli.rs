@@ -39,6 +39,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Write a scenario's timeline in another shape (a MEL spreadsheet as CSV).
     Export(ExportArgs),
+    /// Print a shell completion script: `injector completions bash > /etc/bash_completion.d/injector`.
+    Completions(CompletionsArgs),
     /// Run the built-in Conducttr stand-in server, for rehearsals and tests.
     ///
     /// The first line on stdout is its base URL; every request is logged on stderr and,
@@ -176,6 +178,15 @@ pub struct PlanArgs {
     /// Output shape; `json` includes each exact request body.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
     #[command(flatten)]
     pub output: Output,
 }

@@ -34,6 +34,14 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Validate(args) => check::validate(args, None),
         Command::Plan(args) => check::plan(args),
         Command::Schema(args) => check::schema(args),
+        Command::Completions(args) => {
+            let mut cli = <Cli as clap::CommandFactory>::command();
+            write_output_with(args.output.output.as_deref(), |out| {
+                clap_complete::generate(args.shell, &mut cli, "injector", out);
+                Ok(())
+            })?;
+            Ok(Exit::Ok)
+        }
         Command::Report(args) => check::report(args),
         // The stand-in logs each request at debug level: shown by `mock-server`,
         // quiet inside a dry run.

@@ -31,7 +31,7 @@ pub async fn injector_run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> R
     }
 }
 
-fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> tokio::process::Command {
+pub fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(bin());
     cmd.args(args)
         .current_dir(dir)
@@ -109,7 +109,7 @@ pub fn control_actions(dir: &Path, name: &str) -> Vec<String> {
         .collect()
 }
 
-fn journal(dir: &Path, name: &str) -> Vec<Value> {
+pub fn journal(dir: &Path, name: &str) -> Vec<Value> {
     std::fs::read_to_string(dir.join(name))
         .unwrap()
         .lines()
