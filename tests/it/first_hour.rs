@@ -416,3 +416,66 @@ async fn ctl_takes_the_address_without_a_scheme() {
     );
     child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_runs_summary_counts_the_whole_run_as_the_report_does() {
+    let s = setup(&scenario(6, 700));
+    let dir = s.dir.path();
+    let t0 = t0_in(1);
+    let child = command(dir, &["run", "s.yaml", "--dry-run", "--start-at", &t0], &[])
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
+    assert_eq!(
+        child.wait_with_output().await.unwrap().status.code(),
+        Some(130)
+    );
+    let resumed = injector_run(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--dry-run",
+            "--resume",
+            "--format",
+            "json",
+            "--late-max",
+            "1h",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let summary: Value = serde_json::from_str(resumed.stdout.lines().last().unwrap()).unwrap();
+    let report = injector_run(
+        dir,
+        &["report", "s.dry-run.journal.jsonl", "--format", "json"],
+        &[],
+    )
+    .await;
+    let report: Value = serde_json::from_str(&report.stdout).unwrap();
+    for field in [
+        "sent",
+        "failed",
+        "skipped",
+        "uncertain",
+        "possible_duplicates",
+        "late",
+        "pending",
+    ] {
+        assert_eq!(
+            summary[field], report["totals"][field],
+            "{field}: {summary} vs {report}"
+        );
+    }
+    assert_eq!(summary["sent"], 6, "{summary}");
+    assert_eq!(summary["lateness_p99_ms"], report["lateness"]["p99_ms"]);
+    // What this part did: the occurrences the first part had not sent.
+    let part = &summary["this_part"];
+    assert!(
+        part["sent"].as_u64().unwrap() >= 1 && part["sent"].as_u64().unwrap() < 6,
+        "{part}"
+    );
+}
