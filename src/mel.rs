@@ -5,9 +5,12 @@
 //! Subject, Message to `body`; Expected action, Faction and Tag become `notes`. Columns
 //! are found by header name, case-insensitively, in any order; blank rows are passed
 //! over; a row that cannot be mapped is reported with its row number and the reason.
-//! [`export`] writes a scenario's timeline as MEL CSV (one row per occurrence, with an
-//! `ID` column so that export then import gives back the same timeline). A MEL has no
-//! columns for assets, flags, counts or sentiment: those stay in the scenario.
+//! [`export`] writes a scenario's timeline as MEL CSV: one row per occurrence, with an
+//! `ID` column, and a `Fields` column holding, as a JSON object, every body field the
+//! MEL's own columns do not carry (assets, hack flags, counts, sentiment, cc, a pinned
+//! `ts`, ...), so that export then import gives back the same timeline for every kind
+//! of inject. Conducttr's own columns keep their meaning; a spreadsheet without
+//! `Fields` imports as before.
 
 use std::fmt::Write as _;
 
@@ -26,6 +29,7 @@ pub const COLUMNS: &[&str] = &[
     "Message",
     "Expected action",
     "Tag",
+    "Fields",
 ];
 
 /// Channels whose Subject is an article's title.
@@ -170,6 +174,7 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
         col("Message"),
     );
     let (faction_col, action_col, tag_col) = (col("Faction"), col("Expected action"), col("Tag"));
+    let fields_col = col("Fields");
     let mut yaml = format!(
         "# yaml-language-server: $schema=../injector.schema.json\n# Imported from a Master Events List.\nname: {}\ninjects:\n",
         q(name)
@@ -222,28 +227,44 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
             id = format!("row-{n}");
             used_ids.insert(id.clone());
         }
-        let _ = writeln!(yaml, "  - id: {}", q(&id));
-        let _ = writeln!(
-            yaml,
-            "    at: {}",
-            q(crate::plan::show_offset(at).trim_start_matches("T+"))
-        );
-        let _ = writeln!(yaml, "    persona: {}", q(&persona));
-        let _ = writeln!(yaml, "    channel: {}", q(&channel));
+        // The extra body fields of an export (`Fields`): a JSON object.
+        let extra = match cell(fields_col) {
+            text if text.is_empty() => serde_json::Map::new(),
+            text => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Object(map)) => map,
+                _ => {
+                    problems.push(RowProblem {
+                        row: n,
+                        reason: "Fields is not a JSON object (as `export` writes it)".into(),
+                    });
+                    continue;
+                }
+            },
+        };
+        // The inject's fields in order, each as YAML text; `Fields` has the last word.
+        let mut fields: Vec<(String, String)> = vec![
+            (
+                "at".into(),
+                q(crate::plan::show_offset(at).trim_start_matches("T+")),
+            ),
+            ("persona".into(), q(&persona)),
+            ("channel".into(), q(&channel)),
+        ];
         let (to, team) = (cell(to_col), cell(team_col));
         if !team.is_empty() {
-            let _ = writeln!(yaml, "    type: team");
+            fields.push(("type".into(), "team".into()));
             let team_value = if team.bytes().all(|b| b.is_ascii_digit()) {
                 team.clone()
             } else {
                 q(&team)
             };
-            let _ = writeln!(yaml, "    team_id: {team_value}");
+            fields.push(("team_id".into(), team_value));
         } else if !to.is_empty() {
-            let _ = writeln!(yaml, "    type: individual");
+            fields.push(("type".into(), "individual".into()));
         }
-        if !to.is_empty() {
-            let _ = writeln!(yaml, "    to: {}", q(&to));
+        // An address exported from `player_email` goes back there (through `Fields`).
+        if !to.is_empty() && extra.get("player_email").and_then(|v| v.as_str()) != Some(&to) {
+            fields.push(("to".into(), q(&to)));
         }
         let subject = cell(subject_col);
         if !subject.is_empty() {
@@ -252,11 +273,22 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
             } else {
                 "subject"
             };
-            let _ = writeln!(yaml, "    {field}: {}", q(&subject));
+            fields.push((field.into(), q(&subject)));
         }
         let message = cell(message_col);
         if !message.is_empty() {
-            let _ = writeln!(yaml, "    body: {}", q(&message));
+            fields.push(("body".into(), q(&message)));
+        }
+        for (key, value) in extra {
+            let text = serde_json::to_string(&value).unwrap_or_default();
+            match fields.iter_mut().find(|(k, _)| *k == key) {
+                Some(field) => field.1 = text,
+                None => fields.push((key, text)),
+            }
+        }
+        let _ = writeln!(yaml, "  - id: {}", q(&id));
+        for (key, value) in fields {
+            let _ = writeln!(yaml, "    {key}: {value}");
         }
         let notes: Vec<(&str, String)> = [
             ("faction", cell(faction_col)),
@@ -316,6 +348,8 @@ pub fn export(t: &Timeline) -> String {
         } else {
             wire("subject")
         };
+        let ts = t.fire_at(occ).timestamp();
+        let fields = extra_fields(t.ts_pinned(inject), ts, &body, &team, &to, &subject);
         let _ = w.write_record([
             occ.key.clone(),
             crate::plan::show_offset(occ.offset)
@@ -330,9 +364,77 @@ pub fn export(t: &Timeline) -> String {
             wire("body"),
             note("expected_action"),
             note("tag"),
+            fields,
         ]);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The `Fields` cell of a row: every body field that the MEL's columns, as [`import`]
+/// reads them back, would not give exactly, as a JSON object (empty when there are none).
+/// `ts` goes along when the scenario pins it or it is not the instant's (`ts_at_instant`).
+fn extra_fields(
+    ts_pinned: bool,
+    ts_at_instant: i64,
+    body: &serde_json::Map<String, serde_json::Value>,
+    team: &str,
+    to: &str,
+    subject: &str,
+) -> String {
+    use serde_json::Value;
+    let text = |name: &str| crate::message::field_text(body, name);
+    let channel = text("channel");
+    // What the columns give back on import.
+    let mut carried: Vec<(&str, Value)> = vec![
+        ("persona", Value::String(text("persona"))),
+        ("channel", Value::String(channel_of(&channel))),
+    ];
+    if !team.is_empty() {
+        carried.push(("type", Value::String("team".into())));
+        let id = team
+            .parse::<u64>()
+            .map_or_else(|_| Value::String(team.into()), Value::from);
+        carried.push(("team_id", id));
+    } else if !to.is_empty() {
+        carried.push(("type", Value::String("individual".into())));
+    }
+    if !to.is_empty() && text("player_email") != to {
+        carried.push(("to", Value::String(to.into())));
+    }
+    if !subject.is_empty() {
+        let field = if ARTICLE_CHANNELS.contains(&channel.as_str()) {
+            "title"
+        } else {
+            "subject"
+        };
+        carried.push((field, Value::String(subject.into())));
+    }
+    if !text("body").is_empty() {
+        carried.push(("body", Value::String(text("body"))));
+    }
+    let mut extra = serde_json::Map::new();
+    for (key, value) in body {
+        // `ts` follows T0 and the offset, unless the scenario pins or moves it
+        // (`ts_offset`): then the exported instant's value goes along.
+        if key == "ts" && !ts_pinned && value.as_i64() == Some(ts_at_instant) {
+            continue;
+        }
+        if carried.iter().any(|(k, v)| k == key && v == value) {
+            continue;
+        }
+        extra.insert(key.clone(), value.clone());
+    }
+    // A field the columns would add that the body lacks: cleared.
+    for (key, _) in &carried {
+        if !body.contains_key(*key) {
+            extra.insert((*key).to_string(), Value::Null);
+        }
+    }
+    if extra.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(&extra).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

@@ -399,3 +399,59 @@ async fn export_then_import_gives_back_the_same_timeline() {
     let after = plan("back.yaml".to_string()).await;
     assert_eq!(before, after);
 }
+
+/// Every example scenario and every example of the API page: export to a MEL, import it
+/// back, and the timeline is the same, occurrence by occurrence (offset and exact body:
+/// hacks, articles, pop-ups with assets, counts, sentiment, flags, pinned `ts`).
+#[test]
+fn every_inject_kind_survives_export_then_import() {
+    let dir = tempdir();
+    let mut files: Vec<std::path::PathBuf> =
+        std::fs::read_dir(crate::common::root().join("scenarios"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+    files.sort();
+    files.push(fixture("api/api-examples.yaml"));
+    assert!(files.len() >= 4, "{files:?}");
+    let start = "2026-03-28T09:00:00Z";
+    let timeline = |file: &str| {
+        let run = crate::common::injector_in(
+            dir.path(),
+            &["plan", file, "--format", "json", "--start-at", start],
+        );
+        assert_eq!(run.code, 0, "{file}: {}", run.stderr);
+        run.json()["occurrences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["offset_ms"].clone(), o["body"].clone()))
+            .collect::<Vec<_>>()
+    };
+    for file in files {
+        let src = file.to_str().unwrap();
+        let export = crate::common::injector_in(
+            dir.path(),
+            &[
+                "export",
+                src,
+                "--format",
+                "mel-csv",
+                "-o",
+                "mel.csv",
+                "--start-at",
+                start,
+            ],
+        );
+        assert_eq!(export.code, 0, "{src}: {}", export.stderr);
+        let import =
+            crate::common::injector_in(dir.path(), &["import", "mel.csv", "-o", "back.yaml"]);
+        assert_eq!(import.code, 0, "{src}: {}", import.stderr);
+        let (before, after) = (timeline(src), timeline("back.yaml"));
+        assert_eq!(before.len(), after.len(), "{src}");
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(b, a, "{src}");
+        }
+    }
+}
