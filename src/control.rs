@@ -118,13 +118,18 @@ async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
                     "planned_at": rfc(fired.planned),
                     "effective_at": rfc(fired.planned + clock.shift),
                     "status": status,
+                    "late": slot.late,
                     "sent_at": sent_at,
                     "message_id": slot.message_id.as_deref(),
                 })
             })
             .collect()
     };
+    let t = &s.view.timeline;
     axum::Json(json!({
+        "scenario": if t.scenario.name.is_empty() { &t.scenario.file } else { &t.scenario.name },
+        "t0": t.t0.to_rfc3339(),
+        "timezone": t.scenario.timezone.map_or("UTC".to_string(), |z| z.name().to_string()),
         "held": clock.held_since.is_some(),
         "held_since": clock.held_since.map(rfc),
         "shift_ms": clock.shift.num_milliseconds(),
@@ -201,38 +206,70 @@ const PAGE: &str = r##"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>injector control</title>
 <style>
 body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:20px;color:#212121}
-h1{font-size:18px;margin:0 0 10px}#state{font-weight:700}#state.held{color:#c62828}#state.running{color:#2e7d32}
+h1{font-size:18px;margin:0 0 4px}#state{font-weight:700}#state.held{color:#c62828}#state.running{color:#2e7d32}
+#clock{font-size:22px;font-variant-numeric:tabular-nums;font-weight:700;margin-right:14px}
+.meta{color:#555;margin:0 0 8px}#next{margin-left:14px}
 button{font:inherit;padding:4px 10px;margin-right:6px;cursor:pointer}
 table{border-collapse:collapse;margin-top:14px;font-size:13px}th,td{border-bottom:1px solid #eee;padding:3px 8px;text-align:left}
-th{background:#fafafa}.sent{color:#2e7d32}.failed{color:#c62828}.skipped,.will-skip{color:#757575}#msg{margin-left:10px;color:#555}
+th{background:#fafafa}td.num{font-variant-numeric:tabular-nums}
+.sent{color:#2e7d32}.late{color:#b8860b}.failed{color:#c62828}.skipped{color:#6d4c41}.will-skip{color:#6d4c41;font-style:italic}
+.pending{color:#1565c0}.in-flight{color:#6a1b9a}#msg{margin-left:10px;color:#555}
 </style></head><body>
-<h1>injector — live control</h1>
-<p>Clock: <span id="state">connecting…</span> <span id="shift"></span><span id="msg"></span></p>
-<p><button id="hold">Hold</button><button id="resume">Resume</button>
+<h1 id="title">injector — live control</h1>
+<p class="meta">T0 <span id="t0">…</span> · times in <span id="zone">…</span></p>
+<p><span id="clock">T+--:--:--</span>Clock: <span id="state">connecting…</span> <span id="shift"></span><span id="next"></span><span id="msg"></span></p>
+<p><button id="hold">Hold</button><button id="resume">Release hold</button>
 <button id="back5">Shift −5m</button><button id="fwd5">Shift +5m</button></p>
-<table><thead><tr><th>Key</th><th>Planned</th><th>Effective</th><th>Status</th><th>Sent</th><th></th></tr></thead><tbody id="rows"></tbody></table>
+<table><thead><tr><th>Key</th><th>T+</th><th>Planned</th><th>Effective</th><th>Status</th><th>Sent</th><th></th></tr></thead><tbody id="rows"></tbody></table>
 <script>
 const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
 const headers = {'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json', 'X-Injector-Source': 'page'};
+let zone = 'UTC';
 function msg(t){document.getElementById('msg').textContent = t;}
 async function act(action, body){
   const r = await fetch('/api/' + action, {method:'POST', headers, body: JSON.stringify(body||{})});
   const j = await r.json(); msg(j.ok ? j.message : j.error); refresh();
 }
-function cell(text){const td=document.createElement('td'); td.textContent=text||''; return td;}
-function time(t){return t ? t.substring(11,23) : '';}
+function cell(text, cls){const td=document.createElement('td'); td.textContent=text||''; if(cls) td.className=cls; return td;}
+// A date and time in the scenario's zone, with the zone's name: 2026-03-28 09:00:00 CET.
+function when(t){
+  if(!t) return '';
+  const d = new Date(t);
+  const parts = new Intl.DateTimeFormat('en-GB', {timeZone: zone, year:'numeric', month:'2-digit', day:'2-digit',
+    hour:'2-digit', minute:'2-digit', second:'2-digit', hourCycle:'h23', timeZoneName:'short'}).formatToParts(d);
+  const p = Object.fromEntries(parts.map(x => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${p.timeZoneName}`;
+}
+function hms(ms){
+  const sign = ms < 0 ? '-' : ''; let s = Math.floor(Math.abs(ms) / 1000);
+  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60; s = s % 60;
+  return sign + [h, m, s].map(v => String(v).padStart(2, '0')).join(':');
+}
 async function refresh(){
   const r = await fetch('/api/state', {headers});
   if(!r.ok){document.getElementById('state').textContent='no access (check the token)'; return;}
   const s = await r.json();
+  zone = s.timezone || 'UTC';
+  const t0 = Date.parse(s.t0), now = Date.parse(s.now);
+  document.getElementById('title').textContent = s.scenario + ' — live control';
+  document.title = s.scenario + ' — injector control';
+  document.getElementById('t0').textContent = when(s.t0);
+  document.getElementById('zone').textContent = zone;
+  // The exercise clock: time since T0, less holds and shifts; it stands still while held.
+  const until = s.held ? Date.parse(s.held_since) : now;
+  document.getElementById('clock').textContent = 'T+' + hms(until - t0 - s.shift_ms);
   const st = document.getElementById('state');
   st.textContent = s.held ? 'held' : 'running'; st.className = s.held ? 'held' : 'running';
   document.getElementById('shift').textContent = s.shift_ms ? '(shifted ' + (s.shift_ms/1000) + ' s)' : '';
+  const next = s.occurrences.find(o => o.status === 'pending');
+  document.getElementById('next').textContent = next
+    ? 'next: ' + next.key + (s.held ? ' (held)' : ' in ' + hms(Math.max(0, Date.parse(next.effective_at) - now)))
+    : 'nothing left to fire';
   const rows = document.getElementById('rows'); rows.textContent = '';
   for(const o of s.occurrences){
     const tr = document.createElement('tr'); tr.dataset.key = o.key;
-    tr.append(cell(o.key), cell(time(o.planned_at)), cell(time(o.effective_at)));
-    const status = cell(o.status); status.className = 'status ' + o.status.replace(' ', '-'); tr.append(status, cell(time(o.sent_at)));
+    tr.append(cell(o.key), cell('T+' + hms(Date.parse(o.planned_at) - t0), 'num'), cell(when(o.planned_at), 'num'), cell(when(o.effective_at), 'num'));
+    const status = cell(o.status); status.className = 'status ' + (o.late ? 'late' : o.status.replace(' ', '-')); tr.append(status, cell(when(o.sent_at), 'num'));
     const td = document.createElement('td');
     if(o.status === 'pending' || o.status === 'will skip'){
       const f = document.createElement('button'); f.textContent = 'Fire now'; f.dataset.fire = o.key; f.onclick = () => act('fire', {key:o.key});

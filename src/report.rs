@@ -39,6 +39,8 @@ fn show(t: Option<DateTime<Utc>>, raw: &str) -> String {
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     pub key: String,
+    /// Its planned instant after T0: `T+01:30:00`.
+    pub offset: Option<String>,
     pub channel: String,
     pub persona: String,
     pub to: String,
@@ -49,6 +51,8 @@ pub struct Row {
     pub lateness_ms: Option<f64>,
     /// sent, possible duplicate, failed, skipped, uncertain or pending.
     pub status: &'static str,
+    /// Sent later than a second past its instant.
+    pub late: bool,
     pub attempts: Option<u32>,
     pub http_status: Option<u16>,
     pub message_id: Option<String>,
@@ -65,7 +69,10 @@ pub struct Action {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The scenario's file.
     pub scenario: String,
+    /// The scenario's name, when the run recorded it.
+    pub name: Option<String>,
     pub dry_run: bool,
     pub t0: Option<String>,
     pub runs: usize,
@@ -79,14 +86,27 @@ pub struct Report {
 }
 
 /// The status words, with the colour each has in the HTML page.
+/// Each is told apart from the others by hue, not only by shade.
 pub const STATUSES: &[(&str, &str)] = &[
     ("sent", "#2e7d32"),
+    ("late", "#b8860b"),
     ("possible duplicate", "#ef6c00"),
     ("failed", "#c62828"),
-    ("skipped", "#757575"),
+    ("skipped", "#6d4c41"),
     ("uncertain", "#6a1b9a"),
-    ("pending", "#9e9e9e"),
+    ("pending", "#1565c0"),
 ];
+
+impl Row {
+    /// The word its colour goes by: its status, or `late` for one sent late.
+    fn shade(&self) -> &'static str {
+        if self.status == "sent" && self.late {
+            "late"
+        } else {
+            self.status
+        }
+    }
+}
 
 fn colour(status: &str) -> &'static str {
     STATUSES
@@ -114,8 +134,9 @@ impl Report {
             match record {
                 Record::Run(h) => {
                     runs_seen += 1;
+                    // A run resumed after a stop "restarts"; "resume" is a hold's release.
                     let what = if h.resumes.is_some() {
-                        "resume"
+                        "restart"
                     } else {
                         "start"
                     };
@@ -126,7 +147,7 @@ impl Report {
                         detail: format!(
                             "run {} ({mode}, T0 {}, {} occurrences)",
                             short(&h.run_id),
-                            h.t0,
+                            show(parse_time(&h.t0), &h.t0),
                             h.occurrences
                         ),
                     });
@@ -162,23 +183,38 @@ impl Report {
             }
         }
         let (totals, lateness) = fold.totals();
+        let t0 = last.and_then(|h| chrono::DateTime::parse_from_rfc3339(&h.t0).ok());
+        // Instants are journaled to the microsecond; T0 may carry nanoseconds.
+        let offset = |t: Option<DateTime<Utc>>| {
+            let micros = (t? - t0?.to_utc()).num_microseconds()?;
+            let after = std::time::Duration::from_micros(u64::try_from(micros.max(0)).ok()?);
+            Some(crate::plan::show_offset(after))
+        };
+        // The scenario's name for an id, beside the id.
+        let named = |name: &Option<String>, id: &String| match name {
+            Some(n) if !id.is_empty() => format!("{n} ({id})"),
+            _ => id.clone(),
+        };
         let rows = fold
             .iter()
             .map(|(key, slot)| {
                 let plan = planned.get(key);
                 let text =
                     |f: fn(&PlanRow) -> &String| plan.map(|p| f(p).clone()).unwrap_or_default();
+                let planned_at = slot
+                    .planned
+                    .or_else(|| plan.and_then(|p| parse_time(&p.planned_at)));
                 Row {
                     key: key.to_string(),
+                    offset: offset(planned_at),
                     channel: text(|p| &p.channel),
-                    persona: text(|p| &p.persona),
-                    to: text(|p| &p.to),
-                    planned_at: slot
-                        .planned
-                        .or_else(|| plan.and_then(|p| parse_time(&p.planned_at))),
+                    persona: plan.map_or_else(String::new, |p| named(&p.persona_name, &p.persona)),
+                    to: plan.map_or_else(String::new, |p| named(&p.to_name, &p.to)),
+                    planned_at,
                     sent_at: slot.at.filter(|_| slot.status != Status::Skipped),
                     lateness_ms: slot.lateness_ms,
                     status: slot.word(),
+                    late: slot.late,
                     attempts: slot.attempts,
                     http_status: slot.http_status,
                     message_id: slot.message_id.as_deref().map(String::from),
@@ -188,6 +224,7 @@ impl Report {
             .collect();
         Report {
             scenario: last.map(|h| h.scenario.clone()).unwrap_or_default(),
+            name: replay.runs.iter().rev().find_map(|h| h.name.clone()),
             dry_run: last.is_some_and(|h| h.dry_run),
             t0: last.map(|h| h.t0.clone()),
             runs: runs_seen,
@@ -203,10 +240,10 @@ impl Report {
     fn title(&self) -> String {
         format!(
             "{}{}{}",
-            if self.scenario.is_empty() {
-                "(no run in this journal)"
-            } else {
-                &self.scenario
+            match (&self.name, self.scenario.is_empty()) {
+                (Some(name), _) => name.as_str(),
+                (None, true) => "(no run in this journal)",
+                (None, false) => &self.scenario,
             },
             if self.dry_run { " — dry run" } else { "" },
             if self.finished { "" } else { " — unfinished" }
@@ -255,6 +292,7 @@ impl Report {
         let _ = writeln!(out);
         let header = [
             "KEY",
+            "T+",
             "CHANNEL",
             "PERSONA",
             "TO",
@@ -267,7 +305,7 @@ impl Report {
             "MESSAGE_ID",
             "ERROR",
         ];
-        let cells: Vec<[String; 12]> = self.rows.iter().map(row_cells).collect();
+        let cells: Vec<[String; 13]> = self.rows.iter().map(row_cells).collect();
         out.push_str(&crate::table::text_table(header, &cells));
         out
     }
@@ -276,6 +314,7 @@ impl Report {
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record([
             "key",
+            "offset",
             "channel",
             "persona",
             "to",
@@ -307,6 +346,9 @@ impl Report {
             esc(&format!("injector report: {}", self.title()))
         );
         let _ = writeln!(out, "<h1>{}</h1>", esc(&self.title()));
+        if self.name.is_some() {
+            let _ = writeln!(out, "<p class=\"file\">{}</p>", esc(&self.scenario));
+        }
         for p in &self.problems {
             let _ = writeln!(out, "<p class=\"problem\">Journal problem: {}</p>", esc(p));
         }
@@ -344,6 +386,7 @@ impl Report {
         out.push_str("<h2>Occurrences</h2><table class=\"rows\"><tr>");
         for h in [
             "Key",
+            "T+",
             "Channel",
             "Persona",
             "To",
@@ -362,12 +405,13 @@ impl Report {
         for r in &self.rows {
             let _ = write!(out, "<tr class=\"row\" data-key=\"{}\">", esc(&r.key));
             for (i, c) in row_cells(r).iter().enumerate() {
-                if i == 7 {
+                if i == 8 {
                     let _ = write!(
                         out,
-                        "<td><span class=\"status\" style=\"color:{}\">{}</span></td>",
-                        colour(r.status),
-                        esc(c)
+                        "<td><span class=\"status\" style=\"color:{}\">{}{}</span></td>",
+                        colour(r.shade()),
+                        esc(c),
+                        if r.late { " (late)" } else { "" }
                     );
                 } else {
                     let _ = write!(out, "<td>{}</td>", esc(c));
@@ -447,7 +491,7 @@ impl Report {
         for (r, (planned, actual)) in self.rows.iter().zip(&points) {
             let lane = lanes.iter().position(|l| *l == lane_of(r)).unwrap_or(0);
             let y = top + lane as f64 * lane_h + lane_h / 2.0;
-            let c = colour(r.status);
+            let c = colour(r.shade());
             let tip = format!(
                 "{} — {}\nplanned {}\nsent {}\nlateness {}\n{}{}",
                 r.key,
@@ -498,10 +542,11 @@ impl Report {
 /// Planned and actual instants of a row.
 type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-fn row_cells(r: &Row) -> [String; 12] {
+fn row_cells(r: &Row) -> [String; 13] {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     [
         r.key.clone(),
+        opt(&r.offset),
         r.channel.clone(),
         r.persona.clone(),
         r.to.clone(),

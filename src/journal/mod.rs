@@ -256,7 +256,11 @@ impl Entry {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunHeader {
     pub run_id: String,
+    /// The scenario's file, as given.
     pub scenario: String,
+    /// The scenario's `name`, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub scenario_sha256: String,
     pub t0: String,
     /// `null` for `--speed max`.
@@ -286,6 +290,12 @@ pub struct PlanRow {
     /// The team or address it goes to.
     pub to: String,
     pub digest: String,
+    /// The persona's alias or handle in the scenario, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona_name: Option<String>,
+    /// The team's alias in the scenario, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_name: Option<String>,
 }
 
 /// Counts and lateness of a run, as the `end` entry and the summary show them.

@@ -169,9 +169,26 @@ async fn hold_and_fire_now_from_the_page() {
         )
         .await;
     driver.wait_text("#state", |t| t == "running").await;
+    // In the controller's words: the scenario's name, T0 with its date and zone, the
+    // exercise clock, the next inject with a countdown.
+    driver
+        .wait_text("#title", |t| t == "Run test — live control")
+        .await;
+    let t0_shown = driver.text("#t0").await;
+    assert!(
+        t0_shown.len() == "2026-03-28 09:00:00 UTC".len() && t0_shown.ends_with(" UTC"),
+        "{t0_shown}"
+    );
+    driver
+        .wait_text("#clock", |t| t.starts_with("T+00:00:"))
+        .await;
+    driver
+        .wait_text("#next", |t| t.starts_with("next: i1 in 00:00:0"))
+        .await;
     driver
         .wait_text("tr[data-key=\"i0\"] .status", |t| t == "sent")
         .await;
+    assert_eq!(driver.text("#resume").await, "Release hold");
 
     driver.click("#hold").await;
     driver.wait_text("#state", |t| t == "held").await;

@@ -49,11 +49,7 @@ fn not_a_journal() {
 
 /// Debian's chromium, headless, as root, with no network chatter.
 fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
-    let bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("Debian's chromium is required for this test (.ci/run installs it)");
-    Command::new(bin)
+    Command::new(crate::common::tool("chromium"))
         .args([
             "--headless",
             "--no-sandbox",
@@ -144,6 +140,26 @@ fn the_html_report_in_a_real_browser() {
     ] {
         assert!(dom.contains(&format!("data-key=\"{key}\"")), "{key}");
     }
+    // In the controller's words: the scenario's name as the title, aliases beside ids,
+    // T+ offsets, and a colour of its own for every status.
+    assert!(
+        dom.contains("<h1>Operation Harbour Flood"),
+        "the scenario's name as the title"
+    );
+    assert!(
+        dom.contains("<th>T+</th>") && dom.contains("T+00:00:00"),
+        "offsets"
+    );
+    assert!(
+        dom.contains("tidewatch (3-"),
+        "a persona's alias beside its id"
+    );
+    let legend: Vec<&str> = report_colours(&dom);
+    let mut distinct = legend.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(legend.len(), 7, "{legend:?}");
+    assert_eq!(distinct.len(), 7, "every status its own colour: {legend:?}");
 
     let shot = artifacts().join("report.png");
     let _ = std::fs::remove_file(&shot);
@@ -191,4 +207,15 @@ fn the_fixture_report_page_marks_every_status() {
         );
     }
     assert!(page.contains("team 3437872"), "team lanes");
+}
+
+/// The legend's colours, in order.
+fn report_colours(dom: &str) -> Vec<&str> {
+    let legend = &dom[dom.find("class=\"legend\"").unwrap()..];
+    let legend = &legend[..legend.find("</p>").unwrap()];
+    legend
+        .split("background:")
+        .skip(1)
+        .map(|c| &c[..7])
+        .collect()
 }

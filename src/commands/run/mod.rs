@@ -226,6 +226,7 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
     let header = RunHeader {
         run_id: uuid::Uuid::new_v4().to_string(),
         scenario: p.shown.clone(),
+        name: Some(p.timeline.scenario.name.clone()).filter(|n| !n.is_empty()),
         scenario_sha256: p.scenario_sha.clone(),
         t0: p.timeline.t0.to_rfc3339(),
         speed: (!p.max_speed).then_some(p.speed),

@@ -445,6 +445,25 @@ fn plan_rows(t: &Timeline, max_speed: bool) -> (Option<Vec<PlanRow>>, Vec<Option
     }
     let mut budget = SERIALIZED_BODIES;
     let mut bodies = Vec::with_capacity(t.occurrences.len());
+    // The scenario's names for ids, for people: an alias before a handle.
+    let mut persona_names: std::collections::HashMap<&str, &str> = Default::default();
+    for (alias, id) in &t.scenario.personas {
+        let slot = persona_names.entry(id.as_str()).or_insert(alias.as_str());
+        if slot.starts_with('@') && !alias.starts_with('@') {
+            *slot = alias.as_str();
+        }
+    }
+    let team_names: std::collections::HashMap<String, &str> = t
+        .scenario
+        .teams
+        .iter()
+        .map(|(alias, id)| {
+            (
+                id.as_str().map_or(id.to_string(), String::from),
+                alias.as_str(),
+            )
+        })
+        .collect();
     let rows = t
         .occurrences
         .iter()
@@ -452,7 +471,12 @@ fn plan_rows(t: &Timeline, max_speed: bool) -> (Option<Vec<PlanRow>>, Vec<Option
             let built = t.body(o);
             let built_ok = built.is_ok();
             let mut body = built.unwrap_or_default();
-            let to = message::recipient(&body).to_string();
+            let recipient = message::recipient(&body);
+            let to_name = match &recipient {
+                message::Recipient::Team(id) => team_names.get(id).map(|n| n.to_string()),
+                _ => None,
+            };
+            let to = recipient.to_string();
             let channel = message::field_text(&body, "channel");
             let persona = message::field_text(&body, "persona");
             let json = serde_json::to_vec(&body).unwrap_or_default();
@@ -473,8 +497,10 @@ fn plan_rows(t: &Timeline, max_speed: bool) -> (Option<Vec<PlanRow>>, Vec<Option
                 key: o.key.clone(),
                 planned_at: journal::time_text(t.fire_at(o).to_utc()),
                 channel,
+                persona_name: persona_names.get(persona.as_str()).map(|n| n.to_string()),
                 persona,
                 to,
+                to_name,
                 digest: hex(&digest.finalize()[..6]),
             }
         })
