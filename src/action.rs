@@ -116,22 +116,41 @@ impl Action {
             "skip" => Action::Skip(key()?),
             "unskip" => Action::Unskip(key()?),
             "fire" => Action::Fire(key()?),
-            "shift" => Action::Shift(by_ms.unwrap_or(0)),
+            "shift" => match by_ms {
+                None => Action::Shift(0),
+                Some(ms) if move_in_range(ms) => Action::Shift(ms),
+                Some(_) => return None,
+            },
             _ => return None,
         })
     }
 }
 
-/// A shift as a person writes it: a duration, `-` for earlier (`5m`, `-90s`), in ms.
+/// The most a run's timeline may be moved, by one shift or by all holds and shifts
+/// together: a year. Anything further is a typo, and would take instants out of range.
+pub const MAX_MOVE_MS: i64 = 366 * 24 * 3600 * 1000;
+
+/// A shift as a person writes it: a duration, `-` for earlier (`5m`, `-90s`), in ms;
+/// at most [`MAX_MOVE_MS`] either way.
 pub fn parse_shift(text: &str) -> Result<i64, String> {
     let t = text.trim();
     let (sign, rest) = match t.strip_prefix('-') {
         Some(rest) => (-1, rest),
         None => (1, t.strip_prefix('+').unwrap_or(t)),
     };
-    humantime::parse_duration(rest.trim())
-        .map(|d| sign * d.as_millis() as i64)
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 5m or -5m"))
+    let d = humantime::parse_duration(rest.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 5m or -5m"))?;
+    match i64::try_from(d.as_millis()) {
+        Ok(ms) if ms <= MAX_MOVE_MS => Ok(sign * ms),
+        _ => Err(format!(
+            "`{text}` is more than a shift can be (at most 366 days either way)"
+        )),
+    }
+}
+
+/// Whether `ms` is a move a journal may hold (a shift, or a hold's length).
+pub fn move_in_range(ms: i64) -> bool {
+    (-MAX_MOVE_MS..=MAX_MOVE_MS).contains(&ms)
 }
 
 #[cfg(test)]
@@ -171,5 +190,9 @@ mod tests {
         assert_eq!(parse_shift("-90s"), Ok(-90_000));
         assert_eq!(parse_shift("+1h"), Ok(3_600_000));
         assert!(parse_shift("later").is_err());
+        assert!(parse_shift("300000y").is_err());
+        assert!(parse_shift("-367d").is_err());
+        assert_eq!(parse_shift("-366d"), Ok(-MAX_MOVE_MS));
+        assert_eq!(Action::from_parts("shift", None, Some(i64::MAX)), None);
     }
 }

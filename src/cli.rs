@@ -275,6 +275,9 @@ pub struct RunArgs {
     /// Also send occurrences left uncertain by a crash (their outcome is unknown).
     #[arg(long, requires = "resume")]
     pub resend_uncertain: bool,
+    /// Resume with a scenario file other than the one the journal's run began with.
+    #[arg(long, requires = "resume")]
+    pub allow_other_scenario: bool,
     /// Also send again the occurrences that failed (after a refused token, say).
     #[arg(long, requires = "resume")]
     pub retry_failed: bool,

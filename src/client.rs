@@ -95,6 +95,17 @@ impl Target {
     pub fn token(&self) -> &str {
         &self.token
     }
+
+    /// `text` from the server with every echo of the token replaced by `[redacted]`: a
+    /// server may send back the request's `Authorization` header (in a body, a header
+    /// or an error), and whatever it sends may be logged, journaled or reported.
+    pub fn redact(&self, text: &str) -> String {
+        if self.token.len() >= 4 && text.contains(self.token.as_str()) {
+            text.replace(self.token.as_str(), "[redacted]")
+        } else {
+            text.to_string()
+        }
+    }
 }
 
 /// Which failures to retry.
@@ -238,8 +249,9 @@ impl Client {
             .await
             .map_err(|e| describe(&e))?;
         let status = resp.status();
-        let location = location(&resp);
+        let location = location(&resp).map(|l| self.target.redact(&l));
         let text = resp.text().await.map_err(|e| describe(&e))?;
+        let text = self.target.redact(&text);
         if status.is_redirection() {
             return Err(format!(
                 "GET {path} answered {status}, {}",
@@ -421,9 +433,9 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|s| Duration::from_secs(s.min(300)));
-        let location = location(&resp);
+        let location = location(&resp).map(|l| self.target.redact(&l));
         let text = match resp.text().await {
-            Ok(t) => t,
+            Ok(t) => self.target.redact(&t),
             Err(e) => {
                 return Attempt::Retryable {
                     status: Some(status),

@@ -116,7 +116,7 @@ async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
                 json!({
                     "key": o.key,
                     "planned_at": rfc(fired.planned),
-                    "effective_at": rfc(fired.planned + clock.shift),
+                    "effective_at": rfc(crate::engine::moved(fired.planned, clock.shift)),
                     "status": status,
                     "late": slot.late,
                     "sent_at": sent_at,

@@ -7,7 +7,10 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    NamedSource, Severity, SourceCode, SourceSpan, SpanContents,
+};
 use serde::Serialize;
 
 use crate::yaml::Pos;
@@ -101,7 +104,9 @@ impl Diagnostics {
         for item in &self.items {
             let report = Rendered {
                 item,
-                source: NamedSource::new(&self.file, self.source.clone()),
+                message: clip(&item.message),
+                hint: item.hint.as_deref().map(clip),
+                source: Shown::of(&self.file, &self.source, item.pos),
             };
             let _ = writeln!(out, "{}:{}:{}", item.file, item.line, item.column);
             if handler.render_report(&mut out, &report).is_err() {
@@ -119,15 +124,113 @@ fn level_word(level: Level) -> &'static str {
     }
 }
 
+/// A message or hint as shown: at most this many characters (a long alias or value
+/// quoted in it is cut, with a marker).
+const SHOWN_TEXT: usize = 400;
+/// A source line longer than this is shown as a window around the problem.
+const LONG_LINE: usize = 240;
+
+fn clip(text: &str) -> String {
+    if text.chars().count() <= SHOWN_TEXT {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(SHOWN_TEXT).collect();
+    cut.push_str("… (cut)");
+    cut
+}
+
 #[derive(Debug)]
 struct Rendered<'a> {
     item: &'a Diagnostic,
-    source: NamedSource<Arc<String>>,
+    message: String,
+    hint: Option<String>,
+    source: Shown,
+}
+
+/// The source a diagnostic shows: the whole file, or for a very long line, a window of
+/// that line around the problem (`…` where it was cut), so that output stays small and
+/// the renderer never meets a line wider than it can lay out.
+#[derive(Debug)]
+enum Shown {
+    File(NamedSource<Arc<String>>),
+    Window {
+        name: String,
+        text: String,
+        /// The window's line in the file, 0-based.
+        line: usize,
+        /// How many bytes of the line the window leaves out before it, less its marker's
+        /// (miette counts columns in bytes), so that columns are the file's.
+        column: usize,
+        /// The problem's place in the window.
+        offset: usize,
+        len: usize,
+    },
+}
+
+impl Shown {
+    fn of(file: &str, source: &Arc<String>, pos: Pos) -> Shown {
+        let text = source.as_str();
+        let at = (pos.offset as usize).min(text.len());
+        let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        if end - start <= LONG_LINE {
+            return Shown::File(NamedSource::new(file, source.clone()));
+        }
+        let floor = |mut i: usize| {
+            while !text.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let from = floor(at.saturating_sub(LONG_LINE / 2).max(start));
+        let len = (pos.len as usize).min(end - at).min(LONG_LINE / 2);
+        let to = floor((at + len + LONG_LINE / 2).min(end)).max(at);
+        let lead = if from > start { "…" } else { "" };
+        let tail = if to < end { "…" } else { "" };
+        Shown::Window {
+            name: file.to_string(),
+            text: format!("{lead}{}{tail}", &text[from..to]),
+            line: pos.line.saturating_sub(1) as usize,
+            column: (from - start).saturating_sub(lead.len()),
+            offset: lead.len() + at - from,
+            len: floor((at + len).min(to)) - at,
+        }
+    }
+}
+
+impl SourceCode for Shown {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        match self {
+            Shown::File(source) => source.read_span(span, before, after),
+            Shown::Window {
+                name,
+                text,
+                line,
+                column,
+                ..
+            } => {
+                let inner = text.read_span(span, before, after)?;
+                Ok(Box::new(MietteSpanContents::new_named(
+                    name.clone(),
+                    inner.data(),
+                    *inner.span(),
+                    inner.line() + line,
+                    inner.column() + column,
+                    inner.line_count(),
+                )))
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.item.message)
+        f.write_str(&self.message)
     }
 }
 
@@ -142,29 +245,33 @@ impl miette::Diagnostic for Rendered<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.item
-            .hint
+        self.hint
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        if self.source.inner().is_empty() {
-            None
-        } else {
-            Some(&self.source)
+        match &self.source {
+            Shown::File(source) if source.inner().is_empty() => None,
+            _ => Some(&self.source),
         }
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let len = self.source.inner().len();
-        if len == 0 {
-            return None;
-        }
-        let offset = (self.item.pos.offset as usize).min(len);
-        let width = (self.item.pos.len as usize)
-            .min(len - offset)
-            .max(usize::from(offset < len));
+        let (offset, width) = match &self.source {
+            Shown::File(source) => {
+                let len = source.inner().len();
+                if len == 0 {
+                    return None;
+                }
+                let offset = (self.item.pos.offset as usize).min(len);
+                let width = (self.item.pos.len as usize)
+                    .min(len - offset)
+                    .max(usize::from(offset < len));
+                (offset, width)
+            }
+            Shown::Window { offset, len, .. } => (*offset, (*len).max(1)),
+        };
         Some(Box::new(std::iter::once(LabeledSpan::new(
             Some("here".into()),
             offset,
@@ -178,9 +285,15 @@ pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // Edit distances cost the product of the lengths: past this, no typo is likely anyway.
+    const LONGEST: usize = 100;
+    if word.len() > LONGEST {
+        return None;
+    }
     let lower = word.to_lowercase();
     candidates
         .into_iter()
+        .filter(|c| c.len() <= LONGEST)
         .filter_map(|c| {
             let other = c.to_lowercase();
             let jw = strsim::jaro_winkler(&lower, &other);
@@ -229,5 +342,26 @@ mod tests {
         assert!(text.starts_with("x.yaml:2:1\n"), "{text}");
         assert!(text.contains("subjct: hi"), "{text}");
         assert!(text.contains("did you mean `subject`?"), "{text}");
+    }
+
+    #[test]
+    fn a_very_long_line_is_shown_as_a_window_with_markers() {
+        let long = "é".repeat(50_000);
+        let src = Arc::new(format!("a: 1\nb: {long}x{long}\nc: 2\n"));
+        let mut d = Diagnostics::new("x.yaml", src.clone());
+        let offset = src.find('x').unwrap() as u32;
+        let pos = Pos {
+            offset,
+            len: 1,
+            line: 2,
+            column: 50_004,
+        };
+        d.error(pos, format!("bad `{long}`"), Some(long.clone()));
+        let text = d.render(false);
+        assert!(text.starts_with("x.yaml:2:50004\n"), "{}", &text[..200]);
+        assert!(text.len() < 4_000, "cut: {} bytes", text.len());
+        assert!(text.contains("…é") && text.contains("é…"), "{text}");
+        assert!(text.contains(" 2 │"), "the file's line number: {text}");
+        assert!(text.contains("(cut)"), "{text}");
     }
 }

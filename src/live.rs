@@ -70,7 +70,9 @@ fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<Str
                 // Planned instants are the scenario's; nothing waits for them.
                 return format!("in turn    {k}{skip}");
             }
-            let left = (fired.planned + shift - Utc::now()).num_seconds().max(0);
+            let left = (crate::engine::moved(fired.planned, shift) - Utc::now())
+                .num_seconds()
+                .max(0);
             format!(
                 "in {:02}:{:02}:{:02}  {k}{skip}",
                 left / 3600,

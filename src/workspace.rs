@@ -123,10 +123,15 @@ pub async fn fetch(client: &Client) -> Result<Workspace, String> {
             "downloading the personas archive answered {status}"
         ));
     }
-    Ok(Workspace {
-        teams,
-        personas: personas_from_zip(&bytes)?,
-    })
+    // Names and handles come from the server: never the token, even echoed.
+    let redact = |s: &mut String| *s = client.target().redact(s);
+    let mut personas = personas_from_zip(&bytes)?;
+    for p in &mut personas {
+        for field in [&mut p.hash, &mut p.handle, &mut p.name, &mut p.job_title] {
+            redact(field);
+        }
+    }
+    Ok(Workspace { teams, personas })
 }
 
 /// The personas of a Conducttr personas zip (`data.json`).

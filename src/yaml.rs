@@ -165,6 +165,38 @@ struct Builder<'a> {
     /// (char index, byte offset) of the last position converted, for inputs whose
     /// markers carry no byte offsets.
     cursor: (usize, usize),
+    /// For each open mapping past [`SCAN_KEYS`] entries (by its depth in `stack`): its
+    /// keys, to the index of their entry, so that finding a duplicate stays linear.
+    key_index: HashMap<usize, foldhash::HashMap<KeyId, usize>>,
+}
+
+/// Up to this many entries a mapping's keys are compared one by one; past it, hashed.
+const SCAN_KEYS: usize = 16;
+
+/// A scalar key as [`Value`]'s equality sees it, hashable.
+#[derive(Hash, PartialEq, Eq)]
+enum KeyId {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    Str(CompactString),
+}
+
+impl KeyId {
+    /// `None` for a key no other equals (NaN) or that is not a scalar.
+    fn of(v: &Value) -> Option<KeyId> {
+        Some(match v {
+            Value::Null => KeyId::Null,
+            Value::Bool(b) => KeyId::Bool(*b),
+            Value::Int(i) => KeyId::Int(*i),
+            Value::Float(f) if f.is_nan() => return None,
+            // 0.0 == -0.0.
+            Value::Float(f) => KeyId::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
+            Value::Str(s) => KeyId::Str(s.clone()),
+            Value::Seq(_) | Value::Map(_) => return None,
+        })
+    }
 }
 
 impl<'a> Builder<'a> {
@@ -180,6 +212,7 @@ impl<'a> Builder<'a> {
             root: None,
             documents: 0,
             cursor: (0, 0),
+            key_index: HashMap::new(),
         }
     }
 
@@ -314,7 +347,10 @@ impl<'a> Builder<'a> {
                     ),
                     Some(Open::Map(pos, anchor, start, _)) => (
                         Node {
-                            value: Value::Map(self.entries.drain(start..).collect()),
+                            value: Value::Map({
+                                self.key_index.remove(&(self.stack.len() + 1));
+                                self.entries.drain(start..).collect()
+                            }),
                             pos,
                         },
                         anchor,
@@ -396,12 +432,37 @@ impl<'a> Builder<'a> {
                 }
                 Some(k) => {
                     if !matches!(k.value, Value::Seq(_) | Value::Map(_)) {
-                        let text = k.scalar_text();
-                        if let Some((first, _)) = self.entries[*start..]
-                            .iter()
-                            .find(|(e, _)| e.value == k.value)
-                        {
-                            let line = first.pos.line;
+                        let start = *start;
+                        let first = if self.entries.len() - start < SCAN_KEYS {
+                            self.entries[start..]
+                                .iter()
+                                .find(|(e, _)| e.value == k.value)
+                                .map(|(e, _)| e.pos.line)
+                        } else {
+                            let entries = &self.entries;
+                            let index =
+                                self.key_index.entry(self.stack.len()).or_insert_with(|| {
+                                    entries[start..]
+                                        .iter()
+                                        .enumerate()
+                                        .filter_map(|(i, (e, _))| {
+                                            Some((KeyId::of(&e.value)?, start + i))
+                                        })
+                                        .collect()
+                                });
+                            match KeyId::of(&k.value) {
+                                Some(id) => match index.get(&id) {
+                                    Some(&i) => Some(entries[i].0.pos.line),
+                                    None => {
+                                        index.insert(id, entries.len());
+                                        None
+                                    }
+                                },
+                                None => None,
+                            }
+                        };
+                        if let Some(line) = first {
+                            let text = k.scalar_text();
                             return Err(SyntaxError {
                                 message: format!("duplicate key `{text}` (first on line {line})"),
                                 pos: Some(k.pos),

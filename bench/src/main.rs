@@ -140,6 +140,19 @@ fn scale(s: &Settings) -> Vec<Measure> {
     std::fs::write(&big, generate(injects)).expect("write generated scenario");
     let recurring = s.out_dir.join(format!("recurring-{occurrences}.yaml"));
     std::fs::write(&recurring, recurrence(occurrences)).expect("write generated scenario");
+    // One mapping of many keys beside one list of as many items: both stay linear.
+    let keys = if s.smoke { 1_000 } else { 100_000 };
+    let mapping = s.out_dir.join(format!("mapping-{keys}.yaml"));
+    let list = s.out_dir.join(format!("list-{keys}.yaml"));
+    let vars: String = (0..keys).map(|i| format!("  k{i}: {i}\n")).collect();
+    std::fs::write(&mapping, format!("name: M\nvars:\n{vars}injects: []\n"))
+        .expect("write generated scenario");
+    let items: String = (0..keys).map(|i| format!("    - {i}\n")).collect();
+    std::fs::write(
+        &list,
+        format!("name: L\nvars:\n  list:\n{items}injects: []\n"),
+    )
+    .expect("write generated scenario");
     let size_mib = std::fs::metadata(&big)
         .map(|m| m.len() as f64 / 1048576.0)
         .unwrap_or(0.0);
@@ -161,6 +174,16 @@ fn scale(s: &Settings) -> Vec<Measure> {
                 "/dev/null".into(),
             ],
             "every exact body".into(),
+        ),
+        (
+            format!("validate a {keys}-key mapping"),
+            vec!["validate".into(), mapping.display().to_string()],
+            "keys checked for duplicates by hash".into(),
+        ),
+        (
+            format!("validate a {keys}-item list"),
+            vec!["validate".into(), list.display().to_string()],
+            "for comparison".into(),
         ),
         (
             format!("validate {occurrences}-occurrence recurrence"),

@@ -106,7 +106,7 @@ pub fn plan(args: PlanArgs) -> Result<Exit, Error> {
 }
 
 pub fn report(args: ReportArgs) -> Result<Exit, Error> {
-    let bytes = super::read_file(&args.journal)?;
+    let bytes = super::read_file(&args.journal, super::MAX_JOURNAL_BYTES, "journal")?;
     let text = String::from_utf8_lossy(&bytes);
     let report = report::Report::from_journal(&text);
     if report.runs == 0 {

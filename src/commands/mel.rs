@@ -9,7 +9,11 @@ use crate::error::{Error, Exit};
 use crate::{mel, validate};
 
 pub fn import(args: ImportArgs) -> Result<Exit, Error> {
-    let bytes = super::read_file(&args.file)?;
+    let bytes = super::read_file(
+        &args.file,
+        crate::yaml::MAX_FILE_BYTES as u64,
+        "spreadsheet",
+    )?;
     let ext = args
         .file
         .extension()

@@ -76,7 +76,7 @@ fn block_on<F: std::future::Future<Output = Result<Exit, Error>>>(
 /// Read a token from a file: surrounding white space is dropped; an empty file is an error.
 /// The token itself never appears in an error message.
 pub fn read_token_file(path: &Path) -> Result<String, Error> {
-    let bytes = read_file(path)?;
+    let bytes = read_file(path, MAX_TOKEN_BYTES, "token file")?;
     let text = String::from_utf8_lossy(&bytes);
     let token = text.trim();
     if token.is_empty() {
@@ -145,20 +145,43 @@ fn unreadable(path: &Path, e: std::io::Error) -> Error {
     Error::usage(format!("cannot read {}: {why}", path.display()), Some(hint))
 }
 
-/// Read a file given on the command line, whole.
-pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| unreadable(path, e))
-}
+/// The largest journal `report` reads (a million occurrences make about 400 MiB).
+pub const MAX_JOURNAL_BYTES: u64 = 1 << 30;
+/// The largest token file: a token is one short line.
+const MAX_TOKEN_BYTES: u64 = 64 << 10;
 
-/// Read a scenario file's text. Non-UTF-8 content is an error of the file, not of usage.
-pub fn read_scenario(path: &Path) -> Result<Arc<String>, Error> {
-    let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e))?;
-    if meta.is_dir() {
+/// Read a file given on the command line, whole, up to `limit` bytes: a device, a FIFO
+/// or a pipe (whose size is not known ahead) is read only that far, and a larger file
+/// is refused.
+pub fn read_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| unreadable(path, e))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(unreadable(
             path,
             std::io::Error::from(std::io::ErrorKind::IsADirectory),
         ));
     }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::usage(
+            format!(
+                "{} is larger than {} MiB, the most a {what} may be",
+                path.display(),
+                limit >> 20
+            ),
+            Some("give the file itself, not a device or an endless stream"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Read a scenario file's text. Non-UTF-8 content is an error of the file, not of usage.
+pub fn read_scenario(path: &Path) -> Result<Arc<String>, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e))?;
     if meta.len() as usize > yaml::MAX_FILE_BYTES {
         return Err(Error::usage(
             format!(
@@ -170,7 +193,7 @@ pub fn read_scenario(path: &Path) -> Result<Arc<String>, Error> {
             Some("split the exercise into several scenarios"),
         ));
     }
-    let bytes = read_file(path)?;
+    let bytes = read_file(path, yaml::MAX_FILE_BYTES as u64, "scenario")?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Arc::new(
             text.strip_prefix('\u{feff}')
@@ -259,7 +282,11 @@ pub async fn token_accepted(client: &client::Client, consequence: &str) -> Resul
         return Err(Error::usage(
             format!(
                 "GET {base}/teams answered {status}, {}; {consequence}",
-                client::redirect_text(client::location(&resp).as_deref())
+                client::redirect_text(
+                    client::location(&resp)
+                        .map(|l| client.target().redact(&l))
+                        .as_deref()
+                )
             ),
             None,
         ));

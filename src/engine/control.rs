@@ -82,14 +82,23 @@ impl ClockState {
             else {
                 continue;
             };
-            let moved = chrono::TimeDelta::milliseconds(moved_ms.unwrap_or(0));
+            // Each move is in range (the journal checks); their sum is kept so too.
+            let limit = crate::action::MAX_MOVE_MS;
+            let moved = |shift: chrono::TimeDelta| {
+                chrono::TimeDelta::milliseconds(
+                    shift
+                        .num_milliseconds()
+                        .saturating_add(moved_ms.unwrap_or(0))
+                        .clamp(-limit, limit),
+                )
+            };
             match action {
                 Action::Hold => state.held_since = Some(*at),
                 Action::Resume => {
                     state.held_since = None;
-                    state.shift += moved;
+                    state.shift = moved(state.shift);
                 }
-                Action::Shift(_) => state.shift += moved,
+                Action::Shift(_) => state.shift = moved(state.shift),
                 Action::Skip(k) => state.skip(k),
                 Action::Unskip(k) => {
                     state.unskip(k);

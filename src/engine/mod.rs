@@ -313,7 +313,7 @@ impl<D: Dispatch> Engine<D> {
     /// not fired by hand) and where the group ends.
     fn group(&self, items: &[Item], cursor: &Cursor) -> (DateTime<Utc>, Vec<Item>, usize) {
         let shift = cursor.clock.shift;
-        let fire_at = items[cursor.next].fire_at + shift;
+        let fire_at = moved(items[cursor.next].fire_at, shift);
         let cap = if self.config.max_speed {
             MAX_SPEED_GROUP
         } else {
@@ -323,11 +323,11 @@ impl<D: Dispatch> Engine<D> {
         let mut end = cursor.next;
         while end < items.len()
             && group.len() < cap
-            && (self.config.max_speed || items[end].fire_at + shift == fire_at)
+            && (self.config.max_speed || moved(items[end].fire_at, shift) == fire_at)
         {
             if !cursor.fired.contains(&end) {
                 group.push(Item {
-                    fire_at: items[end].fire_at + shift,
+                    fire_at: moved(items[end].fire_at, shift),
                     ..items[end].clone()
                 });
             }
@@ -501,7 +501,12 @@ impl<D: Dispatch> Engine<D> {
             Action::Resume => match state.held_since.take() {
                 None => return Ok(Err("not held".into())),
                 Some(since) => {
-                    let held = now - since;
+                    // Bounded like a shift: a clock that jumped years cannot take the
+                    // timeline out of range.
+                    let room = crate::action::MAX_MOVE_MS - state.shift.num_milliseconds();
+                    let held = chrono::TimeDelta::milliseconds(
+                        (now - since).num_milliseconds().clamp(0, room.max(0)),
+                    );
                     state.shift += held;
                     (
                         format!(
@@ -514,7 +519,13 @@ impl<D: Dispatch> Engine<D> {
                 }
             },
             Action::Shift(ms) => {
-                state.shift += chrono::TimeDelta::milliseconds(*ms);
+                let total = state.shift.num_milliseconds().saturating_add(*ms);
+                if !crate::action::move_in_range(*ms) || !crate::action::move_in_range(total) {
+                    return Ok(Err(format!(
+                        "a shift of {ms} ms would move the timeline more than 366 days in all"
+                    )));
+                }
+                state.shift = chrono::TimeDelta::milliseconds(total);
                 (format!("shifted by {ms} ms"), Some(*ms))
             }
             Action::Skip(key) => {
@@ -679,6 +690,16 @@ impl<D: Dispatch> Engine<D> {
         }
         Ok(self.dispatch.ready(body))
     }
+}
+
+/// `t` moved by `shift`, held at the ends of time rather than overflowing.
+pub fn moved(t: DateTime<Utc>, shift: chrono::TimeDelta) -> DateTime<Utc> {
+    t.checked_add_signed(shift)
+        .unwrap_or(if shift > chrono::TimeDelta::zero() {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            DateTime::<Utc>::MIN_UTC
+        })
 }
 
 fn show(d: Duration) -> String {

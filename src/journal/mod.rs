@@ -237,9 +237,14 @@ impl Entry {
                     source,
                 } => Event::Control {
                     at: time("at", at)?,
+                    moved_ms: match by_ms {
+                        Some(ms) if !crate::action::move_in_range(*ms) => {
+                            return Err(format!("`by_ms` {ms} is out of range"));
+                        }
+                        _ => *by_ms,
+                    },
                     action: Action::from_parts(action, key.as_deref(), *by_ms)
                         .ok_or_else(|| format!("`{action}` is not an action injector knows"))?,
-                    moved_ms: *by_ms,
                     source: *source,
                 },
                 Entry::Run(_) | Entry::End { .. } => unreachable!("handled below"),

@@ -307,6 +307,22 @@ impl Shared {
     }
 }
 
+/// A request held back by `--latency`: recorded as abandoned if its client hangs up
+/// before the answer (the handler is then dropped), so that every request is recorded.
+struct Held {
+    st: Arc<Shared>,
+    rec: Option<Record>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(mut rec) = self.rec.take() {
+            rec.fault = Some("abandoned".into());
+            self.st.record(rec);
+        }
+    }
+}
+
 fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
@@ -322,7 +338,13 @@ async fn post_messages(
     rec.auth = auth(&headers, &st.opts.token).into();
     let (fault, latency) = st.draw();
     if let Some(latency) = latency {
+        // A client that hangs up meanwhile drops this handler: the guard records it.
+        let mut held = Held {
+            st: st.clone(),
+            rec: Some(rec),
+        };
         tokio::time::sleep(latency).await;
+        rec = held.rec.take().expect("taken once");
     }
     if rec.auth != "ok" {
         rec.status = Some(401);

@@ -39,7 +39,8 @@ pub struct Record {
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub message_id: Option<String>,
-    /// `drop`, `fail` or `throttle` when a fault was injected.
+    /// `drop`, `fail` or `throttle` when a fault was injected; `abandoned` when the
+    /// client hung up while `--latency` held the answer back.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fault: Option<String>,
     /// The contract violations of a 400.

@@ -164,3 +164,127 @@ proptest! {
         check_text(&text);
     }
 }
+
+/// Strings of any length up to the file-size limit: no panic in any command or output
+/// format, diagnostics cut to a window with a marker, and no quadratic typo search.
+#[test]
+fn very_long_strings_in_ids_aliases_and_reports() {
+    let dir = tempdir();
+    let long = "x".repeat(70_000);
+    std::fs::write(
+        dir.path().join("id.yaml"),
+        format!("name: L\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n  - id: {long}\n    at: 0s\n    body: b\n  - id: c\n    at: 1s\n    body: b\n    subjct: x\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("alias.yaml"),
+        format!("name: L\npersonas:\n  ? {long}\n  : \"3-1\"\ndefaults:\n  type: team\n  team_id: 1\n  persona: {long}y\n  channel: microblog\ninjects:\n  - id: a\n    at: 0s\n    body: b\n"),
+    )
+    .unwrap();
+    for args in [
+        &["validate", "alias.yaml"][..],
+        &["plan", "alias.yaml"],
+        &["validate", "id.yaml"],
+        &["validate", "id.yaml", "--format", "json"],
+    ] {
+        let started = Instant::now();
+        let run = injector_in(dir.path(), args);
+        assert!(
+            started.elapsed() < HANG,
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            run.code,
+            1,
+            "{args:?}: {}",
+            &run.stderr[..run.stderr.len().min(2000)]
+        );
+        assert!(!run.stderr.contains("panicked"), "{args:?}");
+        if args[1] == "alias.yaml" {
+            assert!(
+                run.stderr.len() < 20_000,
+                "{args:?}: {} bytes of diagnostics",
+                run.stderr.len()
+            );
+            assert!(
+                run.stderr.contains("… (cut)") || run.stderr.contains("…"),
+                "{args:?}"
+            );
+        }
+    }
+    // A valid scenario with a long id: every shape of plan, a run, every shape of report.
+    std::fs::write(
+        dir.path().join("ok.yaml"),
+        format!("name: L\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n  - id: {long}\n    at: 0s\n    body: b\n"),
+    )
+    .unwrap();
+    for format in ["text", "csv", "json"] {
+        let run = injector_in(dir.path(), &["plan", "ok.yaml", "--format", format]);
+        assert_eq!(run.code, 0, "plan {format}: {}", run.stderr);
+        assert!(run.stdout.contains(&long));
+    }
+    injector_in(
+        dir.path(),
+        &["run", "ok.yaml", "--dry-run", "--speed", "max"],
+    )
+    .code(0);
+    for format in ["text", "csv", "json", "html"] {
+        let run = injector_in(
+            dir.path(),
+            &["report", "ok.dry-run.journal.jsonl", "--format", format],
+        );
+        assert_eq!(run.code, 0, "report {format}: {}", run.stderr);
+        assert!(run.stdout.contains(&long), "report {format}");
+    }
+}
+
+/// Only what the size limit allows is read, whatever the path: a device, a FIFO.
+#[test]
+fn endless_inputs_are_read_only_up_to_the_limit() {
+    let started = Instant::now();
+    let scratch = tempdir();
+    let run = injector_in(scratch.path(), &["validate", "/dev/zero"]);
+    assert!(started.elapsed() < HANG, "took {:?}", started.elapsed());
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("larger than 48 MiB"), "{}", run.stderr);
+    assert!(run.stderr.len() < 1_000, "nothing of it echoed");
+    // A FIFO with a writer that never stops.
+    let dir = tempdir();
+    let fifo = dir.path().join("pipe.yaml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let writer = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+            let line = vec![b'#'; 1 << 20];
+            while f.write_all(&line).is_ok() {}
+        }
+    });
+    let run = injector_in(dir.path(), &["plan", "pipe.yaml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("larger than 48 MiB"), "{}", run.stderr);
+    writer.join().unwrap();
+}
+
+/// A mapping of many keys is as linear as a list (the benchmark has the figures).
+#[test]
+fn a_mapping_of_many_keys_validates_like_a_list() {
+    let vars: String = (0..100_000).map(|i| format!("  k{i}: {i}\n")).collect();
+    let run = validate_bytes(format!("name: M\nvars:\n{vars}injects: []\n").as_bytes());
+    run.code(0);
+    // A duplicate far into a large mapping is still found, with the first one's line.
+    let vars: String = (0..5_000).map(|i| format!("  k{i}: {i}\n")).collect();
+    let run =
+        validate_bytes(format!("name: M\nvars:\n{vars}  k4321: again\ninjects: []\n").as_bytes());
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("duplicate key `k4321` (first on line 4324)"),
+        "{}",
+        run.stderr
+    );
+}

@@ -5,6 +5,7 @@ mod common;
 mod control_page;
 mod first_hour;
 mod hostile;
+mod hostile_run;
 mod plan;
 mod report;
 mod run;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::common::{bin, tempdir, write};
 
-const TOKEN: &str = "tok-5f2a9c81-never-printed";
+pub const TOKEN: &str = "tok-5f2a9c81-never-printed";
 
 /// A finished (or killed) run of the binary.
 pub struct Ran {

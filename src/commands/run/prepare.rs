@@ -66,6 +66,21 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         .clone()
         .unwrap_or_else(|| default_journal(&args.file, args.dry_run));
     let (journal, replay, resume_of) = open_journal(args, &journal_path)?;
+    if let Some(h) = &resume_of
+        && !args.allow_other_scenario
+        && !same_file(Path::new(&h.scenario), &args.file)
+    {
+        return Err(Error::usage(
+            format!(
+                "the journal {} holds a run of {}, not of {shown}",
+                journal_path.display(),
+                h.scenario
+            ),
+            Some(
+                "resume with the scenario the run began with, or pass --allow-other-scenario to match its occurrences by key",
+            ),
+        ));
+    }
     // T0 and speed: a resume keeps the original run's.
     let (start_at, speed, max_speed) = match &resume_of {
         Some(h) => {
@@ -301,6 +316,15 @@ fn open_journal(
         ));
     }
     Ok((JournalStart::Keep(Some(journal)), replay, Some(last)))
+}
+
+/// Whether two paths name the same file (as written, or once resolved).
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 fn mode(dry: bool) -> &'static str {
@@ -556,6 +580,14 @@ fn report_resume(
                     removed,
                     changed
                 );
+                for key in &changed {
+                    if prior.get(key).is_some_and(|s| s.status == Status::Sent) {
+                        tracing::warn!(
+                            key = %key,
+                            "changed after it was sent: its new body is not sent (--only {key} sends it again)"
+                        );
+                    }
+                }
             }
             _ => tracing::warn!(
                 "the scenario changed since the run began; matching occurrences by key"
