@@ -109,7 +109,7 @@ pub fn start_view(
             }
             if keys {
                 msg.push_str(
-                    "   keys: [space] hold/resume  [s] skip next  [f] fire next now  [?] help",
+                    "   keys: [space] hold/release  [s] skip next  [u] unskip it  [f] fire next now  [?] help",
                 );
             }
             let next_lines = next_up(&view, &state, 3);
@@ -174,10 +174,11 @@ pub fn spawn_keys(
                     Action::Hold
                 }),
                 b's' => next_key.map(Action::Skip),
+                b'u' => next_key.map(Action::Unskip),
                 b'f' => next_key.map(Action::Fire),
                 _ => {
                     tracing::info!(
-                        "keys: [space] hold or resume, [s] skip the next inject, [f] fire it now"
+                        "keys: [space] hold or release the hold, [s] skip the next inject, [u] undo that skip, [f] fire it now"
                     );
                     None
                 }

@@ -282,11 +282,22 @@ async fn single_keys_in_a_terminal_hold_fire_and_resume() {
     wait_for("i1 fired");
     tm(&["send-keys", "-t", session, " "]);
     wait_for("resumed after");
+    // Skip the next one, then think again: `u` undoes exactly that skip.
+    tm(&["send-keys", "-t", session, "s"]);
+    wait_for("i2 will be skipped");
+    tm(&["send-keys", "-t", session, "u"]);
+    wait_for("i2 will fire");
     wait_for("dry run: 4 sent");
     tm(&["kill-server"]);
     let sources = control_actions(dir.path(), "s.dry-run.journal.jsonl");
     assert_eq!(
         sources,
-        ["hold terminal", "fire terminal", "resume terminal"]
+        [
+            "hold terminal",
+            "fire terminal",
+            "resume terminal",
+            "skip terminal",
+            "unskip terminal"
+        ]
     );
 }
