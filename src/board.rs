@@ -72,7 +72,7 @@ impl Board {
         let Some(n) = self.fold.apply(event) else {
             return;
         };
-        if matches!(event, Event::Sending { .. }) {
+        if matches!(event, Event::Sending { .. } | Event::Started { .. }) {
             return;
         }
         self.recent.push_back(n);

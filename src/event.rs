@@ -17,6 +17,10 @@ pub enum Event {
         planned: DateTime<Utc>,
         at: DateTime<Utc>,
     },
+    /// Its request is about to go out (after the `sending` line is durable): written
+    /// to the file at once, unsynced. Without it after a killed process, the request
+    /// had not started.
+    Started { key: String, at: DateTime<Utc> },
     Sent {
         key: String,
         /// The HTTP status.
@@ -64,6 +68,7 @@ impl Event {
     pub fn key(&self) -> Option<&str> {
         match self {
             Event::Sending { key, .. }
+            | Event::Started { key, .. }
             | Event::Sent { key, .. }
             | Event::Failed { key, .. }
             | Event::Skipped { key, .. } => Some(key),

@@ -53,6 +53,10 @@ pub struct Slot {
     pub message_id: Option<Box<str>>,
     /// Why it failed, or why it was skipped.
     pub error: Option<Box<str>>,
+    /// Its latest request was marked as going out (`started`).
+    pub started: bool,
+    /// Journaled as `sending` but proven never started (see [`Fold::unstarted`]).
+    pub unstarted: bool,
 }
 
 impl Slot {
@@ -62,7 +66,9 @@ impl Slot {
             Event::Sending { planned, .. } => {
                 self.planned = Some(*planned);
                 self.status = Status::Uncertain;
+                self.started = false;
             }
+            Event::Started { .. } => self.started = true,
             Event::Sent {
                 status,
                 message_id,
@@ -209,6 +215,17 @@ impl Fold {
         };
         self.slots[i].apply(event);
         Some(i)
+    }
+
+    /// Make pending every uncertain slot without a `started` mark for which `proven(i)`
+    /// says its absence proves the request never went out.
+    pub fn unstarted(&mut self, proven: impl Fn(usize) -> bool) {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if slot.status == Status::Uncertain && !slot.started && proven(i) {
+                slot.status = Status::Pending;
+                slot.unstarted = true;
+            }
+        }
     }
 
     pub fn index_of(&self, key: &str) -> Option<usize> {

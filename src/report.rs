@@ -177,11 +177,11 @@ impl Report {
                         detail,
                     });
                 }
-                Record::Event(e) => {
-                    fold.apply(e);
-                }
+                Record::Event(_) => {}
             }
         }
+        // The same fold a resume makes: a request never started is pending, not uncertain.
+        let fold = replay.fold_into(fold);
         let (totals, lateness) = fold.totals();
         let t0 = last.and_then(|h| chrono::DateTime::parse_from_rfc3339(&h.t0).ok());
         // Instants are journaled to the microsecond; T0 may carry nanoseconds.

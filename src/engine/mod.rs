@@ -192,7 +192,8 @@ type SenderEnd = Result<std::io::Result<()>, tokio::task::JoinError>;
 type Ready<D> = (Item, <D as Dispatch>::Ready);
 /// A group ready to send: its instant, each item with its request, and the journal
 /// sequence number that must be durable before any of them is sent.
-type Prepared<D> = (DateTime<Utc>, Vec<Ready<D>>, u64);
+/// And its `started` line, made ahead so that only its write is left for the instant.
+type Prepared<D> = (DateTime<Utc>, Vec<Ready<D>>, u64, Vec<u8>);
 
 impl<D: Dispatch> Engine<D> {
     /// Fire `items` (sorted by instant, ties in file order) until done or stopped.
@@ -300,7 +301,12 @@ impl<D: Dispatch> Engine<D> {
             let (prepared, durable) = self.prepare(&group, &cursor.clock).await?;
             cursor.last_fired = Some(fire_at);
             cursor.next = end;
-            if tx.send((fire_at, prepared, durable)).await.is_err() {
+            let started = self.started_line(&prepared, fire_at);
+            if tx
+                .send((fire_at, prepared, durable, started))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -403,7 +409,7 @@ impl<D: Dispatch> Engine<D> {
             });
         }
         let mut failed = None;
-        while let Some((fire_at, prepared, durable)) = rx.recv().await {
+        while let Some((fire_at, prepared, durable, started)) = rx.recv().await {
             // Every `sending` line on disk before a send; the `fsync` overlaps the
             // wait for the instant, or the sending of the groups before.
             self.journal.durable(durable).await?;
@@ -414,6 +420,11 @@ impl<D: Dispatch> Engine<D> {
                 // Journaled as sending: the group goes out even if a stop comes now.
                 self.clock.sleep_until(fire_at, None).await;
             }
+            // Marked as going out, at once and unsynced, just before the senders take
+            // them: after a killed process, a `sending` without it never started.
+            if !started.is_empty() {
+                self.journal.write_now(&started)?;
+            }
             queue.push(prepared);
             // A sender that failed (the journal cannot be written) ends the run.
             if let Some(done) = senders.try_join_next() {
@@ -423,6 +434,24 @@ impl<D: Dispatch> Engine<D> {
         }
         queue.close();
         Ok((senders, failed))
+    }
+
+    /// The `started` line of a prepared group due at `at` (empty for an empty group).
+    fn started_line(&self, prepared: &[Ready<D>], at: DateTime<Utc>) -> Vec<u8> {
+        if prepared.is_empty() {
+            return Vec::new();
+        }
+        let keys = prepared
+            .iter()
+            .map(|(item, _)| self.timeline.occurrences[item.occ].key.clone())
+            .collect();
+        let entry = Entry::Started {
+            keys,
+            at: crate::journal::time_text(at),
+        };
+        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+        line.push(b'\n');
+        line
     }
 
     /// Journal `event` durably, then tell the listener.
@@ -570,7 +599,8 @@ impl<D: Dispatch> Engine<D> {
                 })
                 .await?;
                 let (prepared, durable) = self.prepare(std::slice::from_ref(&item), state).await?;
-                let _ = tx.send((now, prepared, durable)).await;
+                let started = self.started_line(&prepared, now);
+                let _ = tx.send((now, prepared, durable, started)).await;
                 return Ok(Ok(format!("{occ_key} fired")));
             }
         };

@@ -33,6 +33,11 @@ pub enum Entry {
         planned_at: String,
         at: String,
     },
+    /// The requests of these keys go out now (written at once, not synced).
+    Started {
+        keys: Vec<String>,
+        at: String,
+    },
     Sent {
         key: String,
         status: u16,
@@ -91,6 +96,10 @@ impl From<&Event> for Entry {
             Event::Sending { key, planned, at } => Entry::Sending {
                 key: key.clone(),
                 planned_at: t(planned),
+                at: t(at),
+            },
+            Event::Started { key, at } => Entry::Started {
+                keys: vec![key.clone()],
                 at: t(at),
             },
             Event::Sent {
@@ -247,6 +256,10 @@ impl Entry {
                         .ok_or_else(|| format!("`{action}` is not an action injector knows"))?,
                     source: *source,
                 },
+                Entry::Started { keys, at } => Event::Started {
+                    key: keys.first().cloned().unwrap_or_default(),
+                    at: time("at", at)?,
+                },
                 Entry::Run(_) | Entry::End { .. } => unreachable!("handled below"),
             })
         };
@@ -274,6 +287,10 @@ pub struct RunHeader {
     pub dry_run: bool,
     pub started_at: String,
     pub injector_version: String,
+    /// The machine's boot id when the run began: a resume on the same boot knows the
+    /// page cache survived, so a missing `started` line means a request never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
     /// The run this one resumes, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumes: Option<String>,
@@ -469,6 +486,19 @@ impl Replay {
                         reason,
                     }
                 }
+                Entry::Started { keys, at } => {
+                    let Some(at) = parse_time(&at) else {
+                        r.problems.push(format!(
+                            "line {}: `at` `{at}` is not a time, ignored",
+                            i + 1
+                        ));
+                        continue;
+                    };
+                    for key in keys {
+                        r.records.push(Record::Event(Event::Started { key, at }));
+                    }
+                    continue;
+                }
                 other => match other.event() {
                     Some(Ok(event)) => Record::Event(event),
                     Some(Err(e)) => {
@@ -491,14 +521,47 @@ impl Replay {
         })
     }
 
-    /// Where every key that has any event stands.
+    /// Where every key that has any event stands. A request journaled as `sending`
+    /// with no `started` line, by a run on this same boot of the machine, never started
+    /// (the process stopped, the page cache stayed): it is pending, not uncertain.
     pub fn fold(&self) -> Fold {
-        let mut fold = Fold::new();
-        for e in self.events() {
-            fold.apply(e);
+        self.fold_into(Fold::new())
+    }
+
+    /// [`Replay::fold`] into `fold` (seeded with keys, say).
+    pub fn fold_into(&self, fold: Fold) -> Fold {
+        self.fold_on(fold, boot_id().as_deref())
+    }
+
+    /// [`Replay::fold_into`] as if on the boot `now` (`None`: unknown, nothing proven).
+    pub fn fold_on(&self, mut fold: Fold, now: Option<&str>) -> Fold {
+        let mut boot: Option<&str> = None;
+        let mut same_boot = Vec::new();
+        for record in &self.records {
+            match record {
+                Record::Run(h) => boot = h.boot_id.as_deref(),
+                Record::Event(e) => {
+                    let changed = fold.apply(e);
+                    if let (Event::Sending { .. }, Some(i)) = (e, changed) {
+                        same_boot.resize(fold.len(), false);
+                        same_boot[i] = now.is_some() && boot == now;
+                    }
+                }
+                Record::End { .. } => {}
+            }
         }
+        same_boot.resize(fold.len(), false);
+        fold.unstarted(|i| same_boot[i]);
         fold
     }
+}
+
+/// This machine's boot id (Linux), which changes at every boot.
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// Where an old journal goes when `--fresh` starts anew: beside it, stamped.

@@ -57,6 +57,9 @@ enum Sink {
     Thread {
         shared: Arc<Shared>,
         thread: Option<std::thread::JoinHandle<()>>,
+        /// The same file, for lines written at once by the caller and never synced
+        /// ([`Journal::mark_started`]).
+        now: std::sync::Mutex<std::fs::File>,
     },
     /// Written at once by the appender, never synced: tests under tokio's paused clock
     /// (where waiting on another thread lets virtual time run ahead).
@@ -148,6 +151,7 @@ impl Journal {
             wake: std::sync::Condvar::new(),
             durable: watch::Sender::new(Ok(0)),
         });
+        let now = std::sync::Mutex::new(file.try_clone()?);
         let thread = {
             let shared = shared.clone();
             std::thread::Builder::new()
@@ -159,6 +163,7 @@ impl Journal {
             sink: Sink::Thread {
                 shared,
                 thread: Some(thread),
+                now,
             },
         })
     }
@@ -246,6 +251,32 @@ impl Journal {
         }
     }
 
+    /// Write `line` (one serialized [`Entry`], newline included) to the file at once,
+    /// in the caller's thread, without `fsync`: it
+    /// survives this process being killed (the kernel has it), not the machine crashing.
+    /// For the `started` line just before requests go out. Lines already queued may
+    /// land after it; every one is a whole line (appends of one `write`).
+    pub fn write_now(&self, line: &[u8]) -> std::io::Result<()> {
+        let file = match &self.sink {
+            Sink::Thread { now, shared, .. } => {
+                // A torn last line must be ended by the queued lines first.
+                if shared.queue.lock().is_ok_and(|q| q.torn) {
+                    return Ok(());
+                }
+                now
+            }
+            Sink::Direct(file) => {
+                let mut guard = file
+                    .lock()
+                    .map_err(|_| std::io::Error::other("the journal lock"))?;
+                return guard.0.write_all(line);
+            }
+        };
+        file.lock()
+            .map_err(|_| std::io::Error::other("the journal lock"))?
+            .write_all(line)
+    }
+
     /// Wait until the line numbered `upto` (from [`Journal::record`]) is on disk.
     pub async fn durable(&self, upto: u64) -> std::io::Result<()> {
         let Sink::Thread { shared, .. } = &self.sink else {
@@ -285,7 +316,7 @@ impl Journal {
                 Ok(_) => Ok(()),
                 Err(_) => Err(std::io::Error::other("the journal lock")),
             },
-            Sink::Thread { shared, thread } => {
+            Sink::Thread { shared, thread, .. } => {
                 let Some(thread) = thread.take() else {
                     return Ok(());
                 };

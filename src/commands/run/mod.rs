@@ -238,6 +238,7 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
         dry_run: args.dry_run,
         started_at: time_text(now),
         injector_version: env!("CARGO_PKG_VERSION").into(),
+        boot_id: crate::journal::boot_id(),
         resumes: p.resume_of.as_ref().map(|h| h.run_id.clone()),
         occurrences: p.timeline.occurrences.len(),
         plan: p.plan.take(),

@@ -45,7 +45,7 @@ impl engine::Listener for Listener {
             let _ = self.stop.send(true);
         }
         let shown = match event {
-            Event::Sending { .. } => false,
+            Event::Sending { .. } | Event::Started { .. } => false,
             Event::Sent { .. } => self.sent_shown,
             _ => true,
         };
@@ -80,7 +80,7 @@ pub async fn show_events(
 /// One line on stderr for an event (at info level for sends).
 fn log_event(event: &Event, tag: &str) {
     match event {
-        Event::Sending { .. } => {}
+        Event::Sending { .. } | Event::Started { .. } => {}
         Event::Sent {
             key,
             status,

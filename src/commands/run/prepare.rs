@@ -594,6 +594,14 @@ fn report_resume(
             ),
         }
     }
+    for key in keys {
+        if prior.get(key).is_some_and(|s| s.unstarted) {
+            tracing::info!(
+                key = %key,
+                "journaled as sending, but its request never started (the process stopped, not the machine): it is sent now"
+            );
+        }
+    }
     if resend_uncertain {
         return;
     }
