@@ -419,9 +419,14 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A flag's duration: at most a year (longer is a typo, and overflows instants).
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 50ms, 2s, 15m"))
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 50ms, 2s, 15m"))?;
+    if d > std::time::Duration::from_secs(366 * 24 * 3600) {
+        return Err(format!("`{s}` is more than a year"));
+    }
+    Ok(d)
 }
 
 fn parse_latency(s: &str) -> Result<(std::time::Duration, std::time::Duration), String> {
@@ -437,9 +442,13 @@ fn parse_latency(s: &str) -> Result<(std::time::Duration, std::time::Duration), 
     }
 }
 
-fn parse_speed(s: &str) -> Result<f64, String> {
+/// A speed factor, from a thousandth (a day's offset takes three years) to a million.
+pub fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        Ok(f) if f.is_finite() && (0.001..=1_000_000.0).contains(&f) => Ok(f),
+        Ok(f) if f.is_finite() && f > 0.0 => Err(format!(
+            "`{s}` is out of range: a speed is between 0.001 and 1000000"
+        )),
         _ => Err(format!("`{s}` is not a positive number")),
     }
 }

@@ -23,8 +23,23 @@ pub fn parse_offset(node: &Node) -> Result<Duration, Problem> {
     }
 }
 
-/// [`parse_offset`] for text.
+/// The longest offset or duration a scenario may write: a year (and a day). Longer is a
+/// typo, and would take instants out of any calendar's range.
+pub const MAX_OFFSET: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// [`parse_offset`] for text; at most [`MAX_OFFSET`].
 pub fn parse_offset_str(text: &str) -> Result<Duration, Problem> {
+    let d = parse_any_offset(text)?;
+    if d > MAX_OFFSET {
+        return Err((
+            format!("`{}` is more than a year", text.trim()),
+            Some("a scenario's times span at most 366 days; split a longer exercise".into()),
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_any_offset(text: &str) -> Result<Duration, Problem> {
     let s = text.trim();
     if s.starts_with('-') {
         return Err((

@@ -288,3 +288,65 @@ fn a_mapping_of_many_keys_validates_like_a_list() {
         run.stderr
     );
 }
+
+/// Out-of-range durations and factors are refused where they enter, clearly.
+#[test]
+fn out_of_range_durations_and_speeds_are_refused_where_they_enter() {
+    let dir = tempdir();
+    let head = "name: H\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n";
+    for (field, value) in [
+        ("at", "300000y"),
+        ("at", "367d"),
+        ("ts_offset", "-400d"),
+    ] {
+        let extra = if field == "at" {
+            String::new()
+        } else {
+            "    at: 0s\n".into()
+        };
+        std::fs::write(
+            dir.path().join("h.yaml"),
+            format!("{head}  - id: a\n{extra}    {field}: \"{value}\"\n    body: b\n"),
+        )
+        .unwrap();
+        let run = injector_in(dir.path(), &["validate", "h.yaml"]);
+        assert_eq!(run.code, 1, "{field}: {value}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("is more than a year"),
+            "{field}: {}",
+            run.stderr
+        );
+    }
+    std::fs::write(
+        dir.path().join("ok.yaml"),
+        format!("{head}  - id: a\n    at: 0s\n    body: b\n"),
+    )
+    .unwrap();
+    for args in [
+        &["plan", "ok.yaml", "--speed", "1e-300"][..],
+        &["run", "ok.yaml", "--dry-run", "--speed", "1e-9"],
+        &["run", "ok.yaml", "--dry-run", "--late-max", "300000y"],
+        &[
+            "run",
+            "ok.yaml",
+            "--dry-run",
+            "--timeout",
+            "99999999999999999999s",
+        ],
+    ] {
+        let run = injector_in(dir.path(), args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("out of range")
+                || run.stderr.contains("more than a year")
+                || run.stderr.contains("not a duration"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"));
+    }
+    assert!(
+        !dir.path().join("ok.dry-run.journal.jsonl").exists(),
+        "nothing journaled"
+    );
+}

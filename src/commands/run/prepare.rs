@@ -205,11 +205,11 @@ fn flags(args: &RunArgs) -> Result<(f64, bool), Error> {
     match args.speed.as_deref() {
         None => Ok((1.0, false)),
         Some("max") => Ok((1.0, true)),
-        Some(s) => match s.parse::<f64>() {
-            Ok(f) if f.is_finite() && f > 0.0 => Ok((f, false)),
-            _ => Err(Error::usage(
-                format!("--speed `{s}` is not a positive number or `max`"),
-                None,
+        Some(s) => match crate::cli::parse_speed(s) {
+            Ok(f) => Ok((f, false)),
+            Err(e) => Err(Error::usage(
+                format!("--speed {e}"),
+                Some("write a factor such as 60, or `max`"),
             )),
         },
     }
