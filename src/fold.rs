@@ -259,37 +259,40 @@ impl Fold {
 
     /// Counts and lateness over every slot.
     pub fn totals(&self) -> (Totals, Lateness) {
-        let mut totals = Totals {
-            occurrences: self.slots.len(),
-            ..Totals::default()
-        };
-        let mut lateness: Vec<f64> = Vec::new();
-        for slot in &self.slots {
-            match slot.status {
-                Status::Sent => {
-                    totals.sent += 1;
-                    totals.possible_duplicates += usize::from(slot.possible_duplicate);
-                }
-                Status::Failed => totals.failed += 1,
-                Status::Skipped => totals.skipped += 1,
-                Status::Uncertain => totals.uncertain += 1,
-                Status::Pending => totals.pending += 1,
-            }
-            if let Some(l) = slot.lateness_ms {
-                lateness.push(l);
-                totals.late += usize::from(slot.late);
-            }
-        }
-        lateness.sort_by(f64::total_cmp);
-        let pick = |q: f64| percentile(&lateness, q);
-        let lateness = Lateness {
-            p50_ms: pick(0.50),
-            p95_ms: pick(0.95),
-            p99_ms: pick(0.99),
-            max_ms: lateness.last().copied(),
-        };
-        (totals, lateness)
+        totals(self.slots.iter())
     }
+}
+
+/// Counts and lateness over these slots (all of a fold's, or the part a run fired).
+pub fn totals<'a>(slots: impl Iterator<Item = &'a Slot>) -> (Totals, Lateness) {
+    let mut totals = Totals::default();
+    let mut lateness: Vec<f64> = Vec::new();
+    for slot in slots {
+        totals.occurrences += 1;
+        match slot.status {
+            Status::Sent => {
+                totals.sent += 1;
+                totals.possible_duplicates += usize::from(slot.possible_duplicate);
+            }
+            Status::Failed => totals.failed += 1,
+            Status::Skipped => totals.skipped += 1,
+            Status::Uncertain => totals.uncertain += 1,
+            Status::Pending => totals.pending += 1,
+        }
+        if let Some(l) = slot.lateness_ms {
+            lateness.push(l);
+            totals.late += usize::from(slot.late);
+        }
+    }
+    lateness.sort_by(f64::total_cmp);
+    let pick = |q: f64| percentile(&lateness, q);
+    let lateness = Lateness {
+        p50_ms: pick(0.50),
+        p95_ms: pick(0.95),
+        p99_ms: pick(0.99),
+        max_ms: lateness.last().copied(),
+    };
+    (totals, lateness)
 }
 
 #[cfg(test)]

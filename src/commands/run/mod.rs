@@ -317,7 +317,11 @@ async fn finish(
     let (summary, part) = {
         let board = side.board.lock().unwrap_or_else(|e| e.into_inner());
         let (totals, lateness) = board.fold().totals();
-        let part = s.p.resume_of.is_some().then(|| output::Part::of(&board));
+        // What a resumed run did itself: the occurrences it fired.
+        let part =
+            s.p.resume_of
+                .is_some()
+                .then(|| crate::fold::totals(board.fired().map(|(_, slot)| slot)).0);
         (Summary::new(&totals, &lateness), part)
     };
     let interrupted = matches!(ending, engine::Ending::Interrupted { .. });

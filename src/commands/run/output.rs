@@ -11,7 +11,7 @@ use crate::cli::{ReportFormat, RunArgs};
 use crate::engine;
 use crate::error::Error;
 use crate::event::Event;
-use crate::fold::Status;
+use crate::fold::Totals;
 use crate::journal::{Entry, Summary, time_text};
 
 /// What `run` does with each event. The board takes it in at once (the summary, the
@@ -167,38 +167,11 @@ pub fn resume_command(args: &RunArgs, journal: &Path, retry_failed: bool) -> Str
     cmd
 }
 
-/// What a resumed run did itself, beside the whole run's summary.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct Part {
-    pub sent: usize,
-    pub failed: usize,
-    pub skipped: usize,
-    pub uncertain: usize,
-    pub pending: usize,
-}
-
-impl Part {
-    /// Where the occurrences this run fired stand.
-    pub fn of(board: &Board) -> Part {
-        let mut part = Part::default();
-        for (_, slot) in board.fired() {
-            match slot.status {
-                Status::Sent => part.sent += 1,
-                Status::Failed => part.failed += 1,
-                Status::Skipped => part.skipped += 1,
-                Status::Uncertain => part.uncertain += 1,
-                Status::Pending => part.pending += 1,
-            }
-        }
-        part
-    }
-}
-
 /// The run's summary on stdout: the whole run's counts (as `report` has them), what a
 /// resumed part did itself, and how to resume when it stopped early.
 pub fn print_summary(
     s: &Summary,
-    part: Option<&Part>,
+    part: Option<&Totals>,
     args: &RunArgs,
     journal: &Path,
     resume: Option<&str>,
