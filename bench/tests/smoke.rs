@@ -6,11 +6,9 @@ use std::process::Command;
 
 #[test]
 fn smoke_run_prints_a_table() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let injector = root.join("target/debug/injector");
+    // The workspace's injector, built beside this crate's binary (wherever the target
+    // directory is: CARGO_TARGET_DIR moves it).
+    let injector = PathBuf::from(env!("CARGO_BIN_EXE_bench")).with_file_name("injector");
     assert!(
         injector.exists(),
         "build the workspace first: {}",

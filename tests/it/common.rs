@@ -152,5 +152,22 @@ fn install_tools() -> Result<(), String> {
     apt(&["update", "-qq"])?;
     let mut install = vec!["install", "-y", "-qq"];
     install.extend(&names);
-    apt(&install)
+    apt(&install)?;
+    // A first start builds the browser's caches (fonts): once, here, not inside a test's
+    // time budget.
+    let profile = tempdir();
+    let _ = Command::new("/usr/bin/chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            "about:blank",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    Ok(())
 }

@@ -121,9 +121,10 @@ impl Driver {
             .await;
     }
 
-    /// Wait until the element's text satisfies `ok`.
+    /// Wait until the element's text satisfies `ok` (up to 30 s: a browser's first start
+    /// on a fresh machine builds its caches).
     async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
-        for _ in 0..100 {
+        for _ in 0..300 {
             let t = self.text(css).await;
             if ok(&t) {
                 return t;
