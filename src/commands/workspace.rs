@@ -72,7 +72,9 @@ pub async fn list(args: ListArgs, teams: bool) -> Result<Exit, Error> {
                 .map(|p| p.handle.len())
                 .max()
                 .unwrap_or(6)
-                .max(6);
+                // A longer handle (from a hostile server, say) runs past its column: a
+                // format width is bounded, and no column need be that wide.
+                .clamp(6, 64);
             let mut t = format!("{:<10} {:<w$} {:<24} JOB TITLE\n", "HASH", "HANDLE", "NAME");
             for p in &ws.personas {
                 t.push_str(&format!(

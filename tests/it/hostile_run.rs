@@ -448,3 +448,41 @@ async fn killed_at_random_moments_nothing_twice_nothing_lost_uncertain_only_when
         "8 kills: {uncertain_total} uncertain (each had started), {resent_unstarted} sent on resume because they never started"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_with_very_long_names_lists_without_panic() {
+    let long = "h".repeat(70_000);
+    let mut opts = injector::stand_in::Options::local(TOKEN);
+    opts.world
+        .personas
+        .push(injector::stand_in::world::Persona {
+            hash: "3-77777".into(),
+            handle: long.clone(),
+            name: long.clone(),
+            job_title: long.clone(),
+            ..opts.world.personas[0].clone()
+        });
+    let server = injector::stand_in::StandIn::start(opts).await.unwrap();
+    let s = setup(&scenario(1, 0));
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    for format in ["text", "json", "yaml"] {
+        let run = injector_run(
+            s.dir.path(),
+            &[
+                "personas",
+                "--base-url",
+                &url,
+                "--token-file",
+                tf,
+                "--format",
+                format,
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(run.code, 0, "{format}: {}", run.stderr);
+        assert!(run.stdout.contains(&long), "{format}");
+    }
+    server.shutdown(Duration::from_secs(1)).await;
+}
