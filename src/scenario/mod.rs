@@ -20,7 +20,7 @@ use crate::yaml::{self, Node, Pos, Value};
 mod times;
 
 use times::parse_signed_duration;
-pub use times::{parse_offset, parse_offset_str, parse_start};
+pub use times::{MAX_OFFSET, parse_offset, parse_offset_str, parse_start};
 
 pub const SCENARIO_FIELDS: &[&str] = &[
     "name",

@@ -178,7 +178,13 @@ fn refuse_past_t0(
         return Ok(());
     }
     let round = |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs()));
-    let larger = round(behind + Duration::from_secs(3600));
+    // A value to type as it is: whole hours, an hour beyond the delay.
+    let hours = behind.as_secs() / 3600 + 2;
+    let late = if Duration::from_secs(hours * 3600) <= crate::scenario::MAX_OFFSET {
+        format!("; to send what is late at once and go on, pass --late fire --late-max {hours}h")
+    } else {
+        String::new()
+    };
     Err(Error::Usage {
         message: format!(
             "T0 {} was {} ago, longer than --late-max {}: every inject due before {} would be skipped as too late",
@@ -192,7 +198,7 @@ fn refuse_past_t0(
             ),
         ),
         hint: Some(format!(
-            "to play the timeline from now, pass --start-at now; to send what is late at once and go on, pass --late fire --late-max {larger}"
+            "to play the timeline from now, pass --start-at now{late}"
         )),
     })
 }
