@@ -140,6 +140,8 @@ impl Driver {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hold_and_fire_now_from_the_page() {
+    // The browser first: on a fresh machine installing it takes longer than the run lasts.
+    crate::common::tool("chromium-driver");
     let server = stand_in(Default::default()).await;
     let s = setup(&scenario(4, 4000));
     let dir = s.dir.path();
