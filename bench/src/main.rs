@@ -126,6 +126,8 @@ fn main() {
                 .map(|m| format!("- {}: `{}`\n", m.label, m.command))
                 .collect::<String>()
         );
+        // Commands relative to the repository: no machine's absolute paths in the file.
+        let doc = doc.replace(&format!("{}/", root.display()), "");
         std::fs::write(path, doc).expect("write bench/results.md");
         eprintln!("wrote {}", path.display());
     }
