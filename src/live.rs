@@ -297,12 +297,7 @@ mod tests {
         let keys = items
             .iter()
             .map(|i| timeline.occurrences[i.occ].key.clone());
-        let board = Board::new(
-            &timeline,
-            keys.collect::<Vec<_>>().into_iter(),
-            [].iter(),
-            &items,
-        );
+        let board = Board::new(&timeline, keys, [].iter(), &items);
         let (_tx, clock) = tokio::sync::watch::channel(ClockState::default());
         View {
             timeline,

@@ -150,49 +150,45 @@ pub const MAX_JOURNAL_BYTES: u64 = 1 << 30;
 /// The largest token file: a token is one short line.
 const MAX_TOKEN_BYTES: u64 = 64 << 10;
 
-/// Read a file given on the command line, whole, up to `limit` bytes: a device, a FIFO
-/// or a pipe (whose size is not known ahead) is read only that far, and a larger file
-/// is refused.
+/// Read a file given on the command line, whole, up to `limit` bytes: a larger file is
+/// refused before it is read, and a device, a FIFO or a pipe (whose size is not known
+/// ahead) is read only that far.
 pub fn read_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Error> {
     use std::io::Read;
+    let too_large = || {
+        Error::usage(
+            format!(
+                "{} is larger than {} MiB: {what}s are limited to {} MiB",
+                path.display(),
+                limit >> 20,
+                limit >> 20
+            ),
+            Some("give the file itself (not a device or an endless stream), or split it"),
+        )
+    };
     let file = std::fs::File::open(path).map_err(|e| unreadable(path, e))?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(unreadable(
-            path,
-            std::io::Error::from(std::io::ErrorKind::IsADirectory),
-        ));
+    match file.metadata() {
+        Ok(m) if m.is_dir() => {
+            return Err(unreadable(
+                path,
+                std::io::Error::from(std::io::ErrorKind::IsADirectory),
+            ));
+        }
+        Ok(m) if m.len() > limit => return Err(too_large()),
+        _ => {}
     }
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| unreadable(path, e))?;
     if bytes.len() as u64 > limit {
-        return Err(Error::usage(
-            format!(
-                "{} is larger than {} MiB, the most a {what} may be",
-                path.display(),
-                limit >> 20
-            ),
-            Some("give the file itself, not a device or an endless stream"),
-        ));
+        return Err(too_large());
     }
     Ok(bytes)
 }
 
 /// Read a scenario file's text. Non-UTF-8 content is an error of the file, not of usage.
 pub fn read_scenario(path: &Path) -> Result<Arc<String>, Error> {
-    let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e))?;
-    if meta.len() as usize > yaml::MAX_FILE_BYTES {
-        return Err(Error::usage(
-            format!(
-                "{} is {} bytes; scenarios are limited to {} MiB",
-                path.display(),
-                meta.len(),
-                yaml::MAX_FILE_BYTES >> 20
-            ),
-            Some("split the exercise into several scenarios"),
-        ));
-    }
     let bytes = read_file(path, yaml::MAX_FILE_BYTES as u64, "scenario")?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Arc::new(

@@ -72,10 +72,9 @@ struct Wired {
 /// resume keeps holds, shifts and skips), the control endpoint (bound before anything
 /// is journaled), the terminal's live line and keys, and the signals.
 async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
-    let keys = p.keys.iter().cloned();
     let board = Board::new(
         &p.timeline,
-        keys.collect::<Vec<_>>().into_iter(),
+        p.keys.iter().cloned(),
         p.replay.events(),
         &p.items,
     );
