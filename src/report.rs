@@ -183,10 +183,16 @@ impl Report {
         // The same fold a resume makes: a request never started is pending, not uncertain.
         let fold = replay.fold_into(fold);
         let (totals, lateness) = fold.totals();
-        let t0 = last.and_then(|h| chrono::DateTime::parse_from_rfc3339(&h.t0).ok());
-        // Instants are journaled to the microsecond; T0 may carry nanoseconds.
+        // Instants are journaled to the microsecond; T0 may carry nanoseconds: cut them,
+        // or an offset reads a microsecond short (T+00:01:59.999).
+        let t0 = last
+            .and_then(|h| chrono::DateTime::parse_from_rfc3339(&h.t0).ok())
+            .map(|t| {
+                let t = t.to_utc();
+                t - chrono::TimeDelta::nanoseconds(i64::from(t.timestamp_subsec_nanos() % 1000))
+            });
         let offset = |t: Option<DateTime<Utc>>| {
-            let micros = (t? - t0?.to_utc()).num_microseconds()?;
+            let micros = (t? - t0?).num_microseconds()?;
             let after = std::time::Duration::from_micros(u64::try_from(micros.max(0)).ok()?);
             Some(crate::plan::show_offset(after))
         };

@@ -219,3 +219,28 @@ fn report_colours(dom: &str) -> Vec<&str> {
         .map(|c| &c[..7])
         .collect()
 }
+
+#[test]
+fn offsets_are_the_scenarios_to_the_millisecond() {
+    // T0 "now" carries nanoseconds, journaled instants microseconds: no offset may read a
+    // microsecond short (T+00:01:59.999).
+    let dir = tempdir();
+    let quickstart = scenario("quickstart.yaml");
+    injector_in(
+        dir.path(),
+        &[
+            "run",
+            quickstart.to_str().unwrap(),
+            "--dry-run",
+            "--speed",
+            "max",
+        ],
+    )
+    .code(0);
+    let run = injector_in(dir.path(), &["report", "quickstart.dry-run.journal.jsonl"]);
+    run.code(0);
+    for offset in ["T+00:00:00 ", "T+00:02:00 ", "T+00:04:30 "] {
+        assert!(run.stdout.contains(offset), "{offset}: {}", run.stdout);
+    }
+    assert!(!run.stdout.contains(".999"), "{}", run.stdout);
+}
