@@ -21,6 +21,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show the resolved timeline: every occurrence, when it fires and what it sends.
     Plan(PlanArgs),
+    /// Compare two versions of a scenario's timeline, occurrence by occurrence: added,
+    /// removed, moved and changed (which body fields). Exit 0: the same; 1: they differ.
+    Diff(DiffArgs),
     /// Print the JSON Schema (draft-07) of the scenario format.
     Schema(SchemaArgs),
     /// Fire the scenario: every occurrence as POST /messages at its instant, journaled.
@@ -187,6 +190,27 @@ pub struct CompletionsArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The version before.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The version after.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Only these occurrence keys or inject ids (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "KEY,...")]
+    pub only: Vec<String>,
+    /// T0 for both: an RFC 3339 time or `now` (default: each scenario's `start`, else now).
+    #[arg(long, value_name = "RFC3339|now")]
+    pub start_at: Option<String>,
+    /// Output shape.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
     #[command(flatten)]
     pub output: Output,
 }

@@ -28,6 +28,7 @@ pub mod client;
 pub mod commands;
 pub mod control;
 pub mod diag;
+pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod event;

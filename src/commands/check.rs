@@ -1,4 +1,5 @@
-//! `validate`, `plan`, `schema` and `report`: what a scenario or a journal says, offline.
+//! `validate`, `plan`, `diff`, `schema` and `report`: what scenarios or a journal say,
+//! offline.
 
 use std::path::Path;
 
@@ -6,7 +7,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::cli::{
-    PlanArgs, PlanFormat, ReportArgs, ReportFormat, ReportShape, SchemaArgs, ValidateArgs,
+    DiffArgs, PlanArgs, PlanFormat, ReportArgs, ReportFormat, ReportShape, SchemaArgs, ValidateArgs,
 };
 use crate::error::{Error, Exit};
 use crate::{diag, plan, report, schema, term, validate, workspace};
@@ -126,4 +127,124 @@ pub fn report(args: ReportArgs) -> Result<Exit, Error> {
     };
     super::write_output(args.output.output.as_deref(), &out)?;
     Ok(Exit::Ok)
+}
+
+/// `injector diff OLD NEW`: exit 0 when the timelines are the same, 1 when they differ,
+/// 2 when either cannot be read or is invalid.
+pub fn diff(args: DiffArgs) -> Result<Exit, Error> {
+    let now = Utc::now();
+    let start_at = super::parse_start_at(args.start_at.as_deref(), now)?;
+    let mut timelines = Vec::new();
+    for path in [&args.old, &args.new] {
+        let shown = display_path(path);
+        let checked = validate::check(&shown, super::read_scenario(path)?, start_at, 1.0, now);
+        match super::valid_timeline(checked, &shown, "fix them to compare it") {
+            Some((t, _)) => timelines.push(t),
+            None => return Ok(Exit::Usage),
+        }
+    }
+    let (old, new) = (&timelines[0], &timelines[1]);
+    // --only: keys or inject ids of either version.
+    let mut wanted = std::collections::HashSet::new();
+    for want in args.only.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let before = wanted.len();
+        for t in [old, new] {
+            for o in &t.occurrences {
+                if o.key == want || t.inject(o).id == want {
+                    wanted.insert(o.key.clone());
+                }
+            }
+        }
+        if wanted.len() == before {
+            // Inject ids first: a typo of an id is likelier than of one occurrence.
+            let ids = [old, new]
+                .into_iter()
+                .flat_map(|t| t.scenario.injects.iter().map(|i| i.id.as_str()));
+            let keys = old.occurrences.iter().chain(&new.occurrences);
+            let hint = diag::suggest(want, ids.chain(keys.map(|o| o.key.as_str())));
+            return Err(Error::Usage {
+                message: format!("--only: no occurrence or inject `{want}` in either version"),
+                hint,
+            });
+        }
+    }
+    let only = |k: &str| args.only.is_empty() || wanted.contains(k);
+    let changes = crate::diff::compare(old, new, &only);
+    let text = match args.format {
+        ReportFormat::Json => {
+            let doc = json!({
+                "old": display_path(&args.old),
+                "new": display_path(&args.new),
+                "same": changes.is_empty(),
+                "changes": changes,
+            });
+            serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+        }
+        ReportFormat::Text => diff_text(&args, &changes),
+    };
+    super::write_output(args.output.output.as_deref(), &text)?;
+    Ok(if changes.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Invalid
+    })
+}
+
+/// The changes for people: a count line, then one line per change (and per field).
+fn diff_text(args: &DiffArgs, changes: &[crate::diff::Change]) -> String {
+    use crate::diff::Change;
+    use std::fmt::Write as _;
+    let at = |ms: u64| plan::show_offset(std::time::Duration::from_millis(ms));
+    let value = |v: &Option<serde_json::Value>| match v {
+        None => "(absent)".to_string(),
+        Some(serde_json::Value::String(s)) => format!("{s:?}"),
+        Some(v) => v.to_string(),
+    };
+    let count = |f: &dyn Fn(&Change) -> bool| changes.iter().filter(|c| f(c)).count();
+    let mut out = format!(
+        "{} -> {}: {} added, {} removed, {} moved, {} changed\n",
+        display_path(&args.old),
+        display_path(&args.new),
+        count(&|c| matches!(c, Change::Added { .. })),
+        count(&|c| matches!(c, Change::Removed { .. })),
+        count(
+            &|c| matches!(c, Change::Changed { old_offset_ms, new_offset_ms, .. } if old_offset_ms != new_offset_ms)
+        ),
+        count(&|c| matches!(c, Change::Changed { fields, .. } if !fields.is_empty())),
+    );
+    for c in changes {
+        match c {
+            Change::Added { key, offset_ms } => {
+                let _ = writeln!(out, "+ {key}  {}  added", at(*offset_ms));
+            }
+            Change::Removed { key, offset_ms } => {
+                let _ = writeln!(out, "- {key}  {}  removed", at(*offset_ms));
+            }
+            Change::Changed {
+                key,
+                old_offset_ms,
+                new_offset_ms,
+                fields,
+            } => {
+                if old_offset_ms != new_offset_ms {
+                    let _ = writeln!(
+                        out,
+                        "~ {key}  {} -> {}  moved",
+                        at(*old_offset_ms),
+                        at(*new_offset_ms)
+                    );
+                }
+                for f in fields {
+                    let _ = writeln!(
+                        out,
+                        "~ {key}  {}: {} -> {}",
+                        f.field,
+                        value(&f.old),
+                        value(&f.new)
+                    );
+                }
+            }
+        }
+    }
+    out
 }

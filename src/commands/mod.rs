@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Validate(args) => check::validate(args, None),
         Command::Plan(args) => check::plan(args),
         Command::Schema(args) => check::schema(args),
+        Command::Diff(args) => check::diff(args),
         Command::Completions(args) => {
             let mut cli = <Cli as clap::CommandFactory>::command();
             write_output_with(args.output.output.as_deref(), |out| {

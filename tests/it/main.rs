@@ -3,6 +3,7 @@
 mod api_examples;
 mod common;
 mod control_page;
+mod diff;
 mod first_hour;
 mod hostile;
 mod hostile_run;

@@ -1,7 +1,7 @@
 //! `run`, first phase: everything decided before the journal gets a line — flags, the
 //! journal and what it holds, T0, one reading and check of the scenario, what to fire.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use crate::fold::{Fold, Status};
 use crate::journal::{self, Journal, PlanRow, Replay, RunHeader};
 use crate::timeline::Timeline;
 use crate::workspace::Workspace;
-use crate::{message, scenario, validate};
+use crate::{diff, message, scenario, validate};
 
 /// What the run has decided before it writes anything.
 pub struct Prepared {
@@ -558,28 +558,21 @@ fn report_resume(
         h.t0
     );
     if h.scenario_sha256 != sha {
-        let digests = |rows: &Vec<PlanRow>| -> BTreeMap<String, String> {
-            rows.iter()
-                .map(|r| (r.key.clone(), r.digest.clone()))
-                .collect()
-        };
-        match (h.plan.as_ref().map(digests), plan.as_ref().map(digests)) {
+        // The header kept each occurrence's digest of offset and body: the old scenario
+        // itself is gone, so the keys are compared by digest (as `injector diff` does).
+        fn digests(rows: &[PlanRow]) -> impl Iterator<Item = (&str, &str)> {
+            rows.iter().map(|r| (r.key.as_str(), r.digest.as_str()))
+        }
+        match (h.plan.as_ref(), plan.as_ref()) {
             (Some(old), Some(new)) => {
-                let added: Vec<&str> = new
-                    .keys()
-                    .filter(|k| !old.contains_key(*k))
-                    .map(String::as_str)
-                    .collect();
-                let removed: Vec<&str> = old
-                    .keys()
-                    .filter(|k| !new.contains_key(*k))
-                    .map(String::as_str)
-                    .collect();
-                let changed: Vec<&str> = new
-                    .iter()
-                    .filter(|(k, v)| old.get(*k).is_some_and(|o| o != *v))
-                    .map(|(k, _)| k.as_str())
-                    .collect();
+                let diff::Keys {
+                    mut added,
+                    mut removed,
+                    mut changed,
+                } = diff::keys(digests(old), digests(new));
+                added.sort();
+                removed.sort();
+                changed.sort();
                 tracing::warn!(
                     "the scenario changed since the run began: added {:?}, removed {:?}, changed {:?}; matching by key",
                     added,
