@@ -51,12 +51,7 @@ pub async fn mock_server(args: MockServerArgs) -> Result<Exit, Error> {
     };
     let server = stand_in::StandIn::start(opts)
         .await
-        .map_err(|e| {
-            let hint = (e.kind() == std::io::ErrorKind::AddrInUse).then_some(
-                "another program (or another stand-in) listens there: pick another port, or port 0 for any free one",
-            );
-            Error::usage(format!("--listen: cannot listen on {listen}: {e}"), hint)
-        })?;
+        .map_err(|e| super::cannot_listen("--listen", listen, e))?;
     super::write_output(None, &format!("{}\n", server.base_url()))?;
     tracing::info!(url = %server.base_url(), record = ?args.record, "stand-in listening; Ctrl-C stops it");
     term::interrupted().await;

@@ -307,6 +307,44 @@ pub async fn token_accepted(client: &client::Client, consequence: &str) -> Resul
     Ok(())
 }
 
+/// The workspace at `client`'s target (through the 15-minute cache when `use_cache`). A
+/// failure is said as a wrong token or address when that is what it is (only then is the
+/// target asked [`token_accepted`]'s question), else as what failed, with `hint`;
+/// `consequence` says what it means ("nothing was sent").
+pub async fn read_workspace(
+    client: &client::Client,
+    use_cache: bool,
+    consequence: &str,
+    hint: Option<&str>,
+) -> Result<crate::workspace::Workspace, Error> {
+    let ws = if use_cache {
+        crate::workspace::cached(client).await
+    } else {
+        crate::workspace::fetch(client).await
+    };
+    match ws {
+        Ok(ws) => Ok(ws),
+        Err(e) => {
+            token_accepted(client, consequence).await?;
+            Err(Error::usage(
+                format!(
+                    "cannot read the workspace at {}: {e}",
+                    client.target().base_url
+                ),
+                hint,
+            ))
+        }
+    }
+}
+
+/// "Cannot listen on ADDR" for `flag`, with a way out when the port is taken.
+fn cannot_listen(flag: &str, listen: SocketAddr, e: std::io::Error) -> Error {
+    let hint = (e.kind() == std::io::ErrorKind::AddrInUse).then_some(
+        "another program (or another injector) listens there: pick another port, or port 0 for any free one",
+    );
+    Error::usage(format!("{flag}: cannot listen on {listen}: {e}"), hint)
+}
+
 /// The Conducttr target from flags and the environment; the token is never a flag.
 pub fn target_from(args: &crate::cli::TargetArgs) -> Result<client::Target, Error> {
     let base = args

@@ -12,25 +12,7 @@ pub async fn workspace_of(
     use_cache: bool,
 ) -> Result<workspace::Workspace, Error> {
     let client = client::Client::new(super::target_from(target)?, client::Settings::default())?;
-    let ws = if use_cache {
-        workspace::cached(&client).await
-    } else {
-        workspace::fetch(&client).await
-    };
-    match ws {
-        Ok(ws) => Ok(ws),
-        Err(e) => {
-            // A wrong token or address, said as such rather than as the failed request.
-            super::token_accepted(&client, "nothing was read").await?;
-            Err(Error::usage(
-                format!(
-                    "cannot read the workspace at {}: {e}",
-                    client.target().base_url
-                ),
-                None,
-            ))
-        }
-    }
+    super::read_workspace(&client, use_cache, "nothing was read", None).await
 }
 
 pub async fn validate_online(args: ValidateArgs) -> Result<Exit, Error> {

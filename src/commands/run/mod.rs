@@ -181,12 +181,7 @@ async fn start_control(
     };
     let (bound, task) = control::serve(listen, token.clone(), commands, view)
         .await
-        .map_err(|e| {
-            let hint = (e.kind() == std::io::ErrorKind::AddrInUse).then_some(
-                "another program (or another run) listens there: pick another port, or port 0 for any free one",
-            );
-            Error::usage(format!("--control: cannot listen on {listen}: {e}"), hint)
-        })?;
+        .map_err(|e| super::cannot_listen("--control", listen, e))?;
     eprintln!("control: http://{bound}/");
     eprintln!("control page: http://{bound}/#token={token}");
     eprintln!("control token: {token}");

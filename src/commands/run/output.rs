@@ -167,6 +167,15 @@ pub fn resume_command(args: &RunArgs, journal: &Path, retry_failed: bool) -> Str
     cmd
 }
 
+/// `, N not yet sent` when some are, else nothing.
+fn not_yet_sent(pending: usize) -> String {
+    if pending > 0 {
+        format!(", {pending} not yet sent")
+    } else {
+        String::new()
+    }
+}
+
 /// The run's summary on stdout: the whole run's counts (as `report` has them), what a
 /// resumed part did itself, and how to resume when it stopped early.
 pub fn print_summary(
@@ -200,11 +209,7 @@ pub fn print_summary(
                 s.uncertain,
                 s.possible_duplicates,
                 s.late,
-                if s.pending > 0 {
-                    format!(", {} not yet sent", s.pending)
-                } else {
-                    String::new()
-                },
+                not_yet_sent(s.pending),
                 if args.speed.as_deref() == Some("max") {
                     "lateness: not measured with --speed max\n".to_string()
                 } else {
@@ -224,11 +229,7 @@ pub fn print_summary(
                     p.failed,
                     p.skipped,
                     p.uncertain,
-                    if p.pending > 0 {
-                        format!(", {} not yet sent", p.pending)
-                    } else {
-                        String::new()
-                    }
+                    not_yet_sent(p.pending)
                 ));
             }
             if let Some(cmd) = resume {

@@ -154,16 +154,13 @@ pub fn settings(args: &RunArgs) -> client::Settings {
 /// its workspace (teams and personas, fresh) for the scenario's ids. The connection it
 /// opened stays in the client's pool for the first sends.
 async fn preflight(client: &Client) -> Result<Workspace, Error> {
-    super::super::token_accepted(client, "nothing was sent").await?;
-    crate::workspace::fetch(client).await.map_err(|e| {
-        Error::usage(
-            format!(
-                "cannot read the workspace at {}: {e}",
-                client.target().base_url
-            ),
-            Some("its teams and personas are checked before T0; nothing was sent"),
-        )
-    })
+    super::super::read_workspace(
+        client,
+        false,
+        "nothing was sent",
+        Some("its teams and personas are checked before T0; nothing was sent"),
+    )
+    .await
 }
 
 /// A live run whose T0 lies further back than `--late-max` would skip everything due
