@@ -176,8 +176,8 @@ impl Entry {
         let time = |field: &str, text: &str| {
             parse_time(text).ok_or_else(|| format!("`{field}` `{text}` is not a time"))
         };
-        let event = || -> Result<Event, String> {
-            Ok(match self {
+        let event = || -> Result<Option<Event>, String> {
+            Ok(Some(match self {
                 Entry::Sending {
                     key,
                     planned_at,
@@ -260,13 +260,10 @@ impl Entry {
                     key: keys.first().cloned().unwrap_or_default(),
                     at: time("at", at)?,
                 },
-                Entry::Run(_) | Entry::End { .. } => unreachable!("handled below"),
-            })
+                Entry::Run(_) | Entry::End { .. } => return Ok(None),
+            }))
         };
-        match self {
-            Entry::Run(_) | Entry::End { .. } => None,
-            _ => Some(event()),
-        }
+        event().transpose()
     }
 }
 
