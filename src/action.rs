@@ -21,6 +21,11 @@ pub enum Action {
     Fire(String),
     /// Move every occurrence not yet fired by this many milliseconds (negative: earlier).
     Shift(i64),
+    /// Judge an expected action met (its id), with an optional note. The first
+    /// judgment stands; a later one is kept as a note.
+    Met(String, Option<String>),
+    /// Judge an expected action missed, with an optional note.
+    Missed(String, Option<String>),
 }
 
 /// Where an action came from.
@@ -33,6 +38,8 @@ pub enum Source {
     Page,
     /// `injector ctl`, or any other client of the control API.
     Command,
+    /// `run --dry-run --assume`: a judgment the rehearsal makes by itself.
+    Assumed,
 }
 
 impl Source {
@@ -41,6 +48,7 @@ impl Source {
             Source::Terminal => "terminal",
             Source::Page => "page",
             Source::Command => "command",
+            Source::Assumed => "assumed",
         }
     }
 
@@ -64,6 +72,16 @@ impl Action {
             Action::Unskip(_) => "unskip",
             Action::Fire(_) => "fire",
             Action::Shift(_) => "shift",
+            Action::Met(..) => "met",
+            Action::Missed(..) => "missed",
+        }
+    }
+
+    /// The note a judgment carries.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Action::Met(_, note) | Action::Missed(_, note) => note.as_deref(),
+            _ => None,
         }
     }
 
@@ -71,6 +89,7 @@ impl Action {
     pub fn key(&self) -> Option<&str> {
         match self {
             Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) => Some(k),
+            Action::Met(id, _) | Action::Missed(id, _) => Some(id),
             Action::Hold | Action::Resume | Action::Shift(_) => None,
         }
     }
@@ -81,6 +100,10 @@ impl Action {
             Action::Hold | Action::Resume => json!({}),
             Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) => json!({ "key": k }),
             Action::Shift(ms) => json!({ "by": format!("{ms}ms") }),
+            Action::Met(id, note) | Action::Missed(id, note) => match note {
+                Some(n) => json!({ "key": id, "note": n }),
+                None => json!({ "key": id }),
+            },
         }
     }
 
@@ -98,6 +121,23 @@ impl Action {
             "skip" => key().map(Action::Skip),
             "unskip" => key().map(Action::Unskip),
             "fire" => key().map(Action::Fire),
+            "met" | "missed" => {
+                let note = match body.get("note") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(n)) if n.trim().is_empty() => None,
+                    Some(Value::String(n)) if n.chars().count() > MAX_NOTE => {
+                        return Err(format!("a note is at most {MAX_NOTE} characters"));
+                    }
+                    Some(Value::String(n)) => Some(n.trim().to_string()),
+                    Some(_) => return Err("`note` must be text".into()),
+                };
+                let id = key()?;
+                Ok(if name == "met" {
+                    Action::Met(id, note)
+                } else {
+                    Action::Missed(id, note)
+                })
+            }
             "shift" => match body.get("by").and_then(Value::as_str) {
                 Some(by) => parse_shift(by).map(Action::Shift),
                 None => Err("a `by` duration is required, e.g. \"5m\" or \"-5m\"".into()),
@@ -106,16 +146,25 @@ impl Action {
         }
     }
 
-    /// An action read back from the journal's fields (name, key, and for a shift its
-    /// milliseconds); `None` for a name it does not know or a key it lacks.
-    pub fn from_parts(name: &str, key: Option<&str>, by_ms: Option<i64>) -> Option<Action> {
+    /// An action read back from the journal's fields (name, key, for a shift its
+    /// milliseconds, for a judgment its note); `None` for a name it does not know or a
+    /// key it lacks.
+    pub fn from_parts(
+        name: &str,
+        key: Option<&str>,
+        by_ms: Option<i64>,
+        note: Option<&str>,
+    ) -> Option<Action> {
         let key = || key.map(String::from);
+        let note = note.map(String::from);
         Some(match name {
             "hold" => Action::Hold,
             "resume" => Action::Resume,
             "skip" => Action::Skip(key()?),
             "unskip" => Action::Unskip(key()?),
             "fire" => Action::Fire(key()?),
+            "met" => Action::Met(key()?, note),
+            "missed" => Action::Missed(key()?, note),
             "shift" => match by_ms {
                 None => Action::Shift(0),
                 Some(ms) if move_in_range(ms) => Action::Shift(ms),
@@ -125,6 +174,15 @@ impl Action {
         })
     }
 }
+
+/// Whether occurrence `key` is of inject `id`: `ID`, `ID#N`, `ID@TEAM`, `ID#N@TEAM`.
+pub fn of_inject(key: &str, id: &str) -> bool {
+    key.strip_prefix(id)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('#') || rest.starts_with('@'))
+}
+
+/// The longest note a judgment may carry, in characters.
+pub const MAX_NOTE: usize = 2000;
 
 /// The most a run's timeline may be moved, by one shift or by all holds and shifts
 /// together: a year. Anything further is a typo, and would take instants out of range.
@@ -166,6 +224,8 @@ mod tests {
             Action::Unskip("a".into()),
             Action::Fire("b@red".into()),
             Action::Shift(-300_000),
+            Action::Met("evacuation-ordered".into(), None),
+            Action::Missed("shelters".into(), Some("no word from red cell".into())),
         ];
         for a in all {
             assert_eq!(
@@ -177,11 +237,22 @@ mod tests {
             } else {
                 None
             };
-            assert_eq!(Action::from_parts(a.name(), a.key(), by), Some(a.clone()));
+            assert_eq!(
+                Action::from_parts(a.name(), a.key(), by, a.note()),
+                Some(a.clone())
+            );
         }
         assert!(Action::from_request("skip", &json!({})).is_err());
         assert!(Action::from_request("explode", &json!({})).is_err());
-        assert_eq!(Action::from_parts("skip", None, None), None);
+        assert_eq!(Action::from_parts("skip", None, None, None), None);
+        assert!(Action::from_request("met", &json!({"key": "a", "note": 5})).is_err());
+        assert!(
+            Action::from_request(
+                "met",
+                &json!({"key": "a", "note": "x".repeat(MAX_NOTE + 1)})
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -193,6 +264,9 @@ mod tests {
         assert!(parse_shift("300000y").is_err());
         assert!(parse_shift("-367d").is_err());
         assert_eq!(parse_shift("-366d"), Ok(-MAX_MOVE_MS));
-        assert_eq!(Action::from_parts("shift", None, Some(i64::MAX)), None);
+        assert_eq!(
+            Action::from_parts("shift", None, Some(i64::MAX), None),
+            None
+        );
     }
 }

@@ -181,6 +181,10 @@ pub struct PlanArgs {
     /// Output shape; `json` includes each exact request body.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    /// Resolve the branches: `met:ID[@OFFSET]`, `missed:ID[@OFFSET]` (comma-separated),
+    /// `all-met` or `all-missed`. Unnamed expectations expire at their deadlines.
+    #[arg(long, value_name = "JUDGMENTS")]
+    pub assume: Option<String>,
     #[command(flatten)]
     pub output: Output,
 }
@@ -321,6 +325,10 @@ pub struct RunArgs {
     /// Which failures to retry: `all` (may duplicate, and says so) or `safe`.
     #[arg(long, value_enum, default_value_t = RetryArg::All)]
     pub retry: RetryArg,
+    /// In a dry run, judge expected actions by themselves: `met:ID[@OFFSET]`,
+    /// `missed:ID[@OFFSET]` (scenario time, scaled by --speed), `all-met`, `all-missed`.
+    #[arg(long, value_name = "JUDGMENTS", requires = "dry_run")]
+    pub assume: Option<String>,
     /// Fire only these occurrence keys or inject ids (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "KEY,...")]
     pub only: Vec<String>,
@@ -390,6 +398,20 @@ pub enum CtlAction {
     Shift {
         #[arg(allow_hyphen_values = true)]
         by: String,
+    },
+    /// Judge an expected action met: its contingencies follow. The first judgment stands.
+    Met {
+        /// The expectation's id (`expect: { id: ... }` or `expectations:`).
+        id: String,
+        /// A note kept with the judgment (the report shows it).
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+    },
+    /// Judge an expected action missed (before its deadline makes it so).
+    Missed {
+        id: String,
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
     },
 }
 

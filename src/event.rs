@@ -61,6 +61,37 @@ pub enum Event {
         moved_ms: Option<i64>,
         source: Source,
     },
+    /// An expectation's deadline, set when its inject was sent: unjudged by `due` (moved
+    /// by later holds and shifts), it is missed.
+    Due {
+        expectation: String,
+        due: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    /// An expectation's deadline passed unjudged: it is missed.
+    Expired {
+        expectation: String,
+        at: DateTime<Utc>,
+    },
+    /// An expectation that cannot be judged: its inject was never sent.
+    Void {
+        expectation: String,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// A contingency inject's condition held: its occurrences fire from `at` (plus its
+    /// `after`).
+    Triggered {
+        inject: String,
+        because: String,
+        at: DateTime<Utc>,
+    },
+    /// A contingency inject's condition can no longer hold: it never fires.
+    NotTriggered {
+        inject: String,
+        because: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Event {
@@ -72,7 +103,12 @@ impl Event {
             | Event::Sent { key, .. }
             | Event::Failed { key, .. }
             | Event::Skipped { key, .. } => Some(key),
-            Event::Control { .. } => None,
+            Event::Control { .. }
+            | Event::Due { .. }
+            | Event::Expired { .. }
+            | Event::Void { .. }
+            | Event::Triggered { .. }
+            | Event::NotTriggered { .. } => None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum Status {
     Sent,
     Failed,
     Skipped,
+    /// A contingency inject whose condition can no longer hold: it never fires.
+    NotTriggered,
 }
 
 impl Status {
@@ -33,6 +35,7 @@ impl Status {
             Status::Sent => "sent",
             Status::Failed => "failed",
             Status::Skipped => "skipped",
+            Status::NotTriggered => "not triggered",
         }
     }
 }
@@ -117,7 +120,16 @@ impl Slot {
                 self.at = Some(*at);
                 self.error = Some(reason.as_str().into());
             }
-            Event::Control { .. } => {}
+            Event::NotTriggered { because, at, .. } => {
+                self.status = Status::NotTriggered;
+                self.at = Some(*at);
+                self.error = Some(because.as_str().into());
+            }
+            Event::Control { .. }
+            | Event::Due { .. }
+            | Event::Expired { .. }
+            | Event::Void { .. }
+            | Event::Triggered { .. } => {}
         }
     }
 
@@ -142,6 +154,8 @@ pub struct Totals {
     pub uncertain: usize,
     pub pending: usize,
     pub late: usize,
+    /// Contingency occurrences whose condition never held.
+    pub not_triggered: usize,
 }
 
 /// Lateness of the sends (request start minus planned instant), in milliseconds.
@@ -207,6 +221,17 @@ impl Fold {
 
     /// Take in one event; the index of the slot it changed, if any.
     pub fn apply(&mut self, event: &Event) -> Option<usize> {
+        if let Event::NotTriggered { inject, .. } = event {
+            // Every occurrence of the inject: `ID`, `ID#N`, `ID@TEAM`, `ID#N@TEAM`.
+            let mut last = None;
+            for (i, key) in self.keys.iter().enumerate() {
+                if crate::action::of_inject(key, inject) {
+                    self.slots[i].apply(event);
+                    last = Some(i);
+                }
+            }
+            return last;
+        }
         let key = event.key()?;
         let i = match self.index.get(key) {
             Some(&i) => i,
@@ -278,6 +303,7 @@ pub fn totals<'a>(slots: impl Iterator<Item = &'a Slot>) -> (Totals, Lateness) {
             Status::Skipped => totals.skipped += 1,
             Status::Uncertain => totals.uncertain += 1,
             Status::Pending => totals.pending += 1,
+            Status::NotTriggered => totals.not_triggered += 1,
         }
         if let Some(l) = slot.lateness_ms {
             lateness.push(l);
@@ -369,6 +395,7 @@ mod tests {
                 uncertain: 1,
                 pending: 1,
                 late: 1,
+                not_triggered: 0,
             }
         );
         assert_eq!(lateness.p50_ms, Some(0.5));

@@ -12,6 +12,8 @@
 //! - [`client`]: HTTP to Conducttr with retries; [`workspace`]: its teams and personas;
 //!   [`sync`] and [`mel`]: alias maps from it, and the Master Events List both ways.
 //! - [`engine`]: the scheduler; it publishes [`event`]s and takes [`action`]s.
+//! - [`branch`]: expected actions, deadlines and contingency injects, as a run (or
+//!   `plan --assume`) decides them.
 //! - [`journal`]: events as lines on disk, durably; [`fold`]: events to where each
 //!   occurrence stands, for the [`board`], a resume and the [`report`].
 //! - [`control`] (the control endpoint and page) and [`live`] (the terminal view).
@@ -23,6 +25,7 @@
 
 pub mod action;
 pub mod board;
+pub mod branch;
 pub mod cli;
 pub mod client;
 pub mod commands;

@@ -31,6 +31,53 @@ struct ScenarioDoc {
     /// Channel names allowed beyond the documented list.
     extra_channels: Option<Vec<String>>,
     injects: Vec<InjectDoc>,
+    /// Expected player actions not tied to one inject, each with a deadline from T0.
+    expectations: Option<Vec<ExpectationDoc>>,
+}
+
+/// An expected player action tied to an inject: judged met or missed by a controller;
+/// unjudged by its deadline (counted from the inject's actual send), it is missed.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ExpectDoc {
+    /// Unique among expectations; conditions (`met:`, `missed:`) and `ctl met` name it.
+    id: String,
+    /// What players are expected to do.
+    action: String,
+    /// The deadline after the inject's send: `20m`.
+    within: Offset,
+    /// Whose action: a team alias or id.
+    team: Option<String>,
+}
+
+/// An expected player action with a deadline from T0.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ExpectationDoc {
+    id: String,
+    action: String,
+    /// The deadline as an offset from T0: `1h15m`.
+    by: Offset,
+    team: Option<String>,
+}
+
+/// When a contingency inject fires: exactly one of these keys.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ConditionDoc {
+    /// An expectation judged met.
+    met: Option<String>,
+    /// An expectation judged missed, or unjudged at its deadline.
+    missed: Option<String>,
+    /// An inject id (its first occurrence sent) or an occurrence key, actually sent.
+    sent: Option<String>,
+    /// Any of these conditions.
+    any: Option<Vec<ConditionDoc>>,
+    /// All of these conditions.
+    all: Option<Vec<ConditionDoc>>,
 }
 
 /// One inject: a POST /messages body plus when to send it.
@@ -59,6 +106,12 @@ struct InjectDoc {
     extra: Option<BTreeMap<String, serde_json::Value>>,
     /// Free-form notes for the controller; never sent.
     notes: Option<serde_json::Value>,
+    /// The player action this inject expects, judged live.
+    expect: Option<ExpectDoc>,
+    /// A contingency: fire once this holds (then no `at`; `every` counts from then).
+    when: Option<ConditionDoc>,
+    /// With `when`: the delay once the condition holds (default 0s).
+    after: Option<Offset>,
     #[schemars(flatten)]
     body: BodyFields,
 }
@@ -226,6 +279,19 @@ mod tests {
         assert_eq!(
             keys(&schema["definitions"]["BodyFields"]),
             sorted(BODY_FIELDS)
+        );
+        use crate::scenario::branch::{CONDITION_KEYS, EXPECT_FIELDS, EXPECTATION_FIELDS};
+        assert_eq!(
+            keys(&schema["definitions"]["ExpectDoc"]),
+            sorted(EXPECT_FIELDS)
+        );
+        assert_eq!(
+            keys(&schema["definitions"]["ExpectationDoc"]),
+            sorted(EXPECTATION_FIELDS)
+        );
+        assert_eq!(
+            keys(&schema["definitions"]["ConditionDoc"]),
+            sorted(CONDITION_KEYS)
         );
     }
 }

@@ -481,7 +481,8 @@ pub fn show_time(t: DateTime<FixedOffset>, tz: Option<Tz>) -> String {
     t.to_rfc3339_opts(precision, false)
 }
 
-fn scaled(offset: Duration, speed: f64) -> chrono::TimeDelta {
+/// A scenario duration as run time: divided by the speed.
+pub fn scaled(offset: Duration, speed: f64) -> chrono::TimeDelta {
     let nanos = if speed == 1.0 {
         offset.as_nanos() as f64
     } else {

@@ -106,6 +106,7 @@ pub fn check_read(
         diags.error(e.pos, e.message, e.hint);
     }
     check_bodies(&timeline, &mut diags);
+    check_branches(&timeline, &mut diags);
     if let Some(ws) = ws {
         check_ids(&timeline, ws, &mut diags);
     }
@@ -418,4 +419,199 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
             Some("check the units of `at`, `every` and `until`".into()),
         );
     }
+}
+
+/// The rules of expectations and conditions: every name a condition uses exists, no
+/// contingency waits on itself, every condition can hold, teams are known, and every
+/// expectation matters to something (else a warning).
+fn check_branches(timeline: &Timeline, diags: &mut Diagnostics) {
+    let s = &timeline.scenario;
+    let exp_ids: Vec<&str> = s.expectations.iter().map(|e| e.id.as_str()).collect();
+    let inject_ids: Vec<&str> = s.injects.iter().map(|i| i.id.as_str()).collect();
+    let keys: HashSet<&str> = timeline
+        .occurrences
+        .iter()
+        .map(|o| o.key.as_str())
+        .collect();
+    let mut used: HashSet<&str> = HashSet::new();
+    for e in &s.expectations {
+        if let Some((team, pos)) = &e.team
+            && !s.teams.contains_key(team)
+            && !(!team.is_empty() && team.bytes().all(|b| b.is_ascii_digit()))
+        {
+            diags.error(
+                *pos,
+                format!("unknown team `{team}` for expectation `{}`", e.id),
+                crate::diag::suggest(team, s.teams.keys().map(String::as_str)).or(Some(
+                    "use an alias from `teams:` or a numeric team id".into(),
+                )),
+            );
+        }
+    }
+    // Per inject, the injects its condition waits on (by `sent`, or by the inject an
+    // expectation belongs to).
+    let mut waits: Vec<Vec<usize>> = vec![Vec::new(); s.injects.len()];
+    for (index, inject) in s.injects.iter().enumerate() {
+        let Some(c) = &inject.condition else { continue };
+        let mut known = true;
+        for (kind, r) in c.condition.refs() {
+            let name = r.name.as_str();
+            if kind == "sent" {
+                let base = name.split(['#', '@']).next().unwrap_or(name);
+                match s.inject_index(base) {
+                    Some(i) if name == base || keys.contains(name) => waits[index].push(i),
+                    Some(_) => {
+                        known = false;
+                        diags.error(
+                            r.pos,
+                            format!("`sent: {name}`: `{base}` has no occurrence `{name}`"),
+                            crate::diag::suggest(
+                                name,
+                                timeline
+                                    .occurrences
+                                    .iter()
+                                    .filter(|o| timeline.inject(o).id == base)
+                                    .map(|o| o.key.as_str()),
+                            )
+                            .or(Some("`injector plan` lists every occurrence key".into())),
+                        );
+                    }
+                    None => {
+                        known = false;
+                        let hint = if exp_ids.contains(&name) {
+                            Some(format!(
+                                "`{name}` is an expected action: write `met: {name}` or `missed: {name}`"
+                            ))
+                        } else {
+                            crate::diag::suggest(name, inject_ids.iter().copied())
+                        };
+                        diags.error(r.pos, format!("`sent: {name}` names no inject"), hint);
+                    }
+                }
+            } else {
+                used.insert(name);
+                match s.expectation(name) {
+                    Some(e) => waits[index].extend(e.owner),
+                    None => {
+                        known = false;
+                        let hint = if inject_ids.contains(&name) {
+                            Some(format!(
+                                "`{name}` is an inject: write `sent: {name}`, or give it `expect:` and name that"
+                            ))
+                        } else {
+                            crate::diag::suggest(name, exp_ids.iter().copied()).or(Some(
+                                "expected actions are `expect:` on an inject, or `expectations:`"
+                                    .into(),
+                            ))
+                        };
+                        diags.error(
+                            r.pos,
+                            format!("`{kind}: {name}` names no expected action"),
+                            hint,
+                        );
+                    }
+                }
+            }
+        }
+        if known && !can_hold(&c.condition) {
+            diags.error(
+                c.pos,
+                format!(
+                    "the condition of `{}` can never hold: `{}`",
+                    inject.id,
+                    c.condition.text()
+                ),
+                Some("an expectation is either met or missed, never both".into()),
+            );
+        }
+    }
+    // A contingency that waits (through others) on itself never fires.
+    let mut state = vec![0u8; s.injects.len()]; // 0 new, 1 on the path, 2 done
+    fn visit(
+        i: usize,
+        waits: &[Vec<usize>],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        state[i] = 1;
+        path.push(i);
+        for &j in &waits[i] {
+            if state[j] == 1 {
+                let from = path.iter().position(|&p| p == j).unwrap_or(0);
+                return Some(path[from..].to_vec());
+            }
+            if state[j] == 0
+                && let Some(cycle) = visit(j, waits, state, path)
+            {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        state[i] = 2;
+        None
+    }
+    for i in 0..s.injects.len() {
+        if state[i] != 0 {
+            continue;
+        }
+        let mut path = Vec::new();
+        if let Some(cycle) = visit(i, &waits, &mut state, &mut path) {
+            let first = &s.injects[cycle[0]];
+            let names: Vec<&str> = cycle
+                .iter()
+                .chain(std::iter::once(&cycle[0]))
+                .map(|&k| s.injects[k].id.as_str())
+                .collect();
+            diags.error(
+                first.condition.as_ref().map_or(first.pos, |c| c.pos),
+                format!("`{}` waits on itself: {}", first.id, names.join(" → ")),
+                Some("a contingency cannot depend, directly or through others, on its own send or expectation".into()),
+            );
+        }
+    }
+    for e in &s.expectations {
+        if !used.contains(e.id.as_str()) {
+            diags.warning(
+                e.pos,
+                format!("no condition depends on expected action `{}`", e.id),
+                Some(format!(
+                    "it is still judged and reported; add an inject with `when: {{ missed: {} }}` to branch on it",
+                    e.id
+                )),
+            );
+        }
+    }
+}
+
+/// Whether some outcome of the expectations (each met or missed) and of the sends
+/// makes `c` hold (tried exhaustively over up to 12 names; beyond, assumed so).
+fn can_hold(c: &crate::scenario::Condition) -> bool {
+    use crate::scenario::Condition;
+    let mut names: Vec<(bool, String)> = Vec::new();
+    for (kind, r) in c.refs() {
+        let n = (kind == "sent", r.name.clone());
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    if names.len() > 12 {
+        return true;
+    }
+    fn eval(c: &Condition, names: &[(bool, String)], bits: u32) -> bool {
+        let value = |sent: bool, name: &str| {
+            let i = names
+                .iter()
+                .position(|(s, n)| *s == sent && n == name)
+                .unwrap_or(0);
+            bits & (1 << i) != 0
+        };
+        match c {
+            Condition::Met(r) => value(false, &r.name),
+            Condition::Missed(r) => !value(false, &r.name),
+            Condition::Sent(r) => value(true, &r.name),
+            Condition::Any(cs) => cs.iter().any(|c| eval(c, names, bits)),
+            Condition::All(cs) => cs.iter().all(|c| eval(c, names, bits)),
+        }
+    }
+    (0..1u32 << names.len()).any(|bits| eval(c, &names, bits))
 }

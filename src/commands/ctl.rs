@@ -43,6 +43,8 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         CtlAction::Shift { by } => Some(Action::Shift(
             action::parse_shift(&by).map_err(|e| Error::usage(e, None))?,
         )),
+        CtlAction::Met { id, note } => Some(Action::Met(id, note)),
+        CtlAction::Missed { id, note } => Some(Action::Missed(id, note)),
     };
     client::install_crypto();
     let http = reqwest::Client::builder()

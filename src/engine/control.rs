@@ -26,13 +26,11 @@ pub struct ClockState {
     pub skipped: Vec<String>,
     /// Occurrence keys unskipped one by one while their inject's id is skipped.
     pub unskipped: Vec<String>,
+    /// Where the expected actions and contingencies stand (empty without branches).
+    pub branches: crate::branch::Views,
 }
 
-/// Whether occurrence `key` is of inject `id`: `ID`, `ID#N`, `ID@TEAM`, `ID#N@TEAM`.
-fn belongs(key: &str, id: &str) -> bool {
-    key.strip_prefix(id)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('#') || rest.starts_with('@'))
-}
+use crate::action::of_inject as belongs;
 
 impl ClockState {
     /// Whether occurrence `key` of inject `inject_id` is to be skipped.
@@ -73,6 +71,21 @@ impl ClockState {
     pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> ClockState {
         let mut state = ClockState::default();
         for e in events {
+            state.apply(e);
+        }
+        state
+    }
+
+    /// The base instant (before holds and shifts) of wall-clock instant `at`: while
+    /// held, the exercise's clock stands at the hold's start.
+    pub fn base(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        super::moved(self.held_since.unwrap_or(at), -self.shift)
+    }
+
+    /// Take in one journaled event (only actions change the clock).
+    pub fn apply(&mut self, e: &Event) {
+        let state = self;
+        {
             let Event::Control {
                 at,
                 action,
@@ -80,7 +93,7 @@ impl ClockState {
                 ..
             } = e
             else {
-                continue;
+                return;
             };
             // Each move is in range (the journal checks); their sum is kept so too.
             let limit = crate::action::MAX_MOVE_MS;
@@ -103,10 +116,9 @@ impl ClockState {
                 Action::Unskip(k) => {
                     state.unskip(k);
                 }
-                Action::Fire(_) => {}
+                Action::Fire(_) | Action::Met(..) | Action::Missed(..) => {}
             }
         }
-        state
     }
 }
 
@@ -122,6 +134,8 @@ pub(super) struct Cursor {
     /// With `--preconnect`: connections known open, and when the last group fired.
     pub(super) warm: AtomicUsize,
     pub(super) last_fired: Option<DateTime<Utc>>,
+    /// The run's branches, when the scenario has any.
+    pub(super) branch: Option<super::branching::BranchCursor>,
 }
 
 impl Cursor {

@@ -21,10 +21,13 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, watch};
 
+mod branching;
 mod clock;
 mod control;
 mod queue;
 
+use branching::BranchCursor;
+pub use branching::Branching;
 pub use clock::Clock;
 use control::Cursor;
 pub use control::{ClockState, Command, Control};
@@ -149,6 +152,8 @@ pub struct Item {
     /// The exact body as compact JSON, serialized before the run (with the plan's
     /// digests): sent as it is while the instant has not moved, else built again.
     pub body: Option<bytes::Bytes>,
+    /// Its send (or its end without one) matters to a branch: the producer hears of it.
+    pub watched: bool,
 }
 
 impl Item {
@@ -158,8 +163,18 @@ impl Item {
             fire_at,
             planned: fire_at,
             body: None,
+            watched: false,
         }
     }
+}
+
+/// What ended the producer's wait.
+enum Wake {
+    Command(Command),
+    Outcome(branching::Outcome),
+    /// The instant waited for came.
+    Due,
+    Stop,
 }
 
 /// How the engine's work ended.
@@ -202,7 +217,7 @@ impl<D: Dispatch> Engine<D> {
         items: Vec<Item>,
         stop: watch::Receiver<bool>,
     ) -> std::io::Result<Ending> {
-        self.run_controlled(items, stop, None).await
+        self.run_controlled(items, stop, None, None).await
     }
 
     /// [`Engine::run`], steered live by `control`: two stages joined by a short queue,
@@ -213,10 +228,16 @@ impl<D: Dispatch> Engine<D> {
         items: Vec<Item>,
         stop: watch::Receiver<bool>,
         control: Option<Control>,
+        branching: Option<Branching>,
     ) -> std::io::Result<Ending> {
         let (tx, rx) = mpsc::channel::<Prepared<D>>(4);
-        let (produced, consumed) =
-            tokio::join!(self.produce(&items, stop, control, tx), self.consume(rx));
+        let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel();
+        let branch = branching.map(|b| BranchCursor::new(b, outcomes_rx));
+        let outcomes = branch.is_some().then_some(outcomes_tx);
+        let (produced, consumed) = tokio::join!(
+            self.produce(&items, stop, control, branch, tx),
+            self.consume(rx, outcomes)
+        );
         let (mut senders, failed) = consumed?;
         if let Some(done) = failed {
             done.map_err(std::io::Error::other)??;
@@ -242,17 +263,20 @@ impl<D: Dispatch> Engine<D> {
             );
         }
         Ok(Ending::Interrupted {
-            pending: cursor.pending(items.len()),
+            pending: cursor.pending(items.len())
+                + cursor.branch.as_ref().map_or(0, |b| b.extra.len()),
         })
     }
 
-    /// The first stage: wait for each group's instant (or a command, or a stop), carry
-    /// out commands, prepare the group and hand it to the senders.
+    /// The first stage: wait for each group's instant (or a deadline's, a command, a
+    /// watched send's outcome, or a stop), carry out commands and branch steps, prepare
+    /// the group and hand it to the senders.
     async fn produce(
         &self,
         items: &[Item],
         mut stop: watch::Receiver<bool>,
         control: Option<Control>,
+        branch: Option<BranchCursor>,
         tx: mpsc::Sender<Prepared<D>>,
     ) -> std::io::Result<Cursor> {
         let (mut commands, initial, publish) = match control {
@@ -266,41 +290,117 @@ impl<D: Dispatch> Engine<D> {
             stopped: false,
             warm: AtomicUsize::new(0),
             last_fired: None,
+            branch,
         };
-        while cursor.advance(items.len()) {
+        let mut outcomes = cursor.branch.as_mut().and_then(|b| b.outcomes.take());
+        if let Some(b) = cursor.branch.as_mut() {
+            let now = self.clock.now();
+            let effects = b.state.on_start(&b.model, now, cursor.clock.base(now));
+            self.branch_effects(&mut cursor, effects, now).await?;
+        }
+        loop {
             if let Some(p) = &publish {
+                if let Some(b) = &cursor.branch {
+                    cursor.clock.branches =
+                        crate::branch::Views::of(&b.model, &b.state, cursor.clock.shift);
+                }
                 p.send_replace(cursor.clock.clone());
             }
-            let (fire_at, group, end) = self.group(items, &cursor);
-            let key = self.timeline.occurrences[items[cursor.next].occ]
-                .key
-                .clone();
-            let _ = self.next.send(Some((key, fire_at)));
-            let command = tokio::select! {
-                biased;
-                c = async { commands.as_mut().expect("guarded").recv().await }, if commands.is_some() => match c {
-                    Some(c) => Some(c),
-                    None => { commands = None; continue; }
-                },
-                interrupted = self.wait_for(fire_at, group.len(), &cursor, &mut stop) => {
-                    if interrupted { cursor.stopped = true; break; }
-                    None
+            let has_fixed = cursor.advance(items.len());
+            let timer = cursor.branch.as_ref().and_then(|b| {
+                b.state
+                    .next_timer(&b.model)
+                    .map(|(base, t)| (moved(base, cursor.clock.shift), t))
+            });
+            let group = (has_fixed || Self::next_extra(&cursor).is_some())
+                .then(|| self.group(items, &cursor));
+            let lead = chrono::TimeDelta::from_std(PREPARE_LEAD).unwrap_or_default();
+            // A deadline before the next group's preparation comes first.
+            let timer = timer.filter(|(at, _)| {
+                group
+                    .as_ref()
+                    .is_none_or(|(fire_at, ..)| *at < *fire_at - lead)
+            });
+            let in_flight = cursor.branch.as_ref().map_or(0, |b| b.in_flight);
+            if group.is_none() && timer.is_none() && in_flight == 0 {
+                break;
+            }
+            let _ = self.next.send(group.as_ref().and_then(|(fire_at, g, ..)| {
+                let occ = g.first().or(items.get(cursor.next))?.occ;
+                Some((self.timeline.occurrences[occ].key.clone(), *fire_at))
+            }));
+            let held = cursor.clock.held_since.is_some();
+            let wait = async {
+                match (&group, &timer) {
+                    _ if held => {
+                        let _ = stop.changed().await;
+                        true
+                    }
+                    (_, Some((at, _))) => {
+                        !self.config.max_speed && self.clock.sleep_until(*at, Some(&mut stop)).await
+                            || *stop.borrow()
+                    }
+                    (Some((fire_at, g, ..)), None) => {
+                        self.wait_for(*fire_at, g.len(), &cursor, &mut stop).await
+                    }
+                    (None, None) => {
+                        // Only sends in flight: wait for their outcomes.
+                        let _ = stop.changed().await;
+                        true
+                    }
                 }
             };
-            if let Some(cmd) = command {
-                let reply = self
-                    .apply(cmd.action, cmd.source, items, &mut cursor, &tx)
-                    .await?;
-                let _ = cmd.reply.send(reply);
-                continue;
+            let wake = tokio::select! {
+                biased;
+                c = async { commands.as_mut().expect("guarded").recv().await }, if commands.is_some() => match c {
+                    Some(c) => Wake::Command(c),
+                    None => { commands = None; continue; }
+                },
+                o = async { outcomes.as_mut().expect("guarded").recv().await }, if in_flight > 0 && outcomes.is_some() => match o {
+                    Some(o) => Wake::Outcome(o),
+                    None => continue,
+                },
+                interrupted = wait => if interrupted { Wake::Stop } else { Wake::Due },
+            };
+            match wake {
+                Wake::Stop => {
+                    cursor.stopped = true;
+                    break;
+                }
+                Wake::Command(cmd) => {
+                    let reply = self
+                        .apply(cmd.action, cmd.source, items, &mut cursor, &tx)
+                        .await?;
+                    let _ = cmd.reply.send(reply);
+                    continue;
+                }
+                Wake::Outcome(o) => {
+                    self.heard(&mut cursor, o).await?;
+                    continue;
+                }
+                Wake::Due => {}
             }
             if *stop.borrow() {
                 cursor.stopped = true;
                 break;
             }
+            if let Some((at, t)) = timer {
+                if let Some(b) = cursor.branch.as_mut() {
+                    let effects = b.state.on_timer(&b.model, t, at, cursor.clock.base(at));
+                    self.branch_effects(&mut cursor, effects, at).await?;
+                }
+                continue;
+            }
+            let Some((fire_at, group, end, extras)) = group else {
+                continue;
+            };
             let (prepared, durable) = self.prepare(&group, &cursor.clock).await?;
             cursor.last_fired = Some(fire_at);
             cursor.next = end;
+            if let Some(b) = cursor.branch.as_mut() {
+                b.extra.drain(..extras);
+            }
+            self.dispatched(&mut cursor, &group, &prepared).await?;
             let started = self.started_line(&prepared, fire_at);
             if tx
                 .send((fire_at, prepared, durable, started))
@@ -310,16 +410,32 @@ impl<D: Dispatch> Engine<D> {
                 break;
             }
         }
+        if !cursor.stopped
+            && let Some(b) = cursor.branch.as_mut()
+        {
+            let now = self.clock.now();
+            let effects = b.state.on_finish(&b.model, cursor.clock.base(now));
+            self.branch_effects(&mut cursor, effects, now).await?;
+        }
         let _ = self.next.send(None);
         Ok(cursor)
     }
 
     /// The next group from the cursor: every item due at the same instant (with
-    /// `--speed max`, a batch), moved by the clock's shift; its instant, its items (those
-    /// not fired by hand) and where the group ends.
-    fn group(&self, items: &[Item], cursor: &Cursor) -> (DateTime<Utc>, Vec<Item>, usize) {
+    /// `--speed max`, a batch), fixed and triggered, moved by the clock's shift; its
+    /// instant, its items (those not fired by hand), where the fixed part ends, and how
+    /// many triggered items it takes.
+    fn group(&self, items: &[Item], cursor: &Cursor) -> (DateTime<Utc>, Vec<Item>, usize, usize) {
         let shift = cursor.clock.shift;
-        let fire_at = moved(items[cursor.next].fire_at, shift);
+        let fixed_at =
+            (cursor.next < items.len()).then(|| moved(items[cursor.next].fire_at, shift));
+        let extra_at = Self::next_extra(cursor);
+        let fire_at = match (fixed_at, extra_at) {
+            (Some(f), Some(e)) => f.min(e),
+            (Some(f), None) => f,
+            (None, Some(e)) => e,
+            (None, None) => unreachable!("a group is asked for only when there is one"),
+        };
         let cap = if self.config.max_speed {
             MAX_SPEED_GROUP
         } else {
@@ -327,19 +443,39 @@ impl<D: Dispatch> Engine<D> {
         };
         let mut group: Vec<Item> = Vec::new();
         let mut end = cursor.next;
-        while end < items.len()
-            && group.len() < cap
-            && (self.config.max_speed || moved(items[end].fire_at, shift) == fire_at)
-        {
-            if !cursor.fired.contains(&end) {
-                group.push(Item {
-                    fire_at: moved(items[end].fire_at, shift),
-                    ..items[end].clone()
-                });
+        // At `--speed max`, triggered items go first when due no later than the rest.
+        let fixed_first = fixed_at.is_some_and(|f| extra_at.is_none_or(|e| f < e));
+        if !self.config.max_speed || fixed_first {
+            while end < items.len()
+                && group.len() < cap
+                && (self.config.max_speed || moved(items[end].fire_at, shift) == fire_at)
+            {
+                if !cursor.fired.contains(&end) {
+                    group.push(Item {
+                        fire_at: moved(items[end].fire_at, shift),
+                        ..items[end].clone()
+                    });
+                }
+                end += 1;
             }
-            end += 1;
         }
-        (fire_at, group, end)
+        let mut extras = 0;
+        if let Some(b) = &cursor.branch
+            && (!self.config.max_speed || !fixed_first)
+        {
+            for item in &b.extra {
+                let at = moved(item.fire_at, shift);
+                if group.len() >= cap || (!self.config.max_speed && at != fire_at) {
+                    break;
+                }
+                group.push(Item {
+                    fire_at: at,
+                    ..item.clone()
+                });
+                extras += 1;
+            }
+        }
+        (fire_at, group, end, extras)
     }
 
     /// Wait until a group of `size` due at `fire_at` is to be prepared (opening its
@@ -384,6 +520,7 @@ impl<D: Dispatch> Engine<D> {
     async fn consume(
         &self,
         mut rx: mpsc::Receiver<Prepared<D>>,
+        outcomes: Option<mpsc::UnboundedSender<branching::Outcome>>,
     ) -> std::io::Result<(Senders, Option<SenderEnd>)> {
         let queue = Arc::new(Queue::<Ready<D>>::default());
         let mut senders = tokio::task::JoinSet::new();
@@ -395,15 +532,26 @@ impl<D: Dispatch> Engine<D> {
             let clock = self.clock.clone();
             let timeline = self.timeline.clone();
             let max_speed = self.config.max_speed;
+            let outcomes = outcomes.clone();
             senders.spawn(async move {
                 while let Some((item, body)) = queue.next().await {
                     let key = timeline.occurrences[item.occ].key.clone();
                     let started = clock.now();
                     let outcome = dispatch.send(body).await;
                     let event = outcome_event(key, &item, started, clock.now(), outcome, max_speed);
+                    let heard = (item.watched).then(|| {
+                        (
+                            item.occ,
+                            matches!(event, Event::Sent { .. }).then_some(started),
+                        )
+                    });
                     // Synced with the writer's next group, not waited for here: a
                     // failure to write stops the run at the next append.
                     emit_queued(&journal, &*events, event)?;
+                    // After its line: the producer's lines that follow from it come later.
+                    if let (Some(heard), Some(outcomes)) = (heard, &outcomes) {
+                        let _ = outcomes.send(heard);
+                    }
                 }
                 Ok::<(), std::io::Error>(())
             });
@@ -510,17 +658,27 @@ impl<D: Dispatch> Engine<D> {
         tx: &mpsc::Sender<Prepared<D>>,
     ) -> std::io::Result<Result<String, String>> {
         let now = self.clock.now();
-        let (next, fired, state) = (cursor.next, &mut cursor.fired, &mut cursor.clock);
-        // Occurrences not yet prepared that a key (or inject id) names.
-        let find = |key: &str| -> Vec<usize> {
-            (next..items.len())
-                .filter(|k| !fired.contains(k))
-                .filter(|k| {
-                    let occ = &self.timeline.occurrences[items[*k].occ];
-                    occ.key == key || self.timeline.inject(occ).id == key
-                })
-                .collect()
+        if let Action::Met(id, note) | Action::Missed(id, note) = &action {
+            let met = matches!(action, Action::Met(..));
+            let event = Event::Control {
+                at: now,
+                action: action.clone(),
+                moved_ms: None,
+                source,
+            };
+            return self
+                .judge(cursor, id, met, note.clone(), source, event)
+                .await;
+        }
+        // Occurrences not yet prepared that a key (or inject id) names: planned ones,
+        // then triggered or armed contingency ones.
+        let fixed = self.find(items, cursor, action.key().unwrap_or_default());
+        let contingent = if fixed.is_none() {
+            self.find_contingent(cursor, action.key().unwrap_or_default())
+        } else {
+            None
         };
+        let state = &mut cursor.clock;
         let (reply, moved_ms) = match &action {
             Action::Hold if state.held_since.is_some() => return Ok(Err("already held".into())),
             Action::Hold => {
@@ -558,7 +716,7 @@ impl<D: Dispatch> Engine<D> {
                 (format!("shifted by {ms} ms"), Some(*ms))
             }
             Action::Skip(key) => {
-                if find(key).is_empty() {
+                if fixed.is_none() && contingent.is_none() {
                     return Ok(Err(format!("no occurrence `{key}` left to fire")));
                 }
                 state.skip(key);
@@ -571,16 +729,31 @@ impl<D: Dispatch> Engine<D> {
                 (format!("{key} will fire"), None)
             }
             Action::Fire(key) => {
-                let found = find(key);
-                let Some(&k) = found.first() else {
-                    return Ok(Err(format!("no occurrence `{key}` left to fire")));
+                let item = match (fixed, contingent) {
+                    (Some(k), _) => {
+                        cursor.fired.insert(k);
+                        Item {
+                            fire_at: now,
+                            body: None,
+                            ..items[k].clone()
+                        }
+                    }
+                    (None, Some((occ, extra))) => {
+                        if let (Some(b), Some(i)) = (cursor.branch.as_mut(), extra) {
+                            b.extra.remove(i);
+                        }
+                        let o = &self.timeline.occurrences[occ];
+                        Item {
+                            planned: self.timeline.fire_at(o).to_utc(),
+                            watched: cursor.branch.as_ref().is_some_and(|b| b.model.watched[occ]),
+                            ..Item::new(occ, now)
+                        }
+                    }
+                    (None, None) => {
+                        return Ok(Err(format!("no occurrence `{key}` left to fire")));
+                    }
                 };
-                let item = Item {
-                    occ: items[k].occ,
-                    fire_at: now,
-                    planned: items[k].planned,
-                    body: None,
-                };
+                let state = &mut cursor.clock;
                 let occ_key = self.timeline.occurrences[item.occ].key.clone();
                 let inject_id = &self
                     .timeline
@@ -589,7 +762,6 @@ impl<D: Dispatch> Engine<D> {
                 if state.skips(&occ_key, inject_id) {
                     state.unskip(&occ_key);
                 }
-                fired.insert(k);
                 // Journaled with the occurrence it fired, whatever key or id named it.
                 self.emit(Event::Control {
                     at: now,
@@ -598,11 +770,16 @@ impl<D: Dispatch> Engine<D> {
                     source,
                 })
                 .await?;
-                let (prepared, durable) = self.prepare(std::slice::from_ref(&item), state).await?;
+                let (prepared, durable) = self
+                    .prepare(std::slice::from_ref(&item), &cursor.clock)
+                    .await?;
+                self.dispatched(cursor, std::slice::from_ref(&item), &prepared)
+                    .await?;
                 let started = self.started_line(&prepared, now);
                 let _ = tx.send((now, prepared, durable, started)).await;
                 return Ok(Ok(format!("{occ_key} fired")));
             }
+            Action::Met(..) | Action::Missed(..) => unreachable!("judged above"),
         };
         self.emit(Event::Control {
             at: self.clock.now(),
@@ -612,6 +789,38 @@ impl<D: Dispatch> Engine<D> {
         })
         .await?;
         Ok(Ok(reply))
+    }
+
+    /// The first fixed item not yet prepared that `key` (an occurrence key or inject
+    /// id) names.
+    fn find(&self, items: &[Item], cursor: &Cursor, key: &str) -> Option<usize> {
+        (cursor.next..items.len())
+            .filter(|k| !cursor.fired.contains(k))
+            .find(|k| {
+                let occ = &self.timeline.occurrences[items[*k].occ];
+                occ.key == key || self.timeline.inject(occ).id == key
+            })
+    }
+
+    /// The first contingency occurrence `key` names that is still to fire: triggered
+    /// (with its place among the triggered items) or armed (its condition not decided).
+    fn find_contingent(&self, cursor: &Cursor, key: &str) -> Option<(usize, Option<usize>)> {
+        let b = cursor.branch.as_ref()?;
+        let names = |occ: usize| {
+            let o = &self.timeline.occurrences[occ];
+            o.key == key || self.timeline.inject(o).id == key
+        };
+        if let Some(i) = b.extra.iter().position(|item| names(item.occ)) {
+            return Some((b.extra[i].occ, Some(i)));
+        }
+        b.model
+            .conditionals
+            .iter()
+            .zip(&b.state.conditionals)
+            .filter(|(_, s)| **s == crate::branch::ConditionalState::Armed)
+            .flat_map(|(c, _)| c.occurrences.iter().copied())
+            .find(|&occ| !b.done.contains(&occ) && names(occ))
+            .map(|occ| (occ, None))
     }
 
     /// Decide late ones, make the requests ready (from bodies serialized before the run,

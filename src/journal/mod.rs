@@ -78,7 +78,39 @@ pub enum Entry {
         /// For resume, the hold's length; for shift, the shift.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by_ms: Option<i64>,
+        /// A judgment's note.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
         source: Source,
+    },
+    /// An expectation's deadline, set when its inject was sent.
+    Due {
+        expectation: String,
+        due: String,
+        at: String,
+    },
+    /// An expectation's deadline passed unjudged: missed.
+    Expired {
+        expectation: String,
+        at: String,
+    },
+    /// An expectation whose inject was never sent.
+    Void {
+        expectation: String,
+        reason: String,
+        at: String,
+    },
+    /// A contingency's condition held.
+    Triggered {
+        inject: String,
+        because: String,
+        at: String,
+    },
+    /// A contingency's condition can no longer hold.
+    NotTriggered {
+        inject: String,
+        because: String,
+        at: String,
     },
     End {
         at: String,
@@ -163,7 +195,48 @@ impl From<&Event> for Entry {
                 action: action.name().into(),
                 key: action.key().map(String::from),
                 by_ms: *moved_ms,
+                note: action.note().map(String::from),
                 source: *source,
+            },
+            Event::Due {
+                expectation,
+                due,
+                at,
+            } => Entry::Due {
+                expectation: expectation.clone(),
+                due: t(due),
+                at: t(at),
+            },
+            Event::Expired { expectation, at } => Entry::Expired {
+                expectation: expectation.clone(),
+                at: t(at),
+            },
+            Event::Void {
+                expectation,
+                reason,
+                at,
+            } => Entry::Void {
+                expectation: expectation.clone(),
+                reason: reason.clone(),
+                at: t(at),
+            },
+            Event::Triggered {
+                inject,
+                because,
+                at,
+            } => Entry::Triggered {
+                inject: inject.clone(),
+                because: because.clone(),
+                at: t(at),
+            },
+            Event::NotTriggered {
+                inject,
+                because,
+                at,
+            } => Entry::NotTriggered {
+                inject: inject.clone(),
+                because: because.clone(),
+                at: t(at),
             },
         }
     }
@@ -243,6 +316,7 @@ impl Entry {
                     action,
                     key,
                     by_ms,
+                    note,
                     source,
                 } => Event::Control {
                     at: time("at", at)?,
@@ -252,12 +326,52 @@ impl Entry {
                         }
                         _ => *by_ms,
                     },
-                    action: Action::from_parts(action, key.as_deref(), *by_ms)
+                    action: Action::from_parts(action, key.as_deref(), *by_ms, note.as_deref())
                         .ok_or_else(|| format!("`{action}` is not an action injector knows"))?,
                     source: *source,
                 },
                 Entry::Started { keys, at } => Event::Started {
                     key: keys.first().cloned().unwrap_or_default(),
+                    at: time("at", at)?,
+                },
+                Entry::Due {
+                    expectation,
+                    due,
+                    at,
+                } => Event::Due {
+                    expectation: expectation.clone(),
+                    due: time("due", due)?,
+                    at: time("at", at)?,
+                },
+                Entry::Expired { expectation, at } => Event::Expired {
+                    expectation: expectation.clone(),
+                    at: time("at", at)?,
+                },
+                Entry::Void {
+                    expectation,
+                    reason,
+                    at,
+                } => Event::Void {
+                    expectation: expectation.clone(),
+                    reason: reason.clone(),
+                    at: time("at", at)?,
+                },
+                Entry::Triggered {
+                    inject,
+                    because,
+                    at,
+                } => Event::Triggered {
+                    inject: inject.clone(),
+                    because: because.clone(),
+                    at: time("at", at)?,
+                },
+                Entry::NotTriggered {
+                    inject,
+                    because,
+                    at,
+                } => Event::NotTriggered {
+                    inject: inject.clone(),
+                    because: because.clone(),
                     at: time("at", at)?,
                 },
                 Entry::Run(_) | Entry::End { .. } => return Ok(None),
@@ -330,6 +444,13 @@ pub struct Summary {
     pub lateness_p50_ms: Option<f64>,
     pub lateness_p99_ms: Option<f64>,
     pub lateness_max_ms: Option<f64>,
+    /// Contingency occurrences whose condition never held.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_triggered: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -346,6 +467,7 @@ impl Summary {
             lateness_p50_ms: lateness.p50_ms,
             lateness_p99_ms: lateness.p99_ms,
             lateness_max_ms: lateness.max_ms,
+            not_triggered: totals.not_triggered,
         }
     }
 }

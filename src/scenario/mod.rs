@@ -17,8 +17,10 @@ use crate::diag::{Diagnostics, suggest};
 use crate::message::BODY_FIELDS;
 use crate::yaml::{self, Node, Pos, Value};
 
+pub mod branch;
 mod times;
 
+pub use branch::{Condition, Conditional, Deadline, Expectation, Ref};
 use times::parse_signed_duration;
 pub use times::{MAX_OFFSET, parse_offset, parse_offset_str, parse_start};
 
@@ -33,6 +35,7 @@ pub const SCENARIO_FIELDS: &[&str] = &[
     "vars",
     "extra_channels",
     "injects",
+    "expectations",
 ];
 
 /// Inject fields that are not body fields.
@@ -47,6 +50,9 @@ pub const INJECT_FIELDS: &[&str] = &[
     "ts_offset",
     "extra",
     "notes",
+    "expect",
+    "when",
+    "after",
 ];
 
 /// Every key an inject may have: its own fields and the body fields.
@@ -74,6 +80,8 @@ pub struct Scenario {
     pub injects: Vec<Inject>,
     /// Where `injects:` stands, for problems of the scenario as a whole.
     pub injects_pos: Pos,
+    /// Every expected action: the injects' `expect:` (in file order), then `expectations:`.
+    pub expectations: Vec<Expectation>,
 }
 
 /// A body field as written: its name, where its key stands, and its value.
@@ -95,6 +103,11 @@ pub struct Inject {
     /// Further body fields, sent verbatim: name and value.
     pub extra: Vec<(String, Node)>,
     pub notes: Option<Box<serde_json::Value>>,
+    /// Its `expect:`, by index into [`Scenario::expectations`].
+    pub expect: Option<usize>,
+    /// Its `when:` and `after:`: a contingency, fired once the condition holds. Its
+    /// timing then counts from that moment.
+    pub condition: Option<Box<Conditional>>,
 }
 
 impl Scenario {
@@ -103,6 +116,21 @@ impl Scenario {
         inject
             .field(name)
             .or_else(|| self.defaults.iter().find(|d| d.name == name))
+    }
+
+    /// The expectation with this id.
+    pub fn expectation(&self, id: &str) -> Option<&Expectation> {
+        self.expectations.iter().find(|e| e.id == id)
+    }
+
+    /// The inject with this id, by index.
+    pub fn inject_index(&self, id: &str) -> Option<usize> {
+        self.injects.iter().position(|i| i.id == id)
+    }
+
+    /// Whether the scenario branches at all (expectations or conditions).
+    pub fn is_adaptive(&self) -> bool {
+        !self.expectations.is_empty() || self.injects.iter().any(|i| i.condition.is_some())
     }
 }
 
@@ -203,7 +231,9 @@ impl Reader<'_> {
             extra_channels: Vec::new(),
             injects: Vec::new(),
             injects_pos: root_pos,
+            expectations: Vec::new(),
         };
+        let mut free_expectations = Vec::new();
         let fields = self.keyed(entries, SCENARIO_FIELDS, "scenario");
         let has = |n: &str| fields.iter().any(|(f, _, _)| *f == n);
         let (has_name, has_injects) = (has("name"), has("injects"));
@@ -271,12 +301,16 @@ impl Reader<'_> {
                     ),
                 },
                 "extra_channels" => s.extra_channels = self.string_list(&value, "extra_channels"),
+                "expectations" => free_expectations = self.expectations(value),
                 "injects" => {
                     s.injects_pos = key.pos;
                     let kind = value.kind();
                     match value.value {
                         Value::Seq(items) => {
-                            s.injects = items.into_iter().map(|i| self.inject(i)).collect();
+                            s.injects = items
+                                .into_iter()
+                                .map(|i| self.inject(i, &mut s.expectations))
+                                .collect();
                         }
                         Value::Null => {}
                         _ => self.diags.error(
@@ -306,6 +340,27 @@ impl Reader<'_> {
             match parse_start(&text, s.timezone) {
                 Ok(t) => s.start = Some(t),
                 Err(e) => self.diags.error(node.pos, e.0, e.1),
+            }
+        }
+        for (index, inject) in s.injects.iter().enumerate() {
+            if let Some(e) = inject.expect {
+                s.expectations[e].owner = Some(index);
+            }
+        }
+        s.expectations.extend(free_expectations);
+        let mut seen_expectations: foldhash::HashMap<&str, Pos> = foldhash::HashMap::default();
+        for e in &s.expectations {
+            if let Some(first) = seen_expectations.get(e.id.as_str()) {
+                self.diags.error(
+                    e.pos,
+                    format!("duplicate expectation id `{}`", e.id),
+                    Some(format!(
+                        "expectation ids must be unique; `{}` is first used on line {}",
+                        e.id, first.line
+                    )),
+                );
+            } else {
+                seen_expectations.insert(&e.id, e.pos);
             }
         }
         let mut seen: foldhash::HashMap<String, Pos> =
@@ -430,7 +485,7 @@ impl Reader<'_> {
             .collect()
     }
 
-    fn inject(&mut self, node: Node) -> Inject {
+    fn inject(&mut self, node: Node, expectations: &mut Vec<Expectation>) -> Inject {
         let mut inject = Inject {
             id: String::new(),
             pos: node.pos,
@@ -439,7 +494,12 @@ impl Reader<'_> {
             ts_offset: None,
             extra: Vec::new(),
             notes: None,
+            expect: None,
+            condition: None,
         };
+        let mut condition: Option<(Node, Option<Condition>)> = None;
+        let mut after: Option<Node> = None;
+        let mut expect = None;
         let kind = node.kind();
         let entries = match node.value {
             Value::Map(entries) => entries,
@@ -520,6 +580,12 @@ impl Reader<'_> {
                     }
                 }
                 "notes" => inject.notes = Some(Box::new(value.to_json())),
+                "expect" => expect = self.expect(value),
+                "when" => {
+                    let parsed = self.condition(&value, 0);
+                    condition = Some((key, parsed));
+                }
+                "after" => after = Some(value),
                 body => inject.fields.push(Field {
                     name: body,
                     key_pos: key.pos,
@@ -530,20 +596,87 @@ impl Reader<'_> {
         if inject.id.is_empty() && !has_id_key {
             self.diags.error(node.pos, "this inject has no `id`", Some("add `id: a-unique-name`; it names the inject in the plan, the journal and on resume".into()));
         }
-        inject.when = self.when(node.pos, &timing);
+        let after_d = match &after {
+            None => Duration::ZERO,
+            Some(node) => match parse_offset(node) {
+                Ok(d) => d,
+                Err((m, h)) => {
+                    self.diags.error(node.pos, format!("bad `after`: {m}"), h);
+                    Duration::ZERO
+                }
+            },
+        };
+        match condition {
+            Some((when_key, parsed)) => {
+                for name in ["at", "cron"] {
+                    if let Some(node) = timing.get(name) {
+                        self.diags.error(
+                            node.pos,
+                            format!("an inject with `when` has no `{name}`: it fires once its condition holds"),
+                            Some("write `after: 2m` for a delay once the condition holds; `every`, `from` and `count` count from that moment".into()),
+                        );
+                    }
+                }
+                if timing.contains_key("at") || timing.contains_key("cron") {
+                    inject.when = When::Invalid;
+                } else if timing.contains_key("every") {
+                    inject.when = match self.when(node.pos, &timing, true) {
+                        When::Every { every, from, limit } => When::Every {
+                            every,
+                            from: from + after_d,
+                            limit: match limit {
+                                Limit::Until(u) => Limit::Until(u + after_d),
+                                other => other,
+                            },
+                        },
+                        other => other,
+                    };
+                } else {
+                    for name in ["from", "count", "until"] {
+                        if let Some(node) = timing.get(name) {
+                            self.diags
+                                .error(node.pos, format!("`{name}` goes with `every`"), None);
+                        }
+                    }
+                    inject.when = When::At(after_d);
+                }
+                if let Some(condition) = parsed {
+                    inject.condition = Some(Box::new(Conditional {
+                        condition,
+                        after: after_d,
+                        pos: when_key.pos,
+                    }));
+                }
+            }
+            None => {
+                if let Some(node) = &after {
+                    self.diags.error(
+                        node.pos,
+                        "`after` goes with `when`: it is the delay once a condition holds",
+                        Some("for a planned inject, write `at:` (an offset from T0)".into()),
+                    );
+                }
+                inject.when = self.when(node.pos, &timing, false);
+            }
+        }
+        if let Some(mut e) = expect {
+            e.owner = Some(usize::MAX); // set below, once the inject's index is known
+            inject.expect = Some(expectations.len());
+            expectations.push(e);
+        }
         inject
     }
 
-    fn when(&mut self, inject_pos: Pos, t: &BTreeMap<&str, Node>) -> When {
+    fn when(&mut self, inject_pos: Pos, t: &BTreeMap<&str, Node>, conditional: bool) -> When {
         let at = t.get("at");
         let every = t.get("every");
         let cron = t.get("cron");
         let n = [at, every, cron].iter().filter(|x| x.is_some()).count();
-        if n == 0 {
+        if n == 0 && !conditional {
             self.diags.error(
                 inject_pos,
                 "this inject has no time",
-                Some("add `at: 5m` (an offset from the start), `every:` or `cron:`".into()),
+                Some("add `at: 5m` (an offset from the start), `every:` or `cron:`, or `when:` for a contingency".into()),
             );
             return When::Invalid;
         }

@@ -1,6 +1,7 @@
 //! One integration-test binary; a module per feature. See `common` for the helpers.
 
 mod api_examples;
+mod branch;
 mod common;
 mod control_page;
 mod diff;
@@ -10,7 +11,7 @@ mod hostile_run;
 mod plan;
 mod report;
 mod run;
-mod schedule;
+pub mod schedule;
 mod schema;
 mod stand_in;
 mod validate_rules;

@@ -58,7 +58,7 @@ fn every_occurrence(timeline: &injector::timeline::Timeline) -> Vec<Item> {
 }
 
 /// The tests' engine settings: late ones fire, 16 in flight.
-fn config(late_max: Duration, preconnect: bool) -> Config {
+pub fn config(late_max: Duration, preconnect: bool) -> Config {
     Config {
         late: LatePolicy::Fire,
         late_max,
@@ -71,16 +71,16 @@ fn config(late_max: Duration, preconnect: bool) -> Config {
 }
 
 /// Notes the (virtual) wall-clock time of every send and every preconnect; accepts all.
-struct Recorder {
+pub struct Recorder {
     clock: Clock,
-    sent: Mutex<Vec<(DateTime<Utc>, Value)>>,
+    pub sent: Mutex<Vec<(DateTime<Utc>, Value)>>,
     preconnects: Mutex<Vec<(DateTime<Utc>, usize)>>,
     /// How long opening connections takes.
     preconnect_takes: Duration,
 }
 
 impl Recorder {
-    fn new(clock: &Clock) -> Recorder {
+    pub fn new(clock: &Clock) -> Recorder {
         Recorder {
             clock: clock.clone(),
             sent: Mutex::new(Vec::new()),
@@ -361,6 +361,7 @@ mod control {
                     initial,
                     state,
                 }),
+                None,
             )
             .await
             .unwrap();

@@ -573,3 +573,105 @@ fn text_diagnostics_snapshot() {
     run.code(1);
     insta::assert_snapshot!(run.stderr);
 }
+
+/// A contingency named `c` (line 15) with `when` and `after` lines; `ok` expects
+/// `e1` within 20m when `expect` is set (its line 15, shifting `c` to 16).
+fn branching(expect: bool, contingency: &str) -> String {
+    let expect_line = if expect {
+        "    expect: { id: e1, action: Blue acts, within: 20m, team: blue }\n"
+    } else {
+        ""
+    };
+    format!(
+        "{HEAD}{OK}{expect_line}  - id: c\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: then\n{contingency}"
+    )
+}
+
+#[test]
+fn branches() {
+    // A valid branch, and each expectation used.
+    let ok = branching(true, "    when: { missed: e1 }\n    after: 2m\n");
+    assert!(
+        check(&ok).is_empty(),
+        "{:?}",
+        check(&ok).iter().map(|f| &f.message).collect::<Vec<_>>()
+    );
+    // Unknown expectation, with did-you-mean; an inject named where an expectation goes.
+    let f = error(
+        &branching(true, "    when: { missed: e2 }\n"),
+        21,
+        "`missed: e2` names no expected action",
+    );
+    assert_eq!(f.hint.as_deref(), Some("did you mean `e1`?"));
+    let f = error(
+        &branching(true, "    when: { met: ok }\n"),
+        21,
+        "`met: ok` names no expected action",
+    );
+    assert!(f.hint.unwrap().contains("write `sent: ok`"));
+    // Unknown inject or occurrence key for `sent`.
+    let f = error(
+        &branching(false, "    when: { sent: okk }\n"),
+        20,
+        "`sent: okk` names no inject",
+    );
+    assert_eq!(f.hint.as_deref(), Some("did you mean `ok`?"));
+    error(
+        &branching(false, "    when: { sent: \"ok#3\" }\n"),
+        20,
+        "`ok` has no occurrence `ok#3`",
+    );
+    // `when` with `at`; `after` without `when`; `cron` under a condition.
+    error(
+        &branching(false, "    when: { sent: ok }\n    at: 5m\n"),
+        21,
+        "an inject with `when` has no `at`",
+    );
+    error(&with("    after: 2m\n"), 21, "`after` goes with `when`");
+    // Duplicate expectation ids, at the second, naming the first's line.
+    let dup = format!(
+        "{}expectations:\n  - {{ id: e1, action: again, by: 1h }}\n",
+        branching(true, "    when: { missed: e1 }\n")
+    );
+    let f = error(&dup, 23, "duplicate expectation id `e1`");
+    assert!(f.hint.unwrap().contains("line 15"));
+    // A condition that can never hold.
+    error(
+        &branching(true, "    when: { all: [ { met: e1 }, { missed: e1 } ] }\n"),
+        21,
+        "can never hold",
+    );
+    // A cycle: c waits on d, d on c.
+    let cycle = format!(
+        "{}  - id: d\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: d\n    when: {{ sent: c }}\n",
+        branching(false, "    when: { sent: d }\n")
+    );
+    error(&cycle, 20, "`c` waits on itself: c → d → c");
+    // An expectation nothing depends on: a warning on its id.
+    expect(
+        &branching(true, "    when: { sent: ok }\n"),
+        Level::Warning,
+        15,
+        "no condition depends on expected action `e1`",
+    );
+    // No deadline; an unknown condition key with did-you-mean; an unknown team.
+    error(
+        &format!("{}expectations:\n  - {{ id: e9, action: A }}\n", case("")),
+        16,
+        "has no deadline (`by`)",
+    );
+    let f = error(
+        &branching(false, "    when: { mised: x }\n"),
+        20,
+        "unknown condition `mised`",
+    );
+    assert_eq!(f.hint.as_deref(), Some("did you mean `missed`?"));
+    error(
+        &format!(
+            "{}expectations:\n  - {{ id: e9, action: A, by: 1h, team: bleu }}\n",
+            case("")
+        ),
+        16,
+        "unknown team `bleu`",
+    );
+}

@@ -279,11 +279,15 @@ async fn fire(args: &RunArgs, s: &Started, side: EngineSide) -> Result<engine::E
         next: side.next,
     };
     let items = s.p.items.clone();
+    let branching = s.p.branching.clone();
     let (stop, control) = (side.stop, side.control);
-    let ending =
-        tokio::spawn(async move { engine.run_controlled(items, stop, Some(control)).await })
+    let ending = tokio::spawn(async move {
+        engine
+            .run_controlled(items, stop, Some(control), branching)
             .await
-            .map_err(std::io::Error::other)??;
+    })
+    .await
+    .map_err(std::io::Error::other)??;
     Ok(ending)
 }
 

@@ -68,7 +68,7 @@ pub async fn show_events(
     while rx.recv_many(&mut batch, 256).await > 0 {
         for event in batch.drain(..) {
             log_event(&event, tag);
-            if format == ReportFormat::Json && event.key().is_some() {
+            if format == ReportFormat::Json && !matches!(event, Event::Control { .. }) {
                 let mut v = serde_json::to_value(Entry::from(&event)).unwrap_or(Value::Null);
                 v["dry_run"] = Value::Bool(dry_run);
                 println!("{v}");
@@ -139,8 +139,30 @@ fn log_event(event: &Event, tag: &str) {
                 .map(String::from)
                 .or_else(|| moved_ms.map(|ms| format!("{ms} ms")))
                 .unwrap_or_default();
-            tracing::warn!("{tag}control ({}): {} {what}", source.name(), action.name());
+            let note = action.note().map_or(String::new(), |n| format!(" ({n})"));
+            tracing::warn!(
+                "{tag}control ({}): {} {what}{note}",
+                source.name(),
+                action.name()
+            );
         }
+        Event::Due {
+            expectation, due, ..
+        } => tracing::info!("{tag}expected: {expectation}, judge by {}", time_text(*due)),
+        Event::Expired { expectation, .. } => {
+            tracing::warn!("{tag}MISSED {expectation}: its deadline passed unjudged")
+        }
+        Event::Void {
+            expectation,
+            reason,
+            ..
+        } => tracing::warn!("{tag}not judged {expectation}: {reason}"),
+        Event::Triggered {
+            inject, because, ..
+        } => tracing::info!("{tag}triggered {inject}: {because}"),
+        Event::NotTriggered {
+            inject, because, ..
+        } => tracing::info!("{tag}not triggered {inject}: {because}"),
     }
 }
 

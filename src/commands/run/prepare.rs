@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::cli::{RetryArg, RunArgs};
 use crate::client::{self, Client};
-use crate::engine::Item;
+use crate::engine::{Branching, Item};
 use crate::error::{Error, Exit};
 use crate::fold::{Fold, Status};
 use crate::journal::{self, Journal, PlanRow, Replay, RunHeader};
@@ -43,8 +43,10 @@ pub struct Prepared {
     pub plan: Option<Vec<PlanRow>>,
     /// The occurrence keys this run is about (all, or those of `--only`), in firing order.
     pub keys: Vec<String>,
-    /// What it fires, in firing order.
+    /// What it fires, in firing order (contingencies are added as they trigger).
     pub items: Vec<Item>,
+    /// Its expectations and contingencies, where they stand.
+    pub branching: Option<Branching>,
 }
 
 /// Check the flags, open the journal, read and check the scenario once, and choose what
@@ -108,7 +110,23 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
     let timeline = Arc::new(timeline);
     let (plan, bodies) = plan_rows(&timeline, max_speed);
     let prior = replay.fold();
-    let (keys, items) = choose(args, &timeline, &prior, bodies)?;
+    let model = crate::branch::Model::new(&timeline).map(Arc::new);
+    let (keys, mut items) = choose(args, &timeline, &prior, bodies, model.as_deref())?;
+    let branching = match model {
+        Some(model) => Some(branching(args, &timeline, model, &replay, &prior, &keys)?),
+        None if args.assume.is_some() => {
+            return Err(Error::usage(
+                "--assume: this scenario has no expected actions to judge",
+                Some("expected actions are `expect:` on an inject, or `expectations:`"),
+            ));
+        }
+        None => None,
+    };
+    if let Some(b) = &branching {
+        for item in &mut items {
+            item.watched = b.model.watched[item.occ];
+        }
+    }
     if let Some(h) = &resume_of {
         report_resume(
             h,
@@ -134,7 +152,38 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         plan,
         keys,
         items,
+        branching,
     }))
+}
+
+/// The run's branches: judgments assumed (`--assume`), and for a resume, where the
+/// journal left them, with the triggered occurrences still to fire.
+fn branching(
+    args: &RunArgs,
+    timeline: &Timeline,
+    model: Arc<crate::branch::Model>,
+    replay: &Replay,
+    prior: &Fold,
+    keys: &[String],
+) -> Result<Branching, Error> {
+    let assumptions = match &args.assume {
+        Some(text) => crate::branch::parse_assumptions(text, &model).map_err(|e| {
+            Error::usage(
+                e,
+                Some("e.g. --assume met:evacuation-ordered@45m,missed:shelters-opened, or all-met"),
+            )
+        })?,
+        None => Vec::new(),
+    };
+    let in_run: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    Ok(Branching::resume(
+        timeline,
+        model,
+        replay.events(),
+        prior,
+        &in_run,
+        assumptions,
+    ))
 }
 
 /// The client's timeouts and retries from the flags.
@@ -388,6 +437,7 @@ fn choose(
     timeline: &Timeline,
     prior: &Fold,
     mut bodies: Vec<Option<bytes::Bytes>>,
+    model: Option<&crate::branch::Model>,
 ) -> Result<(Vec<String>, Vec<Item>), Error> {
     let only = only_keys(&args.only, timeline)?;
     let mut keys = Vec::new();
@@ -407,6 +457,10 @@ fn choose(
             }
             Some(Status::Sent | Status::Failed | Status::Skipped) if only.is_none() => continue,
             _ => {}
+        }
+        // A contingency fires when its condition holds, not at a planned instant.
+        if model.is_some_and(|m| m.is_conditional(timeline, index)) {
+            continue;
         }
         // With --speed max the instant is still the scenario's: journals and reports show
         // it; the engine just does not wait for it.
