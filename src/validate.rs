@@ -437,7 +437,7 @@ fn check_branches(timeline: &Timeline, diags: &mut Diagnostics) {
     for e in &s.expectations {
         if let Some((team, pos)) = &e.team
             && !s.teams.contains_key(team)
-            && !(!team.is_empty() && team.bytes().all(|b| b.is_ascii_digit()))
+            && (team.is_empty() || !team.bytes().all(|b| b.is_ascii_digit()))
         {
             diags.error(
                 *pos,
