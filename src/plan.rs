@@ -89,7 +89,78 @@ fn row(t: &Timeline, occ: &Occurrence) -> Row {
     }
 }
 
+/// The plan as a table: the planned occurrences, then each contingency with its
+/// condition and its offset from the moment the condition holds, and each expected
+/// action with its deadline. `resolved`: a timeline whose contingencies were resolved
+/// (`plan --assume`): every occurrence is a row at its instant.
 pub fn text(t: &Timeline, t0_known: bool) -> String {
+    text_of(t, t0_known, false)
+}
+
+/// [`text`] of a timeline resolved by `plan --assume`, with where the branches ended.
+pub fn text_resolved(
+    t: &Timeline,
+    t0_known: bool,
+    sim: &crate::branch::Simulation,
+    model: &crate::branch::Model,
+) -> String {
+    let mut out = text_of(t, t0_known, true);
+    let views = crate::branch::Views::of(model, &sim.state, chrono::TimeDelta::zero());
+    if !views.expectations.is_empty() {
+        out.push_str("\nExpected actions (as assumed)\n");
+        let cells: Vec<[String; 4]> = views
+            .expectations
+            .iter()
+            .map(|e| {
+                [
+                    e.id.clone(),
+                    e.outcome.unwrap_or("open").to_string(),
+                    e.at.map_or(String::new(), |at| offset_of(t, at)),
+                    clip(&e.action, 60),
+                ]
+            })
+            .collect();
+        out.push_str(&crate::table::text_table(
+            ["ID", "OUTCOME", "WHEN", "ACTION"],
+            &cells,
+        ));
+    }
+    let not: Vec<[String; 2]> = views
+        .contingencies
+        .iter()
+        .filter(|c| c.state != "triggered")
+        .map(|c| [c.id.clone(), c.because.clone().unwrap_or_default()])
+        .collect();
+    if !not.is_empty() {
+        out.push_str("\nNot triggered\n");
+        out.push_str(&crate::table::text_table(["INJECT", "WHY"], &not));
+    }
+    out
+}
+
+/// `T+…` of a wall-clock instant (scenario time: times the speed).
+fn offset_of(t: &Timeline, at: chrono::DateTime<chrono::Utc>) -> String {
+    let run = (at - t.t0.to_utc()).to_std().unwrap_or_default();
+    show_offset(Duration::from_secs_f64(run.as_secs_f64() * t.speed))
+}
+
+/// Every contingency occurrence at the instant `sim` fired it, with the planned ones:
+/// the timeline `plan --assume` shows.
+pub fn resolve(t: &Timeline, sim: &crate::branch::Simulation) -> Timeline {
+    let occurrences = sim
+        .fires
+        .iter()
+        .map(|(i, at)| {
+            let mut o = t.occurrences[*i].clone();
+            let run = (*at - t.t0.to_utc()).to_std().unwrap_or_default();
+            o.offset = Duration::from_secs_f64(run.as_secs_f64() * t.speed);
+            o
+        })
+        .collect();
+    t.with_occurrences(occurrences)
+}
+
+fn text_of(t: &Timeline, t0_known: bool, resolved: bool) -> String {
     let mut out = String::new();
     let s = &t.scenario;
     let _ = writeln!(out, "{}", if s.name.is_empty() { &s.file } else { &s.name });
@@ -102,7 +173,12 @@ pub fn text(t: &Timeline, t0_known: bool) -> String {
         t.occurrences.len(),
         show_offset(t.duration()).trim_start_matches("T+"),
     );
-    let rows: Vec<Row> = t.occurrences.iter().map(|o| row(t, o)).collect();
+    let rows: Vec<Row> = t
+        .occurrences
+        .iter()
+        .filter(|o| resolved || !t.is_contingent(o))
+        .map(|o| row(t, o))
+        .collect();
     let headers = [
         "KEY", "OFFSET", "FIRES AT", "CHANNEL", "PERSONA", "TO", "SUBJECT",
     ];
@@ -119,6 +195,70 @@ pub fn text(t: &Timeline, t0_known: bool) -> String {
     };
     let cells: Vec<[String; 7]> = rows.iter().map(cols).collect();
     out.push_str(&crate::table::text_table(headers, &cells));
+    if resolved {
+        return out;
+    }
+    let contingent: Vec<[String; 6]> = t
+        .occurrences
+        .iter()
+        .filter(|o| t.is_contingent(o))
+        .map(|o| {
+            let r = row(t, o);
+            let when = t
+                .inject(o)
+                .condition
+                .as_ref()
+                .map_or(String::new(), |c| c.condition.text());
+            [
+                r.key,
+                when,
+                show_offset(o.offset).replacen("T+", "+", 1),
+                r.channel,
+                r.recipient,
+                clip(&r.subject, 50),
+            ]
+        })
+        .collect();
+    if !contingent.is_empty() {
+        out.push_str(
+            "\nContingencies (fire when their condition holds; `plan --assume` resolves them)\n",
+        );
+        out.push_str(&crate::table::text_table(
+            ["KEY", "WHEN", "AFTER", "CHANNEL", "TO", "SUBJECT"],
+            &contingent,
+        ));
+    }
+    let s = &t.scenario;
+    if !s.expectations.is_empty() {
+        let cells: Vec<[String; 4]> = s
+            .expectations
+            .iter()
+            .map(|e| {
+                let deadline = match (e.deadline, e.owner) {
+                    (crate::scenario::Deadline::Within(d), Some(owner)) => format!(
+                        "{} after {} is sent",
+                        show_offset(d).trim_start_matches("T+"),
+                        s.injects[owner].id
+                    ),
+                    (crate::scenario::Deadline::By(d), _)
+                    | (crate::scenario::Deadline::Within(d), None) => {
+                        format!("by {}", show_offset(d))
+                    }
+                };
+                [
+                    e.id.clone(),
+                    e.team.as_ref().map_or(String::new(), |(t, _)| t.clone()),
+                    deadline,
+                    clip(&e.action, 60),
+                ]
+            })
+            .collect();
+        out.push_str("\nExpected actions (judged live: `injector ctl met|missed ID`)\n");
+        out.push_str(&crate::table::text_table(
+            ["ID", "TEAM", "DEADLINE", "ACTION"],
+            &cells,
+        ));
+    }
     out
 }
 
@@ -140,10 +280,26 @@ pub fn csv(t: &Timeline) -> String {
     ]);
     for occ in &t.occurrences {
         let r = row(t, occ);
+        let (offset, fire_at) = match t
+            .inject(occ)
+            .condition
+            .as_ref()
+            .filter(|_| t.is_contingent(occ))
+        {
+            Some(c) => (
+                format!(
+                    "{} {}",
+                    c.condition.text(),
+                    show_offset(occ.offset).replacen("T+", "+", 1)
+                ),
+                String::new(),
+            ),
+            None => (r.offset, r.fire_at),
+        };
         let _ = w.write_record([
             r.key,
-            r.offset,
-            r.fire_at,
+            offset,
+            fire_at,
             r.channel,
             r.persona,
             r.recipient,
@@ -174,7 +330,11 @@ struct Element<'a> {
     team: Option<&'a str>,
     offset: String,
     offset_ms: u64,
-    fires_at: String,
+    /// `null` for a contingency: it fires when its condition holds.
+    fires_at: Option<String>,
+    /// A contingency's condition; its offset counts from when it holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition: Option<String>,
     body: Option<serde_json::Map<String, J>>,
 }
 
@@ -257,7 +417,14 @@ fn chunk_json(t: &Timeline, range: std::ops::Range<usize>) -> std::io::Result<Ve
             team: occ.team.as_deref().map(|(label, _)| label.as_str()),
             offset: show_offset(occ.offset),
             offset_ms: occ.offset.as_millis() as u64,
-            fires_at: show_time(t.fire_at(occ), t.scenario.timezone),
+            fires_at: (!t.is_contingent(occ))
+                .then(|| show_time(t.fire_at(occ), t.scenario.timezone)),
+            condition: t
+                .inject(occ)
+                .condition
+                .as_ref()
+                .filter(|_| t.is_contingent(occ))
+                .map(|c| c.condition.text()),
             body: t.body(occ).ok(),
         };
         one.clear();

@@ -83,6 +83,40 @@ pub struct Report {
     /// What was wrong with the journal (unreadable lines), in file order.
     pub problems: Vec<String>,
     pub rows: Vec<Row>,
+    /// Each expected action and how it was judged.
+    pub expectations: Vec<Expected>,
+    /// Each contingency inject and what its condition came to.
+    pub contingencies: Vec<Contingency>,
+}
+
+/// An expected action in the report.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Expected {
+    pub id: String,
+    pub action: String,
+    pub team: Option<String>,
+    /// The deadline's instant once its inject was sent, else as the scenario states it.
+    pub deadline: String,
+    /// `met`, `missed`, `expired`, `void`, or `open`.
+    pub outcome: String,
+    pub at: Option<String>,
+    /// Who judged: `page`, `command`, `terminal`, `assumed`, or `deadline`.
+    pub source: Option<String>,
+    pub note: Option<String>,
+    /// Later judgments, kept as notes (the first stands).
+    pub later: Vec<String>,
+}
+
+/// A contingency inject in the report.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Contingency {
+    pub inject: String,
+    pub condition: String,
+    /// `triggered`, `not triggered`, or `armed` (the run stopped first).
+    pub outcome: String,
+    /// Which condition triggered it, or why it could not.
+    pub because: Option<String>,
+    pub at: Option<String>,
 }
 
 /// The status words, with the colour each has in the HTML page.
@@ -130,6 +164,131 @@ impl Report {
         }
         let mut actions = Vec::new();
         let mut runs_seen = 0;
+        let head = replay
+            .runs
+            .iter()
+            .rev()
+            .find(|h| !h.expectations.is_empty() || !h.contingencies.is_empty());
+        let mut expectations: Vec<Expected> = head
+            .map(|h| {
+                h.expectations
+                    .iter()
+                    .map(|e| Expected {
+                        id: e.id.clone(),
+                        action: e.action.clone(),
+                        team: e.team.clone(),
+                        deadline: e.deadline.clone(),
+                        outcome: "open".into(),
+                        ..Expected::default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut contingencies: Vec<Contingency> = head
+            .map(|h| {
+                h.contingencies
+                    .iter()
+                    .map(|c| Contingency {
+                        inject: c.inject.clone(),
+                        condition: c.condition.clone(),
+                        outcome: "armed".into(),
+                        ..Contingency::default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for record in &replay.records {
+            let Record::Event(e) = record else { continue };
+            let expected =
+                |id: &str, list: &mut Vec<Expected>| list.iter().position(|x| x.id == id);
+            match e {
+                Event::Due {
+                    expectation, due, ..
+                } => {
+                    if let Some(i) = expected(expectation, &mut expectations) {
+                        expectations[i].deadline = time_text(*due);
+                    }
+                }
+                Event::Control {
+                    at,
+                    action:
+                        crate::action::Action::Met(id, note) | crate::action::Action::Missed(id, note),
+                    source,
+                    ..
+                } => {
+                    if let Some(i) = expected(id, &mut expectations) {
+                        let x = &mut expectations[i];
+                        let word = if matches!(
+                            e,
+                            Event::Control {
+                                action: crate::action::Action::Met(..),
+                                ..
+                            }
+                        ) {
+                            "met"
+                        } else {
+                            "missed"
+                        };
+                        if x.outcome == "open" {
+                            x.outcome = word.into();
+                            x.at = Some(time_text(*at));
+                            x.source = Some(source.name().into());
+                            x.note = note.clone();
+                        } else {
+                            x.later.push(format!(
+                                "{word} at {} ({}){}",
+                                time_text(*at),
+                                source.name(),
+                                note.as_ref().map_or(String::new(), |n| format!(": {n}"))
+                            ));
+                        }
+                    }
+                }
+                Event::Expired { expectation, at }
+                | Event::Void {
+                    expectation, at, ..
+                } => {
+                    if let Some(i) = expected(expectation, &mut expectations)
+                        && expectations[i].outcome == "open"
+                    {
+                        let x = &mut expectations[i];
+                        x.outcome = if matches!(e, Event::Expired { .. }) {
+                            "expired"
+                        } else {
+                            "void"
+                        }
+                        .into();
+                        x.at = Some(time_text(*at));
+                        x.source = Some("deadline".into());
+                        if let Event::Void { reason, .. } = e {
+                            x.note = Some(reason.clone());
+                        }
+                    }
+                }
+                Event::Triggered {
+                    inject,
+                    because,
+                    at,
+                }
+                | Event::NotTriggered {
+                    inject,
+                    because,
+                    at,
+                } => {
+                    if let Some(c) = contingencies.iter_mut().find(|c| &c.inject == inject) {
+                        c.outcome = if matches!(e, Event::Triggered { .. }) {
+                            "triggered"
+                        } else {
+                            "not triggered"
+                        }
+                        .into();
+                        c.because = Some(because.clone());
+                        c.at = Some(time_text(*at));
+                    }
+                }
+                _ => {}
+            }
+        }
         for record in &replay.records {
             match record {
                 Record::Run(h) => {
@@ -240,7 +399,67 @@ impl Report {
             actions,
             problems: replay.problems,
             rows,
+            expectations,
+            contingencies,
         }
+    }
+
+    /// The expectations and contingencies as text tables (empty without any).
+    fn branch_text(&self) -> String {
+        let mut out = String::new();
+        if !self.expectations.is_empty() {
+            let cells: Vec<[String; 8]> = self
+                .expectations
+                .iter()
+                .map(|x| {
+                    let mut note = x.note.clone().unwrap_or_default();
+                    for l in &x.later {
+                        if !note.is_empty() {
+                            note.push_str("; ");
+                        }
+                        note.push_str(&format!("later: {l}"));
+                    }
+                    [
+                        x.id.clone(),
+                        x.action.clone(),
+                        x.team.clone().unwrap_or_default(),
+                        x.deadline.clone(),
+                        x.outcome.clone(),
+                        x.at.clone().unwrap_or_default(),
+                        x.source.clone().unwrap_or_default(),
+                        note,
+                    ]
+                })
+                .collect();
+            out.push_str("\nexpected actions:\n");
+            out.push_str(&crate::table::text_table(
+                [
+                    "ID", "ACTION", "TEAM", "DEADLINE", "OUTCOME", "WHEN", "SOURCE", "NOTE",
+                ],
+                &cells,
+            ));
+        }
+        if !self.contingencies.is_empty() {
+            let cells: Vec<[String; 5]> = self
+                .contingencies
+                .iter()
+                .map(|c| {
+                    [
+                        c.inject.clone(),
+                        c.condition.clone(),
+                        c.outcome.clone(),
+                        c.because.clone().unwrap_or_default(),
+                        c.at.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            out.push_str("\ncontingencies:\n");
+            out.push_str(&crate::table::text_table(
+                ["INJECT", "WHEN", "OUTCOME", "BECAUSE", "AT"],
+                &cells,
+            ));
+        }
+        out
     }
 
     fn title(&self) -> String {
@@ -295,6 +514,7 @@ impl Report {
         for a in &self.actions {
             let _ = writeln!(out, "  {}  {:<7} {}", a.at, a.what, a.detail);
         }
+        out.push_str(&self.branch_text());
         let _ = writeln!(out);
         let header = [
             "KEY",
@@ -385,6 +605,47 @@ impl Report {
                     esc(&a.at),
                     esc(&a.what),
                     esc(&a.detail)
+                );
+            }
+            out.push_str("</table>\n");
+        }
+        if !self.expectations.is_empty() {
+            out.push_str("<h2>Expected actions</h2><table class=\"expectations\"><tr><th>Id</th><th>Action</th><th>Team</th><th>Deadline</th><th>Outcome</th><th>When</th><th>Source</th><th>Note</th></tr>\n");
+            for x in &self.expectations {
+                let mut note = x.note.clone().unwrap_or_default();
+                for l in &x.later {
+                    note.push_str(&format!(" later: {l}"));
+                }
+                let _ = writeln!(
+                    out,
+                    "<tr class=\"expectation\" data-id=\"{}\" data-outcome=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&x.id),
+                    esc(&x.outcome),
+                    esc(&x.id),
+                    esc(&x.action),
+                    esc(x.team.as_deref().unwrap_or("")),
+                    esc(&x.deadline),
+                    esc(&x.outcome),
+                    esc(x.at.as_deref().unwrap_or("")),
+                    esc(x.source.as_deref().unwrap_or("")),
+                    esc(note.trim())
+                );
+            }
+            out.push_str("</table>\n");
+        }
+        if !self.contingencies.is_empty() {
+            out.push_str("<h2>Contingencies</h2><table class=\"contingencies\"><tr><th>Inject</th><th>When</th><th>Outcome</th><th>Because</th><th>At</th></tr>\n");
+            for c in &self.contingencies {
+                let _ = writeln!(
+                    out,
+                    "<tr class=\"contingency\" data-inject=\"{}\" data-outcome=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&c.inject),
+                    esc(&c.outcome),
+                    esc(&c.inject),
+                    esc(&c.condition),
+                    esc(&c.outcome),
+                    esc(c.because.as_deref().unwrap_or("")),
+                    esc(c.at.as_deref().unwrap_or(""))
                 );
             }
             out.push_str("</table>\n");

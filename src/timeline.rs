@@ -47,6 +47,8 @@ pub struct Timeline {
     pub t0: DateTime<FixedOffset>,
     pub speed: f64,
     pub occurrences: Vec<Occurrence>,
+    /// Its contingencies were resolved (`plan --assume`): every offset counts from T0.
+    pub resolved: bool,
     env: minijinja::Environment<'static>,
     /// Per inject with several one-team occurrences (a recurrence), its body when no
     /// field holds a template (built at first use): such a body differs between
@@ -137,31 +139,54 @@ impl Timeline {
         }
         // Stable: ties keep file order (inject, then occurrence, then team).
         occurrences.sort_by_key(|o| o.offset);
+        (Timeline::assemble(scenario, t0, speed, occurrences), errors)
+    }
+
+    /// A timeline of the same scenario, T0 and speed with other occurrences (a plan's
+    /// branches resolved: contingencies at the offsets they would fire at).
+    pub fn with_occurrences(&self, mut occurrences: Vec<Occurrence>) -> Timeline {
+        occurrences.sort_by_key(|o| o.offset);
+        Timeline {
+            resolved: true,
+            ..Timeline::assemble(self.scenario.clone(), self.t0, self.speed, occurrences)
+        }
+    }
+
+    fn assemble(
+        scenario: Arc<Scenario>,
+        t0: DateTime<FixedOffset>,
+        speed: f64,
+        occurrences: Vec<Occurrence>,
+    ) -> Timeline {
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         // Errors carry the template's source in release builds too (minijinja keeps it only
         // in debug builds by default): "`wether` is undefined (did you mean `weather`?)".
         env.set_debug(true);
-        (
-            Timeline {
-                fixed_bodies: {
-                    let mut count = vec![0usize; scenario.injects.len()];
-                    for o in occurrences.iter().filter(|o| o.team.is_none()) {
-                        count[o.inject] += 1;
-                    }
-                    count
-                        .into_iter()
-                        .map(|n| (n > 1).then(std::sync::OnceLock::new))
-                        .collect()
-                },
-                scenario,
-                t0,
-                speed,
-                occurrences,
-                env,
+        Timeline {
+            fixed_bodies: {
+                let mut count = vec![0usize; scenario.injects.len()];
+                for o in occurrences.iter().filter(|o| o.team.is_none()) {
+                    count[o.inject] += 1;
+                }
+                count
+                    .into_iter()
+                    .map(|n| (n > 1).then(std::sync::OnceLock::new))
+                    .collect()
             },
-            errors,
-        )
+            scenario,
+            t0,
+            speed,
+            occurrences,
+            resolved: false,
+            env,
+        }
+    }
+
+    /// Whether an occurrence is of a contingency inject (its offset counts from when its
+    /// condition holds, not from T0).
+    pub fn is_contingent(&self, occ: &Occurrence) -> bool {
+        !self.resolved && self.inject(occ).condition.is_some()
     }
 
     /// The wall-clock instant an occurrence fires at: T0 + offset / speed.

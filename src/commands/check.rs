@@ -96,6 +96,33 @@ pub fn plan(args: PlanArgs) -> Result<Exit, Error> {
         return Ok(Exit::Invalid);
     };
     let output = args.output.output.as_deref();
+    if let Some(assume) = &args.assume {
+        let Some(model) = crate::branch::Model::new(&timeline) else {
+            return Err(Error::usage(
+                "--assume: this scenario has no expected actions or contingencies",
+                Some("expected actions are `expect:` on an inject, or `expectations:`"),
+            ));
+        };
+        let assumptions = crate::branch::parse_assumptions(assume, &model).map_err(|e| {
+            Error::usage(
+                e,
+                Some("e.g. --assume met:evacuation-ordered@45m,missed:shelters-opened, or all-met"),
+            )
+        })?;
+        let sim = crate::branch::simulate(&timeline, &model, assumptions);
+        let resolved = plan::resolve(&timeline, &sim);
+        match args.format {
+            PlanFormat::Text => super::write_output(
+                output,
+                &plan::text_resolved(&resolved, t0_known, &sim, &model),
+            )?,
+            PlanFormat::Csv => super::write_output(output, &plan::csv(&resolved))?,
+            PlanFormat::Json => {
+                super::write_output_with(output, |out| plan::write_json(&resolved, t0_known, out))?
+            }
+        }
+        return Ok(Exit::Ok);
+    }
     match args.format {
         PlanFormat::Text => super::write_output(output, &plan::text(&timeline, t0_known))?,
         PlanFormat::Csv => super::write_output(output, &plan::csv(&timeline))?,

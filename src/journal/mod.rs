@@ -411,6 +411,30 @@ pub struct RunHeader {
     /// occurrences an edit changed. Left out above 100,000 occurrences.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Vec<PlanRow>>,
+    /// The scenario's expected actions, as the report shows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expectations: Vec<ExpectationRow>,
+    /// Its contingency injects and their conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contingencies: Vec<ContingencyRow>,
+}
+
+/// An expected action, as the run header lists it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ExpectationRow {
+    pub id: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// `20m after evacuation-order is sent`, `by T+01:50:00`.
+    pub deadline: String,
+}
+
+/// A contingency inject, as the run header lists it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ContingencyRow {
+    pub inject: String,
+    pub condition: String,
 }
 
 /// One planned occurrence, as the run header lists it.

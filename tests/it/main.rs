@@ -9,6 +9,7 @@ mod first_hour;
 mod hostile;
 mod hostile_run;
 mod plan;
+mod plan_branches;
 mod report;
 mod run;
 pub mod schedule;

@@ -126,12 +126,24 @@ fn the_html_report_in_a_real_browser() {
     );
     let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
     let marks = dom.matches("<g class=\"mark\"").count();
-    assert_eq!(marks, 53, "one mark per occurrence in the browser's DOM");
-    assert_eq!(dom.matches("data-status=\"sent\"").count(), 53);
+    // 53 planned; of the 4 contingencies, nobody judged: the evacuation and the shelters
+    // expired (their branches sent), the press chaser followed its query, the police
+    // confirmation was not triggered.
+    assert_eq!(marks, 57, "one mark per occurrence in the browser's DOM");
+    assert_eq!(dom.matches("data-status=\"sent\"").count(), 56);
     assert!(
-        dom.contains("data-occurrences=\"53\" data-sent=\"53\" data-failed=\"0\""),
+        dom.contains("data-occurrences=\"57\" data-sent=\"56\" data-failed=\"0\""),
         "totals"
     );
+    assert!(dom.contains(
+        "<tr class=\"expectation\" data-id=\"evacuation-ordered\" data-outcome=\"expired\""
+    ));
+    assert!(dom.contains(
+        "<tr class=\"contingency\" data-inject=\"police-confirm\" data-outcome=\"not triggered\""
+    ));
+    assert!(dom.contains(
+        "<tr class=\"contingency\" data-inject=\"flood-worsens\" data-outcome=\"triggered\""
+    ));
     for key in [
         "met-warning",
         "brief-per-team@blue",

@@ -236,6 +236,8 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
         resumes: p.resume_of.as_ref().map(|h| h.run_id.clone()),
         occurrences: p.timeline.occurrences.len(),
         plan: p.plan.take(),
+        expectations: branch_rows(&p.timeline.scenario).0,
+        contingencies: branch_rows(&p.timeline.scenario).1,
     };
     journal.append(&Entry::Run(header)).await?;
     let dry = if args.dry_run { "dry run: " } else { "" };
@@ -379,4 +381,46 @@ fn team_value(s: &str) -> Value {
         .parse::<u64>()
         .map(Value::from)
         .unwrap_or_else(|_| Value::String(s.trim().to_string()))
+}
+
+/// The scenario's expected actions and contingencies, for the run header.
+fn branch_rows(
+    s: &crate::scenario::Scenario,
+) -> (
+    Vec<crate::journal::ExpectationRow>,
+    Vec<crate::journal::ContingencyRow>,
+) {
+    let show = |d| crate::plan::show_offset(d);
+    let expectations = s
+        .expectations
+        .iter()
+        .map(|e| crate::journal::ExpectationRow {
+            id: e.id.clone(),
+            action: e.action.clone(),
+            team: e.team.as_ref().map(|(t, _)| t.clone()),
+            deadline: match (e.deadline, e.owner) {
+                (crate::scenario::Deadline::Within(d), Some(o)) => format!(
+                    "{} after {} is sent",
+                    show(d).trim_start_matches("T+"),
+                    s.injects[o].id
+                ),
+                (crate::scenario::Deadline::By(d) | crate::scenario::Deadline::Within(d), _) => {
+                    format!("by {}", show(d))
+                }
+            },
+        })
+        .collect();
+    let contingencies = s
+        .injects
+        .iter()
+        .filter_map(|i| {
+            i.condition
+                .as_ref()
+                .map(|c| crate::journal::ContingencyRow {
+                    inject: i.id.clone(),
+                    condition: c.condition.text(),
+                })
+        })
+        .collect();
+    (expectations, contingencies)
 }

@@ -1,0 +1,61 @@
+//! `plan` of a branching scenario: contingencies with their conditions, and
+//! `plan --assume` resolving each branch into a concrete timeline with exact bodies.
+
+use crate::common::{injector, scenario};
+
+#[test]
+fn the_plan_lists_contingencies_and_expected_actions_and_assume_resolves_each_branch() {
+    let file = scenario("harbour-flood.yaml");
+    let file = file.to_str().unwrap();
+    let plain = injector(&["plan", file]);
+    plain.code(0);
+    assert!(plain.stdout.contains("Contingencies"), "{}", plain.stdout);
+    assert!(plain.stdout.contains("missed: evacuation-ordered"));
+    assert!(plain.stdout.contains("Expected actions"));
+    // The met branch: the thanks go out at the judgment, the flood never worsens.
+    let met = injector(&[
+        "plan",
+        file,
+        "--assume",
+        "met:evacuation-ordered@1h15m",
+        "--format",
+        "json",
+    ]);
+    met.code(0);
+    let json = met.json();
+    let keys: Vec<&str> = json["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"police-confirm"), "{keys:?}");
+    assert!(!keys.contains(&"flood-worsens"), "{keys:?}");
+    let confirm = json["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == "police-confirm")
+        .unwrap();
+    assert_eq!(confirm["offset"], "T+01:15:00");
+    // Its body's `ts` is its instant: T0 (09:00 London, 08:00Z) plus 1h15m.
+    assert_eq!(confirm["body"]["ts"], 1774688400 + 4500);
+    // The missed branch: at the deadline (20m after the call at 1h10m) plus 2m.
+    let missed = injector(&["plan", file, "--assume", "all-missed"]);
+    missed.code(0);
+    let line = missed
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("flood-worsens"))
+        .unwrap_or_else(|| panic!("{}", missed.stdout));
+    assert!(line.contains("T+01:32:00"), "{line}");
+    assert!(missed.stdout.contains("Not triggered"));
+    // A mistyped id is a usage error with a did-you-mean.
+    let bad = injector(&["plan", file, "--assume", "met:evacuation-orderd"]);
+    bad.code(2);
+    assert!(
+        bad.stderr.contains("did you mean `evacuation-ordered`"),
+        "{}",
+        bad.stderr
+    );
+}
