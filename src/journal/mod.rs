@@ -567,7 +567,7 @@ pub fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 /// One line of a journal read back: a run's header, an event, or a run's end.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
-    Run(RunHeader),
+    Run(Box<RunHeader>),
     Event(Event),
     End {
         at: Option<chrono::DateTime<chrono::Utc>>,
@@ -619,7 +619,7 @@ impl Replay {
                     r.runs.push(h.clone());
                     r.last_ended = false;
                     r.last_completed = false;
-                    Record::Run(h)
+                    Record::Run(Box::new(h))
                 }
                 Entry::End { at, reason, .. } => {
                     r.last_ended = true;
