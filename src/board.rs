@@ -37,6 +37,9 @@ pub struct Board {
     fired: Vec<Fired>,
     /// The most recently finished slots (fold indices), newest last.
     recent: VecDeque<usize>,
+    /// Contingency occurrences by key, not yet listed in `fired`: they join it when
+    /// they go (their instant is known only once their condition holds).
+    contingent: std::collections::HashMap<String, usize>,
 }
 
 impl Board {
@@ -52,7 +55,7 @@ impl Board {
         for e in earlier {
             fold.apply(e);
         }
-        let fired = items
+        let fired: Vec<Fired> = items
             .iter()
             .map(|i| Fired {
                 occ: i.occ,
@@ -60,10 +63,18 @@ impl Board {
                 slot: fold.seed(timeline.occurrences[i.occ].key.clone()),
             })
             .collect();
+        let contingent = timeline
+            .occurrences
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| timeline.is_contingent(o) && fold.index_of(&o.key).is_some())
+            .map(|(i, o)| (o.key.clone(), i))
+            .collect();
         Board {
             fold,
             fired,
             recent: VecDeque::with_capacity(RECENT + 1),
+            contingent,
         }
     }
 
@@ -72,6 +83,15 @@ impl Board {
         let Some(n) = self.fold.apply(event) else {
             return;
         };
+        if let Event::Sending { key, planned, .. } = event
+            && let Some(occ) = self.contingent.remove(key)
+        {
+            self.fired.push(Fired {
+                occ,
+                planned: *planned,
+                slot: n,
+            });
+        }
         if matches!(event, Event::Sending { .. } | Event::Started { .. }) {
             return;
         }

@@ -4,7 +4,9 @@
 //! `--control-token-file`): `GET /api/state` (clock state and the timeline with each
 //! occurrence's planned, effective and actual times and status), and `POST /api/hold`,
 //! `/api/resume`, `/api/skip`, `/api/unskip`, `/api/fire` (`{"key": ..}`) and
-//! `/api/shift` (`{"by": "-5m"}`). `GET /` is the page (no CDN, no external fonts), which
+//! `/api/shift` (`{"by": "-5m"}`), and `/api/met`, `/api/missed` (`{"key": ID,
+//! "note": ..}`) to judge an expected action; the state lists the expected actions and
+//! contingencies too. `GET /` is the page (no CDN, no external fonts), which
 //! takes the token from its URL fragment. Actions go to the engine as
 //! [`crate::engine::Command`]s; this module never touches the schedule itself.
 
@@ -137,6 +139,8 @@ async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
         "dry_run": s.view.dry_run,
         "now": rfc(chrono::Utc::now()),
         "occurrences": occurrences,
+        "expectations": clock.branches.expectations,
+        "contingencies": clock.branches.contingencies,
     }))
     .into_response()
 }
@@ -206,7 +210,7 @@ const PAGE: &str = r##"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>injector control</title>
 <style>
 body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:20px;color:#212121}
-h1{font-size:18px;margin:0 0 4px}#state{font-weight:700}#state.held{color:#c62828}#state.running{color:#2e7d32}
+h1{font-size:18px;margin:0 0 4px}h2{font-size:15px;margin:18px 0 0}.met{color:#2e7d32}.missed,.expired{color:#c62828}.void{color:#6d4c41}.open{color:#1565c0}#state{font-weight:700}#state.held{color:#c62828}#state.running{color:#2e7d32}
 #clock{font-size:22px;font-variant-numeric:tabular-nums;font-weight:700;margin-right:14px}
 .meta{color:#555;margin:0 0 8px}#next{margin-left:14px}
 button{font:inherit;padding:4px 10px;margin-right:6px;cursor:pointer}
@@ -220,6 +224,14 @@ th{background:#fafafa}td.num{font-variant-numeric:tabular-nums}
 <p><span id="clock">T+--:--:--</span>Clock: <span id="state">connecting…</span> <span id="shift"></span><span id="next"></span><span id="msg"></span></p>
 <p><button id="hold">Hold</button><button id="resume">Release hold</button>
 <button id="back5">Shift −5m</button><button id="fwd5">Shift +5m</button></p>
+<section id="branches" hidden>
+<h2>Expected actions</h2>
+<p><label>Note with the next judgment: <input id="note" size="50" maxlength="2000"></label></p>
+<table><thead><tr><th>Id</th><th>Expected action</th><th>Team</th><th>Deadline</th><th>Outcome</th><th>Judged</th><th></th></tr></thead><tbody id="expectations"></tbody></table>
+<h2>Contingencies</h2>
+<table><thead><tr><th>Inject</th><th>When</th><th>State</th><th>Because</th><th></th></tr></thead><tbody id="contingencies"></tbody></table>
+<h2>Timeline</h2>
+</section>
 <table><thead><tr><th>Key</th><th>T+</th><th>Planned</th><th>Effective</th><th>Status</th><th>Sent</th><th></th></tr></thead><tbody id="rows"></tbody></table>
 <script>
 const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
@@ -279,6 +291,39 @@ async function refresh(){
       td.append(f, k);
     }
     tr.append(td); rows.append(tr);
+  }
+  const ex = s.expectations || [], co = s.contingencies || [];
+  document.getElementById('branches').hidden = !ex.length && !co.length;
+  const er = document.getElementById('expectations'); er.textContent = '';
+  for(const e of ex){
+    const tr = document.createElement('tr'); tr.dataset.id = e.id;
+    // Deadlines stand still while held, like the clock.
+    const left = e.due ? Date.parse(e.due) - until : null;
+    const deadline = e.outcome ? when(e.due) : e.due ? 'in ' + hms(Math.max(0, left)) + (s.held ? ' (held)' : '') : 'when its inject is sent';
+    const outcome = cell(e.outcome || 'open'); outcome.className = 'outcome ' + (e.outcome || 'open');
+    tr.append(cell(e.id), cell(e.action), cell(e.team), cell(deadline, 'num'), outcome,
+      cell(e.outcome ? when(e.at) + ' (' + e.by + ')' + (e.note ? ': ' + e.note : '') : ''));
+    const td = document.createElement('td');
+    if(!e.outcome){
+      for(const [label, action] of [['Met', 'met'], ['Missed', 'missed']]){
+        const b = document.createElement('button'); b.textContent = label; b.dataset[action] = e.id;
+        b.onclick = () => { const note = document.getElementById('note'); act(action, {key: e.id, note: note.value}); note.value = ''; };
+        td.append(b);
+      }
+    }
+    tr.append(td); er.append(tr);
+  }
+  const cr = document.getElementById('contingencies'); cr.textContent = '';
+  for(const c of co){
+    const tr = document.createElement('tr'); tr.dataset.inject = c.id;
+    const state = cell(c.state); state.className = 'state ' + c.state.replace(' ', '-');
+    tr.append(cell(c.id), cell(c.condition), state, cell(c.because));
+    const td = document.createElement('td');
+    if(c.state === 'armed'){
+      const f = document.createElement('button'); f.textContent = 'Fire now'; f.dataset.fire = c.id; f.onclick = () => act('fire', {key: c.id});
+      td.append(f);
+    }
+    tr.append(td); cr.append(tr);
   }
 }
 document.getElementById('hold').onclick = () => act('hold');

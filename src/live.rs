@@ -4,7 +4,8 @@
 //! countdown, and the last send with its status; logs print above it. When stdin is a
 //! terminal too, it is switched to single-key input (no echo, no Enter; Ctrl-C still
 //! interrupts) and restored afterwards: space holds or resumes, `s` skips the next
-//! inject, `f` fires it now, `?` shows the keys. Nothing of this appears in pipes or CI.
+//! inject, `f` fires it now, `m` / `x` judge the expected action shown (the open one
+//! with the nearest deadline) met or missed, `?` shows the keys. Nothing of this appears in pipes or CI.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -122,6 +123,20 @@ pub fn start_view(
             for line in last_sends(&view, 3) {
                 msg.push_str(&format!("\n  last  {line}"));
             }
+            if let Some(e) = state.branches.next_open() {
+                let until = state.held_since.unwrap_or_else(Utc::now);
+                let due = e.due.map_or("when its inject is sent".to_string(), |d| {
+                    let left = (d - until).num_seconds().max(0);
+                    format!(
+                        "due in {:02}:{:02}:{:02}",
+                        left / 3600,
+                        left / 60 % 60,
+                        left % 60
+                    )
+                });
+                let keys = if keys { "   [m] met  [x] missed" } else { "" };
+                msg.push_str(&format!("\n  expect  {}: {} ({due}){keys}", e.id, e.action));
+            }
             shown.set_message(msg);
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(250)) => {}
@@ -176,9 +191,23 @@ pub fn spawn_keys(
                 b's' => next_key.map(Action::Skip),
                 b'u' => next_key.map(Action::Unskip),
                 b'f' => next_key.map(Action::Fire),
+                // The open expected action with the nearest deadline, as the view shows it.
+                b'm' | b'x' => {
+                    let open = clock.borrow().branches.next_open().map(|e| e.id.clone());
+                    if open.is_none() {
+                        tracing::warn!("no expected action is open to judge");
+                    }
+                    open.map(|id| {
+                        if key == b'm' {
+                            Action::Met(id, None)
+                        } else {
+                            Action::Missed(id, None)
+                        }
+                    })
+                }
                 _ => {
                     tracing::info!(
-                        "keys: [space] hold or release the hold, [s] skip the next inject, [u] undo that skip, [f] fire it now"
+                        "keys: [space] hold or release the hold, [s] skip the next inject, [u] undo that skip, [f] fire it now, [m] met / [x] missed for the expected action shown"
                     );
                     None
                 }

@@ -915,7 +915,9 @@ impl<D: Dispatch> Engine<D> {
                 .collect::<Vec<_>>()
                 .join("; ")
         })?;
-        let moved = (item.fire_at - item.planned).num_seconds();
+        // Whole seconds of the instants themselves, not of their difference: `ts` is the
+        // second the occurrence goes in.
+        let moved = item.fire_at.timestamp() - item.planned.timestamp();
         if moved != 0
             && !self.timeline.ts_pinned(self.timeline.inject(occ))
             && let Some(ts) = body.get("ts").and_then(Value::as_i64)

@@ -2,6 +2,7 @@
 
 mod api_examples;
 mod branch;
+mod branch_live;
 mod common;
 mod control_page;
 mod diff;

@@ -241,8 +241,18 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
     };
     journal.append(&Entry::Run(header)).await?;
     let dry = if args.dry_run { "dry run: " } else { "" };
+    let contingent = p.branching.as_ref().map_or(String::new(), |b| {
+        let n: usize = b
+            .model
+            .conditionals
+            .iter()
+            .map(|c| c.occurrences.len())
+            .sum();
+        let e = b.model.expectations.len();
+        format!(" (and {n} contingent on {e} expected action(s) and sends)")
+    });
     tracing::info!(
-        "{dry}{} occurrence(s) to fire from {}; T0 {}; journal {}",
+        "{dry}{} occurrence(s) to fire{contingent} from {}; T0 {}; journal {}",
         p.items.len(),
         p.shown,
         crate::timeline::show_time(p.timeline.t0, p.timeline.scenario.timezone),

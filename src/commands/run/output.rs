@@ -222,8 +222,13 @@ pub fn print_summary(
             format!("{v}\n")
         }
         ReportFormat::Text => {
+            let not_triggered = if s.not_triggered > 0 {
+                format!(", {} not triggered", s.not_triggered)
+            } else {
+                String::new()
+            };
             let mut t = format!(
-                "{}{} sent, {} failed, {} skipped, {} uncertain, {} possible duplicate(s), {} late{}\n{}journal: {}\n",
+                "{}{} sent, {} failed, {} skipped, {} uncertain, {} possible duplicate(s), {} late{}{}\n{}journal: {}\n",
                 if args.dry_run { "dry run: " } else { "" },
                 s.sent,
                 s.failed,
@@ -231,6 +236,7 @@ pub fn print_summary(
                 s.uncertain,
                 s.possible_duplicates,
                 s.late,
+                not_triggered,
                 not_yet_sent(s.pending),
                 if args.speed.as_deref() == Some("max") {
                     "lateness: not measured with --speed max\n".to_string()

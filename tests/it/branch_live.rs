@@ -1,0 +1,192 @@
+//! Branches end to end: `ctl met` on a live run firing at the stand-in, and each branch
+//! of the example rehearsed with `run --dry-run --assume`.
+
+use std::time::Duration;
+
+use injector::stand_in::Faults;
+
+use crate::common::{injector_in, scenario as example};
+use crate::run::{ctl, journal, run_with_control, sent, setup, stand_in, t0_in};
+
+const LIVE: &str = "name: Live branch
+teams:
+  blue: 3437866
+defaults:
+  type: team
+  team_id: blue
+  persona: \"3-49786\"
+  channel: microblog
+injects:
+  - id: evac-call
+    at: 1s
+    body: Decide on the evacuation
+    expect: { id: evacuation-ordered, action: Blue orders the evacuation, within: 30s, team: blue }
+  - id: well-done
+    when: { met: evacuation-ordered }
+    after: 1500ms
+    body: Police confirm the evacuation
+  - id: flood-worsens
+    when: { missed: evacuation-ordered }
+    body: The flood worsens
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctl_met_on_a_live_run_fires_the_met_branch_at_the_stand_in_on_time() {
+    let server = stand_in(Faults::default()).await;
+    let s = setup(LIVE);
+    let dir = s.dir.path();
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let (mut child, control, token) = run_with_control(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &t0_in(1),
+        ],
+    )
+    .await;
+    // After the call (T0 + 1 s): the expectation is open, with its deadline.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let status = ctl(dir, &control, &token, &["status"]).await;
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(doc["expectations"][0]["id"], "evacuation-ordered");
+    assert!(doc["expectations"][0]["due"].is_string(), "{doc}");
+    assert!(doc["expectations"][0]["outcome"].is_null());
+    assert_eq!(doc["contingencies"][0]["state"], "armed");
+    // Mistyped: refused with a did-you-mean; then judged met with a note.
+    let typo = ctl(dir, &control, &token, &["met", "evacuation-orderd"]).await;
+    assert_eq!(typo.code, 1);
+    assert!(
+        typo.stderr.contains("did you mean `evacuation-ordered`"),
+        "{}",
+        typo.stderr
+    );
+    let met = ctl(
+        dir,
+        &control,
+        &token,
+        &[
+            "met",
+            "evacuation-ordered",
+            "--note",
+            "orders given by radio",
+        ],
+    )
+    .await;
+    assert_eq!(met.code, 0, "{}", met.stderr);
+    assert_eq!(
+        met.stdout.trim(),
+        "evacuation-ordered judged met; triggered well-done"
+    );
+    let again = ctl(dir, &control, &token, &["missed", "evacuation-ordered"]).await;
+    assert_eq!(again.code, 0);
+    assert!(
+        again.stdout.contains("first judgment stands"),
+        "{}",
+        again.stdout
+    );
+    let status = child.wait().await.unwrap();
+    assert!(status.success());
+    // The branch's body arrived 1.5 s after the judgment, to the millisecond or so.
+    let requests = sent(&server);
+    let bodies: Vec<&str> = requests
+        .iter()
+        .map(|r| r.body["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        ["Decide on the evacuation", "Police confirm the evacuation"]
+    );
+    let lines = journal(dir, "s.journal.jsonl");
+    let judged = lines
+        .iter()
+        .find(|l| l["type"] == "control" && l["action"] == "met")
+        .unwrap();
+    assert_eq!(judged["note"], "orders given by radio");
+    assert_eq!(judged["source"], "command");
+    let at = chrono::DateTime::parse_from_rfc3339(judged["at"].as_str().unwrap()).unwrap();
+    let arrived = requests[1].received_unix_ns as i64;
+    let late_ns = arrived - (at.timestamp_nanos_opt().unwrap() + 1_500_000_000);
+    assert!(
+        (0..50_000_000).contains(&late_ns),
+        "arrived {late_ns} ns after its instant"
+    );
+    // Its `ts` is when it went.
+    assert_eq!(
+        requests[1].body["ts"].as_i64().unwrap(),
+        (at + chrono::TimeDelta::milliseconds(1500)).timestamp()
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "not_triggered" && l["inject"] == "flood-worsens")
+    );
+    // The report tells it: met, by whom, with the note and the later change of mind.
+    let report = injector_in(dir, &["report", "s.journal.jsonl"]);
+    report.code(0);
+    assert!(
+        report.stdout.contains("evacuation-ordered"),
+        "{}",
+        report.stdout
+    );
+    assert!(report.stdout.contains("orders given by radio"));
+    assert!(report.stdout.contains("later: missed"));
+    assert!(report.stdout.contains("not triggered"));
+}
+
+#[test]
+fn each_branch_of_the_example_rehearses_at_speed_with_assume() {
+    let file = example("harbour-flood.yaml");
+    let file = file.to_str().unwrap();
+    for (assume, sent_key, not_key) in [
+        ("met:evacuation-ordered", "police-confirm", "flood-worsens"),
+        ("all-missed", "flood-worsens", "police-confirm"),
+    ] {
+        let dir = crate::common::tempdir();
+        let run = injector_in(
+            dir.path(),
+            &[
+                "run",
+                file,
+                "--dry-run",
+                "--speed",
+                "2000",
+                "--journal",
+                "j.jsonl",
+                "--assume",
+                assume,
+            ],
+        );
+        run.code(0);
+        assert!(run.stdout.contains("1 not triggered"), "{}", run.stdout);
+        let lines = journal(dir.path(), "j.jsonl");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["type"] == "sent" && l["key"] == sent_key),
+            "{assume}: {sent_key} sent"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["type"] == "not_triggered" && l["inject"] == not_key),
+            "{assume}: {not_key} not triggered"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["type"] == "control" && l["source"] == "assumed")
+        );
+    }
+    // --assume is for rehearsals.
+    let dir = crate::common::tempdir();
+    let live = injector_in(dir.path(), &["run", file, "--assume", "all-met"]);
+    live.code(2);
+    assert!(live.stderr.contains("--dry-run"), "{}", live.stderr);
+}
