@@ -304,3 +304,175 @@ async fn single_keys_in_a_terminal_hold_fire_and_resume() {
         ]
     );
 }
+
+/// A call expecting an evacuation order within a minute, with a branch each way.
+const BRANCHING: &str = "name: Branching page
+teams:
+  blue: 3437866
+defaults:
+  type: team
+  team_id: blue
+  persona: \"3-49786\"
+  channel: microblog
+injects:
+  - id: evac-call
+    at: 1s
+    body: Decide on the evacuation
+    expect: { id: evacuation-ordered, action: Blue orders the evacuation, within: 60s, team: blue }
+  - id: well-done
+    when: { met: evacuation-ordered }
+    after: 1s
+    body: Police confirm the evacuation
+  - id: flood-worsens
+    when: { missed: evacuation-ordered }
+    body: The flood worsens
+  - id: wrap-up
+    at: 8s
+    body: End of the exercise
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn judge_met_on_the_page_and_see_the_branch_sent() {
+    crate::common::tool("chromium-driver");
+    let server = stand_in(Default::default()).await;
+    let s = setup(BRANCHING);
+    let dir = s.dir.path();
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap();
+    let (child, control, token) = run_with_control(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf,
+            "--start-at",
+            &t0_in(1),
+        ],
+    )
+    .await;
+    let profile = tempfile::tempdir().unwrap();
+    let driver = Driver::start(profile.path()).await;
+    driver
+        .session(
+            "POST",
+            "/url",
+            Some(json!({"url": format!("{control}#token={token}")})),
+        )
+        .await;
+    driver.wait_text("#state", |t| t == "running").await;
+    // Open, with a countdown once the call is sent; both branches armed.
+    driver
+        .wait_text("tr[data-id=\"evacuation-ordered\"] .outcome", |t| {
+            t == "open"
+        })
+        .await;
+    driver
+        .wait_text("tr[data-id=\"evacuation-ordered\"] td:nth-child(4)", |t| {
+            t.starts_with("in 00:00:")
+        })
+        .await;
+    driver
+        .wait_text("tr[data-inject=\"well-done\"] .state", |t| t == "armed")
+        .await;
+    driver
+        .click("button[data-met=\"evacuation-ordered\"]")
+        .await;
+    driver
+        .wait_text("tr[data-id=\"evacuation-ordered\"] .outcome", |t| {
+            t == "met"
+        })
+        .await;
+    driver
+        .wait_text("#msg", |t| {
+            t == "evacuation-ordered judged met; triggered well-done"
+        })
+        .await;
+    driver
+        .wait_text("tr[data-inject=\"flood-worsens\"] .state", |t| {
+            t == "not triggered"
+        })
+        .await;
+    driver
+        .wait_text("tr[data-key=\"well-done\"] .status", |t| t == "sent")
+        .await;
+    driver.session("DELETE", "", None).await;
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let bodies: Vec<String> = sent(&server)
+        .iter()
+        .map(|r| r.body["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "Decide on the evacuation",
+            "Police confirm the evacuation",
+            "End of the exercise"
+        ]
+    );
+    assert_eq!(control_actions(dir, "s.journal.jsonl"), ["met page"]);
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+/// The terminal: `x` judges the expected action it shows missed; its branch follows.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_in_the_terminal_judges_the_expected_action_it_shows() {
+    let tmux = crate::common::tool("tmux");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.yaml"), BRANCHING).unwrap();
+    let socket = dir.path().join("tmux.sock");
+    let session = "injector-judge";
+    let tm = |args: &[&str]| {
+        std::process::Command::new(&tmux)
+            .arg("-S")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    };
+    let cmd = format!(
+        "cd {} && NO_COLOR=1 {} run s.yaml --dry-run --start-at {}; sleep 60",
+        dir.path().display(),
+        crate::common::bin().display(),
+        t0_in(2)
+    );
+    assert!(
+        tm(&[
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "200",
+            "-y",
+            "40",
+            &cmd
+        ])
+        .status
+        .success()
+    );
+    let pane =
+        || String::from_utf8_lossy(&tm(&["capture-pane", "-t", session, "-p"]).stdout).into_owned();
+    let wait_for = |needle: &str| {
+        for _ in 0..250 {
+            if pane().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the terminal never showed {needle:?}:\n{}", pane());
+    };
+    wait_for("expect  evacuation-ordered: Blue orders the evacuation (due in 00:00:");
+    wait_for("[m] met  [x] missed");
+    tm(&["send-keys", "-t", session, "x"]);
+    wait_for("evacuation-ordered judged missed; triggered flood-worsens");
+    wait_for("dry run: 3 sent");
+    tm(&["kill-server"]);
+    assert_eq!(
+        control_actions(dir.path(), "s.dry-run.journal.jsonl"),
+        ["missed terminal"]
+    );
+}
