@@ -718,9 +718,20 @@ impl State {
         for event in events {
             clock.apply(event);
             match event {
-                Event::Sent { key, .. } => {
+                Event::Sent { key, sent_at, .. } => {
                     if let Some(o) = key_index(key) {
                         state.occurrences[o] = Occ::Sent;
+                        // Its deadline, in case the run stopped before its `due` line (a
+                        // `due` line that follows says it exactly).
+                        for (e, m) in model.expectations.iter().enumerate() {
+                            if let (Some(owner), Deadline::Within(d)) = (m.owner, m.deadline)
+                                && model.occurrences_of[owner].contains(&o)
+                                && state.expectations[e].due.is_none()
+                            {
+                                state.expectations[e].due =
+                                    Some(clock.base(*sent_at) + model.scaled(d));
+                            }
+                        }
                     }
                 }
                 Event::Skipped { key, .. } | Event::Failed { key, .. } => {
@@ -1159,5 +1170,70 @@ impl Views {
             .iter()
             .filter(|e| e.outcome.is_none())
             .min_by_key(|e| e.due.unwrap_or(DateTime::<Utc>::MAX_UTC))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn timeline() -> Timeline {
+        let yaml = "name: B\ndefaults:\n  type: team\n  team_id: 1\n  persona: \"3-1\"\n  channel: microblog\ninjects:\n  - id: call\n    at: 10s\n    body: c\n    expect: { id: e, action: A, within: 20s }\n  - id: worse\n    when: { missed: e }\n    after: 2s\n    body: w\n";
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-03-28T09:00:00Z").unwrap();
+        crate::validate::check("b.yaml", Arc::new(yaml.into()), Some(t0), 1.0, Utc::now())
+            .timeline
+            .unwrap()
+    }
+
+    #[test]
+    fn a_stop_between_a_send_and_its_due_line_still_opens_the_deadline_on_resume() {
+        let t = timeline();
+        let model = Model::new(&t).unwrap();
+        let sent_at = t.t0.to_utc() + TimeDelta::seconds(10);
+        let events = [Event::Sent {
+            key: "call".into(),
+            status: 200,
+            message_id: "m".into(),
+            planned: sent_at,
+            sent_at,
+            lateness_ms: Some(0.0),
+            attempts: 1,
+            possible_duplicate: false,
+            late: false,
+        }];
+        let index = |k: &str| t.occurrences.iter().position(|o| o.key == k);
+        let state = State::replay(&model, t.occurrences.len(), &index, &events, Vec::new());
+        assert_eq!(
+            state.expectations[0].due,
+            Some(sent_at + TimeDelta::seconds(20))
+        );
+        assert_eq!(
+            state.next_timer(&model),
+            Some((sent_at + TimeDelta::seconds(20), Timer::Deadline(0)))
+        );
+    }
+
+    #[test]
+    fn a_simulation_expires_an_unjudged_deadline_and_fires_its_branch() {
+        let t = timeline();
+        let model = Model::new(&t).unwrap();
+        let sim = simulate(&t, &model, Vec::new());
+        let fired: Vec<(&str, i64)> = sim
+            .fires
+            .iter()
+            .map(|(o, at)| {
+                (
+                    t.occurrences[*o].key.as_str(),
+                    (*at - t.t0.to_utc()).num_seconds(),
+                )
+            })
+            .collect();
+        assert_eq!(fired, [("call", 10), ("worse", 32)]);
+        assert_eq!(
+            sim.state.expectations[0].judged.as_ref().unwrap().word(),
+            "expired"
+        );
     }
 }

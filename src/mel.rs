@@ -2,7 +2,11 @@
 //!
 //! [`import`] turns MEL rows (CSV, or the first sheet of an XLSX) into scenario YAML:
 //! Time to `at`, From to `persona`, Method to `channel`, To and Team to the recipient,
-//! Subject, Message to `body`; Expected action, Faction and Tag become `notes`. Columns
+//! Subject, Message to `body`; an Expected action with a Deadline beside it to `expect`
+//! (its id from Expectation, else `<ID>-expected`; its team from Expected of), without
+//! a Deadline to a note (and the import says so); a Condition (a JSON object such as
+//! `{"missed": "evacuation-ordered"}`) makes the row a contingency, Time then its delay
+//! once the condition holds; Faction and Tag become `notes`. Columns
 //! are found by header name, case-insensitively, in any order; blank rows are passed
 //! over; a row that cannot be mapped is reported with its row number and the reason.
 //! [`export`] writes a scenario's timeline as MEL CSV: one row per occurrence, with an
@@ -28,6 +32,10 @@ pub const COLUMNS: &[&str] = &[
     "Subject",
     "Message",
     "Expected action",
+    "Deadline",
+    "Expectation",
+    "Expected of",
+    "Condition",
     "Tag",
     "Fields",
 ];
@@ -48,6 +56,8 @@ pub struct Imported {
     pub yaml: String,
     pub injects: usize,
     pub problems: Vec<RowProblem>,
+    /// Rows imported with something worth saying (an expected action kept as a note).
+    pub remarks: Vec<RowProblem>,
     /// Header cells that are not MEL columns (ignored).
     pub ignored_columns: Vec<String>,
 }
@@ -175,6 +185,14 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
     );
     let (faction_col, action_col, tag_col) = (col("Faction"), col("Expected action"), col("Tag"));
     let fields_col = col("Fields");
+    let (deadline_col, expectation_col, expected_of_col, condition_col) = (
+        col("Deadline"),
+        col("Expectation"),
+        col("Expected of"),
+        col("Condition"),
+    );
+    let mut remarks = Vec::new();
+    let mut free: Vec<String> = Vec::new();
     let mut yaml = format!(
         "# yaml-language-server: $schema=../injector.schema.json\n# Imported from a Master Events List.\nname: {}\ninjects:\n",
         q(name)
@@ -207,6 +225,25 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
             }
         };
         let persona = cell(Some(from));
+        // A row with an Expected action and no From or Method: an expected action of no
+        // inject, due by its Time (`expectations:`).
+        if persona.is_empty() && cell(Some(method)).is_empty() && !cell(action_col).is_empty() {
+            let id = match cell(expectation_col) {
+                e if e.is_empty() => format!("row-{n}-expected"),
+                e => e.replace(['#', '@', ',', ' '], "-"),
+            };
+            let team = match cell(expected_of_col) {
+                t if t.is_empty() => String::new(),
+                t => format!(", team: {}", q(&t)),
+            };
+            free.push(format!(
+                "  - {{ id: {}, action: {}, by: {}{team} }}\n",
+                q(&id),
+                q(&cell(action_col)),
+                q(crate::plan::show_offset(at).trim_start_matches("T+"))
+            ));
+            continue;
+        }
         if persona.is_empty() {
             problems.push(RowProblem {
                 row: n,
@@ -241,15 +278,30 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
                 }
             },
         };
+        // A contingency: its condition, and Time as its delay once the condition holds.
+        let condition = match cell(condition_col) {
+            text if text.is_empty() => None,
+            text => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v @ serde_json::Value::Object(_)) => Some(v.to_string()),
+                _ => {
+                    problems.push(RowProblem {
+                        row: n,
+                        reason: "Condition is not a JSON object such as {\"missed\": \"evacuation-ordered\"}".into(),
+                    });
+                    continue;
+                }
+            },
+        };
+        let offset = q(crate::plan::show_offset(at).trim_start_matches("T+"));
         // The inject's fields in order, each as YAML text; `Fields` has the last word.
-        let mut fields: Vec<(String, String)> = vec![
-            (
-                "at".into(),
-                q(crate::plan::show_offset(at).trim_start_matches("T+")),
-            ),
+        let mut fields: Vec<(String, String)> = match condition {
+            Some(c) => vec![("when".into(), c), ("after".into(), offset)],
+            None => vec![("at".into(), offset)],
+        };
+        fields.extend([
             ("persona".into(), q(&persona)),
             ("channel".into(), q(&channel)),
-        ];
+        ]);
         let (to, team) = (cell(to_col), cell(team_col));
         if !team.is_empty() {
             fields.push(("type".into(), "team".into()));
@@ -290,9 +342,46 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
         for (key, value) in fields {
             let _ = writeln!(yaml, "    {key}: {value}");
         }
+        // An expected action with a deadline is judged live; without one, a note.
+        let (action, deadline) = (cell(action_col), cell(deadline_col));
+        let mut action_note = String::new();
+        if !action.is_empty() && !deadline.is_empty() {
+            let within = match crate::scenario::parse_offset_str(&deadline) {
+                Ok(d) => q(crate::plan::show_offset(d).trim_start_matches("T+")),
+                Err((m, _)) => {
+                    problems.push(RowProblem {
+                        row: n,
+                        reason: format!("Deadline: {m}"),
+                    });
+                    continue;
+                }
+            };
+            let expectation = match cell(expectation_col) {
+                e if e.is_empty() => format!("{id}-expected"),
+                e => e.replace(['#', '@', ',', ' '], "-"),
+            };
+            let team = match cell(expected_of_col) {
+                t if t.is_empty() => String::new(),
+                t => format!(", team: {}", q(&t)),
+            };
+            let _ = writeln!(
+                yaml,
+                "    expect: {{ id: {}, action: {}, within: {within}{team} }}",
+                q(&expectation),
+                q(&action)
+            );
+        } else if !action.is_empty() {
+            action_note = action;
+            remarks.push(RowProblem {
+                row: n,
+                reason:
+                    "Expected action has no Deadline beside it: kept as a note, not judged live"
+                        .into(),
+            });
+        }
         let notes: Vec<(&str, String)> = [
             ("faction", cell(faction_col)),
-            ("expected_action", cell(action_col)),
+            ("expected_action", action_note),
             ("tag", cell(tag_col)),
         ]
         .into_iter()
@@ -306,10 +395,17 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
         }
         injects += 1;
     }
+    if !free.is_empty() {
+        yaml.push_str("expectations:\n");
+        for e in free {
+            yaml.push_str(&e);
+        }
+    }
     Ok(Imported {
         yaml,
         injects,
         problems,
+        remarks,
         ignored_columns,
     })
 }
@@ -318,8 +414,39 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
 pub fn export(t: &Timeline) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(COLUMNS);
+    let mut expected = std::collections::HashSet::new();
     for occ in &t.occurrences {
         let inject = t.inject(occ);
+        // Its expected action, on its first row only (an id is unique).
+        let expect = inject
+            .expect
+            .filter(|e| expected.insert(*e))
+            .map(|e| &t.scenario.expectations[e]);
+        let (action, deadline, expectation, expected_of) = match expect {
+            Some(e) => (
+                e.action.clone(),
+                match e.deadline {
+                    crate::scenario::Deadline::Within(d) | crate::scenario::Deadline::By(d) => {
+                        crate::plan::show_offset(d)
+                            .trim_start_matches("T+")
+                            .to_string()
+                    }
+                },
+                e.id.clone(),
+                team_id(t, e),
+            ),
+            None => (
+                note_of(inject, "expected_action"),
+                String::new(),
+                String::new(),
+                String::new(),
+            ),
+        };
+        let condition = inject
+            .condition
+            .as_ref()
+            .map(|c| condition_json(&c.condition).to_string())
+            .unwrap_or_default();
         let body = t.body(occ).unwrap_or_default();
         let wire = |name: &str| crate::message::field_text(&body, name);
         let note = |k: &str| {
@@ -362,12 +489,69 @@ pub fn export(t: &Timeline) -> String {
             wire("channel"),
             subject,
             wire("body"),
-            note("expected_action"),
+            action,
+            deadline,
+            expectation,
+            expected_of,
+            condition,
             note("tag"),
             fields,
         ]);
     }
+    // Expected actions of no inject: a row each, due by its Time, without From or Method.
+    for e in t.scenario.expectations.iter().filter(|e| e.owner.is_none()) {
+        let by = match e.deadline {
+            crate::scenario::Deadline::Within(d) | crate::scenario::Deadline::By(d) => d,
+        };
+        let by = crate::plan::show_offset(by)
+            .trim_start_matches("T+")
+            .to_string();
+        let team = team_id(t, e);
+        let mut row = vec![String::new(); COLUMNS.len()];
+        for (column, value) in [
+            ("Time", by),
+            ("Expected action", e.action.clone()),
+            ("Expectation", e.id.clone()),
+            ("Expected of", team),
+        ] {
+            if let Some(i) = COLUMNS.iter().position(|c| *c == column) {
+                row[i] = value;
+            }
+        }
+        let _ = w.write_record(row);
+    }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// Whose action, as a team id (the spreadsheet has no alias maps).
+fn team_id(t: &Timeline, e: &crate::scenario::Expectation) -> String {
+    e.team.as_ref().map_or(String::new(), |(team, _)| {
+        t.scenario.teams.get(team).map_or(team.clone(), |id| {
+            id.as_str().map_or(id.to_string(), String::from)
+        })
+    })
+}
+
+fn note_of(inject: &crate::scenario::Inject, k: &str) -> String {
+    inject
+        .notes
+        .as_ref()
+        .and_then(|n| n.get(k))
+        .map(|v| v.as_str().map_or(v.to_string(), String::from))
+        .unwrap_or_default()
+}
+
+/// A condition as the Condition column holds it: the scenario's own shape, as JSON.
+fn condition_json(c: &crate::scenario::Condition) -> serde_json::Value {
+    use crate::scenario::Condition;
+    use serde_json::json;
+    match c {
+        Condition::Met(r) => json!({ "met": r.name }),
+        Condition::Missed(r) => json!({ "missed": r.name }),
+        Condition::Sent(r) => json!({ "sent": r.name }),
+        Condition::Any(cs) => json!({ "any": cs.iter().map(condition_json).collect::<Vec<_>>() }),
+        Condition::All(cs) => json!({ "all": cs.iter().map(condition_json).collect::<Vec<_>>() }),
+    }
 }
 
 /// The `Fields` cell of a row: every body field that the MEL's columns, as [`import`]

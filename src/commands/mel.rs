@@ -41,6 +41,9 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
     for c in &imported.ignored_columns {
         eprintln!("note: column `{c}` is not a MEL column; ignored");
     }
+    for r in &imported.remarks {
+        eprintln!("{}: row {}: {}", args.file.display(), r.row, r.reason);
+    }
     for p in &imported.problems {
         eprintln!(
             "{}: row {}: {}; left out",
@@ -94,6 +97,7 @@ pub fn export(args: ExportArgs) -> Result<Exit, Error> {
     let text = match args.format {
         ExportFormat::MelCsv => mel::export(&timeline),
     };
+
     super::write_output(args.output.output.as_deref(), &text)?;
     Ok(Exit::Ok)
 }

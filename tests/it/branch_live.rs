@@ -190,3 +190,106 @@ fn each_branch_of_the_example_rehearses_at_speed_with_assume() {
     live.code(2);
     assert!(live.stderr.contains("--dry-run"), "{}", live.stderr);
 }
+
+/// A MEL's Expected action with a Deadline imports as `expect` (without one it stays a
+/// note, and the import says so); export writes expectations and conditions back, so
+/// both branches of the example resolve the same after a round trip.
+#[test]
+fn expected_actions_and_contingencies_survive_a_mel_round_trip() {
+    let dir = crate::common::tempdir();
+    let mel = "Time,From,Method,Team,Message,Expected action,Deadline,Expectation,Condition\n\
+        00:10:00,3-49786,social,3437866,Decide now,Blue orders the evacuation,15m,evac,\n\
+        00:02:00,3-49786,social,3437866,Worse,,,,\"{\"\"missed\"\": \"\"evac\"\"}\"\n\
+        00:20:00,3-49786,social,3437866,Report,Blue reports,,,\n";
+    crate::common::write(dir.path(), "mel.csv", mel);
+    let import = injector_in(dir.path(), &["import", "mel.csv", "-o", "s.yaml"]);
+    import.code(0);
+    assert!(
+        import
+            .stderr
+            .contains("row 4: Expected action has no Deadline beside it: kept as a note"),
+        "{}",
+        import.stderr
+    );
+    let yaml = std::fs::read_to_string(dir.path().join("s.yaml")).unwrap();
+    assert!(
+        yaml.contains(
+            "expect: { id: \"evac\", action: \"Blue orders the evacuation\", within: \"00:15:00\" }"
+        ),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("when: {\"missed\":\"evac\"}") && yaml.contains("after: \"00:02:00\""),
+        "{yaml}"
+    );
+    assert!(yaml.contains("expected_action: \"Blue reports\""), "{yaml}");
+    let plan = injector_in(
+        dir.path(),
+        &[
+            "plan",
+            "s.yaml",
+            "--assume",
+            "all-missed",
+            "--start-at",
+            "2026-03-28T09:00:00Z",
+        ],
+    );
+    plan.code(0);
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|l| l.starts_with("row-3") && l.contains("T+00:27:00")),
+        "{}",
+        plan.stdout
+    );
+
+    let file = example("harbour-flood.yaml");
+    let export = injector_in(
+        dir.path(),
+        &[
+            "export",
+            file.to_str().unwrap(),
+            "--format",
+            "mel-csv",
+            "-o",
+            "hf.csv",
+            "--start-at",
+            "2026-03-28T09:00:00Z",
+        ],
+    );
+    export.code(0);
+    injector_in(dir.path(), &["import", "hf.csv", "-o", "hf.yaml"]).code(0);
+    for assume in [
+        "all-met",
+        "all-missed",
+        "met:evacuation-ordered@1h20m,missed:shelters-opened",
+    ] {
+        let resolved = |f: &str| {
+            let run = injector_in(
+                dir.path(),
+                &[
+                    "plan",
+                    f,
+                    "--assume",
+                    assume,
+                    "--format",
+                    "json",
+                    "--start-at",
+                    "2026-03-28T09:00:00Z",
+                ],
+            );
+            run.code(0);
+            run.json()["occurrences"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| (o["offset_ms"].clone(), o["body"].clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            resolved(file.to_str().unwrap()),
+            resolved("hf.yaml"),
+            "{assume}"
+        );
+    }
+}
