@@ -112,7 +112,7 @@ const MAX_DEPTH: usize = 16;
 impl Reader<'_> {
     /// An inject's `expect:` (its owner's index is set by the caller).
     pub(super) fn expect(&mut self, node: Node) -> Option<super::branch::Expectation> {
-        self.expectation(node, EXPECT_FIELDS, "expect", "within")
+        self.expectation(node, EXPECT_FIELDS, "`expect:`", "within")
     }
 
     /// The top-level `expectations:` list.
@@ -146,7 +146,7 @@ impl Reader<'_> {
         let Value::Map(entries) = node.value else {
             self.diags.error(
                 pos,
-                format!("`{what}` must be a mapping, found {kind}"),
+                format!("{what} must be a mapping, found {kind}"),
                 Some(format!(
                     "write `{{ id: evacuation-ordered, action: Blue cell orders the evacuation, {deadline}: 20m }}`"
                 )),
