@@ -4,7 +4,10 @@
 //! occurrence: `run --resume` feeds it the digests its journal header kept (the old
 //! scenario itself is gone by then), `injector diff` the resolved offsets and bodies of
 //! both files, and then [`compare`] says how each changed one differs: moved (its offset)
-//! and which body fields, old to new. Nothing here reads files or prints.
+//! and which body fields, old to new (a contingency's condition counts as a field,
+//! `when`, and an inject's expected action as `expect`; a contingency's offset is from
+//! the moment its condition holds). Nothing here reads files
+//! or prints.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -113,6 +116,26 @@ fn resolved(t: &Timeline) -> Vec<(&str, Resolved)> {
             let mut body = t.body(o).unwrap_or_default();
             if !t.ts_pinned(t.inject(o)) {
                 body.remove("ts");
+            }
+            // A contingency's condition, as a field of its own (its offset counts from when
+            // the condition holds): a changed condition shows as a changed `when`.
+            if let Some(c) = &t.inject(o).condition {
+                body.insert("when".into(), Value::String(c.condition.text()));
+            }
+            // Likewise its expected action: what, by when, whose.
+            if let Some(e) = t.inject(o).expect.map(|e| &t.scenario.expectations[e]) {
+                let within = match e.deadline {
+                    crate::scenario::Deadline::Within(d) | crate::scenario::Deadline::By(d) => d,
+                };
+                body.insert(
+                    "expect".into(),
+                    serde_json::json!({
+                        "id": e.id,
+                        "action": e.action,
+                        "within": crate::plan::show_offset(within).trim_start_matches("T+"),
+                        "team": e.team.as_ref().map(|(t, _)| t),
+                    }),
+                );
             }
             (
                 o.key.as_str(),

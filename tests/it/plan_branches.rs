@@ -59,3 +59,37 @@ fn the_plan_lists_contingencies_and_expected_actions_and_assume_resolves_each_br
         bad.stderr
     );
 }
+
+/// `diff` names a changed condition and a changed deadline, as fields of their own.
+#[test]
+fn diff_shows_a_changed_condition_and_deadline() {
+    let dir = crate::common::tempdir();
+    let old = std::fs::read_to_string(scenario("harbour-flood.yaml")).unwrap();
+    let new = old
+        .replace(
+            "when: { missed: evacuation-ordered }",
+            "when: { missed: shelters-opened }",
+        )
+        .replace("within: 20m", "within: 25m");
+    crate::common::write(dir.path(), "old.yaml", &old);
+    crate::common::write(dir.path(), "new.yaml", &new);
+    let run = crate::common::injector_in(dir.path(), &["diff", "old.yaml", "new.yaml"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains(
+            "~ flood-worsens  when: \"missed: evacuation-ordered\" -> \"missed: shelters-opened\""
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("\"within\":\"00:20:00\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("\"within\":\"00:25:00\""),
+        "{}",
+        run.stdout
+    );
+}
