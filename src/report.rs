@@ -696,9 +696,22 @@ impl Report {
             .iter()
             .map(|r| (r.planned_at, r.sent_at))
             .collect();
+        // Expected actions: each deadline and each judgment, in a lane of their own.
+        let marks: Vec<(&Expected, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = self
+            .expectations
+            .iter()
+            .map(|x| {
+                (
+                    x,
+                    parse_time(&x.deadline),
+                    x.at.as_deref().and_then(parse_time),
+                )
+            })
+            .collect();
         let times: Vec<DateTime<Utc>> = points
             .iter()
             .flat_map(|(a, b)| [*a, *b])
+            .chain(marks.iter().flat_map(|(_, d, j)| [*d, *j]))
             .flatten()
             .collect();
         let (Some(start), Some(end)) = (times.iter().min().copied(), times.iter().max().copied())
@@ -726,7 +739,8 @@ impl Report {
             }
         }
         let (left, width, lane_h, top) = (140.0, 840.0, 30.0, 30.0);
-        let height = top + lanes.len() as f64 * lane_h + 10.0;
+        let expected_lane = !marks.is_empty();
+        let height = top + (lanes.len() + usize::from(expected_lane)) as f64 * lane_h + 10.0;
         let x = |t: DateTime<Utc>| left + (t - start).num_milliseconds() as f64 / span * width;
         let mut out = format!(
             "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1000 {height}\" width=\"1000\" height=\"{height}\" role=\"img\" aria-label=\"timeline\">\n"
@@ -740,6 +754,48 @@ impl Report {
                 y + 19.0,
                 esc(name)
             );
+        }
+        if expected_lane {
+            let y = top + lanes.len() as f64 * lane_h;
+            let _ = writeln!(
+                out,
+                "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"1000\" height=\"{lane_h}\" fill=\"#fff8e1\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">expected actions</text></g>",
+                y + 19.0
+            );
+            let mid = y + lane_h / 2.0;
+            for (x_, deadline, judged) in &marks {
+                if let Some(d) = deadline {
+                    let _ = writeln!(
+                        out,
+                        "<g class=\"deadline\" data-id=\"{}\"><title>deadline of {}: {}</title><line x1=\"{:.1}\" y1=\"{}\" x2=\"{:.1}\" y2=\"{}\" stroke=\"#c62828\" stroke-dasharray=\"3 2\"/></g>",
+                        esc(&x_.id),
+                        esc(&x_.id),
+                        esc(&x_.deadline),
+                        x(*d),
+                        y + 3.0,
+                        x(*d),
+                        y + lane_h - 3.0
+                    );
+                }
+                if let Some(j) = judged {
+                    let c = match x_.outcome.as_str() {
+                        "met" => "#2e7d32",
+                        "void" => "#6d4c41",
+                        _ => "#c62828",
+                    };
+                    let (cx, top_y) = (x(*j), mid - 5.0);
+                    let _ = writeln!(
+                        out,
+                        "<g class=\"judgment\" data-id=\"{}\" data-outcome=\"{}\"><title>{} {} at {} ({})</title><path d=\"M{cx:.1} {top_y} l5 10 h-10 z\" fill=\"{c}\"/></g>",
+                        esc(&x_.id),
+                        esc(&x_.outcome),
+                        esc(&x_.id),
+                        esc(&x_.outcome),
+                        esc(x_.at.as_deref().unwrap_or("")),
+                        esc(x_.source.as_deref().unwrap_or(""))
+                    );
+                }
+            }
         }
         for k in 0..=4 {
             let t = start + chrono::TimeDelta::milliseconds((span * k as f64 / 4.0) as i64);

@@ -112,13 +112,23 @@ impl Driver {
         }
     }
 
+    /// Click the element; again when the page re-rendered it between finding and
+    /// clicking (it refreshes every second: a stale element).
     async fn click(&self, css: &str) {
-        let id = self
-            .find(css)
-            .await
-            .unwrap_or_else(|| panic!("no element {css}"));
-        self.session("POST", &format!("/element/{id}/click"), Some(json!({})))
-            .await;
+        for _ in 0..20 {
+            let id = self
+                .find(css)
+                .await
+                .unwrap_or_else(|| panic!("no element {css}"));
+            let answer = self
+                .session("POST", &format!("/element/{id}/click"), Some(json!({})))
+                .await;
+            if answer.get("error").is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css} could not be clicked");
     }
 
     /// Wait until the element's text satisfies `ok` (up to 30 s: a browser's first start

@@ -144,6 +144,11 @@ fn the_html_report_in_a_real_browser() {
     assert!(dom.contains(
         "<tr class=\"contingency\" data-inject=\"flood-worsens\" data-outcome=\"triggered\""
     ));
+    // In the timeline: each deadline, and each judgment where it fell.
+    assert!(dom.contains("<g class=\"deadline\" data-id=\"evacuation-ordered\">"));
+    assert!(
+        dom.contains("<g class=\"judgment\" data-id=\"shelters-opened\" data-outcome=\"expired\">")
+    );
     for key in [
         "met-warning",
         "brief-per-team@blue",
