@@ -697,21 +697,23 @@ impl Report {
             .map(|r| (r.planned_at, r.sent_at))
             .collect();
         // Expected actions: each deadline and each judgment, in a lane of their own.
-        let marks: Vec<(&Expected, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = self
+        let marks: Vec<(&Expected, Span)> = self
             .expectations
             .iter()
             .map(|x| {
                 (
                     x,
-                    parse_time(&x.deadline),
-                    x.at.as_deref().and_then(parse_time),
+                    (
+                        parse_time(&x.deadline),
+                        x.at.as_deref().and_then(parse_time),
+                    ),
                 )
             })
             .collect();
         let times: Vec<DateTime<Utc>> = points
             .iter()
             .flat_map(|(a, b)| [*a, *b])
-            .chain(marks.iter().flat_map(|(_, d, j)| [*d, *j]))
+            .chain(marks.iter().flat_map(|(_, (d, j))| [*d, *j]))
             .flatten()
             .collect();
         let (Some(start), Some(end)) = (times.iter().min().copied(), times.iter().max().copied())
@@ -763,7 +765,7 @@ impl Report {
                 y + 19.0
             );
             let mid = y + lane_h / 2.0;
-            for (x_, deadline, judged) in &marks {
+            for (x_, (deadline, judged)) in &marks {
                 if let Some(d) = deadline {
                     let _ = writeln!(
                         out,
