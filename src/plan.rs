@@ -164,14 +164,22 @@ fn text_of(t: &Timeline, t0_known: bool, resolved: bool) -> String {
     let mut out = String::new();
     let s = &t.scenario;
     let _ = writeln!(out, "{}", if s.name.is_empty() { &s.file } else { &s.name });
+    let contingent = t.occurrences.iter().filter(|o| t.is_contingent(o)).count();
+    let planned = t.occurrences.iter().filter(|o| !t.is_contingent(o));
+    let duration = planned.clone().map(|o| o.offset).max().unwrap_or_default();
     let _ = writeln!(
         out,
-        "T0 {}{}  speed {}  {} occurrences over {}",
+        "T0 {}{}  speed {}  {} occurrences over {}{}",
         show_time(t.t0, s.timezone),
         if t0_known { "" } else { " (not fixed: now)" },
         t.speed,
-        t.occurrences.len(),
-        show_offset(t.duration()).trim_start_matches("T+"),
+        planned.count(),
+        show_offset(duration).trim_start_matches("T+"),
+        if contingent > 0 {
+            format!("  and {contingent} contingent")
+        } else {
+            String::new()
+        }
     );
     let rows: Vec<Row> = t
         .occurrences
