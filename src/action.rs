@@ -26,6 +26,16 @@ pub enum Action {
     Met(String, Option<String>),
     /// Judge an expected action missed, with an optional note.
     Missed(String, Option<String>),
+    /// An observation for the after-action report, about an occurrence key or an
+    /// expected action if given. Journaled as a `note` line; steers nothing.
+    Note {
+        text: String,
+        key: Option<String>,
+        expectation: Option<String>,
+    },
+    /// End the exercise now: nothing more fires (in-flight sends finish); a resume can
+    /// take it up again.
+    End,
 }
 
 /// Where an action came from.
@@ -74,8 +84,15 @@ impl Action {
             Action::Shift(_) => "shift",
             Action::Met(..) => "met",
             Action::Missed(..) => "missed",
+            Action::Note { .. } => "note",
+            Action::End => "end",
         }
     }
+
+    /// Every action's name, as [`Action::name`] gives it.
+    pub const NAMES: &[&str] = &[
+        "hold", "resume", "skip", "unskip", "fire", "shift", "met", "missed", "note", "end",
+    ];
 
     /// The note a judgment carries.
     pub fn note(&self) -> Option<&str> {
@@ -90,6 +107,8 @@ impl Action {
         match self {
             Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) => Some(k),
             Action::Met(id, _) | Action::Missed(id, _) => Some(id),
+            Action::Note { key, .. } => key.as_deref(),
+            Action::End => None,
             Action::Hold | Action::Resume | Action::Shift(_) => None,
         }
     }
@@ -104,6 +123,21 @@ impl Action {
                 Some(n) => json!({ "key": id, "note": n }),
                 None => json!({ "key": id }),
             },
+            Action::Note {
+                text,
+                key,
+                expectation,
+            } => {
+                let mut body = json!({ "text": text });
+                if let Some(k) = key {
+                    body["key"] = json!(k);
+                }
+                if let Some(e) = expectation {
+                    body["expectation"] = json!(e);
+                }
+                body
+            }
+            Action::End => json!({}),
         }
     }
 
@@ -118,6 +152,27 @@ impl Action {
         match name {
             "hold" => Ok(Action::Hold),
             "resume" => Ok(Action::Resume),
+            "end" => Ok(Action::End),
+            "note" => {
+                let text = match body.get("text") {
+                    Some(Value::String(t)) if !t.trim().is_empty() => t.trim().to_string(),
+                    _ => return Err("a note needs its `text`".into()),
+                };
+                if text.chars().count() > MAX_NOTE {
+                    return Err(format!("a note is at most {MAX_NOTE} characters"));
+                }
+                let opt = |field: &str| match body.get(field) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+                    Some(_) => Err(format!("`{field}` must be text")),
+                };
+                Ok(Action::Note {
+                    text,
+                    key: opt("key")?,
+                    expectation: opt("expectation")?,
+                })
+            }
             "skip" => key().map(Action::Skip),
             "unskip" => key().map(Action::Unskip),
             "fire" => key().map(Action::Fire),
@@ -160,6 +215,7 @@ impl Action {
         Some(match name {
             "hold" => Action::Hold,
             "resume" => Action::Resume,
+            "end" => Action::End,
             "skip" => Action::Skip(key()?),
             "unskip" => Action::Unskip(key()?),
             "fire" => Action::Fire(key()?),
@@ -226,6 +282,7 @@ mod tests {
             Action::Shift(-300_000),
             Action::Met("evacuation-ordered".into(), None),
             Action::Missed("shelters".into(), Some("no word from red cell".into())),
+            Action::End,
         ];
         for a in all {
             assert_eq!(
@@ -245,6 +302,18 @@ mod tests {
         assert!(Action::from_request("skip", &json!({})).is_err());
         assert!(Action::from_request("explode", &json!({})).is_err());
         assert_eq!(Action::from_parts("skip", None, None, None), None);
+        let note = Action::Note {
+            text: "Blue cell argues about who calls the police".into(),
+            key: Some("evac-call".into()),
+            expectation: None,
+        };
+        assert_eq!(Action::from_request("note", &note.request_body()), Ok(note));
+        assert!(Action::from_request("note", &json!({"text": " "})).is_err());
+        for name in Action::NAMES {
+            let a =
+                Action::from_request(name, &json!({"key": "k", "by": "1s", "text": "t"})).unwrap();
+            assert_eq!(a.name(), *name);
+        }
         assert!(Action::from_request("met", &json!({"key": "a", "note": 5})).is_err());
         assert!(
             Action::from_request(

@@ -40,6 +40,42 @@ pub struct Board {
     /// Contingency occurrences by key, not yet listed in `fired`: they join it when
     /// they go (their instant is known only once their condition holds).
     contingent: std::collections::HashMap<String, usize>,
+    /// The white cell's notes, oldest first (the runs it resumes' too).
+    notes: Vec<NoteView>,
+}
+
+/// A note as the page shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct NoteView {
+    pub at: DateTime<Utc>,
+    pub by: Option<String>,
+    pub source: &'static str,
+    pub text: String,
+    pub key: Option<String>,
+    pub expectation: Option<String>,
+}
+
+impl NoteView {
+    fn of(event: &Event) -> Option<NoteView> {
+        match event {
+            Event::Note {
+                at,
+                text,
+                key,
+                expectation,
+                source,
+                by,
+            } => Some(NoteView {
+                at: *at,
+                by: by.clone(),
+                source: source.name(),
+                text: text.clone(),
+                key: key.clone(),
+                expectation: expectation.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl Board {
@@ -52,8 +88,10 @@ impl Board {
         items: &[Item],
     ) -> Board {
         let mut fold = Fold::of_keys(keys);
+        let mut notes = Vec::new();
         for e in earlier {
             fold.apply(e);
+            notes.extend(NoteView::of(e));
         }
         let fired: Vec<Fired> = items
             .iter()
@@ -75,11 +113,16 @@ impl Board {
             fired,
             recent: VecDeque::with_capacity(RECENT + 1),
             contingent,
+            notes,
         }
     }
 
     /// Take in one event; events of keys outside the run are ignored.
     pub fn record(&mut self, event: &Event) {
+        if let Some(note) = NoteView::of(event) {
+            self.notes.push(note);
+            return;
+        }
         let Some(n) = self.fold.apply(event) else {
             return;
         };
@@ -117,6 +160,11 @@ impl Board {
             .iter()
             .rev()
             .map(|&n| (self.fold.key(n), self.fold.slot(n)))
+    }
+
+    /// The notes taken so far, oldest first.
+    pub fn notes(&self) -> &[NoteView] {
+        &self.notes
     }
 
     /// Every occurrence the run is about, with where it stands.

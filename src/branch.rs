@@ -1058,6 +1058,7 @@ pub fn effect_event(
                 },
                 moved_ms: None,
                 source: Source::Assumed,
+                by: None,
             }
         }
         Effect::Expired { expectation } => Event::Expired {

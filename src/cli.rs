@@ -30,8 +30,11 @@ pub enum Command {
     Run(RunArgs),
     /// After-action report from a run's journal: text, CSV, JSON or a one-page HTML timeline.
     Report(ReportArgs),
-    /// Steer a running exercise: status, hold, resume, skip, unskip, fire, shift.
+    /// Steer a running exercise: status, watch, hold, resume, skip, unskip, fire, shift,
+    /// met, missed, note, end.
     Ctl(CtlArgs),
+    /// The white cell: who may steer a run (`run --controllers FILE`), with roles.
+    Controllers(ControllersArgs),
     /// List the workspace's teams (id, kind S/M/T, name).
     Teams(ListArgs),
     /// List the workspace's personas (hash, handle, name, job title).
@@ -363,9 +366,25 @@ pub struct RunArgs {
     /// Read the control token from this file (default: a random one, printed at start).
     #[arg(long, value_name = "PATH", requires = "control")]
     pub control_token_file: Option<PathBuf>,
-    /// Allow --control on an address other than loopback.
-    #[arg(long, requires = "control")]
-    pub control_allow_remote: bool,
+    /// Who may steer the run: names, roles and token hashes (`injector controllers add`).
+    /// Without it, the one control token is a director's.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "control",
+        conflicts_with = "control_token_file"
+    )]
+    pub controllers: Option<PathBuf>,
+    /// Serve --control over TLS with a certificate made at start (its SHA-256
+    /// fingerprint is printed, for `ctl --fingerprint`). Needed on a non-loopback address.
+    #[arg(long, value_enum, value_name = "self-signed", requires = "control")]
+    pub control_tls: Option<TlsArg>,
+    /// Serve --control over TLS with this certificate chain (PEM).
+    #[arg(long, value_name = "PEM", requires_all = ["control", "control_tls_key"], conflicts_with = "control_tls")]
+    pub control_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --control-tls-cert.
+    #[arg(long, value_name = "PEM", requires = "control_tls_cert")]
+    pub control_tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -376,6 +395,9 @@ pub struct CtlArgs {
     /// Read the control token from this file (else INJECTOR_CONTROL_TOKEN).
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Trust the run's TLS certificate by this SHA-256 fingerprint (as `run` printed it).
+    #[arg(long, value_name = "SHA256")]
+    pub fingerprint: Option<String>,
     #[command(subcommand)]
     pub action: CtlAction,
 }
@@ -384,6 +406,20 @@ pub struct CtlArgs {
 pub enum CtlAction {
     /// The clock and the timeline, as JSON.
     Status,
+    /// The state as it changes, one JSON line per change, until the run ends.
+    Watch,
+    /// A note for the after-action report, about an occurrence or an expected action.
+    Note {
+        text: String,
+        /// The occurrence key or inject id it is about.
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+        /// The expected action it is about.
+        #[arg(long, value_name = "ID")]
+        expectation: Option<String>,
+    },
+    /// End the exercise now (director): nothing more fires; a resume can take it up.
+    End,
     /// Stop the exercise clock.
     Hold,
     /// Restart it; what has not fired moves later by the hold's length.
@@ -412,6 +448,40 @@ pub enum CtlAction {
         id: String,
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsArg {
+    /// A certificate made at start, trusted by its printed fingerprint.
+    SelfSigned,
+}
+
+#[derive(Debug, Args)]
+pub struct ControllersArgs {
+    #[command(subcommand)]
+    pub action: ControllersAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ControllersAction {
+    /// Add someone: a random token is made and printed once (on stdout); the file keeps
+    /// only its SHA-256.
+    Add {
+        /// Their name, as the journal and the report will say who did what.
+        name: String,
+        /// director (the clock and everything), controller (fire, skip, judge, notes) or
+        /// observer (read, notes).
+        #[arg(long, value_enum)]
+        role: crate::controllers::Role,
+        /// The controllers file (created if missing).
+        #[arg(long, default_value = "controllers.yaml", value_name = "PATH")]
+        file: PathBuf,
+    },
+    /// List who is in the file, with their roles (never their tokens).
+    List {
+        #[arg(long, default_value = "controllers.yaml", value_name = "PATH")]
+        file: PathBuf,
     },
 }
 

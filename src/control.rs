@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::action::{Action, Source};
 use crate::board::Board;
+use crate::controllers::{Controllers, Identity, Role};
 use crate::engine::{ClockState, Command};
 use crate::fold::Status;
 use crate::timeline::Timeline;
@@ -32,6 +33,8 @@ use crate::timeline::Timeline;
 pub struct View {
     pub timeline: Arc<Timeline>,
     pub clock: watch::Receiver<ClockState>,
+    /// Bumped whenever the board takes in an event (for live push).
+    pub changed: watch::Receiver<u64>,
     /// Every occurrence of the run and where it stands.
     pub board: Arc<Mutex<Board>>,
     pub dry_run: bool,
@@ -41,42 +44,49 @@ pub struct View {
 
 #[derive(Clone)]
 struct Shared {
-    token: String,
+    controllers: Arc<Controllers>,
     commands: mpsc::Sender<Command>,
     view: View,
 }
 
-/// Serve the control endpoint; returns the bound address.
+/// The control endpoint's routes, for `controllers` (who may do what).
+pub fn app(controllers: Controllers, commands: mpsc::Sender<Command>, view: View) -> Router {
+    let shared = Shared {
+        controllers: Arc::new(controllers),
+        commands,
+        view,
+    };
+    Router::new()
+        .route("/", get(page))
+        .route("/api/state", get(state))
+        .route("/api/events", get(events))
+        .route("/api/{action}", post(act))
+        .with_state(shared)
+}
+
+/// Serve the control endpoint over plain HTTP; returns the bound address.
 pub async fn serve(
     listen: SocketAddr,
-    token: String,
+    controllers: Controllers,
     commands: mpsc::Sender<Command>,
     view: View,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let shared = Shared {
-        token,
-        commands,
-        view,
-    };
-    let app = Router::new()
-        .route("/", get(page))
-        .route("/api/state", get(state))
-        .route("/api/{action}", post(act))
-        .with_state(shared);
+    let app = app(controllers, commands, view);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     Ok((addr, task))
 }
 
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
+/// Who the request's bearer token says it is, if anyone.
+fn identity(headers: &HeaderMap, controllers: &Controllers) -> Option<Identity> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim().as_bytes() == token.as_bytes())
+        .and_then(|t| controllers.who(t).cloned())
 }
 
 fn unauthorized() -> Response {
@@ -96,17 +106,22 @@ fn rfc(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if !authorized(&headers, &s.token) {
+    let Some(you) = identity(&headers, &s.controllers) else {
         return unauthorized();
-    }
-    let clock = s.view.clock.borrow().clone();
-    let occurrences: Vec<Value> = {
-        let board = s.view.board.lock().expect("board lock");
-        board
+    };
+    axum::Json(state_json(&s.view, &you)).into_response()
+}
+
+/// Everything the page and `ctl status` show, as `you` may see it.
+fn state_json(view: &View, you: &Identity) -> Value {
+    let clock = view.clock.borrow().clone();
+    let (occurrences, notes): (Vec<Value>, Value) = {
+        let board = view.board.lock().expect("board lock");
+        let occurrences = board
             .fired()
             .map(|(fired, slot)| {
-                let o = &s.view.timeline.occurrences[fired.occ];
-                let skipped = clock.skips(&o.key, &s.view.timeline.inject(o).id);
+                let o = &view.timeline.occurrences[fired.occ];
+                let skipped = clock.skips(&o.key, &view.timeline.inject(o).id);
                 let status = match slot.status {
                     Status::Uncertain => "in flight",
                     Status::Pending if skipped => "will skip",
@@ -125,24 +140,65 @@ async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
                     "message_id": slot.message_id.as_deref(),
                 })
             })
-            .collect()
+            .collect();
+        (occurrences, json!(board.notes()))
     };
-    let t = &s.view.timeline;
-    axum::Json(json!({
+    let t = &view.timeline;
+    json!({
         "scenario": if t.scenario.name.is_empty() { &t.scenario.file } else { &t.scenario.name },
         "t0": t.t0.to_rfc3339(),
         "timezone": t.scenario.timezone.map_or("UTC".to_string(), |z| z.name().to_string()),
+        "you": { "name": you.name, "role": you.role, "may": you.role.actions() },
         "held": clock.held_since.is_some(),
         "held_since": clock.held_since.map(rfc),
         "shift_ms": clock.shift.num_milliseconds(),
         "skipped": clock.skipped,
-        "dry_run": s.view.dry_run,
+        "dry_run": view.dry_run,
         "now": rfc(chrono::Utc::now()),
         "occurrences": occurrences,
         "expectations": clock.branches.expectations,
         "contingencies": clock.branches.contingencies,
-    }))
-    .into_response()
+        "notes": notes,
+    })
+}
+
+/// Live push: the state as a server-sent event now, then again whenever the clock or
+/// the board changes (at most every 100 ms), and every 15 s regardless; it ends when
+/// the run does.
+async fn events(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let Some(you) = identity(&headers, &s.controllers) else {
+        return unauthorized();
+    };
+    let view = s.view.clone();
+    let stream = futures_util::stream::unfold(
+        (view, you, true, false),
+        |(mut view, you, first, done)| async move {
+            if done {
+                return None;
+            }
+            let mut finished = false;
+            if !first {
+                let (mut clock, mut changed) = (view.clock.clone(), view.changed.clone());
+                tokio::select! {
+                    c = clock.changed() => finished |= c.is_err(),
+                    c = changed.changed() => finished |= c.is_err(),
+                    () = tokio::time::sleep(std::time::Duration::from_secs(15)) => {}
+                }
+                view.clock.mark_unchanged();
+                view.changed.mark_unchanged();
+                // A burst of changes goes as one event.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let data = state_json(&view, &you).to_string();
+            let event =
+                Ok::<_, std::convert::Infallible>(Event::default().event("state").data(data));
+            Some((event, (view, you, false, finished)))
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 async fn act(
@@ -151,9 +207,9 @@ async fn act(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !authorized(&headers, &s.token) {
+    let Some(you) = identity(&headers, &s.controllers) else {
         return unauthorized();
-    }
+    };
     let args: Value = if body.is_empty() {
         json!({})
     } else {
@@ -170,6 +226,23 @@ async fn act(
                 .into_response();
         }
     };
+    if !you.role.may(&action) {
+        let needed = Role::needed(&action);
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({
+                "ok": false,
+                "error": format!(
+                    "{} ({}) may not `{}`: it needs the {} role",
+                    you.name,
+                    you.role.name(),
+                    action.name(),
+                    needed.name()
+                ),
+            })),
+        )
+            .into_response();
+    }
     let source = Source::from_header(
         headers
             .get("x-injector-source")
@@ -180,6 +253,7 @@ async fn act(
         .send(Command {
             action,
             source,
+            by: Some(you.name.clone()),
             reply,
         })
         .await
@@ -220,10 +294,12 @@ th{background:#fafafa}td.num{font-variant-numeric:tabular-nums}
 .pending{color:#1565c0}.in-flight{color:#6a1b9a}#msg{margin-left:10px;color:#555}
 </style></head><body>
 <h1 id="title">injector — live control</h1>
-<p class="meta">T0 <span id="t0">…</span> · times in <span id="zone">…</span></p>
+<p class="meta">T0 <span id="t0">…</span> · times in <span id="zone">…</span> · you: <span id="you">…</span> · <span id="live">connecting…</span></p>
 <p><span id="clock">T+--:--:--</span>Clock: <span id="state">connecting…</span> <span id="shift"></span><span id="next"></span><span id="msg"></span></p>
-<p><button id="hold">Hold</button><button id="resume">Release hold</button>
-<button id="back5">Shift −5m</button><button id="fwd5">Shift +5m</button></p>
+<p><button id="hold" data-needs="hold">Hold</button><button id="resume" data-needs="resume">Release hold</button>
+<button id="back5" data-needs="shift">Shift −5m</button><button id="fwd5" data-needs="shift">Shift +5m</button><button id="end" data-needs="end">End exercise</button></p>
+<p><label>Note for the report: <input id="note-text" size="60" maxlength="2000"></label> <button id="note-add" data-needs="note">Add note</button></p>
+<ul id="notes"></ul>
 <section id="branches" hidden>
 <h2>Expected actions</h2>
 <p><label>Note with the next judgment: <input id="note" size="50" maxlength="2000"></label></p>
@@ -234,13 +310,18 @@ th{background:#fafafa}td.num{font-variant-numeric:tabular-nums}
 </section>
 <table><thead><tr><th>Key</th><th>T+</th><th>Planned</th><th>Effective</th><th>Status</th><th>Sent</th><th></th></tr></thead><tbody id="rows"></tbody></table>
 <script>
-const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
+// The token arrives once in the URL's fragment: kept in this tab's session storage, and
+// taken out of the address bar (and so out of history and any shared link).
+const given = new URLSearchParams(location.hash.slice(1)).get('token');
+if(given){ sessionStorage.setItem('injector-token', given); history.replaceState(null, '', location.pathname + location.search); }
+const token = sessionStorage.getItem('injector-token') || '';
 const headers = {'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json', 'X-Injector-Source': 'page'};
+let may = [];
 let zone = 'UTC';
 function msg(t){document.getElementById('msg').textContent = t;}
 async function act(action, body){
   const r = await fetch('/api/' + action, {method:'POST', headers, body: JSON.stringify(body||{})});
-  const j = await r.json(); msg(j.ok ? j.message : j.error); refresh();
+  const j = await r.json(); msg(j.ok ? j.message : j.error);
 }
 function cell(text, cls){const td=document.createElement('td'); td.textContent=text||''; if(cls) td.className=cls; return td;}
 // A date and time in the scenario's zone, with the zone's name: 2026-03-28 09:00:00 CET.
@@ -260,7 +341,37 @@ function hms(ms){
 async function refresh(){
   const r = await fetch('/api/state', {headers});
   if(!r.ok){document.getElementById('state').textContent='no access (check the token)'; return;}
-  const s = await r.json();
+  show(await r.json());
+}
+// Live push: server-sent events over a fetch (so the token stays in a header), each a
+// whole state; after a dropped connection, connect again and take the state afresh.
+async function follow(){
+  for(;;){
+    try{
+      const r = await fetch('/api/events', {headers});
+      if(!r.ok){ document.getElementById('state').textContent = 'no access (check the token)'; return; }
+      document.getElementById('live').textContent = 'live';
+      const reader = r.body.getReader(); const dec = new TextDecoder(); let buf = '';
+      for(;;){
+        const {value, done} = await reader.read(); if(done) break;
+        buf += dec.decode(value, {stream: true});
+        let i; while((i = buf.indexOf('\n\n')) >= 0){
+          const ev = buf.slice(0, i); buf = buf.slice(i + 2);
+          const data = ev.split('\n').filter(l => l.startsWith('data:')).map(l => l.slice(5).trimStart()).join('\n');
+          if(data) show(JSON.parse(data));
+        }
+      }
+    }catch(e){}
+    document.getElementById('live').textContent = 'reconnecting…';
+    await new Promise(ok => setTimeout(ok, 1000));
+  }
+}
+let last = null;
+function show(s){
+  last = s;
+  may = (s.you && s.you.may) || [];
+  document.getElementById('you').textContent = s.you ? s.you.name + ' (' + s.you.role + ')' : '';
+  for(const b of document.querySelectorAll('[data-needs]')) b.hidden = !may.includes(b.dataset.needs);
   zone = s.timezone || 'UTC';
   const t0 = Date.parse(s.t0), now = Date.parse(s.now);
   document.getElementById('title').textContent = s.scenario + ' — live control';
@@ -283,7 +394,7 @@ async function refresh(){
     tr.append(cell(o.key), cell('T+' + hms(Date.parse(o.planned_at) - t0), 'num'), cell(when(o.planned_at), 'num'), cell(when(o.effective_at), 'num'));
     const status = cell(o.status); status.className = 'status ' + (o.late ? 'late' : o.status.replace(' ', '-')); tr.append(status, cell(when(o.sent_at), 'num'));
     const td = document.createElement('td');
-    if(o.status === 'pending' || o.status === 'will skip'){
+    if((o.status === 'pending' || o.status === 'will skip') && may.includes('fire')){
       const f = document.createElement('button'); f.textContent = 'Fire now'; f.dataset.fire = o.key; f.onclick = () => act('fire', {key:o.key});
       const k = document.createElement('button');
       k.textContent = o.status === 'will skip' ? 'Unskip' : 'Skip'; k.dataset.skip = o.key;
@@ -304,7 +415,7 @@ async function refresh(){
     tr.append(cell(e.id), cell(e.action), cell(e.team), cell(deadline, 'num'), outcome,
       cell(e.outcome ? when(e.at) + ' (' + e.by + ')' + (e.note ? ': ' + e.note : '') : ''));
     const td = document.createElement('td');
-    if(!e.outcome){
+    if(!e.outcome && may.includes('met')){
       for(const [label, action] of [['Met', 'met'], ['Missed', 'missed']]){
         const b = document.createElement('button'); b.textContent = label; b.dataset[action] = e.id;
         b.onclick = () => { const note = document.getElementById('note'); act(action, {key: e.id, note: note.value}); note.value = ''; };
@@ -319,17 +430,27 @@ async function refresh(){
     const state = cell(c.state); state.className = 'state ' + c.state.replace(' ', '-');
     tr.append(cell(c.id), cell(c.condition), state, cell(c.because));
     const td = document.createElement('td');
-    if(c.state === 'armed'){
+    if(c.state === 'armed' && may.includes('fire')){
       const f = document.createElement('button'); f.textContent = 'Fire now'; f.dataset.fire = c.id; f.onclick = () => act('fire', {key: c.id});
       td.append(f);
     }
     tr.append(td); cr.append(tr);
+  }
+  const nl = document.getElementById('notes'); nl.textContent = '';
+  for(const n of (s.notes || [])){
+    const li = document.createElement('li'); li.className = 'note';
+    li.textContent = when(n.at) + ' ' + (n.by || n.source) + (n.key ? ' on ' + n.key : n.expectation ? ' on ' + n.expectation : '') + ': ' + n.text;
+    nl.append(li);
   }
 }
 document.getElementById('hold').onclick = () => act('hold');
 document.getElementById('resume').onclick = () => act('resume');
 document.getElementById('back5').onclick = () => act('shift', {by:'-5m'});
 document.getElementById('fwd5').onclick = () => act('shift', {by:'5m'});
-refresh(); setInterval(refresh, 1000);
+document.getElementById('end').onclick = () => { if(confirm('End the exercise now? Nothing more fires.')) act('end'); };
+document.getElementById('note-add').onclick = () => { const t = document.getElementById('note-text'); if(t.value.trim()){ act('note', {text: t.value}); t.value = ''; } };
+// Countdowns tick between pushes.
+setInterval(() => { if(last){ last.now = new Date(Date.parse(last.now) + 1000).toISOString(); show(last); } }, 1000);
+refresh(); follow();
 </script></body></html>
 "##;

@@ -60,6 +60,17 @@ pub enum Event {
         /// How far everything not yet fired moved: a resume's hold, a shift.
         moved_ms: Option<i64>,
         source: Source,
+        /// Who did it (a controller's name), when known.
+        by: Option<String>,
+    },
+    /// An observation for the after-action report.
+    Note {
+        at: DateTime<Utc>,
+        text: String,
+        key: Option<String>,
+        expectation: Option<String>,
+        source: Source,
+        by: Option<String>,
     },
     /// An expectation's deadline, set when its inject was sent: unjudged by `due` (moved
     /// by later holds and shifts), it is missed.
@@ -104,6 +115,7 @@ impl Event {
             | Event::Failed { key, .. }
             | Event::Skipped { key, .. } => Some(key),
             Event::Control { .. }
+            | Event::Note { .. }
             | Event::Due { .. }
             | Event::Expired { .. }
             | Event::Void { .. }

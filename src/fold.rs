@@ -126,6 +126,7 @@ impl Slot {
                 self.error = Some(because.as_str().into());
             }
             Event::Control { .. }
+            | Event::Note { .. }
             | Event::Due { .. }
             | Event::Expired { .. }
             | Event::Void { .. }

@@ -16,7 +16,8 @@
 //!   `plan --assume`) decides them.
 //! - [`journal`]: events as lines on disk, durably; [`fold`]: events to where each
 //!   occurrence stands, for the [`board`], a resume and the [`report`].
-//! - [`control`] (the control endpoint and page) and [`live`] (the terminal view).
+//! - [`control`] (the control endpoint and page, live push), [`controllers`] (the white
+//!   cell: names, roles, token hashes) and [`live`] (the terminal view).
 //! - [`stand_in`]: the built-in Conducttr stand-in server.
 //!
 //! Around the core: [`cli`] (argument parsing), [`commands`] (one file per command
@@ -30,6 +31,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod control;
+pub mod controllers;
 pub mod diag;
 pub mod diff;
 pub mod engine;
@@ -49,6 +51,7 @@ pub mod sync;
 pub mod table;
 pub mod term;
 pub mod timeline;
+pub mod tls;
 pub mod validate;
 pub mod workspace;
 pub mod yaml;

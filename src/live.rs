@@ -218,6 +218,8 @@ pub fn spawn_keys(
                 .send(Command {
                     action,
                     source: Source::Terminal,
+                    // Whoever sits at the terminal that started the run.
+                    by: std::env::var("USER").ok().filter(|u| !u.is_empty()),
                     reply,
                 })
                 .await
@@ -328,9 +330,11 @@ mod tests {
             .map(|i| timeline.occurrences[i.occ].key.clone());
         let board = Board::new(&timeline, keys, [].iter(), &items);
         let (_tx, clock) = tokio::sync::watch::channel(ClockState::default());
+        let (_changed_tx, changed) = tokio::sync::watch::channel(0u64);
         View {
             timeline,
             clock,
+            changed,
             board: Arc::new(Mutex::new(board)),
             dry_run: false,
             max_speed,

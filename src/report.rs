@@ -87,6 +87,21 @@ pub struct Report {
     pub expectations: Vec<Expected>,
     /// Each contingency inject and what its condition came to.
     pub contingencies: Vec<Contingency>,
+    /// The white cell's notes, in time order.
+    pub notes: Vec<Note>,
+}
+
+/// A note in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Note {
+    pub at: String,
+    /// T+ from T0.
+    pub offset: Option<String>,
+    pub by: Option<String>,
+    pub source: String,
+    pub text: String,
+    pub key: Option<String>,
+    pub expectation: Option<String>,
 }
 
 /// An expected action in the report.
@@ -197,8 +212,31 @@ impl Report {
                     .collect()
             })
             .unwrap_or_default();
+        let mut notes: Vec<(DateTime<Utc>, Note)> = Vec::new();
         for record in &replay.records {
             let Record::Event(e) = record else { continue };
+            if let Event::Note {
+                at,
+                text,
+                key,
+                expectation,
+                source,
+                by,
+            } = e
+            {
+                notes.push((
+                    *at,
+                    Note {
+                        at: time_text(*at),
+                        offset: None,
+                        by: by.clone(),
+                        source: source.name().into(),
+                        text: text.clone(),
+                        key: key.clone(),
+                        expectation: expectation.clone(),
+                    },
+                ));
+            }
             let expected =
                 |id: &str, list: &mut Vec<Expected>| list.iter().position(|x| x.id == id);
             match e {
@@ -321,13 +359,15 @@ impl Report {
                     action,
                     moved_ms,
                     source,
+                    by,
                 }) => {
                     let mut detail = action.key().unwrap_or_default().to_string();
                     if let Some(ms) = moved_ms {
                         let sep = if detail.is_empty() { "" } else { " " };
                         detail = format!("{detail}{sep}{:.3} s", *ms as f64 / 1000.0);
                     }
-                    let detail = format!("{detail} (from the {})", source.name())
+                    let who = by.as_deref().map_or(String::new(), |b| format!(", by {b}"));
+                    let detail = format!("{detail} (from the {}{who})", source.name())
                         .trim()
                         .to_string();
                     actions.push(Action {
@@ -401,7 +441,40 @@ impl Report {
             rows,
             expectations,
             contingencies,
+            notes: notes
+                .into_iter()
+                .map(|(at, n)| Note {
+                    offset: offset(Some(at)),
+                    ..n
+                })
+                .collect(),
         }
+    }
+
+    /// The notes as text lines.
+    fn notes_text(&self) -> String {
+        let mut out = String::new();
+        if self.notes.is_empty() {
+            return out;
+        }
+        out.push_str("\nnotes:\n");
+        for n in &self.notes {
+            let about = n
+                .key
+                .as_deref()
+                .or(n.expectation.as_deref())
+                .map_or(String::new(), |k| format!(" on {k}"));
+            let _ = writeln!(
+                out,
+                "  {} {}  {} ({}){about}: {}",
+                n.at,
+                n.offset.as_deref().unwrap_or(""),
+                n.by.as_deref().unwrap_or("-"),
+                n.source,
+                n.text
+            );
+        }
+        out
     }
 
     /// The expectations and contingencies as text tables (empty without any).
@@ -515,6 +588,7 @@ impl Report {
             let _ = writeln!(out, "  {}  {:<7} {}", a.at, a.what, a.detail);
         }
         out.push_str(&self.branch_text());
+        out.push_str(&self.notes_text());
         let _ = writeln!(out);
         let header = [
             "KEY",
@@ -555,6 +629,20 @@ impl Report {
         ]);
         for r in &self.rows {
             let _ = w.write_record(row_cells(r));
+        }
+        // Notes as rows of their own: status `note`, who in `persona`, where from in `to`,
+        // when in `sent_at`, the text in `error`'s place.
+        for n in &self.notes {
+            let about = n.key.clone().or(n.expectation.clone()).unwrap_or_default();
+            let mut cells: [String; 13] = Default::default();
+            cells[0] = about;
+            cells[1] = n.offset.clone().unwrap_or_default();
+            cells[3] = n.by.clone().unwrap_or_default();
+            cells[4] = n.source.clone();
+            cells[6] = n.at.clone();
+            cells[8] = "note".into();
+            cells[12] = n.text.clone();
+            let _ = w.write_record(cells);
         }
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
@@ -605,6 +693,23 @@ impl Report {
                     esc(&a.at),
                     esc(&a.what),
                     esc(&a.detail)
+                );
+            }
+            out.push_str("</table>\n");
+        }
+        if !self.notes.is_empty() {
+            out.push_str("<h2>Notes</h2><table class=\"notes\"><tr><th>At</th><th>T+</th><th>By</th><th>About</th><th>Note</th></tr>\n");
+            for n in &self.notes {
+                let _ = writeln!(
+                    out,
+                    "<tr class=\"note\" data-by=\"{}\"><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
+                    esc(n.by.as_deref().unwrap_or("")),
+                    esc(&n.at),
+                    esc(n.offset.as_deref().unwrap_or("")),
+                    esc(n.by.as_deref().unwrap_or("-")),
+                    esc(&n.source),
+                    esc(n.key.as_deref().or(n.expectation.as_deref()).unwrap_or("")),
+                    esc(&n.text)
                 );
             }
             out.push_str("</table>\n");
@@ -710,10 +815,13 @@ impl Report {
                 )
             })
             .collect();
+        let note_times: Vec<(&Note, Option<DateTime<Utc>>)> =
+            self.notes.iter().map(|n| (n, parse_time(&n.at))).collect();
         let times: Vec<DateTime<Utc>> = points
             .iter()
             .flat_map(|(a, b)| [*a, *b])
             .chain(marks.iter().flat_map(|(_, (d, j))| [*d, *j]))
+            .chain(note_times.iter().map(|(_, t)| *t))
             .flatten()
             .collect();
         let (Some(start), Some(end)) = (times.iter().min().copied(), times.iter().max().copied())
@@ -742,7 +850,10 @@ impl Report {
         }
         let (left, width, lane_h, top) = (140.0, 840.0, 30.0, 30.0);
         let expected_lane = !marks.is_empty();
-        let height = top + (lanes.len() + usize::from(expected_lane)) as f64 * lane_h + 10.0;
+        let notes_lane = !note_times.is_empty();
+        let height = top
+            + (lanes.len() + usize::from(expected_lane) + usize::from(notes_lane)) as f64 * lane_h
+            + 10.0;
         let x = |t: DateTime<Utc>| left + (t - start).num_milliseconds() as f64 / span * width;
         let mut out = format!(
             "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1000 {height}\" width=\"1000\" height=\"{height}\" role=\"img\" aria-label=\"timeline\">\n"
@@ -797,6 +908,27 @@ impl Report {
                         esc(x_.source.as_deref().unwrap_or(""))
                     );
                 }
+            }
+        }
+        if notes_lane {
+            let y = top + (lanes.len() + usize::from(expected_lane)) as f64 * lane_h;
+            let _ = writeln!(
+                out,
+                "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"1000\" height=\"{lane_h}\" fill=\"#e3f2fd\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">notes</text></g>",
+                y + 19.0
+            );
+            for (n, at) in &note_times {
+                let Some(at) = at else { continue };
+                let _ = writeln!(
+                    out,
+                    "<g class=\"note-mark\" data-by=\"{}\"><title>{} {}: {}</title><rect x=\"{:.1}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"#1565c0\"/></g>",
+                    esc(n.by.as_deref().unwrap_or("")),
+                    esc(&n.at),
+                    esc(n.by.as_deref().unwrap_or(&n.source)),
+                    esc(&n.text),
+                    x(*at) - 4.0,
+                    y + lane_h / 2.0 - 4.0
+                );
             }
         }
         for k in 0..=4 {

@@ -52,6 +52,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             mock_server::mock_server(args),
         ),
         Command::Ctl(args) => block_on(false, "warn", ctl::ctl(args)),
+        Command::Controllers(args) => ctl::controllers(args),
         Command::Teams(args) => block_on(false, "warn", workspace::list(args, true)),
         Command::Personas(args) => block_on(false, "warn", workspace::list(args, false)),
         Command::Sync(args) => block_on(false, "warn", workspace::sync(args)),

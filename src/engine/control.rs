@@ -13,6 +13,8 @@ use crate::event::Event;
 pub struct Command {
     pub action: Action,
     pub source: Source,
+    /// Who asked (a controller's name), when known.
+    pub by: Option<String>,
     pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
 }
 
@@ -116,7 +118,11 @@ impl ClockState {
                 Action::Unskip(k) => {
                     state.unskip(k);
                 }
-                Action::Fire(_) | Action::Met(..) | Action::Missed(..) => {}
+                Action::Fire(_)
+                | Action::Met(..)
+                | Action::Missed(..)
+                | Action::Note { .. }
+                | Action::End => {}
             }
         }
     }
@@ -136,6 +142,8 @@ pub(super) struct Cursor {
     pub(super) last_fired: Option<DateTime<Utc>>,
     /// The run's branches, when the scenario has any.
     pub(super) branch: Option<super::branching::BranchCursor>,
+    /// Ended by a director's `end`.
+    pub(super) ended: bool,
 }
 
 impl Cursor {

@@ -185,6 +185,10 @@ pub enum Ending {
     Interrupted {
         pending: usize,
     },
+    /// Ended by a director (`end`); these occurrences were never started.
+    Ended {
+        pending: usize,
+    },
 }
 
 pub struct Engine<D: Dispatch> {
@@ -253,6 +257,13 @@ impl<D: Dispatch> Engine<D> {
             drain.await?;
             return Ok(Ending::Completed);
         }
+        if cursor.ended {
+            drain.await?;
+            return Ok(Ending::Ended {
+                pending: cursor.pending(items.len())
+                    + cursor.branch.as_ref().map_or(0, |b| b.extra.len()),
+            });
+        }
         if tokio::time::timeout(self.config.drain, drain)
             .await
             .is_err()
@@ -291,6 +302,7 @@ impl<D: Dispatch> Engine<D> {
             warm: AtomicUsize::new(0),
             last_fired: None,
             branch,
+            ended: false,
         };
         let mut outcomes = cursor.branch.as_mut().and_then(|b| b.outcomes.take());
         if let Some(b) = cursor.branch.as_mut() {
@@ -369,9 +381,12 @@ impl<D: Dispatch> Engine<D> {
                 }
                 Wake::Command(cmd) => {
                     let reply = self
-                        .apply(cmd.action, cmd.source, items, &mut cursor, &tx)
+                        .apply(cmd.action, (cmd.source, cmd.by), items, &mut cursor, &tx)
                         .await?;
                     let _ = cmd.reply.send(reply);
+                    if cursor.ended {
+                        break;
+                    }
                     continue;
                 }
                 Wake::Outcome(o) => {
@@ -652,12 +667,65 @@ impl<D: Dispatch> Engine<D> {
     async fn apply(
         &self,
         action: Action,
-        source: Source,
+        (source, by): (Source, Option<String>),
         items: &[Item],
         cursor: &mut Cursor,
         tx: &mpsc::Sender<Prepared<D>>,
     ) -> std::io::Result<Result<String, String>> {
         let now = self.clock.now();
+        if let Action::Note {
+            text,
+            key,
+            expectation,
+        } = &action
+        {
+            if let Some(k) = key
+                && !self
+                    .timeline
+                    .occurrences
+                    .iter()
+                    .any(|o| &o.key == k || &self.timeline.inject(o).id == k)
+            {
+                let hint = crate::diag::suggest(
+                    k,
+                    self.timeline.occurrences.iter().map(|o| o.key.as_str()),
+                )
+                .map_or(String::new(), |h| format!(" ({h})"));
+                return Ok(Err(format!("no occurrence or inject `{k}`{hint}")));
+            }
+            if let Some(e) = expectation {
+                match cursor.branch.as_ref() {
+                    Some(b) if b.model.expectation(e).is_some() => {}
+                    Some(b) => return Ok(Err(b.model.unknown_expectation(e))),
+                    None => return Ok(Err("this scenario has no expected actions".into())),
+                }
+            }
+            self.emit(Event::Note {
+                at: now,
+                text: text.clone(),
+                key: key.clone(),
+                expectation: expectation.clone(),
+                source,
+                by,
+            })
+            .await?;
+            return Ok(Ok("note taken".into()));
+        }
+        if let Action::End = action {
+            self.emit(Event::Control {
+                at: now,
+                action,
+                moved_ms: None,
+                source,
+                by,
+            })
+            .await?;
+            cursor.ended = true;
+            cursor.stopped = true;
+            return Ok(Ok(
+                "ended: nothing more fires (a resume can take it up again)".into(),
+            ));
+        }
         if let Action::Met(id, note) | Action::Missed(id, note) = &action {
             let met = matches!(action, Action::Met(..));
             let event = Event::Control {
@@ -665,6 +733,7 @@ impl<D: Dispatch> Engine<D> {
                 action: action.clone(),
                 moved_ms: None,
                 source,
+                by,
             };
             return self
                 .judge(cursor, id, met, note.clone(), source, event)
@@ -768,6 +837,7 @@ impl<D: Dispatch> Engine<D> {
                     action: Action::Fire(occ_key.clone()),
                     moved_ms: None,
                     source,
+                    by,
                 })
                 .await?;
                 let (prepared, durable) = self
@@ -779,13 +849,16 @@ impl<D: Dispatch> Engine<D> {
                 let _ = tx.send((now, prepared, durable, started)).await;
                 return Ok(Ok(format!("{occ_key} fired")));
             }
-            Action::Met(..) | Action::Missed(..) => unreachable!("judged above"),
+            Action::Met(..) | Action::Missed(..) | Action::Note { .. } | Action::End => {
+                unreachable!("carried out above")
+            }
         };
         self.emit(Event::Control {
             at: self.clock.now(),
             action,
             moved_ms,
             source,
+            by,
         })
         .await?;
         Ok(Ok(reply))

@@ -82,6 +82,21 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
         source: Source,
+        /// Who did it: a controller's name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// An observation for the after-action report.
+    Note {
+        at: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expectation: Option<String>,
+        source: Source,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     /// An expectation's deadline, set when its inject was sent.
     Due {
@@ -190,6 +205,7 @@ impl From<&Event> for Entry {
                 action,
                 moved_ms,
                 source,
+                by,
             } => Entry::Control {
                 at: t(at),
                 action: action.name().into(),
@@ -197,6 +213,22 @@ impl From<&Event> for Entry {
                 by_ms: *moved_ms,
                 note: action.note().map(String::from),
                 source: *source,
+                by: by.clone(),
+            },
+            Event::Note {
+                at,
+                text,
+                key,
+                expectation,
+                source,
+                by,
+            } => Entry::Note {
+                at: t(at),
+                text: text.clone(),
+                key: key.clone(),
+                expectation: expectation.clone(),
+                source: *source,
+                by: by.clone(),
             },
             Event::Due {
                 expectation,
@@ -318,7 +350,9 @@ impl Entry {
                     by_ms,
                     note,
                     source,
+                    by,
                 } => Event::Control {
+                    by: by.clone(),
                     at: time("at", at)?,
                     moved_ms: match by_ms {
                         Some(ms) if !crate::action::move_in_range(*ms) => {
@@ -333,6 +367,21 @@ impl Entry {
                 Entry::Started { keys, at } => Event::Started {
                     key: keys.first().cloned().unwrap_or_default(),
                     at: time("at", at)?,
+                },
+                Entry::Note {
+                    at,
+                    text,
+                    key,
+                    expectation,
+                    source,
+                    by,
+                } => Event::Note {
+                    at: time("at", at)?,
+                    text: text.clone(),
+                    key: key.clone(),
+                    expectation: expectation.clone(),
+                    source: *source,
+                    by: by.clone(),
                 },
                 Entry::Due {
                     expectation,

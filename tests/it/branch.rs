@@ -146,6 +146,7 @@ async fn run_part(
                 .send(Command {
                     action,
                     source: Source::Command,
+                    by: None,
                     reply,
                 })
                 .await

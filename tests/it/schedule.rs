@@ -306,6 +306,7 @@ mod control {
         tx.send(Command {
             action,
             source: Source::Command,
+            by: None,
             reply,
         })
         .await

@@ -84,6 +84,7 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
     let stop_tx = Arc::new(stop_tx);
     let refused = Arc::new(std::sync::OnceLock::new());
     let (shown_tx, shown_rx) = mpsc::unbounded_channel();
+    let (changed_tx, changed_rx) = watch::channel(0u64);
     let reporter = tokio::spawn(output::show_events(shown_rx, args.format, args.dry_run));
     let listener = Arc::new(output::Listener {
         board: board.clone(),
@@ -91,6 +92,7 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
         sent_shown: args.format == ReportFormat::Json || tracing::enabled!(tracing::Level::INFO),
         refused: refused.clone(),
         stop: stop_tx.clone(),
+        changed: changed_tx,
     });
 
     let initial = match &p.resume_of {
@@ -107,6 +109,7 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
     let view = control::View {
         timeline: p.timeline.clone(),
         clock: clock_rx.clone(),
+        changed: changed_rx,
         board: board.clone(),
         dry_run: args.dry_run,
         max_speed: p.max_speed,
@@ -159,7 +162,8 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
     })
 }
 
-/// Start the control endpoint on a loopback address (others need --control-allow-remote).
+/// Start the control endpoint: plain HTTP on a loopback address only, TLS anywhere; the
+/// controllers file (or one random token, a director's) says who may do what.
 async fn start_control(
     addr: &str,
     args: &RunArgs,
@@ -167,24 +171,88 @@ async fn start_control(
     view: control::View,
 ) -> Result<tokio::task::JoinHandle<()>, Error> {
     let listen = super::listen_address("--control", addr, "127.0.0.1:8790").await?;
-    if !listen.ip().is_loopback() && !args.control_allow_remote {
+    let tls = match (
+        &args.control_tls,
+        &args.control_tls_cert,
+        &args.control_tls_key,
+    ) {
+        (Some(crate::cli::TlsArg::SelfSigned), _, _) => Some(
+            crate::tls::self_signed(crate::tls::hosts_for(listen))
+                .map_err(|e| Error::usage(format!("--control-tls self-signed: {e}"), None))?,
+        ),
+        (None, Some(cert), Some(key)) => {
+            let cert_pem = super::read_file(cert, super::MAX_TOKEN_BYTES * 64, "certificate")?;
+            let key_pem = super::read_file(key, super::MAX_TOKEN_BYTES * 64, "key")?;
+            Some(crate::tls::from_pem(&cert_pem, &key_pem).map_err(|e| {
+                Error::usage(
+                    format!("--control-tls-cert {}: {e}", cert.display()),
+                    Some("give a PEM certificate chain and its PEM private key"),
+                )
+            })?)
+        }
+        _ => None,
+    };
+    if !listen.ip().is_loopback() && tls.is_none() {
         return Err(Error::usage(
-            format!("--control {listen} is not a loopback address"),
+            format!(
+                "--control {listen} is not a loopback address, and plain HTTP stays on this machine"
+            ),
             Some(
-                "anyone who can reach it can steer the exercise: add --control-allow-remote if you mean it",
+                "anyone on the network could read the token: add --control-tls self-signed (or --control-tls-cert and --control-tls-key)",
             ),
         ));
     }
-    let token = match &args.control_token_file {
-        Some(path) => super::read_token_file(path)?,
-        None => stand_in::random_token(),
+    let (controllers, token) = match (&args.controllers, &args.control_token_file) {
+        (Some(path), _) => {
+            let bytes = super::read_file(path, super::MAX_TOKEN_BYTES * 16, "controllers file")?;
+            let text = String::from_utf8_lossy(&bytes);
+            let c = crate::controllers::read(path, &text).map_err(|e| {
+                Error::usage(
+                    format!("the controllers file cannot be used:\n{e}"),
+                    Some("`injector controllers add NAME --role ROLE --file FILE` writes a valid one"),
+                )
+            })?;
+            (c, None)
+        }
+        (None, Some(path)) => {
+            let token = super::read_token_file(path)?;
+            (crate::controllers::Controllers::single(&token), Some(token))
+        }
+        (None, None) => {
+            let token = stand_in::random_token();
+            (crate::controllers::Controllers::single(&token), Some(token))
+        }
     };
-    let (bound, task) = control::serve(listen, token.clone(), commands, view)
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| super::cannot_listen("--control", listen, e))?;
-    eprintln!("control: http://{bound}/");
-    eprintln!("control page: http://{bound}/#token={token}");
-    eprintln!("control token: {token}");
+    let bound = listener
+        .local_addr()
+        .map_err(|e| super::cannot_listen("--control", listen, e))?;
+    let app = control::app(controllers.clone(), commands, view);
+    let (scheme, task) = match &tls {
+        Some(t) => ("https", crate::tls::serve(listener, t.config.clone(), app)),
+        None => (
+            "http",
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }),
+        ),
+    };
+    eprintln!("control: {scheme}://{bound}/");
+    if let Some(t) = &tls {
+        eprintln!("control fingerprint: {}", t.fingerprint);
+    }
+    match token {
+        Some(token) => {
+            eprintln!("control page: {scheme}://{bound}/#token={token}");
+            eprintln!("control token: {token}");
+        }
+        None => eprintln!(
+            "control page: {scheme}://{bound}/#token=YOUR-TOKEN ({} people in the controllers file)",
+            controllers.len()
+        ),
+    }
     Ok(task)
 }
 

@@ -28,6 +28,8 @@ pub struct Listener {
     pub refused: Arc<std::sync::OnceLock<u16>>,
     /// Stops the run (as a signal does).
     pub stop: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Bumped when the board changes, for the pages' live push.
+    pub changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl engine::Listener for Listener {
@@ -36,6 +38,10 @@ impl engine::Listener for Listener {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .record(&event);
+        // Pages follow by live push; a request about to start changes nothing they show.
+        if !matches!(event, Event::Sending { .. } | Event::Started { .. }) {
+            self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        }
         if let Event::Failed {
             status: Some(code @ (401 | 403)),
             ..
@@ -128,10 +134,29 @@ fn log_event(event: &Event, tag: &str) {
             );
         }
         Event::Skipped { key, reason, .. } => tracing::warn!("{tag}skipped {key}: {reason}"),
+        Event::Note {
+            text,
+            key,
+            expectation,
+            source,
+            by,
+            ..
+        } => {
+            let about = key
+                .as_deref()
+                .or(expectation.as_deref())
+                .map_or(String::new(), |k| format!(" on {k}"));
+            tracing::info!(
+                "{tag}note ({}{}){about}: {text}",
+                source.name(),
+                by.as_deref().map_or(String::new(), |b| format!(", {b}"))
+            );
+        }
         Event::Control {
             action,
             moved_ms,
             source,
+            by,
             ..
         } => {
             let what = action
@@ -141,8 +166,9 @@ fn log_event(event: &Event, tag: &str) {
                 .unwrap_or_default();
             let note = action.note().map_or(String::new(), |n| format!(" ({n})"));
             tracing::warn!(
-                "{tag}control ({}): {} {what}{note}",
+                "{tag}control ({}{}): {} {what}{note}",
                 source.name(),
+                by.as_deref().map_or(String::new(), |b| format!(", {b}")),
                 action.name()
             );
         }
