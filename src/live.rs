@@ -110,7 +110,7 @@ pub fn start_view(
             }
             if keys {
                 msg.push_str(
-                    "   keys: [space] hold/release  [s] skip next  [u] unskip it  [f] fire next now  [?] help",
+                    "   keys: [space] hold/release  [s] skip next  [u] unskip it  [f] fire next now  [n] note  [?] help",
                 );
             }
             let next_lines = next_up(&view, &state, 3);
@@ -122,6 +122,11 @@ pub fn start_view(
             }
             for line in last_sends(&view, 3) {
                 msg.push_str(&format!("\n  last  {line}"));
+            }
+            if let Some(text) = typing() {
+                msg.push_str(&format!(
+                    "\n  note  {text}_   (Enter: add it, Esc: drop it)"
+                ));
             }
             if let Some(e) = state.branches.next_open() {
                 let until = state.held_since.unwrap_or_else(Utc::now);
@@ -145,6 +150,19 @@ pub fn start_view(
         }
     });
     bar
+}
+
+/// The note being typed at the terminal, shown in the live view.
+static TYPING: Mutex<Option<String>> = Mutex::new(None);
+
+fn set_typing(text: Option<String>) {
+    if let Ok(mut t) = TYPING.lock() {
+        *t = text;
+    }
+}
+
+fn typing() -> Option<String> {
+    TYPING.lock().ok().and_then(|t| t.clone())
 }
 
 /// The key reader; `stop` restores the terminal.
@@ -180,9 +198,49 @@ pub fn spawn_keys(
         })
         .ok();
     let task = tokio::spawn(async move {
+        // While a note is being typed: its text so far.
+        let mut note: Option<Vec<u8>> = None;
         while let Some(key) = rx.recv().await {
+            if let Some(text) = note.as_mut() {
+                match key {
+                    b'\n' | b'\r' => {}
+                    // Escape drops it; backspace takes a byte back.
+                    0x1b => {
+                        note = None;
+                        set_typing(None);
+                        tracing::info!("note dropped");
+                        continue;
+                    }
+                    0x7f | 0x08 => {
+                        text.pop();
+                        set_typing(Some(String::from_utf8_lossy(text).into_owned()));
+                        continue;
+                    }
+                    b => {
+                        text.push(b);
+                        set_typing(Some(String::from_utf8_lossy(text).into_owned()));
+                        continue;
+                    }
+                }
+            }
             let next_key = next.borrow().as_ref().map(|(k, _)| k.clone());
             let action = match key {
+                // Enter ends a note being typed.
+                b'\n' | b'\r' if note.is_some() => {
+                    let text =
+                        String::from_utf8_lossy(&note.take().unwrap_or_default()).into_owned();
+                    set_typing(None);
+                    (!text.trim().is_empty()).then(|| Action::Note {
+                        text: text.trim().to_string(),
+                        key: None,
+                        expectation: None,
+                    })
+                }
+                b'n' => {
+                    note = Some(Vec::new());
+                    set_typing(Some(String::new()));
+                    continue;
+                }
                 b' ' | b'\n' | b'\r' => Some(if clock.borrow().held_since.is_some() {
                     Action::Resume
                 } else {
@@ -207,7 +265,7 @@ pub fn spawn_keys(
                 }
                 _ => {
                     tracing::info!(
-                        "keys: [space] hold or release the hold, [s] skip the next inject, [u] undo that skip, [f] fire it now, [m] met / [x] missed for the expected action shown"
+                        "keys: [space] hold or release the hold, [s] skip the next inject, [u] undo that skip, [f] fire it now, [m] met / [x] missed for the expected action shown, [n] a note (Enter ends it, Esc drops it)"
                     );
                     None
                 }

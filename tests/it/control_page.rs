@@ -112,6 +112,32 @@ impl Driver {
         }
     }
 
+    /// Whether the element is shown (present and not hidden).
+    async fn displayed(&self, css: &str) -> bool {
+        match self.find(css).await {
+            Some(id) => self
+                .session("GET", &format!("/element/{id}/displayed"), None)
+                .await
+                .as_bool()
+                .unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// Type `text` into the element.
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self
+            .find(css)
+            .await
+            .unwrap_or_else(|| panic!("no element {css}"));
+        self.session(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
     /// Click the element; again when the page re-rendered it between finding and
     /// clicking (it refreshes every second: a stale element).
     async fn click(&self, css: &str) {
@@ -477,6 +503,13 @@ async fn a_key_in_the_terminal_judges_the_expected_action_it_shows() {
     };
     wait_for("expect  evacuation-ordered: Blue orders the evacuation (due in 00:00:");
     wait_for("[m] met  [x] missed");
+    // A note: `n`, the text, Enter.
+    tm(&["send-keys", "-t", session, "n"]);
+    wait_for("note  _");
+    tm(&["send-keys", "-t", session, "-l", "Blue is stalling"]);
+    wait_for("note  Blue is stalling_");
+    tm(&["send-keys", "-t", session, "Enter"]);
+    wait_for("note taken");
     tm(&["send-keys", "-t", session, "x"]);
     wait_for("evacuation-ordered judged missed; triggered flood-worsens");
     wait_for("dry run: 3 sent");
@@ -484,5 +517,152 @@ async fn a_key_in_the_terminal_judges_the_expected_action_it_shows() {
     assert_eq!(
         control_actions(dir.path(), "s.dry-run.journal.jsonl"),
         ["missed terminal"]
+    );
+    let notes: Vec<String> = crate::run::journal(dir.path(), "s.dry-run.journal.jsonl")
+        .iter()
+        .filter(|l| l["type"] == "note")
+        .map(|l| {
+            format!(
+                "{} {}",
+                l["source"].as_str().unwrap(),
+                l["text"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(notes, ["terminal Blue is stalling"]);
+}
+
+/// The white cell in two browsers at once: a director and an observer, each with their
+/// own token. The observer cannot hold (no button, and the server says 403); the
+/// director's hold shows on the observer's page within a second, pushed; the observer's
+/// note shows on the director's page, and in the report with the observer's name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_director_and_an_observer_on_one_live_exercise() {
+    crate::common::tool("chromium-driver");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("s.yaml"), scenario(4, 20_000)).unwrap();
+    let token = |name: &str, role: &str| {
+        let run = crate::common::injector_in(
+            d,
+            &[
+                "controllers",
+                "add",
+                name,
+                "--role",
+                role,
+                "--file",
+                "team.yaml",
+            ],
+        );
+        run.code(0);
+        run.stdout.trim().to_string()
+    };
+    let (dana, olive) = (token("Dana", "director"), token("Olive", "observer"));
+    let t0 = t0_in(2);
+    let mut child = crate::run::command(
+        d,
+        &[
+            "run",
+            "s.yaml",
+            "--dry-run",
+            "--start-at",
+            &t0,
+            "--control",
+            "127.0.0.1:0",
+            "--controllers",
+            "team.yaml",
+        ],
+        &[],
+    )
+    .spawn()
+    .unwrap();
+    let url = {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut url = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(u) = line.strip_prefix("control: ") {
+                url = u.trim().to_string();
+                break;
+            }
+        }
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        url
+    };
+    let (p1, p2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let director = Driver::start(p1.path()).await;
+    let observer = Driver::start(p2.path()).await;
+    for (driver, token) in [(&director, &dana), (&observer, &olive)] {
+        driver
+            .session(
+                "POST",
+                "/url",
+                Some(json!({"url": format!("{url}#token={token}")})),
+            )
+            .await;
+        driver.wait_text("#live", |t| t == "live").await;
+    }
+    assert_eq!(director.text("#you").await, "Dana (director)");
+    assert_eq!(observer.text("#you").await, "Olive (observer)");
+    // The token left the address bar.
+    let address = observer.session("GET", "/url", None).await;
+    assert!(!address.as_str().unwrap().contains(&olive), "{address}");
+    // The observer has no Hold button, and the server refuses it anyway.
+    assert!(director.displayed("#hold").await);
+    assert!(!observer.displayed("#hold").await);
+    assert!(observer.displayed("#note-add").await);
+    let http = crate::stand_in::client();
+    let refused = http
+        .post(format!("{url}api/hold"))
+        .bearer_auth(&olive)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    // The director holds; the observer's page shows it within a second, no reload.
+    observer.wait_text("#state", |t| t == "running").await;
+    director.click("#hold").await;
+    let clicked = std::time::Instant::now();
+    observer.wait_text("#state", |t| t == "held").await;
+    let took = clicked.elapsed();
+    assert!(
+        took < Duration::from_millis(1500),
+        "the hold reached the other page after {took:?}"
+    );
+    // The observer's note reaches the director's page.
+    observer
+        .type_into("#note-text", "Blue cell has not called the police yet")
+        .await;
+    observer.click("#note-add").await;
+    director
+        .wait_text("#notes li.note", |t| {
+            t.contains("Olive") && t.contains("has not called the police")
+        })
+        .await;
+    director.session("DELETE", "", None).await;
+    observer.session("DELETE", "", None).await;
+    let end = crate::stand_in::client()
+        .post(format!("{url}api/end"))
+        .bearer_auth(&dana)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(end.status().as_u16(), 200);
+    let _ = child.wait().await;
+    let report = crate::common::injector_in(d, &["report", "s.dry-run.journal.jsonl"]);
+    assert!(
+        report
+            .stdout
+            .contains("Olive (page): Blue cell has not called the police yet"),
+        "{}",
+        report.stdout
+    );
+    assert!(
+        report.stdout.contains("hold    (from the page, by Dana)"),
+        "{}",
+        report.stdout
     );
 }

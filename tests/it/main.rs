@@ -17,4 +17,5 @@ pub mod schedule;
 mod schema;
 mod stand_in;
 mod validate_rules;
+mod white_cell;
 mod workspace;

@@ -403,6 +403,8 @@ async fn finish(
         (Summary::new(&totals, &lateness), part)
     };
     let interrupted = matches!(ending, engine::Ending::Interrupted { .. });
+    // Ended by a director: not completed (a resume can take it up), not an interruption.
+    let ended = matches!(ending, engine::Ending::Ended { .. });
     let Started {
         p,
         journal,
@@ -414,6 +416,8 @@ async fn finish(
             at: time_text(Utc::now()),
             reason: if interrupted {
                 "interrupted".into()
+            } else if ended {
+                "ended".into()
             } else {
                 "completed".into()
             },
@@ -425,8 +429,11 @@ async fn finish(
     }
     let journal_path = &p.journal_path;
     let refused = side.refused.get().copied();
-    let resume_command =
-        interrupted.then(|| output::resume_command(args, journal_path, refused.is_some()));
+    let resume_command = (interrupted || ended && summary.pending > 0)
+        .then(|| output::resume_command(args, journal_path, refused.is_some()));
+    if ended {
+        tracing::warn!("the exercise was ended from the control endpoint");
+    }
     output::print_summary(
         &summary,
         part.as_ref(),

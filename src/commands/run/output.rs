@@ -287,7 +287,7 @@ pub fn print_summary(
                 ));
             }
             if let Some(cmd) = resume {
-                t.push_str(&format!("interrupted; to resume: {cmd}\n"));
+                t.push_str(&format!("stopped early; to resume: {cmd}\n"));
             }
             t
         }
