@@ -957,7 +957,8 @@ async fn ctl_steers_a_real_run() {
     );
     let report = injector_run(dir, &["report", "s.journal.jsonl"], &[]).await;
     assert!(
-        report.stdout.contains("hold") && report.stdout.contains("i4 (from the command)"),
+        report.stdout.contains("hold")
+            && report.stdout.contains("i4 (from the command, by director)"),
         "{}",
         report.stdout
     );
