@@ -417,3 +417,64 @@ async fn ctl_watch_follows_the_run_until_it_ends() {
     .expect("watch ends with the run");
     assert!(status.success());
 }
+
+/// A certificate of one's own (PEM files): served, and trusted by its fingerprint; a file
+/// that is not PEM is refused at start with what is wrong.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_from_pem_files() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "s.yaml", &slow());
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    write(d, "cert.pem", &made.cert.pem());
+    write(d, "key.pem", &made.signing_key.serialize_pem());
+    let expected = injector::tls::fingerprint(made.cert.der());
+    let (child, url, fingerprint, printed) = start(
+        d,
+        &[
+            "--control-tls-cert",
+            "cert.pem",
+            "--control-tls-key",
+            "key.pem",
+        ],
+    )
+    .await;
+    assert_eq!(fingerprint.as_deref(), Some(expected.as_str()));
+    let token = printed
+        .lock()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("control token: ").map(String::from))
+        .unwrap();
+    // Pasted as plain lower-case hex, without colons: the same fingerprint.
+    let plain = expected
+        .trim_start_matches("SHA256:")
+        .replace(':', "")
+        .to_lowercase();
+    let ok = ctl(d, &url, &token, &["--fingerprint", &plain, "end"]).await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let _ = child.wait_with_output().await;
+
+    write(d, "bad.pem", "not a certificate\n");
+    let run = injector_in(
+        d,
+        &[
+            "run",
+            "s.yaml",
+            "--dry-run",
+            "--fresh",
+            "--control",
+            "127.0.0.1:0",
+            "--control-tls-cert",
+            "bad.pem",
+            "--control-tls-key",
+            "key.pem",
+        ],
+    );
+    run.code(2);
+    assert!(
+        run.stderr.contains("--control-tls-cert bad.pem") && run.stderr.contains("no certificate"),
+        "{}",
+        run.stderr
+    );
+}
