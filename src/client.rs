@@ -191,6 +191,8 @@ pub struct Client {
     settings: Settings,
     /// `POST /messages`, parsed once.
     messages: reqwest::Url,
+    /// Each endpoint's URL (`/messages`, `/messages/position`, `/role`, `/gps`), parsed once.
+    urls: [reqwest::Url; 4],
     /// `Bearer <token>`, marked sensitive so it is never shown.
     auth: reqwest::header::HeaderValue,
 }
@@ -219,6 +221,16 @@ impl Client {
             .map_err(|e| Error::Build(e.to_string()))?;
         let messages = reqwest::Url::parse(&target.messages_url())
             .map_err(|e| Error::BaseUrl(format!("`{}` is not a URL ({e})", target.base_url)))?;
+        let url = |e: crate::message::Endpoint| {
+            reqwest::Url::parse(&format!("{}{}", target.base_url, e.path()))
+                .map_err(|e| Error::BaseUrl(format!("`{}` is not a URL ({e})", target.base_url)))
+        };
+        let urls = [
+            url(crate::message::Endpoint::Messages)?,
+            url(crate::message::Endpoint::Position)?,
+            url(crate::message::Endpoint::Role)?,
+            url(crate::message::Endpoint::Gps)?,
+        ];
         let mut auth = reqwest::header::HeaderValue::try_from(format!("Bearer {}", target.token))
             .map_err(|_| Error::TokenChars)?;
         auth.set_sensitive(true);
@@ -227,6 +239,7 @@ impl Client {
             target,
             settings,
             messages,
+            urls,
             auth,
         })
     }
@@ -289,10 +302,20 @@ impl Client {
             .map_err(|e| format!("cannot build the request: the body does not serialize ({e})"))
     }
 
-    /// One attempt's `POST /messages` of this serialized body.
-    fn message_request(&self, json: bytes::Bytes) -> Result<reqwest::Request, String> {
+    /// One attempt's POST of this serialized body to its endpoint.
+    fn message_request(
+        &self,
+        to: crate::message::Endpoint,
+        json: bytes::Bytes,
+    ) -> Result<reqwest::Request, String> {
+        let url = match to {
+            crate::message::Endpoint::Messages => &self.messages,
+            crate::message::Endpoint::Position => &self.urls[1],
+            crate::message::Endpoint::Role => &self.urls[2],
+            crate::message::Endpoint::Gps => &self.urls[3],
+        };
         self.http
-            .post(self.messages.clone())
+            .post(url.clone())
             .header(reqwest::header::AUTHORIZATION, self.auth.clone())
             .header(
                 reqwest::header::CONTENT_TYPE,
@@ -305,9 +328,12 @@ impl Client {
 
     /// POST a body that [`Client::message_body`] serialized; one that did not serialize
     /// is a failure without any attempt.
-    pub async fn post_body(&self, body: Result<bytes::Bytes, String>) -> Outcome {
+    pub async fn post_body(
+        &self,
+        body: Result<(crate::message::Endpoint, bytes::Bytes), String>,
+    ) -> Outcome {
         match body {
-            Ok(json) => self.post_json(json).await,
+            Ok((to, json)) => self.post_json_to(to, json).await,
             Err(error) => Outcome::Failed {
                 status: None,
                 error,
@@ -321,13 +347,19 @@ impl Client {
     /// `POST /messages` this serialized body, retrying as the policy allows. Each
     /// attempt is a request of its own around the same bytes (shared, not copied).
     pub async fn post_json(&self, json: bytes::Bytes) -> Outcome {
+        self.post_json_to(crate::message::Endpoint::Messages, json)
+            .await
+    }
+
+    /// [`Client::post_json`] to one of the four endpoints.
+    pub async fn post_json_to(&self, to: crate::message::Endpoint, json: bytes::Bytes) -> Outcome {
         // Built at the first retry: most messages need none.
         let mut backoff = None;
         let mut attempts = 0u32;
         let mut reached_before = false;
         loop {
             attempts += 1;
-            let request = match self.message_request(json.clone()) {
+            let request = match self.message_request(to, json.clone()) {
                 Ok(request) => request,
                 Err(error) => {
                     return Outcome::Failed {

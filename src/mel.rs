@@ -193,6 +193,8 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
     );
     let mut remarks = Vec::new();
     let mut free: Vec<String> = Vec::new();
+    // Whether a move's longitude came as `lng` (the scenario then says so).
+    let mut lng = false;
     let mut yaml = format!(
         "# yaml-language-server: $schema=../injector.schema.json\n# Imported from a Master Events List.\nname: {}\ninjects:\n",
         q(name)
@@ -303,6 +305,19 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
             ("channel".into(), q(&channel)),
         ]);
         let (to, team) = (cell(to_col), cell(team_col));
+        // `position: CEO` or `role: Role2` in To: a message to a position or a role.
+        let addressee = to
+            .strip_prefix("position:")
+            .map(|p| ("position", p.trim().to_string()))
+            .or_else(|| {
+                to.strip_prefix("role:")
+                    .map(|r| ("role", r.trim().to_string()))
+            });
+        let to = if addressee.is_some() {
+            String::new()
+        } else {
+            to
+        };
         if !team.is_empty() {
             fields.push(("type".into(), "team".into()));
             let team_value = if team.bytes().all(|b| b.is_ascii_digit()) {
@@ -327,8 +342,28 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
             };
             fields.push((field.into(), q(&subject)));
         }
+        if let Some((field, value)) = &addressee {
+            fields.push((field.to_string(), q(value)));
+        }
         let message = cell(message_col);
-        if !message.is_empty() {
+        let mut extra = extra;
+        if channel == "gps" {
+            // A persona move: no channel; the place from Message, coordinates from Fields.
+            fields.retain(|(k, _)| k != "channel");
+            let lat = extra.remove("lat").unwrap_or(serde_json::Value::Null);
+            let lon = match extra.remove("lng") {
+                Some(v) => {
+                    lng = true;
+                    v
+                }
+                None => extra.remove("lon").unwrap_or(serde_json::Value::Null),
+            };
+            extra.remove("location");
+            fields.push((
+                "gps".into(),
+                format!("{{ lat: {lat}, lon: {lon}, location: {} }}", q(&message)),
+            ));
+        } else if !message.is_empty() {
             fields.push(("body".into(), q(&message)));
         }
         for (key, value) in extra {
@@ -394,6 +429,9 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
             }
         }
         injects += 1;
+    }
+    if lng {
+        yaml.push_str("gps_longitude: lng\n");
     }
     if !free.is_empty() {
         yaml.push_str("expectations:\n");
@@ -465,10 +503,14 @@ pub fn export(t: &Timeline) -> String {
         } else {
             String::new()
         };
-        let to = if wire("player_email").is_empty() {
-            wire("to")
-        } else {
-            wire("player_email")
+        let endpoint = crate::message::endpoint(&body);
+        // Who it goes to: an address, or a position or role as `position: CEO`.
+        let to = match endpoint {
+            crate::message::Endpoint::Position => format!("position: {}", wire("position")),
+            crate::message::Endpoint::Role => format!("role: {}", wire("role")),
+            crate::message::Endpoint::Gps => String::new(),
+            crate::message::Endpoint::Messages if wire("player_email").is_empty() => wire("to"),
+            crate::message::Endpoint::Messages => wire("player_email"),
         };
         let subject = if wire("subject").is_empty() {
             wire("title")
@@ -477,6 +519,12 @@ pub fn export(t: &Timeline) -> String {
         };
         let ts = t.fire_at(occ).timestamp();
         let fields = extra_fields(t.ts_pinned(inject), ts, &body, &team, &to, &subject);
+        // A persona move: Method `gps`, the place in Message, coordinates in Fields.
+        let (channel, message) = if endpoint == crate::message::Endpoint::Gps {
+            ("gps".to_string(), wire("location"))
+        } else {
+            (wire("channel"), wire("body"))
+        };
         let _ = w.write_record([
             occ.key.clone(),
             crate::plan::show_offset(occ.offset)
@@ -486,9 +534,9 @@ pub fn export(t: &Timeline) -> String {
             note("faction"),
             to,
             team,
-            wire("channel"),
+            channel,
             subject,
-            wire("body"),
+            message,
             action,
             deadline,
             expectation,
@@ -568,21 +616,28 @@ fn extra_fields(
     use serde_json::Value;
     let text = |name: &str| crate::message::field_text(body, name);
     let channel = text("channel");
+    let gps = crate::message::endpoint(body) == crate::message::Endpoint::Gps;
     // What the columns give back on import.
-    let mut carried: Vec<(&str, Value)> = vec![
-        ("persona", Value::String(text("persona"))),
-        ("channel", Value::String(channel_of(&channel))),
-    ];
+    let mut carried: Vec<(&str, Value)> = vec![("persona", Value::String(text("persona")))];
+    if gps {
+        carried.push(("location", Value::String(text("location"))));
+    } else {
+        carried.push(("channel", Value::String(channel_of(&channel))));
+    }
     if !team.is_empty() {
         carried.push(("type", Value::String("team".into())));
         let id = team
             .parse::<u64>()
             .map_or_else(|_| Value::String(team.into()), Value::from);
         carried.push(("team_id", id));
-    } else if !to.is_empty() {
+    } else if !to.is_empty() && !to.starts_with("position: ") && !to.starts_with("role: ") {
         carried.push(("type", Value::String("individual".into())));
     }
-    if !to.is_empty() && text("player_email") != to {
+    if let Some(p) = to.strip_prefix("position: ") {
+        carried.push(("position", Value::String(p.into())));
+    } else if let Some(r) = to.strip_prefix("role: ") {
+        carried.push(("role", Value::String(r.into())));
+    } else if !to.is_empty() && text("player_email") != to {
         carried.push(("to", Value::String(to.into())));
     }
     if !subject.is_empty() {

@@ -68,7 +68,63 @@ pub const BODY_FIELDS: &[&str] = &[
     "show_details",
     "hacked_image",
     "ts",
+    "position",
+    "role",
 ];
+
+/// The roles `POST /messages/role` takes.
+pub const ROLES: &[&str] = &["Role1", "Role2", "Role3", "Role4", "Role5"];
+
+/// Which of Conducttr's four messaging endpoints a body goes to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endpoint {
+    /// `POST /messages`: to a team or a player.
+    #[default]
+    Messages,
+    /// `POST /messages/position`: to the player who holds a position (`CEO`).
+    Position,
+    /// `POST /messages/role`: to the players in a role (`Role1`…`Role5`).
+    Role,
+    /// `POST /messages/gps`: not a message but a move of a persona on the map.
+    Gps,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 4] = [
+        Endpoint::Messages,
+        Endpoint::Position,
+        Endpoint::Role,
+        Endpoint::Gps,
+    ];
+
+    /// Its path after the base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Messages => "/messages",
+            Endpoint::Position => "/messages/position",
+            Endpoint::Role => "/messages/role",
+            Endpoint::Gps => "/messages/gps",
+        }
+    }
+}
+
+/// The endpoint a body is for: a move carries coordinates, a position or role message
+/// its `position` or `role`.
+pub fn endpoint(body: &Map<String, Value>) -> Endpoint {
+    if ["lat", "lon", "lng", "location"]
+        .iter()
+        .any(|f| body.contains_key(*f))
+    {
+        Endpoint::Gps
+    } else if body.contains_key("position") {
+        Endpoint::Position
+    } else if body.contains_key("role") {
+        Endpoint::Role
+    } else {
+        Endpoint::Messages
+    }
+}
 
 /// Fields sent as integer flags `1`/`0`.
 pub const FLAG_FIELDS: &[&str] = &["isDraft", "is_hacked", "show_details"];
@@ -124,6 +180,12 @@ pub enum Recipient {
     Team(String),
     /// A player, by `player_email`, else `to`.
     Player(String),
+    /// The player holding a position.
+    Position(String),
+    /// The players in a role.
+    Role(String),
+    /// Not a message: a persona moves to this place.
+    Move(String),
     /// The body names nobody.
     Nobody,
 }
@@ -131,6 +193,12 @@ pub enum Recipient {
 /// The one rule for who receives a body: `type: team` goes to its `team_id`; otherwise
 /// `player_email`, else `to`, else a `team_id` if there is one.
 pub fn recipient(body: &Map<String, Value>) -> Recipient {
+    match endpoint(body) {
+        Endpoint::Gps => return Recipient::Move(field_text(body, "location")),
+        Endpoint::Position => return Recipient::Position(field_text(body, "position")),
+        Endpoint::Role => return Recipient::Role(field_text(body, "role")),
+        Endpoint::Messages => {}
+    }
     let team = field_text(body, "team_id");
     if field_text(body, "type") == "team" && !team.is_empty() {
         return Recipient::Team(team);
@@ -154,6 +222,9 @@ impl std::fmt::Display for Recipient {
         match self {
             Recipient::Team(id) => write!(f, "team {id}"),
             Recipient::Player(to) => f.write_str(to),
+            Recipient::Position(p) => write!(f, "position {p}"),
+            Recipient::Role(r) => write!(f, "role {r}"),
+            Recipient::Move(place) => write!(f, "move to {place}"),
             Recipient::Nobody => Ok(()),
         }
     }
@@ -197,9 +268,202 @@ pub fn is_hack(body: &Map<String, Value>) -> bool {
         .any(|f| body.contains_key(f))
 }
 
-/// Every rule of the API contract that `body` breaks. `channel_ok` decides which
-/// channel names are accepted (documented ones, plus a scenario's `extra_channels`).
+/// Every rule of the API contract that `body` breaks, at the endpoint it is for.
+/// `channel_ok` decides which channel names are accepted (documented ones, plus a
+/// scenario's `extra_channels`).
 pub fn check(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -> Vec<Violation> {
+    check_at(endpoint(body), body, channel_ok)
+}
+
+/// The fields a persona move carries.
+pub const GPS_FIELDS: &[&str] = &[
+    "persona", "lat", "lon", "lng", "location", "team_id", "type", "ts",
+];
+
+/// [`check`] of a body sent to `at` (the stand-in knows the path; a scenario's body says it).
+pub fn check_at(
+    at: Endpoint,
+    body: &Map<String, Value>,
+    channel_ok: &dyn Fn(&str) -> bool,
+) -> Vec<Violation> {
+    if at == Endpoint::Gps {
+        return check_gps(body);
+    }
+    let mut out = check_message(body, channel_ok);
+    let text = |f: &str| body.get(f).and_then(Value::as_str).map(str::trim);
+    let here = |f: &str| body.get(f).is_some_and(|v| !v.is_null());
+    match at {
+        Endpoint::Position => match body.get("position") {
+            Some(Value::String(p)) if !p.trim().is_empty() => {}
+            Some(Value::String(_)) => {
+                out.push(Violation::new("position", "`position` is empty", None))
+            }
+            Some(other) => out.push(Violation::new(
+                "position",
+                format!(
+                    "`position` must be a string such as \"CEO\", found {}",
+                    json_kind(other)
+                ),
+                None,
+            )),
+            None => out.push(Violation::new(
+                "position",
+                "a message to a position needs `position`",
+                None,
+            )),
+        },
+        Endpoint::Role => match text("role") {
+            Some(r) if ROLES.contains(&r) => {}
+            Some(r) => out.push(Violation::new(
+                "role",
+                format!("`role` must be one of Role1…Role5, found `{r}`"),
+                crate::diag::suggest(r, ROLES.iter().copied()),
+            )),
+            None => out.push(Violation::new(
+                "role",
+                if here("role") {
+                    "`role` must be a string such as \"Role2\""
+                } else {
+                    "a message to a role needs `role`"
+                },
+                None,
+            )),
+        },
+        Endpoint::Messages | Endpoint::Gps => {}
+    }
+    if here("position") && here("role") {
+        out.push(
+            Violation::new(
+                "role",
+                "a message goes to a position or to a role, not both",
+                Some("keep one: `position` is one player, `role` everyone in that role".into()),
+            )
+            .caused_by("position"),
+        );
+    }
+    if at != Endpoint::Messages {
+        let what = if at == Endpoint::Position {
+            "position"
+        } else {
+            "role"
+        };
+        for field in ["to", "player_email"] {
+            if here(field) {
+                out.push(
+                    Violation::new(
+                        field,
+                        format!("a message to a {what} names no `{field}`: who receives it would be ambiguous"),
+                        Some(format!("drop `{field}` (set it to null if a default sets it), or drop `{what}`")),
+                    )
+                    .caused_by(what),
+                );
+            }
+        }
+    } else {
+        for field in ["position", "role"] {
+            if here(field) {
+                out.push(Violation::new(
+                    field,
+                    format!("`{field}` belongs to `POST /messages/{field}`, not `/messages`"),
+                    None,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The contract of `POST /messages/gps`: a persona, coordinates in range, a place name,
+/// the session team, `type: team`, `ts`; nothing a message carries.
+fn check_gps(body: &Map<String, Value>) -> Vec<Violation> {
+    let mut out = Vec::new();
+    match body.get("persona").and_then(Value::as_str) {
+        Some(p) if !p.trim().is_empty() => {}
+        _ => out.push(Violation::new(
+            "persona",
+            "a persona move needs `persona` (whom it moves)",
+            None,
+        )),
+    }
+    let coordinate = |field: &str, range: f64, out: &mut Vec<Violation>| match body.get(field) {
+        Some(v) => match v.as_f64() {
+            Some(x) if x.is_finite() && x.abs() <= range => {}
+            Some(x) => out.push(Violation::new(
+                field,
+                format!("`{field}` must be between -{range} and {range}, found {x}"),
+                None,
+            )),
+            None => out.push(Violation::new(
+                field,
+                format!("`{field}` must be a number, found {}", show(v)),
+                None,
+            )),
+        },
+        None => out.push(Violation::new(
+            field,
+            format!("a persona move needs `{field}`"),
+            None,
+        )),
+    };
+    coordinate("lat", 90.0, &mut out);
+    let longitude = if body.contains_key("lng") {
+        "lng"
+    } else {
+        "lon"
+    };
+    coordinate(longitude, 180.0, &mut out);
+    match body.get("location").and_then(Value::as_str) {
+        Some(l) if !l.trim().is_empty() => {}
+        _ => out.push(Violation::new(
+            "location",
+            "a persona move needs `location`, the place players see (it need not match the coordinates)",
+            None,
+        )),
+    }
+    match body.get("type").and_then(Value::as_str) {
+        Some("team") => {}
+        _ => out.push(Violation::new(
+            "type",
+            "a persona move has `type: team`",
+            None,
+        )),
+    }
+    match body.get("team_id") {
+        Some(id) if team_number(id).is_some() => {}
+        Some(other) => out.push(Violation::new(
+            "team_id",
+            format!("`team_id` must be a numeric team id, found {}", show(other)),
+            None,
+        )),
+        None => out.push(Violation::new(
+            "team_id",
+            "a persona move needs `team_id`, the session team",
+            Some("set `team_id` to the session team (`injector teams` lists it, kind S)".into()),
+        )),
+    }
+    match body.get("ts") {
+        Some(v) if v.as_i64().is_some() => {}
+        Some(v) => out.push(Violation::new(
+            "ts",
+            format!("`ts` must be an integer unix time, found {}", show(v)),
+            None,
+        )),
+        None => out.push(Violation::new("ts", "`ts` is missing", None)),
+    }
+    for field in body.keys() {
+        if !GPS_FIELDS.contains(&field.as_str()) {
+            out.push(Violation::new(
+                field,
+                format!("a persona move carries no `{field}`: it is not a message"),
+                Some("a move has persona, lat, lon, location, team_id, type and ts".into()),
+            ));
+        }
+    }
+    out
+}
+
+/// The rules every message shares, whatever its endpoint.
+fn check_message(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -> Vec<Violation> {
     let hack = is_hack(body);
     let body = Fields(body);
     let mut out = Vec::new();

@@ -340,6 +340,9 @@ struct Element<'a> {
     offset_ms: u64,
     /// `null` for a contingency: it fires when its condition holds.
     fires_at: Option<String>,
+    /// The API path it goes to: `/messages`, `/messages/position`, `/messages/role` or
+    /// `/messages/gps`.
+    endpoint: &'static str,
     /// A contingency's condition; its offset counts from when it holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     condition: Option<String>,
@@ -425,6 +428,7 @@ fn chunk_json(t: &Timeline, range: std::ops::Range<usize>) -> std::io::Result<Ve
             team: occ.team.as_deref().map(|(label, _)| label.as_str()),
             offset: show_offset(occ.offset),
             offset_ms: occ.offset.as_millis() as u64,
+            endpoint: t.endpoint(occ).path(),
             fires_at: (!t.is_contingent(occ))
                 .then(|| show_time(t.fire_at(occ), t.scenario.timezone)),
             condition: t

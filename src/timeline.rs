@@ -183,6 +183,28 @@ impl Timeline {
         }
     }
 
+    /// The endpoint an occurrence goes to: a move, a message to a position or a role
+    /// (set on the inject or by the defaults), or `/messages`.
+    pub fn endpoint(&self, occ: &Occurrence) -> crate::message::Endpoint {
+        use crate::message::Endpoint;
+        let inject = self.inject(occ);
+        if inject.gps.is_some() {
+            return Endpoint::Gps;
+        }
+        let set = |name: &str| {
+            self.scenario
+                .field(inject, name)
+                .is_some_and(|f| f.node.value != Value::Null)
+        };
+        if set("position") {
+            Endpoint::Position
+        } else if set("role") {
+            Endpoint::Role
+        } else {
+            Endpoint::Messages
+        }
+    }
+
     /// Whether an occurrence is of a contingency inject (its offset counts from when its
     /// condition holds, not from T0).
     pub fn is_contingent(&self, occ: &Occurrence) -> bool {
@@ -265,8 +287,15 @@ impl Timeline {
         // Built on first use: most fields hold no template.
         let ctx = std::cell::OnceCell::new();
         let ctx = || ctx.get_or_init(|| self.template_context(inject, occ, fire_at));
-        let fields = self.merged_fields(inject);
-        let mut body = Map::with_capacity(fields.len() + 1 + inject.extra.len());
+        let mut fields = self.merged_fields(inject);
+        if inject.gps.is_some() {
+            // A move takes from the defaults only what a move carries; the inject's own
+            // message fields stay, for validation to refuse by their line.
+            fields.retain(|f| {
+                crate::message::GPS_FIELDS.contains(&f.name) || inject.field(f.name).is_some()
+            });
+        }
+        let mut body = Map::with_capacity(fields.len() + 4 + inject.extra.len());
         for field in fields {
             if field.node.value == Value::Null {
                 // `field: null` on an inject clears a default: nothing is sent.
@@ -304,6 +333,13 @@ impl Timeline {
                 }
                 body.insert(field.name.to_string(), value);
             }
+        }
+        if let Some(gps) = &inject.gps {
+            body.insert("lat".into(), J::from(gps.lat));
+            body.insert(self.scenario.gps_longitude.into(), J::from(gps.lon));
+            body.insert("location".into(), J::String(gps.location.clone()));
+            body.entry("type")
+                .or_insert_with(|| J::String("team".into()));
         }
         if !body.contains_key("ts") {
             body.insert("ts".into(), J::from(self.ts(inject, occ)));

@@ -297,6 +297,35 @@ fn check_ids(timeline: &Timeline, ws: &Workspace, diags: &mut Diagnostics) {
 
 fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
     let s = &timeline.scenario;
+    // Positions are case-sensitive: one spelled two ways is most likely a typo.
+    let mut positions: Vec<(String, Pos)> = Vec::new();
+    for inject in &s.injects {
+        let Some(f) = s.field(inject, "position") else {
+            continue;
+        };
+        let Some(p) = f.node.as_str() else { continue };
+        match positions
+            .iter()
+            .find(|(q, _)| q != p && q.to_lowercase() == p.to_lowercase())
+        {
+            Some((other, at)) => diags.warning(
+                f.node.pos,
+                format!(
+                    "position `{p}` differs only in case from `{other}` (line {})",
+                    at.line
+                ),
+                Some(
+                    "positions are case-sensitive: the API takes each as its own; write them alike"
+                        .into(),
+                ),
+            ),
+            None => {
+                if !positions.iter().any(|(q, _)| q == p) {
+                    positions.push((p.to_string(), f.node.pos));
+                }
+            }
+        }
+    }
     for inject in &s.injects {
         if inject.id.is_empty() {
             continue;
@@ -304,7 +333,8 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
         let hack = ["is_hacked", "hacked_image", "show_details"]
             .iter()
             .any(|f| timeline.merged_fields(inject).iter().any(|m| m.name == *f));
-        if hack {
+        // A hack carries no text, nor does a persona move.
+        if hack || inject.gps.is_some() {
             continue;
         }
         let body = timeline

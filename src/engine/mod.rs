@@ -79,11 +79,11 @@ pub trait Dispatch: Send + Sync + 'static {
     /// A body made ready to go, ahead of its instant (for HTTP, the serialized body),
     /// so that little work is left for the instant itself.
     type Ready: Send + 'static;
-    fn ready(&self, body: Map<String, Value>) -> Self::Ready;
+    fn ready(&self, to: crate::message::Endpoint, body: Map<String, Value>) -> Self::Ready;
     /// [`Dispatch::ready`] for a body already serialized (compact JSON of such a map);
     /// by default, read back into a map.
-    fn ready_json(&self, json: bytes::Bytes) -> Self::Ready {
-        self.ready(serde_json::from_slice(&json).unwrap_or_default())
+    fn ready_json(&self, to: crate::message::Endpoint, json: bytes::Bytes) -> Self::Ready {
+        self.ready(to, serde_json::from_slice(&json).unwrap_or_default())
     }
     fn send(&self, ready: Self::Ready) -> impl Future<Output = Outcome> + Send;
     /// Have `n` connections open and ready for the next sends (nothing is sent that
@@ -95,14 +95,14 @@ pub trait Dispatch: Send + Sync + 'static {
 }
 
 impl Dispatch for crate::client::Client {
-    type Ready = Result<bytes::Bytes, String>;
+    type Ready = Result<(crate::message::Endpoint, bytes::Bytes), String>;
 
-    fn ready(&self, body: Map<String, Value>) -> Self::Ready {
-        self.message_body(&body)
+    fn ready(&self, to: crate::message::Endpoint, body: Map<String, Value>) -> Self::Ready {
+        self.message_body(&body).map(|json| (to, json))
     }
 
-    fn ready_json(&self, json: bytes::Bytes) -> Self::Ready {
-        Ok(json)
+    fn ready_json(&self, to: crate::message::Endpoint, json: bytes::Bytes) -> Self::Ready {
+        Ok((to, json))
     }
 
     async fn send(&self, ready: Self::Ready) -> Outcome {
@@ -978,7 +978,8 @@ impl<D: Dispatch> Engine<D> {
             && item.fire_at == item.planned
             && self.config.redirect_team.is_none()
         {
-            return Ok(self.dispatch.ready_json(json.clone()));
+            let to = self.timeline.endpoint(&self.timeline.occurrences[item.occ]);
+            return Ok(self.dispatch.ready_json(to, json.clone()));
         }
         let occ = &self.timeline.occurrences[item.occ];
         let mut body = self.timeline.body(occ).map_err(|errors| {
@@ -997,12 +998,22 @@ impl<D: Dispatch> Engine<D> {
         {
             body.insert("ts".into(), Value::from(ts + moved));
         }
+        let mut to = self.timeline.endpoint(occ);
         if let Some(team) = &self.config.redirect_team {
             body.insert("type".into(), Value::String("team".into()));
             body.insert("team_id".into(), team.clone());
             body.remove("player_email");
+            // A message to a position or a role goes to the team instead, as a message.
+            if matches!(
+                to,
+                crate::message::Endpoint::Position | crate::message::Endpoint::Role
+            ) {
+                body.remove("position");
+                body.remove("role");
+                to = crate::message::Endpoint::Messages;
+            }
         }
-        Ok(self.dispatch.ready(body))
+        Ok(self.dispatch.ready(to, body))
     }
 }
 

@@ -36,6 +36,7 @@ pub const SCENARIO_FIELDS: &[&str] = &[
     "extra_channels",
     "injects",
     "expectations",
+    "gps_longitude",
 ];
 
 /// Inject fields that are not body fields.
@@ -53,6 +54,7 @@ pub const INJECT_FIELDS: &[&str] = &[
     "expect",
     "when",
     "after",
+    "gps",
 ];
 
 /// Every key an inject may have: its own fields and the body fields.
@@ -82,6 +84,18 @@ pub struct Scenario {
     pub injects_pos: Pos,
     /// Every expected action: the injects' `expect:` (in file order), then `expectations:`.
     pub expectations: Vec<Expectation>,
+    /// The name a persona move's longitude goes by on the wire: `lon` (the API page's
+    /// example body), or `lng` (its field table).
+    pub gps_longitude: &'static str,
+}
+
+/// A persona move: where to, as coordinates and as the place players see.
+#[derive(Debug, Clone)]
+pub struct Gps {
+    pub lat: f64,
+    pub lon: f64,
+    pub location: String,
+    pub pos: Pos,
 }
 
 /// A body field as written: its name, where its key stands, and its value.
@@ -108,6 +122,8 @@ pub struct Inject {
     /// Its `when:` and `after:`: a contingency, fired once the condition holds. Its
     /// timing then counts from that moment.
     pub condition: Option<Box<Conditional>>,
+    /// Its `gps:`: the inject is a persona move (`POST /messages/gps`), not a message.
+    pub gps: Option<Box<Gps>>,
 }
 
 impl Scenario {
@@ -232,6 +248,7 @@ impl Reader<'_> {
             injects: Vec::new(),
             injects_pos: root_pos,
             expectations: Vec::new(),
+            gps_longitude: "lon",
         };
         let mut free_expectations = Vec::new();
         let fields = self.keyed(entries, SCENARIO_FIELDS, "scenario");
@@ -302,6 +319,20 @@ impl Reader<'_> {
                 },
                 "extra_channels" => s.extra_channels = self.string_list(&value, "extra_channels"),
                 "expectations" => free_expectations = self.expectations(value),
+                "gps_longitude" => match value.as_str() {
+                    Some("lon") => s.gps_longitude = "lon",
+                    Some("lng") => s.gps_longitude = "lng",
+                    _ => self.diags.error(
+                        value.pos,
+                        format!(
+                            "`gps_longitude` is `lon` or `lng`, found {}",
+                            describe(&value)
+                        ),
+                        Some(
+                            "the API page's example sends `lon`, its field table says `lng`".into(),
+                        ),
+                    ),
+                },
                 "injects" => {
                     s.injects_pos = key.pos;
                     let kind = value.kind();
@@ -496,6 +527,7 @@ impl Reader<'_> {
             notes: None,
             expect: None,
             condition: None,
+            gps: None,
         };
         let mut condition: Option<(Node, Option<Condition>)> = None;
         let mut after: Option<Node> = None;
@@ -586,6 +618,7 @@ impl Reader<'_> {
                     condition = Some((key, parsed));
                 }
                 "after" => after = Some(value),
+                "gps" => inject.gps = self.gps(&value).map(Box::new),
                 body => inject.fields.push(Field {
                     name: body,
                     key_pos: key.pos,
@@ -864,6 +897,98 @@ impl Reader<'_> {
                 }
             }
         }
+    }
+}
+
+impl Reader<'_> {
+    /// An inject's `gps:`: `{ lat: 51.5, lon: -0.09, location: "Merril Bay" }` (`lng`
+    /// is taken for `lon`).
+    fn gps(&mut self, node: &Node) -> Option<Gps> {
+        let example = "write `gps: { lat: 51.5, lon: -0.09, location: \"Merril Bay, Goldland\" }`";
+        let Value::Map(entries) = &node.value else {
+            self.diags.error(
+                node.pos,
+                format!("`gps` must be a mapping, found {}", node.kind()),
+                Some(example.into()),
+            );
+            return None;
+        };
+        let (mut lat, mut lon, mut location) = (None, None, None);
+        for (k, v) in entries.iter() {
+            let key = k.scalar_text();
+            let number = |r: &mut Self, range: f64| match &v.value {
+                Value::Int(i) if (*i as f64).abs() <= range => Some(*i as f64),
+                Value::Float(f) if f.is_finite() && f.abs() <= range => Some(*f),
+                Value::Int(_) | Value::Float(_) => {
+                    r.diags.error(
+                        v.pos,
+                        format!(
+                            "`{key}` must be between -{range} and {range}, found {}",
+                            describe(v)
+                        ),
+                        None,
+                    );
+                    None
+                }
+                _ => {
+                    r.diags.error(
+                        v.pos,
+                        format!("`{key}` must be a number, found {}", describe(v)),
+                        None,
+                    );
+                    None
+                }
+            };
+            match key.as_str() {
+                "lat" => lat = number(self, 90.0),
+                "lon" | "lng" => lon = number(self, 180.0),
+                "location" => match v.as_str().map(str::trim) {
+                    Some(l) if !l.is_empty() => location = Some(l.to_string()),
+                    _ => self.diags.error(
+                        v.pos,
+                        "`location` is the place players see, as text",
+                        Some(
+                            "it need not match the coordinates: \"Merril Bay, Goldland\" is fine"
+                                .into(),
+                        ),
+                    ),
+                },
+                _ => self.diags.error(
+                    k.pos,
+                    format!("unknown field `{key}` in `gps`"),
+                    suggest(&key, ["lat", "lon", "lng", "location"]),
+                ),
+            }
+        }
+        let mut missing = Vec::new();
+        if lat.is_none() && !entries.iter().any(|(k, _)| k.as_str() == Some("lat")) {
+            missing.push("lat");
+        }
+        if lon.is_none()
+            && !entries
+                .iter()
+                .any(|(k, _)| matches!(k.as_str(), Some("lon" | "lng")))
+        {
+            missing.push("lon");
+        }
+        if location.is_none() && !entries.iter().any(|(k, _)| k.as_str() == Some("location")) {
+            missing.push("location");
+        }
+        if !missing.is_empty() {
+            self.diags.error(
+                node.pos,
+                format!("`gps` lacks {}", missing.join(", ")),
+                Some(example.into()),
+            );
+        }
+        // Reported above when wrong; placeholders keep the inject a move, so it is not
+        // also checked as a message.
+        Some(Gps {
+            lat: lat.unwrap_or(0.0),
+            lon: lon.unwrap_or(0.0),
+            location: location.unwrap_or_else(|| "?".into()),
+            pos: node.pos,
+        })
     }
 }
 

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::message::Endpoint;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path as UrlPath, Query, State};
@@ -142,6 +143,9 @@ impl StandIn {
         let base = shared.opts.base_path.trim_end_matches('/').to_string();
         let router = Router::new()
             .route(&format!("{base}/messages"), post(post_messages))
+            .route(&format!("{base}/messages/position"), post(post_position))
+            .route(&format!("{base}/messages/role"), post(post_role))
+            .route(&format!("{base}/messages/gps"), post(post_gps))
             .route(&format!("{base}/teams"), get(get_teams))
             .route(&format!("{base}/personas"), get(get_personas))
             .route("/_mock/files/{nonce}/personas.zip", get(get_zip))
@@ -328,6 +332,49 @@ fn json_response(status: StatusCode, body: Value) -> Response {
 }
 
 async fn post_messages(
+    st: State<Arc<Shared>>,
+    dropper: Extension<ConnDrop>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    post_at(Endpoint::Messages, st, dropper, uri, headers, body).await
+}
+
+async fn post_position(
+    st: State<Arc<Shared>>,
+    dropper: Extension<ConnDrop>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    post_at(Endpoint::Position, st, dropper, uri, headers, body).await
+}
+
+async fn post_role(
+    st: State<Arc<Shared>>,
+    dropper: Extension<ConnDrop>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    post_at(Endpoint::Role, st, dropper, uri, headers, body).await
+}
+
+async fn post_gps(
+    st: State<Arc<Shared>>,
+    dropper: Extension<ConnDrop>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    post_at(Endpoint::Gps, st, dropper, uri, headers, body).await
+}
+
+/// One of the four messaging endpoints: the same faults, token and JSON checks, each
+/// with its own contract ([`crate::message::check_at`]).
+async fn post_at(
+    at: Endpoint,
     State(st): State<Arc<Shared>>,
     Extension(dropper): Extension<ConnDrop>,
     uri: Uri,
@@ -408,7 +455,7 @@ async fn post_messages(
     };
     match object {
         Ok(map) => {
-            for v in crate::message::check(map, &|c| st.channel_ok(c)) {
+            for v in crate::message::check_at(at, map, &|c| st.channel_ok(c)) {
                 details.push(json!({"field": v.field, "message": v.message}));
             }
             if st.opts.check_ids {
@@ -421,6 +468,17 @@ async fn post_messages(
                     && !st.opts.world.has_team(t)
                 {
                     details.push(json!({"field": "team_id", "message": format!("no team {t} in this workspace")}));
+                }
+                // Positions and roles are the exercise design's; the world lists them.
+                if let Some(p) = map.get("position").and_then(Value::as_str)
+                    && !st.opts.world.positions.iter().any(|w| w == p)
+                {
+                    details.push(json!({"field": "position", "message": format!("no position `{p}` in this exercise (positions are case-sensitive)")}));
+                }
+                if let Some(r) = map.get("role").and_then(Value::as_str)
+                    && !st.opts.world.roles.iter().any(|w| w == r)
+                {
+                    details.push(json!({"field": "role", "message": format!("no role `{r}` in this exercise")}));
                 }
             }
         }

@@ -17,6 +17,12 @@ pub struct World {
     /// Channel names accepted beyond the documented list.
     #[serde(default)]
     pub channels: Vec<String>,
+    /// The exercise's positions (case-sensitive), for `--check-ids`.
+    #[serde(default)]
+    pub positions: Vec<String>,
+    /// The exercise's roles in use, for `--check-ids`.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -167,6 +173,13 @@ impl Default for World {
                 ),
             ],
             channels: Vec::new(),
+            // The example scenarios' positions and roles.
+            positions: vec![
+                "Incident Commander".into(),
+                "Harbour Master".into(),
+                "Press Officer".into(),
+            ],
+            roles: vec!["Role1".into(), "Role2".into(), "Role3".into()],
         }
     }
 }

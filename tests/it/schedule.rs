@@ -93,7 +93,11 @@ impl Recorder {
 impl Dispatch for Recorder {
     type Ready = Map<String, Value>;
 
-    fn ready(&self, body: Map<String, Value>) -> Map<String, Value> {
+    fn ready(
+        &self,
+        _to: injector::message::Endpoint,
+        body: Map<String, Value>,
+    ) -> Map<String, Value> {
         body
     }
 
