@@ -40,6 +40,9 @@ pub struct View {
     pub dry_run: bool,
     /// `--speed max`: occurrences go in order as fast as the target accepts, not at times.
     pub max_speed: bool,
+    /// Per occurrence (timeline order), whom it goes to as the plan says it (`team blue
+    /// (3437866)`, `position CEO`, `move to ...`); empty past the plan's size limit.
+    pub to: Arc<Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -132,6 +135,7 @@ fn state_json(view: &View, you: &Identity) -> Value {
                     .flatten();
                 json!({
                     "key": o.key,
+                    "to": view.to.get(fired.occ),
                     "planned_at": rfc(fired.planned),
                     "effective_at": rfc(crate::engine::moved(fired.planned, clock.shift)),
                     "status": status,
@@ -308,7 +312,7 @@ th{background:#fafafa}td.num{font-variant-numeric:tabular-nums}
 <table><thead><tr><th>Inject</th><th>When</th><th>State</th><th>Because</th><th></th></tr></thead><tbody id="contingencies"></tbody></table>
 <h2>Timeline</h2>
 </section>
-<table><thead><tr><th>Key</th><th>T+</th><th>Planned</th><th>Effective</th><th>Status</th><th>Sent</th><th></th></tr></thead><tbody id="rows"></tbody></table>
+<table><thead><tr><th>Key</th><th>To</th><th>T+</th><th>Planned</th><th>Effective</th><th>Status</th><th>Sent</th><th></th></tr></thead><tbody id="rows"></tbody></table>
 <script>
 // The token arrives once in the URL's fragment: kept in this tab's session storage, and
 // taken out of the address bar (and so out of history and any shared link).
@@ -391,7 +395,7 @@ function show(s){
   const rows = document.getElementById('rows'); rows.textContent = '';
   for(const o of s.occurrences){
     const tr = document.createElement('tr'); tr.dataset.key = o.key;
-    tr.append(cell(o.key), cell('T+' + hms(Date.parse(o.planned_at) - t0), 'num'), cell(when(o.planned_at), 'num'), cell(when(o.effective_at), 'num'));
+    tr.append(cell(o.key), cell(o.to, 'to'), cell('T+' + hms(Date.parse(o.planned_at) - t0), 'num'), cell(when(o.planned_at), 'num'), cell(when(o.effective_at), 'num'));
     const status = cell(o.status); status.className = 'status ' + (o.late ? 'late' : o.status.replace(' ', '-')); tr.append(status, cell(when(o.sent_at), 'num'));
     const td = document.createElement('td');
     if((o.status === 'pending' || o.status === 'will skip') && may.includes('fire')){

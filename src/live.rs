@@ -396,6 +396,7 @@ mod tests {
             board: Arc::new(Mutex::new(board)),
             dry_run: false,
             max_speed,
+            to: Arc::new(Vec::new()),
         }
     }
 

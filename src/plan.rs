@@ -82,7 +82,10 @@ fn row(t: &Timeline, occ: &Occurrence) -> Row {
         key: occ.key.clone(),
         offset: show_offset(occ.offset),
         fire_at: show_time(t.fire_at(occ), t.scenario.timezone),
-        channel: wire("channel"),
+        channel: match body.as_ref().map(crate::message::endpoint) {
+            Some(crate::message::Endpoint::Gps) => "gps".into(),
+            _ => wire("channel"),
+        },
         persona,
         recipient,
         subject,

@@ -33,6 +33,31 @@ struct ScenarioDoc {
     injects: Vec<InjectDoc>,
     /// Expected player actions not tied to one inject, each with a deadline from T0.
     expectations: Option<Vec<ExpectationDoc>>,
+    /// The name a persona move's longitude goes by: `lon` (default, as the API page's
+    /// example sends it) or `lng` (as its field table says).
+    gps_longitude: Option<LongitudeName>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum LongitudeName {
+    Lon,
+    Lng,
+}
+
+/// A persona move (`POST /messages/gps`): where to, and the place players see.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct GpsDoc {
+    /// Latitude, -90 to 90.
+    lat: f64,
+    /// Longitude, -180 to 180 (`lng` is taken too).
+    lon: Option<f64>,
+    lng: Option<f64>,
+    /// Free text players see; it need not match the coordinates.
+    location: String,
 }
 
 /// An expected player action tied to an inject: judged met or missed by a controller;
@@ -112,6 +137,8 @@ struct InjectDoc {
     when: Option<ConditionDoc>,
     /// With `when`: the delay once the condition holds (default 0s).
     after: Option<Offset>,
+    /// Makes the inject a persona move (`POST /messages/gps`) instead of a message.
+    gps: Option<GpsDoc>,
     #[schemars(flatten)]
     body: BodyFields,
 }
@@ -154,6 +181,20 @@ struct BodyFields {
     hacked_image: Option<String>,
     /// Unix seconds; filled with the planned time when absent.
     ts: Option<i64>,
+    /// Send to the player holding this position (`POST /messages/position`); case-sensitive.
+    position: Option<String>,
+    /// Send to everyone in this role (`POST /messages/role`).
+    role: Option<RoleName>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+enum RoleName {
+    Role1,
+    Role2,
+    Role3,
+    Role4,
+    Role5,
 }
 
 #[derive(JsonSchema)]

@@ -6,6 +6,7 @@ mod branch_live;
 mod common;
 mod control_page;
 mod diff;
+mod endpoints;
 mod first_hour;
 mod hostile;
 mod hostile_run;

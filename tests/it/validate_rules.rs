@@ -675,3 +675,79 @@ fn branches() {
         "unknown team `bleu`",
     );
 }
+
+#[test]
+fn positions_roles_and_moves() {
+    // Not both; not with an address; roles named as the API names them.
+    error(
+        &with("    position: CEO\n    role: Role2\n"),
+        22,
+        "to a position or to a role, not both",
+    );
+    error(
+        &with("    position: CEO\n    to: ceo@example.org\n"),
+        22,
+        "a message to a position names no `to`",
+    );
+    let f = error(
+        &with("    role: role2\n"),
+        21,
+        "`role` must be one of Role1…Role5",
+    );
+    assert_eq!(f.hint.as_deref(), Some("did you mean `Role2`?"));
+    error(&with("    position: \"\"\n"), 21, "`position` is empty");
+    // One position spelled two ways: a warning at the second.
+    let two = case(
+        "  - id: a\n    at: 2m\n    persona: hm\n    channel: mail\n    team_id: blue\n    body: a\n    position: Press Officer\n  - id: b\n    at: 3m\n    persona: hm\n    channel: mail\n    team_id: blue\n    body: b\n    position: press officer\n",
+    );
+    expect(
+        &two,
+        Level::Warning,
+        28,
+        "differs only in case from `Press Officer` (line 21)",
+    );
+    // Moves: coordinates in range, a place, the session team, no message fields.
+    let mv = |extra: &str| case(&format!("  - id: m\n    at: 2m\n    persona: hm\n{extra}"));
+    error(
+        &mv("    team_id: blue\n    gps: { lat: 91, lon: 0, location: Quay }\n"),
+        19,
+        "`lat` must be between -90 and 90",
+    );
+    error(
+        &mv("    team_id: blue\n    gps: { lat: 1, lon: 0 }\n"),
+        19,
+        "`gps` lacks location",
+    );
+    error(
+        &mv(
+            "    team_id: blue\n    channel: microblog\n    gps: { lat: 1, lon: 0, location: Quay }\n",
+        ),
+        19,
+        "a persona move carries no `channel`",
+    );
+    error(
+        &mv("    gps: { lat: 1, lon: 0, location: Quay }\n"),
+        15,
+        "a persona move needs `team_id`",
+    );
+    let f = error(
+        &mv("    team_id: blue\n    gps: { lat: 1, lon: 0, locaton: Quay }\n"),
+        19,
+        "unknown field `locaton` in `gps`",
+    );
+    assert_eq!(f.hint.as_deref(), Some("did you mean `location`?"));
+    error(
+        &format!("gps_longitude: long\n{}", case("")),
+        1,
+        "`gps_longitude` is `lon` or `lng`",
+    );
+    // A valid move: persona, place, team; no body needed.
+    let ok = mv(
+        "    team_id: blue\n    gps: { lat: 51.5, lon: -0.09, location: \"Merril Bay, Goldland\" }\n",
+    );
+    assert!(
+        check(&ok).is_empty(),
+        "{:?}",
+        check(&ok).iter().map(|f| &f.message).collect::<Vec<_>>()
+    );
+}

@@ -113,6 +113,15 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
         board: board.clone(),
         dry_run: args.dry_run,
         max_speed: p.max_speed,
+        // Whom each occurrence goes to, in the plan's words (alias beside the id).
+        to: Arc::new(p.plan.as_ref().map_or_else(Vec::new, |rows| {
+            rows.iter()
+                .map(|r| match &r.to_name {
+                    Some(name) => format!("{name} ({})", r.to),
+                    None => r.to.clone(),
+                })
+                .collect()
+        })),
     };
     let control_server = match &args.control {
         Some(addr) => Some(start_control(addr, args, commands_tx.clone(), view.clone()).await?),

@@ -558,7 +558,11 @@ fn plan_rows(t: &Timeline, max_speed: bool) -> (Option<Vec<PlanRow>>, Vec<Option
                 _ => None,
             };
             let to = recipient.to_string();
-            let channel = message::field_text(&body, "channel");
+            // A persona move has no channel: its lane in the report is `gps`.
+            let channel = match message::endpoint(&body) {
+                message::Endpoint::Gps => "gps".to_string(),
+                _ => message::field_text(&body, "channel"),
+            };
             let persona = message::field_text(&body, "persona");
             let json = serde_json::to_vec(&body).unwrap_or_default();
             // The digest of `offset|body`, without `ts` at --speed max.

@@ -1,0 +1,232 @@
+//! All four of Conducttr's messaging endpoints: the example bodies of the position, role
+//! and gps pages written as a scenario, sent by a real run to the stand-in at their
+//! paths; the stand-in's contracts for each; the addressee in the plan and the report.
+
+use serde_json::{Value, json};
+
+use crate::common::{injector_in, scenario as example, tempdir, write};
+use crate::run::{TOKEN, injector_run, journal, sent, setup, stand_in};
+
+/// The pages' examples (as the API notes give them; their JSON typos mended), plus a
+/// team message: `(inject YAML, path, body without ts)`.
+fn examples() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        (
+            "  - id: to-position
+    at: 1s
+    persona: \"3-49786\"
+    channel: mail
+    position: CEO
+    subject: Quarterly figures
+    body: Please review the attached figures before the board meeting.
+    team_id: 3440932
+    type: team
+",
+            "/v1.1/eagle/messages/position",
+            json!({"persona": "3-49786", "channel": "mail", "position": "CEO", "subject": "Quarterly figures",
+                   "body": "Please review the attached figures before the board meeting.", "team_id": 3440932, "type": "team"}),
+        ),
+        (
+            "  - id: to-role
+    at: 1s
+    persona: \"3-49786\"
+    channel: msngr
+    role: Role2
+    body: Report to the east gate.
+    team_id: \"3440932\"
+    type: team
+    isDraft: false
+",
+            "/v1.1/eagle/messages/role",
+            json!({"persona": "3-49786", "channel": "msngr", "role": "Role2", "body": "Report to the east gate.",
+                   "team_id": "3440932", "type": "team", "isDraft": 0}),
+        ),
+        (
+            "  - id: move
+    at: 1s
+    persona: \"3-49786\"
+    gps: { lat: 51.5074, lon: -0.1278, location: \"Merril Bay, Goldland\" }
+    team_id: 3440932
+    type: team
+",
+            "/v1.1/eagle/messages/gps",
+            json!({"persona": "3-49786", "lat": 51.5074, "lon": -0.1278, "location": "Merril Bay, Goldland",
+                   "team_id": 3440932, "type": "team"}),
+        ),
+        (
+            "  - id: to-team
+    at: 1s
+    persona: \"3-49786\"
+    channel: microblog
+    body: Smoke over the harbour.
+    team_id: 3440932
+    type: team
+",
+            "/v1.1/eagle/messages",
+            json!({"persona": "3-49786", "channel": "microblog", "body": "Smoke over the harbour.",
+                   "team_id": 3440932, "type": "team"}),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_documented_bodies_arrive_at_their_paths_and_the_journal_has_their_ids() {
+    let server = stand_in(Default::default()).await;
+    let mut yaml = String::from("name: Four endpoints\ninjects:\n");
+    for (inject, _, _) in examples() {
+        yaml.push_str(inject);
+    }
+    let s = setup(&yaml);
+    let dir = s.dir.path();
+    let t0 = (chrono::Utc::now() + chrono::TimeDelta::seconds(1)).to_rfc3339();
+    let run = injector_run(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &server.base_url(),
+            "--token-file",
+            s.token_file.to_str().unwrap(),
+            "--start-at",
+            &t0,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let requests = sent(&server);
+    assert_eq!(requests.len(), 4);
+    let t0 = chrono::DateTime::parse_from_rfc3339(&t0)
+        .unwrap()
+        .timestamp();
+    let lines = journal(dir, "s.journal.jsonl");
+    for (i, (_, path, mut expected)) in examples().into_iter().enumerate() {
+        let key = ["to-position", "to-role", "move", "to-team"][i];
+        let got = requests
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("nothing at {path}"));
+        assert_eq!(got.status, Some(200), "{path}: {:?}", got.details);
+        expected["ts"] = json!(t0 + 1);
+        assert_eq!(got.body, expected, "{path}");
+        let line = lines
+            .iter()
+            .find(|l| l["type"] == "sent" && l["key"] == key)
+            .unwrap();
+        assert_eq!(
+            line["message_id"].as_str(),
+            got.message_id.as_deref(),
+            "{key}"
+        );
+    }
+    // The report says whom each went to.
+    let report = injector_in(dir, &["report", "s.journal.jsonl"]);
+    for to in ["position CEO", "role Role2", "move to Merril Bay, Goldland"] {
+        assert!(report.stdout.contains(to), "{to}: {}", report.stdout);
+    }
+    server.shutdown(std::time::Duration::from_secs(1)).await;
+}
+
+/// POST `body` to `path` of `server` with the right token; status and `details`.
+async fn post(base: &str, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
+    let http = crate::stand_in::client();
+    let mut req = http.post(format!("{base}{path}")).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stand_in_keeps_each_endpoints_contract() {
+    let mut opts = injector::stand_in::Options::local(TOKEN);
+    opts.check_ids = true;
+    let server = injector::stand_in::StandIn::start(opts).await.unwrap();
+    let base = server.base_url();
+    let ok_position = json!({"persona": "3-49786", "channel": "mail", "position": "Press Officer", "body": "b",
+                             "team_id": 3440932, "type": "team", "ts": 1});
+    let (status, answer) = post(
+        &base,
+        "/messages/position",
+        ok_position.clone(),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["message_id"].is_string());
+    assert_eq!(
+        post(&base, "/messages/position", ok_position.clone(), None)
+            .await
+            .0,
+        401
+    );
+    let field = |answer: &Value, f: &str| {
+        answer["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["field"] == f)
+    };
+    // Case-sensitive, and known to the exercise (--check-ids against --world).
+    let mut wrong_case = ok_position.clone();
+    wrong_case["position"] = json!("press officer");
+    let (status, answer) = post(&base, "/messages/position", wrong_case, Some(TOKEN)).await;
+    assert_eq!(status, 400);
+    assert!(answer.to_string().contains("case-sensitive"), "{answer}");
+    // A position at /messages; a role out of range; a move out of range, with a message field.
+    assert!(field(
+        &post(&base, "/messages", ok_position.clone(), Some(TOKEN))
+            .await
+            .1,
+        "position"
+    ));
+    let mut role = ok_position.clone();
+    role.as_object_mut().unwrap().remove("position");
+    role["role"] = json!("Role9");
+    let (status, answer) = post(&base, "/messages/role", role, Some(TOKEN)).await;
+    assert_eq!(status, 400);
+    assert!(field(&answer, "role"));
+    let gps = json!({"persona": "3-49786", "lat": 91.0, "lon": 0.0, "location": "Nowhere", "team_id": 3440932,
+                     "type": "team", "ts": 1, "channel": "microblog"});
+    let (status, answer) = post(&base, "/messages/gps", gps, Some(TOKEN)).await;
+    assert_eq!(status, 400);
+    assert!(
+        field(&answer, "lat") && field(&answer, "channel"),
+        "{answer}"
+    );
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(
+        paths.contains(&"/v1.1/eagle/messages/gps".to_string()),
+        "{paths:?}"
+    );
+    server.shutdown(std::time::Duration::from_secs(1)).await;
+}
+
+#[test]
+fn the_longitude_is_one_setting_away_and_the_plan_names_each_addressee() {
+    let dir = tempdir();
+    let yaml = format!(
+        "name: Lng\ngps_longitude: lng\ninjects:\n{}",
+        examples()[2].0
+    );
+    write(dir.path(), "lng.yaml", &yaml);
+    let plan = injector_in(dir.path(), &["plan", "lng.yaml", "--format", "json"]);
+    plan.code(0);
+    let body = &plan.json()["occurrences"][0]["body"];
+    assert_eq!(body["lng"], json!(-0.1278));
+    assert!(body.get("lon").is_none());
+    assert_eq!(plan.json()["occurrences"][0]["endpoint"], "/messages/gps");
+    let file = example("command-post.yaml");
+    let text = injector_in(dir.path(), &["plan", file.to_str().unwrap()]);
+    text.code(0);
+    for to in [
+        "position Incident Commander",
+        "role Role1",
+        "move to East Quay, Portmere",
+    ] {
+        assert!(text.stdout.contains(to), "{to}: {}", text.stdout);
+    }
+}
