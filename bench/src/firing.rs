@@ -14,13 +14,13 @@ use serde_json::{Value, json};
 
 use crate::{Measure, Settings};
 
-const TOKEN: &str = "bench-token";
+pub(crate) const TOKEN: &str = "bench-token";
 
 /// One planned send: its key and offset from T0 in milliseconds.
 #[derive(Clone)]
-struct Planned {
-    key: String,
-    offset_ms: u64,
+pub(crate) struct Planned {
+    pub(crate) key: String,
+    pub(crate) offset_ms: u64,
 }
 
 /// `singles` spread over `span_ms` (seeded), plus `bursts` groups of `burst` at one instant.
@@ -49,11 +49,11 @@ fn timeline(singles: usize, bursts: usize, burst: usize, span_ms: u64) -> Vec<Pl
     out
 }
 
-fn body(key: &str, ts: i64) -> Value {
+pub(crate) fn body(key: &str, ts: i64) -> Value {
     json!({"persona": "3-49786", "channel": "microblog", "body": format!("inject {key}"), "type": "team", "team_id": 3437866, "ts": ts})
 }
 
-fn scenario_yaml(plan: &[Planned]) -> String {
+pub(crate) fn scenario_yaml(plan: &[Planned]) -> String {
     let mut s = String::from(
         "name: Bench\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n",
     );
@@ -67,14 +67,14 @@ fn scenario_yaml(plan: &[Planned]) -> String {
 }
 
 /// A stand-in process with a record file; stopped by `finish` (or killed on drop).
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     record: PathBuf,
 }
 
 impl Server {
-    fn start(s: &Settings, name: &str) -> Server {
+    pub(crate) fn start(s: &Settings, name: &str) -> Server {
         Server::start_on(s, name, None)
     }
 
@@ -111,7 +111,7 @@ impl Server {
     }
 
     /// Stop it (flushing the record) and return key -> arrival (unix ns) of 200s.
-    fn finish(mut self) -> HashMap<String, i128> {
+    pub(crate) fn finish(mut self) -> HashMap<String, i128> {
         // SAFETY: kill(2) on our own child.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         let _ = self.child.wait();
@@ -165,7 +165,7 @@ impl Drop for Server {
 }
 
 /// `injector run` of `scenario` against `server`, with a fresh journal at `journal`.
-fn run_args(
+pub(crate) fn run_args(
     scenario: &std::path::Path,
     server: &Server,
     token_file: &std::path::Path,
@@ -210,7 +210,24 @@ fn lateness(
     (out, missing)
 }
 
-fn percentile(v: &mut [f64], q: f64) -> f64 {
+/// Lateness in ms of every planned send that arrived, by key.
+pub(crate) fn lateness_of(
+    plan: &[Planned],
+    t0: chrono::DateTime<chrono::Utc>,
+    arrived: &HashMap<String, i128>,
+) -> HashMap<String, f64> {
+    plan.iter()
+        .filter_map(|p| {
+            let at = arrived.get(&p.key)?;
+            Some((
+                p.key.clone(),
+                (*at - unix_ns(t0) - p.offset_ms as i128 * 1_000_000) as f64 / 1e6,
+            ))
+        })
+        .collect()
+}
+
+pub(crate) fn percentile(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     if v.is_empty() {
         return f64::NAN;

@@ -9,6 +9,7 @@
 //! `--smoke` shrinks every size so the test suite can run the whole thing quickly.
 
 mod firing;
+mod floor;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -97,10 +98,12 @@ fn main() {
         "scale" => measures.extend(scale(&settings)),
         "stand-in" => measures.extend(stand_in(&settings)),
         "precision" => measures.extend(firing::precision(&settings)),
+        "floor" => measures.extend(floor::floor(&settings)),
         "throughput" => measures.extend(firing::throughput(&settings)),
         "soak" => measures.extend(firing::soak(&settings)),
         "all" => {
             measures.extend(firing::precision(&settings));
+            measures.extend(floor::floor(&settings));
             measures.extend(firing::throughput(&settings));
             measures.extend(firing::soak(&settings));
             measures.extend(scale(&settings));
@@ -108,7 +111,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "error: unknown benchmark `{other}`; try precision, throughput, scale, stand-in or all"
+                "error: unknown benchmark `{other}`; try precision, floor, throughput, scale, stand-in or all"
             );
             std::process::exit(2);
         }

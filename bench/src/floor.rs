@@ -1,0 +1,258 @@
+//! Precision against the floor: what this machine allows at all.
+//!
+//! The floor is the client with nothing in its way: raw keep-alive TCP connections
+//! opened ahead (one per request of the largest group), every request serialized ahead
+//! as HTTP/1.1 bytes, and a busy-wait to each instant, then one `write` per request,
+//! each on its own connection; a thread per connection reads the answers. No journal, no
+//! scheduler, no HTTP library. It runs in the same run as injector, against the same
+//! kind of server (a stand-in recording arrivals), on the same timeline: 100 singles
+//! 100 ms apart and 5 bursts of 20 due at one instant each, so every figure is also a
+//! ratio to the floor's.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::firing::{
+    Planned, Server, TOKEN, body, lateness_of, percentile, run_args, scenario_yaml,
+};
+use crate::{Measure, Settings};
+
+/// 100 singles 100 ms apart, and 5 bursts of 20 between them.
+fn plan(smoke: bool) -> Vec<Planned> {
+    let (singles, bursts, burst) = if smoke { (10, 1, 5) } else { (100, 5, 20) };
+    let mut out: Vec<Planned> = (0..singles)
+        .map(|i| Planned {
+            key: format!("s{i}"),
+            offset_ms: 100 * i as u64,
+        })
+        .collect();
+    for b in 0..bursts {
+        // Halfway between two singles.
+        let at = 100 * (singles as u64 * (b as u64 + 1) / (bursts as u64 + 1)) + 50;
+        out.extend((0..burst).map(|j| Planned {
+            key: format!("b{b}x{j}"),
+            offset_ms: at,
+        }));
+    }
+    out.sort_by_key(|p| p.offset_ms);
+    out
+}
+
+/// Singles p50, p99, max; each burst's last arrival (ms after its instant).
+fn summary(plan: &[Planned], late: &HashMap<String, f64>) -> ([f64; 3], Vec<f64>) {
+    let mut singles: Vec<f64> = plan
+        .iter()
+        .filter(|p| p.key.starts_with('s'))
+        .filter_map(|p| late.get(&p.key).copied())
+        .collect();
+    let mut bursts: HashMap<&str, f64> = HashMap::new();
+    for p in plan.iter().filter(|p| p.key.starts_with('b')) {
+        let b = p.key.split('x').next().unwrap_or("");
+        if let Some(l) = late.get(&p.key) {
+            let e = bursts.entry(b).or_insert(f64::MIN);
+            *e = e.max(*l);
+        }
+    }
+    let mut last: Vec<f64> = bursts.into_values().collect();
+    last.sort_by(f64::total_cmp);
+    (
+        [
+            percentile(&mut singles, 0.50),
+            percentile(&mut singles, 0.99),
+            percentile(&mut singles, 1.0),
+        ],
+        last,
+    )
+}
+
+/// The floor: raw connections, requests ready, a busy-wait to each instant.
+fn floor_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
+    let rest = url.strip_prefix("http://").expect("an http stand-in");
+    let (host, base) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let largest = plan
+        .chunk_by(|a, b| a.offset_ms == b.offset_ms)
+        .map(<[Planned]>::len)
+        .max()
+        .unwrap_or(1);
+    let answered = Arc::new(AtomicUsize::new(0));
+    let conns: Vec<TcpStream> = (0..largest)
+        .map(|_| {
+            let c = TcpStream::connect(host).expect("connect to the stand-in");
+            c.set_nodelay(true).ok();
+            let mut reader = c.try_clone().expect("a reader");
+            let answered = answered.clone();
+            std::thread::spawn(move || {
+                // Count answers: each ends its headers with a blank line, then a body of
+                // its Content-Length.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    match reader.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if buf.len() < end + 4 + len {
+                            break;
+                        }
+                        buf.drain(..end + 4 + len);
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            c
+        })
+        .collect();
+    let requests: Vec<Vec<u8>> = plan
+        .iter()
+        .map(|p| {
+            let due = t0 + chrono::TimeDelta::milliseconds(p.offset_ms as i64);
+            let json = body(&p.key, due.timestamp()).to_string();
+            format!(
+                "POST {base}/messages HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+                json.len()
+            )
+            .into_bytes()
+        })
+        .collect();
+    let mut conns = conns;
+    let mut i = 0;
+    while i < plan.len() {
+        let offset = plan[i].offset_ms;
+        let due = t0 + chrono::TimeDelta::milliseconds(offset as i64);
+        let n = plan[i..]
+            .iter()
+            .take_while(|p| p.offset_ms == offset)
+            .count();
+        // Sleep to 2 ms before, then spin.
+        loop {
+            let left = due - chrono::Utc::now();
+            if left <= chrono::TimeDelta::zero() {
+                break;
+            }
+            if left > chrono::TimeDelta::milliseconds(2) {
+                std::thread::sleep(
+                    (left - chrono::TimeDelta::milliseconds(2))
+                        .to_std()
+                        .unwrap_or_default(),
+                );
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        for (j, request) in requests[i..i + n].iter().enumerate() {
+            let _ = conns[j].write_all(request);
+        }
+        i += n;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while answered.load(Ordering::Relaxed) < plan.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for c in &conns {
+        let _ = c.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+pub fn floor(s: &Settings) -> Vec<Measure> {
+    let plan = plan(s.smoke);
+    let scenario = s.out_dir.join("floor.yaml");
+    std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
+    let token_file = s.out_dir.join("token");
+    std::fs::write(&token_file, TOKEN).expect("write the token");
+    let contenders: [(&str, &[&str]); 3] = [
+        ("injector, defaults", &[]),
+        ("injector, --preconnect", &["--preconnect"]),
+        ("floor", &[]),
+    ];
+    // Per contender: singles p50, p99, max, and burst last arrivals (median of the bursts).
+    let mut samples: HashMap<&str, [Vec<f64>; 4]> = HashMap::new();
+    let mut commands: HashMap<&str, String> = HashMap::new();
+    for _ in 0..s.runs {
+        for (who, extra) in contenders {
+            let server = Server::start(s, "floor");
+            let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
+            if who == "floor" {
+                let url = server.url.clone();
+                floor_fire(&plan, t0, &url);
+                commands.insert(who, "in-process: raw keep-alive TCP opened ahead, requests serialized ahead, a busy-wait to each instant".into());
+            } else {
+                let journal = s.out_dir.join("floor.journal.jsonl");
+                let mut flags = vec!["--start-at".to_string(), t0.to_rfc3339()];
+                flags.extend(extra.iter().map(|f| f.to_string()));
+                let args = run_args(&scenario, &server, &token_file, &journal, &flags);
+                commands.insert(
+                    who,
+                    format!("RUST_LOG=warn {} {}", s.injector.display(), args.join(" ")),
+                );
+                let status = Command::new(&s.injector)
+                    .args(&args)
+                    .env("RUST_LOG", "warn")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                if !status.is_ok_and(|st| st.success()) {
+                    eprintln!("warning: the injector run did not succeed");
+                }
+            }
+            let late = lateness_of(&plan, t0, &server.finish());
+            let ([p50, p99, max], mut last) = summary(&plan, &late);
+            let entry = samples.entry(who).or_default();
+            entry[0].push(p50);
+            entry[1].push(p99);
+            entry[2].push(max);
+            entry[3].push(percentile(&mut last, 0.5));
+        }
+    }
+    let mut out = Vec::new();
+    let floor = samples.get("floor").cloned().unwrap_or_default();
+    for (who, _) in contenders {
+        let s = samples.get(who).cloned().unwrap_or_default();
+        let cmd = commands.get(who).cloned().unwrap_or_default();
+        for (i, what) in [
+            "singles p50",
+            "singles p99",
+            "singles max",
+            "burst of 20, last arrival",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            out.push(Measure {
+                label: format!("floor: {who}, {what}"),
+                command: cmd.clone(),
+                unit: "ms",
+                seconds: s[i].clone(),
+                peak_mib: Vec::new(),
+                note: String::new(),
+            });
+            if who != "floor" && (i == 1 || i == 3) {
+                out.push(Measure {
+                    label: format!("floor: {who}, {what}, over the floor's"),
+                    command: cmd.clone(),
+                    unit: "×",
+                    seconds: s[i]
+                        .iter()
+                        .zip(&floor[i])
+                        .filter(|(_, f)| **f > 0.0)
+                        .map(|(x, f)| x / f)
+                        .collect(),
+                    peak_mib: Vec::new(),
+                    note: "each round's ratio; goal at most 1.5".into(),
+                });
+            }
+        }
+    }
+    out
+}
