@@ -165,15 +165,78 @@ fn floor_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
     }
 }
 
+/// The floor's schedule with reqwest in place of raw sockets: connections warmed ahead,
+/// bodies built ahead, a busy-wait to each instant, then a task per request. What is left
+/// between it and the floor is the HTTP client's own path.
+async fn reqwest_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        .build()
+        .expect("a client");
+    let largest = plan
+        .chunk_by(|a, b| a.offset_ms == b.offset_ms)
+        .map(<[Planned]>::len)
+        .max()
+        .unwrap_or(1);
+    let mut warm = tokio::task::JoinSet::new();
+    for _ in 0..largest {
+        let (c, url) = (c.clone(), format!("{url}/messages"));
+        warm.spawn(async move {
+            if let Ok(r) = c.head(url).send().await {
+                let _ = r.bytes().await;
+            }
+        });
+    }
+    warm.join_all().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut i = 0;
+    while i < plan.len() {
+        let offset = plan[i].offset_ms;
+        let due = t0 + chrono::TimeDelta::milliseconds(offset as i64);
+        let bodies: Vec<String> = plan[i..]
+            .iter()
+            .take_while(|p| p.offset_ms == offset)
+            .map(|p| body(&p.key, due.timestamp()).to_string())
+            .collect();
+        i += bodies.len();
+        let left = (due - chrono::Utc::now() - chrono::TimeDelta::milliseconds(2))
+            .to_std()
+            .unwrap_or_default();
+        tokio::time::sleep(left).await;
+        while chrono::Utc::now() < due {
+            std::hint::spin_loop();
+        }
+        for b in bodies {
+            let (c, url) = (c.clone(), format!("{url}/messages"));
+            tasks.spawn(async move {
+                if let Ok(r) = c
+                    .post(url)
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(b)
+                    .send()
+                    .await
+                {
+                    let _ = r.bytes().await;
+                }
+            });
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
 pub fn floor(s: &Settings) -> Vec<Measure> {
     let plan = plan(s.smoke);
     let scenario = s.out_dir.join("floor.yaml");
     std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
     let token_file = s.out_dir.join("token");
     std::fs::write(&token_file, TOKEN).expect("write the token");
-    let contenders: [(&str, &[&str]); 3] = [
+    let contenders: [(&str, &[&str]); 4] = [
         ("injector, defaults", &[]),
         ("injector, --preconnect", &["--preconnect"]),
+        ("reqwest, spinning", &[]),
         ("floor", &[]),
     ];
     // Per contender: singles p50, p99, max, and burst last arrivals (median of the bursts).
@@ -183,7 +246,15 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
         for (who, extra) in contenders {
             let server = Server::start(s, "floor");
             let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
-            if who == "floor" {
+            if who == "reqwest, spinning" {
+                let url = server.url.clone();
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime")
+                    .block_on(reqwest_fire(&plan, t0, &url));
+                commands.insert(who, "in-process: reqwest, connections warmed ahead, bodies built ahead, a busy-wait to each instant, a task per request".into());
+            } else if who == "floor" {
                 let url = server.url.clone();
                 floor_fire(&plan, t0, &url);
                 commands.insert(who, "in-process: raw keep-alive TCP opened ahead, requests serialized ahead, a busy-wait to each instant".into());
