@@ -520,6 +520,10 @@ pub struct MockServerArgs {
     /// Seed of the fault and latency draws, so a run can be repeated.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Close the connection after answering a refused request (an unknown path, or a
+    /// `HEAD` such as a warm-up), as some servers do.
+    #[arg(long)]
+    pub close_refused: bool,
     /// How long a GET /personas link stays valid.
     #[arg(long, default_value = "15m", value_parser = parse_duration, value_name = "DUR")]
     pub link_ttl: std::time::Duration,

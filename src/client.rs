@@ -279,20 +279,47 @@ impl Client {
     }
 
     /// Open `n` connections to the API ahead of a burst: `n` concurrent `HEAD` requests
-    /// to the messages URL, without the token (any answer will do; none changes
-    /// anything). The pool keeps the connections for the sends that follow.
+    /// to the messages URL, without the token (none changes anything). The pool keeps
+    /// the connections for the sends that follow, unless the server closed them after
+    /// answering (`Connection: close`, as some do for a request they refuse): those are
+    /// opened again with `GET /teams`, the API's own read, which servers keep open. So
+    /// what is warmed is usable at the instant; a server that closes after every answer
+    /// leaves the burst no worse off than without warming.
     pub async fn preconnect(&self, n: usize) {
-        let mut heads = tokio::task::JoinSet::new();
+        let kept = self.warm(n, false).await;
+        let kept = if kept < n {
+            kept + self.warm(n - kept, true).await
+        } else {
+            kept
+        };
+        tracing::debug!("{kept} of {n} connections open ahead of a group");
+    }
+
+    /// `n` warm-up requests at once (`HEAD` on the messages URL, or with `read` an
+    /// authenticated `GET /teams`); how many connections stayed open after the answer.
+    async fn warm(&self, n: usize, read: bool) -> usize {
+        let mut warm = tokio::task::JoinSet::new();
         for _ in 0..n {
-            let head = self.http.head(self.messages.clone());
-            heads.spawn(async move {
+            let request = if read {
+                self.http
+                    .get(format!("{}/teams", self.target.base_url))
+                    .header(reqwest::header::AUTHORIZATION, self.auth.clone())
+            } else {
+                self.http.head(self.messages.clone())
+            };
+            warm.spawn(async move {
+                let resp = request.send().await.ok()?;
+                let closes = resp
+                    .headers()
+                    .get(reqwest::header::CONNECTION)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.eq_ignore_ascii_case("close"));
                 // Read to the end, so that the connection goes back to the pool.
-                let resp = head.send().await.ok()?;
-                resp.bytes().await.ok().map(|_| ())
+                resp.bytes().await.ok()?;
+                (!closes).then_some(())
             });
         }
-        let answered = heads.join_all().await.into_iter().flatten().count();
-        tracing::debug!("{answered} of {n} connections opened ahead of a group");
+        warm.join_all().await.into_iter().flatten().count()
     }
 
     /// The body of a `POST /messages`, serialized (before its instant).

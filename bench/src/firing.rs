@@ -80,6 +80,16 @@ impl Server {
 
     /// A stand-in, on one CPU only when `cpu` says so.
     fn start_on(s: &Settings, name: &str, cpu: Option<usize>) -> Server {
+        Server::start_with(s, name, cpu, &[])
+    }
+
+    /// A stand-in with further flags (`--close-refused`, say).
+    pub(crate) fn start_with(
+        s: &Settings,
+        name: &str,
+        cpu: Option<usize>,
+        flags: &[&str],
+    ) -> Server {
         let record = record_dir(s).join(format!("{name}.record.jsonl"));
         let _ = std::fs::remove_file(&record);
         let mut command = Command::new(&s.injector);
@@ -94,6 +104,7 @@ impl Server {
                 "--record",
             ])
             .arg(&record)
+            .args(flags)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -233,9 +233,14 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
     std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
     let token_file = s.out_dir.join("token");
     std::fs::write(&token_file, TOKEN).expect("write the token");
-    let contenders: [(&str, &[&str]); 4] = [
+    let contenders: [(&str, &[&str]); 6] = [
         ("injector, defaults", &[]),
         ("injector, --preconnect", &["--preconnect"]),
+        ("injector, defaults, a server closing refused requests", &[]),
+        (
+            "injector, --preconnect, a server closing refused requests",
+            &["--preconnect"],
+        ),
         ("reqwest, spinning", &[]),
         ("floor", &[]),
     ];
@@ -244,7 +249,13 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
     let mut commands: HashMap<&str, String> = HashMap::new();
     for _ in 0..s.runs {
         for (who, extra) in contenders {
-            let server = Server::start(s, "floor");
+            // A server that closes the connection after refusing a request, such as
+            // injector's warming `HEAD`.
+            let server = if who.contains("closing") {
+                Server::start_with(s, "floor", None, &["--close-refused"])
+            } else {
+                Server::start(s, "floor")
+            };
             let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
             if who == "reqwest, spinning" {
                 let url = server.url.clone();

@@ -43,6 +43,7 @@ pub async fn mock_server(args: MockServerArgs) -> Result<Exit, Error> {
             drop_rate: args.drop_rate,
             latency: args.latency,
             seed: args.seed,
+            close_refused: args.close_refused,
         },
         link_ttl: args.link_ttl,
         check_ids: args.check_ids,

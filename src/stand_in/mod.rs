@@ -50,6 +50,9 @@ pub struct Faults {
     /// Wait this long (a range: uniformly within it) before answering.
     pub latency: Option<(Duration, Duration)>,
     pub seed: u64,
+    /// Close the connection after answering a refused request (404, 405: a warming
+    /// `HEAD`), with `Connection: close`.
+    pub close_refused: bool,
 }
 
 /// How to run a stand-in.
@@ -624,7 +627,12 @@ async fn refused<const STATUS: u16>(
         StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
         _ => "Not found",
     };
-    json_response(status, json!({"error": error, "path": uri.path()}))
+    let mut resp = json_response(status, json!({"error": error, "path": uri.path()}));
+    if st.opts.faults.close_refused {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 /// The personas as Conducttr ships them: a zip holding `data.json`.

@@ -230,3 +230,58 @@ fn the_longitude_is_one_setting_away_and_the_plan_names_each_addressee() {
         assert!(text.stdout.contains(to), "{to}: {}", text.stdout);
     }
 }
+
+/// `--preconnect` against a server that closes the connection after refusing the warming
+/// `HEAD`: the warm-ups are made again with `GET /teams`, which it keeps open, and the
+/// burst goes out on them, each on its first attempt.
+#[tokio::test(flavor = "multi_thread")]
+async fn preconnect_warms_again_where_the_server_closed_the_warm_up() {
+    let server = stand_in(injector::stand_in::Faults {
+        close_refused: true,
+        ..Default::default()
+    })
+    .await;
+    let mut yaml = String::from(
+        "name: Burst\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n",
+    );
+    for i in 0..4 {
+        yaml.push_str(&format!("  - id: b{i}\n    at: 3s\n    body: burst {i}\n"));
+    }
+    let s = setup(&yaml);
+    let t0 = chrono::Utc::now().to_rfc3339();
+    let run = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &server.base_url(),
+            "--token-file",
+            s.token_file.to_str().unwrap(),
+            "--start-at",
+            &t0,
+            "--preconnect",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let requests = server.requests();
+    let heads = requests.iter().filter(|r| r.method == "HEAD").count();
+    let warm_reads = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/teams"))
+        .count();
+    assert_eq!(heads, 4, "one warming HEAD per send of the burst");
+    // The preflight reads the teams once; the warm-ups read them again, one per closed HEAD.
+    assert_eq!(warm_reads, 1 + 4);
+    let lines = journal(s.dir.path(), "s.journal.jsonl");
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["type"] == "sent")
+            .all(|l| l["attempts"] == 1)
+    );
+    assert_eq!(lines.iter().filter(|l| l["type"] == "sent").count(), 4);
+    server.shutdown(std::time::Duration::from_secs(1)).await;
+}

@@ -239,6 +239,7 @@ async fn with_faults_each_occurrence_is_accepted_once_at_most_and_duplicates_are
         drop_rate: 0.1,
         latency: None,
         seed: 9,
+        close_refused: false,
     };
     let server = stand_in(faults).await;
     let s = setup(&scenario(30, 0));
@@ -301,6 +302,7 @@ async fn retry_safe_never_retries_what_may_have_arrived() {
         drop_rate: 0.0,
         latency: None,
         seed: 3,
+        close_refused: false,
     };
     let server = stand_in(faults).await;
     let s = setup(&scenario(20, 0));

@@ -307,6 +307,7 @@ async fn seeded_fault_rates_hold_and_repeat() {
         drop_rate: 0.1,
         latency: None,
         seed: 42,
+        close_refused: false,
     };
     let n = 600;
     let first = outcomes(faults.clone(), n).await;
