@@ -391,12 +391,7 @@ impl State {
                     if let Some(a) = self.untimed(i)
                         && self.assumptions[a].met
                     {
-                        self.assumed[a] = true;
-                        self.judge(i, Outcome::Met, base, Source::Assumed.name(), None);
-                        effects.push(Effect::Assumed {
-                            expectation: i,
-                            met: true,
-                        });
+                        effects.push(self.assume(a, base));
                     }
                 }
             }
@@ -446,14 +441,7 @@ impl State {
                 }
                 // Assumed missed with no time: missed at its deadline, by the assumption.
                 match self.untimed(e) {
-                    Some(a) if !self.assumptions[a].met => {
-                        self.assumed[a] = true;
-                        self.judge(e, Outcome::Missed, at, Source::Assumed.name(), None);
-                        effects.push(Effect::Assumed {
-                            expectation: e,
-                            met: false,
-                        });
-                    }
+                    Some(a) if !self.assumptions[a].met => effects.push(self.assume(a, at)),
                     _ => {
                         self.judge(e, Outcome::Missed, at, "deadline", None);
                         effects.push(Effect::Expired { expectation: e });
@@ -461,16 +449,14 @@ impl State {
                 }
             }
             Timer::Assume(a) => {
-                self.assumed[a] = true;
-                let Assumption {
-                    expectation, met, ..
-                } = self.assumptions[a];
-                if self.expectations[expectation].judged.is_some() {
+                if self.expectations[self.assumptions[a].expectation]
+                    .judged
+                    .is_some()
+                {
+                    self.assumed[a] = true;
                     return effects;
                 }
-                let outcome = if met { Outcome::Met } else { Outcome::Missed };
-                self.judge(expectation, outcome, at, Source::Assumed.name(), None);
-                effects.push(Effect::Assumed { expectation, met });
+                effects.push(self.assume(a, at));
             }
         }
         effects.extend(self.settle(model, base));
@@ -492,12 +478,7 @@ impl State {
                 && let Some(a) = self.untimed(e)
                 && self.assumptions[a].met
             {
-                self.assumed[a] = true;
-                self.judge(e, Outcome::Met, at, Source::Assumed.name(), None);
-                effects.push(Effect::Assumed {
-                    expectation: e,
-                    met: true,
-                });
+                effects.push(self.assume(a, at));
             }
         }
         effects.extend(self.settle(model, base));
@@ -529,6 +510,17 @@ impl State {
             }
         }
         effects
+    }
+
+    /// Carry out assumption `a` at `at`: its expectation judged as assumed.
+    fn assume(&mut self, a: usize, at: DateTime<Utc>) -> Effect {
+        self.assumed[a] = true;
+        let Assumption {
+            expectation, met, ..
+        } = self.assumptions[a];
+        let outcome = if met { Outcome::Met } else { Outcome::Missed };
+        self.judge(expectation, outcome, at, Source::Assumed.name(), None);
+        Effect::Assumed { expectation, met }
     }
 
     /// The untimed assumption about `e`, not yet carried out.

@@ -146,9 +146,7 @@ impl StandIn {
         let base = shared.opts.base_path.trim_end_matches('/').to_string();
         let router = Router::new()
             .route(&format!("{base}/messages"), post(post_messages))
-            .route(&format!("{base}/messages/position"), post(post_position))
-            .route(&format!("{base}/messages/role"), post(post_role))
-            .route(&format!("{base}/messages/gps"), post(post_gps))
+            .route(&format!("{base}/messages/{{kind}}"), post(post_kind))
             .route(&format!("{base}/teams"), get(get_teams))
             .route(&format!("{base}/personas"), get(get_personas))
             .route("/_mock/files/{nonce}/personas.zip", get(get_zip))
@@ -344,34 +342,22 @@ async fn post_messages(
     post_at(Endpoint::Messages, st, dropper, uri, headers, body).await
 }
 
-async fn post_position(
+/// `POST /messages/position`, `/messages/role`, `/messages/gps`; another name is unknown.
+async fn post_kind(
+    axum::extract::Path(kind): axum::extract::Path<String>,
     st: State<Arc<Shared>>,
     dropper: Extension<ConnDrop>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    post_at(Endpoint::Position, st, dropper, uri, headers, body).await
-}
-
-async fn post_role(
-    st: State<Arc<Shared>>,
-    dropper: Extension<ConnDrop>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    post_at(Endpoint::Role, st, dropper, uri, headers, body).await
-}
-
-async fn post_gps(
-    st: State<Arc<Shared>>,
-    dropper: Extension<ConnDrop>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    post_at(Endpoint::Gps, st, dropper, uri, headers, body).await
+    let at = match kind.as_str() {
+        "position" => Endpoint::Position,
+        "role" => Endpoint::Role,
+        "gps" => Endpoint::Gps,
+        _ => return refused::<404>(st, Method::POST, uri, headers, body).await,
+    };
+    post_at(at, st, dropper, uri, headers, body).await
 }
 
 /// One of the four messaging endpoints: the same faults, token and JSON checks, each

@@ -265,30 +265,28 @@ async fn hold_and_fire_now_from_the_page() {
     server.shutdown(Duration::from_secs(1)).await;
 }
 
-/// The terminal: a real tmux pane, single keys typed into it.
-#[tokio::test(flavor = "multi_thread")]
-async fn single_keys_in_a_terminal_hold_fire_and_resume() {
-    let tmux = crate::common::tool("tmux");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("s.yaml"), scenario(4, 3000)).unwrap();
-    let socket = dir.path().join("tmux.sock");
-    let session = "injector-keys";
-    let tm = |args: &[&str]| {
-        std::process::Command::new(&tmux)
-            .arg("-S")
-            .arg(&socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    };
-    let cmd = format!(
-        "cd {} && NO_COLOR=1 {} run s.yaml --dry-run --start-at {}; sleep 60",
-        dir.path().display(),
-        crate::common::bin().display(),
-        t0_in(2)
-    );
-    assert!(
-        tm(&[
+/// A dry run of `s.yaml` in `dir`, in a real tmux pane of its own (the run's T0 two
+/// seconds away), to type into and read.
+struct Terminal {
+    tmux: std::path::PathBuf,
+    socket: std::path::PathBuf,
+    session: &'static str,
+}
+
+impl Terminal {
+    fn start(dir: &Path, session: &'static str) -> Terminal {
+        let term = Terminal {
+            tmux: crate::common::tool("tmux"),
+            socket: dir.join("tmux.sock"),
+            session,
+        };
+        let cmd = format!(
+            "cd {} && NO_COLOR=1 {} run s.yaml --dry-run --start-at {}; sleep 60",
+            dir.display(),
+            crate::common::bin().display(),
+            t0_in(2)
+        );
+        let started = term.tm(&[
             "new-session",
             "-d",
             "-s",
@@ -297,34 +295,66 @@ async fn single_keys_in_a_terminal_hold_fire_and_resume() {
             "200",
             "-y",
             "40",
-            &cmd
-        ])
-        .status
-        .success()
-    );
-    let pane =
-        || String::from_utf8_lossy(&tm(&["capture-pane", "-t", session, "-p"]).stdout).into_owned();
-    let wait_for = |needle: &str| {
+            &cmd,
+        ]);
+        assert!(started.status.success());
+        term
+    }
+
+    fn tm(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(&self.tmux)
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    /// `tmux send-keys` to the pane, or another tmux command (`kill-server`).
+    fn keys(&self, args: &[&str]) -> std::process::Output {
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == "SESSION" { self.session } else { a })
+            .collect();
+        self.tm(&args)
+    }
+
+    fn pane(&self) -> String {
+        String::from_utf8_lossy(&self.tm(&["capture-pane", "-t", self.session, "-p"]).stdout)
+            .into_owned()
+    }
+
+    fn wait_for(&self, needle: &str) {
         for _ in 0..250 {
-            if pane().contains(needle) {
+            if self.pane().contains(needle) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("the terminal never showed {needle:?}:\n{}", pane());
-    };
+        panic!("the terminal never showed {needle:?}:\n{}", self.pane());
+    }
+}
+
+/// The terminal: a real tmux pane, single keys typed into it.
+#[tokio::test(flavor = "multi_thread")]
+async fn single_keys_in_a_terminal_hold_fire_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.yaml"), scenario(4, 3000)).unwrap();
+    let term = Terminal::start(dir.path(), "injector-keys");
+    let tm = |args: &[&str]| term.keys(args);
+    let wait_for = |needle: &str| term.wait_for(needle);
     wait_for("RUNNING");
     wait_for("sent i0");
-    tm(&["send-keys", "-t", session, " "]);
+    tm(&["send-keys", "-t", "SESSION", " "]);
     wait_for("HELD");
-    tm(&["send-keys", "-t", session, "f"]);
+    tm(&["send-keys", "-t", "SESSION", "f"]);
     wait_for("i1 fired");
-    tm(&["send-keys", "-t", session, " "]);
+    tm(&["send-keys", "-t", "SESSION", " "]);
     wait_for("resumed after");
     // Skip the next one, then think again: `u` undoes exactly that skip.
-    tm(&["send-keys", "-t", session, "s"]);
+    tm(&["send-keys", "-t", "SESSION", "s"]);
     wait_for("i2 will be skipped");
-    tm(&["send-keys", "-t", session, "u"]);
+    tm(&["send-keys", "-t", "SESSION", "u"]);
     wait_for("i2 will fire");
     wait_for("dry run: 4 sent");
     tm(&["kill-server"]);
@@ -456,61 +486,21 @@ async fn judge_met_on_the_page_and_see_the_branch_sent() {
 /// The terminal: `x` judges the expected action it shows missed; its branch follows.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_in_the_terminal_judges_the_expected_action_it_shows() {
-    let tmux = crate::common::tool("tmux");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s.yaml"), BRANCHING).unwrap();
-    let socket = dir.path().join("tmux.sock");
-    let session = "injector-judge";
-    let tm = |args: &[&str]| {
-        std::process::Command::new(&tmux)
-            .arg("-S")
-            .arg(&socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    };
-    let cmd = format!(
-        "cd {} && NO_COLOR=1 {} run s.yaml --dry-run --start-at {}; sleep 60",
-        dir.path().display(),
-        crate::common::bin().display(),
-        t0_in(2)
-    );
-    assert!(
-        tm(&[
-            "new-session",
-            "-d",
-            "-s",
-            session,
-            "-x",
-            "200",
-            "-y",
-            "40",
-            &cmd
-        ])
-        .status
-        .success()
-    );
-    let pane =
-        || String::from_utf8_lossy(&tm(&["capture-pane", "-t", session, "-p"]).stdout).into_owned();
-    let wait_for = |needle: &str| {
-        for _ in 0..250 {
-            if pane().contains(needle) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("the terminal never showed {needle:?}:\n{}", pane());
-    };
+    let term = Terminal::start(dir.path(), "injector-judge");
+    let tm = |args: &[&str]| term.keys(args);
+    let wait_for = |needle: &str| term.wait_for(needle);
     wait_for("expect  evacuation-ordered: Blue orders the evacuation (due in 00:00:");
     wait_for("[m] met  [x] missed");
     // A note: `n`, the text, Enter.
-    tm(&["send-keys", "-t", session, "n"]);
+    tm(&["send-keys", "-t", "SESSION", "n"]);
     wait_for("note  _");
-    tm(&["send-keys", "-t", session, "-l", "Blue is stalling"]);
+    tm(&["send-keys", "-t", "SESSION", "-l", "Blue is stalling"]);
     wait_for("note  Blue is stalling_");
-    tm(&["send-keys", "-t", session, "Enter"]);
+    tm(&["send-keys", "-t", "SESSION", "Enter"]);
     wait_for("note taken");
-    tm(&["send-keys", "-t", session, "x"]);
+    tm(&["send-keys", "-t", "SESSION", "x"]);
     wait_for("evacuation-ordered judged missed; triggered flood-worsens");
     wait_for("dry run: 3 sent");
     tm(&["kill-server"]);
