@@ -233,9 +233,10 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
     std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
     let token_file = s.out_dir.join("token");
     std::fs::write(&token_file, TOKEN).expect("write the token");
-    let contenders: [(&str, &[&str]); 6] = [
+    let contenders: [(&str, &[&str]); 7] = [
         ("injector, defaults", &[]),
         ("injector, --preconnect", &["--preconnect"]),
+        ("injector, multi-thread runtime", &[]),
         ("injector, defaults, a server closing refused requests", &[]),
         (
             "injector, --preconnect, a server closing refused requests",
@@ -244,11 +245,12 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
         ("reqwest, spinning", &[]),
         ("floor", &[]),
     ];
+
     // Per contender: singles p50, p99, max, and burst last arrivals (median of the bursts).
     let mut samples: HashMap<&str, [Vec<f64>; 4]> = HashMap::new();
     let mut commands: HashMap<&str, String> = HashMap::new();
     for _ in 0..s.runs {
-        for (who, extra) in contenders {
+        for &(who, extra) in &contenders {
             // A server that closes the connection after refusing a request, such as
             // injector's warming `HEAD`.
             let server = if who.contains("closing") {
@@ -281,6 +283,14 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
                 let status = Command::new(&s.injector)
                     .args(&args)
                     .env("RUST_LOG", "warn")
+                    .env(
+                        "INJECTOR_RUNTIME",
+                        if who.contains("multi-thread") {
+                            "multi-thread"
+                        } else {
+                            ""
+                        },
+                    )
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status();
@@ -299,7 +309,7 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
     }
     let mut out = Vec::new();
     let floor = samples.get("floor").cloned().unwrap_or_default();
-    for (who, _) in contenders {
+    for &(who, _) in &contenders {
         let s = samples.get(who).cloned().unwrap_or_default();
         let cmd = commands.get(who).cloned().unwrap_or_default();
         for (i, what) in [

@@ -232,22 +232,37 @@ async fn start_control(
             (crate::controllers::Controllers::single(&token), Some(token))
         }
     };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
+    let listener = std::net::TcpListener::bind(listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| super::cannot_listen("--control", listen, e))?;
     let bound = listener
         .local_addr()
         .map_err(|e| super::cannot_listen("--control", listen, e))?;
     let app = control::app(controllers.clone(), commands, view);
-    let (scheme, task) = match &tls {
-        Some(t) => ("https", crate::tls::serve(listener, t.config.clone(), app)),
-        None => (
-            "http",
-            tokio::spawn(async move {
+    // On a thread of its own: building a page's state for a large run must never hold
+    // up a send on the run's thread. (Left running until the process exits.)
+    let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("control")
+            .enable_all()
+            .build()?,
+    ));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let config = tls.as_ref().map(|t| t.config.clone());
+    let task = runtime.spawn(async move {
+        let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+            return;
+        };
+        match config {
+            Some(config) => {
+                let _ = crate::tls::serve(listener, config, app).await;
+            }
+            None => {
                 let _ = axum::serve(listener, app).await;
-            }),
-        ),
-    };
+            }
+        }
+    });
     eprintln!("control: {scheme}://{bound}/");
     if let Some(t) = &tls {
         eprintln!("control fingerprint: {}", t.fingerprint);
