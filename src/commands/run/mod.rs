@@ -358,9 +358,9 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
     })
 }
 
-/// Fire: the engine on the runtime's workers, with the senders (handing work between
-/// the thread that blocks on this command and the workers costs a futex wake-up each
-/// time).
+/// Fire: the engine as a task of the runtime, beside its senders. A timed run's runtime
+/// has one thread (see `commands::block_on_with`): waiting and sending share it, with no
+/// hand-off between threads; at `--speed max` the workers share the sends.
 async fn fire(args: &RunArgs, s: &Started, side: EngineSide) -> Result<engine::Ending, Error> {
     let engine = Engine {
         timeline: s.p.timeline.clone(),
