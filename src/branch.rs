@@ -309,6 +309,27 @@ enum Tri {
     Unknown,
 }
 
+/// Yes when any part holds, no when every part cannot (none: no), else unknown.
+fn any(parts: impl IntoIterator<Item = Tri>) -> Tri {
+    let mut all_no = true;
+    for part in parts {
+        match part {
+            Tri::Yes => return Tri::Yes,
+            Tri::No => {}
+            Tri::Unknown => all_no = false,
+        }
+    }
+    if all_no { Tri::No } else { Tri::Unknown }
+}
+
+fn not(t: Tri) -> Tri {
+    match t {
+        Tri::Yes => Tri::No,
+        Tri::No => Tri::Yes,
+        Tri::Unknown => Tri::Unknown,
+    }
+}
+
 /// Where a run's branches stand.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct State {
@@ -631,36 +652,18 @@ impl State {
                 Occ::Ended => Tri::No,
                 Occ::Unknown => Tri::Unknown,
             },
+            // Any occurrence of the inject sent: yes; all ended without: no.
             Cond::SentInject(i) => {
-                let occs = &model.occurrences_of[*i];
-                if occs.iter().any(|&o| self.occurrences[o] == Occ::Sent) {
-                    Tri::Yes
-                } else if occs.iter().all(|&o| self.occurrences[o] == Occ::Ended) {
-                    Tri::No
-                } else {
-                    Tri::Unknown
-                }
+                any(model.occurrences_of[*i]
+                    .iter()
+                    .map(|&o| match self.occurrences[o] {
+                        Occ::Sent => Tri::Yes,
+                        Occ::Ended => Tri::No,
+                        Occ::Unknown => Tri::Unknown,
+                    }))
             }
-            Cond::Any(cs) => {
-                let all: Vec<Tri> = cs.iter().map(|c| self.eval(model, c)).collect();
-                if all.contains(&Tri::Yes) {
-                    Tri::Yes
-                } else if all.iter().all(|t| *t == Tri::No) {
-                    Tri::No
-                } else {
-                    Tri::Unknown
-                }
-            }
-            Cond::All(cs) => {
-                let all: Vec<Tri> = cs.iter().map(|c| self.eval(model, c)).collect();
-                if all.contains(&Tri::No) {
-                    Tri::No
-                } else if all.iter().all(|t| *t == Tri::Yes) {
-                    Tri::Yes
-                } else {
-                    Tri::Unknown
-                }
-            }
+            Cond::Any(cs) => any(cs.iter().map(|c| self.eval(model, c))),
+            Cond::All(cs) => not(any(cs.iter().map(|c| not(self.eval(model, c))))),
         }
     }
 
