@@ -90,31 +90,44 @@ pub fn from_pem(cert: &[u8], key: &[u8]) -> Result<ServerTls, String> {
     server_config(certs, key)
 }
 
-/// Serve `app` over TLS on `listener`, a connection per task; a failed handshake drops
-/// that connection only.
-pub fn serve(
+/// Serve `app` over TLS on `listener`, a connection per task (a failed handshake drops
+/// that connection only), until `stop` says so; then each connection finishes what it
+/// is answering and closes.
+pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: axum::Router,
-) -> tokio::task::JoinHandle<()> {
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _peer)) = listener.accept().await else {
-                continue;
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => break,
+        };
+        let Ok((tcp, _peer)) = accepted else {
+            continue;
+        };
+        let (acceptor, app, mut stop) = (acceptor.clone(), app.clone(), stop.clone());
+        connections.spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
             };
-            let (acceptor, app) = (acceptor.clone(), app.clone());
-            tokio::spawn(async move {
-                let Ok(stream) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let service = hyper_util::service::TowerToHyperService::new(app);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    })
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    while connections.join_next().await.is_some() {}
 }
 
 /// The names a self-signed certificate for `addr` covers.

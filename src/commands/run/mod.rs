@@ -57,7 +57,7 @@ struct RunSide {
     board: Arc<Mutex<Board>>,
     refused: Arc<std::sync::OnceLock<u16>>,
     reporter: tokio::task::JoinHandle<()>,
-    control_server: Option<tokio::task::JoinHandle<()>>,
+    control_server: Option<ControlServer>,
     countdown: Option<indicatif::ProgressBar>,
     keys: Option<live::Keys>,
     signals: tokio::task::JoinHandle<()>,
@@ -173,12 +173,19 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
 
 /// Start the control endpoint: plain HTTP on a loopback address only, TLS anywhere; the
 /// controllers file (or one random token, a director's) says who may do what.
+/// The control endpoint's task, and how to ask it to stop (answering what it is
+/// answering, such as the `end` that ended the run, first).
+struct ControlServer {
+    task: tokio::task::JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
 async fn start_control(
     addr: &str,
     args: &RunArgs,
     commands: mpsc::Sender<engine::Command>,
     view: control::View,
-) -> Result<tokio::task::JoinHandle<()>, Error> {
+) -> Result<ControlServer, Error> {
     let listen = super::listen_address("--control", addr, "127.0.0.1:8790").await?;
     let tls = match (
         &args.control_tls,
@@ -250,16 +257,19 @@ async fn start_control(
     ));
     let scheme = if tls.is_some() { "https" } else { "http" };
     let config = tls.as_ref().map(|t| t.config.clone());
+    let (stop, mut stopping) = watch::channel(false);
     let task = runtime.spawn(async move {
         let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
             return;
         };
         match config {
-            Some(config) => {
-                let _ = crate::tls::serve(listener, config, app).await;
-            }
+            Some(config) => crate::tls::serve(listener, config, app, stopping).await,
             None => {
-                let _ = axum::serve(listener, app).await;
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopping.changed().await;
+                    })
+                    .await;
             }
         }
     });
@@ -277,7 +287,7 @@ async fn start_control(
             controllers.len()
         ),
     }
-    Ok(task)
+    Ok(ControlServer { task, stop })
 }
 
 /// A run under way: what was prepared, the client, the journal with its header written,
@@ -405,8 +415,17 @@ async fn finish(
     ending: engine::Ending,
 ) -> Result<Exit, Error> {
     side.signals.abort();
-    if let Some(task) = side.control_server {
-        task.abort();
+    if let Some(server) = side.control_server {
+        // Answers in flight (the `end` that ended the run) go out first; pages' live
+        // streams end with the run. At most a second.
+        let _ = server.stop.send(true);
+        let abort = server.task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(1), server.task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
     }
     if let Some(keys) = side.keys {
         keys.stop();
