@@ -408,18 +408,6 @@ pub enum CtlAction {
     Status,
     /// The state as it changes, one JSON line per change, until the run ends.
     Watch,
-    /// A note for the after-action report, about an occurrence or an expected action.
-    Note {
-        text: String,
-        /// The occurrence key or inject id it is about.
-        #[arg(long, value_name = "KEY")]
-        key: Option<String>,
-        /// The expected action it is about.
-        #[arg(long, value_name = "ID")]
-        expectation: Option<String>,
-    },
-    /// End the exercise now (director): nothing more fires; a resume can take it up.
-    End,
     /// Stop the exercise clock.
     Hold,
     /// Restart it; what has not fired moves later by the hold's length.
@@ -449,6 +437,18 @@ pub enum CtlAction {
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
     },
+    /// A note for the after-action report, about an occurrence or an expected action.
+    Note {
+        text: String,
+        /// The occurrence key or inject id it is about.
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+        /// The expected action it is about.
+        #[arg(long, value_name = "ID")]
+        expectation: Option<String>,
+    },
+    /// End the exercise now (director): nothing more fires; a resume can take it up.
+    End,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
