@@ -56,7 +56,8 @@ pub struct NoteView {
 }
 
 impl NoteView {
-    fn of(event: &Event) -> Option<NoteView> {
+    /// The note an event records, if it is one.
+    pub fn of(event: &Event) -> Option<NoteView> {
         match event {
             Event::Note {
                 at,

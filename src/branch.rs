@@ -916,8 +916,13 @@ pub fn simulate(timeline: &Timeline, model: &Model, assumptions: Vec<Assumption>
         );
         let next_send = pending.last().map(|(t, _)| *t);
         let next_timer = state.next_timer(model);
-        effects = match (next_send, next_timer) {
-            (Some(s), Some((t, _))) if s <= t => {
+        // The next send first, unless a timed step comes before it.
+        let send_first = match (next_send, next_timer) {
+            (Some(s), Some((t, _))) => s <= t,
+            (send, _) => send.is_some(),
+        };
+        effects = match (send_first, next_timer) {
+            (true, _) => {
                 let (at, occ) = pending.pop().expect("a send");
                 now = at;
                 send(
@@ -930,24 +935,11 @@ pub fn simulate(timeline: &Timeline, model: &Model, assumptions: Vec<Assumption>
                     &mut events,
                 )
             }
-            (_, Some((t, timer))) => {
+            (false, Some((t, timer))) => {
                 now = t;
                 state.on_timer(model, timer, t, t)
             }
-            (Some(_), None) => {
-                let (at, occ) = pending.pop().expect("a send");
-                now = at;
-                send(
-                    timeline,
-                    model,
-                    &mut state,
-                    occ,
-                    at,
-                    &mut fires,
-                    &mut events,
-                )
-            }
-            (None, None) => {
+            (false, None) => {
                 let last = state.on_finish(model, now);
                 record(
                     timeline,

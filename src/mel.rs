@@ -147,6 +147,25 @@ pub fn channel_of(method: &str) -> String {
     }
 }
 
+/// An expectation's id as an Expectation cell writes it (characters keys use made
+/// `-`), else `default`.
+fn expectation_id(written: &str, default: impl FnOnce() -> String) -> String {
+    if written.is_empty() {
+        default()
+    } else {
+        written.replace(['#', '@', ',', ' '], "-")
+    }
+}
+
+/// `, team: "…"` for an Expected of cell, or nothing.
+fn team_part(written: &str) -> String {
+    if written.is_empty() {
+        String::new()
+    } else {
+        format!(", team: {}", q(written))
+    }
+}
+
 /// Quote any text as a YAML double-quoted scalar (JSON strings are valid YAML).
 fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
@@ -230,14 +249,8 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
         // A row with an Expected action and no From or Method: an expected action of no
         // inject, due by its Time (`expectations:`).
         if persona.is_empty() && cell(Some(method)).is_empty() && !cell(action_col).is_empty() {
-            let id = match cell(expectation_col) {
-                e if e.is_empty() => format!("row-{n}-expected"),
-                e => e.replace(['#', '@', ',', ' '], "-"),
-            };
-            let team = match cell(expected_of_col) {
-                t if t.is_empty() => String::new(),
-                t => format!(", team: {}", q(&t)),
-            };
+            let id = expectation_id(&cell(expectation_col), || format!("row-{n}-expected"));
+            let team = team_part(&cell(expected_of_col));
             free.push(format!(
                 "  - {{ id: {}, action: {}, by: {}{team} }}\n",
                 q(&id),
@@ -391,14 +404,8 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
                     continue;
                 }
             };
-            let expectation = match cell(expectation_col) {
-                e if e.is_empty() => format!("{id}-expected"),
-                e => e.replace(['#', '@', ',', ' '], "-"),
-            };
-            let team = match cell(expected_of_col) {
-                t if t.is_empty() => String::new(),
-                t => format!(", team: {}", q(&t)),
-            };
+            let expectation = expectation_id(&cell(expectation_col), || format!("{id}-expected"));
+            let team = team_part(&cell(expected_of_col));
             let _ = writeln!(
                 yaml,
                 "    expect: {{ id: {}, action: {}, within: {within}{team} }}",

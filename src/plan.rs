@@ -141,6 +141,21 @@ pub fn text_resolved(
     out
 }
 
+/// An expectation's deadline in words: `00:20:00 after evacuation-order is sent`, or
+/// `by T+01:50:00`.
+pub fn deadline_text(s: &crate::scenario::Scenario, e: &crate::scenario::Expectation) -> String {
+    match (e.deadline, e.owner) {
+        (crate::scenario::Deadline::Within(d), Some(owner)) => format!(
+            "{} after {} is sent",
+            show_offset(d).trim_start_matches("T+"),
+            s.injects[owner].id
+        ),
+        (crate::scenario::Deadline::By(d) | crate::scenario::Deadline::Within(d), _) => {
+            format!("by {}", show_offset(d))
+        }
+    }
+}
+
 /// `T+…` of a wall-clock instant (scenario time: times the speed).
 fn offset_of(t: &Timeline, at: chrono::DateTime<chrono::Utc>) -> String {
     let run = (at - t.t0.to_utc()).to_std().unwrap_or_default();
@@ -245,17 +260,7 @@ fn text_of(t: &Timeline, t0_known: bool, resolved: bool) -> String {
             .expectations
             .iter()
             .map(|e| {
-                let deadline = match (e.deadline, e.owner) {
-                    (crate::scenario::Deadline::Within(d), Some(owner)) => format!(
-                        "{} after {} is sent",
-                        show_offset(d).trim_start_matches("T+"),
-                        s.injects[owner].id
-                    ),
-                    (crate::scenario::Deadline::By(d), _)
-                    | (crate::scenario::Deadline::Within(d), None) => {
-                        format!("by {}", show_offset(d))
-                    }
-                };
+                let deadline = deadline_text(s, e);
                 [
                     e.id.clone(),
                     e.team.as_ref().map_or(String::new(), |(t, _)| t.clone()),

@@ -215,25 +215,17 @@ impl Report {
         let mut notes: Vec<(DateTime<Utc>, Note)> = Vec::new();
         for record in &replay.records {
             let Record::Event(e) = record else { continue };
-            if let Event::Note {
-                at,
-                text,
-                key,
-                expectation,
-                source,
-                by,
-            } = e
-            {
+            if let Some(n) = crate::board::NoteView::of(e) {
                 notes.push((
-                    *at,
+                    n.at,
                     Note {
-                        at: time_text(*at),
+                        at: time_text(n.at),
                         offset: None,
-                        by: by.clone(),
-                        source: source.name().into(),
-                        text: text.clone(),
-                        key: key.clone(),
-                        expectation: expectation.clone(),
+                        by: n.by,
+                        source: n.source.into(),
+                        text: n.text,
+                        key: n.key,
+                        expectation: n.expectation,
                     },
                 ));
             }

@@ -54,6 +54,8 @@ pub struct Timeline {
     /// field holds a template (built at first use): such a body differs between
     /// occurrences only by `ts`. `None` for the others: nothing would be reused.
     fixed_bodies: Vec<Option<FixedBody>>,
+    /// Per inject, the endpoint its bodies go to (decided once: a send asks at its instant).
+    endpoints: Vec<crate::message::Endpoint>,
 }
 
 /// A reusable body, built at first use: `None` inside when it cannot be reused.
@@ -163,7 +165,13 @@ impl Timeline {
         // Errors carry the template's source in release builds too (minijinja keeps it only
         // in debug builds by default): "`wether` is undefined (did you mean `weather`?)".
         env.set_debug(true);
+        let endpoints = scenario
+            .injects
+            .iter()
+            .map(|i| endpoint_of(&scenario, i))
+            .collect();
         Timeline {
+            endpoints,
             fixed_bodies: {
                 let mut count = vec![0usize; scenario.injects.len()];
                 for o in occurrences.iter().filter(|o| o.team.is_none()) {
@@ -186,23 +194,7 @@ impl Timeline {
     /// The endpoint an occurrence goes to: a move, a message to a position or a role
     /// (set on the inject or by the defaults), or `/messages`.
     pub fn endpoint(&self, occ: &Occurrence) -> crate::message::Endpoint {
-        use crate::message::Endpoint;
-        let inject = self.inject(occ);
-        if inject.gps.is_some() {
-            return Endpoint::Gps;
-        }
-        let set = |name: &str| {
-            self.scenario
-                .field(inject, name)
-                .is_some_and(|f| f.node.value != Value::Null)
-        };
-        if set("position") {
-            Endpoint::Position
-        } else if set("role") {
-            Endpoint::Role
-        } else {
-            Endpoint::Messages
-        }
+        self.endpoints[occ.inject]
     }
 
     /// Whether an occurrence is of a contingency inject (its offset counts from when its
@@ -540,6 +532,26 @@ pub fn show_time(t: DateTime<FixedOffset>, tz: Option<Tz>) -> String {
         chrono::SecondsFormat::Millis
     };
     t.to_rfc3339_opts(precision, false)
+}
+
+/// The endpoint an inject's bodies go to: a move, a message to a position or a role (set
+/// on the inject or by the defaults), or `/messages`.
+fn endpoint_of(s: &Scenario, inject: &Inject) -> crate::message::Endpoint {
+    use crate::message::Endpoint;
+    if inject.gps.is_some() {
+        return Endpoint::Gps;
+    }
+    let set = |name: &str| {
+        s.field(inject, name)
+            .is_some_and(|f| f.node.value != Value::Null)
+    };
+    if set("position") {
+        Endpoint::Position
+    } else if set("role") {
+        Endpoint::Role
+    } else {
+        Endpoint::Messages
+    }
 }
 
 /// A scenario duration as run time: divided by the speed.

@@ -319,6 +319,7 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
         now,
         !args.no_fsync,
     )?;
+    let (expectations, contingencies) = branch_rows(&p.timeline.scenario);
     let header = RunHeader {
         run_id: uuid::Uuid::new_v4().to_string(),
         scenario: p.shown.clone(),
@@ -338,8 +339,8 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
         resumes: p.resume_of.as_ref().map(|h| h.run_id.clone()),
         occurrences: p.timeline.occurrences.len(),
         plan: p.plan.take(),
-        expectations: branch_rows(&p.timeline.scenario).0,
-        contingencies: branch_rows(&p.timeline.scenario).1,
+        expectations,
+        contingencies,
     };
     journal.append(&Entry::Run(header)).await?;
     let dry = if args.dry_run { "dry run: " } else { "" };
@@ -518,7 +519,6 @@ fn branch_rows(
     Vec<crate::journal::ExpectationRow>,
     Vec<crate::journal::ContingencyRow>,
 ) {
-    let show = |d| crate::plan::show_offset(d);
     let expectations = s
         .expectations
         .iter()
@@ -526,16 +526,7 @@ fn branch_rows(
             id: e.id.clone(),
             action: e.action.clone(),
             team: e.team.as_ref().map(|(t, _)| t.clone()),
-            deadline: match (e.deadline, e.owner) {
-                (crate::scenario::Deadline::Within(d), Some(o)) => format!(
-                    "{} after {} is sent",
-                    show(d).trim_start_matches("T+"),
-                    s.injects[o].id
-                ),
-                (crate::scenario::Deadline::By(d) | crate::scenario::Deadline::Within(d), _) => {
-                    format!("by {}", show(d))
-                }
-            },
+            deadline: crate::plan::deadline_text(s, e),
         })
         .collect();
     let contingencies = s
