@@ -322,8 +322,8 @@ pub struct RunArgs {
     /// Later than this, an occurrence is skipped whatever --late says.
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DUR")]
     pub late_max: std::time::Duration,
-    /// Most requests in flight at once.
-    #[arg(long, default_value_t = 16, value_name = "N")]
+    /// Most requests in flight at once (a burst larger than this waits for answers).
+    #[arg(long, default_value_t = 32, value_name = "N")]
     pub concurrency: usize,
     /// Which failures to retry: `all` (may duplicate, and says so) or `safe`.
     #[arg(long, value_enum, default_value_t = RetryArg::All)]
@@ -353,9 +353,12 @@ pub struct RunArgs {
     /// Timeout of each whole request.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
     pub timeout: std::time::Duration,
-    /// Open connections 2 s ahead of each group (with `HEAD` requests, no token), so
-    /// that a burst does not wait for connections at its instant.
+    /// Do not open each group's connections 2 s ahead of it (by default they are: TCP
+    /// and TLS only, nothing is sent), so that a burst does not wait for them.
     #[arg(long)]
+    pub no_preconnect: bool,
+    /// The default now (kept so that older scripts run).
+    #[arg(long, hide = true, conflicts_with = "no_preconnect")]
     pub preconnect: bool,
     /// Do not fsync the journal (for benchmarks only: a crash may lose entries).
     #[arg(long)]
@@ -524,6 +527,10 @@ pub struct MockServerArgs {
     /// `HEAD` such as a warm-up), as some servers do.
     #[arg(long)]
     pub close_refused: bool,
+    /// Close a connection that has waited this long for a request, without a word (a
+    /// keep-alive timeout, as servers have).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub idle_close: Option<std::time::Duration>,
     /// How long a GET /personas link stays valid.
     #[arg(long, default_value = "15m", value_parser = parse_duration, value_name = "DUR")]
     pub link_ttl: std::time::Duration,

@@ -206,7 +206,7 @@ async fn reqwest_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: 
             .unwrap_or_default();
         tokio::time::sleep(left).await;
         while chrono::Utc::now() < due {
-            std::hint::spin_loop();
+            tokio::task::yield_now().await;
         }
         for b in bodies {
             let (c, url) = (c.clone(), format!("{url}/messages"));
@@ -227,24 +227,179 @@ async fn reqwest_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: 
     while tasks.join_next().await.is_some() {}
 }
 
+/// The floor's schedule on a current-thread tokio runtime: tokio sockets opened ahead,
+/// requests serialized ahead, a sleep to 2 ms before and a `yield_now` spin (as
+/// injector's clock does), then one write per request. What is left between it and the
+/// floor is the runtime's.
+async fn tokio_raw_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("an http stand-in");
+    let (host, base) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let largest = plan
+        .chunk_by(|a, b| a.offset_ms == b.offset_ms)
+        .map(<[Planned]>::len)
+        .max()
+        .unwrap_or(1);
+    let mut writers = Vec::new();
+    let mut readers = tokio::task::JoinSet::new();
+    for _ in 0..largest {
+        let c = tokio::net::TcpStream::connect(host).await.expect("connect");
+        c.set_nodelay(true).ok();
+        let (mut r, w) = c.into_split();
+        readers.spawn(async move {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = r.read(&mut chunk).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        });
+        writers.push(w);
+    }
+    let requests: Vec<Vec<u8>> = plan
+        .iter()
+        .map(|p| {
+            let due = t0 + chrono::TimeDelta::milliseconds(p.offset_ms as i64);
+            let json = body(&p.key, due.timestamp()).to_string();
+            format!(
+                "POST {base}/messages HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+                json.len()
+            )
+            .into_bytes()
+        })
+        .collect();
+    let mut i = 0;
+    while i < plan.len() {
+        let offset = plan[i].offset_ms;
+        let due = t0 + chrono::TimeDelta::milliseconds(offset as i64);
+        let n = plan[i..]
+            .iter()
+            .take_while(|p| p.offset_ms == offset)
+            .count();
+        let left = (due - chrono::Utc::now() - chrono::TimeDelta::milliseconds(2))
+            .to_std()
+            .unwrap_or_default();
+        tokio::time::sleep(left).await;
+        while chrono::Utc::now() < due {
+            tokio::task::yield_now().await;
+        }
+        for (j, request) in requests[i..i + n].iter().enumerate() {
+            let _ = writers[j].write_all(request).await;
+        }
+        i += n;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(writers);
+    readers.abort_all();
+}
+
+/// The floor's schedule through hyper's own HTTP/1.1 connections (no pool), one per
+/// request of the largest group, on a current-thread runtime.
+async fn hyper_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
+    let rest = url.strip_prefix("http://").expect("an http stand-in");
+    let (host, base) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let largest = plan
+        .chunk_by(|a, b| a.offset_ms == b.offset_ms)
+        .map(<[Planned]>::len)
+        .max()
+        .unwrap_or(1);
+    let mut senders = Vec::new();
+    for _ in 0..largest {
+        let c = tokio::net::TcpStream::connect(host).await.expect("connect");
+        c.set_nodelay(true).ok();
+        let (tx, conn) = hyper::client::conn::http1::handshake::<
+            _,
+            http_body_util::Full<bytes::Bytes>,
+        >(hyper_util::rt::TokioIo::new(c))
+        .await
+        .expect("handshake");
+        tokio::spawn(conn);
+        senders.push(tx);
+    }
+    let senders: Vec<_> = senders
+        .into_iter()
+        .map(|s| std::rc::Rc::new(tokio::sync::Mutex::new(s)))
+        .collect();
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let mut tasks = Vec::new();
+            let mut i = 0;
+            while i < plan.len() {
+                let offset = plan[i].offset_ms;
+                let due = t0 + chrono::TimeDelta::milliseconds(offset as i64);
+                let n = plan[i..]
+                    .iter()
+                    .take_while(|p| p.offset_ms == offset)
+                    .count();
+                let bodies: Vec<bytes::Bytes> = plan[i..i + n]
+                    .iter()
+                    .map(|p| bytes::Bytes::from(body(&p.key, due.timestamp()).to_string()))
+                    .collect();
+                let left = (due - chrono::Utc::now() - chrono::TimeDelta::milliseconds(2))
+                    .to_std()
+                    .unwrap_or_default();
+                tokio::time::sleep(left).await;
+                while chrono::Utc::now() < due {
+                    tokio::task::yield_now().await;
+                }
+                for (j, b) in bodies.into_iter().enumerate() {
+                    let sender = senders[j].clone();
+                    let uri = format!("{base}/messages");
+                    let host = host.to_string();
+                    tasks.push(tokio::task::spawn_local(async move {
+                        let mut s = sender.lock().await;
+                        let _ = s.ready().await;
+                        let req = hyper::Request::post(uri)
+                            .header("host", host)
+                            .header("authorization", format!("Bearer {TOKEN}"))
+                            .header("content-type", "application/json")
+                            .body(http_body_util::Full::new(b))
+                            .expect("a request");
+                        if let Ok(r) = s.send_request(req).await {
+                            let _ = http_body_util::BodyExt::collect(r.into_body()).await;
+                        }
+                    }));
+                }
+                i += n;
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+        })
+        .await;
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
 pub fn floor(s: &Settings) -> Vec<Measure> {
     let plan = plan(s.smoke);
     let scenario = s.out_dir.join("floor.yaml");
     std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
     let token_file = s.out_dir.join("token");
     std::fs::write(&token_file, TOKEN).expect("write the token");
-    let contenders: [(&str, &[&str]); 7] = [
+    let contenders: [(&str, &[&str]); 8] = [
         ("injector, defaults", &[]),
-        ("injector, --preconnect", &["--preconnect"]),
+        ("injector, --no-preconnect", &["--no-preconnect"]),
         ("injector, multi-thread runtime", &[]),
         ("injector, defaults, a server closing refused requests", &[]),
-        (
-            "injector, --preconnect, a server closing refused requests",
-            &["--preconnect"],
-        ),
-        ("reqwest, spinning", &[]),
+        ("reqwest, spinning, one thread", &[]),
+        ("hyper connections, one thread", &[]),
+        ("tokio, raw writes, one thread", &[]),
         ("floor", &[]),
     ];
+    let only = std::env::var("FLOOR_ONLY").unwrap_or_default();
+    let contenders: Vec<(&str, &[&str])> = contenders
+        .into_iter()
+        .filter(|(who, _)| {
+            *who == "floor" || only.is_empty() || only.split('|').any(|o| who.contains(o))
+        })
+        .collect();
 
     // Per contender: singles p50, p99, max, and burst last arrivals (median of the bursts).
     let mut samples: HashMap<&str, [Vec<f64>; 4]> = HashMap::new();
@@ -259,14 +414,15 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
                 Server::start(s, "floor")
             };
             let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
-            if who == "reqwest, spinning" {
-                let url = server.url.clone();
-                tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime")
-                    .block_on(reqwest_fire(&plan, t0, &url));
-                commands.insert(who, "in-process: reqwest, connections warmed ahead, bodies built ahead, a busy-wait to each instant, a task per request".into());
+            if who == "reqwest, spinning, one thread" {
+                current_thread().block_on(reqwest_fire(&plan, t0, &server.url.clone()));
+                commands.insert(who, "in-process: reqwest on a current-thread runtime, connections warmed ahead, bodies built ahead, a sleep then a yielding spin to each instant, a task per request".into());
+            } else if who == "hyper connections, one thread" {
+                current_thread().block_on(hyper_fire(&plan, t0, &server.url.clone()));
+                commands.insert(who, "in-process: hyper's HTTP/1.1 connections opened ahead (no pool), bodies built ahead, a sleep then a yielding spin to each instant, a task per request".into());
+            } else if who == "tokio, raw writes, one thread" {
+                current_thread().block_on(tokio_raw_fire(&plan, t0, &server.url.clone()));
+                commands.insert(who, "in-process: tokio sockets opened ahead, requests serialized ahead, a sleep then a yielding spin to each instant".into());
             } else if who == "floor" {
                 let url = server.url.clone();
                 floor_fire(&plan, t0, &url);

@@ -44,6 +44,7 @@ pub async fn mock_server(args: MockServerArgs) -> Result<Exit, Error> {
             latency: args.latency,
             seed: args.seed,
             close_refused: args.close_refused,
+            idle_close: args.idle_close,
         },
         link_ttl: args.link_ttl,
         check_ids: args.check_ids,

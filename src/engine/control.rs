@@ -1,8 +1,6 @@
 //! Live control of a running engine: the commands it takes, the clock state it
 //! publishes (and a resume replays from the journal), and the producer's cursor.
 
-use std::sync::atomic::AtomicUsize;
-
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
@@ -137,8 +135,7 @@ pub(super) struct Cursor {
     pub(super) clock: ClockState,
     /// Stopped by a signal (or a hold ended by one).
     pub(super) stopped: bool,
-    /// With `--preconnect`: connections known open, and when the last group fired.
-    pub(super) warm: AtomicUsize,
+    /// When the last group handed to the senders is due.
     pub(super) last_fired: Option<DateTime<Utc>>,
     /// The run's branches, when the scenario has any.
     pub(super) branch: Option<super::branching::BranchCursor>,

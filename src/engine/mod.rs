@@ -14,7 +14,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -46,11 +45,16 @@ pub const LATE_GRACE: Duration = Duration::from_secs(1);
 /// With `--speed max`, how many occurrences are prepared (and journaled with one
 /// `fsync`) together.
 const MAX_SPEED_GROUP: usize = 512;
-/// With `--preconnect`, how long before a group its connections are opened.
+/// How long before a group its connections are opened (unless `--no-preconnect`).
 pub const PRECONNECT_LEAD: Duration = Duration::from_secs(2);
-/// With `--preconnect`, a pause this long between groups opens connections again
-/// (reqwest closes connections idle for 90 s, servers often sooner).
-const PRECONNECT_IDLE: Duration = Duration::from_secs(30);
+/// No group is prepared, nor connections opened, from this long before a group's instant
+/// until [`QUIET_AFTER`] after it, so that the work of one group never delays another's
+/// send (they run on one thread): two groups 50 ms apart would otherwise have the second
+/// prepared at the first's instant.
+const QUIET_BEFORE: Duration = Duration::from_millis(3);
+const QUIET_AFTER: Duration = Duration::from_millis(2);
+/// Groups closer than this are one burst: the quiet around the first is not kept.
+const QUIET_APART: Duration = Duration::from_millis(10);
 
 /// Hears of every event once the engine has journaled it (`run`'s board, log and
 /// stdout). It is called on the engine's own tasks, sends included: it must be quick
@@ -86,8 +90,9 @@ pub trait Dispatch: Send + Sync + 'static {
         self.ready(to, serde_json::from_slice(&json).unwrap_or_default())
     }
     fn send(&self, ready: Self::Ready) -> impl Future<Output = Outcome> + Send;
-    /// Have `n` connections open and ready for the next sends (nothing is sent that
-    /// changes anything); by default, nothing to do.
+    /// Have `n` connections open and ready for the next sends, those open counting
+    /// (nothing is sent that changes anything); called ahead of every group, so it must
+    /// be quick when they are open. By default, nothing to do.
     fn preconnect(&self, n: usize) -> impl Future<Output = ()> + Send {
         let _ = n;
         async {}
@@ -299,7 +304,6 @@ impl<D: Dispatch> Engine<D> {
             fired: std::collections::HashSet::new(),
             clock: initial,
             stopped: false,
-            warm: AtomicUsize::new(0),
             last_fired: None,
             branch,
             ended: false,
@@ -511,21 +515,48 @@ impl<D: Dispatch> Engine<D> {
             return *stop.borrow();
         }
         let lead = chrono::TimeDelta::from_std(PREPARE_LEAD).unwrap_or_default();
-        let connections = self.connections_for(size, &cursor.warm, cursor.last_fired, fire_at);
+        let connections = self.connections_for(size);
         if connections > 0 {
             let warm_lead = chrono::TimeDelta::from_std(PRECONNECT_LEAD).unwrap_or_default();
             if self
                 .clock
                 .sleep_until(fire_at - warm_lead, Some(&mut *stop))
                 .await
+                || self.quiet(cursor.last_fired, fire_at, stop).await
             {
                 return true;
             }
-            if self.preconnect(connections, fire_at - lead).await {
-                cursor.warm.store(connections, Ordering::Relaxed);
-            }
+            self.preconnect(connections, fire_at - lead).await;
         }
-        self.clock.sleep_until(fire_at - lead, Some(stop)).await
+        self.clock
+            .sleep_until(fire_at - lead, Some(&mut *stop))
+            .await
+            || self.quiet(cursor.last_fired, fire_at, stop).await
+    }
+
+    /// Wait out the quiet around `previous` (a group handed to the senders, due at it)
+    /// when now is in it, unless the group due at `fire_at` is part of the same burst;
+    /// `true` when stopped first.
+    async fn quiet(
+        &self,
+        previous: Option<DateTime<Utc>>,
+        fire_at: DateTime<Utc>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let Some(previous) = previous else {
+            return false;
+        };
+        let delta = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or_default();
+        let now = self.clock.now();
+        if fire_at - previous < delta(QUIET_APART)
+            || now < previous - delta(QUIET_BEFORE)
+            || now >= previous + delta(QUIET_AFTER)
+        {
+            return false;
+        }
+        self.clock
+            .sleep_until(previous + delta(QUIET_AFTER), Some(stop))
+            .await
     }
 
     /// The second stage: a pool of `concurrency` senders, each taking the next prepared
@@ -623,34 +654,18 @@ impl<D: Dispatch> Engine<D> {
         self.journal.durable(seq).await
     }
 
-    /// With `--preconnect`, how many connections to open before a group of `size` due
-    /// at `fire_at`: none when as many are open already (`warm`) and in use lately.
-    fn connections_for(
-        &self,
-        size: usize,
-        warm: &AtomicUsize,
-        last_fired: Option<DateTime<Utc>>,
-        fire_at: DateTime<Utc>,
-    ) -> usize {
+    /// How many connections to have open before a group of `size` (none with
+    /// `--no-preconnect` or at `--speed max`): as many as it sends at once, at most
+    /// `--concurrency`. Those already open count ([`Dispatch::preconnect`]).
+    fn connections_for(&self, size: usize) -> usize {
         if !self.config.preconnect || self.config.max_speed {
             return 0;
         }
-        let idle = chrono::TimeDelta::from_std(PRECONNECT_IDLE).unwrap_or_default();
-        if last_fired.is_none_or(|last| fire_at - last > idle) {
-            // Connections idle this long may have been closed.
-            warm.store(0, Ordering::Relaxed);
-        }
-        let wanted = size.min(self.config.concurrency.max(1));
-        if wanted > warm.load(Ordering::Relaxed) {
-            wanted
-        } else {
-            0
-        }
+        size.min(self.config.concurrency.max(1))
     }
 
-    /// Open `n` connections, giving up at `deadline` (the group's preparation); whether
-    /// that was done in time.
-    async fn preconnect(&self, n: usize, deadline: DateTime<Utc>) -> bool {
+    /// Have `n` connections open, giving up at `deadline` (the group's preparation).
+    async fn preconnect(&self, n: usize, deadline: DateTime<Utc>) {
         let budget = (deadline - self.clock.now()).to_std().unwrap_or_default();
         let opened = tokio::time::timeout(budget, self.dispatch.preconnect(n))
             .await
@@ -660,7 +675,6 @@ impl<D: Dispatch> Engine<D> {
                 "opening {n} connections took longer than the time before the next group"
             );
         }
-        opened
     }
 
     /// Carry out one action; the reply says what happened (or why not).

@@ -53,6 +53,9 @@ pub struct Faults {
     /// Close the connection after answering a refused request (404, 405: a warming
     /// `HEAD`), with `Connection: close`.
     pub close_refused: bool,
+    /// Close a connection that has waited this long for a request (a keep-alive
+    /// timeout, such as Apache's 5 s), without a word.
+    pub idle_close: Option<Duration>,
 }
 
 /// How to run a stand-in.
@@ -119,15 +122,17 @@ pub struct StandIn {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Asks the connection it is attached to to close without answering.
+/// The connection a request came on: asks it to close without answering, and says
+/// which it is (numbered from 1 in the order accepted) and when it was accepted.
 #[derive(Clone)]
-struct ConnDrop(Arc<Notify>);
+struct ConnDrop(Arc<Notify>, u64, u64);
 
 impl StandIn {
     /// Bind and start serving.
     pub async fn start(opts: Options) -> std::io::Result<StandIn> {
         let listener = TcpListener::bind(opts.listen).await?;
         let addr = listener.local_addr()?;
+        let idle_close = opts.faults.idle_close;
         let recorder = record::Recorder::open(opts.record.as_deref())?;
         let zip = Bytes::from(match &opts.personas_archive {
             Some(bytes) => bytes.clone(),
@@ -155,7 +160,7 @@ impl StandIn {
             .method_not_allowed_fallback(refused::<405>)
             .with_state(shared.clone());
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(serve(listener, router, stop_rx));
+        let task = tokio::spawn(serve(listener, router, idle_close, stop_rx));
         Ok(StandIn { shared, stop, task })
     }
 
@@ -187,15 +192,29 @@ impl StandIn {
     }
 }
 
-async fn serve(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>) {
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    idle_close: Option<Duration>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut conns = tokio::task::JoinSet::new();
+    let mut accepted_count = 0;
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                conns.spawn(connection(stream, router.clone(), stop.clone()));
+                accepted_count += 1;
+                let at = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64;
+                conns.spawn(connection(
+                    stream,
+                    (accepted_count, at),
+                    idle_close,
+                    router.clone(),
+                    stop.clone(),
+                ));
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
@@ -206,18 +225,26 @@ async fn serve(listener: TcpListener, router: Router, mut stop: watch::Receiver<
 
 async fn connection(
     stream: tokio::net::TcpStream,
+    (id, accepted_at): (u64, u64),
+    idle_close: Option<Duration>,
     router: Router,
     mut stop: watch::Receiver<bool>,
 ) {
     let dropper = Arc::new(Notify::new());
-    let attach = ConnDrop(dropper.clone());
+    let attach = ConnDrop(dropper.clone(), id, accepted_at);
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(attach.clone());
         router.clone().oneshot(req)
     });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.keep_alive(true);
+    if let Some(idle) = idle_close {
+        // hyper's wait for a request's head runs from the end of the last answer.
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(idle);
+    }
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
@@ -372,6 +399,7 @@ async fn post_at(
 ) -> Response {
     let mut rec = Record::arrived(st.next_seq(), &Method::POST, &uri, &headers, &body);
     rec.auth = auth(&headers, &st.opts.token).into();
+    (rec.conn, rec.conn_opened_unix_ns) = (Some(dropper.1), Some(dropper.2));
     let (fault, latency) = st.draw();
     if let Some(latency) = latency {
         // A client that hangs up meanwhile drops this handler: the guard records it.

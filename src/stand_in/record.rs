@@ -46,6 +46,12 @@ pub struct Record {
     /// The contract violations of a 400.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub details: Vec<Value>,
+    /// Of a `POST`: the connection it came on (numbered from 1 as accepted), and when
+    /// that was accepted (nanoseconds since the Unix epoch).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub conn: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub conn_opened_unix_ns: Option<u64>,
 }
 
 impl Record {
@@ -87,6 +93,8 @@ impl Record {
             message_id: None,
             fault: None,
             details: Vec::new(),
+            conn: None,
+            conn_opened_unix_ns: None,
         }
     }
 }

@@ -231,11 +231,11 @@ fn the_longitude_is_one_setting_away_and_the_plan_names_each_addressee() {
     }
 }
 
-/// `--preconnect` against a server that closes the connection after refusing the warming
-/// `HEAD`: the warm-ups are made again with `GET /teams`, which it keeps open, and the
-/// burst goes out on them, each on its first attempt.
+/// Against a server that closes the connection after refusing a request (as some do
+/// with a warming one), the connections opened ahead stay usable: nothing is asked on
+/// them before the burst, which goes out on them, each send on its first attempt.
 #[tokio::test(flavor = "multi_thread")]
-async fn preconnect_warms_again_where_the_server_closed_the_warm_up() {
+async fn connections_opened_ahead_survive_a_server_that_closes_refused_requests() {
     let server = stand_in(injector::stand_in::Faults {
         close_refused: true,
         ..Default::default()
@@ -248,7 +248,7 @@ async fn preconnect_warms_again_where_the_server_closed_the_warm_up() {
         yaml.push_str(&format!("  - id: b{i}\n    at: 3s\n    body: burst {i}\n"));
     }
     let s = setup(&yaml);
-    let t0 = chrono::Utc::now().to_rfc3339();
+    let t0 = chrono::Utc::now();
     let run = injector_run(
         s.dir.path(),
         &[
@@ -259,22 +259,24 @@ async fn preconnect_warms_again_where_the_server_closed_the_warm_up() {
             "--token-file",
             s.token_file.to_str().unwrap(),
             "--start-at",
-            &t0,
-            "--preconnect",
+            &t0.to_rfc3339(),
         ],
         &[],
     )
     .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // The preflight's reads, then the burst, nothing else.
     let requests = server.requests();
-    let heads = requests.iter().filter(|r| r.method == "HEAD").count();
-    let warm_reads = requests
-        .iter()
-        .filter(|r| r.method == "GET" && r.path.ends_with("/teams"))
-        .count();
-    assert_eq!(heads, 4, "one warming HEAD per send of the burst");
-    // The preflight reads the teams once; the warm-ups read them again, one per closed HEAD.
-    assert_eq!(warm_reads, 1 + 4);
+    let reads = requests.iter().take_while(|r| r.method == "GET").count();
+    let posts = &requests[reads..];
+    assert_eq!(posts.len(), 4, "{requests:?}");
+    let due = (t0 + chrono::TimeDelta::seconds(3))
+        .timestamp_nanos_opt()
+        .unwrap() as u64;
+    for post in posts {
+        assert_eq!(post.method, "POST");
+        assert!(post.conn_opened_unix_ns.unwrap() + 1_000_000_000 <= due);
+    }
     let lines = journal(s.dir.path(), "s.journal.jsonl");
     assert!(
         lines
@@ -283,5 +285,59 @@ async fn preconnect_warms_again_where_the_server_closed_the_warm_up() {
             .all(|l| l["attempts"] == 1)
     );
     assert_eq!(lines.iter().filter(|l| l["type"] == "sent").count(), 4);
+    server.shutdown(std::time::Duration::from_secs(1)).await;
+}
+
+/// A server that closes idle connections (a keep-alive timeout) between sends: each send
+/// goes on a connection that is open, on its first attempt, never counted as a possible
+/// duplicate.
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_a_server_closed_while_idle_are_not_used() {
+    let server = stand_in(injector::stand_in::Faults {
+        idle_close: Some(std::time::Duration::from_millis(300)),
+        ..Default::default()
+    })
+    .await;
+    let mut yaml = String::from(
+        "name: Idle\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n",
+    );
+    for i in 0..3 {
+        yaml.push_str(&format!(
+            "  - id: s{i}\n    at: {}ms\n    body: single {i}\n",
+            1000 + 800 * i
+        ));
+    }
+    let s = setup(&yaml);
+    let run = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &server.base_url(),
+            "--token-file",
+            s.token_file.to_str().unwrap(),
+            "--start-at",
+            &chrono::Utc::now().to_rfc3339(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let posts: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 3, "{posts:?}");
+    let conns: std::collections::BTreeSet<u64> = posts.iter().map(|r| r.conn.unwrap()).collect();
+    assert_eq!(conns.len(), 3, "each on a connection of its own: {posts:?}");
+    let lines = journal(s.dir.path(), "s.journal.jsonl");
+    let sent: Vec<_> = lines.iter().filter(|l| l["type"] == "sent").collect();
+    assert_eq!(sent.len(), 3);
+    for l in sent {
+        assert_eq!(l["attempts"], 1, "{l}");
+        assert_ne!(l["possible_duplicate"], true, "{l}");
+    }
     server.shutdown(std::time::Duration::from_secs(1)).await;
 }

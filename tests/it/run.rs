@@ -42,6 +42,16 @@ pub fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> tokio::proce
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
+    for proxy in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(proxy);
+    }
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -240,6 +250,7 @@ async fn with_faults_each_occurrence_is_accepted_once_at_most_and_duplicates_are
         latency: None,
         seed: 9,
         close_refused: false,
+        idle_close: None,
     };
     let server = stand_in(faults).await;
     let s = setup(&scenario(30, 0));
@@ -303,6 +314,7 @@ async fn retry_safe_never_retries_what_may_have_arrived() {
         latency: None,
         seed: 3,
         close_refused: false,
+        idle_close: None,
     };
     let server = stand_in(faults).await;
     let s = setup(&scenario(20, 0));
@@ -1082,17 +1094,19 @@ async fn max_speed_keeps_planned_instants_and_measures_no_lateness() {
     server.shutdown(Duration::from_secs(1)).await;
 }
 
+/// By default a group's connections are opened two seconds ahead of it, one per send,
+/// sending nothing on them before the instant; with `--no-preconnect` each opens at its
+/// instant. The old `--preconnect` is still taken.
 #[tokio::test(flavor = "multi_thread")]
-async fn preconnect_opens_the_bursts_connections_ahead_without_the_token() {
-    let server = stand_in(Faults::default()).await;
-    // Four injects due together, one second out: their connections open at once.
-    let s = setup(&scenario(4, 0));
-    let url = server.base_url();
-    let tf = s.token_file.to_str().unwrap();
-    let t0 = t0_in(1);
-    let ran = injector_run(
-        s.dir.path(),
-        &[
+async fn a_bursts_connections_are_opened_ahead_sending_nothing() {
+    for flags in [&[][..], &["--preconnect"], &["--no-preconnect"]] {
+        let server = stand_in(Faults::default()).await;
+        // Four injects due together, three seconds out.
+        let s = setup(&scenario(4, 0));
+        let url = server.base_url();
+        let tf = s.token_file.to_str().unwrap();
+        let t0 = t0_in(3);
+        let mut args = vec![
             "run",
             "s.yaml",
             "--base-url",
@@ -1101,40 +1115,91 @@ async fn preconnect_opens_the_bursts_connections_ahead_without_the_token() {
             tf,
             "--start-at",
             &t0,
-            "--preconnect",
+        ];
+        args.extend(flags);
+        let ran = injector_run(s.dir.path(), &args, &[]).await;
+        assert_eq!(ran.code, 0, "{flags:?}: {}", ran.stderr);
+        // The preflight's reads, then the burst, nothing else.
+        let records = server.requests();
+        let reads = records.iter().take_while(|r| r.method == "GET").count();
+        let posts = &records[reads..];
+        assert_eq!(posts.len(), 4, "{flags:?}: {records:?}");
+        assert!(
+            posts.iter().all(|r| r.method == "POST"),
+            "{flags:?}: {records:?}"
+        );
+        let conns: std::collections::BTreeSet<u64> =
+            posts.iter().map(|r| r.conn.unwrap()).collect();
+        assert_eq!(
+            conns.len(),
+            4,
+            "{flags:?}: one connection per send of the burst"
+        );
+        let t0 = chrono::DateTime::parse_from_rfc3339(&t0).unwrap();
+        let t0_ns = t0.timestamp_nanos_opt().unwrap() as u64;
+        for post in posts {
+            let at = chrono::DateTime::parse_from_rfc3339(&post.received_at).unwrap();
+            assert!(at >= t0, "{} arrived before T0", key_of(post));
+            let opened = post.conn_opened_unix_ns.unwrap();
+            if flags == ["--no-preconnect"] {
+                assert!(opened >= t0_ns, "{flags:?}: opened before T0");
+            } else {
+                assert!(
+                    opened + 1_000_000_000 <= t0_ns,
+                    "{flags:?}: opened {} ms before T0",
+                    (t0_ns as i64 - opened as i64) / 1_000_000
+                );
+            }
+        }
+        let accepted = accepted_per_key(posts);
+        assert_eq!(accepted.len(), 4, "{accepted:?}");
+        assert!(accepted.values().all(|n| *n == 1), "{accepted:?}");
+        server.shutdown(Duration::from_secs(1)).await;
+    }
+}
+
+/// With a proxy configured (`HTTP_PROXY`), everything goes through it, messages
+/// included: here a second stand-in, which answers for the first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_proxy_carries_the_messages() {
+    let target = stand_in(Faults::default()).await;
+    let proxy = stand_in(Faults::default()).await;
+    let s = setup(&scenario(3, 0));
+    let proxy_url = format!("http://{}", proxy.addr());
+    let ran = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &target.base_url(),
+            "--token-file",
+            s.token_file.to_str().unwrap(),
+            "--start-at",
+            &t0_in(1),
         ],
-        &[],
+        &[("HTTP_PROXY", &proxy_url)],
     )
     .await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let records = sent(&server);
-    let methods: Vec<&str> = records.iter().map(|r| r.method.as_str()).collect();
-    assert_eq!(
-        methods,
-        [
-            "HEAD", "HEAD", "HEAD", "HEAD", "POST", "POST", "POST", "POST"
-        ],
-        "the opening requests come first, one per send of the burst"
+    assert!(
+        target.requests().is_empty(),
+        "nothing went around the proxy"
     );
-    for head in &records[..4] {
-        assert_eq!(head.path, "/v1.1/eagle/messages");
-        assert_eq!(
-            head.status,
-            Some(405),
-            "the stand-in records a wrong method"
-        );
-        assert_eq!(head.auth, "missing", "opening a connection needs no token");
-    }
-    let accepted = accepted_per_key(&records);
-    assert_eq!(accepted.len(), 4, "{accepted:?}");
-    assert!(accepted.values().all(|n| *n == 1), "{accepted:?}");
-    // Opening connections ahead sends nothing early.
-    let t0 = chrono::DateTime::parse_from_rfc3339(&t0).unwrap();
-    for post in &records[4..] {
-        let at = chrono::DateTime::parse_from_rfc3339(&post.received_at).unwrap();
-        assert!(at >= t0, "{} arrived before T0", key_of(post));
-    }
-    server.shutdown(Duration::from_secs(1)).await;
+    let through = proxy.requests();
+    assert_eq!(
+        through.iter().filter(|r| r.method == "POST").count(),
+        3,
+        "{:#?}",
+        through
+            .iter()
+            .map(|r| (&r.method, &r.path, r.status))
+            .collect::<Vec<_>>()
+    );
+    let posts: Vec<Record> = through.into_iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(accepted_per_key(&posts).len(), 3);
+    target.shutdown(Duration::from_secs(1)).await;
+    proxy.shutdown(Duration::from_secs(1)).await;
 }
 
 /// A server that answers every request under the API's base with a redirect to

@@ -70,10 +70,12 @@ pub fn config(late_max: Duration, preconnect: bool) -> Config {
     }
 }
 
-/// Notes the (virtual) wall-clock time of every send and every preconnect; accepts all.
+/// Notes the (virtual) wall-clock time of every send, preparation and preconnect;
+/// accepts all.
 pub struct Recorder {
     clock: Clock,
     pub sent: Mutex<Vec<(DateTime<Utc>, Value)>>,
+    prepared: Mutex<Vec<DateTime<Utc>>>,
     preconnects: Mutex<Vec<(DateTime<Utc>, usize)>>,
     /// How long opening connections takes.
     preconnect_takes: Duration,
@@ -84,6 +86,7 @@ impl Recorder {
         Recorder {
             clock: clock.clone(),
             sent: Mutex::new(Vec::new()),
+            prepared: Mutex::new(Vec::new()),
             preconnects: Mutex::new(Vec::new()),
             preconnect_takes: Duration::ZERO,
         }
@@ -98,6 +101,7 @@ impl Dispatch for Recorder {
         _to: injector::message::Endpoint,
         body: Map<String, Value>,
     ) -> Map<String, Value> {
+        self.prepared.lock().unwrap().push(self.clock.now());
         body
     }
 
@@ -173,12 +177,22 @@ async fn run_preconnected(
     groups: &[(i64, usize)],
     takes: Duration,
 ) -> (Vec<(i64, usize)>, Vec<i64>) {
+    let groups: Vec<(i64, usize)> = groups.iter().map(|(s, n)| (s * 1000, *n)).collect();
+    let (preconnects, _, sent) = run_groups_ms(&groups, takes).await;
+    (preconnects, sent)
+}
+
+/// [`run_preconnected`] with offsets in ms; the preconnects, preparations and sends.
+async fn run_groups_ms(
+    groups: &[(i64, usize)],
+    takes: Duration,
+) -> (Vec<(i64, usize)>, Vec<i64>, Vec<i64>) {
     let mut yaml = String::from(
         "name: P\ndefaults:\n  type: team\n  team_id: 1\n  persona: \"3-1\"\n  channel: microblog\ninjects:\n",
     );
     for (at, n) in groups {
         for j in 0..*n {
-            yaml.push_str(&format!("  - id: g{at}x{j}\n    at: {at}s\n    body: b\n"));
+            yaml.push_str(&format!("  - id: g{at}x{j}\n    at: {at}ms\n    body: b\n"));
         }
     }
     let t0 = DateTime::parse_from_rfc3339("2026-03-28T09:00:00Z").unwrap();
@@ -191,24 +205,47 @@ async fn run_preconnected(
     run_to_end(&timeline, &clock, &recorder, true).await;
     let ms = |t: DateTime<Utc>| (t - t0.to_utc()).num_milliseconds();
     let preconnects = recorder.preconnects.lock().unwrap();
+    let prepared = recorder.prepared.lock().unwrap();
     let sent = recorder.sent.lock().unwrap();
     (
         preconnects.iter().map(|(t, n)| (ms(*t), *n)).collect(),
+        prepared.iter().map(|t| ms(*t)).collect(),
         sent.iter().map(|(t, _)| ms(*t)).collect(),
     )
 }
 
-/// With --preconnect, a group's connections are opened two seconds ahead of it: as many
-/// as it sends at once (at most --concurrency), again only for a larger group or after
-/// a long pause; the sends still go at their instants.
+/// No group is prepared in the few milliseconds around another's instant (they share a
+/// thread): one 50 ms after a single waits until 2 ms after it, one 5 ms after is the
+/// same burst and does not; every send is at its instant.
+#[tokio::test(start_paused = true)]
+async fn no_group_is_prepared_at_another_groups_instant() {
+    let groups = [(10_000, 1), (10_050, 3), (10_055, 1), (11_000, 1)];
+    let (_, prepared, sent) = run_groups_ms(&groups, Duration::ZERO).await;
+    assert_eq!(
+        prepared,
+        [9_950, 10_002, 10_002, 10_002, 10_005, 10_950],
+        "10 050: 50 ms ahead is 10 000, the single's instant; 10 055: 5 ms after the burst"
+    );
+    assert_eq!(sent, [10_000, 10_050, 10_050, 10_050, 10_055, 11_000]);
+}
+
+/// A group's connections are opened two seconds ahead of it: as many as it sends at
+/// once (at most --concurrency), asked before every group (those open count, which the
+/// dispatcher knows); the sends still go at their instants.
 #[tokio::test(start_paused = true)]
 async fn preconnect_opens_a_groups_connections_ahead_of_it() {
     let groups = [(10, 1), (20, 5), (25, 3), (30, 20), (90, 1)];
     let (preconnects, sent) = run_preconnected(&groups, Duration::ZERO).await;
-    // 25 s: 3 fit in the 5 open; 30 s: 20 capped at 16; 90 s: after a minute's pause.
+    // 30 s: 20 capped at --concurrency.
     assert_eq!(
         preconnects,
-        [(8_000, 1), (18_000, 5), (28_000, 16), (88_000, 1)]
+        [
+            (8_000, 1),
+            (18_000, 5),
+            (23_000, 3),
+            (28_000, 16),
+            (88_000, 1)
+        ]
     );
     assert_eq!(sent.len(), 30);
     for at in &sent {
@@ -219,8 +256,7 @@ async fn preconnect_opens_a_groups_connections_ahead_of_it() {
     }
 }
 
-/// Opening connections that takes too long never delays a group, and counts for nothing:
-/// the next group opens them again.
+/// Opening connections that takes too long never delays a group.
 #[tokio::test(start_paused = true)]
 async fn a_slow_preconnect_delays_nothing_and_is_tried_again() {
     let groups = [(10, 5), (15, 5)];

@@ -308,6 +308,7 @@ async fn seeded_fault_rates_hold_and_repeat() {
         latency: None,
         seed: 42,
         close_refused: false,
+        idle_close: None,
     };
     let n = 600;
     let first = outcomes(faults.clone(), n).await;

@@ -387,7 +387,7 @@ async fn fire(args: &RunArgs, s: &Started, side: EngineSide) -> Result<engine::E
             concurrency: args.concurrency,
             max_speed: s.p.max_speed,
             redirect_team: args.redirect_team.as_deref().map(team_value),
-            preconnect: args.preconnect,
+            preconnect: !args.no_preconnect,
             drain: Duration::from_secs(10),
         },
         events: side.listener,

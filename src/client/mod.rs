@@ -1,4 +1,5 @@
-//! HTTP to Conducttr: one pooled reqwest client, and `POST /messages` with retries.
+//! HTTP to Conducttr: `POST /messages` with retries over connections of our own
+//! ([`lanes`]), and one pooled reqwest client for everything else.
 //!
 //! [`Target`] holds where to send and the token; the token is kept out of `Debug` and
 //! never logged. [`Client::post_json`] classifies every attempt (accepted, rejected,
@@ -7,6 +8,9 @@
 //! reports whether an earlier attempt may have been a duplicate. It does not schedule,
 //! journal or print.
 
+pub mod lanes;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::BackoffBuilder;
@@ -187,6 +191,12 @@ enum Attempt {
 
 pub struct Client {
     http: reqwest::Client,
+    /// The connections the `POST`s go on; none when a proxy is configured (reqwest then
+    /// sends them, through it).
+    lanes: Option<lanes::Lanes>,
+    /// Each `POST`'s headers but the length, built once.
+    post_headers: hyper::HeaderMap,
+
     target: Target,
     settings: Settings,
     /// `POST /messages`, parsed once.
@@ -200,6 +210,50 @@ pub struct Client {
 /// Install the TLS crypto provider once (reqwest is built without a default one).
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The most of an answer's body read: more is a broken response.
+const ANSWER_LIMIT: usize = 1 << 20;
+
+/// TLS as reqwest does it: the platform's verifier (the system's roots), HTTP/1.1.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+        .map_err(|e| Error::Build(format!("TLS: {e}")))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Build(format!("TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Whether a proxy is configured for `scheme` in the environment (as reqwest reads it).
+fn proxy_configured(scheme: &str) -> bool {
+    let names: &[&str] = if scheme == "https" {
+        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    names
+        .iter()
+        .any(|n| std::env::var_os(n).is_some_and(|v| !v.is_empty()))
+}
+
+/// What came back from one attempt, whichever way it went.
+struct Reply {
+    status: u16,
+    retry_after: Option<Duration>,
+    location: Option<String>,
+    text: Result<String, String>,
+}
+
+/// An attempt that got no answer: why, and whether it may have reached the server.
+struct NoReply {
+    error: String,
+    reached: bool,
 }
 
 impl Client {
@@ -234,8 +288,46 @@ impl Client {
         let mut auth = reqwest::header::HeaderValue::try_from(format!("Bearer {}", target.token))
             .map_err(|_| Error::TokenChars)?;
         auth.set_sensitive(true);
+        let lanes = if proxy_configured(messages.scheme()) {
+            tracing::debug!("a proxy is configured: messages go through it");
+            None
+        } else {
+            Some(
+                lanes::Lanes::new(&messages, tls_config()?, settings.connect_timeout)
+                    .map_err(Error::BaseUrl)?,
+            )
+        };
+        let mut post_headers = hyper::HeaderMap::new();
+        let authority = match messages.port() {
+            Some(port) => format!("{}:{port}", messages.host_str().unwrap_or_default()),
+            None => messages.host_str().unwrap_or_default().to_string(),
+        };
+        post_headers.insert(
+            hyper::header::HOST,
+            hyper::header::HeaderValue::try_from(authority)
+                .map_err(|e| Error::BaseUrl(format!("`{}`: {e}", target.base_url)))?,
+        );
+        post_headers.insert(hyper::header::AUTHORIZATION, auth.clone());
+        post_headers.insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        post_headers.insert(
+            hyper::header::ACCEPT,
+            hyper::header::HeaderValue::from_static("*/*"),
+        );
+        post_headers.insert(
+            hyper::header::USER_AGENT,
+            hyper::header::HeaderValue::from_static(concat!(
+                "injector/",
+                env!("CARGO_PKG_VERSION")
+            )),
+        );
         Ok(Client {
             http,
+            lanes,
+            post_headers,
+
             target,
             settings,
             messages,
@@ -278,48 +370,14 @@ impl Client {
             .map_err(|e| format!("GET {path} answered with invalid JSON ({e})"))
     }
 
-    /// Open `n` connections to the API ahead of a burst: `n` concurrent `HEAD` requests
-    /// to the messages URL, without the token (none changes anything). The pool keeps
-    /// the connections for the sends that follow, unless the server closed them after
-    /// answering (`Connection: close`, as some do for a request they refuse): those are
-    /// opened again with `GET /teams`, the API's own read, which servers keep open. So
-    /// what is warmed is usable at the instant; a server that closes after every answer
-    /// leaves the burst no worse off than without warming.
+    /// Have `n` connections to the API open ahead of a group, sending nothing: those
+    /// missing are opened (TCP, and TLS for https), those open are kept. Through a proxy
+    /// nothing is opened ahead (reqwest's pool holds the connections to the proxy).
     pub async fn preconnect(&self, n: usize) {
-        let kept = self.warm(n, false).await;
-        let kept = if kept < n {
-            kept + self.warm(n - kept, true).await
-        } else {
-            kept
-        };
-        tracing::debug!("{kept} of {n} connections open ahead of a group");
-    }
-
-    /// `n` warm-up requests at once (`HEAD` on the messages URL, or with `read` an
-    /// authenticated `GET /teams`); how many connections stayed open after the answer.
-    async fn warm(&self, n: usize, read: bool) -> usize {
-        let mut warm = tokio::task::JoinSet::new();
-        for _ in 0..n {
-            let request = if read {
-                self.http
-                    .get(format!("{}/teams", self.target.base_url))
-                    .header(reqwest::header::AUTHORIZATION, self.auth.clone())
-            } else {
-                self.http.head(self.messages.clone())
-            };
-            warm.spawn(async move {
-                let resp = request.send().await.ok()?;
-                let closes = resp
-                    .headers()
-                    .get(reqwest::header::CONNECTION)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.eq_ignore_ascii_case("close"));
-                // Read to the end, so that the connection goes back to the pool.
-                resp.bytes().await.ok()?;
-                (!closes).then_some(())
-            });
+        if let Some(lanes) = &self.lanes {
+            let open = lanes.open(n).await;
+            tracing::debug!("{open} of {n} connections open ahead of a group");
         }
-        warm.join_all().await.into_iter().flatten().count()
     }
 
     /// The body of a `POST /messages`, serialized (before its instant).
@@ -329,28 +387,14 @@ impl Client {
             .map_err(|e| format!("cannot build the request: the body does not serialize ({e})"))
     }
 
-    /// One attempt's POST of this serialized body to its endpoint.
-    fn message_request(
-        &self,
-        to: crate::message::Endpoint,
-        json: bytes::Bytes,
-    ) -> Result<reqwest::Request, String> {
-        let url = match to {
+    /// The URL of an endpoint, parsed once.
+    fn endpoint_url(&self, to: crate::message::Endpoint) -> &reqwest::Url {
+        match to {
             crate::message::Endpoint::Messages => &self.messages,
             crate::message::Endpoint::Position => &self.urls[1],
             crate::message::Endpoint::Role => &self.urls[2],
             crate::message::Endpoint::Gps => &self.urls[3],
-        };
-        self.http
-            .post(url.clone())
-            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .body(json)
-            .build()
-            .map_err(|e| format!("cannot build the request: {}", describe(&e)))
+        }
     }
 
     /// POST a body that [`Client::message_body`] serialized; one that did not serialize
@@ -386,19 +430,7 @@ impl Client {
         let mut reached_before = false;
         loop {
             attempts += 1;
-            let request = match self.message_request(to, json.clone()) {
-                Ok(request) => request,
-                Err(error) => {
-                    return Outcome::Failed {
-                        status: None,
-                        error,
-                        response: None,
-                        attempts: attempts - 1,
-                        maybe_delivered: reached_before,
-                    };
-                }
-            };
-            match self.attempt(request).await {
+            match self.attempt(to, json.clone()).await {
                 Attempt::Accepted(status, message_id) => {
                     return Outcome::Sent {
                         status,
@@ -469,36 +501,132 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, request: reqwest::Request) -> Attempt {
-        let sent = self.http.execute(request).await;
-        let resp = match sent {
-            Ok(resp) => resp,
-            Err(e) => {
-                // A connect failure never reached the server; anything later may have.
-                let reached = !e.is_connect();
+    /// One attempt: the POST, the answer classified.
+    async fn attempt(&self, to: crate::message::Endpoint, json: bytes::Bytes) -> Attempt {
+        let exchange = async {
+            match &self.lanes {
+                Some(lanes) => self.exchange_on(lanes, to, json).await,
+                None => self.exchange_reqwest(to, json).await,
+            }
+        };
+        let reply = match tokio::time::timeout(self.settings.request_timeout, exchange).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(NoReply { error, reached })) => {
                 return Attempt::Retryable {
                     status: None,
-                    error: describe(&e),
+                    error,
                     body: None,
                     reached,
                     retry_after: None,
                 };
             }
+            Err(_) => {
+                return Attempt::Retryable {
+                    status: None,
+                    error: format!(
+                        "timed out: no answer within {}",
+                        humantime::format_duration(self.settings.request_timeout)
+                    ),
+                    body: None,
+                    reached: true,
+                    retry_after: None,
+                };
+            }
         };
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| Duration::from_secs(s.min(300)));
+        self.classify(reply)
+    }
+
+    /// The POST on injector's own connections.
+    async fn exchange_on(
+        &self,
+        lanes: &lanes::Lanes,
+        to: crate::message::Endpoint,
+        json: bytes::Bytes,
+    ) -> Result<Reply, NoReply> {
+        let url = self.endpoint_url(to);
+        let mut request = hyper::Request::new(http_body_util::Full::new(json.clone()));
+        *request.method_mut() = hyper::Method::POST;
+        *request.uri_mut() = hyper::Uri::try_from(url.path()).map_err(|e| NoReply {
+            error: format!("cannot build the request: {e}"),
+            reached: false,
+        })?;
+        *request.headers_mut() = self.post_headers.clone();
+        request.headers_mut().insert(
+            hyper::header::CONTENT_LENGTH,
+            hyper::header::HeaderValue::from(json.len()),
+        );
+        let (parts, body) = lanes
+            .send(request, ANSWER_LIMIT)
+            .await
+            .map_err(|f| NoReply {
+                error: self.target.redact(&f.error),
+                reached: f.reached,
+            })?;
+        Ok(Reply {
+            status: parts.status.as_u16(),
+            retry_after: retry_after(&parts.headers),
+            location: location_of(parts.status, &parts.headers).map(|l| self.target.redact(&l)),
+            text: body
+                .map(|b| self.target.redact(&String::from_utf8_lossy(&b)))
+                .map_err(|f| self.target.redact(&f.error)),
+        })
+    }
+
+    /// The POST through reqwest (and the proxy configured for it).
+    async fn exchange_reqwest(
+        &self,
+        to: crate::message::Endpoint,
+        json: bytes::Bytes,
+    ) -> Result<Reply, NoReply> {
+        let request = self
+            .http
+            .post(self.endpoint_url(to).clone())
+            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .body(json)
+            .build()
+            .map_err(|e| NoReply {
+                error: format!("cannot build the request: {}", describe(&e)),
+                reached: false,
+            })?;
+        let resp = self.http.execute(request).await.map_err(|e| NoReply {
+            error: describe(&e),
+            // A connect failure never reached the server; anything later may have.
+            reached: !e.is_connect(),
+        })?;
+        let status = resp.status();
+        let retry_after = retry_after(resp.headers());
         let location = location(&resp).map(|l| self.target.redact(&l));
-        let text = match resp.text().await {
-            Ok(t) => self.target.redact(&t),
-            Err(e) => {
+        let text = resp
+            .text()
+            .await
+            .map(|t| self.target.redact(&t))
+            .map_err(|e| describe(&e));
+        Ok(Reply {
+            status: status.as_u16(),
+            retry_after,
+            location,
+            text,
+        })
+    }
+
+    /// What an answer means for the message.
+    fn classify(&self, reply: Reply) -> Attempt {
+        let Reply {
+            status,
+            retry_after,
+            location,
+            text,
+        } = reply;
+        let text = match text {
+            Ok(text) => text,
+            Err(error) => {
                 return Attempt::Retryable {
                     status: Some(status),
-                    error: describe(&e),
+                    error,
                     body: None,
                     reached: true,
                     retry_after,
@@ -561,12 +689,25 @@ struct Answer {
 /// Where a redirect points (its `Location`), clipped; `None` for any other answer, so
 /// that an accepted send does not look it up.
 pub fn location(resp: &reqwest::Response) -> Option<String> {
-    if !resp.status().is_redirection() {
+    location_of(resp.status(), resp.headers())
+}
+
+fn location_of(status: hyper::StatusCode, headers: &hyper::HeaderMap) -> Option<String> {
+    if !status.is_redirection() {
         return None;
     }
-    resp.headers()
-        .get(reqwest::header::LOCATION)
+    headers
+        .get(hyper::header::LOCATION)
         .map(|v| clip(&String::from_utf8_lossy(v.as_bytes())))
+}
+
+/// A `Retry-After` in seconds (at most five minutes).
+fn retry_after(headers: &hyper::HeaderMap) -> Option<Duration> {
+    headers
+        .get(hyper::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s.min(300)))
 }
 
 /// Why a 3xx fails, and what to check.

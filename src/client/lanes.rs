@@ -1,0 +1,256 @@
+//! Connections of injector's own for the `POST`s: HTTP/1.1 keep-alive connections (TCP,
+//! or TLS through rustls) opened ahead of an instant and kept between sends, each one
+//! hyper's connection and nothing more. A send at its instant takes one that is open and
+//! idle and writes the request on it: no pool, connector or timeout layers in between,
+//! the path that kept reqwest at twice the floor's lateness (`bench floor`).
+//!
+//! Opening ahead ([`Lanes::open`]) sends nothing: a connection is open when its TCP (and
+//! TLS) handshake is done, so no server can refuse it and close it again, as some do with
+//! a warming request. One the server closed meanwhile is noticed (hyper's connection
+//! reads its end) and never used; one found closed as its request was handed over gets
+//! the request back unsent, and the request goes on a new connection, not counted as an
+//! attempt.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::client::conn::http1::SendRequest;
+
+type Lane = SendRequest<Full<Bytes>>;
+
+/// Idle longer than this, a connection is dropped rather than used: a firewall or NAT
+/// between may have forgotten it without a word (reqwest keeps idle ones 90 s).
+const IDLE_MAX: Duration = Duration::from_secs(60);
+/// At most this many idle connections are kept.
+const IDLE_KEEP: usize = 64;
+
+/// Where the connections go.
+struct Peer {
+    host: url::Host<String>,
+    port: u16,
+    tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+}
+
+/// A send that went wrong: what, and whether the request may have reached the server.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: String,
+    pub reached: bool,
+}
+
+pub struct Lanes {
+    peer: Peer,
+    connect_timeout: Duration,
+    idle: Mutex<Vec<(Lane, Instant)>>,
+}
+
+impl Lanes {
+    /// Lanes to the host of `url` (http or https, checked by [`super::Target::new`]).
+    pub fn new(
+        url: &url::Url,
+        tls: Arc<rustls::ClientConfig>,
+        connect_timeout: Duration,
+    ) -> Result<Lanes, String> {
+        let host = url
+            .host()
+            .ok_or_else(|| format!("`{url}` has no host"))?
+            .to_owned();
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| format!("`{url}` has no port"))?;
+        let tls = match url.scheme() {
+            "https" => {
+                let name = match &host {
+                    url::Host::Domain(d) => rustls::pki_types::ServerName::try_from(d.clone())
+                        .map_err(|e| format!("`{d}` is not a server name ({e})"))?,
+                    url::Host::Ipv4(ip) => {
+                        rustls::pki_types::ServerName::from(std::net::IpAddr::V4(*ip))
+                    }
+                    url::Host::Ipv6(ip) => {
+                        rustls::pki_types::ServerName::from(std::net::IpAddr::V6(*ip))
+                    }
+                };
+                Some((tokio_rustls::TlsConnector::from(tls), name))
+            }
+            _ => None,
+        };
+        Ok(Lanes {
+            peer: Peer { host, port, tls },
+            connect_timeout,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// An idle connection, ready for a request: one that is ready now if there is one,
+    /// else one still finishing its last answer, once ready. Closed and stale ones are
+    /// dropped on the way.
+    async fn take(&self) -> Option<Lane> {
+        let mut lane = {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            idle.retain(|(lane, since)| usable(lane, *since));
+            let ready = idle.iter().rposition(|(lane, _)| lane.is_ready());
+            match ready {
+                Some(i) => return Some(idle.swap_remove(i).0),
+                None => idle.pop()?.0,
+            }
+        };
+        lane.ready().await.ok().map(|()| lane)
+    }
+
+    /// Back to the idle ones, unless it is closed (the server said `Connection: close`).
+    fn put(&self, lane: Lane) {
+        if lane.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_KEEP {
+            idle.push((lane, Instant::now()));
+        }
+    }
+
+    /// How many idle connections are open; the others are dropped.
+    fn open_count(&self) -> usize {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.retain(|(lane, since)| usable(lane, *since));
+        idle.len()
+    }
+
+    /// Have `n` idle connections open (opening those missing, all at once), sending
+    /// nothing; how many are open.
+    pub async fn open(&self, n: usize) -> usize {
+        let missing = n.min(IDLE_KEEP).saturating_sub(self.open_count());
+        let opened = futures_util::future::join_all((0..missing).map(|_| self.connect())).await;
+        for lane in opened {
+            match lane {
+                Ok(lane) => self.put(lane),
+                Err(e) => tracing::debug!("opening a connection ahead: {}", e.error),
+            }
+        }
+        self.open_count()
+    }
+
+    /// A new connection: TCP, TLS for https, hyper's HTTP/1.1 handshake, its task
+    /// spawned on the current runtime.
+    async fn connect(&self) -> Result<Lane, Failure> {
+        let failed = |error: String| Failure {
+            error: format!("cannot connect: {error}"),
+            reached: false,
+        };
+        let open = async {
+            let tcp = match &self.peer.host {
+                url::Host::Domain(d) => {
+                    tokio::net::TcpStream::connect((d.as_str(), self.peer.port)).await
+                }
+                url::Host::Ipv4(ip) => tokio::net::TcpStream::connect((*ip, self.peer.port)).await,
+                url::Host::Ipv6(ip) => tokio::net::TcpStream::connect((*ip, self.peer.port)).await,
+            }
+            .map_err(|e| e.to_string())?;
+            tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+            match &self.peer.tls {
+                Some((connector, name)) => {
+                    let tls = connector
+                        .connect(name.clone(), tcp)
+                        .await
+                        .map_err(|e| format!("TLS: {e}"))?;
+                    handshake(tls).await
+                }
+                None => handshake(tcp).await,
+            }
+        };
+        match tokio::time::timeout(self.connect_timeout, open).await {
+            Ok(Ok(lane)) => Ok(lane),
+            Ok(Err(e)) => Err(failed(e)),
+            Err(_) => Err(failed(format!(
+                "no connection within {}",
+                humantime::format_duration(self.connect_timeout)
+            ))),
+        }
+    }
+
+    /// Send `request` and read the whole answer (at most `limit` bytes of body): on an
+    /// idle connection if one is open, else on a new one. A connection found closed as
+    /// the request was handed over gives it back unsent, and it goes on another.
+    pub async fn send(
+        &self,
+        mut request: hyper::Request<Full<Bytes>>,
+        limit: usize,
+    ) -> Result<(hyper::http::response::Parts, Result<Bytes, Failure>), Failure> {
+        loop {
+            let (mut lane, fresh) = match self.take().await {
+                Some(lane) => (lane, false),
+                None => (self.connect().await?, true),
+            };
+            match lane.try_send_request(request).await {
+                Ok(response) => {
+                    let (parts, body) = response.into_parts();
+                    let body =
+                        http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit))
+                            .await
+                            .map(http_body_util::Collected::to_bytes)
+                            .map_err(|e| Failure {
+                                error: format!("broken response: {}", chain(&*e)),
+                                reached: true,
+                            });
+                    if body.is_ok() {
+                        self.put(lane);
+                    }
+                    return Ok((parts, body));
+                }
+                Err(mut e) => match e.take_message() {
+                    // Never written: a kept connection that closed meanwhile.
+                    Some(unsent) if !fresh => request = unsent,
+                    unsent => {
+                        return Err(Failure {
+                            error: format!("request failed: {}", chain(e.error())),
+                            reached: unsent.is_none(),
+                        });
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Open, and not idle so long that it may be stale.
+fn usable(lane: &Lane, since: Instant) -> bool {
+    !lane.is_closed() && since.elapsed() < IDLE_MAX
+}
+
+/// hyper's HTTP/1.1 handshake on `io`, the connection's task spawned; ready for a
+/// request once that task runs.
+async fn handshake<T>(io: T) -> Result<Lane, String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut lane, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .map_err(|e| chain(&e))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("a connection ended: {}", chain(&e));
+        }
+    });
+    lane.ready().await.map_err(|e| chain(&e))?;
+    Ok(lane)
+}
+
+/// An error and its causes, in words.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
