@@ -254,3 +254,42 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A certificate no root vouches for: no connection, and nothing reached the server.
+    #[tokio::test]
+    async fn an_untrusted_certificate_is_refused_before_anything_is_sent() {
+        let tls = crate::tls::self_signed(vec!["localhost".into()]).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.config);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let _ = acceptor.accept(tcp).await;
+            }
+        });
+        crate::client::install_crypto();
+        let url = url::Url::parse(&format!("https://localhost:{port}/x/messages")).unwrap();
+        let lanes = Lanes::new(
+            &url,
+            crate::client::tls_config().unwrap(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(lanes.open(2).await, 0);
+        let request = hyper::Request::post("/x/messages")
+            .header("host", format!("localhost:{port}"))
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap();
+        let failure = lanes.send(request, 1024).await.unwrap_err();
+        assert!(!failure.reached);
+        assert!(
+            failure.error.starts_with("cannot connect: TLS:"),
+            "{}",
+            failure.error
+        );
+    }
+}

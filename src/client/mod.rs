@@ -216,7 +216,7 @@ pub fn install_crypto() {
 const ANSWER_LIMIT: usize = 1 << 20;
 
 /// TLS as reqwest does it: the platform's verifier (the system's roots), HTTP/1.1.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
+pub(crate) fn tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
         .map_err(|e| Error::Build(format!("TLS: {e}")))?;

@@ -341,3 +341,86 @@ async fn connections_a_server_closed_while_idle_are_not_used() {
     }
     server.shutdown(std::time::Duration::from_secs(1)).await;
 }
+
+/// A TLS front for `backend` on 127.0.0.1:0 with `tls`: each connection's TLS ended and
+/// its bytes carried to the backend and back.
+async fn tls_front(
+    tls: std::sync::Arc<rustls::ServerConfig>,
+    backend: std::net::SocketAddr,
+) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut front) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut back) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut front, &mut back).await;
+            });
+        }
+    });
+    addr
+}
+
+/// Over https, the messages go on TLS connections verified as reqwest verifies them (the
+/// system's roots; here `SSL_CERT_FILE` names the only one), opened ahead and kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_go_over_https_verified_by_the_systems_roots() {
+    let server = stand_in(injector::stand_in::Faults::default()).await;
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let tls = injector::tls::from_pem(
+        made.cert.pem().as_bytes(),
+        made.signing_key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let front = tls_front(tls.config, server.addr()).await;
+    let mut yaml = String::from(
+        "name: Tls\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n",
+    );
+    for i in 0..3 {
+        yaml.push_str(&format!(
+            "  - id: t{i}\n    at: 2500ms\n    body: tls {i}\n"
+        ));
+    }
+    let s = setup(&yaml);
+    std::fs::write(s.dir.path().join("roots.pem"), made.cert.pem()).unwrap();
+    let roots = s.dir.path().join("roots.pem");
+    let base = format!("https://localhost:{}/v1.1/eagle", front.port());
+    let args = [
+        "run",
+        "s.yaml",
+        "--base-url",
+        &base,
+        "--token-file",
+        s.token_file.to_str().unwrap(),
+        "--start-at",
+        &chrono::Utc::now().to_rfc3339(),
+    ];
+    let run = injector_run(
+        s.dir.path(),
+        &args,
+        &[("SSL_CERT_FILE", roots.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let posts: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 3, "{posts:?}");
+    assert!(
+        posts
+            .iter()
+            .all(|r| r.status == Some(200) && r.auth == "ok")
+    );
+    let lines = journal(s.dir.path(), "s.journal.jsonl");
+    assert_eq!(lines.iter().filter(|l| l["type"] == "sent").count(), 3);
+    server.shutdown(std::time::Duration::from_secs(1)).await;
+}
