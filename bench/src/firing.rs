@@ -336,8 +336,8 @@ fn precision_placed(s: &Settings, placement: Placement) -> Vec<Measure> {
                 // The peers start every send at once; injector may have a burst in flight.
                 "--concurrency".into(),
                 burst.max(16).to_string(),
-                // Connections open before a burst's instant, as the sleep_until loop's.
-                "--preconnect".into(),
+                // Connections open before a burst's instant (the default now), as the
+                // sleep_until loop's.
             ],
         );
         commands.insert(

@@ -43,29 +43,30 @@ fn plan(smoke: bool) -> Vec<Planned> {
     out
 }
 
-/// Singles p50, p99, max; each burst's last arrival (ms after its instant).
-fn summary(plan: &[Planned], late: &HashMap<String, f64>) -> ([f64; 3], Vec<f64>) {
+/// Singles p50, p99, max; each burst's first and last arrival (ms after its instant).
+fn summary(plan: &[Planned], late: &HashMap<String, f64>) -> ([f64; 3], Vec<f64>, Vec<f64>) {
     let mut singles: Vec<f64> = plan
         .iter()
         .filter(|p| p.key.starts_with('s'))
         .filter_map(|p| late.get(&p.key).copied())
         .collect();
-    let mut bursts: HashMap<&str, f64> = HashMap::new();
+    let mut bursts: HashMap<&str, (f64, f64)> = HashMap::new();
     for p in plan.iter().filter(|p| p.key.starts_with('b')) {
         let b = p.key.split('x').next().unwrap_or("");
         if let Some(l) = late.get(&p.key) {
-            let e = bursts.entry(b).or_insert(f64::MIN);
-            *e = e.max(*l);
+            let e = bursts.entry(b).or_insert((f64::MAX, f64::MIN));
+            *e = (e.0.min(*l), e.1.max(*l));
         }
     }
-    let mut last: Vec<f64> = bursts.into_values().collect();
-    last.sort_by(f64::total_cmp);
+    let first: Vec<f64> = bursts.values().map(|b| b.0).collect();
+    let last: Vec<f64> = bursts.values().map(|b| b.1).collect();
     (
         [
             percentile(&mut singles, 0.50),
             percentile(&mut singles, 0.99),
             percentile(&mut singles, 1.0),
         ],
+        first,
         last,
     )
 }
@@ -402,7 +403,7 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
         .collect();
 
     // Per contender: singles p50, p99, max, and burst last arrivals (median of the bursts).
-    let mut samples: HashMap<&str, [Vec<f64>; 4]> = HashMap::new();
+    let mut samples: HashMap<&str, [Vec<f64>; 5]> = HashMap::new();
     let mut commands: HashMap<&str, String> = HashMap::new();
     for _ in 0..s.runs {
         for &(who, extra) in &contenders {
@@ -455,12 +456,13 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
                 }
             }
             let late = lateness_of(&plan, t0, &server.finish());
-            let ([p50, p99, max], mut last) = summary(&plan, &late);
+            let ([p50, p99, max], mut first, mut last) = summary(&plan, &late);
             let entry = samples.entry(who).or_default();
             entry[0].push(p50);
             entry[1].push(p99);
             entry[2].push(max);
             entry[3].push(percentile(&mut last, 0.5));
+            entry[4].push(percentile(&mut first, 0.5));
         }
     }
     let mut out = Vec::new();
@@ -473,6 +475,7 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
             "singles p99",
             "singles max",
             "burst of 20, last arrival",
+            "burst of 20, first arrival",
         ]
         .into_iter()
         .enumerate()

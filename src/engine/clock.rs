@@ -8,6 +8,11 @@ use tokio::sync::watch;
 
 /// The longest single sleep: how soon a clock jump is noticed.
 const CHUNK: Duration = Duration::from_secs(1);
+/// An exact wait sleeps to this long before its instant (the timer's resolution is
+/// 1 ms), then spins: yielding to the thread's other tasks, and the last [`BUSY`] busy.
+/// Two milliseconds of CPU per instant, and none between instants.
+const SPIN: Duration = Duration::from_millis(2);
+const BUSY: Duration = Duration::from_micros(500);
 
 /// Wall-clock time, real or following tokio's (paused) clock in tests.
 #[derive(Clone, Debug)]
@@ -39,12 +44,29 @@ impl Clock {
         }
     }
 
-    /// Wait until the wall clock reads `when`; `true` when stopped first.
-    /// Without `stop`, nothing interrupts the wait.
+    /// Wait until the wall clock reads `when`, give or take a millisecond late (the
+    /// timer's resolution), sleeping all the while; `true` when stopped first. Without
+    /// `stop`, nothing interrupts the wait. For everything but a send's instant.
     pub async fn sleep_until(
         &self,
         when: DateTime<Utc>,
+        stop: Option<&mut watch::Receiver<bool>>,
+    ) -> bool {
+        self.wait(when, stop, false).await
+    }
+
+    /// Wait until the wall clock reads `when` exactly: asleep to [`SPIN`] short, then
+    /// spinning. Only for a send's instant: a yielding spin on the thread its other
+    /// tasks share kept a burst's writes waiting until it ended (`bench floor`).
+    pub async fn sleep_until_exact(&self, when: DateTime<Utc>) -> bool {
+        self.wait(when, None, true).await
+    }
+
+    async fn wait(
+        &self,
+        when: DateTime<Utc>,
         mut stop: Option<&mut watch::Receiver<bool>>,
+        exact: bool,
     ) -> bool {
         loop {
             if stop.as_ref().is_some_and(|s| *s.borrow()) {
@@ -59,7 +81,8 @@ impl Clock {
                 // Re-read the wall clock at least every CHUNK.
                 Clock::Real if remaining > CHUNK + Duration::from_millis(5) => (CHUNK, false),
                 // Sleep to 2 ms short (the timer's resolution is 1 ms), then yield.
-                Clock::Real => (remaining.saturating_sub(Duration::from_millis(2)), true),
+                Clock::Real if exact => (remaining.saturating_sub(SPIN), true),
+                Clock::Real => (remaining, false),
             };
             match stop.as_mut() {
                 Some(stop) => tokio::select! {
@@ -70,8 +93,14 @@ impl Clock {
             }
             if last {
                 if let Clock::Real = self {
-                    while Utc::now() < when {
+                    // Yielding, so that the thread's other tasks go on; then busy, so that
+                    // nothing else runs in the instant's last moments.
+                    let busy = chrono::TimeDelta::from_std(BUSY).unwrap_or_default();
+                    while Utc::now() < when - busy {
                         tokio::task::yield_now().await;
+                    }
+                    while Utc::now() < when {
+                        std::hint::spin_loop();
                     }
                 }
                 return false;

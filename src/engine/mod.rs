@@ -607,12 +607,19 @@ impl<D: Dispatch> Engine<D> {
             // Every `sending` line on disk before a send; the `fsync` overlaps the
             // wait for the instant, or the sending of the groups before.
             self.journal.durable(durable).await?;
+            let synced = self.clock.now();
+            if synced > fire_at && !self.config.max_speed {
+                tracing::debug!(
+                    "the journal was synced {} ms after a group's instant",
+                    (synced - fire_at).num_microseconds().unwrap_or(0) as f64 / 1000.0
+                );
+            }
             if self.config.max_speed {
                 // Keep about a group queued ahead of the senders, no more.
                 queue.drained().await;
             } else {
                 // Journaled as sending: the group goes out even if a stop comes now.
-                self.clock.sleep_until(fire_at, None).await;
+                self.clock.sleep_until_exact(fire_at).await;
             }
             // Marked as going out, at once and unsynced, just before the senders take
             // them: after a killed process, a `sending` without it never started.
