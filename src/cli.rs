@@ -353,8 +353,9 @@ pub struct RunArgs {
     /// Timeout of each whole request.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
     pub timeout: std::time::Duration,
-    /// Do not open each group's connections 2 s ahead of it (by default they are: TCP
-    /// and TLS only, nothing is sent), so that a burst does not wait for them.
+    /// Open each connection at its first send. By default a group's connections are
+    /// opened 2 s ahead of it (TCP and TLS only, nothing is sent on them), so that a
+    /// burst does not wait for them.
     #[arg(long)]
     pub no_preconnect: bool,
     /// The default now (kept so that older scripts run).

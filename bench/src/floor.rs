@@ -71,15 +71,55 @@ fn summary(plan: &[Planned], late: &HashMap<String, f64>) -> ([f64; 3], Vec<f64>
     )
 }
 
-/// The floor: raw connections, requests ready, a busy-wait to each instant.
-fn floor_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
+/// The stand-in's `host:port` and base path, from its URL.
+fn host_and_base(url: &str) -> (&str, &str) {
     let rest = url.strip_prefix("http://").expect("an http stand-in");
-    let (host, base) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let largest = plan
-        .chunk_by(|a, b| a.offset_ms == b.offset_ms)
+    rest.split_at(rest.find('/').unwrap_or(rest.len()))
+}
+
+/// The most requests due at one instant: how many connections to open.
+fn largest_group(plan: &[Planned]) -> usize {
+    plan.chunk_by(|a, b| a.offset_ms == b.offset_ms)
         .map(<[Planned]>::len)
         .max()
-        .unwrap_or(1);
+        .unwrap_or(1)
+}
+
+/// Every request of `plan`, serialized as HTTP/1.1.
+fn serialized(
+    plan: &[Planned],
+    t0: chrono::DateTime<chrono::Utc>,
+    host: &str,
+    base: &str,
+) -> Vec<Vec<u8>> {
+    plan.iter()
+        .map(|p| {
+            let due = t0 + chrono::TimeDelta::milliseconds(p.offset_ms as i64);
+            let json = body(&p.key, due.timestamp()).to_string();
+            format!(
+                "POST {base}/messages HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+                json.len()
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// On a tokio runtime: asleep to 2 ms before `due`, then yielding until it.
+async fn spin_to(due: chrono::DateTime<chrono::Utc>) {
+    let left = (due - chrono::Utc::now() - chrono::TimeDelta::milliseconds(2))
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(left).await;
+    while chrono::Utc::now() < due {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The floor: raw connections, requests ready, a busy-wait to each instant.
+fn floor_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
+    let (host, base) = host_and_base(url);
+    let largest = largest_group(plan);
     let answered = Arc::new(AtomicUsize::new(0));
     let conns: Vec<TcpStream> = (0..largest)
         .map(|_| {
@@ -115,18 +155,7 @@ fn floor_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
             c
         })
         .collect();
-    let requests: Vec<Vec<u8>> = plan
-        .iter()
-        .map(|p| {
-            let due = t0 + chrono::TimeDelta::milliseconds(p.offset_ms as i64);
-            let json = body(&p.key, due.timestamp()).to_string();
-            format!(
-                "POST {base}/messages HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
-                json.len()
-            )
-            .into_bytes()
-        })
-        .collect();
+    let requests = serialized(plan, t0, host, base);
     let mut conns = conns;
     let mut i = 0;
     while i < plan.len() {
@@ -176,11 +205,7 @@ async fn reqwest_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: 
         .tcp_nodelay(true)
         .build()
         .expect("a client");
-    let largest = plan
-        .chunk_by(|a, b| a.offset_ms == b.offset_ms)
-        .map(<[Planned]>::len)
-        .max()
-        .unwrap_or(1);
+    let largest = largest_group(plan);
     let mut warm = tokio::task::JoinSet::new();
     for _ in 0..largest {
         let (c, url) = (c.clone(), format!("{url}/messages"));
@@ -202,13 +227,7 @@ async fn reqwest_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: 
             .map(|p| body(&p.key, due.timestamp()).to_string())
             .collect();
         i += bodies.len();
-        let left = (due - chrono::Utc::now() - chrono::TimeDelta::milliseconds(2))
-            .to_std()
-            .unwrap_or_default();
-        tokio::time::sleep(left).await;
-        while chrono::Utc::now() < due {
-            tokio::task::yield_now().await;
-        }
+        spin_to(due).await;
         for b in bodies {
             let (c, url) = (c.clone(), format!("{url}/messages"));
             tasks.spawn(async move {
@@ -234,13 +253,8 @@ async fn reqwest_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: 
 /// floor is the runtime's.
 async fn tokio_raw_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").expect("an http stand-in");
-    let (host, base) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let largest = plan
-        .chunk_by(|a, b| a.offset_ms == b.offset_ms)
-        .map(<[Planned]>::len)
-        .max()
-        .unwrap_or(1);
+    let (host, base) = host_and_base(url);
+    let largest = largest_group(plan);
     let mut writers = Vec::new();
     let mut readers = tokio::task::JoinSet::new();
     for _ in 0..largest {
@@ -257,18 +271,7 @@ async fn tokio_raw_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url
         });
         writers.push(w);
     }
-    let requests: Vec<Vec<u8>> = plan
-        .iter()
-        .map(|p| {
-            let due = t0 + chrono::TimeDelta::milliseconds(p.offset_ms as i64);
-            let json = body(&p.key, due.timestamp()).to_string();
-            format!(
-                "POST {base}/messages HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
-                json.len()
-            )
-            .into_bytes()
-        })
-        .collect();
+    let requests = serialized(plan, t0, host, base);
     let mut i = 0;
     while i < plan.len() {
         let offset = plan[i].offset_ms;
@@ -277,13 +280,7 @@ async fn tokio_raw_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url
             .iter()
             .take_while(|p| p.offset_ms == offset)
             .count();
-        let left = (due - chrono::Utc::now() - chrono::TimeDelta::milliseconds(2))
-            .to_std()
-            .unwrap_or_default();
-        tokio::time::sleep(left).await;
-        while chrono::Utc::now() < due {
-            tokio::task::yield_now().await;
-        }
+        spin_to(due).await;
         for (j, request) in requests[i..i + n].iter().enumerate() {
             let _ = writers[j].write_all(request).await;
         }
@@ -297,13 +294,8 @@ async fn tokio_raw_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url
 /// The floor's schedule through hyper's own HTTP/1.1 connections (no pool), one per
 /// request of the largest group, on a current-thread runtime.
 async fn hyper_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
-    let rest = url.strip_prefix("http://").expect("an http stand-in");
-    let (host, base) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let largest = plan
-        .chunk_by(|a, b| a.offset_ms == b.offset_ms)
-        .map(<[Planned]>::len)
-        .max()
-        .unwrap_or(1);
+    let (host, base) = host_and_base(url);
+    let largest = largest_group(plan);
     let mut senders = Vec::new();
     for _ in 0..largest {
         let c = tokio::net::TcpStream::connect(host).await.expect("connect");
@@ -337,13 +329,7 @@ async fn hyper_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &s
                     .iter()
                     .map(|p| bytes::Bytes::from(body(&p.key, due.timestamp()).to_string()))
                     .collect();
-                let left = (due - chrono::Utc::now() - chrono::TimeDelta::milliseconds(2))
-                    .to_std()
-                    .unwrap_or_default();
-                tokio::time::sleep(left).await;
-                while chrono::Utc::now() < due {
-                    tokio::task::yield_now().await;
-                }
+                spin_to(due).await;
                 for (j, b) in bodies.into_iter().enumerate() {
                     let sender = senders[j].clone();
                     let uri = format!("{base}/messages");

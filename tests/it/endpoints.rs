@@ -231,6 +231,59 @@ fn the_longitude_is_one_setting_away_and_the_plan_names_each_addressee() {
     }
 }
 
+/// A run starting now of injects `(id, offset in ms)`, each with its id as body, against
+/// `base` with `envs`, which must succeed; its journal lines and T0.
+async fn run_now(
+    injects: &[(&str, u64)],
+    base: &str,
+    envs: &[(&str, &str)],
+) -> (Vec<Value>, chrono::DateTime<chrono::Utc>) {
+    let mut yaml = String::from(
+        "name: Connections\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n",
+    );
+    for (id, ms) in injects {
+        yaml.push_str(&format!("  - id: {id}\n    at: {ms}ms\n    body: {id}\n"));
+    }
+    let s = setup(&yaml);
+    let t0 = chrono::Utc::now();
+    let run = injector_run(
+        s.dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            base,
+            "--token-file",
+            s.token_file.to_str().unwrap(),
+            "--start-at",
+            &t0.to_rfc3339(),
+        ],
+        envs,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (journal(s.dir.path(), "s.journal.jsonl"), t0)
+}
+
+/// The `POST`s a stand-in received.
+fn posts(server: &injector::stand_in::StandIn) -> Vec<injector::stand_in::Record> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect()
+}
+
+/// Each `sent` line: first attempt, no possible duplicate; how many there are.
+fn sent_once_each(lines: &[Value]) -> usize {
+    let sent: Vec<&Value> = lines.iter().filter(|l| l["type"] == "sent").collect();
+    for l in &sent {
+        assert_eq!(l["attempts"], 1, "{l}");
+        assert_eq!(l["possible_duplicate"], false, "{l}");
+    }
+    sent.len()
+}
+
 /// Against a server that closes the connection after refusing a request (as some do
 /// with a warming one), the connections opened ahead stay usable: nothing is asked on
 /// them before the burst, which goes out on them, each send on its first attempt.
@@ -241,30 +294,8 @@ async fn connections_opened_ahead_survive_a_server_that_closes_refused_requests(
         ..Default::default()
     })
     .await;
-    let mut yaml = String::from(
-        "name: Burst\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n",
-    );
-    for i in 0..4 {
-        yaml.push_str(&format!("  - id: b{i}\n    at: 3s\n    body: burst {i}\n"));
-    }
-    let s = setup(&yaml);
-    let t0 = chrono::Utc::now();
-    let run = injector_run(
-        s.dir.path(),
-        &[
-            "run",
-            "s.yaml",
-            "--base-url",
-            &server.base_url(),
-            "--token-file",
-            s.token_file.to_str().unwrap(),
-            "--start-at",
-            &t0.to_rfc3339(),
-        ],
-        &[],
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let burst = [("b0", 3000), ("b1", 3000), ("b2", 3000), ("b3", 3000)];
+    let (lines, t0) = run_now(&burst, &server.base_url(), &[]).await;
     // The preflight's reads, then the burst, nothing else.
     let requests = server.requests();
     let reads = requests.iter().take_while(|r| r.method == "GET").count();
@@ -277,14 +308,7 @@ async fn connections_opened_ahead_survive_a_server_that_closes_refused_requests(
         assert_eq!(post.method, "POST");
         assert!(post.conn_opened_unix_ns.unwrap() + 1_000_000_000 <= due);
     }
-    let lines = journal(s.dir.path(), "s.journal.jsonl");
-    assert!(
-        lines
-            .iter()
-            .filter(|l| l["type"] == "sent")
-            .all(|l| l["attempts"] == 1)
-    );
-    assert_eq!(lines.iter().filter(|l| l["type"] == "sent").count(), 4);
+    assert_eq!(sent_once_each(&lines), 4);
     server.shutdown(std::time::Duration::from_secs(1)).await;
 }
 
@@ -298,47 +322,13 @@ async fn connections_a_server_closed_while_idle_are_not_used() {
         ..Default::default()
     })
     .await;
-    let mut yaml = String::from(
-        "name: Idle\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n",
-    );
-    for i in 0..3 {
-        yaml.push_str(&format!(
-            "  - id: s{i}\n    at: {}ms\n    body: single {i}\n",
-            1000 + 800 * i
-        ));
-    }
-    let s = setup(&yaml);
-    let run = injector_run(
-        s.dir.path(),
-        &[
-            "run",
-            "s.yaml",
-            "--base-url",
-            &server.base_url(),
-            "--token-file",
-            s.token_file.to_str().unwrap(),
-            "--start-at",
-            &chrono::Utc::now().to_rfc3339(),
-        ],
-        &[],
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let posts: Vec<_> = server
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
+    let singles = [("s0", 1000), ("s1", 1800), ("s2", 2600)];
+    let (lines, _) = run_now(&singles, &server.base_url(), &[]).await;
+    let posts = posts(&server);
     assert_eq!(posts.len(), 3, "{posts:?}");
     let conns: std::collections::BTreeSet<u64> = posts.iter().map(|r| r.conn.unwrap()).collect();
     assert_eq!(conns.len(), 3, "each on a connection of its own: {posts:?}");
-    let lines = journal(s.dir.path(), "s.journal.jsonl");
-    let sent: Vec<_> = lines.iter().filter(|l| l["type"] == "sent").collect();
-    assert_eq!(sent.len(), 3);
-    for l in sent {
-        assert_eq!(l["attempts"], 1, "{l}");
-        assert_ne!(l["possible_duplicate"], true, "{l}");
-    }
+    assert_eq!(sent_once_each(&lines), 3);
     server.shutdown(std::time::Duration::from_secs(1)).await;
 }
 
@@ -380,47 +370,18 @@ async fn messages_go_over_https_verified_by_the_systems_roots() {
     )
     .unwrap();
     let front = tls_front(tls.config, server.addr()).await;
-    let mut yaml = String::from(
-        "name: Tls\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n",
-    );
-    for i in 0..3 {
-        yaml.push_str(&format!(
-            "  - id: t{i}\n    at: 2500ms\n    body: tls {i}\n"
-        ));
-    }
-    let s = setup(&yaml);
-    std::fs::write(s.dir.path().join("roots.pem"), made.cert.pem()).unwrap();
-    let roots = s.dir.path().join("roots.pem");
+    let roots_dir = tempdir();
+    let roots = write(roots_dir.path(), "roots.pem", &made.cert.pem());
     let base = format!("https://localhost:{}/v1.1/eagle", front.port());
-    let args = [
-        "run",
-        "s.yaml",
-        "--base-url",
-        &base,
-        "--token-file",
-        s.token_file.to_str().unwrap(),
-        "--start-at",
-        &chrono::Utc::now().to_rfc3339(),
-    ];
-    let run = injector_run(
-        s.dir.path(),
-        &args,
-        &[("SSL_CERT_FILE", roots.to_str().unwrap())],
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let posts: Vec<_> = server
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
+    let burst = [("t0", 2500), ("t1", 2500), ("t2", 2500)];
+    let (lines, _) = run_now(&burst, &base, &[("SSL_CERT_FILE", roots.to_str().unwrap())]).await;
+    let posts = posts(&server);
     assert_eq!(posts.len(), 3, "{posts:?}");
     assert!(
         posts
             .iter()
             .all(|r| r.status == Some(200) && r.auth == "ok")
     );
-    let lines = journal(s.dir.path(), "s.journal.jsonl");
-    assert_eq!(lines.iter().filter(|l| l["type"] == "sent").count(), 3);
+    assert_eq!(sent_once_each(&lines), 3);
     server.shutdown(std::time::Duration::from_secs(1)).await;
 }
