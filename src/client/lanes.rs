@@ -292,4 +292,90 @@ mod tests {
             failure.error
         );
     }
+
+    /// An answer longer than the limit is a broken response, and the request may have
+    /// arrived (it did); the connection is not kept.
+    #[tokio::test]
+    async fn an_answer_over_the_limit_is_a_broken_response() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = tcp.read(&mut buf).await;
+            let body = vec![b'x'; 4096];
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+            let _ = tcp.write_all(head.as_bytes()).await;
+            let _ = tcp.write_all(&body).await;
+            let _ = tcp.read(&mut buf).await;
+        });
+        let lanes = local_lanes(port);
+        let (parts, body) = lanes.send(post(port), 1024).await.unwrap();
+        assert_eq!(parts.status, 200);
+        let failure = body.unwrap_err();
+        assert!(failure.reached);
+        assert!(
+            failure.error.starts_with("broken response"),
+            "{}",
+            failure.error
+        );
+        assert_eq!(
+            lanes.open_count(),
+            0,
+            "a connection with an unread answer is not kept"
+        );
+    }
+
+    /// A kept connection the server closed, before injector noticed: the request comes
+    /// back unsent and goes on a new connection, where it arrives once.
+    #[tokio::test]
+    async fn a_request_handed_to_a_closed_connection_goes_on_a_new_one() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            // The first connection: closed at once, unasked.
+            let (first, _) = listener.accept().await.unwrap();
+            drop(first);
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let n = tcp.read(&mut buf).await.unwrap();
+            let _ = seen_tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let _ = tcp
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await;
+            let _ = tcp.read(&mut buf).await;
+        });
+        let lanes = local_lanes(port);
+        assert_eq!(lanes.open(1).await, 1);
+        // The server's close arrives while this thread does not let the connection's task
+        // see it (a current-thread runtime).
+        std::thread::sleep(Duration::from_millis(100));
+        let (parts, body) = lanes.send(post(port), 1024).await.unwrap();
+        assert_eq!(parts.status, 200);
+        assert_eq!(&body.unwrap()[..], b"ok");
+        assert!(seen.recv().await.unwrap().starts_with("POST /x/messages"));
+        assert!(seen.try_recv().is_err());
+    }
+
+    /// Lanes to plain HTTP on loopback `port`.
+    fn local_lanes(port: u16) -> Lanes {
+        let url = url::Url::parse(&format!("http://127.0.0.1:{port}/x/messages")).unwrap();
+        crate::client::install_crypto();
+        Lanes::new(
+            &url,
+            crate::client::tls_config().unwrap(),
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    }
+
+    fn post(port: u16) -> hyper::Request<Full<Bytes>> {
+        hyper::Request::post("/x/messages")
+            .header("host", format!("127.0.0.1:{port}"))
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap()
+    }
 }
