@@ -77,6 +77,21 @@ fn host_and_base(url: &str) -> (&str, &str) {
     rest.split_at(rest.find('/').unwrap_or(rest.len()))
 }
 
+/// Each instant of `plan` in order: when it is due, and where its requests are in `plan`.
+fn instants(
+    plan: &[Planned],
+    t0: chrono::DateTime<chrono::Utc>,
+) -> Vec<(chrono::DateTime<chrono::Utc>, std::ops::Range<usize>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for group in plan.chunk_by(|a, b| a.offset_ms == b.offset_ms) {
+        let due = t0 + chrono::TimeDelta::milliseconds(group[0].offset_ms as i64);
+        out.push((due, start..start + group.len()));
+        start += group.len();
+    }
+    out
+}
+
 /// The most requests due at one instant: how many connections to open.
 fn largest_group(plan: &[Planned]) -> usize {
     plan.chunk_by(|a, b| a.offset_ms == b.offset_ms)
@@ -157,14 +172,7 @@ fn floor_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
         .collect();
     let requests = serialized(plan, t0, host, base);
     let mut conns = conns;
-    let mut i = 0;
-    while i < plan.len() {
-        let offset = plan[i].offset_ms;
-        let due = t0 + chrono::TimeDelta::milliseconds(offset as i64);
-        let n = plan[i..]
-            .iter()
-            .take_while(|p| p.offset_ms == offset)
-            .count();
+    for (due, group) in instants(plan, t0) {
         // Sleep to 2 ms before, then spin.
         loop {
             let left = due - chrono::Utc::now();
@@ -181,10 +189,9 @@ fn floor_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
                 std::hint::spin_loop();
             }
         }
-        for (j, request) in requests[i..i + n].iter().enumerate() {
+        for (j, request) in requests[group].iter().enumerate() {
             let _ = conns[j].write_all(request);
         }
-        i += n;
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while answered.load(Ordering::Relaxed) < plan.len() && std::time::Instant::now() < deadline {
@@ -217,16 +224,11 @@ async fn reqwest_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: 
     }
     warm.join_all().await;
     let mut tasks = tokio::task::JoinSet::new();
-    let mut i = 0;
-    while i < plan.len() {
-        let offset = plan[i].offset_ms;
-        let due = t0 + chrono::TimeDelta::milliseconds(offset as i64);
-        let bodies: Vec<String> = plan[i..]
+    for (due, group) in instants(plan, t0) {
+        let bodies: Vec<String> = plan[group]
             .iter()
-            .take_while(|p| p.offset_ms == offset)
             .map(|p| body(&p.key, due.timestamp()).to_string())
             .collect();
-        i += bodies.len();
         spin_to(due).await;
         for b in bodies {
             let (c, url) = (c.clone(), format!("{url}/messages"));
@@ -272,19 +274,11 @@ async fn tokio_raw_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url
         writers.push(w);
     }
     let requests = serialized(plan, t0, host, base);
-    let mut i = 0;
-    while i < plan.len() {
-        let offset = plan[i].offset_ms;
-        let due = t0 + chrono::TimeDelta::milliseconds(offset as i64);
-        let n = plan[i..]
-            .iter()
-            .take_while(|p| p.offset_ms == offset)
-            .count();
+    for (due, group) in instants(plan, t0) {
         spin_to(due).await;
-        for (j, request) in requests[i..i + n].iter().enumerate() {
+        for (j, request) in requests[group].iter().enumerate() {
             let _ = writers[j].write_all(request).await;
         }
-        i += n;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     drop(writers);
@@ -317,15 +311,8 @@ async fn hyper_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &s
     local
         .run_until(async {
             let mut tasks = Vec::new();
-            let mut i = 0;
-            while i < plan.len() {
-                let offset = plan[i].offset_ms;
-                let due = t0 + chrono::TimeDelta::milliseconds(offset as i64);
-                let n = plan[i..]
-                    .iter()
-                    .take_while(|p| p.offset_ms == offset)
-                    .count();
-                let bodies: Vec<bytes::Bytes> = plan[i..i + n]
+            for (due, group) in instants(plan, t0) {
+                let bodies: Vec<bytes::Bytes> = plan[group]
                     .iter()
                     .map(|p| bytes::Bytes::from(body(&p.key, due.timestamp()).to_string()))
                     .collect();
@@ -348,7 +335,6 @@ async fn hyper_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &s
                         }
                     }));
                 }
-                i += n;
             }
             for t in tasks {
                 let _ = t.await;
