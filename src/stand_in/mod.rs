@@ -623,7 +623,7 @@ async fn get_requests(State(st): State<Arc<Shared>>, Query(q): Query<Since>) -> 
 }
 
 /// A request no route takes: an unknown path (404), or a known path asked with another
-/// method (405, as `run --preconnect`'s `HEAD`s are). Recorded, and answered
+/// method (405, as other clients' warming `HEAD`s are). Recorded, and answered
 /// `{"error", "path"}`.
 async fn refused<const STATUS: u16>(
     State(st): State<Arc<Shared>>,
