@@ -227,10 +227,13 @@ async fn handshake<T>(io: T) -> Result<Lane, String>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut lane, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
-            .await
-            .map_err(|e| chain(&e))?;
+    let (mut lane, connection) = hyper::client::conn::http1::Builder::new()
+        // One flat buffer per request (head and body copied together), one `write`:
+        // with `writev` of the two, singles arrived 0.05-0.1 ms later at the median.
+        .writev(false)
+        .handshake(hyper_util::rt::TokioIo::new(io))
+        .await
+        .map_err(|e| chain(&e))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("a connection ended: {}", chain(&e));
