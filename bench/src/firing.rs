@@ -253,7 +253,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     // The workspace builds reqwest without a default TLS provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -261,6 +261,28 @@ fn client() -> reqwest::Client {
         .tcp_nodelay(true)
         .build()
         .expect("a client")
+}
+
+/// Open `n` connections in `c`'s pool: `n` concurrent `HEAD`s to the messages URL.
+pub(crate) async fn warm(c: &reqwest::Client, url: &str, n: usize) {
+    let mut heads = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (c, url) = (c.clone(), format!("{url}/messages"));
+        heads.spawn(async move {
+            if let Ok(resp) = c.head(url).send().await {
+                let _ = resp.bytes().await;
+            }
+        });
+    }
+    heads.join_all().await;
+}
+
+/// The most requests due at one instant: how many connections to open.
+pub(crate) fn largest_group(plan: &[Planned]) -> usize {
+    plan.chunk_by(|a, b| a.offset_ms == b.offset_ms)
+        .map(<[Planned]>::len)
+        .max()
+        .unwrap_or(1)
 }
 
 /// POST one message and read the answer's `message_id`, as any sender must (the id is
@@ -500,21 +522,7 @@ async fn naive_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &s
 async fn deadline_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
     let c = client();
     // As many connections as the largest group, opened before T0 (3 s away).
-    let largest = plan
-        .chunk_by(|a, b| a.offset_ms == b.offset_ms)
-        .map(<[Planned]>::len)
-        .max()
-        .unwrap_or(0);
-    let mut heads = tokio::task::JoinSet::new();
-    for _ in 0..largest {
-        let (c, url) = (c.clone(), format!("{url}/messages"));
-        heads.spawn(async move {
-            if let Ok(resp) = c.head(url).send().await {
-                let _ = resp.bytes().await;
-            }
-        });
-    }
-    heads.join_all().await;
+    warm(&c, url, largest_group(plan)).await;
     let anchor_wall = chrono::Utc::now();
     let anchor = tokio::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();

@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::firing::{
-    Planned, Server, TOKEN, body, lateness_of, percentile, run_args, scenario_yaml,
+    Planned, Server, TOKEN, body, client, largest_group, lateness_of, percentile, run_args,
+    scenario_yaml, warm,
 };
 use crate::{Measure, Settings};
 
@@ -90,14 +91,6 @@ fn instants(
         start += group.len();
     }
     out
-}
-
-/// The most requests due at one instant: how many connections to open.
-fn largest_group(plan: &[Planned]) -> usize {
-    plan.chunk_by(|a, b| a.offset_ms == b.offset_ms)
-        .map(<[Planned]>::len)
-        .max()
-        .unwrap_or(1)
 }
 
 /// Every request of `plan`, serialized as HTTP/1.1.
@@ -206,23 +199,8 @@ fn floor_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
 /// bodies built ahead, a busy-wait to each instant, then a task per request. What is left
 /// between it and the floor is the HTTP client's own path.
 async fn reqwest_fire(plan: &[Planned], t0: chrono::DateTime<chrono::Utc>, url: &str) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .tcp_nodelay(true)
-        .build()
-        .expect("a client");
-    let largest = largest_group(plan);
-    let mut warm = tokio::task::JoinSet::new();
-    for _ in 0..largest {
-        let (c, url) = (c.clone(), format!("{url}/messages"));
-        warm.spawn(async move {
-            if let Ok(r) = c.head(url).send().await {
-                let _ = r.bytes().await;
-            }
-        });
-    }
-    warm.join_all().await;
+    let c = client();
+    warm(&c, url, largest_group(plan)).await;
     let mut tasks = tokio::task::JoinSet::new();
     for (due, group) in instants(plan, t0) {
         let bodies: Vec<String> = plan[group]

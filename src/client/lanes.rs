@@ -245,17 +245,7 @@ where
 
 /// An error and its causes, in words.
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
+    super::with_causes(e.to_string(), e.source())
 }
 
 #[cfg(test)]
@@ -283,11 +273,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(lanes.open(2).await, 0);
-        let request = hyper::Request::post("/x/messages")
-            .header("host", format!("localhost:{port}"))
-            .body(Full::new(Bytes::from_static(b"{}")))
-            .unwrap();
-        let failure = lanes.send(request, 1024).await.unwrap_err();
+        let failure = lanes
+            .send(post(&format!("localhost:{port}")), 1024)
+            .await
+            .unwrap_err();
         assert!(!failure.reached);
         assert!(
             failure.error.starts_with("cannot connect: TLS:"),
@@ -314,7 +303,10 @@ mod tests {
             let _ = tcp.read(&mut buf).await;
         });
         let lanes = local_lanes(port);
-        let (parts, body) = lanes.send(post(port), 1024).await.unwrap();
+        let (parts, body) = lanes
+            .send(post(&format!("127.0.0.1:{port}")), 1024)
+            .await
+            .unwrap();
         assert_eq!(parts.status, 200);
         let failure = body.unwrap_err();
         assert!(failure.reached);
@@ -356,7 +348,10 @@ mod tests {
         // The server's close arrives while this thread does not let the connection's task
         // see it (a current-thread runtime).
         std::thread::sleep(Duration::from_millis(100));
-        let (parts, body) = lanes.send(post(port), 1024).await.unwrap();
+        let (parts, body) = lanes
+            .send(post(&format!("127.0.0.1:{port}")), 1024)
+            .await
+            .unwrap();
         assert_eq!(parts.status, 200);
         assert_eq!(&body.unwrap()[..], b"ok");
         assert!(seen.recv().await.unwrap().starts_with("POST /x/messages"));
@@ -375,9 +370,10 @@ mod tests {
         .unwrap()
     }
 
-    fn post(port: u16) -> hyper::Request<Full<Bytes>> {
+    /// A `POST /x/messages` to `host`.
+    fn post(host: &str) -> hyper::Request<Full<Bytes>> {
         hyper::Request::post("/x/messages")
-            .header("host", format!("127.0.0.1:{port}"))
+            .header("host", host)
             .body(Full::new(Bytes::from_static(b"{}")))
             .unwrap()
     }

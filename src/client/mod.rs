@@ -729,8 +729,14 @@ pub fn describe(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let mut text = kind.to_string();
-    let mut source = std::error::Error::source(e);
+    with_causes(kind.to_string(), std::error::Error::source(e))
+}
+
+/// `text`, then each cause in turn from `source` on: `text: cause: its cause`.
+pub(crate) fn with_causes(
+    mut text: String,
+    mut source: Option<&(dyn std::error::Error + 'static)>,
+) -> String {
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());

@@ -80,8 +80,9 @@ impl Clock {
                 Clock::Virtual { .. } => (remaining, true),
                 // Re-read the wall clock at least every CHUNK.
                 Clock::Real if remaining > CHUNK + Duration::from_millis(5) => (CHUNK, false),
-                // Sleep to 2 ms short (the timer's resolution is 1 ms), then yield.
+                // Exact: sleep to SPIN short (the timer's resolution is 1 ms), then spin.
                 Clock::Real if exact => (remaining.saturating_sub(SPIN), true),
+                // Else sleep it all, and look at the wall clock again.
                 Clock::Real => (remaining, false),
             };
             match stop.as_mut() {

@@ -123,9 +123,14 @@ pub struct StandIn {
 }
 
 /// The connection a request came on: asks it to close without answering, and says
-/// which it is (numbered from 1 in the order accepted) and when it was accepted.
+/// which it is and when it was accepted.
 #[derive(Clone)]
-struct ConnDrop(Arc<Notify>, u64, u64);
+struct ConnDrop {
+    drop: Arc<Notify>,
+    /// Numbered from 1 in the order accepted.
+    id: u64,
+    accepted_unix_ns: u64,
+}
 
 impl StandIn {
     /// Bind and start serving.
@@ -231,7 +236,11 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let dropper = Arc::new(Notify::new());
-    let attach = ConnDrop(dropper.clone(), id, accepted_at);
+    let attach = ConnDrop {
+        drop: dropper.clone(),
+        id,
+        accepted_unix_ns: accepted_at,
+    };
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(attach.clone());
         router.clone().oneshot(req)
@@ -399,7 +408,7 @@ async fn post_at(
 ) -> Response {
     let mut rec = Record::arrived(st.next_seq(), &Method::POST, &uri, &headers, &body);
     rec.auth = auth(&headers, &st.opts.token).into();
-    (rec.conn, rec.conn_opened_unix_ns) = (Some(dropper.1), Some(dropper.2));
+    (rec.conn, rec.conn_opened_unix_ns) = (Some(dropper.id), Some(dropper.accepted_unix_ns));
     let (fault, latency) = st.draw();
     if let Some(latency) = latency {
         // A client that hangs up meanwhile drops this handler: the guard records it.
@@ -419,7 +428,7 @@ async fn post_at(
         Some(Fault::Drop) => {
             rec.fault = Some("drop".into());
             st.record(rec);
-            dropper.0.notify_one();
+            dropper.drop.notify_one();
             std::future::pending::<()>().await;
             unreachable!("the connection is dropped first")
         }
