@@ -38,6 +38,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod fold;
+pub mod gate;
 pub mod journal;
 pub mod live;
 pub mod mel;

@@ -1,14 +1,16 @@
 //! Connections of injector's own for the `POST`s: HTTP/1.1 keep-alive connections (TCP,
 //! or TLS through rustls) opened ahead of an instant and kept between sends, each one
-//! hyper's connection and nothing more. A send at its instant takes one that is open and
-//! idle and writes the request on it: no pool, connector or timeout layers in between,
-//! the path that kept reqwest at twice the floor's lateness (`bench floor`).
+//! hyper's connection and nothing more. A send takes one that is open and idle and
+//! hands the request to it ahead of the instant; held behind the group's gate, it is
+//! written when the gate opens ([`super::socket`]): no pool, connector or timeout
+//! layers in between, and nothing to wake at the instant.
 //!
 //! Opening ahead ([`Lanes::open`]) sends nothing: a connection is open when its TCP (and
 //! TLS) handshake is done, so no server can refuse it and close it again, as some do with
 //! a warming request. One the server closed meanwhile is noticed (hyper's connection
-//! reads its end) and never used; one found closed as its request was handed over gets
-//! the request back unsent, and the request goes on a new connection, not counted as an
+//! reads its end) and never used; one found closed before any byte of the request
+//! reached it (as it was handed over, while it was held, or as it was written) gets the
+//! request back unsent, and the request goes on a new connection, not counted as an
 //! attempt.
 
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,14 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 
-type Lane = SendRequest<Full<Bytes>>;
+use super::socket::{Io, Socket};
+use crate::gate::Gate;
+
+/// A connection: hyper's handle for requests, and its socket.
+struct Lane {
+    send: SendRequest<Full<Bytes>>,
+    socket: Arc<Socket>,
+}
 
 /// Idle longer than this, a connection is dropped rather than used: a firewall or NAT
 /// between may have forgotten it without a word (reqwest keeps idle ones 90 s).
@@ -93,18 +102,18 @@ impl Lanes {
         let mut lane = {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             idle.retain(|(lane, since)| usable(lane, *since));
-            let ready = idle.iter().rposition(|(lane, _)| lane.is_ready());
+            let ready = idle.iter().rposition(|(lane, _)| lane.send.is_ready());
             match ready {
                 Some(i) => return Some(idle.swap_remove(i).0),
                 None => idle.pop()?.0,
             }
         };
-        lane.ready().await.ok().map(|()| lane)
+        lane.send.ready().await.ok().map(|()| lane)
     }
 
     /// Back to the idle ones, unless it is closed (the server said `Connection: close`).
     fn put(&self, lane: Lane) {
-        if lane.is_closed() {
+        if lane.send.is_closed() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -151,16 +160,19 @@ impl Lanes {
             }
             .map_err(|e| e.to_string())?;
             tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-            match &self.peer.tls {
+            let socket = Socket::new(tcp);
+            let io = Io(socket.clone());
+            let send = match &self.peer.tls {
                 Some((connector, name)) => {
                     let tls = connector
-                        .connect(name.clone(), tcp)
+                        .connect(name.clone(), io)
                         .await
                         .map_err(|e| format!("TLS: {e}"))?;
                     handshake(tls).await
                 }
-                None => handshake(tcp).await,
-            }
+                None => handshake(io).await,
+            }?;
+            Ok(Lane { send, socket })
         };
         match tokio::time::timeout(self.connect_timeout, open).await {
             Ok(Ok(lane)) => Ok(lane),
@@ -172,58 +184,79 @@ impl Lanes {
         }
     }
 
-    /// Send `request` and read the whole answer (at most `limit` bytes of body): on an
-    /// idle connection if one is open, else on a new one. A connection found closed as
-    /// the request was handed over gives it back unsent, and it goes on another.
+    /// Send the request `make` builds and read the whole answer (at most `limit` bytes
+    /// of body): on an idle connection if one is open, else on a new one; held until
+    /// `gate` opens, when given. A connection found closed before any byte of the request
+    /// reached it gets it back unsent, and it goes on another.
     pub async fn send(
         &self,
-        mut request: hyper::Request<Full<Bytes>>,
+        make: impl Fn() -> hyper::Request<Full<Bytes>>,
         limit: usize,
+        gate: Option<&Gate>,
     ) -> Result<(hyper::http::response::Parts, Result<Bytes, Failure>), Failure> {
+        let unsent = |error: String| Failure {
+            error,
+            reached: false,
+        };
         loop {
+            if gate.is_some_and(Gate::is_abandoned) {
+                return Err(unsent("not sent: the run ended before its instant".into()));
+            }
             let (mut lane, fresh) = match self.take().await {
                 Some(lane) => (lane, false),
                 None => (self.connect().await?, true),
             };
-            match lane.try_send_request(request).await {
-                Ok(response) => {
-                    let (parts, body) = response.into_parts();
-                    let body =
-                        http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit))
-                            .await
-                            .map(http_body_util::Collected::to_bytes)
-                            .map_err(|e| Failure {
-                                error: format!("broken response: {}", chain(&*e)),
-                                reached: true,
-                            });
-                    if body.is_ok() {
-                        self.put(lane);
-                    }
-                    return Ok((parts, body));
-                }
-                Err(mut e) => match e.take_message() {
-                    // Never written: a kept connection that closed meanwhile.
-                    Some(unsent) if !fresh => request = unsent,
-                    unsent => {
-                        return Err(Failure {
-                            error: format!("request failed: {}", chain(e.error())),
-                            reached: unsent.is_none(),
-                        });
-                    }
-                },
+            lane.socket.start(gate.is_some());
+            if let Some(gate) = gate {
+                gate.hold(lane.socket.clone());
             }
+            let answer = match lane.send.try_send_request(make()).await {
+                // An answer that came before any of the request was written is not its
+                // answer (a server's word on an idle connection, `408` say).
+                Ok(_) if lane.socket.unwritten() => {
+                    Err("an answer came before the request was written".to_string())
+                }
+                Ok(response) => Ok(response),
+                Err(e) => Err(chain(e.error())),
+            };
+            let response = match answer {
+                Ok(response) => response,
+                Err(error) => {
+                    let unwritten = lane.socket.unwritten();
+                    // Never written: a kept connection that closed meanwhile.
+                    if unwritten && !fresh {
+                        continue;
+                    }
+                    return Err(Failure {
+                        error: format!("request failed: {error}"),
+                        reached: !unwritten,
+                    });
+                }
+            };
+            let (parts, body) = response.into_parts();
+            let body = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit))
+                .await
+                .map(http_body_util::Collected::to_bytes)
+                .map_err(|e| Failure {
+                    error: format!("broken response: {}", chain(&*e)),
+                    reached: true,
+                });
+            if body.is_ok() {
+                self.put(lane);
+            }
+            return Ok((parts, body));
         }
     }
 }
 
 /// Open, and not idle so long that it may be stale.
 fn usable(lane: &Lane, since: Instant) -> bool {
-    !lane.is_closed() && since.elapsed() < IDLE_MAX
+    !lane.send.is_closed() && since.elapsed() < IDLE_MAX
 }
 
 /// hyper's HTTP/1.1 handshake on `io`, the connection's task spawned; ready for a
 /// request once that task runs.
-async fn handshake<T>(io: T) -> Result<Lane, String>
+async fn handshake<T>(io: T) -> Result<SendRequest<Full<Bytes>>, String>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
@@ -274,7 +307,7 @@ mod tests {
         .unwrap();
         assert_eq!(lanes.open(2).await, 0);
         let failure = lanes
-            .send(post(&format!("localhost:{port}")), 1024)
+            .send(|| post(&format!("localhost:{port}")), 1024, None)
             .await
             .unwrap_err();
         assert!(!failure.reached);
@@ -304,7 +337,7 @@ mod tests {
         });
         let lanes = local_lanes(port);
         let (parts, body) = lanes
-            .send(post(&format!("127.0.0.1:{port}")), 1024)
+            .send(|| post(&format!("127.0.0.1:{port}")), 1024, None)
             .await
             .unwrap();
         assert_eq!(parts.status, 200);
@@ -349,13 +382,179 @@ mod tests {
         // see it (a current-thread runtime).
         std::thread::sleep(Duration::from_millis(100));
         let (parts, body) = lanes
-            .send(post(&format!("127.0.0.1:{port}")), 1024)
+            .send(|| post(&format!("127.0.0.1:{port}")), 1024, None)
             .await
             .unwrap();
         assert_eq!(parts.status, 200);
         assert_eq!(&body.unwrap()[..], b"ok");
         assert!(seen.recv().await.unwrap().starts_with("POST /x/messages"));
         assert!(seen.try_recv().is_err());
+    }
+
+    /// A server on loopback that answers `200 ok` to every request of every connection,
+    /// telling `seen` what each request began with and on which connection; the
+    /// connection `close_first` names (0-based) is closed unasked when it fires, after
+    /// writing `first_says`.
+    async fn recording_server(
+        first_says: &'static [u8],
+        close_first: tokio::sync::oneshot::Receiver<()>,
+    ) -> (u16, tokio::sync::mpsc::UnboundedReceiver<(usize, String)>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (seen_tx, seen) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut close_first = Some(close_first);
+            for conn in 0.. {
+                let Ok((mut tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                if conn == 0 {
+                    let close = close_first.take().unwrap();
+                    let seen_tx = seen_tx.clone();
+                    tokio::spawn(async move {
+                        let mut buf = [0u8; 4096];
+                        tokio::select! {
+                            n = tcp.read(&mut buf) => {
+                                let n = n.unwrap_or(0);
+                                if n > 0 {
+                                    let _ = seen_tx.send((0, String::from_utf8_lossy(&buf[..n]).into_owned()));
+                                    let _ = tcp.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                                    let _ = tcp.read(&mut buf).await;
+                                }
+                            }
+                            Ok(()) = close => {
+                                let _ = tcp.write_all(first_says).await;
+                            }
+                        }
+                    });
+                    continue;
+                }
+                let seen_tx = seen_tx.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = tcp.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        let _ =
+                            seen_tx.send((conn, String::from_utf8_lossy(&buf[..n]).into_owned()));
+                        let _ = tcp
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await;
+                    }
+                });
+            }
+        });
+        (port, seen)
+    }
+
+    /// Drive `send` for `ms` milliseconds; it must still be waiting.
+    async fn still_waiting<F: std::future::Future>(send: &mut std::pin::Pin<&mut F>, ms: u64) {
+        tokio::select! {
+            _ = send.as_mut() => panic!("the send ended before its gate opened"),
+            () = tokio::time::sleep(Duration::from_millis(ms)) => {}
+        }
+    }
+
+    /// A request held behind its gate reaches the server when the gate opens, not
+    /// before, and its answer is read as usual.
+    #[tokio::test]
+    async fn a_held_request_is_written_when_its_gate_opens_and_not_before() {
+        let (_close, never) = tokio::sync::oneshot::channel();
+        let (port, mut seen) = recording_server(b"", never).await;
+        let lanes = local_lanes(port);
+        assert_eq!(lanes.open(1).await, 1);
+        let gate = Gate::default();
+        let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
+        tokio::pin!(send);
+        still_waiting(&mut send, 200).await;
+        assert!(
+            seen.try_recv().is_err(),
+            "nothing reaches the server before the gate opens"
+        );
+        gate.open(chrono::Utc::now());
+        let (parts, body) = send.await.unwrap();
+        assert_eq!(parts.status, 200);
+        assert_eq!(&body.unwrap()[..], b"ok");
+        let (conn, request) = seen.recv().await.unwrap();
+        assert_eq!(conn, 0, "on the connection opened ahead");
+        assert!(request.starts_with("POST /x/messages"), "{request}");
+    }
+
+    /// A gate abandoned (the run ended before the instant): nothing reaches the server,
+    /// and the failure says it was not sent.
+    #[tokio::test]
+    async fn a_request_behind_an_abandoned_gate_is_never_written() {
+        let (_close, never) = tokio::sync::oneshot::channel();
+        let (port, mut seen) = recording_server(b"", never).await;
+        let lanes = local_lanes(port);
+        assert_eq!(lanes.open(1).await, 1);
+        let gate = Gate::default();
+        let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
+        tokio::pin!(send);
+        still_waiting(&mut send, 100).await;
+        gate.abandon();
+        let failure = send.await.unwrap_err();
+        assert!(!failure.reached);
+        assert!(failure.error.contains("not sent"), "{}", failure.error);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(seen.try_recv().is_err(), "nothing reached the server");
+    }
+
+    /// The server closes the connection a request is held on: the request goes on a new
+    /// connection, still held, and arrives once when the gate opens.
+    #[tokio::test]
+    async fn a_held_request_whose_connection_closes_goes_on_a_new_one() {
+        let (close, close_first) = tokio::sync::oneshot::channel();
+        let (port, mut seen) = recording_server(b"", close_first).await;
+        let lanes = local_lanes(port);
+        assert_eq!(lanes.open(1).await, 1);
+        let gate = Gate::default();
+        let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
+        tokio::pin!(send);
+        still_waiting(&mut send, 100).await;
+        close.send(()).unwrap();
+        still_waiting(&mut send, 200).await;
+        assert!(
+            seen.try_recv().is_err(),
+            "nothing reaches the server before the gate opens"
+        );
+        gate.open(chrono::Utc::now());
+        let (parts, _) = send.await.unwrap();
+        assert_eq!(parts.status, 200);
+        let (conn, request) = seen.recv().await.unwrap();
+        assert_eq!(conn, 1, "on a new connection");
+        assert!(request.starts_with("POST /x/messages"), "{request}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(seen.try_recv().is_err(), "sent once");
+    }
+
+    /// A server's word on an idle connection (`408`, then closed) that comes while the
+    /// request is held is not taken for its answer: the request goes on a new
+    /// connection and gets its own.
+    #[tokio::test]
+    async fn an_answer_before_the_request_was_written_is_not_its_answer() {
+        let (close, close_first) = tokio::sync::oneshot::channel();
+        let (port, mut seen) = recording_server(
+            b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            close_first,
+        )
+        .await;
+        let lanes = local_lanes(port);
+        assert_eq!(lanes.open(1).await, 1);
+        let gate = Gate::default();
+        let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
+        tokio::pin!(send);
+        still_waiting(&mut send, 100).await;
+        close.send(()).unwrap();
+        still_waiting(&mut send, 200).await;
+        gate.open(chrono::Utc::now());
+        let (parts, body) = send.await.unwrap();
+        assert_eq!(parts.status, 200);
+        assert_eq!(&body.unwrap()[..], b"ok");
+        let (conn, _) = seen.recv().await.unwrap();
+        assert_eq!(conn, 1, "on a new connection");
     }
 
     /// Lanes to plain HTTP on loopback `port`.

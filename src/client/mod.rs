@@ -9,6 +9,7 @@
 //! journal or print.
 
 pub mod lanes;
+mod socket;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -398,13 +399,15 @@ impl Client {
     }
 
     /// POST a body that [`Client::message_body`] serialized; one that did not serialize
-    /// is a failure without any attempt.
+    /// is a failure without any attempt. With a `gate`, the request is handed to its
+    /// connection now and written when the gate opens.
     pub async fn post_body(
         &self,
         body: Result<(crate::message::Endpoint, bytes::Bytes), String>,
+        gate: Option<&crate::gate::Gate>,
     ) -> Outcome {
         match body {
-            Ok((to, json)) => self.post_json_to(to, json).await,
+            Ok((to, json)) => self.post_at(to, json, gate).await,
             Err(error) => Outcome::Failed {
                 status: None,
                 error,
@@ -424,13 +427,24 @@ impl Client {
 
     /// [`Client::post_json`] to one of the four endpoints.
     pub async fn post_json_to(&self, to: crate::message::Endpoint, json: bytes::Bytes) -> Outcome {
+        self.post_at(to, json, None).await
+    }
+
+    /// [`Client::post_json_to`], held behind `gate` when given.
+    async fn post_at(
+        &self,
+        to: crate::message::Endpoint,
+        json: bytes::Bytes,
+        gate: Option<&crate::gate::Gate>,
+    ) -> Outcome {
         // Built at the first retry: most messages need none.
         let mut backoff = None;
         let mut attempts = 0u32;
         let mut reached_before = false;
         loop {
             attempts += 1;
-            match self.attempt(to, json.clone()).await {
+            // Every attempt behind the gate: one retried before the instant waits for it.
+            match self.attempt(to, json.clone(), gate).await {
                 Attempt::Accepted(status, message_id) => {
                     return Outcome::Sent {
                         status,
@@ -480,6 +494,16 @@ impl Client {
                         None
                     };
                     reached_before |= reached;
+                    if gate.is_some_and(crate::gate::Gate::is_abandoned) {
+                        // The run ended before the instant: nothing went, nor may go.
+                        return Outcome::Failed {
+                            status,
+                            error,
+                            response: body,
+                            attempts: 0,
+                            maybe_delivered: false,
+                        };
+                    }
                     match delay {
                         Some(delay) => {
                             let wait = retry_after.map_or(delay, |r| r.max(delay));
@@ -501,15 +525,41 @@ impl Client {
         }
     }
 
-    /// One attempt: the POST, the answer classified.
-    async fn attempt(&self, to: crate::message::Endpoint, json: bytes::Bytes) -> Attempt {
+    /// One attempt: the POST, the answer classified; held behind `gate` when given, the
+    /// request timeout counted from its opening.
+    async fn attempt(
+        &self,
+        to: crate::message::Endpoint,
+        json: bytes::Bytes,
+        gate: Option<&crate::gate::Gate>,
+    ) -> Attempt {
         let exchange = async {
             match &self.lanes {
-                Some(lanes) => self.exchange_on(lanes, to, json).await,
-                None => self.exchange_reqwest(to, json).await,
+                Some(lanes) => self.exchange_on(lanes, to, json, gate).await,
+                None => {
+                    if let Some(gate) = gate
+                        && gate.opened().await.is_none()
+                    {
+                        return Err(NoReply {
+                            error: "not sent: the run ended before its instant".into(),
+                            reached: false,
+                        });
+                    }
+                    self.exchange_reqwest(to, json).await
+                }
             }
         };
-        let reply = match tokio::time::timeout(self.settings.request_timeout, exchange).await {
+        let limit = async {
+            if let Some(gate) = gate {
+                gate.opened().await;
+            }
+            tokio::time::sleep(self.settings.request_timeout).await;
+        };
+        let answered = tokio::select! {
+            reply = exchange => Ok(reply),
+            () = limit => Err(()),
+        };
+        let reply = match answered {
             Ok(Ok(reply)) => reply,
             Ok(Err(NoReply { error, reached })) => {
                 return Attempt::Retryable {
@@ -536,27 +586,31 @@ impl Client {
         self.classify(reply)
     }
 
-    /// The POST on injector's own connections.
+    /// The POST on injector's own connections, held behind `gate` when given.
     async fn exchange_on(
         &self,
         lanes: &lanes::Lanes,
         to: crate::message::Endpoint,
         json: bytes::Bytes,
+        gate: Option<&crate::gate::Gate>,
     ) -> Result<Reply, NoReply> {
-        let url = self.endpoint_url(to);
-        let mut request = hyper::Request::new(http_body_util::Full::new(json.clone()));
-        *request.method_mut() = hyper::Method::POST;
-        *request.uri_mut() = hyper::Uri::try_from(url.path()).map_err(|e| NoReply {
+        let uri = hyper::Uri::try_from(self.endpoint_url(to).path()).map_err(|e| NoReply {
             error: format!("cannot build the request: {e}"),
             reached: false,
         })?;
-        *request.headers_mut() = self.post_headers.clone();
-        request.headers_mut().insert(
-            hyper::header::CONTENT_LENGTH,
-            hyper::header::HeaderValue::from(json.len()),
-        );
+        let make = || {
+            let mut request = hyper::Request::new(http_body_util::Full::new(json.clone()));
+            *request.method_mut() = hyper::Method::POST;
+            *request.uri_mut() = uri.clone();
+            *request.headers_mut() = self.post_headers.clone();
+            request.headers_mut().insert(
+                hyper::header::CONTENT_LENGTH,
+                hyper::header::HeaderValue::from(json.len()),
+            );
+            request
+        };
         let (parts, body) = lanes
-            .send(request, ANSWER_LIMIT)
+            .send(make, ANSWER_LIMIT, gate)
             .await
             .map_err(|f| NoReply {
                 error: self.target.redact(&f.error),

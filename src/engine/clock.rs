@@ -8,11 +8,9 @@ use tokio::sync::watch;
 
 /// The longest single sleep: how soon a clock jump is noticed.
 const CHUNK: Duration = Duration::from_secs(1);
-/// An exact wait sleeps to this long before its instant (the timer's resolution is
-/// 1 ms), then spins: yielding to the thread's other tasks, and the last [`BUSY`] busy.
-/// Two milliseconds of CPU per instant, and none between instants.
+/// An exact wait sleeps to this long before its instant, then spins: two milliseconds
+/// of one core per instant, and none between instants.
 const SPIN: Duration = Duration::from_millis(2);
-const BUSY: Duration = Duration::from_micros(500);
 
 /// Wall-clock time, real or following tokio's (paused) clock in tests.
 #[derive(Clone, Debug)]
@@ -52,21 +50,37 @@ impl Clock {
         when: DateTime<Utc>,
         stop: Option<&mut watch::Receiver<bool>>,
     ) -> bool {
-        self.wait(when, stop, false).await
+        self.wait(when, stop).await
     }
 
-    /// Wait until the wall clock reads `when` exactly: asleep to [`SPIN`] short, then
-    /// spinning. Only for a send's instant: a yielding spin on the thread its other
-    /// tasks share kept a burst's writes waiting until it ended (`bench floor`).
-    pub async fn sleep_until_exact(&self, when: DateTime<Utc>) -> bool {
-        self.wait(when, None, true).await
+    /// At the instant `when`, to the microsecond, do `fire` (given the time it ran),
+    /// and return what it did. On the real clock, from a thread of the blocking pool
+    /// that sleeps to [`SPIN`] short (the system's timer is precise) and spins the rest,
+    /// like the floor (`bench floor`): nothing else waits on that thread, and a late
+    /// wake-up of the runtime's thread (1-2 ms is common; its timer rounds to the
+    /// millisecond) cannot make the instant late. Only for a send's instant.
+    pub async fn at_exactly<F>(&self, when: DateTime<Utc>, fire: F) -> std::io::Result<()>
+    where
+        F: FnOnce(DateTime<Utc>) -> std::io::Result<()> + Send + 'static,
+    {
+        match self {
+            Clock::Virtual { .. } => {
+                self.sleep_until(when, None).await;
+                fire(self.now())
+            }
+            Clock::Real => tokio::task::spawn_blocking(move || {
+                spin_until(when);
+                fire(Utc::now())
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        }
     }
 
     async fn wait(
         &self,
         when: DateTime<Utc>,
         mut stop: Option<&mut watch::Receiver<bool>>,
-        exact: bool,
     ) -> bool {
         loop {
             if stop.as_ref().is_some_and(|s| *s.borrow()) {
@@ -80,8 +94,6 @@ impl Clock {
                 Clock::Virtual { .. } => (remaining, true),
                 // Re-read the wall clock at least every CHUNK.
                 Clock::Real if remaining > CHUNK + Duration::from_millis(5) => (CHUNK, false),
-                // Exact: sleep to SPIN short (the timer's resolution is 1 ms), then spin.
-                Clock::Real if exact => (remaining.saturating_sub(SPIN), true),
                 // Else sleep it all, and look at the wall clock again.
                 Clock::Real => (remaining, false),
             };
@@ -93,19 +105,24 @@ impl Clock {
                 None => tokio::time::sleep(nap).await,
             }
             if last {
-                if let Clock::Real = self {
-                    // Yielding, so that the thread's other tasks go on; then busy, so that
-                    // nothing else runs in the instant's last moments.
-                    let busy = chrono::TimeDelta::from_std(BUSY).unwrap_or_default();
-                    while Utc::now() < when - busy {
-                        tokio::task::yield_now().await;
-                    }
-                    while Utc::now() < when {
-                        std::hint::spin_loop();
-                    }
-                }
                 return false;
             }
+        }
+    }
+}
+
+/// Block this thread until the wall clock reads `when`: asleep to [`SPIN`] short (in
+/// [`CHUNK`]s, so that a clock jump is noticed), then spinning.
+fn spin_until(when: DateTime<Utc>) {
+    loop {
+        let left = (when - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        if left.is_zero() {
+            return;
+        }
+        if left > SPIN {
+            std::thread::sleep((left - SPIN).min(CHUNK));
+        } else {
+            std::hint::spin_loop();
         }
     }
 }

@@ -35,6 +35,7 @@ use queue::Queue;
 use crate::action::{Action, Source};
 use crate::client::Outcome;
 use crate::event::Event;
+use crate::gate::{Gate, Opener};
 use crate::journal::{Entry, Journal};
 use crate::timeline::Timeline;
 
@@ -90,6 +91,27 @@ pub trait Dispatch: Send + Sync + 'static {
         self.ready(to, serde_json::from_slice(&json).unwrap_or_default())
     }
     fn send(&self, ready: Self::Ready) -> impl Future<Output = Outcome> + Send;
+    /// Send at the instant `gate` opens: handed over now, held until then (for HTTP, the
+    /// request waits on its connection, serialized). By default, a wait for the gate,
+    /// then [`Dispatch::send`]; nothing goes when it is abandoned.
+    fn send_at(
+        &self,
+        ready: Self::Ready,
+        gate: &crate::gate::Gate,
+    ) -> impl Future<Output = Outcome> + Send {
+        async move {
+            match gate.opened().await {
+                Some(_) => self.send(ready).await,
+                None => Outcome::Failed {
+                    status: None,
+                    error: "not sent: the run ended before its instant".into(),
+                    response: None,
+                    attempts: 0,
+                    maybe_delivered: false,
+                },
+            }
+        }
+    }
     /// Have `n` connections open and ready for the next sends, those open counting
     /// (nothing is sent that changes anything); called ahead of every group, so it must
     /// be quick when they are open. By default, nothing to do.
@@ -111,7 +133,11 @@ impl Dispatch for crate::client::Client {
     }
 
     async fn send(&self, ready: Self::Ready) -> Outcome {
-        self.post_body(ready).await
+        self.post_body(ready, None).await
+    }
+
+    async fn send_at(&self, ready: Self::Ready, gate: &crate::gate::Gate) -> Outcome {
+        self.post_body(ready, Some(gate)).await
     }
 
     async fn preconnect(&self, n: usize) {
@@ -214,6 +240,8 @@ type SenderEnd = Result<std::io::Result<()>, tokio::task::JoinError>;
 
 /// An occurrence ready to send, with its request.
 type Ready<D> = (Item, <D as Dispatch>::Ready);
+/// Queued for a sender: with the gate it waits behind (none at `--speed max`).
+type Queued<D> = (Ready<D>, Option<Arc<Gate>>);
 /// A group ready to send: its instant, each item with its request, and the journal
 /// sequence number that must be durable before any of them is sent.
 /// And its `started` line, made ahead so that only its write is left for the instant.
@@ -561,14 +589,17 @@ impl<D: Dispatch> Engine<D> {
 
     /// The second stage: a pool of `concurrency` senders, each taking the next prepared
     /// request as soon as it is free (no task or wake-up per send). A group goes to them
-    /// once its `sending` lines are durable and its instant has come. Ends when the
-    /// producer does, or when a sender fails (the journal cannot be written).
+    /// once its `sending` lines are durable, ahead of its instant, behind a gate: each
+    /// request is handed to its connection and held there; at the instant its `started`
+    /// line is written and the gate opens, from the thread that waited for it (with
+    /// `--no-preconnect`, the group goes to them at its instant, to connect then). Ends
+    /// when the producer does, or when a sender fails (the journal cannot be written).
     async fn consume(
         &self,
         mut rx: mpsc::Receiver<Prepared<D>>,
         outcomes: Option<mpsc::UnboundedSender<branching::Outcome>>,
     ) -> std::io::Result<(Senders, Option<SenderEnd>)> {
-        let queue = Arc::new(Queue::<Ready<D>>::default());
+        let queue = Arc::new(Queue::<Queued<D>>::default());
         let mut senders = tokio::task::JoinSet::new();
         for _ in 0..self.config.concurrency.max(1) {
             let queue = queue.clone();
@@ -580,10 +611,17 @@ impl<D: Dispatch> Engine<D> {
             let max_speed = self.config.max_speed;
             let outcomes = outcomes.clone();
             senders.spawn(async move {
-                while let Some((item, body)) = queue.next().await {
+                while let Some(((item, body), gate)) = queue.next().await {
                     let key = timeline.occurrences[item.occ].key.clone();
-                    let started = clock.now();
-                    let outcome = dispatch.send(body).await;
+                    let taken = clock.now();
+                    let outcome = match &gate {
+                        Some(gate) => dispatch.send_at(body, gate).await,
+                        None => dispatch.send(body).await,
+                    };
+                    // Started when its gate opened, or when taken after that.
+                    let started = gate
+                        .and_then(|g| g.opened_at())
+                        .map_or(taken, |opened| opened.max(taken));
                     let event = outcome_event(key, &item, started, clock.now(), outcome, max_speed);
                     let heard = (item.watched).then(|| {
                         (
@@ -617,16 +655,47 @@ impl<D: Dispatch> Engine<D> {
             if self.config.max_speed {
                 // Keep about a group queued ahead of the senders, no more.
                 queue.drained().await;
+                if !started.is_empty() {
+                    self.journal.write_now(&started)?;
+                }
+                queue.push(prepared.into_iter().map(|r| (r, None)).collect());
+            } else if !self.config.preconnect {
+                // Nothing opened ahead: the senders connect at the instant, so the group
+                // goes to them then. Journaled as sending: it goes even if a stop comes now.
+                let journal = self.journal.clone();
+                self.clock
+                    .at_exactly(fire_at, move |_| {
+                        if !started.is_empty() {
+                            journal.write_now(&started)?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                queue.push(prepared.into_iter().map(|r| (r, None)).collect());
             } else {
                 // Journaled as sending: the group goes out even if a stop comes now.
-                self.clock.sleep_until_exact(fire_at).await;
+                let gate = Arc::new(Gate::default());
+                queue.push(
+                    prepared
+                        .into_iter()
+                        .map(|r| (r, Some(gate.clone())))
+                        .collect(),
+                );
+                // Marked as going out, at once and unsynced, just before the gate opens:
+                // after a killed process, a `sending` without it never started. A gate
+                // left shut (the line could not be written) is abandoned: nothing goes.
+                let opener = Opener(gate);
+                let journal = self.journal.clone();
+                self.clock
+                    .at_exactly(fire_at, move |now| {
+                        if !started.is_empty() {
+                            journal.write_now(&started)?;
+                        }
+                        opener.0.open(now);
+                        Ok(())
+                    })
+                    .await?;
             }
-            // Marked as going out, at once and unsynced, just before the senders take
-            // them: after a killed process, a `sending` without it never started.
-            if !started.is_empty() {
-                self.journal.write_now(&started)?;
-            }
-            queue.push(prepared);
             // A sender that failed (the journal cannot be written) ends the run.
             if let Some(done) = senders.try_join_next() {
                 failed = Some(done);
