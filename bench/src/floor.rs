@@ -77,6 +77,11 @@ fn summary(
     )
 }
 
+/// Figures in round order, two decimals.
+fn rounds(v: impl Iterator<Item = f64>) -> String {
+    v.map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(", ")
+}
+
 /// The stand-in's `host:port` and base path, from its URL.
 fn host_and_base(url: &str) -> (&str, &str) {
     let rest = url.strip_prefix("http://").expect("an http stand-in");
@@ -446,7 +451,11 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
                 unit: "ms",
                 seconds: s[i].clone(),
                 peak_mib: Vec::new(),
-                note: String::new(),
+                note: if i == 1 {
+                    format!("rounds: {}", rounds(s[i].iter().copied()))
+                } else {
+                    String::new()
+                },
             });
             if who != "floor" && (i == 1 || i == 3) {
                 out.push(Measure {
@@ -460,7 +469,10 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
                         .map(|(x, f)| x / f)
                         .collect(),
                     peak_mib: Vec::new(),
-                    note: "each round's ratio; goal at most 1.5".into(),
+                    note: format!(
+                        "each round's ratio; goal at most 1.5; rounds: {}",
+                        rounds(s[i].iter().zip(&floor[i]).map(|(x, f)| x / f))
+                    ),
                 });
             }
         }

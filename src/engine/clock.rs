@@ -53,24 +53,35 @@ impl Clock {
         self.wait(when, stop).await
     }
 
-    /// At the instant `when`, to the microsecond, do `fire` (given the time it ran),
-    /// and return what it did. On the real clock, from a thread of the blocking pool
-    /// that sleeps to [`SPIN`] short (the system's timer is precise) and spins the rest,
-    /// like the floor (`bench floor`): nothing else waits on that thread, and a late
-    /// wake-up of the runtime's thread (1-2 ms is common; its timer rounds to the
-    /// millisecond) cannot make the instant late. Only for a send's instant.
-    pub async fn at_exactly<F>(&self, when: DateTime<Utc>, fire: F) -> std::io::Result<()>
+    /// At `ahead` before the instant `when`, do `fire`, given `at`, which waits out the
+    /// rest to the microsecond and says when that was; return what `fire` did. On the real
+    /// clock, from a thread of the blocking pool that sleeps to [`SPIN`] short (the
+    /// system's timer is precise) and spins the rest, like the floor (`bench floor`):
+    /// nothing else waits on that thread, and a late wake-up of the runtime's thread
+    /// (1-2 ms is common; its timer rounds to the millisecond) cannot make the instant
+    /// late. On a virtual clock, all at `when`. Only for a send's instant.
+    pub async fn at_exactly<F>(
+        &self,
+        when: DateTime<Utc>,
+        ahead: Duration,
+        fire: F,
+    ) -> std::io::Result<()>
     where
-        F: FnOnce(DateTime<Utc>) -> std::io::Result<()> + Send + 'static,
+        F: FnOnce(&dyn Fn() -> DateTime<Utc>) -> std::io::Result<()> + Send + 'static,
     {
         match self {
             Clock::Virtual { .. } => {
                 self.sleep_until(when, None).await;
-                fire(self.now())
+                let now = self.now();
+                fire(&|| now)
             }
             Clock::Real => tokio::task::spawn_blocking(move || {
-                spin_until(when);
-                fire(Utc::now())
+                let ahead = chrono::TimeDelta::from_std(ahead).unwrap_or_default();
+                spin_until(when - ahead);
+                fire(&|| {
+                    spin_until(when);
+                    Utc::now()
+                })
             })
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e))),
