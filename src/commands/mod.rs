@@ -80,9 +80,10 @@ fn block_on<F: std::future::Future<Output = Result<Exit, Error>>>(
     block_on_with(json_logs, filter, false, future)
 }
 
-/// [`block_on`], on one thread when `one_thread`: a timed run's sends then go out on the
-/// thread that waited for their instant, with no hand-off between threads (singles
-/// arrive 20–30 % sooner, p99 about a third sooner; see the README's benchmarks).
+/// [`block_on`], on one thread when `one_thread` (a timed run: its requests are written
+/// at each instant by a thread of the blocking pool, the answers read on the one thread;
+/// before that thread wrote them, one thread had singles arrive 20–30 % sooner; now the
+/// two are alike within the rounds' spread, see the README's benchmarks).
 /// `INJECTOR_RUNTIME=multi-thread` or `current-thread` overrides the choice.
 fn block_on_with<F: std::future::Future<Output = Result<Exit, Error>>>(
     json_logs: bool,

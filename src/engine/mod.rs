@@ -83,15 +83,16 @@ fn emit_queued(journal: &Journal, listener: &dyn Listener, event: Event) -> std:
     written
 }
 
-/// Say at `debug` when a group's gate opened (at `opened`) late for its instant `due`,
-/// and whether the `started` line written ahead of it was done only then (`journaled`).
-fn slow_instant(due: DateTime<Utc>, opened: DateTime<Utc>, journaled: DateTime<Utc>) {
-    let ms = |d: chrono::TimeDelta| d.num_microseconds().unwrap_or(0) as f64 / 1000.0;
+/// Say at `debug` when a group's gate opened late for its instant `due`: when its thread
+/// woke for the `started` line, when that was written, and when the gate opened.
+fn slow_instant(due: DateTime<Utc>, [woke, journaled, opened]: [DateTime<Utc>; 3]) {
+    let ms = |t: DateTime<Utc>| (t - due).num_microseconds().unwrap_or(0) as f64 / 1000.0;
     if opened - due > chrono::TimeDelta::microseconds(500) {
         tracing::debug!(
-            "a gate opened {} ms after its instant (the journal's started line was written {} ms after it)",
-            ms(opened - due),
-            ms(journaled - due)
+            "a gate opened {} ms after its instant (its thread woke at {} ms, the journal's started line was written at {} ms)",
+            ms(opened),
+            ms(woke),
+            ms(journaled)
         );
     }
 }
@@ -709,13 +710,14 @@ impl<D: Dispatch> Engine<D> {
                 let clock = self.clock.clone();
                 self.clock
                     .at_exactly(fire_at, STARTED_AHEAD, move |at| {
+                        let woke = clock.now();
                         if !started.is_empty() {
                             journal.write_now(&started)?;
                         }
                         let journaled = clock.now();
                         let now = at();
                         opener.0.open(now);
-                        slow_instant(fire_at, now, journaled);
+                        slow_instant(fire_at, [woke, journaled, now]);
                         Ok(())
                     })
                     .await?;
