@@ -353,9 +353,10 @@ pub struct RunArgs {
     /// Timeout of each whole request.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DUR")]
     pub timeout: std::time::Duration,
-    /// Open each connection at its first send. By default a group's connections are
-    /// opened 2 s ahead of it (TCP and TLS only, nothing is sent on them), so that a
-    /// burst does not wait for them.
+    /// Open nothing ahead: each connection opens at its first send, at the instant. By
+    /// default a group's connections are opened 2 s ahead of it (TCP and TLS only,
+    /// nothing is sent on them) and each request waits on one, serialized, for its
+    /// instant.
     #[arg(long)]
     pub no_preconnect: bool,
     /// The default now (kept so that older scripts run).

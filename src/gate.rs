@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
+/// What a request held behind an abandoned gate failed with.
+pub const ABANDONED: &str = "not sent: the run ended before its instant";
+
 /// Something held behind a gate: a request serialized on its connection.
 pub trait Held: Send + Sync {
     /// Write what is held (`go`), or drop it unsent (the gate was abandoned).

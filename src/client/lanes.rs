@@ -194,13 +194,12 @@ impl Lanes {
         limit: usize,
         gate: Option<&Gate>,
     ) -> Result<(hyper::http::response::Parts, Result<Bytes, Failure>), Failure> {
-        let unsent = |error: String| Failure {
-            error,
-            reached: false,
-        };
         loop {
             if gate.is_some_and(Gate::is_abandoned) {
-                return Err(unsent("not sent: the run ended before its instant".into()));
+                return Err(Failure {
+                    error: crate::gate::ABANDONED.into(),
+                    reached: false,
+                });
             }
             let (mut lane, fresh) = match self.take().await {
                 Some(lane) => (lane, false),
@@ -449,6 +448,23 @@ mod tests {
         (port, seen)
     }
 
+    /// A [`recording_server`] and lanes to it with one connection open: the sender that
+    /// closes that connection (after `first_says`), the port, what the server saw.
+    async fn one_open_lane(
+        first_says: &'static [u8],
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        u16,
+        tokio::sync::mpsc::UnboundedReceiver<(usize, String)>,
+        Lanes,
+    ) {
+        let (close, close_first) = tokio::sync::oneshot::channel();
+        let (port, seen) = recording_server(first_says, close_first).await;
+        let lanes = local_lanes(port);
+        assert_eq!(lanes.open(1).await, 1);
+        (close, port, seen, lanes)
+    }
+
     /// Drive `send` for `ms` milliseconds; it must still be waiting.
     async fn still_waiting<F: std::future::Future>(send: &mut std::pin::Pin<&mut F>, ms: u64) {
         tokio::select! {
@@ -461,10 +477,7 @@ mod tests {
     /// before, and its answer is read as usual.
     #[tokio::test]
     async fn a_held_request_is_written_when_its_gate_opens_and_not_before() {
-        let (_close, never) = tokio::sync::oneshot::channel();
-        let (port, mut seen) = recording_server(b"", never).await;
-        let lanes = local_lanes(port);
-        assert_eq!(lanes.open(1).await, 1);
+        let (_close, port, mut seen, lanes) = one_open_lane(b"").await;
         let gate = Gate::default();
         let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
         tokio::pin!(send);
@@ -486,10 +499,7 @@ mod tests {
     /// and the failure says it was not sent.
     #[tokio::test]
     async fn a_request_behind_an_abandoned_gate_is_never_written() {
-        let (_close, never) = tokio::sync::oneshot::channel();
-        let (port, mut seen) = recording_server(b"", never).await;
-        let lanes = local_lanes(port);
-        assert_eq!(lanes.open(1).await, 1);
+        let (_close, port, mut seen, lanes) = one_open_lane(b"").await;
         let gate = Gate::default();
         let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
         tokio::pin!(send);
@@ -506,10 +516,7 @@ mod tests {
     /// connection, still held, and arrives once when the gate opens.
     #[tokio::test]
     async fn a_held_request_whose_connection_closes_goes_on_a_new_one() {
-        let (close, close_first) = tokio::sync::oneshot::channel();
-        let (port, mut seen) = recording_server(b"", close_first).await;
-        let lanes = local_lanes(port);
-        assert_eq!(lanes.open(1).await, 1);
+        let (close, port, mut seen, lanes) = one_open_lane(b"").await;
         let gate = Gate::default();
         let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
         tokio::pin!(send);
@@ -535,14 +542,10 @@ mod tests {
     /// connection and gets its own.
     #[tokio::test]
     async fn an_answer_before_the_request_was_written_is_not_its_answer() {
-        let (close, close_first) = tokio::sync::oneshot::channel();
-        let (port, mut seen) = recording_server(
+        let (close, port, mut seen, lanes) = one_open_lane(
             b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            close_first,
         )
         .await;
-        let lanes = local_lanes(port);
-        assert_eq!(lanes.open(1).await, 1);
         let gate = Gate::default();
         let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
         tokio::pin!(send);

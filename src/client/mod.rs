@@ -541,7 +541,7 @@ impl Client {
                         && gate.opened().await.is_none()
                     {
                         return Err(NoReply {
-                            error: "not sent: the run ended before its instant".into(),
+                            error: crate::gate::ABANDONED.into(),
                             reached: false,
                         });
                     }

@@ -96,10 +96,7 @@ impl Held for Socket {
             return;
         };
         if !go {
-            state.failed = Some((
-                io::ErrorKind::ConnectionAborted,
-                "not sent: the run ended before its instant",
-            ));
+            state.failed = Some((io::ErrorKind::ConnectionAborted, crate::gate::ABANDONED));
         } else if state.failed.is_none() {
             state.rest.extend_from_slice(&held);
             // At once, from this thread; what the socket does not take now, the

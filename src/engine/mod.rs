@@ -122,7 +122,7 @@ pub trait Dispatch: Send + Sync + 'static {
                 Some(_) => self.send(ready).await,
                 None => Outcome::Failed {
                     status: None,
-                    error: "not sent: the run ended before its instant".into(),
+                    error: crate::gate::ABANDONED.into(),
                     response: None,
                     attempts: 0,
                     maybe_delivered: false,
