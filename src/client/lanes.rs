@@ -512,52 +512,37 @@ mod tests {
         assert!(seen.try_recv().is_err(), "nothing reached the server");
     }
 
-    /// The server closes the connection a request is held on: the request goes on a new
-    /// connection, still held, and arrives once when the gate opens.
+    /// The server closes the connection a request is held on, or says something on it
+    /// first (`408`, then closes) that is not the request's answer: the request goes on
+    /// a new connection, still held, arrives once when the gate opens, and gets its own
+    /// answer.
     #[tokio::test]
-    async fn a_held_request_whose_connection_closes_goes_on_a_new_one() {
-        let (close, port, mut seen, lanes) = one_open_lane(b"").await;
-        let gate = Gate::default();
-        let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
-        tokio::pin!(send);
-        still_waiting(&mut send, 100).await;
-        close.send(()).unwrap();
-        still_waiting(&mut send, 200).await;
-        assert!(
-            seen.try_recv().is_err(),
-            "nothing reaches the server before the gate opens"
-        );
-        gate.open(chrono::Utc::now());
-        let (parts, _) = send.await.unwrap();
-        assert_eq!(parts.status, 200);
-        let (conn, request) = seen.recv().await.unwrap();
-        assert_eq!(conn, 1, "on a new connection");
-        assert!(request.starts_with("POST /x/messages"), "{request}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(seen.try_recv().is_err(), "sent once");
-    }
-
-    /// A server's word on an idle connection (`408`, then closed) that comes while the
-    /// request is held is not taken for its answer: the request goes on a new
-    /// connection and gets its own.
-    #[tokio::test]
-    async fn an_answer_before_the_request_was_written_is_not_its_answer() {
-        let (close, port, mut seen, lanes) = one_open_lane(
+    async fn a_held_request_whose_connection_closes_or_answers_early_goes_on_a_new_one() {
+        for first_says in [
+            &b""[..],
             b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-        )
-        .await;
-        let gate = Gate::default();
-        let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
-        tokio::pin!(send);
-        still_waiting(&mut send, 100).await;
-        close.send(()).unwrap();
-        still_waiting(&mut send, 200).await;
-        gate.open(chrono::Utc::now());
-        let (parts, body) = send.await.unwrap();
-        assert_eq!(parts.status, 200);
-        assert_eq!(&body.unwrap()[..], b"ok");
-        let (conn, _) = seen.recv().await.unwrap();
-        assert_eq!(conn, 1, "on a new connection");
+        ] {
+            let (close, port, mut seen, lanes) = one_open_lane(first_says).await;
+            let gate = Gate::default();
+            let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
+            tokio::pin!(send);
+            still_waiting(&mut send, 100).await;
+            close.send(()).unwrap();
+            still_waiting(&mut send, 200).await;
+            assert!(
+                seen.try_recv().is_err(),
+                "nothing reaches the server before the gate opens"
+            );
+            gate.open(chrono::Utc::now());
+            let (parts, body) = send.await.unwrap();
+            assert_eq!(parts.status, 200);
+            assert_eq!(&body.unwrap()[..], b"ok");
+            let (conn, request) = seen.recv().await.unwrap();
+            assert_eq!(conn, 1, "on a new connection");
+            assert!(request.starts_with("POST /x/messages"), "{request}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert!(seen.try_recv().is_err(), "sent once");
+        }
     }
 
     /// Lanes to plain HTTP on loopback `port`.
