@@ -473,15 +473,18 @@ mod tests {
         }
     }
 
-    /// A request held behind its gate reaches the server when the gate opens, not
-    /// before, and its answer is read as usual.
-    #[tokio::test]
-    async fn a_held_request_is_written_when_its_gate_opens_and_not_before() {
-        let (_close, port, mut seen, lanes) = one_open_lane(b"").await;
-        let gate = Gate::default();
-        let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
-        tokio::pin!(send);
-        still_waiting(&mut send, 200).await;
+    /// Nothing has reached the server; the gate opens, and the request arrives whole,
+    /// once, and is answered `200 ok`: on which connection.
+    async fn arrives_once_when_opened<F>(
+        gate: &Gate,
+        send: std::pin::Pin<&mut F>,
+        seen: &mut tokio::sync::mpsc::UnboundedReceiver<(usize, String)>,
+    ) -> usize
+    where
+        F: std::future::Future<
+                Output = Result<(hyper::http::response::Parts, Result<Bytes, Failure>), Failure>,
+            >,
+    {
         assert!(
             seen.try_recv().is_err(),
             "nothing reaches the server before the gate opens"
@@ -491,8 +494,23 @@ mod tests {
         assert_eq!(parts.status, 200);
         assert_eq!(&body.unwrap()[..], b"ok");
         let (conn, request) = seen.recv().await.unwrap();
-        assert_eq!(conn, 0, "on the connection opened ahead");
         assert!(request.starts_with("POST /x/messages"), "{request}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(seen.try_recv().is_err(), "sent once");
+        conn
+    }
+
+    /// A request held behind its gate reaches the server when the gate opens, not
+    /// before, and its answer is read as usual.
+    #[tokio::test]
+    async fn a_held_request_is_written_when_its_gate_opens_and_not_before() {
+        let (_close, port, mut seen, lanes) = one_open_lane(b"").await;
+        let gate = Gate::default();
+        let send = lanes.send(|| post(&format!("127.0.0.1:{port}")), 1024, Some(&gate));
+        tokio::pin!(send);
+        still_waiting(&mut send, 200).await;
+        let conn = arrives_once_when_opened(&gate, send, &mut seen).await;
+        assert_eq!(conn, 0, "on the connection opened ahead");
     }
 
     /// A gate abandoned (the run ended before the instant): nothing reaches the server,
@@ -529,19 +547,8 @@ mod tests {
             still_waiting(&mut send, 100).await;
             close.send(()).unwrap();
             still_waiting(&mut send, 200).await;
-            assert!(
-                seen.try_recv().is_err(),
-                "nothing reaches the server before the gate opens"
-            );
-            gate.open(chrono::Utc::now());
-            let (parts, body) = send.await.unwrap();
-            assert_eq!(parts.status, 200);
-            assert_eq!(&body.unwrap()[..], b"ok");
-            let (conn, request) = seen.recv().await.unwrap();
+            let conn = arrives_once_when_opened(&gate, send, &mut seen).await;
             assert_eq!(conn, 1, "on a new connection");
-            assert!(request.starts_with("POST /x/messages"), "{request}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            assert!(seen.try_recv().is_err(), "sent once");
         }
     }
 

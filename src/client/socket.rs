@@ -66,19 +66,26 @@ impl Socket {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Write `rest` as far as the socket takes it now; `Pending` (the task woken when it
-    /// can take more) while some is left.
-    fn drain(&self, state: &mut State, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Write `rest` as far as the socket takes it now; whether it is all written.
+    fn write_rest(&self, state: &mut State) -> io::Result<bool> {
         while !state.rest.is_empty() {
-            ready!(self.tcp.poll_write_ready(cx))?;
             match self.tcp.try_write(&state.rest) {
                 Ok(n) => {
                     state.rest.drain(..n);
                     state.wrote += n;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
             }
+        }
+        Ok(true)
+    }
+
+    /// [`Socket::write_rest`], `Pending` (the task woken when the socket can take more)
+    /// while some is left.
+    fn drain(&self, state: &mut State, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.write_rest(state)? {
+            ready!(self.tcp.poll_write_ready(cx))?;
         }
         Poll::Ready(Ok(()))
     }
@@ -101,23 +108,14 @@ impl Held for Socket {
             state.rest.extend_from_slice(&held);
             // At once, from this thread; what the socket does not take now, the
             // connection's task writes.
-            while !state.rest.is_empty() {
-                match self.tcp.try_write(&state.rest) {
-                    Ok(n) => {
-                        state.rest.drain(..n);
-                        state.wrote += n;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        tracing::debug!("writing a held request: {e}");
-                        state.failed =
-                            Some((e.kind(), "the connection failed as the request was written"));
-                        break;
-                    }
+            match self.write_rest(&mut state) {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::debug!("writing a held request: {e}");
+                    state.failed =
+                        Some((e.kind(), "the connection failed as the request was written"));
                 }
-            }
-            if state.rest.is_empty() && state.failed.is_none() {
-                return;
             }
         }
         if let Some(task) = state.task.take() {

@@ -673,9 +673,7 @@ impl<D: Dispatch> Engine<D> {
             if self.config.max_speed {
                 // Keep about a group queued ahead of the senders, no more.
                 queue.drained().await;
-                if !started.is_empty() {
-                    self.journal.write_now(&started)?;
-                }
+                self.journal.write_now(&started)?;
                 queue.push(prepared.into_iter().map(|r| (r, None)).collect());
             } else if !self.config.preconnect {
                 // Nothing opened ahead: the senders connect at the instant, so the group
@@ -684,9 +682,7 @@ impl<D: Dispatch> Engine<D> {
                 self.clock
                     .at_exactly(fire_at, Duration::ZERO, move |at| {
                         at();
-                        if !started.is_empty() {
-                            journal.write_now(&started)?;
-                        }
+                        journal.write_now(&started)?;
                         Ok(())
                     })
                     .await?;
@@ -711,9 +707,7 @@ impl<D: Dispatch> Engine<D> {
                 self.clock
                     .at_exactly(fire_at, STARTED_AHEAD, move |at| {
                         let woke = clock.now();
-                        if !started.is_empty() {
-                            journal.write_now(&started)?;
-                        }
+                        journal.write_now(&started)?;
                         let journaled = clock.now();
                         let now = at();
                         opener.0.open(now);

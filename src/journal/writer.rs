@@ -255,8 +255,12 @@ impl Journal {
     /// in the caller's thread, without `fsync`: it
     /// survives this process being killed (the kernel has it), not the machine crashing.
     /// For the `started` line just before requests go out. Lines already queued may
-    /// land after it; every one is a whole line (appends of one `write`).
+    /// land after it; every one is a whole line (appends of one `write`). An empty line
+    /// (an empty group's) writes nothing.
     pub fn write_now(&self, line: &[u8]) -> std::io::Result<()> {
+        if line.is_empty() {
+            return Ok(());
+        }
         let file = match &self.sink {
             Sink::Thread { now, shared, .. } => {
                 // A torn last line must be ended by the queued lines first.
