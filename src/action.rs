@@ -36,6 +36,9 @@ pub enum Action {
     /// End the exercise now: nothing more fires (in-flight sends finish); a resume can
     /// take it up again.
     End,
+    /// Revert the last clock action (hold, resume, shift) or skip (unskip), while nothing
+    /// it caused has gone out. Journaled with what it undid in words.
+    Undo(Option<String>),
 }
 
 /// Where an action came from.
@@ -86,18 +89,20 @@ impl Action {
             Action::Missed(..) => "missed",
             Action::Note { .. } => "note",
             Action::End => "end",
+            Action::Undo(_) => "undo",
         }
     }
 
     /// Every action's name, as [`Action::name`] gives it.
     pub const NAMES: &[&str] = &[
         "hold", "resume", "skip", "unskip", "fire", "shift", "met", "missed", "note", "end",
+        "undo",
     ];
 
-    /// The note a judgment carries.
+    /// The note a judgment carries (for an undo, what it undid).
     pub fn note(&self) -> Option<&str> {
         match self {
-            Action::Met(_, note) | Action::Missed(_, note) => note.as_deref(),
+            Action::Met(_, note) | Action::Missed(_, note) | Action::Undo(note) => note.as_deref(),
             _ => None,
         }
     }
@@ -108,7 +113,7 @@ impl Action {
             Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) => Some(k),
             Action::Met(id, _) | Action::Missed(id, _) => Some(id),
             Action::Note { key, .. } => key.as_deref(),
-            Action::End => None,
+            Action::End | Action::Undo(_) => None,
             Action::Hold | Action::Resume | Action::Shift(_) => None,
         }
     }
@@ -137,7 +142,7 @@ impl Action {
                 }
                 body
             }
-            Action::End => json!({}),
+            Action::End | Action::Undo(_) => json!({}),
         }
     }
 
@@ -153,6 +158,7 @@ impl Action {
             "hold" => Ok(Action::Hold),
             "resume" => Ok(Action::Resume),
             "end" => Ok(Action::End),
+            "undo" => Ok(Action::Undo(None)),
             "note" => {
                 let text = match body.get("text") {
                     Some(Value::String(t)) if !t.trim().is_empty() => t.trim().to_string(),
@@ -216,6 +222,7 @@ impl Action {
             "hold" => Action::Hold,
             "resume" => Action::Resume,
             "end" => Action::End,
+            "undo" => Action::Undo(note),
             "skip" => Action::Skip(key()?),
             "unskip" => Action::Unskip(key()?),
             "fire" => Action::Fire(key()?),
@@ -283,6 +290,7 @@ mod tests {
             Action::Met("evacuation-ordered".into(), None),
             Action::Missed("shelters".into(), Some("no word from red cell".into())),
             Action::End,
+            Action::Undo(None),
         ];
         for a in all {
             assert_eq!(

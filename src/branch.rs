@@ -61,6 +61,18 @@ pub struct ConditionalModel {
     pub occurrences: Vec<usize>,
 }
 
+impl ConditionalModel {
+    /// The expectation and the judgment (met: `true`) its condition is, when it is just
+    /// one judgment (`met: X` or `missed: X`): firing it by hand makes that judgment.
+    pub fn judgment(&self) -> Option<(usize, bool)> {
+        match self.cond {
+            Cond::Met(e) => Some((e, true)),
+            Cond::Missed(e) => Some((e, false)),
+            _ => None,
+        }
+    }
+}
+
 /// The scenario's expectations and contingencies, resolved against its timeline.
 #[derive(Clone, Debug)]
 pub struct Model {

@@ -390,6 +390,11 @@ pub struct RunArgs {
     /// The private key (PEM) of --control-tls-cert.
     #[arg(long, value_name = "PEM", requires = "control_tls_cert")]
     pub control_tls_key: Option<PathBuf>,
+    /// With --control, end by itself once every occurrence is handled (for unattended
+    /// runs). By default a run with --control stays open after its last occurrence
+    /// (expected actions judged, notes taken, undo possible) until a director ends it.
+    #[arg(long, requires = "control")]
+    pub end_when_done: bool,
 }
 
 #[derive(Debug, Args)]
@@ -403,6 +408,17 @@ pub struct CtlArgs {
     /// Trust the run's TLS certificate by this SHA-256 fingerprint (as `run` printed it).
     #[arg(long, value_name = "SHA256")]
     pub fingerprint: Option<String>,
+    /// Carry out an action that needs a confirmation without asking (for scripts).
+    /// Without it, such an action shows what it would do and asks `y/N` on a terminal,
+    /// and is refused (exit 1, its preview printed) without one.
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// Only show what the action would do; change nothing.
+    #[arg(long, global = true, conflicts_with = "yes")]
+    pub preview: bool,
+    /// `status` and `watch`: a table for people (text), or the state as JSON.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text, global = true)]
+    pub format: ReportFormat,
     #[command(subcommand)]
     pub action: CtlAction,
 }
@@ -417,17 +433,37 @@ pub enum CtlAction {
     Hold,
     /// Restart it; what has not fired moves later by the hold's length.
     Resume,
-    /// Skip an occurrence key, or an inject id with all its occurrences.
+    /// Skip an occurrence key, or an inject id with all its occurrences (several need
+    /// a confirmation).
     Skip { key: String },
     /// Undo a skip before it fires.
     Unskip { key: String },
-    /// Send an occurrence now (also while held).
-    Fire { key: String },
-    /// Move the rest of the timeline, e.g. `5m` or `-5m`.
-    Shift {
-        #[arg(allow_hyphen_values = true)]
-        by: String,
+    /// Send an occurrence now (also while held). A contingency whose condition does not
+    /// hold yet needs a confirmation; on one judgment (`met: X`), firing it judges X.
+    Fire {
+        key: String,
+        /// Send a contingency whose condition can no longer hold (its alternative was
+        /// judged or sent).
+        #[arg(long)]
+        force: bool,
     },
+    /// Move everything not yet fired by DUR: `5m` later, `-5m` earlier (also `90s`,
+    /// `1h30m`). DUR is wall-clock time: at --speed 60, `1m` moves each inject by a real
+    /// minute. Always shows what it moves and asks for a confirmation; a shift that would
+    /// put pending occurrences in the past is refused unless --late says what happens to
+    /// them.
+    Shift {
+        /// How far: `5m`, `-2m`, `+1h`, `-90s`.
+        #[arg(allow_hyphen_values = true, value_name = "DUR")]
+        by: String,
+        /// Occurrences the shift moves into the past: `fire` sends them at once, `skip`
+        /// skips them as too late. Without it such a shift is refused.
+        #[arg(long, value_enum)]
+        late: Option<LateArg>,
+    },
+    /// Revert the last hold, release, shift, skip or unskip (director), while nothing it
+    /// caused has gone out; refused, naming what went, otherwise.
+    Undo,
     /// Judge an expected action met: its contingencies follow. The first judgment stands.
     Met {
         /// The expectation's id (`expect: { id: ... }` or `expectations:`).
@@ -443,7 +479,9 @@ pub enum CtlAction {
         note: Option<String>,
     },
     /// A note for the after-action report, about an occurrence or an expected action.
+    /// Steers nothing.
     Note {
+        /// The note itself, quoted: `"Blue cell argues about who calls the police"`.
         text: String,
         /// The occurrence key or inject id it is about.
         #[arg(long, value_name = "KEY")]
@@ -452,7 +490,8 @@ pub enum CtlAction {
         #[arg(long, value_name = "ID")]
         expectation: Option<String>,
     },
-    /// End the exercise now (director): nothing more fires; a resume can take it up.
+    /// End the exercise (director): nothing more fires; a resume can take it up. Shows
+    /// what is left unsent and asks for a confirmation.
     End,
 }
 

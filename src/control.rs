@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::action::{Action, Source};
 use crate::board::Board;
 use crate::controllers::{Controllers, Identity, Role};
-use crate::engine::{ClockState, Command};
+use crate::engine::{Ask, ClockState, Command, LatePolicy, Reply};
 use crate::fold::Status;
 use crate::timeline::Timeline;
 
@@ -133,11 +133,31 @@ fn state_json(view: &View, you: &Identity) -> Value {
                 let sent_at = (slot.status == Status::Sent)
                     .then(|| slot.at.map(crate::journal::time_text))
                     .flatten();
+                // What is past stays past: a row that went keeps when it went; only
+                // what is still to come moves with holds and shifts.
+                let effective = match (slot.status, slot.at) {
+                    (Status::Pending, _) | (_, None) => {
+                        crate::engine::moved(fired.planned, clock.shift)
+                    }
+                    (_, Some(at)) => at,
+                };
+                let inject = view.timeline.inject(o);
+                let text = |f: &str| view.timeline.field_text(inject, f);
+                let subject = ["subject", "title", "body"]
+                    .iter()
+                    .map(|f| text(f))
+                    .find(|t| !t.trim().is_empty())
+                    .unwrap_or_default();
                 json!({
                     "key": o.key,
                     "to": view.to.get(fired.occ),
+                    "channel": text("channel"),
+                    "persona": text("persona"),
+                    "subject": subject.split_whitespace().collect::<Vec<_>>().join(" "),
+                    // Scenario time, whatever the run's speed: T+00:02:00 stays that.
+                    "t_plus": crate::plan::show_offset(o.offset),
                     "planned_at": rfc(fired.planned),
-                    "effective_at": rfc(crate::engine::moved(fired.planned, clock.shift)),
+                    "effective_at": rfc(effective),
                     "status": status,
                     "late": slot.late,
                     "sent_at": sent_at,
@@ -153,6 +173,9 @@ fn state_json(view: &View, you: &Identity) -> Value {
         "t0": t.t0.to_rfc3339(),
         "timezone": t.scenario.timezone.map_or("UTC".to_string(), |z| z.name().to_string()),
         "you": { "name": you.name, "role": you.role, "may": you.role.actions() },
+        "speed": (!view.max_speed).then_some(t.speed),
+        "waiting": clock.waiting,
+        "ended": clock.ended,
         "held": clock.held_since.is_some(),
         "held_since": clock.held_since.map(rfc),
         "shift_ms": clock.shift.num_milliseconds(),
@@ -252,12 +275,24 @@ async fn act(
             .get("x-injector-source")
             .and_then(|v| v.to_str().ok()),
     );
+    let ask = match ask_of(&args) {
+        Ok(a) => a,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"ok": false, "error": e})),
+            )
+                .into_response();
+        }
+    };
+    let previewing = ask.preview;
     let (reply, answer) = oneshot::channel();
     if s.commands
         .send(Command {
             action,
             source,
             by: Some(you.name.clone()),
+            ask,
             reply,
         })
         .await
@@ -270,8 +305,25 @@ async fn act(
             .into_response();
     }
     match answer.await {
-        Ok(Ok(message)) => axum::Json(json!({"ok": true, "message": message})).into_response(),
-        Ok(Err(error)) => (
+        Ok(Reply::Done(message)) => {
+            axum::Json(json!({"ok": true, "message": message})).into_response()
+        }
+        Ok(Reply::Preview(preview)) if previewing => {
+            axum::Json(json!({"ok": true, "message": preview.text, "preview": preview}))
+                .into_response()
+        }
+        // Not carried out: it needs a confirmation (`"confirm": ID` with the preview's id).
+        Ok(Reply::Preview(preview)) => (
+            StatusCode::CONFLICT,
+            axum::Json(json!({
+                "ok": false,
+                "confirm_needed": true,
+                "error": format!("this needs a confirmation: it {}", preview.text),
+                "preview": preview,
+            })),
+        )
+            .into_response(),
+        Ok(Reply::Refused(error)) => (
             StatusCode::CONFLICT,
             axum::Json(json!({"ok": false, "error": error})),
         )
@@ -282,6 +334,35 @@ async fn act(
         )
             .into_response(),
     }
+}
+
+/// How a request asks for its action: `"preview": true` (only what it would do),
+/// `"confirm": true` or the preview's id, `"late": "fire"|"skip"` (a shift's occurrences
+/// moved into the past), `"force": true` (a contingency that can no longer hold).
+pub fn ask_of(args: &Value) -> Result<Ask, String> {
+    let flag = |name: &str| match args.get(name) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) => Ok(true),
+        Some(_) => Err(format!("`{name}` must be true or false")),
+    };
+    let confirmed = match args.get("confirm") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+        Some(Value::Bool(true)) => Some(String::new()),
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(_) => return Err("`confirm` must be true or a preview's id".into()),
+    };
+    let late = match args.get("late").and_then(Value::as_str) {
+        None => None,
+        Some("fire") => Some(LatePolicy::Fire),
+        Some("skip") => Some(LatePolicy::Skip),
+        Some(other) => return Err(format!("`late` is `fire` or `skip`, not `{other}`")),
+    };
+    Ok(Ask {
+        preview: flag("preview")?,
+        confirmed,
+        late,
+        force: flag("force")?,
+    })
 }
 
 const PAGE: &str = r##"<!DOCTYPE html>

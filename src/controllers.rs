@@ -50,7 +50,7 @@ impl Role {
             Role::Director => true,
             Role::Controller => !matches!(
                 action,
-                Action::Hold | Action::Resume | Action::Shift(_) | Action::End
+                Action::Hold | Action::Resume | Action::Shift(_) | Action::End | Action::Undo(_)
             ),
             Role::Observer => matches!(action, Action::Note { .. }),
         }

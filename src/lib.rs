@@ -19,6 +19,7 @@
 //! - [`control`] (the control endpoint and page, live push), [`controllers`] (the white
 //!   cell: names, roles, token hashes) and [`live`] (the terminal view).
 //! - [`stand_in`]: the built-in Conducttr stand-in server.
+//! - [`human`]: durations and moves in people's words and units.
 //!
 //! Around the core: [`cli`] (argument parsing), [`commands`] (one file per command
 //! family, the only place that reads [`cli`] types), [`term`] (logging, the live line,
@@ -39,6 +40,7 @@ pub mod error;
 pub mod event;
 pub mod fold;
 pub mod gate;
+pub mod human;
 pub mod journal;
 pub mod live;
 pub mod mel;

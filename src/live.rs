@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
 use crate::action::{Action, Source};
-use crate::engine::{ClockState, Command};
+use crate::engine::{ClockState, Command, Reply};
 use crate::fold::Status;
 
 type Next = watch::Receiver<Option<(String, DateTime<Utc>)>>;
@@ -177,6 +177,18 @@ impl Keys {
     }
 }
 
+/// How long a key's preview waits for the same key again, to confirm it.
+const CONFIRM_WITHIN: Duration = Duration::from_secs(10);
+
+/// A key as the help names it.
+fn key_name(key: u8) -> String {
+    match key {
+        b' ' => "space".into(),
+        b'\n' | b'\r' => "Enter".into(),
+        k => format!("`{}`", k as char),
+    }
+}
+
 /// Read single keys from the terminal and turn them into commands.
 pub fn spawn_keys(
     commands: mpsc::Sender<Command>,
@@ -200,6 +212,9 @@ pub fn spawn_keys(
     let task = tokio::spawn(async move {
         // While a note is being typed: its text so far.
         let mut note: Option<Vec<u8>> = None;
+        // A key whose action showed its consequences, and when: the same key again
+        // within CONFIRM_WITHIN confirms exactly that preview.
+        let mut armed: Option<(u8, String, std::time::Instant)> = None;
         while let Some(key) = rx.recv().await {
             if let Some(text) = note.as_mut() {
                 match key {
@@ -249,6 +264,7 @@ pub fn spawn_keys(
                 b's' => next_key.map(Action::Skip),
                 b'u' => next_key.map(Action::Unskip),
                 b'f' => next_key.map(Action::Fire),
+                b'z' => Some(Action::Undo(None)),
                 // The open expected action with the nearest deadline, as the view shows it.
                 b'm' | b'x' => {
                     let open = clock.borrow().branches.next_open().map(|e| e.id.clone());
@@ -265,12 +281,17 @@ pub fn spawn_keys(
                 }
                 _ => {
                     tracing::info!(
-                        "keys: [space] hold or release the hold, [s] skip the next inject, [u] undo that skip, [f] fire it now, [m] met / [x] missed for the expected action shown, [n] a note (Enter ends it, Esc drops it)"
+                        "keys: [space] hold or release the hold, [s] skip the next inject, [u] undo that skip, [f] fire it now, [m] met / [x] missed for the expected action shown, [z] undo the last hold, release, shift or skip, [n] a note (Enter ends it, Esc drops it); an action that needs a confirmation shows what it would do first: press its key again to do it"
                     );
                     None
                 }
             };
             let Some(action) = action else { continue };
+            // The same key again, soon after its preview: confirmed, for that preview.
+            let confirmed = match armed.take() {
+                Some((k, id, when)) if k == key && when.elapsed() < CONFIRM_WITHIN => Some(id),
+                _ => None,
+            };
             let (reply, answer) = tokio::sync::oneshot::channel();
             if commands
                 .send(Command {
@@ -278,6 +299,10 @@ pub fn spawn_keys(
                     source: Source::Terminal,
                     // Whoever sits at the terminal that started the run.
                     by: std::env::var("USER").ok().filter(|u| !u.is_empty()),
+                    ask: crate::engine::Ask {
+                        confirmed,
+                        ..Default::default()
+                    },
                     reply,
                 })
                 .await
@@ -286,8 +311,17 @@ pub fn spawn_keys(
                 break;
             }
             match answer.await {
-                Ok(Ok(m)) => tracing::info!("{m}"),
-                Ok(Err(e)) => tracing::warn!("{e}"),
+                Ok(Reply::Done(m)) => tracing::info!("{m}"),
+                Ok(Reply::Refused(e)) => tracing::warn!("{e}"),
+                Ok(Reply::Preview(p)) => {
+                    tracing::warn!(
+                        "this {}: press {} again within {} s to do it, any other key to leave it",
+                        p.text,
+                        key_name(key),
+                        CONFIRM_WITHIN.as_secs()
+                    );
+                    armed = Some((key, p.id, std::time::Instant::now()));
+                }
                 Err(_) => break,
             }
         }

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::action::Action;
-use crate::cli::{ControllersAction, ControllersArgs, CtlAction, CtlArgs};
+use crate::cli::{ControllersAction, ControllersArgs, CtlAction, CtlArgs, ReportFormat};
 use crate::error::{Error, Exit};
 use crate::{action, client};
 
@@ -35,9 +35,11 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
     }
     // The same typed action the page and the keys send; `None` asks for the state.
     let watch = matches!(args.action, CtlAction::Watch);
+    let mut options = serde_json::Map::new();
     let action = match args.action {
         CtlAction::Status | CtlAction::Watch => None,
         CtlAction::End => Some(Action::End),
+        CtlAction::Undo => Some(Action::Undo(None)),
         CtlAction::Note {
             text,
             key,
@@ -53,10 +55,24 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         CtlAction::Resume => Some(Action::Resume),
         CtlAction::Skip { key } => Some(Action::Skip(key)),
         CtlAction::Unskip { key } => Some(Action::Unskip(key)),
-        CtlAction::Fire { key } => Some(Action::Fire(key)),
-        CtlAction::Shift { by } => Some(Action::Shift(
-            action::parse_shift(&by).map_err(|e| Error::usage(e, None))?,
-        )),
+        CtlAction::Fire { key, force } => {
+            if force {
+                options.insert("force".into(), Value::Bool(true));
+            }
+            Some(Action::Fire(key))
+        }
+        CtlAction::Shift { by, late } => {
+            if let Some(late) = late {
+                let name = match late {
+                    crate::cli::LateArg::Fire => "fire",
+                    crate::cli::LateArg::Skip => "skip",
+                };
+                options.insert("late".into(), Value::from(name));
+            }
+            Some(Action::Shift(
+                action::parse_shift(&by).map_err(|e| Error::usage(e, None))?,
+            ))
+        }
         CtlAction::Met { id, note } => Some(Action::Met(id, note)),
         CtlAction::Missed { id, note } => Some(Action::Missed(id, note)),
     };
@@ -79,56 +95,272 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
     let http = builder
         .build()
         .map_err(|e| client::Error::Build(e.to_string()))?;
-    let request = match &action {
-        None if watch => http.get(format!("{base}/api/events")),
-        None => http.get(format!("{base}/api/state")),
-        Some(a) => http
-            .post(format!("{base}/api/{}", a.name()))
-            .json(&a.request_body())
-            .header("x-injector-source", "command"),
+    let to = Endpoint {
+        http: &http,
+        base: &base,
+        token: &token,
     };
-    let resp = request.bearer_auth(&token).send().await.map_err(|e| {
-        let tls = format!("{e:?}").contains("certificate") || format!("{e:?}").contains("Certificate");
-        Error::usage(
-            format!("cannot reach the run at {base}: {}", client::describe(&e)),
-            (tls && base.starts_with("https://")).then_some(
-                "the run's certificate was not trusted: pass --fingerprint with the fingerprint the run printed",
-            ),
-        )
-    })?;
-    let status = resp.status();
-    if watch && status.is_success() {
-        return watch_events(resp).await;
-    }
-    let answer: Value = resp.json().await.unwrap_or(Value::Null);
-    if status == reqwest::StatusCode::UNAUTHORIZED {
-        return Err(Error::usage(
-            "the control token was refused",
-            Some("use the token the run printed at start"),
-        ));
-    }
-    match (&action, status.is_success()) {
-        (None, true) => super::write_output(
-            None,
-            &(serde_json::to_string_pretty(&answer).unwrap_or_default() + "\n"),
-        )?,
-        (Some(_), true) => super::write_output(
-            None,
-            &format!("{}\n", answer["message"].as_str().unwrap_or("done")),
-        )?,
-        (_, false) => {
+    let json = args.format == ReportFormat::Json;
+    let Some(action) = action else {
+        let resp = to.get(if watch { "events" } else { "state" }).await?;
+        let status = resp.status();
+        if watch && status.is_success() {
+            return watch_events(resp, json).await;
+        }
+        let answer: Value = resp.json().await.unwrap_or(Value::Null);
+        refused_token(status)?;
+        if !status.is_success() {
             eprintln!(
                 "refused: {}",
                 answer["error"].as_str().unwrap_or("unknown error")
             );
             return Ok(Exit::Invalid);
         }
+        let text = if json {
+            serde_json::to_string_pretty(&answer).unwrap_or_default() + "\n"
+        } else {
+            status_table(&answer)
+        };
+        super::write_output(None, &text)?;
+        return Ok(Exit::Ok);
+    };
+    let mut body = action.request_body();
+    for (k, v) in options {
+        body[k] = v;
     }
-    Ok(Exit::Ok)
+    if args.preview {
+        body["preview"] = Value::Bool(true);
+    }
+    if args.yes {
+        body["confirm"] = Value::Bool(true);
+    }
+    let (status, answer) = to.post(&action, &body).await?;
+    if status.is_success() {
+        if args.preview {
+            print_preview(&answer["preview"], json, true)?;
+        } else {
+            super::write_output(
+                None,
+                &format!("{}\n", answer["message"].as_str().unwrap_or("done")),
+            )?;
+        }
+        return Ok(Exit::Ok);
+    }
+    if answer["confirm_needed"] != Value::Bool(true) {
+        eprintln!(
+            "refused: {}",
+            answer["error"].as_str().unwrap_or("unknown error")
+        );
+        return Ok(Exit::Invalid);
+    }
+    // It needs a confirmation: show what it would do, then ask on a terminal.
+    let preview = &answer["preview"];
+    print_preview(preview, false, false)?;
+    use std::io::IsTerminal;
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        eprintln!(
+            "refused: `{}` needs a confirmation and there is no terminal to ask on; nothing was done (run it again with --yes to confirm)",
+            action.name()
+        );
+        return Ok(Exit::Invalid);
+    }
+    eprint!("Do it? [y/N] ");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    if !matches!(line.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
+        eprintln!("left as it was: nothing was done");
+        return Ok(Exit::Invalid);
+    }
+    // Confirmed for exactly that preview: refused with the new one if it changed since.
+    body["confirm"] = preview["id"].clone();
+    let (status, answer) = to.post(&action, &body).await?;
+    if status.is_success() {
+        super::write_output(
+            None,
+            &format!("{}\n", answer["message"].as_str().unwrap_or("done")),
+        )?;
+        return Ok(Exit::Ok);
+    }
+    eprintln!(
+        "refused: {}",
+        answer["error"].as_str().unwrap_or("unknown error")
+    );
+    Ok(Exit::Invalid)
 }
 
-/// Print each state the run pushes as one JSON line, until the run ends.
-async fn watch_events(mut resp: reqwest::Response) -> Result<Exit, Error> {
+/// Where `ctl` sends: the run's control URL with its token.
+struct Endpoint<'a> {
+    http: &'a reqwest::Client,
+    base: &'a str,
+    token: &'a str,
+}
+
+impl Endpoint<'_> {
+    async fn get(&self, path: &str) -> Result<reqwest::Response, Error> {
+        let request = self.http.get(format!("{}/api/{path}", self.base));
+        self.send(request).await
+    }
+
+    /// POST `action` with `body`: the status and the JSON answer.
+    async fn post(
+        &self,
+        action: &Action,
+        body: &Value,
+    ) -> Result<(reqwest::StatusCode, Value), Error> {
+        let request = self
+            .http
+            .post(format!("{}/api/{}", self.base, action.name()))
+            .json(body)
+            .header("x-injector-source", "command");
+        let resp = self.send(request).await?;
+        let status = resp.status();
+        let answer: Value = resp.json().await.unwrap_or(Value::Null);
+        refused_token(status)?;
+        Ok((status, answer))
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
+        let base = self.base;
+        request.bearer_auth(self.token).send().await.map_err(|e| {
+            let tls = format!("{e:?}").contains("certificate")
+                || format!("{e:?}").contains("Certificate");
+            Error::usage(
+                format!("cannot reach the run at {base}: {}", client::describe(&e)),
+                (tls && base.starts_with("https://")).then_some(
+                    "the run's certificate was not trusted: pass --fingerprint with the fingerprint the run printed",
+                ),
+            )
+        })
+    }
+}
+
+fn refused_token(status: reqwest::StatusCode) -> Result<(), Error> {
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(Error::usage(
+            "the control token was refused",
+            Some("use the token the run printed at start"),
+        ));
+    }
+    Ok(())
+}
+
+/// A preview as a person reads it (stderr while asking; stdout for `--preview`), or as
+/// JSON.
+fn print_preview(preview: &Value, json: bool, data: bool) -> Result<(), Error> {
+    if json {
+        return super::write_output(
+            None,
+            &(serde_json::to_string_pretty(preview).unwrap_or_default() + "\n"),
+        );
+    }
+    let mut text = format!(
+        "`{}` {}\n",
+        preview["action"].as_str().unwrap_or("this"),
+        preview["text"].as_str().unwrap_or("")
+    );
+    let items = preview["items"].as_array().cloned().unwrap_or_default();
+    for item in items.iter().take(20) {
+        let s = |k: &str| item[k].as_str().unwrap_or("").to_string();
+        let subject = s("subject");
+        let subject = if subject.is_empty() {
+            String::new()
+        } else {
+            format!(" \"{subject}\"")
+        };
+        let times = match (item["from"].as_str(), item["to"].as_str()) {
+            (Some(f), Some(t)) if f != t => format!(" {} -> {}", short_time(f), short_time(t)),
+            (Some(f), _) => format!(" due {}", short_time(f)),
+            (None, Some(t)) => format!(" at {}", short_time(t)),
+            (None, None) => String::new(),
+        };
+        text.push_str(&format!("  {}{subject}: {}{times}\n", s("key"), s("effect")));
+    }
+    if items.len() > 20 {
+        text.push_str(&format!("  and {} more\n", items.len() - 20));
+    }
+    if data {
+        super::write_output(None, &text)
+    } else {
+        eprint!("{text}");
+        Ok(())
+    }
+}
+
+/// `10:02:13` of an RFC 3339 instant, as the machine's local time shows it.
+fn short_time(rfc: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc).map_or(rfc.to_string(), |t| {
+        t.with_timezone(&chrono::Local).format("%H:%M:%S").to_string()
+    })
+}
+
+/// The state as a table for people: the clock, then each occurrence with its scenario
+/// time, local time, key, channel, subject, recipient and status.
+fn status_table(state: &Value) -> String {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let zone: Option<chrono_tz::Tz> = state["timezone"].as_str().and_then(|z| z.parse().ok());
+    let local = |rfc: &Value| {
+        rfc.as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or(String::new(), |t| match zone {
+                Some(z) => t.with_timezone(&z).format("%H:%M:%S").to_string(),
+                None => t.format("%H:%M:%S").to_string(),
+            })
+    };
+    let clock = if state["ended"].is_string() {
+        s(&state["ended"])
+    } else if state["held"] == Value::Bool(true) {
+        format!("held since {}", local(&state["held_since"]))
+    } else if state["waiting"] == Value::Bool(true) {
+        "all sent: end the exercise when the hot wash is done".into()
+    } else {
+        "running".into()
+    };
+    let shift = state["shift_ms"].as_i64().unwrap_or(0);
+    let mut out = format!(
+        "{}  T0 {} ({})  speed {}  {}{}\n",
+        s(&state["scenario"]),
+        local(&state["t0"]),
+        s(&state["timezone"]),
+        state["speed"].as_f64().map_or("max".to_string(), |v| v.to_string()),
+        clock,
+        if shift != 0 {
+            format!("  (moved {})", crate::human::moved_ms(shift))
+        } else {
+            String::new()
+        }
+    );
+    let rows: Vec<[String; 7]> = state["occurrences"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|o| {
+            let time = if o["sent_at"].is_string() {
+                local(&o["sent_at"])
+            } else {
+                local(&o["effective_at"])
+            };
+            [
+                s(&o["t_plus"]),
+                time,
+                s(&o["key"]),
+                s(&o["channel"]),
+                s(&o["subject"]),
+                s(&o["to"]),
+                s(&o["status"]),
+            ]
+        })
+        .collect();
+    out.push_str(&crate::table::text_table(
+        ["T+", "time", "key", "channel", "subject", "to", "status"],
+        &rows,
+    ));
+    out
+}
+
+/// Print each state the run pushes (a table for people, or one JSON line per change),
+/// until the run ends.
+async fn watch_events(mut resp: reqwest::Response, json: bool) -> Result<Exit, Error> {
     use std::io::Write;
     let mut pending = String::new();
     loop {
@@ -143,7 +375,13 @@ async fn watch_events(mut resp: reqwest::Response) -> Result<Exit, Error> {
             for line in event.lines() {
                 if let Some(data) = line.strip_prefix("data:") {
                     let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{}", data.trim_start());
+                    let data = data.trim_start();
+                    if json {
+                        let _ = writeln!(out, "{data}");
+                    } else {
+                        let state: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+                        let _ = writeln!(out, "{}", status_table(&state));
+                    }
                     let _ = out.flush();
                 }
             }

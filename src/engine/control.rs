@@ -7,13 +7,132 @@ use tokio::sync::{mpsc, watch};
 use crate::action::{Action, Source};
 use crate::event::Event;
 
-/// An action, where it came from, and where to say how it went.
+/// An action, where it came from, how it was asked for, and where to say how it went.
 pub struct Command {
     pub action: Action,
     pub source: Source,
     /// Who asked (a controller's name), when known.
     pub by: Option<String>,
-    pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+    pub ask: Ask,
+    pub reply: tokio::sync::oneshot::Sender<Reply>,
+}
+
+/// How a person asked for an action: to see what it would do, or to do it (with the
+/// preview seen or not), and the choices some actions take.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ask {
+    /// Only say what it would do; nothing changes.
+    pub preview: bool,
+    /// The consequences were seen: carry it out. `Some(id)`: the preview with this id
+    /// (refused with the new preview when the consequences changed since); `Some("")`:
+    /// whatever they are now (`ctl --yes`).
+    pub confirmed: Option<String>,
+    /// For a shift: what happens to occurrences it would move into the past (without
+    /// it, such a shift is refused).
+    pub late: Option<super::LatePolicy>,
+    /// Fire a contingency whose condition can no longer hold (its alternative was
+    /// judged or sent).
+    pub force: bool,
+}
+
+/// How an action went.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// Carried out; what happened, in words.
+    Done(String),
+    /// Not carried out, and why (nothing journaled).
+    Refused(String),
+    /// What it would do: asked for, or needed before it is carried out
+    /// ([`Preview::confirm`]) and not yet confirmed.
+    Preview(Preview),
+}
+
+/// What an action would do, in words and as a list, before it is done.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Preview {
+    /// Its name (`shift`, `end`, ...).
+    pub action: String,
+    /// In words: "moves 14 pending occurrences 2h earlier: ...".
+    pub text: String,
+    /// Whether it needs a confirmation to be carried out.
+    pub confirm: bool,
+    /// A digest of what it would do: a confirmation naming it is carried out only while
+    /// the consequences are still these.
+    pub id: String,
+    /// Each occurrence or expected action it changes.
+    pub items: Vec<Consequence>,
+}
+
+/// One thing an action changes.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Consequence {
+    /// The occurrence key (or expected action id, or contingency inject id).
+    pub key: String,
+    /// What happens to it: `moves`, `sent at once`, `skipped`, `expires`, `fires`,
+    /// `judged`, `not triggered`, `never sent`, `left open`.
+    pub effect: String,
+    /// Its subject, title or text, as a person knows it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    /// When it was due, and when it would be (RFC 3339), where it has an instant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+impl Preview {
+    /// A preview of `action` saying `text`, its id made from what it says.
+    pub fn new(action: &Action, text: String, confirm: bool, items: Vec<Consequence>) -> Preview {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(text.as_bytes());
+        for i in &items {
+            h.update(format!("{}|{}|{:?}|{:?}\n", i.key, i.effect, i.from, i.to).as_bytes());
+        }
+        let id = h
+            .finalize()
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Preview {
+            action: action.name().into(),
+            text,
+            confirm,
+            id,
+            items,
+        }
+    }
+}
+
+/// A clock action or skip that `undo` can revert: what it was, when, by whom, and the
+/// clock as it stood before it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Undoable {
+    pub action: Action,
+    pub at: DateTime<Utc>,
+    pub by: Option<String>,
+    /// A resume's hold or a shift: how far it moved everything.
+    pub moved_ms: Option<i64>,
+    before: Hands,
+}
+
+/// The part of the clock a person's action sets, and an undo puts back.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Hands {
+    held_since: Option<DateTime<Utc>>,
+    shift: chrono::TimeDelta,
+    skipped: Vec<String>,
+    unskipped: Vec<String>,
+}
+
+/// Who skipped a key, and when.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SkippedBy {
+    pub key: String,
+    pub by: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 /// The clock's state, published for the control view.
@@ -26,6 +145,15 @@ pub struct ClockState {
     pub skipped: Vec<String>,
     /// Occurrence keys unskipped one by one while their inject's id is skipped.
     pub unskipped: Vec<String>,
+    /// Who skipped each key in `skipped`, and when.
+    pub skipped_by: Vec<SkippedBy>,
+    /// What `undo` can revert, latest last.
+    pub undoable: Vec<Undoable>,
+    /// Every occurrence is handled: the run waits for a director to end it.
+    pub waiting: bool,
+    /// How the run ended, in words (`ended by dana at 10:42:13`, `completed at ...`),
+    /// once it has: the last state every open page receives.
+    pub ended: Option<String>,
     /// Where the expected actions and contingencies stand (empty without branches).
     pub branches: crate::branch::Views,
 }
@@ -82,47 +210,98 @@ impl ClockState {
         super::moved(self.held_since.unwrap_or(at), -self.shift)
     }
 
-    /// Take in one journaled event (only actions change the clock).
+    /// Take in one journaled event (only actions change the clock): the one way the
+    /// clock changes, live and in a resume's replay alike.
     pub fn apply(&mut self, e: &Event) {
-        let state = self;
-        {
-            let Event::Control {
-                at,
-                action,
-                moved_ms,
-                ..
-            } = e
-            else {
-                return;
-            };
-            // Each move is in range (the journal checks); their sum is kept so too.
-            let limit = crate::action::MAX_MOVE_MS;
-            let moved = |shift: chrono::TimeDelta| {
-                chrono::TimeDelta::milliseconds(
-                    shift
-                        .num_milliseconds()
-                        .saturating_add(moved_ms.unwrap_or(0))
-                        .clamp(-limit, limit),
-                )
-            };
-            match action {
-                Action::Hold => state.held_since = Some(*at),
-                Action::Resume => {
-                    state.held_since = None;
-                    state.shift = moved(state.shift);
-                }
-                Action::Shift(_) => state.shift = moved(state.shift),
-                Action::Skip(k) => state.skip(k),
-                Action::Unskip(k) => {
-                    state.unskip(k);
-                }
-                Action::Fire(_)
-                | Action::Met(..)
-                | Action::Missed(..)
-                | Action::Note { .. }
-                | Action::End => {}
-            }
+        let Event::Control {
+            at,
+            action,
+            moved_ms,
+            by,
+            ..
+        } = e
+        else {
+            return;
+        };
+        // Each move is in range (the journal checks); their sum is kept so too.
+        let limit = crate::action::MAX_MOVE_MS;
+        let moved = |shift: chrono::TimeDelta| {
+            chrono::TimeDelta::milliseconds(
+                shift
+                    .num_milliseconds()
+                    .saturating_add(moved_ms.unwrap_or(0))
+                    .clamp(-limit, limit),
+            )
+        };
+        if matches!(
+            action,
+            Action::Hold | Action::Resume | Action::Shift(_) | Action::Skip(_) | Action::Unskip(_)
+        ) {
+            self.undoable.push(Undoable {
+                action: action.clone(),
+                at: *at,
+                by: by.clone(),
+                moved_ms: *moved_ms,
+                before: self.hands(),
+            });
         }
+        match action {
+            Action::Hold => self.held_since = Some(*at),
+            Action::Resume => {
+                self.held_since = None;
+                self.shift = moved(self.shift);
+            }
+            Action::Shift(_) => self.shift = moved(self.shift),
+            Action::Skip(k) => {
+                self.skip(k);
+                self.skipped_by.retain(|s| &s.key != k);
+                self.skipped_by.push(SkippedBy {
+                    key: k.clone(),
+                    by: by.clone(),
+                    at: *at,
+                });
+            }
+            Action::Unskip(k) => {
+                self.unskip(k);
+            }
+            Action::Undo(_) => {
+                if let Some(last) = self.undoable.pop() {
+                    self.set_hands(last.before);
+                }
+            }
+            Action::Fire(_)
+            | Action::Met(..)
+            | Action::Missed(..)
+            | Action::Note { .. }
+            | Action::End => {}
+        }
+    }
+
+    fn hands(&self) -> Hands {
+        Hands {
+            held_since: self.held_since,
+            shift: self.shift,
+            skipped: self.skipped.clone(),
+            unskipped: self.unskipped.clone(),
+        }
+    }
+
+    fn set_hands(&mut self, h: Hands) {
+        self.held_since = h.held_since;
+        self.shift = h.shift;
+        self.skipped = h.skipped;
+        self.unskipped = h.unskipped;
+        let skipped = &self.skipped;
+        self.skipped_by.retain(|s| skipped.contains(&s.key));
+    }
+
+    /// The clock as it would stand once the last undoable action is undone.
+    pub fn undone(&self) -> Option<ClockState> {
+        let last = self.undoable.last()?;
+        let mut after = self.clone();
+        after.undoable.pop();
+        after.set_hands(last.before.clone());
+        Some(after)
     }
 }
 
@@ -139,8 +318,16 @@ pub(super) struct Cursor {
     pub(super) last_fired: Option<DateTime<Utc>>,
     /// The run's branches, when the scenario has any.
     pub(super) branch: Option<super::branching::BranchCursor>,
-    /// Ended by a director's `end`.
+    /// Ended by a director's `end`, and who.
     pub(super) ended: bool,
+    pub(super) ended_by: Option<String>,
+    /// Occurrences handed to the senders in this part of the run, with their instants
+    /// (what an undo must not have caused, and a refusal names).
+    pub(super) went: Vec<(usize, DateTime<Utc>)>,
+    /// Occurrences that passed without going (skipped, or failed at once).
+    pub(super) passed: Vec<usize>,
+    /// When this part of the run began: what was done before a resume is not undone.
+    pub(super) began: DateTime<Utc>,
 }
 
 impl Cursor {
@@ -150,6 +337,22 @@ impl Cursor {
             self.next += 1;
         }
         self.next < len
+    }
+
+    /// Items handed to the senders, going at `at`.
+    pub(super) fn note_went<'a>(
+        &mut self,
+        items: impl Iterator<Item = &'a super::Item>,
+        at: DateTime<Utc>,
+    ) {
+        self.went.extend(items.map(|i| (i.occ, at)));
+    }
+
+    /// Items of `group` that did not go (skipped, or their body could not be built).
+    pub(super) fn note_passed<R>(&mut self, group: &[super::Item], went: &[(super::Item, R)]) {
+        let went: std::collections::HashSet<usize> = went.iter().map(|(i, _)| i.occ).collect();
+        self.passed
+            .extend(group.iter().map(|i| i.occ).filter(|o| !went.contains(o)));
     }
 
     /// Items never started.

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, watch};
 
+mod actions;
 mod branching;
 mod clock;
 mod control;
@@ -29,10 +30,9 @@ use branching::BranchCursor;
 pub use branching::Branching;
 pub use clock::Clock;
 use control::Cursor;
-pub use control::{ClockState, Command, Control};
+pub use control::{Ask, ClockState, Command, Consequence, Control, Preview, Reply};
 use queue::Queue;
 
-use crate::action::{Action, Source};
 use crate::client::Outcome;
 use crate::event::Event;
 use crate::gate::{Gate, Opener};
@@ -187,6 +187,9 @@ pub struct Config {
     pub preconnect: bool,
     /// After a stop, how long in-flight requests may take to finish.
     pub drain: Duration,
+    /// With live control: once every occurrence is handled, wait for a director's
+    /// `end` (judgments, notes and undo stay possible) instead of ending by itself.
+    pub wait_for_end: bool,
 }
 
 /// One occurrence to fire.
@@ -353,6 +356,10 @@ impl<D: Dispatch> Engine<D> {
             last_fired: None,
             branch,
             ended: false,
+            ended_by: None,
+            went: Vec::new(),
+            passed: Vec::new(),
+            began: self.clock.now(),
         };
         let mut outcomes = cursor.branch.as_mut().and_then(|b| b.outcomes.take());
         if let Some(b) = cursor.branch.as_mut() {
@@ -361,13 +368,6 @@ impl<D: Dispatch> Engine<D> {
             self.branch_effects(&mut cursor, effects, now).await?;
         }
         loop {
-            if let Some(p) = &publish {
-                if let Some(b) = &cursor.branch {
-                    cursor.clock.branches =
-                        crate::branch::Views::of(&b.model, &b.state, cursor.clock.shift);
-                }
-                p.send_replace(cursor.clock.clone());
-            }
             let has_fixed = cursor.advance(items.len());
             let timer = cursor.branch.as_ref().and_then(|b| {
                 b.state
@@ -384,8 +384,19 @@ impl<D: Dispatch> Engine<D> {
                     .is_none_or(|(fire_at, ..)| *at < *fire_at - lead)
             });
             let in_flight = cursor.branch.as_ref().map_or(0, |b| b.in_flight);
-            if group.is_none() && timer.is_none() && in_flight == 0 {
+            let idle = group.is_none() && timer.is_none() && in_flight == 0;
+            // Everything handled: with live control, the run waits for its director.
+            let waiting = idle && self.config.wait_for_end && commands.is_some();
+            if idle && !waiting {
                 break;
+            }
+            cursor.clock.waiting = waiting;
+            if let Some(p) = &publish {
+                if let Some(b) = &cursor.branch {
+                    cursor.clock.branches =
+                        crate::branch::Views::of(&b.model, &b.state, cursor.clock.shift);
+                }
+                p.send_replace(cursor.clock.clone());
             }
             let _ = self.next.send(group.as_ref().and_then(|(fire_at, g, ..)| {
                 let occ = g.first().or(items.get(cursor.next))?.occ;
@@ -425,13 +436,22 @@ impl<D: Dispatch> Engine<D> {
                 interrupted = wait => if interrupted { Wake::Stop } else { Wake::Due },
             };
             match wake {
+                // Waiting for the director with nothing left: a stop ends it, completed.
+                Wake::Stop if waiting => break,
                 Wake::Stop => {
                     cursor.stopped = true;
                     break;
                 }
                 Wake::Command(cmd) => {
                     let reply = self
-                        .apply(cmd.action, (cmd.source, cmd.by), items, &mut cursor, &tx)
+                        .apply(
+                            cmd.action,
+                            &cmd.ask,
+                            (cmd.source, cmd.by),
+                            items,
+                            &mut cursor,
+                            &tx,
+                        )
                         .await?;
                     let _ = cmd.reply.send(reply);
                     if cursor.ended {
@@ -460,6 +480,8 @@ impl<D: Dispatch> Engine<D> {
                 continue;
             };
             let (prepared, durable) = self.prepare(&group, &cursor.clock).await?;
+            cursor.note_went(prepared.iter().map(|(i, _)| i), fire_at);
+            cursor.note_passed(&group, &prepared);
             cursor.last_fired = Some(fire_at);
             cursor.next = end;
             if let Some(b) = cursor.branch.as_mut() {
@@ -483,6 +505,15 @@ impl<D: Dispatch> Engine<D> {
             self.branch_effects(&mut cursor, effects, now).await?;
         }
         let _ = self.next.send(None);
+        if let Some(p) = &publish {
+            cursor.clock.waiting = false;
+            cursor.clock.ended = Some(self.ending_words(&cursor));
+            if let Some(b) = &cursor.branch {
+                cursor.clock.branches =
+                    crate::branch::Views::of(&b.model, &b.state, cursor.clock.shift);
+            }
+            p.send_replace(cursor.clock.clone());
+        }
         Ok(cursor)
     }
 
@@ -771,239 +802,6 @@ impl<D: Dispatch> Engine<D> {
                 "opening {n} connections took longer than the time before the next group"
             );
         }
-    }
-
-    /// Carry out one action; the reply says what happened (or why not).
-    async fn apply(
-        &self,
-        action: Action,
-        (source, by): (Source, Option<String>),
-        items: &[Item],
-        cursor: &mut Cursor,
-        tx: &mpsc::Sender<Prepared<D>>,
-    ) -> std::io::Result<Result<String, String>> {
-        let now = self.clock.now();
-        if let Action::Note {
-            text,
-            key,
-            expectation,
-        } = &action
-        {
-            if let Some(k) = key
-                && !self
-                    .timeline
-                    .occurrences
-                    .iter()
-                    .any(|o| &o.key == k || &self.timeline.inject(o).id == k)
-            {
-                let hint = crate::diag::suggest(
-                    k,
-                    self.timeline.occurrences.iter().map(|o| o.key.as_str()),
-                )
-                .map_or(String::new(), |h| format!(" ({h})"));
-                return Ok(Err(format!("no occurrence or inject `{k}`{hint}")));
-            }
-            if let Some(e) = expectation {
-                match cursor.branch.as_ref() {
-                    Some(b) if b.model.expectation(e).is_some() => {}
-                    Some(b) => return Ok(Err(b.model.unknown_expectation(e))),
-                    None => return Ok(Err("this scenario has no expected actions".into())),
-                }
-            }
-            self.emit(Event::Note {
-                at: now,
-                text: text.clone(),
-                key: key.clone(),
-                expectation: expectation.clone(),
-                source,
-                by,
-            })
-            .await?;
-            return Ok(Ok("note taken".into()));
-        }
-        if let Action::End = action {
-            self.emit(Event::Control {
-                at: now,
-                action,
-                moved_ms: None,
-                source,
-                by,
-            })
-            .await?;
-            cursor.ended = true;
-            cursor.stopped = true;
-            return Ok(Ok(
-                "ended: nothing more fires (a resume can take it up again)".into(),
-            ));
-        }
-        if let Action::Met(id, note) | Action::Missed(id, note) = &action {
-            let met = matches!(action, Action::Met(..));
-            let event = Event::Control {
-                at: now,
-                action: action.clone(),
-                moved_ms: None,
-                source,
-                by,
-            };
-            return self
-                .judge(cursor, id, met, note.clone(), source, event)
-                .await;
-        }
-        // Occurrences not yet prepared that a key (or inject id) names: planned ones,
-        // then triggered or armed contingency ones.
-        let fixed = self.find(items, cursor, action.key().unwrap_or_default());
-        let contingent = if fixed.is_none() {
-            self.find_contingent(cursor, action.key().unwrap_or_default())
-        } else {
-            None
-        };
-        let state = &mut cursor.clock;
-        let (reply, moved_ms) = match &action {
-            Action::Hold if state.held_since.is_some() => return Ok(Err("already held".into())),
-            Action::Hold => {
-                state.held_since = Some(now);
-                ("held".to_string(), None)
-            }
-            Action::Resume => match state.held_since.take() {
-                None => return Ok(Err("not held".into())),
-                Some(since) => {
-                    // Bounded like a shift: a clock that jumped years cannot take the
-                    // timeline out of range.
-                    let room = crate::action::MAX_MOVE_MS - state.shift.num_milliseconds();
-                    let held = chrono::TimeDelta::milliseconds(
-                        (now - since).num_milliseconds().clamp(0, room.max(0)),
-                    );
-                    state.shift += held;
-                    (
-                        format!(
-                            "resumed after {} s; everything not yet fired moves {} s later",
-                            held.num_seconds(),
-                            held.num_seconds()
-                        ),
-                        Some(held.num_milliseconds()),
-                    )
-                }
-            },
-            Action::Shift(ms) => {
-                let total = state.shift.num_milliseconds().saturating_add(*ms);
-                if !crate::action::move_in_range(*ms) || !crate::action::move_in_range(total) {
-                    return Ok(Err(format!(
-                        "a shift of {ms} ms would move the timeline more than 366 days in all"
-                    )));
-                }
-                state.shift = chrono::TimeDelta::milliseconds(total);
-                (format!("shifted by {ms} ms"), Some(*ms))
-            }
-            Action::Skip(key) => {
-                if fixed.is_none() && contingent.is_none() {
-                    return Ok(Err(format!("no occurrence `{key}` left to fire")));
-                }
-                state.skip(key);
-                (format!("{key} will be skipped"), None)
-            }
-            Action::Unskip(key) => {
-                if !state.unskip(key) {
-                    return Ok(Err(format!("`{key}` is not skipped")));
-                }
-                (format!("{key} will fire"), None)
-            }
-            Action::Fire(key) => {
-                let item = match (fixed, contingent) {
-                    (Some(k), _) => {
-                        cursor.fired.insert(k);
-                        Item {
-                            fire_at: now,
-                            body: None,
-                            ..items[k].clone()
-                        }
-                    }
-                    (None, Some((occ, extra))) => {
-                        if let (Some(b), Some(i)) = (cursor.branch.as_mut(), extra) {
-                            b.extra.remove(i);
-                        }
-                        let o = &self.timeline.occurrences[occ];
-                        Item {
-                            planned: self.timeline.fire_at(o).to_utc(),
-                            watched: cursor.branch.as_ref().is_some_and(|b| b.model.watched[occ]),
-                            ..Item::new(occ, now)
-                        }
-                    }
-                    (None, None) => {
-                        return Ok(Err(format!("no occurrence `{key}` left to fire")));
-                    }
-                };
-                let state = &mut cursor.clock;
-                let occ_key = self.timeline.occurrences[item.occ].key.clone();
-                let inject_id = &self
-                    .timeline
-                    .inject(&self.timeline.occurrences[item.occ])
-                    .id;
-                if state.skips(&occ_key, inject_id) {
-                    state.unskip(&occ_key);
-                }
-                // Journaled with the occurrence it fired, whatever key or id named it.
-                self.emit(Event::Control {
-                    at: now,
-                    action: Action::Fire(occ_key.clone()),
-                    moved_ms: None,
-                    source,
-                    by,
-                })
-                .await?;
-                let (prepared, durable) = self
-                    .prepare(std::slice::from_ref(&item), &cursor.clock)
-                    .await?;
-                self.dispatched(cursor, std::slice::from_ref(&item), &prepared)
-                    .await?;
-                let started = self.started_line(&prepared, now);
-                let _ = tx.send((now, prepared, durable, started)).await;
-                return Ok(Ok(format!("{occ_key} fired")));
-            }
-            Action::Met(..) | Action::Missed(..) | Action::Note { .. } | Action::End => {
-                unreachable!("carried out above")
-            }
-        };
-        self.emit(Event::Control {
-            at: self.clock.now(),
-            action,
-            moved_ms,
-            source,
-            by,
-        })
-        .await?;
-        Ok(Ok(reply))
-    }
-
-    /// The first fixed item not yet prepared that `key` (an occurrence key or inject
-    /// id) names.
-    fn find(&self, items: &[Item], cursor: &Cursor, key: &str) -> Option<usize> {
-        (cursor.next..items.len())
-            .filter(|k| !cursor.fired.contains(k))
-            .find(|k| {
-                let occ = &self.timeline.occurrences[items[*k].occ];
-                occ.key == key || self.timeline.inject(occ).id == key
-            })
-    }
-
-    /// The first contingency occurrence `key` names that is still to fire: triggered
-    /// (with its place among the triggered items) or armed (its condition not decided).
-    fn find_contingent(&self, cursor: &Cursor, key: &str) -> Option<(usize, Option<usize>)> {
-        let b = cursor.branch.as_ref()?;
-        let names = |occ: usize| {
-            let o = &self.timeline.occurrences[occ];
-            o.key == key || self.timeline.inject(o).id == key
-        };
-        if let Some(i) = b.extra.iter().position(|item| names(item.occ)) {
-            return Some((b.extra[i].occ, Some(i)));
-        }
-        b.model
-            .conditionals
-            .iter()
-            .zip(&b.state.conditionals)
-            .filter(|(_, s)| **s == crate::branch::ConditionalState::Armed)
-            .flat_map(|(c, _)| c.occurrences.iter().copied())
-            .find(|&occ| !b.done.contains(&occ) && names(occ))
-            .map(|occ| (occ, None))
     }
 
     /// Decide late ones, make the requests ready (from bodies serialized before the run,

@@ -99,9 +99,18 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
         Some(_) => engine::ClockState::replay(p.replay.events()),
         None => engine::ClockState::default(),
     };
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if initial.held_since.is_some() {
+        if args.control.is_none() && !interactive {
+            return Err(Error::usage(
+                "the run was held when it stopped, and it would restart held with nothing to release the hold",
+                Some(
+                    "resume with --control ADDR (the resume command the run printed has it), then release it with `injector ctl --control URL resume`",
+                ),
+            ));
+        }
         tracing::warn!(
-            "the run was held when it stopped: it stays held until resumed (`injector ctl ... resume`)"
+            "the run was held when it stopped: it stays held until the hold is released (`injector ctl ... resume`, or space here)"
         );
     }
     let (commands_tx, commands_rx) = mpsc::channel(16);
@@ -129,7 +138,6 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
     };
     // On a terminal: a live line (clock, next inject, last send) and single-key control.
     let (next_tx, next_rx) = watch::channel(None);
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let countdown = (args.format == ReportFormat::Text && std::io::stderr().is_terminal())
         .then(|| live::start_view(next_rx, view, interactive));
     let keys =
@@ -389,6 +397,7 @@ async fn fire(args: &RunArgs, s: &Started, side: EngineSide) -> Result<engine::E
             redirect_team: args.redirect_team.as_deref().map(team_value),
             preconnect: !args.no_preconnect,
             drain: Duration::from_secs(10),
+            wait_for_end: args.control.is_some() && !args.end_when_done,
         },
         events: side.listener,
         next: side.next,

@@ -212,6 +212,29 @@ pub fn resume_command(args: &RunArgs, journal: &Path, retry_failed: bool) -> Str
     if retry_failed {
         cmd.push_str(" --retry-failed");
     }
+    // Everything needed to steer it again: a resumed run keeps its controls.
+    if let Some(addr) = &args.control {
+        cmd.push_str(&format!(" --control {addr}"));
+    }
+    if let Some(path) = &args.controllers {
+        cmd.push_str(&format!(" --controllers {}", path.display()));
+    }
+    if let Some(path) = &args.control_token_file {
+        cmd.push_str(&format!(" --control-token-file {}", path.display()));
+    }
+    if args.control_tls.is_some() {
+        cmd.push_str(" --control-tls self-signed");
+    }
+    if let (Some(cert), Some(key)) = (&args.control_tls_cert, &args.control_tls_key) {
+        cmd.push_str(&format!(
+            " --control-tls-cert {} --control-tls-key {}",
+            cert.display(),
+            key.display()
+        ));
+    }
+    if args.end_when_done {
+        cmd.push_str(" --end-when-done");
+    }
     cmd
 }
 
