@@ -95,8 +95,7 @@ impl Action {
 
     /// Every action's name, as [`Action::name`] gives it.
     pub const NAMES: &[&str] = &[
-        "hold", "resume", "skip", "unskip", "fire", "shift", "met", "missed", "note", "end",
-        "undo",
+        "hold", "resume", "skip", "unskip", "fire", "shift", "met", "missed", "note", "end", "undo",
     ];
 
     /// The note a judgment carries (for an undo, what it undid).

@@ -43,6 +43,9 @@ pub struct View {
     /// Per occurrence (timeline order), whom it goes to as the plan says it (`team blue
     /// (3437866)`, `position CEO`, `move to ...`); empty past the plan's size limit.
     pub to: Arc<Vec<String>>,
+    /// Per occurrence (timeline order), its subject, title or text; empty past the
+    /// plan's size limit.
+    pub subjects: Arc<Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -143,17 +146,12 @@ fn state_json(view: &View, you: &Identity) -> Value {
                 };
                 let inject = view.timeline.inject(o);
                 let text = |f: &str| view.timeline.field_text(inject, f);
-                let subject = ["subject", "title", "body"]
-                    .iter()
-                    .map(|f| text(f))
-                    .find(|t| !t.trim().is_empty())
-                    .unwrap_or_default();
                 json!({
                     "key": o.key,
                     "to": view.to.get(fired.occ),
                     "channel": text("channel"),
                     "persona": text("persona"),
-                    "subject": subject.split_whitespace().collect::<Vec<_>>().join(" "),
+                    "subject": view.subjects.get(fired.occ),
                     // Scenario time, whatever the run's speed: T+00:02:00 stays that.
                     "t_plus": crate::plan::show_offset(o.offset),
                     "planned_at": rfc(fired.planned),
@@ -376,13 +374,14 @@ button{font:inherit;padding:4px 10px;margin-right:6px;cursor:pointer}
 table{border-collapse:collapse;margin-top:14px;font-size:13px}th,td{border-bottom:1px solid #eee;padding:3px 8px;text-align:left}
 th{background:#fafafa}td.num{font-variant-numeric:tabular-nums}
 .sent{color:#2e7d32}.late{color:#b8860b}.failed{color:#c62828}.skipped{color:#6d4c41}.will-skip{color:#6d4c41;font-style:italic}
-.pending{color:#1565c0}.in-flight{color:#6a1b9a}#msg{margin-left:10px;color:#555}
+.pending{color:#1565c0}.in-flight{color:#6a1b9a}#msg{margin-left:10px;color:#555}#banner{font-weight:700;padding:6px 10px;background:#fff8e1;border:1px solid #ffe082}#banner.ended{background:#eceff1;border-color:#b0bec5}
 </style></head><body>
 <h1 id="title">injector — live control</h1>
 <p class="meta">T0 <span id="t0">…</span> · times in <span id="zone">…</span> · you: <span id="you">…</span> · <span id="live">connecting…</span></p>
 <p><span id="clock">T+--:--:--</span>Clock: <span id="state">connecting…</span> <span id="shift"></span><span id="next"></span><span id="msg"></span></p>
 <p><button id="hold" data-needs="hold">Hold</button><button id="resume" data-needs="resume">Release hold</button>
-<button id="back5" data-needs="shift">Shift −5m</button><button id="fwd5" data-needs="shift">Shift +5m</button><button id="end" data-needs="end">End exercise</button></p>
+<button id="back5" data-needs="shift">Shift −5m</button><button id="fwd5" data-needs="shift">Shift +5m</button><button id="undo" data-needs="undo">Undo</button><button id="end" data-needs="end">End exercise</button></p>
+<p id="banner" hidden></p>
 <p><label>Note for the report: <input id="note-text" size="60" maxlength="2000"></label> <button id="note-add" data-needs="note">Add note</button></p>
 <ul id="notes"></ul>
 <section id="branches" hidden>
@@ -393,7 +392,7 @@ th{background:#fafafa}td.num{font-variant-numeric:tabular-nums}
 <table><thead><tr><th>Inject</th><th>When</th><th>State</th><th>Because</th><th></th></tr></thead><tbody id="contingencies"></tbody></table>
 <h2>Timeline</h2>
 </section>
-<table><thead><tr><th>Key</th><th>To</th><th>T+</th><th>Planned</th><th>Effective</th><th>Status</th><th>Sent</th><th></th></tr></thead><tbody id="rows"></tbody></table>
+<table><thead><tr><th>Key</th><th>Channel</th><th>Persona</th><th>To</th><th>Subject</th><th>T+</th><th>Planned</th><th>Effective</th><th>Status</th><th>Sent</th><th></th></tr></thead><tbody id="rows"></tbody></table>
 <script>
 // The token arrives once in the URL's fragment: kept in this tab's session storage, and
 // taken out of the address bar (and so out of history and any shared link).
@@ -404,9 +403,27 @@ const headers = {'Authorization': 'Bearer ' + token, 'Content-Type': 'applicatio
 let may = [];
 let zone = 'UTC';
 function msg(t){document.getElementById('msg').textContent = t;}
+// An action that needs a confirmation answers with what it would do: shown in a
+// dialog, and sent again confirming exactly that preview (refused with the new one if
+// the consequences changed meanwhile).
 async function act(action, body){
-  const r = await fetch('/api/' + action, {method:'POST', headers, body: JSON.stringify(body||{})});
-  const j = await r.json(); msg(j.ok ? j.message : j.error);
+  body = body || {};
+  for(;;){
+    const r = await fetch('/api/' + action, {method:'POST', headers, body: JSON.stringify(body)});
+    const j = await r.json();
+    if(j.confirm_needed && j.preview){
+      if(!confirm(describe(j.preview))){ msg('left as it was: nothing was done'); return; }
+      body = Object.assign({}, body, {confirm: j.preview.id});
+      continue;
+    }
+    msg(j.ok ? j.message : j.error); return;
+  }
+}
+function describe(p){
+  const lines = (p.items || []).slice(0, 12).map(i => '• ' + i.key + (i.subject ? ' “' + i.subject + '”' : '') + ': ' + i.effect
+    + (i.to ? ' (' + when(i.to) + ')' : i.from ? ' (due ' + when(i.from) + ')' : ''));
+  if((p.items || []).length > 12) lines.push('… and ' + (p.items.length - 12) + ' more');
+  return p.action.charAt(0).toUpperCase() + p.action.slice(1) + ': this ' + p.text + '\n\n' + lines.join('\n') + '\n\nDo it?';
 }
 function cell(text, cls){const td=document.createElement('td'); td.textContent=text||''; if(cls) td.className=cls; return td;}
 // A date and time in the scenario's zone, with the zone's name: 2026-03-28 09:00:00 CET.
@@ -417,6 +434,13 @@ function when(t){
     hour:'2-digit', minute:'2-digit', second:'2-digit', hourCycle:'h23', timeZoneName:'short'}).formatToParts(d);
   const p = Object.fromEntries(parts.map(x => [x.type, x.value]));
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${p.timeZoneName}`;
+}
+// A move as people say it: 2m later, 1h 30m earlier.
+function words(ms){
+  let s = Math.round(Math.abs(ms) / 1000); const parts = [];
+  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60; s = s % 60;
+  if(h) parts.push(h + 'h'); if(m) parts.push(m + 'm'); if(s || !parts.length) parts.push(s + 's');
+  return parts.join(' ') + (ms < 0 ? ' earlier' : ' later');
 }
 function hms(ms){
   const sign = ms < 0 ? '-' : ''; let s = Math.floor(Math.abs(ms) / 1000);
@@ -447,6 +471,8 @@ async function follow(){
         }
       }
     }catch(e){}
+    // The run ended: its last state says how; nothing to reconnect to.
+    if(last && last.ended){ document.getElementById('live').textContent = 'ended'; return; }
     document.getElementById('live').textContent = 'reconnecting…';
     await new Promise(ok => setTimeout(ok, 1000));
   }
@@ -454,7 +480,7 @@ async function follow(){
 let last = null;
 function show(s){
   last = s;
-  may = (s.you && s.you.may) || [];
+  may = (s.ended ? [] : (s.you && s.you.may)) || [];
   document.getElementById('you').textContent = s.you ? s.you.name + ' (' + s.you.role + ')' : '';
   for(const b of document.querySelectorAll('[data-needs]')) b.hidden = !may.includes(b.dataset.needs);
   zone = s.timezone || 'UTC';
@@ -464,11 +490,15 @@ function show(s){
   document.getElementById('t0').textContent = when(s.t0);
   document.getElementById('zone').textContent = zone;
   // The exercise clock: time since T0, less holds and shifts; it stands still while held.
-  const until = s.held ? Date.parse(s.held_since) : now;
+  const until = s.ended ? Date.parse(s.now) : s.held ? Date.parse(s.held_since) : now;
   document.getElementById('clock').textContent = 'T+' + hms(until - t0 - s.shift_ms);
   const st = document.getElementById('state');
-  st.textContent = s.held ? 'held' : 'running'; st.className = s.held ? 'held' : 'running';
-  document.getElementById('shift').textContent = s.shift_ms ? '(shifted ' + (s.shift_ms/1000) + ' s)' : '';
+  st.textContent = s.ended ? 'ended' : s.held ? 'held' : 'running'; st.className = s.ended ? 'ended' : s.held ? 'held' : 'running';
+  document.getElementById('shift').textContent = s.shift_ms ? '(moved ' + words(s.shift_ms) + ')' : '';
+  const banner = document.getElementById('banner');
+  banner.hidden = !(s.ended || s.waiting);
+  banner.className = s.ended ? 'ended' : '';
+  banner.textContent = s.ended ? 'The exercise is over: ' + s.ended + '.' : s.waiting ? 'All sent: end the exercise when the hot wash is done.' : '';
   const next = s.occurrences.find(o => o.status === 'pending');
   document.getElementById('next').textContent = next
     ? 'next: ' + next.key + (s.held ? ' (held)' : ' in ' + hms(Math.max(0, Date.parse(next.effective_at) - now)))
@@ -476,7 +506,7 @@ function show(s){
   const rows = document.getElementById('rows'); rows.textContent = '';
   for(const o of s.occurrences){
     const tr = document.createElement('tr'); tr.dataset.key = o.key;
-    tr.append(cell(o.key), cell(o.to, 'to'), cell('T+' + hms(Date.parse(o.planned_at) - t0), 'num'), cell(when(o.planned_at), 'num'), cell(when(o.effective_at), 'num'));
+    tr.append(cell(o.key), cell(o.channel), cell(o.persona), cell(o.to, 'to'), cell(o.subject, 'subject'), cell(o.t_plus, 'num'), cell(when(o.planned_at), 'num'), cell(when(o.effective_at), 'num'));
     const status = cell(o.status); status.className = 'status ' + (o.late ? 'late' : o.status.replace(' ', '-')); tr.append(status, cell(when(o.sent_at), 'num'));
     const td = document.createElement('td');
     if((o.status === 'pending' || o.status === 'will skip') && may.includes('fire')){
@@ -532,10 +562,11 @@ document.getElementById('hold').onclick = () => act('hold');
 document.getElementById('resume').onclick = () => act('resume');
 document.getElementById('back5').onclick = () => act('shift', {by:'-5m'});
 document.getElementById('fwd5').onclick = () => act('shift', {by:'5m'});
-document.getElementById('end').onclick = () => { if(confirm('End the exercise now? Nothing more fires.')) act('end'); };
+document.getElementById('end').onclick = () => act('end');
+document.getElementById('undo').onclick = () => act('undo');
 document.getElementById('note-add').onclick = () => { const t = document.getElementById('note-text'); if(t.value.trim()){ act('note', {text: t.value}); t.value = ''; } };
 // Countdowns tick between pushes.
-setInterval(() => { if(last){ last.now = new Date(Date.parse(last.now) + 1000).toISOString(); show(last); } }, 1000);
+setInterval(() => { if(last && !last.ended){ last.now = new Date(Date.parse(last.now) + 1000).toISOString(); show(last); } }, 1000);
 refresh(); follow();
 </script></body></html>
 "##;

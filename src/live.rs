@@ -431,6 +431,7 @@ mod tests {
             dry_run: false,
             max_speed,
             to: Arc::new(Vec::new()),
+            subjects: Arc::new(Vec::new()),
         }
     }
 

@@ -217,6 +217,25 @@ impl Timeline {
         &self.scenario.injects[occ.inject]
     }
 
+    /// What a person knows an occurrence by: its rendered subject, title or text (the
+    /// first 48 characters, on one line), or nothing when its body cannot be built.
+    pub fn subject(&self, occ: &Occurrence) -> String {
+        let Ok(body) = self.body(occ) else {
+            return String::new();
+        };
+        let text = ["subject", "title", "body"]
+            .iter()
+            .map(|f| crate::message::field_text(&body, f))
+            .find(|t| !t.trim().is_empty())
+            .unwrap_or_default();
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.chars().count() > 48 {
+            format!("{}…", text.chars().take(47).collect::<String>())
+        } else {
+            text
+        }
+    }
+
     /// The merged fields of an inject: defaults, overridden by the inject's own.
     pub fn merged_fields<'a>(&'a self, inject: &'a Inject) -> Vec<&'a Field> {
         let mut fields: Vec<&Field> = self

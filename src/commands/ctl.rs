@@ -273,7 +273,11 @@ fn print_preview(preview: &Value, json: bool, data: bool) -> Result<(), Error> {
             (None, Some(t)) => format!(" at {}", short_time(t)),
             (None, None) => String::new(),
         };
-        text.push_str(&format!("  {}{subject}: {}{times}\n", s("key"), s("effect")));
+        text.push_str(&format!(
+            "  {}{subject}: {}{times}\n",
+            s("key"),
+            s("effect")
+        ));
     }
     if items.len() > 20 {
         text.push_str(&format!("  and {} more\n", items.len() - 20));
@@ -289,7 +293,9 @@ fn print_preview(preview: &Value, json: bool, data: bool) -> Result<(), Error> {
 /// `10:02:13` of an RFC 3339 instant, as the machine's local time shows it.
 fn short_time(rfc: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc).map_or(rfc.to_string(), |t| {
-        t.with_timezone(&chrono::Local).format("%H:%M:%S").to_string()
+        t.with_timezone(&chrono::Local)
+            .format("%H:%M:%S")
+            .to_string()
     })
 }
 
@@ -321,7 +327,9 @@ fn status_table(state: &Value) -> String {
         s(&state["scenario"]),
         local(&state["t0"]),
         s(&state["timezone"]),
-        state["speed"].as_f64().map_or("max".to_string(), |v| v.to_string()),
+        state["speed"]
+            .as_f64()
+            .map_or("max".to_string(), |v| v.to_string()),
         clock,
         if shift != 0 {
             format!("  (moved {})", crate::human::moved_ms(shift))

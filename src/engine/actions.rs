@@ -70,7 +70,7 @@ impl<D: Dispatch> Engine<D> {
                 Some(id) if !id.is_empty() && id != preview.id => {
                     let mut changed = preview;
                     changed.text = format!(
-                        "what it would do has changed since the preview you confirmed: {}",
+                        "{} (what it would do changed since the preview you confirmed)",
                         changed.text
                     );
                     return Ok(Reply::Preview(changed));
@@ -138,7 +138,10 @@ impl<D: Dispatch> Engine<D> {
             }
             Action::Skip(key) => {
                 self.carry(cursor, event(action.clone(), None)).await?;
-                Ok(Reply::Done(format!("{key} will be skipped ({})", preview.text)))
+                Ok(Reply::Done(format!(
+                    "{key} will be skipped ({})",
+                    preview.text
+                )))
             }
             Action::Unskip(key) => {
                 self.carry(cursor, event(action.clone(), None)).await?;
@@ -246,11 +249,13 @@ impl<D: Dispatch> Engine<D> {
                     .iter()
                     .map(|p| self.consequence(p.occ, "moves", Some(p.at), Some(moved(p.at, held))))
                     .collect();
-                let next = live
-                    .first()
-                    .map_or(String::new(), |p| {
-                        format!(" (next: {} at {})", self.name(p.occ), self.clock_time(moved(p.at, held)))
-                    });
+                let next = live.first().map_or(String::new(), |p| {
+                    format!(
+                        " (next: {} at {})",
+                        self.name(p.occ),
+                        self.clock_time(moved(p.at, held))
+                    )
+                });
                 Ok(plain(
                     format!(
                         "releases the hold of {}: {} move {} later{next}",
@@ -358,7 +363,11 @@ impl<D: Dispatch> Engine<D> {
                     if !live.is_empty() {
                         parts.push(format!(
                             "{} will not be sent (next: {} at {})",
-                            human::count(live.len(), "occurrence not yet sent", "occurrences not yet sent"),
+                            human::count(
+                                live.len(),
+                                "occurrence not yet sent",
+                                "occurrences not yet sent"
+                            ),
                             self.name(live[0].occ),
                             self.when(live[0].at)
                         ));
@@ -469,7 +478,11 @@ impl<D: Dispatch> Engine<D> {
             human::moved_ms(ms)
         );
         if !past.is_empty() {
-            let earliest = past.iter().map(|p| moved(p.at, by)).min().unwrap_or(reference);
+            let earliest = past
+                .iter()
+                .map(|p| moved(p.at, by))
+                .min()
+                .unwrap_or(reference);
             text.push_str(&format!(
                 ": {} would be due in the past (earliest {} ago) and would be {}",
                 past.len(),
@@ -601,10 +614,7 @@ impl<D: Dispatch> Engine<D> {
                 ));
             };
             return Ok(plain(
-                format!(
-                    "sends {} now although {because}{sent}",
-                    self.name(occ)
-                ),
+                format!("sends {} now although {because}{sent}", self.name(occ)),
                 true,
                 vec![self.consequence(occ, "sent at once", None, Some(now))],
             ));
@@ -627,11 +637,7 @@ impl<D: Dispatch> Engine<D> {
             }
             for &occ in &other.occurrences {
                 if let Some((_, at)) = cursor.went.iter().find(|(o, _)| *o == occ) {
-                    out.push_str(&format!(
-                        "; {} went at {}",
-                        self.name(occ),
-                        self.when(*at)
-                    ));
+                    out.push_str(&format!("; {} went at {}", self.name(occ), self.when(*at)));
                 }
             }
         }
@@ -659,8 +665,7 @@ impl<D: Dispatch> Engine<D> {
         let mut list = Vec::new();
         let mut soon = false;
         let mut follows = Vec::new();
-        if let Ok(effects) = trial.on_judge(&b.model, e, met, (now, base), Source::Command, None)
-        {
+        if let Ok(effects) = trial.on_judge(&b.model, e, met, (now, base), Source::Command, None) {
             for effect in effects {
                 match effect {
                     crate::branch::Effect::Trigger {
@@ -768,12 +773,16 @@ impl<D: Dispatch> Engine<D> {
         for p in pending {
             let to = moved(p.at, after.shift - clock.shift);
             let skipped = self.skipped_by(&after, p.occ);
-            let effect = if skipped {
+            let effect = if skipped && !p.skipped {
                 "skipped"
+            } else if p.skipped && !skipped {
+                "fires again"
+            } else if skipped {
+                continue;
             } else if to < reference {
                 late += 1;
                 "sent at once"
-            } else if to != p.at || p.skipped {
+            } else if to != p.at {
                 "moves"
             } else {
                 continue;
@@ -821,7 +830,10 @@ impl<D: Dispatch> Engine<D> {
             let by = cursor.ended_by.as_deref().unwrap_or("a director");
             format!("ended by {by} at {}", self.when(now))
         } else if cursor.stopped {
-            format!("stopped at {} (interrupted; a resume takes it up)", self.when(now))
+            format!(
+                "stopped at {} (interrupted; a resume takes it up)",
+                self.when(now)
+            )
         } else {
             format!("completed at {}", self.when(now))
         }
@@ -955,7 +967,11 @@ impl<D: Dispatch> Engine<D> {
         if self.find(items, cursor, key).is_none()
             && let Some((occ, None)) = self.find_contingent(cursor, key)
             && let Some(b) = cursor.branch.as_ref()
-            && let Some(c) = b.model.conditionals.iter().find(|c| c.occurrences.contains(&occ))
+            && let Some(c) = b
+                .model
+                .conditionals
+                .iter()
+                .find(|c| c.occurrences.contains(&occ))
             && let Some((e, met)) = c.judgment()
         {
             let id = b.model.expectations[e].id.clone();
@@ -1006,7 +1022,10 @@ impl<D: Dispatch> Engine<D> {
             }
         };
         let occ_key = self.timeline.occurrences[item.occ].key.clone();
-        let inject_id = &self.timeline.inject(&self.timeline.occurrences[item.occ]).id;
+        let inject_id = &self
+            .timeline
+            .inject(&self.timeline.occurrences[item.occ])
+            .id;
         if cursor.clock.skips(&occ_key, inject_id) {
             cursor.clock.unskip(&occ_key);
         }
@@ -1166,20 +1185,9 @@ impl<D: Dispatch> Engine<D> {
         }
     }
 
-    /// Its subject, title or text as written (templates unrendered), shortened.
+    /// Its subject, title or text, as the page and the plan show it.
     fn subject(&self, occ: usize) -> String {
-        let inject = self.timeline.inject(&self.timeline.occurrences[occ]);
-        let text = ["subject", "title", "body"]
-            .iter()
-            .map(|f| self.timeline.field_text(inject, f))
-            .find(|t| !t.trim().is_empty())
-            .unwrap_or_default();
-        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if text.chars().count() > 48 {
-            format!("{}…", text.chars().take(47).collect::<String>())
-        } else {
-            text
-        }
+        self.timeline.subject(&self.timeline.occurrences[occ])
     }
 
     fn consequence(
@@ -1204,7 +1212,7 @@ impl<D: Dispatch> Engine<D> {
         let mut parts: Vec<String> = all
             .iter()
             .take(5)
-            .map(|(o, at)| format!("{} at {}", self.timeline.occurrences[*o].key, self.clock_time(*at)))
+            .map(|(o, at)| format!("{} at {}", self.name(*o), self.clock_time(*at)))
             .collect();
         if all.len() > 5 {
             parts.push(format!("and {} more", all.len() - 5));

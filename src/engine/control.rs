@@ -56,8 +56,8 @@ pub struct Preview {
     pub text: String,
     /// Whether it needs a confirmation to be carried out.
     pub confirm: bool,
-    /// A digest of what it would do: a confirmation naming it is carried out only while
-    /// the consequences are still these.
+    /// A digest of what it would change and how (keys and effects): a confirmation
+    /// naming it is carried out only while the consequences are still these.
     pub id: String,
     /// Each occurrence or expected action it changes.
     pub items: Vec<Consequence>,
@@ -85,10 +85,12 @@ impl Preview {
     /// A preview of `action` saying `text`, its id made from what it says.
     pub fn new(action: &Action, text: String, confirm: bool, items: Vec<Consequence>) -> Preview {
         use sha2::Digest;
+        // What it changes and how, not when: a preview a second old names the same
+        // consequences though its countdowns moved on.
         let mut h = sha2::Sha256::new();
-        h.update(text.as_bytes());
+        h.update(action.name().as_bytes());
         for i in &items {
-            h.update(format!("{}|{}|{:?}|{:?}\n", i.key, i.effect, i.from, i.to).as_bytes());
+            h.update(format!("{}|{}\n", i.key, i.effect).as_bytes());
         }
         let id = h
             .finalize()

@@ -147,6 +147,7 @@ async fn run_part(
                     action,
                     source: Source::Command,
                     by: None,
+                    ask: crate::schedule::confirmed(),
                     reply,
                 })
                 .await
@@ -154,7 +155,11 @@ async fn run_part(
             {
                 break;
             }
-            replies.push(answer.await.unwrap_or(Err("the run has finished".into())));
+            replies.push(
+                answer
+                    .await
+                    .map_or(Err("the run has finished".into()), crate::schedule::replied),
+            );
         }
         replies
     });

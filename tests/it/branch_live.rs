@@ -53,7 +53,7 @@ async fn ctl_met_on_a_live_run_fires_the_met_branch_at_the_stand_in_on_time() {
     .await;
     // After the call (T0 + 1 s): the expectation is open, with its deadline.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let status = ctl(dir, &control, &token, &["status"]).await;
+    let status = ctl(dir, &control, &token, &["--format", "json", "status"]).await;
     let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(doc["expectations"][0]["id"], "evacuation-ordered");
     assert!(doc["expectations"][0]["due"].is_string(), "{doc}");
@@ -67,11 +67,24 @@ async fn ctl_met_on_a_live_run_fires_the_met_branch_at_the_stand_in_on_time() {
         "{}",
         typo.stderr
     );
+    // Its branch would fire within a minute: shown first, and not done unconfirmed.
+    let unconfirmed = ctl(dir, &control, &token, &["met", "evacuation-ordered"]).await;
+    assert_eq!(unconfirmed.code, 1, "{}", unconfirmed.stderr);
+    assert!(
+        unconfirmed
+            .stderr
+            .contains("judges evacuation-ordered met: well-done")
+            && unconfirmed.stderr.contains("fires in 1.")
+            && unconfirmed.stderr.contains("needs a confirmation"),
+        "{}",
+        unconfirmed.stderr
+    );
     let met = ctl(
         dir,
         &control,
         &token,
         &[
+            "--yes",
             "met",
             "evacuation-ordered",
             "--note",

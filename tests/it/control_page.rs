@@ -157,6 +157,19 @@ impl Driver {
         panic!("{css} could not be clicked");
     }
 
+    /// Wait for the page's confirmation dialog and accept it; its text.
+    async fn accept_dialog(&self) -> String {
+        for _ in 0..100 {
+            let text = self.session("GET", "/alert/text", None).await;
+            if let Some(t) = text.as_str() {
+                self.session("POST", "/alert/accept", Some(json!({}))).await;
+                return t.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no confirmation dialog appeared");
+    }
+
     /// Wait until the element's text satisfies `ok` (up to 30 s: a browser's first start
     /// on a fresh machine builds its caches).
     async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
@@ -234,6 +247,36 @@ async fn hold_and_fire_now_from_the_page() {
 
     driver.click("#hold").await;
     driver.wait_text("#state", |t| t == "held").await;
+    // A shift that would put pending injects in the past is refused, in words; one
+    // that would not shows what it moves in a dialog first; Undo puts it back.
+    driver.click("#back5").await;
+    driver
+        .wait_text("#msg", |t| t.contains("into the past"))
+        .await;
+    driver.click("#fwd5").await;
+    let dialog = driver.accept_dialog().await;
+    assert!(
+        dialog.starts_with("Shift: this moves ") && dialog.contains("5m later"),
+        "{dialog}"
+    );
+    driver
+        .wait_text("#msg", |t| {
+            t.starts_with("shifted: everything not yet fired moves 5m later")
+        })
+        .await;
+    driver
+        .wait_text("#shift", |t| t == "(moved 5m later)")
+        .await;
+    driver.click("#undo").await;
+    let dialog = driver.accept_dialog().await;
+    assert!(
+        dialog.starts_with("Undo: this undoes the shift of 5m later by director"),
+        "{dialog}"
+    );
+    driver
+        .wait_text("#msg", |t| t.starts_with("undone: the shift of 5m later"))
+        .await;
+    driver.wait_text("#shift", |t| t.is_empty()).await;
     let before = sent(&server).len();
     driver.click("button[data-fire=\"i3\"]").await;
     driver
@@ -261,7 +304,16 @@ async fn hold_and_fire_now_from_the_page() {
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(0));
     let sources = control_actions(dir, "s.journal.jsonl");
-    assert_eq!(sources, ["hold page", "fire page", "resume command"]);
+    assert_eq!(
+        sources,
+        [
+            "hold page",
+            "shift page",
+            "undo page",
+            "fire page",
+            "resume command"
+        ]
+    );
     server.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -350,7 +402,7 @@ async fn single_keys_in_a_terminal_hold_fire_and_resume() {
     tm(&["send-keys", "-t", "SESSION", "f"]);
     wait_for("i1 fired");
     tm(&["send-keys", "-t", "SESSION", " "]);
-    wait_for("resumed after");
+    wait_for("released after");
     // Skip the next one, then think again: `u` undoes exactly that skip.
     tm(&["send-keys", "-t", "SESSION", "s"]);
     wait_for("i2 will be skipped");
@@ -446,6 +498,13 @@ async fn judge_met_on_the_page_and_see_the_branch_sent() {
     driver
         .click("button[data-met=\"evacuation-ordered\"]")
         .await;
+    // Its branch fires within a minute: the page asks first, saying so.
+    let dialog = driver.accept_dialog().await;
+    assert!(
+        dialog.starts_with("Met: this judges evacuation-ordered met: well-done")
+            && dialog.contains("fires in"),
+        "{dialog}"
+    );
     driver
         .wait_text("tr[data-id=\"evacuation-ordered\"] .outcome", |t| {
             t == "met"
@@ -500,6 +559,9 @@ async fn a_key_in_the_terminal_judges_the_expected_action_it_shows() {
     wait_for("note  Blue is stalling_");
     tm(&["send-keys", "-t", "SESSION", "Enter"]);
     wait_for("note taken");
+    // Its branch would fire at once: the first `x` shows so, the second does it.
+    tm(&["send-keys", "-t", "SESSION", "x"]);
+    wait_for("press `x` again within 10 s to do it");
     tm(&["send-keys", "-t", "SESSION", "x"]);
     wait_for("evacuation-ordered judged missed; triggered flood-worsens");
     wait_for("dry run: 3 sent");
@@ -636,7 +698,7 @@ async fn a_director_and_an_observer_on_one_live_exercise() {
     let end = crate::stand_in::client()
         .post(format!("{url}api/end"))
         .bearer_auth(&dana)
-        .json(&json!({}))
+        .json(&json!({"confirm": true}))
         .send()
         .await
         .unwrap();

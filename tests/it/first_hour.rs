@@ -335,7 +335,7 @@ async fn unskip_undoes_a_skip_by_inject_id_one_occurrence_at_a_time() {
     let t0 = t0_in(1);
     let (child, control, token) =
         run_with_control(dir, &["run", "s.yaml", "--dry-run", "--start-at", &t0]).await;
-    let skip = ctl(dir, &control, &token, &["skip", "gauge"]).await;
+    let skip = ctl(dir, &control, &token, &["--yes", "skip", "gauge"]).await;
     assert_eq!(skip.code, 0, "{}", skip.stderr);
     let unskip = ctl(dir, &control, &token, &["unskip", "gauge#2"]).await;
     assert_eq!(
@@ -407,7 +407,7 @@ async fn ctl_takes_the_address_without_a_scheme() {
     let (mut child, control, token) =
         run_with_control(dir, &["run", "s.yaml", "--dry-run", "--start-at", &t0]).await;
     let bare = control.trim_start_matches("http://").trim_end_matches('/');
-    let status = ctl(dir, bare, &token, &["status"]).await;
+    let status = ctl(dir, bare, &token, &["--format", "json", "status"]).await;
     assert_eq!(status.code, 0, "{}", status.stderr);
     assert!(
         status.stdout.contains("\"occurrences\""),

@@ -182,16 +182,35 @@ async fn extreme_shifts_are_refused_and_an_edited_journal_never_bricks_a_resume(
     assert_eq!(answer.status(), 400);
     // Many shifts that add up past a year: the last is refused, the run goes on.
     for _ in 0..2 {
-        assert_eq!(ctl(dir, &control, &token, &["shift", "200d"]).await.code, 0);
         assert_eq!(
-            ctl(dir, &control, &token, &["shift", "-200d"]).await.code,
+            ctl(dir, &control, &token, &["--yes", "shift", "200d"])
+                .await
+                .code,
+            0
+        );
+        assert_eq!(
+            ctl(dir, &control, &token, &["--yes", "shift", "-200d"])
+                .await
+                .code,
             0
         );
     }
-    assert_eq!(ctl(dir, &control, &token, &["shift", "300d"]).await.code, 0);
-    assert_eq!(ctl(dir, &control, &token, &["shift", "100d"]).await.code, 1);
     assert_eq!(
-        ctl(dir, &control, &token, &["shift", "-300d"]).await.code,
+        ctl(dir, &control, &token, &["--yes", "shift", "300d"])
+            .await
+            .code,
+        0
+    );
+    assert_eq!(
+        ctl(dir, &control, &token, &["--yes", "shift", "100d"])
+            .await
+            .code,
+        1
+    );
+    assert_eq!(
+        ctl(dir, &control, &token, &["--yes", "shift", "-300d"])
+            .await
+            .code,
         0
     );
     let out = child.wait_with_output().await.unwrap();

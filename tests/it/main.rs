@@ -16,6 +16,7 @@ mod report;
 mod run;
 pub mod schedule;
 mod schema;
+mod slips;
 mod stand_in;
 mod validate_rules;
 mod white_cell;

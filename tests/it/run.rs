@@ -851,6 +851,11 @@ pub async fn run_with_control(
     use tokio::io::AsyncBufReadExt;
     let mut full = args.to_vec();
     full.extend(["--control", "127.0.0.1:0"]);
+    // Ends by itself once everything is handled, unless the test waits to end it.
+    if !args.contains(&"--wait-for-end") {
+        full.push("--end-when-done");
+    }
+    full.retain(|a| *a != "--wait-for-end");
     let mut child = command(dir, &full, &[]).spawn().unwrap();
     let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let (mut url, mut token) = (String::new(), String::new());
@@ -905,13 +910,13 @@ async fn ctl_steers_a_real_run() {
     let held = ctl(dir, &control, &token, &["hold"]).await;
     assert_eq!(
         (held.code, held.stdout.trim()),
-        (0, "held"),
+        (0, "held: nothing fires until the hold is released"),
         "{}",
         held.stderr
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let sent_while_held = sent(&server).len();
-    let status = ctl(dir, &control, &token, &["status"]).await;
+    let status = ctl(dir, &control, &token, &["--format", "json", "status"]).await;
     let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(doc["held"], true);
     assert_eq!(doc["occurrences"].as_array().unwrap().len(), 6);

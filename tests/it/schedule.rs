@@ -58,6 +58,25 @@ fn every_occurrence(timeline: &injector::timeline::Timeline) -> Vec<Item> {
 }
 
 /// The tests' engine settings: late ones fire, 16 in flight.
+/// Asked as `ctl --yes` does: carried out whatever it would do (a shift's late ones
+/// sent at once).
+pub fn confirmed() -> injector::engine::Ask {
+    injector::engine::Ask {
+        confirmed: Some(String::new()),
+        late: Some(injector::engine::LatePolicy::Fire),
+        ..Default::default()
+    }
+}
+
+/// A reply as the tests read it: what was done, or why not.
+pub fn replied(r: injector::engine::Reply) -> Result<String, String> {
+    match r {
+        injector::engine::Reply::Done(m) => Ok(m),
+        injector::engine::Reply::Refused(m) => Err(m),
+        injector::engine::Reply::Preview(p) => Err(format!("needs a confirmation: {}", p.text)),
+    }
+}
+
 pub fn config(late_max: Duration, preconnect: bool) -> Config {
     Config {
         late: LatePolicy::Fire,
@@ -67,6 +86,7 @@ pub fn config(late_max: Duration, preconnect: bool) -> Config {
         redirect_team: None,
         preconnect,
         drain: Duration::from_secs(10),
+        wait_for_end: false,
     }
 }
 
@@ -347,11 +367,12 @@ mod control {
             action,
             source: Source::Command,
             by: None,
+            ask: confirmed(),
             reply,
         })
         .await
         .unwrap();
-        answer.await.unwrap()
+        super::replied(answer.await.unwrap())
     }
 
     /// (body, milliseconds after T0 it was sent, its ts in seconds after T0), in send order.

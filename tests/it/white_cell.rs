@@ -67,7 +67,14 @@ async fn start(
 ) {
     use tokio::io::AsyncBufReadExt;
     let t0 = t0_in(1);
-    let mut args = vec!["run", "s.yaml", "--dry-run", "--control", "127.0.0.1:0"];
+    let mut args = vec![
+        "run",
+        "s.yaml",
+        "--dry-run",
+        "--control",
+        "127.0.0.1:0",
+        "--end-when-done",
+    ];
     // A resume keeps its T0.
     if !extra.contains(&"--resume") {
         args.extend(["--start-at", &t0]);
@@ -204,11 +211,23 @@ async fn every_role_may_do_exactly_its_actions_and_no_token_ever_shows() {
     );
     // End: a controller may not, the director may; the run stops.
     assert_eq!(
-        post(&url, Some(cory), "end", serde_json::json!({})).await,
+        post(
+            &url,
+            Some(cory),
+            "end",
+            serde_json::json!({"confirm": true})
+        )
+        .await,
         403
     );
     assert_eq!(
-        post(&url, Some(dana), "end", serde_json::json!({})).await,
+        post(
+            &url,
+            Some(dana),
+            "end",
+            serde_json::json!({"confirm": true})
+        )
+        .await,
         200
     );
     let out = child.wait_with_output().await.unwrap();
@@ -271,7 +290,13 @@ async fn tls_with_a_pinned_fingerprint_and_plain_http_only_on_loopback() {
         .lines()
         .find_map(|l| l.strip_prefix("control token: ").map(String::from))
         .unwrap();
-    let ok = ctl(d, &url, &token, &["--fingerprint", &fingerprint, "status"]).await;
+    let ok = ctl(
+        d,
+        &url,
+        &token,
+        &["--fingerprint", &fingerprint, "--format", "json", "status"],
+    )
+    .await;
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(
         ok.stdout.contains("\"role\": \"director\""),
@@ -294,9 +319,14 @@ async fn tls_with_a_pinned_fingerprint_and_plain_http_only_on_loopback() {
         unpinned.stderr
     );
     assert_eq!(
-        ctl(d, &url, &token, &["--fingerprint", &fingerprint, "end"])
-            .await
-            .code,
+        ctl(
+            d,
+            &url,
+            &token,
+            &["--fingerprint", &fingerprint, "--yes", "end"]
+        )
+        .await
+        .code,
         0
     );
     let _ = child.wait_with_output().await;
@@ -333,7 +363,13 @@ async fn resume_keeps_who_is_who_and_a_rotated_token_takes_effect() {
         200
     );
     assert_eq!(
-        post(&url, Some(&first[0]), "end", serde_json::json!({})).await,
+        post(
+            &url,
+            Some(&first[0]),
+            "end",
+            serde_json::json!({"confirm": true})
+        )
+        .await,
         200
     );
     let _ = child.wait_with_output().await;
@@ -350,7 +386,13 @@ async fn resume_keeps_who_is_who_and_a_rotated_token_takes_effect() {
         200
     );
     assert_eq!(
-        post(&url, Some(&second[0]), "end", serde_json::json!({})).await,
+        post(
+            &url,
+            Some(&second[0]),
+            "end",
+            serde_json::json!({"confirm": true})
+        )
+        .await,
         200
     );
     let _ = child.wait_with_output().await;
@@ -385,7 +427,7 @@ async fn ctl_watch_follows_the_run_until_it_ends() {
         .unwrap();
     let mut watch = command(
         d,
-        &["ctl", "--control", &url, "watch"],
+        &["ctl", "--control", &url, "--format", "json", "watch"],
         &[("INJECTOR_CONTROL_TOKEN", &token)],
     )
     .spawn()
@@ -407,7 +449,7 @@ async fn ctl_watch_follows_the_run_until_it_ends() {
     .await
     .expect("the hold was pushed");
     assert_eq!(held["you"]["name"], "director");
-    assert_eq!(ctl(d, &url, &token, &["end"]).await.code, 0);
+    assert_eq!(ctl(d, &url, &token, &["--yes", "end"]).await.code, 0);
     let _ = child.wait_with_output().await;
     let status = tokio::time::timeout(Duration::from_secs(20), async {
         while let Ok(Some(_)) = lines.next_line().await {}
@@ -451,7 +493,7 @@ async fn a_certificate_from_pem_files() {
         .trim_start_matches("SHA256:")
         .replace(':', "")
         .to_lowercase();
-    let ok = ctl(d, &url, &token, &["--fingerprint", &plain, "end"]).await;
+    let ok = ctl(d, &url, &token, &["--fingerprint", &plain, "--yes", "end"]).await;
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     let _ = child.wait_with_output().await;
 

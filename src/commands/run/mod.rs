@@ -131,6 +131,16 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
                 })
                 .collect()
         })),
+        // Made once: a page's state never renders a body.
+        subjects: Arc::new(if p.plan.is_some() {
+            p.timeline
+                .occurrences
+                .iter()
+                .map(|o| p.timeline.subject(o))
+                .collect()
+        } else {
+            Vec::new()
+        }),
     };
     let control_server = match &args.control {
         Some(addr) => Some(start_control(addr, args, commands_tx.clone(), view.clone()).await?),
@@ -469,7 +479,7 @@ async fn finish(
             at: time_text(Utc::now()),
             reason: if interrupted {
                 "interrupted".into()
-            } else if ended {
+            } else if ended && summary.pending > 0 {
                 "ended".into()
             } else {
                 "completed".into()

@@ -162,7 +162,7 @@ fn log_event(event: &Event, tag: &str) {
             let what = action
                 .key()
                 .map(String::from)
-                .or_else(|| moved_ms.map(|ms| format!("{ms} ms")))
+                .or_else(|| moved_ms.map(crate::human::moved_ms))
                 .unwrap_or_default();
             let note = action.note().map_or(String::new(), |n| format!(" ({n})"));
             tracing::warn!(
