@@ -35,6 +35,8 @@ pub struct Board {
     fold: Fold,
     /// What this run fires, in firing order.
     fired: Vec<Fired>,
+    /// What went, failed or was skipped before a restart (not fired again).
+    earlier: Vec<Fired>,
     /// The most recently finished slots (fold indices), newest last.
     recent: VecDeque<usize>,
     /// Contingency occurrences by key, not yet listed in `fired`: they join it when
@@ -102,6 +104,23 @@ impl Board {
                 slot: fold.seed(timeline.occurrences[i.occ].key.clone()),
             })
             .collect();
+        // What went (or failed, or was skipped) before a restart: shown with the rest.
+        let firing: std::collections::HashSet<usize> = items.iter().map(|i| i.occ).collect();
+        let earlier: Vec<Fired> = timeline
+            .occurrences
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !firing.contains(i))
+            .filter_map(|(i, o)| {
+                let slot = fold.index_of(&o.key)?;
+                let s = fold.slot(slot);
+                (s.status != crate::fold::Status::Pending).then(|| Fired {
+                    occ: i,
+                    planned: s.planned.unwrap_or_else(|| timeline.fire_at(o).to_utc()),
+                    slot,
+                })
+            })
+            .collect();
         let contingent = timeline
             .occurrences
             .iter()
@@ -112,6 +131,7 @@ impl Board {
         Board {
             fold,
             fired,
+            earlier,
             recent: VecDeque::with_capacity(RECENT + 1),
             contingent,
             notes,
@@ -153,6 +173,21 @@ impl Board {
     /// What this run fires, in firing order, each with where it stands.
     pub fn fired(&self) -> impl Iterator<Item = (&Fired, &Slot)> {
         self.fired.iter().map(|f| (f, self.fold.slot(f.slot)))
+    }
+
+    /// The whole exercise: what went before a restart, then what this run fires, in
+    /// order of their instants (ties in timeline order).
+    pub fn whole(&self) -> Vec<(&Fired, &Slot)> {
+        let mut all: Vec<(&Fired, &Slot)> = self
+            .earlier
+            .iter()
+            .map(|f| (f, self.fold.slot(f.slot)))
+            .chain(self.fired())
+            .collect();
+        if !self.earlier.is_empty() {
+            all.sort_by_key(|(f, _)| (f.planned, f.occ));
+        }
+        all
     }
 
     /// Finished occurrences, newest first (at most a few), with their keys.

@@ -86,6 +86,10 @@ pub struct Model {
     /// Per inject: its occurrences.
     occurrences_of: Vec<Vec<usize>>,
     inject_ids: Vec<String>,
+    /// Per expectation: its deadline as a scenario offset, when the scenario fixes it
+    /// (`by:`, or `within:` of an inject that is not a contingency: from its first
+    /// occurrence).
+    deadline_offsets: Vec<Option<Duration>>,
     t0: DateTime<Utc>,
     speed: f64,
 }
@@ -174,11 +178,25 @@ impl Model {
                 }
             })
             .collect();
+        let deadline_offsets = s
+            .expectations
+            .iter()
+            .map(|e| match (e.deadline, e.owner) {
+                (Deadline::By(d), _) | (Deadline::Within(d), None) => Some(d),
+                (Deadline::Within(d), Some(owner)) if conditional_of[owner].is_none() => {
+                    occurrences_of[owner]
+                        .first()
+                        .map(|&o| timeline.occurrences[o].offset + d)
+                }
+                (Deadline::Within(_), Some(_)) => None,
+            })
+            .collect();
         Some(Model {
             expectations,
             conditionals,
             watched,
             conditional_of,
+            deadline_offsets,
             occurrences_of,
             inject_ids: s.injects.iter().map(|i| i.id.clone()).collect(),
             t0: timeline.t0.to_utc(),
@@ -861,6 +879,17 @@ pub fn parse_assumptions(text: &str, model: &Model) -> Result<Vec<Assumption>, S
                 let Some(e) = model.expectation(id) else {
                     return Err(format!("--assume: {}", model.unknown_expectation(id)));
                 };
+                // Judged after its deadline: it would already be missed (expired) then.
+                if let (Some(at), Some(due)) = (at, model.deadline_offsets[e])
+                    && at > due
+                {
+                    return Err(format!(
+                        "--assume `{part}`: `{id}` is due by {}, so at {} it would already be missed (its deadline passed); assume it at or before {}, or `missed:{id}`",
+                        crate::plan::show_offset(due),
+                        crate::plan::show_offset(at),
+                        crate::plan::show_offset(due),
+                    ));
+                }
                 if named.iter().any(|a| a.expectation == e) {
                     return Err(format!("--assume names `{id}` twice"));
                 }

@@ -522,6 +522,21 @@ pub enum ControllersAction {
         #[arg(long, default_value = "controllers.yaml", value_name = "PATH")]
         file: PathBuf,
     },
+    /// Take someone out of the file: their token is refused from the next run or
+    /// resume on (a running exercise reads the file when it starts).
+    Remove {
+        /// Their name, as `controllers list` shows it.
+        name: String,
+        #[arg(long, default_value = "controllers.yaml", value_name = "PATH")]
+        file: PathBuf,
+    },
+    /// Give someone a new token (printed once, on stdout); the old one is refused from
+    /// the next run or resume on. Their name and role stay.
+    Rotate {
+        name: String,
+        #[arg(long, default_value = "controllers.yaml", value_name = "PATH")]
+        file: PathBuf,
+    },
     /// List who is in the file, with their roles (never their tokens).
     List {
         #[arg(long, default_value = "controllers.yaml", value_name = "PATH")]

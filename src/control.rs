@@ -46,6 +46,57 @@ pub struct View {
     /// Per occurrence (timeline order), its subject, title or text; empty past the
     /// plan's size limit.
     pub subjects: Arc<Vec<String>>,
+    /// Each restart of the run: when it stopped (its last journal line) and when it
+    /// was taken up again.
+    pub restarts: Arc<Vec<Restart>>,
+}
+
+/// A restart: the run stopped (a crash, a signal, an end) and was resumed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Restart {
+    pub stopped_at: chrono::DateTime<chrono::Utc>,
+    pub resumed_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Restart {
+    /// The restarts a journal's records tell of, the one starting `now` included when
+    /// `resuming`.
+    pub fn of(
+        records: &[crate::journal::Record],
+        resuming: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Restart> {
+        use crate::journal::Record;
+        let mut out = Vec::new();
+        let mut last: Option<chrono::DateTime<chrono::Utc>> = None;
+        let mut runs = 0;
+        for r in records {
+            match r {
+                Record::Run(h) => {
+                    runs += 1;
+                    let started = crate::journal::parse_time(&h.started_at);
+                    if runs > 1
+                        && let (Some(stopped_at), Some(resumed_at)) = (last, started)
+                    {
+                        out.push(Restart {
+                            stopped_at,
+                            resumed_at,
+                        });
+                    }
+                    last = started.or(last);
+                }
+                Record::End { at, .. } => last = at.or(last),
+                Record::Event(e) => last = e.at().or(last),
+            }
+        }
+        if resuming && let Some(stopped_at) = last {
+            out.push(Restart {
+                stopped_at,
+                resumed_at: now,
+            });
+        }
+        out
+    }
 }
 
 #[derive(Clone)]
@@ -124,7 +175,8 @@ fn state_json(view: &View, you: &Identity) -> Value {
     let (occurrences, notes): (Vec<Value>, Value) = {
         let board = view.board.lock().expect("board lock");
         let occurrences = board
-            .fired()
+            .whole()
+            .into_iter()
             .map(|(fired, slot)| {
                 let o = &view.timeline.occurrences[fired.occ];
                 let skipped = clock.skips(&o.key, &view.timeline.inject(o).id);
@@ -181,6 +233,11 @@ fn state_json(view: &View, you: &Identity) -> Value {
         "dry_run": view.dry_run,
         "now": rfc(chrono::Utc::now()),
         "occurrences": occurrences,
+        "restarts": view.restarts.iter().map(|r| json!({
+            "stopped_at": rfc(r.stopped_at),
+            "resumed_at": rfc(r.resumed_at),
+            "downtime": crate::human::duration(r.resumed_at - r.stopped_at),
+        })).collect::<Vec<_>>(),
         "expectations": clock.branches.expectations,
         "contingencies": clock.branches.contingencies,
         "notes": notes,
@@ -377,7 +434,8 @@ th{background:#fafafa}td.num{font-variant-numeric:tabular-nums}
 .pending{color:#1565c0}.in-flight{color:#6a1b9a}#msg{margin-left:10px;color:#555}#banner{font-weight:700;padding:6px 10px;background:#fff8e1;border:1px solid #ffe082}#banner.ended{background:#eceff1;border-color:#b0bec5}
 </style></head><body>
 <h1 id="title">injector — live control</h1>
-<p class="meta">T0 <span id="t0">…</span> · times in <span id="zone">…</span> · you: <span id="you">…</span> · <span id="live">connecting…</span></p>
+<p class="meta">T0 <span id="t0">…</span> · times in <span id="zone">…</span> · <span id="speed"></span> · you: <span id="you">…</span> · <span id="live">connecting…</span></p>
+<p class="meta" id="restarts" hidden></p>
 <p><span id="clock">T+--:--:--</span>Clock: <span id="state">connecting…</span> <span id="shift"></span><span id="next"></span><span id="msg"></span></p>
 <p><button id="hold" data-needs="hold">Hold</button><button id="resume" data-needs="resume">Release hold</button>
 <button id="back5" data-needs="shift">Shift −5m</button><button id="fwd5" data-needs="shift">Shift +5m</button><button id="undo" data-needs="undo">Undo</button><button id="end" data-needs="end">End exercise</button></p>
@@ -489,6 +547,10 @@ function show(s){
   document.title = s.scenario + ' — injector control';
   document.getElementById('t0').textContent = when(s.t0);
   document.getElementById('zone').textContent = zone;
+  document.getElementById('speed').textContent = s.speed == null ? 'speed max' : 'speed ' + s.speed + (s.speed == 1 ? ' (real time)' : '');
+  const rs = document.getElementById('restarts'); const restarts = s.restarts || [];
+  rs.hidden = !restarts.length;
+  rs.textContent = restarts.map(r => 'Restarted ' + when(r.resumed_at) + ' after ' + r.downtime + ' down (stopped ' + when(r.stopped_at) + ')').join(' · ');
   // The exercise clock: time since T0, less holds and shifts; it stands still while held.
   const until = s.ended ? Date.parse(s.now) : s.held ? Date.parse(s.held_since) : now;
   document.getElementById('clock').textContent = 'T+' + hms(until - t0 - s.shift_ms);

@@ -372,6 +372,140 @@ pub fn add(current: &str, name: &str, role: Role, token: &str) -> Result<String,
     Ok(out)
 }
 
+/// The entries of a controllers file's list, each a mapping node (in file order).
+fn entries_of(root: &Node) -> Vec<&Node> {
+    root.as_map()
+        .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("controllers")))
+        .and_then(|(_, v)| match &v.value {
+            Value::Seq(items) => Some(items.iter().collect()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The entry named `name`: its index among the entries, and the entries.
+fn find_entry<'a>(root: &'a Node, name: &str) -> Option<(usize, Vec<&'a Node>)> {
+    let entries = entries_of(root);
+    let i = entries.iter().position(|e| {
+        e.as_map().is_some_and(|f| {
+            f.iter().any(|(k, v)| {
+                k.as_str() == Some("name") && v.as_str().map(str::trim) == Some(name.trim())
+            })
+        })
+    })?;
+    Some((i, entries))
+}
+
+/// The names in the file, for a refusal's did-you-mean.
+fn unknown_name(root: &Node, name: &str) -> String {
+    let names: Vec<String> = entries_of(root)
+        .iter()
+        .filter_map(|e| {
+            e.as_map()?
+                .iter()
+                .find(|(k, _)| k.as_str() == Some("name"))
+                .and_then(|(_, v)| v.as_str().map(String::from))
+        })
+        .collect();
+    let hint = crate::diag::suggest(name, names.iter().map(String::as_str))
+        .map_or(String::new(), |h| format!(" ({h})"));
+    format!("no one named `{}` is in the file{hint}", name.trim())
+}
+
+/// Who a controllers file's text names, as far as it can be read.
+pub fn identities_of(text: &str) -> Vec<Identity> {
+    let Ok(root) = crate::yaml::parse(text) else {
+        return Vec::new();
+    };
+    entries_of(&root)
+        .iter()
+        .filter_map(|e| {
+            let f = e.as_map()?;
+            let get = |k: &str| {
+                f.iter()
+                    .find(|(key, _)| key.as_str() == Some(k))
+                    .and_then(|(_, v)| v.as_str().map(String::from))
+            };
+            Some(Identity {
+                name: get("name")?,
+                role: Role::parse(&get("role")?)?,
+            })
+        })
+        .collect()
+}
+
+/// The byte where the line holding `offset` starts.
+fn line_start(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1)
+}
+
+/// The file's text without `name`'s entry (its lines, from its `-` to the next entry).
+pub fn remove(current: &str, name: &str) -> Result<String, String> {
+    let root = crate::yaml::parse(current).map_err(|e| format!("invalid YAML: {}", e.message))?;
+    let Some((i, entries)) = find_entry(&root, name) else {
+        return Err(unknown_name(&root, name));
+    };
+    let start = line_start(current, entries[i].pos.offset as usize);
+    let end = match entries.get(i + 1) {
+        Some(next) => line_start(current, next.pos.offset as usize),
+        None => {
+            // The end of its last field's line.
+            let last = entries[i]
+                .as_map()
+                .and_then(|f| {
+                    f.iter()
+                        .map(|(_, v)| (v.pos.offset + v.pos.len) as usize)
+                        .max()
+                })
+                .unwrap_or(start);
+            current[last.min(current.len())..]
+                .find('\n')
+                .map_or(current.len(), |n| last + n + 1)
+        }
+    };
+    let out = format!("{}{}", &current[..start], &current[end..]);
+    // Still a file injector reads (a file may end up with no director: refused at run).
+    if let Err(problems) = parse(&out)
+        && problems
+            .iter()
+            .any(|p| !p.message.starts_with("no one in the file is a director"))
+    {
+        return Err(format!(
+            "removing `{}` would leave a file injector cannot read: {}",
+            name.trim(),
+            problems[0].message
+        ));
+    }
+    Ok(out)
+}
+
+/// The file's text with `name`'s token replaced by `token` (its SHA-256).
+pub fn rotate(current: &str, name: &str, token: &str) -> Result<String, String> {
+    let root = crate::yaml::parse(current).map_err(|e| format!("invalid YAML: {}", e.message))?;
+    let Some((i, entries)) = find_entry(&root, name) else {
+        return Err(unknown_name(&root, name));
+    };
+    let Some(hash) = entries[i]
+        .as_map()
+        .and_then(|f| f.iter().find(|(k, _)| k.as_str() == Some("token_sha256")))
+        .map(|(_, v)| v.pos)
+    else {
+        return Err(format!(
+            "`{}` has no `token_sha256` to replace",
+            name.trim()
+        ));
+    };
+    let (from, to) = (hash.offset as usize, (hash.offset + hash.len) as usize);
+    Ok(format!(
+        "{}{}{}",
+        &current[..from],
+        hex(&digest(token)),
+        &current[to.min(current.len())..]
+    ))
+}
+
 /// Read a controllers file, with its problems as one error naming file:line:column.
 pub fn read(path: &Path, text: &str) -> Result<Controllers, String> {
     parse(text).map_err(|problems| {

@@ -106,6 +106,24 @@ pub enum Event {
 }
 
 impl Event {
+    /// When it happened (a send: when its request went out).
+    pub fn at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Event::Sending { at, .. }
+            | Event::Started { at, .. }
+            | Event::Failed { at, .. }
+            | Event::Skipped { at, .. }
+            | Event::Control { at, .. }
+            | Event::Note { at, .. }
+            | Event::Due { at, .. }
+            | Event::Expired { at, .. }
+            | Event::Void { at, .. }
+            | Event::Triggered { at, .. }
+            | Event::NotTriggered { at, .. } => Some(*at),
+            Event::Sent { sent_at, .. } => Some(*sent_at),
+        }
+    }
+
     /// The occurrence key of a per-occurrence event.
     pub fn key(&self) -> Option<&str> {
         match self {

@@ -102,19 +102,32 @@ pub fn start_view(
         loop {
             let state = clock.borrow().clone();
             let mut msg = match state.held_since {
-                Some(since) => format!("HELD {}s", (Utc::now() - since).num_seconds()),
+                Some(since) => format!("HELD {}", crate::human::duration(Utc::now() - since)),
+                None if state.waiting => "ALL SENT".to_string(),
                 None => "RUNNING".to_string(),
             };
             if !state.shift.is_zero() {
-                msg.push_str(&format!(" (shift {:+}s)", state.shift.num_seconds()));
+                msg.push_str(&format!(
+                    " (moved {})",
+                    crate::human::moved_ms(state.shift.num_milliseconds())
+                ));
             }
             if keys {
                 msg.push_str(
-                    "   keys: [space] hold/release  [s] skip next  [u] unskip it  [f] fire next now  [n] note  [?] help",
+                    "   keys: [space] hold/release  [s] skip next  [u] unskip it  [f] fire next now  [z] undo  [n] note  [?] help",
                 );
             }
+            for r in view.restarts.iter() {
+                msg.push_str(&format!(
+                    "\n  restarted {} after {} down",
+                    r.resumed_at.format("%H:%M:%S"),
+                    crate::human::duration(r.resumed_at - r.stopped_at)
+                ));
+            }
             let next_lines = next_up(&view, &state, 3);
-            if next_lines.is_empty() && next.borrow().is_none() {
+            if state.waiting {
+                msg.push_str("\n  all sent: end the exercise when the hot wash is done (`injector ctl ... end`)");
+            } else if next_lines.is_empty() && next.borrow().is_none() {
                 msg.push_str("\n  finishing");
             }
             for line in next_lines {
@@ -432,6 +445,7 @@ mod tests {
             max_speed,
             to: Arc::new(Vec::new()),
             subjects: Arc::new(Vec::new()),
+            restarts: Arc::new(Vec::new()),
         }
     }
 

@@ -337,6 +337,18 @@ fn status_table(state: &Value) -> String {
             String::new()
         }
     );
+    for r in state["restarts"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        out.push_str(&format!(
+            "restarted {} after {} down (stopped {})\n",
+            local(&r["resumed_at"]),
+            s(&r["downtime"]),
+            local(&r["stopped_at"])
+        ));
+    }
     let rows: Vec<[String; 7]> = state["occurrences"]
         .as_array()
         .map(|a| a.as_slice())
@@ -397,7 +409,26 @@ async fn watch_events(mut resp: reqwest::Response, json: bool) -> Result<Exit, E
     }
 }
 
-/// `injector controllers add|list`.
+/// A controllers file's text, UTF-8.
+fn read_controllers(file: &std::path::Path) -> Result<String, Error> {
+    let bytes = super::read_file(file, 1 << 20, "controllers file")?;
+    String::from_utf8(bytes)
+        .map_err(|_| Error::usage(format!("{} is not UTF-8 text", file.display()), None))
+}
+
+/// Replace a controllers file whole: written beside it, synced, then renamed over it.
+fn write_controllers(file: &std::path::Path, text: &str) -> Result<(), Error> {
+    let tmp = file.with_extension("yaml.tmp");
+    let cannot =
+        |e: std::io::Error| Error::usage(format!("cannot write {}: {e}", file.display()), None);
+    let mut f = std::fs::File::create(&tmp).map_err(cannot)?;
+    std::io::Write::write_all(&mut f, text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(cannot)?;
+    std::fs::rename(&tmp, file).map_err(cannot)
+}
+
+/// `injector controllers add|remove|rotate|list`.
 pub fn controllers(args: ControllersArgs) -> Result<Exit, Error> {
     match args.action {
         ControllersAction::Add { name, role, file } => {
@@ -428,6 +459,41 @@ pub fn controllers(args: ControllersArgs) -> Result<Exit, Error> {
                 "added {} ({}) to {}; their token is below, shown only now (the file keeps its SHA-256)",
                 name.trim(),
                 role.name(),
+                file.display()
+            );
+            println!("{token}");
+            Ok(Exit::Ok)
+        }
+        ControllersAction::Remove { name, file } => {
+            let current = read_controllers(&file)?;
+            let out = crate::controllers::remove(&current, &name)
+                .map_err(|e| Error::usage(format!("{}: {e}", file.display()), None))?;
+            write_controllers(&file, &out)?;
+            eprintln!(
+                "removed {} from {}: their token is refused from the next run or resume on",
+                name.trim(),
+                file.display()
+            );
+            if !crate::controllers::identities_of(&out)
+                .iter()
+                .any(|who| who.role == crate::controllers::Role::Director)
+            {
+                eprintln!(
+                    "warning: no one in {} is a director now: a run with it is refused until one is added (`injector controllers add NAME --role director`)",
+                    file.display()
+                );
+            }
+            Ok(Exit::Ok)
+        }
+        ControllersAction::Rotate { name, file } => {
+            let current = read_controllers(&file)?;
+            let token = crate::stand_in::random_token();
+            let out = crate::controllers::rotate(&current, &name, &token)
+                .map_err(|e| Error::usage(format!("{}: {e}", file.display()), None))?;
+            write_controllers(&file, &out)?;
+            eprintln!(
+                "a new token for {} in {}, below, shown only now; the old one is refused from the next run or resume on",
+                name.trim(),
                 file.display()
             );
             println!("{token}");

@@ -225,6 +225,27 @@ struct Reader<'a> {
     diags: &'a mut Diagnostics,
 }
 
+/// Where a field that an inject does not know belongs, when it is one of a block's
+/// (`within` of `expect:`): indented out of it, most likely.
+fn belongs_in(key: &str, blocks: &[(&str, Pos)]) -> Option<String> {
+    let block = [
+        ("expect", branch::EXPECT_FIELDS),
+        ("when", branch::CONDITION_KEYS),
+        ("gps", &["lat", "lon", "lng", "location"][..]),
+    ]
+    .into_iter()
+    .find(|(_, fields)| fields.contains(&key))?
+    .0;
+    let place = match blocks.iter().find(|(b, _)| *b == block) {
+        Some((_, pos)) => format!(
+            "indent it under this inject's `{block}:` (line {}), as far as the fields beside it",
+            pos.line
+        ),
+        None => format!("put it inside a `{block}:` block"),
+    };
+    Some(format!("`{key}` belongs inside `{block}:`: {place}"))
+}
+
 impl Reader<'_> {
     fn scenario(
         &mut self,
@@ -424,6 +445,20 @@ impl Reader<'_> {
         what: &str,
     ) -> Vec<(&'static str, Node, Node)> {
         let mut out = Vec::with_capacity(entries.len());
+        // The inject's own blocks, where a field indented out of one belongs.
+        let blocks: Vec<(&'static str, Pos)> = if what == "inject" {
+            entries
+                .iter()
+                .filter_map(|(k, _)| match k.as_str() {
+                    Some("expect") => Some(("expect", k.pos)),
+                    Some("when") => Some(("when", k.pos)),
+                    Some("gps") => Some(("gps", k.pos)),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (k, v) in entries {
             let found = match &k.value {
                 Value::Str(key) => known.iter().find(|n| **n == key.as_str()),
@@ -433,11 +468,10 @@ impl Reader<'_> {
                 Some(name) => out.push((*name, k, v)),
                 None => {
                     let key = k.scalar_text();
-                    self.diags.error(
-                        k.pos,
-                        format!("unknown field `{key}` in {what}"),
-                        suggest(&key, known.iter().copied()),
-                    );
+                    let hint =
+                        belongs_in(&key, &blocks).or_else(|| suggest(&key, known.iter().copied()));
+                    self.diags
+                        .error(k.pos, format!("unknown field `{key}` in {what}"), hint);
                 }
             }
         }

@@ -8,9 +8,26 @@ use chrono_tz::Tz;
 use super::Problem;
 use crate::yaml::{Node, Value};
 
-/// An offset from T0: `0s`, `90s`, `5m`, `1h30m`, `01:30:00`, `1:30`, `+5m`.
+/// An offset from T0: `0s`, `90s`, `5m`, `1h30m`, `01:30:00`, `+5m`. A clock offset of
+/// two parts (`5:00`) is refused as ambiguous: people mean minutes and seconds as often
+/// as hours and minutes, and YAML readers differ (300 in YAML 1.1, text in 1.2).
 pub fn parse_offset(node: &Node) -> Result<Duration, Problem> {
     match &node.value {
+        Value::Str(s) if is_two_part_clock(s) => {
+            let t = s.trim();
+            let (a, b) = t.split_once(':').unwrap_or((t, ""));
+            Err((
+                format!(
+                    "`{t}` is ambiguous: {a} hours and {b} minutes, or {a} minutes and {b} seconds?"
+                ),
+                Some(format!(
+                    "write `{}` or `{}`, or the full clock `{}` (HH:MM:SS)",
+                    unit_form(a, b, "h", "m"),
+                    unit_form(a, b, "m", "s"),
+                    format_args!("00:{:0>2}:{:0>2}", a.trim_start_matches('+'), b)
+                )),
+            ))
+        }
         Value::Str(s) => parse_offset_str(s),
         Value::Int(i) => Err((
             format!("`{i}` has no unit"),
@@ -20,6 +37,29 @@ pub fn parse_offset(node: &Node) -> Result<Duration, Problem> {
             format!("expected a duration such as `5m`, found {}", node.kind()),
             None,
         )),
+    }
+}
+
+/// `5:00`, `0:05`, `+1:30`: a clock offset of two parts.
+fn is_two_part_clock(s: &str) -> bool {
+    let t = s.trim().trim_start_matches('+');
+    let parts: Vec<&str> = t.split(':').collect();
+    parts.len() == 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `5h` of `5:00` read as hours and minutes (`1h30m` of `1:30`), or `5m` as minutes and
+/// seconds.
+fn unit_form(a: &str, b: &str, big: &str, small: &str) -> String {
+    let a = a.trim_start_matches('+').trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => format!("0{small}"),
+        (false, true) => format!("{a}{big}"),
+        (true, false) => format!("{b}{small}"),
+        (false, false) => format!("{a}{big}{b}{small}"),
     }
 }
 

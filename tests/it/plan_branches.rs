@@ -50,6 +50,19 @@ fn the_plan_lists_contingencies_and_expected_actions_and_assume_resolves_each_br
         .unwrap_or_else(|| panic!("{}", missed.stdout));
     assert!(line.contains("T+01:32:00"), "{line}");
     assert!(missed.stdout.contains("Not triggered"));
+    // Judged after its deadline (the call at 1h10m, within 20m): refused, the deadline
+    // named, not silently turned into an expiry.
+    let late = injector(&["plan", file, "--assume", "met:evacuation-ordered@1h45m"]);
+    late.code(2);
+    assert!(
+        late.stderr
+            .contains("`evacuation-ordered` is due by T+01:30:00")
+            && late
+                .stderr
+                .contains("at T+01:45:00 it would already be missed"),
+        "{}",
+        late.stderr
+    );
     // A mistyped id is a usage error with a did-you-mean.
     let bad = injector(&["plan", file, "--assume", "met:evacuation-orderd"]);
     bad.code(2);

@@ -449,6 +449,8 @@ async fn the_printed_resume_command_run_as_printed_can_be_steered_and_a_held_run
     )
     .spawn()
     .unwrap();
+    // After i0 went at T0.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut held = 1;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -502,6 +504,18 @@ async fn the_printed_resume_command_run_as_printed_can_be_steered_and_a_held_run
     }
     let doc: Value = serde_json::from_str(&status).unwrap_or_else(|_| panic!("{status}"));
     assert_eq!(doc["held"], true, "it restarted held");
+    // The whole exercise, what went before the stop included, and the restart itself.
+    let rows = doc["occurrences"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{doc}");
+    assert_eq!(rows[0]["key"], "i0");
+    assert_eq!(rows[0]["status"], "sent", "sent before the stop: {doc}");
+    assert_eq!(doc["restarts"].as_array().unwrap().len(), 1, "{doc}");
+    assert!(
+        doc["restarts"][0]["downtime"]
+            .as_str()
+            .unwrap()
+            .ends_with(" s")
+    );
     assert_eq!(ctl(dir, &url, token, &["resume"]).await.code, 0);
     assert_eq!(ctl(dir, &url, token, &["--yes", "end"]).await.code, 0);
     let out = resumed.wait_with_output().await.unwrap();
@@ -550,4 +564,107 @@ async fn skipping_a_whole_inject_asks_first_and_a_repeated_skip_says_who_did_it(
     assert_eq!(ctl(dir, &control, &token, &["--yes", "end"]).await.code, 0);
     let _ = child.wait_with_output().await;
     server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[test]
+fn controllers_remove_and_rotate_change_one_name_and_keep_the_rest() {
+    let dir = crate::common::tempdir();
+    let d = dir.path();
+    let add = |name: &str, role: &str| {
+        let r = crate::common::injector_in(
+            d,
+            &[
+                "controllers",
+                "add",
+                name,
+                "--role",
+                role,
+                "--file",
+                "team.yaml",
+            ],
+        );
+        r.code(0);
+        r.stdout.trim().to_string()
+    };
+    add("Dana", "director");
+    add("Cory", "controller");
+    let olive = add("Olive", "observer");
+    let file = |_: ()| std::fs::read_to_string(d.join("team.yaml")).unwrap();
+    let before = file(());
+    let rotated = crate::common::injector_in(
+        d,
+        &["controllers", "rotate", "Olive", "--file", "team.yaml"],
+    );
+    rotated.code(0);
+    let new_token = rotated.stdout.trim().to_string();
+    assert_eq!(new_token.len(), 32);
+    assert_ne!(new_token, olive);
+    let after = file(());
+    let sha = |t: &str| {
+        use sha2::Digest;
+        sha2::Sha256::digest(t.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert!(after.contains(&sha(&new_token)) && !after.contains(&sha(&olive)));
+    assert_eq!(
+        before.lines().count(),
+        after.lines().count(),
+        "one line changed"
+    );
+    let removed =
+        crate::common::injector_in(d, &["controllers", "remove", "Cory", "--file", "team.yaml"]);
+    removed.code(0);
+    let list = crate::common::injector_in(d, &["controllers", "list", "--file", "team.yaml"]);
+    list.code(0);
+    assert_eq!(list.stdout, "Dana\tdirector\nOlive\tobserver\n");
+    let typo = crate::common::injector_in(
+        d,
+        &["controllers", "remove", "Olvie", "--file", "team.yaml"],
+    );
+    typo.code(2);
+    assert!(
+        typo.stderr.contains("no one named `Olvie`")
+            && typo.stderr.contains("did you mean `Olive`?"),
+        "{}",
+        typo.stderr
+    );
+    let last =
+        crate::common::injector_in(d, &["controllers", "remove", "Dana", "--file", "team.yaml"]);
+    last.code(0);
+    assert!(
+        last.stderr
+            .contains("no one in team.yaml is a director now"),
+        "{}",
+        last.stderr
+    );
+}
+
+#[test]
+fn rehearsals_archived_within_one_second_keep_distinct_names() {
+    let s = setup(&crate::run::scenario(2, 0));
+    let d = s.dir.path();
+    for _ in 0..3 {
+        crate::common::injector_in(d, &["run", "s.yaml", "--dry-run", "--speed", "max"]).code(0);
+    }
+    let mut archived: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("s.dry-run.journal.") && n != "s.dry-run.journal.jsonl")
+        .collect();
+    archived.sort();
+    assert_eq!(
+        archived.len(),
+        2,
+        "two earlier rehearsals kept: {archived:?}"
+    );
+    for name in &archived {
+        let text = std::fs::read_to_string(d.join(name)).unwrap();
+        assert_eq!(
+            text.matches("\"type\":\"run\"").count(),
+            1,
+            "{name}: one rehearsal each"
+        );
+    }
 }

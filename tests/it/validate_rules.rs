@@ -124,6 +124,27 @@ fn unknown_fields_with_did_you_mean() {
     );
     assert_eq!(f.hint.as_deref(), Some("did you mean `subject`?"));
     assert_eq!(f.column, 5);
+    // A field indented out of its block says where it belongs.
+    let f = error(
+        &with("    expect:\n      id: e1\n      action: Blue acts\n    within: 20m\n"),
+        24,
+        "unknown field `within` in inject",
+    );
+    assert_eq!(
+        f.hint.as_deref(),
+        Some(
+            "`within` belongs inside `expect:`: indent it under this inject's `expect:` (line 21), as far as the fields beside it"
+        )
+    );
+    let f = error(
+        &with("    missed: e1\n"),
+        21,
+        "unknown field `missed` in inject",
+    );
+    assert_eq!(
+        f.hint.as_deref(),
+        Some("`missed` belongs inside `when:`: put it inside a `when:` block")
+    );
 }
 
 #[test]
@@ -190,6 +211,19 @@ fn bad_durations_and_times() {
     );
     assert_eq!(f.hint.as_deref(), Some("did you mean `Europe/London`?"));
     error(&with("    ts_offset: yesterday\n"), 21, "bad `ts_offset`");
+    // `5:00` is five hours to one reader and five minutes to another: refused.
+    let f = error(
+        &case(
+            "  - id: x\n    at: 5:00\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n",
+        ),
+        16,
+        "`5:00` is ambiguous",
+    );
+    assert_eq!(
+        f.hint.as_deref(),
+        Some("write `5h` or `5m`, or the full clock `00:05:00` (HH:MM:SS)")
+    );
+    assert_eq!(f.column, 9, "at the value");
 }
 
 #[test]

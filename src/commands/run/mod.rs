@@ -141,6 +141,11 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
         } else {
             Vec::new()
         }),
+        restarts: Arc::new(control::Restart::of(
+            &p.replay.records,
+            p.resume_of.is_some(),
+            Utc::now(),
+        )),
     };
     let control_server = match &args.control {
         Some(addr) => Some(start_control(addr, args, commands_tx.clone(), view.clone()).await?),

@@ -285,7 +285,14 @@ impl JournalStart {
             JournalStart::Archive(old) => {
                 old.close()?;
                 let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
-                let archived = journal::archive_path(path, &stamp);
+                // Never over an earlier archive: two within the same second get `-2`, ...
+                let archived = (1..)
+                    .map(|n| match n {
+                        1 => journal::archive_path(path, &stamp),
+                        n => journal::archive_path(path, &format!("{stamp}-{n}")),
+                    })
+                    .find(|p| !p.exists())
+                    .expect("a free name");
                 fs_err::rename(path, &archived)?;
                 tracing::info!("archived the old journal as {}", archived.display());
                 Ok(Journal::create(path, fsync)?)
@@ -334,14 +341,31 @@ fn open_journal(
         return Ok((JournalStart::Archive(journal), Replay::default(), None));
     }
     if !args.resume {
-        let state = if replay.last_completed {
-            "a completed run"
-        } else {
-            "an unfinished run"
-        };
+        if replay.last_completed {
+            // A resume would send nothing: say so, not suggest it.
+            let failed = replay.fold().totals().0.failed;
+            let retry = if failed > 0 {
+                format!(
+                    "; --resume --retry-failed would send its {} again",
+                    crate::human::count(failed, "failed occurrence", "failed occurrences")
+                )
+            } else {
+                String::new()
+            };
+            return Err(Error::usage(
+                format!(
+                    "the journal {} holds a completed run of {}: everything in it was handled",
+                    path.display(),
+                    last.scenario
+                ),
+                Some(&format!(
+                    "pass --fresh to archive it and start anew (a resume would send nothing more{retry}), or --journal PATH for a journal of its own"
+                )),
+            ));
+        }
         return Err(Error::usage(
             format!(
-                "the journal {} holds {state} of {}",
+                "the journal {} holds an unfinished run of {}",
                 path.display(),
                 last.scenario
             ),
