@@ -36,9 +36,13 @@ pub enum Action {
     /// End the exercise now: nothing more fires (in-flight sends finish); a resume can
     /// take it up again.
     End,
-    /// Revert the last clock action (hold, resume, shift) or skip (unskip), while nothing
-    /// it caused has gone out. Journaled with what it undid in words.
-    Undo(Option<String>),
+    /// Revert the last clock action (hold, resume, shift), skip, unskip or judgment, while
+    /// nothing it caused has gone out. Journaled with what it undid in words (`what`)
+    /// and, for a judgment, which (`met:ID` or `missed:ID`, the journal's `key`).
+    Undo {
+        what: Option<String>,
+        judgment: Option<String>,
+    },
 }
 
 /// Where an action came from.
@@ -89,7 +93,15 @@ impl Action {
             Action::Missed(..) => "missed",
             Action::Note { .. } => "note",
             Action::End => "end",
-            Action::Undo(_) => "undo",
+            Action::Undo { .. } => "undo",
+        }
+    }
+
+    /// An undo as a person asks for it: of whatever was done last.
+    pub fn undo() -> Action {
+        Action::Undo {
+            what: None,
+            judgment: None,
         }
     }
 
@@ -101,7 +113,8 @@ impl Action {
     /// The note a judgment carries (for an undo, what it undid).
     pub fn note(&self) -> Option<&str> {
         match self {
-            Action::Met(_, note) | Action::Missed(_, note) | Action::Undo(note) => note.as_deref(),
+            Action::Met(_, note) | Action::Missed(_, note) => note.as_deref(),
+            Action::Undo { what, .. } => what.as_deref(),
             _ => None,
         }
     }
@@ -112,7 +125,8 @@ impl Action {
             Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) => Some(k),
             Action::Met(id, _) | Action::Missed(id, _) => Some(id),
             Action::Note { key, .. } => key.as_deref(),
-            Action::End | Action::Undo(_) => None,
+            Action::Undo { judgment, .. } => judgment.as_deref(),
+            Action::End => None,
             Action::Hold | Action::Resume | Action::Shift(_) => None,
         }
     }
@@ -141,7 +155,7 @@ impl Action {
                 }
                 body
             }
-            Action::End | Action::Undo(_) => json!({}),
+            Action::End | Action::Undo { .. } => json!({}),
         }
     }
 
@@ -157,7 +171,7 @@ impl Action {
             "hold" => Ok(Action::Hold),
             "resume" => Ok(Action::Resume),
             "end" => Ok(Action::End),
-            "undo" => Ok(Action::Undo(None)),
+            "undo" => Ok(Action::undo()),
             "note" => {
                 let text = match body.get("text") {
                     Some(Value::String(t)) if !t.trim().is_empty() => t.trim().to_string(),
@@ -221,7 +235,10 @@ impl Action {
             "hold" => Action::Hold,
             "resume" => Action::Resume,
             "end" => Action::End,
-            "undo" => Action::Undo(note),
+            "undo" => Action::Undo {
+                what: note,
+                judgment: key(),
+            },
             "skip" => Action::Skip(key()?),
             "unskip" => Action::Unskip(key()?),
             "fire" => Action::Fire(key()?),
@@ -289,7 +306,11 @@ mod tests {
             Action::Met("evacuation-ordered".into(), None),
             Action::Missed("shelters".into(), Some("no word from red cell".into())),
             Action::End,
-            Action::Undo(None),
+            Action::undo(),
+            Action::Undo {
+                what: Some("the judgment of e0 (met, by dana)".into()),
+                judgment: Some("met:e0".into()),
+            },
         ];
         for a in all {
             assert_eq!(

@@ -476,6 +476,36 @@ impl State {
         Ok(self.settle(model, base))
     }
 
+    /// Take a person's judgment of `e` back: it is open again, and every contingency
+    /// that the judgment decided (and nothing else still decides) is armed again. The
+    /// contingencies armed again, with how each stood before. The caller makes sure
+    /// none of a triggered one's occurrences went.
+    pub fn on_unjudge(&mut self, model: &Model, e: usize) -> Vec<(usize, ConditionalState)> {
+        self.expectations[e].judged = None;
+        let mut rearmed = Vec::new();
+        loop {
+            let mut changed = false;
+            for c in 0..self.conditionals.len() {
+                if self.conditionals[c] == ConditionalState::Armed
+                    || self.eval(model, &model.conditionals[c].cond) != Tri::Unknown
+                {
+                    continue;
+                }
+                let before = std::mem::take(&mut self.conditionals[c]);
+                if matches!(before, ConditionalState::NotTriggered(_)) {
+                    for &o in &model.conditionals[c].occurrences {
+                        self.occurrences[o] = Occ::Unknown;
+                    }
+                }
+                rearmed.push((c, before));
+                changed = true;
+            }
+            if !changed {
+                return rearmed;
+            }
+        }
+    }
+
     /// A timed step's instant came (its base instant `base`, its wall-clock `at`).
     pub fn on_timer(
         &mut self,
@@ -790,6 +820,22 @@ impl State {
                         {
                             state.assumed[a] = true;
                         }
+                    }
+                }
+                Event::Control {
+                    action:
+                        Action::Undo {
+                            judgment: Some(which),
+                            ..
+                        },
+                    ..
+                } => {
+                    if let Some(e) = which
+                        .split_once(':')
+                        .and_then(|(_, id)| model.expectation(id))
+                        && state.expectations[e].judged.is_some()
+                    {
+                        state.on_unjudge(model, e);
                     }
                 }
                 Event::Due {
@@ -1165,7 +1211,12 @@ impl Views {
                     id: m.id.clone(),
                     action: m.action.clone(),
                     team: m.team.clone(),
-                    due: s.due.map(|d| crate::engine::moved(d, shift)),
+                    // What is past stays past: an expired deadline stays where it
+                    // expired, whatever holds and shifts came after.
+                    due: match &s.judged {
+                        Some(j) if j.word() == "expired" => Some(j.at),
+                        _ => s.due.map(|d| crate::engine::moved(d, shift)),
+                    },
                     outcome: s.judged.as_ref().map(Judged::word),
                     by: s.judged.as_ref().map(|j| j.by.clone()),
                     at: s.judged.as_ref().map(|j| j.at),

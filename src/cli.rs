@@ -461,22 +461,31 @@ pub enum CtlAction {
         #[arg(long, value_enum)]
         late: Option<LateArg>,
     },
-    /// Revert the last hold, release, shift, skip or unskip (director), while nothing it
-    /// caused has gone out; refused, naming what went, otherwise.
+    /// Revert the last hold, release, shift, skip, unskip or judgment (director), while
+    /// nothing it caused has gone out; refused, naming what went, otherwise.
     Undo,
-    /// Judge an expected action met: its contingencies follow. The first judgment stands.
+    /// Judge an expected action met: its contingencies follow. The first judgment stands
+    /// (--correct replaces it). A branch that would fire within a minute asks first.
     Met {
         /// The expectation's id (`expect: { id: ... }` or `expectations:`).
         id: String,
         /// A note kept with the judgment (the report shows it).
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
+        /// Replace the judgment made before (missed) with this one, while the branch it
+        /// set off has sent nothing.
+        #[arg(long)]
+        correct: bool,
     },
     /// Judge an expected action missed (before its deadline makes it so).
     Missed {
         id: String,
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
+        /// Replace the judgment made before (met) with this one, while the branch it set
+        /// off has sent nothing.
+        #[arg(long)]
+        correct: bool,
     },
     /// A note for the after-action report, about an occurrence or an expected action.
     /// Steers nothing.

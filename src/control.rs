@@ -393,7 +393,8 @@ async fn act(
 
 /// How a request asks for its action: `"preview": true` (only what it would do),
 /// `"confirm": true` or the preview's id, `"late": "fire"|"skip"` (a shift's occurrences
-/// moved into the past), `"force": true` (a contingency that can no longer hold).
+/// moved into the past), `"force": true` (a contingency that can no longer hold),
+/// `"correct": true` (a judgment replacing the one made before).
 pub fn ask_of(args: &Value) -> Result<Ask, String> {
     let flag = |name: &str| match args.get(name) {
         None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(false),
@@ -417,6 +418,7 @@ pub fn ask_of(args: &Value) -> Result<Ask, String> {
         confirmed,
         late,
         force: flag("force")?,
+        correct: flag("correct")?,
     })
 }
 

@@ -50,7 +50,11 @@ impl Role {
             Role::Director => true,
             Role::Controller => !matches!(
                 action,
-                Action::Hold | Action::Resume | Action::Shift(_) | Action::End | Action::Undo(_)
+                Action::Hold
+                    | Action::Resume
+                    | Action::Shift(_)
+                    | Action::End
+                    | Action::Undo { .. }
             ),
             Role::Observer => matches!(action, Action::Note { .. }),
         }

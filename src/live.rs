@@ -277,7 +277,7 @@ pub fn spawn_keys(
                 b's' => next_key.map(Action::Skip),
                 b'u' => next_key.map(Action::Unskip),
                 b'f' => next_key.map(Action::Fire),
-                b'z' => Some(Action::Undo(None)),
+                b'z' => Some(Action::undo()),
                 // The open expected action with the nearest deadline, as the view shows it.
                 b'm' | b'x' => {
                     let open = clock.borrow().branches.next_open().map(|e| e.id.clone());

@@ -274,6 +274,34 @@ impl Report {
                         }
                     }
                 }
+                // A judgment taken back (undone, or corrected): open again, kept in
+                // its history.
+                Event::Control {
+                    at,
+                    action:
+                        crate::action::Action::Undo {
+                            judgment: Some(which),
+                            ..
+                        },
+                    source,
+                    ..
+                } => {
+                    if let Some((word, id)) = which.split_once(':')
+                        && let Some(i) = expected(id, &mut expectations)
+                        && expectations[i].outcome == word
+                    {
+                        let x = &mut expectations[i];
+                        x.later.push(format!(
+                            "{word} taken back at {} ({})",
+                            time_text(*at),
+                            source.name()
+                        ));
+                        x.outcome = "open".into();
+                        x.at = None;
+                        x.source = None;
+                        x.note = None;
+                    }
+                }
                 Event::Expired { expectation, at }
                 | Event::Void {
                     expectation, at, ..

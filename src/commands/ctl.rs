@@ -39,7 +39,7 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
     let action = match args.action {
         CtlAction::Status | CtlAction::Watch => None,
         CtlAction::End => Some(Action::End),
-        CtlAction::Undo => Some(Action::Undo(None)),
+        CtlAction::Undo => Some(Action::undo()),
         CtlAction::Note {
             text,
             key,
@@ -73,8 +73,18 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
                 action::parse_shift(&by).map_err(|e| Error::usage(e, None))?,
             ))
         }
-        CtlAction::Met { id, note } => Some(Action::Met(id, note)),
-        CtlAction::Missed { id, note } => Some(Action::Missed(id, note)),
+        CtlAction::Met { id, note, correct } => {
+            if correct {
+                options.insert("correct".into(), Value::Bool(true));
+            }
+            Some(Action::Met(id, note))
+        }
+        CtlAction::Missed { id, note, correct } => {
+            if correct {
+                options.insert("correct".into(), Value::Bool(true));
+            }
+            Some(Action::Missed(id, note))
+        }
     };
     client::install_crypto();
     let mut builder = reqwest::Client::builder();

@@ -98,10 +98,15 @@ impl<D: Dispatch> Engine<D> {
             }
             Action::Met(id, note) | Action::Missed(id, note) => {
                 let met = matches!(action, Action::Met(..));
+                let mut corrected = String::new();
+                if ask.correct {
+                    let what = self.undo_judgment(cursor, id, (source, by.clone())).await?;
+                    corrected = format!(" (corrected: {what} taken back)");
+                }
                 let e = event(action.clone(), None);
                 let reply = self.judge(cursor, id, met, note.clone(), source, e).await?;
                 Ok(match reply {
-                    Ok(m) => Reply::Done(m),
+                    Ok(m) => Reply::Done(format!("{m}{corrected}")),
                     Err(m) => Reply::Refused(m),
                 })
             }
@@ -147,10 +152,23 @@ impl<D: Dispatch> Engine<D> {
                 self.carry(cursor, event(action.clone(), None)).await?;
                 Ok(Reply::Done(format!("{key} will fire")))
             }
-            Action::Undo(_) => {
+            Action::Undo { .. } => {
+                if let Some((e, ..)) = self.last_judgment(cursor) {
+                    let id = cursor
+                        .branch
+                        .as_ref()
+                        .map_or(String::new(), |b| b.model.expectations[e].id.clone());
+                    let what = self
+                        .undo_judgment(cursor, &id, (source, by.clone()))
+                        .await?;
+                    return Ok(Reply::Done(format!("undone: {what}")));
+                }
                 let what = self.undo_words(cursor);
-                self.carry(cursor, event(Action::Undo(Some(what.clone())), None))
-                    .await?;
+                let undo = Action::Undo {
+                    what: Some(what.clone()),
+                    judgment: None,
+                };
+                self.carry(cursor, event(undo, None)).await?;
                 Ok(Reply::Done(format!("undone: {what}")))
             }
         }
@@ -329,6 +347,14 @@ impl<D: Dispatch> Engine<D> {
             Action::Fire(key) => self.consider_fire(action, key, ask, items, cursor, now),
             Action::Met(id, _) | Action::Missed(id, _) => {
                 let met = matches!(action, Action::Met(..));
+                if ask.correct {
+                    let e = cursor
+                        .branch
+                        .as_ref()
+                        .and_then(|b| b.model.expectation(id))
+                        .ok_or_else(|| self.unknown_expectation(cursor, id))?;
+                    return self.consider_unjudge(action, e, Some(met), cursor, now);
+                }
                 self.consider_judgment(action, id, met, cursor, now)
             }
             Action::End => {
@@ -385,7 +411,10 @@ impl<D: Dispatch> Engine<D> {
                 };
                 Ok(plain(text, true, list))
             }
-            Action::Undo(_) => self.consider_undo(action, &pending, cursor, now),
+            Action::Undo { .. } => match self.last_judgment(cursor) {
+                Some((e, ..)) => self.consider_unjudge(action, e, None, cursor, now),
+                None => self.consider_undo(action, &pending, cursor, now),
+            },
         }
     }
 
@@ -712,6 +741,193 @@ impl<D: Dispatch> Engine<D> {
             preview: Preview::new(action, text, soon, list),
             past: Vec::new(),
         })
+    }
+
+    /// The person's judgment that `undo` would take back: the last one made in this part
+    /// of the run, when it is later than the last clock action or skip.
+    fn last_judgment(
+        &self,
+        cursor: &Cursor,
+    ) -> Option<(usize, DateTime<Utc>, Option<String>, bool)> {
+        let last = cursor.branch.as_ref()?.judgments.last()?.clone();
+        match cursor.clock.undoable.last() {
+            Some(clock) if clock.at > last.1 => None,
+            _ => Some(last),
+        }
+    }
+
+    fn unknown_expectation(&self, cursor: &Cursor, id: &str) -> String {
+        match &cursor.branch {
+            Some(b) => b.model.unknown_expectation(id),
+            None => "this scenario has no expected actions to judge".into(),
+        }
+    }
+
+    /// Taking a judgment of `e` back (and, correcting it, judging it `met` anew): what
+    /// follows, or why not (not judged by a person in this part of the run; its branch
+    /// went out).
+    fn consider_unjudge(
+        &self,
+        action: &Action,
+        e: usize,
+        correct_to: Option<bool>,
+        cursor: &Cursor,
+        now: DateTime<Utc>,
+    ) -> Result<Considered, String> {
+        let b = cursor
+            .branch
+            .as_ref()
+            .ok_or("this scenario has no expected actions")?;
+        let id = &b.model.expectations[e].id;
+        let Some((_, at, by, met)) = b.judgments.iter().rev().find(|j| j.0 == e).cloned() else {
+            return Err(match &b.state.expectations[e].judged {
+                None => format!("`{id}` is not judged yet: judge it without --correct"),
+                Some(j) => format!(
+                    "`{id}` was {} by {} at {}, not by a person in this part of the run: it cannot be taken back",
+                    j.word(),
+                    j.by,
+                    self.when(j.at)
+                ),
+            });
+        };
+        let word = |met: bool| if met { "met" } else { "missed" };
+        if correct_to == Some(met) {
+            return Err(format!(
+                "`{id}` is judged {} already (by {} at {})",
+                word(met),
+                by.as_deref().unwrap_or("someone"),
+                self.when(at)
+            ));
+        }
+        let what = format!(
+            "the judgment of {id} ({}, by {} at {})",
+            word(met),
+            by.as_deref().unwrap_or("someone"),
+            self.when(at)
+        );
+        let mut trial = b.state.clone();
+        let rearmed = trial.on_unjudge(&b.model, e);
+        let mut list = vec![Consequence {
+            key: id.clone(),
+            effect: "open again".into(),
+            subject: b.model.expectations[e].action.clone(),
+            ..Consequence::default()
+        }];
+        let mut parts = Vec::new();
+        for (c, before) in &rearmed {
+            let cm = &b.model.conditionals[*c];
+            if let ConditionalState::Triggered(..) = before {
+                if let Some((occ, went)) = cm
+                    .occurrences
+                    .iter()
+                    .find_map(|o| cursor.went.iter().find(|(w, _)| w == o))
+                {
+                    return Err(format!(
+                        "cannot take back {what}: its branch {} went out at {}",
+                        self.name(*occ),
+                        self.when(*went)
+                    ));
+                }
+                parts.push(format!("{} will not fire", cm.id));
+            } else {
+                parts.push(format!("{} is armed again", cm.id));
+            }
+            list.push(Consequence {
+                key: cm.id.clone(),
+                effect: "armed again".into(),
+                ..Consequence::default()
+            });
+        }
+        let mut text = match correct_to {
+            None => format!("takes back {what}: it is open again"),
+            Some(m) => format!("corrects {what} to {}", word(m)),
+        };
+        if !parts.is_empty() {
+            text.push_str(&format!("; {}", parts.join(", ")));
+        }
+        if let Some(m) = correct_to {
+            // And what the new judgment sets off, judged on the state without the old one.
+            let mut after = cursor
+                .branch
+                .as_ref()
+                .map(|b| b.state.clone())
+                .unwrap_or_default();
+            after.on_unjudge(&b.model, e);
+            let base = cursor.clock.base(now);
+            if let Ok(effects) = after.on_judge(&b.model, e, m, (now, base), Source::Command, None)
+            {
+                for effect in effects {
+                    if let crate::branch::Effect::Trigger { conditional, .. } = effect {
+                        let cm = &b.model.conditionals[conditional];
+                        text.push_str(&format!("; {} fires", cm.id));
+                        list.push(Consequence {
+                            key: cm.id.clone(),
+                            effect: "fires".into(),
+                            ..Consequence::default()
+                        });
+                    }
+                }
+            }
+        } else if let Some(due) = trial.expectations[e].due {
+            let due = moved(due, cursor.clock.shift);
+            text.push_str(&if due <= now {
+                "; its deadline has passed, so it expires at once".to_string()
+            } else {
+                format!("; its deadline is in {}", human::duration(due - now))
+            });
+        }
+        Ok(Considered {
+            preview: Preview::new(action, text, true, list),
+            past: Vec::new(),
+        })
+    }
+
+    /// Take back the judgment of expectation `id`: journaled as an undo naming it, its
+    /// contingencies armed again (their triggered occurrences out of the queue). What
+    /// was taken back, in words.
+    async fn undo_judgment(
+        &self,
+        cursor: &mut Cursor,
+        id: &str,
+        (source, by): (Source, Option<String>),
+    ) -> std::io::Result<String> {
+        let Some(b) = cursor.branch.as_mut() else {
+            return Ok(String::new());
+        };
+        let Some(e) = b.model.expectation(id) else {
+            return Ok(String::new());
+        };
+        let Some(i) = b.judgments.iter().rposition(|j| j.0 == e) else {
+            return Ok(String::new());
+        };
+        let (_, at, judged_by, met) = b.judgments.remove(i);
+        let word = if met { "met" } else { "missed" };
+        let what = format!(
+            "the judgment of {id} ({word}, by {} at {})",
+            judged_by.as_deref().unwrap_or("someone"),
+            self.when(at)
+        );
+        self.emit(Event::Control {
+            at: self.clock.now(),
+            action: Action::Undo {
+                what: Some(what.clone()),
+                judgment: Some(format!("{word}:{id}")),
+            },
+            moved_ms: None,
+            source,
+            by,
+        })
+        .await?;
+        let Some(b) = cursor.branch.as_mut() else {
+            return Ok(what);
+        };
+        let model = b.model.clone();
+        let rearmed = b.state.on_unjudge(&model, e);
+        for (c, _) in rearmed {
+            let occs = &model.conditionals[c].occurrences;
+            b.extra.retain(|item| !occs.contains(&item.occ));
+        }
+        Ok(what)
     }
 
     /// Undo the last clock action or skip, while nothing it caused went out.

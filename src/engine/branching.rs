@@ -100,6 +100,9 @@ pub(super) struct BranchCursor {
     pub(super) in_flight: usize,
     /// Where the senders report watched outcomes (taken by the producer's loop).
     pub(super) outcomes: Option<mpsc::UnboundedReceiver<Outcome>>,
+    /// People's judgments in this part of the run, latest last (what `undo` can take
+    /// back): the expectation, when, by whom, met or not.
+    pub(super) judgments: Vec<(usize, DateTime<Utc>, Option<String>, bool)>,
 }
 
 impl BranchCursor {
@@ -111,6 +114,7 @@ impl BranchCursor {
             done: b.done,
             in_flight: 0,
             outcomes: Some(outcomes),
+            judgments: Vec::new(),
         };
         for item in b.extra {
             c.insert(item);
@@ -251,7 +255,7 @@ impl<D: Dispatch> Engine<D> {
                 // Kept as a note: the first judgment stands.
                 self.emit(event).await?;
                 Ok(Ok(format!(
-                    "`{id}` was already judged {} ({}, {}); the first judgment stands, this one is kept as a note",
+                    "`{id}` was already judged {} ({}, {}); the first judgment stands, this one is kept as a note (to change it while its branch has sent nothing: `--correct`)",
                     prior.word(),
                     prior.by,
                     prior.at.format("%H:%M:%S")
@@ -267,6 +271,13 @@ impl<D: Dispatch> Engine<D> {
                         _ => None,
                     })
                     .collect();
+                let by = match &event {
+                    crate::event::Event::Control { by, .. } => by.clone(),
+                    _ => None,
+                };
+                if source != Source::Assumed {
+                    b.judgments.push((e, now, by, met));
+                }
                 let seq = emit_queued(&self.journal, &*self.events, event)?;
                 self.journal.durable(seq).await?;
                 self.branch_effects(cursor, effects, now).await?;

@@ -33,6 +33,8 @@ pub struct Ask {
     /// Fire a contingency whose condition can no longer hold (its alternative was
     /// judged or sent).
     pub force: bool,
+    /// For a judgment: replace the judgment made before (while its branch sent nothing).
+    pub correct: bool,
 }
 
 /// How an action went.
@@ -266,7 +268,11 @@ impl ClockState {
             Action::Unskip(k) => {
                 self.unskip(k);
             }
-            Action::Undo(_) => {
+            // A judgment's undo is the branches' business.
+            Action::Undo {
+                judgment: Some(_), ..
+            } => {}
+            Action::Undo { judgment: None, .. } => {
                 if let Some(last) = self.undoable.pop() {
                     self.set_hands(last.before);
                 }

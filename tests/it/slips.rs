@@ -668,3 +668,113 @@ fn rehearsals_archived_within_one_second_keep_distinct_names() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_judgment_is_corrected_or_undone_while_its_branch_sent_nothing_and_a_resume_agrees() {
+    let yaml = "name: Judged\nteams:\n  blue: 3437866\ndefaults:\n  type: team\n  team_id: blue\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n  - id: warn\n    at: 0s\n    body: \"inject warn\"\n    expect: { id: e0, action: Blue answers, within: 10m }\n  - id: good\n    when: { met: e0 }\n    after: 5m\n    body: \"inject good\"\n  - id: bad\n    when: { missed: e0 }\n    after: 5m\n    body: \"inject bad\"\n  - id: last\n    at: 20m\n    body: \"inject last\"\n";
+    let (s, server, child, control, token) = live(yaml).await;
+    let dir = s.dir.path();
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    // Its branch fires in 5 minutes: no question asked.
+    let met = ctl(dir, &control, &token, &["met", "e0"]).await;
+    assert_eq!(met.code, 0, "{}", met.stderr);
+    let again = ctl(dir, &control, &token, &["missed", "e0"]).await;
+    assert!(again.stdout.contains("--correct"), "{}", again.stdout);
+    let state = |doc: &Value| -> (Value, Value, Value) {
+        (
+            doc["expectations"][0]["outcome"].clone(),
+            doc["contingencies"][0]["state"].clone(),
+            doc["contingencies"][1]["state"].clone(),
+        )
+    };
+    let status = |dir: &Path| {
+        let (control, token) = (control.clone(), token.clone());
+        let dir = dir.to_path_buf();
+        async move {
+            let r = ctl(&dir, &control, &token, &["--format", "json", "status"]).await;
+            serde_json::from_str::<Value>(&r.stdout).unwrap()
+        }
+    };
+    assert_eq!(
+        state(&status(dir).await),
+        ("met".into(), "triggered".into(), "not triggered".into())
+    );
+    // The correction shows what it takes back and what follows, and asks.
+    refused(
+        &ctl(dir, &control, &token, &["missed", "e0", "--correct"]).await,
+        &[
+            "corrects the judgment of e0 (met, by director at",
+            "to missed",
+            "good will not fire",
+            "bad is armed again",
+            "bad fires",
+        ],
+    );
+    let corrected = ctl(
+        dir,
+        &control,
+        &token,
+        &["--yes", "missed", "e0", "--correct"],
+    )
+    .await;
+    assert_eq!(corrected.code, 0, "{}", corrected.stderr);
+    assert!(
+        corrected.stdout.contains("corrected"),
+        "{}",
+        corrected.stdout
+    );
+    assert_eq!(
+        state(&status(dir).await),
+        ("missed".into(), "not triggered".into(), "triggered".into())
+    );
+    // Undo takes the judgment back altogether: open, both branches armed.
+    let undone = ctl(dir, &control, &token, &["--yes", "undo"]).await;
+    assert_eq!(undone.code, 0, "{}", undone.stderr);
+    assert!(
+        undone
+            .stdout
+            .starts_with("undone: the judgment of e0 (missed, by director"),
+        "{}",
+        undone.stdout
+    );
+    assert_eq!(
+        state(&status(dir).await),
+        (Value::Null, "armed".into(), "armed".into())
+    );
+    refused(
+        &ctl(dir, &control, &token, &["missed", "e0", "--correct"]).await,
+        &["`e0` is not judged yet"],
+    );
+    assert_eq!(ctl(dir, &control, &token, &["--yes", "end"]).await.code, 0);
+    let _ = child.wait_with_output().await;
+    assert_eq!(
+        keys_sent(&server),
+        BTreeSet::from(["warn".to_string()]),
+        "no branch went"
+    );
+    // A resume replays the correction and the undo: open, both armed.
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap().to_string();
+    let (child, control, token) = run_with_control(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            &tf,
+            "--resume",
+            "--wait-for-end",
+        ],
+    )
+    .await;
+    let r = ctl(dir, &control, &token, &["--format", "json", "status"]).await;
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(state(&doc), (Value::Null, "armed".into(), "armed".into()));
+    let report = crate::run::injector_run(dir, &["report", "s.journal.jsonl"], &[]).await;
+    assert!(report.stdout.contains("taken back"), "{}", report.stdout);
+    assert_eq!(ctl(dir, &control, &token, &["--yes", "end"]).await.code, 0);
+    let _ = child.wait_with_output().await;
+    server.shutdown(Duration::from_secs(1)).await;
+}
