@@ -19,6 +19,8 @@ pub enum Action {
     Unskip(String),
     /// Send an occurrence at once (also while held); its slot then does nothing.
     Fire(String),
+    /// Send a failed occurrence again, at once (once per failure).
+    Retry(String),
     /// Move every occurrence not yet fired by this many milliseconds (negative: earlier).
     Shift(i64),
     /// Judge an expected action met (its id), with an optional note. The first
@@ -88,6 +90,7 @@ impl Action {
             Action::Skip(_) => "skip",
             Action::Unskip(_) => "unskip",
             Action::Fire(_) => "fire",
+            Action::Retry(_) => "retry",
             Action::Shift(_) => "shift",
             Action::Met(..) => "met",
             Action::Missed(..) => "missed",
@@ -122,7 +125,7 @@ impl Action {
     /// The occurrence key or inject id it names, if any.
     pub fn key(&self) -> Option<&str> {
         match self {
-            Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) => Some(k),
+            Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) | Action::Retry(k) => Some(k),
             Action::Met(id, _) | Action::Missed(id, _) => Some(id),
             Action::Note { key, .. } => key.as_deref(),
             Action::Undo { judgment, .. } => judgment.as_deref(),
@@ -135,7 +138,9 @@ impl Action {
     pub fn request_body(&self) -> Value {
         match self {
             Action::Hold | Action::Resume => json!({}),
-            Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) => json!({ "key": k }),
+            Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) | Action::Retry(k) => {
+                json!({ "key": k })
+            }
             Action::Shift(ms) => json!({ "by": format!("{ms}ms") }),
             Action::Met(id, note) | Action::Missed(id, note) => match note {
                 Some(n) => json!({ "key": id, "note": n }),
@@ -195,6 +200,7 @@ impl Action {
             "skip" => key().map(Action::Skip),
             "unskip" => key().map(Action::Unskip),
             "fire" => key().map(Action::Fire),
+            "retry" => key().map(Action::Retry),
             "met" | "missed" => {
                 let note = match body.get("note") {
                     None | Some(Value::Null) => None,
@@ -242,6 +248,7 @@ impl Action {
             "skip" => Action::Skip(key()?),
             "unskip" => Action::Unskip(key()?),
             "fire" => Action::Fire(key()?),
+            "retry" => Action::Retry(key()?),
             "met" => Action::Met(key()?, note),
             "missed" => Action::Missed(key()?, note),
             "shift" => match by_ms {
@@ -302,6 +309,7 @@ mod tests {
             Action::Skip("a#2".into()),
             Action::Unskip("a".into()),
             Action::Fire("b@red".into()),
+            Action::Retry("c#2".into()),
             Action::Shift(-300_000),
             Action::Met("evacuation-ordered".into(), None),
             Action::Missed("shelters".into(), Some("no word from red cell".into())),
@@ -313,10 +321,12 @@ mod tests {
             },
         ];
         for a in all {
-            assert_eq!(
-                Action::from_request(a.name(), &a.request_body()),
-                Ok(a.clone())
-            );
+            // What an undo undid is the engine's to say: a request asks for the undo alone.
+            let asked = match &a {
+                Action::Undo { .. } => Action::undo(),
+                other => other.clone(),
+            };
+            assert_eq!(Action::from_request(a.name(), &a.request_body()), Ok(asked));
             let by = if let Action::Shift(ms) = a {
                 Some(ms)
             } else {

@@ -436,7 +436,8 @@ pub enum CtlAction {
     /// Skip an occurrence key, or an inject id with all its occurrences (several need
     /// a confirmation).
     Skip { key: String },
-    /// Undo a skip before it fires.
+    /// Undo a skip before it fires; one skipped when its instant came (too late, or
+    /// skipped) is sent now, after a confirmation.
     Unskip { key: String },
     /// Send an occurrence now (also while held). A contingency whose condition does not
     /// hold yet needs a confirmation; on one judgment (`met: X`), firing it judges X.
@@ -447,6 +448,9 @@ pub enum CtlAction {
         #[arg(long)]
         force: bool,
     },
+    /// Send a failed occurrence again, now (once per failure; one whose last attempt may
+    /// have arrived asks first).
+    Retry { key: String },
     /// Move everything not yet fired by DUR: `5m` later, `-5m` earlier (also `90s`,
     /// `1h30m`). DUR is wall-clock time: at --speed 60, `1m` moves each inject by a real
     /// minute. Always shows what it moves and asks for a confirmation; a shift that would
@@ -596,6 +600,10 @@ pub struct MockServerArgs {
     /// keep-alive timeout, as servers have).
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     pub idle_close: Option<std::time::Duration>,
+    /// Refuse the first message whose body holds TEXT with a 422, then accept it: a
+    /// failure to rehearse `ctl retry` on.
+    #[arg(long, value_name = "TEXT")]
+    pub refuse_once: Option<String>,
     /// How long a GET /personas link stays valid.
     #[arg(long, default_value = "15m", value_parser = parse_duration, value_name = "DUR")]
     pub link_ttl: std::time::Duration,

@@ -573,6 +573,14 @@ function show(s){
     tr.append(cell(o.key), cell(o.channel), cell(o.persona), cell(o.to, 'to'), cell(o.subject, 'subject'), cell(o.t_plus, 'num'), cell(when(o.planned_at), 'num'), cell(when(o.effective_at), 'num'));
     const status = cell(o.status); status.className = 'status ' + (o.late ? 'late' : o.status.replace(' ', '-')); tr.append(status, cell(when(o.sent_at), 'num'));
     const td = document.createElement('td');
+    if(o.status === 'failed' && may.includes('retry')){
+      const r = document.createElement('button'); r.textContent = 'Send again'; r.dataset.retry = o.key; r.onclick = () => act('retry', {key:o.key});
+      td.append(r);
+    }
+    if(o.status === 'skipped' && may.includes('unskip')){
+      const u = document.createElement('button'); u.textContent = 'Send now'; u.dataset.unskip = o.key; u.onclick = () => act('unskip', {key:o.key});
+      td.append(u);
+    }
     if((o.status === 'pending' || o.status === 'will skip') && may.includes('fire')){
       const f = document.createElement('button'); f.textContent = 'Fire now'; f.dataset.fire = o.key; f.onclick = () => act('fire', {key:o.key});
       const k = document.createElement('button');

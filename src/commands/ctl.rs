@@ -55,6 +55,7 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         CtlAction::Resume => Some(Action::Resume),
         CtlAction::Skip { key } => Some(Action::Skip(key)),
         CtlAction::Unskip { key } => Some(Action::Unskip(key)),
+        CtlAction::Retry { key } => Some(Action::Retry(key)),
         CtlAction::Fire { key, force } => {
             if force {
                 options.insert("force".into(), Value::Bool(true));

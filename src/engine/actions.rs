@@ -111,6 +111,22 @@ impl<D: Dispatch> Engine<D> {
                 })
             }
             Action::Fire(key) => self.fire(key, ask, (source, by), items, cursor, tx).await,
+            Action::Retry(key) => {
+                let Some(occ) = self.retryable(key, cursor) else {
+                    return Ok(Reply::Refused(self.not_failed(key, cursor)));
+                };
+                // Never twice: no longer failed until this send fails too.
+                if let Ok(mut f) = cursor.failed.lock() {
+                    f.remove(&occ);
+                }
+                let occ_key = self.timeline.occurrences[occ].key.clone();
+                self.emit(event(Action::Retry(occ_key.clone()), None))
+                    .await?;
+                let item = self.item_now(occ, items, cursor, now);
+                self.go_now(std::slice::from_ref(&item), cursor, tx, now)
+                    .await?;
+                Ok(Reply::Done(format!("{occ_key} sent again")))
+            }
             Action::Hold => {
                 self.carry(cursor, event(Action::Hold, None)).await?;
                 Ok(Reply::Done(
@@ -149,6 +165,21 @@ impl<D: Dispatch> Engine<D> {
                 )))
             }
             Action::Unskip(key) => {
+                // Skipped already (its instant passed, or too late): it goes now.
+                let passed = self.passed_named(key, cursor);
+                if !passed.is_empty() {
+                    cursor.passed.retain(|o| !passed.contains(o));
+                    self.carry(cursor, event(action.clone(), None)).await?;
+                    let group: Vec<Item> = passed
+                        .iter()
+                        .map(|&occ| self.item_now(occ, items, cursor, now))
+                        .collect();
+                    self.go_now(&group, cursor, tx, now).await?;
+                    return Ok(Reply::Done(format!(
+                        "{} skipped before, sent now",
+                        human::count(group.len(), "occurrence", "occurrences")
+                    )));
+                }
                 self.carry(cursor, event(action.clone(), None)).await?;
                 Ok(Reply::Done(format!("{key} will fire")))
             }
@@ -320,8 +351,53 @@ impl<D: Dispatch> Engine<D> {
                 };
                 Ok(plain(text, named.len() > 1, list))
             }
+            Action::Retry(key) => {
+                let Some(occ) = self.retryable(key, cursor) else {
+                    return Err(self.not_failed(key, cursor));
+                };
+                let maybe = cursor
+                    .failed
+                    .lock()
+                    .ok()
+                    .and_then(|f| f.get(&occ).copied())
+                    .unwrap_or(false);
+                let mut text = format!("sends {} again now", self.name(occ));
+                if maybe {
+                    text.push_str(
+                        ": its last attempt may have reached the server, so players may see it twice",
+                    );
+                }
+                Ok(plain(
+                    text,
+                    maybe,
+                    vec![self.consequence(occ, "sent at once", None, Some(now))],
+                ))
+            }
             Action::Unskip(key) => {
                 let mut after = clock.clone();
+                let passed = self.passed_named(key, cursor);
+                if !passed.is_empty() {
+                    return Ok(plain(
+                        format!(
+                            "sends {} now: skipped when {} came",
+                            passed
+                                .iter()
+                                .map(|&o| self.name(o))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            if passed.len() == 1 {
+                                "its instant"
+                            } else {
+                                "their instants"
+                            }
+                        ),
+                        true,
+                        passed
+                            .iter()
+                            .map(|&o| self.consequence(o, "sent at once", None, Some(now)))
+                            .collect(),
+                    ));
+                }
                 if !after.unskip(key) {
                     return Err(format!("`{key}` is not skipped"));
                 }
@@ -1257,6 +1333,78 @@ impl<D: Dispatch> Engine<D> {
         self.go_now(std::slice::from_ref(&item), cursor, tx, now)
             .await?;
         Ok(Reply::Done(format!("{occ_key} fired{judged}")))
+    }
+
+    /// The failed occurrence `key` names (its key, or an inject id with one failed).
+    fn retryable(&self, key: &str, cursor: &Cursor) -> Option<usize> {
+        let failed = cursor.failed.lock().ok()?;
+        let named: Vec<usize> = failed
+            .keys()
+            .copied()
+            .filter(|o| self.names(*o, key))
+            .collect();
+        match named.as_slice() {
+            [one] => Some(*one),
+            _ => named
+                .iter()
+                .copied()
+                .find(|o| self.timeline.occurrences[*o].key == key),
+        }
+    }
+
+    /// Why `key` cannot be retried.
+    fn not_failed(&self, key: &str, cursor: &Cursor) -> String {
+        let failed: Vec<String> = cursor.failed.lock().map_or(Vec::new(), |f| {
+            f.keys()
+                .filter(|o| self.names(**o, key))
+                .map(|o| self.timeline.occurrences[*o].key.clone())
+                .collect()
+        });
+        if failed.len() > 1 {
+            return format!(
+                "`{key}` names several failed occurrences ({}): retry one by its key",
+                failed.join(", ")
+            );
+        }
+        if let Some((occ, at)) = cursor.went.iter().rev().find(|(o, _)| self.names(*o, key)) {
+            return format!(
+                "`{key}` has not failed: {} went at {} (a failed send can be retried; one sent is not sent twice)",
+                self.name(*occ),
+                self.when(*at)
+            );
+        }
+        format!(
+            "`{key}` has not failed{}",
+            match self.did_you_mean(key) {
+                hint if hint.is_empty() => " in this run".to_string(),
+                hint => hint,
+            }
+        )
+    }
+
+    /// Occurrences `key` names that were skipped when their instant came (not since sent).
+    fn passed_named(&self, key: &str, cursor: &Cursor) -> Vec<usize> {
+        let mut out: Vec<usize> = cursor
+            .passed
+            .iter()
+            .copied()
+            .filter(|o| self.names(*o, key) && !cursor.went.iter().any(|(w, _)| w == o))
+            .collect();
+        out.dedup();
+        out
+    }
+
+    /// An item that goes now for occurrence `occ`: its fixed one (with its planned
+    /// instant), or a contingency's.
+    fn item_now(&self, occ: usize, items: &[Item], cursor: &Cursor, now: DateTime<Utc>) -> Item {
+        match items.iter().find(|i| i.occ == occ) {
+            Some(i) => Item {
+                fire_at: now,
+                body: None,
+                ..i.clone()
+            },
+            None => self.contingent_item(occ, cursor, now),
+        }
     }
 
     fn contingent_item(&self, occ: usize, cursor: &Cursor, now: DateTime<Utc>) -> Item {

@@ -278,6 +278,7 @@ impl ClockState {
                 }
             }
             Action::Fire(_)
+            | Action::Retry(_)
             | Action::Met(..)
             | Action::Missed(..)
             | Action::Note { .. }
@@ -336,6 +337,8 @@ pub(super) struct Cursor {
     pub(super) passed: Vec<usize>,
     /// When this part of the run began: what was done before a resume is not undone.
     pub(super) began: DateTime<Utc>,
+    /// Occurrences whose last send failed, told by the senders.
+    pub(super) failed: super::Failures,
 }
 
 impl Cursor {

@@ -255,6 +255,10 @@ pub struct Engine<D: Dispatch> {
     pub next: watch::Sender<Option<(String, DateTime<Utc>)>>,
 }
 
+/// Occurrences whose last send failed in this part of the run (what `retry` may send
+/// again), each with whether it may have arrived all the same.
+type Failures = Arc<std::sync::Mutex<std::collections::HashMap<usize, bool>>>;
+
 /// The sender tasks, and how the first of them to end early ended.
 type Senders = tokio::task::JoinSet<std::io::Result<()>>;
 type SenderEnd = Result<std::io::Result<()>, tokio::task::JoinError>;
@@ -292,9 +296,10 @@ impl<D: Dispatch> Engine<D> {
         let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel();
         let branch = branching.map(|b| BranchCursor::new(b, outcomes_rx));
         let outcomes = branch.is_some().then_some(outcomes_tx);
+        let failed = Failures::default();
         let (produced, consumed) = tokio::join!(
-            self.produce(&items, stop, control, branch, tx),
-            self.consume(rx, outcomes)
+            self.produce(&items, stop, control, branch, tx, failed.clone()),
+            self.consume(rx, outcomes, failed.clone())
         );
         let (mut senders, failed) = consumed?;
         if let Some(done) = failed {
@@ -343,6 +348,7 @@ impl<D: Dispatch> Engine<D> {
         control: Option<Control>,
         branch: Option<BranchCursor>,
         tx: mpsc::Sender<Prepared<D>>,
+        failed: Failures,
     ) -> std::io::Result<Cursor> {
         let (mut commands, initial, publish) = match control {
             Some(c) => (Some(c.commands), c.initial, Some(c.state)),
@@ -360,6 +366,7 @@ impl<D: Dispatch> Engine<D> {
             went: Vec::new(),
             passed: Vec::new(),
             began: self.clock.now(),
+            failed,
         };
         let mut outcomes = cursor.branch.as_mut().and_then(|b| b.outcomes.take());
         if let Some(b) = cursor.branch.as_mut() {
@@ -647,6 +654,7 @@ impl<D: Dispatch> Engine<D> {
         &self,
         mut rx: mpsc::Receiver<Prepared<D>>,
         outcomes: Option<mpsc::UnboundedSender<branching::Outcome>>,
+        failed: Failures,
     ) -> std::io::Result<(Senders, Option<SenderEnd>)> {
         let queue = Arc::new(Queue::<Queued<D>>::default());
         let mut senders = tokio::task::JoinSet::new();
@@ -659,6 +667,7 @@ impl<D: Dispatch> Engine<D> {
             let timeline = self.timeline.clone();
             let max_speed = self.config.max_speed;
             let outcomes = outcomes.clone();
+            let failed = failed.clone();
             senders.spawn(async move {
                 while let Some(((item, body), gate)) = queue.next().await {
                     let key = timeline.occurrences[item.occ].key.clone();
@@ -678,6 +687,20 @@ impl<D: Dispatch> Engine<D> {
                             matches!(event, Event::Sent { .. }).then_some(started),
                         )
                     });
+                    // What `retry` may send again: failed, and whether it may have
+                    // arrived all the same.
+                    if let Ok(mut f) = failed.lock() {
+                        match &event {
+                            Event::Failed {
+                                maybe_delivered, ..
+                            } => {
+                                f.insert(item.occ, *maybe_delivered);
+                            }
+                            _ => {
+                                f.remove(&item.occ);
+                            }
+                        }
+                    }
                     // Synced with the writer's next group, not waited for here: a
                     // failure to write stops the run at the next append.
                     emit_queued(&journal, &*events, event)?;

@@ -56,6 +56,9 @@ pub struct Faults {
     /// Close a connection that has waited this long for a request (a keep-alive
     /// timeout, such as Apache's 5 s), without a word.
     pub idle_close: Option<Duration>,
+    /// Refuse the first message whose body holds this text with a 422 (a refusal that
+    /// is never retried), and accept it after that: a failure a controller can retry.
+    pub refuse_once: Option<String>,
 }
 
 /// How to run a stand-in.
@@ -113,6 +116,8 @@ struct Shared {
     recorder: record::Recorder,
     links: Mutex<HashMap<String, Instant>>,
     zip: Bytes,
+    /// Whether `refuse_once` has refused its message.
+    refused_once: std::sync::atomic::AtomicBool,
 }
 
 /// A running stand-in server.
@@ -152,6 +157,7 @@ impl StandIn {
             recorder,
             links: Mutex::new(HashMap::new()),
             zip,
+            refused_once: std::sync::atomic::AtomicBool::new(false),
         });
         let base = shared.opts.base_path.trim_end_matches('/').to_string();
         let router = Router::new()
@@ -423,6 +429,18 @@ async fn post_at(
         rec.status = Some(401);
         st.record(rec);
         return json_response(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"}));
+    }
+    if let Some(text) = &st.opts.faults.refuse_once
+        && String::from_utf8_lossy(&body).contains(text.as_str())
+        && !st.refused_once.swap(true, Ordering::Relaxed)
+    {
+        rec.fault = Some("refuse_once".into());
+        rec.status = Some(422);
+        st.record(rec);
+        return json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"error": "Refused once (injected by the stand-in)"}),
+        );
     }
     match fault {
         Some(Fault::Drop) => {

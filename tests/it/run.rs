@@ -251,6 +251,7 @@ async fn with_faults_each_occurrence_is_accepted_once_at_most_and_duplicates_are
         seed: 9,
         close_refused: false,
         idle_close: None,
+        refuse_once: None,
     };
     let server = stand_in(faults).await;
     let s = setup(&scenario(30, 0));
@@ -315,6 +316,7 @@ async fn retry_safe_never_retries_what_may_have_arrived() {
         seed: 3,
         close_refused: false,
         idle_close: None,
+        refuse_once: None,
     };
     let server = stand_in(faults).await;
     let s = setup(&scenario(20, 0));

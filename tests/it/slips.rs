@@ -778,3 +778,97 @@ async fn a_judgment_is_corrected_or_undone_while_its_branch_sent_nothing_and_a_r
     let _ = child.wait_with_output().await;
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_occurrence_is_sent_again_once_and_a_skipped_one_can_still_go() {
+    let mut opts = injector::stand_in::Options::local(crate::run::TOKEN);
+    opts.faults.refuse_once = Some("inject i0".into());
+    let server = injector::stand_in::StandIn::start(opts).await.unwrap();
+    let s = setup(&four());
+    let dir = s.dir.path();
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap().to_string();
+    let t0 = t0_in(1);
+    let (child, control, token) = run_with_control(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            &tf,
+            "--start-at",
+            &t0,
+            "--late",
+            "skip",
+            "--wait-for-end",
+        ],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // i1 skipped by hand; then everything moves 31 s earlier: i0 and i1 are due now.
+    assert_eq!(ctl(dir, &control, &token, &["skip", "i1"]).await.code, 0);
+    refused(
+        &ctl(dir, &control, &token, &["retry", "i0"]).await,
+        &["`i0` has not failed"],
+    );
+    let shifted = ctl(dir, &control, &token, &["--yes", "shift", "-19s"]).await;
+    assert_eq!(shifted.code, 0, "{}", shifted.stderr);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut failed = false;
+    while std::time::Instant::now() < deadline && !failed {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        failed = journal(dir, "s.journal.jsonl")
+            .iter()
+            .any(|e| e["type"] == "failed" && e["key"] == "i0");
+    }
+    assert!(failed, "i0 refused once by the server");
+    let retried = ctl(dir, &control, &token, &["retry", "i0"]).await;
+    assert_eq!(retried.code, 0, "{}", retried.stderr);
+    assert_eq!(retried.stdout.trim(), "i0 sent again");
+    refused(
+        &ctl(dir, &control, &token, &["retry", "i0"]).await,
+        &["`i0` has not failed", "went at"],
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let accepted: Vec<String> = crate::run::sent(&server)
+        .iter()
+        .filter(|r| r.status == Some(200))
+        .map(key_of)
+        .collect();
+    assert_eq!(accepted, ["i0"], "sent once, after its refusal");
+    // i1 was skipped when its instant came; unskip sends it now, after asking.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline
+        && !journal(dir, "s.journal.jsonl")
+            .iter()
+            .any(|e| e["type"] == "skipped" && e["key"] == "i1")
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    refused(
+        &ctl(dir, &control, &token, &["unskip", "i1"]).await,
+        &[
+            "sends i1 \"inject i1\"",
+            "skipped when its instant came",
+            "needs a confirmation",
+        ],
+    );
+    let unskipped = ctl(dir, &control, &token, &["--yes", "unskip", "i1"]).await;
+    assert_eq!(unskipped.code, 0, "{}", unskipped.stderr);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(keys_sent(&server).contains("i1"));
+    assert_eq!(
+        control_actions(dir, "s.journal.jsonl"),
+        [
+            "skip command",
+            "shift command",
+            "retry command",
+            "unskip command"
+        ]
+    );
+    assert_eq!(ctl(dir, &control, &token, &["--yes", "end"]).await.code, 0);
+    let _ = child.wait_with_output().await;
+    server.shutdown(Duration::from_secs(1)).await;
+}

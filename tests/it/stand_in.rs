@@ -309,6 +309,7 @@ async fn seeded_fault_rates_hold_and_repeat() {
         seed: 42,
         close_refused: false,
         idle_close: None,
+        refuse_once: None,
     };
     let n = 600;
     let first = outcomes(faults.clone(), n).await;
