@@ -85,7 +85,22 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
     let refused = Arc::new(std::sync::OnceLock::new());
     let (shown_tx, shown_rx) = mpsc::unbounded_channel();
     let (changed_tx, changed_rx) = watch::channel(0u64);
-    let reporter = tokio::spawn(output::show_events(shown_rx, args.format, args.dry_run));
+    let subjects: Arc<Vec<String>> = Arc::new(if p.plan.is_some() {
+        p.timeline
+            .occurrences
+            .iter()
+            .map(|o| p.timeline.subject(o))
+            .collect()
+    } else {
+        Vec::new()
+    });
+    let labels = output::Labels::new(&p.timeline, &subjects);
+    let reporter = tokio::spawn(output::show_events(
+        shown_rx,
+        args.format,
+        args.dry_run,
+        labels,
+    ));
     let listener = Arc::new(output::Listener {
         board: board.clone(),
         shown: shown_tx,
@@ -132,15 +147,7 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
                 .collect()
         })),
         // Made once: a page's state never renders a body.
-        subjects: Arc::new(if p.plan.is_some() {
-            p.timeline
-                .occurrences
-                .iter()
-                .map(|o| p.timeline.subject(o))
-                .collect()
-        } else {
-            Vec::new()
-        }),
+        subjects,
         restarts: Arc::new(control::Restart::of(
             &p.replay.records,
             p.resume_of.is_some(),

@@ -67,13 +67,14 @@ pub async fn show_events(
     mut rx: mpsc::UnboundedReceiver<Event>,
     format: ReportFormat,
     dry_run: bool,
+    labels: Labels,
 ) {
     let tag = if dry_run { "[dry run] " } else { "" };
     // Whatever has arrived, taken at once: one wake-up for a burst.
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
         for event in batch.drain(..) {
-            log_event(&event, tag);
+            log_event(&event, tag, &labels);
             if format == ReportFormat::Json && !matches!(event, Event::Control { .. }) {
                 let mut v = serde_json::to_value(Entry::from(&event)).unwrap_or(Value::Null);
                 v["dry_run"] = Value::Bool(dry_run);
@@ -83,8 +84,44 @@ pub async fn show_events(
     }
 }
 
+/// What a log line says of an occurrence beside its key: its scenario time and its
+/// subject (`T+00:02:00 "Storm warning"`), by key.
+#[derive(Default)]
+pub struct Labels(std::collections::HashMap<String, String>);
+
+impl Labels {
+    /// Each occurrence's label; none past the plan's size limit (`subjects` empty).
+    pub fn new(t: &crate::timeline::Timeline, subjects: &[String]) -> Labels {
+        if subjects.is_empty() {
+            return Labels::default();
+        }
+        Labels(
+            t.occurrences
+                .iter()
+                .zip(subjects)
+                .map(|(o, subject)| {
+                    let t_plus = crate::plan::show_offset(o.offset);
+                    let label = if subject.is_empty() {
+                        t_plus
+                    } else {
+                        format!("{t_plus} \"{subject}\"")
+                    };
+                    (o.key.clone(), label)
+                })
+                .collect(),
+        )
+    }
+
+    /// ` (T+00:02:00 "Storm warning")`, or nothing for a key it lacks.
+    fn of(&self, key: &str) -> String {
+        self.0
+            .get(key)
+            .map_or(String::new(), |l| format!(" ({l})"))
+    }
+}
+
 /// One line on stderr for an event (at info level for sends).
-fn log_event(event: &Event, tag: &str) {
+fn log_event(event: &Event, tag: &str, labels: &Labels) {
     match event {
         Event::Sending { .. } | Event::Started { .. } => {}
         Event::Sent {
@@ -110,7 +147,8 @@ fn log_event(event: &Event, tag: &str) {
             }
             let lateness = lateness_ms.map_or(String::new(), |l| format!(" lateness {l:+.3} ms"));
             tracing::info!(
-                "{tag}sent {key} planned {} sent {}{lateness} status {status} message_id {message_id}{notes}",
+                "{tag}sent {key}{} planned {} sent {}{lateness} status {status} message_id {message_id}{notes}",
+                labels.of(key),
                 time_text(*planned),
                 time_text(*sent_at)
             );
@@ -130,10 +168,13 @@ fn log_event(event: &Event, tag: &str) {
             };
             let status = status.map_or("-".to_string(), |s| s.to_string());
             tracing::error!(
-                "{tag}FAILED {key} status {status} after {attempts} attempt(s): {error}{maybe}"
+                "{tag}FAILED {key} status {status} after {attempts} attempt(s): {error}{maybe}{}",
+                labels.of(key)
             );
         }
-        Event::Skipped { key, reason, .. } => tracing::warn!("{tag}skipped {key}: {reason}"),
+        Event::Skipped { key, reason, .. } => {
+            tracing::warn!("{tag}skipped {key}{}: {reason}", labels.of(key))
+        }
         Event::Note {
             text,
             key,
