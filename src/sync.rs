@@ -254,6 +254,8 @@ mod tests {
                     job_title: String::new(),
                 },
             ],
+            positions: None,
+            roles: None,
         }
     }
 

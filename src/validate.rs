@@ -265,6 +265,39 @@ fn check_ids(timeline: &Timeline, ws: &Workspace, diags: &mut Diagnostics) {
                 )),
             );
         }
+        for (field, listed) in [("position", &ws.positions), ("role", &ws.roles)] {
+            let Some(list) = listed else { continue };
+            if let Some(name) = body.get(field).and_then(serde_json::Value::as_str)
+                && !list.iter().any(|n| n == name)
+                && reported.insert((occ.inject, format!("{field}:{name}")))
+            {
+                // Case first: positions are case-sensitive, and `Gold commander` is
+                // most likely `Gold Commander`.
+                let hint = list
+                    .iter()
+                    .find(|n| n.to_lowercase() == name.to_lowercase())
+                    .map(|n| format!("did you mean `{n}`? ({field}s are case-sensitive)"))
+                    .or_else(|| {
+                        crate::diag::did_you_mean(name, list.iter().map(String::as_str))
+                            .map(|n| format!("did you mean `{n}`?"))
+                    })
+                    .or(Some(format!(
+                        "the workspace's {field}s: {}",
+                        list.iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                diags.error(
+                    timeline.field_pos(inject, field),
+                    format!(
+                        "inject `{}`: no {field} `{name}` in the workspace",
+                        inject.id
+                    ),
+                    hint,
+                );
+            }
+        }
         if let Some(team) = body.get("team_id")
             && !ws.has_team(team)
             && reported.insert((occ.inject, format!("t{team}")))

@@ -56,6 +56,12 @@ pub struct Persona {
 pub struct Workspace {
     pub teams: Vec<Team>,
     pub personas: Vec<Persona>,
+    /// The exercise's positions (case-sensitive) and roles, where the target lists them
+    /// (Conducttr does not; the stand-in does): `None` when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positions: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
 }
 
 impl Workspace {
@@ -131,7 +137,26 @@ pub async fn fetch(client: &Client) -> Result<Workspace, String> {
             redact(field);
         }
     }
-    Ok(Workspace { teams, personas })
+    let names = |v: Option<Value>, what: &str| -> Result<Option<Vec<String>>, String> {
+        v.map(|v| {
+            serde_json::from_value::<Vec<String>>(v)
+                .map(|list| {
+                    list.into_iter()
+                        .map(|n| client.target().redact(&n))
+                        .collect()
+                })
+                .map_err(|e| format!("GET /{what} answered an unexpected shape ({e})"))
+        })
+        .transpose()
+    };
+    let positions = names(client.get_optional_json("positions").await?, "positions")?;
+    let roles = names(client.get_optional_json("roles").await?, "roles")?;
+    Ok(Workspace {
+        teams,
+        personas,
+        positions,
+        roles,
+    })
 }
 
 /// The personas of a Conducttr personas zip (`data.json`).

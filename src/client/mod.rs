@@ -346,6 +346,31 @@ impl Client {
     }
 
     /// A GET with the bearer token; the JSON answer.
+    /// [`Client::get_json`] of a list the target may not have: `None` when it answers
+    /// 404 (Conducttr lists no positions or roles; the stand-in does).
+    pub async fn get_optional_json(&self, path: &str) -> Result<Option<Value>, String> {
+        let resp = self
+            .http
+            .get(self.target.url(path))
+            .bearer_auth(self.target.token())
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let status = resp.status();
+        let text = self
+            .target
+            .redact(&resp.text().await.map_err(|e| describe(&e))?);
+        if !status.is_success() {
+            return Err(format!("GET {path} answered {status}: {}", clip(&text)));
+        }
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("GET {path} answered with invalid JSON ({e})"))
+    }
+
     pub async fn get_json(&self, path: &str) -> Result<Value, String> {
         let resp = self
             .http

@@ -165,6 +165,10 @@ impl StandIn {
             .route(&format!("{base}/messages/{{kind}}"), post(post_kind))
             .route(&format!("{base}/teams"), get(get_teams))
             .route(&format!("{base}/personas"), get(get_personas))
+            // Not Conducttr's (it lists neither): the stand-in's world names its exercise's
+            // positions and roles, so that a rehearsal checks them before T0.
+            .route(&format!("{base}/positions"), get(get_positions))
+            .route(&format!("{base}/roles"), get(get_roles))
             .route("/_mock/files/{nonce}/personas.zip", get(get_zip))
             .route("/_mock/requests", get(get_requests))
             .fallback(refused::<404>)
@@ -570,6 +574,24 @@ async fn get_teams(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) 
         StatusCode::OK,
         serde_json::to_value(&st.opts.world.teams).unwrap_or(Value::Null),
     )
+}
+
+async fn get_positions(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
+    let Some(mut rec) = authorized_get(&st, &uri, &headers) else {
+        return unauthorized();
+    };
+    rec.status = Some(200);
+    st.record(rec);
+    json_response(StatusCode::OK, json!(st.opts.world.positions))
+}
+
+async fn get_roles(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
+    let Some(mut rec) = authorized_get(&st, &uri, &headers) else {
+        return unauthorized();
+    };
+    rec.status = Some(200);
+    st.record(rec);
+    json_response(StatusCode::OK, json!(st.opts.world.roles))
 }
 
 async fn get_personas(State(st): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {

@@ -173,11 +173,13 @@ impl Default for World {
                 ),
             ],
             channels: Vec::new(),
-            // The example scenarios' positions and roles.
+            // The example scenarios' positions and roles, and the API page's examples.
             positions: vec![
                 "Incident Commander".into(),
                 "Harbour Master".into(),
                 "Press Officer".into(),
+                "CEO".into(),
+                "media_lead".into(),
             ],
             roles: vec!["Role1".into(), "Role2".into(), "Role3".into()],
         }

@@ -455,3 +455,73 @@ fn every_inject_kind_survives_export_then_import() {
         }
     }
 }
+
+/// Positions and roles are checked against the workspace where it lists them (the
+/// stand-in's world), before T0: in `validate --online` and in a live run's preflight.
+#[tokio::test(flavor = "multi_thread")]
+async fn positions_and_roles_are_checked_before_t0_where_the_workspace_lists_them() {
+    let s = server(|_| {}).await;
+    let dir = tempdir();
+    let cache = dir.path().join("cache");
+    let url = s.base_url();
+    let env = env(&url, cache.to_str().unwrap());
+    let yaml = "name: Posts\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n  - id: a\n    at: 0s\n    position: Incident commander\n    body: hello\n  - id: b\n    at: 1m\n    role: Role4\n    body: hello\n  - id: c\n    at: 2m\n    position: Press Officer\n    body: fine\n";
+    write(dir.path(), "s.yaml", yaml);
+    let offline = injector_run(dir.path(), &["validate", "s.yaml"], &env).await;
+    assert_eq!(
+        offline.code, 0,
+        "offline nothing lists them: {}",
+        offline.stderr
+    );
+    let online = injector_run(
+        dir.path(),
+        &["validate", "--online", "s.yaml", "--format", "json"],
+        &env,
+    )
+    .await;
+    assert_eq!(online.code, 1, "{}", online.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&online.stdout).unwrap();
+    let errors = doc["files"][0]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no position `Incident commander` in the workspace")
+    );
+    assert_eq!(errors[0]["line"], 10);
+    assert_eq!(
+        errors[0]["hint"],
+        "did you mean `Incident Commander`? (positions are case-sensitive)"
+    );
+    assert!(
+        errors[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no role `Role4`"),
+        "{errors:?}"
+    );
+    // A live run finds it in its preflight: exit 2, nothing sent.
+    let tf = write(dir.path(), "token", &format!("{TOKEN}\n"));
+    let run = injector_run(
+        dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            tf.to_str().unwrap(),
+        ],
+        &[("XDG_CACHE_HOME", cache.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no position `Incident commander`"),
+        "{}",
+        run.stderr
+    );
+    assert!(crate::run::sent(&s).is_empty(), "nothing sent");
+    s.shutdown(Duration::from_secs(1)).await;
+}

@@ -114,9 +114,7 @@ impl Labels {
 
     /// ` (T+00:02:00 "Storm warning")`, or nothing for a key it lacks.
     fn of(&self, key: &str) -> String {
-        self.0
-            .get(key)
-            .map_or(String::new(), |l| format!(" ({l})"))
+        self.0.get(key).map_or(String::new(), |l| format!(" ({l})"))
     }
 }
 
