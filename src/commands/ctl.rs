@@ -270,7 +270,9 @@ fn print_preview(preview: &Value, json: bool, data: bool) -> Result<(), Error> {
         preview["text"].as_str().unwrap_or("")
     );
     let items = preview["items"].as_array().cloned().unwrap_or_default();
-    for item in items.iter().take(20) {
+    let zone: Option<chrono_tz::Tz> = preview["timezone"].as_str().and_then(|z| z.parse().ok());
+    let short_time = |rfc: &str| short_time(rfc, zone);
+    for item in items.iter().take(12) {
         let s = |k: &str| item[k].as_str().unwrap_or("").to_string();
         let subject = s("subject");
         let subject = if subject.is_empty() {
@@ -290,8 +292,11 @@ fn print_preview(preview: &Value, json: bool, data: bool) -> Result<(), Error> {
             s("effect")
         ));
     }
-    if items.len() > 20 {
-        text.push_str(&format!("  and {} more\n", items.len() - 20));
+    if items.len() > 12 {
+        text.push_str(&format!(
+            "  and {} more (--preview --format json lists them all)\n",
+            items.len() - 12
+        ));
     }
     if data {
         super::write_output(None, &text)
@@ -301,10 +306,10 @@ fn print_preview(preview: &Value, json: bool, data: bool) -> Result<(), Error> {
     }
 }
 
-/// `10:02:13` of an RFC 3339 instant, as the machine's local time shows it.
-fn short_time(rfc: &str) -> String {
+/// `10:02:13` of an RFC 3339 instant in the scenario's zone (without one, UTC).
+fn short_time(rfc: &str, zone: Option<chrono_tz::Tz>) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc).map_or(rfc.to_string(), |t| {
-        t.with_timezone(&chrono::Local)
+        t.with_timezone(&zone.unwrap_or(chrono_tz::UTC))
             .format("%H:%M:%S")
             .to_string()
     })

@@ -60,7 +60,8 @@ impl<D: Dispatch> Engine<D> {
             Ok(c) => c,
             Err(why) => return Ok(Reply::Refused(why)),
         };
-        let preview = considered.preview;
+        let mut preview = considered.preview;
+        preview.timezone = self.timeline.scenario.timezone.map(|z| z.name().to_string());
         if ask.preview {
             return Ok(Reply::Preview(preview));
         }

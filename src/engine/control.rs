@@ -63,6 +63,9 @@ pub struct Preview {
     pub id: String,
     /// Each occurrence or expected action it changes.
     pub items: Vec<Consequence>,
+    /// The scenario's time zone (IANA), in which a person reads the items' instants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 /// One thing an action changes.
@@ -106,6 +109,7 @@ impl Preview {
             confirm,
             id,
             items,
+            timezone: None,
         }
     }
 }

@@ -208,6 +208,8 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
 struct ControlServer {
     task: tokio::task::JoinHandle<()>,
     stop: watch::Sender<bool>,
+    /// Where it listened: the resume command takes it up there (port 0 included).
+    bound: std::net::SocketAddr,
 }
 
 async fn start_control(
@@ -317,7 +319,7 @@ async fn start_control(
             controllers.len()
         ),
     }
-    Ok(ControlServer { task, stop })
+    Ok(ControlServer { task, stop, bound })
 }
 
 /// A run under way: what was prepared, the client, the journal with its header written,
@@ -447,6 +449,7 @@ async fn finish(
     ending: engine::Ending,
 ) -> Result<Exit, Error> {
     side.signals.abort();
+    let control_at = side.control_server.as_ref().map(|c| c.bound);
     if let Some(server) = side.control_server {
         // Answers in flight (the `end` that ended the run) go out first; pages' live
         // streams end with the run. At most a second.
@@ -505,7 +508,7 @@ async fn finish(
     let journal_path = &p.journal_path;
     let refused = side.refused.get().copied();
     let resume_command = (interrupted || ended && summary.pending > 0)
-        .then(|| output::resume_command(args, journal_path, refused.is_some()));
+        .then(|| output::resume_command(args, journal_path, refused.is_some(), control_at));
     if ended {
         tracing::warn!("the exercise was ended from the control endpoint");
     }

@@ -202,10 +202,10 @@ fn log_event(event: &Event, tag: &str, labels: &Labels) {
                 .key()
                 .map(String::from)
                 .or_else(|| moved_ms.map(crate::human::moved_ms))
-                .unwrap_or_default();
+                .map_or(String::new(), |w| format!(" {w}"));
             let note = action.note().map_or(String::new(), |n| format!(" ({n})"));
             tracing::warn!(
-                "{tag}control ({}{}): {} {what}{note}",
+                "{tag}control ({}{}): {}{what}{note}",
                 source.name(),
                 by.as_deref().map_or(String::new(), |b| format!(", {b}")),
                 action.name()
@@ -233,7 +233,14 @@ fn log_event(event: &Event, tag: &str, labels: &Labels) {
 
 /// The command that resumes this run (sending the failed ones again too, with
 /// `retry_failed`).
-pub fn resume_command(args: &RunArgs, journal: &Path, retry_failed: bool) -> String {
+/// `control_at`: where the control endpoint listened (the same address again, so that
+/// every page and `ctl` find it, even when `--control` asked for port 0).
+pub fn resume_command(
+    args: &RunArgs,
+    journal: &Path,
+    retry_failed: bool,
+    control_at: Option<std::net::SocketAddr>,
+) -> String {
     let mut cmd = format!(
         "injector run {} --resume --journal {}",
         args.file.display(),
@@ -252,8 +259,10 @@ pub fn resume_command(args: &RunArgs, journal: &Path, retry_failed: bool) -> Str
         cmd.push_str(" --retry-failed");
     }
     // Everything needed to steer it again: a resumed run keeps its controls.
-    if let Some(addr) = &args.control {
-        cmd.push_str(&format!(" --control {addr}"));
+    match (control_at, &args.control) {
+        (Some(bound), _) => cmd.push_str(&format!(" --control {bound}")),
+        (None, Some(addr)) => cmd.push_str(&format!(" --control {addr}")),
+        (None, None) => {}
     }
     if let Some(path) = &args.controllers {
         cmd.push_str(&format!(" --controllers {}", path.display()));
