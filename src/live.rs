@@ -67,6 +67,17 @@ fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<Str
             } else {
                 ""
             };
+            // What it is: channel, to whom, and its subject.
+            let o = &view.timeline.occurrences[fired.occ];
+            let channel = view.timeline.field_text(view.timeline.inject(o), "channel");
+            let mut what = format!(" {} {channel}", crate::plan::show_offset(o.offset));
+            if let Some(to) = view.to.get(fired.occ) {
+                what.push_str(&format!(" to {to}"));
+            }
+            if let Some(subject) = view.subjects.get(fired.occ).filter(|s| !s.is_empty()) {
+                what.push_str(&format!(" \"{subject}\""));
+            }
+            let skip = format!("{what}{skip}");
             if view.max_speed {
                 // Planned instants are the scenario's; nothing waits for them.
                 return format!("in turn    {k}{skip}");
@@ -458,8 +469,15 @@ mod tests {
             timed[0].starts_with("in 00:59:5") || timed[0].starts_with("in 01:00:00"),
             "{timed:?}"
         );
-        assert!(timed[0].ends_with("  a"), "{timed:?}");
+        // The key, then what it is: its scenario time and channel.
+        assert!(timed[0].ends_with("  a T+01:00:00 microblog"), "{timed:?}");
         let max = next_up(&view(true), &ClockState::default(), 3);
-        assert_eq!(max, ["in turn    a", "in turn    c"]);
+        assert_eq!(
+            max,
+            [
+                "in turn    a T+01:00:00 microblog",
+                "in turn    c T+02:00:00 microblog"
+            ]
+        );
     }
 }
