@@ -53,6 +53,18 @@ pub enum Event {
         planned: DateTime<Utc>,
         at: DateTime<Utc>,
     },
+    /// An attempt answered (or not) in a way that is retried: journaled before the wait
+    /// for the next attempt, so that a resume knows a refusal proved the message was
+    /// not delivered (`reached: false`), and that the next attempt had not gone yet.
+    Attempt {
+        key: String,
+        at: DateTime<Utc>,
+        status: Option<u16>,
+        error: String,
+        /// Whether the request may have reached the server (a timeout after writing it,
+        /// a 500, 502 or 504); a 503, a 429 or a refused connection prove it did not.
+        reached: bool,
+    },
     /// A live action, carried out.
     Control {
         at: DateTime<Utc>,
@@ -113,6 +125,7 @@ impl Event {
             | Event::Started { at, .. }
             | Event::Failed { at, .. }
             | Event::Skipped { at, .. }
+            | Event::Attempt { at, .. }
             | Event::Control { at, .. }
             | Event::Note { at, .. }
             | Event::Due { at, .. }
@@ -131,7 +144,8 @@ impl Event {
             | Event::Started { key, .. }
             | Event::Sent { key, .. }
             | Event::Failed { key, .. }
-            | Event::Skipped { key, .. } => Some(key),
+            | Event::Skipped { key, .. }
+            | Event::Attempt { key, .. } => Some(key),
             Event::Control { .. }
             | Event::Note { .. }
             | Event::Due { .. }

@@ -60,6 +60,8 @@ pub struct Slot {
     pub started: bool,
     /// Journaled as `sending` but proven never started (see [`Fold::unstarted`]).
     pub unstarted: bool,
+    /// An attempt of its latest send may have reached the server.
+    pub reached: bool,
 }
 
 impl Slot {
@@ -70,8 +72,17 @@ impl Slot {
                 self.planned = Some(*planned);
                 self.status = Status::Uncertain;
                 self.started = false;
+                self.reached = false;
             }
             Event::Started { .. } => self.started = true,
+            // A refusal proves the attempt did not arrive: until the next attempt's
+            // `started`, nothing of it is out, unless an earlier one may have arrived.
+            Event::Attempt { reached, .. } => {
+                self.reached |= *reached;
+                if !self.reached {
+                    self.started = false;
+                }
+            }
             Event::Sent {
                 status,
                 message_id,

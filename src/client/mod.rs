@@ -170,6 +170,14 @@ pub enum Outcome {
     },
 }
 
+/// Told of a send's attempts as they go: each answer that will be retried, before the
+/// wait for the next attempt, and each retry, just before its request is written (so a
+/// journal can say whether a request was out when the process stopped).
+pub trait Attempts: Send + Sync {
+    fn answered(&self, status: Option<u16>, error: &str, reached: bool);
+    fn retrying(&self);
+}
+
 /// What one attempt came to.
 enum Attempt {
     Accepted(u16, String),
@@ -430,9 +438,10 @@ impl Client {
         &self,
         body: Result<(crate::message::Endpoint, bytes::Bytes), String>,
         gate: Option<&crate::gate::Gate>,
+        report: Option<&dyn Attempts>,
     ) -> Outcome {
         match body {
-            Ok((to, json)) => self.post_at(to, json, gate).await,
+            Ok((to, json)) => self.post_at(to, json, gate, report).await,
             Err(error) => Outcome::Failed {
                 status: None,
                 error,
@@ -452,7 +461,7 @@ impl Client {
 
     /// [`Client::post_json`] to one of the four endpoints.
     pub async fn post_json_to(&self, to: crate::message::Endpoint, json: bytes::Bytes) -> Outcome {
-        self.post_at(to, json, None).await
+        self.post_at(to, json, None, None).await
     }
 
     /// [`Client::post_json_to`], held behind `gate` when given.
@@ -461,6 +470,7 @@ impl Client {
         to: crate::message::Endpoint,
         json: bytes::Bytes,
         gate: Option<&crate::gate::Gate>,
+        report: Option<&dyn Attempts>,
     ) -> Outcome {
         // Built at the first retry: most messages need none.
         let mut backoff = None;
@@ -468,6 +478,11 @@ impl Client {
         let mut reached_before = false;
         loop {
             attempts += 1;
+            if attempts > 1
+                && let Some(r) = report
+            {
+                r.retrying();
+            }
             // Every attempt behind the gate: one retried before the instant waits for it.
             match self.attempt(to, json.clone(), gate).await {
                 Attempt::Accepted(status, message_id) => {
@@ -531,6 +546,11 @@ impl Client {
                     }
                     match delay {
                         Some(delay) => {
+                            // Its answer on record before the wait: a process stopped
+                            // during it leaves a refusal known as one.
+                            if let Some(r) = report {
+                                r.answered(status, &error, reached);
+                            }
                             let wait = retry_after.map_or(delay, |r| r.max(delay));
                             tracing::debug!(attempt = attempts, ?wait, %error, "retrying");
                             tokio::time::sleep(wait).await;

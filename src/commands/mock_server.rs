@@ -46,6 +46,7 @@ pub async fn mock_server(args: MockServerArgs) -> Result<Exit, Error> {
             close_refused: args.close_refused,
             idle_close: args.idle_close,
             refuse_once: args.refuse_once.clone(),
+            unavailable_first: 0,
         },
         link_ttl: args.link_ttl,
         check_ids: args.check_ids,

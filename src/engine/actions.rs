@@ -61,7 +61,11 @@ impl<D: Dispatch> Engine<D> {
             Err(why) => return Ok(Reply::Refused(why)),
         };
         let mut preview = considered.preview;
-        preview.timezone = self.timeline.scenario.timezone.map(|z| z.name().to_string());
+        preview.timezone = self
+            .timeline
+            .scenario
+            .timezone
+            .map(|z| z.name().to_string());
         if ask.preview {
             return Ok(Reply::Preview(preview));
         }

@@ -83,6 +83,44 @@ fn emit_queued(journal: &Journal, listener: &dyn Listener, event: Event) -> std:
     written
 }
 
+/// Journals a send's retried attempts, each line written at once (unsynced, as the
+/// `started` line is): the answer before the wait, a `started` before each retry.
+struct Reporter<'a> {
+    key: &'a str,
+    journal: &'a Journal,
+    events: &'a dyn Listener,
+    clock: &'a Clock,
+}
+
+impl Reporter<'_> {
+    fn write(&self, event: Event) {
+        let mut line = serde_json::to_vec(&Entry::from(&event)).unwrap_or_default();
+        line.push(b'\n');
+        // A write that fails here fails the run at its next append.
+        let _ = self.journal.write_now(&line);
+        self.events.heard(event);
+    }
+}
+
+impl crate::client::Attempts for Reporter<'_> {
+    fn answered(&self, status: Option<u16>, error: &str, reached: bool) {
+        self.write(Event::Attempt {
+            key: self.key.to_string(),
+            at: self.clock.now(),
+            status,
+            error: error.to_string(),
+            reached,
+        });
+    }
+
+    fn retrying(&self) {
+        self.write(Event::Started {
+            key: self.key.to_string(),
+            at: self.clock.now(),
+        });
+    }
+}
+
 /// Say at `debug` when a group's gate opened late for its instant `due`: when its thread
 /// woke for the `started` line, when that was written, and when the gate opened.
 fn slow_instant(due: DateTime<Utc>, [woke, journaled, opened]: [DateTime<Utc>; 3]) {
@@ -130,6 +168,22 @@ pub trait Dispatch: Send + Sync + 'static {
             }
         }
     }
+    /// [`Dispatch::send_at`] (or, without a gate, [`Dispatch::send`]) telling `report` of
+    /// each retried attempt. By default, nothing is told.
+    fn send_reporting(
+        &self,
+        ready: Self::Ready,
+        gate: Option<&crate::gate::Gate>,
+        report: &dyn crate::client::Attempts,
+    ) -> impl Future<Output = Outcome> + Send {
+        let _ = report;
+        async move {
+            match gate {
+                Some(gate) => self.send_at(ready, gate).await,
+                None => self.send(ready).await,
+            }
+        }
+    }
     /// Have `n` connections open and ready for the next sends, those open counting
     /// (nothing is sent that changes anything); called ahead of every group, so it must
     /// be quick when they are open. By default, nothing to do.
@@ -151,11 +205,20 @@ impl Dispatch for crate::client::Client {
     }
 
     async fn send(&self, ready: Self::Ready) -> Outcome {
-        self.post_body(ready, None).await
+        self.post_body(ready, None, None).await
     }
 
     async fn send_at(&self, ready: Self::Ready, gate: &crate::gate::Gate) -> Outcome {
-        self.post_body(ready, Some(gate)).await
+        self.post_body(ready, Some(gate), None).await
+    }
+
+    async fn send_reporting(
+        &self,
+        ready: Self::Ready,
+        gate: Option<&crate::gate::Gate>,
+        report: &dyn crate::client::Attempts,
+    ) -> Outcome {
+        self.post_body(ready, gate, Some(report)).await
     }
 
     async fn preconnect(&self, n: usize) {
@@ -672,10 +735,15 @@ impl<D: Dispatch> Engine<D> {
                 while let Some(((item, body), gate)) = queue.next().await {
                     let key = timeline.occurrences[item.occ].key.clone();
                     let taken = clock.now();
-                    let outcome = match &gate {
-                        Some(gate) => dispatch.send_at(body, gate).await,
-                        None => dispatch.send(body).await,
+                    let report = Reporter {
+                        key: &key,
+                        journal: &journal,
+                        events: &*events,
+                        clock: &clock,
                     };
+                    let outcome = dispatch
+                        .send_reporting(body, gate.as_deref(), &report)
+                        .await;
                     // Started when its gate opened, or when taken after that.
                     let started = gate
                         .and_then(|g| g.opened_at())

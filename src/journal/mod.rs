@@ -69,6 +69,15 @@ pub enum Entry {
         planned_at: String,
         at: String,
     },
+    /// An attempt's answer that is retried, before the wait for the next attempt.
+    Attempt {
+        key: String,
+        at: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        error: String,
+        reached: bool,
+    },
     /// A live action: hold, resume, skip, unskip, fire, shift ([`Action`]'s names).
     Control {
         at: String,
@@ -188,6 +197,19 @@ impl From<&Event> for Entry {
                 at: t(at),
                 attempts: *attempts,
                 maybe_delivered: *maybe_delivered,
+            },
+            Event::Attempt {
+                key,
+                at,
+                status,
+                error,
+                reached,
+            } => Entry::Attempt {
+                key: key.clone(),
+                at: t(at),
+                status: *status,
+                error: error.clone(),
+                reached: *reached,
             },
             Event::Skipped {
                 key,
@@ -331,6 +353,19 @@ impl Entry {
                     at: time("at", at)?,
                     attempts: *attempts,
                     maybe_delivered: *maybe_delivered,
+                },
+                Entry::Attempt {
+                    key,
+                    at,
+                    status,
+                    error,
+                    reached,
+                } => Event::Attempt {
+                    key: key.clone(),
+                    at: time("at", at)?,
+                    status: *status,
+                    error: error.clone(),
+                    reached: *reached,
                 },
                 Entry::Skipped {
                     key,

@@ -59,6 +59,9 @@ pub struct Faults {
     /// Refuse the first message whose body holds this text with a 422 (a refusal that
     /// is never retried), and accept it after that: a failure a controller can retry.
     pub refuse_once: Option<String>,
+    /// Answer the first this many messages with 503 (unavailable: proof that they did
+    /// not arrive), then as usual: an outage that ends.
+    pub unavailable_first: u64,
 }
 
 /// How to run a stand-in.
@@ -118,6 +121,8 @@ struct Shared {
     zip: Bytes,
     /// Whether `refuse_once` has refused its message.
     refused_once: std::sync::atomic::AtomicBool,
+    /// Messages answered 503 by `unavailable_first` so far.
+    unavailable: AtomicU64,
 }
 
 /// A running stand-in server.
@@ -158,6 +163,7 @@ impl StandIn {
             links: Mutex::new(HashMap::new()),
             zip,
             refused_once: std::sync::atomic::AtomicBool::new(false),
+            unavailable: AtomicU64::new(0),
         });
         let base = shared.opts.base_path.trim_end_matches('/').to_string();
         let router = Router::new()
@@ -433,6 +439,15 @@ async fn post_at(
         rec.status = Some(401);
         st.record(rec);
         return json_response(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"}));
+    }
+    if st.unavailable.fetch_add(1, Ordering::Relaxed) < st.opts.faults.unavailable_first {
+        rec.fault = Some("unavailable".into());
+        rec.status = Some(503);
+        st.record(rec);
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "Service unavailable (injected by the stand-in)"}),
+        );
     }
     if let Some(text) = &st.opts.faults.refuse_once
         && String::from_utf8_lossy(&body).contains(text.as_str())

@@ -7,6 +7,7 @@ mod common;
 mod control_page;
 mod diff;
 mod endpoints;
+mod faults;
 mod first_hour;
 mod hostile;
 mod hostile_run;

@@ -252,6 +252,7 @@ async fn with_faults_each_occurrence_is_accepted_once_at_most_and_duplicates_are
         close_refused: false,
         idle_close: None,
         refuse_once: None,
+        unavailable_first: 0,
     };
     let server = stand_in(faults).await;
     let s = setup(&scenario(30, 0));
@@ -317,6 +318,7 @@ async fn retry_safe_never_retries_what_may_have_arrived() {
         close_refused: false,
         idle_close: None,
         refuse_once: None,
+        unavailable_first: 0,
     };
     let server = stand_in(faults).await;
     let s = setup(&scenario(20, 0));

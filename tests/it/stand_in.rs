@@ -310,6 +310,7 @@ async fn seeded_fault_rates_hold_and_repeat() {
         close_refused: false,
         idle_close: None,
         refuse_once: None,
+        unavailable_first: 0,
     };
     let n = 600;
     let first = outcomes(faults.clone(), n).await;

@@ -75,7 +75,9 @@ pub async fn show_events(
     while rx.recv_many(&mut batch, 256).await > 0 {
         for event in batch.drain(..) {
             log_event(&event, tag, &labels);
-            if format == ReportFormat::Json && !matches!(event, Event::Control { .. }) {
+            if format == ReportFormat::Json
+                && !matches!(event, Event::Control { .. } | Event::Attempt { .. })
+            {
                 let mut v = serde_json::to_value(Entry::from(&event)).unwrap_or(Value::Null);
                 v["dry_run"] = Value::Bool(dry_run);
                 println!("{v}");
@@ -167,6 +169,24 @@ fn log_event(event: &Event, tag: &str, labels: &Labels) {
             let status = status.map_or("-".to_string(), |s| s.to_string());
             tracing::error!(
                 "{tag}FAILED {key} status {status} after {attempts} attempt(s): {error}{maybe}{}",
+                labels.of(key)
+            );
+        }
+        Event::Attempt {
+            key,
+            status,
+            error,
+            reached,
+            ..
+        } => {
+            let status = status.map_or("-".to_string(), |s| s.to_string());
+            let arrived = if *reached {
+                "it may have arrived"
+            } else {
+                "it did not arrive"
+            };
+            tracing::warn!(
+                "{tag}retrying {key}{}: status {status}, {error} ({arrived})",
                 labels.of(key)
             );
         }
