@@ -282,6 +282,12 @@ pub fn parse_shift(text: &str) -> Result<i64, String> {
         Some(rest) => (-1, rest),
         None => (1, t.strip_prefix('+').unwrap_or(t)),
     };
+    if !rest.trim().is_empty() && rest.trim().bytes().all(|b| b.is_ascii_digit()) {
+        let n = rest.trim();
+        return Err(format!(
+            "`{text}` has no unit: write {n}m for {n} minutes (or {n}s, {n}h)"
+        ));
+    }
     let d = humantime::parse_duration(rest.trim())
         .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 5m or -5m"))?;
     match i64::try_from(d.as_millis()) {

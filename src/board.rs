@@ -184,9 +184,8 @@ impl Board {
             .map(|f| (f, self.fold.slot(f.slot)))
             .chain(self.fired())
             .collect();
-        if !self.earlier.is_empty() {
-            all.sort_by_key(|(f, _)| (f.planned, f.occ));
-        }
+        // Contingency occurrences join as they go: in their place by instant too.
+        all.sort_by_key(|(f, _)| (f.planned, f.occ));
         all
     }
 

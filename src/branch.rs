@@ -243,6 +243,8 @@ pub struct Judged {
     /// Who judged: a source's name (`page`, `command`, `terminal`, `assumed`), or
     /// `deadline` when it expired.
     pub by: String,
+    /// The person who judged, when known (a controller's name).
+    pub who: Option<String>,
     pub note: Option<String>,
 }
 
@@ -625,6 +627,7 @@ impl State {
             outcome,
             at,
             by: by.to_string(),
+            who: None,
             note,
         });
     }
@@ -800,6 +803,7 @@ impl State {
                     at,
                     action: Action::Met(id, note) | Action::Missed(id, note),
                     source,
+                    by,
                     ..
                 } => {
                     if let Some(e) = model.expectation(id)
@@ -814,6 +818,9 @@ impl State {
                         );
                         let outcome = if met { Outcome::Met } else { Outcome::Missed };
                         state.judge(e, outcome, *at, source.name(), note.clone());
+                        if let Some(j) = state.expectations[e].judged.as_mut() {
+                            j.who.clone_from(by);
+                        }
                         if *source == Source::Assumed
                             && let Some(a) =
                                 state.assumptions.iter().position(|a| a.expectation == e)
@@ -1218,7 +1225,10 @@ impl Views {
                         _ => s.due.map(|d| crate::engine::moved(d, shift)),
                     },
                     outcome: s.judged.as_ref().map(Judged::word),
-                    by: s.judged.as_ref().map(|j| j.by.clone()),
+                    by: s
+                        .judged
+                        .as_ref()
+                        .map(|j| j.who.clone().unwrap_or_else(|| j.by.clone())),
                     at: s.judged.as_ref().map(|j| j.at),
                     note: s.judged.as_ref().and_then(|j| j.note.clone()),
                 })

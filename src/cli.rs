@@ -425,9 +425,11 @@ pub struct CtlArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CtlAction {
-    /// The clock and the timeline, as JSON.
+    /// The clock, the timeline, the expected actions: a table (the state as JSON with
+    /// --format json).
     Status,
-    /// The state as it changes, one JSON line per change, until the run ends.
+    /// The state as it changes, until the run ends: the table, then the clock and the
+    /// rows that changed (one JSON line per change with --format json).
     Watch,
     /// Stop the exercise clock.
     Hold,

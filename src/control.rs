@@ -204,8 +204,16 @@ fn state_json(view: &View, you: &Identity) -> Value {
                     "channel": text("channel"),
                     "persona": text("persona"),
                     "subject": view.subjects.get(fired.occ),
-                    // Scenario time, whatever the run's speed: T+00:02:00 stays that.
-                    "t_plus": crate::plan::show_offset(o.offset),
+                    // Scenario time, whatever the run's speed: T+00:02:00 stays that. A
+                    // contingency's is when it went (its offset is its delay).
+                    "t_plus": if view.timeline.is_contingent(o) {
+                        let run = (fired.planned - view.timeline.t0.to_utc()).to_std().unwrap_or_default();
+                        crate::plan::show_offset(std::time::Duration::from_secs_f64(
+                            run.as_secs_f64() * view.timeline.speed,
+                        ))
+                    } else {
+                        crate::plan::show_offset(o.offset)
+                    },
                     "planned_at": rfc(fired.planned),
                     "effective_at": rfc(effective),
                     "status": status,
@@ -562,7 +570,7 @@ function show(s){
   const banner = document.getElementById('banner');
   banner.hidden = !(s.ended || s.waiting);
   banner.className = s.ended ? 'ended' : '';
-  banner.textContent = s.ended ? 'The exercise is over: ' + s.ended + '.' : s.waiting ? 'All sent: end the exercise when the hot wash is done.' : '';
+  banner.textContent = s.ended ? 'The exercise is over: ' + s.ended + '.' : s.waiting ? 'Nothing left to send: end the exercise when the hot wash is done (End exercise, director).' : '';
   const next = s.occurrences.find(o => o.status === 'pending');
   document.getElementById('next').textContent = next
     ? 'next: ' + next.key + (s.held ? ' (held)' : ' in ' + hms(Math.max(0, Date.parse(next.effective_at) - now)))

@@ -351,7 +351,9 @@ pub fn add(current: &str, name: &str, role: Role, token: &str) -> Result<String,
                         i.as_map().is_some_and(|f| {
                             f.iter().any(|(k, v)| {
                                 k.as_str() == Some("name")
-                                    && v.as_str().map(str::trim) == Some(name)
+                                    && v.as_str()
+                                        .map(str::trim)
+                                        .is_some_and(|n| n.to_lowercase() == name.to_lowercase())
                             })
                         })
                     })),
@@ -360,7 +362,7 @@ pub fn add(current: &str, name: &str, role: Role, token: &str) -> Result<String,
                 .unwrap_or(false)
         }) {
             return Err(format!(
-                "`{name}` is in the file already; choose another name, or edit the file to rotate their token"
+                "`{name}` is in the file already (names differ by more than case): choose another name, or give them a new token with `injector controllers rotate {name}`"
             ));
         }
         if !current.ends_with('\n') {

@@ -114,7 +114,7 @@ pub fn start_view(
             let state = clock.borrow().clone();
             let mut msg = match state.held_since {
                 Some(since) => format!("HELD {}", crate::human::duration(Utc::now() - since)),
-                None if state.waiting => "ALL SENT".to_string(),
+                None if state.waiting => "NOTHING LEFT TO SEND".to_string(),
                 None => "RUNNING".to_string(),
             };
             if !state.shift.is_zero() {
@@ -137,7 +137,7 @@ pub fn start_view(
             }
             let next_lines = next_up(&view, &state, 3);
             if state.waiting {
-                msg.push_str("\n  all sent: end the exercise when the hot wash is done (`injector ctl ... end`)");
+                msg.push_str("\n  nothing left to send: end the exercise when the hot wash is done (`injector ctl ... end`, or the page's End)");
             } else if next_lines.is_empty() && next.borrow().is_none() {
                 msg.push_str("\n  finishing");
             }

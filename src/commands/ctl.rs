@@ -146,6 +146,18 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         body["confirm"] = Value::Bool(true);
     }
     let (status, answer) = to.post(&action, &body).await?;
+    // For scripts: the run's answer as it came (ok, message or error, preview).
+    if json && !args.preview {
+        super::write_output(
+            None,
+            &(serde_json::to_string_pretty(&answer).unwrap_or_default() + "\n"),
+        )?;
+        return Ok(if status.is_success() {
+            Exit::Ok
+        } else {
+            Exit::Invalid
+        });
+    }
     if status.is_success() {
         if args.preview {
             print_preview(&answer["preview"], json, true)?;
@@ -333,13 +345,31 @@ fn status_table(state: &Value) -> String {
     } else if state["held"] == Value::Bool(true) {
         format!("held since {}", local(&state["held_since"]))
     } else if state["waiting"] == Value::Bool(true) {
-        "all sent: end the exercise when the hot wash is done".into()
+        "nothing left to send: end the exercise when the hot wash is done (`ctl end`)".into()
     } else {
         "running".into()
     };
+    // The exercise clock: scenario time since T0, less holds and shifts.
+    let exercise = (|| {
+        let t0 = chrono::DateTime::parse_from_rfc3339(state["t0"].as_str()?).ok()?;
+        let now = match state["held_since"].as_str() {
+            Some(h) => chrono::DateTime::parse_from_rfc3339(h).ok()?,
+            None => chrono::DateTime::parse_from_rfc3339(state["now"].as_str()?).ok()?,
+        };
+        let ms = (now - t0).num_milliseconds() - state["shift_ms"].as_i64().unwrap_or(0);
+        let scaled = ms as f64 * state["speed"].as_f64().unwrap_or(1.0);
+        Some(if scaled < 0.0 {
+            format!("T-{}", crate::human::duration_ms(-scaled as i64))
+        } else {
+            crate::plan::show_offset(std::time::Duration::from_millis(
+                scaled as u64 / 1000 * 1000,
+            ))
+        })
+    })()
+    .map_or(String::new(), |t| format!("  now {t}"));
     let shift = state["shift_ms"].as_i64().unwrap_or(0);
     let mut out = format!(
-        "{}  T0 {} ({})  speed {}  {}{}\n",
+        "{}  T0 {} ({})  speed {}{exercise}  {}{}\n",
         s(&state["scenario"]),
         local(&state["t0"]),
         s(&state["timezone"]),
@@ -391,14 +421,43 @@ fn status_table(state: &Value) -> String {
         ["T+", "time", "key", "channel", "subject", "to", "status"],
         &rows,
     ));
+    for e in state["expectations"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let outcome = match e["outcome"].as_str() {
+            Some(o) => format!("{o} (by {}, {})", s(&e["by"]), local(&e["at"])),
+            None if e["due"].is_string() => format!("open, due {}", local(&e["due"])),
+            None => "open (its inject has not gone)".into(),
+        };
+        out.push_str(&format!(
+            "expect {}: {} — {outcome}\n",
+            s(&e["id"]),
+            s(&e["action"])
+        ));
+    }
+    for c in state["contingencies"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        out.push_str(&format!(
+            "contingency {} when {}: {}\n",
+            s(&c["id"]),
+            s(&c["condition"]),
+            s(&c["state"])
+        ));
+    }
     out
 }
 
-/// Print each state the run pushes (a table for people, or one JSON line per change),
-/// until the run ends.
+/// Print each state the run pushes (for people: the whole table once, then the clock
+/// and the rows that changed; or one JSON line per change), until the run ends.
 async fn watch_events(mut resp: reqwest::Response, json: bool) -> Result<Exit, Error> {
     use std::io::Write;
     let mut pending = String::new();
+    let mut shown: Option<Vec<String>> = None;
     loop {
         let chunk = match resp.chunk().await {
             Ok(Some(c)) => c,
@@ -416,7 +475,23 @@ async fn watch_events(mut resp: reqwest::Response, json: bool) -> Result<Exit, E
                         let _ = writeln!(out, "{data}");
                     } else {
                         let state: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-                        let _ = writeln!(out, "{}", status_table(&state));
+                        let table = status_table(&state);
+                        let lines: Vec<String> = table.lines().map(String::from).collect();
+                        match &shown {
+                            None => {
+                                let _ = writeln!(out, "{table}");
+                            }
+                            Some(before) => {
+                                // The clock line, then only what changed.
+                                let _ = writeln!(out, "{}", lines.first().map_or("", |l| l));
+                                for l in lines.iter().skip(1) {
+                                    if !before.contains(l) {
+                                        let _ = writeln!(out, "  {l}");
+                                    }
+                                }
+                            }
+                        }
+                        shown = Some(lines);
                     }
                     let _ = out.flush();
                 }

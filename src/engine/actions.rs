@@ -97,9 +97,12 @@ impl<D: Dispatch> Engine<D> {
                 cursor.ended = true;
                 cursor.ended_by = by.clone();
                 cursor.stopped = true;
-                Ok(Reply::Done(
-                    "ended: nothing more fires (a resume can take it up again)".into(),
-                ))
+                let left = self.pending(items, cursor).iter().any(|p| !p.skipped);
+                Ok(Reply::Done(if left {
+                    "ended: nothing more fires (a resume can take it up again)".into()
+                } else {
+                    "ended: the exercise is over, nothing was left to send".into()
+                }))
             }
             Action::Met(id, note) | Action::Missed(id, note) => {
                 let met = matches!(action, Action::Met(..));
@@ -164,10 +167,12 @@ impl<D: Dispatch> Engine<D> {
             }
             Action::Skip(key) => {
                 self.carry(cursor, event(action.clone(), None)).await?;
-                Ok(Reply::Done(format!(
-                    "{key} will be skipped ({})",
-                    preview.text
-                )))
+                Ok(Reply::Done(match preview.items.len() {
+                    1 => format!("{key} will be skipped (`ctl unskip {key}` undoes it)"),
+                    n => format!(
+                        "skipped: the {n} pending occurrences of {key} will not be sent (`ctl unskip {key}` undoes it)"
+                    ),
+                }))
             }
             Action::Unskip(key) => {
                 // Skipped already (its instant passed, or too late): it goes now.
@@ -335,6 +340,19 @@ impl<D: Dispatch> Engine<D> {
                     .filter(|p| !p.skipped && self.names(p.occ, key))
                     .collect();
                 if named.is_empty() {
+                    // Skipped already, by its inject's id.
+                    if let Some(s) = pending
+                        .iter()
+                        .find(|p| p.skipped && self.names(p.occ, key))
+                        .and_then(|p| clock.skipped_by.iter().find(|s| self.names(p.occ, &s.key)))
+                    {
+                        return Err(format!(
+                            "`{key}` is already skipped: `{}` was skipped by {} at {}",
+                            s.key,
+                            s.by.as_deref().unwrap_or("someone"),
+                            self.when(s.at)
+                        ));
+                    }
                     return Err(self.not_pending(key, cursor));
                 }
                 let list: Vec<Consequence> = named
@@ -403,6 +421,9 @@ impl<D: Dispatch> Engine<D> {
                             .collect(),
                     ));
                 }
+                if !self.names_any_occurrence(key) {
+                    return Err(format!("no occurrence `{key}`{}", self.did_you_mean(key)));
+                }
                 if !after.unskip(key) {
                     return Err(format!("`{key}` is not skipped"));
                 }
@@ -464,7 +485,7 @@ impl<D: Dispatch> Engine<D> {
                     }
                 }
                 let text = if live.is_empty() && open == 0 {
-                    "ends the exercise: everything was sent and judged; the run stops and writes its summary".to_string()
+                    "ends the exercise: nothing is left to send or judge; the run stops and writes its summary".to_string()
                 } else {
                     let mut parts = Vec::new();
                     if !live.is_empty() {
@@ -587,6 +608,14 @@ impl<D: Dispatch> Engine<D> {
             human::count(live.len(), "pending occurrence", "pending occurrences"),
             human::moved_ms(ms)
         );
+        // A shift is wall-clock time: say what it is in the scenario's time.
+        if self.timeline.speed != 1.0 && !self.config.max_speed {
+            text.push_str(&format!(
+                " of real time ({} of scenario time at speed {})",
+                human::duration_ms((ms as f64 * self.timeline.speed) as i64),
+                self.timeline.speed
+            ));
+        }
         if !past.is_empty() {
             let earliest = past
                 .iter()
@@ -813,13 +842,25 @@ impl<D: Dispatch> Engine<D> {
                 }
             }
         }
-        let text = if follows.is_empty() {
+        let mut text = if follows.is_empty() {
             format!("judges {id} {word}")
         } else {
             format!("judges {id} {word}: {}", follows.join(", "))
         };
+        // Judged before the inject that asks for the action went: most likely a slip.
+        let early = match (b.model.expectations[e].owner, b.state.expectations[e].due) {
+            (Some(owner), None) => {
+                let inject = &self.timeline.scenario.injects[owner];
+                text.push_str(&format!(
+                    "; careful: `{}`, the inject that asks for it, has not gone yet",
+                    inject.id
+                ));
+                true
+            }
+            _ => false,
+        };
         Ok(Considered {
-            preview: Preview::new(action, text, soon, list),
+            preview: Preview::new(action, text, soon || early, list),
             past: Vec::new(),
         })
     }
@@ -1378,13 +1419,10 @@ impl<D: Dispatch> Engine<D> {
                 self.when(*at)
             );
         }
-        format!(
-            "`{key}` has not failed{}",
-            match self.did_you_mean(key) {
-                hint if hint.is_empty() => " in this run".to_string(),
-                hint => hint,
-            }
-        )
+        if !self.names_any_occurrence(key) {
+            return format!("no occurrence `{key}`{}", self.did_you_mean(key));
+        }
+        format!("`{key}` has not failed in this run")
     }
 
     /// Occurrences `key` names that were skipped when their instant came (not since sent).
@@ -1495,6 +1533,11 @@ impl<D: Dispatch> Engine<D> {
     fn names(&self, occ: usize, key: &str) -> bool {
         let o = &self.timeline.occurrences[occ];
         o.key == key || self.timeline.inject(o).id == key
+    }
+
+    /// Whether `key` names any occurrence of the timeline.
+    fn names_any_occurrence(&self, key: &str) -> bool {
+        (0..self.timeline.occurrences.len()).any(|o| self.names(o, key))
     }
 
     fn names_any(&self, occs: &[usize], key: &str) -> bool {

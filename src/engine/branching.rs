@@ -252,12 +252,12 @@ impl<D: Dispatch> Engine<D> {
             .on_judge(&b.model, e, met, (now, base), source, note)
         {
             Err(prior) => {
-                // Kept as a note: the first judgment stands.
-                self.emit(event).await?;
-                Ok(Ok(format!(
-                    "`{id}` was already judged {} ({}, {}); the first judgment stands, this one is kept as a note (to change it while its branch has sent nothing: `--correct`)",
+                // The first judgment stands: this one is refused, journaled nowhere.
+                let _ = event;
+                Ok(Err(format!(
+                    "`{id}` was already judged {} (by {}, {}); the first judgment stands and this one was not made (to change it while its branch has sent nothing: `--correct`)",
                     prior.word(),
-                    prior.by,
+                    prior.who.as_deref().unwrap_or(&prior.by),
                     prior.at.format("%H:%M:%S")
                 )))
             }
@@ -275,6 +275,9 @@ impl<D: Dispatch> Engine<D> {
                     crate::event::Event::Control { by, .. } => by.clone(),
                     _ => None,
                 };
+                if let Some(j) = b.state.expectations[e].judged.as_mut() {
+                    j.who.clone_from(&by);
+                }
                 if source != Source::Assumed {
                     b.judgments.push((e, now, by, met));
                 }

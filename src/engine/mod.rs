@@ -460,6 +460,11 @@ impl<D: Dispatch> Engine<D> {
             if idle && !waiting {
                 break;
             }
+            if waiting && !cursor.clock.waiting {
+                tracing::warn!(
+                    "nothing left to send: the run stays open for judgments, notes and undo until a director ends it (`injector ctl ... end`, or the page's End button; --end-when-done ends by itself)"
+                );
+            }
             cursor.clock.waiting = waiting;
             if let Some(p) = &publish {
                 if let Some(b) = &cursor.branch {

@@ -315,13 +315,13 @@ async fn an_early_missed_by_hand_fires_the_missed_branch_then_and_a_late_change_
     assert!(
         replies[1]
             .as_ref()
-            .unwrap()
+            .unwrap_err()
             .contains("first judgment stands"),
         "{replies:?}"
     );
-    // Both journaled; the note with the judgment that stands.
+    // Only the judgment that stands is journaled, with its note.
     let controls = lines(&path, "control");
-    assert_eq!(controls.len(), 2);
+    assert_eq!(controls.len(), 1);
     assert_eq!(controls[0]["note"], "no word from blue");
     assert!(
         lines(&path, "triggered")

@@ -98,11 +98,13 @@ async fn ctl_met_on_a_live_run_fires_the_met_branch_at_the_stand_in_on_time() {
         "evacuation-ordered judged met; triggered well-done"
     );
     let again = ctl(dir, &control, &token, &["missed", "evacuation-ordered"]).await;
-    assert_eq!(again.code, 0);
+    assert_eq!(again.code, 1, "refused: {}", again.stdout);
     assert!(
-        again.stdout.contains("first judgment stands"),
+        again.stderr.contains("first judgment stands")
+            && again.stderr.contains("this one was not made")
+            && again.stderr.contains("--correct"),
         "{}",
-        again.stdout
+        again.stderr
     );
     let status = child.wait().await.unwrap();
     assert!(status.success());
@@ -140,7 +142,8 @@ async fn ctl_met_on_a_live_run_fires_the_met_branch_at_the_stand_in_on_time() {
             .iter()
             .any(|l| l["type"] == "not_triggered" && l["inject"] == "flood-worsens")
     );
-    // The report tells it: met, by whom, with the note and the later change of mind.
+    // The report tells it: met, by whom, with the note; the refused second judgment
+    // is not in it.
     let report = injector_in(dir, &["report", "s.journal.jsonl"]);
     report.code(0);
     assert!(
@@ -149,7 +152,7 @@ async fn ctl_met_on_a_live_run_fires_the_met_branch_at_the_stand_in_on_time() {
         report.stdout
     );
     assert!(report.stdout.contains("orders given by radio"));
-    assert!(report.stdout.contains("later: missed"));
+    assert!(!report.stdout.contains("later: missed"), "{}", report.stdout);
     assert!(report.stdout.contains("not triggered"));
 }
 

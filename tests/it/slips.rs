@@ -384,7 +384,7 @@ async fn a_run_with_control_stays_open_after_its_last_send_until_a_director_ends
     assert!(
         status
             .stdout
-            .contains("all sent: end the exercise when the hot wash is done"),
+            .contains("nothing left to send: end the exercise when the hot wash is done"),
         "{}",
         status.stdout
     );
@@ -403,7 +403,7 @@ async fn a_run_with_control_stays_open_after_its_last_send_until_a_director_ends
     );
     refused(
         &ctl(dir, &control, &token, &["end"]).await,
-        &["ends the exercise: everything was sent and judged"],
+        &["ends the exercise: nothing is left to send or judge"],
     );
     assert!(
         child.try_wait().unwrap().is_none(),
@@ -546,6 +546,26 @@ async fn skipping_a_whole_inject_asks_first_and_a_repeated_skip_says_who_did_it(
         &ctl(dir, &control, &token, &["skip", "gauge"]).await,
         &["`gauge` is already skipped (by director at"],
     );
+    refused(
+        &ctl(dir, &control, &token, &["skip", "gauge#2"]).await,
+        &["`gauge#2` is already skipped: `gauge` was skipped by director at"],
+    );
+    refused(
+        &ctl(dir, &control, &token, &["unskip", "gauge#9"]).await,
+        &["no occurrence `gauge#9`"],
+    );
+    refused(
+        &ctl(dir, &control, &token, &["retry", "guage"]).await,
+        &["no occurrence `guage`", "gauge"],
+    );
+    let unit = ctl(dir, &control, &token, &["shift", "2"]).await;
+    assert_eq!(unit.code, 2, "a usage error: {}", unit.stderr);
+    assert!(
+        unit.stderr
+            .contains("`2` has no unit: write 2m for 2 minutes"),
+        "{}",
+        unit.stderr
+    );
     // What went says when; a typo gets a suggestion.
     refused(
         &ctl(dir, &control, &token, &["fire", "first"]).await,
@@ -678,8 +698,10 @@ async fn a_judgment_is_corrected_or_undone_while_its_branch_sent_nothing_and_a_r
     // Its branch fires in 5 minutes: no question asked.
     let met = ctl(dir, &control, &token, &["met", "e0"]).await;
     assert_eq!(met.code, 0, "{}", met.stderr);
-    let again = ctl(dir, &control, &token, &["missed", "e0"]).await;
-    assert!(again.stdout.contains("--correct"), "{}", again.stdout);
+    refused(
+        &ctl(dir, &control, &token, &["missed", "e0"]).await,
+        &["first judgment stands", "--correct"],
+    );
     let state = |doc: &Value| -> (Value, Value, Value) {
         (
             doc["expectations"][0]["outcome"].clone(),
