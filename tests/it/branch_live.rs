@@ -152,7 +152,11 @@ async fn ctl_met_on_a_live_run_fires_the_met_branch_at_the_stand_in_on_time() {
         report.stdout
     );
     assert!(report.stdout.contains("orders given by radio"));
-    assert!(!report.stdout.contains("later: missed"), "{}", report.stdout);
+    assert!(
+        !report.stdout.contains("later: missed"),
+        "{}",
+        report.stdout
+    );
     assert!(report.stdout.contains("not triggered"));
 }
 

@@ -95,3 +95,46 @@ async fn a_run_killed_while_waiting_to_retry_a_503_sends_it_once_on_resume() {
     assert_eq!(accepted, ["i0"], "sent once");
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+/// A journal written before this version (no attempt lines, no undos) still resumes
+/// and reports.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_old_journal_still_resumes_and_reports() {
+    let dir = crate::common::tempdir();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("scenarios")).unwrap();
+    std::fs::copy(
+        crate::common::scenario("quickstart.yaml"),
+        d.join("scenarios/quickstart.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        crate::common::fixture("journals/crashed.jsonl"),
+        d.join("j.jsonl"),
+    )
+    .unwrap();
+    let resumed = injector_run(
+        d,
+        &[
+            "run",
+            "scenarios/quickstart.yaml",
+            "--dry-run",
+            "--resume",
+            "--journal",
+            "j.jsonl",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(resumed.code, 1, "one was too late: {}", resumed.stderr);
+    assert!(
+        resumed
+            .stdout
+            .contains("1 sent, 0 failed, 1 skipped, 1 uncertain"),
+        "{}",
+        resumed.stdout
+    );
+    let report = injector_run(d, &["report", "j.jsonl"], &[]).await;
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    assert!(report.stdout.contains("storm-warning"), "{}", report.stdout);
+}
