@@ -1047,7 +1047,7 @@ impl<D: Dispatch> Engine<D> {
         let rearmed = b.state.on_unjudge(&model, e);
         for (c, _) in rearmed {
             let occs = &model.conditionals[c].occurrences;
-            b.extra.retain(|item| !occs.contains(&item.occ));
+            cursor.extra.retain(|item| !occs.contains(&item.occ));
         }
         Ok(what)
     }
@@ -1223,18 +1223,13 @@ impl<D: Dispatch> Engine<D> {
                     cursor.fired.insert(k);
                     items[k].clone()
                 }
-                (None, Some(i)) => match cursor.branch.as_ref() {
-                    Some(b) => b.extra[i].clone(),
-                    None => continue,
-                },
+                (None, Some(i)) => cursor.extra[i].clone(),
                 (None, None) => continue,
             };
             group.push(item);
         }
-        if let Some(b) = cursor.branch.as_mut() {
-            for i in extras.into_iter().rev() {
-                b.extra.remove(i);
-            }
+        for i in extras.into_iter().rev() {
+            cursor.extra.remove(i);
         }
         if late == Some(LatePolicy::Skip) {
             let shift = cursor.clock.shift;
@@ -1345,8 +1340,8 @@ impl<D: Dispatch> Engine<D> {
                 }
             }
             (None, Some((occ, extra))) => {
-                if let (Some(b), Some(i)) = (cursor.branch.as_mut(), extra) {
-                    b.extra.remove(i);
+                if let Some(i) = extra {
+                    cursor.extra.remove(i);
                 }
                 self.contingent_item(occ, cursor, now)
             }
@@ -1482,10 +1477,10 @@ impl<D: Dispatch> Engine<D> {
     /// The first contingency occurrence `key` names that is still to fire: triggered
     /// (with its place among the triggered items) or armed (its condition not decided).
     fn find_contingent(&self, cursor: &Cursor, key: &str) -> Option<(usize, Option<usize>)> {
-        let b = cursor.branch.as_ref()?;
-        if let Some(i) = b.extra.iter().position(|item| self.names(item.occ, key)) {
-            return Some((b.extra[i].occ, Some(i)));
+        if let Some(i) = cursor.extra.iter().position(|item| self.names(item.occ, key)) {
+            return Some((cursor.extra[i].occ, Some(i)));
         }
+        let b = cursor.branch.as_ref()?;
         b.model
             .conditionals
             .iter()
@@ -1510,15 +1505,13 @@ impl<D: Dispatch> Engine<D> {
                 skipped: skipped(items[k].occ),
             })
             .collect();
-        if let Some(b) = &cursor.branch {
-            out.extend(b.extra.iter().enumerate().map(|(i, item)| Pending {
-                occ: item.occ,
-                at: moved(item.fire_at, shift),
-                fixed: None,
-                extra: Some(i),
-                skipped: skipped(item.occ),
-            }));
-        }
+        out.extend(cursor.extra.iter().enumerate().map(|(i, item)| Pending {
+            occ: item.occ,
+            at: moved(item.fire_at, shift),
+            fixed: None,
+            extra: Some(i),
+            skipped: skipped(item.occ),
+        }));
         out.sort_by_key(|p| (p.at, p.occ));
         out
     }

@@ -93,8 +93,6 @@ impl Branching {
 pub(super) struct BranchCursor {
     pub(super) model: Arc<Model>,
     pub(super) state: State,
-    /// Triggered occurrences to fire, by instant (ties in timeline order).
-    pub(super) extra: Vec<Item>,
     pub(super) done: HashSet<usize>,
     /// Watched occurrences handed to the senders and not yet heard of.
     pub(super) in_flight: usize,
@@ -106,27 +104,20 @@ pub(super) struct BranchCursor {
 }
 
 impl BranchCursor {
-    pub(super) fn new(b: Branching, outcomes: mpsc::UnboundedReceiver<Outcome>) -> BranchCursor {
-        let mut c = BranchCursor {
+    /// The cursor, and the triggered occurrences a resume has still to fire.
+    pub(super) fn new(
+        b: Branching,
+        outcomes: mpsc::UnboundedReceiver<Outcome>,
+    ) -> (BranchCursor, Vec<Item>) {
+        let c = BranchCursor {
             model: b.model,
             state: b.state,
-            extra: Vec::new(),
             done: b.done,
             in_flight: 0,
             outcomes: Some(outcomes),
             judgments: Vec::new(),
         };
-        for item in b.extra {
-            c.insert(item);
-        }
-        c
-    }
-
-    fn insert(&mut self, item: Item) {
-        let at = self
-            .extra
-            .partition_point(|i| (i.fire_at, i.occ) <= (item.fire_at, item.occ));
-        self.extra.insert(at, item);
+        (c, b.extra)
     }
 }
 
@@ -147,6 +138,7 @@ impl<D: Dispatch> Engine<D> {
         }
         let mut last = 0;
         let model = b.model.clone();
+        let mut triggered = Vec::new();
         for effect in &effects {
             let event = effect_event(&b.model, &b.state, effect, at, cursor.clock.shift);
             last = emit_queued(&self.journal, &*self.events, event)?;
@@ -168,9 +160,12 @@ impl<D: Dispatch> Engine<D> {
                         planned: self.timeline.fire_at(o).to_utc(),
                         ..item
                     };
-                    b.insert(item);
+                    triggered.push(item);
                 }
             }
+        }
+        for item in triggered {
+            cursor.insert_extra(item);
         }
         self.journal.durable(last).await
     }
@@ -294,12 +289,11 @@ impl<D: Dispatch> Engine<D> {
         }
     }
 
-    /// The next triggered occurrence's instant (moved by the clock), if any.
+    /// The next added occurrence's instant (moved by the clock), if any.
     pub(super) fn next_extra(cursor: &Cursor) -> Option<DateTime<Utc>> {
         cursor
-            .branch
-            .as_ref()
-            .and_then(|b| b.extra.first())
+            .extra
+            .first()
             .map(|i| moved(i.fire_at, cursor.clock.shift))
     }
 }

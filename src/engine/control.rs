@@ -343,6 +343,9 @@ pub(super) struct Cursor {
     pub(super) began: DateTime<Utc>,
     /// Occurrences whose last send failed, told by the senders.
     pub(super) failed: super::Failures,
+    /// Occurrences added during the run, by instant (ties in timeline order): triggered
+    /// contingencies, and skipped ones sent again at a time given.
+    pub(super) extra: Vec<super::Item>,
 }
 
 impl Cursor {
@@ -352,6 +355,14 @@ impl Cursor {
             self.next += 1;
         }
         self.next < len
+    }
+
+    /// Add an occurrence to fire at its item's instant (before holds and shifts).
+    pub(super) fn insert_extra(&mut self, item: super::Item) {
+        let at = self
+            .extra
+            .partition_point(|i| (i.fire_at, i.occ) <= (item.fire_at, item.occ));
+        self.extra.insert(at, item);
     }
 
     /// Items handed to the senders, going at `at`.

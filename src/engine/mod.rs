@@ -357,11 +357,14 @@ impl<D: Dispatch> Engine<D> {
     ) -> std::io::Result<Ending> {
         let (tx, rx) = mpsc::channel::<Prepared<D>>(4);
         let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel();
-        let branch = branching.map(|b| BranchCursor::new(b, outcomes_rx));
+        let (branch, extra) = match branching.map(|b| BranchCursor::new(b, outcomes_rx)) {
+            Some((b, extra)) => (Some(b), extra),
+            None => (None, Vec::new()),
+        };
         let outcomes = branch.is_some().then_some(outcomes_tx);
         let failed = Failures::default();
         let (produced, consumed) = tokio::join!(
-            self.produce(&items, stop, control, branch, tx, failed.clone()),
+            self.produce(&items, stop, control, (branch, extra), tx, failed.clone()),
             self.consume(rx, outcomes, failed.clone())
         );
         let (mut senders, failed) = consumed?;
@@ -382,8 +385,7 @@ impl<D: Dispatch> Engine<D> {
         if cursor.ended {
             drain.await?;
             return Ok(Ending::Ended {
-                pending: cursor.pending(items.len())
-                    + cursor.branch.as_ref().map_or(0, |b| b.extra.len()),
+                pending: cursor.pending(items.len()) + cursor.extra.len(),
             });
         }
         if tokio::time::timeout(self.config.drain, drain)
@@ -396,8 +398,7 @@ impl<D: Dispatch> Engine<D> {
             );
         }
         Ok(Ending::Interrupted {
-            pending: cursor.pending(items.len())
-                + cursor.branch.as_ref().map_or(0, |b| b.extra.len()),
+            pending: cursor.pending(items.len()) + cursor.extra.len(),
         })
     }
 
@@ -409,7 +410,7 @@ impl<D: Dispatch> Engine<D> {
         items: &[Item],
         mut stop: watch::Receiver<bool>,
         control: Option<Control>,
-        branch: Option<BranchCursor>,
+        (branch, extra): (Option<BranchCursor>, Vec<Item>),
         tx: mpsc::Sender<Prepared<D>>,
         failed: Failures,
     ) -> std::io::Result<Cursor> {
@@ -430,7 +431,11 @@ impl<D: Dispatch> Engine<D> {
             passed: Vec::new(),
             began: self.clock.now(),
             failed,
+            extra: Vec::new(),
         };
+        for item in extra {
+            cursor.insert_extra(item);
+        }
         let mut outcomes = cursor.branch.as_mut().and_then(|b| b.outcomes.take());
         if let Some(b) = cursor.branch.as_mut() {
             let now = self.clock.now();
@@ -559,9 +564,7 @@ impl<D: Dispatch> Engine<D> {
             cursor.note_passed(&group, &prepared);
             cursor.last_fired = Some(fire_at);
             cursor.next = end;
-            if let Some(b) = cursor.branch.as_mut() {
-                b.extra.drain(..extras);
-            }
+            cursor.extra.drain(..extras);
             self.dispatched(&mut cursor, &group, &prepared).await?;
             let started = self.started_line(&prepared, fire_at);
             if tx
@@ -631,10 +634,8 @@ impl<D: Dispatch> Engine<D> {
             }
         }
         let mut extras = 0;
-        if let Some(b) = &cursor.branch
-            && (!self.config.max_speed || !fixed_first)
-        {
-            for item in &b.extra {
+        if !self.config.max_speed || !fixed_first {
+            for item in &cursor.extra {
                 let at = moved(item.fire_at, shift);
                 if group.len() >= cap || (!self.config.max_speed && at != fire_at) {
                     break;
