@@ -69,8 +69,13 @@ fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<Str
             };
             // What it is: channel, to whom, and its subject.
             let o = &view.timeline.occurrences[fired.occ];
-            let channel = view.timeline.field_text(view.timeline.inject(o), "channel");
+            let inject = view.timeline.inject(o);
+            let channel = view.timeline.field_text(inject, "channel");
             let mut what = format!(" {} {channel}", crate::plan::show_offset(o.offset));
+            let persona = view.timeline.field_text(inject, "persona");
+            if !persona.is_empty() {
+                what.push_str(&format!(" from {persona}"));
+            }
             if let Some(to) = view.to.get(fired.occ) {
                 what.push_str(&format!(" to {to}"));
             }
@@ -470,13 +475,16 @@ mod tests {
             "{timed:?}"
         );
         // The key, then what it is: its scenario time and channel.
-        assert!(timed[0].ends_with("  a T+01:00:00 microblog"), "{timed:?}");
+        assert!(
+            timed[0].ends_with("  a T+01:00:00 microblog from 3-1"),
+            "{timed:?}"
+        );
         let max = next_up(&view(true), &ClockState::default(), 3);
         assert_eq!(
             max,
             [
-                "in turn    a T+01:00:00 microblog",
-                "in turn    c T+02:00:00 microblog"
+                "in turn    a T+01:00:00 microblog from 3-1",
+                "in turn    c T+02:00:00 microblog from 3-1"
             ]
         );
     }

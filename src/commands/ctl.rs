@@ -395,7 +395,7 @@ fn status_table(state: &Value) -> String {
             local(&r["stopped_at"])
         ));
     }
-    let rows: Vec<[String; 7]> = state["occurrences"]
+    let rows: Vec<[String; 8]> = state["occurrences"]
         .as_array()
         .map(|a| a.as_slice())
         .unwrap_or_default()
@@ -411,6 +411,7 @@ fn status_table(state: &Value) -> String {
                 time,
                 s(&o["key"]),
                 s(&o["channel"]),
+                s(&o["persona"]),
                 s(&o["subject"]),
                 s(&o["to"]),
                 s(&o["status"]),
@@ -418,7 +419,9 @@ fn status_table(state: &Value) -> String {
         })
         .collect();
     out.push_str(&crate::table::text_table(
-        ["T+", "time", "key", "channel", "subject", "to", "status"],
+        [
+            "T+", "time", "key", "channel", "persona", "subject", "to", "status",
+        ],
         &rows,
     ));
     for e in state["expectations"]

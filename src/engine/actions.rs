@@ -1477,7 +1477,11 @@ impl<D: Dispatch> Engine<D> {
     /// The first contingency occurrence `key` names that is still to fire: triggered
     /// (with its place among the triggered items) or armed (its condition not decided).
     fn find_contingent(&self, cursor: &Cursor, key: &str) -> Option<(usize, Option<usize>)> {
-        if let Some(i) = cursor.extra.iter().position(|item| self.names(item.occ, key)) {
+        if let Some(i) = cursor
+            .extra
+            .iter()
+            .position(|item| self.names(item.occ, key))
+        {
             return Some((cursor.extra[i].occ, Some(i)));
         }
         let b = cursor.branch.as_ref()?;

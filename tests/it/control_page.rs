@@ -523,6 +523,15 @@ async fn judge_met_on_the_page_and_see_the_branch_sent() {
     driver
         .wait_text("tr[data-key=\"well-done\"] .status", |t| t == "sent")
         .await;
+    // The run ends by itself (--end-when-done): the page says so at once, its clock
+    // stops, its controls go.
+    driver
+        .wait_text("#banner", |t| {
+            t.starts_with("The exercise is over: completed at ")
+        })
+        .await;
+    driver.wait_text("#state", |t| t == "ended").await;
+    assert!(!driver.displayed("#hold").await, "no controls once ended");
     driver.session("DELETE", "", None).await;
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(0));
