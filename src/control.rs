@@ -309,11 +309,7 @@ async fn act(
     let action = match parsed {
         Ok(a) => a,
         Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(json!({"ok": false, "error": e})),
-            )
-                .into_response();
+            return refusal(StatusCode::BAD_REQUEST, e);
         }
     };
     if !you.role.may(&action) {
@@ -341,11 +337,7 @@ async fn act(
     let ask = match ask_of(&args) {
         Ok(a) => a,
         Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(json!({"ok": false, "error": e})),
-            )
-                .into_response();
+            return refusal(StatusCode::BAD_REQUEST, e);
         }
     };
     let previewing = ask.preview;
@@ -361,11 +353,7 @@ async fn act(
         .await
         .is_err()
     {
-        return (
-            StatusCode::CONFLICT,
-            axum::Json(json!({"ok": false, "error": "the run has finished"})),
-        )
-            .into_response();
+        return refusal(StatusCode::CONFLICT, "the run has finished");
     }
     match answer.await {
         Ok(Reply::Done(message)) => {
@@ -386,17 +374,18 @@ async fn act(
             })),
         )
             .into_response(),
-        Ok(Reply::Refused(error)) => (
-            StatusCode::CONFLICT,
-            axum::Json(json!({"ok": false, "error": error})),
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::CONFLICT,
-            axum::Json(json!({"ok": false, "error": "the run has finished"})),
-        )
-            .into_response(),
+        Ok(Reply::Refused(error)) => refusal(StatusCode::CONFLICT, error),
+        Err(_) => refusal(StatusCode::CONFLICT, "the run has finished"),
     }
+}
+
+/// A refused request's answer: `{"ok": false, "error": ...}` with `status`.
+fn refusal(status: StatusCode, error: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(json!({"ok": false, "error": error.into()})),
+    )
+        .into_response()
 }
 
 /// How a request asks for its action: `"preview": true` (only what it would do),

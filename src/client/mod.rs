@@ -357,29 +357,17 @@ impl Client {
     /// [`Client::get_json`] of a list the target may not have: `None` when it answers
     /// 404 (Conducttr lists no positions or roles; the stand-in does).
     pub async fn get_optional_json(&self, path: &str) -> Result<Option<Value>, String> {
-        let resp = self
-            .http
-            .get(self.target.url(path))
-            .bearer_auth(self.target.token())
-            .send()
-            .await
-            .map_err(|e| describe(&e))?;
-        if resp.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
+        match self.get(path).await? {
+            (status, ..) if status == reqwest::StatusCode::NOT_FOUND => Ok(None),
+            answer => Self::json_of(path, answer).map(Some),
         }
-        let status = resp.status();
-        let text = self
-            .target
-            .redact(&resp.text().await.map_err(|e| describe(&e))?);
-        if !status.is_success() {
-            return Err(format!("GET {path} answered {status}: {}", clip(&text)));
-        }
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("GET {path} answered with invalid JSON ({e})"))
     }
 
-    pub async fn get_json(&self, path: &str) -> Result<Value, String> {
+    /// `GET` `path`: its status, where it redirects, and its text (the token redacted).
+    async fn get(
+        &self,
+        path: &str,
+    ) -> Result<(reqwest::StatusCode, Option<String>, String), String> {
         let resp = self
             .http
             .get(self.target.url(path))
@@ -390,7 +378,14 @@ impl Client {
         let status = resp.status();
         let location = location(&resp).map(|l| self.target.redact(&l));
         let text = resp.text().await.map_err(|e| describe(&e))?;
-        let text = self.target.redact(&text);
+        Ok((status, location, self.target.redact(&text)))
+    }
+
+    /// A `GET`'s answer as JSON, or what was wrong with it.
+    fn json_of(
+        path: &str,
+        (status, location, text): (reqwest::StatusCode, Option<String>, String),
+    ) -> Result<Value, String> {
         if status.is_redirection() {
             return Err(format!(
                 "GET {path} answered {status}, {}",
@@ -402,6 +397,10 @@ impl Client {
         }
         serde_json::from_str(&text)
             .map_err(|e| format!("GET {path} answered with invalid JSON ({e})"))
+    }
+
+    pub async fn get_json(&self, path: &str) -> Result<Value, String> {
+        Self::json_of(path, self.get(path).await?)
     }
 
     /// Have `n` connections to the API open ahead of a group, sending nothing: those

@@ -40,6 +40,16 @@ struct Considered {
     past: Vec<Pending>,
 }
 
+impl Considered {
+    /// An action that does what its preview says, and nothing more.
+    fn plain(action: &Action, text: String, confirm: bool, list: Vec<Consequence>) -> Considered {
+        Considered {
+            preview: Preview::new(action, text, confirm, list),
+            past: Vec::new(),
+        }
+    }
+}
+
 impl<D: Dispatch> Engine<D> {
     /// Carry out one action as asked; the reply says what happened, why not, or what
     /// it would do.
@@ -282,10 +292,7 @@ impl<D: Dispatch> Engine<D> {
         cursor: &Cursor,
         now: DateTime<Utc>,
     ) -> Result<Considered, String> {
-        let plain = |text: String, confirm: bool, list: Vec<Consequence>| Considered {
-            preview: Preview::new(action, text, confirm, list),
-            past: Vec::new(),
-        };
+        let plain = |text, confirm, list| Considered::plain(action, text, confirm, list);
         let pending = self.pending(items, cursor);
         let clock = &cursor.clock;
         match action {
@@ -663,10 +670,7 @@ impl<D: Dispatch> Engine<D> {
         cursor: &Cursor,
         now: DateTime<Utc>,
     ) -> Result<Considered, String> {
-        let plain = |text: String, confirm: bool, list: Vec<Consequence>| Considered {
-            preview: Preview::new(action, text, confirm, list),
-            past: Vec::new(),
-        };
+        let plain = |text, confirm, list| Considered::plain(action, text, confirm, list);
         if let Some(k) = self.find(items, cursor, key) {
             let occ = items[k].occ;
             return Ok(plain(
@@ -859,10 +863,7 @@ impl<D: Dispatch> Engine<D> {
             }
             _ => false,
         };
-        Ok(Considered {
-            preview: Preview::new(action, text, soon || early, list),
-            past: Vec::new(),
-        })
+        Ok(Considered::plain(action, text, soon || early, list))
     }
 
     /// The person's judgment that `undo` would take back: the last one made in this part
@@ -998,10 +999,7 @@ impl<D: Dispatch> Engine<D> {
                 format!("; its deadline is in {}", human::duration(due - now))
             });
         }
-        Ok(Considered {
-            preview: Preview::new(action, text, true, list),
-            past: Vec::new(),
-        })
+        Ok(Considered::plain(action, text, true, list))
     }
 
     /// Take back the judgment of expectation `id`: journaled as an undo naming it, its
@@ -1154,10 +1152,7 @@ impl<D: Dispatch> Engine<D> {
             ));
         }
         let confirm = !matches!(last.action, Action::Skip(_) | Action::Unskip(_)) || list.len() > 1;
-        Ok(Considered {
-            preview: Preview::new(action, text, confirm, list),
-            past: Vec::new(),
-        })
+        Ok(Considered::plain(action, text, confirm, list))
     }
 
     /// How the run ended, for every open page: `ended by dana at 10:42:13 (T+..)`,

@@ -13,11 +13,27 @@ use crate::run::{
     Ran, command, control_actions, ctl, journal, key_of, run_with_control, setup, stand_in, t0_in,
 };
 
+/// A scenario named `name` whose injects (YAML list items) go to team blue.
+fn scenario_of(name: &str, injects: &str) -> String {
+    format!(
+        "name: {name}\nteams:\n  blue: 3437866\ndefaults:\n  type: team\n  team_id: blue\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n{injects}"
+    )
+}
+
+/// `warn` at T0 expecting `e0` within 10 min, `good` when it is met and `bad` when it is
+/// missed (each `after` late), `last` at 20 min.
+fn branches(name: &str, after: &str) -> String {
+    scenario_of(
+        name,
+        &format!(
+            "  - id: warn\n    at: 0s\n    body: \"inject warn\"\n    expect: {{ id: e0, action: Blue answers, within: 10m }}\n  - id: good\n    when: {{ met: e0 }}\n    after: {after}\n    body: \"inject good\"\n  - id: bad\n    when: {{ missed: e0 }}\n    after: {after}\n    body: \"inject bad\"\n  - id: last\n    at: 20m\n    body: \"inject last\"\n"
+        ),
+    )
+}
+
 /// Four injects at 20 s, 30 s, 10 min and 20 min (scenario time, speed 1).
 fn four() -> String {
-    let mut s = String::from(
-        "name: Slips\nteams:\n  blue: 3437866\ndefaults:\n  type: team\n  team_id: blue\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n",
-    );
+    let mut s = scenario_of("Slips", "");
     for (id, at) in [("i0", "20s"), ("i1", "30s"), ("i2", "10m"), ("i3", "20m")] {
         s.push_str(&format!(
             "  - id: {id}\n    at: {at}\n    body: \"inject {id}\"\n"
@@ -28,16 +44,22 @@ fn four() -> String {
 
 /// A live run of `yaml` against a fresh stand-in, with control, T0 a second away,
 /// waiting for its director at the end.
-async fn live(
-    yaml: &str,
-) -> (
+async fn live(yaml: &str) -> Live {
+    live_with(yaml, injector::stand_in::Faults::default()).await
+}
+
+/// The setup, the stand-in, the run, its control URL and token.
+type Live = (
     crate::run::Setup,
     injector::stand_in::StandIn,
     tokio::process::Child,
     String,
     String,
-) {
-    let server = stand_in(Default::default()).await;
+);
+
+/// [`live`] against a stand-in with these faults.
+async fn live_with(yaml: &str, faults: injector::stand_in::Faults) -> Live {
+    let server = stand_in(faults).await;
     let s = setup(yaml);
     let url = server.base_url();
     let tf = s.token_file.to_str().unwrap().to_string();
@@ -311,7 +333,7 @@ async fn undo_of_a_shift_restores_every_instant_to_the_millisecond_and_refuses_o
 
 #[tokio::test(flavor = "multi_thread")]
 async fn firing_the_missed_branch_after_the_met_branch_is_refused_unless_forced() {
-    let yaml = "name: Branches\nteams:\n  blue: 3437866\ndefaults:\n  type: team\n  team_id: blue\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n  - id: warn\n    at: 0s\n    body: \"inject warn\"\n    expect: { id: e0, action: Blue answers, within: 10m }\n  - id: good\n    when: { met: e0 }\n    body: \"inject good\"\n  - id: bad\n    when: { missed: e0 }\n    body: \"inject bad\"\n  - id: last\n    at: 20m\n    body: \"inject last\"\n";
+    let yaml = &branches("Branches", "0s");
     let (s, server, child, control, token) = live(yaml).await;
     let dir = s.dir.path();
     tokio::time::sleep(Duration::from_millis(1800)).await;
@@ -524,7 +546,10 @@ async fn the_printed_resume_command_run_as_printed_can_be_steered_and_a_held_run
 
 #[tokio::test(flavor = "multi_thread")]
 async fn skipping_a_whole_inject_asks_first_and_a_repeated_skip_says_who_did_it() {
-    let yaml = "name: Gauges\nteams:\n  blue: 3437866\ndefaults:\n  type: team\n  team_id: blue\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n  - id: first\n    at: 0s\n    body: \"inject first\"\n  - id: gauge\n    every: 5m\n    from: 5m\n    count: 4\n    body: \"inject gauge\"\n";
+    let yaml = &scenario_of(
+        "Gauges",
+        "  - id: first\n    at: 0s\n    body: \"inject first\"\n  - id: gauge\n    every: 5m\n    from: 5m\n    count: 4\n    body: \"inject gauge\"\n",
+    );
     let (s, server, child, control, token) = live(yaml).await;
     let dir = s.dir.path();
     tokio::time::sleep(Duration::from_millis(1800)).await;
@@ -691,7 +716,7 @@ fn rehearsals_archived_within_one_second_keep_distinct_names() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_judgment_is_corrected_or_undone_while_its_branch_sent_nothing_and_a_resume_agrees() {
-    let yaml = "name: Judged\nteams:\n  blue: 3437866\ndefaults:\n  type: team\n  team_id: blue\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n  - id: warn\n    at: 0s\n    body: \"inject warn\"\n    expect: { id: e0, action: Blue answers, within: 10m }\n  - id: good\n    when: { met: e0 }\n    after: 5m\n    body: \"inject good\"\n  - id: bad\n    when: { missed: e0 }\n    after: 5m\n    body: \"inject bad\"\n  - id: last\n    at: 20m\n    body: \"inject last\"\n";
+    let yaml = &branches("Judged", "5m");
     let (s, server, child, control, token) = live(yaml).await;
     let dir = s.dir.path();
     tokio::time::sleep(Duration::from_millis(1800)).await;
@@ -803,31 +828,12 @@ async fn a_judgment_is_corrected_or_undone_while_its_branch_sent_nothing_and_a_r
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_occurrence_is_sent_again_once_and_a_skipped_one_can_still_go() {
-    let mut opts = injector::stand_in::Options::local(crate::run::TOKEN);
-    opts.faults.refuse_once = Some("inject i0".into());
-    let server = injector::stand_in::StandIn::start(opts).await.unwrap();
-    let s = setup(&four());
+    let faults = injector::stand_in::Faults {
+        refuse_once: Some("inject i0".into()),
+        ..Default::default()
+    };
+    let (s, server, child, control, token) = live_with(&four(), faults).await;
     let dir = s.dir.path();
-    let url = server.base_url();
-    let tf = s.token_file.to_str().unwrap().to_string();
-    let t0 = t0_in(1);
-    let (child, control, token) = run_with_control(
-        dir,
-        &[
-            "run",
-            "s.yaml",
-            "--base-url",
-            &url,
-            "--token-file",
-            &tf,
-            "--start-at",
-            &t0,
-            "--late",
-            "skip",
-            "--wait-for-end",
-        ],
-    )
-    .await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     // i1 skipped by hand; then everything moves 31 s earlier: i0 and i1 are due now.
     assert_eq!(ctl(dir, &control, &token, &["skip", "i1"]).await.code, 0);
