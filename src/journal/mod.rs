@@ -555,6 +555,14 @@ pub struct Summary {
     /// Contingency occurrences whose condition never held.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub not_triggered: usize,
+    /// A dry run's measure: from each message's instant to its arrival at the
+    /// in-process stand-in (its own lateness is the gate's, which opens at the instant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_p50_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_p99_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_max_ms: Option<f64>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -576,7 +584,19 @@ impl Summary {
             lateness_p99_ms: lateness.p99_ms,
             lateness_max_ms: lateness.max_ms,
             not_triggered: totals.not_triggered,
+            arrival_p50_ms: None,
+            arrival_p99_ms: None,
+            arrival_max_ms: None,
         }
+    }
+
+    /// With each message's lateness on arrival (ms), as a dry run measures them.
+    pub fn with_arrivals(mut self, mut arrivals: Vec<f64>) -> Summary {
+        arrivals.sort_by(f64::total_cmp);
+        self.arrival_p50_ms = crate::fold::percentile(&arrivals, 0.5);
+        self.arrival_p99_ms = crate::fold::percentile(&arrivals, 0.99);
+        self.arrival_max_ms = arrivals.last().copied();
+        self
     }
 }
 

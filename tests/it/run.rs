@@ -539,6 +539,19 @@ async fn a_dry_run_never_touches_the_configured_target() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(ran.stdout.starts_with("dry run: 4 sent"), "{}", ran.stdout);
     assert!(ran.stderr.contains("[dry run] sent i0"), "{}", ran.stderr);
+    // What a dry run can measure, and nothing it cannot: the arrival at its stand-in.
+    let arrival = ran
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("arrival at the stand-in after each instant: p50 "))
+        .unwrap_or_else(|| panic!("{}", ran.stdout));
+    assert!(!arrival.contains(" - "), "measured: {arrival}");
+    assert!(!ran.stderr.contains("lateness +"), "{}", ran.stderr);
+    assert!(!ran.stdout.contains("lateness p50"), "{}", ran.stdout);
+    let end = crate::run::journal(s.dir.path(), "s.dry-run.journal.jsonl")
+        .pop()
+        .unwrap();
+    assert!(end["summary"]["arrival_p50_ms"].as_f64().unwrap() >= 0.0, "{end}");
     assert!(
         sent(&server).is_empty(),
         "the configured target was contacted"

@@ -489,6 +489,28 @@ async fn finish(
         stand_in,
         ..
     } = s;
+    // A dry run measures each message's arrival at its stand-in, after its instant.
+    let summary = match &stand_in {
+        Some(server) if !p.max_speed => {
+            let arrived: std::collections::HashMap<String, u64> = server
+                .requests()
+                .into_iter()
+                .filter_map(|r| Some((r.message_id?, r.received_unix_ns)))
+                .collect();
+            let board = side.board.lock().unwrap_or_else(|e| e.into_inner());
+            let arrivals = board
+                .fold()
+                .iter()
+                .filter_map(|(_, slot)| {
+                    let at = *arrived.get(slot.message_id.as_deref()?)?;
+                    let planned = slot.planned?.timestamp_nanos_opt()?;
+                    Some((at as i64 - planned) as f64 / 1e6)
+                })
+                .collect();
+            summary.with_arrivals(arrivals)
+        }
+        _ => summary,
+    };
     journal
         .append(&Entry::End {
             at: time_text(Utc::now()),

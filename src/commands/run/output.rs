@@ -145,12 +145,23 @@ fn log_event(event: &Event, tag: &str, labels: &Labels) {
             if *attempts > 1 {
                 notes.push_str(&format!(" after {attempts} attempts"));
             }
-            let lateness = lateness_ms.map_or(String::new(), |l| format!(" lateness {l:+.3} ms"));
+            // A dry run's send is written by the gate at its instant: nothing to measure
+            // there (the summary measures the arrival at the stand-in).
+            let lateness = match lateness_ms {
+                Some(l) if tag.is_empty() => format!(" lateness {l:+.3} ms"),
+                _ => String::new(),
+            };
+            // A dry run's request is written at its instant by the gate itself: its
+            // `sent` is the instant, so only the instant is said.
+            let sent = if tag.is_empty() {
+                format!(" sent {}", time_text(*sent_at))
+            } else {
+                String::new()
+            };
             tracing::info!(
-                "{tag}sent {key}{} planned {} sent {}{lateness} status {status} message_id {message_id}{notes}",
+                "{tag}sent {key}{} planned {}{sent}{lateness} status {status} message_id {message_id}{notes}",
                 labels.of(key),
                 time_text(*planned),
-                time_text(*sent_at)
             );
         }
         Event::Failed {
@@ -357,6 +368,15 @@ pub fn print_summary(
                 not_yet_sent(s.pending),
                 if args.speed.as_deref() == Some("max") {
                     "lateness: not measured with --speed max\n".to_string()
+                } else if args.dry_run {
+                    // What a dry run can measure: the arrival at its stand-in (the send
+                    // itself is written by the gate at the instant).
+                    format!(
+                        "arrival at the stand-in after each instant: p50 {}, p99 {}, max {}\n",
+                        ms(s.arrival_p50_ms),
+                        ms(s.arrival_p99_ms),
+                        ms(s.arrival_max_ms)
+                    )
                 } else {
                     format!(
                         "lateness p50 {}, p99 {}, max {}\n",
