@@ -105,19 +105,35 @@ pub async fn fetch(client: &Client) -> Result<Workspace, String> {
         .get("presigned_url")
         .and_then(Value::as_str)
         .ok_or("GET /personas answered without a presigned_url")?;
-    let resp = client.http().get(url).send().await.map_err(|e| {
-        format!(
-            "cannot download the personas archive: {}",
-            crate::client::describe(&e)
-        )
-    })?;
+    let cannot = |e: reqwest::Error| {
+        if e.is_timeout() {
+            format!(
+                "downloading the personas archive took longer than {} (the limit for one request); the link or the server is too slow",
+                crate::human::duration(
+                    chrono::TimeDelta::from_std(client.settings().request_timeout)
+                        .unwrap_or_default()
+                )
+            )
+        } else {
+            format!(
+                "cannot download the personas archive: {}",
+                crate::client::describe(&e)
+            )
+        }
+    };
+    let mut resp = client.http().get(url).send().await.map_err(cannot)?;
     let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| {
-        format!(
-            "cannot download the personas archive: {}",
-            crate::client::describe(&e)
-        )
-    })?;
+    // Bounded as it comes: never more than ARCHIVE_MAX_BYTES in memory.
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(cannot)? {
+        if bytes.len() + chunk.len() > ARCHIVE_MAX_BYTES {
+            return Err(format!(
+                "the personas archive is larger than {} MiB (a limit); a workspace's personas fit in far less",
+                ARCHIVE_MAX_BYTES >> 20
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
     if status.as_u16() == 403 && String::from_utf8_lossy(&bytes).contains("expired") {
         return Err(
             "the personas link had expired before it was used (links last 15 minutes); try again"
@@ -159,14 +175,46 @@ pub async fn fetch(client: &Client) -> Result<Workspace, String> {
     })
 }
 
-/// The personas of a Conducttr personas zip (`data.json`).
+/// The most of a personas archive downloaded (compressed).
+pub const ARCHIVE_MAX_BYTES: usize = 32 << 20;
+/// The most of its `data.json` read (decompressed): a compression bomb stops here.
+pub const DATA_MAX_BYTES: u64 = 64 << 20;
+/// The most entries a personas archive may have.
+pub const ARCHIVE_MAX_ENTRIES: usize = 1000;
+
+/// The personas of a Conducttr personas zip (`data.json`), read within
+/// [`ARCHIVE_MAX_ENTRIES`] and [`DATA_MAX_BYTES`].
 pub fn personas_from_zip(bytes: &[u8]) -> Result<Vec<Persona>, String> {
+    use std::io::Read;
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| format!("the personas archive is not a valid zip ({e})"))?;
+    if archive.len() > ARCHIVE_MAX_ENTRIES {
+        return Err(format!(
+            "the personas archive has {} entries, more than {ARCHIVE_MAX_ENTRIES} (a limit); Conducttr's has one, data.json",
+            archive.len()
+        ));
+    }
     let file = archive
         .by_name("data.json")
         .map_err(|_| "the personas archive has no data.json".to_string())?;
-    let data: Value = serde_json::from_reader(file)
+    let too_big = || {
+        format!(
+            "data.json in the personas archive is larger than {} MiB unpacked (a limit); it may be a compression bomb",
+            DATA_MAX_BYTES >> 20
+        )
+    };
+    if file.size() > DATA_MAX_BYTES {
+        return Err(too_big());
+    }
+    // The declared size may lie: read one byte past the limit at most.
+    let mut text = Vec::new();
+    file.take(DATA_MAX_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("data.json in the personas archive cannot be unpacked ({e})"))?;
+    if text.len() as u64 > DATA_MAX_BYTES {
+        return Err(too_big());
+    }
+    let data: Value = serde_json::from_slice(&text)
         .map_err(|e| format!("data.json in the personas archive is not JSON ({e})"))?;
     let list = data
         .as_array()

@@ -353,7 +353,11 @@ impl Client {
         &self.http
     }
 
-    /// A GET with the bearer token; the JSON answer.
+    /// Its timeouts and retry policy.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// [`Client::get_json`] of a list the target may not have: `None` when it answers
     /// 404 (Conducttr lists no positions or roles; the stand-in does).
     pub async fn get_optional_json(&self, path: &str) -> Result<Option<Value>, String> {
@@ -399,6 +403,7 @@ impl Client {
             .map_err(|e| format!("GET {path} answered with invalid JSON ({e})"))
     }
 
+    /// A GET with the bearer token; the JSON answer.
     pub async fn get_json(&self, path: &str) -> Result<Value, String> {
         Self::json_of(path, self.get(path).await?)
     }

@@ -51,6 +51,7 @@ pub async fn mock_server(args: MockServerArgs) -> Result<Exit, Error> {
         link_ttl: args.link_ttl,
         check_ids: args.check_ids,
         personas_archive: None,
+        archive_trickle: None,
         kept_records: stand_in::KEPT_RECORDS,
     };
     let server = stand_in::StandIn::start(opts)

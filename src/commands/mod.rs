@@ -342,6 +342,9 @@ pub async fn token_accepted(client: &client::Client, consequence: &str) -> Resul
     Ok(())
 }
 
+/// The most all of a workspace's reads may take together.
+const WORKSPACE_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// The workspace at `client`'s target (through the 15-minute cache when `use_cache`). A
 /// failure is said as a wrong token or address when that is what it is (only then is the
 /// target asked [`token_accepted`]'s question), else as what failed, with `hint`;
@@ -352,10 +355,21 @@ pub async fn read_workspace(
     consequence: &str,
     hint: Option<&str>,
 ) -> Result<crate::workspace::Workspace, Error> {
-    let ws = if use_cache {
-        crate::workspace::cached(client).await
-    } else {
-        crate::workspace::fetch(client).await
+    // A time budget for all the reads (each is bounded by the request timeout too).
+    let budget = WORKSPACE_BUDGET.max(client.settings().request_timeout * 2);
+    let reads = async {
+        if use_cache {
+            crate::workspace::cached(client).await
+        } else {
+            crate::workspace::fetch(client).await
+        }
+    };
+    let ws = match tokio::time::timeout(budget, reads).await {
+        Ok(ws) => ws,
+        Err(_) => Err(format!(
+            "reading its teams, personas, positions and roles took longer than {} (a limit): the target is too slow",
+            crate::human::duration(chrono::TimeDelta::from_std(budget).unwrap_or_default())
+        )),
     };
     match ws {
         Ok(ws) => Ok(ws),

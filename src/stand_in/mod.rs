@@ -83,6 +83,8 @@ pub struct Options {
     /// Serve these bytes as the personas archive instead of the world's (to rehearse a
     /// broken download).
     pub personas_archive: Option<Vec<u8>>,
+    /// Serve the personas archive a byte at a time, this long apart (a slow link).
+    pub archive_trickle: Option<Duration>,
     /// How many of the latest records memory keeps (the record file keeps all).
     pub kept_records: usize,
 }
@@ -100,6 +102,7 @@ impl Options {
             link_ttl: Duration::from_secs(15 * 60),
             check_ids: false,
             personas_archive: None,
+            archive_trickle: None,
             kept_records: KEPT_RECORDS,
         }
     }
@@ -654,10 +657,33 @@ async fn get_zip(
             )
                 .into_response(),
         ),
-        Some(_) => (
-            200,
-            ([(header::CONTENT_TYPE, "application/zip")], st.zip.clone()).into_response(),
-        ),
+        Some(_) => match st.opts.archive_trickle {
+            None => (
+                200,
+                ([(header::CONTENT_TYPE, "application/zip")], st.zip.clone()).into_response(),
+            ),
+            Some(gap) => {
+                let zip = st.zip.clone();
+                let bytes = futures_util::stream::unfold(0usize, move |i| {
+                    let zip = zip.clone();
+                    async move {
+                        if i >= zip.len() {
+                            return None;
+                        }
+                        tokio::time::sleep(gap).await;
+                        Some((Ok::<_, std::io::Error>(zip.slice(i..i + 1)), i + 1))
+                    }
+                });
+                (
+                    200,
+                    (
+                        [(header::CONTENT_TYPE, "application/zip")],
+                        axum::body::Body::from_stream(bytes),
+                    )
+                        .into_response(),
+                )
+            }
+        },
     };
     rec.status = Some(status);
     st.record(rec);

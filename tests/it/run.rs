@@ -551,7 +551,10 @@ async fn a_dry_run_never_touches_the_configured_target() {
     let end = crate::run::journal(s.dir.path(), "s.dry-run.journal.jsonl")
         .pop()
         .unwrap();
-    assert!(end["summary"]["arrival_p50_ms"].as_f64().unwrap() >= 0.0, "{end}");
+    assert!(
+        end["summary"]["arrival_p50_ms"].as_f64().unwrap() >= 0.0,
+        "{end}"
+    );
     assert!(
         sent(&server).is_empty(),
         "the configured target was contacted"

@@ -525,3 +525,97 @@ async fn positions_and_roles_are_checked_before_t0_where_the_workspace_lists_the
     assert!(crate::run::sent(&s).is_empty(), "nothing sent");
     s.shutdown(Duration::from_secs(1)).await;
 }
+
+/// A zip with `entries` (name, bytes), deflated.
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut z = zip::ZipWriter::new(&mut buf);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for (name, bytes) in entries {
+        z.start_file(*name, options).unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap();
+    buf.into_inner()
+}
+
+/// The personas archive is read within limits, each named when it is passed: a
+/// compression bomb, too many entries, a link too slow.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_personas_archive_over_a_limit_is_refused_with_the_limit_named() {
+    let dir = tempdir();
+    let cache = dir.path().join("cache");
+    // 65 MiB of JSON whitespace: a few hundred KiB packed.
+    let mut bomb = vec![b' '; 65 << 20];
+    bomb[0] = b'[';
+    *bomb.last_mut().unwrap() = b']';
+    let bombed = server(|o| o.personas_archive = Some(zip_of(&[("data.json", &bomb)]))).await;
+    let run = injector_run(
+        dir.path(),
+        &["personas"],
+        &env(&bombed.base_url(), cache.to_str().unwrap()),
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("data.json in the personas archive is larger than 64 MiB unpacked (a limit)"),
+        "{}",
+        run.stderr
+    );
+    bombed.shutdown(Duration::from_secs(1)).await;
+    let names: Vec<String> = (0..1001).map(|i| format!("f{i}.txt")).collect();
+    let many: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let crowded = server(|o| o.personas_archive = Some(zip_of(&many))).await;
+    let run = injector_run(
+        dir.path(),
+        &["personas"],
+        &env(&crowded.base_url(), cache.to_str().unwrap()),
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the personas archive has 1001 entries, more than 1000 (a limit)"),
+        "{}",
+        run.stderr
+    );
+    crowded.shutdown(Duration::from_secs(1)).await;
+    // A trickle: a byte every 50 ms. The preflight of a live run gives up at the
+    // request timeout and says which read was slow; nothing is sent.
+    let slow = server(|o| o.archive_trickle = Some(Duration::from_millis(50))).await;
+    write(
+        dir.path(),
+        "s.yaml",
+        "name: Slow\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n  - id: a\n    at: 1h\n    body: hello\n",
+    );
+    let tf = write(dir.path(), "token", &format!("{TOKEN}\n"));
+    let run = injector_run(
+        dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &slow.base_url(),
+            "--token-file",
+            tf.to_str().unwrap(),
+            "--timeout",
+            "2s",
+            "--preflight-only",
+        ],
+        &[("XDG_CACHE_HOME", cache.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "downloading the personas archive took longer than 2 s (the limit for one request)"
+        ),
+        "{}",
+        run.stderr
+    );
+    slow.shutdown(Duration::from_secs(1)).await;
+}
