@@ -147,6 +147,16 @@ impl Board {
         let Some(n) = self.fold.apply(event) else {
             return;
         };
+        // Unskipped to go at a time given: listed at that time.
+        if let Event::Rescheduled { due, .. } = event
+            && let Some(f) = self
+                .fired
+                .iter_mut()
+                .chain(self.earlier.iter_mut())
+                .find(|f| f.slot == n)
+        {
+            f.planned = *due;
+        }
         if let Event::Sending { key, planned, .. } = event
             && let Some(occ) = self.contingent.remove(key)
         {

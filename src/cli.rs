@@ -439,8 +439,17 @@ pub enum CtlAction {
     /// a confirmation).
     Skip { key: String },
     /// Undo a skip before it fires; one skipped when its instant came (too late, or
-    /// skipped) is sent now, after a confirmation.
-    Unskip { key: String },
+    /// skipped) is sent now, after a confirmation, or at a time given.
+    Unskip {
+        key: String,
+        /// For one skipped when its instant came: send it at this scenario time
+        /// (`T+1h05m`, `01:05:00`), moved by holds and shifts like the rest.
+        #[arg(long, value_name = "T+OFFSET", conflicts_with = "within")]
+        at: Option<String>,
+        /// For one skipped when its instant came: send it this long from now (`5m`).
+        #[arg(long = "in", value_name = "DUR")]
+        within: Option<String>,
+    },
     /// Send an occurrence now (also while held). A contingency whose condition does not
     /// hold yet needs a confirmation; on one judgment (`met: X`), firing it judges X.
     Fire {

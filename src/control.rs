@@ -207,9 +207,10 @@ fn state_json(view: &View, you: &Identity) -> Value {
                     // Scenario time, whatever the run's speed: T+00:02:00 stays that. A
                     // contingency's is when it went (its offset is its delay).
                     "t_plus": if view.timeline.is_contingent(o) {
-                        let run = (fired.planned - view.timeline.t0.to_utc()).to_std().unwrap_or_default();
-                        crate::plan::show_offset(std::time::Duration::from_secs_f64(
-                            run.as_secs_f64() * view.timeline.speed,
+                        let base = crate::engine::moved(fired.planned, -clock.shift);
+                        let run = (base - view.timeline.t0.to_utc()).to_std().unwrap_or_default();
+                        crate::plan::show_offset(std::time::Duration::from_secs(
+                            (run.as_secs_f64() * view.timeline.speed) as u64,
                         ))
                     } else {
                         crate::plan::show_offset(o.offset)
@@ -410,7 +411,28 @@ pub fn ask_of(args: &Value) -> Result<Ask, String> {
         Some("skip") => Some(LatePolicy::Skip),
         Some(other) => return Err(format!("`late` is `fire` or `skip`, not `{other}`")),
     };
+    let at = match (
+        args.get("at").and_then(Value::as_str),
+        args.get("in").and_then(Value::as_str),
+    ) {
+        (Some(_), Some(_)) => return Err("give `at` or `in`, not both".into()),
+        (Some(at), None) => {
+            let t = at.trim();
+            let t = t.strip_prefix("T+").unwrap_or(t);
+            Some(crate::engine::When::Offset(
+                crate::scenario::parse_offset_str(t).map_err(|(m, _)| {
+                    format!("`at` {m}: give the scenario time, e.g. T+1h05m or 01:05:00")
+                })?,
+            ))
+        }
+        (None, Some(within)) => Some(crate::engine::When::In(
+            humantime::parse_duration(within.trim())
+                .map_err(|e| format!("`in` `{within}` is not a duration ({e}); e.g. 5m"))?,
+        )),
+        (None, None) => None,
+    };
     Ok(Ask {
+        at,
         preview: flag("preview")?,
         confirmed,
         late,

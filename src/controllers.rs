@@ -362,7 +362,7 @@ pub fn add(current: &str, name: &str, role: Role, token: &str) -> Result<String,
                 .unwrap_or(false)
         }) {
             return Err(format!(
-                "`{name}` is in the file already (names differ by more than case): choose another name, or give them a new token with `injector controllers rotate {name}`"
+                "someone named `{name}` is in the file already (names that differ only in case count as one): choose another name, or give them a new token with `injector controllers rotate {name}`"
             ));
         }
         if !current.ends_with('\n') {
@@ -392,10 +392,13 @@ fn entries_of(root: &Node) -> Vec<&Node> {
 /// The entry named `name`: its index among the entries, and the entries.
 fn find_entry<'a>(root: &'a Node, name: &str) -> Option<(usize, Vec<&'a Node>)> {
     let entries = entries_of(root);
+    // Names differ by more than case (`add` keeps them so): `dana` finds `Dana`.
     let i = entries.iter().position(|e| {
         e.as_map().is_some_and(|f| {
             f.iter().any(|(k, v)| {
-                k.as_str() == Some("name") && v.as_str().map(str::trim) == Some(name.trim())
+                k.as_str() == Some("name")
+                    && v.as_str()
+                        .is_some_and(|n| n.trim().to_lowercase() == name.trim().to_lowercase())
             })
         })
     })?;

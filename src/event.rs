@@ -53,6 +53,13 @@ pub enum Event {
         planned: DateTime<Utc>,
         at: DateTime<Utc>,
     },
+    /// An occurrence skipped when its instant came, unskipped to go at `due` (its
+    /// instant before holds and shifts, which move it like any other).
+    Rescheduled {
+        key: String,
+        due: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
     /// An attempt answered (or not) in a way that is retried: journaled before the wait
     /// for the next attempt, so that a resume knows a refusal proved the message was
     /// not delivered (`reached: false`), and that the next attempt had not gone yet.
@@ -126,6 +133,7 @@ impl Event {
             | Event::Failed { at, .. }
             | Event::Skipped { at, .. }
             | Event::Attempt { at, .. }
+            | Event::Rescheduled { at, .. }
             | Event::Control { at, .. }
             | Event::Note { at, .. }
             | Event::Due { at, .. }
@@ -145,7 +153,8 @@ impl Event {
             | Event::Sent { key, .. }
             | Event::Failed { key, .. }
             | Event::Skipped { key, .. }
-            | Event::Attempt { key, .. } => Some(key),
+            | Event::Attempt { key, .. }
+            | Event::Rescheduled { key, .. } => Some(key),
             Event::Control { .. }
             | Event::Note { .. }
             | Event::Due { .. }

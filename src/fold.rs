@@ -62,6 +62,8 @@ pub struct Slot {
     pub unstarted: bool,
     /// An attempt of its latest send may have reached the server.
     pub reached: bool,
+    /// Skipped, then unskipped to go at this instant (before holds and shifts).
+    pub rescheduled: Option<DateTime<Utc>>,
 }
 
 impl Slot {
@@ -75,6 +77,12 @@ impl Slot {
                 self.reached = false;
             }
             Event::Started { .. } => self.started = true,
+            // Unskipped after its skip, to go at a time given: pending again.
+            Event::Rescheduled { due, .. } => {
+                self.status = Status::Pending;
+                self.rescheduled = Some(*due);
+                self.error = None;
+            }
             // A refusal proves the attempt did not arrive: until the next attempt's
             // `started`, nothing of it is out, unless an earlier one may have arrived.
             Event::Attempt { reached, .. } => {

@@ -142,7 +142,7 @@ pub fn start_view(
             }
             let next_lines = next_up(&view, &state, 3);
             if state.waiting {
-                msg.push_str("\n  nothing left to send: end the exercise when the hot wash is done (`injector ctl ... end`, or the page's End)");
+                msg.push_str("\n  nothing left to send: end the exercise when the hot wash is done (`injector ctl --control URL --yes end`, or the page's End)");
             } else if next_lines.is_empty() && next.borrow().is_none() {
                 msg.push_str("\n  finishing");
             }

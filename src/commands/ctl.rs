@@ -54,7 +54,15 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         CtlAction::Hold => Some(Action::Hold),
         CtlAction::Resume => Some(Action::Resume),
         CtlAction::Skip { key } => Some(Action::Skip(key)),
-        CtlAction::Unskip { key } => Some(Action::Unskip(key)),
+        CtlAction::Unskip { key, at, within } => {
+            if let Some(at) = at {
+                options.insert("at".into(), Value::from(at));
+            }
+            if let Some(within) = within {
+                options.insert("in".into(), Value::from(within));
+            }
+            Some(Action::Unskip(key))
+        }
         CtlAction::Retry { key } => Some(Action::Retry(key)),
         CtlAction::Fire { key, force } => {
             if force {
@@ -345,7 +353,7 @@ fn status_table(state: &Value) -> String {
     } else if state["held"] == Value::Bool(true) {
         format!("held since {}", local(&state["held_since"]))
     } else if state["waiting"] == Value::Bool(true) {
-        "nothing left to send: end the exercise when the hot wash is done (`ctl end`)".into()
+        "nothing left to send: end the exercise when the hot wash is done (`injector ctl --control URL --yes end`)".into()
     } else {
         "running".into()
     };
@@ -359,7 +367,10 @@ fn status_table(state: &Value) -> String {
         let ms = (now - t0).num_milliseconds() - state["shift_ms"].as_i64().unwrap_or(0);
         let scaled = ms as f64 * state["speed"].as_f64().unwrap_or(1.0);
         Some(if scaled < 0.0 {
-            format!("T-{}", crate::human::duration_ms(-scaled as i64))
+            crate::plan::show_offset(std::time::Duration::from_millis(
+                -scaled as u64 / 1000 * 1000,
+            ))
+            .replacen("T+", "T-", 1)
         } else {
             crate::plan::show_offset(std::time::Duration::from_millis(
                 scaled as u64 / 1000 * 1000,
@@ -550,10 +561,15 @@ pub fn controllers(args: ControllersArgs) -> Result<Exit, Error> {
                 .and_then(|()| f.sync_all())
                 .map_err(|e| Error::usage(format!("cannot write {}: {e}", file.display()), None))?;
             eprintln!(
-                "added {} ({}) to {}; their token is below, shown only now (the file keeps its SHA-256)",
+                "added {} ({}) to {}{}; their token is below, shown only now (the file keeps its SHA-256)",
                 name.trim(),
                 role.name(),
-                file.display()
+                file.display(),
+                if current.is_empty() {
+                    " (a new file)"
+                } else {
+                    ""
+                }
             );
             println!("{token}");
             Ok(Exit::Ok)
@@ -596,9 +612,20 @@ pub fn controllers(args: ControllersArgs) -> Result<Exit, Error> {
         ControllersAction::List { file } => {
             let bytes = super::read_file(&file, 1 << 20, "controllers file")?;
             let text = String::from_utf8_lossy(&bytes);
-            let c = crate::controllers::read(&file, &text).map_err(|e| Error::usage(e, None))?;
-            for who in c.identities() {
-                println!("{}\t{}", who.name, who.role.name());
+            let who = match crate::controllers::read(&file, &text) {
+                Ok(c) => c.identities().cloned().collect(),
+                // A file a run would refuse is still listed, so that it can be mended.
+                Err(e) => {
+                    let who = crate::controllers::identities_of(&text);
+                    if who.is_empty() {
+                        return Err(Error::usage(e, None));
+                    }
+                    eprintln!("warning: {e}");
+                    who
+                }
+            };
+            for w in who {
+                println!("{}\t{}", w.name, w.role.name());
             }
             Ok(Exit::Ok)
         }

@@ -131,7 +131,7 @@ impl<D: Dispatch> Engine<D> {
             Action::Fire(key) => self.fire(key, ask, (source, by), items, cursor, tx).await,
             Action::Retry(key) => {
                 let Some(occ) = self.retryable(key, cursor) else {
-                    return Ok(Reply::Refused(self.not_failed(key, cursor)));
+                    return Ok(Reply::Refused(self.not_failed(key, items, cursor)));
                 };
                 // Never twice: no longer failed until this send fails too.
                 if let Ok(mut f) = cursor.failed.lock() {
@@ -187,6 +187,32 @@ impl<D: Dispatch> Engine<D> {
             Action::Unskip(key) => {
                 // Skipped already (its instant passed, or too late): it goes now.
                 let passed = self.passed_named(key, cursor);
+                if let (false, Some(when)) = (passed.is_empty(), ask.at) {
+                    // At a time given: journaled with it, so a resume keeps it.
+                    let due = moved(self.due_of(when, cursor, now), -cursor.clock.shift);
+                    cursor.passed.retain(|o| !passed.contains(o));
+                    self.carry(cursor, event(action.clone(), None)).await?;
+                    for &occ in &passed {
+                        let o = &self.timeline.occurrences[occ];
+                        self.emit(Event::Rescheduled {
+                            key: o.key.clone(),
+                            due,
+                            at: now,
+                        })
+                        .await?;
+                        let item = Item {
+                            planned: self.timeline.fire_at(o).to_utc(),
+                            watched: cursor.branch.as_ref().is_some_and(|b| b.model.watched[occ]),
+                            ..Item::new(occ, due)
+                        };
+                        cursor.insert_extra(item);
+                    }
+                    return Ok(Reply::Done(format!(
+                        "{} skipped before will go at {}",
+                        human::count(passed.len(), "occurrence", "occurrences"),
+                        self.when(moved(due, cursor.clock.shift), &cursor.clock)
+                    )));
+                }
                 if !passed.is_empty() {
                     cursor.passed.retain(|o| !passed.contains(o));
                     self.carry(cursor, event(action.clone(), None)).await?;
@@ -298,7 +324,10 @@ impl<D: Dispatch> Engine<D> {
         match action {
             Action::Note { .. } => Ok(plain("takes a note".into(), false, Vec::new())),
             Action::Hold => match clock.held_since {
-                Some(since) => Err(format!("already held since {}", self.when(since))),
+                Some(since) => Err(format!(
+                    "already held since {}",
+                    self.when(since, &cursor.clock)
+                )),
                 None => Ok(plain(
                     "holds the clock: nothing fires until the hold is released".into(),
                     false,
@@ -339,7 +368,7 @@ impl<D: Dispatch> Engine<D> {
                     return Err(format!(
                         "`{key}` is already skipped (by {} at {})",
                         s.by.as_deref().unwrap_or("someone"),
-                        self.when(s.at)
+                        self.when(s.at, &cursor.clock)
                     ));
                 }
                 let named: Vec<&Pending> = pending
@@ -357,7 +386,7 @@ impl<D: Dispatch> Engine<D> {
                             "`{key}` is already skipped: `{}` was skipped by {} at {}",
                             s.key,
                             s.by.as_deref().unwrap_or("someone"),
-                            self.when(s.at)
+                            self.when(s.at, &cursor.clock)
                         ));
                     }
                     return Err(self.not_pending(key, cursor));
@@ -370,7 +399,7 @@ impl<D: Dispatch> Engine<D> {
                     format!(
                         "skips {} (due {})",
                         self.name(named[0].occ),
-                        self.when(named[0].at)
+                        self.when(named[0].at, &cursor.clock)
                     )
                 } else {
                     format!(
@@ -383,7 +412,7 @@ impl<D: Dispatch> Engine<D> {
             }
             Action::Retry(key) => {
                 let Some(occ) = self.retryable(key, cursor) else {
-                    return Err(self.not_failed(key, cursor));
+                    return Err(self.not_failed(key, items, cursor));
                 };
                 let maybe = cursor
                     .failed
@@ -406,6 +435,41 @@ impl<D: Dispatch> Engine<D> {
             Action::Unskip(key) => {
                 let mut after = clock.clone();
                 let passed = self.passed_named(key, cursor);
+                if let (false, Some(when)) = (passed.is_empty(), ask.at) {
+                    let due = self.due_of(when, cursor, now);
+                    if due <= clock.held_since.unwrap_or(now) {
+                        return Err(format!(
+                            "{} is already past: give a time to come, or leave --at out to send it now",
+                            self.when(due, &cursor.clock)
+                        ));
+                    }
+                    return Ok(plain(
+                        format!(
+                            "sends {} at {}: skipped when {} came",
+                            passed
+                                .iter()
+                                .map(|&o| self.name(o))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            self.when(due, &cursor.clock),
+                            if passed.len() == 1 {
+                                "its instant"
+                            } else {
+                                "their instants"
+                            }
+                        ),
+                        passed.len() > 1,
+                        passed
+                            .iter()
+                            .map(|&o| self.consequence(o, "fires", None, Some(due)))
+                            .collect(),
+                    ));
+                }
+                if ask.at.is_some() && passed.is_empty() {
+                    return Err(format!(
+                        "--at and --in are for an occurrence skipped when its instant came; `{key}` has none (unskip it without them)"
+                    ));
+                }
                 if !passed.is_empty() {
                     return Ok(plain(
                         format!(
@@ -444,8 +508,8 @@ impl<D: Dispatch> Engine<D> {
                     .collect();
                 Ok(plain(
                     format!(
-                        "{} fire again at {} instant{}",
-                        human::count(back.len(), "occurrence", "occurrences"),
+                        "unskips {key}: {} at {} instant{} again",
+                        human::count(back.len(), "occurrence fires", "occurrences fire"),
                         if back.len() == 1 { "its" } else { "their" },
                         if back.len() == 1 { "" } else { "s" }
                     ),
@@ -504,7 +568,7 @@ impl<D: Dispatch> Engine<D> {
                                 "occurrences not yet sent"
                             ),
                             self.name(live[0].occ),
-                            self.when(live[0].at)
+                            self.when(live[0].at, &cursor.clock)
                         ));
                     }
                     if open > 0 {
@@ -677,7 +741,7 @@ impl<D: Dispatch> Engine<D> {
                 format!(
                     "sends {} now (it was due {})",
                     self.name(occ),
-                    self.when(moved(items[k].fire_at, cursor.clock.shift))
+                    self.when(moved(items[k].fire_at, cursor.clock.shift), &cursor.clock)
                 ),
                 false,
                 vec![self.consequence(occ, "sent at once", None, Some(now))],
@@ -780,7 +844,11 @@ impl<D: Dispatch> Engine<D> {
             }
             for &occ in &other.occurrences {
                 if let Some((_, at)) = cursor.went.iter().find(|(o, _)| *o == occ) {
-                    out.push_str(&format!("; {} went at {}", self.name(occ), self.when(*at)));
+                    out.push_str(&format!(
+                        "; {} went at {}",
+                        self.name(occ),
+                        self.when(*at, &cursor.clock)
+                    ));
                 }
             }
         }
@@ -802,6 +870,14 @@ impl<D: Dispatch> Engine<D> {
         let Some(e) = b.model.expectation(id) else {
             return Err(b.model.unknown_expectation(id));
         };
+        if let Some(prior) = &b.state.expectations[e].judged {
+            return Err(format!(
+                "`{id}` was already judged {} (by {} at {}); the first judgment stands and this one was not made (to change it while its branch has sent nothing: `--correct`)",
+                prior.word(),
+                prior.who.as_deref().unwrap_or(&prior.by),
+                self.when(prior.at, &cursor.clock)
+            ));
+        }
         let word = if met { "met" } else { "missed" };
         let mut trial = b.state.clone();
         let base = cursor.clock.base(now);
@@ -909,7 +985,7 @@ impl<D: Dispatch> Engine<D> {
                     "`{id}` was {} by {} at {}, not by a person in this part of the run: it cannot be taken back",
                     j.word(),
                     j.by,
-                    self.when(j.at)
+                    self.when(j.at, &cursor.clock)
                 ),
             });
         };
@@ -919,14 +995,14 @@ impl<D: Dispatch> Engine<D> {
                 "`{id}` is judged {} already (by {} at {})",
                 word(met),
                 by.as_deref().unwrap_or("someone"),
-                self.when(at)
+                self.when(at, &cursor.clock)
             ));
         }
         let what = format!(
             "the judgment of {id} ({}, by {} at {})",
             word(met),
             by.as_deref().unwrap_or("someone"),
-            self.when(at)
+            self.when(at, &cursor.clock)
         );
         let mut trial = b.state.clone();
         let rearmed = trial.on_unjudge(&b.model, e);
@@ -946,9 +1022,9 @@ impl<D: Dispatch> Engine<D> {
                     .find_map(|o| cursor.went.iter().find(|(w, _)| w == o))
                 {
                     return Err(format!(
-                        "cannot take back {what}: its branch {} went out at {}",
+                        "cannot take back {what}: its branch {} went out at {}; nothing was changed (undo takes back the latest action only, so the ones before it stay too)",
                         self.name(*occ),
-                        self.when(*went)
+                        self.when(*went, &cursor.clock)
                     ));
                 }
                 parts.push(format!("{} will not fire", cm.id));
@@ -1025,7 +1101,7 @@ impl<D: Dispatch> Engine<D> {
         let what = format!(
             "the judgment of {id} ({word}, by {} at {})",
             judged_by.as_deref().unwrap_or("someone"),
-            self.when(at)
+            self.when(at, &cursor.clock)
         );
         self.emit(Event::Control {
             at: self.clock.now(),
@@ -1082,7 +1158,7 @@ impl<D: Dispatch> Engine<D> {
             .collect();
         if !went.is_empty() {
             return Err(format!(
-                "cannot undo {what}: since then {} went out ({}); nothing was changed",
+                "cannot undo {what}: since then {} went out ({}); nothing was changed (undo takes back the latest action only, so the ones before it stay too)",
                 human::count(went.len(), "occurrence", "occurrences"),
                 self.listing(went.iter().map(|(o, at)| (*o, *at)))
             ));
@@ -1161,14 +1237,14 @@ impl<D: Dispatch> Engine<D> {
         let now = self.clock.now();
         if cursor.ended {
             let by = cursor.ended_by.as_deref().unwrap_or("a director");
-            format!("ended by {by} at {}", self.when(now))
+            format!("ended by {by} at {}", self.when(now, &cursor.clock))
         } else if cursor.stopped {
             format!(
                 "stopped at {} (interrupted; a resume takes it up)",
-                self.when(now)
+                self.when(now, &cursor.clock)
             )
         } else {
-            format!("completed at {}", self.when(now))
+            format!("completed at {}", self.when(now, &cursor.clock))
         }
     }
 
@@ -1191,7 +1267,7 @@ impl<D: Dispatch> Engine<D> {
         format!(
             "{what} by {} at {}",
             last.by.as_deref().unwrap_or("someone"),
-            self.when(last.at)
+            self.when(last.at, &cursor.clock)
         )
     }
 
@@ -1389,7 +1465,7 @@ impl<D: Dispatch> Engine<D> {
     }
 
     /// Why `key` cannot be retried.
-    fn not_failed(&self, key: &str, cursor: &Cursor) -> String {
+    fn not_failed(&self, key: &str, items: &[Item], cursor: &Cursor) -> String {
         let failed: Vec<String> = cursor.failed.lock().map_or(Vec::new(), |f| {
             f.keys()
                 .filter(|o| self.names(**o, key))
@@ -1406,11 +1482,21 @@ impl<D: Dispatch> Engine<D> {
             return format!(
                 "`{key}` has not failed: {} went at {} (a failed send can be retried; one sent is not sent twice)",
                 self.name(*occ),
-                self.when(*at)
+                self.when(*at, &cursor.clock)
             );
         }
         if !self.names_any_occurrence(key) {
             return format!("no occurrence `{key}`{}", self.did_you_mean(key));
+        }
+        if let Some(p) = self
+            .pending(items, cursor)
+            .into_iter()
+            .find(|p| self.names(p.occ, key))
+        {
+            return format!(
+                "`{key}` has not failed: it has not been sent yet (due {})",
+                self.when(p.at, &cursor.clock)
+            );
         }
         format!("`{key}` has not failed in this run")
     }
@@ -1527,6 +1613,18 @@ impl<D: Dispatch> Engine<D> {
         o.key == key || self.timeline.inject(o).id == key
     }
 
+    /// The wall-clock instant a person's time names: scenario time from T0 as the clock
+    /// now stands (holds and shifts), or from now.
+    fn due_of(&self, when: super::When, cursor: &Cursor, now: DateTime<Utc>) -> DateTime<Utc> {
+        match when {
+            super::When::Offset(d) => moved(
+                self.timeline.t0.to_utc() + crate::timeline::scaled(d, self.timeline.speed),
+                cursor.clock.shift,
+            ),
+            super::When::In(d) => now + chrono::TimeDelta::from_std(d).unwrap_or_default(),
+        }
+    }
+
     /// Whether `key` names any occurrence of the timeline.
     fn names_any_occurrence(&self, key: &str) -> bool {
         (0..self.timeline.occurrences.len()).any(|o| self.names(o, key))
@@ -1548,7 +1646,7 @@ impl<D: Dispatch> Engine<D> {
             return format!(
                 "`{key}` has no occurrence left to fire: {} already went at {}",
                 self.name(*occ),
-                self.when(*at)
+                self.when(*at, &cursor.clock)
             );
         }
         if let Some(occ) = cursor.passed.iter().rev().find(|o| self.names(**o, key)) {
@@ -1626,8 +1724,9 @@ impl<D: Dispatch> Engine<D> {
 
     /// A wall-clock instant as a person reads it: `10:02:13 (T+00:02:00)`, local time
     /// in the scenario's zone and the exercise clock (scenario time).
-    fn when(&self, at: DateTime<Utc>) -> String {
-        let run = (at - self.timeline.t0.to_utc()).to_std();
+    fn when(&self, at: DateTime<Utc>, clock: &ClockState) -> String {
+        // The exercise's time at that instant: less the holds and shifts so far.
+        let run = (moved(at, -clock.shift) - self.timeline.t0.to_utc()).to_std();
         let t_plus = match run {
             Ok(d) => crate::plan::show_offset(std::time::Duration::from_secs(
                 (d.as_secs_f64() * self.timeline.speed) as u64,

@@ -35,6 +35,17 @@ pub struct Ask {
     pub force: bool,
     /// For a judgment: replace the judgment made before (while its branch sent nothing).
     pub correct: bool,
+    /// For an unskip of one skipped when its instant came: when it goes (else now).
+    pub at: Option<When>,
+}
+
+/// A time a person gives for an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// Scenario time from T0 (`T+1h05m`), moved by holds and shifts like the rest.
+    Offset(std::time::Duration),
+    /// This long from now (`in 5m`).
+    In(std::time::Duration),
 }
 
 /// How an action went.

@@ -30,7 +30,7 @@ use branching::BranchCursor;
 pub use branching::Branching;
 pub use clock::Clock;
 use control::Cursor;
-pub use control::{Ask, ClockState, Command, Consequence, Control, Preview, Reply};
+pub use control::{Ask, ClockState, Command, Consequence, Control, Preview, Reply, When};
 use queue::Queue;
 
 use crate::client::Outcome;
@@ -467,7 +467,7 @@ impl<D: Dispatch> Engine<D> {
             }
             if waiting && !cursor.clock.waiting {
                 tracing::warn!(
-                    "nothing left to send: the run stays open for judgments, notes and undo until a director ends it (`injector ctl ... end`, or the page's End button; --end-when-done ends by itself)"
+                    "nothing left to send: the run stays open for judgments, notes and undo until a director ends it (`injector ctl --control URL end`, `--yes` without a terminal, or the page's End button; --end-when-done ends by itself)"
                 );
             }
             cursor.clock.waiting = waiting;

@@ -69,6 +69,12 @@ pub enum Entry {
         planned_at: String,
         at: String,
     },
+    /// A skipped occurrence unskipped to go at `due` (before holds and shifts).
+    Rescheduled {
+        key: String,
+        due: String,
+        at: String,
+    },
     /// An attempt's answer that is retried, before the wait for the next attempt.
     Attempt {
         key: String,
@@ -197,6 +203,11 @@ impl From<&Event> for Entry {
                 at: t(at),
                 attempts: *attempts,
                 maybe_delivered: *maybe_delivered,
+            },
+            Event::Rescheduled { key, due, at } => Entry::Rescheduled {
+                key: key.clone(),
+                due: t(due),
+                at: t(at),
             },
             Event::Attempt {
                 key,
@@ -353,6 +364,11 @@ impl Entry {
                     at: time("at", at)?,
                     attempts: *attempts,
                     maybe_delivered: *maybe_delivered,
+                },
+                Entry::Rescheduled { key, due, at } => Event::Rescheduled {
+                    key: key.clone(),
+                    due: time("due", due)?,
+                    at: time("at", at)?,
                 },
                 Entry::Attempt {
                     key,

@@ -471,7 +471,9 @@ async fn a_resumed_runs_summary_counts_the_whole_run_as_the_report_does() {
         );
     }
     assert_eq!(summary["sent"], 6, "{summary}");
-    assert_eq!(summary["lateness_p99_ms"], report["lateness"]["p99_ms"]);
+    // A dry run measures arrivals at its stand-in, not the gate's own lateness.
+    assert!(summary["lateness_p99_ms"].is_null(), "{summary}");
+    assert!(summary["arrival_p99_ms"].is_number(), "{summary}");
     // What this part did: the occurrences the first part had not sent.
     let part = &summary["this_part"];
     assert!(

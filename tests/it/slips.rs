@@ -900,3 +900,89 @@ async fn a_failed_occurrence_is_sent_again_once_and_a_skipped_one_can_still_go()
     let _ = child.wait_with_output().await;
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_skipped_occurrence_unskipped_at_a_time_given_goes_then_even_across_a_crash() {
+    let (s, server, mut child, control, token) = live(&four()).await;
+    let dir = s.dir.path();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // i0 skipped by hand, then due now (its instant passes, it is skipped).
+    assert_eq!(ctl(dir, &control, &token, &["skip", "i0"]).await.code, 0);
+    assert_eq!(
+        ctl(dir, &control, &token, &["--yes", "shift", "-19s"])
+            .await
+            .code,
+        0
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !journal(dir, "s.journal.jsonl")
+        .iter()
+        .any(|e| e["type"] == "skipped" && e["key"] == "i0")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "i0 skipped at its instant"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    refused(
+        &ctl(dir, &control, &token, &["unskip", "i1", "--in", "5s"]).await,
+        &["--at and --in are for an occurrence skipped when its instant came"],
+    );
+    refused(
+        &ctl(
+            dir,
+            &control,
+            &token,
+            &["unskip", "i0", "--at", "T+00:00:00"],
+        )
+        .await,
+        &["is already past"],
+    );
+    let later = ctl(dir, &control, &token, &["unskip", "i0", "--in", "4s"]).await;
+    assert_eq!(later.code, 0, "{}", later.stderr);
+    assert!(
+        later
+            .stdout
+            .starts_with("1 occurrence skipped before will go at "),
+        "{}",
+        later.stdout
+    );
+    // A crash before it goes: the resume keeps the time given.
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    assert!(!keys_sent(&server).contains("i0"));
+    let url = server.base_url();
+    let tf = s.token_file.to_str().unwrap().to_string();
+    let (child, control, token) = run_with_control(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--base-url",
+            &url,
+            "--token-file",
+            &tf,
+            "--resume",
+            "--wait-for-end",
+        ],
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !keys_sent(&server).contains("i0") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "i0 went at its new time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let i0: Vec<_> = crate::run::sent(&server)
+        .into_iter()
+        .filter(|r| key_of(r) == "i0")
+        .collect();
+    assert_eq!(i0.len(), 1, "once");
+    assert_eq!(ctl(dir, &control, &token, &["--yes", "end"]).await.code, 0);
+    let _ = child.wait_with_output().await;
+    server.shutdown(Duration::from_secs(1)).await;
+}

@@ -125,7 +125,8 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
             ));
         }
         tracing::warn!(
-            "the run was held when it stopped: it stays held until the hold is released (`injector ctl ... resume`, or space here)"
+            "the run was held when it stopped: it stays held until the hold is released (`injector ctl --control URL resume`{})",
+            if interactive { ", or space here" } else { "" }
         );
     }
     let (commands_tx, commands_rx) = mpsc::channel(16);
@@ -507,7 +508,12 @@ async fn finish(
                     Some((at as i64 - planned) as f64 / 1e6)
                 })
                 .collect();
-            summary.with_arrivals(arrivals)
+            // Its sends' own lateness is the gate's, 0 by construction: not said.
+            let mut summary = summary.with_arrivals(arrivals);
+            summary.lateness_p50_ms = None;
+            summary.lateness_p99_ms = None;
+            summary.lateness_max_ms = None;
+            summary
         }
         _ => summary,
     };
@@ -540,6 +546,7 @@ async fn finish(
         args,
         journal_path,
         resume_command.as_deref(),
+        ended,
     )?;
     if let Some(code) = refused {
         tracing::error!(

@@ -76,7 +76,10 @@ pub async fn show_events(
         for event in batch.drain(..) {
             log_event(&event, tag, &labels);
             if format == ReportFormat::Json
-                && !matches!(event, Event::Control { .. } | Event::Attempt { .. })
+                && !matches!(
+                    event,
+                    Event::Control { .. } | Event::Attempt { .. } | Event::Rescheduled { .. }
+                )
             {
                 let mut v = serde_json::to_value(Entry::from(&event)).unwrap_or(Value::Null);
                 v["dry_run"] = Value::Bool(dry_run);
@@ -183,6 +186,11 @@ fn log_event(event: &Event, tag: &str, labels: &Labels) {
                 labels.of(key)
             );
         }
+        Event::Rescheduled { key, due, .. } => tracing::warn!(
+            "{tag}unskipped {key}{}: it goes at {}",
+            labels.of(key),
+            time_text(*due)
+        ),
         Event::Attempt {
             key,
             status,
@@ -334,6 +342,7 @@ pub fn print_summary(
     args: &RunArgs,
     journal: &Path,
     resume: Option<&str>,
+    ended: bool,
 ) -> Result<(), Error> {
     let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} ms"));
     let text = match args.format {
@@ -398,7 +407,21 @@ pub fn print_summary(
                 ));
             }
             if let Some(cmd) = resume {
-                t.push_str(&format!("stopped early; to resume: {cmd}\n"));
+                let token_note = if args.control.is_some()
+                    && args.controllers.is_none()
+                    && args.control_token_file.is_none()
+                {
+                    " (it prints a new control token: pass --control-token-file FILE to keep one across a resume)"
+                } else {
+                    ""
+                };
+                if ended {
+                    t.push_str(&format!(
+                        "ended by a director before everything was sent; to take it up again: {cmd}{token_note}\n"
+                    ));
+                } else {
+                    t.push_str(&format!("stopped early; to resume: {cmd}{token_note}\n"));
+                }
             }
             t
         }

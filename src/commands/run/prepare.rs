@@ -488,11 +488,17 @@ fn choose(
         }
         // With --speed max the instant is still the scenario's: journals and reports show
         // it; the engine just does not wait for it.
+        let planned = timeline.fire_at(occ).to_utc();
+        // Skipped, then unskipped to go at a time given: at that time.
+        let due = prior.get(&occ.key).and_then(|s| s.rescheduled);
         items.push(Item {
             body: bodies.get_mut(index).and_then(Option::take),
-            ..Item::new(index, timeline.fire_at(occ).to_utc())
+            planned,
+            ..Item::new(index, due.unwrap_or(planned))
         });
     }
+    // In firing order (a rescheduled one takes its place by its new instant).
+    items.sort_by_key(|i| (i.fire_at, i.occ));
     Ok((keys, items))
 }
 
