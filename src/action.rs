@@ -110,7 +110,8 @@ impl Action {
 
     /// Every action's name, as [`Action::name`] gives it.
     pub const NAMES: &[&str] = &[
-        "hold", "resume", "skip", "unskip", "fire", "shift", "met", "missed", "note", "end", "undo",
+        "hold", "resume", "skip", "unskip", "fire", "retry", "shift", "met", "missed", "note",
+        "end", "undo",
     ];
 
     /// The note a judgment carries (for an undo, what it undid).
@@ -326,6 +327,10 @@ mod tests {
                 judgment: Some("met:e0".into()),
             },
         ];
+        // Every action is named in NAMES (the page offers what a role may from it).
+        for a in &all {
+            assert!(Action::NAMES.contains(&a.name()), "{} in NAMES", a.name());
+        }
         for a in all {
             // What an undo undid is the engine's to say: a request asks for the undo alone.
             let asked = match &a {

@@ -852,6 +852,23 @@ async fn a_failed_occurrence_is_sent_again_once_and_a_skipped_one_can_still_go()
             .any(|e| e["type"] == "failed" && e["key"] == "i0");
     }
     assert!(failed, "i0 refused once by the server");
+    // The page offers what the state says its holder may: Send again included.
+    let status = ctl(dir, &control, &token, &["--format", "json", "status"]).await;
+    let doc: Value = serde_json::from_str(&status.stdout).unwrap();
+    let may: Vec<&str> = doc["you"]["may"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(may.contains(&"retry") && may.contains(&"undo"), "{may:?}");
+    let row = doc["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == "i0")
+        .unwrap();
+    assert_eq!(row["status"], "failed", "{row}");
     let retried = ctl(dir, &control, &token, &["retry", "i0"]).await;
     assert_eq!(retried.code, 0, "{}", retried.stderr);
     assert_eq!(retried.stdout.trim(), "i0 sent again");

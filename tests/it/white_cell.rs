@@ -163,6 +163,8 @@ async fn every_role_may_do_exactly_its_actions_and_no_token_ever_shows() {
         ("hold", serde_json::json!({}), true, false, false),
         ("resume", serde_json::json!({}), true, false, false),
         ("shift", serde_json::json!({"by": "1s"}), true, false, false),
+        ("retry", serde_json::json!({"key": "i1"}), true, true, false),
+        ("undo", serde_json::json!({}), true, false, false),
     ];
     for (action, body, director, controller, observer) in &table {
         for (who, token, may) in [
