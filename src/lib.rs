@@ -12,7 +12,7 @@
 //! - [`client`]: HTTP to Conducttr with retries; [`workspace`]: its teams and personas;
 //!   [`sync`] and [`mel`]: alias maps from it, and the Master Events List both ways.
 //! - [`engine`]: the scheduler; it publishes [`event`]s and takes [`action`]s.
-//! - [`branch`]: expected actions, deadlines and contingency injects, as a run (or
+//! - [`adaptive`]: expected actions, deadlines and contingency injects, as a run (or
 //!   `plan --assume`) decides them.
 //! - [`journal`]: events as lines on disk, durably; [`fold`]: events to where each
 //!   occurrence stands, for the [`board`], a resume and the [`report`].
@@ -26,8 +26,8 @@
 //! signals) and [`error`] (exit codes and failures).
 
 pub mod action;
+pub mod adaptive;
 pub mod board;
-pub mod branch;
 pub mod cli;
 pub mod client;
 pub mod commands;

@@ -104,11 +104,11 @@ pub fn text(t: &Timeline, t0_known: bool) -> String {
 pub fn text_resolved(
     t: &Timeline,
     t0_known: bool,
-    sim: &crate::branch::Simulation,
-    model: &crate::branch::Model,
+    sim: &crate::adaptive::Simulation,
+    model: &crate::adaptive::Model,
 ) -> String {
     let mut out = text_of(t, t0_known, true);
-    let views = crate::branch::Views::of(model, &sim.state, chrono::TimeDelta::zero());
+    let views = crate::adaptive::Views::of(model, &sim.state, chrono::TimeDelta::zero());
     if !views.expectations.is_empty() {
         out.push_str("\nExpected actions (as assumed)\n");
         let cells: Vec<[String; 4]> = views
@@ -164,7 +164,7 @@ fn offset_of(t: &Timeline, at: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Every contingency occurrence at the instant `sim` fired it, with the planned ones:
 /// the timeline `plan --assume` shows.
-pub fn resolve(t: &Timeline, sim: &crate::branch::Simulation) -> Timeline {
+pub fn resolve(t: &Timeline, sim: &crate::adaptive::Simulation) -> Timeline {
     let occurrences = sim
         .fires
         .iter()

@@ -321,7 +321,7 @@ mod tests {
             keys(&schema["definitions"]["BodyFields"]),
             sorted(BODY_FIELDS)
         );
-        use crate::scenario::branch::{CONDITION_KEYS, EXPECT_FIELDS, EXPECTATION_FIELDS};
+        use crate::scenario::contingency::{CONDITION_KEYS, EXPECT_FIELDS, EXPECTATION_FIELDS};
         assert_eq!(
             keys(&schema["definitions"]["ExpectDoc"]),
             sorted(EXPECT_FIELDS)

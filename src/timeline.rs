@@ -573,6 +573,17 @@ fn endpoint_of(s: &Scenario, inject: &Inject) -> crate::message::Endpoint {
     }
 }
 
+/// `t` moved by `shift` (holds and shifts), held at the ends of time rather than
+/// overflowing.
+pub fn moved(t: DateTime<Utc>, shift: chrono::TimeDelta) -> DateTime<Utc> {
+    t.checked_add_signed(shift)
+        .unwrap_or(if shift > chrono::TimeDelta::zero() {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            DateTime::<Utc>::MIN_UTC
+        })
+}
+
 /// A scenario duration as run time: divided by the speed.
 pub fn scaled(offset: Duration, speed: f64) -> chrono::TimeDelta {
     let nanos = if speed == 1.0 {

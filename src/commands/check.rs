@@ -97,19 +97,19 @@ pub fn plan(args: PlanArgs) -> Result<Exit, Error> {
     };
     let output = args.output.output.as_deref();
     if let Some(assume) = &args.assume {
-        let Some(model) = crate::branch::Model::new(&timeline) else {
+        let Some(model) = crate::adaptive::Model::new(&timeline) else {
             return Err(Error::usage(
                 "--assume: this scenario has no expected actions or contingencies",
                 Some("expected actions are `expect:` on an inject, or `expectations:`"),
             ));
         };
-        let assumptions = crate::branch::parse_assumptions(assume, &model).map_err(|e| {
+        let assumptions = crate::adaptive::parse_assumptions(assume, &model).map_err(|e| {
             Error::usage(
                 e,
                 Some("e.g. --assume met:evacuation-ordered@45m,missed:shelters-opened, or all-met"),
             )
         })?;
-        let sim = crate::branch::simulate(&timeline, &model, assumptions);
+        let sim = crate::adaptive::simulate(&timeline, &model, assumptions);
         let resolved = plan::resolve(&timeline, &sim);
         match args.format {
             PlanFormat::Text => super::write_output(

@@ -174,7 +174,7 @@ pub struct ClockState {
     /// once it has: the last state every open page receives.
     pub ended: Option<String>,
     /// Where the expected actions and contingencies stand (empty without branches).
-    pub branches: crate::branch::Views,
+    pub branches: crate::adaptive::Views,
 }
 
 use crate::action::of_inject as belongs;
@@ -226,7 +226,7 @@ impl ClockState {
     /// The base instant (before holds and shifts) of wall-clock instant `at`: while
     /// held, the exercise's clock stands at the hold's start.
     pub fn base(&self, at: DateTime<Utc>) -> DateTime<Utc> {
-        super::moved(self.held_since.unwrap_or(at), -self.shift)
+        crate::timeline::moved(self.held_since.unwrap_or(at), -self.shift)
     }
 
     /// Take in one journaled event (only actions change the clock): the one way the
@@ -329,6 +329,20 @@ impl ClockState {
     }
 }
 
+impl crate::adaptive::ReplayClock for ClockState {
+    fn take_in(&mut self, event: &Event) {
+        self.apply(event);
+    }
+
+    fn base(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        ClockState::base(self, at)
+    }
+
+    fn shift(&self) -> chrono::TimeDelta {
+        self.shift
+    }
+}
+
 /// The producer's place in a run: what is done, the clock, what is warm.
 pub(super) struct Cursor {
     /// The first item not yet prepared; those before it are done.
@@ -341,7 +355,7 @@ pub(super) struct Cursor {
     /// When the last group handed to the senders is due.
     pub(super) last_fired: Option<DateTime<Utc>>,
     /// The run's branches, when the scenario has any.
-    pub(super) branch: Option<super::branching::BranchCursor>,
+    pub(super) branch: Option<super::adaptive::BranchCursor>,
     /// Ended by a director's `end`, and who.
     pub(super) ended: bool,
     pub(super) ended_by: Option<String>,

@@ -10,7 +10,18 @@
 //! in flight. Every step is an [`Event`], emitted in one way: journaled through
 //! [`Journal`] (a `sending` line must be durable before its request starts), then handed
 //! to a [`Listener`]; output is the listener's business, never the engine's. Live
-//! [`Action`]s arrive as [`Command`]s.
+//! [`crate::action::Action`]s arrive as [`Command`]s.
+//!
+//! # Layout
+//! - here: the engine's types and the first stage, the producer (instants, groups,
+//!   quiet windows, waiting for commands);
+//! - `requests`: late ones decided, requests made ready, `sending` journaled,
+//!   connections opened ahead; `senders`: the second stage, gates, outcomes, retried
+//!   attempts journaled;
+//! - `actions` carries out live actions, `previews` considers them first, `judgments`
+//!   judges, corrects and undoes, `words` finds occurrences by people's keys and says
+//!   them in people's words; `control`: commands, replies, the clock state, the cursor;
+//! - `adaptive`: the engine's side of [`crate::adaptive`]; `clock` and `queue`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,13 +32,18 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, watch};
 
 mod actions;
-mod branching;
+mod adaptive;
 mod clock;
 mod control;
+mod judgments;
+mod previews;
 mod queue;
+mod requests;
+mod senders;
+mod words;
 
-use branching::BranchCursor;
-pub use branching::Branching;
+use adaptive::BranchCursor;
+pub use adaptive::Branching;
 pub use clock::Clock;
 use control::Cursor;
 pub use control::{Ask, ClockState, Command, Consequence, Control, Preview, Reply, When};
@@ -81,58 +97,6 @@ fn emit_queued(journal: &Journal, listener: &dyn Listener, event: Event) -> std:
     let written = journal.record(&Entry::from(&event));
     listener.heard(event);
     written
-}
-
-/// Journals a send's retried attempts, each line written at once (unsynced, as the
-/// `started` line is): the answer before the wait, a `started` before each retry.
-struct Reporter<'a> {
-    key: &'a str,
-    journal: &'a Journal,
-    events: &'a dyn Listener,
-    clock: &'a Clock,
-}
-
-impl Reporter<'_> {
-    fn write(&self, event: Event) {
-        let mut line = serde_json::to_vec(&Entry::from(&event)).unwrap_or_default();
-        line.push(b'\n');
-        // A write that fails here fails the run at its next append.
-        let _ = self.journal.write_now(&line);
-        self.events.heard(event);
-    }
-}
-
-impl crate::client::Attempts for Reporter<'_> {
-    fn answered(&self, status: Option<u16>, error: &str, reached: bool) {
-        self.write(Event::Attempt {
-            key: self.key.to_string(),
-            at: self.clock.now(),
-            status,
-            error: error.to_string(),
-            reached,
-        });
-    }
-
-    fn retrying(&self) {
-        self.write(Event::Started {
-            key: self.key.to_string(),
-            at: self.clock.now(),
-        });
-    }
-}
-
-/// Say at `debug` when a group's gate opened late for its instant `due`: when its thread
-/// woke for the `started` line, when that was written, and when the gate opened.
-fn slow_instant(due: DateTime<Utc>, [woke, journaled, opened]: [DateTime<Utc>; 3]) {
-    let ms = |t: DateTime<Utc>| (t - due).num_microseconds().unwrap_or(0) as f64 / 1000.0;
-    if opened - due > chrono::TimeDelta::microseconds(500) {
-        tracing::debug!(
-            "a gate opened {} ms after its instant (its thread woke at {} ms, the journal's started line was written at {} ms)",
-            ms(opened),
-            ms(woke),
-            ms(journaled)
-        );
-    }
 }
 
 /// Sends one body; the real one is HTTP ([`crate::client::Client`]).
@@ -286,7 +250,7 @@ impl Item {
 /// What ended the producer's wait.
 enum Wake {
     Command(Command),
-    Outcome(branching::Outcome),
+    Outcome(adaptive::Outcome),
     /// The instant waited for came.
     Due,
     Stop,
@@ -474,7 +438,7 @@ impl<D: Dispatch> Engine<D> {
             if let Some(p) = &publish {
                 if let Some(b) = &cursor.branch {
                     cursor.clock.branches =
-                        crate::branch::Views::of(&b.model, &b.state, cursor.clock.shift);
+                        crate::adaptive::Views::of(&b.model, &b.state, cursor.clock.shift);
                 }
                 p.send_replace(cursor.clock.clone());
             }
@@ -588,7 +552,7 @@ impl<D: Dispatch> Engine<D> {
             cursor.clock.ended = Some(self.ending_words(&cursor));
             if let Some(b) = &cursor.branch {
                 cursor.clock.branches =
-                    crate::branch::Views::of(&b.model, &b.state, cursor.clock.shift);
+                    crate::adaptive::Views::of(&b.model, &b.state, cursor.clock.shift);
             }
             p.send_replace(cursor.clock.clone());
         }
@@ -712,375 +676,11 @@ impl<D: Dispatch> Engine<D> {
             .await
     }
 
-    /// The second stage: a pool of `concurrency` senders, each taking the next prepared
-    /// request as soon as it is free (no task or wake-up per send). A group goes to them
-    /// once its `sending` lines are durable, ahead of its instant, behind a gate: each
-    /// request is handed to its connection and held there; at the instant its `started`
-    /// line is written and the gate opens, from the thread that waited for it (with
-    /// `--no-preconnect`, the group goes to them at its instant, to connect then). Ends
-    /// when the producer does, or when a sender fails (the journal cannot be written).
-    async fn consume(
-        &self,
-        mut rx: mpsc::Receiver<Prepared<D>>,
-        outcomes: Option<mpsc::UnboundedSender<branching::Outcome>>,
-        failed: Failures,
-    ) -> std::io::Result<(Senders, Option<SenderEnd>)> {
-        let queue = Arc::new(Queue::<Queued<D>>::default());
-        let mut senders = tokio::task::JoinSet::new();
-        for _ in 0..self.config.concurrency.max(1) {
-            let queue = queue.clone();
-            let dispatch = self.dispatch.clone();
-            let journal = self.journal.clone();
-            let events = self.events.clone();
-            let clock = self.clock.clone();
-            let timeline = self.timeline.clone();
-            let max_speed = self.config.max_speed;
-            let outcomes = outcomes.clone();
-            let failed = failed.clone();
-            senders.spawn(async move {
-                while let Some(((item, body), gate)) = queue.next().await {
-                    let key = timeline.occurrences[item.occ].key.clone();
-                    let taken = clock.now();
-                    let report = Reporter {
-                        key: &key,
-                        journal: &journal,
-                        events: &*events,
-                        clock: &clock,
-                    };
-                    let outcome = dispatch
-                        .send_reporting(body, gate.as_deref(), &report)
-                        .await;
-                    // Started when its gate opened, or when taken after that.
-                    let started = gate
-                        .and_then(|g| g.opened_at())
-                        .map_or(taken, |opened| opened.max(taken));
-                    let event = outcome_event(key, &item, started, clock.now(), outcome, max_speed);
-                    let heard = (item.watched).then(|| {
-                        (
-                            item.occ,
-                            matches!(event, Event::Sent { .. }).then_some(started),
-                        )
-                    });
-                    // What `retry` may send again: failed, and whether it may have
-                    // arrived all the same.
-                    if let Ok(mut f) = failed.lock() {
-                        match &event {
-                            Event::Failed {
-                                maybe_delivered, ..
-                            } => {
-                                f.insert(item.occ, *maybe_delivered);
-                            }
-                            _ => {
-                                f.remove(&item.occ);
-                            }
-                        }
-                    }
-                    // Synced with the writer's next group, not waited for here: a
-                    // failure to write stops the run at the next append.
-                    emit_queued(&journal, &*events, event)?;
-                    // After its line: the producer's lines that follow from it come later.
-                    if let (Some(heard), Some(outcomes)) = (heard, &outcomes) {
-                        let _ = outcomes.send(heard);
-                    }
-                }
-                Ok::<(), std::io::Error>(())
-            });
-        }
-        let mut failed = None;
-        while let Some((fire_at, prepared, durable, started)) = rx.recv().await {
-            // Every `sending` line on disk before a send; the `fsync` overlaps the
-            // wait for the instant, or the sending of the groups before.
-            self.journal.durable(durable).await?;
-            let synced = self.clock.now();
-            if synced > fire_at && !self.config.max_speed {
-                tracing::debug!(
-                    "the journal was synced {} ms after a group's instant",
-                    (synced - fire_at).num_microseconds().unwrap_or(0) as f64 / 1000.0
-                );
-            }
-            if self.config.max_speed {
-                // Keep about a group queued ahead of the senders, no more.
-                queue.drained().await;
-                self.journal.write_now(&started)?;
-                queue.push(prepared.into_iter().map(|r| (r, None)).collect());
-            } else if !self.config.preconnect {
-                // Nothing opened ahead: the senders connect at the instant, so the group
-                // goes to them then. Journaled as sending: it goes even if a stop comes now.
-                let journal = self.journal.clone();
-                self.clock
-                    .at_exactly(fire_at, Duration::ZERO, move |at| {
-                        at();
-                        journal.write_now(&started)?;
-                        Ok(())
-                    })
-                    .await?;
-                queue.push(prepared.into_iter().map(|r| (r, None)).collect());
-            } else {
-                // Journaled as sending: the group goes out even if a stop comes now.
-                let gate = Arc::new(Gate::default());
-                queue.push(
-                    prepared
-                        .into_iter()
-                        .map(|r| (r, Some(gate.clone())))
-                        .collect(),
-                );
-                // Marked as going out, unsynced, just before the gate opens: after a
-                // killed process, a `sending` without it never started. Written
-                // [`STARTED_AHEAD`] before the instant, so that its write (0.03-0.05 ms
-                // here) does not hold the requests back. A gate left shut (the line could
-                // not be written) is abandoned: nothing goes.
-                let opener = Opener(gate);
-                let journal = self.journal.clone();
-                let clock = self.clock.clone();
-                self.clock
-                    .at_exactly(fire_at, STARTED_AHEAD, move |at| {
-                        let woke = clock.now();
-                        journal.write_now(&started)?;
-                        let journaled = clock.now();
-                        let now = at();
-                        opener.0.open(now);
-                        slow_instant(fire_at, [woke, journaled, now]);
-                        Ok(())
-                    })
-                    .await?;
-            }
-            // A sender that failed (the journal cannot be written) ends the run.
-            if let Some(done) = senders.try_join_next() {
-                failed = Some(done);
-                break;
-            }
-        }
-        queue.close();
-        Ok((senders, failed))
-    }
-
-    /// The `started` line of a prepared group due at `at` (empty for an empty group).
-    fn started_line(&self, prepared: &[Ready<D>], at: DateTime<Utc>) -> Vec<u8> {
-        if prepared.is_empty() {
-            return Vec::new();
-        }
-        let keys = prepared
-            .iter()
-            .map(|(item, _)| self.timeline.occurrences[item.occ].key.clone())
-            .collect();
-        let entry = Entry::Started {
-            keys,
-            at: crate::journal::time_text(at),
-        };
-        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
-        line.push(b'\n');
-        line
-    }
-
     /// Journal `event` durably, then tell the listener.
     async fn emit(&self, event: Event) -> std::io::Result<()> {
         let seq = emit_queued(&self.journal, &*self.events, event)?;
         self.journal.durable(seq).await
     }
-
-    /// How many connections to have open before a group of `size` (none with
-    /// `--no-preconnect` or at `--speed max`): as many as it sends at once, at most
-    /// `--concurrency`. Those already open count ([`Dispatch::preconnect`]).
-    fn connections_for(&self, size: usize) -> usize {
-        if !self.config.preconnect || self.config.max_speed {
-            return 0;
-        }
-        size.min(self.config.concurrency.max(1))
-    }
-
-    /// Have `n` connections open, giving up at `deadline` (the group's preparation).
-    async fn preconnect(&self, n: usize, deadline: DateTime<Utc>) {
-        let budget = (deadline - self.clock.now()).to_std().unwrap_or_default();
-        let opened = tokio::time::timeout(budget, self.dispatch.preconnect(n))
-            .await
-            .is_ok();
-        if !opened {
-            tracing::debug!(
-                "opening {n} connections took longer than the time before the next group"
-            );
-        }
-    }
-
-    /// Decide late ones, make the requests ready (from bodies serialized before the run,
-    /// or built now), journal `sending` for the rest; returns them and the sequence
-    /// number to wait for (durable) before sending any of them, so that the `fsync`
-    /// overlaps the wait for the instant, or (at `--speed max`) the sending of the groups
-    /// before it.
-    async fn prepare(
-        &self,
-        group: &[Item],
-        clock: &ClockState,
-    ) -> std::io::Result<(Vec<Ready<D>>, u64)> {
-        let now = self.clock.now();
-        let mut ready = Vec::with_capacity(group.len());
-        let mut durable = 0;
-        for item in group {
-            let occ = &self.timeline.occurrences[item.occ];
-            let late_by = (now - item.fire_at).to_std().unwrap_or(Duration::ZERO);
-            let inject_id = &self.timeline.inject(occ).id;
-            let skip = if clock.skips(&occ.key, inject_id) {
-                Some("skipped by the controller".to_string())
-            } else if self.config.max_speed {
-                None
-            } else if late_by > self.config.late_max {
-                Some(format!(
-                    "too late: {} past its instant (--late-max {})",
-                    show(late_by),
-                    show(self.config.late_max)
-                ))
-            } else if late_by > LATE_GRACE && self.config.late == LatePolicy::Skip {
-                Some(format!(
-                    "late: {} past its instant (--late skip)",
-                    show(late_by)
-                ))
-            } else {
-                None
-            };
-            if let Some(reason) = skip {
-                self.emit(Event::Skipped {
-                    key: occ.key.clone(),
-                    reason,
-                    planned: item.fire_at,
-                    at: now,
-                })
-                .await?;
-                continue;
-            }
-            let request = match self.request(item) {
-                Ok(request) => request,
-                Err(error) => {
-                    self.emit(Event::Failed {
-                        key: occ.key.clone(),
-                        status: None,
-                        error: format!("cannot build the body: {error}"),
-                        response: None,
-                        planned: item.fire_at,
-                        at: now,
-                        attempts: 0,
-                        maybe_delivered: false,
-                    })
-                    .await?;
-                    continue;
-                }
-            };
-            let sending = Event::Sending {
-                key: occ.key.clone(),
-                planned: item.fire_at,
-                at: now,
-            };
-            durable = emit_queued(&self.journal, &*self.events, sending)?;
-            ready.push((item.clone(), request));
-        }
-        Ok((ready, durable))
-    }
-
-    /// The request for `item` as it goes now: its body serialized before the run while
-    /// that is still exact, else built, with `ts` moved with its instant (holds, shifts,
-    /// fire-now) unless the scenario pins it, and the team redirected when asked; the
-    /// build's problems, joined, when it cannot be built.
-    fn request(&self, item: &Item) -> Result<D::Ready, String> {
-        if let Some(json) = &item.body
-            && item.fire_at == item.planned
-            && self.config.redirect_team.is_none()
-        {
-            let to = self.timeline.endpoint(&self.timeline.occurrences[item.occ]);
-            return Ok(self.dispatch.ready_json(to, json.clone()));
-        }
-        let occ = &self.timeline.occurrences[item.occ];
-        let mut body = self.timeline.body(occ).map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| e.message)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
-        // Whole seconds of the instants themselves, not of their difference: `ts` is the
-        // second the occurrence goes in.
-        let moved = item.fire_at.timestamp() - item.planned.timestamp();
-        if moved != 0
-            && !self.timeline.ts_pinned(self.timeline.inject(occ))
-            && let Some(ts) = body.get("ts").and_then(Value::as_i64)
-        {
-            body.insert("ts".into(), Value::from(ts + moved));
-        }
-        let mut to = self.timeline.endpoint(occ);
-        if let Some(team) = &self.config.redirect_team {
-            body.insert("type".into(), Value::String("team".into()));
-            body.insert("team_id".into(), team.clone());
-            body.remove("player_email");
-            // A message to a position or a role goes to the team instead, as a message.
-            if matches!(
-                to,
-                crate::message::Endpoint::Position | crate::message::Endpoint::Role
-            ) {
-                body.remove("position");
-                body.remove("role");
-                to = crate::message::Endpoint::Messages;
-            }
-        }
-        Ok(self.dispatch.ready(to, body))
-    }
 }
 
-/// `t` moved by `shift`, held at the ends of time rather than overflowing.
-pub fn moved(t: DateTime<Utc>, shift: chrono::TimeDelta) -> DateTime<Utc> {
-    t.checked_add_signed(shift)
-        .unwrap_or(if shift > chrono::TimeDelta::zero() {
-            DateTime::<Utc>::MAX_UTC
-        } else {
-            DateTime::<Utc>::MIN_UTC
-        })
-}
-
-fn show(d: Duration) -> String {
-    humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
-}
-
-/// The event of a finished send. With `--speed max` nothing waits for its instant, so
-/// lateness is not measured and nothing is late.
-fn outcome_event(
-    key: String,
-    item: &Item,
-    started: DateTime<Utc>,
-    now: DateTime<Utc>,
-    outcome: Outcome,
-    max_speed: bool,
-) -> Event {
-    let planned = item.fire_at;
-    let lateness = (!max_speed)
-        .then(|| (started - planned).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0);
-    match outcome {
-        Outcome::Sent {
-            status,
-            message_id,
-            attempts,
-            possible_duplicate,
-        } => Event::Sent {
-            key,
-            status,
-            message_id,
-            planned,
-            sent_at: started,
-            lateness_ms: lateness,
-            attempts,
-            possible_duplicate,
-            late: lateness.is_some_and(|l| l > LATE_GRACE.as_millis() as f64),
-        },
-        Outcome::Failed {
-            status,
-            error,
-            response,
-            attempts,
-            maybe_delivered,
-        } => Event::Failed {
-            key,
-            status,
-            error,
-            response,
-            planned,
-            at: now,
-            attempts,
-            maybe_delivered,
-        },
-    }
-}
+pub use crate::timeline::moved;

@@ -17,10 +17,10 @@ use crate::diag::{Diagnostics, suggest};
 use crate::message::BODY_FIELDS;
 use crate::yaml::{self, Node, Pos, Value};
 
-pub mod branch;
+pub mod contingency;
 mod times;
 
-pub use branch::{Condition, Conditional, Deadline, Expectation, Ref};
+pub use contingency::{Condition, Conditional, Deadline, Expectation, Ref};
 use times::parse_signed_duration;
 pub use times::{MAX_OFFSET, parse_offset, parse_offset_str, parse_start};
 
@@ -229,8 +229,8 @@ struct Reader<'a> {
 /// (`within` of `expect:`): indented out of it, most likely.
 fn belongs_in(key: &str, blocks: &[(&str, Pos)]) -> Option<String> {
     let block = [
-        ("expect", branch::EXPECT_FIELDS),
-        ("when", branch::CONDITION_KEYS),
+        ("expect", contingency::EXPECT_FIELDS),
+        ("when", contingency::CONDITION_KEYS),
         ("gps", &["lat", "lon", "lng", "location"][..]),
     ]
     .into_iter()

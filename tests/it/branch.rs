@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use injector::action::{Action, Source};
-use injector::branch::{Assumption, Model};
+use injector::adaptive::{Assumption, Model};
 use injector::engine::{Branching, Clock, ClockState, Command, Control, Ending, Engine, Item};
 use injector::event::Event;
 use injector::journal::{Journal, Replay};
@@ -567,7 +567,8 @@ async fn assumed_judgments_rehearse_a_branch_by_themselves() {
     let dir = tempdir();
     let path = dir.path().join("j.jsonl");
     let part = Part {
-        assume: injector::branch::parse_assumptions("met:evacuation-ordered@18s", &model).unwrap(),
+        assume: injector::adaptive::parse_assumptions("met:evacuation-ordered@18s", &model)
+            .unwrap(),
         ..Part::new()
     };
     let (sends, _, _) = run_part(&t, &path, part).await;
@@ -584,13 +585,13 @@ async fn assumed_judgments_rehearse_a_branch_by_themselves() {
     let dir = tempdir();
     let path = dir.path().join("j.jsonl");
     let part = Part {
-        assume: injector::branch::parse_assumptions("all-met", &model).unwrap(),
+        assume: injector::adaptive::parse_assumptions("all-met", &model).unwrap(),
         ..Part::new()
     };
     let (sends, _, _) = run_part(&t, &path, part).await;
     assert_eq!(sends[1], ("well done".into(), 10_000));
     assert!(
-        injector::branch::parse_assumptions("met:evacuation-orderd", &model)
+        injector::adaptive::parse_assumptions("met:evacuation-orderd", &model)
             .unwrap_err()
             .contains("did you mean `evacuation-ordered`")
     );

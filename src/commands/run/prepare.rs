@@ -110,7 +110,7 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
     let timeline = Arc::new(timeline);
     let (plan, bodies) = plan_rows(&timeline, max_speed);
     let prior = replay.fold();
-    let model = crate::branch::Model::new(&timeline).map(Arc::new);
+    let model = crate::adaptive::Model::new(&timeline).map(Arc::new);
     let (keys, mut items) = choose(args, &timeline, &prior, bodies, model.as_deref())?;
     let branching = match model {
         Some(model) => Some(branching(args, &timeline, model, &replay, &prior, &keys)?),
@@ -161,13 +161,13 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
 fn branching(
     args: &RunArgs,
     timeline: &Timeline,
-    model: Arc<crate::branch::Model>,
+    model: Arc<crate::adaptive::Model>,
     replay: &Replay,
     prior: &Fold,
     keys: &[String],
 ) -> Result<Branching, Error> {
     let assumptions = match &args.assume {
-        Some(text) => crate::branch::parse_assumptions(text, &model).map_err(|e| {
+        Some(text) => crate::adaptive::parse_assumptions(text, &model).map_err(|e| {
             Error::usage(
                 e,
                 Some("e.g. --assume met:evacuation-ordered@45m,missed:shelters-opened, or all-met"),
@@ -461,7 +461,7 @@ fn choose(
     timeline: &Timeline,
     prior: &Fold,
     mut bodies: Vec<Option<bytes::Bytes>>,
-    model: Option<&crate::branch::Model>,
+    model: Option<&crate::adaptive::Model>,
 ) -> Result<(Vec<String>, Vec<Item>), Error> {
     let only = only_keys(&args.only, timeline)?;
     let mut keys = Vec::new();

@@ -1,4 +1,4 @@
-//! The engine's side of branches ([`crate::branch`]): contingency occurrences added as
+//! The engine's side of branches ([`crate::adaptive`]): contingency occurrences added as
 //! they trigger, deadlines and assumed judgments waited for like occurrences, sends
 //! that matter reported back from the senders, judgments carried out, and every step
 //! journaled in the producer's order (so a resume rebuilds exactly this state).
@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::{Dispatch, Engine, Item, Ready, control::Cursor, emit_queued, moved};
 use crate::action::Source;
-use crate::branch::{Effect, Model, State, effect_event};
+use crate::adaptive::{Effect, Model, State, effect_event};
 
 /// What a send of a watched occurrence came to: its index, and when its request started
 /// if it was sent (`None`: it failed).
@@ -40,7 +40,7 @@ impl Branching {
         events: impl IntoIterator<Item = &'a crate::event::Event>,
         prior: &crate::fold::Fold,
         in_run: &HashSet<&str>,
-        assumptions: Vec<crate::branch::Assumption>,
+        assumptions: Vec<crate::adaptive::Assumption>,
     ) -> Branching {
         let index: foldhash::HashMap<&str, usize> = timeline
             .occurrences
@@ -54,6 +54,7 @@ impl Branching {
             &|k| index.get(k).copied(),
             events,
             assumptions,
+            &mut super::ClockState::default(),
         );
         let mut done = HashSet::new();
         for c in &model.conditionals {
@@ -69,7 +70,7 @@ impl Branching {
         }
         let mut extra = Vec::new();
         for (c, s) in model.conditionals.iter().zip(&state.conditionals) {
-            if let crate::branch::ConditionalState::Triggered(base, _) = s {
+            if let crate::adaptive::ConditionalState::Triggered(base, _) = s {
                 for &occ in c.occurrences.iter().filter(|o| !done.contains(o)) {
                     let o = &timeline.occurrences[occ];
                     extra.push(Item {

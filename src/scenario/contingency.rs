@@ -1,6 +1,6 @@
 //! Adaptive parts of a scenario as written: expected player actions (`expect:` on an
 //! inject, `expectations:` at the top) and the conditions of contingency injects
-//! (`when:`, `after:`). Read here; what they mean at run time is [`crate::branch`]'s.
+//! (`when:`, `after:`). Read here; what they mean at run time is [`crate::adaptive`]'s.
 
 use std::time::Duration;
 
@@ -111,7 +111,7 @@ const MAX_DEPTH: usize = 16;
 
 impl Reader<'_> {
     /// An inject's `expect:` (its owner's index is set by the caller).
-    pub(super) fn expect(&mut self, node: Node) -> Option<super::branch::Expectation> {
+    pub(super) fn expect(&mut self, node: Node) -> Option<super::contingency::Expectation> {
         self.expectation(node, EXPECT_FIELDS, "`expect:`", "within")
     }
 

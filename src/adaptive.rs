@@ -1,5 +1,7 @@
-//! Branches at run time: expected actions judged (or expired at their deadlines), and
-//! contingency injects triggered when their conditions hold.
+//! The adaptive exercise as a pure state machine: expected actions judged (or expired
+//! at their deadlines), and contingency injects triggered when their conditions hold.
+//! The syntax is [`crate::scenario::contingency`]'s; the engine's glue is
+//! `engine::adaptive`. Below the engine: it knows the clock only as a [`ReplayClock`].
 //!
 //! [`Model`] is what the scenario says, resolved to indices once. [`State`] is where a
 //! run stands: each expectation open (with its deadline once known), met, missed or
@@ -769,12 +771,12 @@ impl State {
         key_index: &dyn Fn(&str) -> Option<usize>,
         events: impl IntoIterator<Item = &'a Event>,
         assumptions: Vec<Assumption>,
+        clock: &mut dyn ReplayClock,
     ) -> State {
         let mut state = State::new(model, occurrences, assumptions);
-        let mut clock = crate::engine::ClockState::default();
         let inject_of = |id: &str| model.conditionals.iter().position(|c| c.id == id);
         for event in events {
-            clock.apply(event);
+            clock.take_in(event);
             match event {
                 Event::Sent { key, sent_at, .. } => {
                     if let Some(o) = key_index(key) {
@@ -849,7 +851,8 @@ impl State {
                     expectation, due, ..
                 } => {
                     if let Some(e) = model.expectation(expectation) {
-                        state.expectations[e].due = Some(crate::engine::moved(*due, -clock.shift));
+                        state.expectations[e].due =
+                            Some(crate::timeline::moved(*due, -clock.shift()));
                     }
                 }
                 Event::Expired { expectation, at } => {
@@ -890,6 +893,18 @@ impl State {
         }
         state
     }
+}
+
+/// The clock a replay follows: the journal's actions move instants (holds, shifts,
+/// undos), and a triggered line's base is its instant as the clock then stood. The
+/// engine's clock state is one; this module, below the engine, knows it only so.
+pub trait ReplayClock {
+    /// Take in one journaled event (only actions change the clock).
+    fn take_in(&mut self, event: &Event);
+    /// The base instant (before holds and shifts) of wall-clock instant `at`.
+    fn base(&self, at: DateTime<Utc>) -> DateTime<Utc>;
+    /// The total move of everything not yet fired.
+    fn shift(&self) -> TimeDelta;
 }
 
 fn inject_name(model: &Model, inject: usize) -> String {
@@ -1122,7 +1137,7 @@ pub fn effect_event(
     match effect {
         Effect::Due { expectation, due } => Event::Due {
             expectation: exp(expectation),
-            due: crate::engine::moved(*due, shift),
+            due: crate::timeline::moved(*due, shift),
             at,
         },
         Effect::Assumed { expectation, met } => {
@@ -1222,7 +1237,7 @@ impl Views {
                     // expired, whatever holds and shifts came after.
                     due: match &s.judged {
                         Some(j) if j.word() == "expired" => Some(j.at),
-                        _ => s.due.map(|d| crate::engine::moved(d, shift)),
+                        _ => s.due.map(|d| crate::timeline::moved(d, shift)),
                     },
                     outcome: s.judged.as_ref().map(Judged::word),
                     by: s
@@ -1269,6 +1284,19 @@ mod tests {
 
     use super::*;
 
+    /// A clock no action moves: base instants are wall-clock instants.
+    struct NoMoves;
+
+    impl ReplayClock for NoMoves {
+        fn take_in(&mut self, _: &Event) {}
+        fn base(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+            at
+        }
+        fn shift(&self) -> TimeDelta {
+            TimeDelta::zero()
+        }
+    }
+
     fn timeline() -> Timeline {
         let yaml = "name: B\ndefaults:\n  type: team\n  team_id: 1\n  persona: \"3-1\"\n  channel: microblog\ninjects:\n  - id: call\n    at: 10s\n    body: c\n    expect: { id: e, action: A, within: 20s }\n  - id: worse\n    when: { missed: e }\n    after: 2s\n    body: w\n";
         let t0 = chrono::DateTime::parse_from_rfc3339("2026-03-28T09:00:00Z").unwrap();
@@ -1294,7 +1322,14 @@ mod tests {
             late: false,
         }];
         let index = |k: &str| t.occurrences.iter().position(|o| o.key == k);
-        let state = State::replay(&model, t.occurrences.len(), &index, &events, Vec::new());
+        let state = State::replay(
+            &model,
+            t.occurrences.len(),
+            &index,
+            &events,
+            Vec::new(),
+            &mut NoMoves,
+        );
         assert_eq!(
             state.expectations[0].due,
             Some(sent_at + TimeDelta::seconds(20))
