@@ -953,9 +953,9 @@ pub fn parse_assumptions(text: &str, model: &Model) -> Result<Vec<Assumption>, S
                 {
                     return Err(format!(
                         "--assume `{part}`: `{id}` is due by {}, so at {} it would already be missed (its deadline passed); assume it at or before {}, or `missed:{id}`",
-                        crate::plan::show_offset(due),
-                        crate::plan::show_offset(at),
-                        crate::plan::show_offset(due),
+                        crate::human::show_offset(due),
+                        crate::human::show_offset(at),
+                        crate::human::show_offset(due),
                     ));
                 }
                 if named.iter().any(|a| a.expectation == e) {

@@ -50,6 +50,22 @@ pub fn signed_ms(ms: i64) -> String {
     format!("{sign}{}", duration_ms(ms).replace(' ', ""))
 }
 
+/// `T+01:30:00`, with milliseconds when not whole seconds.
+pub fn show_offset(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let mut s = format!(
+        "T+{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    let ms = d.subsec_millis();
+    if ms != 0 {
+        s.push_str(&format!(".{ms:03}"));
+    }
+    s
+}
+
 /// `1 occurrence`, `14 occurrences`.
 pub fn count(n: usize, one: &str, many: &str) -> String {
     if n == 1 {

@@ -7,21 +7,7 @@ use serde_json::Value as J;
 
 use crate::timeline::{Occurrence, Timeline, show_time};
 
-/// `T+01:30:00`, with milliseconds when not whole seconds.
-pub fn show_offset(d: Duration) -> String {
-    let secs = d.as_secs();
-    let mut s = format!(
-        "T+{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    let ms = d.subsec_millis();
-    if ms != 0 {
-        let _ = write!(s, ".{ms:03}");
-    }
-    s
-}
+pub use crate::human::show_offset;
 
 /// One plan row's columns, shared by the text and CSV shapes.
 struct Row {

@@ -11,6 +11,7 @@ mod faults;
 mod first_hour;
 mod hostile;
 mod hostile_run;
+mod house;
 mod plan;
 mod plan_branches;
 mod report;
