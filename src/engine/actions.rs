@@ -11,6 +11,7 @@
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
+use super::adaptive::PersonsJudgment;
 use super::control::{Ask, Cursor, Reply};
 use super::previews::Pending;
 use super::{Dispatch, Engine, Item, LatePolicy, Prepared, moved};
@@ -199,7 +200,7 @@ impl<D: Dispatch> Engine<D> {
                 Ok(Reply::Done(format!("{key} will fire")))
             }
             Action::Undo { .. } => {
-                if let Some((e, ..)) = self.last_judgment(cursor) {
+                if let Some(PersonsJudgment { expectation: e, .. }) = self.last_judgment(cursor) {
                     let id = cursor
                         .branch
                         .as_ref()
@@ -293,10 +294,15 @@ impl<D: Dispatch> Engine<D> {
         let Some(e) = b.model.expectation(id) else {
             return Ok(String::new());
         };
-        let Some(i) = b.judgments.iter().rposition(|j| j.0 == e) else {
+        let Some(i) = b.judgments.iter().rposition(|j| j.expectation == e) else {
             return Ok(String::new());
         };
-        let (_, at, judged_by, met) = b.judgments.remove(i);
+        let PersonsJudgment {
+            at,
+            by: judged_by,
+            met,
+            ..
+        } = b.judgments.remove(i);
         let word = if met { "met" } else { "missed" };
         let what = format!(
             "the judgment of {id} ({word}, by {} at {})",
@@ -404,7 +410,14 @@ impl<D: Dispatch> Engine<D> {
         cursor.note_went(prepared.iter().map(|(i, _)| i), now);
         self.dispatched(cursor, group, &prepared).await?;
         let started = self.started_line(&prepared, now);
-        let _ = tx.send((now, prepared, durable, started)).await;
+        let _ = tx
+            .send(Prepared {
+                at: now,
+                ready: prepared,
+                durable,
+                started,
+            })
+            .await;
         Ok(())
     }
 

@@ -101,7 +101,17 @@ pub(super) struct BranchCursor {
     pub(super) outcomes: Option<mpsc::UnboundedReceiver<Outcome>>,
     /// People's judgments in this part of the run, latest last (what `undo` can take
     /// back): the expectation, when, by whom, met or not.
-    pub(super) judgments: Vec<(usize, DateTime<Utc>, Option<String>, bool)>,
+    pub(super) judgments: Vec<PersonsJudgment>,
+}
+
+/// A judgment a person made in this part of the run.
+#[derive(Clone, Debug)]
+pub(super) struct PersonsJudgment {
+    /// The expectation's index.
+    pub(super) expectation: usize,
+    pub(super) at: DateTime<Utc>,
+    pub(super) by: Option<String>,
+    pub(super) met: bool,
 }
 
 impl BranchCursor {
@@ -275,7 +285,12 @@ impl<D: Dispatch> Engine<D> {
                     j.who.clone_from(&by);
                 }
                 if source != Source::Assumed {
-                    b.judgments.push((e, now, by, met));
+                    b.judgments.push(PersonsJudgment {
+                        expectation: e,
+                        at: now,
+                        by,
+                        met,
+                    });
                 }
                 let seq = emit_queued(&self.journal, &*self.events, event)?;
                 self.journal.durable(seq).await?;

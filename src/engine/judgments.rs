@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::adaptive::PersonsJudgment;
 use super::control::{Consequence, Cursor};
 use super::previews::{Considered, Pending, SOON};
 use super::{Dispatch, Engine, moved};
@@ -101,13 +102,10 @@ impl<D: Dispatch> Engine<D> {
 
     /// The person's judgment that `undo` would take back: the last one made in this part
     /// of the run, when it is later than the last clock action or skip.
-    pub(super) fn last_judgment(
-        &self,
-        cursor: &Cursor,
-    ) -> Option<(usize, DateTime<Utc>, Option<String>, bool)> {
+    pub(super) fn last_judgment(&self, cursor: &Cursor) -> Option<PersonsJudgment> {
         let last = cursor.branch.as_ref()?.judgments.last()?.clone();
         match cursor.clock.undoable.last() {
-            Some(clock) if clock.at > last.1 => None,
+            Some(clock) if clock.at > last.at => None,
             _ => Some(last),
         }
     }
@@ -135,7 +133,13 @@ impl<D: Dispatch> Engine<D> {
             .as_ref()
             .ok_or("this scenario has no expected actions")?;
         let id = &b.model.expectations[e].id;
-        let Some((_, at, by, met)) = b.judgments.iter().rev().find(|j| j.0 == e).cloned() else {
+        let Some(PersonsJudgment { at, by, met, .. }) = b
+            .judgments
+            .iter()
+            .rev()
+            .find(|j| j.expectation == e)
+            .cloned()
+        else {
             return Err(match &b.state.expectations[e].judged {
                 None => format!("`{id}` is not judged yet: judge it without --correct"),
                 Some(j) => format!(

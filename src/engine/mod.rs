@@ -294,10 +294,17 @@ type SenderEnd = Result<std::io::Result<()>, tokio::task::JoinError>;
 type Ready<D> = (Item, <D as Dispatch>::Ready);
 /// Queued for a sender: with the gate it waits behind (none at `--speed max`).
 type Queued<D> = (Ready<D>, Option<Arc<Gate>>);
-/// A group ready to send: its instant, each item with its request, and the journal
-/// sequence number that must be durable before any of them is sent.
-/// And its `started` line, made ahead so that only its write is left for the instant.
-type Prepared<D> = (DateTime<Utc>, Vec<Ready<D>>, u64, Vec<u8>);
+/// A group ready to send, from the producer to the senders.
+struct Prepared<D: Dispatch> {
+    /// Its instant.
+    at: DateTime<Utc>,
+    /// Each item with its request.
+    ready: Vec<Ready<D>>,
+    /// The journal's sequence number that must be durable before any of them is sent.
+    durable: u64,
+    /// Its `started` line, made ahead so that only its write is left for the instant.
+    started: Vec<u8>,
+}
 
 impl<D: Dispatch> Engine<D> {
     /// Fire `items` (sorted by instant, ties in file order) until done or stopped.
@@ -532,7 +539,12 @@ impl<D: Dispatch> Engine<D> {
             self.dispatched(&mut cursor, &group, &prepared).await?;
             let started = self.started_line(&prepared, fire_at);
             if tx
-                .send((fire_at, prepared, durable, started))
+                .send(Prepared {
+                    at: fire_at,
+                    ready: prepared,
+                    durable,
+                    started,
+                })
                 .await
                 .is_err()
             {

@@ -324,7 +324,7 @@ impl<D: Dispatch> Engine<D> {
                 Ok(plain(text, true, list))
             }
             Action::Undo { .. } => match self.last_judgment(cursor) {
-                Some((e, ..)) => self.consider_unjudge(action, e, None, cursor, now),
+                Some(j) => self.consider_unjudge(action, j.expectation, None, cursor, now),
                 None => self.consider_undo(action, &pending, cursor, now),
             },
         }

@@ -187,7 +187,13 @@ impl<D: Dispatch> Engine<D> {
             });
         }
         let mut failed = None;
-        while let Some((fire_at, prepared, durable, started)) = rx.recv().await {
+        while let Some(Prepared {
+            at: fire_at,
+            ready: prepared,
+            durable,
+            started,
+        }) = rx.recv().await
+        {
             // Every `sending` line on disk before a send; the `fsync` overlaps the
             // wait for the instant, or the sending of the groups before.
             self.journal.durable(durable).await?;
