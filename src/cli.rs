@@ -416,7 +416,8 @@ pub struct CtlArgs {
     /// Only show what the action would do; change nothing.
     #[arg(long, global = true, conflicts_with = "yes")]
     pub preview: bool,
-    /// `status` and `watch`: a table for people (text), or the state as JSON.
+    /// For people (text: tables, messages), or JSON: the state for `status` and `watch`
+    /// (a line per change), the run's answer for an action, the preview for `--preview`.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text, global = true)]
     pub format: ReportFormat,
     #[command(subcommand)]

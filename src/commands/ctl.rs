@@ -472,6 +472,7 @@ async fn watch_events(mut resp: reqwest::Response, json: bool) -> Result<Exit, E
     use std::io::Write;
     let mut pending = String::new();
     let mut shown: Option<Vec<String>> = None;
+    let mut last_json: Option<Value> = None;
     loop {
         let chunk = match resp.chunk().await {
             Ok(Some(c)) => c,
@@ -486,7 +487,16 @@ async fn watch_events(mut resp: reqwest::Response, json: bool) -> Result<Exit, E
                     let mut out = std::io::stdout().lock();
                     let data = data.trim_start();
                     if json {
-                        let _ = writeln!(out, "{data}");
+                        // A state that differs from the last only in `now` (the
+                        // heartbeat) says nothing new.
+                        let mut state: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+                        if let Some(o) = state.as_object_mut() {
+                            o.remove("now");
+                        }
+                        if last_json.as_ref() != Some(&state) {
+                            let _ = writeln!(out, "{data}");
+                            last_json = Some(state);
+                        }
                     } else {
                         let state: Value = serde_json::from_str(data).unwrap_or(Value::Null);
                         let table = status_table(&state);
