@@ -33,6 +33,9 @@ pub async fn injector_run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> R
 
 pub fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(bin());
+    // A test that fails mid-run leaves no run behind (a run with --control waits for
+    // its director).
+    cmd.kill_on_drop(true);
     cmd.args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
