@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::adaptive::PersonsJudgment;
-use super::control::{Ask, Cursor, Reply};
+use super::control::{Ask, Cursor, Preview, Reply};
 use super::previews::Pending;
 use super::{Dispatch, Engine, Item, LatePolicy, Prepared, moved};
 use crate::action::{Action, Source};
@@ -46,22 +46,8 @@ impl<D: Dispatch> Engine<D> {
             .scenario
             .timezone
             .map(|z| z.name().to_string());
-        if ask.preview {
-            return Ok(Reply::Preview(preview));
-        }
-        if preview.confirm {
-            match ask.confirmed.as_deref() {
-                None => return Ok(Reply::Preview(preview)),
-                Some(id) if !id.is_empty() && id != preview.id => {
-                    let mut changed = preview;
-                    changed.text = format!(
-                        "{} (what it would do changed since the preview you confirmed)",
-                        changed.text
-                    );
-                    return Ok(Reply::Preview(changed));
-                }
-                Some(_) => {}
-            }
+        if let Some(reply) = not_yet(&preview, ask) {
+            return Ok(reply);
         }
         let event = |action: Action, moved_ms: Option<i64>| Event::Control {
             at: now,
@@ -155,49 +141,8 @@ impl<D: Dispatch> Engine<D> {
                 }))
             }
             Action::Unskip(key) => {
-                // Skipped already (its instant passed, or too late): it goes now.
-                let passed = self.passed_named(key, cursor);
-                if let (false, Some(when)) = (passed.is_empty(), ask.at) {
-                    // At a time given: journaled with it, so a resume keeps it.
-                    let due = moved(self.due_of(when, cursor, now), -cursor.clock.shift);
-                    cursor.passed.retain(|o| !passed.contains(o));
-                    self.carry(cursor, event(action.clone(), None)).await?;
-                    for &occ in &passed {
-                        let o = &self.timeline.occurrences[occ];
-                        self.emit(Event::Rescheduled {
-                            key: o.key.clone(),
-                            due,
-                            at: now,
-                        })
-                        .await?;
-                        let item = Item {
-                            planned: self.timeline.fire_at(o).to_utc(),
-                            watched: cursor.branch.as_ref().is_some_and(|b| b.model.watched[occ]),
-                            ..Item::new(occ, due)
-                        };
-                        cursor.insert_extra(item);
-                    }
-                    return Ok(Reply::Done(format!(
-                        "{} skipped before will go at {}",
-                        human::count(passed.len(), "occurrence", "occurrences"),
-                        self.when(moved(due, cursor.clock.shift), &cursor.clock)
-                    )));
-                }
-                if !passed.is_empty() {
-                    cursor.passed.retain(|o| !passed.contains(o));
-                    self.carry(cursor, event(action.clone(), None)).await?;
-                    let group: Vec<Item> = passed
-                        .iter()
-                        .map(|&occ| self.item_now(occ, items, cursor, now))
-                        .collect();
-                    self.go_now(&group, cursor, tx, now).await?;
-                    return Ok(Reply::Done(format!(
-                        "{} skipped before, sent now",
-                        human::count(group.len(), "occurrence", "occurrences")
-                    )));
-                }
-                self.carry(cursor, event(action.clone(), None)).await?;
-                Ok(Reply::Done(format!("{key} will fire")))
+                let unskip = event(action.clone(), None);
+                self.unskip(key, ask, unskip, items, cursor, tx, now).await
             }
             Action::Undo { .. } => {
                 if let Some(PersonsJudgment { expectation: e, .. }) = self.last_judgment(cursor) {
@@ -219,6 +164,68 @@ impl<D: Dispatch> Engine<D> {
                 Ok(Reply::Done(format!("undone: {what}")))
             }
         }
+    }
+
+    /// Unskip `key`: one skipped when its instant came goes now or at the time given
+    /// (journaled with it); a skip still to take effect is undone. `unskip` is its
+    /// journal line.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the producer's state, passed through"
+    )]
+    async fn unskip(
+        &self,
+        key: &str,
+        ask: &Ask,
+        unskip: Event,
+        items: &[Item],
+        cursor: &mut Cursor,
+        tx: &mpsc::Sender<Prepared<D>>,
+        now: DateTime<Utc>,
+    ) -> std::io::Result<Reply> {
+        // Skipped already (its instant passed, or too late): it goes now.
+        let passed = self.passed_named(key, cursor);
+        if let (false, Some(when)) = (passed.is_empty(), ask.at) {
+            // At a time given: journaled with it, so a resume keeps it.
+            let due = moved(self.due_of(when, cursor, now), -cursor.clock.shift);
+            cursor.passed.retain(|o| !passed.contains(o));
+            self.carry(cursor, unskip.clone()).await?;
+            for &occ in &passed {
+                let o = &self.timeline.occurrences[occ];
+                self.emit(Event::Rescheduled {
+                    key: o.key.clone(),
+                    due,
+                    at: now,
+                })
+                .await?;
+                let item = Item {
+                    planned: self.timeline.fire_at(o).to_utc(),
+                    watched: cursor.branch.as_ref().is_some_and(|b| b.model.watched[occ]),
+                    ..Item::new(occ, due)
+                };
+                cursor.insert_extra(item);
+            }
+            return Ok(Reply::Done(format!(
+                "{} skipped before will go at {}",
+                human::count(passed.len(), "occurrence", "occurrences"),
+                self.when(moved(due, cursor.clock.shift), &cursor.clock)
+            )));
+        }
+        if !passed.is_empty() {
+            cursor.passed.retain(|o| !passed.contains(o));
+            self.carry(cursor, unskip.clone()).await?;
+            let group: Vec<Item> = passed
+                .iter()
+                .map(|&occ| self.item_now(occ, items, cursor, now))
+                .collect();
+            self.go_now(&group, cursor, tx, now).await?;
+            return Ok(Reply::Done(format!(
+                "{} skipped before, sent now",
+                human::count(group.len(), "occurrence", "occurrences")
+            )));
+        }
+        self.carry(cursor, unskip.clone()).await?;
+        Ok(Reply::Done(format!("{key} will fire")))
     }
 
     /// Journal a clock action durably, then set the clock by it (as a replay does).
@@ -570,5 +577,29 @@ impl<D: Dispatch> Engine<D> {
         } else {
             format!("completed at {}", self.when(now, &cursor.clock))
         }
+    }
+}
+
+/// A preview that is all an action may do now: asked for, or needing a confirmation it
+/// lacks, or confirmed for consequences that have changed since (the new preview, said
+/// so). Otherwise the action goes ahead.
+fn not_yet(preview: &Preview, ask: &Ask) -> Option<Reply> {
+    if ask.preview {
+        return Some(Reply::Preview(preview.clone()));
+    }
+    if !preview.confirm {
+        return None;
+    }
+    match ask.confirmed.as_deref() {
+        None => Some(Reply::Preview(preview.clone())),
+        Some(id) if !id.is_empty() && id != preview.id => {
+            let mut changed = preview.clone();
+            changed.text = format!(
+                "{} (what it would do changed since the preview you confirmed)",
+                changed.text
+            );
+            Some(Reply::Preview(changed))
+        }
+        Some(_) => None,
     }
 }

@@ -73,82 +73,9 @@ impl<D: Dispatch> Engine<D> {
                     Vec::new(),
                 )),
             },
-            Action::Resume => {
-                let Some(since) = clock.held_since else {
-                    return Err("not held".into());
-                };
-                let held = now - since;
-                let live: Vec<&Pending> = pending.iter().filter(|p| !p.skipped).collect();
-                let list = live
-                    .iter()
-                    .map(|p| self.consequence(p.occ, "moves", Some(p.at), Some(moved(p.at, held))))
-                    .collect();
-                let next = live.first().map_or(String::new(), |p| {
-                    format!(
-                        " (next: {} at {})",
-                        self.name(p.occ),
-                        self.clock_time(moved(p.at, held))
-                    )
-                });
-                Ok(plain(
-                    format!(
-                        "releases the hold of {}: {} move {} later{next}",
-                        human::duration(held),
-                        human::count(live.len(), "pending occurrence", "pending occurrences"),
-                        human::duration(held)
-                    ),
-                    held.to_std().unwrap_or_default() > self.config.late_max,
-                    list,
-                ))
-            }
+            Action::Resume => self.consider_resume(action, &pending, cursor, now),
             Action::Shift(ms) => self.consider_shift(action, *ms, ask.late, &pending, cursor, now),
-            Action::Skip(key) => {
-                if let Some(s) = clock.skipped_by.iter().find(|s| &s.key == key) {
-                    return Err(format!(
-                        "`{key}` is already skipped (by {} at {})",
-                        s.by.as_deref().unwrap_or("someone"),
-                        self.when(s.at, &cursor.clock)
-                    ));
-                }
-                let named: Vec<&Pending> = pending
-                    .iter()
-                    .filter(|p| !p.skipped && self.names(p.occ, key))
-                    .collect();
-                if named.is_empty() {
-                    // Skipped already, by its inject's id.
-                    if let Some(s) = pending
-                        .iter()
-                        .find(|p| p.skipped && self.names(p.occ, key))
-                        .and_then(|p| clock.skipped_by.iter().find(|s| self.names(p.occ, &s.key)))
-                    {
-                        return Err(format!(
-                            "`{key}` is already skipped: `{}` was skipped by {} at {}",
-                            s.key,
-                            s.by.as_deref().unwrap_or("someone"),
-                            self.when(s.at, &cursor.clock)
-                        ));
-                    }
-                    return Err(self.not_pending(key, cursor));
-                }
-                let list: Vec<Consequence> = named
-                    .iter()
-                    .map(|p| self.consequence(p.occ, "skipped", Some(p.at), None))
-                    .collect();
-                let text = if named.len() == 1 {
-                    format!(
-                        "skips {} (due {})",
-                        self.name(named[0].occ),
-                        self.when(named[0].at, &cursor.clock)
-                    )
-                } else {
-                    format!(
-                        "skips {} of {key}: {}",
-                        human::count(named.len(), "pending occurrence", "pending occurrences"),
-                        self.listing(named.iter().map(|p| (p.occ, p.at)))
-                    )
-                };
-                Ok(plain(text, named.len() > 1, list))
-            }
+            Action::Skip(key) => self.consider_skip(action, key, &pending, cursor),
             Action::Retry(key) => {
                 let Some(occ) = self.retryable(key, cursor) else {
                     return Err(self.not_failed(key, items, cursor));
@@ -171,91 +98,7 @@ impl<D: Dispatch> Engine<D> {
                     vec![self.consequence(occ, "sent at once", None, Some(now))],
                 ))
             }
-            Action::Unskip(key) => {
-                let mut after = clock.clone();
-                let passed = self.passed_named(key, cursor);
-                if let (false, Some(when)) = (passed.is_empty(), ask.at) {
-                    let due = self.due_of(when, cursor, now);
-                    if due <= clock.held_since.unwrap_or(now) {
-                        return Err(format!(
-                            "{} is already past: give a time to come, or leave --at out to send it now",
-                            self.when(due, &cursor.clock)
-                        ));
-                    }
-                    return Ok(plain(
-                        format!(
-                            "sends {} at {}: skipped when {} came",
-                            passed
-                                .iter()
-                                .map(|&o| self.name(o))
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            self.when(due, &cursor.clock),
-                            if passed.len() == 1 {
-                                "its instant"
-                            } else {
-                                "their instants"
-                            }
-                        ),
-                        passed.len() > 1,
-                        passed
-                            .iter()
-                            .map(|&o| self.consequence(o, "fires", None, Some(due)))
-                            .collect(),
-                    ));
-                }
-                if ask.at.is_some() && passed.is_empty() {
-                    return Err(format!(
-                        "--at and --in are for an occurrence skipped when its instant came; `{key}` has none (unskip it without them)"
-                    ));
-                }
-                if !passed.is_empty() {
-                    return Ok(plain(
-                        format!(
-                            "sends {} now: skipped when {} came",
-                            passed
-                                .iter()
-                                .map(|&o| self.name(o))
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            if passed.len() == 1 {
-                                "its instant"
-                            } else {
-                                "their instants"
-                            }
-                        ),
-                        true,
-                        passed
-                            .iter()
-                            .map(|&o| self.consequence(o, "sent at once", None, Some(now)))
-                            .collect(),
-                    ));
-                }
-                if !self.names_any_occurrence(key) {
-                    return Err(format!("no occurrence `{key}`{}", self.did_you_mean(key)));
-                }
-                if !after.unskip(key) {
-                    return Err(format!("`{key}` is not skipped"));
-                }
-                let back: Vec<&Pending> = pending
-                    .iter()
-                    .filter(|p| p.skipped && !self.skipped_by(&after, p.occ))
-                    .collect();
-                let list = back
-                    .iter()
-                    .map(|p| self.consequence(p.occ, "fires", Some(p.at), Some(p.at)))
-                    .collect();
-                Ok(plain(
-                    format!(
-                        "unskips {key}: {} at {} instant{} again",
-                        human::count(back.len(), "occurrence fires", "occurrences fire"),
-                        if back.len() == 1 { "its" } else { "their" },
-                        if back.len() == 1 { "" } else { "s" }
-                    ),
-                    back.len() > 1,
-                    list,
-                ))
-            }
+            Action::Unskip(key) => self.consider_unskip(action, key, ask, &pending, cursor, now),
             Action::Fire(key) => self.consider_fire(action, key, ask, items, cursor, now),
             Action::Met(id, _) | Action::Missed(id, _) => {
                 let met = matches!(action, Action::Met(..));
@@ -269,65 +112,267 @@ impl<D: Dispatch> Engine<D> {
                 }
                 self.consider_judgment(action, id, met, cursor, now)
             }
-            Action::End => {
-                let live: Vec<&Pending> = pending.iter().filter(|p| !p.skipped).collect();
-                let open = cursor.branch.as_ref().map_or(0, |b| {
-                    b.state
-                        .expectations
-                        .iter()
-                        .filter(|e| e.judged.is_none())
-                        .count()
-                });
-                let mut list: Vec<Consequence> = live
-                    .iter()
-                    .map(|p| self.consequence(p.occ, "never sent", Some(p.at), None))
-                    .collect();
-                if let Some(b) = &cursor.branch {
-                    for (m, s) in b.model.expectations.iter().zip(&b.state.expectations) {
-                        if s.judged.is_none() {
-                            list.push(Consequence {
-                                key: m.id.clone(),
-                                effect: "left open".into(),
-                                subject: m.action.clone(),
-                                ..Consequence::default()
-                            });
-                        }
-                    }
-                }
-                let text = if live.is_empty() && open == 0 {
-                    "ends the exercise: nothing is left to send or judge; the run stops and writes its summary".to_string()
-                } else {
-                    let mut parts = Vec::new();
-                    if !live.is_empty() {
-                        parts.push(format!(
-                            "{} will not be sent (next: {} at {})",
-                            human::count(
-                                live.len(),
-                                "occurrence not yet sent",
-                                "occurrences not yet sent"
-                            ),
-                            self.name(live[0].occ),
-                            self.when(live[0].at, &cursor.clock)
-                        ));
-                    }
-                    if open > 0 {
-                        parts.push(format!(
-                            "{} still open will be left void",
-                            human::count(open, "expected action", "expected actions")
-                        ));
-                    }
-                    format!(
-                        "ends the exercise now: {} (a resume can take it up again)",
-                        parts.join("; ")
-                    )
-                };
-                Ok(plain(text, true, list))
-            }
+            Action::End => self.consider_end(action, &pending, cursor),
             Action::Undo { .. } => match self.last_judgment(cursor) {
                 Some(j) => self.consider_unjudge(action, j.expectation, None, cursor, now),
                 None => self.consider_undo(action, &pending, cursor, now),
             },
         }
+    }
+
+    /// A release: everything pending moves by the hold's length (asks after a long hold).
+    fn consider_resume(
+        &self,
+        action: &Action,
+        pending: &[Pending],
+        cursor: &Cursor,
+        now: DateTime<Utc>,
+    ) -> Result<Considered, String> {
+        let plain = |text, confirm, list| Considered::plain(action, text, confirm, list);
+        let clock = &cursor.clock;
+        let Some(since) = clock.held_since else {
+            return Err("not held".into());
+        };
+        let held = now - since;
+        let live: Vec<&Pending> = pending.iter().filter(|p| !p.skipped).collect();
+        let list = live
+            .iter()
+            .map(|p| self.consequence(p.occ, "moves", Some(p.at), Some(moved(p.at, held))))
+            .collect();
+        let next = live.first().map_or(String::new(), |p| {
+            format!(
+                " (next: {} at {})",
+                self.name(p.occ),
+                self.clock_time(moved(p.at, held))
+            )
+        });
+        Ok(plain(
+            format!(
+                "releases the hold of {}: {} move {} later{next}",
+                human::duration(held),
+                human::count(live.len(), "pending occurrence", "pending occurrences"),
+                human::duration(held)
+            ),
+            held.to_std().unwrap_or_default() > self.config.late_max,
+            list,
+        ))
+    }
+
+    /// A skip: one occurrence, or every pending one of an inject (asks for several).
+    fn consider_skip(
+        &self,
+        action: &Action,
+        key: &str,
+        pending: &[Pending],
+        cursor: &Cursor,
+    ) -> Result<Considered, String> {
+        let plain = |text, confirm, list| Considered::plain(action, text, confirm, list);
+        let clock = &cursor.clock;
+        if let Some(s) = clock.skipped_by.iter().find(|s| s.key == key) {
+            return Err(format!(
+                "`{key}` is already skipped (by {} at {})",
+                s.by.as_deref().unwrap_or("someone"),
+                self.when(s.at, &cursor.clock)
+            ));
+        }
+        let named: Vec<&Pending> = pending
+            .iter()
+            .filter(|p| !p.skipped && self.names(p.occ, key))
+            .collect();
+        if named.is_empty() {
+            // Skipped already, by its inject's id.
+            if let Some(s) = pending
+                .iter()
+                .find(|p| p.skipped && self.names(p.occ, key))
+                .and_then(|p| clock.skipped_by.iter().find(|s| self.names(p.occ, &s.key)))
+            {
+                return Err(format!(
+                    "`{key}` is already skipped: `{}` was skipped by {} at {}",
+                    s.key,
+                    s.by.as_deref().unwrap_or("someone"),
+                    self.when(s.at, &cursor.clock)
+                ));
+            }
+            return Err(self.not_pending(key, cursor));
+        }
+        let list: Vec<Consequence> = named
+            .iter()
+            .map(|p| self.consequence(p.occ, "skipped", Some(p.at), None))
+            .collect();
+        let text = if named.len() == 1 {
+            format!(
+                "skips {} (due {})",
+                self.name(named[0].occ),
+                self.when(named[0].at, &cursor.clock)
+            )
+        } else {
+            format!(
+                "skips {} of {key}: {}",
+                human::count(named.len(), "pending occurrence", "pending occurrences"),
+                self.listing(named.iter().map(|p| (p.occ, p.at)))
+            )
+        };
+        Ok(plain(text, named.len() > 1, list))
+    }
+
+    /// An unskip: of one skipped when its instant came (now or at a time given), or
+    /// of a skip still to take effect.
+    fn consider_unskip(
+        &self,
+        action: &Action,
+        key: &str,
+        ask: &Ask,
+        pending: &[Pending],
+        cursor: &Cursor,
+        now: DateTime<Utc>,
+    ) -> Result<Considered, String> {
+        let plain = |text, confirm, list| Considered::plain(action, text, confirm, list);
+        let clock = &cursor.clock;
+        let mut after = clock.clone();
+        let passed = self.passed_named(key, cursor);
+        if let (false, Some(when)) = (passed.is_empty(), ask.at) {
+            let due = self.due_of(when, cursor, now);
+            if due <= clock.held_since.unwrap_or(now) {
+                return Err(format!(
+                    "{} is already past: give a time to come, or leave --at out to send it now",
+                    self.when(due, &cursor.clock)
+                ));
+            }
+            return Ok(plain(
+                format!(
+                    "sends {} at {}: skipped when {} came",
+                    passed
+                        .iter()
+                        .map(|&o| self.name(o))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    self.when(due, &cursor.clock),
+                    if passed.len() == 1 {
+                        "its instant"
+                    } else {
+                        "their instants"
+                    }
+                ),
+                passed.len() > 1,
+                passed
+                    .iter()
+                    .map(|&o| self.consequence(o, "fires", None, Some(due)))
+                    .collect(),
+            ));
+        }
+        if ask.at.is_some() && passed.is_empty() {
+            return Err(format!(
+                "--at and --in are for an occurrence skipped when its instant came; `{key}` has none (unskip it without them)"
+            ));
+        }
+        if !passed.is_empty() {
+            return Ok(plain(
+                format!(
+                    "sends {} now: skipped when {} came",
+                    passed
+                        .iter()
+                        .map(|&o| self.name(o))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if passed.len() == 1 {
+                        "its instant"
+                    } else {
+                        "their instants"
+                    }
+                ),
+                true,
+                passed
+                    .iter()
+                    .map(|&o| self.consequence(o, "sent at once", None, Some(now)))
+                    .collect(),
+            ));
+        }
+        if !self.names_any_occurrence(key) {
+            return Err(format!("no occurrence `{key}`{}", self.did_you_mean(key)));
+        }
+        if !after.unskip(key) {
+            return Err(format!("`{key}` is not skipped"));
+        }
+        let back: Vec<&Pending> = pending
+            .iter()
+            .filter(|p| p.skipped && !self.skipped_by(&after, p.occ))
+            .collect();
+        let list = back
+            .iter()
+            .map(|p| self.consequence(p.occ, "fires", Some(p.at), Some(p.at)))
+            .collect();
+        Ok(plain(
+            format!(
+                "unskips {key}: {} at {} instant{} again",
+                human::count(back.len(), "occurrence fires", "occurrences fire"),
+                if back.len() == 1 { "its" } else { "their" },
+                if back.len() == 1 { "" } else { "s" }
+            ),
+            back.len() > 1,
+            list,
+        ))
+    }
+
+    /// An end: what will never be sent, and what is left open.
+    fn consider_end(
+        &self,
+        action: &Action,
+        pending: &[Pending],
+        cursor: &Cursor,
+    ) -> Result<Considered, String> {
+        let plain = |text, confirm, list| Considered::plain(action, text, confirm, list);
+        let live: Vec<&Pending> = pending.iter().filter(|p| !p.skipped).collect();
+        let open = cursor.branch.as_ref().map_or(0, |b| {
+            b.state
+                .expectations
+                .iter()
+                .filter(|e| e.judged.is_none())
+                .count()
+        });
+        let mut list: Vec<Consequence> = live
+            .iter()
+            .map(|p| self.consequence(p.occ, "never sent", Some(p.at), None))
+            .collect();
+        if let Some(b) = &cursor.branch {
+            for (m, s) in b.model.expectations.iter().zip(&b.state.expectations) {
+                if s.judged.is_none() {
+                    list.push(Consequence {
+                        key: m.id.clone(),
+                        effect: "left open".into(),
+                        subject: m.action.clone(),
+                        ..Consequence::default()
+                    });
+                }
+            }
+        }
+        let text = if live.is_empty() && open == 0 {
+            "ends the exercise: nothing is left to send or judge; the run stops and writes its summary".to_string()
+        } else {
+            let mut parts = Vec::new();
+            if !live.is_empty() {
+                parts.push(format!(
+                    "{} will not be sent (next: {} at {})",
+                    human::count(
+                        live.len(),
+                        "occurrence not yet sent",
+                        "occurrences not yet sent"
+                    ),
+                    self.name(live[0].occ),
+                    self.when(live[0].at, &cursor.clock)
+                ));
+            }
+            if open > 0 {
+                parts.push(format!(
+                    "{} still open will be left void",
+                    human::count(open, "expected action", "expected actions")
+                ));
+            }
+            format!(
+                "ends the exercise now: {} (a resume can take it up again)",
+                parts.join("; ")
+            )
+        };
+        Ok(plain(text, true, list))
     }
 
     /// A shift by `ms`: every pending occurrence and open deadline moves; one moved into
