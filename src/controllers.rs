@@ -474,7 +474,10 @@ pub fn remove(current: &str, name: &str) -> Result<String, String> {
                 .map_or(current.len(), |n| last + n + 1)
         }
     };
-    let out = format!("{}{}", &current[..start], &current[end..]);
+    let mut out = format!("{}{}", &current[..start], &current[end..]);
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
     // Still a file injector reads (a file may end up with no director: refused at run).
     if let Err(problems) = parse(&out)
         && problems

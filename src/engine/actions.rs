@@ -467,8 +467,13 @@ impl<D: Dispatch> Engine<D> {
                 source,
                 by: by.clone(),
             };
-            if let Ok(m) = self.judge(cursor, &id, met, note, source, event).await? {
-                judged = format!(" ({m})");
+            if self
+                .judge(cursor, &id, met, note, source, event)
+                .await?
+                .is_ok()
+            {
+                let word = if met { "met" } else { "missed" };
+                judged = format!(" (and judged {id} {word}, so its other branch will not fire)");
             }
         }
         let fixed = self.find(items, cursor, key);

@@ -153,7 +153,7 @@ impl<D: Dispatch> Engine<D> {
         let word = |met: bool| if met { "met" } else { "missed" };
         if correct_to == Some(met) {
             return Err(format!(
-                "`{id}` is judged {} already (by {} at {})",
+                "`{id}` was already judged {} (by {} at {})",
                 word(met),
                 by.as_deref().unwrap_or("someone"),
                 self.when(at, &cursor.clock)

@@ -350,7 +350,9 @@ async fn firing_the_missed_branch_after_the_met_branch_is_refused_unless_forced(
     let fired = ctl(dir, &control, &token, &["--yes", "fire", "good"]).await;
     assert_eq!(fired.code, 0, "{}", fired.stderr);
     assert!(
-        fired.stdout.starts_with("good fired (e0 judged met"),
+        fired
+            .stdout
+            .starts_with("good fired (and judged e0 met, so its other branch will not fire)"),
         "{}",
         fired.stdout
     );
