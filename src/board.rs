@@ -28,15 +28,16 @@ pub struct Fired {
     pub planned: DateTime<Utc>,
     /// Its slot in the board's fold.
     slot: usize,
+    /// It went, failed or was skipped before a restart (not fired again).
+    earlier: bool,
 }
 
 /// Every occurrence of a run, with where it stands.
 pub struct Board {
     fold: Fold,
-    /// What this run fires, in firing order.
-    fired: Vec<Fired>,
-    /// What went, failed or was skipped before a restart (not fired again).
-    earlier: Vec<Fired>,
+    /// The whole exercise, in order of instants (ties in timeline order): what this run
+    /// fires, and what went before a restart.
+    rows: Vec<Fired>,
     /// The most recently finished slots (fold indices), newest last.
     recent: VecDeque<usize>,
     /// Contingency occurrences by key, not yet listed in `fired`: they join it when
@@ -102,6 +103,7 @@ impl Board {
                 occ: i.occ,
                 planned: i.fire_at,
                 slot: fold.seed(timeline.occurrences[i.occ].key.clone()),
+                earlier: false,
             })
             .collect();
         // What went (or failed, or was skipped) before a restart: shown with the rest.
@@ -118,9 +120,13 @@ impl Board {
                     occ: i,
                     planned: s.planned.unwrap_or_else(|| timeline.fire_at(o).to_utc()),
                     slot,
+                    earlier: true,
                 })
             })
             .collect();
+        let mut rows = fired;
+        rows.extend(earlier);
+        rows.sort_by_key(|f| (f.planned, f.occ));
         let contingent = timeline
             .occurrences
             .iter()
@@ -130,8 +136,7 @@ impl Board {
             .collect();
         Board {
             fold,
-            fired,
-            earlier,
+            rows,
             recent: VecDeque::with_capacity(RECENT + 1),
             contingent,
             notes,
@@ -149,21 +154,23 @@ impl Board {
         };
         // Unskipped to go at a time given: listed at that time.
         if let Event::Rescheduled { due, .. } = event
-            && let Some(f) = self
-                .fired
-                .iter_mut()
-                .chain(self.earlier.iter_mut())
-                .find(|f| f.slot == n)
+            && let Some(i) = self.rows.iter().position(|f| f.slot == n)
         {
-            f.planned = *due;
+            let row = self.rows.remove(i);
+            self.place(Fired {
+                planned: *due,
+                ..row
+            });
         }
         if let Event::Sending { key, planned, .. } = event
             && let Some(occ) = self.contingent.remove(key)
         {
-            self.fired.push(Fired {
+            // Contingency occurrences join as they go, in their place by instant.
+            self.place(Fired {
                 occ,
                 planned: *planned,
                 slot: n,
+                earlier: false,
             });
         }
         if matches!(event, Event::Sending { .. } | Event::Started { .. }) {
@@ -180,23 +187,23 @@ impl Board {
         self.fold.get(key)
     }
 
-    /// What this run fires, in firing order, each with where it stands.
-    pub fn fired(&self) -> impl Iterator<Item = (&Fired, &Slot)> {
-        self.fired.iter().map(|f| (f, self.fold.slot(f.slot)))
+    /// A row in its place by instant.
+    fn place(&mut self, row: Fired) {
+        let at = self
+            .rows
+            .partition_point(|f| (f.planned, f.occ) <= (row.planned, row.occ));
+        self.rows.insert(at, row);
     }
 
-    /// The whole exercise: what went before a restart, then what this run fires, in
+    /// What this run fires, in firing order, each with where it stands.
+    pub fn fired(&self) -> impl Iterator<Item = (&Fired, &Slot)> {
+        self.whole().filter(|(f, _)| !f.earlier)
+    }
+
+    /// The whole exercise: what went before a restart and what this run fires, in
     /// order of their instants (ties in timeline order).
-    pub fn whole(&self) -> Vec<(&Fired, &Slot)> {
-        let mut all: Vec<(&Fired, &Slot)> = self
-            .earlier
-            .iter()
-            .map(|f| (f, self.fold.slot(f.slot)))
-            .chain(self.fired())
-            .collect();
-        // Contingency occurrences join as they go: in their place by instant too.
-        all.sort_by_key(|(f, _)| (f.planned, f.occ));
-        all
+    pub fn whole(&self) -> impl Iterator<Item = (&Fired, &Slot)> {
+        self.rows.iter().map(|f| (f, self.fold.slot(f.slot)))
     }
 
     /// Finished occurrences, newest first (at most a few), with their keys.

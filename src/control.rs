@@ -176,7 +176,6 @@ fn state_json(view: &View, you: &Identity) -> Value {
         let board = view.board.lock().expect("board lock");
         let occurrences = board
             .whole()
-            .into_iter()
             .map(|(fired, slot)| {
                 let o = &view.timeline.occurrences[fired.occ];
                 let skipped = clock.skips(&o.key, &view.timeline.inject(o).id);

@@ -333,34 +333,12 @@ pub fn add(current: &str, name: &str, role: Role, token: &str) -> Result<String,
         out.push_str("# Who may steer a run (`injector run --controllers FILE`): names, roles and the\n# SHA-256 of each token. Tokens are printed once by `injector controllers add`.\ncontrollers:\n");
     } else {
         // Only a readable file, naming no one twice, is appended to.
-        if let Err(problems) = parse(current)
-            && problems
-                .iter()
-                .any(|p| !p.message.starts_with("no one in the file is a director"))
-        {
+        if let Some(problem) = unreadable(current) {
             return Err(format!(
-                "the file is not a controllers file injector can read: {}",
-                problems[0].message
+                "the file is not a controllers file injector can read: {problem}"
             ));
         }
-        if crate::yaml::parse(current).is_ok_and(|root| {
-            root.as_map()
-                .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("controllers")))
-                .and_then(|(_, v)| match &v.value {
-                    Value::Seq(items) => Some(items.iter().any(|i| {
-                        i.as_map().is_some_and(|f| {
-                            f.iter().any(|(k, v)| {
-                                k.as_str() == Some("name")
-                                    && v.as_str()
-                                        .map(str::trim)
-                                        .is_some_and(|n| n.to_lowercase() == name.to_lowercase())
-                            })
-                        })
-                    })),
-                    _ => None,
-                })
-                .unwrap_or(false)
-        }) {
+        if crate::yaml::parse(current).is_ok_and(|root| find_entry(&root, name).is_some()) {
             return Err(format!(
                 "someone named `{name}` is in the file already (names that differ only in case count as one): choose another name, or give them a new token with `injector controllers rotate {name}`"
             ));
@@ -421,6 +399,16 @@ fn unknown_name(root: &Node, name: &str) -> String {
     format!("no one named `{}` is in the file{hint}", name.trim())
 }
 
+/// What makes a controllers file's text unreadable, if anything: its first problem, a
+/// file without a director aside (it is written; a run refuses it).
+fn unreadable(text: &str) -> Option<String> {
+    let problems = parse(text).err()?;
+    problems
+        .iter()
+        .any(|p| !p.message.starts_with("no one in the file is a director"))
+        .then(|| problems[0].message.clone())
+}
+
 /// Who a controllers file's text names, as far as it can be read.
 pub fn identities_of(text: &str) -> Vec<Identity> {
     let Ok(root) = crate::yaml::parse(text) else {
@@ -479,15 +467,10 @@ pub fn remove(current: &str, name: &str) -> Result<String, String> {
         out.push('\n');
     }
     // Still a file injector reads (a file may end up with no director: refused at run).
-    if let Err(problems) = parse(&out)
-        && problems
-            .iter()
-            .any(|p| !p.message.starts_with("no one in the file is a director"))
-    {
+    if let Some(problem) = unreadable(&out) {
         return Err(format!(
-            "removing `{}` would leave a file injector cannot read: {}",
-            name.trim(),
-            problems[0].message
+            "removing `{}` would leave a file injector cannot read: {problem}",
+            name.trim()
         ));
     }
     Ok(out)

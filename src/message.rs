@@ -165,6 +165,37 @@ impl Violation {
 
 /// A body field as text: a string as it is, a missing or null field empty, any other
 /// value as its JSON.
+/// What a person knows a body by: its subject, else its title, else its text; a hack
+/// without any, `[hack]` or `[restore]`.
+pub fn subject(body: &Map<String, Value>) -> String {
+    let text = ["subject", "title", "body"]
+        .iter()
+        .map(|f| field_text(body, f))
+        .find(|t| !t.is_empty())
+        .unwrap_or_default();
+    if text.is_empty() && is_hack(body) {
+        return if field_text(body, "is_hacked") == "1" {
+            "[hack]".into()
+        } else {
+            "[restore]".into()
+        };
+    }
+    text
+}
+
+/// [`subject`] on one line, at most 48 characters, for a table's cell.
+pub fn short_subject(body: &Map<String, Value>) -> String {
+    let text = subject(body)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if text.chars().count() > 48 {
+        format!("{}…", text.chars().take(47).collect::<String>())
+    } else {
+        text
+    }
+}
+
 pub fn field_text(body: &Map<String, Value>, name: &str) -> String {
     match body.get(name) {
         Some(Value::String(s)) => s.clone(),

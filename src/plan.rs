@@ -50,20 +50,7 @@ fn row(t: &Timeline, occ: &Occurrence) -> Row {
         },
         (None, _) => String::new(),
     };
-    let mut subject = wire("subject");
-    if subject.is_empty() {
-        subject = wire("title");
-    }
-    if subject.is_empty() {
-        subject = wire("body");
-    }
-    if subject.is_empty() && body.as_ref().is_some_and(crate::message::is_hack) {
-        subject = if wire("is_hacked") == "1" {
-            "[hack]".into()
-        } else {
-            "[restore]".into()
-        };
-    }
+    let subject = body.as_ref().map_or(String::new(), crate::message::subject);
     Row {
         key: occ.key.clone(),
         offset: show_offset(occ.offset),

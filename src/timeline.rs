@@ -220,20 +220,8 @@ impl Timeline {
     /// What a person knows an occurrence by: its rendered subject, title or text (the
     /// first 48 characters, on one line), or nothing when its body cannot be built.
     pub fn subject(&self, occ: &Occurrence) -> String {
-        let Ok(body) = self.body(occ) else {
-            return String::new();
-        };
-        let text = ["subject", "title", "body"]
-            .iter()
-            .map(|f| crate::message::field_text(&body, f))
-            .find(|t| !t.trim().is_empty())
-            .unwrap_or_default();
-        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if text.chars().count() > 48 {
-            format!("{}…", text.chars().take(47).collect::<String>())
-        } else {
-            text
-        }
+        self.body(occ)
+            .map_or(String::new(), |b| crate::message::short_subject(&b))
     }
 
     /// The merged fields of an inject: defaults, overridden by the inject's own.

@@ -326,12 +326,12 @@ fn print_preview(preview: &Value, json: bool, data: bool) -> Result<(), Error> {
     }
 }
 
-/// `10:02:13` of an RFC 3339 instant in the scenario's zone (without one, UTC).
+/// `10:02:13` of an RFC 3339 instant in the scenario's zone (without one, at its own
+/// offset); the text as it is when it is not one.
 fn short_time(rfc: &str, zone: Option<chrono_tz::Tz>) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc).map_or(rfc.to_string(), |t| {
-        t.with_timezone(&zone.unwrap_or(chrono_tz::UTC))
-            .format("%H:%M:%S")
-            .to_string()
+    chrono::DateTime::parse_from_rfc3339(rfc).map_or(rfc.to_string(), |t| match zone {
+        Some(z) => t.with_timezone(&z).format("%H:%M:%S").to_string(),
+        None => t.format("%H:%M:%S").to_string(),
     })
 }
 
@@ -340,14 +340,7 @@ fn short_time(rfc: &str, zone: Option<chrono_tz::Tz>) -> String {
 fn status_table(state: &Value) -> String {
     let s = |v: &Value| v.as_str().unwrap_or("").to_string();
     let zone: Option<chrono_tz::Tz> = state["timezone"].as_str().and_then(|z| z.parse().ok());
-    let local = |rfc: &Value| {
-        rfc.as_str()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map_or(String::new(), |t| match zone {
-                Some(z) => t.with_timezone(&z).format("%H:%M:%S").to_string(),
-                None => t.format("%H:%M:%S").to_string(),
-            })
-    };
+    let local = |rfc: &Value| rfc.as_str().map_or(String::new(), |t| short_time(t, zone));
     let clock = if state["ended"].is_string() {
         s(&state["ended"])
     } else if state["held"] == Value::Bool(true) {

@@ -230,60 +230,46 @@ impl<D: Dispatch> Engine<D> {
         let clock = &cursor.clock;
         let mut after = clock.clone();
         let passed = self.passed_named(key, cursor);
-        if let (false, Some(when)) = (passed.is_empty(), ask.at) {
-            let due = self.due_of(when, cursor, now);
-            if due <= clock.held_since.unwrap_or(now) {
-                return Err(format!(
-                    "{} is already past: give a time to come, or leave --at out to send it now",
-                    self.when(due, &cursor.clock)
-                ));
-            }
-            return Ok(plain(
-                format!(
-                    "sends {} at {}: skipped when {} came",
-                    passed
-                        .iter()
-                        .map(|&o| self.name(o))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    self.when(due, &cursor.clock),
-                    if passed.len() == 1 {
-                        "its instant"
-                    } else {
-                        "their instants"
-                    }
-                ),
-                passed.len() > 1,
-                passed
-                    .iter()
-                    .map(|&o| self.consequence(o, "fires", None, Some(due)))
-                    .collect(),
-            ));
-        }
         if ask.at.is_some() && passed.is_empty() {
             return Err(format!(
                 "--at and --in are for an occurrence skipped when its instant came; `{key}` has none (unskip it without them)"
             ));
         }
         if !passed.is_empty() {
+            // Skipped when their instant came: they go now, or at the time given.
+            let (due, when, effect) = match ask.at {
+                Some(when) => {
+                    let due = self.due_of(when, cursor, now);
+                    if due <= clock.held_since.unwrap_or(now) {
+                        return Err(format!(
+                            "{} is already past: give a time to come, or leave --at out to send it now",
+                            self.when(due, &cursor.clock)
+                        ));
+                    }
+                    (
+                        due,
+                        format!("at {}", self.when(due, &cursor.clock)),
+                        "fires",
+                    )
+                }
+                None => (now, "now".to_string(), "sent at once"),
+            };
+            let names: Vec<String> = passed.iter().map(|&o| self.name(o)).collect();
             return Ok(plain(
                 format!(
-                    "sends {} now: skipped when {} came",
-                    passed
-                        .iter()
-                        .map(|&o| self.name(o))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    "sends {} {when}: skipped when {} came",
+                    names.join(", "),
                     if passed.len() == 1 {
                         "its instant"
                     } else {
                         "their instants"
                     }
                 ),
-                true,
+                // Sent at once, or several: asked first.
+                ask.at.is_none() || passed.len() > 1,
                 passed
                     .iter()
-                    .map(|&o| self.consequence(o, "sent at once", None, Some(now)))
+                    .map(|&o| self.consequence(o, effect, None, Some(due)))
                     .collect(),
             ));
         }

@@ -21,9 +21,8 @@ struct Reporter<'a> {
 
 impl Reporter<'_> {
     fn write(&self, event: Event) {
-        let mut line = serde_json::to_vec(&Entry::from(&event)).unwrap_or_default();
-        line.push(b'\n');
         // A write that fails here fails the run at its next append.
+        let line = Journal::line(&Entry::from(&event)).unwrap_or_default();
         let _ = self.journal.write_now(&line);
         self.events.heard(event);
     }
@@ -163,17 +162,14 @@ impl<D: Dispatch> Engine<D> {
                     });
                     // What `retry` may send again: failed, and whether it may have
                     // arrived all the same.
-                    if let Ok(mut f) = failed.lock() {
-                        match &event {
-                            Event::Failed {
-                                maybe_delivered, ..
-                            } => {
-                                f.insert(item.occ, *maybe_delivered);
-                            }
-                            _ => {
-                                f.remove(&item.occ);
-                            }
-                        }
+                    // (A retry takes its occurrence out before sending it again: a
+                    // send that went needs nothing here.)
+                    if let Event::Failed {
+                        maybe_delivered, ..
+                    } = &event
+                        && let Ok(mut f) = failed.lock()
+                    {
+                        f.insert(item.occ, *maybe_delivered);
                     }
                     // Synced with the writer's next group, not waited for here: a
                     // failure to write stops the run at the next append.
@@ -273,8 +269,6 @@ impl<D: Dispatch> Engine<D> {
             keys,
             at: crate::journal::time_text(at),
         };
-        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
-        line.push(b'\n');
-        line
+        Journal::line(&entry).unwrap_or_default()
     }
 }

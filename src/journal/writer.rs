@@ -195,14 +195,20 @@ impl Journal {
         self.durable(upto).await
     }
 
+    /// An entry as its line in the file, newline included (for [`Journal::write_now`]).
+    pub fn line(entry: &Entry) -> std::io::Result<Vec<u8>> {
+        let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        Ok(line)
+    }
+
     /// Queue one entry without waiting for the disk; returns its sequence number. The
     /// writer syncs it with the next group; a failure to write it is reported by every
     /// later call, and by [`Journal::close`].
     pub fn record(&self, entry: &Entry) -> std::io::Result<u64> {
         match &self.sink {
             Sink::Direct(file) => {
-                let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
-                line.push(b'\n');
+                let line = Journal::line(entry)?;
                 let mut guard = file
                     .lock()
                     .map_err(|_| std::io::Error::other("the journal lock"))?;

@@ -61,25 +61,24 @@ type Live = (
 async fn live_with(yaml: &str, faults: injector::stand_in::Faults) -> Live {
     let server = stand_in(faults).await;
     let s = setup(yaml);
+    let t0 = t0_in(1);
+    let (child, control, token) = steered(&s, &server, &["--start-at", &t0]).await;
+    (s, server, child, control, token)
+}
+
+/// `run s.yaml` against `server` with `more` flags, with control, waiting for its
+/// director at the end: the child, its control URL and token.
+async fn steered(
+    s: &crate::run::Setup,
+    server: &injector::stand_in::StandIn,
+    more: &[&str],
+) -> (tokio::process::Child, String, String) {
     let url = server.base_url();
     let tf = s.token_file.to_str().unwrap().to_string();
-    let t0 = t0_in(1);
-    let (child, control, token) = run_with_control(
-        s.dir.path(),
-        &[
-            "run",
-            "s.yaml",
-            "--base-url",
-            &url,
-            "--token-file",
-            &tf,
-            "--start-at",
-            &t0,
-            "--wait-for-end",
-        ],
-    )
-    .await;
-    (s, server, child, control, token)
+    let mut args = vec!["run", "s.yaml", "--base-url", &url, "--token-file", &tf];
+    args.extend_from_slice(more);
+    args.push("--wait-for-end");
+    run_with_control(s.dir.path(), &args).await
 }
 
 fn keys_sent(server: &injector::stand_in::StandIn) -> BTreeSet<String> {
@@ -802,22 +801,7 @@ async fn a_judgment_is_corrected_or_undone_while_its_branch_sent_nothing_and_a_r
         "no branch went"
     );
     // A resume replays the correction and the undo: open, both armed.
-    let url = server.base_url();
-    let tf = s.token_file.to_str().unwrap().to_string();
-    let (child, control, token) = run_with_control(
-        dir,
-        &[
-            "run",
-            "s.yaml",
-            "--base-url",
-            &url,
-            "--token-file",
-            &tf,
-            "--resume",
-            "--wait-for-end",
-        ],
-    )
-    .await;
+    let (child, control, token) = steered(&s, &server, &["--resume"]).await;
     let r = ctl(dir, &control, &token, &["--format", "json", "status"]).await;
     let doc: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(state(&doc), (Value::Null, "armed".into(), "armed".into()));
@@ -971,22 +955,7 @@ async fn a_skipped_occurrence_unskipped_at_a_time_given_goes_then_even_across_a_
     child.start_kill().unwrap();
     let _ = child.wait().await;
     assert!(!keys_sent(&server).contains("i0"));
-    let url = server.base_url();
-    let tf = s.token_file.to_str().unwrap().to_string();
-    let (child, control, token) = run_with_control(
-        dir,
-        &[
-            "run",
-            "s.yaml",
-            "--base-url",
-            &url,
-            "--token-file",
-            &tf,
-            "--resume",
-            "--wait-for-end",
-        ],
-    )
-    .await;
+    let (child, control, token) = steered(&s, &server, &["--resume"]).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while !keys_sent(&server).contains("i0") {
         assert!(

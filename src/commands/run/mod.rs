@@ -85,15 +85,8 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
     let refused = Arc::new(std::sync::OnceLock::new());
     let (shown_tx, shown_rx) = mpsc::unbounded_channel();
     let (changed_tx, changed_rx) = watch::channel(0u64);
-    let subjects: Arc<Vec<String>> = Arc::new(if p.plan.is_some() {
-        p.timeline
-            .occurrences
-            .iter()
-            .map(|o| p.timeline.subject(o))
-            .collect()
-    } else {
-        Vec::new()
-    });
+    // Made with the plan, from one rendering of each body.
+    let subjects: Arc<Vec<String>> = Arc::new(p.subjects.clone());
     let labels = output::Labels::new(&p.timeline, &subjects);
     let reporter = tokio::spawn(output::show_events(
         shown_rx,

@@ -41,6 +41,9 @@ pub struct Prepared {
     pub timeline: Arc<Timeline>,
     /// The header's plan (each occurrence's instant, recipient and digest).
     pub plan: Option<Vec<PlanRow>>,
+    /// Each occurrence's subject for people (timeline order); empty past the plan's
+    /// size limit.
+    pub subjects: Vec<String>,
     /// The occurrence keys this run is about (all, or those of `--only`), in firing order.
     pub keys: Vec<String>,
     /// What it fires, in firing order (contingencies are added as they trigger).
@@ -108,7 +111,7 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         refuse_past_t0(&timeline, now, args.late_max)?;
     }
     let timeline = Arc::new(timeline);
-    let (plan, bodies) = plan_rows(&timeline, max_speed);
+    let (plan, bodies, subjects) = plan_rows(&timeline, max_speed);
     let prior = replay.fold();
     let model = crate::adaptive::Model::new(&timeline).map(Arc::new);
     let (keys, mut items) = choose(args, &timeline, &prior, bodies, model.as_deref())?;
@@ -150,6 +153,7 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         resume_of,
         timeline,
         plan,
+        subjects,
         keys,
         items,
         branching,
@@ -550,10 +554,16 @@ const SERIALIZED_BODIES: usize = 64 << 20;
 /// and a digest of offset and body (for spotting edits on resume). And, from the same
 /// build, each occurrence's exact body serialized (compact JSON), which the run sends as
 /// it is unless its instant moves: a body is built once, not once more at its send.
-fn plan_rows(t: &Timeline, max_speed: bool) -> (Option<Vec<PlanRow>>, Vec<Option<bytes::Bytes>>) {
+/// The plan's rows, each body serialized (within a budget), and each occurrence's
+/// subject for people: all from one rendering of each body.
+fn plan_rows(
+    t: &Timeline,
+    max_speed: bool,
+) -> (Option<Vec<PlanRow>>, Vec<Option<bytes::Bytes>>, Vec<String>) {
     if t.occurrences.len() > 100_000 {
-        return (None, Vec::new());
+        return (None, Vec::new(), Vec::new());
     }
+    let mut subjects = Vec::with_capacity(t.occurrences.len());
     let mut budget = SERIALIZED_BODIES;
     let mut bodies = Vec::with_capacity(t.occurrences.len());
     // The scenario's names for ids, for people: an alias before a handle.
@@ -594,6 +604,11 @@ fn plan_rows(t: &Timeline, max_speed: bool) -> (Option<Vec<PlanRow>>, Vec<Option
                 _ => message::field_text(&body, "channel"),
             };
             let persona = message::field_text(&body, "persona");
+            subjects.push(if built_ok {
+                message::short_subject(&body)
+            } else {
+                String::new()
+            });
             let json = serde_json::to_vec(&body).unwrap_or_default();
             // The digest of `offset|body`, without `ts` at --speed max.
             let mut digest = sha2::Sha256::new();
@@ -620,7 +635,7 @@ fn plan_rows(t: &Timeline, max_speed: bool) -> (Option<Vec<PlanRow>>, Vec<Option
             }
         })
         .collect();
-    (Some(rows), bodies)
+    (Some(rows), bodies, subjects)
 }
 
 /// Say what a resume finds: how much is done, what the scenario's edits changed, and
