@@ -445,10 +445,15 @@ pub enum CtlAction {
         key: String,
         /// For one skipped when its instant came: send it at this scenario time
         /// (`T+1h05m`, `01:05:00`), moved by holds and shifts like the rest.
-        #[arg(long, value_name = "T+OFFSET", conflicts_with = "within")]
+        #[arg(
+            long,
+            value_name = "T+OFFSET",
+            conflicts_with = "within",
+            allow_hyphen_values = true
+        )]
         at: Option<String>,
         /// For one skipped when its instant came: send it this long from now (`5m`).
-        #[arg(long = "in", value_name = "DUR")]
+        #[arg(long = "in", value_name = "DUR", allow_hyphen_values = true)]
         within: Option<String>,
     },
     /// Send an occurrence now (also while held). A contingency whose condition does not
