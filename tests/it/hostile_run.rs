@@ -134,6 +134,7 @@ async fn the_stand_in_records_a_request_its_client_abandoned() {
         ..Faults::default()
     })
     .await;
+    injector::client::install_crypto();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(200))
         .build()
