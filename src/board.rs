@@ -45,6 +45,13 @@ pub struct Board {
     contingent: std::collections::HashMap<String, usize>,
     /// The white cell's notes, oldest first (the runs it resumes' too).
     notes: Vec<NoteView>,
+    /// Bumped by every change the board takes in: live push sends what changed since
+    /// the version a page last had.
+    version: u64,
+    /// Per fold slot, the version that last changed it.
+    touched: Vec<u64>,
+    /// The version that last added or moved a row (a page then takes the whole board).
+    layout: u64,
 }
 
 /// A note as the page shows it.
@@ -140,6 +147,9 @@ impl Board {
             recent: VecDeque::with_capacity(RECENT + 1),
             contingent,
             notes,
+            version: 0,
+            touched: Vec::new(),
+            layout: 0,
         }
     }
 
@@ -147,11 +157,17 @@ impl Board {
     pub fn record(&mut self, event: &Event) {
         if let Some(note) = NoteView::of(event) {
             self.notes.push(note);
+            self.version += 1;
             return;
         }
         let Some(n) = self.fold.apply(event) else {
             return;
         };
+        self.version += 1;
+        if self.touched.len() <= n {
+            self.touched.resize(self.fold.len().max(n + 1), 0);
+        }
+        self.touched[n] = self.version;
         // Unskipped to go at a time given: listed at that time.
         if let Event::Rescheduled { due, .. } = event
             && let Some(i) = self.rows.iter().position(|f| f.slot == n)
@@ -189,6 +205,7 @@ impl Board {
 
     /// A row in its place by instant.
     fn place(&mut self, row: Fired) {
+        self.layout = self.version;
         let at = self
             .rows
             .partition_point(|f| (f.planned, f.occ) <= (row.planned, row.occ));
@@ -204,6 +221,29 @@ impl Board {
     /// order of their instants (ties in timeline order).
     pub fn whole(&self) -> impl Iterator<Item = (&Fired, &Slot)> {
         self.rows.iter().map(|f| (f, self.fold.slot(f.slot)))
+    }
+
+    /// The board's version: it grows with every change taken in.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The version that last added or moved a row.
+    pub fn layout(&self) -> u64 {
+        self.layout
+    }
+
+    /// The rows changed after `version`, in order.
+    pub fn changed_since(&self, version: u64) -> impl Iterator<Item = (&Fired, &Slot)> {
+        self.rows
+            .iter()
+            .filter(move |f| self.touched_after(f, version))
+            .map(|f| (f, self.fold.slot(f.slot)))
+    }
+
+    /// Whether `row` changed after `version`.
+    pub fn touched_after(&self, row: &Fired, version: u64) -> bool {
+        self.touched.get(row.slot).is_some_and(|&v| v > version)
     }
 
     /// Finished occurrences, newest first (at most a few), with their keys.

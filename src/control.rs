@@ -6,7 +6,8 @@
 //! `/api/resume`, `/api/skip`, `/api/unskip`, `/api/fire` (`{"key": ..}`) and
 //! `/api/shift` (`{"by": "-5m"}`), and `/api/met`, `/api/missed` (`{"key": ID,
 //! "note": ..}`) to judge an expected action; the state lists the expected actions and
-//! contingencies too. `GET /` is the page (no CDN, no external fonts), which
+//! contingencies too. `GET /api/events` is the live push (server-sent events): the
+//! state once, then deltas (see [`events`]). `GET /` is the page (no CDN, no external fonts), which
 //! takes the token from its URL fragment. Actions go to the engine as
 //! [`crate::engine::Command`]s; this module never touches the schedule itself.
 
@@ -172,59 +173,18 @@ async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
 /// Everything the page and `ctl status` show, as `you` may see it.
 fn state_json(view: &View, you: &Identity) -> Value {
     let clock = view.clock.borrow().clone();
-    let (occurrences, notes): (Vec<Value>, Value) = {
-        let board = view.board.lock().expect("board lock");
-        let occurrences = board
-            .whole()
-            .map(|(fired, slot)| {
-                let o = &view.timeline.occurrences[fired.occ];
-                let skipped = clock.skips(&o.key, &view.timeline.inject(o).id);
-                let status = match slot.status {
-                    Status::Uncertain => "in flight",
-                    Status::Pending if skipped => "will skip",
-                    p => p.name(),
-                };
-                let sent_at = (slot.status == Status::Sent)
-                    .then(|| slot.at.map(crate::journal::time_text))
-                    .flatten();
-                // What is past stays past: a row that went keeps when it went; only
-                // what is still to come moves with holds and shifts.
-                let effective = match (slot.status, slot.at) {
-                    (Status::Pending, _) | (_, None) => {
-                        crate::engine::moved(fired.planned, clock.shift)
-                    }
-                    (_, Some(at)) => at,
-                };
-                let inject = view.timeline.inject(o);
-                let text = |f: &str| view.timeline.field_text(inject, f);
-                json!({
-                    "key": o.key,
-                    "to": view.to.get(fired.occ),
-                    "channel": text("channel"),
-                    "persona": text("persona"),
-                    "subject": view.subjects.get(fired.occ),
-                    // Scenario time, whatever the run's speed: T+00:02:00 stays that. A
-                    // contingency's is when it went (its offset is its delay).
-                    "t_plus": if view.timeline.is_contingent(o) {
-                        let base = crate::engine::moved(fired.planned, -clock.shift);
-                        let run = (base - view.timeline.t0.to_utc()).to_std().unwrap_or_default();
-                        crate::plan::show_offset(std::time::Duration::from_secs(
-                            (run.as_secs_f64() * view.timeline.speed) as u64,
-                        ))
-                    } else {
-                        crate::plan::show_offset(o.offset)
-                    },
-                    "planned_at": rfc(fired.planned),
-                    "effective_at": rfc(effective),
-                    "status": status,
-                    "late": slot.late,
-                    "sent_at": sent_at,
-                    "message_id": slot.message_id.as_deref(),
-                })
-            })
-            .collect();
-        (occurrences, json!(board.notes()))
-    };
+    let mut state = head_json(view, you, &clock);
+    let board = view.board.lock().expect("board lock");
+    state["occurrences"] = board
+        .whole()
+        .map(|(fired, slot)| row_json(view, fired, slot, &clock, true))
+        .collect();
+    state["notes"] = json!(board.notes());
+    state
+}
+
+/// The state but for its occurrences and notes: the clock, the branches, the run.
+fn head_json(view: &View, you: &Identity, clock: &ClockState) -> Value {
     let t = &view.timeline;
     json!({
         "scenario": if t.scenario.name.is_empty() { &t.scenario.file } else { &t.scenario.name },
@@ -240,7 +200,6 @@ fn state_json(view: &View, you: &Identity) -> Value {
         "skipped": clock.skipped,
         "dry_run": view.dry_run,
         "now": rfc(chrono::Utc::now()),
-        "occurrences": occurrences,
         "restarts": view.restarts.iter().map(|r| json!({
             "stopped_at": rfc(r.stopped_at),
             "resumed_at": rfc(r.resumed_at),
@@ -248,13 +207,201 @@ fn state_json(view: &View, you: &Identity) -> Value {
         })).collect::<Vec<_>>(),
         "expectations": clock.branches.expectations,
         "contingencies": clock.branches.contingencies,
-        "notes": notes,
     })
 }
 
-/// Live push: the state as a server-sent event now, then again whenever the clock or
-/// the board changes (at most every 100 ms), and every 15 s regardless; it ends when
-/// the run does.
+/// One occurrence as the page shows it: `whole`, every field; else only those that
+/// change as it goes (status, times, message id), for a delta, with nulls and a false
+/// `late` left out.
+fn row_json(
+    view: &View,
+    fired: &crate::board::Fired,
+    slot: &crate::fold::Slot,
+    clock: &ClockState,
+    whole: bool,
+) -> Value {
+    let o = &view.timeline.occurrences[fired.occ];
+    let skipped = clock.skips(&o.key, &view.timeline.inject(o).id);
+    let status = match slot.status {
+        Status::Uncertain => "in flight",
+        Status::Pending if skipped => "will skip",
+        p => p.name(),
+    };
+    let sent_at = (slot.status == Status::Sent)
+        .then(|| slot.at.map(crate::journal::time_text))
+        .flatten();
+    // What is past stays past: a row that went keeps when it went; only what is still
+    // to come moves with holds and shifts.
+    let effective = match (slot.status, slot.at) {
+        (Status::Pending, _) | (_, None) => crate::engine::moved(fired.planned, clock.shift),
+        (_, Some(at)) => at,
+    };
+    let contingent = view.timeline.is_contingent(o);
+    let mut row = json!({
+        "key": o.key,
+        "effective_at": rfc(effective),
+        "status": status,
+    });
+    if whole || slot.late {
+        row["late"] = json!(slot.late);
+    }
+    if whole || sent_at.is_some() {
+        row["sent_at"] = json!(sent_at);
+    }
+    if whole || slot.message_id.is_some() {
+        row["message_id"] = json!(slot.message_id.as_deref());
+    }
+    if whole || contingent {
+        // Scenario time, whatever the run's speed: T+00:02:00 stays that. A
+        // contingency's is when it went (its offset is its delay).
+        row["t_plus"] = json!(if contingent {
+            let base = crate::engine::moved(fired.planned, -clock.shift);
+            let run = (base - view.timeline.t0.to_utc())
+                .to_std()
+                .unwrap_or_default();
+            crate::plan::show_offset(std::time::Duration::from_secs(
+                (run.as_secs_f64() * view.timeline.speed) as u64,
+            ))
+        } else {
+            crate::plan::show_offset(o.offset)
+        });
+    }
+    if whole {
+        let inject = view.timeline.inject(o);
+        let text = |f: &str| view.timeline.field_text(inject, f);
+        row["to"] = json!(view.to.get(fired.occ));
+        row["channel"] = json!(text("channel"));
+        row["persona"] = json!(text("persona"));
+        row["subject"] = json!(view.subjects.get(fired.occ));
+        row["planned_at"] = json!(rfc(fired.planned));
+    }
+    row
+}
+
+/// What a page following the live push has been sent so far.
+struct Seen {
+    /// The number of the last message (the first, the whole state, is 1).
+    seq: u64,
+    /// The board's version it reflects.
+    version: u64,
+    /// The clock it reflects.
+    clock: ClockState,
+    /// How many notes it has.
+    notes: usize,
+}
+
+/// The next message for a page that has seen `seen`: the whole state first (and
+/// whenever rows were added or moved), then deltas: the head, the occurrences changed
+/// since (by the board, or by a shift or a skip of the clock), and the new notes.
+fn push_message(view: &View, you: &Identity, seen: &mut Option<Seen>) -> (&'static str, Value) {
+    let clock = view.clock.borrow().clone();
+    let board = view.board.lock().expect("board lock");
+    let seq = seen.as_ref().map_or(0, |s| s.seq) + 1;
+    let last = match seen.take() {
+        Some(s) if board.layout() <= s.version => s,
+        _ => {
+            let mut state = head_json(view, you, &clock);
+            state["occurrences"] = board
+                .whole()
+                .map(|(fired, slot)| row_json(view, fired, slot, &clock, true))
+                .collect();
+            state["notes"] = json!(board.notes());
+            state["seq"] = json!(seq);
+            *seen = Some(Seen {
+                seq,
+                version: board.version(),
+                clock,
+                notes: board.notes().len(),
+            });
+            return ("state", state);
+        }
+    };
+    let moved = clock.shift != last.clock.shift;
+    let reskipped = clock.skipped != last.clock.skipped || clock.unskipped != last.clock.unskipped;
+    let rows: Vec<Value> = if moved || reskipped {
+        // A shift moves everything still to come; a skip changes some rows' status.
+        board
+            .whole()
+            .filter(|(fired, slot)| {
+                let o = &view.timeline.occurrences[fired.occ];
+                let id = &view.timeline.inject(o).id;
+                board.touched_after(fired, last.version)
+                    || (moved && (slot.status == Status::Pending || view.timeline.is_contingent(o)))
+                    || (reskipped && clock.skips(&o.key, id) != last.clock.skips(&o.key, id))
+            })
+            .map(|(fired, slot)| row_json(view, fired, slot, &clock, false))
+            .collect()
+    } else {
+        board
+            .changed_since(last.version)
+            .map(|(fired, slot)| row_json(view, fired, slot, &clock, false))
+            .collect()
+    };
+    let mut delta = json!({ "seq": seq, "head": head_json(view, you, &clock) });
+    delta["occurrences"] = Value::Array(rows);
+    delta["notes"] = json!(board.notes()[last.notes.min(board.notes().len())..]);
+    *seen = Some(Seen {
+        seq,
+        version: board.version(),
+        clock,
+        notes: board.notes().len(),
+    });
+    ("delta", delta)
+}
+
+/// One pushed message (`state` or `delta`, as [`events`] sends them) taken into
+/// `state`, the whole state as the follower has it; false when it cannot be placed (a
+/// message missed: follow again for the state afresh). `ctl watch` follows with it.
+pub fn take_pushed(state: &mut Option<Value>, name: &str, message: Value) -> bool {
+    if name == "state" {
+        *state = Some(message);
+        return true;
+    }
+    let Some(have) = state.as_mut() else {
+        return false;
+    };
+    let seq = have["seq"].as_u64().unwrap_or(0);
+    if message["seq"].as_u64() != Some(seq + 1) {
+        return false;
+    }
+    let Value::Object(mut message) = message else {
+        return false;
+    };
+    if let Some(Value::Object(head)) = message.remove("head") {
+        for (k, v) in head {
+            have[k] = v;
+        }
+    }
+    have["seq"] = json!(seq + 1);
+    let rows = have["occurrences"].as_array_mut();
+    let Some(rows) = rows else { return false };
+    if let Some(Value::Array(changed)) = message.remove("occurrences") {
+        for d in changed {
+            let Some(row) = rows.iter_mut().find(|r| r["key"] == d["key"]) else {
+                return false;
+            };
+            row["sent_at"] = Value::Null;
+            row["message_id"] = Value::Null;
+            row["late"] = json!(false);
+            if let Value::Object(d) = d {
+                for (k, v) in d {
+                    row[k] = v;
+                }
+            }
+        }
+    }
+    if let Some(Value::Array(notes)) = message.remove("notes")
+        && let Some(have) = have["notes"].as_array_mut()
+    {
+        have.extend(notes);
+    }
+    true
+}
+
+/// Live push: the state as a server-sent event now, then what changed whenever the
+/// clock or the board changes (at most every 250 ms), and every 15 s regardless (the
+/// head alone, if nothing changed); it ends when the run does. Each message has a
+/// `seq`, one more than the last: a page that sees a gap connects again.
 async fn events(State(s): State<Shared>, headers: HeaderMap) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
     let Some(you) = identity(&headers, &s.controllers) else {
@@ -262,13 +409,13 @@ async fn events(State(s): State<Shared>, headers: HeaderMap) -> Response {
     };
     let view = s.view.clone();
     let stream = futures_util::stream::unfold(
-        (view, you, true, false),
-        |(mut view, you, first, done)| async move {
+        (view, you, None::<Seen>, false),
+        |(mut view, you, mut seen, done)| async move {
             if done {
                 return None;
             }
             let mut finished = false;
-            if !first {
+            if seen.is_some() {
                 let (mut clock, mut changed) = (view.clock.clone(), view.changed.clone());
                 tokio::select! {
                     c = clock.changed() => finished |= c.is_err(),
@@ -277,13 +424,14 @@ async fn events(State(s): State<Shared>, headers: HeaderMap) -> Response {
                 }
                 view.clock.mark_unchanged();
                 view.changed.mark_unchanged();
-                // A burst of changes goes as one event.
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                // A burst of changes goes as one message.
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
-            let data = state_json(&view, &you).to_string();
-            let event =
-                Ok::<_, std::convert::Infallible>(Event::default().event("state").data(data));
-            Some((event, (view, you, false, finished)))
+            let (name, data) = push_message(&view, &you, &mut seen);
+            let event = Ok::<_, std::convert::Infallible>(
+                Event::default().event(name).data(data.to_string()),
+            );
+            Some((event, (view, you, seen, finished)))
         },
     );
     Sse::new(stream)
@@ -528,26 +676,31 @@ function hms(ms){
 async function refresh(){
   const r = await fetch('/api/state', {headers});
   if(!r.ok){document.getElementById('state').textContent='no access (check the token)'; return;}
-  show(await r.json());
+  const s = await r.json(); if(!last) show(s);
 }
-// Live push: server-sent events over a fetch (so the token stays in a header), each a
-// whole state; after a dropped connection, connect again and take the state afresh.
+// Live push: server-sent events over a fetch (so the token stays in a header). The
+// first message is the whole state; then deltas (`seq` one more each time): the head,
+// the occurrences that changed, the new notes. A gap in `seq`, or a delta the page
+// cannot place, and it connects again to take the state afresh.
 async function follow(){
   for(;;){
     try{
       const r = await fetch('/api/events', {headers});
       if(!r.ok){ document.getElementById('state').textContent = 'no access (check the token)'; return; }
       document.getElementById('live').textContent = 'live';
-      const reader = r.body.getReader(); const dec = new TextDecoder(); let buf = '';
-      for(;;){
+      const reader = r.body.getReader(); const dec = new TextDecoder(); let buf = ''; let lost = false;
+      while(!lost){
         const {value, done} = await reader.read(); if(done) break;
         buf += dec.decode(value, {stream: true});
-        let i; while((i = buf.indexOf('\n\n')) >= 0){
+        let i; while(!lost && (i = buf.indexOf('\n\n')) >= 0){
           const ev = buf.slice(0, i); buf = buf.slice(i + 2);
-          const data = ev.split('\n').filter(l => l.startsWith('data:')).map(l => l.slice(5).trimStart()).join('\n');
-          if(data) show(JSON.parse(data));
+          const lines = ev.split('\n');
+          const name = (lines.find(l => l.startsWith('event:')) || 'event: state').slice(6).trim();
+          const data = lines.filter(l => l.startsWith('data:')).map(l => l.slice(5).trimStart()).join('\n');
+          if(data && !take(name, JSON.parse(data))){ lost = true; reader.cancel(); }
         }
       }
+      if(lost) continue;
     }catch(e){}
     // The run ended: its last state says how; nothing to reconnect to.
     if(last && last.ended){ document.getElementById('live').textContent = 'ended'; return; }
@@ -555,10 +708,60 @@ async function follow(){
     await new Promise(ok => setTimeout(ok, 1000));
   }
 }
-let last = null;
+let last = null, seq = 0, index = new Map(), rowOf = new Map(), mayShown = null;
+// One pushed message into the page; false when it cannot be placed (a missed one).
+function take(name, m){
+  if(name === 'state'){ seq = m.seq || 0; show(m); return true; }
+  if(!last || m.seq !== seq + 1) return false;
+  seq = m.seq;
+  Object.assign(last, m.head);
+  for(const d of m.occurrences || []){
+    const i = index.get(d.key);
+    if(i === undefined) return false;
+    row(Object.assign(last.occurrences[i], {sent_at: null, message_id: null, late: false}, d));
+  }
+  last.notes = (last.notes || []).concat(m.notes || []);
+  head(last);
+  return true;
+}
+// The whole state: every row drawn afresh.
 function show(s){
-  last = s;
+  last = s; index = new Map(); rowOf = new Map();
+  const rows = document.getElementById('rows'); rows.textContent = '';
+  s.occurrences.forEach((o, i) => {
+    index.set(o.key, i);
+    const tr = document.createElement('tr'); tr.dataset.key = o.key; rowOf.set(o.key, tr); rows.append(tr);
+  });
+  mayShown = null; head(s);
+}
+// One occurrence's row, redrawn in its place.
+function row(o){
+  const tr = rowOf.get(o.key); if(!tr) return; tr.textContent = '';
+  tr.append(cell(o.key), cell(o.channel), cell(o.persona), cell(o.to, 'to'), cell(o.subject, 'subject'), cell(o.t_plus, 'num'), cell(when(o.planned_at), 'num'), cell(when(o.effective_at), 'num'));
+  const status = cell(o.status); status.className = 'status ' + (o.late ? 'late' : o.status.replace(' ', '-')); tr.append(status, cell(when(o.sent_at), 'num'));
+  const td = document.createElement('td');
+  if(o.status === 'failed' && may.includes('retry')){
+    const r = document.createElement('button'); r.textContent = 'Send again'; r.dataset.retry = o.key; r.onclick = () => act('retry', {key:o.key});
+    td.append(r);
+  }
+  if(o.status === 'skipped' && may.includes('unskip')){
+    const u = document.createElement('button'); u.textContent = 'Send now'; u.dataset.unskip = o.key; u.onclick = () => act('unskip', {key:o.key});
+    td.append(u);
+  }
+  if((o.status === 'pending' || o.status === 'will skip') && may.includes('fire')){
+    const f = document.createElement('button'); f.textContent = 'Fire now'; f.dataset.fire = o.key; f.onclick = () => act('fire', {key:o.key});
+    const k = document.createElement('button');
+    k.textContent = o.status === 'will skip' ? 'Unskip' : 'Skip'; k.dataset.skip = o.key;
+    k.onclick = () => act(o.status === 'will skip' ? 'unskip' : 'skip', {key:o.key});
+    td.append(f, k);
+  }
+  tr.append(td);
+}
+// Everything but the rows: the clock, the banner, the branches, the notes (and every
+// row again when what you may do changed, as when the run ends).
+function head(s){
   may = (s.ended ? [] : (s.you && s.you.may)) || [];
+  if(may.join() !== mayShown){ mayShown = may.join(); s.occurrences.forEach(row); }
   document.getElementById('you').textContent = s.you ? s.you.name + ' (' + s.you.role + ')' : '';
   for(const b of document.querySelectorAll('[data-needs]')) b.hidden = !may.includes(b.dataset.needs);
   zone = s.timezone || 'UTC';
@@ -585,29 +788,6 @@ function show(s){
   document.getElementById('next').textContent = next
     ? 'next: ' + next.key + (s.held ? ' (held)' : ' in ' + hms(Math.max(0, Date.parse(next.effective_at) - now)))
     : 'nothing left to fire';
-  const rows = document.getElementById('rows'); rows.textContent = '';
-  for(const o of s.occurrences){
-    const tr = document.createElement('tr'); tr.dataset.key = o.key;
-    tr.append(cell(o.key), cell(o.channel), cell(o.persona), cell(o.to, 'to'), cell(o.subject, 'subject'), cell(o.t_plus, 'num'), cell(when(o.planned_at), 'num'), cell(when(o.effective_at), 'num'));
-    const status = cell(o.status); status.className = 'status ' + (o.late ? 'late' : o.status.replace(' ', '-')); tr.append(status, cell(when(o.sent_at), 'num'));
-    const td = document.createElement('td');
-    if(o.status === 'failed' && may.includes('retry')){
-      const r = document.createElement('button'); r.textContent = 'Send again'; r.dataset.retry = o.key; r.onclick = () => act('retry', {key:o.key});
-      td.append(r);
-    }
-    if(o.status === 'skipped' && may.includes('unskip')){
-      const u = document.createElement('button'); u.textContent = 'Send now'; u.dataset.unskip = o.key; u.onclick = () => act('unskip', {key:o.key});
-      td.append(u);
-    }
-    if((o.status === 'pending' || o.status === 'will skip') && may.includes('fire')){
-      const f = document.createElement('button'); f.textContent = 'Fire now'; f.dataset.fire = o.key; f.onclick = () => act('fire', {key:o.key});
-      const k = document.createElement('button');
-      k.textContent = o.status === 'will skip' ? 'Unskip' : 'Skip'; k.dataset.skip = o.key;
-      k.onclick = () => act(o.status === 'will skip' ? 'unskip' : 'skip', {key:o.key});
-      td.append(f, k);
-    }
-    tr.append(td); rows.append(tr);
-  }
   const ex = s.expectations || [], co = s.contingencies || [];
   document.getElementById('branches').hidden = !ex.length && !co.length;
   const er = document.getElementById('expectations'); er.textContent = '';
@@ -656,7 +836,7 @@ document.getElementById('end').onclick = () => act('end');
 document.getElementById('undo').onclick = () => act('undo');
 document.getElementById('note-add').onclick = () => { const t = document.getElementById('note-text'); if(t.value.trim()){ act('note', {text: t.value}); t.value = ''; } };
 // Countdowns tick between pushes.
-setInterval(() => { if(last && !last.ended){ last.now = new Date(Date.parse(last.now) + 1000).toISOString(); show(last); } }, 1000);
+setInterval(() => { if(last && !last.ended){ last.now = new Date(Date.parse(last.now) + 1000).toISOString(); head(last); } }, 1000);
 refresh(); follow();
 </script></body></html>
 "##;

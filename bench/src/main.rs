@@ -10,6 +10,7 @@
 
 mod firing;
 mod floor;
+mod push;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -101,6 +102,7 @@ fn main() {
         "floor" => measures.extend(floor::floor(&settings)),
         "throughput" => measures.extend(firing::throughput(&settings)),
         "soak" => measures.extend(firing::soak(&settings)),
+        "push" => measures.extend(push::push(&settings)),
         "all" => {
             measures.extend(firing::precision(&settings));
             measures.extend(floor::floor(&settings));
@@ -108,10 +110,11 @@ fn main() {
             measures.extend(firing::soak(&settings));
             measures.extend(scale(&settings));
             measures.extend(stand_in(&settings));
+            measures.extend(push::push(&settings));
         }
         other => {
             eprintln!(
-                "error: unknown benchmark `{other}`; try precision, floor, throughput, scale, stand-in or all"
+                "error: unknown benchmark `{other}`; try precision, floor, throughput, soak, push, scale, stand-in or all"
             );
             std::process::exit(2);
         }
@@ -119,8 +122,21 @@ fn main() {
     let table = table(&measures);
     print!("{table}");
     if let Some(path) = &settings.results {
-        let doc = format!(
-            "# injector benchmark results\n\nProduced by `cargo run --release -p injector-bench -- {what}` on {}.\n\n## Machine\n\n{}\n## Figures\n\nEach figure is the median of {} runs (min and max in brackets).\n\n{table}\n## Commands\n\n{}\n",
+        // One section per benchmark (and tag): a run replaces its own section and keeps
+        // the others', so `push --tag before` and `push --tag after` stand side by side.
+        let name = match flag_value("--tag") {
+            Some(tag) => format!("{what} ({tag})"),
+            None => what.clone(),
+        };
+        let mut command = format!("cargo run --release -p injector-bench -- {what}");
+        if let Some(tag) = flag_value("--tag") {
+            command.push_str(&format!(" --tag {tag}"));
+        }
+        if flag_value("--injector").is_some() {
+            command.push_str(" --injector BINARY");
+        }
+        let section = format!(
+            "## {name}\n\nProduced by `{command}` on {}.\n\n{}\nEach figure is the median of {} runs (min and max in brackets).\n\n{table}\nCommands:\n\n{}",
             now_utc(),
             machine(),
             settings.runs,
@@ -130,10 +146,36 @@ fn main() {
                 .collect::<String>()
         );
         // Commands relative to the repository: no machine's absolute paths in the file.
-        let doc = doc.replace(&format!("{}/", root.display()), "");
-        std::fs::write(path, doc).expect("write bench/results.md");
+        let mut section = section;
+        if flag_value("--injector").is_some() {
+            section = section.replace(&settings.injector.display().to_string(), "BINARY");
+        }
+        let section = section
+            .replace(&format!("{}/", root.display()), "")
+            .replace(&format!("{}/", settings.out_dir.display()), "bench/out/");
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        std::fs::write(path, with_section(&old, &name, &section)).expect("write bench/results.md");
         eprintln!("wrote {}", path.display());
     }
+}
+
+/// `doc` (bench/results.md) with its section `name` replaced by `section`, or added.
+fn with_section(doc: &str, name: &str, section: &str) -> String {
+    const TITLE: &str = "# injector benchmark results\n\n";
+    let begin = format!("<!-- bench: {name} -->\n");
+    let end = format!("<!-- /bench: {name} -->\n");
+    let mut body = doc.strip_prefix(TITLE).unwrap_or("").to_string();
+    let block = format!("{begin}{section}{end}");
+    match (body.find(&begin), body.find(&end)) {
+        (Some(b), Some(e)) if e > b => body.replace_range(b..e + end.len(), &block),
+        _ => {
+            if !body.is_empty() && !body.ends_with("\n\n") {
+                body.push('\n');
+            }
+            body.push_str(&block);
+        }
+    }
+    format!("{TITLE}{body}")
 }
 
 /// Scale: validate and plan a generated 100,000-inject scenario and a one-million
@@ -346,7 +388,7 @@ pub fn generate(n: usize) -> String {
     s
 }
 
-fn recurrence(count: usize) -> String {
+pub(crate) fn recurrence(count: usize) -> String {
     format!(
         "name: Recurring\nstart: 2026-01-01T09:00:00Z\ninjects:\n  - id: tick\n    every: 1s\n    count: {count}\n    persona: \"3-1\"\n    channel: microblog\n    type: team\n    team_id: 1\n    body: \"tick {{{{ occurrence }}}}\"\n"
     )

@@ -30,6 +30,10 @@ fn smoke_run_prints_a_table() {
     );
     assert!(stdout.contains("| validate 200 injects |"), "{stdout}");
     assert!(
+        stdout.contains("| push: run CPU with three pages over with none |"),
+        "{stdout}"
+    );
+    assert!(
         stdout.contains("| plan 1000-occurrence recurrence (csv) |"),
         "{stdout}"
     );

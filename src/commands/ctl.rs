@@ -124,7 +124,7 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         let resp = to.get(if watch { "events" } else { "state" }).await?;
         let status = resp.status();
         if watch && status.is_success() {
-            return watch_events(resp, json).await;
+            return watch_events(&to, resp, json).await;
         }
         let answer: Value = resp.json().await.unwrap_or(Value::Null);
         refused_token(status)?;
@@ -460,59 +460,76 @@ fn status_table(state: &Value) -> String {
 }
 
 /// Print each state the run pushes (for people: the whole table once, then the clock
-/// and the rows that changed; or one JSON line per change), until the run ends.
-async fn watch_events(mut resp: reqwest::Response, json: bool) -> Result<Exit, Error> {
+/// and the rows that changed; or one JSON line per change), until the run ends. The
+/// run pushes the state, then deltas: each is taken into the state it has; a message
+/// that cannot be placed (one missed) and it follows again, for the state afresh.
+async fn watch_events(
+    to: &Endpoint<'_>,
+    mut resp: reqwest::Response,
+    json: bool,
+) -> Result<Exit, Error> {
     use std::io::Write;
     let mut pending = String::new();
-    let mut shown: Option<Vec<String>> = None;
+    let mut shown: Option<std::collections::HashSet<String>> = None;
     let mut last_json: Option<Value> = None;
+    let mut state: Option<Value> = None;
     loop {
         let chunk = match resp.chunk().await {
             Ok(Some(c)) => c,
             Ok(None) | Err(_) => return Ok(Exit::Ok),
         };
         pending.push_str(&String::from_utf8_lossy(&chunk));
-        // Events end with a blank line; each state is one `data:` line.
+        // Events end with a blank line: an `event:` line (its name) and a `data:` line.
         while let Some(end) = pending.find("\n\n") {
             let event: String = pending.drain(..end + 2).collect();
-            for line in event.lines() {
-                if let Some(data) = line.strip_prefix("data:") {
-                    let mut out = std::io::stdout().lock();
-                    let data = data.trim_start();
-                    if json {
-                        // A state that differs from the last only in `now` (the
-                        // heartbeat) says nothing new.
-                        let mut state: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-                        if let Some(o) = state.as_object_mut() {
-                            o.remove("now");
-                        }
-                        if last_json.as_ref() != Some(&state) {
-                            let _ = writeln!(out, "{data}");
-                            last_json = Some(state);
-                        }
-                    } else {
-                        let state: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-                        let table = status_table(&state);
-                        let lines: Vec<String> = table.lines().map(String::from).collect();
-                        match &shown {
-                            None => {
-                                let _ = writeln!(out, "{table}");
-                            }
-                            Some(before) => {
-                                // The clock line, then only what changed.
-                                let _ = writeln!(out, "{}", lines.first().map_or("", |l| l));
-                                for l in lines.iter().skip(1) {
-                                    if !before.contains(l) {
-                                        let _ = writeln!(out, "  {l}");
-                                    }
-                                }
-                            }
-                        }
-                        shown = Some(lines);
-                    }
-                    let _ = out.flush();
-                }
+            let name = event
+                .lines()
+                .find_map(|l| l.strip_prefix("event:"))
+                .map_or("state", str::trim);
+            let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue;
+            };
+            let message: Value = serde_json::from_str(data.trim_start()).unwrap_or(Value::Null);
+            if !crate::control::take_pushed(&mut state, name, message) {
+                resp = to.get("events").await?;
+                pending.clear();
+                state = None;
+                break;
             }
+            let Some(state) = &state else { continue };
+            let mut out = std::io::stdout().lock();
+            if json {
+                // A state that differs from the last only in `now` and `seq` (the
+                // heartbeat) says nothing new.
+                let mut bare = state.clone();
+                if let Some(o) = bare.as_object_mut() {
+                    o.remove("now");
+                    o.remove("seq");
+                }
+                if last_json.as_ref() != Some(&bare) {
+                    let _ = writeln!(out, "{state}");
+                    last_json = Some(bare);
+                }
+            } else {
+                let table = status_table(state);
+                let lines: Vec<String> = table.lines().map(String::from).collect();
+                match &shown {
+                    None => {
+                        let _ = writeln!(out, "{table}");
+                    }
+                    Some(before) => {
+                        // The clock line, then only what changed.
+                        let _ = writeln!(out, "{}", lines.first().map_or("", |l| l));
+                        for l in lines.iter().skip(1) {
+                            if !before.contains(l) {
+                                let _ = writeln!(out, "  {l}");
+                            }
+                        }
+                    }
+                }
+                shown = Some(lines.into_iter().skip(1).collect());
+            }
+            let _ = out.flush();
         }
     }
 }

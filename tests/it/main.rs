@@ -14,6 +14,7 @@ mod hostile_run;
 mod house;
 mod plan;
 mod plan_branches;
+mod push;
 mod report;
 mod run;
 pub mod schedule;
