@@ -251,13 +251,86 @@ pub struct Judged {
 }
 
 impl Judged {
+    /// Where the judgment leaves its expectation.
+    pub fn verdict(&self) -> Verdict {
+        match self.outcome {
+            Outcome::Met => Verdict::Met,
+            Outcome::Missed if self.by == "deadline" => Verdict::Expired,
+            Outcome::Missed => Verdict::Missed,
+            Outcome::Void => Verdict::Void,
+        }
+    }
+
     /// As the report and the page say it: met, missed, expired or void.
     pub fn word(&self) -> &'static str {
-        match self.outcome {
-            Outcome::Met => "met",
-            Outcome::Missed if self.by == "deadline" => "expired",
-            Outcome::Missed => "missed",
-            Outcome::Void => "void",
+        self.verdict().word()
+    }
+}
+
+/// Where an expected action stands: the one vocabulary of the page, `ctl`, the plan
+/// and the report (serialized as its word).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Not judged yet.
+    #[default]
+    Open,
+    Met,
+    Missed,
+    /// Missed at its deadline, by no one's judgment.
+    Expired,
+    /// Never judged: its inject was never sent.
+    Void,
+}
+
+impl Verdict {
+    /// A person's judgment: met or missed.
+    pub fn judged(met: bool) -> Verdict {
+        if met { Verdict::Met } else { Verdict::Missed }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Open => "open",
+            Verdict::Met => "met",
+            Verdict::Missed => "missed",
+            Verdict::Expired => "expired",
+            Verdict::Void => "void",
+        }
+    }
+}
+
+/// Where a contingency stands, in the same words everywhere (serialized as its word).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub enum Standing {
+    /// Its condition may still hold (or the run stopped first).
+    #[default]
+    #[serde(rename = "armed")]
+    Armed,
+    #[serde(rename = "triggered")]
+    Triggered,
+    /// Its condition can no longer hold.
+    #[serde(rename = "not triggered")]
+    NotTriggered,
+}
+
+impl Standing {
+    pub fn word(self) -> &'static str {
+        match self {
+            Standing::Armed => "armed",
+            Standing::Triggered => "triggered",
+            Standing::NotTriggered => "not triggered",
+        }
+    }
+}
+
+impl ConditionalState {
+    /// Where it stands, and why (the condition that held, or why it cannot).
+    pub fn standing(&self) -> (Standing, Option<&str>) {
+        match self {
+            ConditionalState::Armed => (Standing::Armed, None),
+            ConditionalState::Triggered(_, why) => (Standing::Triggered, Some(why)),
+            ConditionalState::NotTriggered(why) => (Standing::NotTriggered, Some(why)),
         }
     }
 }
@@ -1198,7 +1271,7 @@ pub struct ExpectationView {
     /// Its deadline as the clock now stands; `None` until its inject is sent.
     pub due: Option<DateTime<Utc>>,
     /// `met`, `missed`, `expired` or `void`; `None` while open.
-    pub outcome: Option<&'static str>,
+    pub outcome: Option<Verdict>,
     pub by: Option<String>,
     pub at: Option<DateTime<Utc>>,
     pub note: Option<String>,
@@ -1210,7 +1283,7 @@ pub struct ContingencyView {
     pub id: String,
     pub condition: String,
     /// `armed`, `triggered` or `not triggered`.
-    pub state: &'static str,
+    pub state: Standing,
     pub because: Option<String>,
 }
 
@@ -1236,10 +1309,10 @@ impl Views {
                     // What is past stays past: an expired deadline stays where it
                     // expired, whatever holds and shifts came after.
                     due: match &s.judged {
-                        Some(j) if j.word() == "expired" => Some(j.at),
+                        Some(j) if j.verdict() == Verdict::Expired => Some(j.at),
                         _ => s.due.map(|d| crate::timeline::moved(d, shift)),
                     },
-                    outcome: s.judged.as_ref().map(Judged::word),
+                    outcome: s.judged.as_ref().map(Judged::verdict),
                     by: s
                         .judged
                         .as_ref()
@@ -1253,16 +1326,12 @@ impl Views {
                 .iter()
                 .zip(&state.conditionals)
                 .map(|(m, s)| {
-                    let (state, because) = match s {
-                        ConditionalState::Armed => ("armed", None),
-                        ConditionalState::Triggered(_, why) => ("triggered", Some(why.clone())),
-                        ConditionalState::NotTriggered(why) => ("not triggered", Some(why.clone())),
-                    };
+                    let (state, because) = s.standing();
                     ContingencyView {
                         id: m.id.clone(),
                         condition: m.text.clone(),
                         state,
-                        because,
+                        because: because.map(String::from),
                     }
                 })
                 .collect(),

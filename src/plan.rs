@@ -90,7 +90,7 @@ pub fn text_resolved(
             .map(|e| {
                 [
                     e.id.clone(),
-                    e.outcome.unwrap_or("open").to_string(),
+                    e.outcome.unwrap_or_default().word().to_string(),
                     e.at.map_or(String::new(), |at| offset_of(t, at)),
                     clip(&e.action, 60),
                 ]
@@ -104,7 +104,7 @@ pub fn text_resolved(
     let not: Vec<[String; 2]> = views
         .contingencies
         .iter()
-        .filter(|c| c.state != "triggered")
+        .filter(|c| c.state != crate::adaptive::Standing::Triggered)
         .map(|c| [c.id.clone(), c.because.clone().unwrap_or_default()])
         .collect();
     if !not.is_empty() {

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::adaptive::{Standing, Verdict};
 use crate::event::Event;
 use crate::fold::{Fold, Lateness, Status, Totals};
 use crate::journal::{PlanRow, Record, Replay, parse_time, time_text};
@@ -113,7 +114,7 @@ pub struct Expected {
     /// The deadline's instant once its inject was sent, else as the scenario states it.
     pub deadline: String,
     /// `met`, `missed`, `expired`, `void`, or `open`.
-    pub outcome: String,
+    pub outcome: Verdict,
     pub at: Option<String>,
     /// Who judged: `page`, `command`, `terminal`, `assumed`, or `deadline`.
     pub source: Option<String>,
@@ -128,7 +129,7 @@ pub struct Contingency {
     pub inject: String,
     pub condition: String,
     /// `triggered`, `not triggered`, or `armed` (the run stopped first).
-    pub outcome: String,
+    pub outcome: Standing,
     /// Which condition triggered it, or why it could not.
     pub because: Option<String>,
     pub at: Option<String>,
@@ -193,7 +194,6 @@ impl Report {
                         action: e.action.clone(),
                         team: e.team.clone(),
                         deadline: e.deadline.clone(),
-                        outcome: "open".into(),
                         ..Expected::default()
                     })
                     .collect()
@@ -206,7 +206,6 @@ impl Report {
                     .map(|c| Contingency {
                         inject: c.inject.clone(),
                         condition: c.condition.clone(),
-                        outcome: "armed".into(),
                         ..Contingency::default()
                     })
                     .collect()
@@ -248,19 +247,20 @@ impl Report {
                 } => {
                     if let Some(i) = expected(id, &mut expectations) {
                         let x = &mut expectations[i];
-                        let word = if matches!(
+                        let verdict = if matches!(
                             e,
                             Event::Control {
                                 action: crate::action::Action::Met(..),
                                 ..
                             }
                         ) {
-                            "met"
+                            Verdict::Met
                         } else {
-                            "missed"
+                            Verdict::Missed
                         };
-                        if x.outcome == "open" {
-                            x.outcome = word.into();
+                        let word = verdict.word();
+                        if x.outcome == Verdict::Open {
+                            x.outcome = verdict;
                             x.at = Some(time_text(*at));
                             x.source = Some(source.name().into());
                             x.note = note.clone();
@@ -288,7 +288,7 @@ impl Report {
                 } => {
                     if let Some((word, id)) = which.split_once(':')
                         && let Some(i) = expected(id, &mut expectations)
-                        && expectations[i].outcome == word
+                        && expectations[i].outcome.word() == word
                     {
                         let x = &mut expectations[i];
                         x.later.push(format!(
@@ -296,7 +296,7 @@ impl Report {
                             time_text(*at),
                             source.name()
                         ));
-                        x.outcome = "open".into();
+                        x.outcome = Verdict::Open;
                         x.at = None;
                         x.source = None;
                         x.note = None;
@@ -307,15 +307,14 @@ impl Report {
                     expectation, at, ..
                 } => {
                     if let Some(i) = expected(expectation, &mut expectations)
-                        && expectations[i].outcome == "open"
+                        && expectations[i].outcome == Verdict::Open
                     {
                         let x = &mut expectations[i];
                         x.outcome = if matches!(e, Event::Expired { .. }) {
-                            "expired"
+                            Verdict::Expired
                         } else {
-                            "void"
-                        }
-                        .into();
+                            Verdict::Void
+                        };
                         x.at = Some(time_text(*at));
                         x.source = Some("deadline".into());
                         if let Event::Void { reason, .. } = e {
@@ -335,11 +334,10 @@ impl Report {
                 } => {
                     if let Some(c) = contingencies.iter_mut().find(|c| &c.inject == inject) {
                         c.outcome = if matches!(e, Event::Triggered { .. }) {
-                            "triggered"
+                            Standing::Triggered
                         } else {
-                            "not triggered"
-                        }
-                        .into();
+                            Standing::NotTriggered
+                        };
                         c.because = Some(because.clone());
                         c.at = Some(time_text(*at));
                     }
@@ -517,7 +515,7 @@ impl Report {
                         x.action.clone(),
                         x.team.clone().unwrap_or_default(),
                         x.deadline.clone(),
-                        x.outcome.clone(),
+                        x.outcome.word().to_string(),
                         x.at.clone().unwrap_or_default(),
                         x.source.clone().unwrap_or_default(),
                         note,
@@ -540,7 +538,7 @@ impl Report {
                     [
                         c.inject.clone(),
                         c.condition.clone(),
-                        c.outcome.clone(),
+                        c.outcome.word().to_string(),
                         c.because.clone().unwrap_or_default(),
                         c.at.clone().unwrap_or_default(),
                     ]
@@ -745,12 +743,12 @@ impl Report {
                     out,
                     "<tr class=\"expectation\" data-id=\"{}\" data-outcome=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     esc(&x.id),
-                    esc(&x.outcome),
+                    esc(x.outcome.word()),
                     esc(&x.id),
                     esc(&x.action),
                     esc(x.team.as_deref().unwrap_or("")),
                     esc(&x.deadline),
-                    esc(&x.outcome),
+                    esc(x.outcome.word()),
                     esc(x.at.as_deref().unwrap_or("")),
                     esc(x.source.as_deref().unwrap_or("")),
                     esc(note.trim())
@@ -765,10 +763,10 @@ impl Report {
                     out,
                     "<tr class=\"contingency\" data-inject=\"{}\" data-outcome=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     esc(&c.inject),
-                    esc(&c.outcome),
+                    esc(c.outcome.word()),
                     esc(&c.inject),
                     esc(&c.condition),
-                    esc(&c.outcome),
+                    esc(c.outcome.word()),
                     esc(c.because.as_deref().unwrap_or("")),
                     esc(c.at.as_deref().unwrap_or(""))
                 );
@@ -911,9 +909,9 @@ impl Report {
                     );
                 }
                 if let Some(j) = judged {
-                    let c = match x_.outcome.as_str() {
-                        "met" => "#2e7d32",
-                        "void" => "#6d4c41",
+                    let c = match x_.outcome {
+                        Verdict::Met => "#2e7d32",
+                        Verdict::Void => "#6d4c41",
                         _ => "#c62828",
                     };
                     let (cx, top_y) = (x(*j), mid - 5.0);
@@ -921,9 +919,9 @@ impl Report {
                         out,
                         "<g class=\"judgment\" data-id=\"{}\" data-outcome=\"{}\"><title>{} {} at {} ({})</title><path d=\"M{cx:.1} {top_y} l5 10 h-10 z\" fill=\"{c}\"/></g>",
                         esc(&x_.id),
-                        esc(&x_.outcome),
+                        esc(x_.outcome.word()),
                         esc(&x_.id),
-                        esc(&x_.outcome),
+                        esc(x_.outcome.word()),
                         esc(x_.at.as_deref().unwrap_or("")),
                         esc(x_.source.as_deref().unwrap_or(""))
                     );

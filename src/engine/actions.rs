@@ -310,7 +310,7 @@ impl<D: Dispatch> Engine<D> {
             met,
             ..
         } = b.judgments.remove(i);
-        let word = if met { "met" } else { "missed" };
+        let word = crate::adaptive::Verdict::judged(met).word();
         let what = format!(
             "the judgment of {id} ({word}, by {} at {})",
             judged_by.as_deref().unwrap_or("someone"),
@@ -472,7 +472,7 @@ impl<D: Dispatch> Engine<D> {
                 .await?
                 .is_ok()
             {
-                let word = if met { "met" } else { "missed" };
+                let word = crate::adaptive::Verdict::judged(met).word();
                 judged = format!(" (and judged {id} {word}, so its other branch will not fire)");
             }
         }

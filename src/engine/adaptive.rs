@@ -252,7 +252,7 @@ impl<D: Dispatch> Engine<D> {
         };
         let now = self.clock.now();
         let base = cursor.clock.base(now);
-        let word = if met { "met" } else { "missed" };
+        let word = crate::adaptive::Verdict::judged(met).word();
         match b
             .state
             .on_judge(&b.model, e, met, (now, base), source, note)

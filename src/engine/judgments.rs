@@ -36,7 +36,7 @@ impl<D: Dispatch> Engine<D> {
                 self.when(prior.at, &cursor.clock)
             ));
         }
-        let word = if met { "met" } else { "missed" };
+        let word = crate::adaptive::Verdict::judged(met).word();
         let mut trial = b.state.clone();
         let base = cursor.clock.base(now);
         let mut list = Vec::new();
@@ -150,7 +150,7 @@ impl<D: Dispatch> Engine<D> {
                 ),
             });
         };
-        let word = |met: bool| if met { "met" } else { "missed" };
+        let word = |met: bool| crate::adaptive::Verdict::judged(met).word();
         if correct_to == Some(met) {
             return Err(format!(
                 "`{id}` was already judged {} (by {} at {})",

@@ -539,7 +539,7 @@ impl<D: Dispatch> Engine<D> {
                 c.text
             );
             if let Some((e, met)) = c.judgment() {
-                let word = if met { "met" } else { "missed" };
+                let word = crate::adaptive::Verdict::judged(met).word();
                 let id = &b.model.expectations[e].id;
                 text.push_str(&format!(": this judges {id} {word}"));
                 list.push(Consequence {
