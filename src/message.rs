@@ -289,6 +289,23 @@ impl<'a> Fields<'a> {
     fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
+
+    /// The text of `field`; `None` when it is missing or null, or when it is not a
+    /// string (said in `out`).
+    fn text(&self, field: &str, out: &mut Vec<Violation>) -> Option<String> {
+        match self.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                out.push(Violation::new(
+                    field,
+                    format!("`{field}` must be a string, found {}", json_kind(other)),
+                    None,
+                ));
+                None
+            }
+        }
+    }
 }
 
 /// Whether a body is a website hack (or its restore) rather than an article.
@@ -498,22 +515,21 @@ fn check_message(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -
     let hack = is_hack(body);
     let body = Fields(body);
     let mut out = Vec::new();
-    let text = |field: &str, out: &mut Vec<Violation>| -> Option<String> {
-        match body.get(field) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => {
-                out.push(Violation::new(
-                    field,
-                    format!("`{field}` must be a string, found {}", json_kind(other)),
-                    None,
-                ));
-                None
-            }
-        }
-    };
+    let channel = check_sender(&body, channel_ok, &mut out);
+    check_content(&body, channel.as_deref(), hack, &mut out);
+    check_recipients(&body, &mut out);
+    check_details(&body, &mut out);
+    out
+}
 
-    match text("persona", &mut out) {
+/// Who sends a message and where: a persona, and a channel `channel_ok` accepts; the
+/// channel, when it is a string.
+fn check_sender(
+    body: &Fields,
+    channel_ok: &dyn Fn(&str) -> bool,
+    out: &mut Vec<Violation>,
+) -> Option<String> {
+    match body.text("persona", out) {
         None if !out.iter().any(|v| v.field == "persona") => out.push(Violation::new(
             "persona",
             "`persona` is missing",
@@ -527,7 +543,7 @@ fn check_message(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -
         }
         _ => {}
     }
-    let channel = text("channel", &mut out);
+    let channel = body.text("channel", out);
     match &channel {
         None if !out.iter().any(|v| v.field == "channel") => out.push(Violation::new(
             "channel",
@@ -546,11 +562,17 @@ fn check_message(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -
         }
         _ => {}
     }
+    channel
+}
+
+/// What a message shows: its texts are strings, a website article (not a `hack`) has a
+/// title, a hack its `is_hacked`, flags are 1 or 0, and a hack's image is a URL.
+fn check_content(body: &Fields, channel: Option<&str>, hack: bool, out: &mut Vec<Violation>) {
     for field in ["subject", "body", "title", "subtitle", "hacked_image"] {
-        text(field, &mut out);
+        body.text(field, out);
     }
 
-    if channel.as_deref() == Some("websites") && !hack {
+    if channel == Some("websites") && !hack {
         match body.get("title") {
             Some(Value::String(t)) if !t.trim().is_empty() => {}
             Some(Value::String(_)) => out.push(Violation::new(
@@ -595,7 +617,7 @@ fn check_message(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -
             ));
         }
     }
-    if let Some(url) = text("hacked_image", &mut Vec::new())
+    if let Some(url) = body.text("hacked_image", &mut Vec::new())
         && !is_http_url(&url)
     {
         out.push(Violation::new(
@@ -604,9 +626,12 @@ fn check_message(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -
             None,
         ));
     }
+}
 
-    // Recipients.
-    let kind = text("type", &mut out);
+/// Whom a message is for: a `type` with what it needs (`team_id`, or `to` or
+/// `player_email`), a numeric team id, and well-formed addresses.
+fn check_recipients(body: &Fields, out: &mut Vec<Violation>) {
+    let kind = body.text("type", out);
     match kind.as_deref() {
         None if !out.iter().any(|v| v.field == "type") => out.push(Violation::new(
             "type",
@@ -640,17 +665,20 @@ fn check_message(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -
         )),
     }
     for field in ["to", "player_email"] {
-        if let Some(addr) = text(field, &mut out) {
-            check_addresses(field, &addr, false, &mut out);
+        if let Some(addr) = body.text(field, out) {
+            check_addresses(field, &addr, false, out);
         }
     }
     for field in ADDRESS_LIST_FIELDS {
-        if let Some(list) = text(field, &mut out) {
-            check_addresses(field, &list, true, &mut out);
+        if let Some(list) = body.text(field, out) {
+            check_addresses(field, &list, true, out);
         }
     }
+}
 
-    if let Some(s) = text("sentiment", &mut out)
+/// The rest of a message: its sentiment, its counts, its unix time `ts`, its assets.
+fn check_details(body: &Fields, out: &mut Vec<Violation>) {
+    if let Some(s) = body.text("sentiment", out)
         && !SENTIMENTS.contains(&s.as_str())
     {
         out.push(Violation::new(
@@ -683,9 +711,8 @@ fn check_message(body: &Map<String, Value>, channel_ok: &dyn Fn(&str) -> bool) -
         _ => {}
     }
     if let Some(assets) = body.get("assets") {
-        check_assets(assets, &mut out);
+        check_assets(assets, out);
     }
-    out
 }
 
 fn check_assets(assets: &Value, out: &mut Vec<Violation>) {

@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use crate::adaptive::{Standing, Verdict};
 use crate::event::Event;
-use crate::fold::{Fold, Lateness, Status, Totals};
-use crate::journal::{PlanRow, Record, Replay, parse_time, time_text};
+use crate::fold::{Fold, Lateness, Slot, Status, Totals};
+use crate::journal::{PlanRow, Record, Replay, RunHeader, parse_time, time_text};
 
 /// An instant in the report's JSON: as the report shows every instant ([`time_text`]).
 fn instant<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
@@ -165,27 +165,20 @@ fn colour(status: &str) -> &'static str {
         .map_or("#000000", |(_, c)| c)
 }
 
-impl Report {
-    /// Fold a journal's text into a report.
-    pub fn from_journal(text: &str) -> Report {
-        let replay = Replay::parse(text);
-        let last = replay.runs.last();
-        // The newest plan lists every occurrence, started or not.
-        let plan = replay.runs.iter().rev().find_map(|h| h.plan.as_ref());
-        let mut fold = Fold::new();
-        let mut planned: HashMap<&str, &PlanRow> = HashMap::new();
-        for p in plan.into_iter().flatten() {
-            fold.seed(p.key.clone());
-            planned.insert(&p.key, p);
-        }
-        let mut actions = Vec::new();
-        let mut runs_seen = 0;
-        let head = replay
-            .runs
+/// A run's expected actions and contingencies, as the journal's events judge them.
+struct Judged {
+    expectations: Vec<Expected>,
+    contingencies: Vec<Contingency>,
+}
+
+impl Judged {
+    /// Those of the newest run in `runs` that has any, none judged yet.
+    fn declared(runs: &[RunHeader]) -> Judged {
+        let head = runs
             .iter()
             .rev()
             .find(|h| !h.expectations.is_empty() || !h.contingencies.is_empty());
-        let mut expectations: Vec<Expected> = head
+        let expectations: Vec<Expected> = head
             .map(|h| {
                 h.expectations
                     .iter()
@@ -199,7 +192,7 @@ impl Report {
                     .collect()
             })
             .unwrap_or_default();
-        let mut contingencies: Vec<Contingency> = head
+        let contingencies: Vec<Contingency> = head
             .map(|h| {
                 h.contingencies
                     .iter()
@@ -211,239 +204,292 @@ impl Report {
                     .collect()
             })
             .unwrap_or_default();
+        Judged {
+            expectations,
+            contingencies,
+        }
+    }
+
+    /// Where the expected action `id` is.
+    fn expected(&self, id: &str) -> Option<usize> {
+        self.expectations.iter().position(|x| x.id == id)
+    }
+
+    /// Take in one event: a deadline set, a judgment made or taken back, an expected
+    /// action expired or void, a contingency's condition come to something.
+    fn heard(&mut self, e: &Event) {
+        match e {
+            Event::Due {
+                expectation, due, ..
+            } => {
+                if let Some(i) = self.expected(expectation) {
+                    self.expectations[i].deadline = time_text(*due);
+                }
+            }
+            Event::Control {
+                at,
+                action:
+                    crate::action::Action::Met(id, note) | crate::action::Action::Missed(id, note),
+                source,
+                ..
+            } => {
+                if let Some(i) = self.expected(id) {
+                    let x = &mut self.expectations[i];
+                    let verdict = if matches!(
+                        e,
+                        Event::Control {
+                            action: crate::action::Action::Met(..),
+                            ..
+                        }
+                    ) {
+                        Verdict::Met
+                    } else {
+                        Verdict::Missed
+                    };
+                    let word = verdict.word();
+                    if x.outcome == Verdict::Open {
+                        x.outcome = verdict;
+                        x.at = Some(time_text(*at));
+                        x.source = Some(source.name().into());
+                        x.note = note.clone();
+                    } else {
+                        x.later.push(format!(
+                            "{word} at {} ({}){}",
+                            time_text(*at),
+                            source.name(),
+                            note.as_ref().map_or(String::new(), |n| format!(": {n}"))
+                        ));
+                    }
+                }
+            }
+            // A judgment taken back (undone, or corrected): open again, kept in its
+            // history.
+            Event::Control {
+                at,
+                action:
+                    crate::action::Action::Undo {
+                        judgment: Some(which),
+                        ..
+                    },
+                source,
+                ..
+            } => {
+                if let Some((word, id)) = which.split_once(':')
+                    && let Some(i) = self.expected(id)
+                    && self.expectations[i].outcome.word() == word
+                {
+                    let x = &mut self.expectations[i];
+                    x.later.push(format!(
+                        "{word} taken back at {} ({})",
+                        time_text(*at),
+                        source.name()
+                    ));
+                    x.outcome = Verdict::Open;
+                    x.at = None;
+                    x.source = None;
+                    x.note = None;
+                }
+            }
+            Event::Expired { expectation, at }
+            | Event::Void {
+                expectation, at, ..
+            } => {
+                if let Some(i) = self.expected(expectation)
+                    && self.expectations[i].outcome == Verdict::Open
+                {
+                    let x = &mut self.expectations[i];
+                    x.outcome = if matches!(e, Event::Expired { .. }) {
+                        Verdict::Expired
+                    } else {
+                        Verdict::Void
+                    };
+                    x.at = Some(time_text(*at));
+                    x.source = Some("deadline".into());
+                    if let Event::Void { reason, .. } = e {
+                        x.note = Some(reason.clone());
+                    }
+                }
+            }
+            Event::Triggered {
+                inject,
+                because,
+                at,
+            }
+            | Event::NotTriggered {
+                inject,
+                because,
+                at,
+            } => {
+                if let Some(c) = self.contingencies.iter_mut().find(|c| &c.inject == inject) {
+                    c.outcome = if matches!(e, Event::Triggered { .. }) {
+                        Standing::Triggered
+                    } else {
+                        Standing::NotTriggered
+                    };
+                    c.because = Some(because.clone());
+                    c.at = Some(time_text(*at));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The note an event records, with its instant (its offset from T0 not yet known).
+fn note_of(e: &Event) -> Option<(DateTime<Utc>, Note)> {
+    let n = crate::board::NoteView::of(e)?;
+    Some((
+        n.at,
+        Note {
+            at: time_text(n.at),
+            offset: None,
+            by: n.by,
+            source: n.source.into(),
+            text: n.text,
+            key: n.key,
+            expectation: n.expectation,
+        },
+    ))
+}
+
+/// The run's action a journal line records: a start or restart, an end, a director's
+/// control.
+fn action_of(record: &Record) -> Option<Action> {
+    match record {
+        Record::Run(h) => {
+            // A run resumed after a stop "restarts"; "resume" is a hold's release.
+            let what = if h.resumes.is_some() {
+                "restart"
+            } else {
+                "start"
+            };
+            let mode = if h.dry_run { "dry run" } else { "live" };
+            Some(Action {
+                at: show(parse_time(&h.started_at), &h.started_at),
+                what: what.into(),
+                detail: format!(
+                    "run {} ({mode}, T0 {}, {} occurrences)",
+                    short(&h.run_id),
+                    show(parse_time(&h.t0), &h.t0),
+                    h.occurrences
+                ),
+            })
+        }
+        Record::End { at, reason } => Some(Action {
+            at: show(*at, "-"),
+            what: "end".into(),
+            detail: reason.clone(),
+        }),
+        Record::Event(Event::Control {
+            at,
+            action,
+            moved_ms,
+            source,
+            by,
+        }) => {
+            let mut detail = action.key().unwrap_or_default().to_string();
+            if let Some(ms) = moved_ms {
+                let sep = if detail.is_empty() { "" } else { " " };
+                detail = format!("{detail}{sep}{:.3} s", *ms as f64 / 1000.0);
+            }
+            let who = by.as_deref().map_or(String::new(), |b| format!(", by {b}"));
+            let detail = format!("{detail} (from the {}{who})", source.name())
+                .trim()
+                .to_string();
+            Some(Action {
+                at: time_text(*at),
+                what: action.name().into(),
+                detail,
+            })
+        }
+        Record::Event(_) => None,
+    }
+}
+
+/// The run's T0. Instants are journaled to the microsecond; T0 may carry nanoseconds:
+/// they are cut, or an offset would read a microsecond short (T+00:01:59.999).
+fn t0_of(run: Option<&RunHeader>) -> Option<DateTime<Utc>> {
+    run.and_then(|h| chrono::DateTime::parse_from_rfc3339(&h.t0).ok())
+        .map(|t| {
+            let t = t.to_utc();
+            t - chrono::TimeDelta::nanoseconds(i64::from(t.timestamp_subsec_nanos() % 1000))
+        })
+}
+
+/// The instant `t` after `t0`: `T+01:30:00` (`T+00:00:00` before it).
+fn offset_from(t0: Option<DateTime<Utc>>, t: Option<DateTime<Utc>>) -> Option<String> {
+    let micros = (t? - t0?).num_microseconds()?;
+    let after = std::time::Duration::from_micros(u64::try_from(micros.max(0)).ok()?);
+    Some(crate::plan::show_offset(after))
+}
+
+/// The scenario's name for an id, beside the id.
+fn named(name: Option<&str>, id: &str) -> String {
+    match name {
+        Some(n) if !id.is_empty() => format!("{n} ({id})"),
+        _ => id.to_string(),
+    }
+}
+
+/// The row of occurrence `key`: its slot in the fold, with what its row of the plan
+/// says of it.
+fn row(key: &str, slot: &Slot, plan: Option<&PlanRow>, t0: Option<DateTime<Utc>>) -> Row {
+    let planned_at = slot
+        .planned
+        .or_else(|| plan.and_then(|p| parse_time(&p.planned_at)));
+    Row {
+        key: key.to_string(),
+        offset: offset_from(t0, planned_at),
+        channel: plan.map(|p| p.channel.clone()).unwrap_or_default(),
+        persona: plan.map_or_else(String::new, |p| {
+            named(p.persona_name.as_deref(), &p.persona)
+        }),
+        to: plan.map_or_else(String::new, |p| named(p.to_name.as_deref(), &p.to)),
+        planned_at,
+        sent_at: slot.at.filter(|_| slot.status != Status::Skipped),
+        lateness_ms: slot.lateness_ms,
+        status: slot.word(),
+        late: slot.late,
+        attempts: slot.attempts,
+        http_status: slot.http_status,
+        message_id: slot.message_id.as_deref().map(String::from),
+        error: slot.error.as_deref().map(String::from),
+    }
+}
+
+impl Report {
+    /// Fold a journal's text into a report.
+    pub fn from_journal(text: &str) -> Report {
+        let replay = Replay::parse(text);
+        let last = replay.runs.last();
+        // The newest plan lists every occurrence, started or not.
+        let plan = replay.runs.iter().rev().find_map(|h| h.plan.as_ref());
+        let mut fold = Fold::new();
+        let mut planned: HashMap<&str, &PlanRow> = HashMap::new();
+        for p in plan.into_iter().flatten() {
+            fold.seed(p.key.clone());
+            planned.insert(&p.key, p);
+        }
+        let mut judged = Judged::declared(&replay.runs);
         let mut notes: Vec<(DateTime<Utc>, Note)> = Vec::new();
         for record in &replay.records {
             let Record::Event(e) = record else { continue };
-            if let Some(n) = crate::board::NoteView::of(e) {
-                notes.push((
-                    n.at,
-                    Note {
-                        at: time_text(n.at),
-                        offset: None,
-                        by: n.by,
-                        source: n.source.into(),
-                        text: n.text,
-                        key: n.key,
-                        expectation: n.expectation,
-                    },
-                ));
-            }
-            let expected =
-                |id: &str, list: &mut Vec<Expected>| list.iter().position(|x| x.id == id);
-            match e {
-                Event::Due {
-                    expectation, due, ..
-                } => {
-                    if let Some(i) = expected(expectation, &mut expectations) {
-                        expectations[i].deadline = time_text(*due);
-                    }
-                }
-                Event::Control {
-                    at,
-                    action:
-                        crate::action::Action::Met(id, note) | crate::action::Action::Missed(id, note),
-                    source,
-                    ..
-                } => {
-                    if let Some(i) = expected(id, &mut expectations) {
-                        let x = &mut expectations[i];
-                        let verdict = if matches!(
-                            e,
-                            Event::Control {
-                                action: crate::action::Action::Met(..),
-                                ..
-                            }
-                        ) {
-                            Verdict::Met
-                        } else {
-                            Verdict::Missed
-                        };
-                        let word = verdict.word();
-                        if x.outcome == Verdict::Open {
-                            x.outcome = verdict;
-                            x.at = Some(time_text(*at));
-                            x.source = Some(source.name().into());
-                            x.note = note.clone();
-                        } else {
-                            x.later.push(format!(
-                                "{word} at {} ({}){}",
-                                time_text(*at),
-                                source.name(),
-                                note.as_ref().map_or(String::new(), |n| format!(": {n}"))
-                            ));
-                        }
-                    }
-                }
-                // A judgment taken back (undone, or corrected): open again, kept in
-                // its history.
-                Event::Control {
-                    at,
-                    action:
-                        crate::action::Action::Undo {
-                            judgment: Some(which),
-                            ..
-                        },
-                    source,
-                    ..
-                } => {
-                    if let Some((word, id)) = which.split_once(':')
-                        && let Some(i) = expected(id, &mut expectations)
-                        && expectations[i].outcome.word() == word
-                    {
-                        let x = &mut expectations[i];
-                        x.later.push(format!(
-                            "{word} taken back at {} ({})",
-                            time_text(*at),
-                            source.name()
-                        ));
-                        x.outcome = Verdict::Open;
-                        x.at = None;
-                        x.source = None;
-                        x.note = None;
-                    }
-                }
-                Event::Expired { expectation, at }
-                | Event::Void {
-                    expectation, at, ..
-                } => {
-                    if let Some(i) = expected(expectation, &mut expectations)
-                        && expectations[i].outcome == Verdict::Open
-                    {
-                        let x = &mut expectations[i];
-                        x.outcome = if matches!(e, Event::Expired { .. }) {
-                            Verdict::Expired
-                        } else {
-                            Verdict::Void
-                        };
-                        x.at = Some(time_text(*at));
-                        x.source = Some("deadline".into());
-                        if let Event::Void { reason, .. } = e {
-                            x.note = Some(reason.clone());
-                        }
-                    }
-                }
-                Event::Triggered {
-                    inject,
-                    because,
-                    at,
-                }
-                | Event::NotTriggered {
-                    inject,
-                    because,
-                    at,
-                } => {
-                    if let Some(c) = contingencies.iter_mut().find(|c| &c.inject == inject) {
-                        c.outcome = if matches!(e, Event::Triggered { .. }) {
-                            Standing::Triggered
-                        } else {
-                            Standing::NotTriggered
-                        };
-                        c.because = Some(because.clone());
-                        c.at = Some(time_text(*at));
-                    }
-                }
-                _ => {}
-            }
+            notes.extend(note_of(e));
+            judged.heard(e);
         }
-        for record in &replay.records {
-            match record {
-                Record::Run(h) => {
-                    runs_seen += 1;
-                    // A run resumed after a stop "restarts"; "resume" is a hold's release.
-                    let what = if h.resumes.is_some() {
-                        "restart"
-                    } else {
-                        "start"
-                    };
-                    let mode = if h.dry_run { "dry run" } else { "live" };
-                    actions.push(Action {
-                        at: show(parse_time(&h.started_at), &h.started_at),
-                        what: what.into(),
-                        detail: format!(
-                            "run {} ({mode}, T0 {}, {} occurrences)",
-                            short(&h.run_id),
-                            show(parse_time(&h.t0), &h.t0),
-                            h.occurrences
-                        ),
-                    });
-                }
-                Record::End { at, reason } => actions.push(Action {
-                    at: show(*at, "-"),
-                    what: "end".into(),
-                    detail: reason.clone(),
-                }),
-                Record::Event(Event::Control {
-                    at,
-                    action,
-                    moved_ms,
-                    source,
-                    by,
-                }) => {
-                    let mut detail = action.key().unwrap_or_default().to_string();
-                    if let Some(ms) = moved_ms {
-                        let sep = if detail.is_empty() { "" } else { " " };
-                        detail = format!("{detail}{sep}{:.3} s", *ms as f64 / 1000.0);
-                    }
-                    let who = by.as_deref().map_or(String::new(), |b| format!(", by {b}"));
-                    let detail = format!("{detail} (from the {}{who})", source.name())
-                        .trim()
-                        .to_string();
-                    actions.push(Action {
-                        at: time_text(*at),
-                        what: action.name().into(),
-                        detail,
-                    });
-                }
-                Record::Event(_) => {}
-            }
-        }
+        let actions = replay.records.iter().filter_map(action_of).collect();
+        let runs_seen = replay
+            .records
+            .iter()
+            .filter(|r| matches!(r, Record::Run(_)))
+            .count();
         // The same fold a resume makes: a request never started is pending, not uncertain.
         let fold = replay.fold_into(fold);
         let (totals, lateness) = fold.totals();
-        // Instants are journaled to the microsecond; T0 may carry nanoseconds: cut them,
-        // or an offset reads a microsecond short (T+00:01:59.999).
-        let t0 = last
-            .and_then(|h| chrono::DateTime::parse_from_rfc3339(&h.t0).ok())
-            .map(|t| {
-                let t = t.to_utc();
-                t - chrono::TimeDelta::nanoseconds(i64::from(t.timestamp_subsec_nanos() % 1000))
-            });
-        let offset = |t: Option<DateTime<Utc>>| {
-            let micros = (t? - t0?).num_microseconds()?;
-            let after = std::time::Duration::from_micros(u64::try_from(micros.max(0)).ok()?);
-            Some(crate::plan::show_offset(after))
-        };
-        // The scenario's name for an id, beside the id.
-        let named = |name: &Option<String>, id: &String| match name {
-            Some(n) if !id.is_empty() => format!("{n} ({id})"),
-            _ => id.clone(),
-        };
+        let t0 = t0_of(last);
         let rows = fold
             .iter()
-            .map(|(key, slot)| {
-                let plan = planned.get(key);
-                let text =
-                    |f: fn(&PlanRow) -> &String| plan.map(|p| f(p).clone()).unwrap_or_default();
-                let planned_at = slot
-                    .planned
-                    .or_else(|| plan.and_then(|p| parse_time(&p.planned_at)));
-                Row {
-                    key: key.to_string(),
-                    offset: offset(planned_at),
-                    channel: text(|p| &p.channel),
-                    persona: plan.map_or_else(String::new, |p| named(&p.persona_name, &p.persona)),
-                    to: plan.map_or_else(String::new, |p| named(&p.to_name, &p.to)),
-                    planned_at,
-                    sent_at: slot.at.filter(|_| slot.status != Status::Skipped),
-                    lateness_ms: slot.lateness_ms,
-                    status: slot.word(),
-                    late: slot.late,
-                    attempts: slot.attempts,
-                    http_status: slot.http_status,
-                    message_id: slot.message_id.as_deref().map(String::from),
-                    error: slot.error.as_deref().map(String::from),
-                }
-            })
+            .map(|(key, slot)| row(key, slot, planned.get(key).copied(), t0))
             .collect();
         Report {
             scenario: last.map(|h| h.scenario.clone()).unwrap_or_default(),
@@ -457,12 +503,12 @@ impl Report {
             actions,
             problems: replay.problems,
             rows,
-            expectations,
-            contingencies,
+            expectations: judged.expectations,
+            contingencies: judged.contingencies,
             notes: notes
                 .into_iter()
                 .map(|(at, n)| Note {
-                    offset: offset(Some(at)),
+                    offset: offset_from(t0, Some(at)),
                     ..n
                 })
                 .collect(),
@@ -672,6 +718,23 @@ impl Report {
     /// One self-contained page: summary, an SVG timeline in lanes, the table.
     pub fn html(&self, lanes_by_team: bool) -> String {
         let mut out = String::new();
+        self.html_head(&mut out);
+        self.html_summary(&mut out);
+        out.push_str(&self.svg(lanes_by_team));
+        self.html_actions(&mut out);
+        self.html_notes(&mut out);
+        self.html_expectations(&mut out);
+        self.html_contingencies(&mut out);
+        self.html_rows(&mut out);
+        out.push_str(
+            "<p class=\"foot\">Made by injector from the run's journal.</p></body></html>\n",
+        );
+        out
+    }
+
+    /// The page's head, its title, the scenario's file (under its name) and the
+    /// journal's problems.
+    fn html_head(&self, out: &mut String) {
         let _ = writeln!(
             out,
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body>",
@@ -684,6 +747,11 @@ impl Report {
         for p in &self.problems {
             let _ = writeln!(out, "<p class=\"problem\">Journal problem: {}</p>", esc(p));
         }
+    }
+
+    /// The summary: the totals (also as data attributes), the lateness, and the legend
+    /// of status colours.
+    fn html_summary(&self, out: &mut String) {
         let t = &self.totals;
         let _ = write!(
             out,
@@ -701,78 +769,102 @@ impl Report {
             let _ = write!(out, "<span><i style=\"background:{c}\"></i>{s}</span> ");
         }
         out.push_str("</p></section>\n");
-        out.push_str(&self.svg(lanes_by_team));
-        if !self.actions.is_empty() {
-            out.push_str("<h2>Actions</h2><table class=\"actions\"><tr><th>At</th><th>What</th><th>Detail</th></tr>\n");
-            for a in &self.actions {
-                let _ = writeln!(
-                    out,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(&a.at),
-                    esc(&a.what),
-                    esc(&a.detail)
-                );
-            }
-            out.push_str("</table>\n");
+    }
+
+    /// The run's actions as a table (nothing without any).
+    fn html_actions(&self, out: &mut String) {
+        if self.actions.is_empty() {
+            return;
         }
-        if !self.notes.is_empty() {
-            out.push_str("<h2>Notes</h2><table class=\"notes\"><tr><th>At</th><th>T+</th><th>By</th><th>About</th><th>Note</th></tr>\n");
-            for n in &self.notes {
-                let _ = writeln!(
-                    out,
-                    "<tr class=\"note\" data-by=\"{}\"><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
-                    esc(n.by.as_deref().unwrap_or("")),
-                    esc(&n.at),
-                    esc(n.offset.as_deref().unwrap_or("")),
-                    esc(n.by.as_deref().unwrap_or("-")),
-                    esc(&n.source),
-                    esc(n.key.as_deref().or(n.expectation.as_deref()).unwrap_or("")),
-                    esc(&n.text)
-                );
-            }
-            out.push_str("</table>\n");
+        out.push_str("<h2>Actions</h2><table class=\"actions\"><tr><th>At</th><th>What</th><th>Detail</th></tr>\n");
+        for a in &self.actions {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&a.at),
+                esc(&a.what),
+                esc(&a.detail)
+            );
         }
-        if !self.expectations.is_empty() {
-            out.push_str("<h2>Expected actions</h2><table class=\"expectations\"><tr><th>Id</th><th>Action</th><th>Team</th><th>Deadline</th><th>Outcome</th><th>When</th><th>Source</th><th>Note</th></tr>\n");
-            for x in &self.expectations {
-                let mut note = x.note.clone().unwrap_or_default();
-                for l in &x.later {
-                    note.push_str(&format!(" later: {l}"));
-                }
-                let _ = writeln!(
-                    out,
-                    "<tr class=\"expectation\" data-id=\"{}\" data-outcome=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(&x.id),
-                    esc(x.outcome.word()),
-                    esc(&x.id),
-                    esc(&x.action),
-                    esc(x.team.as_deref().unwrap_or("")),
-                    esc(&x.deadline),
-                    esc(x.outcome.word()),
-                    esc(x.at.as_deref().unwrap_or("")),
-                    esc(x.source.as_deref().unwrap_or("")),
-                    esc(note.trim())
-                );
-            }
-            out.push_str("</table>\n");
+        out.push_str("</table>\n");
+    }
+
+    /// The notes as a table (nothing without any).
+    fn html_notes(&self, out: &mut String) {
+        if self.notes.is_empty() {
+            return;
         }
-        if !self.contingencies.is_empty() {
-            out.push_str("<h2>Contingencies</h2><table class=\"contingencies\"><tr><th>Inject</th><th>When</th><th>Outcome</th><th>Because</th><th>At</th></tr>\n");
-            for c in &self.contingencies {
-                let _ = writeln!(
-                    out,
-                    "<tr class=\"contingency\" data-inject=\"{}\" data-outcome=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(&c.inject),
-                    esc(c.outcome.word()),
-                    esc(&c.inject),
-                    esc(&c.condition),
-                    esc(c.outcome.word()),
-                    esc(c.because.as_deref().unwrap_or("")),
-                    esc(c.at.as_deref().unwrap_or(""))
-                );
-            }
-            out.push_str("</table>\n");
+        out.push_str("<h2>Notes</h2><table class=\"notes\"><tr><th>At</th><th>T+</th><th>By</th><th>About</th><th>Note</th></tr>\n");
+        for n in &self.notes {
+            let _ = writeln!(
+                out,
+                "<tr class=\"note\" data-by=\"{}\"><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
+                esc(n.by.as_deref().unwrap_or("")),
+                esc(&n.at),
+                esc(n.offset.as_deref().unwrap_or("")),
+                esc(n.by.as_deref().unwrap_or("-")),
+                esc(&n.source),
+                esc(n.key.as_deref().or(n.expectation.as_deref()).unwrap_or("")),
+                esc(&n.text)
+            );
         }
+        out.push_str("</table>\n");
+    }
+
+    /// The expected actions and how each was judged, as a table (nothing without any).
+    fn html_expectations(&self, out: &mut String) {
+        if self.expectations.is_empty() {
+            return;
+        }
+        out.push_str("<h2>Expected actions</h2><table class=\"expectations\"><tr><th>Id</th><th>Action</th><th>Team</th><th>Deadline</th><th>Outcome</th><th>When</th><th>Source</th><th>Note</th></tr>\n");
+        for x in &self.expectations {
+            let mut note = x.note.clone().unwrap_or_default();
+            for l in &x.later {
+                note.push_str(&format!(" later: {l}"));
+            }
+            let _ = writeln!(
+                out,
+                "<tr class=\"expectation\" data-id=\"{}\" data-outcome=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&x.id),
+                esc(x.outcome.word()),
+                esc(&x.id),
+                esc(&x.action),
+                esc(x.team.as_deref().unwrap_or("")),
+                esc(&x.deadline),
+                esc(x.outcome.word()),
+                esc(x.at.as_deref().unwrap_or("")),
+                esc(x.source.as_deref().unwrap_or("")),
+                esc(note.trim())
+            );
+        }
+        out.push_str("</table>\n");
+    }
+
+    /// The contingencies and what their conditions came to, as a table (nothing without
+    /// any).
+    fn html_contingencies(&self, out: &mut String) {
+        if self.contingencies.is_empty() {
+            return;
+        }
+        out.push_str("<h2>Contingencies</h2><table class=\"contingencies\"><tr><th>Inject</th><th>When</th><th>Outcome</th><th>Because</th><th>At</th></tr>\n");
+        for c in &self.contingencies {
+            let _ = writeln!(
+                out,
+                "<tr class=\"contingency\" data-inject=\"{}\" data-outcome=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&c.inject),
+                esc(c.outcome.word()),
+                esc(&c.inject),
+                esc(&c.condition),
+                esc(c.outcome.word()),
+                esc(c.because.as_deref().unwrap_or("")),
+                esc(c.at.as_deref().unwrap_or(""))
+            );
+        }
+        out.push_str("</table>\n");
+    }
+
+    /// The occurrences as a table, each status in its colour.
+    fn html_rows(&self, out: &mut String) {
         out.push_str("<h2>Occurrences</h2><table class=\"rows\"><tr>");
         for h in [
             "Key",
@@ -809,10 +901,12 @@ impl Report {
             }
             out.push_str("</tr>\n");
         }
-        out.push_str("</table>\n<p class=\"foot\">Made by injector from the run's journal.</p></body></html>\n");
-        out
+        out.push_str("</table>\n");
     }
 
+    /// The timeline: a lane per channel (or per recipient, `by_team`), a lane for the
+    /// expected actions and one for the notes when there are any, ticks of time, and a
+    /// mark per occurrence from its planned instant to its sent one.
     fn svg(&self, by_team: bool) -> String {
         let points: Vec<Span> = self
             .rows
@@ -848,31 +942,23 @@ impl Report {
         };
         let span = ((end - start).num_milliseconds().max(1)) as f64;
         let mut lanes: Vec<String> = Vec::new();
-        let lane_of = |r: &Row| {
-            let name = if by_team {
-                r.to.clone()
-            } else {
-                r.channel.clone()
-            };
-            if name.is_empty() {
-                "(unknown)".to_string()
-            } else {
-                name
-            }
-        };
         for r in &self.rows {
-            let l = lane_of(r);
+            let l = lane_of(r, by_team);
             if !lanes.contains(&l) {
                 lanes.push(l);
             }
         }
-        let (left, width, lane_h, top) = (140.0, 840.0, 30.0, 30.0);
+        let (lane_h, top) = (LANE_H, TOP);
         let expected_lane = !marks.is_empty();
         let notes_lane = !note_times.is_empty();
         let height = top
             + (lanes.len() + usize::from(expected_lane) + usize::from(notes_lane)) as f64 * lane_h
             + 10.0;
-        let x = |t: DateTime<Utc>| left + (t - start).num_milliseconds() as f64 / span * width;
+        let scale = Scale {
+            start,
+            span,
+            height,
+        };
         let mut out = format!(
             "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1000 {height}\" width=\"1000\" height=\"{height}\" role=\"img\" aria-label=\"timeline\">\n"
         );
@@ -887,127 +973,23 @@ impl Report {
             );
         }
         if expected_lane {
-            let y = top + lanes.len() as f64 * lane_h;
-            let _ = writeln!(
-                out,
-                "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"1000\" height=\"{lane_h}\" fill=\"#fff8e1\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">expected actions</text></g>",
-                y + 19.0
-            );
-            let mid = y + lane_h / 2.0;
-            for (x_, (deadline, judged)) in &marks {
-                if let Some(d) = deadline {
-                    let _ = writeln!(
-                        out,
-                        "<g class=\"deadline\" data-id=\"{}\"><title>deadline of {}: {}</title><line x1=\"{:.1}\" y1=\"{}\" x2=\"{:.1}\" y2=\"{}\" stroke=\"#c62828\" stroke-dasharray=\"3 2\"/></g>",
-                        esc(&x_.id),
-                        esc(&x_.id),
-                        esc(&x_.deadline),
-                        x(*d),
-                        y + 3.0,
-                        x(*d),
-                        y + lane_h - 3.0
-                    );
-                }
-                if let Some(j) = judged {
-                    let c = match x_.outcome {
-                        Verdict::Met => "#2e7d32",
-                        Verdict::Void => "#6d4c41",
-                        _ => "#c62828",
-                    };
-                    let (cx, top_y) = (x(*j), mid - 5.0);
-                    let _ = writeln!(
-                        out,
-                        "<g class=\"judgment\" data-id=\"{}\" data-outcome=\"{}\"><title>{} {} at {} ({})</title><path d=\"M{cx:.1} {top_y} l5 10 h-10 z\" fill=\"{c}\"/></g>",
-                        esc(&x_.id),
-                        esc(x_.outcome.word()),
-                        esc(&x_.id),
-                        esc(x_.outcome.word()),
-                        esc(x_.at.as_deref().unwrap_or("")),
-                        esc(x_.source.as_deref().unwrap_or(""))
-                    );
-                }
-            }
+            svg_expected(&mut out, &scale, lanes.len(), &marks);
         }
         if notes_lane {
-            let y = top + (lanes.len() + usize::from(expected_lane)) as f64 * lane_h;
-            let _ = writeln!(
-                out,
-                "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"1000\" height=\"{lane_h}\" fill=\"#e3f2fd\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">notes</text></g>",
-                y + 19.0
-            );
-            for (n, at) in &note_times {
-                let Some(at) = at else { continue };
-                let _ = writeln!(
-                    out,
-                    "<g class=\"note-mark\" data-by=\"{}\"><title>{} {}: {}</title><rect x=\"{:.1}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"#1565c0\"/></g>",
-                    esc(n.by.as_deref().unwrap_or("")),
-                    esc(&n.at),
-                    esc(n.by.as_deref().unwrap_or(&n.source)),
-                    esc(&n.text),
-                    x(*at) - 4.0,
-                    y + lane_h / 2.0 - 4.0
-                );
-            }
-        }
-        for k in 0..=4 {
-            let t = start + chrono::TimeDelta::milliseconds((span * k as f64 / 4.0) as i64);
-            let xx = x(t);
-            let _ = writeln!(
-                out,
-                "<line x1=\"{xx:.1}\" y1=\"{}\" x2=\"{xx:.1}\" y2=\"{height}\" stroke=\"#e0e0e0\"/><text x=\"{xx:.1}\" y=\"16\" class=\"tick\">{}</text>",
-                top - 4.0,
-                if span < 60_000.0 {
-                    t.format("%H:%M:%S%.3f").to_string()
-                } else {
-                    t.format("%H:%M:%S").to_string()
-                }
+            svg_notes(
+                &mut out,
+                &scale,
+                lanes.len() + usize::from(expected_lane),
+                &note_times,
             );
         }
-        for (r, (planned, actual)) in self.rows.iter().zip(&points) {
-            let lane = lanes.iter().position(|l| *l == lane_of(r)).unwrap_or(0);
-            let y = top + lane as f64 * lane_h + lane_h / 2.0;
-            let c = colour(r.shade());
-            let tip = format!(
-                "{} — {}\nplanned {}\nsent {}\nlateness {}\n{}{}",
-                r.key,
-                r.status,
-                shown(r.planned_at),
-                shown(r.sent_at),
-                r.lateness_ms.map_or("-".into(), |l| format!("{l:.3} ms")),
-                r.message_id
-                    .as_deref()
-                    .map_or(String::new(), |m| format!("message_id {m}\n")),
-                r.error.as_deref().unwrap_or("")
-            );
-            let _ = write!(
-                out,
-                "<g class=\"mark\" data-key=\"{}\" data-status=\"{}\"><title>{}</title>",
-                esc(&r.key),
-                r.status,
-                esc(tip.trim_end())
-            );
-            match (planned, actual) {
-                (Some(p), Some(a)) => {
-                    let _ = write!(
-                        out,
-                        "<line x1=\"{:.1}\" y1=\"{y}\" x2=\"{:.1}\" y2=\"{y}\" stroke=\"{c}\" stroke-width=\"2\"/><circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"none\" stroke=\"{c}\"/><circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"{c}\"/>",
-                        x(*p),
-                        x(*a),
-                        x(*p),
-                        x(*a)
-                    );
-                }
-                (Some(p), None) | (None, Some(p)) => {
-                    let fill = if r.status == "pending" { "none" } else { c };
-                    let _ = write!(
-                        out,
-                        "<circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"{fill}\" stroke=\"{c}\"/>",
-                        x(*p)
-                    );
-                }
-                (None, None) => {}
-            }
-            out.push_str("</g>\n");
+        svg_ticks(&mut out, &scale);
+        for (r, span) in self.rows.iter().zip(&points) {
+            let lane = lanes
+                .iter()
+                .position(|l| *l == lane_of(r, by_team))
+                .unwrap_or(0);
+            svg_mark(&mut out, &scale, lane, r, span);
         }
         out.push_str("</svg>\n");
         out
@@ -1016,6 +998,192 @@ impl Report {
 
 /// Planned and actual instants of a row.
 type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Where the timeline's lanes start, from its left edge.
+const LEFT: f64 = 140.0;
+/// How wide the time axis is.
+const WIDTH: f64 = 840.0;
+/// How tall a lane is.
+const LANE_H: f64 = 30.0;
+/// Where the first lane starts, below the ticks' times.
+const TOP: f64 = 30.0;
+
+/// The timeline's scale: where an instant is drawn, and how tall the drawing is.
+struct Scale {
+    /// The earliest instant, at the left of the time axis.
+    start: DateTime<Utc>,
+    /// Milliseconds from the earliest instant to the latest (at least 1).
+    span: f64,
+    height: f64,
+}
+
+impl Scale {
+    /// Where the instant `t` is drawn across.
+    fn x(&self, t: DateTime<Utc>) -> f64 {
+        LEFT + (t - self.start).num_milliseconds() as f64 / self.span * WIDTH
+    }
+}
+
+/// The lane of a row: its channel, or its recipient `by_team`.
+fn lane_of(r: &Row, by_team: bool) -> String {
+    let name = if by_team {
+        r.to.clone()
+    } else {
+        r.channel.clone()
+    };
+    if name.is_empty() {
+        "(unknown)".to_string()
+    } else {
+        name
+    }
+}
+
+/// The expected actions' lane, the `index`th: each deadline a dashed line, each
+/// judgment a triangle in its outcome's colour.
+fn svg_expected(out: &mut String, scale: &Scale, index: usize, marks: &[(&Expected, Span)]) {
+    let (lane_h, top) = (LANE_H, TOP);
+    let x = |t: DateTime<Utc>| scale.x(t);
+    let y = top + index as f64 * lane_h;
+    let _ = writeln!(
+        out,
+        "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"1000\" height=\"{lane_h}\" fill=\"#fff8e1\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">expected actions</text></g>",
+        y + 19.0
+    );
+    let mid = y + lane_h / 2.0;
+    for (x_, (deadline, judged)) in marks {
+        if let Some(d) = deadline {
+            let _ = writeln!(
+                out,
+                "<g class=\"deadline\" data-id=\"{}\"><title>deadline of {}: {}</title><line x1=\"{:.1}\" y1=\"{}\" x2=\"{:.1}\" y2=\"{}\" stroke=\"#c62828\" stroke-dasharray=\"3 2\"/></g>",
+                esc(&x_.id),
+                esc(&x_.id),
+                esc(&x_.deadline),
+                x(*d),
+                y + 3.0,
+                x(*d),
+                y + lane_h - 3.0
+            );
+        }
+        if let Some(j) = judged {
+            let c = match x_.outcome {
+                Verdict::Met => "#2e7d32",
+                Verdict::Void => "#6d4c41",
+                _ => "#c62828",
+            };
+            let (cx, top_y) = (x(*j), mid - 5.0);
+            let _ = writeln!(
+                out,
+                "<g class=\"judgment\" data-id=\"{}\" data-outcome=\"{}\"><title>{} {} at {} ({})</title><path d=\"M{cx:.1} {top_y} l5 10 h-10 z\" fill=\"{c}\"/></g>",
+                esc(&x_.id),
+                esc(x_.outcome.word()),
+                esc(&x_.id),
+                esc(x_.outcome.word()),
+                esc(x_.at.as_deref().unwrap_or("")),
+                esc(x_.source.as_deref().unwrap_or(""))
+            );
+        }
+    }
+}
+
+/// The notes' lane, the `index`th: a square at each note's instant.
+fn svg_notes(
+    out: &mut String,
+    scale: &Scale,
+    index: usize,
+    note_times: &[(&Note, Option<DateTime<Utc>>)],
+) {
+    let (lane_h, top) = (LANE_H, TOP);
+    let y = top + index as f64 * lane_h;
+    let _ = writeln!(
+        out,
+        "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"1000\" height=\"{lane_h}\" fill=\"#e3f2fd\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">notes</text></g>",
+        y + 19.0
+    );
+    for (n, at) in note_times {
+        let Some(at) = at else { continue };
+        let _ = writeln!(
+            out,
+            "<g class=\"note-mark\" data-by=\"{}\"><title>{} {}: {}</title><rect x=\"{:.1}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"#1565c0\"/></g>",
+            esc(n.by.as_deref().unwrap_or("")),
+            esc(&n.at),
+            esc(n.by.as_deref().unwrap_or(&n.source)),
+            esc(&n.text),
+            scale.x(*at) - 4.0,
+            y + lane_h / 2.0 - 4.0
+        );
+    }
+}
+
+/// Five ticks across the time axis, each a line down the lanes and its time on top
+/// (to the millisecond over less than a minute).
+fn svg_ticks(out: &mut String, scale: &Scale) {
+    let (top, height, span) = (TOP, scale.height, scale.span);
+    for k in 0..=4 {
+        let t = scale.start + chrono::TimeDelta::milliseconds((span * k as f64 / 4.0) as i64);
+        let xx = scale.x(t);
+        let _ = writeln!(
+            out,
+            "<line x1=\"{xx:.1}\" y1=\"{}\" x2=\"{xx:.1}\" y2=\"{height}\" stroke=\"#e0e0e0\"/><text x=\"{xx:.1}\" y=\"16\" class=\"tick\">{}</text>",
+            top - 4.0,
+            if span < 60_000.0 {
+                t.format("%H:%M:%S%.3f").to_string()
+            } else {
+                t.format("%H:%M:%S").to_string()
+            }
+        );
+    }
+}
+
+/// An occurrence's mark in lane `lane`: a line from its planned instant to its sent
+/// one, or a circle at the one it has, in its status's colour, with its details as a
+/// tooltip.
+fn svg_mark(out: &mut String, scale: &Scale, lane: usize, r: &Row, (planned, actual): &Span) {
+    let (lane_h, top) = (LANE_H, TOP);
+    let x = |t: DateTime<Utc>| scale.x(t);
+    let y = top + lane as f64 * lane_h + lane_h / 2.0;
+    let c = colour(r.shade());
+    let tip = format!(
+        "{} — {}\nplanned {}\nsent {}\nlateness {}\n{}{}",
+        r.key,
+        r.status,
+        shown(r.planned_at),
+        shown(r.sent_at),
+        r.lateness_ms.map_or("-".into(), |l| format!("{l:.3} ms")),
+        r.message_id
+            .as_deref()
+            .map_or(String::new(), |m| format!("message_id {m}\n")),
+        r.error.as_deref().unwrap_or("")
+    );
+    let _ = write!(
+        out,
+        "<g class=\"mark\" data-key=\"{}\" data-status=\"{}\"><title>{}</title>",
+        esc(&r.key),
+        r.status,
+        esc(tip.trim_end())
+    );
+    match (planned, actual) {
+        (Some(p), Some(a)) => {
+            let _ = write!(
+                out,
+                "<line x1=\"{:.1}\" y1=\"{y}\" x2=\"{:.1}\" y2=\"{y}\" stroke=\"{c}\" stroke-width=\"2\"/><circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"none\" stroke=\"{c}\"/><circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"{c}\"/>",
+                x(*p),
+                x(*a),
+                x(*p),
+                x(*a)
+            );
+        }
+        (Some(p), None) | (None, Some(p)) => {
+            let fill = if r.status == "pending" { "none" } else { c };
+            let _ = write!(
+                out,
+                "<circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"{fill}\" stroke=\"{c}\"/>",
+                x(*p)
+            );
+        }
+        (None, None) => {}
+    }
+    out.push_str("</g>\n");
+}
 
 fn row_cells(r: &Row) -> [String; 13] {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();

@@ -489,14 +489,14 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
 /// expectation matters to something (else a warning).
 fn check_branches(timeline: &Timeline, diags: &mut Diagnostics) {
     let s = &timeline.scenario;
-    let exp_ids: Vec<&str> = s.expectations.iter().map(|e| e.id.as_str()).collect();
-    let inject_ids: Vec<&str> = s.injects.iter().map(|i| i.id.as_str()).collect();
-    let keys: HashSet<&str> = timeline
-        .occurrences
-        .iter()
-        .map(|o| o.key.as_str())
-        .collect();
-    let mut used: HashSet<&str> = HashSet::new();
+    check_expectation_teams(s, diags);
+    let depends = check_conditions(timeline, diags);
+    check_cycles(s, &depends.waits, diags);
+    check_used(s, &depends.used, diags);
+}
+
+/// Every expectation's team is an alias from `teams:` or a numeric team id.
+fn check_expectation_teams(s: &Scenario, diags: &mut Diagnostics) {
     for e in &s.expectations {
         if let Some((team, pos)) = &e.team
             && !s.teams.contains_key(team)
@@ -511,8 +511,29 @@ fn check_branches(timeline: &Timeline, diags: &mut Diagnostics) {
             );
         }
     }
-    // Per inject, the injects its condition waits on (by `sent`, or by the inject an
-    // expectation belongs to).
+}
+
+/// What the scenario's conditions depend on.
+struct Depends<'a> {
+    /// Per inject, the injects its condition waits on (by `sent`, or by the inject an
+    /// expectation belongs to).
+    waits: Vec<Vec<usize>>,
+    /// The expectations some condition names.
+    used: HashSet<&'a str>,
+}
+
+/// Every name a condition uses exists, and every condition can hold; what each
+/// condition depends on.
+fn check_conditions<'a>(timeline: &'a Timeline, diags: &mut Diagnostics) -> Depends<'a> {
+    let s = &timeline.scenario;
+    let exp_ids: Vec<&str> = s.expectations.iter().map(|e| e.id.as_str()).collect();
+    let inject_ids: Vec<&str> = s.injects.iter().map(|i| i.id.as_str()).collect();
+    let keys: HashSet<&str> = timeline
+        .occurrences
+        .iter()
+        .map(|o| o.key.as_str())
+        .collect();
+    let mut used: HashSet<&str> = HashSet::new();
     let mut waits: Vec<Vec<usize>> = vec![Vec::new(); s.injects.len()];
     for (index, inject) in s.injects.iter().enumerate() {
         let Some(c) = &inject.condition else { continue };
@@ -588,7 +609,11 @@ fn check_branches(timeline: &Timeline, diags: &mut Diagnostics) {
             );
         }
     }
-    // A contingency that waits (through others) on itself never fires.
+    Depends { waits, used }
+}
+
+/// No contingency waits (through others) on itself: it would never fire.
+fn check_cycles(s: &Scenario, waits: &[Vec<usize>], diags: &mut Diagnostics) {
     let mut state = vec![0u8; s.injects.len()]; // 0 new, 1 on the path, 2 done
     fn visit(
         i: usize,
@@ -618,7 +643,7 @@ fn check_branches(timeline: &Timeline, diags: &mut Diagnostics) {
             continue;
         }
         let mut path = Vec::new();
-        if let Some(cycle) = visit(i, &waits, &mut state, &mut path) {
+        if let Some(cycle) = visit(i, waits, &mut state, &mut path) {
             let first = &s.injects[cycle[0]];
             let names: Vec<&str> = cycle
                 .iter()
@@ -632,6 +657,10 @@ fn check_branches(timeline: &Timeline, diags: &mut Diagnostics) {
             );
         }
     }
+}
+
+/// A warning for each expectation no condition depends on (`used` names those some do).
+fn check_used(s: &Scenario, used: &HashSet<&str>, diags: &mut Diagnostics) {
     for e in &s.expectations {
         if !used.contains(e.id.as_str()) {
             diags.warning(

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -344,6 +345,35 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
     std::fs::write(&scenario, scenario_yaml(&plan)).expect("write the scenario");
     let token_file = s.out_dir.join("token");
     std::fs::write(&token_file, TOKEN).expect("write the token");
+    let contenders = contenders();
+    let inputs = Inputs {
+        plan: &plan,
+        scenario: &scenario,
+        token_file: &token_file,
+    };
+    let mut gathered = Gathered::default();
+    for _ in 0..s.runs {
+        for &(who, extra) in &contenders {
+            // A server that closes the connection after refusing a request, such as
+            // injector's warming `HEAD`.
+            let server = if who.contains("closing") {
+                Server::start_with(s, "floor", None, &["--close-refused"])
+            } else {
+                Server::start(s, "floor")
+            };
+            let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
+            let command = fire(s, &inputs, (who, extra), &server, t0);
+            gathered.commands.insert(who, command);
+            let late = lateness_of(&plan, t0, &server.finish());
+            gathered.add(who, &plan, &late);
+        }
+    }
+    measures(&contenders, &gathered)
+}
+
+/// The contenders, each with its extra flags for `injector run`: all of them, or with
+/// `FLOOR_ONLY` (names or parts of names, `|` between them) those it names and the floor.
+fn contenders() -> Vec<(&'static str, &'static [&'static str])> {
     let contenders: [(&str, &[&str]); 8] = [
         ("injector, defaults", &[]),
         ("injector, --no-preconnect", &["--no-preconnect"]),
@@ -355,84 +385,110 @@ pub fn floor(s: &Settings) -> Vec<Measure> {
         ("floor", &[]),
     ];
     let only = std::env::var("FLOOR_ONLY").unwrap_or_default();
-    let contenders: Vec<(&str, &[&str])> = contenders
+    contenders
         .into_iter()
         .filter(|(who, _)| {
             *who == "floor" || only.is_empty() || only.split('|').any(|o| who.contains(o))
         })
-        .collect();
+        .collect()
+}
 
-    // Per contender: singles p50, p99, max, and burst last arrivals (median of the bursts).
-    let mut samples: HashMap<&str, [Vec<f64>; 5]> = HashMap::new();
-    let mut commands: HashMap<&str, String> = HashMap::new();
-    // Per contender: every single of every round. A round's p99 of 100 singles is its
-    // second latest: one stall of the machine more or less decides it.
-    let mut pooled: HashMap<&str, Vec<f64>> = HashMap::new();
-    for _ in 0..s.runs {
-        for &(who, extra) in &contenders {
-            // A server that closes the connection after refusing a request, such as
-            // injector's warming `HEAD`.
-            let server = if who.contains("closing") {
-                Server::start_with(s, "floor", None, &["--close-refused"])
-            } else {
-                Server::start(s, "floor")
-            };
-            let t0 = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
-            if who == "reqwest, spinning, one thread" {
-                current_thread().block_on(reqwest_fire(&plan, t0, &server.url.clone()));
-                commands.insert(who, "in-process: reqwest on a current-thread runtime, connections warmed ahead, bodies built ahead, a sleep then a yielding spin to each instant, a task per request".into());
-            } else if who == "hyper connections, one thread" {
-                current_thread().block_on(hyper_fire(&plan, t0, &server.url.clone()));
-                commands.insert(who, "in-process: hyper's HTTP/1.1 connections opened ahead (no pool), bodies built ahead, a sleep then a yielding spin to each instant, a task per request".into());
-            } else if who == "tokio, raw writes, one thread" {
-                current_thread().block_on(tokio_raw_fire(&plan, t0, &server.url.clone()));
-                commands.insert(who, "in-process: tokio sockets opened ahead, requests serialized ahead, a sleep then a yielding spin to each instant".into());
-            } else if who == "floor" {
-                let url = server.url.clone();
-                floor_fire(&plan, t0, &url);
-                commands.insert(who, "in-process: raw keep-alive TCP opened ahead, requests serialized ahead, a busy-wait to each instant".into());
-            } else {
-                let journal = s.out_dir.join("floor.journal.jsonl");
-                let mut flags = vec!["--start-at".to_string(), t0.to_rfc3339()];
-                flags.extend(extra.iter().map(|f| f.to_string()));
-                let args = run_args(&scenario, &server, &token_file, &journal, &flags);
-                commands.insert(
-                    who,
-                    format!("RUST_LOG=warn {} {}", s.injector.display(), args.join(" ")),
-                );
-                let status = Command::new(&s.injector)
-                    .args(&args)
-                    .env("RUST_LOG", "warn")
-                    .env(
-                        "INJECTOR_RUNTIME",
-                        if who.contains("multi-thread") {
-                            "multi-thread"
-                        } else {
-                            ""
-                        },
-                    )
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-                if !status.is_ok_and(|st| st.success()) {
-                    eprintln!("warning: the injector run did not succeed");
-                }
-            }
-            let late = lateness_of(&plan, t0, &server.finish());
-            let ([p50, p99, max], mut first, mut last, singles) = summary(&plan, &late);
-            pooled.entry(who).or_default().extend(singles);
-            let entry = samples.entry(who).or_default();
-            entry[0].push(p50);
-            entry[1].push(p99);
-            entry[2].push(max);
-            entry[3].push(percentile(&mut last, 0.5));
-            entry[4].push(percentile(&mut first, 0.5));
+/// What every contender fires: the plan, and for `injector run` its scenario and token
+/// files.
+struct Inputs<'a> {
+    plan: &'a [Planned],
+    scenario: &'a Path,
+    token_file: &'a Path,
+}
+
+/// Fire the plan at `server` from `t0` as the contender `who` (with its extra flags for
+/// `injector run`) does; how it was run, for the report.
+fn fire(
+    s: &Settings,
+    inputs: &Inputs,
+    (who, extra): (&str, &[&str]),
+    server: &Server,
+    t0: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let plan = inputs.plan;
+    if who == "reqwest, spinning, one thread" {
+        current_thread().block_on(reqwest_fire(plan, t0, &server.url.clone()));
+        "in-process: reqwest on a current-thread runtime, connections warmed ahead, bodies built ahead, a sleep then a yielding spin to each instant, a task per request".into()
+    } else if who == "hyper connections, one thread" {
+        current_thread().block_on(hyper_fire(plan, t0, &server.url.clone()));
+        "in-process: hyper's HTTP/1.1 connections opened ahead (no pool), bodies built ahead, a sleep then a yielding spin to each instant, a task per request".into()
+    } else if who == "tokio, raw writes, one thread" {
+        current_thread().block_on(tokio_raw_fire(plan, t0, &server.url.clone()));
+        "in-process: tokio sockets opened ahead, requests serialized ahead, a sleep then a yielding spin to each instant".into()
+    } else if who == "floor" {
+        let url = server.url.clone();
+        floor_fire(plan, t0, &url);
+        "in-process: raw keep-alive TCP opened ahead, requests serialized ahead, a busy-wait to each instant".into()
+    } else {
+        let journal = s.out_dir.join("floor.journal.jsonl");
+        let mut flags = vec!["--start-at".to_string(), t0.to_rfc3339()];
+        flags.extend(extra.iter().map(|f| f.to_string()));
+        let args = run_args(inputs.scenario, server, inputs.token_file, &journal, &flags);
+        let command = format!("RUST_LOG=warn {} {}", s.injector.display(), args.join(" "));
+        let status = Command::new(&s.injector)
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .env(
+                "INJECTOR_RUNTIME",
+                if who.contains("multi-thread") {
+                    "multi-thread"
+                } else {
+                    ""
+                },
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !status.is_ok_and(|st| st.success()) {
+            eprintln!("warning: the injector run did not succeed");
         }
+        command
     }
+}
+
+/// What the rounds gathered, per contender.
+#[derive(Default)]
+struct Gathered<'a> {
+    /// Singles p50, p99, max, and burst last and first arrivals (median of the bursts),
+    /// a figure per round.
+    samples: HashMap<&'a str, [Vec<f64>; 5]>,
+    /// How it was run.
+    commands: HashMap<&'a str, String>,
+    /// Every single of every round. A round's p99 of 100 singles is its second latest:
+    /// one stall of the machine more or less decides it.
+    pooled: HashMap<&'a str, Vec<f64>>,
+}
+
+impl<'a> Gathered<'a> {
+    /// Add a round of `who`, its lateness per key `late`.
+    fn add(&mut self, who: &'a str, plan: &[Planned], late: &HashMap<String, f64>) {
+        let ([p50, p99, max], mut first, mut last, singles) = summary(plan, late);
+        self.pooled.entry(who).or_default().extend(singles);
+        let entry = self.samples.entry(who).or_default();
+        entry[0].push(p50);
+        entry[1].push(p99);
+        entry[2].push(max);
+        entry[3].push(percentile(&mut last, 0.5));
+        entry[4].push(percentile(&mut first, 0.5));
+    }
+}
+
+/// The measures of every contender, each also over the floor's.
+fn measures(contenders: &[(&str, &[&str])], gathered: &Gathered) -> Vec<Measure> {
+    let Gathered {
+        samples,
+        commands,
+        pooled,
+    } = gathered;
     let mut out = Vec::new();
     let floor = samples.get("floor").cloned().unwrap_or_default();
     let floor_pooled = percentile(&mut pooled.get("floor").cloned().unwrap_or_default(), 0.99);
-    for &(who, _) in &contenders {
+    for &(who, _) in contenders {
         let s = samples.get(who).cloned().unwrap_or_default();
         let cmd = commands.get(who).cloned().unwrap_or_default();
         for (i, what) in [

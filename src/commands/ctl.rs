@@ -15,8 +15,33 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         "no control token",
         "pass --token-file PATH or set INJECTOR_CONTROL_TOKEN (run --control prints it)",
     )?;
-    // As `run --control` printed it, or just HOST:PORT (then plain http, as the run serves).
-    let written = args.control.trim();
+    let base = control_base(&args.control)?;
+    let watch = matches!(args.action, CtlAction::Watch);
+    let Requested { action, options } = requested(args.action)?;
+    let http = http_client(&base, watch, args.fingerprint.as_deref())?;
+    let to = Endpoint {
+        http: &http,
+        base: &base,
+        token: &token,
+    };
+    let json = args.format == ReportFormat::Json;
+    let Some(action) = action else {
+        return show_state(&to, watch, json).await;
+    };
+    let asked = Asked {
+        action,
+        options,
+        preview: args.preview,
+        yes: args.yes,
+        json,
+    };
+    act(&to, asked).await
+}
+
+/// The base URL of the run's control endpoint from `--control` as it was written: as
+/// `run --control` printed it, or just HOST:PORT (then plain http, as the run serves).
+fn control_base(control: &str) -> Result<String, Error> {
+    let written = control.trim();
     let base = written
         .split('#')
         .next()
@@ -33,10 +58,21 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
             Some("give the URL `run --control` printed, e.g. http://127.0.0.1:8790"),
         ));
     }
-    // The same typed action the page and the keys send; `None` asks for the state.
-    let watch = matches!(args.action, CtlAction::Watch);
+    Ok(base)
+}
+
+/// What a `ctl` subcommand asks of the run.
+struct Requested {
+    /// The same typed action the page and the keys send; `None` asks for the state.
+    action: Option<Action>,
+    /// The action's options beyond its own body (`at`, `in`, `force`, `late`, `correct`).
+    options: serde_json::Map<String, Value>,
+}
+
+/// The typed action a `ctl` subcommand stands for, with its options.
+fn requested(action: CtlAction) -> Result<Requested, Error> {
     let mut options = serde_json::Map::new();
-    let action = match args.action {
+    let action = match action {
         CtlAction::Status | CtlAction::Watch => None,
         CtlAction::End => Some(Action::End),
         CtlAction::Undo => Some(Action::undo()),
@@ -95,13 +131,23 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
             Some(Action::Missed(id, note))
         }
     };
+    Ok(Requested { action, options })
+}
+
+/// The HTTP client `ctl` talks to the run with: a timeout unless it watches, and the
+/// run's certificate pinned when `--fingerprint` gives it.
+fn http_client(
+    base: &str,
+    watch: bool,
+    fingerprint: Option<&str>,
+) -> Result<reqwest::Client, Error> {
     client::install_crypto();
     let mut builder = reqwest::Client::builder();
     // A watch lasts as long as the run; a request, seconds.
     if !watch {
         builder = builder.timeout(std::time::Duration::from_secs(15));
     }
-    if let Some(f) = &args.fingerprint {
+    if let Some(f) = fingerprint {
         let sha = crate::tls::parse_fingerprint(f).map_err(|e| Error::usage(e, None))?;
         if !base.starts_with("https://") {
             return Err(Error::usage(
@@ -111,51 +157,72 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         }
         builder = builder.use_preconfigured_tls(crate::tls::pinned_client(sha));
     }
-    let http = builder
+    Ok(builder
         .build()
-        .map_err(|e| client::Error::Build(e.to_string()))?;
-    let to = Endpoint {
-        http: &http,
-        base: &base,
-        token: &token,
+        .map_err(|e| client::Error::Build(e.to_string()))?)
+}
+
+/// `status` and `watch`: the run's state once, as a table or JSON, or as it changes.
+async fn show_state(to: &Endpoint<'_>, watch: bool, json: bool) -> Result<Exit, Error> {
+    let resp = to.get(if watch { "events" } else { "state" }).await?;
+    let status = resp.status();
+    if watch && status.is_success() {
+        return watch_events(to, resp, json).await;
+    }
+    let answer: Value = resp.json().await.unwrap_or(Value::Null);
+    refused_token(status)?;
+    if !status.is_success() {
+        eprintln!(
+            "refused: {}",
+            answer["error"].as_str().unwrap_or("unknown error")
+        );
+        return Ok(Exit::Invalid);
+    }
+    let text = if json {
+        serde_json::to_string_pretty(&answer).unwrap_or_default() + "\n"
+    } else {
+        status_table(&answer)
     };
-    let json = args.format == ReportFormat::Json;
-    let Some(action) = action else {
-        let resp = to.get(if watch { "events" } else { "state" }).await?;
-        let status = resp.status();
-        if watch && status.is_success() {
-            return watch_events(&to, resp, json).await;
-        }
-        let answer: Value = resp.json().await.unwrap_or(Value::Null);
-        refused_token(status)?;
-        if !status.is_success() {
-            eprintln!(
-                "refused: {}",
-                answer["error"].as_str().unwrap_or("unknown error")
-            );
-            return Ok(Exit::Invalid);
-        }
-        let text = if json {
-            serde_json::to_string_pretty(&answer).unwrap_or_default() + "\n"
-        } else {
-            status_table(&answer)
-        };
-        super::write_output(None, &text)?;
-        return Ok(Exit::Ok);
-    };
+    super::write_output(None, &text)?;
+    Ok(Exit::Ok)
+}
+
+/// An action as `ctl` was asked to send it.
+struct Asked {
+    action: Action,
+    /// Its options beyond its own body.
+    options: serde_json::Map<String, Value>,
+    /// `--preview`: only show what it would do.
+    preview: bool,
+    /// `--yes`: confirmed ahead.
+    yes: bool,
+    /// `--format json`.
+    json: bool,
+}
+
+/// Sends the action, and when the run wants a confirmation, shows what it would do and
+/// asks for one on a terminal before sending it again confirmed.
+async fn act(to: &Endpoint<'_>, asked: Asked) -> Result<Exit, Error> {
+    let Asked {
+        action,
+        options,
+        preview,
+        yes,
+        json,
+    } = asked;
     let mut body = action.request_body();
     for (k, v) in options {
         body[k] = v;
     }
-    if args.preview {
+    if preview {
         body["preview"] = Value::Bool(true);
     }
-    if args.yes {
+    if yes {
         body["confirm"] = Value::Bool(true);
     }
     let (status, answer) = to.post(&action, &body).await?;
     // For scripts: the run's answer as it came (ok, message or error, preview).
-    if json && !args.preview {
+    if json && !preview {
         super::write_output(
             None,
             &(serde_json::to_string_pretty(&answer).unwrap_or_default() + "\n"),
@@ -167,7 +234,7 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         });
     }
     if status.is_success() {
-        if args.preview {
+        if preview {
             print_preview(&answer["preview"], json, true)?;
         } else {
             super::write_output(
@@ -187,19 +254,7 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
     // It needs a confirmation: show what it would do, then ask on a terminal.
     let preview = &answer["preview"];
     print_preview(preview, false, false)?;
-    use std::io::IsTerminal;
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        eprintln!(
-            "refused: `{}` needs a confirmation and there is no terminal to ask on; nothing was done (run it again with --yes to confirm)",
-            action.name()
-        );
-        return Ok(Exit::Invalid);
-    }
-    eprint!("Do it? [y/N] ");
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
-    if !matches!(line.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
-        eprintln!("left as it was: nothing was done");
+    if !confirmed(&action) {
         return Ok(Exit::Invalid);
     }
     // Confirmed for exactly that preview: refused with the new one if it changed since.
@@ -217,6 +272,27 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         answer["error"].as_str().unwrap_or("unknown error")
     );
     Ok(Exit::Invalid)
+}
+
+/// Asks `y/N` on a terminal whether to carry out `action`; without a terminal, or
+/// without a yes, says why nothing was done and answers no.
+fn confirmed(action: &Action) -> bool {
+    use std::io::IsTerminal;
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        eprintln!(
+            "refused: `{}` needs a confirmation and there is no terminal to ask on; nothing was done (run it again with --yes to confirm)",
+            action.name()
+        );
+        return false;
+    }
+    eprint!("Do it? [y/N] ");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    if !matches!(line.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
+        eprintln!("left as it was: nothing was done");
+        return false;
+    }
+    true
 }
 
 /// Where `ctl` sends: the run's control URL with its token.

@@ -306,6 +306,27 @@ struct Prepared<D: Dispatch> {
     started: Vec<u8>,
 }
 
+/// A group for the first stage to hand over: every item due at one instant (with
+/// `--speed max`, a batch).
+struct Group {
+    /// Its instant, moved by the clock's shift.
+    at: DateTime<Utc>,
+    /// Its items (those not fired by hand).
+    items: Vec<Item>,
+    /// Where the fixed part of the timeline ends after it.
+    end: usize,
+    /// How many triggered items it takes.
+    extras: usize,
+}
+
+/// Publish the cursor's clock, with its branches' views, to the run's state.
+fn publish_clock(publish: &watch::Sender<ClockState>, cursor: &mut Cursor) {
+    if let Some(b) = &cursor.branch {
+        cursor.clock.branches = crate::adaptive::Views::of(&b.model, &b.state, cursor.clock.shift);
+    }
+    publish.send_replace(cursor.clock.clone());
+}
+
 impl<D: Dispatch> Engine<D> {
     /// Fire `items` (sorted by instant, ties in file order) until done or stopped.
     pub async fn run(
@@ -389,24 +410,7 @@ impl<D: Dispatch> Engine<D> {
             Some(c) => (Some(c.commands), c.initial, Some(c.state)),
             None => (None, ClockState::default(), None),
         };
-        let mut cursor = Cursor {
-            next: 0,
-            fired: std::collections::HashSet::new(),
-            clock: initial,
-            stopped: false,
-            last_fired: None,
-            branch,
-            ended: false,
-            ended_by: None,
-            went: Vec::new(),
-            passed: Vec::new(),
-            began: self.clock.now(),
-            failed,
-            extra: Vec::new(),
-        };
-        for item in extra {
-            cursor.insert_extra(item);
-        }
+        let mut cursor = self.cursor(initial, branch, extra, failed);
         let mut outcomes = cursor.branch.as_mut().and_then(|b| b.outcomes.take());
         if let Some(b) = cursor.branch.as_mut() {
             let now = self.clock.now();
@@ -424,11 +428,7 @@ impl<D: Dispatch> Engine<D> {
                 .then(|| self.group(items, &cursor));
             let lead = chrono::TimeDelta::from_std(PREPARE_LEAD).unwrap_or_default();
             // A deadline before the next group's preparation comes first.
-            let timer = timer.filter(|(at, _)| {
-                group
-                    .as_ref()
-                    .is_none_or(|(fire_at, ..)| *at < *fire_at - lead)
-            });
+            let timer = timer.filter(|(at, _)| group.as_ref().is_none_or(|g| *at < g.at - lead));
             let in_flight = cursor.branch.as_ref().map_or(0, |b| b.in_flight);
             let idle = group.is_none() && timer.is_none() && in_flight == 0;
             // Everything handled: with live control, the run waits for its director.
@@ -443,15 +443,11 @@ impl<D: Dispatch> Engine<D> {
             }
             cursor.clock.waiting = waiting;
             if let Some(p) = &publish {
-                if let Some(b) = &cursor.branch {
-                    cursor.clock.branches =
-                        crate::adaptive::Views::of(&b.model, &b.state, cursor.clock.shift);
-                }
-                p.send_replace(cursor.clock.clone());
+                publish_clock(p, &mut cursor);
             }
-            let _ = self.next.send(group.as_ref().and_then(|(fire_at, g, ..)| {
-                let occ = g.first().or(items.get(cursor.next))?.occ;
-                Some((self.timeline.occurrences[occ].key.clone(), *fire_at))
+            let _ = self.next.send(group.as_ref().and_then(|g| {
+                let occ = g.items.first().or(items.get(cursor.next))?.occ;
+                Some((self.timeline.occurrences[occ].key.clone(), g.at))
             }));
             let held = cursor.clock.held_since.is_some();
             let wait = async {
@@ -464,9 +460,7 @@ impl<D: Dispatch> Engine<D> {
                         !self.config.max_speed && self.clock.sleep_until(*at, Some(&mut stop)).await
                             || *stop.borrow()
                     }
-                    (Some((fire_at, g, ..)), None) => {
-                        self.wait_for(*fire_at, g.len(), &cursor, &mut stop).await
-                    }
+                    (Some(g), None) => self.wait_for(g.at, g.items.len(), &cursor, &mut stop).await,
                     (None, None) => {
                         // Only sends in flight: wait for their outcomes.
                         let _ = stop.changed().await;
@@ -527,55 +521,100 @@ impl<D: Dispatch> Engine<D> {
                 }
                 continue;
             }
-            let Some((fire_at, group, end, extras)) = group else {
+            let Some(group) = group else {
                 continue;
             };
-            let (prepared, durable) = self.prepare(&group, &cursor.clock).await?;
-            cursor.note_went(prepared.iter().map(|(i, _)| i), fire_at);
-            cursor.note_passed(&group, &prepared);
-            cursor.last_fired = Some(fire_at);
-            cursor.next = end;
-            cursor.extra.drain(..extras);
-            self.dispatched(&mut cursor, &group, &prepared).await?;
-            let started = self.started_line(&prepared, fire_at);
-            if tx
-                .send(Prepared {
-                    at: fire_at,
-                    ready: prepared,
-                    durable,
-                    started,
-                })
-                .await
-                .is_err()
-            {
+            if !self.hand_over(&mut cursor, group, &tx).await? {
                 break;
             }
         }
+        self.finish(&mut cursor, publish.as_ref()).await?;
+        Ok(cursor)
+    }
+
+    /// The producer's cursor at the start of a run: at the clock's `initial` state, with
+    /// the run's branches and the triggered items already waiting (`extra`).
+    fn cursor(
+        &self,
+        initial: ClockState,
+        branch: Option<BranchCursor>,
+        extra: Vec<Item>,
+        failed: Failures,
+    ) -> Cursor {
+        let mut cursor = Cursor {
+            next: 0,
+            fired: std::collections::HashSet::new(),
+            clock: initial,
+            stopped: false,
+            last_fired: None,
+            branch,
+            ended: false,
+            ended_by: None,
+            went: Vec::new(),
+            passed: Vec::new(),
+            began: self.clock.now(),
+            failed,
+            extra: Vec::new(),
+        };
+        for item in extra {
+            cursor.insert_extra(item);
+        }
+        cursor
+    }
+
+    /// Prepare `group` (bodies, `sending` lines, one `fsync`), move the cursor past it
+    /// and hand it to the senders; `false` when the senders are gone.
+    async fn hand_over(
+        &self,
+        cursor: &mut Cursor,
+        group: Group,
+        tx: &mpsc::Sender<Prepared<D>>,
+    ) -> std::io::Result<bool> {
+        let (prepared, durable) = self.prepare(&group.items, &cursor.clock).await?;
+        cursor.note_went(prepared.iter().map(|(i, _)| i), group.at);
+        cursor.note_passed(&group.items, &prepared);
+        cursor.last_fired = Some(group.at);
+        cursor.next = group.end;
+        cursor.extra.drain(..group.extras);
+        self.dispatched(cursor, &group.items, &prepared).await?;
+        let started = self.started_line(&prepared, group.at);
+        Ok(tx
+            .send(Prepared {
+                at: group.at,
+                ready: prepared,
+                durable,
+                started,
+            })
+            .await
+            .is_ok())
+    }
+
+    /// The end of the first stage: the branches' finish (unless stopped), no next group,
+    /// and the clock's last state published with the words for how the run ended.
+    async fn finish(
+        &self,
+        cursor: &mut Cursor,
+        publish: Option<&watch::Sender<ClockState>>,
+    ) -> std::io::Result<()> {
         if !cursor.stopped
             && let Some(b) = cursor.branch.as_mut()
         {
             let now = self.clock.now();
             let effects = b.state.on_finish(&b.model, cursor.clock.base(now));
-            self.branch_effects(&mut cursor, effects, now).await?;
+            self.branch_effects(cursor, effects, now).await?;
         }
         let _ = self.next.send(None);
-        if let Some(p) = &publish {
+        if let Some(p) = publish {
             cursor.clock.waiting = false;
-            cursor.clock.ended = Some(self.ending_words(&cursor));
-            if let Some(b) = &cursor.branch {
-                cursor.clock.branches =
-                    crate::adaptive::Views::of(&b.model, &b.state, cursor.clock.shift);
-            }
-            p.send_replace(cursor.clock.clone());
+            cursor.clock.ended = Some(self.ending_words(cursor));
+            publish_clock(p, cursor);
         }
-        Ok(cursor)
+        Ok(())
     }
 
     /// The next group from the cursor: every item due at the same instant (with
-    /// `--speed max`, a batch), fixed and triggered, moved by the clock's shift; its
-    /// instant, its items (those not fired by hand), where the fixed part ends, and how
-    /// many triggered items it takes.
-    fn group(&self, items: &[Item], cursor: &Cursor) -> (DateTime<Utc>, Vec<Item>, usize, usize) {
+    /// `--speed max`, a batch), fixed and triggered, moved by the clock's shift.
+    fn group(&self, items: &[Item], cursor: &Cursor) -> Group {
         let shift = cursor.clock.shift;
         let fixed_at =
             (cursor.next < items.len()).then(|| moved(items[cursor.next].fire_at, shift));
@@ -623,7 +662,12 @@ impl<D: Dispatch> Engine<D> {
                 extras += 1;
             }
         }
-        (fire_at, group, end, extras)
+        Group {
+            at: fire_at,
+            items: group,
+            end,
+            extras,
+        }
     }
 
     /// Wait until a group of `size` due at `fire_at` is to be prepared (opening its

@@ -152,6 +152,10 @@ pub enum Entry {
 
 impl From<&Event> for Entry {
     /// An event as its journal line: times written as [`time_text`].
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one flat match, one arm per event variant, each field copied as it is or its time written"
+    )]
     fn from(event: &Event) -> Entry {
         let t = |t: &chrono::DateTime<chrono::Utc>| time_text(*t);
         match event {
@@ -310,6 +314,10 @@ impl From<&Event> for Entry {
 impl Entry {
     /// The event a line records; `None` for a run's header and end, an error for a
     /// line whose times or action cannot be read (it is reported and left out).
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one flat match, one arm per entry variant, each field copied as it is or its time read"
+    )]
     pub fn event(&self) -> Option<Result<Event, String>> {
         let time = |field: &str, text: &str| {
             parse_time(text).ok_or_else(|| format!("`{field}` `{text}` is not a time"))

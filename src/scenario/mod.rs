@@ -225,6 +225,16 @@ struct Reader<'a> {
     diags: &'a mut Diagnostics,
 }
 
+/// An inject's fields that say when it fires, as read.
+struct Timing {
+    /// `at`, `every`, `from`, `count`, `until` and `cron`.
+    fields: BTreeMap<&'static str, Node>,
+    /// `when:`: its key, and its condition when it could be read.
+    condition: Option<(Node, Option<Condition>)>,
+    /// `after:`, the delay once the condition holds.
+    after: Option<Node>,
+}
+
 /// Where a field that an inject does not know belongs, when it is one of a block's
 /// (`within` of `expect:`): indented out of it, most likely.
 fn belongs_in(key: &str, blocks: &[(&str, Pos)]) -> Option<String> {
@@ -285,50 +295,13 @@ impl Reader<'_> {
                 "description" => s.description = self.string(&value, "description"),
                 "start" => start_node = Some(value),
                 "timezone" => {
-                    if let Some(tz) = self.string(&value, "timezone") {
-                        match tz.parse::<Tz>() {
-                            Ok(tz) => s.timezone = Some(tz),
-                            Err(_) => self.diags.error(
-                                value.pos,
-                                format!("unknown time zone `{tz}`"),
-                                suggest(&tz, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()))
-                                    .or(Some("use an IANA name such as `Europe/London`".into())),
-                            ),
-                        }
+                    if let Some(tz) = self.timezone(&value) {
+                        s.timezone = Some(tz);
                     }
                 }
                 "defaults" => s.defaults = self.body_fields(value, "defaults"),
-                "personas" => {
-                    for (alias, id) in self.string_map(value, "personas") {
-                        match id.value {
-                            Value::Str(ref v) if !v.trim().is_empty() => {
-                                s.personas.insert(alias, v.to_string());
-                            }
-                            _ => self.diags.error(
-                                id.pos,
-                                format!("persona id for `{alias}` must be a string such as \"3-49786\", found {}", id.kind()),
-                                None,
-                            ),
-                        }
-                    }
-                }
-                "teams" => {
-                    for (alias, id) in self.string_map(value, "teams") {
-                        match &id.value {
-                            Value::Int(i) if *i >= 0 => {
-                                s.teams.insert(alias, serde_json::Value::from(*i));
-                            }
-                            Value::Str(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
-                                s.teams.insert(alias, serde_json::Value::from(v.as_str()));
-                            }
-                            _ => self.diags.error(
-                                id.pos,
-                                format!("team id for `{alias}` must be a numeric id such as 3437866, found {}", id.kind()),
-                                None,
-                            ),
-                        }
-                    }
-                }
+                "personas" => self.personas(value, &mut s.personas),
+                "teams" => self.teams(value, &mut s.teams),
                 "vars" => match value.to_json() {
                     serde_json::Value::Object(map) => s.vars = map,
                     serde_json::Value::Null => {}
@@ -400,8 +373,74 @@ impl Reader<'_> {
             }
         }
         s.expectations.extend(free_expectations);
+        self.unique_expectation_ids(&s.expectations);
+        self.unique_inject_ids(&s.injects);
+        s
+    }
+
+    /// `timezone:`, an IANA time zone; `None` (reported) when it is not one.
+    fn timezone(&mut self, value: &Node) -> Option<Tz> {
+        let tz = self.string(value, "timezone")?;
+        match tz.parse::<Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                self.diags.error(
+                    value.pos,
+                    format!("unknown time zone `{tz}`"),
+                    suggest(&tz, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()))
+                        .or(Some("use an IANA name such as `Europe/London`".into())),
+                );
+                None
+            }
+        }
+    }
+
+    /// `personas:`, alias to persona id, into `personas`; an id that is not a string
+    /// is reported.
+    fn personas(&mut self, value: Node, personas: &mut BTreeMap<String, String>) {
+        for (alias, id) in self.string_map(value, "personas") {
+            match id.value {
+                Value::Str(ref v) if !v.trim().is_empty() => {
+                    personas.insert(alias, v.to_string());
+                }
+                _ => self.diags.error(
+                    id.pos,
+                    format!(
+                        "persona id for `{alias}` must be a string such as \"3-49786\", found {}",
+                        id.kind()
+                    ),
+                    None,
+                ),
+            }
+        }
+    }
+
+    /// `teams:`, alias to team id, into `teams`; an id that is not numeric is reported.
+    fn teams(&mut self, value: Node, teams: &mut BTreeMap<String, serde_json::Value>) {
+        for (alias, id) in self.string_map(value, "teams") {
+            match &id.value {
+                Value::Int(i) if *i >= 0 => {
+                    teams.insert(alias, serde_json::Value::from(*i));
+                }
+                Value::Str(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+                    teams.insert(alias, serde_json::Value::from(v.as_str()));
+                }
+                _ => self.diags.error(
+                    id.pos,
+                    format!(
+                        "team id for `{alias}` must be a numeric id such as 3437866, found {}",
+                        id.kind()
+                    ),
+                    None,
+                ),
+            }
+        }
+    }
+
+    /// Report each expectation whose id an earlier one has.
+    fn unique_expectation_ids(&mut self, expectations: &[Expectation]) {
         let mut seen_expectations: foldhash::HashMap<&str, Pos> = foldhash::HashMap::default();
-        for e in &s.expectations {
+        for e in expectations {
             if let Some(first) = seen_expectations.get(e.id.as_str()) {
                 self.diags.error(
                     e.pos,
@@ -415,9 +454,13 @@ impl Reader<'_> {
                 seen_expectations.insert(&e.id, e.pos);
             }
         }
+    }
+
+    /// Report each inject whose id an earlier one has.
+    fn unique_inject_ids(&mut self, injects: &[Inject]) {
         let mut seen: foldhash::HashMap<String, Pos> =
-            foldhash::HashMapExt::with_capacity(s.injects.len());
-        for inject in &s.injects {
+            foldhash::HashMapExt::with_capacity(injects.len());
+        for inject in injects {
             if inject.id.is_empty() {
                 continue;
             }
@@ -434,7 +477,6 @@ impl Reader<'_> {
                 seen.insert(inject.id.clone(), inject.pos);
             }
         }
-        s
     }
 
     /// The entries of a mapping whose keys are all in `known`; others are reported.
@@ -563,8 +605,6 @@ impl Reader<'_> {
             condition: None,
             gps: None,
         };
-        let mut condition: Option<(Node, Option<Condition>)> = None;
-        let mut after: Option<Node> = None;
         let mut expect = None;
         let kind = node.kind();
         let entries = match node.value {
@@ -579,7 +619,11 @@ impl Reader<'_> {
             }
         };
         let has_id_key = entries.iter().any(|(k, _)| k.as_str() == Some("id"));
-        let mut timing: BTreeMap<&str, Node> = BTreeMap::new();
+        let mut timing = Timing {
+            fields: BTreeMap::new(),
+            condition: None,
+            after: None,
+        };
         let keyed = self.keyed(entries.into_vec(), &INJECT_KEYS, "inject");
         // Sized exactly: a scenario holds every inject's fields at once.
         inject.fields.reserve_exact(
@@ -590,31 +634,9 @@ impl Reader<'_> {
         );
         for (name, key, value) in keyed {
             match name {
-                "id" => match &value.value {
-                    Value::Str(s) if is_valid_id(s) => {
-                        inject.id = s.to_string();
-                        inject.pos = value.pos;
-                    }
-                    Value::Int(i) => {
-                        inject.id = i.to_string();
-                        inject.pos = value.pos;
-                    }
-                    Value::Str(s) => {
-                        inject.pos = value.pos;
-                        self.diags.error(
-                            value.pos,
-                            format!("inject id `{s}` has characters that keys use (`#`, `@`, `,`), spaces, or is empty"),
-                            Some("use letters, digits, `-`, `_`, `.` and `:`".into()),
-                        );
-                    }
-                    _ => self.diags.error(
-                        value.pos,
-                        format!("`id` must be a string, found {}", value.kind()),
-                        None,
-                    ),
-                },
+                "id" => self.inject_id(&value, &mut inject),
                 "at" | "every" | "from" | "count" | "until" | "cron" => {
-                    timing.insert(name, value);
+                    timing.fields.insert(name, value);
                 }
                 "ts_offset" => match parse_signed_duration(&value) {
                     Ok(secs) => inject.ts_offset = Some((secs, value.pos)),
@@ -622,36 +644,14 @@ impl Reader<'_> {
                         .diags
                         .error(value.pos, format!("bad `ts_offset`: {m}"), h),
                 },
-                "extra" => {
-                    let (pos, kind) = (value.pos, value.kind());
-                    if let Value::Map(entries) = value.value {
-                        for (k, v) in entries {
-                            let name = k.scalar_text();
-                            if BODY_FIELDS.contains(&name.as_str()) {
-                                self.diags.error(
-                                    k.pos,
-                                    format!("`{name}` is a body field; set it on the inject, not under `extra`"),
-                                    None,
-                                );
-                            } else {
-                                inject.extra.push((name, v));
-                            }
-                        }
-                    } else {
-                        self.diags.error(
-                            pos,
-                            format!("`extra` must be a mapping, found {kind}"),
-                            None,
-                        );
-                    }
-                }
+                "extra" => self.extra(value, &mut inject.extra),
                 "notes" => inject.notes = Some(Box::new(value.to_json())),
                 "expect" => expect = self.expect(value),
                 "when" => {
                     let parsed = self.condition(&value, 0);
-                    condition = Some((key, parsed));
+                    timing.condition = Some((key, parsed));
                 }
-                "after" => after = Some(value),
+                "after" => timing.after = Some(value),
                 "gps" => inject.gps = self.gps(&value).map(Box::new),
                 body => inject.fields.push(Field {
                     name: body,
@@ -663,6 +663,80 @@ impl Reader<'_> {
         if inject.id.is_empty() && !has_id_key {
             self.diags.error(node.pos, "this inject has no `id`", Some("add `id: a-unique-name`; it names the inject in the plan, the journal and on resume".into()));
         }
+        self.timing(node.pos, timing, &mut inject);
+        if let Some(mut e) = expect {
+            e.owner = Some(usize::MAX); // set below, once the inject's index is known
+            inject.expect = Some(expectations.len());
+            expectations.push(e);
+        }
+        inject
+    }
+
+    /// An inject's `id`: a string of the characters ids may have, or a number; else
+    /// reported.
+    fn inject_id(&mut self, value: &Node, inject: &mut Inject) {
+        match &value.value {
+            Value::Str(s) if is_valid_id(s) => {
+                inject.id = s.to_string();
+                inject.pos = value.pos;
+            }
+            Value::Int(i) => {
+                inject.id = i.to_string();
+                inject.pos = value.pos;
+            }
+            Value::Str(s) => {
+                inject.pos = value.pos;
+                self.diags.error(
+                    value.pos,
+                    format!("inject id `{s}` has characters that keys use (`#`, `@`, `,`), spaces, or is empty"),
+                    Some("use letters, digits, `-`, `_`, `.` and `:`".into()),
+                );
+            }
+            _ => self.diags.error(
+                value.pos,
+                format!("`id` must be a string, found {}", value.kind()),
+                None,
+            ),
+        }
+    }
+
+    /// An inject's `extra:`, further body fields sent verbatim, into `extra`; a body
+    /// field there, or an `extra` that is not a mapping, is reported.
+    fn extra(&mut self, value: Node, extra: &mut Vec<(String, Node)>) {
+        let (pos, kind) = (value.pos, value.kind());
+        if let Value::Map(entries) = value.value {
+            for (k, v) in entries {
+                let name = k.scalar_text();
+                if BODY_FIELDS.contains(&name.as_str()) {
+                    self.diags.error(
+                        k.pos,
+                        format!(
+                            "`{name}` is a body field; set it on the inject, not under `extra`"
+                        ),
+                        None,
+                    );
+                } else {
+                    extra.push((name, v));
+                }
+            }
+        } else {
+            self.diags.error(
+                pos,
+                format!("`extra` must be a mapping, found {kind}"),
+                None,
+            );
+        }
+    }
+
+    /// When the inject at `inject_pos` fires, from its `timing`: its schedule, and for
+    /// a contingency its condition, the schedule then counting from `after` once it
+    /// holds; what does not go together is reported.
+    fn timing(&mut self, inject_pos: Pos, timing: Timing, inject: &mut Inject) {
+        let Timing {
+            fields: timing,
+            condition,
+            after,
+        } = timing;
         let after_d = match &after {
             None => Duration::ZERO,
             Some(node) => match parse_offset(node) {
@@ -687,7 +761,7 @@ impl Reader<'_> {
                 if timing.contains_key("at") || timing.contains_key("cron") {
                     inject.when = When::Invalid;
                 } else if timing.contains_key("every") {
-                    inject.when = match self.when(node.pos, &timing, true) {
+                    inject.when = match self.when(inject_pos, &timing, true) {
                         When::Every { every, from, limit } => When::Every {
                             every,
                             from: from + after_d,
@@ -723,15 +797,9 @@ impl Reader<'_> {
                         Some("for a planned inject, write `at:` (an offset from T0)".into()),
                     );
                 }
-                inject.when = self.when(node.pos, &timing, false);
+                inject.when = self.when(inject_pos, &timing, false);
             }
         }
-        if let Some(mut e) = expect {
-            e.owner = Some(usize::MAX); // set below, once the inject's index is known
-            inject.expect = Some(expectations.len());
-            expectations.push(e);
-        }
-        inject
     }
 
     fn when(&mut self, inject_pos: Pos, t: &BTreeMap<&str, Node>, conditional: bool) -> When {
