@@ -6,6 +6,7 @@ mod branch_live;
 mod common;
 mod control_page;
 mod diff;
+mod docs;
 mod endpoints;
 mod faults;
 mod first_hour;
