@@ -1,0 +1,176 @@
+//! Conducttr's Master Events List (MEL) spreadsheet, both ways.
+//!
+//! [`import`] turns MEL rows (CSV, or the first sheet of an XLSX) into scenario YAML:
+//! Time to `at`, From to `persona`, Method to `channel`, To and Team to the recipient,
+//! Subject, Message to `body`; an Expected action with a Deadline beside it to `expect`
+//! (its id from Expectation, else `<ID>-expected`; its team from Expected of), without
+//! a Deadline to a note (and the import says so); a Condition (a JSON object such as
+//! `{"missed": "evacuation-ordered"}`) makes the row a contingency, Time then its delay
+//! once the condition holds; Faction and Tag become `notes`. Columns
+//! are found by header name, case-insensitively, in any order; blank rows are passed
+//! over; a row that cannot be mapped is reported with its row number and the reason.
+//! [`export`] writes a scenario's timeline as MEL CSV: one row per occurrence, with an
+//! `ID` column, and a `Fields` column holding, as a JSON object, every body field the
+//! MEL's own columns do not carry (assets, hack flags, counts, sentiment, cc, a pinned
+//! `ts`, ...), so that export then import gives back the same timeline for every kind
+//! of inject. Conducttr's own columns keep their meaning; a spreadsheet without
+//! `Fields` imports as before.
+//!
+//! Its parts: `import` (rows to YAML) and `export` (a timeline to CSV).
+
+mod export;
+mod import;
+
+pub use export::export;
+pub use import::import;
+
+/// MEL columns, as Conducttr names them, plus our ID.
+pub const COLUMNS: &[&str] = &[
+    "ID",
+    "Time",
+    "From",
+    "Faction",
+    "To",
+    "Team",
+    "Method",
+    "Subject",
+    "Message",
+    "Expected action",
+    "Deadline",
+    "Expectation",
+    "Expected of",
+    "Condition",
+    "Tag",
+    "Fields",
+];
+
+/// Channels whose Subject is an article's title.
+const ARTICLE_CHANNELS: &[&str] = &["websites", "news", "blog", "bulletin"];
+
+/// A row that could not be mapped: its 1-based spreadsheet row and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowProblem {
+    pub row: usize,
+    pub reason: String,
+}
+
+/// The scenario YAML and the rows left out.
+#[derive(Debug)]
+pub struct Imported {
+    pub yaml: String,
+    pub injects: usize,
+    pub problems: Vec<RowProblem>,
+    /// Rows imported with something worth saying (an expected action kept as a note).
+    pub remarks: Vec<RowProblem>,
+    /// Header cells that are not MEL columns (ignored).
+    pub ignored_columns: Vec<String>,
+}
+
+/// Rows of cells, each with its 1-based row number in the spreadsheet.
+pub type Rows = Vec<(usize, Vec<String>)>;
+
+/// Read a CSV text into rows of cells (a UTF-8 BOM and Windows line ends are fine).
+pub fn csv_rows(text: &str) -> Result<Rows, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| e.to_string())?;
+        // The row's line in the file, counted from its byte offset (blank lines count).
+        let line = record.position().map_or(rows.len() + 1, |p| {
+            // After a CRLF the reader's position can rest on the LF: count it too.
+            let end = (p.byte() as usize + 1).min(text.len());
+            text.as_bytes()[..end]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1
+        });
+        rows.push((line, record.iter().map(|c| c.to_string()).collect()));
+    }
+    Ok(rows)
+}
+
+/// Read the first sheet of an XLSX workbook into rows of cells.
+pub fn xlsx_rows(bytes: &[u8]) -> Result<Rows, String> {
+    use calamine::Reader;
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("not a readable XLSX workbook ({e})"))?;
+    let range = book
+        .worksheet_range_at(0)
+        .ok_or("the workbook has no sheet")?
+        .map_err(|e| format!("cannot read the first sheet ({e})"))?;
+    let first = range.start().map_or(0, |(row, _)| row as usize);
+    Ok(range
+        .rows()
+        .enumerate()
+        .map(|(i, row)| {
+            let cells = row
+                .iter()
+                .map(|cell| match cell {
+                    calamine::Data::Empty => String::new(),
+                    calamine::Data::String(s) => s.clone(),
+                    calamine::Data::Int(i) => i.to_string(),
+                    // A time of day in Excel is a fraction of a day.
+                    calamine::Data::Float(f) if (0.0..1.0).contains(f) => {
+                        clock(((f * 86_400.0).round()) as u64)
+                    }
+                    calamine::Data::Float(f) => f.to_string(),
+                    calamine::Data::Bool(b) => b.to_string(),
+                    calamine::Data::DateTime(d) => {
+                        clock(((d.as_f64().fract() * 86_400.0).round()) as u64)
+                    }
+                    other => other.to_string(),
+                })
+                .collect();
+            (first + i + 1, cells)
+        })
+        .collect())
+}
+
+fn clock(secs: u64) -> String {
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// A Method as written in a MEL to a Conducttr channel.
+pub fn channel_of(method: &str) -> String {
+    let m = method.trim().to_lowercase();
+    match m.as_str() {
+        "email" | "e-mail" | "mail" => "mail".into(),
+        "social" | "social media" | "twitter" | "x" | "post" => "microblog".into(),
+        "website" | "web" | "article" | "website article" => "websites".into(),
+        "pop-up" | "popup" | "media pop-up" | "media popup" | "notification" => {
+            "notifications".into()
+        }
+        "chat" | "message" | "messenger" => "msngr".into(),
+        "video" => "videoblog".into(),
+        _ => m,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messy_rows_map_or_are_reported() {
+        let text = "\u{feff}tag,MESSAGE,time,From,Method,extra\r\n\r\nt1,Hello,0:05,hm,Email,x\r\n,Bye,00:10:00,hm,social,\r\n,Oops,soon,hm,mail,\r\n,,+15m,,mail,\r\n";
+        let rows = csv_rows(text).unwrap();
+        let got = import(&rows, "T").unwrap();
+        assert_eq!(got.injects, 2);
+        assert_eq!(got.ignored_columns, vec!["extra"]);
+        assert_eq!(got.problems.len(), 2);
+        assert_eq!(got.problems[0].row, 5);
+        assert!(got.problems[0].reason.contains("Time"));
+        assert_eq!(got.problems[1].row, 6);
+        assert!(got.yaml.contains("at: \"00:05:00\""), "{}", got.yaml);
+        assert!(got.yaml.contains("channel: \"microblog\""));
+        assert!(got.yaml.contains("tag: \"t1\""));
+        // The same rows with Unix line ends are numbered the same.
+        let unix = import(&csv_rows(&text.replace("\r\n", "\n")).unwrap(), "T").unwrap();
+        assert_eq!(unix.problems, got.problems);
+    }
+}

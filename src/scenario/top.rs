@@ -1,0 +1,260 @@
+//! The reader of the scenario's top level: its fields, time zone, personas and teams,
+//! defaults, and the ids that must be unique across it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+
+use super::{Expectation, Field, Inject, Reader, SCENARIO_FIELDS, Scenario, describe, parse_start};
+use crate::diag::suggest;
+use crate::message::BODY_FIELDS;
+use crate::yaml::{Node, Pos, Value};
+
+impl Reader<'_> {
+    pub(super) fn scenario(
+        &mut self,
+        file: &str,
+        source: Arc<String>,
+        root_pos: Pos,
+        entries: Vec<(Node, Node)>,
+    ) -> Scenario {
+        let mut s = Scenario {
+            file: file.to_string(),
+            source,
+            name: String::new(),
+            description: None,
+            start: None,
+            timezone: None,
+            defaults: Vec::new(),
+            personas: BTreeMap::new(),
+            teams: BTreeMap::new(),
+            vars: serde_json::Map::new(),
+            extra_channels: Vec::new(),
+            injects: Vec::new(),
+            injects_pos: root_pos,
+            expectations: Vec::new(),
+            gps_longitude: "lon",
+        };
+        let mut free_expectations = Vec::new();
+        let fields = self.keyed(entries, SCENARIO_FIELDS, "scenario");
+        let has = |n: &str| fields.iter().any(|(f, _, _)| *f == n);
+        let (has_name, has_injects) = (has("name"), has("injects"));
+        let mut start_node = None;
+        for (name, key, value) in fields {
+            if value.value == Value::Null && !matches!(name, "name" | "injects") {
+                continue; // an optional field left empty
+            }
+            match name {
+                "name" => s.name = self.string(&value, "name").unwrap_or_default(),
+                "description" => s.description = self.string(&value, "description"),
+                "start" => start_node = Some(value),
+                "timezone" => {
+                    if let Some(tz) = self.timezone(&value) {
+                        s.timezone = Some(tz);
+                    }
+                }
+                "defaults" => s.defaults = self.body_fields(value, "defaults"),
+                "personas" => self.personas(value, &mut s.personas),
+                "teams" => self.teams(value, &mut s.teams),
+                "vars" => match value.to_json() {
+                    serde_json::Value::Object(map) => s.vars = map,
+                    serde_json::Value::Null => {}
+                    _ => self.diags.error(
+                        value.pos,
+                        format!("`vars` must be a mapping, found {}", value.kind()),
+                        None,
+                    ),
+                },
+                "extra_channels" => s.extra_channels = self.string_list(&value, "extra_channels"),
+                "expectations" => free_expectations = self.expectations(value),
+                "gps_longitude" => match value.as_str() {
+                    Some("lon") => s.gps_longitude = "lon",
+                    Some("lng") => s.gps_longitude = "lng",
+                    _ => self.diags.error(
+                        value.pos,
+                        format!(
+                            "`gps_longitude` is `lon` or `lng`, found {}",
+                            describe(&value)
+                        ),
+                        Some(
+                            "the API page's example sends `lon`, its field table says `lng`".into(),
+                        ),
+                    ),
+                },
+                "injects" => {
+                    s.injects_pos = key.pos;
+                    let kind = value.kind();
+                    match value.value {
+                        Value::Seq(items) => {
+                            s.injects = items
+                                .into_iter()
+                                .map(|i| self.inject(i, &mut s.expectations))
+                                .collect();
+                        }
+                        Value::Null => {}
+                        _ => self.diags.error(
+                            value.pos,
+                            format!("`injects` must be a list, found {kind}"),
+                            Some("write each inject as a `- id: ...` item".into()),
+                        ),
+                    }
+                }
+                _ => unreachable!("keyed() only returns known fields"),
+            }
+        }
+        if !has_name {
+            self.diags.error(
+                root_pos,
+                "the scenario has no `name`",
+                Some("add `name: My exercise` at the top".into()),
+            );
+        }
+        if !has_injects {
+            self.diags
+                .error(root_pos, "the scenario has no `injects`", None);
+        }
+        if let Some(node) = start_node
+            && let Some(text) = self.string(&node, "start")
+        {
+            match parse_start(&text, s.timezone) {
+                Ok(t) => s.start = Some(t),
+                Err(e) => self.diags.error(node.pos, e.0, e.1),
+            }
+        }
+        for (index, inject) in s.injects.iter().enumerate() {
+            if let Some(e) = inject.expect {
+                s.expectations[e].owner = Some(index);
+            }
+        }
+        s.expectations.extend(free_expectations);
+        self.unique_expectation_ids(&s.expectations);
+        self.unique_inject_ids(&s.injects);
+        s
+    }
+
+    /// `timezone:`, an IANA time zone; `None` (reported) when it is not one.
+    fn timezone(&mut self, value: &Node) -> Option<Tz> {
+        let tz = self.string(value, "timezone")?;
+        match tz.parse::<Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                self.diags.error(
+                    value.pos,
+                    format!("unknown time zone `{tz}`"),
+                    suggest(&tz, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()))
+                        .or(Some("use an IANA name such as `Europe/London`".into())),
+                );
+                None
+            }
+        }
+    }
+
+    /// `personas:`, alias to persona id, into `personas`; an id that is not a string
+    /// is reported.
+    fn personas(&mut self, value: Node, personas: &mut BTreeMap<String, String>) {
+        for (alias, id) in self.string_map(value, "personas") {
+            match id.value {
+                Value::Str(ref v) if !v.trim().is_empty() => {
+                    personas.insert(alias, v.to_string());
+                }
+                _ => self.diags.error(
+                    id.pos,
+                    format!(
+                        "persona id for `{alias}` must be a string such as \"3-49786\", found {}",
+                        id.kind()
+                    ),
+                    None,
+                ),
+            }
+        }
+    }
+
+    /// `teams:`, alias to team id, into `teams`; an id that is not numeric is reported.
+    fn teams(&mut self, value: Node, teams: &mut BTreeMap<String, serde_json::Value>) {
+        for (alias, id) in self.string_map(value, "teams") {
+            match &id.value {
+                Value::Int(i) if *i >= 0 => {
+                    teams.insert(alias, serde_json::Value::from(*i));
+                }
+                Value::Str(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+                    teams.insert(alias, serde_json::Value::from(v.as_str()));
+                }
+                _ => self.diags.error(
+                    id.pos,
+                    format!(
+                        "team id for `{alias}` must be a numeric id such as 3437866, found {}",
+                        id.kind()
+                    ),
+                    None,
+                ),
+            }
+        }
+    }
+
+    /// Report each expectation whose id an earlier one has.
+    fn unique_expectation_ids(&mut self, expectations: &[Expectation]) {
+        let mut seen_expectations: foldhash::HashMap<&str, Pos> = foldhash::HashMap::default();
+        for e in expectations {
+            if let Some(first) = seen_expectations.get(e.id.as_str()) {
+                self.diags.error(
+                    e.pos,
+                    format!("duplicate expectation id `{}`", e.id),
+                    Some(format!(
+                        "expectation ids must be unique; `{}` is first used on line {}",
+                        e.id, first.line
+                    )),
+                );
+            } else {
+                seen_expectations.insert(&e.id, e.pos);
+            }
+        }
+    }
+
+    /// Report each inject whose id an earlier one has.
+    fn unique_inject_ids(&mut self, injects: &[Inject]) {
+        let mut seen: foldhash::HashMap<String, Pos> =
+            foldhash::HashMapExt::with_capacity(injects.len());
+        for inject in injects {
+            if inject.id.is_empty() {
+                continue;
+            }
+            if let Some(first) = seen.get(&inject.id) {
+                self.diags.error(
+                    inject.pos,
+                    format!("duplicate inject id `{}`", inject.id),
+                    Some(format!(
+                        "ids must be unique; `{}` is first used on line {}",
+                        inject.id, first.line
+                    )),
+                );
+            } else {
+                seen.insert(inject.id.clone(), inject.pos);
+            }
+        }
+    }
+
+    fn body_fields(&mut self, node: Node, what: &str) -> Vec<Field> {
+        let kind = node.kind();
+        let entries = match node.value {
+            Value::Map(entries) => entries,
+            Value::Null => return Vec::new(),
+            _ => {
+                self.diags.error(
+                    node.pos,
+                    format!("`{what}` must be a mapping of body fields, found {kind}"),
+                    None,
+                );
+                return Vec::new();
+            }
+        };
+        self.keyed(entries.into_vec(), BODY_FIELDS, what)
+            .into_iter()
+            .map(|(name, k, v)| Field {
+                name,
+                key_pos: k.pos,
+                node: v,
+            })
+            .collect()
+    }
+}
