@@ -399,14 +399,15 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct CtlArgs {
-    /// The run's control URL, as `run --control` printed it.
-    #[arg(long, value_name = "URL")]
-    pub control: String,
+    /// The run's control URL, as `run --control` printed it (before or after the
+    /// action, like every option of `ctl`).
+    #[arg(long, value_name = "URL", global = true)]
+    pub control: Option<String>,
     /// Read the control token from this file (else INJECTOR_CONTROL_TOKEN).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub token_file: Option<PathBuf>,
     /// Trust the run's TLS certificate by this SHA-256 fingerprint (as `run` printed it).
-    #[arg(long, value_name = "SHA256")]
+    #[arg(long, value_name = "SHA256", global = true)]
     pub fingerprint: Option<String>,
     /// Carry out an action that needs a confirmation without asking (for scripts).
     /// Without it, such an action shows what it would do and asks `y/N` on a terminal,

@@ -122,7 +122,22 @@ impl Server {
     }
 
     /// Stop it (flushing the record) and return key -> arrival (unix ns) of 200s.
-    pub(crate) fn finish(mut self) -> HashMap<String, i128> {
+    pub(crate) fn finish(self) -> HashMap<String, i128> {
+        self.records()
+            .into_iter()
+            .filter(|r| r["status"] == 200)
+            .filter_map(|r| {
+                let key = r["body"]["body"]
+                    .as_str()?
+                    .strip_prefix("inject ")?
+                    .to_string();
+                Some((key, r["received_unix_ns"].as_u64()? as i128))
+            })
+            .collect()
+    }
+
+    /// Stop it (flushing the record) and return its records.
+    pub(crate) fn records(mut self) -> Vec<Value> {
         // SAFETY: kill(2) on our own child.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         let _ = self.child.wait();
@@ -137,14 +152,6 @@ impl Server {
         }
         text.lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|r| r["status"] == 200)
-            .filter_map(|r| {
-                let key = r["body"]["body"]
-                    .as_str()?
-                    .strip_prefix("inject ")?
-                    .to_string();
-                Some((key, r["received_unix_ns"].as_u64()? as i128))
-            })
             .collect()
     }
 }

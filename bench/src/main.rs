@@ -10,6 +10,7 @@
 
 mod firing;
 mod floor;
+mod kills;
 mod push;
 
 use std::fmt::Write as _;
@@ -103,6 +104,7 @@ fn main() {
         "throughput" => measures.extend(firing::throughput(&settings)),
         "soak" => measures.extend(firing::soak(&settings)),
         "push" => measures.extend(push::push(&settings)),
+        "kills" => measures.extend(kills::kills(&settings)),
         "all" => {
             measures.extend(firing::precision(&settings));
             measures.extend(floor::floor(&settings));
@@ -111,10 +113,11 @@ fn main() {
             measures.extend(scale(&settings));
             measures.extend(stand_in(&settings));
             measures.extend(push::push(&settings));
+            measures.extend(kills::kills(&settings));
         }
         other => {
             eprintln!(
-                "error: unknown benchmark `{other}`; try precision, floor, throughput, soak, push, scale, stand-in or all"
+                "error: unknown benchmark `{other}`; try precision, floor, throughput, soak, push, kills, scale, stand-in or all"
             );
             std::process::exit(2);
         }

@@ -15,7 +15,13 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
         "no control token",
         "pass --token-file PATH or set INJECTOR_CONTROL_TOKEN (run --control prints it)",
     )?;
-    let base = control_base(&args.control)?;
+    let Some(control) = &args.control else {
+        return Err(Error::usage(
+            "ctl needs --control URL: the control address the run printed",
+            Some("e.g. injector ctl --control http://127.0.0.1:8790/ status"),
+        ));
+    };
+    let base = control_base(control)?;
     let watch = matches!(args.action, CtlAction::Watch);
     let Requested { action, options } = requested(args.action)?;
     let http = http_client(&base, watch, args.fingerprint.as_deref())?;
@@ -329,13 +335,18 @@ impl Endpoint<'_> {
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
         let base = self.base;
         request.bearer_auth(self.token).send().await.map_err(|e| {
-            let tls = format!("{e:?}").contains("certificate")
-                || format!("{e:?}").contains("Certificate");
+            let debug = format!("{e:?}");
+            let tls = debug.contains("certificate") || debug.contains("Certificate");
+            let hint = if tls && base.starts_with("https://") {
+                "the run's certificate was not trusted: pass --fingerprint with the fingerprint the run printed"
+            } else if debug.contains("HTTP version") && base.starts_with("http://") {
+                "the run serves its control over TLS here: give the https:// URL it printed, with --fingerprint"
+            } else {
+                "is the run up, with --control? give the address it printed (`control: ...`); a resumed run keeps it"
+            };
             Error::usage(
                 format!("cannot reach the run at {base}: {}", client::describe(&e)),
-                (tls && base.starts_with("https://")).then_some(
-                    "the run's certificate was not trusted: pass --fingerprint with the fingerprint the run printed",
-                ),
+                Some(hint),
             )
         })
     }

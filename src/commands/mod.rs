@@ -37,10 +37,11 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Diff(args) => check::diff(args),
         Command::Completions(args) => {
             let mut cli = <Cli as clap::CommandFactory>::command();
-            write_output_with(args.output.output.as_deref(), |out| {
-                clap_complete::generate(args.shell, &mut cli, "injector", out);
-                Ok(())
-            })?;
+            // clap_complete panics on a failed write (`| head` closing the pipe): the
+            // script is made in memory, and written as every output is.
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut cli, "injector", &mut script);
+            write_output_with(args.output.output.as_deref(), |out| out.write_all(&script))?;
             Ok(Exit::Ok)
         }
         Command::Report(args) => check::report(args),

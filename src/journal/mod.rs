@@ -116,6 +116,9 @@ pub struct Replay {
     pub last_completed: bool,
     /// Whether the last run wrote an `end` at all.
     pub last_ended: bool,
+    /// Whether the last run was ended by a director before everything was sent (its
+    /// `end` says `ended`).
+    pub last_ended_by_director: bool,
     /// Problems: unreadable lines (with their 1-based line numbers).
     pub problems: Vec<String>,
 }
@@ -148,11 +151,13 @@ impl Replay {
                     r.runs.push(h.clone());
                     r.last_ended = false;
                     r.last_completed = false;
+                    r.last_ended_by_director = false;
                     Record::Run(Box::new(h))
                 }
                 Entry::End { at, reason, .. } => {
                     r.last_ended = true;
                     r.last_completed = reason == "completed";
+                    r.last_ended_by_director = reason == "ended";
                     Record::End {
                         at: parse_time(&at),
                         reason,

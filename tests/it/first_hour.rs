@@ -21,9 +21,7 @@ async fn a_rehearsal_repeats_and_archives_the_finished_one() {
     let again = injector_run(dir, &args, &[]).await;
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(
-        again
-            .stderr
-            .contains("holds a finished dry run: it is archived"),
+        again.stderr.contains("held a finished run: archived as"),
         "{}",
         again.stderr
     );
@@ -39,6 +37,33 @@ async fn a_rehearsal_repeats_and_archives_the_finished_one() {
         .filter(|e| e["type"] == "run")
         .count();
     assert_eq!(runs, 1);
+}
+
+/// A rehearsal a director ended is over too: the next one archives it and starts anew;
+/// a start refused for another reason archives nothing, and does not say it did.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rehearsal_a_director_ended_is_archived_by_the_next() {
+    let s = setup(&scenario(3, 60_000));
+    let dir = s.dir.path();
+    let (mut child, url, token) =
+        run_with_control(dir, &["run", "s.yaml", "--dry-run", "--wait-for-end"]).await;
+    assert_eq!(ctl(dir, &url, &token, &["--yes", "end"]).await.code, 0);
+    let _ = child.wait().await;
+    let refused = injector_run(
+        dir,
+        &["run", "s.yaml", "--dry-run", "--control", "0.0.0.0:0"],
+        &[],
+    )
+    .await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(!refused.stderr.contains("archived"), "{}", refused.stderr);
+    let again = injector_run(dir, &["run", "s.yaml", "--dry-run", "--speed", "max"], &[]).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("held a finished run: archived as"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -479,5 +504,53 @@ async fn a_resumed_runs_summary_counts_the_whole_run_as_the_report_does() {
     assert!(
         part["sent"].as_u64().unwrap() >= 1 && part["sent"].as_u64().unwrap() < 6,
         "{part}"
+    );
+}
+
+/// `injector completions bash | head -2`: a pipe closed early ends the script quietly,
+/// never in a panic.
+#[test]
+fn completions_into_a_closed_pipe_end_quietly() {
+    let out = std::process::Command::new("bash")
+        .args([
+            "-c",
+            "\"$0\" completions bash | head -c 10 >/dev/null; exit ${PIPESTATUS[0]}",
+        ])
+        .arg(crate::common::bin())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+/// `ctl`'s usual slips: options after the action work as before it; no `--control` and
+/// a run that is not there are named, each with the way forward.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctl_options_go_anywhere_and_a_missing_run_is_named() {
+    let dir = crate::common::tempdir();
+    let d = dir.path();
+    let token = [("INJECTOR_CONTROL_TOKEN", "a-control-token-for-tests")];
+    let none = injector_run(d, &["ctl", "status"], &token).await;
+    assert_eq!(none.code, 2, "{}", none.stderr);
+    assert!(
+        none.stderr.contains("ctl needs --control URL") && none.stderr.contains("hint: e.g."),
+        "{}",
+        none.stderr
+    );
+    // A port nothing listens on, given after the action.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let control = format!("127.0.0.1:{port}");
+    let gone = injector_run(d, &["ctl", "hold", "--control", &control], &token).await;
+    assert_eq!(gone.code, 2, "{}", gone.stderr);
+    assert!(
+        gone.stderr.contains("cannot reach the run at")
+            && gone.stderr.contains("hint: is the run up, with --control?"),
+        "{}",
+        gone.stderr
     );
 }

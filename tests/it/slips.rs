@@ -487,6 +487,12 @@ async fn the_printed_resume_command_run_as_printed_can_be_steered_and_a_held_run
     unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(130));
+    // A token of one's own is never printed.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains(token) && stderr.contains("TOKEN: the one in ctl.token"),
+        "{stderr}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let printed = stdout
         .lines()

@@ -303,12 +303,17 @@ async fn start_control(
     if let Some(t) = &tls {
         eprintln!("control fingerprint: {}", t.fingerprint);
     }
-    match token {
-        Some(token) => {
+    match (token, &args.control_token_file) {
+        // A token of one's own stays in its file: never printed.
+        (Some(_), Some(path)) => eprintln!(
+            "control page: {scheme}://{bound}/#token=TOKEN (TOKEN: the one in {})",
+            path.display()
+        ),
+        (Some(token), None) => {
             eprintln!("control page: {scheme}://{bound}/#token={token}");
             eprintln!("control token: {token}");
         }
-        None => eprintln!(
+        (None, _) => eprintln!(
             "control page: {scheme}://{bound}/#token=YOUR-TOKEN ({} people in the controllers file)",
             controllers.len()
         ),

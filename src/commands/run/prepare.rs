@@ -298,7 +298,11 @@ impl JournalStart {
                     .find(|p| !p.exists())
                     .expect("a free name");
                 fs_err::rename(path, &archived)?;
-                tracing::info!("archived the old journal as {}", archived.display());
+                tracing::info!(
+                    "the journal {} held a finished run: archived as {}; this run starts anew",
+                    path.display(),
+                    archived.display()
+                );
                 Ok(Journal::create(path, fsync)?)
             }
         }
@@ -307,7 +311,8 @@ impl JournalStart {
 
 /// Open and lock the journal if there is one (writing nothing), and decide what its
 /// earlier run means for this one: `--fresh` archives it, `--resume` continues it, a
-/// finished dry run is archived for the next rehearsal, anything else is refused.
+/// finished dry run (or one a director ended) is archived for the next rehearsal,
+/// anything else is refused.
 fn open_journal(
     args: &RunArgs,
     path: &Path,
@@ -337,11 +342,13 @@ fn open_journal(
     if args.fresh {
         return Ok((JournalStart::Archive(journal), Replay::default(), None));
     }
-    if !args.resume && args.dry_run && last.dry_run && replay.last_completed {
-        tracing::info!(
-            "the journal {} holds a finished dry run: it is archived, and this rehearsal starts anew",
-            path.display()
-        );
+    // A rehearsal repeats: one that ran to its end, or that a director ended, is archived
+    // (once the run is sure to start) and the new one starts anew.
+    if !args.resume
+        && args.dry_run
+        && last.dry_run
+        && (replay.last_completed || replay.last_ended_by_director)
+    {
         return Ok((JournalStart::Archive(journal), Replay::default(), None));
     }
     if !args.resume {
