@@ -439,10 +439,15 @@ pub enum CtlAction {
     Resume,
     /// Skip an occurrence key, or an inject id with all its occurrences (several need
     /// a confirmation).
-    Skip { key: String },
+    Skip {
+        /// An occurrence key (`gauge-reading#2`, `brief@blue`) or an inject id (all of
+        /// its occurrences), as `status` lists them.
+        key: String,
+    },
     /// Undo a skip before it fires; one skipped when its instant came (too late, or
     /// skipped) is sent now, after a confirmation, or at a time given.
     Unskip {
+        /// The occurrence key or inject id skipped before.
         key: String,
         /// For one skipped when its instant came: send it at this scenario time
         /// (`T+1h05m`, `01:05:00`), moved by holds and shifts like the rest.
@@ -460,6 +465,7 @@ pub enum CtlAction {
     /// Send an occurrence now (also while held). A contingency whose condition does not
     /// hold yet needs a confirmation; on one judgment (`met: X`), firing it judges X.
     Fire {
+        /// The occurrence key (or a contingency's inject id) to send now.
         key: String,
         /// Send a contingency whose condition can no longer hold (its alternative was
         /// judged or sent).
@@ -468,7 +474,10 @@ pub enum CtlAction {
     },
     /// Send a failed occurrence again, now (once per failure; one whose last attempt may
     /// have arrived asks first).
-    Retry { key: String },
+    Retry {
+        /// The failed occurrence's key.
+        key: String,
+    },
     /// Move everything not yet fired by DUR: `5m` later, `-5m` earlier (also `90s`,
     /// `1h30m`). DUR is wall-clock time: at --speed 60, `1m` moves each inject by a real
     /// minute. Always shows what it moves and asks for a confirmation; a shift that would
@@ -501,7 +510,9 @@ pub enum CtlAction {
     },
     /// Judge an expected action missed (before its deadline makes it so).
     Missed {
+        /// The expectation's id (`expect: { id: ... }` or `expectations:`).
         id: String,
+        /// A note kept with the judgment (the report shows it).
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
         /// Replace the judgment made before (met) with this one, while the branch it set
@@ -558,18 +569,22 @@ pub enum ControllersAction {
     Remove {
         /// Their name, as `controllers list` shows it.
         name: String,
+        /// The controllers file.
         #[arg(long, default_value = "controllers.yaml", value_name = "PATH")]
         file: PathBuf,
     },
     /// Give someone a new token (printed once, on stdout); the old one is refused from
     /// the next run or resume on. Their name and role stay.
     Rotate {
+        /// Their name, as `controllers list` shows it.
         name: String,
+        /// The controllers file.
         #[arg(long, default_value = "controllers.yaml", value_name = "PATH")]
         file: PathBuf,
     },
     /// List who is in the file, with their roles (never their tokens).
     List {
+        /// The controllers file.
         #[arg(long, default_value = "controllers.yaml", value_name = "PATH")]
         file: PathBuf,
     },
@@ -678,5 +693,27 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    /// `--help` says what every argument of every command is: none left blank.
+    #[test]
+    fn every_argument_has_its_help() {
+        fn walk(cmd: &clap::Command, path: &str, blank: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") || arg.is_hide_set() {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    blank.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), blank);
+            }
+        }
+        let mut blank = Vec::new();
+        walk(&super::Cli::command(), "injector", &mut blank);
+        assert!(blank.is_empty(), "arguments without help: {blank:?}");
     }
 }

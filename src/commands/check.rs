@@ -138,9 +138,17 @@ pub fn report(args: ReportArgs) -> Result<Exit, Error> {
     let text = String::from_utf8_lossy(&bytes);
     let report = report::Report::from_journal(&text);
     if report.runs == 0 {
+        // Not a journal at all (a scenario, a plan, a record), or one a run never began.
+        let what = if report.problems.is_empty() {
+            "holds no run"
+        } else {
+            "is not a journal: it holds no run"
+        };
         return Err(Error::usage(
-            format!("{} holds no run", args.journal.display()),
-            Some("give the journal a run wrote (default: <scenario stem>.journal.jsonl)"),
+            format!("{} {what}", args.journal.display()),
+            Some(
+                "give the journal a run wrote: <scenario stem>.journal.jsonl, or <scenario stem>.dry-run.journal.jsonl for a rehearsal",
+            ),
         ));
     }
     for p in &report.problems {

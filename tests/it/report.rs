@@ -43,7 +43,15 @@ fn not_a_journal() {
     std::fs::write(dir.path().join("x.jsonl"), "hello\n").unwrap();
     let run = injector_in(dir.path(), &["report", "x.jsonl"]);
     run.code(2);
-    assert!(run.stderr.contains("holds no run"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("x.jsonl is not a journal: it holds no run")
+            && run
+                .stderr
+                .contains(".dry-run.journal.jsonl for a rehearsal"),
+        "{}",
+        run.stderr
+    );
     injector_in(dir.path(), &["report", "missing.jsonl"]).code(2);
 }
 
