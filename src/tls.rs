@@ -75,6 +75,40 @@ pub fn self_signed(hosts: Vec<String>) -> Result<ServerTls, String> {
     server_config(vec![made.cert.der().clone()], key)
 }
 
+/// A self-signed certificate kept in `path` (PEM: the certificate, then its key; only
+/// its owner may read it): the one there when the file exists, else one made now for
+/// `hosts` and written there first. A run's resume (and every later run on the same
+/// journal) then serves the same certificate, so every controller's `--fingerprint`
+/// and every browser's exception stay good across a crash.
+pub fn self_signed_kept(hosts: Vec<String>, path: &std::path::Path) -> Result<ServerTls, String> {
+    if let Ok(pem) = std::fs::read(path) {
+        return from_pem(&pem, &pem).map_err(|e| {
+            format!(
+                "{} (the certificate kept for this journal): {e}",
+                path.display()
+            )
+        });
+    }
+    let made = rcgen::generate_simple_self_signed(hosts)
+        .map_err(|e| format!("cannot make a certificate: {e}"))?;
+    let pem = format!("{}{}", made.cert.pem(), made.signing_key.serialize_pem());
+    write_private(path, pem.as_bytes())
+        .map_err(|e| format!("cannot keep the certificate in {}: {e}", path.display()))?;
+    from_pem(pem.as_bytes(), pem.as_bytes())
+}
+
+/// Write `bytes` to a new file at `path` that only its owner may read.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 /// A certificate chain and key from PEM text.
 pub fn from_pem(cert: &[u8], key: &[u8]) -> Result<ServerTls, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)

@@ -332,6 +332,37 @@ async fn tls_with_a_pinned_fingerprint_and_plain_http_only_on_loopback() {
         0
     );
     let _ = child.wait_with_output().await;
+    // The certificate is kept beside the journal, for its owner only: the resume serves
+    // the same one, and the fingerprint everyone pinned still holds.
+    let kept = d.join("s.dry-run.journal.jsonl.control-tls.pem");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&kept).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let (child, url, again, printed) =
+        start(d, &["--control-tls", "self-signed", "--resume"]).await;
+    assert_eq!(again.as_deref(), Some(fingerprint.as_str()));
+    let token = printed
+        .lock()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("control token: ").map(String::from))
+        .unwrap();
+    let ok = ctl(d, &url, &token, &["--fingerprint", &fingerprint, "status"]).await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(
+        ctl(
+            d,
+            &url,
+            &token,
+            &["--fingerprint", &fingerprint, "--yes", "end"]
+        )
+        .await
+        .code,
+        0
+    );
+    let _ = child.wait_with_output().await;
 
     // Plain HTTP on a non-loopback address: refused before anything is written.
     let dir = tempdir();

@@ -149,7 +149,16 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
         )),
     };
     let control_server = match &args.control {
-        Some(addr) => Some(start_control(addr, args, commands_tx.clone(), view.clone()).await?),
+        Some(addr) => Some(
+            start_control(
+                addr,
+                args,
+                &p.journal_path,
+                commands_tx.clone(),
+                view.clone(),
+            )
+            .await?,
+        ),
         None => None,
     };
     // On a terminal: a live line (clock, next inject, last send) and single-key control.
@@ -209,6 +218,7 @@ struct ControlServer {
 async fn start_control(
     addr: &str,
     args: &RunArgs,
+    journal: &std::path::Path,
     commands: mpsc::Sender<engine::Command>,
     view: control::View,
 ) -> Result<ControlServer, Error> {
@@ -218,10 +228,23 @@ async fn start_control(
         &args.control_tls_cert,
         &args.control_tls_key,
     ) {
-        (Some(crate::cli::TlsArg::SelfSigned), _, _) => Some(
-            crate::tls::self_signed(crate::tls::hosts_for(listen))
-                .map_err(|e| Error::usage(format!("--control-tls self-signed: {e}"), None))?,
-        ),
+        // Kept beside the journal: a resume serves the same certificate.
+        (Some(crate::cli::TlsArg::SelfSigned), _, _) => {
+            let kept = journal.with_file_name(format!(
+                "{}.control-tls.pem",
+                journal.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            Some(
+                crate::tls::self_signed_kept(crate::tls::hosts_for(listen), &kept).map_err(
+                    |e| {
+                        Error::usage(
+                            format!("--control-tls self-signed: {e}"),
+                            Some("remove that file to have a new certificate made"),
+                        )
+                    },
+                )?,
+            )
+        }
         (None, Some(cert), Some(key)) => {
             let cert_pem = super::read_file(cert, super::MAX_TOKEN_BYTES * 64, "certificate")?;
             let key_pem = super::read_file(key, super::MAX_TOKEN_BYTES * 64, "key")?;
