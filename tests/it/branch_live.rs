@@ -185,6 +185,16 @@ fn each_branch_of_the_example_rehearses_at_speed_with_assume() {
         );
         run.code(0);
         assert!(run.stdout.contains("1 not triggered"), "{}", run.stdout);
+        // The log says a contingency's delay as what it is, not as a time of the
+        // exercise (its offset is not a T+).
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(&format!("sent {sent_key} ("))
+                    && l.contains("after its condition")),
+            "{}",
+            run.stderr
+        );
         let lines = journal(dir.path(), "j.jsonl");
         assert!(
             lines

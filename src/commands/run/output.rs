@@ -90,7 +90,8 @@ pub async fn show_events(
 }
 
 /// What a log line says of an occurrence beside its key: its scenario time and its
-/// subject (`T+00:02:00 "Storm warning"`), by key.
+/// subject (`T+00:02:00 "Storm warning"`; a contingency's delay: `10m after its
+/// condition "Re: ..."`), by key.
 #[derive(Default)]
 pub struct Labels(std::collections::HashMap<String, String>);
 
@@ -105,7 +106,16 @@ impl Labels {
                 .iter()
                 .zip(subjects)
                 .map(|(o, subject)| {
-                    let t_plus = crate::plan::show_offset(o.offset);
+                    // A contingency's offset is its delay once its condition holds, not
+                    // a time of the exercise: said as what it is.
+                    let t_plus = if t.is_contingent(o) {
+                        format!(
+                            "{} after its condition",
+                            crate::human::duration_ms(o.offset.as_millis() as i64)
+                        )
+                    } else {
+                        crate::plan::show_offset(o.offset)
+                    };
                     let label = if subject.is_empty() {
                         t_plus
                     } else {
