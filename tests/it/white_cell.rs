@@ -109,6 +109,16 @@ async fn start(
     (child, url, fingerprint, printed)
 }
 
+/// The control token a run printed (one made at random).
+fn printed_token(printed: &std::sync::Mutex<String>) -> String {
+    printed
+        .lock()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("control token: ").map(String::from))
+        .expect("a control token printed")
+}
+
 /// POST one action with `token` (none: no header); the HTTP status.
 async fn post(url: &str, token: Option<&str>, action: &str, body: serde_json::Value) -> u16 {
     let http = crate::stand_in::client();
@@ -286,12 +296,7 @@ async fn tls_with_a_pinned_fingerprint_and_plain_http_only_on_loopback() {
     let (child, url, fingerprint, printed) = start(d, &["--control-tls", "self-signed"]).await;
     assert!(url.starts_with("https://"), "{url}");
     let fingerprint = fingerprint.expect("a fingerprint printed");
-    let token = printed
-        .lock()
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("control token: ").map(String::from))
-        .unwrap();
+    let token = printed_token(&printed);
     let ok = ctl(
         d,
         &url,
@@ -343,12 +348,7 @@ async fn tls_with_a_pinned_fingerprint_and_plain_http_only_on_loopback() {
     let (child, url, again, printed) =
         start(d, &["--control-tls", "self-signed", "--resume"]).await;
     assert_eq!(again.as_deref(), Some(fingerprint.as_str()));
-    let token = printed
-        .lock()
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("control token: ").map(String::from))
-        .unwrap();
+    let token = printed_token(&printed);
     let ok = ctl(d, &url, &token, &["--fingerprint", &fingerprint, "status"]).await;
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert_eq!(
@@ -452,12 +452,7 @@ async fn ctl_watch_follows_the_run_until_it_ends() {
     let d = dir.path();
     write(d, "s.yaml", &slow());
     let (child, url, _, printed) = start(d, &[]).await;
-    let token = printed
-        .lock()
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("control token: ").map(String::from))
-        .unwrap();
+    let token = printed_token(&printed);
     let mut watch = command(
         d,
         &["ctl", "--control", &url, "--format", "json", "watch"],
@@ -515,12 +510,7 @@ async fn a_certificate_from_pem_files() {
     )
     .await;
     assert_eq!(fingerprint.as_deref(), Some(expected.as_str()));
-    let token = printed
-        .lock()
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("control token: ").map(String::from))
-        .unwrap();
+    let token = printed_token(&printed);
     // Pasted as plain lower-case hex, without colons: the same fingerprint.
     let plain = expected
         .trim_start_matches("SHA256:")
