@@ -233,14 +233,6 @@ impl Board {
         self.layout
     }
 
-    /// The rows changed after `version`, in order.
-    pub fn changed_since(&self, version: u64) -> impl Iterator<Item = (&Fired, &Slot)> {
-        self.rows
-            .iter()
-            .filter(move |f| self.touched_after(f, version))
-            .map(|f| (f, self.fold.slot(f.slot)))
-    }
-
     /// Whether `row` changed after `version`.
     pub fn touched_after(&self, row: &Fired, version: u64) -> bool {
         self.touched.get(row.slot).is_some_and(|&v| v > version)

@@ -68,11 +68,19 @@ fn server_config(
 
 /// A certificate made now for `hosts` (names or addresses), its key kept in memory.
 pub fn self_signed(hosts: Vec<String>) -> Result<ServerTls, String> {
+    let pem = made_pem(hosts)?;
+    from_pem(pem.as_bytes(), pem.as_bytes())
+}
+
+/// A self-signed certificate made now for `hosts`, and its key: PEM, one after the other.
+fn made_pem(hosts: Vec<String>) -> Result<String, String> {
     let made = rcgen::generate_simple_self_signed(hosts)
         .map_err(|e| format!("cannot make a certificate: {e}"))?;
-    let key = PrivateKeyDer::try_from(made.signing_key.serialize_der())
-        .map_err(|e| format!("cannot use the key: {e}"))?;
-    server_config(vec![made.cert.der().clone()], key)
+    Ok(format!(
+        "{}{}",
+        made.cert.pem(),
+        made.signing_key.serialize_pem()
+    ))
 }
 
 /// A self-signed certificate kept in `path` (PEM: the certificate, then its key; only
@@ -89,9 +97,7 @@ pub fn self_signed_kept(hosts: Vec<String>, path: &std::path::Path) -> Result<Se
             )
         });
     }
-    let made = rcgen::generate_simple_self_signed(hosts)
-        .map_err(|e| format!("cannot make a certificate: {e}"))?;
-    let pem = format!("{}{}", made.cert.pem(), made.signing_key.serialize_pem());
+    let pem = made_pem(hosts)?;
     write_private(path, pem.as_bytes())
         .map_err(|e| format!("cannot keep the certificate in {}: {e}", path.display()))?;
     from_pem(pem.as_bytes(), pem.as_bytes())

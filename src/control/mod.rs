@@ -180,11 +180,16 @@ async fn state(State(s): State<Shared>, headers: HeaderMap) -> Response {
 /// Everything the page and `ctl status` show, as `you` may see it.
 fn state_json(view: &View, you: &Identity) -> Value {
     let clock = view.clock.borrow().clone();
-    let mut state = head_json(view, you, &clock);
     let board = view.board.lock().expect("board lock");
+    whole_state(view, you, &clock, &board)
+}
+
+/// The whole state of `board` under `clock`: the head, every occurrence, every note.
+fn whole_state(view: &View, you: &Identity, clock: &ClockState, board: &Board) -> Value {
+    let mut state = head_json(view, you, clock);
     state["occurrences"] = board
         .whole()
-        .map(|(fired, slot)| row_json(view, fired, slot, &clock, true))
+        .map(|(fired, slot)| row_json(view, fired, slot, clock, true))
         .collect();
     state["notes"] = json!(board.notes());
     state

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Shared, View, head_json, identity, row_json, unauthorized};
+use super::{Shared, View, head_json, identity, row_json, unauthorized, whole_state};
 use crate::controllers::Identity;
 use crate::engine::ClockState;
 use crate::fold::Status;
@@ -30,56 +30,47 @@ fn push_message(view: &View, you: &Identity, seen: &mut Option<Seen>) -> (&'stat
     let clock = view.clock.borrow().clone();
     let board = view.board.lock().expect("board lock");
     let seq = seen.as_ref().map_or(0, |s| s.seq) + 1;
-    let last = match seen.take() {
-        Some(s) if board.layout() <= s.version => s,
-        _ => {
-            let mut state = head_json(view, you, &clock);
-            state["occurrences"] = board
+    let (name, mut message) = match seen.take() {
+        Some(last) if board.layout() <= last.version => {
+            let moved = clock.shift != last.clock.shift;
+            let reskipped =
+                clock.skipped != last.clock.skipped || clock.unskipped != last.clock.unskipped;
+            // What the board changed; and a shift moves everything still to come, a
+            // skip changes some rows' status.
+            let rows: Vec<Value> = board
                 .whole()
-                .map(|(fired, slot)| row_json(view, fired, slot, &clock, true))
+                .filter(|(fired, slot)| {
+                    if board.touched_after(fired, last.version) {
+                        return true;
+                    }
+                    if !(moved || reskipped) {
+                        return false;
+                    }
+                    let o = &view.timeline.occurrences[fired.occ];
+                    let id = &view.timeline.inject(o).id;
+                    (moved && (slot.status == Status::Pending || view.timeline.is_contingent(o)))
+                        || (reskipped && clock.skips(&o.key, id) != last.clock.skips(&o.key, id))
+                })
+                .map(|(fired, slot)| row_json(view, fired, slot, &clock, false))
                 .collect();
-            state["notes"] = json!(board.notes());
-            state["seq"] = json!(seq);
-            *seen = Some(Seen {
-                seq,
-                version: board.version(),
-                clock,
-                notes: board.notes().len(),
+            let notes = &board.notes()[last.notes.min(board.notes().len())..];
+            let delta = json!({
+                "head": head_json(view, you, &clock),
+                "occurrences": rows,
+                "notes": notes,
             });
-            return ("state", state);
+            ("delta", delta)
         }
+        _ => ("state", whole_state(view, you, &clock, &board)),
     };
-    let moved = clock.shift != last.clock.shift;
-    let reskipped = clock.skipped != last.clock.skipped || clock.unskipped != last.clock.unskipped;
-    let rows: Vec<Value> = if moved || reskipped {
-        // A shift moves everything still to come; a skip changes some rows' status.
-        board
-            .whole()
-            .filter(|(fired, slot)| {
-                let o = &view.timeline.occurrences[fired.occ];
-                let id = &view.timeline.inject(o).id;
-                board.touched_after(fired, last.version)
-                    || (moved && (slot.status == Status::Pending || view.timeline.is_contingent(o)))
-                    || (reskipped && clock.skips(&o.key, id) != last.clock.skips(&o.key, id))
-            })
-            .map(|(fired, slot)| row_json(view, fired, slot, &clock, false))
-            .collect()
-    } else {
-        board
-            .changed_since(last.version)
-            .map(|(fired, slot)| row_json(view, fired, slot, &clock, false))
-            .collect()
-    };
-    let mut delta = json!({ "seq": seq, "head": head_json(view, you, &clock) });
-    delta["occurrences"] = Value::Array(rows);
-    delta["notes"] = json!(board.notes()[last.notes.min(board.notes().len())..]);
+    message["seq"] = json!(seq);
     *seen = Some(Seen {
         seq,
         version: board.version(),
         clock,
         notes: board.notes().len(),
     });
-    ("delta", delta)
+    (name, message)
 }
 
 /// One pushed message (`state` or `delta`, as [`events`] sends them) taken into
