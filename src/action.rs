@@ -29,11 +29,22 @@ pub enum Action {
     /// Judge an expected action missed, with an optional note.
     Missed(String, Option<String>),
     /// An observation for the after-action report, about an occurrence key or an
-    /// expected action if given. Journaled as a `note` line; steers nothing.
+    /// expected action if given, tagged with objectives and as a strength or an area for
+    /// improvement. Journaled as a `note` line; steers nothing.
     Note {
         text: String,
         key: Option<String>,
         expectation: Option<String>,
+        objectives: Vec<String>,
+        tag: Option<NoteTag>,
+    },
+    /// An evaluator's rating of an objective (HSEEP's P, S, M, U), with an optional
+    /// note. Journaled as a `note` line with its rating; the latest of each evaluator
+    /// stands. Steers nothing.
+    Rate {
+        objective: String,
+        rating: Rating,
+        note: Option<String>,
     },
     /// End the exercise now: nothing more fires (in-flight sends finish); a resume can
     /// take it up again.
@@ -45,6 +56,86 @@ pub enum Action {
         what: Option<String>,
         judgment: Option<String>,
     },
+}
+
+/// An objective's rating, as HSEEP's evaluators give it.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Rating {
+    /// Performed without challenges.
+    P,
+    /// Performed with some challenges.
+    S,
+    /// Performed with major challenges.
+    M,
+    /// Unable to be performed.
+    U,
+}
+
+impl Rating {
+    pub const ALL: [Rating; 4] = [Rating::P, Rating::S, Rating::M, Rating::U];
+
+    /// Its letter: `P`, `S`, `M` or `U`.
+    pub fn letter(self) -> &'static str {
+        match self {
+            Rating::P => "P",
+            Rating::S => "S",
+            Rating::M => "M",
+            Rating::U => "U",
+        }
+    }
+
+    /// What it means, in HSEEP's words.
+    pub fn words(self) -> &'static str {
+        match self {
+            Rating::P => "performed without challenges",
+            Rating::S => "performed with some challenges",
+            Rating::M => "performed with major challenges",
+            Rating::U => "unable to be performed",
+        }
+    }
+
+    /// A rating as a person writes it: its letter, either case.
+    pub fn parse(text: &str) -> Result<Rating, String> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "P" => Ok(Rating::P),
+            "S" => Ok(Rating::S),
+            "M" => Ok(Rating::M),
+            "U" => Ok(Rating::U),
+            _ => Err(format!(
+                "`{text}` is not a rating: give P (performed without challenges), S (with some challenges), M (with major challenges) or U (unable to be performed)"
+            )),
+        }
+    }
+}
+
+/// What a note says of the objectives it names: a strength, or an area for improvement
+/// (the improvement plan's rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteTag {
+    Strength,
+    Improvement,
+}
+
+impl NoteTag {
+    pub fn name(self) -> &'static str {
+        match self {
+            NoteTag::Strength => "strength",
+            NoteTag::Improvement => "improvement",
+        }
+    }
+
+    fn parse(text: &str) -> Result<NoteTag, String> {
+        match text.trim() {
+            "strength" => Ok(NoteTag::Strength),
+            "improvement" => Ok(NoteTag::Improvement),
+            other => Err(format!(
+                "`{other}` is not a note's tag: give `strength` or `improvement`"
+            )),
+        }
+    }
 }
 
 /// Where an action came from.
@@ -95,6 +186,7 @@ impl Action {
             Action::Met(..) => "met",
             Action::Missed(..) => "missed",
             Action::Note { .. } => "note",
+            Action::Rate { .. } => "rate",
             Action::End => "end",
             Action::Undo { .. } => "undo",
         }
@@ -111,13 +203,15 @@ impl Action {
     /// Every action's name, as [`Action::name`] gives it.
     pub const NAMES: &[&str] = &[
         "hold", "resume", "skip", "unskip", "fire", "retry", "shift", "met", "missed", "note",
-        "end", "undo",
+        "rate", "end", "undo",
     ];
 
     /// The note a judgment carries (for an undo, what it undid).
     pub fn note(&self) -> Option<&str> {
         match self {
-            Action::Met(_, note) | Action::Missed(_, note) => note.as_deref(),
+            Action::Met(_, note) | Action::Missed(_, note) | Action::Rate { note, .. } => {
+                note.as_deref()
+            }
             Action::Undo { what, .. } => what.as_deref(),
             _ => None,
         }
@@ -129,6 +223,7 @@ impl Action {
             Action::Skip(k) | Action::Unskip(k) | Action::Fire(k) | Action::Retry(k) => Some(k),
             Action::Met(id, _) | Action::Missed(id, _) => Some(id),
             Action::Note { key, .. } => key.as_deref(),
+            Action::Rate { objective, .. } => Some(objective),
             Action::Undo { judgment, .. } => judgment.as_deref(),
             Action::End => None,
             Action::Hold | Action::Resume | Action::Shift(_) => None,
@@ -151,6 +246,8 @@ impl Action {
                 text,
                 key,
                 expectation,
+                objectives,
+                tag,
             } => {
                 let mut body = json!({ "text": text });
                 if let Some(k) = key {
@@ -159,8 +256,22 @@ impl Action {
                 if let Some(e) = expectation {
                     body["expectation"] = json!(e);
                 }
+                if !objectives.is_empty() {
+                    body["objectives"] = json!(objectives);
+                }
+                if let Some(t) = tag {
+                    body["tag"] = json!(t.name());
+                }
                 body
             }
+            Action::Rate {
+                objective,
+                rating,
+                note,
+            } => match note {
+                Some(n) => json!({ "key": objective, "rating": rating.letter(), "note": n }),
+                None => json!({ "key": objective, "rating": rating.letter() }),
+            },
             Action::End | Action::Undo { .. } => json!({}),
         }
     }
@@ -192,10 +303,36 @@ impl Action {
                     Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
                     Some(_) => Err(format!("`{field}` must be text")),
                 };
+                let objectives = match body.get("objectives") {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .map(|i| {
+                            i.as_str()
+                                .map(|s| s.trim().to_string())
+                                .filter(|s| !s.is_empty())
+                                .ok_or("`objectives` lists objective ids".to_string())
+                        })
+                        .collect::<Result<_, _>>()?,
+                    Some(_) => return Err("`objectives` must be a list of objective ids".into()),
+                };
                 Ok(Action::Note {
                     text,
                     key: opt("key")?,
                     expectation: opt("expectation")?,
+                    objectives,
+                    tag: opt("tag")?.as_deref().map(NoteTag::parse).transpose()?,
+                })
+            }
+            "rate" => {
+                let rating = match body.get("rating") {
+                    Some(Value::String(r)) => Rating::parse(r)?,
+                    _ => return Err("a rating needs its `rating`: P, S, M or U".into()),
+                };
+                Ok(Action::Rate {
+                    objective: key()?,
+                    rating,
+                    note: judgment_note(body)?,
                 })
             }
             "skip" => key().map(Action::Skip),
@@ -203,15 +340,7 @@ impl Action {
             "fire" => key().map(Action::Fire),
             "retry" => key().map(Action::Retry),
             "met" | "missed" => {
-                let note = match body.get("note") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(n)) if n.trim().is_empty() => None,
-                    Some(Value::String(n)) if n.chars().count() > MAX_NOTE => {
-                        return Err(format!("a note is at most {MAX_NOTE} characters"));
-                    }
-                    Some(Value::String(n)) => Some(n.trim().to_string()),
-                    Some(_) => return Err("`note` must be text".into()),
-                };
+                let note = judgment_note(body)?;
                 let id = key()?;
                 Ok(if name == "met" {
                     Action::Met(id, note)
@@ -259,6 +388,20 @@ impl Action {
             },
             _ => return None,
         })
+    }
+}
+
+/// The `note` of a judgment's or a rating's request: optional text, at most
+/// [`MAX_NOTE`] characters.
+fn judgment_note(body: &Value) -> Result<Option<String>, String> {
+    match body.get("note") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(n)) if n.trim().is_empty() => Ok(None),
+        Some(Value::String(n)) if n.chars().count() > MAX_NOTE => {
+            Err(format!("a note is at most {MAX_NOTE} characters"))
+        }
+        Some(Value::String(n)) => Ok(Some(n.trim().to_string())),
+        Some(_) => Err("`note` must be text".into()),
     }
 }
 
@@ -373,12 +516,31 @@ mod tests {
             text: "Blue cell argues about who calls the police".into(),
             key: Some("evac-call".into()),
             expectation: None,
+            objectives: vec!["O2".into()],
+            tag: Some(NoteTag::Improvement),
         };
         assert_eq!(Action::from_request("note", &note.request_body()), Ok(note));
+        let rate = Action::Rate {
+            objective: "O1".into(),
+            rating: Rating::S,
+            note: Some("warning went out 4 minutes late".into()),
+        };
+        assert_eq!(Action::from_request("rate", &rate.request_body()), Ok(rate));
+        let bad = Action::from_request("rate", &json!({"key": "O1", "rating": "B"})).unwrap_err();
+        assert!(bad.contains("P (performed without challenges)"), "{bad}");
+        assert!(Action::from_request("rate", &json!({"key": "O1"})).is_err());
+        assert!(
+            Action::from_request("note", &json!({"text": "t", "tag": "weakness"}))
+                .unwrap_err()
+                .contains("`strength` or `improvement`")
+        );
         assert!(Action::from_request("note", &json!({"text": " "})).is_err());
         for name in Action::NAMES {
-            let a =
-                Action::from_request(name, &json!({"key": "k", "by": "1s", "text": "t"})).unwrap();
+            let a = Action::from_request(
+                name,
+                &json!({"key": "k", "by": "1s", "text": "t", "rating": "p"}),
+            )
+            .unwrap();
             assert_eq!(a.name(), *name);
         }
         assert!(Action::from_request("met", &json!({"key": "a", "note": 5})).is_err());

@@ -63,6 +63,13 @@ pub struct NoteView {
     pub text: String,
     pub key: Option<String>,
     pub expectation: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<crate::action::NoteTag>,
+    /// An evaluator's rating of the objective it names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<crate::action::Rating>,
 }
 
 impl NoteView {
@@ -74,6 +81,9 @@ impl NoteView {
                 text,
                 key,
                 expectation,
+                objectives,
+                tag,
+                rating,
                 source,
                 by,
             } => Some(NoteView {
@@ -83,6 +93,9 @@ impl NoteView {
                 text: text.clone(),
                 key: key.clone(),
                 expectation: expectation.clone(),
+                objectives: objectives.clone(),
+                tag: *tag,
+                rating: *rating,
             }),
             _ => None,
         }

@@ -520,8 +520,8 @@ pub enum CtlAction {
         #[arg(long)]
         correct: bool,
     },
-    /// A note for the after-action report, about an occurrence or an expected action.
-    /// Steers nothing.
+    /// A note for the after-action report, about an occurrence, an expected action or
+    /// objectives; tagged a strength or an area for improvement. Steers nothing.
     Note {
         /// The note itself, quoted: `"Blue cell argues about who calls the police"`.
         text: String,
@@ -531,6 +531,27 @@ pub enum CtlAction {
         /// The expected action it is about.
         #[arg(long, value_name = "ID")]
         expectation: Option<String>,
+        /// An objective it is about (repeat for more): `--objective O1`.
+        #[arg(long = "objective", value_name = "ID")]
+        objectives: Vec<String>,
+        /// It is a strength the report lists for its objectives.
+        #[arg(long, conflicts_with = "improvement")]
+        strength: bool,
+        /// It is an area for improvement: the report's improvement plan lists it.
+        #[arg(long)]
+        improvement: bool,
+    },
+    /// Rate an objective (evaluator or director): P performed without challenges, S with
+    /// some challenges, M with major challenges, U unable to be performed. Your latest
+    /// rating of an objective stands; earlier ones are kept as its history.
+    Rate {
+        /// The objective's id (`objectives:` in the scenario): `O1`.
+        objective: String,
+        /// P, S, M or U.
+        rating: String,
+        /// Why, in a sentence the report shows beside the rating.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
     },
     /// End the exercise (director): nothing more fires; a resume can take it up. Shows
     /// what is left unsent and asks for a confirmation.
@@ -556,8 +577,8 @@ pub enum ControllersAction {
     Add {
         /// Their name, as the journal and the report will say who did what.
         name: String,
-        /// director (the clock and everything), controller (fire, skip, judge, notes) or
-        /// observer (read, notes).
+        /// director (the clock and everything), controller (fire, skip, judge, notes),
+        /// evaluator (read, notes, rate objectives) or observer (read, notes).
         #[arg(long, value_enum)]
         role: crate::controllers::Role,
         /// The controllers file (created if missing).

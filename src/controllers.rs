@@ -5,6 +5,7 @@
 //! is hashed and compared, in constant time, with every entry's. Roles:
 //! - `director`: everything (the clock: hold, resume, shift, end; and all below);
 //! - `controller`: fire now, skip, unskip, judge expected actions, notes;
+//! - `evaluator`: read, notes, and rate objectives (P, S, M, U);
 //! - `observer`: read, and notes.
 //!
 //! Without a file, the run's single token is a director's. Pure but for [`read`] and
@@ -23,6 +24,7 @@ use crate::yaml::{Node, Pos, Value};
 pub enum Role {
     Director,
     Controller,
+    Evaluator,
     Observer,
 }
 
@@ -31,6 +33,7 @@ impl Role {
         match self {
             Role::Director => "director",
             Role::Controller => "controller",
+            Role::Evaluator => "evaluator",
             Role::Observer => "observer",
         }
     }
@@ -39,6 +42,7 @@ impl Role {
         match text {
             "director" => Some(Role::Director),
             "controller" => Some(Role::Controller),
+            "evaluator" => Some(Role::Evaluator),
             "observer" => Some(Role::Observer),
             _ => None,
         }
@@ -48,6 +52,8 @@ impl Role {
     pub fn may(self, action: &Action) -> bool {
         match self {
             Role::Director => true,
+            // Rating is the evaluators' (and the director's): those who steer the
+            // exercise do not grade it.
             Role::Controller => !matches!(
                 action,
                 Action::Hold
@@ -55,17 +61,24 @@ impl Role {
                     | Action::Shift(_)
                     | Action::End
                     | Action::Undo { .. }
+                    | Action::Rate { .. }
             ),
+            Role::Evaluator => matches!(action, Action::Note { .. } | Action::Rate { .. }),
             Role::Observer => matches!(action, Action::Note { .. }),
         }
     }
 
     /// The least role that may carry out `action`, for a refusal's message.
     pub fn needed(action: &Action) -> Role {
-        [Role::Observer, Role::Controller, Role::Director]
-            .into_iter()
-            .find(|r| r.may(action))
-            .unwrap_or(Role::Director)
+        [
+            Role::Observer,
+            Role::Evaluator,
+            Role::Controller,
+            Role::Director,
+        ]
+        .into_iter()
+        .find(|r| r.may(action))
+        .unwrap_or(Role::Director)
     }
 
     /// Every action name this role may carry out (for the page).
@@ -236,9 +249,11 @@ pub fn parse(text: &str) -> Result<Controllers, Vec<Problem>> {
                         message: format!("unknown role `{}`", v.scalar_text()),
                         hint: crate::diag::suggest(
                             &v.scalar_text(),
-                            ["director", "controller", "observer"],
+                            ["director", "controller", "evaluator", "observer"],
                         )
-                        .or(Some("a role is director, controller or observer".into())),
+                        .or(Some(
+                            "a role is director, controller, evaluator or observer".into(),
+                        )),
                     }),
                 },
                 Some("token_sha256") => {
@@ -543,9 +558,21 @@ mod tests {
         assert!(Role::Observer.may(&Action::Note {
             text: "x".into(),
             key: None,
-            expectation: None
+            expectation: None,
+            objectives: Vec::new(),
+            tag: None,
         }));
         assert!(!Role::Observer.may(&Action::Hold));
+        let rate = Action::Rate {
+            objective: "O1".into(),
+            rating: crate::action::Rating::S,
+            note: None,
+        };
+        assert!(Role::Evaluator.may(&rate) && Role::Director.may(&rate));
+        assert!(!Role::Controller.may(&rate) && !Role::Observer.may(&rate));
+        assert!(!Role::Evaluator.may(&Action::Fire("a".into())));
+        assert!(!Role::Evaluator.may(&Action::Met("e".into(), None)));
+        assert_eq!(Role::needed(&rate), Role::Evaluator);
         assert!(!Role::Controller.may(&Action::Shift(1)));
         assert!(Role::Controller.may(&Action::Fire("a".into())));
         assert_eq!(Role::needed(&Action::Resume), Role::Director);

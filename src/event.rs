@@ -82,12 +82,17 @@ pub enum Event {
         /// Who did it (a controller's name), when known.
         by: Option<String>,
     },
-    /// An observation for the after-action report.
+    /// An observation for the after-action report; with a rating, an evaluator's
+    /// rating of the one objective it names.
     Note {
         at: DateTime<Utc>,
         text: String,
         key: Option<String>,
         expectation: Option<String>,
+        /// The objectives it is about.
+        objectives: Vec<String>,
+        tag: Option<crate::action::NoteTag>,
+        rating: Option<crate::action::Rating>,
         source: Source,
         by: Option<String>,
     },

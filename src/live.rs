@@ -275,6 +275,8 @@ pub fn spawn_keys(
                         String::from_utf8_lossy(&note.take().unwrap_or_default()).into_owned();
                     set_typing(None);
                     (!text.trim().is_empty()).then(|| Action::Note {
+                        objectives: Vec::new(),
+                        tag: None,
                         text: text.trim().to_string(),
                         key: None,
                         expectation: None,

@@ -33,9 +33,24 @@ struct ScenarioDoc {
     injects: Vec<InjectDoc>,
     /// Expected player actions not tied to one inject, each with a deadline from T0.
     expectations: Option<Vec<ExpectationDoc>>,
+    /// What the exercise sets out to evaluate; evaluators rate each P, S, M or U.
+    objectives: Option<Vec<ObjectiveDoc>>,
     /// The name a persona move's longitude goes by: `lon` (default, as the API page's
     /// example sends it) or `lng` (as its field table says).
     gps_longitude: Option<LongitudeName>,
+}
+
+/// An exercise objective (HSEEP), tied to a capability.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ObjectiveDoc {
+    /// Unique; injects, expectations, `ctl rate` and notes name it: `O1`.
+    id: String,
+    /// What is evaluated: "Issue a timely public warning to residents at risk".
+    text: String,
+    /// Free text; FEMA's core capabilities suggested: "Public Information and Warning".
+    capability: Option<String>,
 }
 
 #[derive(JsonSchema)]
@@ -74,6 +89,8 @@ struct ExpectDoc {
     within: Offset,
     /// Whose action: a team alias or id.
     team: Option<String>,
+    /// The objectives it evaluates (ids from `objectives:`).
+    objectives: Option<Vec<String>>,
 }
 
 /// An expected player action with a deadline from T0.
@@ -86,6 +103,7 @@ struct ExpectationDoc {
     /// The deadline as an offset from T0: `1h15m`.
     by: Offset,
     team: Option<String>,
+    objectives: Option<Vec<String>>,
 }
 
 /// When a contingency inject fires: exactly one of these keys.
@@ -137,6 +155,10 @@ struct InjectDoc {
     when: Option<ConditionDoc>,
     /// With `when`: the delay once the condition holds (default 0s).
     after: Option<Offset>,
+    /// The objectives it exercises (ids from `objectives:`).
+    objectives: Option<Vec<String>>,
+    /// The controller who watches it (shown on the control page and in the MEL).
+    owner: Option<String>,
     /// Makes the inject a persona move (`POST /messages/gps`) instead of a message.
     gps: Option<GpsDoc>,
     #[schemars(flatten)]
@@ -333,6 +355,10 @@ mod tests {
         assert_eq!(
             keys(&schema["definitions"]["ConditionDoc"]),
             sorted(CONDITION_KEYS)
+        );
+        assert_eq!(
+            keys(&schema["definitions"]["ObjectiveDoc"]),
+            sorted(crate::scenario::OBJECTIVE_FIELDS)
         );
     }
 }

@@ -493,6 +493,57 @@ fn check_branches(timeline: &Timeline, diags: &mut Diagnostics) {
     let depends = check_conditions(timeline, diags);
     check_cycles(s, &depends.waits, diags);
     check_used(s, &depends.used, diags);
+    check_objectives(s, diags);
+}
+
+/// Every objective an inject or expectation names is in `objectives:`; an objective
+/// nothing exercises is a warning.
+fn check_objectives(s: &Scenario, diags: &mut Diagnostics) {
+    let ids: Vec<&str> = s.objectives.iter().map(|o| o.id.as_str()).collect();
+    let refs = s
+        .injects
+        .iter()
+        .map(|i| (format!("inject `{}`", i.id), &i.objectives))
+        .chain(
+            s.expectations
+                .iter()
+                .map(|e| (format!("expected action `{}`", e.id), &e.objectives)),
+        );
+    let mut used: HashSet<&str> = HashSet::new();
+    for (what, list) in refs {
+        for r in list {
+            if let Some(id) = ids.iter().find(|i| **i == r.name) {
+                used.insert(id);
+                continue;
+            }
+            let hint = if ids.is_empty() {
+                Some(format!(
+                    "declare it at the top: `objectives: [{{ id: {}, text: ..., capability: ... }}]`",
+                    r.name
+                ))
+            } else {
+                crate::diag::suggest(&r.name, ids.iter().copied())
+                    .or(Some(format!("the objectives are {}", ids.join(", "))))
+            };
+            diags.error(
+                r.pos,
+                format!("unknown objective `{}` for {what}", r.name),
+                hint,
+            );
+        }
+    }
+    for o in &s.objectives {
+        if !used.contains(o.id.as_str()) {
+            diags.warning(
+                o.pos,
+                format!("nothing exercises objective `{}`", o.id),
+                Some(format!(
+                    "evaluators can still rate it; name it on an inject or an expected action: `objectives: [{}]`",
+                    o.id
+                )),
+            );
+        }
+    }
 }
 
 /// Every expectation's team is an alias from `teams:` or a numeric team id.

@@ -86,13 +86,34 @@ fn requested(action: CtlAction) -> Result<Requested, Error> {
             text,
             key,
             expectation,
-        } => Some(
-            Action::from_request(
-                "note",
-                &serde_json::json!({"text": text, "key": key, "expectation": expectation}),
+            objectives,
+            strength,
+            improvement,
+        } => {
+            let tag = match (strength, improvement) {
+                (true, _) => Some("strength"),
+                (_, true) => Some("improvement"),
+                _ => None,
+            };
+            Some(
+                Action::from_request(
+                    "note",
+                    &serde_json::json!({"text": text, "key": key, "expectation": expectation,
+                        "objectives": objectives, "tag": tag}),
+                )
+                .map_err(|e| Error::usage(e, None))?,
             )
-            .map_err(|e| Error::usage(e, None))?,
-        ),
+        }
+        CtlAction::Rate {
+            objective,
+            rating,
+            note,
+        } => Some(Action::Rate {
+            objective,
+            rating: action::Rating::parse(&rating)
+                .map_err(|e| Error::usage(e, Some("e.g. injector ctl rate O1 S --note \"...\"")))?,
+            note,
+        }),
         CtlAction::Hold => Some(Action::Hold),
         CtlAction::Resume => Some(Action::Resume),
         CtlAction::Skip { key } => Some(Action::Skip(key)),

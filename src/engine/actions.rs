@@ -33,7 +33,7 @@ impl<D: Dispatch> Engine<D> {
         tx: &mpsc::Sender<Prepared<D>>,
     ) -> std::io::Result<Reply> {
         let now = self.clock.now();
-        if let Action::Note { .. } = action {
+        if let Action::Note { .. } | Action::Rate { .. } = action {
             return self.note(action, source, by, cursor).await;
         }
         let considered = match self.consider(&action, ask, items, cursor, now) {
@@ -57,7 +57,7 @@ impl<D: Dispatch> Engine<D> {
             by: by.clone(),
         };
         match &action {
-            Action::Note { .. } => unreachable!("taken above"),
+            Action::Note { .. } | Action::Rate { .. } => unreachable!("taken above"),
             Action::End => {
                 self.emit(event(action.clone(), None)).await?;
                 cursor.ended = true;
@@ -235,7 +235,8 @@ impl<D: Dispatch> Engine<D> {
         Ok(())
     }
 
-    /// A note for the report, about an occurrence or an expected action if named.
+    /// A note for the report, about an occurrence, an expected action or objectives if
+    /// named; or a rating of an objective, journaled as a note with its rating.
     pub(super) async fn note(
         &self,
         action: Action,
@@ -243,14 +244,33 @@ impl<D: Dispatch> Engine<D> {
         by: Option<String>,
         cursor: &Cursor,
     ) -> std::io::Result<Reply> {
-        let Action::Note {
-            text,
-            key,
-            expectation,
-        } = action
-        else {
-            unreachable!("a note")
+        let (text, key, expectation, objectives, tag, rating) = match action {
+            Action::Note {
+                text,
+                key,
+                expectation,
+                objectives,
+                tag,
+            } => (text, key, expectation, objectives, tag, None),
+            Action::Rate {
+                objective,
+                rating,
+                note,
+            } => (
+                note.unwrap_or_default(),
+                None,
+                None,
+                vec![objective],
+                None,
+                Some(rating),
+            ),
+            _ => unreachable!("a note or a rating"),
         };
+        for o in &objectives {
+            if let Some(why) = self.unknown_objective(o) {
+                return Ok(Reply::Refused(why));
+            }
+        }
         if let Some(k) = &key
             && !self
                 .timeline
@@ -274,16 +294,48 @@ impl<D: Dispatch> Engine<D> {
                 }
             }
         }
+        let done = match rating {
+            Some(r) => format!(
+                "rated {} {} ({}){}",
+                objectives.join(""),
+                r.letter(),
+                r.words(),
+                by.as_deref().map_or(String::new(), |b| format!(", by {b}"))
+            ),
+            None => "note taken".into(),
+        };
         self.emit(Event::Note {
             at: self.clock.now(),
             text,
             key,
             expectation,
+            objectives,
+            tag,
+            rating,
             source,
             by,
         })
         .await?;
-        Ok(Reply::Done("note taken".into()))
+        Ok(Reply::Done(done))
+    }
+
+    /// Why objective `id` cannot be named: not in the scenario's `objectives:`.
+    fn unknown_objective(&self, id: &str) -> Option<String> {
+        let s = &self.timeline.scenario;
+        if s.objective(id).is_some() {
+            return None;
+        }
+        let ids: Vec<&str> = s.objectives.iter().map(|o| o.id.as_str()).collect();
+        Some(if ids.is_empty() {
+            "this scenario has no objectives (add `objectives:` to it)".into()
+        } else {
+            let hint = crate::diag::suggest(id, ids.iter().copied())
+                .map_or(String::new(), |h| format!("; {h}"));
+            format!(
+                "no objective `{id}`{hint} (the objectives are {})",
+                ids.join(", ")
+            )
+        })
     }
 
     /// Take back the judgment of expectation `id`: journaled as an undo naming it, its

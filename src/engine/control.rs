@@ -297,6 +297,7 @@ impl ClockState {
             | Action::Met(..)
             | Action::Missed(..)
             | Action::Note { .. }
+            | Action::Rate { .. }
             | Action::End => {}
         }
     }

@@ -62,6 +62,7 @@ impl<D: Dispatch> Engine<D> {
         let clock = &cursor.clock;
         match action {
             Action::Note { .. } => Ok(plain("takes a note".into(), false, Vec::new())),
+            Action::Rate { .. } => Ok(plain("rates an objective".into(), false, Vec::new())),
             Action::Hold => match clock.held_since {
                 Some(since) => Err(format!(
                     "already held since {}",

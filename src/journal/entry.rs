@@ -86,7 +86,8 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
     },
-    /// An observation for the after-action report.
+    /// An observation for the after-action report; with a `rating`, an evaluator's
+    /// rating of the objective it names.
     Note {
         at: String,
         text: String,
@@ -94,6 +95,12 @@ pub enum Entry {
         key: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expectation: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        objectives: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<crate::action::NoteTag>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rating: Option<crate::action::Rating>,
         source: Source,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
@@ -242,6 +249,9 @@ impl From<&Event> for Entry {
                 text,
                 key,
                 expectation,
+                objectives,
+                tag,
+                rating,
                 source,
                 by,
             } => Entry::Note {
@@ -249,6 +259,9 @@ impl From<&Event> for Entry {
                 text: text.clone(),
                 key: key.clone(),
                 expectation: expectation.clone(),
+                objectives: objectives.clone(),
+                tag: *tag,
+                rating: *rating,
                 source: *source,
                 by: by.clone(),
             },
@@ -417,6 +430,9 @@ impl Entry {
                     text,
                     key,
                     expectation,
+                    objectives,
+                    tag,
+                    rating,
                     source,
                     by,
                 } => Event::Note {
@@ -424,6 +440,9 @@ impl Entry {
                     text: text.clone(),
                     key: key.clone(),
                     expectation: expectation.clone(),
+                    objectives: objectives.clone(),
+                    tag: *tag,
+                    rating: *rating,
                     source: *source,
                     by: by.clone(),
                 },
@@ -510,6 +529,27 @@ pub struct RunHeader {
     /// Its contingency injects and their conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contingencies: Vec<ContingencyRow>,
+    /// The scenario's objectives, with what exercises each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<ObjectiveRow>,
+    /// The scenario's time zone, for the report's wall times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+/// An objective, as the run header lists it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ObjectiveRow {
+    pub id: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
+    /// The injects that exercise it, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub injects: Vec<String>,
+    /// The expected actions that evaluate it, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expectations: Vec<String>,
 }
 
 /// An expected action, as the run header lists it.
@@ -521,6 +561,9 @@ pub struct ExpectationRow {
     pub team: Option<String>,
     /// `20m after evacuation-order is sent`, `by T+01:50:00`.
     pub deadline: String,
+    /// The inject whose send starts it (`expect:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inject: Option<String>,
 }
 
 /// A contingency inject, as the run header lists it.
@@ -528,6 +571,9 @@ pub struct ExpectationRow {
 pub struct ContingencyRow {
     pub inject: String,
     pub condition: String,
+    /// The expected actions its condition names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on: Vec<String>,
 }
 
 /// One planned occurrence, as the run header lists it.
@@ -546,6 +592,16 @@ pub struct PlanRow {
     /// The team's alias in the scenario, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_name: Option<String>,
+    /// Its offset in scenario time, in milliseconds (before any speed factor): from T0,
+    /// or, for a contingency, from the moment its condition holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_plus_ms: Option<u64>,
+    /// Its subject or title, shortened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The controller who watches its inject (`owner:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// Counts and lateness of a run, as the `end` entry and the summary show them.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 mod entry;
 mod writer;
 
-pub use entry::{ContingencyRow, Entry, ExpectationRow, PlanRow, RunHeader, Summary};
+pub use entry::{ContingencyRow, Entry, ExpectationRow, ObjectiveRow, PlanRow, RunHeader, Summary};
 pub use writer::{Journal, LINGER, OpenError};
 
 use crate::event::Event;

@@ -1,211 +1,46 @@
-//! The fold from a journal: its lines read into one row per occurrence, the run's
-//! actions, the expected actions and contingencies as judged, and the notes.
+//! The fold from a journal: its lines read into one row per occurrence in the order
+//! they went, the run's actions, the expected actions and contingencies as judged, the
+//! notes and ratings, the objectives; then the outcome and the summary.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Action, Contingency, Expected, Note, Report, Row};
-use crate::adaptive::{Standing, Verdict};
+use super::clock::{Clock, lateness_text};
+use super::judged::Judged;
+use super::story::{self, Context};
+use super::{Action, Note, Report, Row};
+use crate::action::Action as Act;
+use crate::adaptive::Standing;
 use crate::event::Event;
 use crate::fold::{Fold, Slot, Status};
-use crate::journal::{PlanRow, Record, Replay, RunHeader, parse_time, time_text};
+use crate::journal::{PlanRow, Record, Replay, parse_time, time_text};
 
-/// An instant as the report shows every instant ([`time_text`]); `raw` when unreadable.
-fn show(t: Option<DateTime<Utc>>, raw: &str) -> String {
-    t.map_or_else(|| raw.to_string(), time_text)
-}
-
-/// A run's expected actions and contingencies, as the journal's events judge them.
-struct Judged {
-    expectations: Vec<Expected>,
-    contingencies: Vec<Contingency>,
-}
-
-impl Judged {
-    /// Those of the newest run in `runs` that has any, none judged yet.
-    fn declared(runs: &[RunHeader]) -> Judged {
-        let head = runs
-            .iter()
-            .rev()
-            .find(|h| !h.expectations.is_empty() || !h.contingencies.is_empty());
-        let expectations: Vec<Expected> = head
-            .map(|h| {
-                h.expectations
-                    .iter()
-                    .map(|e| Expected {
-                        id: e.id.clone(),
-                        action: e.action.clone(),
-                        team: e.team.clone(),
-                        deadline: e.deadline.clone(),
-                        ..Expected::default()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let contingencies: Vec<Contingency> = head
-            .map(|h| {
-                h.contingencies
-                    .iter()
-                    .map(|c| Contingency {
-                        inject: c.inject.clone(),
-                        condition: c.condition.clone(),
-                        ..Contingency::default()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Judged {
-            expectations,
-            contingencies,
-        }
-    }
-
-    /// Where the expected action `id` is.
-    fn expected(&self, id: &str) -> Option<usize> {
-        self.expectations.iter().position(|x| x.id == id)
-    }
-
-    /// Take in one event: a deadline set, a judgment made or taken back, an expected
-    /// action expired or void, a contingency's condition come to something.
-    fn heard(&mut self, e: &Event) {
-        match e {
-            Event::Due {
-                expectation, due, ..
-            } => {
-                if let Some(i) = self.expected(expectation) {
-                    self.expectations[i].deadline = time_text(*due);
-                }
-            }
-            Event::Control {
-                at,
-                action:
-                    crate::action::Action::Met(id, note) | crate::action::Action::Missed(id, note),
-                source,
-                ..
-            } => {
-                if let Some(i) = self.expected(id) {
-                    let x = &mut self.expectations[i];
-                    let verdict = if matches!(
-                        e,
-                        Event::Control {
-                            action: crate::action::Action::Met(..),
-                            ..
-                        }
-                    ) {
-                        Verdict::Met
-                    } else {
-                        Verdict::Missed
-                    };
-                    let word = verdict.word();
-                    if x.outcome == Verdict::Open {
-                        x.outcome = verdict;
-                        x.at = Some(time_text(*at));
-                        x.source = Some(source.name().into());
-                        x.note = note.clone();
-                    } else {
-                        x.later.push(format!(
-                            "{word} at {} ({}){}",
-                            time_text(*at),
-                            source.name(),
-                            note.as_ref().map_or(String::new(), |n| format!(": {n}"))
-                        ));
-                    }
-                }
-            }
-            // A judgment taken back (undone, or corrected): open again, kept in its
-            // history.
-            Event::Control {
-                at,
-                action:
-                    crate::action::Action::Undo {
-                        judgment: Some(which),
-                        ..
-                    },
-                source,
-                ..
-            } => {
-                if let Some((word, id)) = which.split_once(':')
-                    && let Some(i) = self.expected(id)
-                    && self.expectations[i].outcome.word() == word
-                {
-                    let x = &mut self.expectations[i];
-                    x.later.push(format!(
-                        "{word} taken back at {} ({})",
-                        time_text(*at),
-                        source.name()
-                    ));
-                    x.outcome = Verdict::Open;
-                    x.at = None;
-                    x.source = None;
-                    x.note = None;
-                }
-            }
-            Event::Expired { expectation, at }
-            | Event::Void {
-                expectation, at, ..
-            } => {
-                if let Some(i) = self.expected(expectation)
-                    && self.expectations[i].outcome == Verdict::Open
-                {
-                    let x = &mut self.expectations[i];
-                    x.outcome = if matches!(e, Event::Expired { .. }) {
-                        Verdict::Expired
-                    } else {
-                        Verdict::Void
-                    };
-                    x.at = Some(time_text(*at));
-                    x.source = Some("deadline".into());
-                    if let Event::Void { reason, .. } = e {
-                        x.note = Some(reason.clone());
-                    }
-                }
-            }
-            Event::Triggered {
-                inject,
-                because,
-                at,
-            }
-            | Event::NotTriggered {
-                inject,
-                because,
-                at,
-            } => {
-                if let Some(c) = self.contingencies.iter_mut().find(|c| &c.inject == inject) {
-                    c.outcome = if matches!(e, Event::Triggered { .. }) {
-                        Standing::Triggered
-                    } else {
-                        Standing::NotTriggered
-                    };
-                    c.because = Some(because.clone());
-                    c.at = Some(time_text(*at));
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// The note an event records, with its instant (its offset from T0 not yet known).
-fn note_of(e: &Event) -> Option<(DateTime<Utc>, Note)> {
+/// The note an event records, with its instant.
+fn note_of(e: &Event, clock: &Clock) -> Option<(DateTime<Utc>, Note)> {
     let n = crate::board::NoteView::of(e)?;
     Some((
         n.at,
         Note {
             at: time_text(n.at),
-            offset: None,
+            local: clock.local(n.at),
+            offset: clock.t_plus(n.at),
             by: n.by,
             source: n.source.into(),
             text: n.text,
             key: n.key,
             expectation: n.expectation,
+            objectives: n.objectives,
+            tag: n.tag.map(crate::action::NoteTag::name),
+            rating: n.rating.map(crate::action::Rating::letter),
         },
     ))
 }
 
-/// The run's action a journal line records: a start or restart, an end, a director's
-/// control.
-fn action_of(record: &Record) -> Option<Action> {
+/// The run's action a journal line records: a start or restart, a director's or a
+/// controller's control. A run's `end` line shows only when no director ended it.
+fn action_of(record: &Record, clock: &Clock, ended_by_hand: bool) -> Option<Action> {
+    let at_of = |t: DateTime<Utc>| (time_text(t), clock.local(t), clock.t_plus(t));
     match record {
         Record::Run(h) => {
             // A run resumed after a stop "restarts"; "resume" is a hold's release.
@@ -215,22 +50,45 @@ fn action_of(record: &Record) -> Option<Action> {
                 "start"
             };
             let mode = if h.dry_run { "dry run" } else { "live" };
+            let started = parse_time(&h.started_at);
+            let (at, local, t_plus) =
+                started.map_or_else(|| (h.started_at.clone(), h.started_at.clone(), None), at_of);
             Some(Action {
-                at: show(parse_time(&h.started_at), &h.started_at),
+                at,
+                local,
+                t_plus,
                 what: what.into(),
+                by: None,
                 detail: format!(
                     "run {} ({mode}, T0 {}, {} occurrences)",
                     short(&h.run_id),
-                    show(parse_time(&h.t0), &h.t0),
+                    parse_time(&h.t0)
+                        .or_else(|| chrono::DateTime::parse_from_rfc3339(&h.t0)
+                            .ok()
+                            .map(|t| t.to_utc()))
+                        .map_or_else(|| h.t0.clone(), |t| clock.local_full(t)),
                     h.occurrences
                 ),
             })
         }
-        Record::End { at, reason } => Some(Action {
-            at: show(*at, "-"),
-            what: "end".into(),
-            detail: reason.clone(),
-        }),
+        Record::End { at, reason } => {
+            if ended_by_hand && reason != "interrupted" {
+                return None;
+            }
+            let (at, local, t_plus) = at.map_or(("-".into(), "-".into(), None), at_of);
+            Some(Action {
+                at,
+                local,
+                t_plus,
+                what: "stop".into(),
+                by: None,
+                detail: match reason.as_str() {
+                    "completed" => "the run stopped: everything was done".into(),
+                    "interrupted" => "the run was interrupted (Ctrl-C or a signal)".into(),
+                    other => format!("the run stopped: {other}"),
+                },
+            })
+        }
         Record::Event(Event::Control {
             at,
             action,
@@ -239,39 +97,37 @@ fn action_of(record: &Record) -> Option<Action> {
             by,
         }) => {
             let mut detail = action.key().unwrap_or_default().to_string();
-            if let Some(ms) = moved_ms {
+            if let Some(ms) = moved_ms.filter(|ms| *ms != 0) {
                 let sep = if detail.is_empty() { "" } else { " " };
-                detail = format!("{detail}{sep}{:.3} s", *ms as f64 / 1000.0);
+                let words = match action {
+                    Act::Resume => format!("after {}", crate::human::duration_ms(ms)),
+                    _ => crate::human::moved_ms(ms),
+                };
+                detail = format!("{detail}{sep}{words}");
             }
-            let who = by.as_deref().map_or(String::new(), |b| format!(", by {b}"));
-            let detail = format!("{detail} (from the {}{who})", source.name())
-                .trim()
-                .to_string();
+            if let Some(n) = action.note() {
+                let sep = if detail.is_empty() { "" } else { ": " };
+                detail = format!("{detail}{sep}{n}");
+            }
+            let detail = format!(
+                "{detail} (from the {}{})",
+                source.name(),
+                by.as_deref().map_or(String::new(), |b| format!(", by {b}"))
+            )
+            .trim()
+            .to_string();
+            let (at, local, t_plus) = at_of(*at);
             Some(Action {
-                at: time_text(*at),
+                at,
+                local,
+                t_plus,
                 what: action.name().into(),
+                by: by.clone(),
                 detail,
             })
         }
         Record::Event(_) => None,
     }
-}
-
-/// The run's T0. Instants are journaled to the microsecond; T0 may carry nanoseconds:
-/// they are cut, or an offset would read a microsecond short (T+00:01:59.999).
-fn t0_of(run: Option<&RunHeader>) -> Option<DateTime<Utc>> {
-    run.and_then(|h| chrono::DateTime::parse_from_rfc3339(&h.t0).ok())
-        .map(|t| {
-            let t = t.to_utc();
-            t - chrono::TimeDelta::nanoseconds(i64::from(t.timestamp_subsec_nanos() % 1000))
-        })
-}
-
-/// The instant `t` after `t0`: `T+01:30:00` (`T+00:00:00` before it).
-fn offset_from(t0: Option<DateTime<Utc>>, t: Option<DateTime<Utc>>) -> Option<String> {
-    let micros = (t? - t0?).num_microseconds()?;
-    let after = std::time::Duration::from_micros(u64::try_from(micros.max(0)).ok()?);
-    Some(crate::plan::show_offset(after))
 }
 
 /// The scenario's name for an id, beside the id.
@@ -282,25 +138,70 @@ fn named(name: Option<&str>, id: &str) -> String {
     }
 }
 
+/// The inject an occurrence key is of: `ID` of `ID#N@TEAM`.
+fn inject_of(key: &str) -> &str {
+    key.split(['#', '@']).next().unwrap_or(key)
+}
+
 /// The row of occurrence `key`: its slot in the fold, with what its row of the plan
-/// says of it.
-fn row(key: &str, slot: &Slot, plan: Option<&PlanRow>, t0: Option<DateTime<Utc>>) -> Row {
+/// says of it, its times in the scenario's clocks.
+fn row(
+    key: &str,
+    slot: &Slot,
+    plan: Option<&PlanRow>,
+    clock: &Clock,
+    objectives: &[crate::journal::ObjectiveRow],
+) -> Row {
     let planned_at = slot
         .planned
         .or_else(|| plan.and_then(|p| parse_time(&p.planned_at)));
+    // Nothing went for one skipped, not triggered, or never started.
+    let went = match slot.status {
+        Status::Sent | Status::Failed | Status::Uncertain => slot.at,
+        _ => None,
+    };
+    let inject = inject_of(key).to_string();
+    let due = slot.status != Status::NotTriggered;
     Row {
         key: key.to_string(),
-        offset: offset_from(t0, planned_at),
+        offset: plan
+            .filter(|_| due)
+            .and_then(|p| p.t_plus_ms)
+            .and_then(|ms| i64::try_from(ms).ok())
+            .map(Clock::t_plus_ms)
+            .or_else(|| {
+                planned_at
+                    .filter(|_| due)
+                    .and_then(|p| clock.scenario_ms(p).map(Clock::t_plus_ms))
+            }),
+        sent_t_plus: went.and_then(|w| clock.t_plus(w)),
         channel: plan.map(|p| p.channel.clone()).unwrap_or_default(),
         persona: plan.map_or_else(String::new, |p| {
             named(p.persona_name.as_deref(), &p.persona)
         }),
         to: plan.map_or_else(String::new, |p| named(p.to_name.as_deref(), &p.to)),
+        subject: plan.and_then(|p| p.subject.clone()).unwrap_or_default(),
+        owner: plan.and_then(|p| p.owner.clone()),
+        objectives: objectives
+            .iter()
+            .filter(|o| o.injects.contains(&inject))
+            .map(|o| o.id.clone())
+            .collect(),
+        inject,
+        planned_local: planned_at.filter(|_| due).map(|p| clock.local(p)),
         planned_at,
-        sent_at: slot.at.filter(|_| slot.status != Status::Skipped),
-        lateness_ms: slot.lateness_ms,
+        sent_at: went,
+        sent_local: went.map(|w| clock.local(w)),
+        lateness_ms: slot.lateness_ms.filter(|_| went.is_some()),
+        lateness: slot
+            .lateness_ms
+            .filter(|_| went.is_some())
+            .map(lateness_text),
         status: slot.word(),
         late: slot.late,
+        how: String::new(),
+        by: None,
+        fired_by_hand: false,
         attempts: slot.attempts,
         http_status: slot.http_status,
         message_id: slot.message_id.as_deref().map(String::from),
@@ -308,11 +209,56 @@ fn row(key: &str, slot: &Slot, plan: Option<&PlanRow>, t0: Option<DateTime<Utc>>
     }
 }
 
+/// The people who acted (controls, notes, ratings), in the order they first did.
+fn people(records: &[Record]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in records {
+        let by = match r {
+            Record::Event(Event::Control { by, .. } | Event::Note { by, .. }) => by,
+            _ => continue,
+        };
+        if let Some(b) = by
+            && !out.contains(b)
+        {
+            out.push(b.clone());
+        }
+    }
+    out
+}
+
+/// The wall-clock span of the run: its first start to its last line.
+fn span_of(records: &[Record]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let times = records.iter().filter_map(|r| match r {
+        Record::Run(h) => parse_time(&h.started_at),
+        Record::Event(e) => e.at(),
+        Record::End { at, .. } => *at,
+    });
+    let (mut lo, mut hi): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
+    for t in times {
+        lo = Some(lo.map_or(t, |l| l.min(t)));
+        hi = Some(hi.map_or(t, |h| h.max(t)));
+    }
+    lo.zip(hi)
+}
+
+/// The order of the rows: when each went, else when it was due; never-due (not
+/// triggered) last; the plan's order among equals.
+fn in_time_order(rows: &mut [Row]) {
+    rows.sort_by_key(|r| {
+        let when = match r.status {
+            "not triggered" => None,
+            _ => r.sent_at.or(r.planned_at),
+        };
+        (when.is_none(), when)
+    });
+}
+
 impl Report {
     /// Fold a journal's text into a report.
     pub fn from_journal(text: &str) -> Report {
         let replay = Replay::parse(text);
         let last = replay.runs.last();
+        let clock = Clock::of(last, &replay.records);
         // The newest plan lists every occurrence, started or not.
         let plan = replay.runs.iter().rev().find_map(|h| h.plan.as_ref());
         let mut fold = Fold::new();
@@ -322,49 +268,151 @@ impl Report {
             planned.insert(&p.key, p);
         }
         let mut judged = Judged::declared(&replay.runs);
-        let mut notes: Vec<(DateTime<Utc>, Note)> = Vec::new();
+        let mut notes: Vec<Note> = Vec::new();
         for record in &replay.records {
             let Record::Event(e) = record else { continue };
-            notes.extend(note_of(e));
-            judged.heard(e);
+            notes.extend(note_of(e, &clock).map(|(_, n)| n));
+            judged.heard(e, &clock);
         }
-        let actions = replay.records.iter().filter_map(action_of).collect();
+        let ended_by_hand = replay.records.iter().any(|r| {
+            matches!(
+                r,
+                Record::Event(Event::Control {
+                    action: Act::End,
+                    ..
+                })
+            )
+        });
+        let actions = replay
+            .records
+            .iter()
+            .filter_map(|r| action_of(r, &clock, ended_by_hand))
+            .collect();
         let runs_seen = replay
             .records
             .iter()
             .filter(|r| matches!(r, Record::Run(_)))
             .count();
+        let spans = story::restarts(&replay.records);
+        let acts = story::hand_acts(&replay.records);
         // The same fold a resume makes: a request never started is pending, not uncertain.
         let fold = replay.fold_into(fold);
         let (totals, lateness) = fold.totals();
-        let t0 = t0_of(last);
-        let rows = fold
+        let objectives = last.map(|h| h.objectives.clone()).unwrap_or_default();
+        let mut rows: Vec<Row> = fold
             .iter()
-            .map(|(key, slot)| row(key, slot, planned.get(key).copied(), t0))
+            .map(|(key, slot)| {
+                let mut r = row(key, slot, planned.get(key).copied(), &clock, &objectives);
+                let after = planned.get(key).and_then(|p| p.t_plus_ms);
+                let contingency = contingency_of(&judged, &r, after, &clock);
+                if let Some(ms) = contingency.as_ref().and_then(|(_, _, ms)| *ms) {
+                    r.offset = Some(Clock::t_plus_ms(ms));
+                }
+                let cx = Context {
+                    clock: &clock,
+                    acts: &acts,
+                    restarts: &spans,
+                    contingency: contingency.map(|(c, came, _)| (c, came)),
+                };
+                story::how(&mut r, &cx);
+                r
+            })
             .collect();
-        Report {
+        in_time_order(&mut rows);
+        let mut first_sent: HashMap<String, DateTime<Utc>> = HashMap::new();
+        for r in &rows {
+            if let Some(at) = r.sent_at.filter(|_| r.status == "sent") {
+                first_sent
+                    .entry(r.inject.clone())
+                    .and_modify(|t| *t = (*t).min(at))
+                    .or_insert(at);
+            }
+        }
+        judged.finish(&clock, &first_sent);
+        let restarts = story::restart_rows(&spans, &rows, &clock);
+        let objective_reports =
+            super::objectives::objectives(&objectives, &rows, &judged.expectations, &notes);
+        let improvement_plan = super::objectives::improvement_plan(&objective_reports, &notes);
+        let shifted: i64 = replay
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Event(Event::Control {
+                    action: Act::Shift(_),
+                    moved_ms,
+                    ..
+                }) => *moved_ms,
+                _ => None,
+            })
+            .sum();
+        let mut report = Report {
             scenario: last.map(|h| h.scenario.clone()).unwrap_or_default(),
             name: replay.runs.iter().rev().find_map(|h| h.name.clone()),
             dry_run: last.is_some_and(|h| h.dry_run),
-            t0: last.map(|h| h.t0.clone()),
+            t0: last.map(|h| {
+                clock
+                    .t0
+                    .map_or_else(|| h.t0.clone(), |t| clock.local_full(t))
+            }),
+            timezone: clock.zone(),
+            speed: last.and_then(|h| h.speed),
             runs: runs_seen,
-            finished: replay.last_completed,
+            finished: false,
+            outcome: super::Outcome::default(),
+            summary: Vec::new(),
             totals,
             lateness,
             actions,
-            problems: replay.problems,
+            restarts,
+            problems: replay.problems.clone(),
             rows,
             expectations: judged.expectations,
             contingencies: judged.contingencies,
-            notes: notes
-                .into_iter()
-                .map(|(at, n)| Note {
-                    offset: offset_from(t0, Some(at)),
-                    ..n
-                })
-                .collect(),
-        }
+            notes,
+            objectives: objective_reports,
+            improvement_plan,
+            clock,
+        };
+        let clock = report.clock.clone();
+        report.outcome = report.outcome_of(
+            &replay.records,
+            (replay.last_completed, replay.last_ended),
+            &clock,
+        );
+        report.finished = report.outcome.word == "completed";
+        report.summary = report.summary_of(
+            span_of(&replay.records),
+            &clock,
+            shifted,
+            &people(&replay.records),
+        );
+        report
     }
+}
+
+/// For a row of a contingency inject: its condition, what it came to, and its planned
+/// scenario time once triggered (the condition's instant plus its offset).
+fn contingency_of(
+    judged: &Judged,
+    r: &Row,
+    after_ms: Option<u64>,
+    clock: &Clock,
+) -> Option<(String, String, Option<i64>)> {
+    let c = judged.contingencies.iter().find(|c| c.inject == r.inject)?;
+    let came = match c.outcome {
+        Standing::Triggered => format!("triggered at {}", c.t_plus.as_deref().unwrap_or("?")),
+        Standing::NotTriggered => format!(
+            "not triggered{}",
+            c.because
+                .as_deref()
+                .map_or(String::new(), |b| format!(" ({b})"))
+        ),
+        Standing::Armed => "still armed when the run stopped".into(),
+    };
+    let t_plus = judged
+        .triggered_at(&c.inject)
+        .and_then(|at| Some(clock.scenario_ms(at)? + i64::try_from(after_ms?).ok()?));
+    Some((c.condition.clone(), came, t_plus))
 }
 
 fn short(id: &str) -> &str {

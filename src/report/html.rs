@@ -1,182 +1,220 @@
-//! The report as one self-contained HTML page: summary, timeline, tables, its style.
+//! The report as one self-contained HTML page, an after-action report that prints on
+//! A4: title, summary, objectives and the improvement plan, the timeline with a legend
+//! of every mark, the occurrences in the order they went, the expected actions, the
+//! contingencies, the restarts, what the white cell did, the notes.
 
 use std::fmt::Write as _;
 
-use super::text::row_cells;
+use super::text::{EXPECTED_HEADER, ROW_HEADER, about, expected_cells, note_kind, row_cells};
 use super::{Report, STATUSES, colour, esc};
 
+/// A table of `header` and `rows` (cells escaped here), with a class, and a class and
+/// data attributes per row from `attrs`.
+fn table<const N: usize>(
+    out: &mut String,
+    class: &str,
+    header: [&str; N],
+    rows: impl Iterator<Item = ([String; N], String)>,
+) {
+    let _ = write!(out, "<table class=\"{class}\"><thead><tr>");
+    for h in header {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for (cells, attrs) in rows {
+        let _ = write!(out, "<tr{attrs}>");
+        for c in cells {
+            let _ = write!(out, "<td>{}</td>", esc(&c));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table>\n");
+}
+
 impl Report {
-    /// One self-contained page: summary, an SVG timeline in lanes, the table.
+    /// One self-contained page: summary, objectives, an SVG timeline in lanes, tables.
     pub fn html(&self, lanes_by_team: bool) -> String {
         let mut out = String::new();
         self.html_head(&mut out);
         self.html_summary(&mut out);
+        self.html_objectives(&mut out);
+        out.push_str("<section class=\"timeline-part\"><h2>Timeline</h2>\n");
+        self.html_legend(&mut out);
         out.push_str(&self.svg(lanes_by_team));
-        self.html_actions(&mut out);
-        self.html_notes(&mut out);
+        out.push_str("</section>\n");
+        self.html_rows(&mut out);
         self.html_expectations(&mut out);
         self.html_contingencies(&mut out);
-        self.html_rows(&mut out);
+        self.html_restarts(&mut out);
+        self.html_actions(&mut out);
+        self.html_notes(&mut out);
         out.push_str(
             "<p class=\"foot\">Made by injector from the run's journal.</p></body></html>\n",
         );
         out
     }
 
-    /// The page's head, its title, the scenario's file (under its name) and the
-    /// journal's problems.
+    /// The page's head, its title, the scenario's file, T0 and zone, and the journal's
+    /// problems.
     fn html_head(&self, out: &mut String) {
         let _ = writeln!(
             out,
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body>",
             esc(&format!("injector report: {}", self.title()))
         );
-        let _ = writeln!(out, "<h1>{}</h1>", esc(&self.title()));
-        if self.name.is_some() {
-            let _ = writeln!(out, "<p class=\"file\">{}</p>", esc(&self.scenario));
+        let _ = writeln!(
+            out,
+            "<h1 data-outcome=\"{}\">{}</h1>",
+            self.outcome.word,
+            esc(&self.title())
+        );
+        if !self.scenario.is_empty() {
+            let _ = writeln!(out, "<p class=\"file\">{}</p>", esc(&self.subtitle()));
         }
         for p in &self.problems {
             let _ = writeln!(out, "<p class=\"problem\">Journal problem: {}</p>", esc(p));
         }
     }
 
-    /// The summary: the totals (also as data attributes), the lateness, and the legend
-    /// of status colours.
+    /// The summary paragraph, with the totals as data attributes.
     fn html_summary(&self, out: &mut String) {
         let t = &self.totals;
         let _ = write!(
             out,
-            "<section class=\"summary\" id=\"totals\" data-occurrences=\"{}\" data-sent=\"{}\" data-failed=\"{}\" data-skipped=\"{}\" data-uncertain=\"{}\" data-pending=\"{}\">",
+            "<section class=\"summary\" id=\"totals\" data-occurrences=\"{}\" data-sent=\"{}\" data-failed=\"{}\" data-skipped=\"{}\" data-uncertain=\"{}\" data-pending=\"{}\"><h2>Summary</h2><p>",
             t.occurrences, t.sent, t.failed, t.skipped, t.uncertain, t.pending
         );
-        let _ = write!(
+        out.push_str(&esc(&self.summary.join(" ")));
+        let _ = writeln!(
             out,
-            "<p>{}</p><p>{}</p>",
-            esc(&self.totals_line()),
+            "</p><p class=\"small\">{}</p></section>",
             esc(&self.lateness_line())
         );
+    }
+
+    /// Each objective with its ratings, then the improvement plan (nothing without
+    /// objectives).
+    fn html_objectives(&self, out: &mut String) {
+        if self.objectives.is_empty() {
+            return;
+        }
+        out.push_str("<section class=\"objectives\"><h2>Objectives</h2>\n");
+        for o in &self.objectives {
+            let _ = write!(
+                out,
+                "<div class=\"objective\" data-id=\"{}\"><h3>{} {}</h3><p class=\"small\">{}{} of {} occurrences sent</p>",
+                esc(&o.id),
+                esc(&o.id),
+                esc(&o.text),
+                o.capability
+                    .as_deref()
+                    .map_or(String::new(), |c| format!("{} · ", esc(c))),
+                o.sent,
+                o.planned
+            );
+            out.push_str("<ul>");
+            for x in &o.expectations {
+                let _ = write!(out, "<li>expected action: {}</li>", esc(x));
+            }
+            if o.ratings.is_empty() {
+                out.push_str("<li>not rated</li>");
+            }
+            for r in &o.ratings {
+                let _ = write!(
+                    out,
+                    "<li class=\"rating\" data-by=\"{}\" data-rating=\"{}\"><b>{}</b> ({}) by {} at {}{}{}</li>",
+                    esc(&r.by),
+                    r.rating,
+                    r.rating,
+                    r.words,
+                    esc(&r.by),
+                    esc(&r.at),
+                    r.note
+                        .as_deref()
+                        .map_or(String::new(), |n| format!(": {}", esc(n))),
+                    if r.history.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " <span class=\"small\">(earlier: {})</span>",
+                            esc(&r.history.join(", "))
+                        )
+                    }
+                );
+            }
+            for n in &o.notes {
+                let _ = write!(out, "<li>{}</li>", esc(n));
+            }
+            out.push_str("</ul></div>\n");
+        }
+        out.push_str("<h2>Improvement plan</h2>\n");
+        if self.improvement_plan.is_empty() {
+            out.push_str("<p>No area for improvement was noted.</p>\n");
+        } else {
+            table(
+                out,
+                "improvement",
+                [
+                    "Objective",
+                    "Capability",
+                    "Area for improvement",
+                    "Noted by",
+                    "Rating",
+                ],
+                self.improvement_plan.iter().map(|i| {
+                    (
+                        [
+                            i.objective.clone(),
+                            i.capability.clone().unwrap_or_default(),
+                            i.area.clone(),
+                            i.by.clone().unwrap_or_default(),
+                            i.rating.clone(),
+                        ],
+                        String::new(),
+                    )
+                }),
+            );
+        }
+        out.push_str("</section>\n");
+    }
+
+    /// The legend of every mark the timeline draws.
+    fn html_legend(&self, out: &mut String) {
         out.push_str("<p class=\"legend\">");
         for (s, c) in STATUSES {
-            let _ = write!(out, "<span><i style=\"background:{c}\"></i>{s}</span> ");
-        }
-        out.push_str("</p></section>\n");
-    }
-
-    /// The run's actions as a table (nothing without any).
-    fn html_actions(&self, out: &mut String) {
-        if self.actions.is_empty() {
-            return;
-        }
-        out.push_str("<h2>Actions</h2><table class=\"actions\"><tr><th>At</th><th>What</th><th>Detail</th></tr>\n");
-        for a in &self.actions {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&a.at),
-                esc(&a.what),
-                esc(&a.detail)
+                "<span class=\"key\" data-mark=\"{s}\"><i style=\"background:{c}\"></i>{s}</span> "
             );
         }
-        out.push_str("</table>\n");
+        out.push_str("<span class=\"key\" data-mark=\"span\"><svg width=\"34\" height=\"10\"><line x1=\"4\" y1=\"5\" x2=\"30\" y2=\"5\" stroke=\"#212121\" stroke-width=\"2\"/><circle cx=\"4\" cy=\"5\" r=\"3.5\" fill=\"#fff\" stroke=\"#212121\"/><circle cx=\"30\" cy=\"5\" r=\"3.5\" fill=\"#212121\"/></svg>planned (hollow) to when it went (filled)</span> ");
+        out.push_str("<span class=\"key\" data-mark=\"deadline\"><svg width=\"10\" height=\"12\"><line x1=\"5\" y1=\"0\" x2=\"5\" y2=\"12\" stroke=\"#c62828\" stroke-dasharray=\"3 2\"/></svg>an expected action's deadline</span> ");
+        out.push_str("<span class=\"key\" data-mark=\"judgment\"><svg width=\"12\" height=\"12\"><path d=\"M6 1 l5 10 h-10 z\" fill=\"#2e7d32\"/></svg>a judgment (green met, red missed, brown void)</span> ");
+        out.push_str("<span class=\"key\" data-mark=\"note\"><i class=\"sq\" style=\"background:#1565c0\"></i>a note or a rating</span>");
+        out.push_str("</p>\n");
     }
 
-    /// The notes as a table (nothing without any).
-    fn html_notes(&self, out: &mut String) {
-        if self.notes.is_empty() {
-            return;
-        }
-        out.push_str("<h2>Notes</h2><table class=\"notes\"><tr><th>At</th><th>T+</th><th>By</th><th>About</th><th>Note</th></tr>\n");
-        for n in &self.notes {
-            let _ = writeln!(
-                out,
-                "<tr class=\"note\" data-by=\"{}\"><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
-                esc(n.by.as_deref().unwrap_or("")),
-                esc(&n.at),
-                esc(n.offset.as_deref().unwrap_or("")),
-                esc(n.by.as_deref().unwrap_or("-")),
-                esc(&n.source),
-                esc(n.key.as_deref().or(n.expectation.as_deref()).unwrap_or("")),
-                esc(&n.text)
-            );
-        }
-        out.push_str("</table>\n");
-    }
-
-    /// The expected actions and how each was judged, as a table (nothing without any).
-    fn html_expectations(&self, out: &mut String) {
-        if self.expectations.is_empty() {
-            return;
-        }
-        out.push_str("<h2>Expected actions</h2><table class=\"expectations\"><tr><th>Id</th><th>Action</th><th>Team</th><th>Deadline</th><th>Outcome</th><th>When</th><th>Source</th><th>Note</th></tr>\n");
-        for x in &self.expectations {
-            let mut note = x.note.clone().unwrap_or_default();
-            for l in &x.later {
-                note.push_str(&format!(" later: {l}"));
-            }
-            let _ = writeln!(
-                out,
-                "<tr class=\"expectation\" data-id=\"{}\" data-outcome=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&x.id),
-                esc(x.outcome.word()),
-                esc(&x.id),
-                esc(&x.action),
-                esc(x.team.as_deref().unwrap_or("")),
-                esc(&x.deadline),
-                esc(x.outcome.word()),
-                esc(x.at.as_deref().unwrap_or("")),
-                esc(x.source.as_deref().unwrap_or("")),
-                esc(note.trim())
-            );
-        }
-        out.push_str("</table>\n");
-    }
-
-    /// The contingencies and what their conditions came to, as a table (nothing without
-    /// any).
-    fn html_contingencies(&self, out: &mut String) {
-        if self.contingencies.is_empty() {
-            return;
-        }
-        out.push_str("<h2>Contingencies</h2><table class=\"contingencies\"><tr><th>Inject</th><th>When</th><th>Outcome</th><th>Because</th><th>At</th></tr>\n");
-        for c in &self.contingencies {
-            let _ = writeln!(
-                out,
-                "<tr class=\"contingency\" data-inject=\"{}\" data-outcome=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&c.inject),
-                esc(c.outcome.word()),
-                esc(&c.inject),
-                esc(&c.condition),
-                esc(c.outcome.word()),
-                esc(c.because.as_deref().unwrap_or("")),
-                esc(c.at.as_deref().unwrap_or(""))
-            );
-        }
-        out.push_str("</table>\n");
-    }
-
-    /// The occurrences as a table, each status in its colour.
+    /// The occurrences, in the order they went, each status in its colour.
     fn html_rows(&self, out: &mut String) {
-        out.push_str("<h2>Occurrences</h2><table class=\"rows\"><tr>");
-        for h in [
-            "Key",
-            "T+",
-            "Channel",
-            "Persona",
-            "To",
-            "Planned",
-            "Sent",
-            "Lateness",
-            "Status",
-            "Attempts",
-            "HTTP",
-            "Message id",
-            "Error",
-        ] {
-            let _ = write!(out, "<th>{h}</th>");
+        out.push_str(
+            "<h2>Occurrences, in the order they went</h2><table class=\"rows\"><thead><tr>",
+        );
+        for h in ROW_HEADER {
+            let _ = write!(out, "<th>{}</th>", esc(h));
         }
-        out.push_str("</tr>\n");
+        out.push_str("</tr></thead><tbody>\n");
         for r in &self.rows {
-            let _ = write!(out, "<tr class=\"row\" data-key=\"{}\">", esc(&r.key));
+            let _ = write!(
+                out,
+                "<tr class=\"row\" data-key=\"{}\" data-status=\"{}\"{}>",
+                esc(&r.key),
+                r.status,
+                if r.fired_by_hand {
+                    " data-by-hand=\"true\""
+                } else {
+                    ""
+                }
+            );
             for (i, c) in row_cells(r).iter().enumerate() {
                 if i == 8 {
                     let _ = write!(
@@ -192,17 +230,147 @@ impl Report {
             }
             out.push_str("</tr>\n");
         }
-        out.push_str("</table>\n");
+        out.push_str("</tbody></table>\n");
+    }
+
+    /// The expected actions: who judged, when, the players' response, what followed.
+    fn html_expectations(&self, out: &mut String) {
+        if self.expectations.is_empty() {
+            return;
+        }
+        out.push_str("<h2>Expected actions</h2>\n");
+        table(
+            out,
+            "expectations",
+            EXPECTED_HEADER,
+            self.expectations.iter().map(|x| {
+                (
+                    expected_cells(x),
+                    format!(
+                        " class=\"expectation\" data-id=\"{}\" data-outcome=\"{}\"",
+                        esc(&x.id),
+                        x.outcome.word()
+                    ),
+                )
+            }),
+        );
+    }
+
+    fn html_contingencies(&self, out: &mut String) {
+        if self.contingencies.is_empty() {
+            return;
+        }
+        out.push_str("<h2>Contingencies</h2>\n");
+        table(
+            out,
+            "contingencies",
+            ["Inject", "When", "Outcome", "Because", "T+"],
+            self.contingencies.iter().map(|c| {
+                (
+                    [
+                        c.inject.clone(),
+                        c.condition.clone(),
+                        c.outcome.word().to_string(),
+                        c.because.clone().unwrap_or_default(),
+                        c.t_plus.clone().unwrap_or_default(),
+                    ],
+                    format!(
+                        " class=\"contingency\" data-inject=\"{}\" data-outcome=\"{}\"",
+                        esc(&c.inject),
+                        c.outcome.word()
+                    ),
+                )
+            }),
+        );
+    }
+
+    fn html_restarts(&self, out: &mut String) {
+        if self.restarts.is_empty() {
+            return;
+        }
+        out.push_str("<h2>Restarts</h2>\n");
+        table(
+            out,
+            "restarts",
+            ["Stopped (last line)", "Resumed", "Down", "Due while down"],
+            self.restarts.iter().map(|r| {
+                (
+                    [
+                        r.stopped_at.clone(),
+                        r.resumed_at.clone(),
+                        r.downtime.clone(),
+                        r.late.join(", "),
+                    ],
+                    " class=\"restart\"".to_string(),
+                )
+            }),
+        );
+    }
+
+    fn html_actions(&self, out: &mut String) {
+        if self.actions.is_empty() {
+            return;
+        }
+        out.push_str("<h2>What the run and the white cell did</h2>\n");
+        table(
+            out,
+            "actions",
+            ["At", "T+", "What", "Detail"],
+            self.actions.iter().map(|a| {
+                (
+                    [
+                        a.local.clone(),
+                        a.t_plus.clone().unwrap_or_default(),
+                        a.what.clone(),
+                        a.detail.clone(),
+                    ],
+                    format!(" data-what=\"{}\"", esc(&a.what)),
+                )
+            }),
+        );
+    }
+
+    fn html_notes(&self, out: &mut String) {
+        if self.notes.is_empty() {
+            return;
+        }
+        out.push_str("<h2>Notes and ratings</h2>\n");
+        table(
+            out,
+            "notes",
+            ["At", "T+", "By", "Kind", "About", "Text"],
+            self.notes.iter().map(|n| {
+                (
+                    [
+                        n.local.clone(),
+                        n.offset.clone().unwrap_or_default(),
+                        format!("{} ({})", n.by.as_deref().unwrap_or("-"), n.source),
+                        note_kind(n),
+                        about(n),
+                        n.text.clone(),
+                    ],
+                    format!(
+                        " class=\"note\" data-by=\"{}\"",
+                        esc(n.by.as_deref().unwrap_or(""))
+                    ),
+                )
+            }),
+        );
     }
 }
 
-const CSS: &str = "body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#212121}\
-h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:24px 0 8px}\
-.summary p{margin:2px 0}.problem{color:#c62828;font-weight:600}\
-.legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}\
-svg.timeline{display:block;max-width:100%;height:auto;border:1px solid #e0e0e0;margin:12px 0}\
+const CSS: &str = "body{font:13px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#212121;max-width:1100px}\
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:20px 0 6px}h3{font-size:14px;margin:10px 0 2px}\
+.file,.small{color:#616161;font-size:12px;margin:0}.problem{color:#c62828;font-weight:600}\
+.summary p{margin:4px 0}.objective ul{margin:2px 0 6px;padding-left:20px}\
+.legend .key{margin-right:14px;white-space:nowrap;display:inline-block}.legend i{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}\
+.legend i.sq{border-radius:0}.legend svg{vertical-align:middle;margin-right:4px}\
+svg.timeline{display:block;max-width:100%;height:auto;border:1px solid #e0e0e0;margin:8px 0}\
 .lane-name{font-size:12px;fill:#424242}.tick{font-size:11px;fill:#616161;text-anchor:middle}\
 .mark:hover circle{r:6}\
-table{border-collapse:collapse;font-size:12px}th,td{border-bottom:1px solid #eeeeee;padding:3px 8px;text-align:left;vertical-align:top}\
-th{background:#fafafa}.status{font-weight:600}.foot{color:#757575;font-size:12px}\
-@media print{body{margin:0}svg.timeline{border:none}tr{break-inside:avoid}}";
+table{border-collapse:collapse;font-size:11px;width:100%}th,td{border-bottom:1px solid #eeeeee;padding:2px 6px;text-align:left;vertical-align:top}\
+th{background:#fafafa}.status{font-weight:600}.foot{color:#757575;font-size:11px}\
+@page{size:A4;margin:12mm}\
+@media print{body{margin:0;font-size:10px;max-width:none}table{font-size:8.5px}th,td{padding:1px 3px}\
+svg.timeline{border:none;width:100%}tr,.objective,.legend .key,svg.timeline{break-inside:avoid}thead{display:table-header-group}\
+h2,h3{break-after:avoid}td{overflow-wrap:anywhere}}";

@@ -1,17 +1,28 @@
-//! After-action report: what a journal says happened, occurrence by occurrence.
+//! After-action report: what a journal says happened, in the order and the words of
+//! the exercise, and whether its objectives were met.
 //!
 //! [`Report::from_journal`] reads a journal (complete, unfinished, crashed or dry) and
-//! folds its entries into one row per occurrence (the last outcome wins; keys never
-//! started are `pending`), the totals, lateness percentiles and the run's actions
-//! (starts, resumes, ends). Rendering is text, CSV, JSON or one self-contained HTML
-//! page with an SVG timeline. A damaged journal is reported line by line; the rest is
+//! folds its entries into one row per occurrence in the order they went (or were due),
+//! each with its scenario time (T+), its wall time in the scenario's zone, its lateness
+//! in people's units and how it went (on schedule, fired by hand, after a hold, after a
+//! restart, a contingency); the expected actions with who judged and how fast players
+//! answered; the restarts with their downtime; the notes; the objectives with their
+//! evaluators' ratings, and the improvement plan. A summary paragraph comes first.
+//! Rendering is text, CSV, JSON or one self-contained HTML page (an AAR that prints on
+//! A4) with an SVG timeline. A damaged journal is reported line by line; the rest is
 //! still used. Nothing here touches the network.
 //!
-//! Its parts: `from_journal` (the fold), `text` (text, CSV and JSON), `html` (the page)
-//! and `svg` (the page's timeline).
+//! Its parts: `clock` (wall and scenario time), `from_journal` (the fold),
+//! `story` (how each occurrence went, the restarts, the summary), `judged` (expected
+//! actions and contingencies), `objectives` (ratings and the improvement plan), `text`
+//! (text, CSV and JSON), `html` (the page) and `svg` (the page's timeline).
 
+mod clock;
 mod from_journal;
 mod html;
+mod judged;
+mod objectives;
+mod story;
 mod svg;
 mod text;
 
@@ -22,7 +33,7 @@ use crate::adaptive::{Standing, Verdict};
 use crate::fold::{Lateness, Totals};
 use crate::journal::time_text;
 
-/// An instant in the report's JSON: as the report shows every instant ([`time_text`]).
+/// An instant in the report's JSON: as the journal writes it ([`time_text`], UTC).
 fn instant<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => s.serialize_str(&time_text(*t)),
@@ -34,20 +45,43 @@ fn instant<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::O
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     pub key: String,
-    /// Its planned instant after T0: `T+01:30:00`.
+    /// The inject it is an occurrence of.
+    pub inject: String,
+    /// Its planned scenario time: `T+01:30:00` (a contingency's, once triggered).
     pub offset: Option<String>,
+    /// When it went (or failed), in scenario time.
+    pub sent_t_plus: Option<String>,
     pub channel: String,
     pub persona: String,
     pub to: String,
+    /// Its subject or title.
+    pub subject: String,
+    /// The controller who watches it (`owner:`).
+    pub owner: Option<String>,
+    /// The objectives its inject exercises.
+    pub objectives: Vec<String>,
     #[serde(serialize_with = "instant")]
     pub planned_at: Option<DateTime<Utc>>,
+    /// When it was planned to go, in the scenario's zone.
+    pub planned_local: Option<String>,
+    /// When its request started; none for one skipped, not triggered or never sent.
     #[serde(serialize_with = "instant")]
     pub sent_at: Option<DateTime<Utc>>,
+    /// When it went (or failed), in the scenario's zone, to the second.
+    pub sent_local: Option<String>,
     pub lateness_ms: Option<f64>,
-    /// sent, possible duplicate, failed, skipped, uncertain or pending.
+    /// Its lateness in people's units: `+0.4 s`, `+3m 12s`, `-1m 48s`.
+    pub lateness: Option<String>,
+    /// sent, possible duplicate, failed, skipped, uncertain, pending or not triggered.
     pub status: &'static str,
     /// Sent later than a second past its instant.
     pub late: bool,
+    /// How it went, in words: `on schedule`, `fired by hand by cory, 1m 48s early`,
+    /// `after a hold of 5m`, `after a restart (down 2m 10s)`, a contingency's condition.
+    pub how: String,
+    /// Whoever acted on it by hand (fired, retried, skipped, unskipped).
+    pub by: Option<String>,
+    pub fired_by_hand: bool,
     pub attempts: Option<u32>,
     pub http_status: Option<u16>,
     pub message_id: Option<String>,
@@ -58,8 +92,39 @@ pub struct Row {
 #[derive(Clone, Debug, Serialize)]
 pub struct Action {
     pub at: String,
+    /// Its wall time in the scenario's zone.
+    pub local: String,
+    /// Its scenario time.
+    pub t_plus: Option<String>,
     pub what: String,
+    pub by: Option<String>,
     pub detail: String,
+}
+
+/// A stop of the process and the resume after it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Restart {
+    /// The last line the stopped process journaled.
+    pub stopped_at: String,
+    pub resumed_at: String,
+    pub downtime: String,
+    pub downtime_ms: i64,
+    /// The occurrences due while it was down (late because of it).
+    pub late: Vec<String>,
+}
+
+/// How the run came out: `completed`, `ended` (by a director, something left) or
+/// `unfinished`, in words.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Outcome {
+    pub word: &'static str,
+    pub ended_by: Option<String>,
+    pub ended_at: Option<String>,
+    /// `completed`, `ended by dana (page) at 11:55:02 GMT; completed`, `unfinished (its
+    /// journal stops at 09:00:01 GMT with no end line…): 1 uncertain`.
+    pub text: String,
+    /// As the title says it: `unfinished: 1 uncertain`.
+    pub title: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -70,33 +135,56 @@ pub struct Report {
     pub name: Option<String>,
     pub dry_run: bool,
     pub t0: Option<String>,
+    /// The zone wall times are given in.
+    pub timezone: String,
+    /// The run's speed (none: `--speed max`).
+    pub speed: Option<f64>,
     pub runs: usize,
+    /// Everything was handled: nothing pending or uncertain.
     pub finished: bool,
+    pub outcome: Outcome,
+    /// The summary, as sentences.
+    pub summary: Vec<String>,
     pub totals: Totals,
     pub lateness: Lateness,
     pub actions: Vec<Action>,
+    pub restarts: Vec<Restart>,
     /// What was wrong with the journal (unreadable lines), in file order.
     pub problems: Vec<String>,
+    /// The occurrences, in the order they went (or were due).
     pub rows: Vec<Row>,
     /// Each expected action and how it was judged.
     pub expectations: Vec<Expected>,
     /// Each contingency inject and what its condition came to.
     pub contingencies: Vec<Contingency>,
-    /// The white cell's notes, in time order.
+    /// The white cell's notes (ratings too), in time order.
     pub notes: Vec<Note>,
+    /// Each objective: what exercised it, its ratings, its notes.
+    pub objectives: Vec<ObjectiveReport>,
+    /// The improvement plan: an area for improvement per row.
+    pub improvement_plan: Vec<Improvement>,
+    /// The run's clocks, for the page's times.
+    #[serde(skip)]
+    clock: clock::Clock,
 }
 
-/// A note in the report.
+/// A note (or an evaluator's rating) in the report.
 #[derive(Clone, Debug, Serialize)]
 pub struct Note {
     pub at: String,
-    /// T+ from T0.
+    pub local: String,
+    /// T+ in scenario time.
     pub offset: Option<String>,
     pub by: Option<String>,
     pub source: String,
     pub text: String,
     pub key: Option<String>,
     pub expectation: Option<String>,
+    pub objectives: Vec<String>,
+    /// `strength` or `improvement`.
+    pub tag: Option<&'static str>,
+    /// An evaluator's rating of the objective it names: `P`, `S`, `M` or `U`.
+    pub rating: Option<&'static str>,
 }
 
 /// An expected action in the report.
@@ -105,15 +193,34 @@ pub struct Expected {
     pub id: String,
     pub action: String,
     pub team: Option<String>,
+    /// The inject whose send starts it.
+    pub inject: Option<String>,
+    pub objectives: Vec<String>,
     /// The deadline's instant once its inject was sent, else as the scenario states it.
     pub deadline: String,
+    /// The deadline's instant, once its inject was sent.
+    pub deadline_at: Option<String>,
     /// `met`, `missed`, `expired`, `void`, or `open`.
     pub outcome: Verdict,
     pub at: Option<String>,
-    /// Who judged: `page`, `command`, `terminal`, `assumed`, or `deadline`.
+    /// When it was judged, in the scenario's zone.
+    pub local: Option<String>,
+    /// When it was judged, in scenario time.
+    pub t_plus: Option<String>,
+    /// Where the judgment came from: `page`, `command`, `terminal`, `assumed`, or
+    /// `deadline`.
     pub source: Option<String>,
+    /// Who judged it (a controller's name).
+    pub by: Option<String>,
     pub note: Option<String>,
-    /// Later judgments, kept as notes (the first stands).
+    /// The players' response time: from its inject's send to the judgment.
+    pub response: Option<String>,
+    pub response_ms: Option<i64>,
+    /// What followed: each contingency on it and what it came to.
+    pub then: Vec<String>,
+    /// Its judgments in time order, those taken back included.
+    pub history: Vec<String>,
+    /// Later judgments and take-backs (kept for older readers of the JSON).
     pub later: Vec<String>,
 }
 
@@ -127,6 +234,51 @@ pub struct Contingency {
     /// Which condition triggered it, or why it could not.
     pub because: Option<String>,
     pub at: Option<String>,
+    /// When its condition came to something, in scenario time.
+    pub t_plus: Option<String>,
+}
+
+/// An evaluator's standing rating of an objective.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rated {
+    pub by: String,
+    pub rating: &'static str,
+    /// The rating's meaning: `performed with some challenges`.
+    pub words: &'static str,
+    pub note: Option<String>,
+    pub at: String,
+    /// Earlier ratings by the same evaluator, oldest first: `M at 10:12:00 GMT`.
+    pub history: Vec<String>,
+}
+
+/// An objective in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct ObjectiveReport {
+    pub id: String,
+    pub text: String,
+    pub capability: Option<String>,
+    /// The occurrences of the injects that exercise it: `key status`.
+    pub injects: Vec<String>,
+    pub sent: usize,
+    pub planned: usize,
+    /// The expected actions that evaluate it: `id outcome (response)`.
+    pub expectations: Vec<String>,
+    /// The latest rating of each evaluator.
+    pub ratings: Vec<Rated>,
+    /// The notes tagged with it: `[strength] text (by)`.
+    pub notes: Vec<String>,
+}
+
+/// A row of the improvement plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct Improvement {
+    pub objective: String,
+    pub capability: Option<String>,
+    /// The area for improvement, as the `improvement` note says it.
+    pub area: String,
+    pub by: Option<String>,
+    /// The objective's standing ratings: `S (eve)`.
+    pub rating: String,
 }
 
 /// The status words, with the colour each has in the HTML page.
@@ -139,6 +291,7 @@ pub const STATUSES: &[(&str, &str)] = &[
     ("skipped", "#6d4c41"),
     ("uncertain", "#6a1b9a"),
     ("pending", "#1565c0"),
+    ("not triggered", "#78909c"),
 ];
 
 impl Row {

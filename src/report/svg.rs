@@ -7,21 +7,21 @@ use chrono::{DateTime, Utc};
 
 use super::{Expected, Note, Report, Row, colour, esc};
 use crate::adaptive::Verdict;
-use crate::journal::{parse_time, time_text};
+use crate::journal::parse_time;
 
-/// An optional instant as the report's text shows it, `-` when absent.
-fn shown(t: Option<DateTime<Utc>>) -> String {
-    t.map_or_else(|| "-".to_string(), time_text)
-}
 impl Report {
     /// The timeline: a lane per channel (or per recipient, `by_team`), a lane for the
     /// expected actions and one for the notes when there are any, ticks of time, and a
     /// mark per occurrence from its planned instant to its sent one.
     pub(super) fn svg(&self, by_team: bool) -> String {
+        // One never due (not triggered) has no instant to draw.
         let points: Vec<Span> = self
             .rows
             .iter()
-            .map(|r| (r.planned_at, r.sent_at))
+            .map(|r| match r.status {
+                "not triggered" => (None, None),
+                _ => (r.planned_at, r.sent_at),
+            })
             .collect();
         // Expected actions: each deadline and each judgment, in a lane of their own.
         let marks: Vec<(&Expected, Span)> = self
@@ -31,7 +31,7 @@ impl Report {
                 (
                     x,
                     (
-                        parse_time(&x.deadline),
+                        x.deadline_at.as_deref().and_then(parse_time),
                         x.at.as_deref().and_then(parse_time),
                     ),
                 )
@@ -52,7 +52,12 @@ impl Report {
         };
         let span = ((end - start).num_milliseconds().max(1)) as f64;
         let mut lanes: Vec<String> = Vec::new();
-        for r in &self.rows {
+        for (r, _) in self
+            .rows
+            .iter()
+            .zip(&points)
+            .filter(|(_, (p, a))| p.is_some() || a.is_some())
+        {
             let l = lane_of(r, by_team);
             if !lanes.contains(&l) {
                 lanes.push(l);
@@ -93,8 +98,13 @@ impl Report {
                 &note_times,
             );
         }
-        svg_ticks(&mut out, &scale);
-        for (r, span) in self.rows.iter().zip(&points) {
+        svg_ticks(&mut out, &scale, &self.clock);
+        for (r, span) in self
+            .rows
+            .iter()
+            .zip(&points)
+            .filter(|(_, (p, a))| p.is_some() || a.is_some())
+        {
             let lane = lanes
                 .iter()
                 .position(|l| *l == lane_of(r, by_team))
@@ -188,7 +198,7 @@ fn svg_expected(out: &mut String, scale: &Scale, index: usize, marks: &[(&Expect
                 esc(x_.outcome.word()),
                 esc(&x_.id),
                 esc(x_.outcome.word()),
-                esc(x_.at.as_deref().unwrap_or("")),
+                esc(x_.local.as_deref().unwrap_or("")),
                 esc(x_.source.as_deref().unwrap_or(""))
             );
         }
@@ -215,7 +225,7 @@ fn svg_notes(
             out,
             "<g class=\"note-mark\" data-by=\"{}\"><title>{} {}: {}</title><rect x=\"{:.1}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"#1565c0\"/></g>",
             esc(n.by.as_deref().unwrap_or("")),
-            esc(&n.at),
+            esc(&n.local),
             esc(n.by.as_deref().unwrap_or(&n.source)),
             esc(&n.text),
             scale.x(*at) - 4.0,
@@ -224,9 +234,9 @@ fn svg_notes(
     }
 }
 
-/// Five ticks across the time axis, each a line down the lanes and its time on top
-/// (to the millisecond over less than a minute).
-fn svg_ticks(out: &mut String, scale: &Scale) {
+/// Five ticks across the time axis, each a line down the lanes and its wall time on
+/// top, in the scenario's zone.
+fn svg_ticks(out: &mut String, scale: &Scale, clock: &super::clock::Clock) {
     let (top, height, span) = (TOP, scale.height, scale.span);
     for k in 0..=4 {
         let t = scale.start + chrono::TimeDelta::milliseconds((span * k as f64 / 4.0) as i64);
@@ -235,11 +245,7 @@ fn svg_ticks(out: &mut String, scale: &Scale) {
             out,
             "<line x1=\"{xx:.1}\" y1=\"{}\" x2=\"{xx:.1}\" y2=\"{height}\" stroke=\"#e0e0e0\"/><text x=\"{xx:.1}\" y=\"16\" class=\"tick\">{}</text>",
             top - 4.0,
-            if span < 60_000.0 {
-                t.format("%H:%M:%S%.3f").to_string()
-            } else {
-                t.format("%H:%M:%S").to_string()
-            }
+            clock.local(t)
         );
     }
 }
@@ -253,12 +259,14 @@ fn svg_mark(out: &mut String, scale: &Scale, lane: usize, r: &Row, (planned, act
     let y = top + lane as f64 * lane_h + lane_h / 2.0;
     let c = colour(r.shade());
     let tip = format!(
-        "{} — {}\nplanned {}\nsent {}\nlateness {}\n{}{}",
+        "{} — {}\n{}\nplanned {} ({})\nwent {}\nlateness {}\n{}{}",
         r.key,
         r.status,
-        shown(r.planned_at),
-        shown(r.sent_at),
-        r.lateness_ms.map_or("-".into(), |l| format!("{l:.3} ms")),
+        r.how,
+        r.offset.as_deref().unwrap_or("-"),
+        r.planned_local.as_deref().unwrap_or("-"),
+        r.sent_local.as_deref().unwrap_or("-"),
+        r.lateness.as_deref().unwrap_or("-"),
         r.message_id
             .as_deref()
             .map_or(String::new(), |m| format!("message_id {m}\n")),

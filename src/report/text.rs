@@ -1,71 +1,161 @@
-//! The report as text (a title, totals, actions, tables), CSV and JSON.
+//! The report as text (a title, the summary, tables in the exercise's order and words),
+//! CSV (one row per occurrence, judgment, note and rating, with a `kind` column) and
+//! JSON.
 
 use std::fmt::Write as _;
 
-use super::{Report, Row};
-use crate::journal::time_text;
+use super::clock::lateness_text;
+use super::{Expected, Note, Report, Row};
+use crate::table::text_table;
+
+/// The occurrences' columns, in the text and (after `kind`) in the CSV.
+pub(super) const ROW_HEADER: [&str; 10] = [
+    "T+", "AT", "LATENESS", "KEY", "CHANNEL", "PERSONA", "TO", "SUBJECT", "STATUS", "HOW",
+];
+
+/// An occurrence's cells under [`ROW_HEADER`]: its planned scenario time, when it went
+/// (or, for one that did not, `-`), its lateness, and the rest.
+pub(super) fn row_cells(r: &Row) -> [String; 10] {
+    [
+        r.offset.clone().unwrap_or_default(),
+        r.sent_local.clone().unwrap_or_else(|| "-".into()),
+        r.lateness.clone().unwrap_or_default(),
+        r.key.clone(),
+        r.channel.clone(),
+        r.persona.clone(),
+        r.to.clone(),
+        r.subject.clone(),
+        r.status.to_string(),
+        r.how.clone(),
+    ]
+}
+
+/// An expected action's cells under [`EXPECTED_HEADER`].
+pub(super) fn expected_cells(x: &Expected) -> [String; 9] {
+    let judged_by = match (&x.by, &x.source) {
+        (Some(b), Some(s)) => format!("{b} ({s})"),
+        (None, Some(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let mut note = x.note.clone().unwrap_or_default();
+    if x.history.len() > 1 {
+        if !note.is_empty() {
+            note.push_str("; ");
+        }
+        note.push_str(&format!("history: {}", x.history.join(" / ")));
+    }
+    [
+        x.id.clone(),
+        x.action.clone(),
+        x.deadline.clone(),
+        x.outcome.word().to_string(),
+        judged_by,
+        x.local.clone().unwrap_or_default(),
+        x.response.clone().unwrap_or_default(),
+        x.then.join(", "),
+        note,
+    ]
+}
+
+pub(super) const EXPECTED_HEADER: [&str; 9] = [
+    "ID",
+    "ACTION",
+    "DEADLINE",
+    "OUTCOME",
+    "JUDGED BY",
+    "AT",
+    "RESPONSE",
+    "THEN",
+    "NOTE",
+];
+
+/// What a note is about: its occurrence, expected action, objectives.
+pub(super) fn about(n: &Note) -> String {
+    let mut parts: Vec<String> = n.key.iter().chain(n.expectation.iter()).cloned().collect();
+    parts.extend(n.objectives.iter().cloned());
+    parts.join(", ")
+}
+
+/// A note's kind word: its rating (`rated S`), its tag, or `note`.
+pub(super) fn note_kind(n: &Note) -> String {
+    match (n.rating, n.tag) {
+        (Some(r), _) => format!("rated {r}"),
+        (None, Some(t)) => t.to_string(),
+        (None, None) => "note".into(),
+    }
+}
 
 impl Report {
-    /// The notes as text lines.
-    fn notes_text(&self) -> String {
+    pub(super) fn title(&self) -> String {
+        let name = match (&self.name, self.scenario.is_empty()) {
+            (Some(name), _) => name.as_str(),
+            (None, true) => "(no run in this journal)",
+            (None, false) => &self.scenario,
+        };
+        let mut t = name.to_string();
+        if self.dry_run {
+            t.push_str(" — dry run");
+        }
+        if !self.scenario.is_empty() {
+            t.push_str(" — ");
+            t.push_str(&self.outcome.title);
+        }
+        t
+    }
+
+    /// The scenario's file, T0 and the zone times are in.
+    pub(super) fn subtitle(&self) -> String {
+        format!(
+            "{} · T0 {} · times in {}",
+            self.scenario,
+            self.t0.as_deref().unwrap_or("-"),
+            self.timezone
+        )
+    }
+
+    pub(super) fn lateness_line(&self) -> String {
+        let l = &self.lateness;
+        let v = |v: Option<f64>| v.map_or("-".to_string(), lateness_text);
+        format!(
+            "lateness of the sends: median {}, p95 {}, p99 {}, worst {}",
+            v(l.p50_ms),
+            v(l.p95_ms),
+            v(l.p99_ms),
+            v(l.max_ms)
+        )
+    }
+
+    pub fn text(&self) -> String {
         let mut out = String::new();
-        if self.notes.is_empty() {
-            return out;
+        let _ = writeln!(out, "{}", self.title());
+        if !self.scenario.is_empty() {
+            let _ = writeln!(out, "{}", self.subtitle());
         }
-        out.push_str("\nnotes:\n");
-        for n in &self.notes {
-            let about = n
-                .key
-                .as_deref()
-                .or(n.expectation.as_deref())
-                .map_or(String::new(), |k| format!(" on {k}"));
-            let _ = writeln!(
-                out,
-                "  {} {}  {} ({}){about}: {}",
-                n.at,
-                n.offset.as_deref().unwrap_or(""),
-                n.by.as_deref().unwrap_or("-"),
-                n.source,
-                n.text
-            );
+        for p in &self.problems {
+            let _ = writeln!(out, "journal problem: {p}");
         }
+        out.push('\n');
+        for s in &self.summary {
+            let _ = writeln!(out, "{s}");
+        }
+        let _ = writeln!(out, "{}", self.lateness_line());
+        let _ = writeln!(out, "\noccurrences, in the order they went:");
+        let cells: Vec<[String; 10]> = self.rows.iter().map(row_cells).collect();
+        out.push_str(&text_table(ROW_HEADER, &cells));
+        self.branch_text(&mut out);
+        self.restarts_text(&mut out);
+        self.objectives_text(&mut out);
+        self.actions_text(&mut out);
+        self.notes_text(&mut out);
         out
     }
 
-    /// The expectations and contingencies as text tables (empty without any).
-    fn branch_text(&self) -> String {
-        let mut out = String::new();
+    /// The expected actions and contingencies as tables (nothing without any).
+    fn branch_text(&self, out: &mut String) {
         if !self.expectations.is_empty() {
-            let cells: Vec<[String; 8]> = self
-                .expectations
-                .iter()
-                .map(|x| {
-                    let mut note = x.note.clone().unwrap_or_default();
-                    for l in &x.later {
-                        if !note.is_empty() {
-                            note.push_str("; ");
-                        }
-                        note.push_str(&format!("later: {l}"));
-                    }
-                    [
-                        x.id.clone(),
-                        x.action.clone(),
-                        x.team.clone().unwrap_or_default(),
-                        x.deadline.clone(),
-                        x.outcome.word().to_string(),
-                        x.at.clone().unwrap_or_default(),
-                        x.source.clone().unwrap_or_default(),
-                        note,
-                    ]
-                })
-                .collect();
             out.push_str("\nexpected actions:\n");
-            out.push_str(&crate::table::text_table(
-                [
-                    "ID", "ACTION", "TEAM", "DEADLINE", "OUTCOME", "WHEN", "SOURCE", "NOTE",
-                ],
-                &cells,
-            ));
+            let cells: Vec<[String; 9]> = self.expectations.iter().map(expected_cells).collect();
+            out.push_str(&text_table(EXPECTED_HEADER, &cells));
         }
         if !self.contingencies.is_empty() {
             let cells: Vec<[String; 5]> = self
@@ -77,127 +167,271 @@ impl Report {
                         c.condition.clone(),
                         c.outcome.word().to_string(),
                         c.because.clone().unwrap_or_default(),
-                        c.at.clone().unwrap_or_default(),
+                        c.t_plus.clone().unwrap_or_default(),
                     ]
                 })
                 .collect();
             out.push_str("\ncontingencies:\n");
-            out.push_str(&crate::table::text_table(
-                ["INJECT", "WHEN", "OUTCOME", "BECAUSE", "AT"],
+            out.push_str(&text_table(
+                ["INJECT", "WHEN", "OUTCOME", "BECAUSE", "T+"],
                 &cells,
             ));
         }
-        out
     }
 
-    pub(super) fn title(&self) -> String {
-        format!(
-            "{}{}{}",
-            match (&self.name, self.scenario.is_empty()) {
-                (Some(name), _) => name.as_str(),
-                (None, true) => "(no run in this journal)",
-                (None, false) => &self.scenario,
-            },
-            if self.dry_run { " — dry run" } else { "" },
-            if self.finished { "" } else { " — unfinished" }
-        )
-    }
-
-    pub(super) fn totals_line(&self) -> String {
-        let t = &self.totals;
-        format!(
-            "{} occurrences: {} sent ({} possible duplicate), {} failed, {} skipped, {} uncertain, {} pending; {} late",
-            t.occurrences,
-            t.sent,
-            t.possible_duplicates,
-            t.failed,
-            t.skipped,
-            t.uncertain,
-            t.pending,
-            t.late
-        )
-    }
-
-    pub(super) fn lateness_line(&self) -> String {
-        let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} ms"));
-        let l = &self.lateness;
-        format!(
-            "lateness p50 {}, p95 {}, p99 {}, max {}",
-            ms(l.p50_ms),
-            ms(l.p95_ms),
-            ms(l.p99_ms),
-            ms(l.max_ms)
-        )
-    }
-
-    pub fn text(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "{}", self.title());
-        for p in &self.problems {
-            let _ = writeln!(out, "journal problem: {p}");
+    fn restarts_text(&self, out: &mut String) {
+        if self.restarts.is_empty() {
+            return;
         }
-        let _ = writeln!(out, "{}", self.totals_line());
-        let _ = writeln!(out, "{}", self.lateness_line());
-        let _ = writeln!(out, "\nactions:");
-        for a in &self.actions {
-            let _ = writeln!(out, "  {}  {:<7} {}", a.at, a.what, a.detail);
+        out.push_str("\nrestarts:\n");
+        let cells: Vec<[String; 4]> = self
+            .restarts
+            .iter()
+            .map(|r| {
+                [
+                    r.stopped_at.clone(),
+                    r.resumed_at.clone(),
+                    r.downtime.clone(),
+                    r.late.join(", "),
+                ]
+            })
+            .collect();
+        out.push_str(&text_table(
+            ["STOPPED (LAST LINE)", "RESUMED", "DOWN", "DUE WHILE DOWN"],
+            &cells,
+        ));
+    }
+
+    /// Each objective: what exercised it, its ratings and notes; then the improvement
+    /// plan (nothing without objectives).
+    fn objectives_text(&self, out: &mut String) {
+        if self.objectives.is_empty() {
+            return;
         }
-        out.push_str(&self.branch_text());
-        out.push_str(&self.notes_text());
-        let _ = writeln!(out);
-        let header = [
-            "KEY",
-            "T+",
-            "CHANNEL",
-            "PERSONA",
-            "TO",
-            "PLANNED",
-            "SENT",
-            "LATENESS",
-            "STATUS",
-            "ATTEMPTS",
-            "HTTP",
-            "MESSAGE_ID",
-            "ERROR",
-        ];
-        let cells: Vec<[String; 13]> = self.rows.iter().map(row_cells).collect();
-        out.push_str(&crate::table::text_table(header, &cells));
-        out
+        out.push_str("\nobjectives:\n");
+        for o in &self.objectives {
+            let cap = o
+                .capability
+                .as_deref()
+                .map_or(String::new(), |c| format!(" [{c}]"));
+            let _ = writeln!(out, "  {} {}{cap}", o.id, o.text);
+            let _ = writeln!(
+                out,
+                "    injects: {} of {} sent{}",
+                o.sent,
+                o.planned,
+                if o.injects.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", o.injects.join(", "))
+                }
+            );
+            if !o.expectations.is_empty() {
+                let _ = writeln!(out, "    expected actions: {}", o.expectations.join("; "));
+            }
+            if o.ratings.is_empty() {
+                let _ = writeln!(out, "    ratings: none");
+            }
+            for r in &o.ratings {
+                let _ = writeln!(
+                    out,
+                    "    rated {} ({}) by {} at {}{}{}",
+                    r.rating,
+                    r.words,
+                    r.by,
+                    r.at,
+                    r.note
+                        .as_deref()
+                        .map_or(String::new(), |n| format!(": {n}")),
+                    if r.history.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (earlier: {})", r.history.join(", "))
+                    }
+                );
+            }
+            for n in &o.notes {
+                let _ = writeln!(out, "    note: {n}");
+            }
+        }
+        out.push_str("\nimprovement plan:\n");
+        if self.improvement_plan.is_empty() {
+            out.push_str("  (no area for improvement noted)\n");
+            return;
+        }
+        let cells: Vec<[String; 5]> = self
+            .improvement_plan
+            .iter()
+            .map(|i| {
+                [
+                    i.objective.clone(),
+                    i.capability.clone().unwrap_or_default(),
+                    i.area.clone(),
+                    i.by.clone().unwrap_or_default(),
+                    i.rating.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&text_table(
+            [
+                "OBJECTIVE",
+                "CAPABILITY",
+                "AREA FOR IMPROVEMENT",
+                "NOTED BY",
+                "RATING",
+            ],
+            &cells,
+        ));
+    }
+
+    fn actions_text(&self, out: &mut String) {
+        out.push_str("\nwhat the run and the white cell did:\n");
+        let cells: Vec<[String; 4]> = self
+            .actions
+            .iter()
+            .map(|a| {
+                [
+                    a.local.clone(),
+                    a.t_plus.clone().unwrap_or_default(),
+                    a.what.clone(),
+                    a.detail.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&text_table(["AT", "T+", "WHAT", "DETAIL"], &cells));
+    }
+
+    fn notes_text(&self, out: &mut String) {
+        if self.notes.is_empty() {
+            return;
+        }
+        out.push_str("\nnotes and ratings:\n");
+        let cells: Vec<[String; 6]> = self
+            .notes
+            .iter()
+            .map(|n| {
+                [
+                    n.local.clone(),
+                    n.offset.clone().unwrap_or_default(),
+                    format!("{} ({})", n.by.as_deref().unwrap_or("-"), n.source),
+                    note_kind(n),
+                    about(n),
+                    n.text.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&text_table(
+            ["AT", "T+", "BY", "KIND", "ABOUT", "TEXT"],
+            &cells,
+        ));
     }
 
     pub fn csv(&self) -> String {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let _ = w.write_record([
+        let header = [
+            "kind",
+            "t_plus",
+            "at",
+            "lateness",
             "key",
-            "offset",
             "channel",
             "persona",
             "to",
-            "planned_at",
-            "sent_at",
-            "lateness_ms",
+            "subject",
             "status",
-            "attempts",
-            "http_status",
+            "how",
+            "by",
+            "objectives",
+            "text",
+            "planned",
+            "lateness_ms",
             "message_id",
             "error",
-        ]);
+        ];
+        let _ = w.write_record(header);
         for r in &self.rows {
-            let _ = w.write_record(row_cells(r));
+            let [
+                t_plus,
+                at,
+                lateness,
+                key,
+                channel,
+                persona,
+                to,
+                subject,
+                status,
+                how,
+            ] = row_cells(r);
+            let _ = w.write_record([
+                "occurrence".to_string(),
+                t_plus,
+                if at == "-" { String::new() } else { at },
+                lateness,
+                key,
+                channel,
+                persona,
+                to,
+                subject,
+                status,
+                how,
+                r.by.clone().unwrap_or_default(),
+                r.objectives.join(" "),
+                String::new(),
+                r.planned_local.clone().unwrap_or_default(),
+                r.lateness_ms.map_or(String::new(), |l| format!("{l:.3}")),
+                r.message_id.clone().unwrap_or_default(),
+                r.error.clone().unwrap_or_default(),
+            ]);
         }
-        // Notes as rows of their own: status `note`, who in `persona`, where from in `to`,
-        // when in `sent_at`, the text in `error`'s place.
+        for x in &self.expectations {
+            let mut how = x
+                .response
+                .as_ref()
+                .map_or(String::new(), |r| format!("response {r}"));
+            if !x.then.is_empty() {
+                if !how.is_empty() {
+                    how.push_str("; ");
+                }
+                how.push_str(&format!("then {}", x.then.join(", ")));
+            }
+            let mut row: [String; 18] = Default::default();
+            row[0] = "judgment".into();
+            row[1] = x.t_plus.clone().unwrap_or_default();
+            row[2] = x.local.clone().unwrap_or_default();
+            row[4] = x.id.clone();
+            row[5] = x.team.clone().unwrap_or_default();
+            row[8] = x.action.clone();
+            row[9] = x.outcome.word().into();
+            row[10] = how;
+            row[11] = expected_cells(x)[4].clone();
+            row[12] = x.objectives.join(" ");
+            row[13] = x.note.clone().unwrap_or_default();
+            row[14] = x.deadline.clone();
+            let _ = w.write_record(row);
+        }
         for n in &self.notes {
-            let about = n.key.clone().or(n.expectation.clone()).unwrap_or_default();
-            let mut cells: [String; 13] = Default::default();
-            cells[0] = about;
-            cells[1] = n.offset.clone().unwrap_or_default();
-            cells[3] = n.by.clone().unwrap_or_default();
-            cells[4] = n.source.clone();
-            cells[6] = n.at.clone();
-            cells[8] = "note".into();
-            cells[12] = n.text.clone();
-            let _ = w.write_record(cells);
+            let mut row: [String; 18] = Default::default();
+            row[0] = if n.rating.is_some() { "rating" } else { "note" }.into();
+            row[1] = n.offset.clone().unwrap_or_default();
+            row[2] = n.local.clone();
+            row[4] = n
+                .key
+                .clone()
+                .or(n.expectation.clone())
+                .unwrap_or_else(|| n.objectives.join(" "));
+            row[9] = match (n.rating, n.tag) {
+                (Some(r), _) => r.to_string(),
+                (None, Some(t)) => t.to_string(),
+                (None, None) => String::new(),
+            };
+            row[10] = n
+                .rating
+                .and_then(|r| crate::action::Rating::parse(r).ok())
+                .map_or(String::new(), |r| r.words().to_string());
+            row[11] = format!("{} ({})", n.by.as_deref().unwrap_or("-"), n.source);
+            row[12] = n.objectives.join(" ");
+            row[13] = n.text.clone();
+            let _ = w.write_record(row);
         }
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
@@ -205,23 +439,4 @@ impl Report {
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
-}
-
-pub(super) fn row_cells(r: &Row) -> [String; 13] {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    [
-        r.key.clone(),
-        opt(&r.offset),
-        r.channel.clone(),
-        r.persona.clone(),
-        r.to.clone(),
-        r.planned_at.map_or(String::new(), time_text),
-        r.sent_at.map_or(String::new(), time_text),
-        r.lateness_ms.map_or(String::new(), |l| format!("{l:.3}")),
-        r.status.to_string(),
-        r.attempts.map_or(String::new(), |a| a.to_string()),
-        r.http_status.map_or(String::new(), |s| s.to_string()),
-        opt(&r.message_id),
-        opt(&r.error),
-    ]
 }

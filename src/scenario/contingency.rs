@@ -8,9 +8,9 @@ use super::{Reader, parse_offset};
 use crate::yaml::{Node, Pos, Value};
 
 /// Fields of an inject's `expect:`.
-pub const EXPECT_FIELDS: &[&str] = &["id", "action", "within", "team"];
+pub const EXPECT_FIELDS: &[&str] = &["id", "action", "within", "team", "objectives"];
 /// Fields of an entry of `expectations:`.
-pub const EXPECTATION_FIELDS: &[&str] = &["id", "action", "by", "team"];
+pub const EXPECTATION_FIELDS: &[&str] = &["id", "action", "by", "team", "objectives"];
 /// The keys of a condition.
 pub const CONDITION_KEYS: &[&str] = &["met", "missed", "sent", "any", "all"];
 
@@ -27,6 +27,8 @@ pub struct Expectation {
     pub team: Option<(String, Pos)>,
     /// The inject it belongs to (`expect:`), by index; `None` for `expectations:`.
     pub owner: Option<usize>,
+    /// The objectives it evaluates, as written.
+    pub objectives: Vec<Ref>,
 }
 
 /// When an unjudged expectation becomes missed.
@@ -160,6 +162,7 @@ impl Reader<'_> {
             deadline: Deadline::By(Duration::ZERO),
             team: None,
             owner: None,
+            objectives: Vec::new(),
         };
         let mut has_deadline = false;
         for (name, _key, value) in self.keyed(entries.into_vec(), known, what) {
@@ -182,6 +185,7 @@ impl Reader<'_> {
                 "team" => {
                     e.team = Some((value.scalar_text(), value.pos));
                 }
+                "objectives" => e.objectives = self.ref_list(&value, "objectives"),
                 "within" | "by" => match parse_offset(&value) {
                     Ok(d) => {
                         has_deadline = true;

@@ -36,6 +36,8 @@ impl Reader<'_> {
             expect: None,
             condition: None,
             gps: None,
+            objectives: Vec::new(),
+            owner: None,
         };
         let mut expect = None;
         let kind = node.kind();
@@ -85,6 +87,8 @@ impl Reader<'_> {
                 }
                 "after" => timing.after = Some(value),
                 "gps" => inject.gps = self.gps(&value).map(Box::new),
+                "objectives" => inject.objectives = self.ref_list(&value, "objectives"),
+                "owner" => inject.owner = self.string(&value, "owner"),
                 body => inject.fields.push(Field {
                     name: body,
                     key_pos: key.pos,

@@ -40,8 +40,12 @@ pub const SCENARIO_FIELDS: &[&str] = &[
     "extra_channels",
     "injects",
     "expectations",
+    "objectives",
     "gps_longitude",
 ];
+
+/// Fields of an entry of `objectives:`.
+pub const OBJECTIVE_FIELDS: &[&str] = &["id", "text", "capability"];
 
 /// Inject fields that are not body fields.
 pub const INJECT_FIELDS: &[&str] = &[
@@ -59,6 +63,8 @@ pub const INJECT_FIELDS: &[&str] = &[
     "when",
     "after",
     "gps",
+    "objectives",
+    "owner",
 ];
 
 /// Every key an inject may have: its own fields and the body fields.
@@ -88,9 +94,22 @@ pub struct Scenario {
     pub injects_pos: Pos,
     /// Every expected action: the injects' `expect:` (in file order), then `expectations:`.
     pub expectations: Vec<Expectation>,
+    /// What the exercise sets out to evaluate: `objectives:`.
+    pub objectives: Vec<Objective>,
     /// The name a persona move's longitude goes by on the wire: `lon` (the API page's
     /// example body), or `lng` (its field table).
     pub gps_longitude: &'static str,
+}
+
+/// An exercise objective (HSEEP): what evaluators rate, P, S, M or U.
+#[derive(Debug, Clone)]
+pub struct Objective {
+    pub id: String,
+    /// Where its id stands.
+    pub pos: Pos,
+    pub text: String,
+    /// The capability it exercises (free text; FEMA's core capabilities suggested).
+    pub capability: Option<String>,
 }
 
 /// A persona move: where to, as coordinates and as the place players see.
@@ -128,6 +147,10 @@ pub struct Inject {
     pub condition: Option<Box<Conditional>>,
     /// Its `gps:`: the inject is a persona move (`POST /messages/gps`), not a message.
     pub gps: Option<Box<Gps>>,
+    /// Its `objectives:`: the objectives it exercises, as written.
+    pub objectives: Vec<Ref>,
+    /// Its `owner:`: the controller who watches it.
+    pub owner: Option<String>,
 }
 
 impl Scenario {
@@ -141,6 +164,11 @@ impl Scenario {
     /// The expectation with this id.
     pub fn expectation(&self, id: &str) -> Option<&Expectation> {
         self.expectations.iter().find(|e| e.id == id)
+    }
+
+    /// The objective with this id.
+    pub fn objective(&self, id: &str) -> Option<&Objective> {
+        self.objectives.iter().find(|o| o.id == id)
     }
 
     /// The inject with this id, by index.
@@ -315,6 +343,40 @@ impl Reader<'_> {
                     node.pos,
                     format!("`{field}` must be a list of strings, found {}", node.kind()),
                     None,
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// A list of names (or one name), each with where it stands.
+    fn ref_list(&mut self, node: &Node, field: &str) -> Vec<Ref> {
+        let one = |n: &Node| Ref {
+            name: n.scalar_text(),
+            pos: n.pos,
+        };
+        match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .filter(|i| {
+                    let scalar = matches!(i.value, Value::Str(_) | Value::Int(_));
+                    if !scalar {
+                        self.diags.error(
+                            i.pos,
+                            format!("`{field}` lists ids, found {}", i.kind()),
+                            Some(format!("write `{field}: [O1, O2]`")),
+                        );
+                    }
+                    scalar
+                })
+                .map(one)
+                .collect(),
+            Value::Str(_) | Value::Int(_) => vec![one(node)],
+            _ => {
+                self.diags.error(
+                    node.pos,
+                    format!("`{field}` must be a list of ids, found {}", node.kind()),
+                    Some(format!("write `{field}: [O1, O2]`")),
                 );
                 Vec::new()
             }

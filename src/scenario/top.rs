@@ -34,6 +34,7 @@ impl Reader<'_> {
             injects: Vec::new(),
             injects_pos: root_pos,
             expectations: Vec::new(),
+            objectives: Vec::new(),
             gps_longitude: "lon",
         };
         let mut free_expectations = Vec::new();
@@ -68,6 +69,7 @@ impl Reader<'_> {
                 },
                 "extra_channels" => s.extra_channels = self.string_list(&value, "extra_channels"),
                 "expectations" => free_expectations = self.expectations(value),
+                "objectives" => s.objectives = self.objectives(value),
                 "gps_longitude" => match value.as_str() {
                     Some("lon") => s.gps_longitude = "lon",
                     Some("lng") => s.gps_longitude = "lng",
@@ -190,6 +192,86 @@ impl Reader<'_> {
                 ),
             }
         }
+    }
+
+    /// The `objectives:` list: each an id, its text and, if given, its capability.
+    fn objectives(&mut self, node: Node) -> Vec<super::Objective> {
+        let kind = node.kind();
+        let Value::Seq(items) = node.value else {
+            self.diags.error(
+                node.pos,
+                format!("`objectives` must be a list, found {kind}"),
+                Some("write each as `- { id: O1, text: Issue a timely public warning }`".into()),
+            );
+            return Vec::new();
+        };
+        let mut out: Vec<super::Objective> = Vec::new();
+        for item in items {
+            let (pos, kind) = (item.pos, item.kind());
+            let Value::Map(entries) = item.value else {
+                self.diags.error(
+                    pos,
+                    format!("an objective must be a mapping, found {kind}"),
+                    Some("write `- { id: O1, text: Issue a timely public warning, capability: Public Information and Warning }`".into()),
+                );
+                continue;
+            };
+            let mut o = super::Objective {
+                id: String::new(),
+                pos,
+                text: String::new(),
+                capability: None,
+            };
+            for (name, _key, value) in
+                self.keyed(entries.into_vec(), super::OBJECTIVE_FIELDS, "objective")
+            {
+                match name {
+                    "id" => {
+                        let id = value.scalar_text();
+                        if super::is_valid_id(&id) {
+                            o.id = id;
+                            o.pos = value.pos;
+                        } else {
+                            self.diags.error(
+                                value.pos,
+                                format!(
+                                    "an objective's `id` must be a name such as `O1`, found {}",
+                                    describe(&value)
+                                ),
+                                Some("use letters, digits, `-`, `_`, `.` and `:`".into()),
+                            );
+                        }
+                    }
+                    "text" => o.text = self.string(&value, "text").unwrap_or_default(),
+                    "capability" => o.capability = self.string(&value, "capability"),
+                    _ => unreachable!("keyed() only returns known fields"),
+                }
+            }
+            if o.id.is_empty() {
+                self.diags.error(
+                    pos,
+                    "this objective has no `id`",
+                    Some("add `id: O1`; injects, expectations and `ctl rate` name it".into()),
+                );
+                continue;
+            }
+            if o.text.trim().is_empty() {
+                self.diags.error(pos, format!("objective `{}` has no `text`", o.id), Some("say what is evaluated, e.g. `text: Issue a timely public warning to residents at risk`".into()));
+            }
+            if let Some(first) = out.iter().find(|x| x.id == o.id) {
+                self.diags.error(
+                    o.pos,
+                    format!("duplicate objective id `{}`", o.id),
+                    Some(format!(
+                        "objective ids must be unique; `{}` is first used on line {}",
+                        o.id, first.pos.line
+                    )),
+                );
+                continue;
+            }
+            out.push(o);
+        }
+        out
     }
 
     /// Report each expectation whose id an earlier one has.

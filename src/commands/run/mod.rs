@@ -395,6 +395,8 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
         plan: p.plan.take(),
         expectations,
         contingencies,
+        objectives: objective_rows(&p.timeline.scenario),
+        timezone: p.timeline.scenario.timezone.map(|tz| tz.name().to_string()),
     };
     journal.append(&Entry::Run(header)).await?;
     let dry = if args.dry_run { "dry run: " } else { "" };
@@ -596,6 +598,30 @@ fn team_value(s: &str) -> Value {
         .unwrap_or_else(|_| Value::String(s.trim().to_string()))
 }
 
+/// The scenario's objectives and what exercises each, for the run header.
+fn objective_rows(s: &crate::scenario::Scenario) -> Vec<crate::journal::ObjectiveRow> {
+    s.objectives
+        .iter()
+        .map(|o| crate::journal::ObjectiveRow {
+            id: o.id.clone(),
+            text: o.text.clone(),
+            capability: o.capability.clone(),
+            injects: s
+                .injects
+                .iter()
+                .filter(|i| i.objectives.iter().any(|r| r.name == o.id))
+                .map(|i| i.id.clone())
+                .collect(),
+            expectations: s
+                .expectations
+                .iter()
+                .filter(|e| e.objectives.iter().any(|r| r.name == o.id))
+                .map(|e| e.id.clone())
+                .collect(),
+        })
+        .collect()
+}
+
 /// The scenario's expected actions and contingencies, for the run header.
 fn branch_rows(
     s: &crate::scenario::Scenario,
@@ -611,6 +637,7 @@ fn branch_rows(
             action: e.action.clone(),
             team: e.team.as_ref().map(|(t, _)| t.clone()),
             deadline: crate::plan::deadline_text(s, e),
+            inject: e.owner.and_then(|i| s.injects.get(i)).map(|i| i.id.clone()),
         })
         .collect();
     let contingencies = s
@@ -622,6 +649,13 @@ fn branch_rows(
                 .map(|c| crate::journal::ContingencyRow {
                     inject: i.id.clone(),
                     condition: c.condition.text(),
+                    on: c
+                        .condition
+                        .refs()
+                        .into_iter()
+                        .filter(|(kind, _)| *kind != "sent")
+                        .map(|(_, r)| r.name.clone())
+                        .collect(),
                 })
         })
         .collect();

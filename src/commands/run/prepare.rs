@@ -611,11 +611,12 @@ fn plan_rows(
                 _ => message::field_text(&body, "channel"),
             };
             let persona = message::field_text(&body, "persona");
-            subjects.push(if built_ok {
+            let subject = if built_ok {
                 message::short_subject(&body)
             } else {
                 String::new()
-            });
+            };
+            subjects.push(subject.clone());
             let json = serde_json::to_vec(&body).unwrap_or_default();
             // The digest of `offset|body`, without `ts` at --speed max.
             let mut digest = sha2::Sha256::new();
@@ -639,6 +640,9 @@ fn plan_rows(
                 to,
                 to_name,
                 digest: hex(&digest.finalize()[..6]),
+                t_plus_ms: u64::try_from(o.offset.as_millis()).ok(),
+                subject: Some(subject).filter(|s| !s.is_empty()),
+                owner: t.scenario.injects[o.inject].owner.clone(),
             }
         })
         .collect();
