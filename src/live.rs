@@ -152,10 +152,14 @@ pub fn start_view(
             for line in last_sends(&view, 3) {
                 msg.push_str(&format!("\n  last  {line}"));
             }
-            if let Some(text) = typing() {
-                msg.push_str(&format!(
-                    "\n  note  {text}_   (Enter: add it, Esc: drop it)"
-                ));
+            if let Some((rating, text)) = typing() {
+                msg.push_str(&if rating {
+                    format!(
+                        "\n  rate  {text}_   (an objective, P/S/M/U, then why: `O1 S warning 4m late`; Enter: rate, Esc: drop)"
+                    )
+                } else {
+                    format!("\n  note  {text}_   (Enter: add it, Esc: drop it)")
+                });
             }
             if let Some(e) = state.branches.next_open() {
                 let until = state.held_since.unwrap_or_else(Utc::now);
@@ -181,17 +185,38 @@ pub fn start_view(
     bar
 }
 
-/// The note being typed at the terminal, shown in the live view.
-static TYPING: Mutex<Option<String>> = Mutex::new(None);
+/// The note (or rating, `true`) being typed at the terminal, shown in the live view.
+static TYPING: Mutex<Option<(bool, String)>> = Mutex::new(None);
+
+/// Whether what is being typed is a rating.
+static RATING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn set_typing(text: Option<String>) {
+    let rating = RATING.load(std::sync::atomic::Ordering::Relaxed);
     if let Ok(mut t) = TYPING.lock() {
-        *t = text;
+        *t = text.map(|t| (rating, t));
     }
 }
 
-fn typing() -> Option<String> {
+fn typing() -> Option<(bool, String)> {
     TYPING.lock().ok().and_then(|t| t.clone())
+}
+
+/// A rating as typed at the terminal: `O1 S why…`; else what is wrong, with the shape.
+fn typed_rating(text: &str) -> Result<Action, String> {
+    let mut words = text.split_whitespace();
+    let (Some(objective), Some(letter)) = (words.next(), words.next()) else {
+        return Err(format!(
+            "`{}`: type an objective and its rating, e.g. `O1 S warning went out 4m late`",
+            text.trim()
+        ));
+    };
+    let note = words.collect::<Vec<_>>().join(" ");
+    Ok(Action::Rate {
+        objective: objective.to_string(),
+        rating: crate::action::Rating::parse(letter)?,
+        note: Some(note).filter(|n| !n.is_empty()),
+    })
 }
 
 /// The key reader; `stop` restores the terminal.
@@ -270,6 +295,20 @@ pub fn spawn_keys(
             let next_key = next.borrow().as_ref().map(|(k, _)| k.clone());
             let action = match key {
                 // Enter ends a note being typed.
+                b'\n' | b'\r'
+                    if note.is_some() && RATING.load(std::sync::atomic::Ordering::Relaxed) =>
+                {
+                    let text =
+                        String::from_utf8_lossy(&note.take().unwrap_or_default()).into_owned();
+                    set_typing(None);
+                    match typed_rating(&text) {
+                        Ok(rate) => Some(rate),
+                        Err(why) => {
+                            tracing::warn!("not rated: {why}");
+                            None
+                        }
+                    }
+                }
                 b'\n' | b'\r' if note.is_some() => {
                     let text =
                         String::from_utf8_lossy(&note.take().unwrap_or_default()).into_owned();
@@ -282,7 +321,8 @@ pub fn spawn_keys(
                         expectation: None,
                     })
                 }
-                b'n' => {
+                b'n' | b'r' => {
+                    RATING.store(key == b'r', std::sync::atomic::Ordering::Relaxed);
                     note = Some(Vec::new());
                     set_typing(Some(String::new()));
                     continue;
@@ -312,7 +352,7 @@ pub fn spawn_keys(
                 }
                 _ => {
                     tracing::info!(
-                        "keys: [space] hold or release the hold, [s] skip the next inject, [u] undo that skip, [f] fire it now, [m] met / [x] missed for the expected action shown, [z] undo the last hold, release, shift or skip, [n] a note (Enter ends it, Esc drops it); an action that needs a confirmation shows what it would do first: press its key again to do it"
+                        "keys: [space] hold or release the hold, [s] skip the next inject, [u] undo that skip, [f] fire it now, [m] met / [x] missed for the expected action shown, [z] undo the last hold, release, shift or skip, [n] a note (Enter ends it, Esc drops it), [r] rate an objective (`O1 S why`, evaluators); an action that needs a confirmation shows what it would do first: press its key again to do it"
                     );
                     None
                 }
@@ -423,6 +463,25 @@ impl Drop for RawMode {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn a_rating_typed_at_the_terminal() {
+        use crate::action::{Action, Rating};
+        assert_eq!(
+            super::typed_rating(" O1  s warning went out late "),
+            Ok(Action::Rate {
+                objective: "O1".into(),
+                rating: Rating::S,
+                note: Some("warning went out late".into()),
+            })
+        );
+        assert!(super::typed_rating("O1").unwrap_err().contains("`O1 S"));
+        assert!(
+            super::typed_rating("O1 good")
+                .unwrap_err()
+                .contains("P (performed")
+        );
+    }
 
     use chrono::{DateTime, Utc};
 

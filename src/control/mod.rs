@@ -219,6 +219,9 @@ fn head_json(view: &View, you: &Identity, clock: &ClockState) -> Value {
         })).collect::<Vec<_>>(),
         "expectations": clock.branches.expectations,
         "contingencies": clock.branches.contingencies,
+        "objectives": t.scenario.objectives.iter().map(|o| json!({
+            "id": o.id, "text": o.text, "capability": o.capability,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -286,6 +289,7 @@ fn row_json(
         row["persona"] = json!(text("persona"));
         row["subject"] = json!(view.subjects.get(fired.occ));
         row["planned_at"] = json!(rfc(fired.planned));
+        row["owner"] = json!(inject.owner);
     }
     row
 }

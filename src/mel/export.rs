@@ -99,6 +99,9 @@ pub fn export(t: &Timeline) -> String {
             expected_of,
             condition,
             note("tag"),
+            objective_ids(inject),
+            capabilities(t, inject),
+            inject.owner.clone().unwrap_or_default(),
             fields,
         ]);
     }
@@ -125,6 +128,33 @@ pub fn export(t: &Timeline) -> String {
         let _ = w.write_record(row);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The objectives an inject exercises, as the Objective column holds them: `O1, O2`.
+fn objective_ids(inject: &crate::scenario::Inject) -> String {
+    inject
+        .objectives
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The capabilities of an inject's objectives, each once: `Public Information and
+/// Warning; Operational Coordination`.
+fn capabilities(t: &Timeline, inject: &crate::scenario::Inject) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for r in &inject.objectives {
+        if let Some(c) = t
+            .scenario
+            .objective(&r.name)
+            .and_then(|o| o.capability.as_deref())
+            && !out.contains(&c)
+        {
+            out.push(c);
+        }
+    }
+    out.join("; ")
 }
 
 /// Whose action, as a team id (the spreadsheet has no alias maps).

@@ -82,6 +82,9 @@ struct Columns {
     expectation: Option<usize>,
     expected_of: Option<usize>,
     condition: Option<usize>,
+    objective: Option<usize>,
+    capability: Option<usize>,
+    owner: Option<usize>,
 }
 
 impl Columns {
@@ -122,6 +125,9 @@ impl Columns {
             expectation: col("Expectation"),
             expected_of: col("Expected of"),
             condition: col("Condition"),
+            objective: col("Objective"),
+            capability: col("Core Capability"),
+            owner: col("Responsible Controller"),
         })
     }
 }
@@ -163,6 +169,8 @@ struct Import {
     lng: bool,
     /// The inject ids given so far.
     used_ids: std::collections::HashSet<String>,
+    /// The objectives the rows name, in order, each with the capability first given.
+    objectives: Vec<(String, String)>,
 }
 
 impl Import {
@@ -179,6 +187,7 @@ impl Import {
             free: Vec::new(),
             lng: false,
             used_ids: std::collections::HashSet::new(),
+            objectives: Vec::new(),
         }
     }
 
@@ -363,6 +372,7 @@ impl Import {
                         .into(),
             });
         }
+        self.objectives_and_owner(cols, row);
         let notes: Vec<(&str, String)> = [
             ("faction", row.get(cols.faction)),
             ("expected_action", action_note),
@@ -380,10 +390,61 @@ impl Import {
         Ok(())
     }
 
+    /// The inject's Objective (ids, comma separated) as its `objectives`, each kept to
+    /// declare with the capability beside it; its Responsible Controller as `owner`.
+    fn objectives_and_owner(&mut self, cols: &Columns, row: &Cells) {
+        let ids: Vec<String> = row
+            .get(cols.objective)
+            .split([',', ';'])
+            .map(|s| s.trim().replace(['#', '@', ' '], "-"))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let capability = row.get(cols.capability);
+        for id in &ids {
+            if !self.objectives.iter().any(|(o, _)| o == id) {
+                // A row of one objective says its capability; several share theirs.
+                let cap = if ids.len() == 1 || !capability.contains(';') {
+                    capability.clone()
+                } else {
+                    String::new()
+                };
+                self.objectives.push((id.clone(), cap));
+            }
+        }
+        if !ids.is_empty() {
+            let list: Vec<String> = ids.iter().map(|i| q(i)).collect();
+            let _ = writeln!(self.yaml, "    objectives: [{}]", list.join(", "));
+        }
+        let owner = row.get(cols.owner);
+        if !owner.is_empty() {
+            let _ = writeln!(self.yaml, "    owner: {}", q(&owner));
+        }
+    }
+
     /// The import's outcome, the scenario completed with what goes after its injects.
     fn finish(mut self, ignored_columns: Vec<String>) -> Imported {
         if self.lng {
             self.yaml.push_str("gps_longitude: lng\n");
+        }
+        if !self.objectives.is_empty() {
+            // The MEL names objectives, not what they say: each is declared with its id
+            // as its text, for the designer to write out.
+            self.yaml.push_str("objectives:\n");
+            for (id, capability) in &self.objectives {
+                let cap = if capability.is_empty() {
+                    String::new()
+                } else {
+                    format!(", capability: {}", q(capability))
+                };
+                let _ = writeln!(self.yaml, "  - {{ id: {}, text: {}{cap} }}", q(id), q(id));
+            }
+            self.remarks.push(RowProblem {
+                row: 1,
+                reason: format!(
+                    "{} named in the Objective column: declared under `objectives:` with its id as its text; write out what each evaluates",
+                    crate::human::count(self.objectives.len(), "objective", "objectives")
+                ),
+            });
         }
         if !self.free.is_empty() {
             self.yaml.push_str("expectations:\n");

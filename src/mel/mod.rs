@@ -6,7 +6,9 @@
 //! (its id from Expectation, else `<ID>-expected`; its team from Expected of), without
 //! a Deadline to a note (and the import says so); a Condition (a JSON object such as
 //! `{"missed": "evacuation-ordered"}`) makes the row a contingency, Time then its delay
-//! once the condition holds; Faction and Tag become `notes`. Columns
+//! once the condition holds; Faction and Tag become `notes`; Objective (ids, comma
+//! separated) the inject's `objectives` (declared with their Core Capability), and
+//! Responsible Controller its `owner`. Columns
 //! are found by header name, case-insensitively, in any order; blank rows are passed
 //! over; a row that cannot be mapped is reported with its row number and the reason.
 //! [`export`] writes a scenario's timeline as MEL CSV: one row per occurrence, with an
@@ -41,6 +43,9 @@ pub const COLUMNS: &[&str] = &[
     "Expected of",
     "Condition",
     "Tag",
+    "Objective",
+    "Core Capability",
+    "Responsible Controller",
     "Fields",
 ];
 

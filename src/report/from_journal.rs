@@ -312,6 +312,11 @@ impl Report {
                     clock: &clock,
                     acts: &acts,
                     restarts: &spans,
+                    planned_ms: contingency
+                        .as_ref()
+                        .and_then(|(_, _, ms)| *ms)
+                        .or_else(|| after.and_then(|ms| i64::try_from(ms).ok()))
+                        .or_else(|| r.planned_at.and_then(|p| clock.scenario_ms(p))),
                     contingency: contingency.map(|(c, came, _)| (c, came)),
                 };
                 story::how(&mut r, &cx);

@@ -82,6 +82,7 @@ pub(super) fn restart_rows(
             late: rows
                 .iter()
                 .filter(|r| r.planned_at.is_some_and(|p| *stopped <= p && p <= *resumed))
+                .filter(|r| r.sent_at.is_none_or(|w| w > *stopped))
                 .map(|r| r.key.clone())
                 .collect(),
         })
@@ -96,6 +97,8 @@ pub(super) struct Context<'a> {
     pub restarts: &'a [(DateTime<Utc>, DateTime<Utc>)],
     /// Its inject's condition and what it came to, for a contingency.
     pub contingency: Option<(String, String)>,
+    /// Its planned scenario time, in milliseconds.
+    pub planned_ms: Option<i64>,
 }
 
 /// How `row` went, in words, and who acted on it by hand.
@@ -124,11 +127,9 @@ pub(super) fn how(row: &mut Row, cx: &Context<'_>) {
     {
         row.fired_by_hand = true;
         row.by.clone_from(&fire.by);
-        let early = match (row.planned_at, went) {
-            (Some(p), Some(w)) if p > w => format!(
-                ", {} early",
-                human::duration_ms(cx.clock.scaled((p - w).num_milliseconds()))
-            ),
+        // How early, in scenario time: its planned T+ less the clock's when it went.
+        let early = match (cx.planned_ms, went.and_then(|w| cx.clock.scenario_ms(w))) {
+            (Some(p), Some(w)) if p > w => format!(", {} early", human::duration_ms(p - w)),
             _ => String::new(),
         };
         parts.push(format!(
@@ -184,11 +185,13 @@ pub(super) fn how(row: &mut Row, cx: &Context<'_>) {
             .holds
             .iter()
             .filter_map(|(from, until)| {
-                // Its planned instant is moved by the holds: one still to go when the
-                // hold began is planned after its release.
+                // Its planned instant is moved by the holds: one due while held is
+                // planned within the hold's length after its release.
                 let until = (*until)?;
-                (until <= w && row.planned_at.is_some_and(|p| p >= until))
-                    .then(|| (until - *from).num_milliseconds())
+                let due_while_held = row
+                    .planned_at
+                    .is_some_and(|p| p >= until && p < until + (until - *from));
+                (until <= w && due_while_held).then(|| (until - *from).num_milliseconds())
             })
             .sum();
         if held > 0 && !row.fired_by_hand {

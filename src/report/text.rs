@@ -1,6 +1,6 @@
 //! The report as text (a title, the summary, tables in the exercise's order and words),
-//! CSV (one row per occurrence, judgment, note and rating, with a `kind` column) and
-//! JSON.
+//! CSV (one row per occurrence, judgment, note, rating and action, with a `kind` column)
+//! and JSON.
 
 use std::fmt::Write as _;
 
@@ -431,6 +431,16 @@ impl Report {
             row[11] = format!("{} ({})", n.by.as_deref().unwrap_or("-"), n.source);
             row[12] = n.objectives.join(" ");
             row[13] = n.text.clone();
+            let _ = w.write_record(row);
+        }
+        for a in &self.actions {
+            let mut row: [String; 18] = Default::default();
+            row[0] = "action".into();
+            row[1] = a.t_plus.clone().unwrap_or_default();
+            row[2] = a.local.clone();
+            row[9] = a.what.clone();
+            row[11] = a.by.clone().unwrap_or_default();
+            row[13] = a.detail.clone();
             let _ = w.write_record(row);
         }
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()

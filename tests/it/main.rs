@@ -1,5 +1,6 @@
 //! One integration-test binary; a module per feature. See `common` for the helpers.
 
+mod aar;
 mod api_examples;
 mod branch;
 mod branch_live;

@@ -26,7 +26,7 @@ fn slow() -> String {
 }
 
 /// `controllers add` for each (name, role) into `controllers.yaml`; their tokens.
-fn add_controllers(dir: &Path, who: &[(&str, &str)]) -> Vec<String> {
+pub(crate) fn add_controllers(dir: &Path, who: &[(&str, &str)]) -> Vec<String> {
     who.iter()
         .map(|(name, role)| {
             let run = injector_in(

@@ -1,0 +1,359 @@
+//! The after-action report a director hands over: an exercise day of the example run
+//! live against the stand-in by a director, a controller and an evaluator (a hold, a
+//! hand-fired inject, a skip, a kill -9 and a resume, a judgment, ratings and notes),
+//! its report's facts asserted in every format; the same day's journal (kept as a
+//! fixture) pinned by snapshots; one regression test per defect a director met.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{fixture, injector, injector_in, scenario, tempdir, write};
+use crate::run::{TOKEN, command, ctl, journal, stand_in, t0_in};
+use crate::white_cell::add_controllers;
+
+/// Start a live run of `harbour-flood.yaml` at speed 300 against `base`, steered through
+/// `--control` by the controllers file; the child and its control URL.
+async fn start(dir: &Path, base: &str, extra: &[&str]) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut args = vec![
+        "run",
+        "harbour-flood.yaml",
+        "--base-url",
+        base,
+        "--token-file",
+        "token",
+        "--journal",
+        "day.jsonl",
+        "--speed",
+        "300",
+        "--control",
+        "127.0.0.1:0",
+        "--controllers",
+        "controllers.yaml",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = command(dir, &args, &[]).spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut url = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(u) = line.strip_prefix("control: ") {
+            url = u.trim().to_string();
+        }
+        if line.starts_with("control page: ") {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    assert!(!url.is_empty(), "the run printed its control URL");
+    (child, url)
+}
+
+/// Wait (up to a minute) until the journal says occurrence `key` was sent.
+async fn until_sent(dir: &Path, key: &str) {
+    for _ in 0..600 {
+        let text = std::fs::read_to_string(dir.join("day.jsonl")).unwrap_or_default();
+        if text.lines().any(|l| {
+            serde_json::from_str::<Value>(l).is_ok_and(|v| v["type"] == "sent" && v["key"] == key)
+        }) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{key} was never sent");
+}
+
+/// `ctl --yes ARGS` as someone with `token`; must succeed.
+async fn act(dir: &Path, url: &str, token: &str, args: &[&str]) {
+    let mut full = vec!["--yes"];
+    full.extend_from_slice(args);
+    let run = ctl(dir, url, token, &full).await;
+    assert_eq!(run.code, 0, "ctl {args:?}: {}{}", run.stdout, run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exercise_day_reported_as_a_director_hands_it_over() {
+    let server = stand_in(injector::stand_in::Faults::default()).await;
+    let base = server.base_url();
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::copy(scenario("harbour-flood.yaml"), d.join("harbour-flood.yaml")).unwrap();
+    write(d, "token", &format!("{TOKEN}\n"));
+    let tokens = add_controllers(
+        d,
+        &[
+            ("Dana", "director"),
+            ("Cory", "controller"),
+            ("Eve", "evaluator"),
+        ],
+    );
+    let (dana, cory, eve) = (&tokens[0], &tokens[1], &tokens[2]);
+    let t0 = t0_in(2);
+    let (mut child, url) = start(d, &base, &["--start-at", &t0]).await;
+
+    // Before T+15m: Cory fires the mayor's statement (planned T+40m) by hand; Eve notes
+    // a strength; an evaluator may not fire.
+    act(d, &url, cory, &["fire", "mayor-statement"]).await;
+    act(
+        d,
+        &url,
+        eve,
+        &[
+            "note",
+            "Crisis cell convened within 3 minutes",
+            "--objective",
+            "O1",
+            "--strength",
+        ],
+    )
+    .await;
+    let refused = ctl(d, &url, eve, &["--yes", "fire", "tide-post-1"]).await;
+    assert_ne!(refused.code, 0, "an evaluator may not fire");
+    assert!(refused.stderr.contains("evaluator"), "{}", refused.stderr);
+    // A hold of a second and a half (seven and a half minutes of the exercise).
+    until_sent(d, "harbour-status").await;
+    act(d, &url, dana, &["hold"]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    act(d, &url, dana, &["resume"]).await;
+    act(d, &url, cory, &["skip", "resident-question"]).await;
+    // The decision the evacuation order asks for, judged met by Cory.
+    until_sent(d, "evacuation-order").await;
+    act(
+        d,
+        &url,
+        cory,
+        &["met", "evacuation-ordered", "--note", "ordered by radio"],
+    )
+    .await;
+    // kill -9 after the status requests, two seconds down.
+    until_sent(d, "status-request@green").await;
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let (child, url) = start(d, &base, &["--resume"]).await;
+    for (objective, rating, note) in [
+        ("O1", "M", "warning reached the press office late"),
+        (
+            "O1",
+            "S",
+            "warning out in time; the hotline was slow to staff",
+        ),
+        (
+            "O2",
+            "P",
+            "evacuation ordered inside the police's 15 minutes",
+        ),
+        ("O3", "U", "no statement before the story ran"),
+    ] {
+        act(d, &url, eve, &["rate", objective, rating, "--note", note]).await;
+    }
+    act(
+        d,
+        &url,
+        eve,
+        &[
+            "note",
+            "No holding statement ready for the press",
+            "--objective",
+            "O3",
+            "--improvement",
+        ],
+    )
+    .await;
+    until_sent(d, "final-popup").await;
+    act(d, &url, dana, &["end"]).await;
+    let _ = child.wait_with_output().await;
+    server.shutdown(Duration::from_secs(1)).await;
+    if let Ok(keep) = std::env::var("INJECTOR_KEEP_DAY") {
+        std::fs::copy(d.join("day.jsonl"), keep).unwrap();
+    }
+
+    let doc = injector_in(d, &["report", "day.jsonl", "--format", "json"]).json();
+    facts_of_the_day(&doc);
+    for format in ["text", "csv", "html"] {
+        let run = injector_in(d, &["report", "day.jsonl", "--format", format]);
+        run.code(0);
+        assert!(run.stdout.contains("fired by hand by Cory"), "{format}");
+        let ended = if format == "csv" {
+            "end,,Dana,"
+        } else {
+            "ended by Dana"
+        };
+        assert!(run.stdout.contains(ended), "{format}: {}", run.stdout);
+        assert!(!run.stdout.contains(dana.as_str()) && !run.stdout.contains(TOKEN));
+    }
+    let journal_text = std::fs::read_to_string(d.join("day.jsonl")).unwrap();
+    for secret in [dana, cory, eve] {
+        assert!(
+            !journal_text.contains(secret.as_str()),
+            "no token in the journal"
+        );
+    }
+    assert!(
+        journal(d, "day.jsonl")
+            .iter()
+            .any(|l| l["rating"] == "S" && l["by"] == "Eve")
+    );
+}
+
+/// What the day's report must say, whatever its exact instants.
+fn facts_of_the_day(doc: &Value) {
+    let rows = doc["rows"].as_array().unwrap();
+    let row = |key: &str| {
+        rows.iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no row {key}"))
+    };
+    // In the order they went (or were due): the hand-fired statement first among the
+    // early ones, never-due rows last.
+    let times: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r["sent_at"].as_str().or(r["planned_at"].as_str()))
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_unstable();
+    let due: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["status"] != "not triggered")
+        .collect();
+    assert!(
+        due.windows(2).all(|w| {
+            let t = |r: &Value| {
+                r["sent_at"]
+                    .as_str()
+                    .or(r["planned_at"].as_str())
+                    .map(String::from)
+            };
+            t(w[0]) <= t(w[1])
+        }),
+        "rows in the order they went"
+    );
+    // Scenario time, not elapsed wall time: the run took under a minute.
+    assert_eq!(row("final-popup")["offset"], "T+02:55:00");
+    assert_eq!(row("met-warning")["offset"], "T+00:00:00");
+    let statement = row("mayor-statement");
+    assert_eq!(statement["offset"], "T+00:40:00");
+    assert_eq!(statement["fired_by_hand"], true);
+    assert_eq!(statement["by"], "Cory");
+    let how = statement["how"].as_str().unwrap();
+    assert!(
+        how.starts_with("fired by hand by Cory (command), ") && how.ends_with(" early"),
+        "{how}"
+    );
+    assert!(statement["sent_t_plus"].as_str().unwrap() < "T+00:15:00");
+    let skipped = row("resident-question");
+    assert_eq!(skipped["status"], "skipped");
+    assert!(skipped["sent_at"].is_null() && skipped["sent_local"].is_null());
+    assert_eq!(skipped["how"], "skipped by Cory (command)");
+    let not_triggered = row("flood-worsens");
+    assert_eq!(not_triggered["status"], "not triggered");
+    assert!(not_triggered["sent_at"].is_null() && not_triggered["offset"].is_null());
+    assert_eq!(rows.last().unwrap()["status"], "not triggered");
+    assert!(
+        row("police-confirm")["how"]
+            .as_str()
+            .unwrap()
+            .starts_with("contingency (when met: evacuation-ordered): triggered at T+01:")
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["how"].as_str().unwrap().contains("after a hold of 1."))
+    );
+    // The restart: its downtime, what was due while down, said on those rows.
+    let restarts = doc["restarts"].as_array().unwrap();
+    assert_eq!(restarts.len(), 1);
+    assert!(restarts[0]["downtime_ms"].as_i64().unwrap() >= 2000);
+    let late = restarts[0]["late"].as_array().unwrap();
+    assert!(!late.is_empty(), "something was due while down");
+    let first_late = row(late[0].as_str().unwrap());
+    assert!(
+        first_late["how"]
+            .as_str()
+            .unwrap()
+            .contains("after a restart (down ")
+    );
+    // Ended by the director with nothing left: completed, once.
+    assert_eq!(doc["outcome"]["word"], "completed");
+    assert_eq!(doc["outcome"]["ended_by"], "Dana");
+    let ends = doc["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["what"] == "end" || a["what"] == "stop")
+        .count();
+    assert_eq!(ends, 1, "the end said once");
+    // The judgment: who, the players' response time, what followed.
+    let x = &doc["expectations"][0];
+    assert_eq!(x["id"], "evacuation-ordered");
+    assert_eq!(
+        (&x["outcome"], &x["by"]),
+        (&Value::from("met"), &Value::from("Cory"))
+    );
+    assert!(x["response"].as_str().is_some_and(|r| !r.is_empty()));
+    assert!(
+        x["then"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("police-confirm triggered"))
+    );
+    // The objectives: the latest rating of each evaluator, the earlier as history; the
+    // improvement plan from the improvement note.
+    let o1 = &doc["objectives"][0];
+    assert_eq!(o1["id"], "O1");
+    assert_eq!(o1["ratings"][0]["rating"], "S");
+    assert_eq!(o1["ratings"][0]["by"], "Eve");
+    assert!(
+        o1["ratings"][0]["history"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("M at ")
+    );
+    assert!(
+        o1["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("[strength] Crisis cell convened")
+    );
+    let plan = doc["improvement_plan"].as_array().unwrap();
+    assert_eq!(plan.len(), 1);
+    assert_eq!(plan[0]["objective"], "O3");
+    assert_eq!(plan[0]["area"], "No holding statement ready for the press");
+    assert_eq!(plan[0]["rating"], "U (Eve)");
+    let summary = doc["summary"].as_array().unwrap();
+    let said = |needle: &str| summary.iter().any(|s| s.as_str().unwrap().contains(needle));
+    assert!(said("; held 1.") && said(" s in 1 hold"), "{summary:?}");
+    assert!(
+        said("1 of them fired by hand") && said("1 skipped (by Cory)"),
+        "{summary:?}"
+    );
+    assert!(
+        said("1 restart: down ") && said("Who acted: Cory, Eve, Dana"),
+        "{summary:?}"
+    );
+}
+
+/// The fixture: a journal of the same day (kept from a run of the test above).
+fn day() -> String {
+    fixture("journals/exercise-day.jsonl")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn the_days_report_in_every_format() {
+    for (format, name) in [
+        ("text", "day_text"),
+        ("csv", "day_csv"),
+        ("json", "day_json"),
+        ("html", "day_html"),
+    ] {
+        let run = injector(&["report", &day(), "--format", format]);
+        run.code(0);
+        insta::assert_snapshot!(name, run.stdout);
+    }
+    let doc = injector(&["report", &day(), "--format", "json"]).json();
+    facts_of_the_day(&doc);
+}
