@@ -371,6 +371,6 @@ svg.timeline{display:block;max-width:100%;height:auto;border:1px solid #e0e0e0;m
 table{border-collapse:collapse;font-size:11px;width:100%}th,td{border-bottom:1px solid #eeeeee;padding:2px 6px;text-align:left;vertical-align:top}\
 th{background:#fafafa}.status{font-weight:600}.foot{color:#757575;font-size:11px}\
 @page{size:A4;margin:12mm}\
-@media print{body{margin:0;font-size:10px;max-width:none}table{font-size:8.5px}th,td{padding:1px 3px}\
+@media print{body{margin:0;font-size:10px;max-width:none}.file,.small{font-size:9px}table{font-size:8.5px}th,td{padding:1px 3px}\
 svg.timeline{border:none;width:100%}tr,.objective,.legend .key,svg.timeline{break-inside:avoid}thead{display:table-header-group}\
 h2,h3{break-after:avoid}td{overflow-wrap:anywhere}}";

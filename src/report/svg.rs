@@ -234,16 +234,23 @@ fn svg_notes(
     }
 }
 
-/// Five ticks across the time axis, each a line down the lanes and its wall time on
-/// top, in the scenario's zone.
+/// Five ticks across the time axis, each a line down the lanes and on top its wall time
+/// in the scenario's zone and its scenario time (T+).
 fn svg_ticks(out: &mut String, scale: &Scale, clock: &super::clock::Clock) {
     let (top, height, span) = (TOP, scale.height, scale.span);
     for k in 0..=4 {
         let t = scale.start + chrono::TimeDelta::milliseconds((span * k as f64 / 4.0) as i64);
         let xx = scale.x(t);
+        // The last tick's time ends at its line: centred, it would run off the edge.
+        let anchor = if k == 4 {
+            " style=\"text-anchor:end\""
+        } else {
+            ""
+        };
+        let t_plus = clock.t_plus(t).unwrap_or_default();
         let _ = writeln!(
             out,
-            "<line x1=\"{xx:.1}\" y1=\"{}\" x2=\"{xx:.1}\" y2=\"{height}\" stroke=\"#e0e0e0\"/><text x=\"{xx:.1}\" y=\"16\" class=\"tick\">{}</text>",
+            "<line x1=\"{xx:.1}\" y1=\"{}\" x2=\"{xx:.1}\" y2=\"{height}\" stroke=\"#e0e0e0\"/><text x=\"{xx:.1}\" y=\"11\" class=\"tick\"{anchor}>{}<tspan x=\"{xx:.1}\" dy=\"12\">{t_plus}</tspan></text>",
             top - 4.0,
             clock.local(t)
         );

@@ -162,6 +162,8 @@ async fn an_exercise_day_reported_as_a_director_hands_it_over() {
         ],
     )
     .await;
+    // Everything still to come a second later (five minutes of the exercise).
+    act(d, &url, dana, &["shift", "1s"]).await;
     until_sent(d, "final-popup").await;
     act(d, &url, dana, &["end"]).await;
     let _ = child.wait_with_output().await;
@@ -329,7 +331,9 @@ fn facts_of_the_day(doc: &Value) {
         "{summary:?}"
     );
     assert!(
-        said("1 restart: down ") && said("Who acted: Cory, Eve, Dana"),
+        said("1 restart: down ")
+            && said("Who acted: Cory, Eve, Dana")
+            && said("; shifted 1 s later"),
         "{summary:?}"
     );
 }
@@ -356,4 +360,302 @@ fn the_days_report_in_every_format() {
     }
     let doc = injector(&["report", &day(), "--format", "json"]).json();
     facts_of_the_day(&doc);
+}
+
+/// The day's report, as `format`.
+fn day_report(format: &str) -> String {
+    let run = injector(&["report", &day(), "--format", format]);
+    run.code(0);
+    run.stdout.clone()
+}
+
+// One regression test per defect a director met reading the old report.
+
+#[test]
+fn rows_are_in_time_order_not_contingencies_second() {
+    let doc = injector(&["report", &day(), "--format", "json"]).json();
+    let keys: Vec<&str> = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    let at = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+    // The branch of the evacuation order goes after the order, the chaser after its
+    // query; the not-triggered branch last.
+    assert!(at("police-confirm") > at("evacuation-order"), "{keys:?}");
+    assert!(at("press-chaser") > at("press-query"), "{keys:?}");
+    assert!(at("met-warning") < at("brief-per-team@blue"), "{keys:?}");
+    assert_eq!(keys.last(), Some(&"flood-worsens"));
+    let text = day_report("text");
+    let table = &text[text.find("occurrences, in the order they went:").unwrap()..];
+    assert!(table.find("police-confirm").unwrap() > table.find("evacuation-order").unwrap());
+}
+
+#[test]
+fn t_plus_is_scenario_time_not_elapsed_wall_time() {
+    // The day ran at speed 300: under a minute of wall time, 2h55m of the exercise.
+    let text = day_report("text");
+    let last = text.lines().find(|l| l.contains(" final-popup ")).unwrap();
+    assert!(last.starts_with("T+02:55:00 "), "{last}");
+    assert!(text.contains("at 300× speed"), "{text}");
+}
+
+#[test]
+fn a_hand_fired_inject_says_it_was_fired_by_hand_by_whom_and_how_early() {
+    let text = day_report("text");
+    let line = text
+        .lines()
+        .find(|l| l.contains(" mayor-statement "))
+        .unwrap();
+    assert!(line.starts_with("T+00:40:00 "), "planned T+ kept: {line}");
+    assert!(
+        line.contains("fired by hand by Cory (command), ") && line.ends_with(" early"),
+        "{line}"
+    );
+    let html = day_report("html");
+    assert!(
+        html.contains("data-key=\"mayor-statement\" data-status=\"sent\" data-by-hand=\"true\"")
+    );
+}
+
+#[test]
+fn a_not_triggered_contingency_has_no_send_time_and_no_unexplained_bar() {
+    let text = day_report("text");
+    let line = text
+        .lines()
+        .find(|l| l.contains(" flood-worsens "))
+        .unwrap();
+    assert!(
+        line.trim_start().starts_with("- "),
+        "no T+, no send time: {line}"
+    );
+    assert!(line.contains("not triggered"), "{line}");
+    let html = day_report("html");
+    assert!(
+        !html.contains("<g class=\"mark\" data-key=\"flood-worsens\""),
+        "no mark"
+    );
+    // Every mark the timeline draws is in its legend.
+    for mark in [
+        "span",
+        "deadline",
+        "judgment",
+        "note",
+        "not triggered",
+        "skipped",
+    ] {
+        assert!(html.contains(&format!("data-mark=\"{mark}\"")), "{mark}");
+    }
+}
+
+#[test]
+fn a_director_ended_run_with_everything_handled_is_completed_and_ends_once() {
+    let text = day_report("text");
+    let title = text.lines().next().unwrap();
+    assert!(
+        title.starts_with("Operation Harbour Flood — ended by Dana (command) at ")
+            && title.ends_with("; completed"),
+        "{title}"
+    );
+    assert!(!text.contains("unfinished"), "{text}");
+    let actions = &text[text.find("what the run and the white cell did:").unwrap()..];
+    let ends = actions
+        .lines()
+        .filter(|l| l.contains("  end  ") || l.contains("  stop  "))
+        .count();
+    assert_eq!(ends, 1, "{actions}");
+}
+
+#[test]
+fn a_crash_shows_its_downtime_not_only_a_restart() {
+    let text = day_report("text");
+    let restarts = &text[text.find("\nrestarts:\n").unwrap()..];
+    let row = restarts.lines().nth(3).unwrap();
+    assert!(
+        row.contains(" 2.1 s ") && row.contains("news-evacuation"),
+        "{row}"
+    );
+    assert!(text.contains("1 restart: down 2.1 s in all; 3 occurrences were due while down."));
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" news-evacuation ") && l.ends_with("after a restart (down 2.1 s)"))
+    );
+}
+
+#[test]
+fn the_expected_actions_say_who_judged_when_and_how_fast() {
+    let text = day_report("text");
+    let table = &text[text.find("expected actions:").unwrap()..];
+    let header = table.lines().nth(1).unwrap();
+    assert!(header.contains("JUDGED BY") && header.contains("RESPONSE") && header.contains("THEN"));
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("evacuation-ordered"))
+        .unwrap();
+    assert!(
+        line.contains("met")
+            && line.contains("Cory (command)")
+            && line.contains("police-confirm triggered"),
+        "{line}"
+    );
+    assert!(line.contains("ordered by radio"), "{line}");
+}
+
+#[test]
+fn the_csv_has_a_kind_a_subject_judgments_and_notes_in_their_own_columns() {
+    let csv = day_report("csv");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let kinds: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r[col("kind")]).collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["action", "judgment", "note", "occurrence", "rating"]
+    );
+    let of = |kind: &str, key: &str| {
+        rows.iter()
+            .find(|r| &r[col("kind")] == kind && &r[col("key")] == key)
+            .unwrap_or_else(|| panic!("no {kind} {key}"))
+    };
+    let warning = of("occurrence", "met-warning");
+    assert_eq!(
+        &warning[col("subject")],
+        "Amber warning: storm surge for Portmere"
+    );
+    assert_eq!(&warning[col("persona")], "met_office (3-49796)");
+    let judged = of("judgment", "evacuation-ordered");
+    assert_eq!(&judged[col("status")], "met");
+    assert_eq!(&judged[col("by")], "Cory (command)");
+    assert_eq!(&judged[col("text")], "ordered by radio");
+    let note = rows
+        .iter()
+        .find(|r| &r[col("kind")] == "note" && r[col("text")].starts_with("Crisis cell"))
+        .unwrap();
+    assert_eq!(
+        (&note[col("persona")], &note[col("to")]),
+        ("", ""),
+        "nothing in the wrong column"
+    );
+    assert_eq!(&note[col("status")], "strength");
+    assert_eq!(&note[col("objectives")], "O1");
+    let rated = rows.iter().filter(|r| &r[col("kind")] == "rating").count();
+    assert_eq!(rated, 4);
+}
+
+#[test]
+fn lateness_and_shifts_are_in_peoples_units() {
+    for format in ["text", "html", "csv"] {
+        let out = day_report(format);
+        let raw_ms = out
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '"')
+            .zip(
+                out.split(|c: char| c.is_whitespace() || c == ',' || c == '"')
+                    .skip(1),
+            )
+            .any(|(n, unit)| unit == "ms" && n.parse::<f64>().is_ok());
+        assert!(!raw_ms, "{format}: no raw milliseconds");
+        assert!(!out.contains("000.000 s"), "{format}");
+    }
+    let text = day_report("text");
+    assert!(text.contains("; shifted 1 s later"), "{text}");
+    assert!(text.contains("lateness of the sends: median +"), "{text}");
+}
+
+#[test]
+fn an_old_journal_still_reports_without_objectives() {
+    let run = injector(&[
+        "report",
+        fixture("journals/complete.jsonl").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    run.code(0);
+    let doc = run.json();
+    assert_eq!(doc["objectives"], serde_json::json!([]));
+    assert_eq!(doc["improvement_plan"], serde_json::json!([]));
+    assert_eq!(doc["rows"].as_array().unwrap().len(), 4);
+    let text = injector(&[
+        "report",
+        fixture("journals/complete.jsonl").to_str().unwrap(),
+    ]);
+    assert!(!text.stdout.contains("objectives:") && !text.stdout.contains("improvement plan"));
+}
+
+/// The AAR as printed: Chromium (over WebDriver) lays the page out for print at A4's
+/// width, nothing runs off the right edge, no row is cut across pages, and it prints
+/// to a PDF; a screenshot of the print layout is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_aar_prints_on_a4_without_cut_rows() {
+    use base64::Engine as _;
+    let dir = tempdir();
+    let html = dir.path().join("aar.html");
+    std::fs::write(&html, day_report("html")).unwrap();
+    let profile = tempdir();
+    let driver = crate::control_page::Driver::start(profile.path()).await;
+    driver
+        .session(
+            "POST",
+            "/goog/cdp/execute",
+            Some(serde_json::json!({"cmd": "Emulation.setEmulatedMedia", "params": {"media": "print"}})),
+        )
+        .await;
+    // A4 less 12 mm margins each side, at 96 px to the inch: 186 mm, 703 px.
+    driver
+        .session(
+            "POST",
+            "/window/rect",
+            Some(serde_json::json!({"width": 703 + 16, "height": 1000})),
+        )
+        .await;
+    driver
+        .session(
+            "POST",
+            "/url",
+            Some(serde_json::json!({"url": format!("file://{}", html.display())})),
+        )
+        .await;
+    let facts = driver
+        .session(
+            "POST",
+            "/execute/sync",
+            Some(
+                serde_json::json!({"script": "const d = document.documentElement; \
+                const rows = [...document.querySelectorAll('tr')]; \
+                return {width: d.clientWidth, scroll: d.scrollWidth, rows: rows.length, \
+                  uncut: rows.filter(r => getComputedStyle(r).breakInside === 'avoid').length, \
+                  print: matchMedia('print').matches};", "args": []}),
+            ),
+        )
+        .await;
+    assert_eq!(facts["print"], true, "laid out for print: {facts}");
+    assert!(
+        facts["scroll"].as_i64() <= facts["width"].as_i64(),
+        "nothing off the edge: {facts}"
+    );
+    assert!(facts["rows"].as_i64().unwrap() > 60, "{facts}");
+    assert_eq!(
+        facts["uncut"], facts["rows"],
+        "no row cut across pages: {facts}"
+    );
+    let shot = driver.session("GET", "/screenshot", None).await;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot.as_str().unwrap())
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    std::fs::write(crate::report::artifacts().join("aar-print.png"), &png).unwrap();
+    let pdf = driver
+        .session(
+            "POST",
+            "/print",
+            Some(serde_json::json!({"page": {"width": 21.0, "height": 29.7}, "background": true})),
+        )
+        .await;
+    let pdf = base64::engine::general_purpose::STANDARD
+        .decode(pdf.as_str().unwrap_or_else(|| panic!("no PDF: {pdf}")))
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    std::fs::write(crate::report::artifacts().join("aar.pdf"), &pdf).unwrap();
+    driver.session("DELETE", "", None).await;
 }

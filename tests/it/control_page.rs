@@ -14,7 +14,7 @@ use crate::run::{
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-struct Driver {
+pub(crate) struct Driver {
     child: std::process::Child,
     base: String,
     http: reqwest::Client,
@@ -29,7 +29,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    async fn start(profile: &Path) -> Driver {
+    pub(crate) async fn start(profile: &Path) -> Driver {
         let bin = crate::common::tool("chromium-driver");
         let chromium = crate::common::tool("chromium");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -84,7 +84,7 @@ impl Driver {
         v["value"].clone()
     }
 
-    async fn session(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn session(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         self.call(method, &format!("/session/{}{path}", self.session), body)
             .await
     }

@@ -75,7 +75,7 @@ fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
         .expect("chromium runs")
 }
 
-fn artifacts() -> PathBuf {
+pub(crate) fn artifacts() -> PathBuf {
     let dir = root().join("target/test-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     dir
