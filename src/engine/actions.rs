@@ -329,7 +329,12 @@ impl<D: Dispatch> Engine<D> {
         Some(if ids.is_empty() {
             "this scenario has no objectives (add `objectives:` to it)".into()
         } else {
-            let hint = crate::diag::suggest(id, ids.iter().copied())
+            // Ids are case-sensitive: the same letters in another case first.
+            let hint = ids
+                .iter()
+                .find(|o| o.eq_ignore_ascii_case(id))
+                .map(|o| format!("did you mean `{o}`? (ids are case-sensitive)"))
+                .or_else(|| crate::diag::suggest(id, ids.iter().copied()))
                 .map_or(String::new(), |h| format!("; {h}"));
             format!(
                 "no objective `{id}`{hint} (the objectives are {})",

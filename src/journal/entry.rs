@@ -596,7 +596,7 @@ pub struct PlanRow {
     /// or, for a contingency, from the moment its condition holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t_plus_ms: Option<u64>,
-    /// Its subject or title, shortened.
+    /// Its subject or title (its text's start for a post), on one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// The controller who watches its inject (`owner:`).

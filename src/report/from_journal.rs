@@ -49,7 +49,7 @@ fn action_of(record: &Record, clock: &Clock, ended_by_hand: bool) -> Option<Acti
             } else {
                 "start"
             };
-            let mode = if h.dry_run { "dry run" } else { "live" };
+            let mode = if h.dry_run { "a dry run" } else { "live" };
             let started = parse_time(&h.started_at);
             let (at, local, t_plus) =
                 started.map_or_else(|| (h.started_at.clone(), h.started_at.clone(), None), at_of);
@@ -60,14 +60,14 @@ fn action_of(record: &Record, clock: &Clock, ended_by_hand: bool) -> Option<Acti
                 what: what.into(),
                 by: None,
                 detail: format!(
-                    "run {} ({mode}, T0 {}, {} occurrences)",
-                    short(&h.run_id),
+                    "{mode}, T0 {}, {} occurrences (run id {})",
                     parse_time(&h.t0)
                         .or_else(|| chrono::DateTime::parse_from_rfc3339(&h.t0)
                             .ok()
                             .map(|t| t.to_utc()))
                         .map_or_else(|| h.t0.clone(), |t| clock.local_full(t)),
-                    h.occurrences
+                    h.occurrences,
+                    short(&h.run_id)
                 ),
             })
         }
@@ -152,9 +152,11 @@ fn row(
     clock: &Clock,
     objectives: &[crate::journal::ObjectiveRow],
 ) -> Row {
+    // One never due (not triggered) has no instant.
     let planned_at = slot
         .planned
-        .or_else(|| plan.and_then(|p| parse_time(&p.planned_at)));
+        .or_else(|| plan.and_then(|p| parse_time(&p.planned_at)))
+        .filter(|_| slot.status != Status::NotTriggered);
     // Nothing went for one skipped, not triggered, or never started.
     let went = match slot.status {
         Status::Sent | Status::Failed | Status::Uncertain => slot.at,
@@ -172,7 +174,8 @@ fn row(
             .or_else(|| {
                 planned_at
                     .filter(|_| due)
-                    .and_then(|p| clock.scenario_ms(p).map(Clock::t_plus_ms))
+                    .and_then(|p| clock.scenario_ms(p))
+                    .map(|ms| Clock::t_plus_ms(round_to_second(ms)))
             }),
         sent_t_plus: went.and_then(|w| clock.t_plus(w)),
         channel: plan.map(|p| p.channel.clone()).unwrap_or_default(),
@@ -306,7 +309,7 @@ impl Report {
                 let after = planned.get(key).and_then(|p| p.t_plus_ms);
                 let contingency = contingency_of(&judged, &r, after, &clock);
                 if let Some(ms) = contingency.as_ref().and_then(|(_, _, ms)| *ms) {
-                    r.offset = Some(Clock::t_plus_ms(ms));
+                    r.offset = Some(Clock::t_plus_ms(round_to_second(ms)));
                 }
                 let cx = Context {
                     clock: &clock,
@@ -320,6 +323,17 @@ impl Report {
                     contingency: contingency.map(|(c, came, _)| (c, came)),
                 };
                 story::how(&mut r, &cx);
+                if r.fired_by_hand {
+                    // Its send was planned at the fire; its instant is the plan's, and
+                    // how early it went is said in words, not as a lateness.
+                    r.planned_at = planned
+                        .get(key)
+                        .and_then(|p| parse_time(&p.planned_at))
+                        .or(r.planned_at);
+                    r.planned_local = r.planned_at.map(|p| clock.local(p));
+                    r.lateness = None;
+                    r.lateness_ms = None;
+                }
                 r
             })
             .collect();
@@ -354,11 +368,8 @@ impl Report {
             scenario: last.map(|h| h.scenario.clone()).unwrap_or_default(),
             name: replay.runs.iter().rev().find_map(|h| h.name.clone()),
             dry_run: last.is_some_and(|h| h.dry_run),
-            t0: last.map(|h| {
-                clock
-                    .t0
-                    .map_or_else(|| h.t0.clone(), |t| clock.local_full(t))
-            }),
+            t0: last.map(|h| h.t0.clone()),
+            t0_local: clock.t0.map(|t| clock.local_full(t)),
             timezone: clock.zone(),
             speed: last.and_then(|h| h.speed),
             runs: runs_seen,
@@ -418,6 +429,12 @@ fn contingency_of(
         .triggered_at(&c.inject)
         .and_then(|at| Some(clock.scenario_ms(at)? + i64::try_from(after_ms?).ok()?));
     Some((c.condition.clone(), came, t_plus))
+}
+
+/// Scenario milliseconds reckoned from wall instants, to the second: their
+/// milliseconds are the clock's noise, not the scenario's.
+fn round_to_second(ms: i64) -> i64 {
+    (ms + 500).div_euclid(1000) * 1000
 }
 
 fn short(id: &str) -> &str {

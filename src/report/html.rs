@@ -5,7 +5,10 @@
 
 use std::fmt::Write as _;
 
-use super::text::{EXPECTED_HEADER, ROW_HEADER, about, expected_cells, note_kind, row_cells};
+use super::text::{
+    EXPECTED_HEADER, ROW_HEADER, action_cells, contingency_cells, expected_cells,
+    improvement_cells, note_cells, restart_cells, row_cells,
+};
 use super::{Report, STATUSES, colour, esc};
 
 /// A table of `header` and `rows` (cells escaped here), with a class, and a class and
@@ -95,10 +98,13 @@ impl Report {
     /// Each objective with its ratings, then the improvement plan (nothing without
     /// objectives).
     fn html_objectives(&self, out: &mut String) {
-        if self.objectives.is_empty() {
+        if self.objectives.is_empty() && self.improvement_plan.is_empty() {
             return;
         }
-        out.push_str("<section class=\"objectives\"><h2>Objectives</h2>\n");
+        out.push_str("<section class=\"objectives\">");
+        if !self.objectives.is_empty() {
+            out.push_str("<h2>Objectives</h2>\n");
+        }
         for o in &self.objectives {
             let _ = write!(
                 out,
@@ -161,18 +167,9 @@ impl Report {
                     "Noted by",
                     "Rating",
                 ],
-                self.improvement_plan.iter().map(|i| {
-                    (
-                        [
-                            i.objective.clone(),
-                            i.capability.clone().unwrap_or_default(),
-                            i.area.clone(),
-                            i.by.clone().unwrap_or_default(),
-                            i.rating.clone(),
-                        ],
-                        String::new(),
-                    )
-                }),
+                self.improvement_plan
+                    .iter()
+                    .map(|i| (improvement_cells(i), String::new())),
             );
         }
         out.push_str("</section>\n");
@@ -267,13 +264,7 @@ impl Report {
             ["Inject", "When", "Outcome", "Because", "T+"],
             self.contingencies.iter().map(|c| {
                 (
-                    [
-                        c.inject.clone(),
-                        c.condition.clone(),
-                        c.outcome.word().to_string(),
-                        c.because.clone().unwrap_or_default(),
-                        c.t_plus.clone().unwrap_or_default(),
-                    ],
+                    contingency_cells(c),
                     format!(
                         " class=\"contingency\" data-inject=\"{}\" data-outcome=\"{}\"",
                         esc(&c.inject),
@@ -293,17 +284,9 @@ impl Report {
             out,
             "restarts",
             ["Stopped (last line)", "Resumed", "Down", "Due while down"],
-            self.restarts.iter().map(|r| {
-                (
-                    [
-                        r.stopped_at.clone(),
-                        r.resumed_at.clone(),
-                        r.downtime.clone(),
-                        r.late.join(", "),
-                    ],
-                    " class=\"restart\"".to_string(),
-                )
-            }),
+            self.restarts
+                .iter()
+                .map(|r| (restart_cells(r), " class=\"restart\"".to_string())),
         );
     }
 
@@ -316,17 +299,9 @@ impl Report {
             out,
             "actions",
             ["At", "T+", "What", "Detail"],
-            self.actions.iter().map(|a| {
-                (
-                    [
-                        a.local.clone(),
-                        a.t_plus.clone().unwrap_or_default(),
-                        a.what.clone(),
-                        a.detail.clone(),
-                    ],
-                    format!(" data-what=\"{}\"", esc(&a.what)),
-                )
-            }),
+            self.actions
+                .iter()
+                .map(|a| (action_cells(a), format!(" data-what=\"{}\"", esc(&a.what)))),
         );
     }
 
@@ -341,14 +316,7 @@ impl Report {
             ["At", "T+", "By", "Kind", "About", "Text"],
             self.notes.iter().map(|n| {
                 (
-                    [
-                        n.local.clone(),
-                        n.offset.clone().unwrap_or_default(),
-                        format!("{} ({})", n.by.as_deref().unwrap_or("-"), n.source),
-                        note_kind(n),
-                        about(n),
-                        n.text.clone(),
-                    ],
+                    note_cells(n),
                     format!(
                         " class=\"note\" data-by=\"{}\"",
                         esc(n.by.as_deref().unwrap_or(""))

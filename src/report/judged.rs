@@ -264,11 +264,18 @@ impl Judged {
             x.local = Some(clock.local(at));
             x.t_plus = clock.t_plus(at);
             if matches!(x.outcome, Verdict::Met | Verdict::Missed)
-                && let Some(sent_at) = x.inject.as_ref().and_then(|k| sent.get(k))
+                && let Some(inject) = x.inject.as_ref()
             {
-                let ms = clock.scaled((at - *sent_at).num_milliseconds().max(0));
-                x.response_ms = Some(ms);
-                x.response = Some(crate::human::duration_ms(ms));
+                match sent.get(inject) {
+                    Some(sent_at) if at >= *sent_at => {
+                        let ms = clock.scaled((at - *sent_at).num_milliseconds());
+                        x.response_ms = Some(ms);
+                        x.response = Some(crate::human::duration_ms(ms));
+                    }
+                    // Judged ahead of its inject: no response time to speak of.
+                    Some(_) => x.response = Some(format!("judged before {inject} went")),
+                    None => x.response = Some(format!("judged; {inject} never went")),
+                }
             }
         }
         for x in &mut self.expectations {

@@ -134,7 +134,10 @@ pub struct Report {
     /// The scenario's name, when the run recorded it.
     pub name: Option<String>,
     pub dry_run: bool,
+    /// T0 as the run header states it (RFC 3339).
     pub t0: Option<String>,
+    /// T0 in the scenario's zone: `2026-03-28 09:00:00 GMT`.
+    pub t0_local: Option<String>,
     /// The zone wall times are given in.
     pub timezone: String,
     /// The run's speed (none: `--speed max`).

@@ -80,7 +80,15 @@ fn ratings(id: &str, notes: &[Note]) -> Vec<Rated> {
         match out.iter_mut().find(|r| r.by == by) {
             Some(before) => {
                 let mut history = std::mem::take(&mut before.history);
-                history.push(format!("{} at {}", before.rating, before.at));
+                history.push(format!(
+                    "{} at {}{}",
+                    before.rating,
+                    before.at,
+                    before
+                        .note
+                        .as_deref()
+                        .map_or(String::new(), |n| format!(": {n}"))
+                ));
                 *before = Rated { history, ..rated };
             }
             None => out.push(rated),
@@ -118,11 +126,24 @@ pub(super) fn improvement_plan(objectives: &[ObjectiveReport], notes: &[Note]) -
             out.push(Improvement {
                 objective: o.id.clone(),
                 capability: o.capability.clone(),
-                area: "(rated with major challenges; no area for improvement noted)".into(),
+                area: "(rated M or U; no area for improvement noted)".into(),
                 by: None,
                 rating,
             });
         }
+    }
+    // An area for improvement noted without an objective is still one.
+    for n in notes
+        .iter()
+        .filter(|n| n.tag == Some("improvement") && n.objectives.is_empty())
+    {
+        out.push(Improvement {
+            objective: "(none named)".into(),
+            capability: None,
+            area: n.text.clone(),
+            by: n.by.clone(),
+            rating: String::new(),
+        });
     }
     out
 }

@@ -343,7 +343,8 @@ impl Report {
             ),
             None => "Never ran".into(),
         };
-        if let Some(s) = self.speed.filter(|s| *s != 1.0) {
+        let speed = self.speed.filter(|s| *s != 1.0);
+        if let Some(s) = speed {
             first.push_str(&format!(" at {s}× speed"));
         }
         if self.dry_run {
@@ -384,6 +385,11 @@ impl Report {
         if !people.is_empty() {
             out.push(format!("Who acted: {}.", people.join(", ")));
         }
+        if let Some(s) = speed {
+            out.push(format!(
+                "T+ is the exercise's clock ({s}× the wall clock); lateness, holds, shifts and downtime are wall-clock time."
+            ));
+        }
         out
     }
 
@@ -391,8 +397,14 @@ impl Report {
     /// whom), failed, not triggered, uncertain, pending.
     fn injects_sentence(&self) -> String {
         let t = &self.totals;
-        let on_time = t.sent.saturating_sub(t.late);
-        let mut parts = vec![format!("{on_time} sent on time")];
+        // A send fired by hand kept no schedule: it is counted as such, not on time.
+        let by_hand = self
+            .rows
+            .iter()
+            .filter(|r| r.fired_by_hand && !r.late && r.status == "sent")
+            .count();
+        let on_time = t.sent.saturating_sub(t.late + by_hand);
+        let mut went = vec![format!("{on_time} on time")];
         if t.late > 0 {
             let worst = self
                 .rows
@@ -400,16 +412,16 @@ impl Report {
                 .filter(|r| r.late)
                 .filter_map(|r| r.lateness_ms)
                 .fold(f64::MIN, f64::max);
-            parts.push(format!(
+            went.push(format!(
                 "{} late (the latest {})",
                 t.late,
                 lateness_text(worst)
             ));
         }
-        let by_hand = self.rows.iter().filter(|r| r.fired_by_hand).count();
         if by_hand > 0 {
-            parts.push(format!("{by_hand} of them fired by hand"));
+            went.push(format!("{by_hand} fired by hand ahead of time"));
         }
+        let mut parts = vec![format!("{} sent ({})", t.sent, went.join(", "))];
         if t.skipped > 0 {
             let mut by: Vec<String> = self
                 .rows
@@ -451,9 +463,10 @@ fn expectations_sentence(xs: &[Expected]) -> Option<String> {
     }
     let n = |v: &[Verdict]| xs.iter().filter(|x| v.contains(&x.outcome)).count();
     let mut s = format!(
-        "Expected actions: {} met, {} missed, {} void",
+        "Expected actions: {} met, {} missed, {} expired (unjudged by their deadline), {} void",
         n(&[Verdict::Met]),
-        n(&[Verdict::Missed, Verdict::Expired]),
+        n(&[Verdict::Missed]),
+        n(&[Verdict::Expired]),
         n(&[Verdict::Void])
     );
     let open = n(&[Verdict::Open]);

@@ -24,10 +24,19 @@ pub(super) fn row_cells(r: &Row) -> [String; 10] {
         r.channel.clone(),
         r.persona.clone(),
         r.to.clone(),
-        r.subject.clone(),
+        shortened(&r.subject),
         r.status.to_string(),
         r.how.clone(),
     ]
+}
+
+/// A subject as a table shows it: at most 48 characters.
+fn shortened(s: &str) -> String {
+    if s.chars().count() > 48 {
+        format!("{}…", s.chars().take(47).collect::<String>())
+    } else {
+        s.to_string()
+    }
 }
 
 /// An expected action's cells under [`EXPECTED_HEADER`].
@@ -85,6 +94,60 @@ pub(super) fn note_kind(n: &Note) -> String {
     }
 }
 
+/// A note's (or rating's) cells: when, T+, who, its kind, what about, its text.
+pub(super) fn note_cells(n: &Note) -> [String; 6] {
+    [
+        n.local.clone(),
+        n.offset.clone().unwrap_or_default(),
+        format!("{} ({})", n.by.as_deref().unwrap_or("-"), n.source),
+        note_kind(n),
+        about(n),
+        n.text.clone(),
+    ]
+}
+
+/// A restart's cells: stopped, resumed, down, what was due while down.
+pub(super) fn restart_cells(r: &super::Restart) -> [String; 4] {
+    [
+        r.stopped_at.clone(),
+        r.resumed_at.clone(),
+        r.downtime.clone(),
+        r.late.join(", "),
+    ]
+}
+
+/// An action's cells: when, T+, what, its detail.
+pub(super) fn action_cells(a: &super::Action) -> [String; 4] {
+    [
+        a.local.clone(),
+        a.t_plus.clone().unwrap_or_default(),
+        a.what.clone(),
+        a.detail.clone(),
+    ]
+}
+
+/// A contingency's cells: its inject, condition, outcome, why, T+.
+pub(super) fn contingency_cells(c: &super::Contingency) -> [String; 5] {
+    [
+        c.inject.clone(),
+        c.condition.clone(),
+        c.outcome.word().to_string(),
+        c.because.clone().unwrap_or_default(),
+        c.t_plus.clone().unwrap_or_default(),
+    ]
+}
+
+/// An improvement plan row's cells.
+pub(super) fn improvement_cells(i: &super::Improvement) -> [String; 5] {
+    [
+        i.objective.clone(),
+        i.capability.clone().unwrap_or_default(),
+        i.area.clone(),
+        i.by.clone().unwrap_or_default(),
+        i.rating.clone(),
+    ]
+}
+
 impl Report {
     pub(super) fn title(&self) -> String {
         let name = match (&self.name, self.scenario.is_empty()) {
@@ -108,7 +171,10 @@ impl Report {
         format!(
             "{} · T0 {} · times in {}",
             self.scenario,
-            self.t0.as_deref().unwrap_or("-"),
+            self.t0_local
+                .as_deref()
+                .or(self.t0.as_deref())
+                .unwrap_or("-"),
             self.timezone
         )
     }
@@ -117,7 +183,7 @@ impl Report {
         let l = &self.lateness;
         let v = |v: Option<f64>| v.map_or("-".to_string(), lateness_text);
         format!(
-            "lateness of the sends: median {}, p95 {}, p99 {}, worst {}",
+            "lateness of the sends (wall clock): median {}, p95 {}, p99 {}, worst {}",
             v(l.p50_ms),
             v(l.p95_ms),
             v(l.p99_ms),
@@ -158,19 +224,8 @@ impl Report {
             out.push_str(&text_table(EXPECTED_HEADER, &cells));
         }
         if !self.contingencies.is_empty() {
-            let cells: Vec<[String; 5]> = self
-                .contingencies
-                .iter()
-                .map(|c| {
-                    [
-                        c.inject.clone(),
-                        c.condition.clone(),
-                        c.outcome.word().to_string(),
-                        c.because.clone().unwrap_or_default(),
-                        c.t_plus.clone().unwrap_or_default(),
-                    ]
-                })
-                .collect();
+            let cells: Vec<[String; 5]> =
+                self.contingencies.iter().map(contingency_cells).collect();
             out.push_str("\ncontingencies:\n");
             out.push_str(&text_table(
                 ["INJECT", "WHEN", "OUTCOME", "BECAUSE", "T+"],
@@ -184,18 +239,7 @@ impl Report {
             return;
         }
         out.push_str("\nrestarts:\n");
-        let cells: Vec<[String; 4]> = self
-            .restarts
-            .iter()
-            .map(|r| {
-                [
-                    r.stopped_at.clone(),
-                    r.resumed_at.clone(),
-                    r.downtime.clone(),
-                    r.late.join(", "),
-                ]
-            })
-            .collect();
+        let cells: Vec<[String; 4]> = self.restarts.iter().map(restart_cells).collect();
         out.push_str(&text_table(
             ["STOPPED (LAST LINE)", "RESUMED", "DOWN", "DUE WHILE DOWN"],
             &cells,
@@ -205,10 +249,12 @@ impl Report {
     /// Each objective: what exercised it, its ratings and notes; then the improvement
     /// plan (nothing without objectives).
     fn objectives_text(&self, out: &mut String) {
-        if self.objectives.is_empty() {
+        if self.objectives.is_empty() && self.improvement_plan.is_empty() {
             return;
         }
-        out.push_str("\nobjectives:\n");
+        if !self.objectives.is_empty() {
+            out.push_str("\nobjectives:\n");
+        }
         for o in &self.objectives {
             let cap = o
                 .capability
@@ -262,15 +308,7 @@ impl Report {
         let cells: Vec<[String; 5]> = self
             .improvement_plan
             .iter()
-            .map(|i| {
-                [
-                    i.objective.clone(),
-                    i.capability.clone().unwrap_or_default(),
-                    i.area.clone(),
-                    i.by.clone().unwrap_or_default(),
-                    i.rating.clone(),
-                ]
-            })
+            .map(improvement_cells)
             .collect();
         out.push_str(&text_table(
             [
@@ -286,18 +324,7 @@ impl Report {
 
     fn actions_text(&self, out: &mut String) {
         out.push_str("\nwhat the run and the white cell did:\n");
-        let cells: Vec<[String; 4]> = self
-            .actions
-            .iter()
-            .map(|a| {
-                [
-                    a.local.clone(),
-                    a.t_plus.clone().unwrap_or_default(),
-                    a.what.clone(),
-                    a.detail.clone(),
-                ]
-            })
-            .collect();
+        let cells: Vec<[String; 4]> = self.actions.iter().map(action_cells).collect();
         out.push_str(&text_table(["AT", "T+", "WHAT", "DETAIL"], &cells));
     }
 
@@ -306,20 +333,7 @@ impl Report {
             return;
         }
         out.push_str("\nnotes and ratings:\n");
-        let cells: Vec<[String; 6]> = self
-            .notes
-            .iter()
-            .map(|n| {
-                [
-                    n.local.clone(),
-                    n.offset.clone().unwrap_or_default(),
-                    format!("{} ({})", n.by.as_deref().unwrap_or("-"), n.source),
-                    note_kind(n),
-                    about(n),
-                    n.text.clone(),
-                ]
-            })
-            .collect();
+        let cells: Vec<[String; 6]> = self.notes.iter().map(note_cells).collect();
         out.push_str(&text_table(
             ["AT", "T+", "BY", "KIND", "ABOUT", "TEXT"],
             &cells,
@@ -352,68 +366,77 @@ impl Report {
         for r in &self.rows {
             let [
                 t_plus,
-                at,
+                _,
                 lateness,
                 key,
                 channel,
                 persona,
                 to,
-                subject,
+                _,
                 status,
                 how,
             ] = row_cells(r);
+            // A spreadsheet gets whole dates, and the whole subject.
+            let full = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or(String::new(), |t| self.clock.local_full(t))
+            };
             let _ = w.write_record([
                 "occurrence".to_string(),
                 t_plus,
-                if at == "-" { String::new() } else { at },
+                full(r.sent_at),
                 lateness,
                 key,
                 channel,
                 persona,
                 to,
-                subject,
+                r.subject.clone(),
                 status,
                 how,
                 r.by.clone().unwrap_or_default(),
                 r.objectives.join(" "),
                 String::new(),
-                r.planned_local.clone().unwrap_or_default(),
+                full(r.planned_at),
                 r.lateness_ms.map_or(String::new(), |l| format!("{l:.3}")),
                 r.message_id.clone().unwrap_or_default(),
-                r.error.clone().unwrap_or_default(),
+                // Why it failed; a skip's reason is in `how`.
+                if matches!(r.status, "failed" | "uncertain") {
+                    r.error.clone().unwrap_or_default()
+                } else {
+                    String::new()
+                },
             ]);
         }
         for x in &self.expectations {
-            let mut how = x
-                .response
-                .as_ref()
-                .map_or(String::new(), |r| format!("response {r}"));
+            // What was expected, of whom, by when, how fast, and what followed: in
+            // words, in `how`; the note in `text`.
+            let mut how = vec![format!("expected: {}", x.action)];
+            if let Some(team) = &x.team {
+                how.push(format!("of {team}"));
+            }
+            how.push(format!("deadline {}", x.deadline));
+            if let Some(r) = &x.response {
+                how.push(format!("response {r}"));
+            }
             if !x.then.is_empty() {
-                if !how.is_empty() {
-                    how.push_str("; ");
-                }
-                how.push_str(&format!("then {}", x.then.join(", ")));
+                how.push(format!("then {}", x.then.join(", ")));
             }
             let mut row: [String; 18] = Default::default();
             row[0] = "judgment".into();
             row[1] = x.t_plus.clone().unwrap_or_default();
-            row[2] = x.local.clone().unwrap_or_default();
+            row[2] = self.full(x.at.as_deref());
             row[4] = x.id.clone();
-            row[5] = x.team.clone().unwrap_or_default();
-            row[8] = x.action.clone();
             row[9] = x.outcome.word().into();
-            row[10] = how;
+            row[10] = how.join("; ");
             row[11] = expected_cells(x)[4].clone();
             row[12] = x.objectives.join(" ");
             row[13] = x.note.clone().unwrap_or_default();
-            row[14] = x.deadline.clone();
             let _ = w.write_record(row);
         }
         for n in &self.notes {
             let mut row: [String; 18] = Default::default();
             row[0] = if n.rating.is_some() { "rating" } else { "note" }.into();
             row[1] = n.offset.clone().unwrap_or_default();
-            row[2] = n.local.clone();
+            row[2] = self.full(Some(&n.at));
             row[4] = n
                 .key
                 .clone()
@@ -437,13 +460,19 @@ impl Report {
             let mut row: [String; 18] = Default::default();
             row[0] = "action".into();
             row[1] = a.t_plus.clone().unwrap_or_default();
-            row[2] = a.local.clone();
+            row[2] = self.full(Some(&a.at));
             row[9] = a.what.clone();
             row[11] = a.by.clone().unwrap_or_default();
             row[13] = a.detail.clone();
             let _ = w.write_record(row);
         }
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// An instant as the journal writes it, with its date in the scenario's zone.
+    fn full(&self, at: Option<&str>) -> String {
+        at.and_then(crate::journal::parse_time)
+            .map_or(String::new(), |t| self.clock.local_full(t))
     }
 
     pub fn json(&self) -> String {

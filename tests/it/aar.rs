@@ -327,7 +327,7 @@ fn facts_of_the_day(doc: &Value) {
     let said = |needle: &str| summary.iter().any(|s| s.as_str().unwrap().contains(needle));
     assert!(said("; held 1.") && said(" s in 1 hold"), "{summary:?}");
     assert!(
-        said("1 of them fired by hand") && said("1 skipped (by Cory)"),
+        said("1 fired by hand ahead of time") && said("1 skipped (by Cory)"),
         "{summary:?}"
     );
     assert!(
@@ -560,7 +560,10 @@ fn lateness_and_shifts_are_in_peoples_units() {
     }
     let text = day_report("text");
     assert!(text.contains("; shifted 1 s later"), "{text}");
-    assert!(text.contains("lateness of the sends: median +"), "{text}");
+    assert!(
+        text.contains("lateness of the sends (wall clock): median +"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -658,4 +661,62 @@ async fn the_aar_prints_on_a4_without_cut_rows() {
     assert!(pdf.starts_with(b"%PDF"), "a PDF");
     std::fs::write(crate::report::artifacts().join("aar.pdf"), &pdf).unwrap();
     driver.session("DELETE", "", None).await;
+}
+
+/// A judgment made before its inject went has no response time, and says so; an area for
+/// improvement noted without an objective is still in the improvement plan; a hand-fired
+/// send is not counted on time.
+#[test]
+fn a_judgment_ahead_of_its_inject_and_an_improvement_of_no_objective() {
+    let journal = r#"{"type":"run","run_id":"22222222-0000-0000-0000-000000000000","scenario":"s.yaml","name":"Early","scenario_sha256":"ab","t0":"2026-03-28T09:00:00+00:00","speed":1.0,"base_url":"stand-in (dry run)","dry_run":true,"started_at":"2026-03-28T08:59:59+00:00","injector_version":"0.1.0","occurrences":2,"plan":[{"key":"call","planned_at":"2026-03-28T09:10:00.000000Z","channel":"mail","persona":"3-1","to":"team 1","digest":"a1","t_plus_ms":600000,"subject":"Decide now"},{"key":"news","planned_at":"2026-03-28T09:20:00.000000Z","channel":"websites","persona":"3-1","to":"team 1","digest":"a2","t_plus_ms":1200000,"subject":"A very long headline that a table shortens but a spreadsheet keeps whole"}],"expectations":[{"id":"decided","action":"Blue decides","deadline":"20m after call is sent","inject":"call"}]}
+{"type":"control","at":"2026-03-28T09:02:00.000000Z","action":"met","key":"decided","source":"page","by":"cory"}
+{"type":"control","at":"2026-03-28T09:03:00.000000Z","action":"fire","key":"news","source":"page","by":"cory"}
+{"type":"sending","key":"news","planned_at":"2026-03-28T09:03:00.000000Z","at":"2026-03-28T09:03:00.000000Z"}
+{"type":"sent","key":"news","status":200,"message_id":"m1","planned_at":"2026-03-28T09:03:00.000000Z","sent_at":"2026-03-28T09:03:00.001000Z","lateness_ms":1.0,"attempts":1,"possible_duplicate":false,"late":false}
+{"type":"note","at":"2026-03-28T09:04:00.000000Z","text":"Nobody owned the press line","tag":"improvement","source":"command","by":"eve"}
+{"type":"sending","key":"call","planned_at":"2026-03-28T09:10:00.000000Z","at":"2026-03-28T09:10:00.000000Z"}
+{"type":"sent","key":"call","status":200,"message_id":"m2","planned_at":"2026-03-28T09:10:00.000000Z","sent_at":"2026-03-28T09:10:00.001000Z","lateness_ms":1.0,"attempts":1,"possible_duplicate":false,"late":false}
+{"type":"end","at":"2026-03-28T09:11:00.000000Z","reason":"completed","summary":{"sent":2,"failed":0,"skipped":0,"uncertain":0,"possible_duplicates":0,"late":0,"pending":0}}
+"#;
+    let dir = tempdir();
+    write(dir.path(), "j.jsonl", journal);
+    let doc = injector_in(dir.path(), &["report", "j.jsonl", "--format", "json"]).json();
+    let x = &doc["expectations"][0];
+    assert_eq!(x["response"], "judged before call went");
+    assert!(x["response_ms"].is_null());
+    assert_eq!(doc["improvement_plan"][0]["objective"], "(none named)");
+    assert_eq!(
+        doc["improvement_plan"][0]["area"],
+        "Nobody owned the press line"
+    );
+    let news = &doc["rows"][0];
+    assert_eq!(news["key"], "news");
+    assert_eq!(
+        news["planned_at"], "2026-03-28T09:20:00.000000Z",
+        "the plan's instant"
+    );
+    assert!(news["lateness"].is_null());
+    assert_eq!(news["how"], "fired by hand by cory (page), 17m early");
+    let summary = doc["summary"].as_array().unwrap();
+    assert!(
+        summary[1]
+            .as_str()
+            .unwrap()
+            .contains("2 sent (1 on time, 1 fired by hand ahead of time)"),
+        "{summary:?}"
+    );
+    let text = injector_in(dir.path(), &["report", "j.jsonl"]).stdout;
+    assert!(
+        text.contains("A very long headline that a table shortens but …"),
+        "{text}"
+    );
+    assert!(text.contains("improvement plan:"), "{text}");
+    let csv = injector_in(dir.path(), &["report", "j.jsonl", "--format", "csv"]).stdout;
+    assert!(
+        csv.contains(",A very long headline that a table shortens but a spreadsheet keeps whole,")
+    );
+    assert!(
+        csv.contains(",2026-03-28 09:03:00 +00:00,"),
+        "whole dates: {csv}"
+    );
 }

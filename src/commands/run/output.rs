@@ -354,7 +354,18 @@ pub fn print_summary(
     resume: Option<&str>,
     ended: bool,
 ) -> Result<(), Error> {
-    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} ms"));
+    // Under a second in milliseconds (the floor is a fraction of one); above, as people
+    // write durations (`11.2 s`, `2m 5s`).
+    let ms = |v: Option<f64>| {
+        v.map_or("-".to_string(), |v| {
+            if v.abs() < 1000.0 {
+                format!("{v:.2} ms")
+            } else {
+                let sign = if v < 0.0 { "-" } else { "" };
+                format!("{sign}{}", crate::human::duration_ms(v.round() as i64))
+            }
+        })
+    };
     let text = match args.format {
         ReportFormat::Json => {
             let mut v = serde_json::to_value(s).unwrap_or(Value::Null);

@@ -611,12 +611,16 @@ fn plan_rows(
                 _ => message::field_text(&body, "channel"),
             };
             let persona = message::field_text(&body, "persona");
-            let subject = if built_ok {
-                message::short_subject(&body)
+            let (subject, short) = if built_ok {
+                let whole = message::subject(&body)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                (whole, message::short_subject(&body))
             } else {
-                String::new()
+                (String::new(), String::new())
             };
-            subjects.push(subject.clone());
+            subjects.push(short);
             let json = serde_json::to_vec(&body).unwrap_or_default();
             // The digest of `offset|body`, without `ts` at --speed max.
             let mut digest = sha2::Sha256::new();
