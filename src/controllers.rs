@@ -89,7 +89,7 @@ impl Role {
             .filter(|name| {
                 Action::from_request(
                     name,
-                    &serde_json::json!({"key": "k", "by": "1s", "text": "t"}),
+                    &serde_json::json!({"key": "k", "by": "1s", "text": "t", "rating": "P"}),
                 )
                 .is_ok_and(|a| self.may(&a))
             })
@@ -573,6 +573,10 @@ mod tests {
         assert!(!Role::Evaluator.may(&Action::Fire("a".into())));
         assert!(!Role::Evaluator.may(&Action::Met("e".into(), None)));
         assert_eq!(Role::needed(&rate), Role::Evaluator);
+        // What the page offers each role: every action it may take, by name.
+        assert_eq!(Role::Evaluator.actions(), ["note", "rate"]);
+        assert_eq!(Role::Director.actions().len(), Action::NAMES.len());
+        assert!(!Role::Controller.actions().contains(&"rate"));
         assert!(!Role::Controller.may(&Action::Shift(1)));
         assert!(Role::Controller.may(&Action::Fire("a".into())));
         assert_eq!(Role::needed(&Action::Resume), Role::Director);

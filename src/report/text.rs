@@ -1,6 +1,6 @@
 //! The report as text (a title, the summary, tables in the exercise's order and words),
-//! CSV (one row per occurrence, judgment, note, rating and action, with a `kind` column)
-//! and JSON.
+//! CSV (one row per occurrence, judgment, note, rating, improvement and action, with a
+//! `kind` column) and JSON.
 
 use std::fmt::Write as _;
 
@@ -454,6 +454,22 @@ impl Report {
             row[11] = format!("{} ({})", n.by.as_deref().unwrap_or("-"), n.source);
             row[12] = n.objectives.join(" ");
             row[13] = n.text.clone();
+            let _ = w.write_record(row);
+        }
+        // The improvement plan: an area for improvement per row, its objective's
+        // capability in `how`, its ratings in `status`.
+        for i in &self.improvement_plan {
+            let mut row: [String; 18] = Default::default();
+            row[0] = "improvement".into();
+            row[4] = i.objective.clone();
+            row[9] = i.rating.clone();
+            row[10] = i
+                .capability
+                .as_ref()
+                .map_or(String::new(), |c| format!("capability: {c}"));
+            row[11] = i.by.clone().unwrap_or_default();
+            row[12] = i.objective.clone();
+            row[13] = i.area.clone();
             let _ = w.write_record(row);
         }
         for a in &self.actions {

@@ -512,7 +512,14 @@ fn the_csv_has_a_kind_a_subject_judgments_and_notes_in_their_own_columns() {
     let kinds: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r[col("kind")]).collect();
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
-        ["action", "judgment", "note", "occurrence", "rating"]
+        [
+            "action",
+            "improvement",
+            "judgment",
+            "note",
+            "occurrence",
+            "rating"
+        ]
     );
     let of = |kind: &str, key: &str| {
         rows.iter()
@@ -542,6 +549,16 @@ fn the_csv_has_a_kind_a_subject_judgments_and_notes_in_their_own_columns() {
     assert_eq!(&note[col("objectives")], "O1");
     let rated = rows.iter().filter(|r| &r[col("kind")] == "rating").count();
     assert_eq!(rated, 4);
+    let plan = of("improvement", "O3");
+    assert_eq!(
+        &plan[col("text")],
+        "No holding statement ready for the press"
+    );
+    assert_eq!(&plan[col("status")], "U (Eve)");
+    assert_eq!(
+        &plan[col("how")],
+        "capability: Public Information and Warning"
+    );
 }
 
 #[test]
@@ -719,4 +736,48 @@ fn a_judgment_ahead_of_its_inject_and_an_improvement_of_no_objective() {
         csv.contains(",2026-03-28 09:03:00 +00:00,"),
         "whole dates: {csv}"
     );
+}
+
+/// A MEL carries objectives, their capability and who watches each inject, both ways.
+#[test]
+fn objectives_and_owners_go_through_the_mel() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::copy(scenario("harbour-flood.yaml"), d.join("hf.yaml")).unwrap();
+    injector_in(
+        d,
+        &["export", "hf.yaml", "--format", "mel-csv", "-o", "mel.csv"],
+    )
+    .code(0);
+    let mel = std::fs::read_to_string(d.join("mel.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(mel.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let order = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[col("ID")] == "evacuation-order")
+        .unwrap();
+    assert_eq!(&order[col("Objective")], "O2");
+    assert_eq!(&order[col("Core Capability")], "Operational Coordination");
+    assert_eq!(&order[col("Responsible Controller")], "cory");
+    let import = injector_in(d, &["import", "mel.csv", "-o", "back.yaml"]);
+    import.code(0);
+    assert!(
+        import
+            .stderr
+            .contains("3 objectives named in the Objective column: declared under `objectives:`"),
+        "{}",
+        import.stderr
+    );
+    let yaml = std::fs::read_to_string(d.join("back.yaml")).unwrap();
+    assert!(
+        yaml.contains("    objectives: [\"O2\"]\n    owner: \"cory\"\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("  - { id: \"O2\", text: \"O2\", capability: \"Operational Coordination\" }"),
+        "{yaml}"
+    );
+    injector_in(d, &["validate", "back.yaml"]).code(0);
 }

@@ -731,3 +731,170 @@ async fn a_director_and_an_observer_on_one_live_exercise() {
         report.stdout
     );
 }
+
+/// An exercise with an objective: its inject watched by cory.
+const RATED: &str = "name: Rated
+teams:
+  blue: 3437866
+objectives:
+  - { id: O1, text: Warn the public, capability: Public Information and Warning }
+defaults:
+  type: team
+  team_id: blue
+  persona: \"3-49786\"
+  channel: microblog
+injects:
+  - id: warn
+    at: 30s
+    body: Warning
+    objectives: [O1]
+    owner: cory
+";
+
+/// An evaluator on the page: who watches each inject, the objective with its rating
+/// widget; a rating and a note tagged as an area for improvement, both in the report.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_evaluator_rates_an_objective_on_the_page() {
+    crate::common::tool("chromium-driver");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("s.yaml"), RATED).unwrap();
+    let tokens =
+        crate::white_cell::add_controllers(d, &[("Dana", "director"), ("Eve", "evaluator")]);
+    let t0 = t0_in(2);
+    let mut child = crate::run::command(
+        d,
+        &[
+            "run",
+            "s.yaml",
+            "--dry-run",
+            "--start-at",
+            &t0,
+            "--control",
+            "127.0.0.1:0",
+            "--controllers",
+            "controllers.yaml",
+        ],
+        &[],
+    )
+    .spawn()
+    .unwrap();
+    let url = {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut url = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(u) = line.strip_prefix("control: ") {
+                url = u.trim().to_string();
+                break;
+            }
+        }
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        url
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let eve = Driver::start(profile.path()).await;
+    eve.session(
+        "POST",
+        "/url",
+        Some(json!({"url": format!("{url}#token={}", tokens[1])})),
+    )
+    .await;
+    eve.wait_text("#live", |t| t == "live").await;
+    assert_eq!(eve.text("#you").await, "Eve (evaluator)");
+    assert_eq!(
+        eve.text("#rows tr[data-key=\"warn\"] td.owner").await,
+        "cory"
+    );
+    assert!(!eve.displayed("#hold").await, "an evaluator does not steer");
+    assert_eq!(
+        eve.text("#objectives tr[data-id=\"O1\"] td.ratings").await,
+        "not rated"
+    );
+    eve.click("select[data-rating=\"O1\"] option[value=\"S\"]")
+        .await;
+    eve.type_into("input[data-why=\"O1\"]", "hotline slow to staff")
+        .await;
+    eve.click("button[data-rate=\"O1\"]").await;
+    eve.wait_text("#objectives tr[data-id=\"O1\"] td.ratings", |t| {
+        t == "S (Eve)"
+    })
+    .await;
+    eve.type_into("#note-text", "No script for the hotline")
+        .await;
+    eve.click("#note-objective option[value=\"O1\"]").await;
+    eve.click("#note-tag option[value=\"improvement\"]").await;
+    eve.click("#note-add").await;
+    eve.wait_text("#notes li:last-child", |t| {
+        t.contains("Eve (improvement) on O1: No script for the hotline")
+    })
+    .await;
+    eve.session("DELETE", "", None).await;
+    let end = crate::stand_in::client()
+        .post(format!("{url}api/end"))
+        .bearer_auth(&tokens[0])
+        .json(&json!({"confirm": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(end.status().as_u16(), 200);
+    let _ = child.wait().await;
+    let report = crate::common::injector_in(
+        d,
+        &["report", "s.dry-run.journal.jsonl", "--format", "json"],
+    );
+    let doc = report.json();
+    assert_eq!(doc["objectives"][0]["ratings"][0]["rating"], "S");
+    assert_eq!(
+        doc["objectives"][0]["ratings"][0]["note"],
+        "hotline slow to staff"
+    );
+    assert_eq!(
+        doc["improvement_plan"][0]["area"],
+        "No script for the hotline"
+    );
+    assert_eq!(doc["improvement_plan"][0]["rating"], "S (Eve)");
+}
+
+/// `r` in the terminal rates an objective: the objective, the letter, why; a slip (no
+/// letter) is said and rates nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_in_the_terminal_rates_an_objective() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.yaml"), RATED).unwrap();
+    let term = Terminal::start(dir.path(), "injector-rate");
+    let tm = |args: &[&str]| term.keys(args);
+    let wait_for = |needle: &str| term.wait_for(needle);
+    wait_for("RUNNING");
+    tm(&["send-keys", "-t", "SESSION", "r"]);
+    wait_for("rate  _");
+    tm(&["send-keys", "-t", "SESSION", "-l", "O1"]);
+    tm(&["send-keys", "-t", "SESSION", "Enter"]);
+    wait_for("not rated: `O1`: type an objective and its rating");
+    tm(&["send-keys", "-t", "SESSION", "r"]);
+    tm(&[
+        "send-keys",
+        "-t",
+        "SESSION",
+        "-l",
+        "O1 m warning went out late",
+    ]);
+    wait_for("rate  O1 m warning went out late_");
+    tm(&["send-keys", "-t", "SESSION", "Enter"]);
+    wait_for("rated O1 M (performed with major challenges)");
+    tm(&["kill-server"]);
+    let ratings: Vec<String> = crate::run::journal(dir.path(), "s.dry-run.journal.jsonl")
+        .iter()
+        .filter(|l| l["type"] == "note")
+        .map(|l| {
+            format!(
+                "{} {} {} {}",
+                l["source"].as_str().unwrap(),
+                l["objectives"][0].as_str().unwrap(),
+                l["rating"].as_str().unwrap(),
+                l["text"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(ratings, ["terminal O1 M warning went out late"]);
+}

@@ -785,3 +785,84 @@ fn positions_roles_and_moves() {
         check(&ok).iter().map(|f| &f.message).collect::<Vec<_>>()
     );
 }
+
+/// HEAD with `objectives:` declared before the injects, then `injects`.
+fn with_objectives(objectives: &str, injects: &str) -> String {
+    let head = HEAD.replace("injects:\n", &format!("{objectives}injects:\n"));
+    format!("{head}{OK}{injects}")
+}
+
+#[test]
+fn objectives() {
+    let declared = "objectives:\n  - { id: O1, text: Warn the public, capability: Public Information and Warning }\n  - { id: O2, text: Decide on evacuation }\n";
+    // Each named: valid, no warning.
+    let ok = with_objectives(
+        declared,
+        "    objectives: [O1]\n  - id: e\n    at: 2m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n    expect: { id: x, action: Blue acts, within: 5m, objectives: [O2] }\n",
+    );
+    let found = check(&ok);
+    assert!(
+        found.iter().all(|f| !f.message.contains("objective")),
+        "{:?}",
+        found.iter().map(|f| &f.message).collect::<Vec<_>>()
+    );
+    // An unknown objective on an inject, with did-you-mean (line 17: the inject's list).
+    let f = error(
+        &with_objectives(declared, "    objectives: [O3]\n"),
+        18,
+        "unknown objective `O3` for inject `ok`",
+    );
+    assert!(f.hint.unwrap().contains("did you mean"));
+    // On an expected action.
+    error(
+        &with_objectives(
+            declared,
+            "    objectives: [O1]\n    expect: { id: x, action: Blue acts, within: 5m, objectives: [O9] }\n",
+        ),
+        19,
+        "unknown objective `O9` for expected action `x`",
+    );
+    // Named with none declared: the hint says how to declare it.
+    let f = error(
+        &with("    objectives: [O1]\n"),
+        21,
+        "unknown objective `O1`",
+    );
+    assert!(f.hint.unwrap().contains("objectives: [{ id: O1"));
+    // One nothing exercises: a warning at its id.
+    expect(
+        &with_objectives(declared, "    objectives: [O1]\n"),
+        Level::Warning,
+        10,
+        "nothing exercises objective `O2`",
+    );
+    // A duplicate id, one without text, one not a mapping, a list that is not one.
+    error(
+        &with_objectives(
+            "objectives:\n  - { id: O1, text: a }\n  - { id: O1, text: b }\n",
+            "    objectives: [O1]\n",
+        ),
+        10,
+        "duplicate objective id `O1`",
+    );
+    error(
+        &with_objectives("objectives:\n  - { id: O1 }\n", "    objectives: [O1]\n"),
+        9,
+        "objective `O1` has no `text`",
+    );
+    error(
+        &with_objectives("objectives:\n  - O1\n", ""),
+        9,
+        "an objective must be a mapping",
+    );
+    error(
+        &with_objectives(declared, "    objectives: { O1: yes }\n"),
+        18,
+        "`objectives` must be a list of ids",
+    );
+    error(
+        &with_objectives(declared, "    owner: [a, b]\n"),
+        18,
+        "`owner`",
+    );
+}
