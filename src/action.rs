@@ -418,12 +418,6 @@ pub const MAX_NOTE: usize = 2000;
 /// together: a year. Anything further is a typo, and would take instants out of range.
 pub const MAX_MOVE_MS: i64 = 366 * 24 * 3600 * 1000;
 
-/// The units a shift may be written in (humantime's spellings of them).
-const SHIFT_UNITS: &[&str] = &[
-    "ms", "msec", "s", "sec", "secs", "second", "seconds", "m", "min", "mins", "minute", "minutes",
-    "h", "hr", "hrs", "hour", "hours", "d", "day", "days",
-];
-
 /// A shift as a person writes it: a duration, `-` for earlier (`5m`, `-90s`), in ms;
 /// at most [`MAX_MOVE_MS`] either way.
 pub fn parse_shift(text: &str) -> Result<i64, String> {
@@ -438,17 +432,8 @@ pub fn parse_shift(text: &str) -> Result<i64, String> {
             "`{text}` has no unit: write {n}m for {n} minutes (or {n}s, {n}h)"
         ));
     }
-    // Months and years are humantime's too (`5M` is five months): a shift is a matter
-    // of seconds to days, and a capital M is a slip for minutes.
-    if let Some(unit) = rest
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .find(|u| !u.is_empty() && !SHIFT_UNITS.contains(u))
-    {
-        let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        let n = if n.is_empty() { "5".to_string() } else { n };
-        return Err(format!(
-            "`{text}`: `{unit}` is not a unit a shift takes; write seconds, minutes, hours or days ({n}s, {n}m, {n}h, {n}d): {n}m is {n} minutes"
-        ));
+    if let Some(slip) = crate::human::unit_slip(rest) {
+        return Err(format!("`{text}`: {slip}"));
     }
     let d = humantime::parse_duration(rest.trim())
         .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 5m or -5m"))?;

@@ -66,6 +66,31 @@ pub fn show_offset(d: std::time::Duration) -> String {
     s
 }
 
+/// The units a duration of an exercise may be written in: humantime's spellings of
+/// milliseconds to days, and weeks. Months and years are humantime's too (`5M` is five
+/// months): never meant in an exercise's times, and a capital M is a slip for minutes.
+const DURATION_UNITS: &[&str] = &[
+    "ms", "msec", "s", "sec", "secs", "second", "seconds", "m", "min", "mins", "minute", "minutes",
+    "h", "hr", "hrs", "hour", "hours", "d", "day", "days", "w", "week", "weeks",
+];
+
+/// The unit of `text` (a duration such as `5m`, `1h 30m`) that an exercise's times do not
+/// take, with the way to say it (`5m is 5 minutes`); `None` when every unit is one.
+pub fn unit_slip(text: &str) -> Option<String> {
+    let unit = text
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .find(|u| !u.is_empty() && !DURATION_UNITS.contains(u))?;
+    let n: String = text
+        .trim()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let n = if n.is_empty() { "5".to_string() } else { n };
+    Some(format!(
+        "`{unit}` is not a unit of an exercise's times; write seconds, minutes, hours or days ({n}s, {n}m, {n}h, {n}d): {n}m is {n} minutes"
+    ))
+}
+
 /// `1 occurrence`, `14 occurrences`.
 pub fn count(n: usize, one: &str, many: &str) -> String {
     if n == 1 {

@@ -96,6 +96,9 @@ fn parse_any_offset(text: &str) -> Result<Duration, Problem> {
             )
         });
     }
+    if let Some(slip) = crate::human::unit_slip(s) {
+        return Err((format!("`{s}`: {slip}"), None));
+    }
     humantime::parse_duration(s).map_err(|e| {
         (
             format!("`{s}` is not a duration ({e})"),

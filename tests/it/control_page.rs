@@ -620,37 +620,7 @@ async fn a_director_and_an_observer_on_one_live_exercise() {
         run.stdout.trim().to_string()
     };
     let (dana, olive) = (token("Dana", "director"), token("Olive", "observer"));
-    let t0 = t0_in(2);
-    let mut child = crate::run::command(
-        d,
-        &[
-            "run",
-            "s.yaml",
-            "--dry-run",
-            "--start-at",
-            &t0,
-            "--control",
-            "127.0.0.1:0",
-            "--controllers",
-            "team.yaml",
-        ],
-        &[],
-    )
-    .spawn()
-    .unwrap();
-    let url = {
-        use tokio::io::AsyncBufReadExt;
-        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut url = String::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(u) = line.strip_prefix("control: ") {
-                url = u.trim().to_string();
-                break;
-            }
-        }
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        url
-    };
+    let (mut child, url) = dry_run_with_team(d, "team.yaml").await;
     let (p1, p2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let director = Driver::start(p1.path()).await;
     let observer = Driver::start(p2.path()).await;
@@ -732,6 +702,40 @@ async fn a_director_and_an_observer_on_one_live_exercise() {
     );
 }
 
+/// A dry run of `s.yaml` in `dir` two seconds from now, steered by the controllers in
+/// `team`: the child and its control URL.
+async fn dry_run_with_team(dir: &Path, team: &str) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let t0 = t0_in(2);
+    let mut child = crate::run::command(
+        dir,
+        &[
+            "run",
+            "s.yaml",
+            "--dry-run",
+            "--start-at",
+            &t0,
+            "--control",
+            "127.0.0.1:0",
+            "--controllers",
+            team,
+        ],
+        &[],
+    )
+    .spawn()
+    .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut url = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(u) = line.strip_prefix("control: ") {
+            url = u.trim().to_string();
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
+
 /// An exercise with an objective: its inject watched by cory.
 const RATED: &str = "name: Rated
 teams:
@@ -761,37 +765,7 @@ async fn an_evaluator_rates_an_objective_on_the_page() {
     std::fs::write(d.join("s.yaml"), RATED).unwrap();
     let tokens =
         crate::white_cell::add_controllers(d, &[("Dana", "director"), ("Eve", "evaluator")]);
-    let t0 = t0_in(2);
-    let mut child = crate::run::command(
-        d,
-        &[
-            "run",
-            "s.yaml",
-            "--dry-run",
-            "--start-at",
-            &t0,
-            "--control",
-            "127.0.0.1:0",
-            "--controllers",
-            "controllers.yaml",
-        ],
-        &[],
-    )
-    .spawn()
-    .unwrap();
-    let url = {
-        use tokio::io::AsyncBufReadExt;
-        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut url = String::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(u) = line.strip_prefix("control: ") {
-                url = u.trim().to_string();
-                break;
-            }
-        }
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        url
-    };
+    let (mut child, url) = dry_run_with_team(d, "controllers.yaml").await;
     let profile = tempfile::tempdir().unwrap();
     let eve = Driver::start(profile.path()).await;
     eve.session(

@@ -167,7 +167,9 @@ async fn extreme_shifts_are_refused_and_an_edited_journal_never_bricks_a_resume(
         assert!(
             refused.stderr.contains("is more than a shift can be")
                 || refused.stderr.contains("not a duration")
-                || refused.stderr.contains("is not a unit a shift takes"),
+                || refused
+                    .stderr
+                    .contains("is not a unit of an exercise's times"),
             "{by}: {}",
             refused.stderr
         );

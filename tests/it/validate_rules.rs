@@ -866,3 +866,20 @@ fn objectives() {
         "`owner`",
     );
 }
+
+/// `5M` is humantime's five months: in an exercise it is a slip for minutes, refused
+/// with the way to say it; years likewise.
+#[test]
+fn months_and_years_are_slips_not_units() {
+    let at = |offset: &str| {
+        case(&format!(
+            "  - id: y\n    at: {offset}\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: b\n"
+        ))
+    };
+    let f = error(&at("5M"), 16, "`5M`: `M` is not a unit");
+    assert!(f.message.contains("5m is 5 minutes"), "{}", f.message);
+    error(&at("1y"), 16, "`y` is not a unit");
+    // Weeks and the usual units stay.
+    assert!(check(&at("1w")).iter().all(|f| f.level != Level::Error));
+    assert!(check(&at("1h 30m")).iter().all(|f| f.level != Level::Error));
+}
