@@ -70,18 +70,30 @@ pub enum Change {
     Added {
         key: String,
         offset_ms: u64,
+        /// A contingency's: its offset is its delay once its condition holds.
+        #[serde(skip_serializing_if = "is_false")]
+        contingent: bool,
     },
     Removed {
         key: String,
         offset_ms: u64,
+        #[serde(skip_serializing_if = "is_false")]
+        contingent: bool,
     },
-    /// Moved (its offset), changed (its body), or both.
+    /// Moved (its offset), changed (its body), or both; for a contingency, its delay
+    /// changed rather than moved.
     Changed {
         key: String,
         old_offset_ms: u64,
         new_offset_ms: u64,
         fields: Vec<Field>,
+        #[serde(skip_serializing_if = "is_false")]
+        contingent: bool,
     },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Change {
@@ -107,6 +119,8 @@ impl Change {
 struct Resolved {
     offset: Duration,
     body: Map<String, Value>,
+    /// A contingency's: its offset counts from when its condition holds.
+    contingent: bool,
 }
 
 fn resolved(t: &Timeline) -> Vec<(&str, Resolved)> {
@@ -142,6 +156,7 @@ fn resolved(t: &Timeline) -> Vec<(&str, Resolved)> {
                 Resolved {
                     offset: o.offset,
                     body,
+                    contingent: t.is_contingent(o),
                 },
             )
         })
@@ -171,12 +186,22 @@ pub fn compare(old: &Timeline, new: &Timeline, only: &dyn Fn(&str) -> bool) -> V
     );
     let mut changes: Vec<Change> = Vec::new();
     for key in sorted.added {
-        let offset_ms = ms(new_of[key.as_str()].offset);
-        changes.push(Change::Added { key, offset_ms });
+        let r = new_of[key.as_str()];
+        let (offset_ms, contingent) = (ms(r.offset), r.contingent);
+        changes.push(Change::Added {
+            key,
+            offset_ms,
+            contingent,
+        });
     }
     for key in sorted.removed {
-        let offset_ms = ms(old_of[key.as_str()].offset);
-        changes.push(Change::Removed { key, offset_ms });
+        let r = old_of[key.as_str()];
+        let (offset_ms, contingent) = (ms(r.offset), r.contingent);
+        changes.push(Change::Removed {
+            key,
+            offset_ms,
+            contingent,
+        });
     }
     for key in sorted.changed {
         let (a, b) = (old_of[key.as_str()], new_of[key.as_str()]);
@@ -200,6 +225,7 @@ pub fn compare(old: &Timeline, new: &Timeline, only: &dyn Fn(&str) -> bool) -> V
             old_offset_ms: ms(a.offset),
             new_offset_ms: ms(b.offset),
             fields,
+            contingent: a.contingent && b.contingent,
         });
     }
     changes.sort_by(|a, b| {

@@ -114,13 +114,13 @@ pub fn text_resolved(
     out
 }
 
-/// An expectation's deadline in words: `00:20:00 after evacuation-order is sent`, or
+/// An expectation's deadline in words: `20m after evacuation-order is sent`, or
 /// `by T+01:50:00`.
 pub fn deadline_text(s: &crate::scenario::Scenario, e: &crate::scenario::Expectation) -> String {
     match (e.deadline, e.owner) {
         (crate::scenario::Deadline::Within(d), Some(owner)) => format!(
             "{} after {} is sent",
-            show_offset(d).trim_start_matches("T+"),
+            crate::human::duration_ms(d.as_millis() as i64),
             s.injects[owner].id
         ),
         (crate::scenario::Deadline::By(d) | crate::scenario::Deadline::Within(d), _) => {
@@ -275,11 +275,12 @@ pub fn csv(t: &Timeline) -> String {
             .as_ref()
             .filter(|_| t.is_contingent(occ))
         {
+            // Not a time of the exercise: its delay once the condition holds.
             Some(c) => (
                 format!(
-                    "{} {}",
-                    c.condition.text(),
-                    show_offset(occ.offset).replacen("T+", "+", 1)
+                    "{} after {}",
+                    crate::human::duration_ms(occ.offset.as_millis() as i64),
+                    c.condition.text()
                 ),
                 String::new(),
             ),
@@ -307,6 +308,73 @@ struct Head<'a> {
     t0_fixed: bool,
     speed: f64,
     duration: String,
+    /// The expected actions, each with its deadline.
+    expectations: Vec<ExpectationJson>,
+    /// The contingency injects: the condition each waits on and its delay once it holds.
+    contingencies: Vec<ContingencyJson>,
+}
+
+/// An expected action in the JSON plan.
+#[derive(serde::Serialize)]
+struct ExpectationJson {
+    id: String,
+    action: String,
+    team: Option<String>,
+    /// The inject whose send starts its deadline (`expect:`); none for `expectations:`.
+    inject: Option<String>,
+    /// `20m after evacuation-order is sent`, `by T+01:50:00`.
+    deadline: String,
+    /// `within` (counted from its inject's send) or `by` (an offset from T0).
+    deadline_kind: &'static str,
+    deadline_ms: u64,
+}
+
+/// A contingency inject in the JSON plan.
+#[derive(serde::Serialize)]
+struct ContingencyJson {
+    inject: String,
+    condition: String,
+    /// How long after its condition holds it fires: `10m`.
+    delay: String,
+    delay_ms: u64,
+}
+
+/// The scenario's expected actions and contingencies, for the JSON plan's head.
+fn branches_json(t: &Timeline) -> (Vec<ExpectationJson>, Vec<ContingencyJson>) {
+    let s = &t.scenario;
+    let expectations = s
+        .expectations
+        .iter()
+        .map(|e| {
+            let (kind, d) = match e.deadline {
+                crate::scenario::Deadline::Within(d) => ("within", d),
+                crate::scenario::Deadline::By(d) => ("by", d),
+            };
+            ExpectationJson {
+                id: e.id.clone(),
+                action: e.action.clone(),
+                team: e.team.as_ref().map(|(t, _)| t.clone()),
+                inject: e.owner.and_then(|i| s.injects.get(i)).map(|i| i.id.clone()),
+                deadline: deadline_text(s, e),
+                deadline_kind: kind,
+                deadline_ms: d.as_millis() as u64,
+            }
+        })
+        .collect();
+    let contingencies = s
+        .injects
+        .iter()
+        .filter_map(|i| {
+            let c = i.condition.as_ref()?;
+            Some(ContingencyJson {
+                inject: i.id.clone(),
+                condition: c.condition.text(),
+                delay: crate::human::duration_ms(c.after.as_millis() as i64),
+                delay_ms: c.after.as_millis() as u64,
+            })
+        })
+        .collect();
+    (expectations, contingencies)
 }
 
 /// One occurrence of the JSON plan, with its exact request body (`null` when it cannot
@@ -317,16 +385,25 @@ struct Element<'a> {
     inject: &'a str,
     occurrence: Option<u64>,
     team: Option<&'a str>,
-    offset: String,
-    offset_ms: u64,
+    /// Its offset from T0; `null` for a contingency, whose time is not known before its
+    /// condition holds (see `delay`).
+    offset: Option<String>,
+    offset_ms: Option<u64>,
+    /// A contingency's delay once its condition holds: `10m`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_ms: Option<u64>,
     /// `null` for a contingency: it fires when its condition holds.
     fires_at: Option<String>,
     /// The API path it goes to: `/messages`, `/messages/position`, `/messages/role` or
     /// `/messages/gps`.
     endpoint: &'static str,
-    /// A contingency's condition; its offset counts from when it holds.
+    /// A contingency's condition; its delay counts from when it holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     condition: Option<String>,
+    /// The exact request body; a contingency's without `ts`, which is its instant once
+    /// its condition holds.
     body: Option<serde_json::Map<String, J>>,
 }
 
@@ -343,6 +420,7 @@ pub fn write_json(
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     let s = &t.scenario;
+    let (expectations, contingencies) = branches_json(t);
     let head = Head {
         scenario: &s.file,
         name: &s.name,
@@ -350,6 +428,8 @@ pub fn write_json(
         t0_fixed: t0_known,
         speed: t.speed,
         duration: show_offset(t.duration()),
+        expectations,
+        contingencies,
     };
     let head = serde_json::to_vec_pretty(&head).map_err(std::io::Error::from)?;
     // `{ ...fields\n}`: the fields stay, `occurrences` goes after the last one.
@@ -402,13 +482,21 @@ fn chunk_json(t: &Timeline, range: std::ops::Range<usize>) -> std::io::Result<Ve
     let last = range.end - 1;
     for i in range {
         let occ = &t.occurrences[i];
+        let contingent = t.is_contingent(occ);
+        let ms = occ.offset.as_millis() as u64;
+        let mut body = t.body(occ).ok();
+        if contingent && let Some(b) = body.as_mut() {
+            b.remove("ts");
+        }
         let element = Element {
             key: &occ.key,
             inject: &t.inject(occ).id,
             occurrence: occ.n,
             team: occ.team.as_deref().map(|(label, _)| label.as_str()),
-            offset: show_offset(occ.offset),
-            offset_ms: occ.offset.as_millis() as u64,
+            offset: (!contingent).then(|| show_offset(occ.offset)),
+            offset_ms: (!contingent).then_some(ms),
+            delay: contingent.then(|| crate::human::duration_ms(ms as i64)),
+            delay_ms: contingent.then_some(ms),
             endpoint: t.endpoint(occ).path(),
             fires_at: (!t.is_contingent(occ))
                 .then(|| show_time(t.fire_at(occ), t.scenario.timezone)),
@@ -418,7 +506,7 @@ fn chunk_json(t: &Timeline, range: std::ops::Range<usize>) -> std::io::Result<Ve
                 .as_ref()
                 .filter(|_| t.is_contingent(occ))
                 .map(|c| c.condition.text()),
-            body: t.body(occ).ok(),
+            body,
         };
         one.clear();
         serde_json::to_writer_pretty(&mut one, &element).map_err(std::io::Error::from)?;

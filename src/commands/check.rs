@@ -236,32 +236,65 @@ fn diff_text(args: &DiffArgs, changes: &[crate::diff::Change]) -> String {
         Some(v) => v.to_string(),
     };
     let count = |f: &dyn Fn(&Change) -> bool| changes.iter().filter(|c| f(c)).count();
+    // A contingency's offset is its delay once its condition holds: changed, not moved.
+    let delays = count(
+        &|c| matches!(c, Change::Changed { old_offset_ms, new_offset_ms, contingent: true, .. } if old_offset_ms != new_offset_ms),
+    );
     let mut out = format!(
-        "{} -> {}: {} added, {} removed, {} moved, {} changed\n",
+        "{} -> {}: {} added, {} removed, {} moved, {} changed{}\n",
         display_path(&args.old),
         display_path(&args.new),
         count(&|c| matches!(c, Change::Added { .. })),
         count(&|c| matches!(c, Change::Removed { .. })),
         count(
-            &|c| matches!(c, Change::Changed { old_offset_ms, new_offset_ms, .. } if old_offset_ms != new_offset_ms)
+            &|c| matches!(c, Change::Changed { old_offset_ms, new_offset_ms, contingent: false, .. } if old_offset_ms != new_offset_ms)
         ),
         count(&|c| matches!(c, Change::Changed { fields, .. } if !fields.is_empty())),
+        if delays > 0 {
+            format!(", {delays} with a new delay")
+        } else {
+            String::new()
+        }
     );
+    let delay = |ms: u64| crate::human::duration_ms(ms as i64);
+    let when = |ms: u64, contingent: bool| {
+        if contingent {
+            format!("{} after its condition", delay(ms))
+        } else {
+            at(ms)
+        }
+    };
     for c in changes {
         match c {
-            Change::Added { key, offset_ms } => {
-                let _ = writeln!(out, "+ {key}  {}  added", at(*offset_ms));
+            Change::Added {
+                key,
+                offset_ms,
+                contingent,
+            } => {
+                let _ = writeln!(out, "+ {key}  {}  added", when(*offset_ms, *contingent));
             }
-            Change::Removed { key, offset_ms } => {
-                let _ = writeln!(out, "- {key}  {}  removed", at(*offset_ms));
+            Change::Removed {
+                key,
+                offset_ms,
+                contingent,
+            } => {
+                let _ = writeln!(out, "- {key}  {}  removed", when(*offset_ms, *contingent));
             }
             Change::Changed {
                 key,
                 old_offset_ms,
                 new_offset_ms,
                 fields,
+                contingent,
             } => {
-                if old_offset_ms != new_offset_ms {
+                if old_offset_ms != new_offset_ms && *contingent {
+                    let _ = writeln!(
+                        out,
+                        "~ {key}  delay {} -> {} after its condition",
+                        delay(*old_offset_ms),
+                        delay(*new_offset_ms)
+                    );
+                } else if old_offset_ms != new_offset_ms {
                     let _ = writeln!(
                         out,
                         "~ {key}  {} -> {}  moved",

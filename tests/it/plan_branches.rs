@@ -106,3 +106,72 @@ fn diff_shows_a_changed_condition_and_deadline() {
         run.stdout
     );
 }
+
+/// The plan's JSON tells the truth about branches: a contingency has its condition and
+/// delay, no offset from T0 and no `ts` (both are known once its condition holds);
+/// the expected actions are listed with their deadlines; `diff` says a changed `after:`
+/// is a new delay, not a move.
+#[test]
+fn the_plans_json_tells_the_truth_about_branches() {
+    let file = scenario("harbour-flood.yaml");
+    let run = crate::common::injector(&["plan", file.to_str().unwrap(), "--format", "json"]);
+    run.code(0);
+    let doc = run.json();
+    let chaser = doc["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == "press-chaser")
+        .unwrap();
+    assert!(
+        chaser["offset"].is_null() && chaser["offset_ms"].is_null(),
+        "{chaser}"
+    );
+    assert!(chaser["fires_at"].is_null(), "{chaser}");
+    assert_eq!(chaser["delay"], "10m");
+    assert_eq!(chaser["delay_ms"], 600_000);
+    assert_eq!(chaser["condition"], "sent: press-query");
+    assert!(
+        chaser["body"]["ts"].is_null(),
+        "no ts before it fires: {chaser}"
+    );
+    assert_eq!(
+        doc["contingencies"][0],
+        serde_json::json!({"inject": "press-chaser", "condition": "sent: press-query", "delay": "10m", "delay_ms": 600_000})
+    );
+    let evac = &doc["expectations"][0];
+    assert_eq!(evac["id"], "evacuation-ordered");
+    assert_eq!(evac["deadline"], "20m after evacuation-order is sent");
+    assert_eq!(
+        (&evac["deadline_kind"], &evac["deadline_ms"]),
+        (&serde_json::json!("within"), &serde_json::json!(1_200_000))
+    );
+    assert_eq!(doc["expectations"][1]["deadline"], "by T+01:50:00");
+    // A changed `after:` is a new delay.
+    let dir = crate::common::tempdir();
+    let old = std::fs::read_to_string(&file).unwrap();
+    let new = old.replacen("    after: 10m\n", "    after: 15m\n", 1);
+    assert_ne!(old, new);
+    crate::common::write(dir.path(), "old.yaml", &old);
+    crate::common::write(dir.path(), "new.yaml", &new);
+    let diff = crate::common::injector_in(dir.path(), &["diff", "old.yaml", "new.yaml"]);
+    diff.code(1);
+    assert!(
+        diff.stdout
+            .contains("0 moved, 0 changed, 1 with a new delay")
+            && diff
+                .stdout
+                .contains("~ press-chaser  delay 10m -> 15m after its condition"),
+        "{}",
+        diff.stdout
+    );
+    let json = crate::common::injector_in(
+        dir.path(),
+        &["diff", "old.yaml", "new.yaml", "--format", "json"],
+    );
+    assert!(
+        json.stdout.contains("\"contingent\": true"),
+        "{}",
+        json.stdout
+    );
+}
