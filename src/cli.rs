@@ -65,6 +65,8 @@ pub enum PlanFormat {
     Text,
     Json,
     Csv,
+    /// One self-contained page: the timeline as a picture, for the review meeting.
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +190,9 @@ pub struct PlanArgs {
     /// `all-met` or `all-missed`. Unnamed expectations expire at their deadlines.
     #[arg(long, value_name = "JUDGMENTS")]
     pub assume: Option<String>,
+    /// With `--format html`: lanes of the timeline, one per channel or per recipient.
+    #[arg(long, value_enum, default_value_t = Lanes::Channel)]
+    pub lanes: Lanes,
     #[command(flatten)]
     pub output: Output,
 }

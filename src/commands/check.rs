@@ -120,6 +120,7 @@ pub fn plan(args: PlanArgs) -> Result<Exit, Error> {
             PlanFormat::Json => {
                 super::write_output_with(output, |out| plan::write_json(&resolved, t0_known, out))?
             }
+            PlanFormat::Html => super::write_output(output, &plan_page(&resolved, args.lanes))?,
         }
         return Ok(Exit::Ok);
     }
@@ -129,8 +130,15 @@ pub fn plan(args: PlanArgs) -> Result<Exit, Error> {
         PlanFormat::Json => {
             super::write_output_with(output, |out| plan::write_json(&timeline, t0_known, out))?
         }
+        PlanFormat::Html => super::write_output(output, &plan_page(&timeline, args.lanes))?,
     }
     Ok(Exit::Ok)
+}
+
+/// The plan as a page: drawn by the report's renderer.
+fn plan_page(timeline: &crate::timeline::Timeline, lanes: crate::cli::Lanes) -> String {
+    let (report, layout) = report::Report::from_plan(timeline);
+    report.plan_html(lanes == crate::cli::Lanes::Team, &layout)
 }
 
 pub fn report(args: ReportArgs) -> Result<Exit, Error> {

@@ -101,6 +101,18 @@ impl Clock {
         }
     }
 
+    /// The clocks of a plan: T0, its zone and speed; nothing held or shifted yet.
+    pub fn planned(t0: DateTime<FixedOffset>, tz: Option<Tz>, speed: f64) -> Clock {
+        Clock {
+            t0: Some(t0.to_utc()),
+            tz,
+            offset: *t0.offset(),
+            speed,
+            moves: Vec::new(),
+            holds: Vec::new(),
+        }
+    }
+
     /// The zone's name: `Europe/London`, else T0's offset (`+01:00`).
     pub fn zone(&self) -> String {
         self.tz

@@ -209,6 +209,7 @@ fn row(
         http_status: slot.http_status,
         message_id: slot.message_id.as_deref().map(String::from),
         error: slot.error.as_deref().map(String::from),
+        body: None,
     }
 }
 

@@ -342,3 +342,83 @@ th{background:#fafafa}.status{font-weight:600}.foot{color:#757575;font-size:11px
 @media print{body{margin:0;font-size:10px;max-width:none}.file,.small{font-size:9px}table{font-size:8.5px}th,td{padding:1px 3px}\
 svg.timeline{border:none;width:100%}tr,.objective,.legend .key,svg.timeline{break-inside:avoid}thead{display:table-header-group}\
 h2,h3{break-after:avoid}td{overflow-wrap:anywhere}}";
+
+impl Report {
+    /// The plan as one self-contained page (no script, no network) for the review
+    /// meeting: the timeline with every occurrence labelled at its instant (its subject
+    /// on hover, a click goes to its exact body), the contingencies as alternatives,
+    /// the deadlines; a zoom; the occurrences with their bodies, the expected actions,
+    /// the contingencies. It prints on A3, landscape.
+    pub fn plan_html(&self, lanes_by_team: bool, layout: &super::PlanLayout) -> String {
+        let mut out = String::new();
+        let title = format!(
+            "Plan: {}",
+            self.name.as_deref().unwrap_or(self.scenario.as_str())
+        );
+        let _ = writeln!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}{PLAN_CSS}</style></head><body>",
+            esc(&title)
+        );
+        let _ = writeln!(out, "<h1>{}</h1>", esc(&title));
+        let speed = self
+            .speed
+            .filter(|s| *s != 1.0)
+            .map_or(String::new(), |s| format!(" · at {s}× speed"));
+        let _ = writeln!(
+            out,
+            "<p class=\"file\">{}{speed} · {} occurrences, {} contingencies, {} expected actions</p>",
+            esc(&self.subtitle()),
+            self.rows.len(),
+            self.contingencies.len(),
+            self.expectations.len()
+        );
+        out.push_str("<p class=\"legend\"><span class=\"key\" data-mark=\"planned\"><i style=\"background:#1565c0\"></i>an occurrence at its instant (its key; hover for its subject, click for its body)</span> ");
+        out.push_str("<span class=\"key\" data-mark=\"alternative\"><svg width=\"30\" height=\"10\"><rect x=\"1\" y=\"2\" width=\"28\" height=\"6\" fill=\"#e1bee7\" stroke=\"#6a1b9a\" stroke-dasharray=\"3 2\"/></svg>a contingency: when it may fire, if its condition holds</span> ");
+        out.push_str("<span class=\"key\" data-mark=\"deadline\"><svg width=\"10\" height=\"12\"><line x1=\"5\" y1=\"0\" x2=\"5\" y2=\"12\" stroke=\"#c62828\" stroke-dasharray=\"3 2\"/></svg>an expected action's deadline</span></p>\n");
+        out.push_str("<div class=\"zoom\">Zoom: <input type=\"radio\" name=\"zoom\" id=\"zoom1\" checked><label for=\"zoom1\">1×</label> <input type=\"radio\" name=\"zoom\" id=\"zoom2\"><label for=\"zoom2\">2×</label> <input type=\"radio\" name=\"zoom\" id=\"zoom4\"><label for=\"zoom4\">4×</label>\n<div class=\"scroller\">");
+        out.push_str(&self.svg_with(lanes_by_team, &layout.0));
+        out.push_str("</div></div>\n<h2>Occurrences</h2>\n<table class=\"rows\"><thead><tr>");
+        for h in [
+            "T+", "At", "Key", "Channel", "Persona", "To", "Subject", "Body",
+        ] {
+            let _ = write!(out, "<th>{h}</th>");
+        }
+        out.push_str("</tr></thead><tbody>\n");
+        for r in &self.rows {
+            let when = r.offset.clone().unwrap_or_else(|| r.how.clone());
+            let _ = writeln!(
+                out,
+                "<tr class=\"row\" id=\"occ-{}\" data-key=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><details><summary>body</summary><pre>{}</pre></details></td></tr>",
+                esc(&r.key),
+                esc(&r.key),
+                esc(&when),
+                esc(r.planned_local.as_deref().unwrap_or("")),
+                esc(&r.key),
+                esc(&r.channel),
+                esc(&r.persona),
+                esc(&r.to),
+                esc(&r.subject),
+                esc(r
+                    .body
+                    .as_deref()
+                    .unwrap_or("(it cannot be built: see validate)"))
+            );
+        }
+        out.push_str("</tbody></table>\n");
+        self.html_expectations(&mut out);
+        self.html_contingencies(&mut out);
+        out.push_str("<p class=\"foot\">Made by injector from the scenario (a plan: nothing sent).</p></body></html>\n");
+        out
+    }
+}
+
+/// The plan page's own rules: a zoom by radio buttons (no script), a scrolling
+/// timeline, labels, and an A3 landscape print.
+const PLAN_CSS: &str = ".zoom input{margin-left:8px}.scroller{overflow-x:auto;border:1px solid #e0e0e0}\
+.scroller svg.timeline{max-width:none;width:100%;border:none;margin:0}\
+#zoom2:checked~.scroller svg.timeline{width:200%}#zoom4:checked~.scroller svg.timeline{width:400%}\
+.label{font:10px ui-monospace,'DejaVu Sans Mono',monospace;fill:#212121;paint-order:stroke;stroke:#fff;stroke-width:3px}a .label:hover{fill:#1565c0;text-decoration:underline}\
+pre{white-space:pre-wrap;margin:2px 0;font-size:10px}\
+@page{size:A3 landscape;margin:10mm}\
+@media print{.zoom input,.zoom label{display:none}.scroller{overflow:visible;border:none}.scroller svg.timeline{width:100%!important}details pre{display:block}}";

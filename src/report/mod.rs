@@ -19,12 +19,15 @@
 
 mod clock;
 mod from_journal;
+mod from_plan;
 mod html;
 mod judged;
 mod objectives;
 mod story;
 mod svg;
 mod text;
+
+pub use from_plan::PlanLayout;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -86,6 +89,9 @@ pub struct Row {
     pub http_status: Option<u16>,
     pub message_id: Option<String>,
     pub error: Option<String>,
+    /// Its exact request body, pretty (the plan's page shows it).
+    #[serde(skip)]
+    pub body: Option<String>,
 }
 
 /// Something the run did, with its time.

@@ -9,11 +9,75 @@ use super::{Expected, Note, Report, Row, colour, esc};
 use crate::adaptive::Verdict;
 use crate::journal::parse_time;
 
+/// A contingency drawn as an alternative: the window in which its condition may hold
+/// (plus its delay), and what it waits on.
+#[derive(Clone, Debug)]
+pub(super) struct Alternative {
+    pub key: String,
+    pub label: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// How a timeline is drawn: the report's (one mark per occurrence), or the plan's (each
+/// mark labelled with its key on a row of its own where labels would overlap, linked to
+/// its row of the page, and the contingencies as alternatives).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Layout {
+    pub labels: bool,
+    pub alternatives: Vec<Alternative>,
+}
+
+/// A label's width on the drawing: 10 px monospace, 6.1 px a character, and a margin.
+fn label_width(text: &str) -> f64 {
+    text.chars().count() as f64 * 6.1 + 8.0
+}
+
+/// Where a label of a mark at `x` goes: from `x` rightwards, or leftwards to end at `x`
+/// when it would run off the drawing's right edge; its extent.
+fn label_span(x: f64, text: &str) -> (f64, f64) {
+    let w = label_width(text);
+    if x + w > 998.0 {
+        (x - w, x)
+    } else {
+        (x, x + w)
+    }
+}
+
+/// Rows for labels of the given extents (in order of where they start), so that no two
+/// on a row overlap: each goes on the first row where it fits.
+fn label_rows(items: &[(f64, f64)]) -> Vec<usize> {
+    let mut rows: Vec<Vec<(f64, f64)>> = Vec::new();
+    items
+        .iter()
+        .map(|(from, to)| {
+            let fits = |row: &Vec<(f64, f64)>| row.iter().all(|(a, b)| *to <= *a || *from >= *b);
+            let row = rows.iter().position(fits).unwrap_or(rows.len());
+            if row == rows.len() {
+                rows.push(Vec::new());
+            }
+            rows[row].push((*from, *to));
+            row
+        })
+        .collect()
+}
+
+/// In a labelled lane: where its marks are, below its top; where its first row of
+/// labels is, below its marks; how far apart rows are.
+const MARKS: f64 = 10.0;
+const ROW0: f64 = 24.0;
+const ROW_H: f64 = 13.0;
+
 impl Report {
-    /// The timeline: a lane per channel (or per recipient, `by_team`), a lane for the
-    /// expected actions and one for the notes when there are any, ticks of time, and a
-    /// mark per occurrence from its planned instant to its sent one.
+    /// The report's timeline: a lane per channel (or per recipient, `by_team`), a lane
+    /// for the expected actions and one for the notes when there are any, ticks of
+    /// time, and a mark per occurrence from its planned instant to its sent one.
     pub(super) fn svg(&self, by_team: bool) -> String {
+        self.svg_with(by_team, &Layout::default())
+    }
+
+    /// The timeline as `layout` says.
+    pub(super) fn svg_with(&self, by_team: bool, layout: &Layout) -> String {
         // One never due (not triggered) has no instant to draw.
         let points: Vec<Span> = self
             .rows
@@ -44,6 +108,12 @@ impl Report {
             .flat_map(|(a, b)| [*a, *b])
             .chain(marks.iter().flat_map(|(_, (d, j))| [*d, *j]))
             .chain(note_times.iter().map(|(_, t)| *t))
+            .chain(
+                layout
+                    .alternatives
+                    .iter()
+                    .flat_map(|a| [Some(a.from), Some(a.to)]),
+            )
             .flatten()
             .collect();
         let (Some(start), Some(end)) = (times.iter().min().copied(), times.iter().max().copied())
@@ -51,24 +121,65 @@ impl Report {
             return "<p>No timed occurrences.</p>\n".into();
         };
         let span = ((end - start).num_milliseconds().max(1)) as f64;
-        let mut lanes: Vec<String> = Vec::new();
-        for (r, _) in self
+        let drawn: Vec<(&Row, &Span)> = self
             .rows
             .iter()
             .zip(&points)
             .filter(|(_, (p, a))| p.is_some() || a.is_some())
-        {
+            .collect();
+        let mut lanes: Vec<String> = Vec::new();
+        for (r, _) in &drawn {
             let l = lane_of(r, by_team);
             if !lanes.contains(&l) {
                 lanes.push(l);
             }
         }
-        let (lane_h, top) = (LANE_H, TOP);
-        let expected_lane = !marks.is_empty();
-        let notes_lane = !note_times.is_empty();
-        let height = top
-            + (lanes.len() + usize::from(expected_lane) + usize::from(notes_lane)) as f64 * lane_h
-            + 10.0;
+        let x_of = |t: DateTime<Utc>| LEFT + (t - start).num_milliseconds() as f64 / span * WIDTH;
+        // Each mark's label row within its lane, and each lane's height.
+        let mut rows_of: Vec<usize> = vec![0; drawn.len()];
+        let mut heights: Vec<f64> = vec![LANE_H; lanes.len()];
+        if layout.labels {
+            for (lane, name) in lanes.iter().enumerate() {
+                let mut mine: Vec<(usize, f64, f64)> = drawn
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (r, _))| lane_of(r, by_team) == *name)
+                    .filter_map(|(i, (r, (p, a)))| {
+                        let (from, to) = label_span(x_of((*a).or(*p)?) - 2.0, &r.key);
+                        Some((i, from, to))
+                    })
+                    .collect();
+                mine.sort_by(|a, b| a.1.total_cmp(&b.1));
+                let rows = label_rows(&mine.iter().map(|(_, a, b)| (*a, *b)).collect::<Vec<_>>());
+                for ((i, _, _), row) in mine.iter().zip(&rows) {
+                    rows_of[*i] = *row;
+                }
+                let n = rows.iter().max().map_or(1, |m| m + 1);
+                heights[lane] = (ROW0 + n as f64 * ROW_H - 4.0).max(LANE_H);
+            }
+        }
+        let mut tops: Vec<f64> = Vec::with_capacity(lanes.len());
+        let mut y = TOP;
+        for h in &heights {
+            tops.push(y);
+            y += h;
+        }
+        let expected_y = (!marks.is_empty()).then(|| {
+            let at = y;
+            y += LANE_H;
+            at
+        });
+        let notes_y = (!note_times.is_empty()).then(|| {
+            let at = y;
+            y += LANE_H;
+            at
+        });
+        let alternatives_y = (!layout.alternatives.is_empty()).then(|| {
+            let at = y;
+            y += MARKS + layout.alternatives.len() as f64 * 2.0 * ROW_H + 6.0;
+            at
+        });
+        let height = y + 10.0;
         let scale = Scale {
             start,
             span,
@@ -78,39 +189,37 @@ impl Report {
             "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1000 {height}\" width=\"1000\" height=\"{height}\" role=\"img\" aria-label=\"timeline\">\n"
         );
         for (i, name) in lanes.iter().enumerate() {
-            let y = top + i as f64 * lane_h;
             let _ = writeln!(
                 out,
-                "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"1000\" height=\"{lane_h}\" fill=\"{}\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">{}</text></g>",
+                "<g class=\"lane\"><rect x=\"0\" y=\"{}\" width=\"1000\" height=\"{}\" fill=\"{}\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">{}</text></g>",
+                tops[i],
+                heights[i],
                 if i % 2 == 0 { "#f5f5f5" } else { "#ffffff" },
-                y + 19.0,
+                tops[i] + 19.0,
                 esc(name)
             );
         }
-        if expected_lane {
-            svg_expected(&mut out, &scale, lanes.len(), &marks);
+        if let Some(y) = expected_y {
+            svg_expected(&mut out, &scale, y, &marks);
         }
-        if notes_lane {
-            svg_notes(
-                &mut out,
-                &scale,
-                lanes.len() + usize::from(expected_lane),
-                &note_times,
-            );
+        if let Some(y) = notes_y {
+            svg_notes(&mut out, &scale, y, &note_times);
+        }
+        if let Some(y) = alternatives_y {
+            svg_alternatives(&mut out, &scale, y, &layout.alternatives);
         }
         svg_ticks(&mut out, &scale, &self.clock);
-        for (r, span) in self
-            .rows
-            .iter()
-            .zip(&points)
-            .filter(|(_, (p, a))| p.is_some() || a.is_some())
-        {
+        // Labels after every mark and leader line: on top of them, each with a halo.
+        let mut labels = String::new();
+        for (i, (r, span)) in drawn.iter().enumerate() {
             let lane = lanes
                 .iter()
                 .position(|l| *l == lane_of(r, by_team))
                 .unwrap_or(0);
-            svg_mark(&mut out, &scale, lane, r, span);
+            let label = layout.labels.then_some(rows_of[i]);
+            svg_mark(&mut out, &scale, tops[lane], r, span, (label, &mut labels));
         }
+        out.push_str(&labels);
         out.push_str("</svg>\n");
         out
     }
@@ -158,12 +267,11 @@ fn lane_of(r: &Row, by_team: bool) -> String {
     }
 }
 
-/// The expected actions' lane, the `index`th: each deadline a dashed line, each
+/// The expected actions' lane, at `y`: each deadline a dashed line, each
 /// judgment a triangle in its outcome's colour.
-fn svg_expected(out: &mut String, scale: &Scale, index: usize, marks: &[(&Expected, Span)]) {
-    let (lane_h, top) = (LANE_H, TOP);
+fn svg_expected(out: &mut String, scale: &Scale, y: f64, marks: &[(&Expected, Span)]) {
+    let lane_h = LANE_H;
     let x = |t: DateTime<Utc>| scale.x(t);
-    let y = top + index as f64 * lane_h;
     let _ = writeln!(
         out,
         "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"1000\" height=\"{lane_h}\" fill=\"#fff8e1\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">expected actions</text></g>",
@@ -205,15 +313,14 @@ fn svg_expected(out: &mut String, scale: &Scale, index: usize, marks: &[(&Expect
     }
 }
 
-/// The notes' lane, the `index`th: a square at each note's instant.
+/// The notes' lane, at `y`: a square at each note's instant.
 fn svg_notes(
     out: &mut String,
     scale: &Scale,
-    index: usize,
+    y: f64,
     note_times: &[(&Note, Option<DateTime<Utc>>)],
 ) {
-    let (lane_h, top) = (LANE_H, TOP);
-    let y = top + index as f64 * lane_h;
+    let lane_h = LANE_H;
     let _ = writeln!(
         out,
         "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"1000\" height=\"{lane_h}\" fill=\"#e3f2fd\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">notes</text></g>",
@@ -260,10 +367,20 @@ fn svg_ticks(out: &mut String, scale: &Scale, clock: &super::clock::Clock) {
 /// An occurrence's mark in lane `lane`: a line from its planned instant to its sent
 /// one, or a circle at the one it has, in its status's colour, with its details as a
 /// tooltip.
-fn svg_mark(out: &mut String, scale: &Scale, lane: usize, r: &Row, (planned, actual): &Span) {
-    let (lane_h, top) = (LANE_H, TOP);
+fn svg_mark(
+    out: &mut String,
+    scale: &Scale,
+    lane_top: f64,
+    r: &Row,
+    (planned, actual): &Span,
+    (label, labels): (Option<usize>, &mut String),
+) {
     let x = |t: DateTime<Utc>| scale.x(t);
-    let y = top + lane as f64 * lane_h + lane_h / 2.0;
+    let y = if label.is_some() {
+        lane_top + MARKS
+    } else {
+        lane_top + LANE_H / 2.0
+    };
     let c = colour(r.shade());
     let tip = format!(
         "{} — {}\n{}\nplanned {} ({})\nwent {}\nlateness {}\n{}{}",
@@ -307,5 +424,82 @@ fn svg_mark(out: &mut String, scale: &Scale, lane: usize, r: &Row, (planned, act
         }
         (None, None) => {}
     }
+    // The plan's: its key on its row below the marks, joined to its mark by a line; a
+    // link to its row of the page (the exact body).
+    if let (Some(row), Some(at)) = (label, (*actual).or(*planned)) {
+        let (from, _) = label_span(x(at) - 2.0, &r.key);
+        let ly = y + ROW0 - MARKS + row as f64 * ROW_H;
+        let anchor = if from < x(at) - 2.0 {
+            " style=\"text-anchor:end\""
+        } else {
+            ""
+        };
+        let lx = if anchor.is_empty() { from } else { x(at) + 2.0 };
+        let _ = write!(
+            out,
+            "<line x1=\"{:.1}\" y1=\"{}\" x2=\"{:.1}\" y2=\"{}\" stroke=\"#bdbdbd\"/>",
+            x(at),
+            y + 4.0,
+            x(at),
+            ly - 9.0
+        );
+        let _ = writeln!(
+            labels,
+            "<a href=\"#occ-{}\"><text class=\"label\" data-key=\"{}\" x=\"{lx:.1}\" y=\"{ly}\"{anchor}>{}</text></a>",
+            esc(&r.key),
+            esc(&r.key),
+            esc(&r.key)
+        );
+    }
     out.push_str("</g>\n");
+}
+
+/// The contingencies' lane, at `y`: each a dashed bar over the window in which it may
+/// fire, on a row of its own, with what it waits on.
+fn svg_alternatives(out: &mut String, scale: &Scale, y: f64, alternatives: &[Alternative]) {
+    let height = MARKS + alternatives.len() as f64 * 2.0 * ROW_H + 6.0;
+    let _ = writeln!(
+        out,
+        "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"1000\" height=\"{height}\" fill=\"#f3e5f5\"/><text x=\"6\" y=\"{}\" class=\"lane-name\">contingencies</text></g>",
+        y + 19.0
+    );
+    for (i, a) in alternatives.iter().enumerate() {
+        // Its bar, and its words on the row below, kept inside the time axis.
+        let bar_y = y + MARKS - 3.0 + i as f64 * 2.0 * ROW_H;
+        let (x1, x2) = (scale.x(a.from), scale.x(a.to).max(scale.x(a.from) + 3.0));
+        let lx = x1.min(998.0 - label_width(&a.label)).max(LEFT);
+        let _ = writeln!(
+            out,
+            "<g class=\"alternative\" data-key=\"{}\"><title>{}</title><rect x=\"{x1:.1}\" y=\"{bar_y}\" width=\"{:.1}\" height=\"6\" fill=\"#e1bee7\" stroke=\"#6a1b9a\" stroke-dasharray=\"3 2\"/><a href=\"#occ-{}\"><text class=\"label\" x=\"{lx:.1}\" y=\"{}\">{}</text></a></g>",
+            esc(&a.key),
+            esc(&a.label),
+            x2 - x1,
+            esc(&a.key),
+            bar_y + 16.0,
+            esc(&a.label)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_take_the_first_row_where_they_fit() {
+        // b starts inside a: a row below; c fits after a on the first row.
+        assert_eq!(
+            label_rows(&[(0.0, 50.0), (10.0, 60.0), (55.0, 70.0)]),
+            [0, 1, 0]
+        );
+        // Near the right edge a label ends at its mark.
+        assert_eq!(
+            label_span(990.0, "abc"),
+            (990.0 - label_width("abc"), 990.0)
+        );
+        assert_eq!(
+            label_span(100.0, "abc"),
+            (100.0, 100.0 + label_width("abc"))
+        );
+    }
 }

@@ -140,7 +140,7 @@ impl Driver {
 
     /// Click the element; again when the page re-rendered it between finding and
     /// clicking (it refreshes every second: a stale element).
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         for _ in 0..20 {
             let id = self
                 .find(css)

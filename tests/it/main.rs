@@ -16,6 +16,7 @@ mod hostile_run;
 mod house;
 mod plan;
 mod plan_branches;
+mod plan_picture;
 mod push;
 mod report;
 mod run;
