@@ -146,7 +146,7 @@ fn resolved(t: &Timeline) -> Vec<(&str, Resolved)> {
                     serde_json::json!({
                         "id": e.id,
                         "action": e.action,
-                        "within": crate::plan::show_offset(within).trim_start_matches("T+"),
+                        "within": crate::human::duration_ms(within.as_millis() as i64),
                         "team": e.team.as_ref().map(|(t, _)| t),
                     }),
                 );

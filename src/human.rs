@@ -77,6 +77,10 @@ const DURATION_UNITS: &[&str] = &[
 /// The unit of `text` (a duration such as `5m`, `1h 30m`) that an exercise's times do not
 /// take, with the way to say it (`5m is 5 minutes`); `None` when every unit is one.
 pub fn unit_slip(text: &str) -> Option<String> {
+    // A word (`soon`) is not a duration at all: that is said elsewhere.
+    if !text.trim().starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
     let unit = text
         .split(|c: char| !c.is_ascii_alphabetic())
         .find(|u| !u.is_empty() && !DURATION_UNITS.contains(u))?;

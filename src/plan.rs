@@ -211,7 +211,10 @@ fn text_of(t: &Timeline, t0_known: bool, resolved: bool) -> String {
             [
                 r.key,
                 when,
-                show_offset(o.offset).replacen("T+", "+", 1),
+                match o.offset.as_millis() {
+                    0 => "at once".to_string(),
+                    ms => crate::human::duration_ms(ms as i64),
+                },
                 r.channel,
                 r.recipient,
                 clip(&r.subject, 50),
@@ -312,6 +315,17 @@ struct Head<'a> {
     expectations: Vec<ExpectationJson>,
     /// The contingency injects: the condition each waits on and its delay once it holds.
     contingencies: Vec<ContingencyJson>,
+    /// The objectives, with their capability.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    objectives: Vec<ObjectiveJson>,
+}
+
+/// An objective in the JSON plan.
+#[derive(serde::Serialize)]
+struct ObjectiveJson {
+    id: String,
+    text: String,
+    capability: Option<String>,
 }
 
 /// An expected action in the JSON plan.
@@ -327,6 +341,8 @@ struct ExpectationJson {
     /// `within` (counted from its inject's send) or `by` (an offset from T0).
     deadline_kind: &'static str,
     deadline_ms: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    objectives: Vec<String>,
 }
 
 /// A contingency inject in the JSON plan.
@@ -358,6 +374,7 @@ fn branches_json(t: &Timeline) -> (Vec<ExpectationJson>, Vec<ContingencyJson>) {
                 deadline: deadline_text(s, e),
                 deadline_kind: kind,
                 deadline_ms: d.as_millis() as u64,
+                objectives: e.objectives.iter().map(|r| r.name.clone()).collect(),
             }
         })
         .collect();
@@ -402,6 +419,12 @@ struct Element<'a> {
     /// A contingency's condition; its delay counts from when it holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     condition: Option<String>,
+    /// The objectives its inject exercises.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    objectives: Vec<&'a str>,
+    /// The controller who watches it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<&'a str>,
     /// The exact request body; a contingency's without `ts`, which is its instant once
     /// its condition holds.
     body: Option<serde_json::Map<String, J>>,
@@ -430,6 +453,15 @@ pub fn write_json(
         duration: show_offset(t.duration()),
         expectations,
         contingencies,
+        objectives: s
+            .objectives
+            .iter()
+            .map(|o| ObjectiveJson {
+                id: o.id.clone(),
+                text: o.text.clone(),
+                capability: o.capability.clone(),
+            })
+            .collect(),
     };
     let head = serde_json::to_vec_pretty(&head).map_err(std::io::Error::from)?;
     // `{ ...fields\n}`: the fields stay, `occurrences` goes after the last one.
@@ -438,6 +470,13 @@ pub fn write_json(
         return out.write_all(b",\n  \"occurrences\": []\n}\n");
     }
     out.write_all(b",\n  \"occurrences\": [\n")?;
+    // Those due at an offset in timeline order, then the contingencies (their time is
+    // known once their condition holds).
+    let order: Vec<usize> = (0..t.occurrences.len())
+        .filter(|i| !t.is_contingent(&t.occurrences[*i]))
+        .chain((0..t.occurrences.len()).filter(|i| t.is_contingent(&t.occurrences[*i])))
+        .collect();
+    let order = &order;
     let chunks = t.occurrences.len().div_ceil(CHUNK);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -452,7 +491,7 @@ pub fn write_json(
                 scope.spawn(move || {
                     for c in (w..chunks).step_by(threads) {
                         let done =
-                            chunk_json(t, c * CHUNK..((c + 1) * CHUNK).min(t.occurrences.len()));
+                            chunk_json(t, &order[c * CHUNK..((c + 1) * CHUNK).min(order.len())]);
                         // The writer stopped (a failed write): nothing more to do.
                         if tx.send(done).is_err() {
                             break;
@@ -476,11 +515,10 @@ pub fn write_json(
 
 /// The occurrences in `range`, each pretty-printed at the depth of the plan's
 /// `occurrences` list, separated by `,\n` (no separator after the last).
-fn chunk_json(t: &Timeline, range: std::ops::Range<usize>) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(range.len() * 512);
+fn chunk_json(t: &Timeline, indices: &[usize]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(indices.len() * 512);
     let mut one = Vec::with_capacity(1024);
-    let last = range.end - 1;
-    for i in range {
+    for (n, &i) in indices.iter().enumerate() {
         let occ = &t.occurrences[i];
         let contingent = t.is_contingent(occ);
         let ms = occ.offset.as_millis() as u64;
@@ -506,6 +544,13 @@ fn chunk_json(t: &Timeline, range: std::ops::Range<usize>) -> std::io::Result<Ve
                 .as_ref()
                 .filter(|_| t.is_contingent(occ))
                 .map(|c| c.condition.text()),
+            objectives: t
+                .inject(occ)
+                .objectives
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect(),
+            owner: t.inject(occ).owner.as_deref(),
             body,
         };
         one.clear();
@@ -519,7 +564,7 @@ fn chunk_json(t: &Timeline, range: std::ops::Range<usize>) -> std::io::Result<Ve
                 out.extend_from_slice(b"    ");
             }
         }
-        if i != last {
+        if n + 1 != indices.len() {
             out.extend_from_slice(b",\n");
         }
     }

@@ -311,6 +311,25 @@ fn diff_text(args: &DiffArgs, changes: &[crate::diff::Change]) -> String {
                     );
                 }
                 for f in fields {
+                    // An object (an expected action): each of its parts that changed.
+                    if let (
+                        Some(serde_json::Value::Object(a)),
+                        Some(serde_json::Value::Object(b)),
+                    ) = (&f.old, &f.new)
+                    {
+                        let parts: std::collections::BTreeSet<&String> =
+                            a.keys().chain(b.keys()).collect();
+                        for p in parts.into_iter().filter(|p| a.get(*p) != b.get(*p)) {
+                            let _ = writeln!(
+                                out,
+                                "~ {key}  {}.{p}: {} -> {}",
+                                f.field,
+                                value(&a.get(p).cloned()),
+                                value(&b.get(p).cloned())
+                            );
+                        }
+                        continue;
+                    }
                     let _ = writeln!(
                         out,
                         "~ {key}  {}: {} -> {}",

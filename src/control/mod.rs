@@ -317,12 +317,18 @@ async fn act(
     };
     if !you.role.may(&action) {
         let needed = Role::needed(&action);
+        // The director may do everything: said when it is not the one role needed.
+        let or_director = if needed == Role::Director {
+            ""
+        } else {
+            " (or the director's)"
+        };
         return (
             StatusCode::FORBIDDEN,
             axum::Json(json!({
                 "ok": false,
                 "error": format!(
-                    "{} ({}) may not `{}`: it needs the {} role",
+                    "{} ({}) may not `{}`: it needs the {} role{or_director}",
                     you.name,
                     you.role.name(),
                     action.name(),

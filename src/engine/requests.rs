@@ -54,7 +54,17 @@ impl<D: Dispatch> Engine<D> {
             let late_by = (now - item.fire_at).to_std().unwrap_or(Duration::ZERO);
             let inject_id = &self.timeline.inject(occ).id;
             let skip = if clock.skips(&occ.key, inject_id) {
-                Some("skipped by the controller".to_string())
+                // Who skipped it, by name when the journal knows it.
+                let by = clock
+                    .skipped_by
+                    .iter()
+                    .rev()
+                    .find(|s| s.key == occ.key || s.key == *inject_id)
+                    .and_then(|s| s.by.clone());
+                Some(format!(
+                    "skipped by {}",
+                    by.as_deref().unwrap_or("the controller")
+                ))
             } else if self.config.max_speed {
                 None
             } else if late_by > self.config.late_max {

@@ -196,10 +196,16 @@ impl Clock {
     }
 }
 
-/// A lateness in people's units, with its sign: `+0.4 s`, `+3m 12s`, `-1m 48s`.
+/// A lateness in people's units, with its sign: under a second in milliseconds (the
+/// floor is a fraction of one: `+4.1 ms`), above as people write durations (`+11.7 s`,
+/// `+3m 12s`, `-1m 48s`).
 pub(super) fn lateness_text(ms: f64) -> String {
     let sign = if ms < 0.0 { "-" } else { "+" };
-    format!("{sign}{}", crate::human::duration_ms(ms.round() as i64))
+    if ms.abs() < 1000.0 {
+        format!("{sign}{:.1} ms", ms.abs())
+    } else {
+        format!("{sign}{}", crate::human::duration_ms(ms.round() as i64))
+    }
 }
 
 #[cfg(test)]
@@ -242,6 +248,7 @@ mod tests {
             Some("T+00:15:00")
         );
         assert_eq!(lateness_text(11_730.629), "+11.7 s");
+        assert_eq!(lateness_text(4.071), "+4.1 ms");
         assert_eq!(lateness_text(-108_000.0), "-1m 48s");
     }
 }

@@ -58,6 +58,7 @@ fn action_of(record: &Record, clock: &Clock, ended_by_hand: bool) -> Option<Acti
                 local,
                 t_plus,
                 what: what.into(),
+                key: None,
                 by: None,
                 detail: format!(
                     "{mode}, T0 {}, {} occurrences (run id {})",
@@ -81,6 +82,7 @@ fn action_of(record: &Record, clock: &Clock, ended_by_hand: bool) -> Option<Acti
                 local,
                 t_plus,
                 what: "stop".into(),
+                key: None,
                 by: None,
                 detail: match reason.as_str() {
                     "completed" => "the run stopped: everything was done".into(),
@@ -122,6 +124,7 @@ fn action_of(record: &Record, clock: &Clock, ended_by_hand: bool) -> Option<Acti
                 local,
                 t_plus,
                 what: action.name().into(),
+                key: action.key().map(String::from),
                 by: by.clone(),
                 detail,
             })

@@ -103,6 +103,8 @@ pub struct Action {
     /// Its scenario time.
     pub t_plus: Option<String>,
     pub what: String,
+    /// The occurrence key, inject, expected action or objective it names.
+    pub key: Option<String>,
     pub by: Option<String>,
     pub detail: String,
 }
@@ -110,9 +112,14 @@ pub struct Action {
 /// A stop of the process and the resume after it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Restart {
-    /// The last line the stopped process journaled.
+    /// The last line the stopped process journaled, in the scenario's zone.
     pub stopped_at: String,
     pub resumed_at: String,
+    /// The same instants as the journal writes them (UTC).
+    #[serde(serialize_with = "instant")]
+    pub stopped_utc: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "instant")]
+    pub resumed_utc: Option<DateTime<Utc>>,
     pub downtime: String,
     pub downtime_ms: i64,
     /// The occurrences due while it was down (late because of it).
@@ -281,7 +288,8 @@ pub struct ObjectiveReport {
 /// A row of the improvement plan.
 #[derive(Clone, Debug, Serialize)]
 pub struct Improvement {
-    pub objective: String,
+    /// Its objective; none for an area noted without one.
+    pub objective: Option<String>,
     pub capability: Option<String>,
     /// The area for improvement, as the `improvement` note says it.
     pub area: String,

@@ -115,7 +115,7 @@ pub(super) fn improvement_plan(objectives: &[ObjectiveReport], notes: &[Note]) -
             .collect();
         for n in &areas {
             out.push(Improvement {
-                objective: o.id.clone(),
+                objective: Some(o.id.clone()),
                 capability: o.capability.clone(),
                 area: n.text.clone(),
                 by: n.by.clone(),
@@ -124,7 +124,7 @@ pub(super) fn improvement_plan(objectives: &[ObjectiveReport], notes: &[Note]) -
         }
         if areas.is_empty() && o.ratings.iter().any(|r| matches!(r.rating, "M" | "U")) {
             out.push(Improvement {
-                objective: o.id.clone(),
+                objective: Some(o.id.clone()),
                 capability: o.capability.clone(),
                 area: "(rated M or U; no area for improvement noted)".into(),
                 by: None,
@@ -138,7 +138,7 @@ pub(super) fn improvement_plan(objectives: &[ObjectiveReport], notes: &[Note]) -
         .filter(|n| n.tag == Some("improvement") && n.objectives.is_empty())
     {
         out.push(Improvement {
-            objective: "(none named)".into(),
+            objective: None,
             capability: None,
             area: n.text.clone(),
             by: n.by.clone(),

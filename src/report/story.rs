@@ -77,6 +77,8 @@ pub(super) fn restart_rows(
         .map(|(stopped, resumed)| Restart {
             stopped_at: clock.local(*stopped),
             resumed_at: clock.local(*resumed),
+            stopped_utc: Some(*stopped),
+            resumed_utc: Some(*resumed),
             downtime: human::duration(*resumed - *stopped),
             downtime_ms: (*resumed - *stopped).num_milliseconds(),
             late: rows
@@ -129,7 +131,15 @@ pub(super) fn how(row: &mut Row, cx: &Context<'_>) {
         row.by.clone_from(&fire.by);
         // How early, in scenario time: its planned T+ less the clock's when it went.
         let early = match (cx.planned_ms, went.and_then(|w| cx.clock.scenario_ms(w))) {
-            (Some(p), Some(w)) if p > w => format!(", {} early", human::duration_ms(p - w)),
+            (Some(p), Some(w)) if p > w => format!(
+                ", {} early{}",
+                human::duration_ms(p - w),
+                if cx.clock.speed == 1.0 {
+                    ""
+                } else {
+                    " (exercise time)"
+                }
+            ),
             _ => String::new(),
         };
         parts.push(format!(

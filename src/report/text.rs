@@ -112,7 +112,11 @@ pub(super) fn restart_cells(r: &super::Restart) -> [String; 4] {
         r.stopped_at.clone(),
         r.resumed_at.clone(),
         r.downtime.clone(),
-        r.late.join(", "),
+        if r.late.is_empty() {
+            "none".into()
+        } else {
+            r.late.join(", ")
+        },
     ]
 }
 
@@ -140,7 +144,7 @@ pub(super) fn contingency_cells(c: &super::Contingency) -> [String; 5] {
 /// An improvement plan row's cells.
 pub(super) fn improvement_cells(i: &super::Improvement) -> [String; 5] {
     [
-        i.objective.clone(),
+        i.objective.clone().unwrap_or_else(|| "(none named)".into()),
         i.capability.clone().unwrap_or_default(),
         i.area.clone(),
         i.by.clone().unwrap_or_default(),
@@ -427,7 +431,8 @@ impl Report {
             row[4] = x.id.clone();
             row[9] = x.outcome.word().into();
             row[10] = how.join("; ");
-            row[11] = expected_cells(x)[4].clone();
+            // Who, by name (or where the judgment came from: `deadline`, `assumed`).
+            row[11] = x.by.clone().or(x.source.clone()).unwrap_or_default();
             row[12] = x.objectives.join(" ");
             row[13] = x.note.clone().unwrap_or_default();
             let _ = w.write_record(row);
@@ -451,7 +456,7 @@ impl Report {
                 .rating
                 .and_then(|r| crate::action::Rating::parse(r).ok())
                 .map_or(String::new(), |r| r.words().to_string());
-            row[11] = format!("{} ({})", n.by.as_deref().unwrap_or("-"), n.source);
+            row[11] = n.by.clone().unwrap_or_else(|| n.source.clone());
             row[12] = n.objectives.join(" ");
             row[13] = n.text.clone();
             let _ = w.write_record(row);
@@ -461,20 +466,21 @@ impl Report {
         for i in &self.improvement_plan {
             let mut row: [String; 18] = Default::default();
             row[0] = "improvement".into();
-            row[4] = i.objective.clone();
+            row[4] = i.objective.clone().unwrap_or_default();
             row[9] = i.rating.clone();
             row[10] = i
                 .capability
                 .as_ref()
                 .map_or(String::new(), |c| format!("capability: {c}"));
             row[11] = i.by.clone().unwrap_or_default();
-            row[12] = i.objective.clone();
+            row[12] = i.objective.clone().unwrap_or_default();
             row[13] = i.area.clone();
             let _ = w.write_record(row);
         }
         for a in &self.actions {
             let mut row: [String; 18] = Default::default();
             row[0] = "action".into();
+            row[4] = a.key.clone().unwrap_or_default();
             row[1] = a.t_plus.clone().unwrap_or_default();
             row[2] = self.full(Some(&a.at));
             row[9] = a.what.clone();

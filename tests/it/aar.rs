@@ -241,7 +241,8 @@ fn facts_of_the_day(doc: &Value) {
     assert_eq!(statement["by"], "Cory");
     let how = statement["how"].as_str().unwrap();
     assert!(
-        how.starts_with("fired by hand by Cory (command), ") && how.ends_with(" early"),
+        how.starts_with("fired by hand by Cory (command), ")
+            && how.ends_with(" early (exercise time)"),
         "{how}"
     );
     assert!(statement["sent_t_plus"].as_str().unwrap() < "T+00:15:00");
@@ -410,7 +411,8 @@ fn a_hand_fired_inject_says_it_was_fired_by_hand_by_whom_and_how_early() {
         .unwrap();
     assert!(line.starts_with("T+00:40:00 "), "planned T+ kept: {line}");
     assert!(
-        line.contains("fired by hand by Cory (command), ") && line.ends_with(" early"),
+        line.contains("fired by hand by Cory (command), ")
+            && line.ends_with(" early (exercise time)"),
         "{line}"
     );
     let html = day_report("html");
@@ -534,7 +536,7 @@ fn the_csv_has_a_kind_a_subject_judgments_and_notes_in_their_own_columns() {
     assert_eq!(&warning[col("persona")], "met_office (3-49796)");
     let judged = of("judgment", "evacuation-ordered");
     assert_eq!(&judged[col("status")], "met");
-    assert_eq!(&judged[col("by")], "Cory (command)");
+    assert_eq!(&judged[col("by")], "Cory");
     assert_eq!(&judged[col("text")], "ordered by radio");
     let note = rows
         .iter()
@@ -571,8 +573,13 @@ fn lateness_and_shifts_are_in_peoples_units() {
                 out.split(|c: char| c.is_whitespace() || c == ',' || c == '"')
                     .skip(1),
             )
-            .any(|(n, unit)| unit == "ms" && n.parse::<f64>().is_ok());
-        assert!(!raw_ms, "{format}: no raw milliseconds");
+            .any(|(n, unit)| {
+                unit == "ms"
+                    && n.trim_start_matches(['+', '-'])
+                        .parse::<f64>()
+                        .is_ok_and(|v| v >= 1000.0)
+            });
+        assert!(!raw_ms, "{format}: no milliseconds past a second");
         assert!(!out.contains("000.000 s"), "{format}");
     }
     let text = day_report("text");
@@ -701,7 +708,10 @@ fn a_judgment_ahead_of_its_inject_and_an_improvement_of_no_objective() {
     let x = &doc["expectations"][0];
     assert_eq!(x["response"], "judged before call went");
     assert!(x["response_ms"].is_null());
-    assert_eq!(doc["improvement_plan"][0]["objective"], "(none named)");
+    assert!(
+        doc["improvement_plan"][0]["objective"].is_null(),
+        "none named"
+    );
     assert_eq!(
         doc["improvement_plan"][0]["area"],
         "Nobody owned the press line"

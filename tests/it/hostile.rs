@@ -294,7 +294,7 @@ fn a_mapping_of_many_keys_validates_like_a_list() {
 fn out_of_range_durations_and_speeds_are_refused_where_they_enter() {
     let dir = tempdir();
     let head = "name: H\ndefaults:\n  type: team\n  team_id: 3437866\n  persona: \"3-49786\"\n  channel: microblog\ninjects:\n";
-    for (field, value) in [("at", "300000y"), ("at", "367d"), ("ts_offset", "-400d")] {
+    for (field, value) in [("at", "300000d"), ("at", "367d"), ("ts_offset", "-400d")] {
         let extra = if field == "at" {
             String::new()
         } else {

@@ -96,12 +96,8 @@ fn diff_shows_a_changed_condition_and_deadline() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("\"within\":\"00:20:00\""),
-        "{}",
         run.stdout
-    );
-    assert!(
-        run.stdout.contains("\"within\":\"00:25:00\""),
+            .contains("~ evacuation-order  expect.within: \"20m\" -> \"25m\""),
         "{}",
         run.stdout
     );
@@ -147,6 +143,23 @@ fn the_plans_json_tells_the_truth_about_branches() {
         (&serde_json::json!("within"), &serde_json::json!(1_200_000))
     );
     assert_eq!(doc["expectations"][1]["deadline"], "by T+01:50:00");
+    // Those due at an offset first, in order; the contingencies after them.
+    let occ = doc["occurrences"].as_array().unwrap();
+    let first_contingent = occ.iter().position(|o| o["condition"].is_string()).unwrap();
+    assert_eq!(first_contingent, occ.len() - 4, "the 4 contingencies last");
+    assert!(
+        occ[..first_contingent]
+            .windows(2)
+            .all(|w| w[0]["offset_ms"].as_u64() <= w[1]["offset_ms"].as_u64())
+    );
+    // Objectives and who watches each inject.
+    let order = occ.iter().find(|o| o["key"] == "evacuation-order").unwrap();
+    assert_eq!(
+        (&order["objectives"], &order["owner"]),
+        (&serde_json::json!(["O2"]), &serde_json::json!("cory"))
+    );
+    assert_eq!(doc["objectives"].as_array().unwrap().len(), 3);
+    assert_eq!(evac["objectives"], serde_json::json!(["O1", "O2"]));
     // A changed `after:` is a new delay.
     let dir = crate::common::tempdir();
     let old = std::fs::read_to_string(&file).unwrap();
