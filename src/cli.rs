@@ -135,6 +135,10 @@ pub struct ImportArgs {
 pub enum ExportFormat {
     /// Conducttr's Master Events List columns, as CSV.
     MelCsv,
+    /// The same as a workbook (XLSX): the injects, the expected actions and
+    /// contingencies, and the scenario's header, a sheet each; times as Excel times and
+    /// drop-down lists for From, Team and Method. Give `-o FILE`.
+    MelXlsx,
 }
 
 #[derive(Debug, Args)]

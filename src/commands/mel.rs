@@ -94,10 +94,20 @@ pub fn export(args: ExportArgs) -> Result<Exit, Error> {
     else {
         return Ok(Exit::Invalid);
     };
-    let text = match args.format {
-        ExportFormat::MelCsv => mel::export(&timeline),
-    };
-
-    super::write_output(args.output.output.as_deref(), &text)?;
+    let output = args.output.output.as_deref();
+    match args.format {
+        ExportFormat::MelCsv => super::write_output(output, &mel::export(&timeline))?,
+        ExportFormat::MelXlsx => {
+            // A workbook is bytes for a file, not text for a terminal.
+            if output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                return Err(Error::usage(
+                    "a workbook is not shown in a terminal: write it to a file",
+                    Some("add -o events.xlsx"),
+                ));
+            }
+            let bytes = mel::export_xlsx(&timeline).map_err(|e| Error::usage(e, None))?;
+            super::write_output_with(output, |out| out.write_all(&bytes))?;
+        }
+    }
     Ok(Exit::Ok)
 }

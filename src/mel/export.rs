@@ -8,6 +8,16 @@ use crate::timeline::Timeline;
 pub fn export(t: &Timeline) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(COLUMNS);
+    for row in records(t) {
+        let _ = w.write_record(row);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The MEL's rows under [`COLUMNS`]: one per occurrence in firing order, then one per
+/// expected action of no inject.
+pub fn records(t: &Timeline) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
     let mut expected = std::collections::HashSet::new();
     for occ in &t.occurrences {
         let inject = t.inject(occ);
@@ -81,7 +91,7 @@ pub fn export(t: &Timeline) -> String {
         } else {
             (wire("channel"), wire("body"))
         };
-        let _ = w.write_record([
+        rows.push(vec![
             occ.key.clone(),
             crate::plan::show_offset(occ.offset)
                 .trim_start_matches("T+")
@@ -125,9 +135,9 @@ pub fn export(t: &Timeline) -> String {
                 row[i] = value;
             }
         }
-        let _ = w.write_record(row);
+        rows.push(row);
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    rows
 }
 
 /// The objectives an inject exercises, as the Objective column holds them: `O1, O2`.

@@ -22,9 +22,11 @@
 
 mod export;
 mod import;
+mod xlsx;
 
 pub use export::export;
 pub use import::import;
+pub use xlsx::export_xlsx;
 
 /// MEL columns, as Conducttr names them, plus our ID.
 pub const COLUMNS: &[&str] = &[
@@ -99,6 +101,10 @@ pub fn csv_rows(text: &str) -> Result<Rows, String> {
     Ok(rows)
 }
 
+/// Below this many days an Excel time is an elapsed time (a scenario spans at most a
+/// year), above it a date.
+const ELAPSED_DAYS: f64 = 367.0;
+
 /// Read the first sheet of an XLSX workbook into rows of cells.
 pub fn xlsx_rows(bytes: &[u8]) -> Result<Rows, String> {
     use calamine::Reader;
@@ -125,6 +131,12 @@ pub fn xlsx_rows(bytes: &[u8]) -> Result<Rows, String> {
                     }
                     calamine::Data::Float(f) => f.to_string(),
                     calamine::Data::Bool(b) => b.to_string(),
+                    // An elapsed time (`[hh]:mm:ss`, as `export --format mel-xlsx`
+                    // writes it) may pass a day: 26:15:00 is 1.09 days, kept whole. A
+                    // date (years of days) gives its time of day.
+                    calamine::Data::DateTime(d) if (0.0..ELAPSED_DAYS).contains(&d.as_f64()) => {
+                        clock(((d.as_f64() * 86_400.0).round()) as u64)
+                    }
                     calamine::Data::DateTime(d) => {
                         clock(((d.as_f64().fract() * 86_400.0).round()) as u64)
                     }

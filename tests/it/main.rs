@@ -14,6 +14,7 @@ mod first_hour;
 mod hostile;
 mod hostile_run;
 mod house;
+mod mel;
 mod plan;
 mod plan_branches;
 mod plan_picture;

@@ -1,0 +1,185 @@
+//! The MEL spreadsheet both ways: objectives and owners through its columns, and the
+//! workbook export read back and imported.
+
+use crate::common::{injector_in, scenario, tempdir, write};
+
+/// A MEL carries objectives, their capability and who watches each inject, both ways.
+#[test]
+fn objectives_and_owners_go_through_the_mel() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::copy(scenario("harbour-flood.yaml"), d.join("hf.yaml")).unwrap();
+    injector_in(
+        d,
+        &["export", "hf.yaml", "--format", "mel-csv", "-o", "mel.csv"],
+    )
+    .code(0);
+    let mel = std::fs::read_to_string(d.join("mel.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(mel.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let order = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[col("ID")] == "evacuation-order")
+        .unwrap();
+    assert_eq!(&order[col("Objective")], "O2");
+    assert_eq!(&order[col("Core Capability")], "Operational Coordination");
+    assert_eq!(&order[col("Responsible Controller")], "cory");
+    let import = injector_in(d, &["import", "mel.csv", "-o", "back.yaml"]);
+    import.code(0);
+    assert!(
+        import
+            .stderr
+            .contains("3 objectives named in the Objective column: declared under `objectives:`"),
+        "{}",
+        import.stderr
+    );
+    let yaml = std::fs::read_to_string(d.join("back.yaml")).unwrap();
+    assert!(
+        yaml.contains("    objectives: [\"O2\"]\n    owner: \"cory\"\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("  - { id: \"O2\", text: \"O2\", capability: \"Operational Coordination\" }"),
+        "{yaml}"
+    );
+    injector_in(d, &["validate", "back.yaml"]).code(0);
+}
+
+/// `export --format mel-xlsx`: a real workbook (read back with calamine): the injects
+/// with their times as Excel elapsed times (26:15:00 stays past a day), the expected
+/// actions and contingencies, the scenario's header; it imports to the same plan as the
+/// CSV does; it is not written to a terminal.
+#[test]
+fn the_mel_as_a_workbook() {
+    use calamine::Reader;
+    let dir = tempdir();
+    let d = dir.path();
+    let yaml = std::fs::read_to_string(scenario("harbour-flood.yaml"))
+        .unwrap()
+        .replacen(
+            "  - id: met-warning\n    at: 0s\n",
+            "  - id: met-warning\n    at: 26h15m\n",
+            1,
+        );
+    write(d, "hf.yaml", &yaml);
+    injector_in(
+        d,
+        &["export", "hf.yaml", "--format", "mel-xlsx", "-o", "hf.xlsx"],
+    )
+    .code(0);
+    let mut book = calamine::open_workbook::<calamine::Xlsx<_>, _>(d.join("hf.xlsx")).unwrap();
+    assert_eq!(
+        book.sheet_names(),
+        ["Injects", "Expectations", "Scenario", "Lists"]
+    );
+    let injects = book.worksheet_range("Injects").unwrap();
+    let header: Vec<String> = injects
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(header[..3], ["ID", "Time", "From"]);
+    let late = injects
+        .rows()
+        .find(|r| r[0] == "met-warning")
+        .unwrap();
+    let days = match &late[1] {
+        calamine::Data::DateTime(t) => t.as_f64(),
+        other => panic!("an Excel time, not {other:?}"),
+    };
+    assert!(
+        (days - (26.0 * 3600.0 + 15.0 * 60.0) / 86_400.0).abs() < 1e-9,
+        "{days}"
+    );
+    let branches = book.worksheet_range("Expectations").unwrap();
+    let cells: Vec<String> = branches
+        .rows()
+        .flat_map(|r| r.iter().map(|c| c.to_string()))
+        .collect();
+    assert!(
+        cells.contains(&"20m after evacuation-order is sent".to_string()),
+        "{cells:?}"
+    );
+    assert!(
+        cells.contains(&"missed: evacuation-ordered".to_string()),
+        "{cells:?}"
+    );
+    let header = book.worksheet_range("Scenario").unwrap();
+    let cells: Vec<String> = header
+        .rows()
+        .flat_map(|r| r.iter().map(|c| c.to_string()))
+        .collect();
+    assert!(cells.contains(&"Operation Harbour Flood".to_string()));
+    assert!(
+        cells
+            .iter()
+            .any(|c| c.ends_with("[Operational Coordination]")),
+        "{cells:?}"
+    );
+    // Imported back, the same plan as from the CSV; the late one past a day.
+    injector_in(
+        d,
+        &["export", "hf.yaml", "--format", "mel-csv", "-o", "hf.csv"],
+    )
+    .code(0);
+    injector_in(d, &["import", "hf.xlsx", "-o", "from-xlsx.yaml"]).code(0);
+    injector_in(d, &["import", "hf.csv", "-o", "from-csv.yaml"]).code(0);
+    let plan = |f: &str| {
+        let mut doc = injector_in(
+            d,
+            &[
+                "plan",
+                f,
+                "--start-at",
+                "2026-03-28T09:00:00Z",
+                "--format",
+                "json",
+            ],
+        )
+        .json();
+        doc["scenario"] = serde_json::Value::Null;
+        doc
+    };
+    let from_xlsx = plan("from-xlsx.yaml");
+    assert_eq!(from_xlsx, plan("from-csv.yaml"));
+    let warning = from_xlsx["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == "met-warning")
+        .unwrap();
+    assert_eq!(warning["offset"], "T+26:15:00");
+}
+
+/// A workbook is bytes for a file: asked for on a terminal, it is refused with the way
+/// to write it (a real terminal, by `script`).
+#[test]
+fn a_workbook_is_not_written_to_a_terminal() {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        panic!("this test needs util-linux's script (Debian: bsdutils)");
+    }
+    let dir = tempdir();
+    let file = scenario("quickstart.yaml");
+    let command = format!(
+        "{} export {} --format mel-xlsx",
+        crate::common::bin().display(),
+        file.display()
+    );
+    let out = std::process::Command::new("/usr/bin/script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("a workbook is not shown in a terminal")
+            && text.contains("add -o events.xlsx"),
+        "{text}"
+    );
+}
