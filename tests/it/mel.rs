@@ -83,10 +83,7 @@ fn the_mel_as_a_workbook() {
         .map(|c| c.to_string())
         .collect();
     assert_eq!(header[..3], ["ID", "Time", "From"]);
-    let late = injects
-        .rows()
-        .find(|r| r[0] == "met-warning")
-        .unwrap();
+    let late = injects.rows().find(|r| r[0] == "met-warning").unwrap();
     let days = match &late[1] {
         calamine::Data::DateTime(t) => t.as_f64(),
         other => panic!("an Excel time, not {other:?}"),
