@@ -507,13 +507,49 @@ fn status_table(state: &Value) -> String {
             local(&r["stopped_at"])
         ));
     }
-    let rows: Vec<[String; 8]> = state["occurrences"]
+    out.push_str(&occurrence_table(state, &local));
+    out.push_str(&branch_lines(state, &local));
+    out
+}
+
+/// The occurrences as a table, in the order they went or will go; those waiting on a
+/// condition last.
+fn occurrence_table(state: &Value, local: &dyn Fn(&Value) -> String) -> String {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    // A contingency still armed has no time yet: its condition decides it.
+    let armed: Vec<&str> = state["contingencies"]
         .as_array()
-        .map(|a| a.as_slice())
+        .map(Vec::as_slice)
         .unwrap_or_default()
         .iter()
+        .filter(|c| c["state"] == "armed")
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    let waits = |o: &Value| {
+        o["status"] == "not triggered"
+            || (o["status"] == "pending"
+                && o["key"]
+                    .as_str()
+                    .is_some_and(|k| armed.iter().any(|id| crate::action::of_inject(k, id))))
+    };
+    // In the order they went or will go; those waiting on a condition last.
+    let mut occurrences: Vec<&Value> = state["occurrences"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let when = |o: &Value| {
+        o["sent_at"]
+            .as_str()
+            .or(o["effective_at"].as_str())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    occurrences.sort_by_key(|o| (waits(o), when(o)));
+    let rows: Vec<[String; 8]> = occurrences
+        .into_iter()
         .map(|o| {
-            let time = if o["sent_at"].is_string() {
+            let time = if waits(o) {
+                "when its condition holds".to_string()
+            } else if o["sent_at"].is_string() {
                 local(&o["sent_at"])
             } else {
                 local(&o["effective_at"])
@@ -530,12 +566,18 @@ fn status_table(state: &Value) -> String {
             ]
         })
         .collect();
-    out.push_str(&crate::table::text_table(
+    crate::table::text_table(
         [
             "T+", "time", "key", "channel", "persona", "subject", "to", "status",
         ],
         &rows,
-    ));
+    )
+}
+
+/// The expected actions and contingencies, a line each.
+fn branch_lines(state: &Value, local: &dyn Fn(&Value) -> String) -> String {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let mut out = String::new();
     for e in state["expectations"]
         .as_array()
         .map(Vec::as_slice)
@@ -557,8 +599,25 @@ fn status_table(state: &Value) -> String {
         .map(Vec::as_slice)
         .unwrap_or_default()
     {
+        // A triggered one still to go: when it goes.
+        let goes = state["occurrences"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .find(|o| {
+                o["status"] == "pending"
+                    && o["key"]
+                        .as_str()
+                        .zip(c["id"].as_str())
+                        .is_some_and(|(k, id)| crate::action::of_inject(k, id))
+            })
+            .filter(|_| c["state"] == "triggered")
+            .map_or(String::new(), |o| {
+                format!(", goes at {}", local(&o["effective_at"]))
+            });
         out.push_str(&format!(
-            "contingency {} when {}: {}\n",
+            "contingency {} when {}: {}{goes}\n",
             s(&c["id"]),
             s(&c["condition"]),
             s(&c["state"])

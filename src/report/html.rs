@@ -187,7 +187,9 @@ impl Report {
         out.push_str("<span class=\"key\" data-mark=\"span\"><svg width=\"34\" height=\"10\"><line x1=\"4\" y1=\"5\" x2=\"30\" y2=\"5\" stroke=\"#212121\" stroke-width=\"2\"/><circle cx=\"4\" cy=\"5\" r=\"3.5\" fill=\"#fff\" stroke=\"#212121\"/><circle cx=\"30\" cy=\"5\" r=\"3.5\" fill=\"#212121\"/></svg>planned (hollow) to when it went (filled)</span> ");
         out.push_str("<span class=\"key\" data-mark=\"deadline\"><svg width=\"10\" height=\"12\"><line x1=\"5\" y1=\"0\" x2=\"5\" y2=\"12\" stroke=\"#c62828\" stroke-dasharray=\"3 2\"/></svg>an expected action's deadline</span> ");
         out.push_str("<span class=\"key\" data-mark=\"judgment\"><svg width=\"12\" height=\"12\"><path d=\"M6 1 l5 10 h-10 z\" fill=\"#2e7d32\"/></svg>a judgment (green met, red missed, brown void)</span> ");
-        out.push_str("<span class=\"key\" data-mark=\"note\"><i class=\"sq\" style=\"background:#1565c0\"></i>a note or a rating</span>");
+        out.push_str("<span class=\"key\" data-mark=\"note\"><i class=\"sq\" style=\"background:#1565c0\"></i>a note or a rating</span> ");
+        out.push_str("<span class=\"key\" data-mark=\"hold\"><i class=\"sq\" style=\"background:#ffe0b2\"></i>held</span> ");
+        out.push_str("<span class=\"key\" data-mark=\"down\"><i class=\"sq\" style=\"background:#ef9a9a\"></i>down (before a restart)</span>");
         out.push_str("</p>\n");
     }
 

@@ -208,6 +208,7 @@ impl Report {
         if let Some(y) = alternatives_y {
             svg_alternatives(&mut out, &scale, y, &layout.alternatives);
         }
+        self.svg_bands(&mut out, &scale, y);
         svg_ticks(&mut out, &scale, &self.clock);
         // Labels after every mark and leader line: on top of them, each with a halo.
         let mut labels = String::new();
@@ -222,6 +223,45 @@ impl Report {
         out.push_str(&labels);
         out.push_str("</svg>\n");
         out
+    }
+}
+
+impl Report {
+    /// The holds and the downtimes of restarts: bands across every lane (to `bottom`),
+    /// each with what it was.
+    fn svg_bands(&self, out: &mut String, scale: &Scale, bottom: f64) {
+        let holds = self.clock.holds.iter().filter_map(|(from, until)| {
+            let until = (*until)?;
+            Some((
+                "hold",
+                *from,
+                until,
+                format!("held {}", crate::human::duration(until - *from)),
+            ))
+        });
+        let downs = self.restarts.iter().filter_map(|r| {
+            Some((
+                "down",
+                r.stopped_utc?,
+                r.resumed_utc?,
+                format!("down {} (a restart)", r.downtime),
+            ))
+        });
+        for (class, from, until, words) in holds.chain(downs) {
+            let (x1, x2) = (scale.x(from), scale.x(until));
+            let fill = if class == "hold" {
+                "#ffe0b2"
+            } else {
+                "#ef9a9a"
+            };
+            let _ = writeln!(
+                out,
+                "<g class=\"band {class}\"><title>{}</title><rect x=\"{x1:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\" fill-opacity=\"0.6\"/></g>",
+                esc(&words),
+                (x2 - x1).max(1.5),
+                bottom - TOP
+            );
+        }
     }
 }
 

@@ -117,8 +117,33 @@ async fn an_exercise_day_reported_as_a_director_hands_it_over() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     act(d, &url, dana, &["resume"]).await;
     act(d, &url, cory, &["skip", "resident-question"]).await;
-    // The decision the evacuation order asks for, judged met by Cory.
+    // The decision the evacuation order asks for, judged met by Cory; before it, the
+    // status lists the rows in the order they went or go (the statement fired by hand
+    // first).
     until_sent(d, "evacuation-order").await;
+    let status = ctl(d, &url, dana, &["status"]).await;
+    let times: Vec<&str> = status
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("T+0") || l.starts_with("T+1") || l.starts_with("T+2"))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    let unordered: Vec<&[&str]> = times.windows(2).filter(|w| w[0] > w[1]).collect();
+    assert!(
+        times.len() > 50 && unordered.is_empty(),
+        "{unordered:?}: {}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .lines()
+            .nth(2)
+            .unwrap()
+            .contains(" mayor-statement "),
+        "{}",
+        status.stdout
+    );
     act(
         d,
         &url,
@@ -438,6 +463,12 @@ fn a_not_triggered_contingency_has_no_send_time_and_no_unexplained_bar() {
         !html.contains("<g class=\"mark\" data-key=\"flood-worsens\""),
         "no mark"
     );
+    // The hold and the downtime are drawn, as bands the legend names.
+    assert!(
+        html.contains("<g class=\"band hold\"><title>held 1.5 s</title>"),
+        "a hold band"
+    );
+    assert!(html.contains("<g class=\"band down\"><title>down 2.1 s (a restart)</title>"));
     // Every mark the timeline draws is in its legend.
     for mark in [
         "span",
@@ -446,6 +477,8 @@ fn a_not_triggered_contingency_has_no_send_time_and_no_unexplained_bar() {
         "note",
         "not triggered",
         "skipped",
+        "hold",
+        "down",
     ] {
         assert!(html.contains(&format!("data-mark=\"{mark}\"")), "{mark}");
     }
