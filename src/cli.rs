@@ -127,6 +127,10 @@ pub struct ImportArgs {
     /// The scenario's name (default: the file's stem).
     #[arg(long)]
     pub name: Option<String>,
+    /// Replace the file `-o` names if it exists (by default an import never overwrites
+    /// a scenario: the aliases `sync` filled in, the edits made since, would be lost).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub output: Output,
 }

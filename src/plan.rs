@@ -265,13 +265,30 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
+/// The plan as CSV for a spreadsheet: a row per occurrence with its message text and
+/// the expected action it carries (id, action, deadline).
 pub fn csv(t: &Timeline) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record([
-        "key", "offset", "fires_at", "channel", "persona", "to", "subject",
+        "key",
+        "offset",
+        "fires_at",
+        "channel",
+        "persona",
+        "to",
+        "subject",
+        "message",
+        "expect",
+        "expected_action",
+        "deadline",
     ]);
     for occ in &t.occurrences {
         let r = row(t, occ);
+        let message = t
+            .body(occ)
+            .map(|b| crate::message::field_text(&b, "body"))
+            .unwrap_or_default();
+        let expect = t.inject(occ).expect.map(|e| &t.scenario.expectations[e]);
         let (offset, fire_at) = match t
             .inject(occ)
             .condition
@@ -280,11 +297,14 @@ pub fn csv(t: &Timeline) -> String {
         {
             // Not a time of the exercise: its delay once the condition holds.
             Some(c) => (
-                format!(
-                    "{} after {}",
-                    crate::human::duration_ms(occ.offset.as_millis() as i64),
-                    c.condition.text()
-                ),
+                match occ.offset.as_millis() {
+                    0 => format!("when {}", c.condition.text()),
+                    ms => format!(
+                        "{} after {}",
+                        crate::human::duration_ms(ms as i64),
+                        c.condition.text()
+                    ),
+                },
                 String::new(),
             ),
             None => (r.offset, r.fire_at),
@@ -297,6 +317,10 @@ pub fn csv(t: &Timeline) -> String {
             r.persona,
             r.recipient,
             r.subject,
+            message,
+            expect.map_or(String::new(), |e| e.id.clone()),
+            expect.map_or(String::new(), |e| e.action.clone()),
+            expect.map_or(String::new(), |e| deadline_text(&t.scenario, e)),
         ]);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()

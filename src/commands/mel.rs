@@ -9,6 +9,19 @@ use crate::error::{Error, Exit};
 use crate::{mel, validate};
 
 pub fn import(args: ImportArgs) -> Result<Exit, Error> {
+    // Checked before anything is read: an existing scenario is not replaced by a slip.
+    if let Some(out) = args.output.output.as_deref()
+        && out.exists()
+        && !args.force
+    {
+        return Err(Error::usage(
+            format!(
+                "{} exists: an import does not replace it (its aliases and edits would be lost)",
+                out.display()
+            ),
+            Some("write to another file with -o, or pass --force to replace it"),
+        ));
+    }
     let bytes = super::read_file(
         &args.file,
         crate::yaml::MAX_FILE_BYTES as u64,

@@ -4,9 +4,10 @@
 use super::{ARTICLE_CHANNELS, COLUMNS, channel_of};
 use crate::timeline::Timeline;
 
-/// The timeline as MEL CSV: one row per occurrence, in firing order.
+/// The timeline as MEL CSV: one row per occurrence, in firing order; with a UTF-8
+/// byte-order mark, so that Excel shows é and emoji as they are (`import` skips it).
 pub fn export(t: &Timeline) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv::Writer::from_writer("\u{feff}".as_bytes().to_vec());
     let _ = w.write_record(COLUMNS);
     for row in records(t) {
         let _ = w.write_record(row);

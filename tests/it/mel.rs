@@ -180,3 +180,48 @@ fn a_workbook_is_not_written_to_a_terminal() {
         "{text}"
     );
 }
+
+/// An import never replaces a scenario by a slip: `-o` naming an existing file is
+/// refused (before anything is read) unless `--force`. The CSV export starts with a
+/// byte-order mark (Excel shows é as é) and imports as before.
+#[test]
+fn an_import_does_not_overwrite_a_scenario_by_a_slip() {
+    let dir = tempdir();
+    let d = dir.path();
+    injector_in(
+        d,
+        &[
+            "export",
+            scenario("quickstart.yaml").to_str().unwrap(),
+            "-o",
+            "mel.csv",
+        ],
+    )
+    .code(0);
+    let mel = std::fs::read(d.join("mel.csv")).unwrap();
+    assert!(
+        mel.starts_with("\u{feff}ID,Time,".as_bytes()),
+        "a BOM, then the header"
+    );
+    write(d, "s.yaml", "name: mine, synced\n");
+    let refused = injector_in(d, &["import", "mel.csv", "-o", "s.yaml"]);
+    refused.code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("s.yaml exists: an import does not replace it")
+            && refused.stderr.contains("pass --force to replace it"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("s.yaml")).unwrap(),
+        "name: mine, synced\n"
+    );
+    injector_in(d, &["import", "mel.csv", "-o", "s.yaml", "--force"]).code(0);
+    assert!(
+        std::fs::read_to_string(d.join("s.yaml"))
+            .unwrap()
+            .contains("injects:")
+    );
+}

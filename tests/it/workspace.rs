@@ -445,8 +445,11 @@ fn every_inject_kind_survives_export_then_import() {
             ],
         );
         assert_eq!(export.code, 0, "{src}: {}", export.stderr);
-        let import =
-            crate::common::injector_in(dir.path(), &["import", "mel.csv", "-o", "back.yaml"]);
+        // One file after another into the same scenario, replaced on purpose.
+        let import = crate::common::injector_in(
+            dir.path(),
+            &["import", "mel.csv", "-o", "back.yaml", "--force"],
+        );
         assert_eq!(import.code, 0, "{src}: {}", import.stderr);
         let (before, after) = (timeline(src), timeline("back.yaml"));
         assert_eq!(before.len(), after.len(), "{src}");
