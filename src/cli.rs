@@ -127,6 +127,17 @@ pub struct ImportArgs {
     /// The scenario's name (default: the file's stem).
     #[arg(long)]
     pub name: Option<String>,
+    /// Read these header cells as these MEL columns: `"Inject=Message,Event #=ID"`
+    /// (HSEEP's names are known without it).
+    #[arg(long, value_name = "HEADER=COLUMN,...")]
+    pub map: Option<String>,
+    /// The workbook's sheet to read (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+    /// The row that holds the header (default: the first that is not blank), for a
+    /// sheet with a title or a banner above it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_row: Option<u64>,
     /// Replace the file `-o` names if it exists (by default an import never overwrites
     /// a scenario: the aliases `sync` filled in, the edits made since, would be lost).
     #[arg(long)]

@@ -32,10 +32,30 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    let rows = match ext.as_str() {
-        "xlsx" | "xlsm" => mel::xlsx_rows(&bytes),
+    let map = args
+        .map
+        .as_deref()
+        .map(mel::parse_map)
+        .transpose()
+        .map_err(|e| {
+            Error::usage(
+                format!("--map: {e}"),
+                Some("e.g. --map \"Inject=Message,Event #=ID\""),
+            )
+        })?
+        .unwrap_or_default();
+    if args.sheet.is_some() && !matches!(ext.as_str(), "xlsx" | "xlsm") {
+        return Err(Error::usage(
+            "--sheet picks a workbook's sheet: this is not a workbook",
+            Some("give an .xlsx file, or leave --sheet out"),
+        ));
+    }
+    // Where the rows come from, for messages: the file, and the sheet of a workbook.
+    let (rows, from) = match ext.as_str() {
+        "xlsx" | "xlsm" => mel::xlsx_rows(&bytes, args.sheet.as_deref())
+            .map(|(rows, sheet)| (rows, format!("{} (sheet `{sheet}`)", args.file.display()))),
         "csv" | "txt" => match String::from_utf8(bytes) {
-            Ok(text) => mel::csv_rows(&text),
+            Ok(text) => mel::csv_rows(&text).map(|rows| (rows, args.file.display().to_string())),
             Err(_) => Err("the CSV is not UTF-8 text".into()),
         },
         _ => Err(format!(
@@ -49,10 +69,18 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
-    let imported = mel::import(&rows, &name)
-        .map_err(|e| Error::usage(format!("{}: {e}", args.file.display()), None))?;
+    let options = mel::ImportOptions {
+        map,
+        header_row: args.header_row.and_then(|n| usize::try_from(n).ok()),
+    };
+    let imported = mel::import_with(&rows, &name, &options).map_err(|e| {
+        Error::usage(
+            format!("{from}: {e}"),
+            Some("name the columns with --map \"HEADER=COLUMN,...\", the header's row with --header-row N, a workbook's sheet with --sheet NAME"),
+        )
+    })?;
     for c in &imported.ignored_columns {
-        eprintln!("note: column `{c}` is not a MEL column; ignored");
+        eprintln!("note: column `{c}` is not a MEL column: kept in each inject's notes");
     }
     for r in &imported.remarks {
         eprintln!("{}: row {}: {}", args.file.display(), r.row, r.reason);

@@ -29,14 +29,131 @@ fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
-/// Turn MEL rows (the first non-blank row is the header) into a scenario.
-pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
+/// Header names other sheets use for a MEL column (HSEEP's MSEL among them), compared as
+/// [`header_name`] compares.
+const SYNONYMS: &[(&str, &[&str])] = &[
+    (
+        "ID",
+        &[
+            "event #",
+            "event",
+            "event no",
+            "event number",
+            "inject #",
+            "inject no",
+            "#",
+        ],
+    ),
+    (
+        "Time",
+        &["scenario time", "t+", "elapsed", "elapsed time", "offset"],
+    ),
+    ("From", &["sender", "from persona"]),
+    ("To", &["recipient"]),
+    ("Method", &["inject mode", "mode", "channel", "medium"]),
+    ("Message", &["inject", "inject text", "content", "body"]),
+    (
+        "Expected action",
+        &["expected player action", "expected response"],
+    ),
+    ("Objective", &["objectives"]),
+    ("Core Capability", &["capability", "core capabilities"]),
+    ("Responsible Controller", &["controller", "owner"]),
+];
+
+/// How a sheet's header row is read: the header names the user maps to MEL columns
+/// (`--map "Inject=Message"`), and which row is the header (`--header-row`).
+#[derive(Debug, Default)]
+pub struct Options {
+    pub map: Vec<(String, String)>,
+    pub header_row: Option<usize>,
+}
+
+/// `--map "Inject=Message,Event #=ID"` as pairs; each target must be a MEL column.
+pub fn parse_map(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (from, to) = pair.split_once('=').ok_or(format!(
+                "`{}` is not a mapping: write HEADER=COLUMN, e.g. Inject=Message",
+                pair.trim()
+            ))?;
+            let to = COLUMNS
+                .iter()
+                .find(|c| header_name(c) == header_name(to))
+                .ok_or_else(|| {
+                    let hint = crate::diag::suggest(to.trim(), COLUMNS.iter().copied())
+                        .map_or(String::new(), |h| format!(" ({h})"));
+                    format!(
+                        "`{}` is not a MEL column{hint}; the columns are {}",
+                        to.trim(),
+                        COLUMNS.join(", ")
+                    )
+                })?;
+            Ok((from.trim().to_string(), (*to).to_string()))
+        })
+        .collect()
+}
+
+/// The MEL column a header cell names: as the user maps it, by its own name, or by a
+/// known synonym.
+fn canonical(cell: &str, map: &[(String, String)]) -> Option<&'static str> {
+    let h = header_name(cell);
+    if let Some((_, to)) = map.iter().find(|(from, _)| header_name(from) == h) {
+        return COLUMNS.iter().copied().find(|c| *c == to.as_str());
+    }
+    COLUMNS
+        .iter()
+        .copied()
+        .find(|c| header_name(c) == h)
+        .or_else(|| {
+            SYNONYMS
+                .iter()
+                .find(|(_, names)| names.contains(&h.as_str()))
+                .map(|(c, _)| *c)
+        })
+}
+
+/// Turn MEL rows into a scenario: the header is the first non-blank row, or the row
+/// `options` names; header cells are mapped to MEL columns (see [`canonical`]); a
+/// column that maps to nothing is kept in each inject's `notes`.
+pub fn import_with(rows: &Rows, name: &str, options: &Options) -> Result<Imported, String> {
     let mut rows = rows
         .iter()
-        .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()));
-    let (_, header) = rows.next().ok_or("the spreadsheet is empty")?;
-    let ignored_columns = ignored_columns(header);
-    let columns = Columns::of(header)?;
+        .filter(|(n, r)| {
+            r.iter().any(|c| !c.trim().is_empty()) && options.header_row.is_none_or(|h| *n >= h)
+        })
+        .peekable();
+    if let Some(h) = options.header_row
+        && rows.peek().is_none_or(|(n, _)| *n != h)
+    {
+        return Err(format!("row {h} (--header-row) is blank or past the end"));
+    }
+    let (_, written) = rows.next().ok_or("the spreadsheet is empty")?;
+    let header: Vec<String> = written
+        .iter()
+        .map(|h| canonical(h, &options.map).map_or_else(|| h.clone(), String::from))
+        .collect();
+    let ignored_columns = ignored_columns(&header);
+    let mut columns = Columns::of(&header).map_err(|e| {
+        let mapped: Vec<String> = written
+            .iter()
+            .zip(&header)
+            .filter(|(w, h)| w != h)
+            .map(|(w, h)| format!("{w} as {h}"))
+            .collect();
+        if mapped.is_empty() {
+            e
+        } else {
+            format!("{e} (read {})", mapped.join(", "))
+        }
+    })?;
+    columns.kept = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| ignored_columns.contains(h))
+        .map(|(i, h)| (i, h.trim().to_string()))
+        .collect();
     let mut import = Import::new(name);
     for (n, row) in rows {
         let n = *n;
@@ -45,6 +162,11 @@ pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
         }
     }
     Ok(import.finish(ignored_columns))
+}
+
+/// [`import_with`] with the first non-blank row as the header and no mapping.
+pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
+    import_with(rows, name, &Options::default())
 }
 
 /// A header cell or a column's name, as they are compared: trimmed, lower case, `_`
@@ -85,6 +207,8 @@ struct Columns {
     objective: Option<usize>,
     capability: Option<usize>,
     owner: Option<usize>,
+    /// Columns that are no MEL column: kept in each inject's `notes`, by their header.
+    kept: Vec<(usize, String)>,
 }
 
 impl Columns {
@@ -128,6 +252,7 @@ impl Columns {
             objective: col("Objective"),
             capability: col("Core Capability"),
             owner: col("Responsible Controller"),
+            kept: Vec::new(),
         })
     }
 }
@@ -373,18 +498,31 @@ impl Import {
             });
         }
         self.objectives_and_owner(cols, row);
-        let notes: Vec<(&str, String)> = [
+        let mut notes: Vec<(String, String)> = [
             ("faction", row.get(cols.faction)),
             ("expected_action", action_note),
             ("tag", row.get(cols.tag)),
         ]
         .into_iter()
-        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v))
         .collect();
+        // Columns that map to nothing, kept by their header.
+        notes.extend(
+            cols.kept
+                .iter()
+                .map(|(i, h)| (h.clone(), row.get(Some(*i)))),
+        );
+        notes.retain(|(_, v)| !v.is_empty());
         if !notes.is_empty() {
             let _ = writeln!(self.yaml, "    notes:");
             for (k, v) in notes {
-                let _ = writeln!(self.yaml, "      {k}: {}", q(&v));
+                // A header as a key: plain when it is a word, else quoted.
+                let key = if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    k
+                } else {
+                    q(&k)
+                };
+                let _ = writeln!(self.yaml, "      {key}: {}", q(&v));
             }
         }
         Ok(())

@@ -25,7 +25,7 @@ mod import;
 mod xlsx;
 
 pub use export::export;
-pub use import::import;
+pub use import::{Options as ImportOptions, import, import_with, parse_map};
 pub use xlsx::export_xlsx;
 
 /// MEL columns, as Conducttr names them, plus our ID.
@@ -105,17 +105,31 @@ pub fn csv_rows(text: &str) -> Result<Rows, String> {
 /// year), above it a date.
 const ELAPSED_DAYS: f64 = 367.0;
 
-/// Read the first sheet of an XLSX workbook into rows of cells.
-pub fn xlsx_rows(bytes: &[u8]) -> Result<Rows, String> {
+/// Read a sheet of an XLSX workbook into rows of cells: the one named, else the first;
+/// with the name of the sheet read.
+pub fn xlsx_rows(bytes: &[u8], sheet: Option<&str>) -> Result<(Rows, String), String> {
     use calamine::Reader;
     let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes))
         .map_err(|e| format!("not a readable XLSX workbook ({e})"))?;
+    let names = book.sheet_names();
+    let name = match sheet {
+        Some(s) => names
+            .iter()
+            .find(|n| n.as_str() == s)
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "the workbook has no sheet `{s}`; its sheets are {}",
+                    names.join(", ")
+                )
+            })?,
+        None => names.first().cloned().ok_or("the workbook has no sheet")?,
+    };
     let range = book
-        .worksheet_range_at(0)
-        .ok_or("the workbook has no sheet")?
-        .map_err(|e| format!("cannot read the first sheet ({e})"))?;
+        .worksheet_range(&name)
+        .map_err(|e| format!("cannot read the sheet `{name}` ({e})"))?;
     let first = range.start().map_or(0, |(row, _)| row as usize);
-    Ok(range
+    let rows = range
         .rows()
         .enumerate()
         .map(|(i, row)| {
@@ -145,7 +159,8 @@ pub fn xlsx_rows(bytes: &[u8]) -> Result<Rows, String> {
                 .collect();
             (first + i + 1, cells)
         })
-        .collect())
+        .collect();
+    Ok((rows, name))
 }
 
 fn clock(secs: u64) -> String {

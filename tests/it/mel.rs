@@ -225,3 +225,135 @@ fn an_import_does_not_overwrite_a_scenario_by_a_slip() {
             .contains("injects:")
     );
 }
+
+/// A sheet in HSEEP's words, with a title above its header: read with --header-row,
+/// its columns known by their HSEEP names (or mapped with --map), a column that maps
+/// to nothing kept in notes; a workbook's sheet picked with --sheet, a wrong one named.
+#[test]
+fn a_real_sheet_with_hseep_names_a_title_row_and_sheets() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        "msel.csv",
+        "Harbour exercise MSEL,,,,,,,,,,\n,,,,,,,,,,\nEvent #,Scenario Time,Inject Mode,From,To,Inject,Expected Action,Objective,Core Capability,Responsible Controller,Notes\n1,00:05:00,Email,3-49786,crisis@portmere.example.org,Storm warning for the harbour,Crisis cell convenes,O1,Public Information and Warning,cory,check the hotline\n",
+    );
+    // The title row is not a header: said, with the way to name the header's row.
+    let title = injector_in(d, &["import", "msel.csv", "-o", "a.yaml"]);
+    title.code(2);
+    assert!(
+        title
+            .stderr
+            .contains("lacks the column(s) Time, From, Method")
+            && title.stderr.contains("--header-row N"),
+        "{}",
+        title.stderr
+    );
+    let run = injector_in(
+        d,
+        &["import", "msel.csv", "-o", "b.yaml", "--header-row", "3"],
+    );
+    run.code(0);
+    assert!(
+        run.stderr
+            .contains("column `Notes` is not a MEL column: kept"),
+        "{}",
+        run.stderr
+    );
+    let yaml = std::fs::read_to_string(d.join("b.yaml")).unwrap();
+    for want in [
+        "  - id: \"1\"\n",
+        "    at: \"00:05:00\"\n",
+        "    channel: \"mail\"\n",
+        "    body: \"Storm warning for the harbour\"\n",
+        "    objectives: [\"O1\"]\n    owner: \"cory\"\n",
+        "      Notes: \"check the hotline\"\n",
+        "      expected_action: \"Crisis cell convenes\"\n",
+    ] {
+        assert!(yaml.contains(want), "{want:?} in {yaml}");
+    }
+    // A header of its own, mapped.
+    write(
+        d,
+        "own.csv",
+        "When,Who,How,Text\n00:01:00,3-49786,Email,Hello\n",
+    );
+    let mapped = injector_in(
+        d,
+        &[
+            "import",
+            "own.csv",
+            "-o",
+            "c.yaml",
+            "--map",
+            "When=Time,Who=From,How=Method,Text=Message",
+        ],
+    );
+    assert!(
+        std::fs::read_to_string(d.join("c.yaml"))
+            .unwrap()
+            .contains("    body: \"Hello\"\n"),
+        "{}",
+        mapped.stderr
+    );
+    let bad = injector_in(
+        d,
+        &["import", "own.csv", "-o", "d.yaml", "--map", "When=Tmie"],
+    );
+    bad.code(2);
+    assert!(
+        bad.stderr
+            .contains("`Tmie` is not a MEL column (did you mean `Time`?)"),
+        "{}",
+        bad.stderr
+    );
+    // A workbook's sheets.
+    injector_in(
+        d,
+        &[
+            "export",
+            scenario("quickstart.yaml").to_str().unwrap(),
+            "--format",
+            "mel-xlsx",
+            "-o",
+            "q.xlsx",
+        ],
+    )
+    .code(0);
+    let wrong = injector_in(d, &["import", "q.xlsx", "-o", "e.yaml", "--sheet", "Nope"]);
+    wrong.code(2);
+    assert!(
+        wrong
+            .stderr
+            .contains("no sheet `Nope`; its sheets are Injects, Expectations, Scenario, Lists"),
+        "{}",
+        wrong.stderr
+    );
+    let other = injector_in(
+        d,
+        &[
+            "import",
+            "q.xlsx",
+            "-o",
+            "f.yaml",
+            "--sheet",
+            "Expectations",
+        ],
+    );
+    other.code(2);
+    assert!(
+        other.stderr.contains("(sheet `Expectations`)"),
+        "{}",
+        other.stderr
+    );
+    injector_in(
+        d,
+        &["import", "q.xlsx", "-o", "g.yaml", "--sheet", "Injects"],
+    )
+    .code(0);
+    let not_a_book = injector_in(
+        d,
+        &["import", "own.csv", "-o", "h.yaml", "--sheet", "Injects"],
+    );
+    not_a_book.code(2);
+}
