@@ -403,16 +403,12 @@ fn branches_json(t: &Timeline) -> (Vec<ExpectationJson>, Vec<ContingencyJson>) {
         })
         .collect();
     let contingencies = s
-        .injects
-        .iter()
-        .filter_map(|i| {
-            let c = i.condition.as_ref()?;
-            Some(ContingencyJson {
-                inject: i.id.clone(),
-                condition: c.condition.text(),
-                delay: crate::human::duration_ms(c.after.as_millis() as i64),
-                delay_ms: c.after.as_millis() as u64,
-            })
+        .contingencies()
+        .map(|(i, c)| ContingencyJson {
+            inject: i.id.clone(),
+            condition: c.condition.text(),
+            delay: crate::human::duration_ms(c.after.as_millis() as i64),
+            delay_ms: c.after.as_millis() as u64,
         })
         .collect();
     (expectations, contingencies)

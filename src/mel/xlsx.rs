@@ -175,8 +175,7 @@ fn branches_sheet(t: &Timeline) -> Result<Worksheet, XlsxError> {
     {
         sheet.write_string_with_format(r, u16::try_from(c).unwrap_or(0), h, &bold)?;
     }
-    for i in s.injects.iter() {
-        let Some(c) = &i.condition else { continue };
+    for (i, c) in s.contingencies() {
         r += 1;
         sheet.write_string(r, 0, &i.id)?;
         sheet.write_string(r, 1, c.condition.text())?;

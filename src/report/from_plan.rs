@@ -165,20 +165,16 @@ impl Report {
             })
             .collect();
         let contingencies = s
-            .injects
-            .iter()
-            .filter_map(|i| {
-                let c = i.condition.as_ref()?;
-                Some(Contingency {
-                    inject: i.id.clone(),
-                    condition: c.condition.text(),
-                    outcome: Standing::Armed,
-                    because: Some(format!(
-                        "{} after it holds",
-                        crate::human::duration_ms(c.after.as_millis() as i64)
-                    )),
-                    ..Contingency::default()
-                })
+            .contingencies()
+            .map(|(i, c)| Contingency {
+                inject: i.id.clone(),
+                condition: c.condition.text(),
+                outcome: Standing::Armed,
+                because: Some(format!(
+                    "{} after it holds",
+                    crate::human::duration_ms(c.after.as_millis() as i64)
+                )),
+                ..Contingency::default()
             })
             .collect();
         let report = Report {

@@ -262,7 +262,10 @@ pub struct Rated {
     /// The rating's meaning: `performed with some challenges`.
     pub words: &'static str,
     pub note: Option<String>,
+    /// When, in the scenario's zone.
     pub at: String,
+    /// When, as the journal writes it (UTC).
+    pub at_utc: String,
     /// Earlier ratings by the same evaluator, oldest first: `M at 10:12:00 GMT`.
     pub history: Vec<String>,
 }

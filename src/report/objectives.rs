@@ -75,6 +75,7 @@ fn ratings(id: &str, notes: &[Note]) -> Vec<Rated> {
             words: rating.map_or("", crate::action::Rating::words),
             note: Some(n.text.clone()).filter(|t| !t.is_empty()),
             at: n.local.clone(),
+            at_utc: n.at.clone(),
             history: Vec::new(),
         };
         match out.iter_mut().find(|r| r.by == by) {

@@ -176,6 +176,13 @@ impl Scenario {
         self.injects.iter().position(|i| i.id == id)
     }
 
+    /// Each contingency inject with its condition and delay, in file order.
+    pub fn contingencies(&self) -> impl Iterator<Item = (&Inject, &Conditional)> {
+        self.injects
+            .iter()
+            .filter_map(|i| i.condition.as_deref().map(|c| (i, c)))
+    }
+
     /// Whether the scenario branches at all (expectations or conditions).
     pub fn is_adaptive(&self) -> bool {
         !self.expectations.is_empty() || self.injects.iter().any(|i| i.condition.is_some())

@@ -641,22 +641,17 @@ fn branch_rows(
         })
         .collect();
     let contingencies = s
-        .injects
-        .iter()
-        .filter_map(|i| {
-            i.condition
-                .as_ref()
-                .map(|c| crate::journal::ContingencyRow {
-                    inject: i.id.clone(),
-                    condition: c.condition.text(),
-                    on: c
-                        .condition
-                        .refs()
-                        .into_iter()
-                        .filter(|(kind, _)| *kind != "sent")
-                        .map(|(_, r)| r.name.clone())
-                        .collect(),
-                })
+        .contingencies()
+        .map(|(i, c)| crate::journal::ContingencyRow {
+            inject: i.id.clone(),
+            condition: c.condition.text(),
+            on: c
+                .condition
+                .refs()
+                .into_iter()
+                .filter(|(kind, _)| *kind != "sent")
+                .map(|(_, r)| r.name.clone())
+                .collect(),
         })
         .collect();
     (expectations, contingencies)
