@@ -188,13 +188,9 @@ pub fn start_view(
 /// The note (or rating, `true`) being typed at the terminal, shown in the live view.
 static TYPING: Mutex<Option<(bool, String)>> = Mutex::new(None);
 
-/// Whether what is being typed is a rating.
-static RATING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-fn set_typing(text: Option<String>) {
-    let rating = RATING.load(std::sync::atomic::Ordering::Relaxed);
+fn set_typing(typing: Option<(bool, &[u8])>) {
     if let Ok(mut t) = TYPING.lock() {
-        *t = text.map(|t| (rating, t));
+        *t = typing.map(|(rating, text)| (rating, String::from_utf8_lossy(text).into_owned()));
     }
 }
 
@@ -264,67 +260,62 @@ pub fn spawn_keys(
         })
         .ok();
     let task = tokio::spawn(async move {
-        // While a note is being typed: its text so far.
-        let mut note: Option<Vec<u8>> = None;
+        // While a note (or a rating, `true`) is being typed: its text so far.
+        let mut typing: Option<(bool, Vec<u8>)> = None;
         // A key whose action showed its consequences, and when: the same key again
         // within CONFIRM_WITHIN confirms exactly that preview.
         let mut armed: Option<(u8, String, std::time::Instant)> = None;
         while let Some(key) = rx.recv().await {
-            if let Some(text) = note.as_mut() {
+            if let Some((rating, text)) = typing.as_mut() {
                 match key {
                     b'\n' | b'\r' => {}
                     // Escape drops it; backspace takes a byte back.
                     0x1b => {
-                        note = None;
+                        typing = None;
                         set_typing(None);
                         tracing::info!("note dropped");
                         continue;
                     }
                     0x7f | 0x08 => {
                         text.pop();
-                        set_typing(Some(String::from_utf8_lossy(text).into_owned()));
+                        set_typing(Some((*rating, text)));
                         continue;
                     }
                     b => {
                         text.push(b);
-                        set_typing(Some(String::from_utf8_lossy(text).into_owned()));
+                        set_typing(Some((*rating, text)));
                         continue;
                     }
                 }
             }
             let next_key = next.borrow().as_ref().map(|(k, _)| k.clone());
             let action = match key {
-                // Enter ends a note being typed.
-                b'\n' | b'\r'
-                    if note.is_some() && RATING.load(std::sync::atomic::Ordering::Relaxed) =>
-                {
-                    let text =
-                        String::from_utf8_lossy(&note.take().unwrap_or_default()).into_owned();
+                // Enter ends a note or a rating being typed.
+                b'\n' | b'\r' if typing.is_some() => {
+                    let (rating, bytes) = typing.take().unwrap_or_default();
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
                     set_typing(None);
-                    match typed_rating(&text) {
-                        Ok(rate) => Some(rate),
-                        Err(why) => {
-                            tracing::warn!("not rated: {why}");
-                            None
+                    if rating {
+                        match typed_rating(&text) {
+                            Ok(rate) => Some(rate),
+                            Err(why) => {
+                                tracing::warn!("not rated: {why}");
+                                None
+                            }
                         }
+                    } else {
+                        (!text.trim().is_empty()).then(|| Action::Note {
+                            objectives: Vec::new(),
+                            tag: None,
+                            text: text.trim().to_string(),
+                            key: None,
+                            expectation: None,
+                        })
                     }
                 }
-                b'\n' | b'\r' if note.is_some() => {
-                    let text =
-                        String::from_utf8_lossy(&note.take().unwrap_or_default()).into_owned();
-                    set_typing(None);
-                    (!text.trim().is_empty()).then(|| Action::Note {
-                        objectives: Vec::new(),
-                        tag: None,
-                        text: text.trim().to_string(),
-                        key: None,
-                        expectation: None,
-                    })
-                }
                 b'n' | b'r' => {
-                    RATING.store(key == b'r', std::sync::atomic::Ordering::Relaxed);
-                    note = Some(Vec::new());
-                    set_typing(Some(String::new()));
+                    typing = Some((key == b'r', Vec::new()));
+                    set_typing(Some((key == b'r', &[])));
                     continue;
                 }
                 b' ' | b'\n' | b'\r' => Some(if clock.borrow().held_since.is_some() {

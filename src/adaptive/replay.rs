@@ -50,7 +50,7 @@ impl State {
                 }
                 Event::Control {
                     at,
-                    action: Action::Met(id, note) | Action::Missed(id, note),
+                    action: action @ (Action::Met(id, note) | Action::Missed(id, note)),
                     source,
                     by,
                     ..
@@ -58,13 +58,7 @@ impl State {
                     if let Some(e) = model.expectation(id)
                         && state.expectations[e].judged.is_none()
                     {
-                        let met = matches!(
-                            event,
-                            Event::Control {
-                                action: Action::Met(..),
-                                ..
-                            }
-                        );
+                        let met = matches!(action, Action::Met(..));
                         let outcome = if met { Outcome::Met } else { Outcome::Missed };
                         state.judge(e, outcome, *at, source.name(), note.clone());
                         if let Some(j) = state.expectations[e].judged.as_mut() {

@@ -512,27 +512,11 @@ fn status_table(state: &Value) -> String {
     out
 }
 
-/// The occurrences as a table, in the order they went or will go; those waiting on a
-/// condition last.
+/// The occurrences as a table, in the order they went or will go.
 fn occurrence_table(state: &Value, local: &dyn Fn(&Value) -> String) -> String {
     let s = |v: &Value| v.as_str().unwrap_or("").to_string();
-    // A contingency still armed has no time yet: its condition decides it.
-    let armed: Vec<&str> = state["contingencies"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter(|c| c["state"] == "armed")
-        .filter_map(|c| c["id"].as_str())
-        .collect();
-    let waits = |o: &Value| {
-        o["status"] == "not triggered"
-            || (o["status"] == "pending"
-                && o["key"]
-                    .as_str()
-                    .is_some_and(|k| armed.iter().any(|id| crate::action::of_inject(k, id))))
-    };
-    // In the order they went or will go; those waiting on a condition last.
+    // In the order they went or will go (one fired by hand where it went); a
+    // contingency has a row once triggered.
     let mut occurrences: Vec<&Value> = state["occurrences"]
         .as_array()
         .map(|a| a.iter().collect())
@@ -543,13 +527,11 @@ fn occurrence_table(state: &Value, local: &dyn Fn(&Value) -> String) -> String {
             .or(o["effective_at"].as_str())
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
     };
-    occurrences.sort_by_key(|o| (waits(o), when(o)));
+    occurrences.sort_by_key(|o| when(o));
     let rows: Vec<[String; 8]> = occurrences
         .into_iter()
         .map(|o| {
-            let time = if waits(o) {
-                "when its condition holds".to_string()
-            } else if o["sent_at"].is_string() {
+            let time = if o["sent_at"].is_string() {
                 local(&o["sent_at"])
             } else {
                 local(&o["effective_at"])

@@ -54,14 +54,7 @@ pub fn records(t: &Timeline) -> Vec<Vec<String>> {
             .unwrap_or_default();
         let body = t.body(occ).unwrap_or_default();
         let wire = |name: &str| crate::message::field_text(&body, name);
-        let note = |k: &str| {
-            inject
-                .notes
-                .as_ref()
-                .and_then(|n| n.get(k))
-                .map(|v| v.as_str().map_or(v.to_string(), String::from))
-                .unwrap_or_default()
-        };
+        let note = |k: &str| note_of(inject, k);
         // Ids, not aliases: the spreadsheet has no alias maps, so an import of it validates.
         // Both columns carry their fields as they are (a team message may name an
         // address in `to` too), so that an import gives the same body back.

@@ -37,7 +37,7 @@ pub fn export_xlsx(t: &Timeline) -> Result<Vec<u8>, String> {
 fn build(t: &Timeline) -> Result<Vec<u8>, XlsxError> {
     let rows = super::export::records(t);
     let mut book = Workbook::new();
-    book.push_worksheet(injects_sheet(t, &rows)?);
+    book.push_worksheet(injects_sheet(&rows)?);
     book.push_worksheet(branches_sheet(t)?);
     book.push_worksheet(scenario_sheet(t)?);
     book.push_worksheet(lists_sheet(&rows)?);
@@ -70,8 +70,7 @@ fn lists_sheet(rows: &[Vec<String>]) -> Result<Worksheet, XlsxError> {
     Ok(sheet)
 }
 
-fn injects_sheet(t: &Timeline, rows: &[Vec<String>]) -> Result<Worksheet, XlsxError> {
-    let _ = t;
+fn injects_sheet(rows: &[Vec<String>]) -> Result<Worksheet, XlsxError> {
     let mut sheet = Worksheet::new();
     sheet.set_name("Injects")?;
     let bold = Format::new().set_bold();

@@ -167,19 +167,21 @@ fn row(
     };
     let inject = inject_of(key).to_string();
     let due = slot.status != Status::NotTriggered;
+    // Its planned scenario time: the plan's, else reckoned from its instant.
+    let offset_ms = plan
+        .filter(|_| due)
+        .and_then(|p| p.t_plus_ms)
+        .and_then(|ms| i64::try_from(ms).ok())
+        .or_else(|| {
+            planned_at
+                .filter(|_| due)
+                .and_then(|p| clock.scenario_ms(p))
+                .map(round_to_second)
+        });
     Row {
         key: key.to_string(),
-        offset: plan
-            .filter(|_| due)
-            .and_then(|p| p.t_plus_ms)
-            .and_then(|ms| i64::try_from(ms).ok())
-            .map(Clock::t_plus_ms)
-            .or_else(|| {
-                planned_at
-                    .filter(|_| due)
-                    .and_then(|p| clock.scenario_ms(p))
-                    .map(|ms| Clock::t_plus_ms(round_to_second(ms)))
-            }),
+        offset: offset_ms.map(Clock::t_plus_ms),
+        offset_ms,
         sent_t_plus: went.and_then(|w| clock.t_plus(w)),
         channel: plan.map(|p| p.channel.clone()).unwrap_or_default(),
         persona: plan.map_or_else(String::new, |p| {
@@ -313,17 +315,13 @@ impl Report {
                 let after = planned.get(key).and_then(|p| p.t_plus_ms);
                 let contingency = contingency_of(&judged, &r, after, &clock);
                 if let Some(ms) = contingency.as_ref().and_then(|(_, _, ms)| *ms) {
-                    r.offset = Some(Clock::t_plus_ms(round_to_second(ms)));
+                    r.offset_ms = Some(round_to_second(ms));
+                    r.offset = r.offset_ms.map(Clock::t_plus_ms);
                 }
                 let cx = Context {
                     clock: &clock,
                     acts: &acts,
                     restarts: &spans,
-                    planned_ms: contingency
-                        .as_ref()
-                        .and_then(|(_, _, ms)| *ms)
-                        .or_else(|| after.and_then(|ms| i64::try_from(ms).ok()))
-                        .or_else(|| r.planned_at.and_then(|p| clock.scenario_ms(p))),
                     contingency: contingency.map(|(c, came, _)| (c, came)),
                 };
                 story::how(&mut r, &cx);
@@ -393,19 +391,11 @@ impl Report {
             improvement_plan,
             clock,
         };
-        let clock = report.clock.clone();
-        report.outcome = report.outcome_of(
-            &replay.records,
-            (replay.last_completed, replay.last_ended),
-            &clock,
-        );
+        report.outcome =
+            report.outcome_of(&replay.records, (replay.last_completed, replay.last_ended));
         report.finished = report.outcome.word == "completed";
-        report.summary = report.summary_of(
-            span_of(&replay.records),
-            &clock,
-            shifted,
-            &people(&replay.records),
-        );
+        report.summary =
+            report.summary_of(span_of(&replay.records), shifted, &people(&replay.records));
         report
     }
 }

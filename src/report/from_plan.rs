@@ -108,6 +108,7 @@ impl Report {
                     key: o.key.clone(),
                     inject: inject.id.clone(),
                     offset: (!contingent).then(|| crate::human::show_offset(o.offset)),
+                    offset_ms: (!contingent).then_some(o.offset.as_millis() as i64),
                     sent_t_plus: None,
                     channel: text("channel"),
                     persona: aliased(

@@ -103,22 +103,12 @@ impl Judged {
             }
             Event::Control {
                 at,
-                action: Action::Met(id, note) | Action::Missed(id, note),
+                action: action @ (Action::Met(id, note) | Action::Missed(id, note)),
                 source,
                 by,
                 ..
             } => {
-                let verdict = if matches!(
-                    e,
-                    Event::Control {
-                        action: Action::Met(..),
-                        ..
-                    }
-                ) {
-                    Verdict::Met
-                } else {
-                    Verdict::Missed
-                };
+                let verdict = Verdict::judged(matches!(action, Action::Met(..)));
                 let line = format!(
                     "{} at {} by {}{}",
                     verdict.word(),

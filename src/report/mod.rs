@@ -52,6 +52,9 @@ pub struct Row {
     pub inject: String,
     /// Its planned scenario time: `T+01:30:00` (a contingency's, once triggered).
     pub offset: Option<String>,
+    /// The same in milliseconds.
+    #[serde(skip)]
+    pub offset_ms: Option<i64>,
     /// When it went (or failed), in scenario time.
     pub sent_t_plus: Option<String>,
     pub channel: String,

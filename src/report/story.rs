@@ -99,8 +99,6 @@ pub(super) struct Context<'a> {
     pub restarts: &'a [(DateTime<Utc>, DateTime<Utc>)],
     /// Its inject's condition and what it came to, for a contingency.
     pub contingency: Option<(String, String)>,
-    /// Its planned scenario time, in milliseconds.
-    pub planned_ms: Option<i64>,
 }
 
 /// How `row` went, in words, and who acted on it by hand.
@@ -130,7 +128,7 @@ pub(super) fn how(row: &mut Row, cx: &Context<'_>) {
         row.fired_by_hand = true;
         row.by.clone_from(&fire.by);
         // How early, in scenario time: its planned T+ less the clock's when it went.
-        let early = match (cx.planned_ms, went.and_then(|w| cx.clock.scenario_ms(w))) {
+        let early = match (row.offset_ms, went.and_then(|w| cx.clock.scenario_ms(w))) {
             (Some(p), Some(w)) if p > w => format!(
                 ", {} early{}",
                 human::duration_ms(p - w),
@@ -256,8 +254,8 @@ impl Report {
         &self,
         records: &[Record],
         (completed, ended): (bool, bool),
-        clock: &Clock,
     ) -> Outcome {
+        let clock = &self.clock;
         let since_last_run = records
             .iter()
             .rposition(|r| matches!(r, Record::Run(_)))
@@ -339,10 +337,10 @@ impl Report {
     pub(super) fn summary_of(
         &self,
         span: Option<(DateTime<Utc>, DateTime<Utc>)>,
-        clock: &Clock,
         shifted_ms: i64,
         people: &[String],
     ) -> Vec<String> {
+        let clock = &self.clock;
         let mut out = Vec::new();
         let mut first = match span {
             Some((from, to)) => format!(
