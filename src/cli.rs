@@ -138,6 +138,11 @@ pub struct ImportArgs {
     /// sheet with a title or a banner above it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub header_row: Option<u64>,
+    /// The exercise's start (T0), for a sheet whose times are dates or clock times and
+    /// that has no `Start` row: `2026-03-28T09:00:00` (in the sheet's `Time zone`, else
+    /// give an offset, `+01:00`). It becomes the scenario's `start`.
+    #[arg(long, value_name = "DATE-TIME")]
+    pub start: Option<String>,
     /// Replace the file `-o` names if it exists (by default an import never overwrites
     /// a scenario: the aliases `sync` filled in, the edits made since, would be lost).
     #[arg(long)]

@@ -51,9 +51,12 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
         ));
     }
     // Where the rows come from, for messages: the file, and the sheet of a workbook.
+    let mut block = Vec::new();
     let (rows, from) = match ext.as_str() {
-        "xlsx" | "xlsm" => mel::xlsx_rows(&bytes, args.sheet.as_deref())
-            .map(|(rows, sheet)| (rows, format!("{} (sheet `{sheet}`)", args.file.display()))),
+        "xlsx" | "xlsm" => mel::xlsx_rows(&bytes, args.sheet.as_deref()).map(|(rows, sheet)| {
+            block = mel::xlsx_block(&bytes, &sheet);
+            (rows, format!("{} (sheet `{sheet}`)", args.file.display()))
+        }),
         "csv" | "txt" => match String::from_utf8(bytes) {
             Ok(text) => mel::csv_rows(&text).map(|rows| (rows, args.file.display().to_string())),
             Err(_) => Err("the CSV is not UTF-8 text".into()),
@@ -63,15 +66,18 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
         )),
     }
     .map_err(|e| Error::usage(format!("{}: {e}", args.file.display()), None))?;
-    let name = args.name.clone().unwrap_or_else(|| {
-        args.file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    });
+    // The name when neither --name nor the sheet's header block gives one.
+    let name = args
+        .file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let options = mel::ImportOptions {
         map,
         header_row: args.header_row.and_then(|n| usize::try_from(n).ok()),
+        name: args.name.clone(),
+        start: args.start.clone(),
+        block,
     };
     let imported = mel::import_with(&rows, &name, &options).map_err(|e| {
         Error::usage(
@@ -100,19 +106,37 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
         .output
         .as_ref()
         .map_or("(imported)".to_string(), |p| p.display().to_string());
-    let checked = validate::check(
+    let mut checked = validate::check(
         &shown,
         Arc::new(imported.yaml.clone()),
         None,
         1.0,
         Utc::now(),
     );
-    let valid = super::valid_timeline(
-        checked,
-        &shown,
-        "fix them in the scenario, or in the spreadsheet and import again",
-    )
-    .is_some();
+    let groups = unmapped_names(&mut checked, &imported, &shown);
+    let valid = if groups.is_empty() {
+        super::valid_timeline(
+            checked,
+            &shown,
+            "fix them in the scenario, or in the spreadsheet and import again",
+        )
+        .is_some()
+    } else {
+        eprint!("{}", checked.diags.render(crate::term::stderr_color()));
+        for g in &groups {
+            eprintln!("{}: {g}", args.file.display());
+        }
+        eprintln!(
+            "{shown}: invalid: {} error(s) and {}; fix them in the scenario, or in the spreadsheet and import again",
+            checked.diags.error_count(),
+            crate::human::count(
+                groups.len(),
+                "group of unmapped names",
+                "groups of unmapped names"
+            )
+        );
+        false
+    };
     eprintln!(
         "{} inject(s) imported, {} row(s) left out",
         imported.injects,
@@ -137,7 +161,7 @@ pub fn export(args: ExportArgs) -> Result<Exit, Error> {
     };
     let output = args.output.output.as_deref();
     match args.format {
-        ExportFormat::MelCsv => super::write_output(output, &mel::export(&timeline))?,
+        ExportFormat::MelCsv => super::write_output(output, &mel::export(&timeline.scenario))?,
         ExportFormat::MelXlsx => {
             // A workbook is bytes for a file, not text for a terminal.
             if output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
@@ -151,4 +175,82 @@ pub fn export(args: ExportArgs) -> Result<Exit, Error> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// The personas and teams the rows name that the scenario maps to no id: one message
+/// for each kind, naming each with its rows, instead of an error per row (taken out of
+/// `checked`).
+fn unmapped_names(
+    checked: &mut validate::Checked,
+    imported: &mel::Imported,
+    shown: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (kind, kinds, prefix, used, map, lists) in [
+        (
+            "persona",
+            "personas",
+            "unknown persona `",
+            &imported.personas,
+            "personas",
+            "injector personas",
+        ),
+        (
+            "team",
+            "teams",
+            "unknown team `",
+            &imported.teams,
+            "teams",
+            "injector teams",
+        ),
+    ] {
+        let mut names: Vec<String> = Vec::new();
+        checked.diags.items.retain(|d| {
+            let name = d
+                .message
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.split_once('`'))
+                .map(|(name, _)| name.to_string());
+            match name {
+                Some(name) if used.iter().any(|(u, _)| *u == name) => {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                    false
+                }
+                _ => true,
+            }
+        });
+        if names.is_empty() {
+            continue;
+        }
+        let mut all_rows: Vec<usize> = Vec::new();
+        let listed: Vec<String> = names
+            .iter()
+            .map(|name| {
+                let mut rows: Vec<usize> = used
+                    .iter()
+                    .filter(|(u, _)| u == name)
+                    .map(|(_, r)| *r)
+                    .collect();
+                rows.dedup();
+                all_rows.extend(&rows);
+                let shown_rows: Vec<String> =
+                    rows.iter().take(5).map(ToString::to_string).collect();
+                let more = if rows.len() > 5 { ", ..." } else { "" };
+                let word = if rows.len() == 1 { "row" } else { "rows" };
+                format!("{name} ({word} {}{more})", shown_rows.join(", "))
+            })
+            .collect();
+        all_rows.sort_unstable();
+        all_rows.dedup();
+        out.push(format!(
+            "error: {} the scenario maps to no id, used on {}: {}\n  hint: give each its id under `{map}:` in {shown} (`{}: <id>`; `{lists}` lists them), or run `injector sync {shown}` to add the workspace's own names",
+            crate::human::count(names.len(), kind, kinds),
+            crate::human::count(all_rows.len(), "row", "rows"),
+            listed.join(", "),
+            crate::mel::yaml_key(&names[0]),
+        ));
+    }
+    out
 }

@@ -1,267 +1,284 @@
-//! The export: a scenario's timeline as MEL CSV, one row per occurrence, with a
-//! `Fields` column for every body field the MEL's own columns do not carry.
+//! The export: a scenario as a MEL, lossless. The header block first (name, start,
+//! zone, defaults, vars, aliases, objectives), then one row per inject as the scenario
+//! writes it (its recurrence in Repeat, its fan-out in Team, its template text, its
+//! persona and team aliases), then one per expected action of no inject. A `Fields`
+//! cell holds, as JSON, exactly what the row's columns do not give back on import.
 
-use super::{ARTICLE_CHANNELS, COLUMNS, channel_of};
-use crate::timeline::Timeline;
+use serde_json::{Map, Value};
 
-/// The timeline as MEL CSV: one row per occurrence, in firing order; with a UTF-8
-/// byte-order mark, so that Excel shows é and emoji as they are (`import` skips it).
-pub fn export(t: &Timeline) -> String {
-    let mut w = csv::Writer::from_writer("\u{feff}".as_bytes().to_vec());
+use super::block::{self, Block};
+use super::import::{Cells, Columns, Derived, Import};
+use super::written::{cell_of, diff, normal_offset, time_cell};
+use super::{COLUMNS, mel_method};
+use crate::scenario::Scenario;
+
+/// The scenario as MEL CSV: the header block, a blank row, then the rows under
+/// [`COLUMNS`]; with a UTF-8 byte-order mark, so that Excel shows é and emoji as they
+/// are (`import` skips it).
+pub fn export(s: &Scenario) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer("\u{feff}".as_bytes().to_vec());
+    for row in block::rows(s) {
+        let _ = w.write_record(row);
+    }
+    let _ = w.write_record([""]);
     let _ = w.write_record(COLUMNS);
-    for row in records(t) {
+    for row in records(s) {
         let _ = w.write_record(row);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// The MEL's rows under [`COLUMNS`]: one per occurrence in firing order, then one per
+/// The MEL's rows under [`COLUMNS`]: one per inject in file order, then one per
 /// expected action of no inject.
-pub fn records(t: &Timeline) -> Vec<Vec<String>> {
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut expected = std::collections::HashSet::new();
-    for occ in &t.occurrences {
-        let inject = t.inject(occ);
-        // Its expected action, on its first row only (an id is unique).
-        let expect = inject
-            .expect
-            .filter(|e| expected.insert(*e))
-            .map(|e| &t.scenario.expectations[e]);
-        let (action, deadline, expectation, expected_of) = match expect {
-            Some(e) => (
-                e.action.clone(),
-                match e.deadline {
-                    crate::scenario::Deadline::Within(d) | crate::scenario::Deadline::By(d) => {
-                        crate::plan::show_offset(d)
-                            .trim_start_matches("T+")
-                            .to_string()
-                    }
-                },
-                e.id.clone(),
-                team_id(t, e),
-            ),
-            None => (
-                note_of(inject, "expected_action"),
-                String::new(),
-                String::new(),
-                String::new(),
-            ),
-        };
-        let condition = inject
-            .condition
-            .as_ref()
-            .map(|c| condition_json(&c.condition).to_string())
-            .unwrap_or_default();
-        let body = t.body(occ).unwrap_or_default();
-        let wire = |name: &str| crate::message::field_text(&body, name);
-        let note = |k: &str| note_of(inject, k);
-        // Ids, not aliases: the spreadsheet has no alias maps, so an import of it validates.
-        // Both columns carry their fields as they are (a team message may name an
-        // address in `to` too), so that an import gives the same body back.
-        let team = if wire("type") == "team" {
-            wire("team_id")
-        } else {
-            String::new()
-        };
-        let endpoint = crate::message::endpoint(&body);
-        // Who it goes to: an address, or a position or role as `position: CEO`.
-        let to = match endpoint {
-            crate::message::Endpoint::Position => format!("position: {}", wire("position")),
-            crate::message::Endpoint::Role => format!("role: {}", wire("role")),
-            crate::message::Endpoint::Gps => String::new(),
-            crate::message::Endpoint::Messages if wire("player_email").is_empty() => wire("to"),
-            crate::message::Endpoint::Messages => wire("player_email"),
-        };
-        let subject = if wire("subject").is_empty() {
-            wire("title")
-        } else {
-            wire("subject")
-        };
-        let ts = t.fire_at(occ).timestamp();
-        let fields = extra_fields(t.ts_pinned(inject), ts, &body, &team, &to, &subject);
-        // A persona move: Method `gps`, the place in Message, coordinates in Fields.
-        let (channel, message) = if endpoint == crate::message::Endpoint::Gps {
-            ("gps".to_string(), wire("location"))
-        } else {
-            (wire("channel"), wire("body"))
-        };
-        rows.push(vec![
-            occ.key.clone(),
-            crate::plan::show_offset(occ.offset)
-                .trim_start_matches("T+")
-                .to_string(),
-            wire("persona"),
-            note("faction"),
-            to,
-            team,
-            channel,
-            subject,
-            message,
-            action,
-            deadline,
-            expectation,
-            expected_of,
-            condition,
-            note("tag"),
-            objective_ids(inject),
-            capabilities(t, inject),
-            inject.owner.clone().unwrap_or_default(),
-            fields,
-        ]);
+pub fn records(s: &Scenario) -> Vec<Vec<String>> {
+    let root = crate::yaml::parse(&s.source).ok();
+    let list = |name: &str| -> Vec<Map<String, Value>> {
+        root.as_ref()
+            .and_then(|r| r.as_map())
+            .and_then(|m| m.iter().find(|(k, _)| k.scalar_text() == name))
+            .map(|(_, v)| v.to_json())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| v.as_object().cloned())
+            .collect()
+    };
+    let block_rows: super::Rows = block::rows(s)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (i + 1, r))
+        .collect();
+    let block = Block::read(&block_rows, "", &mut Vec::new());
+    let defaults = block.defaults.clone();
+    let Ok(mut import) = Import::new(&s.name, block, None) else {
+        return Vec::new();
+    };
+    let header: Vec<String> = COLUMNS.iter().map(|c| (*c).to_string()).collect();
+    let Ok(cols) = Columns::of(&header) else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for w in list("injects") {
+        let w = normalized(w);
+        let mut cells = inject_cells(s, &w, &defaults);
+        finish_row(&mut import, &cols, &mut cells, &w, rows.len() + 1);
+        rows.push(cells);
     }
-    // Expected actions of no inject: a row each, due by its Time, without From or Method.
-    for e in t.scenario.expectations.iter().filter(|e| e.owner.is_none()) {
-        let by = match e.deadline {
-            crate::scenario::Deadline::Within(d) | crate::scenario::Deadline::By(d) => d,
-        };
-        let by = crate::plan::show_offset(by)
-            .trim_start_matches("T+")
-            .to_string();
-        let team = team_id(t, e);
-        let mut row = vec![String::new(); COLUMNS.len()];
-        for (column, value) in [
-            ("Time", by),
-            ("Expected action", e.action.clone()),
-            ("Expectation", e.id.clone()),
-            ("Expected of", team),
-        ] {
-            if let Some(i) = COLUMNS.iter().position(|c| *c == column) {
-                row[i] = value;
-            }
-        }
-        rows.push(row);
+    for w in list("expectations") {
+        let w = normalized(w);
+        let mut cells = vec![String::new(); COLUMNS.len()];
+        set(&mut cells, "Time", offset_text(w.get("by")));
+        set(&mut cells, "Expected action", text(w.get("action")));
+        set(&mut cells, "Expectation", text(w.get("id")));
+        set(&mut cells, "Expected of", text(w.get("team")));
+        set(&mut cells, "Objective", ids(w.get("objectives")));
+        finish_row(&mut import, &cols, &mut cells, &w, rows.len() + 1);
+        rows.push(cells);
     }
     rows
 }
 
-/// The objectives an inject exercises, as the Objective column holds them: `O1, O2`.
-fn objective_ids(inject: &crate::scenario::Inject) -> String {
-    inject
-        .objectives
-        .iter()
-        .map(|r| r.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The row's `Fields`: what `w` has that the row's columns, as the import reads them,
+/// do not give.
+fn finish_row(
+    import: &mut Import,
+    cols: &Columns,
+    cells: &mut [String],
+    w: &Map<String, Value>,
+    n: usize,
+) {
+    let derived = match import.derive(cols, n, &Cells(cells)) {
+        Ok(Derived::Inject(d) | Derived::Expectation(d)) => d,
+        Err(_) => Map::new(),
+    };
+    let fields = diff(w, &derived);
+    if !fields.is_empty() {
+        set(
+            cells,
+            "Fields",
+            serde_json::to_string(&fields).unwrap_or_default(),
+        );
+    }
 }
 
-/// The capabilities of an inject's objectives, each once: `Public Information and
+/// An inject's cells, from what the scenario wrote (`w`) and its defaults.
+fn inject_cells(
+    s: &Scenario,
+    w: &Map<String, Value>,
+    defaults: &Map<String, Value>,
+) -> Vec<String> {
+    let mut cells = vec![String::new(); COLUMNS.len()];
+    let get = |k: &str| w.get(k);
+    let notes = get("notes").and_then(Value::as_object);
+    let note = |k: &str| text(notes.and_then(|n| n.get(k)));
+    set(&mut cells, "ID", text(get("id")));
+    let (time, repeat_keys): (Option<&Value>, &[&str]) = if get("when").is_some() {
+        (get("after"), &["every", "from", "count", "until"])
+    } else if get("every").is_some() {
+        (get("from"), &["every", "count", "until"])
+    } else if get("cron").is_some() {
+        (None, &["cron", "count", "until"])
+    } else {
+        (get("at"), &[])
+    };
+    let time = match time {
+        Some(v) => offset_text(Some(v)),
+        None if get("cron").is_some() => String::new(),
+        None => time_cell(std::time::Duration::ZERO),
+    };
+    set(&mut cells, "Time", time);
+    let repeat: Vec<String> = repeat_keys
+        .iter()
+        .filter_map(|k| get(k).map(|v| format!("{k}: {}", plain(v))))
+        .collect();
+    set(&mut cells, "Repeat", repeat.join(", "));
+    let or_default = |k: &str| get(k).or_else(|| defaults.get(k));
+    set(&mut cells, "From", text(or_default("persona")));
+    set(&mut cells, "Faction", note("faction"));
+    let to = if let Some(p) = get("position") {
+        format!("position: {}", text(Some(p)))
+    } else if let Some(r) = get("role") {
+        format!("role: {}", text(Some(r)))
+    } else {
+        text(get("to"))
+    };
+    set(&mut cells, "To", to);
+    let team = match get("team_id") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|t| text(Some(t)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => text(other),
+    };
+    set(&mut cells, "Team", team);
+    let gps = get("gps").and_then(Value::as_object);
+    let method = match gps {
+        Some(_) => "gps".to_string(),
+        None => or_default("channel")
+            .and_then(Value::as_str)
+            .map_or(String::new(), mel_method),
+    };
+    set(&mut cells, "Method", method);
+    set(
+        &mut cells,
+        "Subject",
+        text(get("subject").or_else(|| get("title"))),
+    );
+    let message = match gps {
+        Some(g) => text(g.get("location")),
+        None => text(get("body")),
+    };
+    set(&mut cells, "Message", message);
+    match get("expect").and_then(Value::as_object) {
+        Some(e) => {
+            set(&mut cells, "Expected action", text(e.get("action")));
+            set(&mut cells, "Deadline", offset_text(e.get("within")));
+            set(&mut cells, "Expectation", text(e.get("id")));
+            set(&mut cells, "Expected of", text(e.get("team")));
+        }
+        None => set(&mut cells, "Expected action", note("expected_action")),
+    }
+    if let Some(c) = get("when") {
+        set(&mut cells, "Condition", c.to_string());
+    }
+    set(&mut cells, "Tag", note("tag"));
+    set(&mut cells, "Objective", ids(get("objectives")));
+    set(
+        &mut cells,
+        "Core Capability",
+        capabilities(s, get("objectives")),
+    );
+    set(&mut cells, "Responsible Controller", text(get("owner")));
+    cells
+}
+
+/// What the scenario wrote, its offsets in the form Time and Deadline cells give back.
+fn normalized(mut w: Map<String, Value>) -> Map<String, Value> {
+    for k in ["at", "after", "from"] {
+        if let Some(v) = w.get_mut(k) {
+            *v = normal_offset(v);
+        }
+    }
+    for k in ["within", "by"] {
+        if let Some(v) = w
+            .get_mut("expect")
+            .and_then(Value::as_object_mut)
+            .and_then(|e| e.get_mut(k))
+        {
+            *v = normal_offset(v);
+        }
+        if let Some(v) = w.get_mut(k) {
+            *v = normal_offset(v);
+        }
+    }
+    w
+}
+
+fn set(cells: &mut [String], column: &str, value: String) {
+    if let Some(i) = COLUMNS.iter().position(|c| *c == column) {
+        cells[i] = value;
+    }
+}
+
+/// A value as a text column holds it: a string as it is, else nothing (left to `Fields`).
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ Value::Number(_)) => v.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// An offset as a Time cell holds it (already in that form when it parsed).
+fn offset_text(v: Option<&Value>) -> String {
+    v.map(cell_of).unwrap_or_default()
+}
+
+/// A value in a Repeat cell: plain where YAML reads it back as it is, else quoted.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s)
+            if !s.is_empty()
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+                && s.starts_with(|c: char| c.is_ascii_digit())
+                && s.chars().any(|c| c.is_ascii_alphabetic()) =>
+        {
+            s.clone()
+        }
+        other => super::written::flow(other),
+    }
+}
+
+/// A list of ids as the Objective column holds it: `O1, O2`.
+fn ids(v: Option<&Value>) -> String {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// The capabilities of the objectives named, each once: `Public Information and
 /// Warning; Operational Coordination`.
-fn capabilities(t: &Timeline, inject: &crate::scenario::Inject) -> String {
+fn capabilities(s: &Scenario, objectives: Option<&Value>) -> String {
     let mut out: Vec<&str> = Vec::new();
-    for r in &inject.objectives {
-        if let Some(c) = t
-            .scenario
-            .objective(&r.name)
-            .and_then(|o| o.capability.as_deref())
+    for id in objectives
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if let Some(c) = s.objective(id).and_then(|o| o.capability.as_deref())
             && !out.contains(&c)
         {
             out.push(c);
         }
     }
     out.join("; ")
-}
-
-/// Whose action, as a team id (the spreadsheet has no alias maps).
-fn team_id(t: &Timeline, e: &crate::scenario::Expectation) -> String {
-    e.team.as_ref().map_or(String::new(), |(team, _)| {
-        t.scenario.teams.get(team).map_or(team.clone(), |id| {
-            id.as_str().map_or(id.to_string(), String::from)
-        })
-    })
-}
-
-fn note_of(inject: &crate::scenario::Inject, k: &str) -> String {
-    inject
-        .notes
-        .as_ref()
-        .and_then(|n| n.get(k))
-        .map(|v| v.as_str().map_or(v.to_string(), String::from))
-        .unwrap_or_default()
-}
-
-/// A condition as the Condition column holds it: the scenario's own shape, as JSON.
-fn condition_json(c: &crate::scenario::Condition) -> serde_json::Value {
-    use crate::scenario::Condition;
-    use serde_json::json;
-    match c {
-        Condition::Met(r) => json!({ "met": r.name }),
-        Condition::Missed(r) => json!({ "missed": r.name }),
-        Condition::Sent(r) => json!({ "sent": r.name }),
-        Condition::Any(cs) => json!({ "any": cs.iter().map(condition_json).collect::<Vec<_>>() }),
-        Condition::All(cs) => json!({ "all": cs.iter().map(condition_json).collect::<Vec<_>>() }),
-    }
-}
-
-/// The `Fields` cell of a row: every body field that the MEL's columns, as [`import`]
-/// reads them back, would not give exactly, as a JSON object (empty when there are none).
-/// `ts` goes along when the scenario pins it or it is not the instant's (`ts_at_instant`).
-fn extra_fields(
-    ts_pinned: bool,
-    ts_at_instant: i64,
-    body: &serde_json::Map<String, serde_json::Value>,
-    team: &str,
-    to: &str,
-    subject: &str,
-) -> String {
-    use serde_json::Value;
-    let text = |name: &str| crate::message::field_text(body, name);
-    let channel = text("channel");
-    let gps = crate::message::endpoint(body) == crate::message::Endpoint::Gps;
-    // What the columns give back on import.
-    let mut carried: Vec<(&str, Value)> = vec![("persona", Value::String(text("persona")))];
-    if gps {
-        carried.push(("location", Value::String(text("location"))));
-    } else {
-        carried.push(("channel", Value::String(channel_of(&channel))));
-    }
-    if !team.is_empty() {
-        carried.push(("type", Value::String("team".into())));
-        let id = team
-            .parse::<u64>()
-            .map_or_else(|_| Value::String(team.into()), Value::from);
-        carried.push(("team_id", id));
-    } else if !to.is_empty() && !to.starts_with("position: ") && !to.starts_with("role: ") {
-        carried.push(("type", Value::String("individual".into())));
-    }
-    if let Some(p) = to.strip_prefix("position: ") {
-        carried.push(("position", Value::String(p.into())));
-    } else if let Some(r) = to.strip_prefix("role: ") {
-        carried.push(("role", Value::String(r.into())));
-    } else if !to.is_empty() && text("player_email") != to {
-        carried.push(("to", Value::String(to.into())));
-    }
-    if !subject.is_empty() {
-        let field = if ARTICLE_CHANNELS.contains(&channel.as_str()) {
-            "title"
-        } else {
-            "subject"
-        };
-        carried.push((field, Value::String(subject.into())));
-    }
-    if !text("body").is_empty() {
-        carried.push(("body", Value::String(text("body"))));
-    }
-    let mut extra = serde_json::Map::new();
-    for (key, value) in body {
-        // `ts` follows T0 and the offset, unless the scenario pins or moves it
-        // (`ts_offset`): then the exported instant's value goes along.
-        if key == "ts" && !ts_pinned && value.as_i64() == Some(ts_at_instant) {
-            continue;
-        }
-        if carried.iter().any(|(k, v)| k == key && v == value) {
-            continue;
-        }
-        extra.insert(key.clone(), value.clone());
-    }
-    // A field the columns would add that the body lacks: cleared.
-    for (key, _) in &carried {
-        if !body.contains_key(*key) {
-            extra.insert((*key).to_string(), Value::Null);
-        }
-    }
-    if extra.is_empty() {
-        String::new()
-    } else {
-        serde_json::to_string(&extra).unwrap_or_default()
-    }
 }

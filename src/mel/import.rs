@@ -1,8 +1,18 @@
-//! The import: MEL rows (the first non-blank one the header) to scenario YAML, each
-//! row an inject, an expected action of no inject, or a problem with its row number.
+//! The import: MEL rows to scenario YAML. Above the header (the first non-blank row
+//! that is not the scenario's header block), the block; below it each row an inject,
+//! an expected action of no inject, or a problem with its row number. What a row's
+//! columns give ([`Import::derive`]) with its `Fields` laid over it is the inject:
+//! `export` writes as `Fields` exactly what the columns do not give, so a round trip
+//! gives back the scenario.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
+use chrono::{DateTime, FixedOffset};
+use serde_json::{Map, Value};
+
+use super::block::{self, Block};
+use super::written::{flow, key, merge, quote, time_cell};
 use super::{ARTICLE_CHANNELS, COLUMNS, Imported, RowProblem, Rows, channel_of};
 
 /// An expectation's id as an Expectation cell writes it (characters keys use made
@@ -13,20 +23,6 @@ fn expectation_id(written: &str, default: impl FnOnce() -> String) -> String {
     } else {
         written.replace(['#', '@', ',', ' '], "-")
     }
-}
-
-/// `, team: "…"` for an Expected of cell, or nothing.
-fn team_part(written: &str) -> String {
-    if written.is_empty() {
-        String::new()
-    } else {
-        format!(", team: {}", q(written))
-    }
-}
-
-/// Quote any text as a YAML double-quoted scalar (JSON strings are valid YAML).
-fn q(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
 /// Header names other sheets use for a MEL column (HSEEP's MSEL among them), compared as
@@ -59,7 +55,24 @@ const SYNONYMS: &[(&str, &[&str])] = &[
     ("Objective", &["objectives"]),
     ("Core Capability", &["capability", "core capabilities"]),
     ("Responsible Controller", &["controller", "owner"]),
+    (
+        "Clock time",
+        &[
+            "local time",
+            "wall clock",
+            "wall time",
+            "clock",
+            "date/time",
+            "date time",
+            "datetime",
+        ],
+    ),
+    ("Repeat", &["recurrence", "repeats"]),
 ];
+
+/// Columns an import reads that an export does not write: a time of day (or a date
+/// and time) of each row, made an offset from the start.
+const IMPORT_COLUMNS: &[&str] = &["Clock time"];
 
 /// How a sheet's header row is read: the header names the user maps to MEL columns
 /// (`--map "Inject=Message"`), and which row is the header (`--header-row`).
@@ -67,6 +80,13 @@ const SYNONYMS: &[(&str, &[&str])] = &[
 pub struct Options {
     pub map: Vec<(String, String)>,
     pub header_row: Option<usize>,
+    /// The scenario's name (`--name`), over the block's.
+    pub name: Option<String>,
+    /// The exercise's start (`--start`), over the block's: what dates and clock times
+    /// in the rows count from.
+    pub start: Option<String>,
+    /// The header block from elsewhere: a workbook's `Scenario` sheet.
+    pub block: Rows,
 }
 
 /// `--map "Inject=Message,Event #=ID"` as pairs; each target must be a MEL column.
@@ -80,6 +100,7 @@ pub fn parse_map(text: &str) -> Result<Vec<(String, String)>, String> {
             ))?;
             let to = COLUMNS
                 .iter()
+                .chain(IMPORT_COLUMNS)
                 .find(|c| header_name(c) == header_name(to))
                 .ok_or_else(|| {
                     let hint = crate::diag::suggest(to.trim(), COLUMNS.iter().copied())
@@ -100,10 +121,15 @@ pub fn parse_map(text: &str) -> Result<Vec<(String, String)>, String> {
 fn canonical(cell: &str, map: &[(String, String)]) -> Option<&'static str> {
     let h = header_name(cell);
     if let Some((_, to)) = map.iter().find(|(from, _)| header_name(from) == h) {
-        return COLUMNS.iter().copied().find(|c| *c == to.as_str());
+        return COLUMNS
+            .iter()
+            .chain(IMPORT_COLUMNS)
+            .copied()
+            .find(|c| *c == to.as_str());
     }
     COLUMNS
         .iter()
+        .chain(IMPORT_COLUMNS)
         .copied()
         .find(|c| header_name(c) == h)
         .or_else(|| {
@@ -114,9 +140,10 @@ fn canonical(cell: &str, map: &[(String, String)]) -> Option<&'static str> {
         })
 }
 
-/// Turn MEL rows into a scenario: the header is the first non-blank row, or the row
-/// `options` names; header cells are mapped to MEL columns (see [`canonical`]); a
-/// column that maps to nothing is kept in each inject's `notes`.
+/// Turn MEL rows into a scenario: the header block (rows whose first cell is one of
+/// its keys), then the header, the first non-blank row after it or the row `options`
+/// names; header cells are mapped to MEL columns (see [`canonical`]); a column that
+/// maps to nothing is kept in each inject's `notes`.
 pub fn import_with(rows: &Rows, name: &str, options: &Options) -> Result<Imported, String> {
     let mut rows = rows
         .iter()
@@ -128,6 +155,20 @@ pub fn import_with(rows: &Rows, name: &str, options: &Options) -> Result<Importe
         && rows.peek().is_none_or(|(n, _)| *n != h)
     {
         return Err(format!("row {h} (--header-row) is blank or past the end"));
+    }
+    let mut block_rows: Rows = options.block.clone();
+    while let Some((n, r)) = rows.peek() {
+        let header_like = r
+            .iter()
+            .any(|c| matches!(canonical(c, &options.map), Some("Time" | "Clock time")));
+        if options.header_row.is_some()
+            || header_like
+            || !r.first().is_some_and(|c| block::is_key(c))
+        {
+            break;
+        }
+        block_rows.push((*n, r.clone()));
+        rows.next();
     }
     let (_, written) = rows.next().ok_or("the spreadsheet is empty")?;
     let header: Vec<String> = written
@@ -154,7 +195,20 @@ pub fn import_with(rows: &Rows, name: &str, options: &Options) -> Result<Importe
         .filter(|(_, h)| ignored_columns.contains(h))
         .map(|(i, h)| (i, h.trim().to_string()))
         .collect();
-    let mut import = Import::new(name);
+    let mut problems = Vec::new();
+    let sheet = if options.block.is_empty() {
+        ""
+    } else {
+        "the Scenario sheet: "
+    };
+    let block = Block::read(&block_rows, sheet, &mut problems);
+    let name = options
+        .name
+        .clone()
+        .or_else(|| block.name.clone())
+        .unwrap_or_else(|| name.to_string());
+    let mut import = Import::new(&name, block, options.start.as_deref())?;
+    import.problems = problems;
     for (n, row) in rows {
         let n = *n;
         if let Err(reason) = import.row(&columns, n, &Cells(row)) {
@@ -180,17 +234,23 @@ fn ignored_columns(header: &[String]) -> Vec<String> {
     header
         .iter()
         .filter(|h| {
-            !h.trim().is_empty() && !COLUMNS.iter().any(|c| header_name(c) == header_name(h))
+            !h.trim().is_empty()
+                && !COLUMNS
+                    .iter()
+                    .chain(IMPORT_COLUMNS)
+                    .any(|c| header_name(c) == header_name(h))
         })
         .cloned()
         .collect()
 }
 
 /// Where each column the import reads is in the header row.
-struct Columns {
-    time: usize,
-    from: usize,
-    method: usize,
+pub(super) struct Columns {
+    time: Option<usize>,
+    clock: Option<usize>,
+    repeat: Option<usize>,
+    from: Option<usize>,
+    method: Option<usize>,
     id: Option<usize>,
     to: Option<usize>,
     team: Option<usize>,
@@ -212,30 +272,35 @@ struct Columns {
 }
 
 impl Columns {
-    /// Where each column is in `header`; an error naming those of Time, From and Method
-    /// it lacks.
-    fn of(header: &[String]) -> Result<Columns, String> {
+    /// Where each column is in `header`; an error naming those it lacks: a time (Time
+    /// or Clock time), From and Method.
+    pub(super) fn of(header: &[String]) -> Result<Columns, String> {
         let col = |name: &str| {
             header
                 .iter()
                 .position(|h| header_name(h) == header_name(name))
         };
-        let (Some(time), Some(from), Some(method)) = (col("Time"), col("From"), col("Method"))
-        else {
-            let missing: Vec<&str> = ["Time", "From", "Method"]
-                .into_iter()
-                .filter(|c| col(c).is_none())
-                .collect();
+        let (time, clock) = (col("Time"), col("Clock time"));
+        let mut missing: Vec<&str> = ["From", "Method"]
+            .into_iter()
+            .filter(|c| col(c).is_none())
+            .collect();
+        if time.is_none() && clock.is_none() {
+            missing.insert(0, "Time");
+        }
+        if !missing.is_empty() {
             return Err(format!(
                 "the header row lacks the column(s) {}; found {:?}",
                 missing.join(", "),
                 header
             ));
-        };
+        }
         Ok(Columns {
             time,
-            from,
-            method,
+            clock,
+            repeat: col("Repeat"),
+            from: col("From"),
+            method: col("Method"),
             id: col("ID"),
             to: col("To"),
             team: col("Team"),
@@ -258,7 +323,7 @@ impl Columns {
 }
 
 /// One row's cells.
-struct Cells<'a>(&'a [String]);
+pub(super) struct Cells<'a>(pub(super) &'a [String]);
 
 impl Cells<'_> {
     /// The cell in column `c`, trimmed; empty when there is no such column or cell.
@@ -267,24 +332,31 @@ impl Cells<'_> {
             .map(|s| s.trim().to_string())
             .unwrap_or_default()
     }
+
+    /// The cell in column `c` as it is (a message's line breaks and indentation are its
+    /// own); empty when it is blank.
+    fn raw(&self, c: Option<usize>) -> String {
+        c.and_then(|c| self.0.get(c))
+            .filter(|s| !s.trim().is_empty())
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
-/// An inject row as read before its fields are made: what they are made from besides
-/// its cells.
-struct Inject {
-    /// Time: its offset, or a contingency's delay once its condition holds.
-    at: std::time::Duration,
-    persona: String,
-    channel: String,
-    /// A contingency's condition, as JSON text.
-    condition: Option<String>,
-    /// The extra body fields of an export (`Fields`).
-    extra: serde_json::Map<String, serde_json::Value>,
+/// What a row's columns give, before its `Fields` are laid over it.
+pub(super) enum Derived {
+    Inject(Map<String, Value>),
+    /// An expected action of no inject (`expectations:`).
+    Expectation(Map<String, Value>),
 }
 
 /// An import under way: the scenario written so far and what was said of the rows.
-struct Import {
-    yaml: String,
+pub(super) struct Import {
+    name: String,
+    block: Block,
+    /// T0, for dates and clock times in the rows, and as the scenario writes it.
+    start: Option<(String, DateTime<FixedOffset>)>,
+    injects_yaml: String,
     injects: usize,
     problems: Vec<RowProblem>,
     remarks: Vec<RowProblem>,
@@ -292,99 +364,343 @@ struct Import {
     free: Vec<String>,
     /// Whether a move's longitude came as `lng` (the scenario then says so).
     lng: bool,
-    /// The inject ids given so far.
-    used_ids: std::collections::HashSet<String>,
-    /// The objectives the rows name, in order, each with the capability first given.
+    /// The inject ids given so far, with their rows.
+    used_ids: std::collections::HashMap<String, usize>,
+    /// The objectives the rows name that the block does not declare, in order, each
+    /// with the capability first given.
     objectives: Vec<(String, String)>,
+    /// Rows whose Time is a date or a clock time, read with no start to count from.
+    unstarted: Vec<usize>,
+    /// The persona and team names the rows use, with their rows.
+    personas: Vec<(String, usize)>,
+    teams: Vec<(String, usize)>,
 }
 
 impl Import {
-    /// An import of a scenario called `name`, with nothing read yet.
-    fn new(name: &str) -> Import {
-        Import {
-            yaml: format!(
-                "# yaml-language-server: $schema=../injector.schema.json\n# Imported from a Master Events List.\nname: {}\ninjects:\n",
-                q(name)
-            ),
+    /// An import of a scenario called `name`, with its header `block` read and nothing
+    /// else; `start` (`--start`) over the block's.
+    pub(super) fn new(name: &str, block: Block, start: Option<&str>) -> Result<Import, String> {
+        let zone = match block.timezone.as_deref() {
+            Some(z) => Some(z.parse::<chrono_tz::Tz>().map_err(|_| {
+                format!("the time zone `{z}` is not one of the IANA zones (e.g. Europe/London)")
+            })?),
+            None => None,
+        };
+        let start = match start.map(str::to_string).or_else(|| block.start.clone()) {
+            Some(text) => {
+                let t0 = crate::scenario::parse_start(&text, zone).map_err(|(m, h)| {
+                    format!(
+                        "the start {m}{}",
+                        h.map_or(String::new(), |h| format!(" ({h})"))
+                    )
+                })?;
+                Some((text, t0))
+            }
+            None => None,
+        };
+        Ok(Import {
+            name: name.to_string(),
+            block,
+            start,
+            injects_yaml: String::new(),
             injects: 0,
             problems: Vec::new(),
             remarks: Vec::new(),
             free: Vec::new(),
             lng: false,
-            used_ids: std::collections::HashSet::new(),
+            used_ids: std::collections::HashMap::new(),
             objectives: Vec::new(),
-        }
+            unstarted: Vec::new(),
+            personas: Vec::new(),
+            teams: Vec::new(),
+        })
     }
 
     /// Read row `n`: an inject, or an expected action of no inject; the reason when it
     /// can be neither (what was written of it stays).
     fn row(&mut self, cols: &Columns, n: usize, row: &Cells) -> Result<(), String> {
-        let at = match crate::scenario::parse_offset_str(&row.get(Some(cols.time))) {
-            Ok(d) => d,
-            Err((m, _)) if row.get(Some(cols.time)).is_empty() => {
-                return Err(format!("Time is empty ({m})"));
+        let fields = fields_cell(row.get(cols.fields))?;
+        match self.derive(cols, n, row)? {
+            Derived::Expectation(mut e) => {
+                merge(&mut e, fields);
+                self.free.push(format!("  - {}\n", flow(&Value::Object(e))));
             }
-            Err((m, _)) => return Err(format!("Time: {m}")),
-        };
-        let persona = row.get(Some(cols.from));
-        // A row with an Expected action and no From or Method: an expected action of no
-        // inject, due by its Time (`expectations:`).
-        if persona.is_empty()
-            && row.get(Some(cols.method)).is_empty()
-            && !row.get(cols.action).is_empty()
-        {
-            self.free.push(free_expectation(cols, n, row, at));
-            return Ok(());
+            Derived::Inject(mut inject) => {
+                let fields = self.old_gps_fields(&inject, fields);
+                merge(&mut inject, fields);
+                let mut entries = inject.into_iter();
+                if let Some((k, v)) = entries.next() {
+                    let _ = writeln!(self.injects_yaml, "  - {}: {}", key(&k), flow(&v));
+                }
+                for (k, v) in entries {
+                    let _ = writeln!(self.injects_yaml, "    {}: {}", key(&k), flow(&v));
+                }
+                self.injects += 1;
+            }
         }
-        if persona.is_empty() {
-            return Err("From is empty: every inject needs a persona".into());
-        }
-        let channel = channel_of(&row.get(Some(cols.method)));
-        if channel.is_empty() {
-            return Err("Method is empty: every inject needs a channel".into());
-        }
-        let mut id = row.get(cols.id).replace(['#', '@', ',', ' '], "-");
-        if id.is_empty() || !self.used_ids.insert(id.clone()) {
-            id = format!("row-{n}");
-            self.used_ids.insert(id.clone());
-        }
-        let extra = fields_cell(row.get(cols.fields))?;
-        let condition = condition_cell(row.get(cols.condition))?;
-        let inject = Inject {
-            at,
-            persona,
-            channel,
-            condition,
-            extra,
-        };
-        let fields = self.fields(cols, row, inject);
-        let _ = writeln!(self.yaml, "  - id: {}", q(&id));
-        for (key, value) in fields {
-            let _ = writeln!(self.yaml, "    {key}: {value}");
-        }
-        self.expect_and_notes(cols, n, row, &id)?;
-        self.injects += 1;
         Ok(())
     }
 
-    /// An inject's fields in order, each as YAML text; `Fields` has the last word.
-    fn fields(&mut self, cols: &Columns, row: &Cells, inject: Inject) -> Vec<(String, String)> {
-        let Inject {
-            at,
-            persona,
-            channel,
-            condition,
-            mut extra,
-        } = inject;
-        let offset = q(crate::plan::show_offset(at).trim_start_matches("T+"));
-        let mut fields: Vec<(String, String)> = match condition {
-            Some(c) => vec![("when".into(), c), ("after".into(), offset)],
-            None => vec![("at".into(), offset)],
+    /// An older export's `Fields` for a persona move held its coordinates at the top
+    /// (`lat`, `lon` or `lng`): they go into `gps`.
+    fn old_gps_fields(
+        &mut self,
+        inject: &Map<String, Value>,
+        mut fields: Map<String, Value>,
+    ) -> Map<String, Value> {
+        if !inject.contains_key("gps") || !fields.contains_key("lat") {
+            return fields;
+        }
+        let mut gps = Map::new();
+        gps.insert(
+            "lat".into(),
+            fields.shift_remove("lat").unwrap_or(Value::Null),
+        );
+        let lon = match fields.shift_remove("lng") {
+            Some(v) => {
+                self.lng = true;
+                v
+            }
+            None => fields.shift_remove("lon").unwrap_or(Value::Null),
         };
-        fields.extend([
-            ("persona".into(), q(&persona)),
-            ("channel".into(), q(&channel)),
-        ]);
+        gps.insert("lon".into(), lon);
+        fields.shift_remove("location");
+        fields.insert("gps".into(), Value::Object(gps));
+        fields
+    }
+
+    /// What row `n`'s columns give: an inject's fields in order, or an expected action
+    /// of no inject.
+    pub(super) fn derive(
+        &mut self,
+        cols: &Columns,
+        n: usize,
+        row: &Cells,
+    ) -> Result<Derived, String> {
+        let repeat = repeat_cell(&row.get(cols.repeat))?;
+        let cron = repeat.contains_key("cron");
+        let time = if cron && row.get(cols.time).is_empty() && row.get(cols.clock).is_empty() {
+            None
+        } else {
+            Some(self.offset(cols, n, row)?)
+        };
+        let (persona, method) = (row.get(cols.from), row.get(cols.method));
+        // A row with an Expected action and nothing to send: an expected action of no
+        // inject, due by its Time (`expectations:`).
+        if persona.is_empty()
+            && method.is_empty()
+            && row.get(cols.message).is_empty()
+            && row.get(cols.subject).is_empty()
+            && !row.get(cols.action).is_empty()
+        {
+            let id = expectation_id(&row.get(cols.expectation), || format!("row-{n}-expected"));
+            let mut e = Map::new();
+            e.insert("id".into(), Value::String(id));
+            e.insert("action".into(), Value::String(row.get(cols.action)));
+            e.insert(
+                "by".into(),
+                Value::String(time_cell(time.unwrap_or_default())),
+            );
+            self.whose(&mut e, cols, n, row);
+            self.objectives_of(&mut e, cols, row);
+            return Ok(Derived::Expectation(e));
+        }
+        let id = self.id(cols, n, row);
+        let condition = condition_cell(row.get(cols.condition))?;
+        let mut m = Map::new();
+        m.insert("id".into(), Value::String(id.clone()));
+        let t = || Value::String(time_cell(time.unwrap_or_default()));
+        let zero = time.is_none_or(|d| d.is_zero());
+        match &condition {
+            Some(c) => {
+                m.insert("when".into(), c.clone());
+                if !zero {
+                    m.insert("after".into(), t());
+                }
+            }
+            None if repeat.contains_key("every") => {
+                if !zero {
+                    m.insert("from".into(), t());
+                }
+            }
+            None if cron => {
+                if time.is_some() {
+                    return Err("Time is set, but Repeat has a cron pattern, which sets the times: clear one".into());
+                }
+            }
+            None => {
+                m.insert("at".into(), t());
+            }
+        }
+        m.extend(repeat);
+        let default = |k: &str| self.block.defaults.get(k).cloned();
+        if persona.is_empty() {
+            if default("persona").is_none() {
+                return Err("From is empty: every inject needs a persona".into());
+            }
+        } else if default("persona") != Some(Value::String(persona.clone())) {
+            self.personas.push((persona.clone(), n));
+            m.insert("persona".into(), Value::String(persona));
+        }
+        let gps = method.trim().eq_ignore_ascii_case("gps");
+        let channel = channel_of(&method);
+        if gps {
+        } else if channel.is_empty() {
+            if default("channel").is_none() {
+                return Err("Method is empty: every inject needs a channel".into());
+            }
+        } else if default("channel") != Some(Value::String(channel.clone())) {
+            m.insert("channel".into(), Value::String(channel.clone()));
+        }
+        let channel = if channel.is_empty() {
+            default("channel")
+                .and_then(|c| c.as_str().map(String::from))
+                .unwrap_or_default()
+        } else {
+            channel
+        };
+        self.recipient(&mut m, cols, n, row, &channel);
+        let message = row.raw(cols.message);
+        if gps {
+            let mut g = Map::new();
+            g.insert("location".into(), Value::String(message));
+            m.insert("gps".into(), Value::Object(g));
+        } else if !message.is_empty() {
+            m.insert("body".into(), Value::String(message));
+        }
+        let action_note = self.expect(&mut m, cols, n, row, &id)?;
+        self.objectives_of(&mut m, cols, row);
+        let owner = row.get(cols.owner);
+        if !owner.is_empty() {
+            m.insert("owner".into(), Value::String(owner));
+        }
+        let mut notes = Map::new();
+        for (k, v) in [
+            ("faction", row.get(cols.faction)),
+            ("expected_action", action_note),
+            ("tag", row.get(cols.tag)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        // Columns that map to nothing, kept by their header.
+        .chain(
+            cols.kept
+                .iter()
+                .map(|(i, h)| (h.clone(), row.get(Some(*i)))),
+        ) {
+            if !v.is_empty() {
+                notes.insert(k, Value::String(v));
+            }
+        }
+        if !notes.is_empty() {
+            m.insert("notes".into(), Value::Object(notes));
+        }
+        Ok(Derived::Inject(m))
+    }
+
+    /// Row `n`'s inject id: its ID (characters no id has made `-`), else `row-N`, said.
+    fn id(&mut self, cols: &Columns, n: usize, row: &Cells) -> String {
+        let written = row.get(cols.id);
+        let mut id = written.replace(['#', '@', ',', ' '], "-");
+        if !id.is_empty() && id != written {
+            self.remark(
+                n,
+                format!("ID `{written}` is not an inject id: written `{id}`"),
+            );
+        }
+        if id.is_empty() {
+            id = format!("row-{n}");
+            if cols.id.is_some() {
+                self.remark(n, format!("no ID: named `{id}`"));
+            }
+        } else if let Some(first) = self.used_ids.get(&id) {
+            let first = *first;
+            let again = format!("row-{n}");
+            self.remark(
+                n,
+                format!("ID `{id}` is row {first}'s too: named `{again}`"),
+            );
+            id = again;
+        }
+        self.used_ids.insert(id.clone(), n);
+        id
+    }
+
+    fn remark(&mut self, row: usize, reason: String) {
+        self.remarks.push(RowProblem { row, reason });
+    }
+
+    /// Row `n`'s Time as an offset from T0: an elapsed time (`00:05:00`, `26:15:00`,
+    /// `5m`), or a date and time (or, in Clock time, a time of day) counted from the
+    /// start.
+    fn offset(&mut self, cols: &Columns, n: usize, row: &Cells) -> Result<Duration, String> {
+        let (time, clock) = (row.get(cols.time), row.get(cols.clock));
+        if !time.is_empty() && !looks_like_date(&time) {
+            return crate::scenario::parse_offset_str(&time).map_err(|(m, _)| format!("Time: {m}"));
+        }
+        let (column, text) = if time.is_empty() {
+            ("Clock time", clock)
+        } else {
+            ("Time", time)
+        };
+        if text.is_empty() {
+            return Err("Time is empty: every row needs one (an offset such as 00:05:00, or a date and time)".into());
+        }
+        let Some((start_text, t0)) = self.start.clone() else {
+            self.unstarted.push(n);
+            return Err(format!(
+                "{column} `{text}` is a date or a clock time, and the sheet gives no start to count from"
+            ));
+        };
+        let zone = self
+            .block
+            .timezone
+            .as_deref()
+            .and_then(|z| z.parse::<chrono_tz::Tz>().ok());
+        let at = if looks_like_date(&text) {
+            crate::scenario::parse_start(&text, zone).map_err(|(m, _)| format!("{column}: {m}"))?
+        } else {
+            // A time of day: on the start's day, in its zone.
+            let clock = crate::scenario::parse_offset_str(&text)
+                .ok()
+                .filter(|d| d.as_secs() < 24 * 3600)
+                .ok_or(format!(
+                    "{column} `{text}` is not a time of day such as 09:30"
+                ))?;
+            let day = t0.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default()
+                + chrono::Duration::from_std(clock).unwrap_or_default();
+            crate::scenario::parse_start(&day.format("%Y-%m-%dT%H:%M:%S").to_string(), zone)
+                .or_else(|_| {
+                    day.and_local_timezone(*t0.offset())
+                        .single()
+                        .ok_or((String::new(), None::<String>))
+                })
+                .map_err(|_| format!("{column} `{text}` does not exist on the start's day"))?
+        };
+        let d = (at - t0)
+            .to_std()
+            .map_err(|_| format!("{column} `{text}` is before the start ({start_text})"))?;
+        self.remark(
+            n,
+            format!(
+                "{column} `{text}` read as a date and time: {} from the start ({start_text})",
+                crate::human::show_offset(d)
+            ),
+        );
+        Ok(d)
+    }
+
+    /// Who the row goes to: a team (Team: an id, a name, or several, comma-separated),
+    /// an address, a position or role (`position: CEO` in To); and its Subject, an
+    /// article's title on an article channel.
+    fn recipient(
+        &mut self,
+        m: &mut Map<String, Value>,
+        cols: &Columns,
+        n: usize,
+        row: &Cells,
+        channel: &str,
+    ) {
         let (to, team) = (row.get(cols.to), row.get(cols.team));
         // `position: CEO` or `role: Role2` in To: a message to a position or a role.
         let addressee = to
@@ -399,138 +715,93 @@ impl Import {
         } else {
             to
         };
+        let typed = self.block.defaults.contains_key("type");
         if !team.is_empty() {
-            fields.push(("type".into(), "team".into()));
-            let team_value = if team.bytes().all(|b| b.is_ascii_digit()) {
-                team.clone()
+            if !typed {
+                m.insert("type".into(), Value::String("team".into()));
+            }
+            let teams: Vec<Value> = team.split(',').map(|t| team_value(t.trim())).collect();
+            for t in teams.iter().filter_map(Value::as_str) {
+                self.teams.push((t.to_string(), n));
+            }
+            let value = if teams.len() == 1 {
+                teams.into_iter().next().unwrap_or(Value::Null)
             } else {
-                q(&team)
+                Value::Array(teams)
             };
-            fields.push(("team_id".into(), team_value));
-        } else if !to.is_empty() {
-            fields.push(("type".into(), "individual".into()));
+            m.insert("team_id".into(), value);
+        } else if !to.is_empty() && !typed {
+            m.insert("type".into(), Value::String("individual".into()));
         }
-        // An address exported from `player_email` goes back there (through `Fields`).
-        if !to.is_empty() && extra.get("player_email").and_then(|v| v.as_str()) != Some(&to) {
-            fields.push(("to".into(), q(&to)));
+        if !to.is_empty() {
+            m.insert("to".into(), Value::String(to));
         }
         let subject = row.get(cols.subject);
         if !subject.is_empty() {
-            let field = if ARTICLE_CHANNELS.contains(&channel.as_str()) {
+            let field = if ARTICLE_CHANNELS.contains(&channel) {
                 "title"
             } else {
                 "subject"
             };
-            fields.push((field.into(), q(&subject)));
+            m.insert(field.into(), Value::String(subject));
         }
-        if let Some((field, value)) = &addressee {
-            fields.push((field.to_string(), q(value)));
+        if let Some((field, value)) = addressee {
+            m.insert(field.into(), Value::String(value));
         }
-        let message = row.get(cols.message);
-        if channel == "gps" {
-            // A persona move: no channel; the place from Message, coordinates from Fields.
-            fields.retain(|(k, _)| k != "channel");
-            fields.push(("gps".into(), self.gps(&mut extra, &message)));
-        } else if !message.is_empty() {
-            fields.push(("body".into(), q(&message)));
-        }
-        for (key, value) in extra {
-            let text = serde_json::to_string(&value).unwrap_or_default();
-            match fields.iter_mut().find(|(k, _)| *k == key) {
-                Some(field) => field.1 = text,
-                None => fields.push((key, text)),
-            }
-        }
-        fields
     }
 
-    /// A persona move's `gps` field: the place `location`, its coordinates taken out of
-    /// `extra` (noting a longitude that came as `lng`).
-    fn gps(
+    /// The row's expected action: with a Deadline (`15m`, `00:15:00`) judged live
+    /// (`expect`); without one, the note it returns (and a remark says so).
+    fn expect(
         &mut self,
-        extra: &mut serde_json::Map<String, serde_json::Value>,
-        location: &str,
-    ) -> String {
-        let lat = extra.remove("lat").unwrap_or(serde_json::Value::Null);
-        let lon = match extra.remove("lng") {
-            Some(v) => {
-                self.lng = true;
-                v
-            }
-            None => extra.remove("lon").unwrap_or(serde_json::Value::Null),
-        };
-        extra.remove("location");
-        format!("{{ lat: {lat}, lon: {lon}, location: {} }}", q(location))
-    }
-
-    /// The inject `id`'s expected action and notes: an expected action with a deadline
-    /// is judged live (`expect`); without one, a note (and a remark says so).
-    fn expect_and_notes(
-        &mut self,
+        m: &mut Map<String, Value>,
         cols: &Columns,
         n: usize,
         row: &Cells,
         id: &str,
-    ) -> Result<(), String> {
+    ) -> Result<String, String> {
         let (action, deadline) = (row.get(cols.action), row.get(cols.deadline));
-        let mut action_note = String::new();
-        if !action.is_empty() && !deadline.is_empty() {
-            let within = match crate::scenario::parse_offset_str(&deadline) {
-                Ok(d) => q(crate::plan::show_offset(d).trim_start_matches("T+")),
-                Err((m, _)) => return Err(format!("Deadline: {m}")),
-            };
-            let expectation =
-                expectation_id(&row.get(cols.expectation), || format!("{id}-expected"));
-            let team = team_part(&row.get(cols.expected_of));
-            let _ = writeln!(
-                self.yaml,
-                "    expect: {{ id: {}, action: {}, within: {within}{team} }}",
-                q(&expectation),
-                q(&action)
+        if action.is_empty() {
+            return Ok(String::new());
+        }
+        if deadline.is_empty() {
+            self.remark(
+                n,
+                "Expected action has no Deadline beside it: kept as a note, not judged live".into(),
             );
-        } else if !action.is_empty() {
-            action_note = action;
-            self.remarks.push(RowProblem {
-                row: n,
-                reason:
-                    "Expected action has no Deadline beside it: kept as a note, not judged live"
-                        .into(),
-            });
+            return Ok(action);
         }
-        self.objectives_and_owner(cols, row);
-        let mut notes: Vec<(String, String)> = [
-            ("faction", row.get(cols.faction)),
-            ("expected_action", action_note),
-            ("tag", row.get(cols.tag)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        // Columns that map to nothing, kept by their header.
-        notes.extend(
-            cols.kept
-                .iter()
-                .map(|(i, h)| (h.clone(), row.get(Some(*i)))),
+        let d = crate::scenario::parse_offset_str(&deadline)
+            .map_err(|(m, _)| format!("Deadline: {m}"))?;
+        let mut e = Map::new();
+        e.insert(
+            "id".into(),
+            Value::String(expectation_id(&row.get(cols.expectation), || {
+                format!("{id}-expected")
+            })),
         );
-        notes.retain(|(_, v)| !v.is_empty());
-        if !notes.is_empty() {
-            let _ = writeln!(self.yaml, "    notes:");
-            for (k, v) in notes {
-                // A header as a key: plain when it is a word, else quoted.
-                let key = if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    k
-                } else {
-                    q(&k)
-                };
-                let _ = writeln!(self.yaml, "      {key}: {}", q(&v));
-            }
-        }
-        Ok(())
+        e.insert("action".into(), Value::String(action));
+        e.insert("within".into(), Value::String(time_cell(d)));
+        self.whose(&mut e, cols, n, row);
+        m.insert("expect".into(), Value::Object(e));
+        Ok(String::new())
     }
 
-    /// The inject's Objective (ids, comma separated) as its `objectives`, each kept to
-    /// declare with the capability beside it; its Responsible Controller as `owner`.
-    fn objectives_and_owner(&mut self, cols: &Columns, row: &Cells) {
+    /// An expected action's team, from Expected of.
+    fn whose(&mut self, e: &mut Map<String, Value>, cols: &Columns, n: usize, row: &Cells) {
+        let team = row.get(cols.expected_of);
+        if !team.is_empty() {
+            let value = team_value(&team);
+            if value.is_string() {
+                self.teams.push((team.clone(), n));
+            }
+            e.insert("team".into(), value);
+        }
+    }
+
+    /// The row's Objective (ids, comma separated) as `objectives`, each kept to declare
+    /// (unless the block does) with the capability beside it.
+    fn objectives_of(&mut self, m: &mut Map<String, Value>, cols: &Columns, row: &Cells) {
         let ids: Vec<String> = row
             .get(cols.objective)
             .split([',', ';'])
@@ -539,7 +810,8 @@ impl Import {
             .collect();
         let capability = row.get(cols.capability);
         for id in &ids {
-            if !self.objectives.iter().any(|(o, _)| o == id) {
+            if !self.objectives.iter().any(|(o, _)| o == id) && !self.block.objectives.contains(id)
+            {
                 // A row of one objective says its capability; several share theirs.
                 let cap = if ids.len() == 1 || !capability.contains(';') {
                     capability.clone()
@@ -550,31 +822,52 @@ impl Import {
             }
         }
         if !ids.is_empty() {
-            let list: Vec<String> = ids.iter().map(|i| q(i)).collect();
-            let _ = writeln!(self.yaml, "    objectives: [{}]", list.join(", "));
-        }
-        let owner = row.get(cols.owner);
-        if !owner.is_empty() {
-            let _ = writeln!(self.yaml, "    owner: {}", q(&owner));
+            m.insert(
+                "objectives".into(),
+                Value::Array(ids.into_iter().map(Value::String).collect()),
+            );
         }
     }
 
-    /// The import's outcome, the scenario completed with what goes after its injects.
+    /// The import's outcome: the scenario's text in order (name, header block,
+    /// injects, objectives, expected actions of no inject).
     fn finish(mut self, ignored_columns: Vec<String>) -> Imported {
-        if self.lng {
-            self.yaml.push_str("gps_longitude: lng\n");
+        let mut yaml = format!(
+            "# yaml-language-server: $schema=../injector.schema.json\n# Imported from a Master Events List.\nname: {}\n",
+            quote(&self.name)
+        );
+        if let Some((start, _)) = &self.start {
+            let _ = writeln!(yaml, "start: {}", quote(start));
+        }
+        yaml.push_str(self.block.head());
+        yaml.push_str("injects:\n");
+        yaml.push_str(&self.injects_yaml);
+        match &self.block.gps_longitude {
+            Some(g) => {
+                let _ = writeln!(yaml, "gps_longitude: {}", quote(g));
+            }
+            None if self.lng => yaml.push_str("gps_longitude: lng\n"),
+            None => {}
+        }
+        if !self.objectives.is_empty() || !self.block.objectives.is_empty() {
+            yaml.push_str("objectives:\n");
+            yaml.push_str(self.block.objectives_yaml());
         }
         if !self.objectives.is_empty() {
             // The MEL names objectives, not what they say: each is declared with its id
             // as its text, for the designer to write out.
-            self.yaml.push_str("objectives:\n");
             for (id, capability) in &self.objectives {
                 let cap = if capability.is_empty() {
                     String::new()
                 } else {
-                    format!(", capability: {}", q(capability))
+                    format!(", capability: {}", quote(capability))
                 };
-                let _ = writeln!(self.yaml, "  - {{ id: {}, text: {}{cap} }}", q(id), q(id));
+                let _ = writeln!(
+                    yaml,
+                    "  - {{ id: {}, text: {}{cap} }}",
+                    quote(id),
+                    quote(id)
+                );
             }
             self.remarks.push(RowProblem {
                 row: 1,
@@ -585,53 +878,95 @@ impl Import {
             });
         }
         if !self.free.is_empty() {
-            self.yaml.push_str("expectations:\n");
-            for e in self.free {
-                self.yaml.push_str(&e);
+            yaml.push_str("expectations:\n");
+            for e in &self.free {
+                yaml.push_str(e);
             }
         }
+        if let Some(first) = self.unstarted.first() {
+            let rows: Vec<String> = self.unstarted.iter().map(ToString::to_string).collect();
+            // One problem for them all, first among the problems of its rows.
+            self.problems.retain(|p| !self.unstarted.contains(&p.row));
+            self.problems.push(RowProblem {
+                row: *first,
+                reason: format!(
+                    "{} (row {}) hold a date or a clock time, and the sheet gives no start to count them from: give it with --start 2026-03-28T09:00:00 (or a `Start` row above the header)",
+                    crate::human::count(rows.len(), "row", "rows"),
+                    rows.join(", ")
+                ),
+            });
+            self.problems.sort_by_key(|p| p.row);
+        }
         Imported {
-            yaml: self.yaml,
+            yaml,
             injects: self.injects,
             problems: self.problems,
             remarks: self.remarks,
             ignored_columns,
+            personas: self.personas,
+            teams: self.teams,
         }
     }
 }
 
-/// Row `n`'s expected action of no inject, due by its Time `at`, as a line of
-/// `expectations:`.
-fn free_expectation(cols: &Columns, n: usize, row: &Cells, at: std::time::Duration) -> String {
-    let id = expectation_id(&row.get(cols.expectation), || format!("row-{n}-expected"));
-    let team = team_part(&row.get(cols.expected_of));
-    format!(
-        "  - {{ id: {}, action: {}, by: {}{team} }}\n",
-        q(&id),
-        q(&row.get(cols.action)),
-        q(crate::plan::show_offset(at).trim_start_matches("T+"))
-    )
+/// Whether a Time cell is a date (and time): `2026-03-28 09:30`, `2026-03-28T09:30:00Z`.
+fn looks_like_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-'
 }
 
-/// A `Fields` cell: the extra body fields of an export, a JSON object (none when empty).
-fn fields_cell(text: String) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    if text.is_empty() {
-        return Ok(serde_json::Map::new());
+/// A team as a Team or Expected of cell names it: an id (digits) as a number, else the
+/// name or alias.
+fn team_value(t: &str) -> Value {
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.parse::<u64>()
+            .map_or_else(|_| Value::String(t.into()), Value::from)
+    } else {
+        Value::String(t.into())
     }
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(serde_json::Value::Object(map)) => Ok(map),
+}
+
+/// A Repeat cell (`every: 10m, count: 6`, `cron: "0 9 * * *"`): its fields (none when
+/// empty).
+fn repeat_cell(text: &str) -> Result<Map<String, Value>, String> {
+    const KNOWN: &[&str] = &["every", "count", "until", "cron", "from"];
+    if text.is_empty() {
+        return Ok(Map::new());
+    }
+    let bad = || {
+        format!(
+            "Repeat `{text}` is not a recurrence such as `every: 10m, count: 6` or `cron: \"0 9 * * *\"`"
+        )
+    };
+    let node = crate::yaml::parse(&format!("{{{text}}}")).map_err(|_| bad())?;
+    let Value::Object(map) = node.to_json() else {
+        return Err(bad());
+    };
+    if let Some(k) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(format!("Repeat: `{k}` is not one of {}", KNOWN.join(", ")));
+    }
+    Ok(map)
+}
+
+/// A `Fields` cell: what an export's columns do not carry, a JSON object (none when
+/// empty).
+fn fields_cell(text: String) -> Result<Map<String, Value>, String> {
+    if text.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => Ok(map),
         _ => Err("Fields is not a JSON object (as `export` writes it)".into()),
     }
 }
 
-/// A `Condition` cell: a contingency's condition, a JSON object, as JSON text (none
-/// when empty).
-fn condition_cell(text: String) -> Result<Option<String>, String> {
+/// A `Condition` cell: a contingency's condition, a JSON object (none when empty).
+fn condition_cell(text: String) -> Result<Option<Value>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(v @ serde_json::Value::Object(_)) => Ok(Some(v.to_string())),
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v @ Value::Object(_)) => Ok(Some(v)),
         _ => Err(
             "Condition is not a JSON object such as {\"missed\": \"evacuation-ordered\"}".into(),
         ),

@@ -20,18 +20,38 @@
 //!
 //! Its parts: `import` (rows to YAML) and `export` (a timeline to CSV).
 
+mod block;
 mod export;
 mod import;
+mod written;
 mod xlsx;
 
 pub use export::export;
 pub use import::{Options as ImportOptions, import, import_with, parse_map};
 pub use xlsx::export_xlsx;
 
+#[cfg(test)]
+#[test]
+fn methods_read_back_as_their_channels() {
+    for c in [
+        "mail",
+        "microblog",
+        "websites",
+        "notifications",
+        "msngr",
+        "videoblog",
+        "news",
+        "blog",
+    ] {
+        assert_eq!(channel_of(&mel_method(c)), c);
+    }
+}
+
 /// MEL columns, as Conducttr names them, plus our ID.
 pub const COLUMNS: &[&str] = &[
     "ID",
     "Time",
+    "Repeat",
     "From",
     "Faction",
     "To",
@@ -71,6 +91,10 @@ pub struct Imported {
     pub remarks: Vec<RowProblem>,
     /// Header cells that are not MEL columns (ignored).
     pub ignored_columns: Vec<String>,
+    /// The persona names (From) the rows use, each with its row.
+    pub personas: Vec<(String, usize)>,
+    /// The team names (Team, Expected of) the rows use, each with its row.
+    pub teams: Vec<(String, usize)>,
 }
 
 /// Rows of cells, each with its 1-based row number in the spreadsheet.
@@ -147,13 +171,11 @@ pub fn xlsx_rows(bytes: &[u8], sheet: Option<&str>) -> Result<(Rows, String), St
                     calamine::Data::Bool(b) => b.to_string(),
                     // An elapsed time (`[hh]:mm:ss`, as `export --format mel-xlsx`
                     // writes it) may pass a day: 26:15:00 is 1.09 days, kept whole. A
-                    // date (years of days) gives its time of day.
+                    // date (years of days) is read as the date and time it is.
                     calamine::Data::DateTime(d) if (0.0..ELAPSED_DAYS).contains(&d.as_f64()) => {
                         clock(((d.as_f64() * 86_400.0).round()) as u64)
                     }
-                    calamine::Data::DateTime(d) => {
-                        clock(((d.as_f64().fract() * 86_400.0).round()) as u64)
-                    }
+                    calamine::Data::DateTime(d) => date_time(d.as_f64()),
                     other => other.to_string(),
                 })
                 .collect();
@@ -163,8 +185,45 @@ pub fn xlsx_rows(bytes: &[u8], sheet: Option<&str>) -> Result<(Rows, String), St
     Ok((rows, name))
 }
 
+/// An Excel date (days since 1899-12-30, the time of day its fraction) as
+/// `YYYY-MM-DD HH:MM:SS`.
+fn date_time(serial: f64) -> String {
+    let secs = (serial * 86_400.0).round() as i64;
+    chrono::NaiveDate::from_ymd_opt(1899, 12, 30)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d + chrono::Duration::seconds(secs))
+        .map_or_else(String::new, |d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+/// The header block of a workbook: its `Scenario` sheet's rows, when it has one and it
+/// is not the sheet read.
+pub fn xlsx_block(bytes: &[u8], read: &str) -> Rows {
+    if read == "Scenario" {
+        return Vec::new();
+    }
+    xlsx_rows(bytes, Some("Scenario")).map_or_else(|_| Vec::new(), |(rows, _)| rows)
+}
+
 fn clock(secs: u64) -> String {
     format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// A name as a key of a YAML mapping (`resident`, `"@portmere_news"`).
+pub fn yaml_key(name: &str) -> String {
+    written::key(name)
+}
+
+/// A Conducttr channel as a MEL's Method names it (what [`channel_of`] reads back).
+pub fn mel_method(channel: &str) -> String {
+    match channel {
+        "mail" => "Email".into(),
+        "microblog" => "Social".into(),
+        "websites" => "Website".into(),
+        "notifications" => "Pop-up".into(),
+        "msngr" => "Chat".into(),
+        "videoblog" => "Video".into(),
+        other => other.into(),
+    }
 }
 
 /// A Method as written in a MEL to a Conducttr channel.

@@ -2,8 +2,9 @@
 //! `Injects` sheet (the first: `import` reads it back as it reads the CSV) with a bold,
 //! frozen header, widths that fit, times as Excel elapsed times (`[hh]:mm:ss`) and
 //! drop-down lists for From, Team and Method from the scenario's own values; the
-//! expected actions and contingencies on a sheet of their own; the scenario's header
-//! (name, start, zone, objectives) on a third. The lists live on a hidden sheet.
+//! expected actions and contingencies on a sheet of their own, for reading (the
+//! Injects sheet is what is read back); the scenario's header block on a third
+//! (`Scenario`, read back with the injects). The lists live on a hidden sheet.
 
 use rust_xlsxwriter::{DataValidation, Format, Formula, Workbook, Worksheet, XlsxError};
 
@@ -35,7 +36,7 @@ pub fn export_xlsx(t: &Timeline) -> Result<Vec<u8>, String> {
 }
 
 fn build(t: &Timeline) -> Result<Vec<u8>, XlsxError> {
-    let rows = super::export::records(t);
+    let rows = super::export::records(&t.scenario);
     let mut book = Workbook::new();
     book.push_worksheet(injects_sheet(&rows)?);
     book.push_worksheet(branches_sheet(t)?);
@@ -185,40 +186,27 @@ fn branches_sheet(t: &Timeline) -> Result<Worksheet, XlsxError> {
     Ok(sheet)
 }
 
-/// The scenario's header: name, description, T0, zone, speed; its objectives.
+/// The scenario's header block (what `import` reads back): name, description, start,
+/// zone, defaults, vars, persona and team aliases, objectives, a row each.
 fn scenario_sheet(t: &Timeline) -> Result<Worksheet, XlsxError> {
-    let s = &t.scenario;
     let mut sheet = Worksheet::new();
     sheet.set_name("Scenario")?;
     let bold = Format::new().set_bold();
-    let mut fields: Vec<(String, String)> = vec![
-        ("Name".into(), s.name.clone()),
-        (
-            "Description".into(),
-            s.description.clone().unwrap_or_default(),
-        ),
-        ("Start".into(), t.t0.to_rfc3339()),
-        (
-            "Time zone".into(),
-            s.timezone.map(|z| z.name().to_string()).unwrap_or_default(),
-        ),
-    ];
-    for o in &s.objectives {
-        fields.push((
-            format!("Objective {}", o.id),
-            match &o.capability {
-                Some(c) => format!("{} [{c}]", o.text),
-                None => o.text.clone(),
-            },
-        ));
+    for (c, h) in ["Field", "Value", "", ""].into_iter().enumerate() {
+        sheet.write_string_with_format(0, u16::try_from(c).unwrap_or(0), h, &bold)?;
     }
-    sheet.write_string_with_format(0, 0, "Field", &bold)?;
-    sheet.write_string_with_format(0, 1, "Value", &bold)?;
-    for (r, (k, v)) in fields.iter().enumerate() {
+    for (r, row) in super::block::rows(&t.scenario).iter().enumerate() {
         let r = u32::try_from(r + 1).unwrap_or(u32::MAX - 1);
-        sheet.write_string_with_format(r, 0, k, &bold)?;
-        sheet.write_string(r, 1, v)?;
+        for (c, v) in row.iter().enumerate() {
+            let c = u16::try_from(c).unwrap_or(0);
+            if c == 0 {
+                sheet.write_string_with_format(r, c, v, &bold)?;
+            } else if !v.is_empty() {
+                sheet.write_string(r, c, v)?;
+            }
+        }
     }
+    sheet.set_freeze_panes(1, 0)?;
     sheet.autofit();
     Ok(sheet)
 }

@@ -249,10 +249,13 @@ fn expected_actions_and_contingencies_survive_a_mel_round_trip() {
         "{yaml}"
     );
     assert!(
-        yaml.contains("when: {\"missed\":\"evac\"}") && yaml.contains("after: \"00:02:00\""),
+        yaml.contains("when: { missed: \"evac\" }") && yaml.contains("after: \"00:02:00\""),
         "{yaml}"
     );
-    assert!(yaml.contains("expected_action: \"Blue reports\""), "{yaml}");
+    assert!(
+        yaml.contains("notes: { expected_action: \"Blue reports\" }"),
+        "{yaml}"
+    );
     let plan = injector_in(
         dir.path(),
         &[

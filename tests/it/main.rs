@@ -15,6 +15,7 @@ mod hostile;
 mod hostile_run;
 mod house;
 mod mel;
+mod mel_roundtrip;
 mod plan;
 mod plan_branches;
 mod plan_picture;
