@@ -23,16 +23,19 @@ pub fn export(s: &Scenario) -> String {
         let _ = w.write_record(row);
     }
     let _ = w.write_record([""]);
-    let _ = w.write_record(COLUMNS);
-    for row in records(s) {
+    let (header, rows) = records(s);
+    let _ = w.write_record(header);
+    for row in rows {
         let _ = w.write_record(row);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// The MEL's rows under [`COLUMNS`]: one per inject in file order, then one per
+/// The MEL's header and rows: [`COLUMNS`], then a column for each note the injects
+/// keep besides faction, tag and expected action (a column of another sheet, kept by
+/// an import, goes back out as itself); one row per inject in file order, then one per
 /// expected action of no inject.
-pub fn records(s: &Scenario) -> Vec<Vec<String>> {
+pub fn records(s: &Scenario) -> (Vec<String>, Vec<Vec<String>>) {
     let root = crate::yaml::parse(&s.source).ok();
     let list = |name: &str| -> Vec<Map<String, Value>> {
         root.as_ref()
@@ -52,23 +55,42 @@ pub fn records(s: &Scenario) -> Vec<Vec<String>> {
         .collect();
     let block = Block::read(&block_rows, "", &mut Vec::new());
     let defaults = block.defaults.clone();
+    let injects = list("injects");
+    let mut header: Vec<String> = COLUMNS.iter().map(|c| (*c).to_string()).collect();
+    for w in &injects {
+        for (k, v) in w
+            .get("notes")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if v.is_string()
+                && !["faction", "tag", "expected_action"].contains(&k.as_str())
+                && !super::import::is_column(k)
+                && !k.trim().is_empty()
+                && !header.contains(k)
+            {
+                header.push(k.clone());
+            }
+        }
+    }
     let Ok(mut import) = Import::new(&s.name, block, None) else {
-        return Vec::new();
+        return (header, Vec::new());
     };
-    let header: Vec<String> = COLUMNS.iter().map(|c| (*c).to_string()).collect();
-    let Ok(cols) = Columns::of(&header) else {
-        return Vec::new();
+    let Ok(mut cols) = Columns::of(&header) else {
+        return (header, Vec::new());
     };
+    cols.keep(&header, &header[COLUMNS.len()..]);
     let mut rows = Vec::new();
-    for w in list("injects") {
+    for w in injects {
         let w = normalized(w);
-        let mut cells = inject_cells(s, &w, &defaults);
+        let mut cells = inject_cells(s, &w, &defaults, &header);
         finish_row(&mut import, &cols, &mut cells, &w, rows.len() + 1);
         rows.push(cells);
     }
     for w in list("expectations") {
         let w = normalized(w);
-        let mut cells = vec![String::new(); COLUMNS.len()];
+        let mut cells = vec![String::new(); header.len()];
         set(&mut cells, "Time", offset_text(w.get("by")));
         set(&mut cells, "Expected action", text(w.get("action")));
         set(&mut cells, "Expectation", text(w.get("id")));
@@ -77,7 +99,7 @@ pub fn records(s: &Scenario) -> Vec<Vec<String>> {
         finish_row(&mut import, &cols, &mut cells, &w, rows.len() + 1);
         rows.push(cells);
     }
-    rows
+    (header, rows)
 }
 
 /// The row's `Fields`: what `w` has that the row's columns, as the import reads them,
@@ -108,8 +130,9 @@ fn inject_cells(
     s: &Scenario,
     w: &Map<String, Value>,
     defaults: &Map<String, Value>,
+    header: &[String],
 ) -> Vec<String> {
-    let mut cells = vec![String::new(); COLUMNS.len()];
+    let mut cells = vec![String::new(); header.len()];
     let get = |k: &str| w.get(k);
     let notes = get("notes").and_then(Value::as_object);
     let note = |k: &str| text(notes.and_then(|n| n.get(k)));
@@ -192,6 +215,9 @@ fn inject_cells(
         capabilities(s, get("objectives")),
     );
     set(&mut cells, "Responsible Controller", text(get("owner")));
+    for (i, h) in header.iter().enumerate().skip(COLUMNS.len()) {
+        cells[i] = note(h);
+    }
     cells
 }
 

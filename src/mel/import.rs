@@ -189,12 +189,7 @@ pub fn import_with(rows: &Rows, name: &str, options: &Options) -> Result<Importe
             format!("{e} (read {})", mapped.join(", "))
         }
     })?;
-    columns.kept = header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| ignored_columns.contains(h))
-        .map(|(i, h)| (i, h.trim().to_string()))
-        .collect();
+    columns.keep(&header, &ignored_columns);
     let mut problems = Vec::new();
     let sheet = if options.block.is_empty() {
         ""
@@ -221,6 +216,11 @@ pub fn import_with(rows: &Rows, name: &str, options: &Options) -> Result<Importe
 /// [`import_with`] with the first non-blank row as the header and no mapping.
 pub fn import(rows: &Rows, name: &str) -> Result<Imported, String> {
     import_with(rows, name, &Options::default())
+}
+
+/// Whether a header cell names a MEL column (by its name or a known synonym).
+pub(super) fn is_column(cell: &str) -> bool {
+    canonical(cell, &[]).is_some()
 }
 
 /// A header cell or a column's name, as they are compared: trimmed, lower case, `_`
@@ -272,6 +272,16 @@ pub(super) struct Columns {
 }
 
 impl Columns {
+    /// Keep the columns `ignored` (no MEL column) in each inject's `notes`.
+    pub(super) fn keep(&mut self, header: &[String], ignored: &[String]) {
+        self.kept = header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| ignored.contains(h))
+            .map(|(i, h)| (i, h.trim().to_string()))
+            .collect();
+    }
+
     /// Where each column is in `header`; an error naming those it lacks: a time (Time
     /// or Clock time), From and Method.
     pub(super) fn of(header: &[String]) -> Result<Columns, String> {
@@ -657,10 +667,26 @@ impl Import {
             .timezone
             .as_deref()
             .and_then(|z| z.parse::<chrono_tz::Tz>().ok());
-        let at = if looks_like_date(&text) {
-            crate::scenario::parse_start(&text, zone).map_err(|(m, _)| format!("{column}: {m}"))?
+        // A date and time without an offset is in the scenario's zone, else the start's.
+        let local = |text: &str| {
+            crate::scenario::parse_start(text, zone).or_else(|e| {
+                [
+                    "%Y-%m-%d %H:%M:%S",
+                    "%Y-%m-%dT%H:%M:%S",
+                    "%Y-%m-%d %H:%M",
+                    "%Y-%m-%dT%H:%M",
+                ]
+                .iter()
+                .find_map(|f| chrono::NaiveDateTime::parse_from_str(text.trim(), f).ok())
+                .and_then(|n| n.and_local_timezone(*t0.offset()).single())
+                .ok_or(e)
+            })
+        };
+        let (at, what) = if looks_like_date(&text) {
+            let at = local(&text).map_err(|(m, _)| format!("{column}: {m}"))?;
+            (at, "a date and time")
         } else {
-            // A time of day: on the start's day, in its zone.
+            // A time of day: on the start's day.
             let clock = crate::scenario::parse_offset_str(&text)
                 .ok()
                 .filter(|d| d.as_secs() < 24 * 3600)
@@ -669,13 +695,9 @@ impl Import {
                 ))?;
             let day = t0.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default()
                 + chrono::Duration::from_std(clock).unwrap_or_default();
-            crate::scenario::parse_start(&day.format("%Y-%m-%dT%H:%M:%S").to_string(), zone)
-                .or_else(|_| {
-                    day.and_local_timezone(*t0.offset())
-                        .single()
-                        .ok_or((String::new(), None::<String>))
-                })
-                .map_err(|_| format!("{column} `{text}` does not exist on the start's day"))?
+            let at = local(&day.format("%Y-%m-%d %H:%M:%S").to_string())
+                .map_err(|_| format!("{column} `{text}` does not exist on the start's day"))?;
+            (at, "a time of day")
         };
         let d = (at - t0)
             .to_std()
@@ -683,7 +705,7 @@ impl Import {
         self.remark(
             n,
             format!(
-                "{column} `{text}` read as a date and time: {} from the start ({start_text})",
+                "{column} `{text}` read as {what}: {} from the start ({start_text})",
                 crate::human::show_offset(d)
             ),
         );
@@ -890,9 +912,11 @@ impl Import {
             self.problems.push(RowProblem {
                 row: *first,
                 reason: format!(
-                    "{} (row {}) hold a date or a clock time, and the sheet gives no start to count them from: give it with --start 2026-03-28T09:00:00 (or a `Start` row above the header)",
+                    "{} ({} {}) {} a date or a clock time, and the sheet gives no start to count from: give the exercise's start with --start 2026-03-28T09:00:00+00:00 (or a `Start` row above the header)",
                     crate::human::count(rows.len(), "row", "rows"),
-                    rows.join(", ")
+                    if rows.len() == 1 { "row" } else { "rows" },
+                    rows.join(", "),
+                    if rows.len() == 1 { "holds" } else { "hold" }
                 ),
             });
             self.problems.sort_by_key(|p| p.row);

@@ -1,6 +1,6 @@
 //! Conducttr's Master Events List (MEL) spreadsheet, both ways.
 //!
-//! [`import`] turns MEL rows (CSV, or the first sheet of an XLSX) into scenario YAML:
+//! [`import`] turns MEL rows (CSV, or a sheet of an XLSX) into scenario YAML:
 //! Time to `at`, From to `persona`, Method to `channel`, To and Team to the recipient,
 //! Subject, Message to `body`; an Expected action with a Deadline beside it to `expect`
 //! (its id from Expectation, else `<ID>-expected`; its team from Expected of), without
@@ -11,14 +11,15 @@
 //! Responsible Controller its `owner`. Columns
 //! are found by header name, case-insensitively, in any order; blank rows are passed
 //! over; a row that cannot be mapped is reported with its row number and the reason.
-//! [`export`] writes a scenario's timeline as MEL CSV: one row per occurrence, with an
-//! `ID` column, and a `Fields` column holding, as a JSON object, every body field the
-//! MEL's own columns do not carry (assets, hack flags, counts, sentiment, cc, a pinned
-//! `ts`, ...), so that export then import gives back the same timeline for every kind
-//! of inject. Conducttr's own columns keep their meaning; a spreadsheet without
-//! `Fields` imports as before.
+//! [`export`] writes a scenario as MEL CSV without loss: its header block (name,
+//! start, zone, defaults, vars, aliases, objectives: `block`), then one row per inject
+//! as the scenario writes it, a `Fields` cell holding, as JSON, exactly what the
+//! row's columns do not give back (`written::diff` of what the scenario wrote and what
+//! the import derives from the cells), so `import(export(S))` plans as `S` does.
 //!
-//! Its parts: `import` (rows to YAML) and `export` (a timeline to CSV).
+//! Its parts: `import` (rows to YAML), `export` (a scenario to rows), `block` (the
+//! header block), `written` (values as cells, the difference and its merge, YAML
+//! text), `xlsx` (the workbook).
 
 mod block;
 mod export;

@@ -36,9 +36,9 @@ pub fn export_xlsx(t: &Timeline) -> Result<Vec<u8>, String> {
 }
 
 fn build(t: &Timeline) -> Result<Vec<u8>, XlsxError> {
-    let rows = super::export::records(&t.scenario);
+    let (header, rows) = super::export::records(&t.scenario);
     let mut book = Workbook::new();
-    book.push_worksheet(injects_sheet(&rows)?);
+    book.push_worksheet(injects_sheet(&header, &rows)?);
     book.push_worksheet(branches_sheet(t)?);
     book.push_worksheet(scenario_sheet(t)?);
     book.push_worksheet(lists_sheet(&rows)?);
@@ -71,13 +71,13 @@ fn lists_sheet(rows: &[Vec<String>]) -> Result<Worksheet, XlsxError> {
     Ok(sheet)
 }
 
-fn injects_sheet(rows: &[Vec<String>]) -> Result<Worksheet, XlsxError> {
+fn injects_sheet(header: &[String], rows: &[Vec<String>]) -> Result<Worksheet, XlsxError> {
     let mut sheet = Worksheet::new();
     sheet.set_name("Injects")?;
     let bold = Format::new().set_bold();
     let time = Format::new().set_num_format("[hh]:mm:ss");
-    for (c, name) in COLUMNS.iter().enumerate() {
-        sheet.write_string_with_format(0, u16::try_from(c).unwrap_or(0), *name, &bold)?;
+    for (c, name) in header.iter().enumerate() {
+        sheet.write_string_with_format(0, u16::try_from(c).unwrap_or(0), name, &bold)?;
     }
     let time_col = usize::from(col("Time"));
     for (r, row) in rows.iter().enumerate() {
@@ -98,7 +98,7 @@ fn injects_sheet(rows: &[Vec<String>]) -> Result<Worksheet, XlsxError> {
     }
     sheet.set_freeze_panes(1, 0)?;
     sheet.autofit();
-    for (c, name) in COLUMNS.iter().enumerate() {
+    for (c, name) in header.iter().enumerate() {
         let widest = rows
             .iter()
             .filter_map(|r| r.get(c))

@@ -378,7 +378,7 @@ impl Report {
         out.push_str("<p class=\"legend\"><span class=\"key\" data-mark=\"planned\"><i style=\"background:#1565c0\"></i>an occurrence at its instant (its key; hover for its subject, click for its body)</span> ");
         out.push_str("<span class=\"key\" data-mark=\"alternative\"><svg width=\"30\" height=\"10\"><rect x=\"1\" y=\"2\" width=\"28\" height=\"6\" fill=\"#e1bee7\" stroke=\"#6a1b9a\" stroke-dasharray=\"3 2\"/></svg>a contingency: when it may fire, if its condition holds</span> ");
         out.push_str("<span class=\"key\" data-mark=\"deadline\"><svg width=\"10\" height=\"12\"><line x1=\"5\" y1=\"0\" x2=\"5\" y2=\"12\" stroke=\"#c62828\" stroke-dasharray=\"3 2\"/></svg>an expected action's deadline</span></p>\n");
-        out.push_str("<div class=\"zoom\">Zoom: <input type=\"radio\" name=\"zoom\" id=\"zoom1\" checked><label for=\"zoom1\">1×</label> <input type=\"radio\" name=\"zoom\" id=\"zoom2\"><label for=\"zoom2\">2×</label> <input type=\"radio\" name=\"zoom\" id=\"zoom4\"><label for=\"zoom4\">4×</label>\n<div class=\"scroller\">");
+        out.push_str("<div class=\"zoom\"><span class=\"zoom-word\">Zoom:</span> <input type=\"radio\" name=\"zoom\" id=\"zoom1\" checked><label for=\"zoom1\">1×</label> <input type=\"radio\" name=\"zoom\" id=\"zoom2\"><label for=\"zoom2\">2×</label> <input type=\"radio\" name=\"zoom\" id=\"zoom4\"><label for=\"zoom4\">4×</label>\n<div class=\"scroller\">");
         out.push_str(&self.svg_with(lanes_by_team, &layout.0));
         out.push_str("</div></div>\n<h2>Occurrences</h2>\n<table class=\"rows\"><thead><tr>");
         for h in [
@@ -416,11 +416,13 @@ impl Report {
 }
 
 /// The plan page's own rules: a zoom by radio buttons (no script), a scrolling
-/// timeline, labels, and an A3 landscape print.
+/// timeline, labels, and an A3 landscape print whose first page holds the whole
+/// timeline (scaled to the page's height left under the title).
 const PLAN_CSS: &str = ".zoom input{margin-left:8px}.scroller{overflow-x:auto;border:1px solid #e0e0e0}\
 .scroller svg.timeline{max-width:none;width:100%;border:none;margin:0}\
 #zoom2:checked~.scroller svg.timeline{width:200%}#zoom4:checked~.scroller svg.timeline{width:400%}\
 .label{font:10px ui-monospace,'DejaVu Sans Mono',monospace;fill:#212121;paint-order:stroke;stroke:#fff;stroke-width:3px}a .label:hover{fill:#1565c0;text-decoration:underline}\
 pre{white-space:pre-wrap;margin:2px 0;font-size:10px}\
 @page{size:A3 landscape;margin:10mm}\
-@media print{.zoom input,.zoom label{display:none}.scroller{overflow:visible;border:none}.scroller svg.timeline{width:100%!important}details pre{display:block}}";
+@media print{.zoom input,.zoom label,.zoom-word{display:none}.scroller{overflow:visible;border:none}\
+.scroller svg.timeline{width:100%!important;height:auto;max-height:235mm}details pre{display:block}}";

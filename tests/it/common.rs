@@ -82,17 +82,20 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-/// The browser, its WebDriver and the terminal multiplexer that the page, report and
-/// terminal tests drive: Debian's packages, and the paths they install.
+/// The browser, its WebDriver, the terminal multiplexer, the spreadsheet program and the
+/// PDF renderer that the page, report, terminal, workbook and print tests drive:
+/// Debian's packages, and the paths they install.
 const TOOLS: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("tmux", "/usr/bin/tmux"),
+    ("libreoffice-calc-nogui", "/usr/bin/soffice"),
+    ("poppler-utils", "/usr/bin/pdftoppm"),
 ];
 
-/// The path of a tool the tests need (`chromium`, `chromium-driver` or `tmux`). A fresh
-/// machine lacks them: as root on Debian (or Ubuntu) the first test to ask installs all
-/// three with apt-get, once; elsewhere the test stops and says what to install.
+/// The path of a tool the tests need (a package of [`TOOLS`]). A fresh machine lacks
+/// them: as root on Debian (or Ubuntu) the first test to ask installs them all with
+/// apt-get, once; elsewhere the test stops and says what to install.
 pub fn tool(package: &str) -> PathBuf {
     static INSTALLED: std::sync::Mutex<Option<Result<(), String>>> = std::sync::Mutex::new(None);
     let path = |p: &str| {

@@ -309,6 +309,15 @@ fn a_real_sheet_with_hseep_names_a_title_row_and_sheets() {
     ] {
         assert!(yaml.contains(want), "{want:?} in {yaml}");
     }
+    // The kept column goes back out as itself.
+    injector_in(d, &["export", "b.yaml", "-o", "again.csv"]).code(0);
+    let (header, rows) = mel_rows(&std::fs::read_to_string(d.join("again.csv")).unwrap());
+    let notes = header.iter().position(|h| h == "Notes").unwrap();
+    assert_eq!(rows[0][notes], "check the hotline");
+    assert!(
+        rows[0][header.iter().position(|h| h == "Fields").unwrap()].is_empty(),
+        "{rows:?}"
+    );
     // A header of its own, mapped.
     write(
         d,
@@ -393,4 +402,291 @@ fn a_real_sheet_with_hseep_names_a_title_row_and_sheets() {
         &["import", "own.csv", "-o", "h.yaml", "--sheet", "Injects"],
     );
     not_a_book.code(2);
+}
+
+/// A workbook as a designer leaves it after editing it in a spreadsheet program: rows
+/// reordered, a row added without an ID, a Time that is a formula's result, a Time
+/// typed as a date and time, an elapsed time past a day. It imports with a report of
+/// what was inferred, and the plan is the exported one plus exactly those edits.
+#[test]
+fn a_hand_edited_workbook_imports_with_what_was_inferred() {
+    use calamine::Reader;
+    use rust_xlsxwriter::{Format, Formula, Workbook};
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::copy(scenario("harbour-flood.yaml"), d.join("hf.yaml")).unwrap();
+    injector_in(
+        d,
+        &["export", "hf.yaml", "--format", "mel-xlsx", "-o", "hf.xlsx"],
+    )
+    .code(0);
+    let mut book = calamine::open_workbook::<calamine::Xlsx<_>, _>(d.join("hf.xlsx")).unwrap();
+    let text = |c: &calamine::Data| match c {
+        calamine::Data::DateTime(t) => {
+            let s = (t.as_f64() * 86_400.0).round() as u64;
+            format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+        }
+        other => other.to_string(),
+    };
+    let grid = |range: calamine::Range<calamine::Data>| -> Vec<Vec<String>> {
+        range.rows().map(|r| r.iter().map(text).collect()).collect()
+    };
+    let injects = grid(book.worksheet_range("Injects").unwrap());
+    let block = grid(book.worksheet_range("Scenario").unwrap());
+    let (header, mut rows) = (injects[0].clone(), injects[1..].to_vec());
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    // Reordered: the last row first. (tide-post-1's Time becomes a formula whose result
+    // is its own 00:08:00: no change.)
+    rows.rotate_right(1);
+    // Added by hand, with no ID.
+    let mut added = vec![String::new(); header.len()];
+    added[col("Time")] = "01:10:00".into();
+    added[col("From")] = "mayor".into();
+    added[col("Method")] = "Social".into();
+    added[col("Message")] = "Added in the review meeting".into();
+    rows.push(added);
+    let formula_id = "tide-post-1";
+    let date_id = "mayor-statement";
+    let late_id = "resident-worried";
+    let mut out = Workbook::new();
+    let sheet = out.add_worksheet();
+    sheet.set_name("Injects").unwrap();
+    let elapsed = Format::new().set_num_format("[hh]:mm:ss");
+    let date = Format::new().set_num_format("yyyy-mm-dd hh:mm");
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string(0, c as u16, h).unwrap();
+    }
+    for (r, row) in rows.iter().enumerate() {
+        let r = r as u32 + 1;
+        for (c, v) in row.iter().enumerate() {
+            let c = c as u16;
+            if c as usize == col("Time") && row[col("ID")] == formula_id {
+                // =5 minutes + 3 minutes, saved with its result as Excel keeps it.
+                let f = Formula::new("=TIME(0,5,0)+TIME(0,3,0)").set_result("0.00555555555555556");
+                sheet.write_formula_with_format(r, c, f, &elapsed).unwrap();
+            } else if c as usize == col("Time") && row[col("ID")] == date_id {
+                // Typed as 28/03/2026 10:15: a date (days since 1899-12-30) and a time.
+                let serial = 46_109.0 + (10.0 * 3600.0 + 15.0 * 60.0) / 86_400.0;
+                sheet.write_number_with_format(r, c, serial, &date).unwrap();
+            } else if c as usize == col("Time") && row[col("ID")] == late_id {
+                sheet
+                    .write_number_with_format(r, c, (26.0 * 60.0 + 15.0) / 1440.0, &elapsed)
+                    .unwrap();
+            } else if c as usize == col("Time") {
+                let s: Vec<f64> = v.split(':').map(|p| p.parse().unwrap()).collect();
+                let days = (s[0] * 3600.0 + s[1] * 60.0 + s[2]) / 86_400.0;
+                sheet
+                    .write_number_with_format(r, c, days, &elapsed)
+                    .unwrap();
+            } else if !v.is_empty() {
+                sheet.write_string(r, c, v).unwrap();
+            }
+        }
+    }
+    let scenario_sheet = out.add_worksheet();
+    scenario_sheet.set_name("Scenario").unwrap();
+    for (r, row) in block.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            if !v.is_empty() {
+                scenario_sheet.write_string(r as u32, c as u16, v).unwrap();
+            }
+        }
+    }
+    out.save(d.join("edited.xlsx")).unwrap();
+
+    let import = injector_in(d, &["import", "edited.xlsx", "-o", "edited.yaml"]);
+    import.code(0);
+    let added_row = rows.len() + 1;
+    let date_row = rows.iter().position(|r| r[col("ID")] == date_id).unwrap() + 2;
+    for said in [
+        format!("edited.xlsx: row {added_row}: no ID: named `row-{added_row}`"),
+        format!(
+            "edited.xlsx: row {date_row}: Time `2026-03-28 10:15:00` read as a date and time: T+01:15:00 from the start (2026-03-28T09:00:00)"
+        ),
+    ] {
+        assert!(import.stderr.contains(&said), "{said}\n{}", import.stderr);
+    }
+    let diff = injector_in(d, &["diff", "hf.yaml", "edited.yaml"]);
+    diff.code(1);
+    let changes: Vec<&str> = diff.stdout.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        changes,
+        [
+            "hf.yaml -> edited.yaml: 1 added, 0 removed, 2 moved, 0 changed",
+            &format!("+ row-{added_row}  T+01:10:00  added"),
+            "~ mayor-statement  T+00:40:00 -> T+01:15:00  moved",
+            "~ resident-worried  T+00:12:00 -> T+26:15:00  moved",
+        ][..],
+        "{}",
+        diff.stdout
+    );
+}
+
+/// Dates and clock times in a sheet are what they are: counted from the exercise's
+/// start (asked for when the sheet gives none, once for all its rows), a second day's
+/// row on the second day, never silently from T0.
+#[test]
+fn dates_and_clock_times_count_from_the_start() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        "days.csv",
+        "Time,Clock time,From,Method,Team,Message\n\
+         2026-03-12 09:30,,3-49786,Social,3437866,Day one\n\
+         2026-03-13 10:00,,3-49786,Social,3437866,Day two\n\
+         ,11:15,3-49786,Social,3437866,Later on day one\n\
+         00:05:00,,3-49786,Social,3437866,An offset as ever\n",
+    );
+    let asked = injector_in(d, &["import", "days.csv", "-o", "a.yaml"]);
+    asked.code(1);
+    assert!(
+        asked.stderr.contains("days.csv: row 2: 3 rows (rows 2, 3, 4) hold a date or a clock time, and the sheet gives no start to count from: give the exercise's start with --start 2026-03-28T09:00:00+00:00 (or a `Start` row above the header); left out"),
+        "{}",
+        asked.stderr
+    );
+    assert_eq!(
+        asked.stderr.matches("a date or a clock time").count(),
+        1,
+        "{}",
+        asked.stderr
+    );
+    let given = injector_in(
+        d,
+        &[
+            "import",
+            "days.csv",
+            "-o",
+            "b.yaml",
+            "--start",
+            "2026-03-12T09:00:00+00:00",
+        ],
+    );
+    given.code(0);
+    assert!(
+        given.stderr.contains("row 3: Time `2026-03-13 10:00` read as a date and time: T+25:00:00 from the start (2026-03-12T09:00:00+00:00)"),
+        "{}",
+        given.stderr
+    );
+    let plan = injector_in(d, &["plan", "b.yaml", "--format", "json"]).json();
+    let offsets: Vec<(&str, &str)> = plan["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["key"].as_str().unwrap(), o["offset"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        offsets,
+        [
+            ("row-5", "T+00:05:00"),
+            ("row-2", "T+00:30:00"),
+            ("row-4", "T+02:15:00"),
+            ("row-3", "T+25:00:00"),
+        ]
+    );
+    assert_eq!(plan["t0"], "2026-03-12T09:00:00+00:00");
+    // A date before the start is the row's problem, said as such.
+    let early = injector_in(
+        d,
+        &[
+            "import",
+            "days.csv",
+            "-o",
+            "c.yaml",
+            "--start",
+            "2026-03-13T09:00:00+00:00",
+        ],
+    );
+    early.code(1);
+    assert!(
+        early.stderr.contains("row 2: Time `2026-03-12 09:30` is before the start (2026-03-13T09:00:00+00:00); left out"),
+        "{}",
+        early.stderr
+    );
+}
+
+/// The workbook opens in a real spreadsheet program: LibreOffice (headless) converts
+/// each sheet to the same rows calamine reads, and the workbook it saves again imports
+/// to the same scenario.
+#[test]
+fn the_workbook_opens_in_libreoffice_and_converts_to_the_same_rows() {
+    let soffice = crate::common::tool("libreoffice-calc-nogui");
+    let dir = tempdir();
+    let d = dir.path();
+    let yaml = std::fs::read_to_string(scenario("harbour-flood.yaml"))
+        .unwrap()
+        .replacen(
+            "  - id: met-warning\n    at: 0s\n",
+            "  - id: met-warning\n    at: 26h15m\n",
+            1,
+        );
+    write(d, "hf.yaml", &yaml);
+    injector_in(
+        d,
+        &["export", "hf.yaml", "--format", "mel-xlsx", "-o", "hf.xlsx"],
+    )
+    .code(0);
+    let office = |args: &[&str]| {
+        let out = std::process::Command::new(&soffice)
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                d.join("profile").display()
+            ))
+            .args(["--headless", "--norestore"])
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Every sheet as CSV (UTF-8, formatted as shown: `[hh]:mm:ss` stays 26:15:00).
+    office(&[
+        "--convert-to",
+        "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",
+        "--outdir",
+        "lo",
+        "hf.xlsx",
+    ]);
+    let bytes = std::fs::read(d.join("hf.xlsx")).unwrap();
+    let trimmed = |rows: injector::mel::Rows| -> Vec<Vec<String>> {
+        rows.into_iter()
+            .map(|(_, mut r)| {
+                while r.last().is_some_and(String::is_empty) {
+                    r.pop();
+                }
+                r
+            })
+            .filter(|r| !r.is_empty())
+            .collect()
+    };
+    for sheet in ["Injects", "Scenario"] {
+        let text = std::fs::read_to_string(d.join(format!("lo/hf-{sheet}.csv"))).unwrap();
+        let from_office = trimmed(injector::mel::csv_rows(&text).unwrap());
+        let (ours, _) = injector::mel::xlsx_rows(&bytes, Some(sheet)).unwrap();
+        let ours = trimmed(ours);
+        assert!(ours.len() > 10, "{sheet}: {ours:?}");
+        assert_eq!(from_office, ours, "{sheet}");
+        if sheet == "Injects" {
+            assert!(
+                from_office
+                    .iter()
+                    .any(|r| r[0] == "met-warning" && r[1] == "26:15:00"),
+                "{from_office:?}"
+            );
+        }
+    }
+    // Saved again by LibreOffice as a workbook of its own: the same scenario.
+    office(&[
+        "--convert-to",
+        "xlsx:Calc MS Excel 2007 XML",
+        "--outdir",
+        "resaved",
+        "hf.xlsx",
+    ]);
+    injector_in(d, &["import", "resaved/hf.xlsx", "-o", "back.yaml"]).code(0);
+    injector_in(d, &["diff", "hf.yaml", "back.yaml"]).code(0);
 }

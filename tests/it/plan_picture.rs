@@ -105,6 +105,7 @@ async fn the_plan_as_a_picture_in_a_real_browser() {
         ["a / b"]
     );
     let artifacts = crate::report::artifacts();
+    let mut labels: Vec<String> = Vec::new();
     for (zoom, name) in [("zoom1", "plan-1x.png"), ("zoom2", "plan-2x.png")] {
         driver.click(&format!("#{zoom}")).await;
         let boxes = driver
@@ -115,6 +116,12 @@ async fn the_plan_as_a_picture_in_a_real_browser() {
             )
             .await;
         assert_eq!(boxes.as_array().unwrap().len(), 53);
+        labels = boxes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b[0].as_str().unwrap().to_string())
+            .collect();
         let clash = overlapping(&boxes);
         assert!(
             clash.is_empty(),
@@ -155,6 +162,7 @@ async fn the_plan_as_a_picture_in_a_real_browser() {
     assert!(pdf.starts_with(b"%PDF"), "printed to a PDF");
     std::fs::write(artifacts.join("plan.pdf"), &pdf).unwrap();
     driver.session("DELETE", "", None).await;
+    printed_pdf_holds_every_label(&artifacts.join("plan.pdf"), &labels);
     // One branch: with --assume the contingency is an occurrence at its instant.
     let one = injector_in(
         dir.path(),
@@ -176,6 +184,65 @@ async fn the_plan_as_a_picture_in_a_real_browser() {
         !one.stdout.contains("data-key=\"police-confirm\""),
         "the other branch is not drawn"
     );
+}
+
+/// The printed plan, read by poppler: A3 landscape pages, every occurrence's label in
+/// its text, and its first page, rendered (`pdftoppm`), a picture and not a blank page.
+fn printed_pdf_holds_every_label(pdf: &std::path::Path, labels: &[String]) {
+    let pdftoppm = crate::common::tool("poppler-utils");
+    let bin = pdftoppm.parent().unwrap();
+    let info = std::process::Command::new(bin.join("pdfinfo"))
+        .arg(pdf)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("(A3)"), "{info}");
+    let size: Vec<f64> = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Page size:"))
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(size[0] > size[1], "landscape: {info}");
+    let text = std::process::Command::new(bin.join("pdftotext"))
+        .args([pdf.to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    let missing: Vec<&String> = labels
+        .iter()
+        .filter(|l| !text.contains(l.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "not in the PDF: {missing:?}");
+    let dir = pdf.parent().unwrap();
+    let ok = std::process::Command::new(&pdftoppm)
+        .args(["-r", "40", "-f", "1", "-l", "1", "-singlefile"])
+        .arg(pdf)
+        .arg(dir.join("plan-page1"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    // A PPM: `P6`, width, height, 255, then RGB bytes.
+    let ppm = std::fs::read(dir.join("plan-page1.ppm")).unwrap();
+    let mut fields = 0;
+    let mut at = 0;
+    while fields < 4 {
+        while ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        while !ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields += 1;
+    }
+    let pixels = &ppm[at + 1..];
+    let inked = pixels
+        .chunks(3)
+        .filter(|p| p.iter().any(|c| *c < 200))
+        .count();
+    let share = inked as f64 / (pixels.len() / 3) as f64;
+    assert!(share > 0.01, "page 1 is nearly blank ({share:.4} inked)");
 }
 
 /// The bytes of a WebDriver answer's base64 value.
