@@ -9,19 +9,7 @@ use crate::error::{Error, Exit};
 use crate::{mel, validate};
 
 pub fn import(args: ImportArgs) -> Result<Exit, Error> {
-    // Checked before anything is read: an existing scenario is not replaced by a slip.
-    if let Some(out) = args.output.output.as_deref()
-        && out.exists()
-        && !args.force
-    {
-        return Err(Error::usage(
-            format!(
-                "{} exists: an import does not replace it (its aliases and edits would be lost)",
-                out.display()
-            ),
-            Some("write to another file with -o, or pass --force to replace it"),
-        ));
-    }
+    check_output(&args)?;
     let bytes = super::read_file(
         &args.file,
         crate::yaml::MAX_FILE_BYTES as u64,
@@ -61,8 +49,9 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
             Ok(text) => mel::csv_rows(&text).map(|rows| (rows, args.file.display().to_string())),
             Err(_) => Err("the CSV is not UTF-8 text".into()),
         },
+        "" => Err("has no extension: injector reads a .csv or .xlsx file".into()),
         _ => Err(format!(
-            "`.{ext}` is not a spreadsheet injector reads; give a .csv or .xlsx file"
+            "`.{ext}` is not a spreadsheet injector reads; give a .csv or .xlsx file (a spreadsheet program saves either)"
         )),
     }
     .map_err(|e| Error::usage(format!("{}: {e}", args.file.display()), None))?;
@@ -80,24 +69,27 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
         block,
     };
     let imported = mel::import_with(&rows, &name, &options).map_err(|e| {
+        // The way to name the header's columns, where they are the problem.
+        let about_header = e.contains("header") || e.contains("empty");
         Error::usage(
             format!("{from}: {e}"),
-            Some("name the columns with --map \"HEADER=COLUMN,...\", the header's row with --header-row N, a workbook's sheet with --sheet NAME"),
+            about_header.then_some("name the columns with --map \"HEADER=COLUMN,...\", the header's row with --header-row N, a workbook's sheet with --sheet NAME"),
         )
     })?;
     for c in &imported.ignored_columns {
         eprintln!("note: column `{c}` is not a MEL column: kept in each inject's notes");
     }
     for r in &imported.remarks {
-        eprintln!("{}: row {}: {}", args.file.display(), r.row, r.reason);
+        eprintln!("{from}: row {}: {}", r.row, r.reason);
     }
     for p in &imported.problems {
-        eprintln!(
-            "{}: row {}: {}; left out",
-            args.file.display(),
-            p.row,
-            p.reason
-        );
+        // A row imported all the same says so itself.
+        let left_out = if p.reason.contains("was imported") {
+            ""
+        } else {
+            "; left out"
+        };
+        eprintln!("{from}: row {}: {}{left_out}", p.row, p.reason);
     }
     super::write_output(args.output.output.as_deref(), &imported.yaml)?;
     // The result must pass validation, or say why not.
@@ -114,11 +106,25 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
         Utc::now(),
     );
     let groups = unmapped_names(&mut checked, &imported, &shown);
+    // Each problem of an inject says the sheet's row it came from.
+    let free_from = imported.lines.last().map_or(usize::MAX, |(l, _)| *l);
+    for d in &mut checked.diags.items {
+        if let Some(row) = imported.row_of_line(d.line)
+            && (d.line <= free_from
+                || imported
+                    .yaml
+                    .lines()
+                    .nth(d.line - 1)
+                    .is_some_and(|l| l.starts_with("    ")))
+        {
+            d.message = format!("row {row} of {from}: {}", d.message);
+        }
+    }
     let valid = if groups.is_empty() {
         super::valid_timeline(
             checked,
             &shown,
-            "fix them in the scenario, or in the spreadsheet and import again",
+            &format!("fix them in the scenario, or in the spreadsheet and import again (--force to replace {shown})"),
         )
         .is_some()
     } else {
@@ -127,13 +133,8 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
             eprintln!("{}: {g}", args.file.display());
         }
         eprintln!(
-            "{shown}: invalid: {} error(s) and {}; fix them in the scenario, or in the spreadsheet and import again",
-            checked.diags.error_count(),
-            crate::human::count(
-                groups.len(),
-                "group of unmapped names",
-                "groups of unmapped names"
-            )
+            "{shown}: invalid: {} error(s); fix them in the scenario, or in the spreadsheet and import again (--force to replace {shown})",
+            checked.diags.error_count() + groups.len(),
         );
         false
     };
@@ -149,6 +150,55 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
     })
 }
 
+/// `-o` checked before anything is read: an existing scenario is not replaced by a
+/// slip, the spreadsheet itself never, and the folder written to is there.
+fn check_output(args: &ImportArgs) -> Result<(), Error> {
+    if let Some(out) = args.output.output.as_deref() {
+        let same = out == args.file
+            || matches!(
+                (std::fs::canonicalize(out), std::fs::canonicalize(&args.file)),
+                (Ok(a), Ok(b)) if a == b
+            );
+        if same {
+            return Err(Error::usage(
+                format!(
+                    "-o {} is the spreadsheet being imported: the import would replace it with YAML",
+                    out.display()
+                ),
+                Some("write the scenario to a .yaml file: -o scenario.yaml"),
+            ));
+        }
+        if out.is_dir() {
+            return Err(Error::usage(
+                format!("-o {} is a folder", out.display()),
+                Some("give a file name: -o scenario.yaml"),
+            ));
+        }
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.is_dir()
+        {
+            return Err(Error::usage(
+                format!(
+                    "-o {}: there is no folder {}",
+                    out.display(),
+                    parent.display()
+                ),
+                Some("create it first, or write elsewhere"),
+            ));
+        }
+        if out.exists() && !args.force {
+            return Err(Error::usage(
+                format!(
+                    "{} exists: an import does not replace it (its aliases and edits would be lost)",
+                    out.display()
+                ),
+                Some("write to another file with -o, or pass --force to replace it"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn export(args: ExportArgs) -> Result<Exit, Error> {
     let now = Utc::now();
     let start_at = super::parse_start_at(args.start_at.as_deref(), now)?;
@@ -160,8 +210,12 @@ pub fn export(args: ExportArgs) -> Result<Exit, Error> {
         return Ok(Exit::Invalid);
     };
     let output = args.output.output.as_deref();
+    // `--start-at` becomes the sheet's Start.
+    let start = start_at.map(|t| t.to_rfc3339());
     match args.format {
-        ExportFormat::MelCsv => super::write_output(output, &mel::export(&timeline.scenario))?,
+        ExportFormat::MelCsv => {
+            super::write_output(output, &mel::export(&timeline.scenario, start.as_deref()))?
+        }
         ExportFormat::MelXlsx => {
             // A workbook is bytes for a file, not text for a terminal.
             if output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
@@ -170,7 +224,8 @@ pub fn export(args: ExportArgs) -> Result<Exit, Error> {
                     Some("add -o events.xlsx"),
                 ));
             }
-            let bytes = mel::export_xlsx(&timeline).map_err(|e| Error::usage(e, None))?;
+            let bytes =
+                mel::export_xlsx(&timeline, start.as_deref()).map_err(|e| Error::usage(e, None))?;
             super::write_output_with(output, |out| out.write_all(&bytes))?;
         }
     }

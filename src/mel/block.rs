@@ -32,8 +32,8 @@ pub fn is_key(cell: &str) -> bool {
     KEYS.iter().any(|k| k.eq_ignore_ascii_case(c))
 }
 
-/// The block of a scenario: rows of cells.
-pub fn rows(s: &Scenario) -> Vec<Vec<String>> {
+/// The block of a scenario: rows of cells; `start` (`export --start-at`) over its own.
+pub fn rows(s: &Scenario, start: Option<&str>) -> Vec<Vec<String>> {
     let root = crate::yaml::parse(&s.source).ok();
     let top = |name: &str| -> Option<Value> {
         root.as_ref()?
@@ -46,7 +46,10 @@ pub fn rows(s: &Scenario) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = vec![vec!["Scenario".into(), s.name.clone()]];
     for (k, v) in [
         ("Description", text(top("description"))),
-        ("Start", text(top("start"))),
+        (
+            "Start",
+            start.map(String::from).or_else(|| text(top("start"))),
+        ),
         ("Time zone", text(top("timezone"))),
     ] {
         if let Some(v) = v {
@@ -91,8 +94,9 @@ pub struct Block {
     pub start: Option<String>,
     pub timezone: Option<String>,
     pub defaults: Map<String, Value>,
-    /// Objectives declared here (the Objective column's ids then need no declaring).
-    pub objectives: Vec<String>,
+    /// Objectives declared here, with their capability (the Objective column's ids
+    /// then need no declaring).
+    pub objectives: Vec<(String, String)>,
     pub gps_longitude: Option<String>,
     /// The YAML of everything but the name, the start and the objectives.
     yaml: String,
@@ -147,7 +151,8 @@ impl Block {
                         quote(cell(1)),
                         quote(cell(2))
                     );
-                    b.objectives.push(cell(1).to_string());
+                    b.objectives
+                        .push((cell(1).to_string(), cell(3).to_string()));
                 }
                 "Extra channel" => channels.push(Value::String(cell(1).to_string())),
                 _ => b.gps_longitude = Some(cell(1).to_string()),

@@ -15,14 +15,14 @@ use crate::scenario::Scenario;
 /// The scenario as MEL CSV: the header block, a blank row, then the rows under
 /// [`COLUMNS`]; with a UTF-8 byte-order mark, so that Excel shows é and emoji as they
 /// are (`import` skips it).
-pub fn export(s: &Scenario) -> String {
+pub fn export(s: &Scenario, start: Option<&str>) -> String {
     let mut w = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer("\u{feff}".as_bytes().to_vec());
-    for row in block::rows(s) {
+    for row in block::rows(s, start) {
         let _ = w.write_record(row);
     }
-    let _ = w.write_record([""]);
+    let _ = w.write_record(["", ""]);
     let (header, rows) = records(s);
     let _ = w.write_record(header);
     for row in rows {
@@ -48,7 +48,7 @@ pub fn records(s: &Scenario) -> (Vec<String>, Vec<Vec<String>>) {
             .filter_map(|v| v.as_object().cloned())
             .collect()
     };
-    let block_rows: super::Rows = block::rows(s)
+    let block_rows: super::Rows = block::rows(s, None)
         .into_iter()
         .enumerate()
         .map(|(i, r)| (i + 1, r))

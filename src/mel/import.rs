@@ -170,11 +170,40 @@ pub fn import_with(rows: &Rows, name: &str, options: &Options) -> Result<Importe
         block_rows.push((*n, r.clone()));
         rows.next();
     }
-    let (_, written) = rows.next().ok_or("the spreadsheet is empty")?;
+    let (header_row, written) = rows.next().ok_or("the spreadsheet is empty")?;
     let header: Vec<String> = written
         .iter()
         .map(|h| canonical(h, &options.map).map_or_else(|| h.clone(), String::from))
         .collect();
+    let mut warnings = Vec::new();
+    for (from, to) in &options.map {
+        if !written.iter().any(|w| header_name(w) == header_name(from)) {
+            warnings.push(RowProblem {
+                row: *header_row,
+                reason: format!(
+                    "--map names `{from}` (as {to}), but no header cell is `{from}`; the header's cells are {}",
+                    written
+                        .iter()
+                        .filter(|w| !w.trim().is_empty())
+                        .map(|w| format!("`{w}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
+    for (i, h) in header.iter().enumerate() {
+        if let Some(j) = header[..i]
+            .iter()
+            .position(|o| !h.trim().is_empty() && header_name(o) == header_name(h))
+            && (COLUMNS.contains(&h.as_str()) || IMPORT_COLUMNS.contains(&h.as_str()))
+        {
+            return Err(format!(
+                "two columns are read as {h}: `{}` and `{}` (row {header_row}); map one elsewhere with --map, or rename it",
+                written[j], written[i]
+            ));
+        }
+    }
     let ignored_columns = ignored_columns(&header);
     let mut columns = Columns::of(&header).map_err(|e| {
         let mapped: Vec<String> = written
@@ -183,6 +212,7 @@ pub fn import_with(rows: &Rows, name: &str, options: &Options) -> Result<Importe
             .filter(|(w, h)| w != h)
             .map(|(w, h)| format!("{w} as {h}"))
             .collect();
+        let e = format!("{e} (row {header_row} was read as the header)");
         if mapped.is_empty() {
             e
         } else {
@@ -204,6 +234,7 @@ pub fn import_with(rows: &Rows, name: &str, options: &Options) -> Result<Importe
         .unwrap_or_else(|| name.to_string());
     let mut import = Import::new(&name, block, options.start.as_deref())?;
     import.problems = problems;
+    import.remarks = warnings;
     for (n, row) in rows {
         let n = *n;
         if let Err(reason) = import.row(&columns, n, &Cells(row)) {
@@ -377,13 +408,21 @@ pub(super) struct Import {
     /// The inject ids given so far, with their rows.
     used_ids: std::collections::HashMap<String, usize>,
     /// The objectives the rows name that the block does not declare, in order, each
-    /// with the capability first given.
-    objectives: Vec<(String, String)>,
+    /// with the capability first given and its first row.
+    objectives: Vec<(String, String, usize)>,
     /// Rows whose Time is a date or a clock time, read with no start to count from.
     unstarted: Vec<usize>,
     /// The persona and team names the rows use, with their rows.
     personas: Vec<(String, usize)>,
     teams: Vec<(String, usize)>,
+    /// Each inject's first line in `injects_yaml` (0-based), with its row.
+    lines: Vec<(usize, usize)>,
+    /// The first date a Time cell holds, for an example of `--start`.
+    first_date: Option<String>,
+    /// Whether a Time cell holds a date, and the rows whose Time reads like a clock
+    /// (`10:30`), each read as an offset: said when the sheet mixes the two.
+    dated: bool,
+    clock_like: Vec<(usize, String)>,
 }
 
 impl Import {
@@ -399,10 +438,16 @@ impl Import {
         let start = match start.map(str::to_string).or_else(|| block.start.clone()) {
             Some(text) => {
                 let t0 = crate::scenario::parse_start(&text, zone).map_err(|(m, h)| {
-                    format!(
-                        "the start {m}{}",
-                        h.map_or(String::new(), |h| format!(" ({h})"))
-                    )
+                    if zone.is_none() && !text.contains('+') && !text.ends_with('Z') {
+                        format!(
+                            "the start `{text}` has no UTC offset: write it with one (`{text}+01:00`, `{text}Z`), or give the sheet a `Time zone` row (Europe/London)"
+                        )
+                    } else {
+                        format!(
+                            "the start {m}{}",
+                            h.map_or(String::new(), |h| format!(" ({h})"))
+                        )
+                    }
                 })?;
                 Some((text, t0))
             }
@@ -423,13 +468,28 @@ impl Import {
             unstarted: Vec::new(),
             personas: Vec::new(),
             teams: Vec::new(),
+            lines: Vec::new(),
+            first_date: None,
+            dated: false,
+            clock_like: Vec::new(),
         })
     }
 
     /// Read row `n`: an inject, or an expected action of no inject; the reason when it
     /// can be neither (what was written of it stays).
     fn row(&mut self, cols: &Columns, n: usize, row: &Cells) -> Result<(), String> {
-        let fields = fields_cell(row.get(cols.fields))?;
+        let fields = match fields_cell(row.get(cols.fields)) {
+            Ok(f) => f,
+            Err(why) => {
+                // The row is kept without them (what names it stays whole), said as a
+                // problem of its own.
+                self.problems.push(RowProblem {
+                    row: n,
+                    reason: format!("{why}; the row was imported without its Fields"),
+                });
+                Map::new()
+            }
+        };
         match self.derive(cols, n, row)? {
             Derived::Expectation(mut e) => {
                 merge(&mut e, fields);
@@ -438,6 +498,8 @@ impl Import {
             Derived::Inject(mut inject) => {
                 let fields = self.old_gps_fields(&inject, fields);
                 merge(&mut inject, fields);
+                let line = self.injects_yaml.lines().count();
+                self.lines.push((line, n));
                 let mut entries = inject.into_iter();
                 if let Some((k, v)) = entries.next() {
                     let _ = writeln!(self.injects_yaml, "  - {}: {}", key(&k), flow(&v));
@@ -512,7 +574,7 @@ impl Import {
                 Value::String(time_cell(time.unwrap_or_default())),
             );
             self.whose(&mut e, cols, n, row);
-            self.objectives_of(&mut e, cols, row);
+            self.objectives_of(&mut e, cols, n, row);
             return Ok(Derived::Expectation(e));
         }
         let id = self.id(cols, n, row);
@@ -579,7 +641,7 @@ impl Import {
             m.insert("body".into(), Value::String(message));
         }
         let action_note = self.expect(&mut m, cols, n, row, &id)?;
-        self.objectives_of(&mut m, cols, row);
+        self.objectives_of(&mut m, cols, n, row);
         let owner = row.get(cols.owner);
         if !owner.is_empty() {
             m.insert("owner".into(), Value::String(owner));
@@ -646,7 +708,15 @@ impl Import {
     fn offset(&mut self, cols: &Columns, n: usize, row: &Cells) -> Result<Duration, String> {
         let (time, clock) = (row.get(cols.time), row.get(cols.clock));
         if !time.is_empty() && !looks_like_date(&time) {
-            return crate::scenario::parse_offset_str(&time).map_err(|(m, _)| format!("Time: {m}"));
+            if time.contains(':') {
+                self.clock_like.push((n, time.clone()));
+            }
+            return crate::scenario::parse_offset_str(&time).map_err(|(m, _)| {
+                format!("Time: {m}; write an offset from the start (00:05:00, 26:15:00, 5m, 1h30m) or a date and time (2026-03-28 10:30)")
+            });
+        }
+        if looks_like_date(&time) {
+            self.dated = true;
         }
         let (column, text) = if time.is_empty() {
             ("Clock time", clock)
@@ -658,6 +728,9 @@ impl Import {
         }
         let Some((start_text, t0)) = self.start.clone() else {
             self.unstarted.push(n);
+            if looks_like_date(&text) && self.first_date.is_none() {
+                self.first_date = Some(text.chars().take(10).collect());
+            }
             return Err(format!(
                 "{column} `{text}` is a date or a clock time, and the sheet gives no start to count from"
             ));
@@ -823,7 +896,7 @@ impl Import {
 
     /// The row's Objective (ids, comma separated) as `objectives`, each kept to declare
     /// (unless the block does) with the capability beside it.
-    fn objectives_of(&mut self, m: &mut Map<String, Value>, cols: &Columns, row: &Cells) {
+    fn objectives_of(&mut self, m: &mut Map<String, Value>, cols: &Columns, n: usize, row: &Cells) {
         let ids: Vec<String> = row
             .get(cols.objective)
             .split([',', ';'])
@@ -832,15 +905,22 @@ impl Import {
             .collect();
         let capability = row.get(cols.capability);
         for id in &ids {
-            if !self.objectives.iter().any(|(o, _)| o == id) && !self.block.objectives.contains(id)
-            {
+            if let Some((_, declared)) = self.block.objectives.iter().find(|(o, _)| o == id) {
+                // The block declares it: a capability written otherwise here is said.
+                if ids.len() == 1 && !capability.is_empty() && capability != *declared {
+                    let said = format!(
+                        "Core Capability `{capability}` is not objective {id}'s (`{declared}`, in the header block): the block's stands; change it there"
+                    );
+                    self.remark(n, said);
+                }
+            } else if !self.objectives.iter().any(|(o, _, _)| o == id) {
                 // A row of one objective says its capability; several share theirs.
                 let cap = if ids.len() == 1 || !capability.contains(';') {
                     capability.clone()
                 } else {
                     String::new()
                 };
-                self.objectives.push((id.clone(), cap));
+                self.objectives.push((id.clone(), cap, n));
             }
         }
         if !ids.is_empty() {
@@ -863,6 +943,7 @@ impl Import {
         }
         yaml.push_str(self.block.head());
         yaml.push_str("injects:\n");
+        let base = yaml.lines().count();
         yaml.push_str(&self.injects_yaml);
         match &self.block.gps_longitude {
             Some(g) => {
@@ -878,7 +959,7 @@ impl Import {
         if !self.objectives.is_empty() {
             // The MEL names objectives, not what they say: each is declared with its id
             // as its text, for the designer to write out.
-            for (id, capability) in &self.objectives {
+            for (id, capability, _) in &self.objectives {
                 let cap = if capability.is_empty() {
                     String::new()
                 } else {
@@ -891,11 +972,17 @@ impl Import {
                     quote(id)
                 );
             }
+            let named: Vec<String> = self
+                .objectives
+                .iter()
+                .map(|(id, _, row)| format!("{id} (row {row})"))
+                .collect();
             self.remarks.push(RowProblem {
-                row: 1,
+                row: self.objectives[0].2,
                 reason: format!(
-                    "{} named in the Objective column: declared under `objectives:` with its id as its text; write out what each evaluates",
-                    crate::human::count(self.objectives.len(), "objective", "objectives")
+                    "{} named in the Objective column and not declared: {}; each is declared under `objectives:` with its id as its text: write out what each evaluates",
+                    crate::human::count(self.objectives.len(), "objective", "objectives"),
+                    named.join(", ")
                 ),
             });
         }
@@ -905,6 +992,28 @@ impl Import {
                 yaml.push_str(e);
             }
         }
+        if self.dated && !self.clock_like.is_empty() {
+            // Other rows give dates: a bare `10:30` may have meant a time of day.
+            let (row, text) = &self.clock_like[0];
+            let others: Vec<String> = self.clock_like[1..]
+                .iter()
+                .map(|(r, _)| r.to_string())
+                .collect();
+            let also = if others.is_empty() {
+                " is read as an offset".to_string()
+            } else {
+                format!(
+                    " (and the Time of row {}) are read as offsets",
+                    others.join(", ")
+                )
+            };
+            self.remarks.push(RowProblem {
+                row: *row,
+                reason: format!(
+                    "Time `{text}`{also} from the start, though other rows give dates and times: for a time of day write the date too (2026-03-28 {text}), or use a Clock time column"
+                ),
+            });
+        }
         if let Some(first) = self.unstarted.first() {
             let rows: Vec<String> = self.unstarted.iter().map(ToString::to_string).collect();
             // One problem for them all, first among the problems of its rows.
@@ -912,11 +1021,12 @@ impl Import {
             self.problems.push(RowProblem {
                 row: *first,
                 reason: format!(
-                    "{} ({} {}) {} a date or a clock time, and the sheet gives no start to count from: give the exercise's start with --start 2026-03-28T09:00:00+00:00 (or a `Start` row above the header)",
+                    "{} ({} {}) {} a date or a clock time, and the sheet gives no start to count from: give the exercise's start with its UTC offset, e.g. --start {}T09:00:00+00:00, or a `Start` row above the header",
                     crate::human::count(rows.len(), "row", "rows"),
                     if rows.len() == 1 { "row" } else { "rows" },
                     rows.join(", "),
-                    if rows.len() == 1 { "holds" } else { "hold" }
+                    if rows.len() == 1 { "holds" } else { "hold" },
+                    self.first_date.as_deref().unwrap_or("2026-03-28")
                 ),
             });
             self.problems.sort_by_key(|p| p.row);
@@ -929,6 +1039,11 @@ impl Import {
             ignored_columns,
             personas: self.personas,
             teams: self.teams,
+            lines: self
+                .lines
+                .iter()
+                .map(|(l, row)| (base + l + 1, *row))
+                .collect(),
         }
     }
 }

@@ -96,34 +96,66 @@ pub struct Imported {
     pub personas: Vec<(String, usize)>,
     /// The team names (Team, Expected of) the rows use, each with its row.
     pub teams: Vec<(String, usize)>,
+    /// Each inject's first line in the YAML (1-based), with the row it came from.
+    pub lines: Vec<(usize, usize)>,
+}
+
+impl Imported {
+    /// The row the YAML's line `line` came from, if an inject's.
+    pub fn row_of_line(&self, line: usize) -> Option<usize> {
+        let i = self.lines.partition_point(|(l, _)| *l <= line);
+        (i > 0).then(|| self.lines[i - 1].1)
+    }
 }
 
 /// Rows of cells, each with its 1-based row number in the spreadsheet.
 pub type Rows = Vec<(usize, Vec<String>)>;
 
-/// Read a CSV text into rows of cells (a UTF-8 BOM and Windows line ends are fine).
+/// Read a CSV text into rows of cells (a UTF-8 BOM and Windows line ends are fine; a
+/// sheet saved with `;` between cells, as Excel does where `,` is the decimal comma, is
+/// read as such), each numbered as a spreadsheet numbers it: blank lines are rows, a
+/// cell's own line breaks are not.
 pub fn csv_rows(text: &str) -> Result<Rows, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .delimiter(delimiter(text))
         .from_reader(text.as_bytes());
     let mut rows = Vec::new();
+    // Line breaks inside the cells of the records read so far.
+    let mut inside = 0;
     for record in reader.records() {
         let record = record.map_err(|e| e.to_string())?;
-        // The row's line in the file, counted from its byte offset (blank lines count).
-        let line = record.position().map_or(rows.len() + 1, |p| {
-            // After a CRLF the reader's position can rest on the LF: count it too.
-            let end = (p.byte() as usize + 1).min(text.len());
-            text.as_bytes()[..end]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count()
-                + 1
+        // The line the record starts on, counted from its byte offset (blank lines
+        // count); the reader's position can rest on the line breaks before it.
+        let line = record.position().map_or(rows.len() + 1 + inside, |p| {
+            let bytes = text.as_bytes();
+            let mut start = (p.byte() as usize).min(bytes.len());
+            while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+                start += 1;
+            }
+            bytes[..start].iter().filter(|b| **b == b'\n').count() + 1
         });
-        rows.push((line, record.iter().map(|c| c.to_string()).collect()));
+        let cells: Vec<String> = record.iter().map(|c| c.to_string()).collect();
+        rows.push((line - inside, cells));
+        inside += record
+            .iter()
+            .map(|c| c.bytes().filter(|b| *b == b'\n').count())
+            .sum::<usize>();
     }
     Ok(rows)
+}
+
+/// The cell separator of a CSV text: `;` when its first line has more of them than
+/// commas, else `,`.
+pub fn delimiter(text: &str) -> u8 {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if first.matches(';').count() > first.matches(',').count() {
+        b';'
+    } else {
+        b','
+    }
 }
 
 /// Below this many days an Excel time is an elapsed time (a scenario spans at most a
@@ -246,6 +278,18 @@ pub fn channel_of(method: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_numbered_as_a_spreadsheet_numbers_them() {
+        // A cell with two line breaks (row 2), a blank line (row 3), then row 4.
+        let text = "Time,Message\r\n00:01:00,\"one\r\ntwo\nthree\"\r\n\r\n00:02:00,four\r\n";
+        let rows = csv_rows(text).unwrap();
+        let numbers: Vec<usize> = rows.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, [1, 2, 4]);
+        // Excel's CSV where the comma is the decimal one: `;` between cells.
+        let semi = csv_rows("Time;From;Method;Message\n00:01:00;hm;Email;Hello, all\n").unwrap();
+        assert_eq!(semi[1].1, ["00:01:00", "hm", "Email", "Hello, all"]);
+    }
 
     #[test]
     fn messy_rows_map_or_are_reported() {

@@ -31,16 +31,16 @@ fn col(name: &str) -> u16 {
 }
 
 /// The workbook's bytes.
-pub fn export_xlsx(t: &Timeline) -> Result<Vec<u8>, String> {
-    build(t).map_err(|e| format!("the workbook could not be written ({e})"))
+pub fn export_xlsx(t: &Timeline, start: Option<&str>) -> Result<Vec<u8>, String> {
+    build(t, start).map_err(|e| format!("the workbook could not be written ({e})"))
 }
 
-fn build(t: &Timeline) -> Result<Vec<u8>, XlsxError> {
+fn build(t: &Timeline, start: Option<&str>) -> Result<Vec<u8>, XlsxError> {
     let (header, rows) = super::export::records(&t.scenario);
     let mut book = Workbook::new();
     book.push_worksheet(injects_sheet(&header, &rows)?);
     book.push_worksheet(branches_sheet(t)?);
-    book.push_worksheet(scenario_sheet(t)?);
+    book.push_worksheet(scenario_sheet(t, start)?);
     book.push_worksheet(lists_sheet(&rows)?);
     book.save_to_buffer()
 }
@@ -188,14 +188,14 @@ fn branches_sheet(t: &Timeline) -> Result<Worksheet, XlsxError> {
 
 /// The scenario's header block (what `import` reads back): name, description, start,
 /// zone, defaults, vars, persona and team aliases, objectives, a row each.
-fn scenario_sheet(t: &Timeline) -> Result<Worksheet, XlsxError> {
+fn scenario_sheet(t: &Timeline, start: Option<&str>) -> Result<Worksheet, XlsxError> {
     let mut sheet = Worksheet::new();
     sheet.set_name("Scenario")?;
     let bold = Format::new().set_bold();
     for (c, h) in ["Field", "Value", "", ""].into_iter().enumerate() {
         sheet.write_string_with_format(0, u16::try_from(c).unwrap_or(0), h, &bold)?;
     }
-    for (r, row) in super::block::rows(&t.scenario).iter().enumerate() {
+    for (r, row) in super::block::rows(&t.scenario, start).iter().enumerate() {
         let r = u32::try_from(r + 1).unwrap_or(u32::MAX - 1);
         for (c, v) in row.iter().enumerate() {
             let c = u16::try_from(c).unwrap_or(0);

@@ -57,7 +57,7 @@ fn objectives_and_owners_go_through_the_mel() {
     // Its aliases undeclared: one message per kind, each name with its rows.
     import.code(1);
     assert!(
-        import.stderr.contains("columns.csv: error: 7 personas the scenario maps to no id, used on 44 rows: met_office (rows 2, 31), mayor (rows 5, 13, 20, 26, 32, ...)")
+        import.stderr.contains("columns.csv: error: 7 personas the scenario maps to no id, used on 44 rows: met_office (rows 2, 29), mayor (rows 3, 11, 18, 24, 30, ...)")
             && import.stderr.contains("run `injector sync back.yaml`")
             && !import.stderr.contains("unknown persona"),
         "{}",
@@ -66,7 +66,7 @@ fn objectives_and_owners_go_through_the_mel() {
     assert!(
         import
             .stderr
-            .contains("3 objectives named in the Objective column: declared under `objectives:`"),
+            .contains("columns.csv: row 2: 3 objectives named in the Objective column and not declared: O1 (row 2), O3 (row 13), O2 (row 18); each is declared under `objectives:` with its id as its text"),
         "{}",
         import.stderr
     );
@@ -499,9 +499,9 @@ fn a_hand_edited_workbook_imports_with_what_was_inferred() {
     let added_row = rows.len() + 1;
     let date_row = rows.iter().position(|r| r[col("ID")] == date_id).unwrap() + 2;
     for said in [
-        format!("edited.xlsx: row {added_row}: no ID: named `row-{added_row}`"),
+        format!("edited.xlsx (sheet `Injects`): row {added_row}: no ID: named `row-{added_row}`"),
         format!(
-            "edited.xlsx: row {date_row}: Time `2026-03-28 10:15:00` read as a date and time: T+01:15:00 from the start (2026-03-28T09:00:00)"
+            "edited.xlsx (sheet `Injects`): row {date_row}: Time `2026-03-28 10:15:00` read as a date and time: T+01:15:00 from the start (2026-03-28T09:00:00)"
         ),
     ] {
         assert!(import.stderr.contains(&said), "{said}\n{}", import.stderr);
@@ -541,7 +541,7 @@ fn dates_and_clock_times_count_from_the_start() {
     let asked = injector_in(d, &["import", "days.csv", "-o", "a.yaml"]);
     asked.code(1);
     assert!(
-        asked.stderr.contains("days.csv: row 2: 3 rows (rows 2, 3, 4) hold a date or a clock time, and the sheet gives no start to count from: give the exercise's start with --start 2026-03-28T09:00:00+00:00 (or a `Start` row above the header); left out"),
+        asked.stderr.contains("days.csv: row 2: 3 rows (rows 2, 3, 4) hold a date or a clock time, and the sheet gives no start to count from: give the exercise's start with its UTC offset, e.g. --start 2026-03-12T09:00:00+00:00, or a `Start` row above the header; left out"),
         "{}",
         asked.stderr
     );
@@ -564,7 +564,8 @@ fn dates_and_clock_times_count_from_the_start() {
     );
     given.code(0);
     assert!(
-        given.stderr.contains("row 3: Time `2026-03-13 10:00` read as a date and time: T+25:00:00 from the start (2026-03-12T09:00:00+00:00)"),
+        given.stderr.contains("row 3: Time `2026-03-13 10:00` read as a date and time: T+25:00:00 from the start (2026-03-12T09:00:00+00:00)")
+            && given.stderr.contains("row 5: Time `00:05:00` is read as an offset from the start, though other rows give dates and times"),
         "{}",
         given.stderr
     );
@@ -689,4 +690,100 @@ fn the_workbook_opens_in_libreoffice_and_converts_to_the_same_rows() {
     ]);
     injector_in(d, &["import", "resaved/hf.xlsx", "-o", "back.yaml"]).code(0);
     injector_in(d, &["diff", "hf.yaml", "back.yaml"]).code(0);
+}
+
+/// The slips a designer makes with a sheet, each answered in the sheet's terms: the
+/// spreadsheet itself as `-o`, a folder, a missing folder; a `--map` naming no header
+/// cell, two columns read as one; a broken `Fields` cell; a capability that is not its
+/// objective's; a start without an offset; a problem of the scenario, named by its row.
+#[test]
+fn the_slips_a_designer_makes_with_a_sheet() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        "mel.csv",
+        "Scenario,Slips\nObjective,O1,Warn the public,Public Information and Warning\n,\nID,Time,From,Method,Team,Message,Objective,Core Capability,Fields\n\
+         warn,00:05:00,3-49786,Social,3437866,\"Water rising,\nfast\",O1,Mass Care,\n\
+         next,00:10:00,3-49786,Social,3437866,Again,,,{not json\n\
+         bad,00:15:00,3-49786,Social,3437866,{{ nope }},,,\n",
+    );
+    std::fs::create_dir(d.join("folder")).unwrap();
+    for (out, said) in [
+        ("mel.csv", "-o mel.csv is the spreadsheet being imported"),
+        ("folder", "-o folder is a folder"),
+        ("nowhere/s.yaml", "there is no folder nowhere"),
+    ] {
+        let run = injector_in(d, &["import", "mel.csv", "-o", out, "--force"]);
+        run.code(2);
+        assert!(run.stderr.contains(said), "{said}: {}", run.stderr);
+    }
+    assert!(
+        std::fs::read_to_string(d.join("mel.csv"))
+            .unwrap()
+            .starts_with("Scenario,Slips"),
+        "the spreadsheet is untouched"
+    );
+    let run = injector_in(d, &["import", "mel.csv", "-o", "s.yaml"]);
+    run.code(1);
+    for said in [
+        // The message's own line break does not move the rows after it.
+        "mel.csv: row 5: Core Capability `Mass Care` is not objective O1's (`Public Information and Warning`, in the header block): the block's stands; change it there",
+        "mel.csv: row 6: Fields is not a JSON object (as `export` writes it); the row was imported without its Fields\n",
+        "row 7 of mel.csv: template error in `body`",
+        "s.yaml: invalid: 1 error(s)",
+    ] {
+        assert!(run.stderr.contains(said), "{said}\n{}", run.stderr);
+    }
+    let mapped = injector_in(
+        d,
+        &[
+            "import",
+            "mel.csv",
+            "-o",
+            "m.yaml",
+            "--map",
+            "Injekt=Message",
+        ],
+    );
+    assert!(
+        mapped.stderr.contains("--map names `Injekt` (as Message), but no header cell is `Injekt`; the header's cells are `ID`, `Time`"),
+        "{}",
+        mapped.stderr
+    );
+    let twice = injector_in(
+        d,
+        &["import", "mel.csv", "-o", "t.yaml", "--map", "ID=Time"],
+    );
+    twice.code(2);
+    assert!(
+        twice
+            .stderr
+            .contains("two columns are read as Time: `ID` and `Time` (row 4)"),
+        "{}",
+        twice.stderr
+    );
+    write(
+        d,
+        "days.csv",
+        "Time,From,Method,Team,Message\n2026-03-12 09:30,3-49786,Social,3437866,Day one\n",
+    );
+    let naive = injector_in(
+        d,
+        &[
+            "import",
+            "days.csv",
+            "-o",
+            "n.yaml",
+            "--start",
+            "2026-03-12T09:00:00",
+        ],
+    );
+    naive.code(2);
+    assert!(
+        naive.stderr.contains("the start `2026-03-12T09:00:00` has no UTC offset: write it with one (`2026-03-12T09:00:00+01:00`")
+            && !naive.stderr.contains("--map"),
+        "{}",
+        naive.stderr
+    );
 }

@@ -34,11 +34,11 @@ fn plan(t: &Timeline) -> serde_json::Value {
 
 /// The scenario back from its MEL CSV and from its workbook.
 fn round_trips(t: &Timeline) -> [(&'static str, String); 2] {
-    let csv = mel::export(&t.scenario);
+    let csv = mel::export(&t.scenario, None);
     let rows = mel::csv_rows(&csv).unwrap();
     let from_csv = mel::import(&rows, "mel").unwrap();
     assert!(from_csv.problems.is_empty(), "{:?}", from_csv.problems);
-    let book = mel::export_xlsx(t).unwrap();
+    let book = mel::export_xlsx(t, None).unwrap();
     let (rows, sheet) = mel::xlsx_rows(&book, None).unwrap();
     let options = mel::ImportOptions {
         block: mel::xlsx_block(&book, &sheet),
