@@ -46,6 +46,10 @@ pub enum Action {
         rating: Rating,
         note: Option<String>,
     },
+    /// Send an inject written during the run (`inject`: its YAML, the shape of one of
+    /// the scenario's `injects:`; `file`: where it came from, for its problems), now or
+    /// at the time it gives. Journaled as an `adhoc` line, the inject whole.
+    Send { inject: String, file: String },
     /// End the exercise now: nothing more fires (in-flight sends finish); a resume can
     /// take it up again.
     End,
@@ -189,6 +193,7 @@ impl Action {
             Action::Rate { .. } => "rate",
             Action::End => "end",
             Action::Undo { .. } => "undo",
+            Action::Send { .. } => "send",
         }
     }
 
@@ -203,7 +208,7 @@ impl Action {
     /// Every action's name, as [`Action::name`] gives it.
     pub const NAMES: &[&str] = &[
         "hold", "resume", "skip", "unskip", "fire", "retry", "shift", "met", "missed", "note",
-        "rate", "end", "undo",
+        "rate", "end", "undo", "send",
     ];
 
     /// The note a judgment carries (for an undo, what it undid).
@@ -225,7 +230,7 @@ impl Action {
             Action::Note { key, .. } => key.as_deref(),
             Action::Rate { objective, .. } => Some(objective),
             Action::Undo { judgment, .. } => judgment.as_deref(),
-            Action::End => None,
+            Action::End | Action::Send { .. } => None,
             Action::Hold | Action::Resume | Action::Shift(_) => None,
         }
     }
@@ -273,6 +278,7 @@ impl Action {
                 None => json!({ "key": objective, "rating": rating.letter() }),
             },
             Action::End | Action::Undo { .. } => json!({}),
+            Action::Send { inject, file } => json!({ "inject": inject, "file": file }),
         }
     }
 
@@ -334,6 +340,23 @@ impl Action {
                     rating,
                     note: judgment_note(body)?,
                 })
+            }
+            "send" => {
+                let inject = match body.get("inject") {
+                    Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
+                    _ => return Err("an ad hoc inject needs its `inject`: its YAML".into()),
+                };
+                if inject.len() > MAX_INJECT {
+                    return Err(format!(
+                        "an ad hoc inject is at most {} KiB of YAML",
+                        MAX_INJECT / 1024
+                    ));
+                }
+                let file = match body.get("file") {
+                    Some(Value::String(f)) if !f.trim().is_empty() => f.trim().to_string(),
+                    _ => "(ad hoc)".to_string(),
+                };
+                Ok(Action::Send { inject, file })
             }
             "skip" => key().map(Action::Skip),
             "unskip" => key().map(Action::Unskip),
@@ -410,6 +433,9 @@ pub fn of_inject(key: &str, id: &str) -> bool {
     key.strip_prefix(id)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('#') || rest.starts_with('@'))
 }
+
+/// The largest ad hoc inject, in bytes of YAML.
+pub const MAX_INJECT: usize = 64 * 1024;
 
 /// The longest note a judgment may carry, in characters.
 pub const MAX_NOTE: usize = 2000;
@@ -523,7 +549,7 @@ mod tests {
         for name in Action::NAMES {
             let a = Action::from_request(
                 name,
-                &json!({"key": "k", "by": "1s", "text": "t", "rating": "p"}),
+                &json!({"key": "k", "by": "1s", "text": "t", "rating": "p", "inject": "body: x"}),
             )
             .unwrap();
             assert_eq!(a.name(), *name);

@@ -52,6 +52,8 @@ pub struct Board {
     touched: Vec<u64>,
     /// The version that last added or moved a row (a page then takes the whole board).
     layout: u64,
+    /// How many occurrences the run's timeline has: an ad hoc inject's join at the end.
+    occurrences: usize,
 }
 
 /// A note as the page shows it.
@@ -163,11 +165,28 @@ impl Board {
             version: 0,
             touched: Vec::new(),
             layout: 0,
+            occurrences: timeline.occurrences.len(),
         }
     }
 
     /// Take in one event; events of keys outside the run are ignored.
     pub fn record(&mut self, event: &Event) {
+        if let Event::AdHoc { rows, .. } = event {
+            // Its occurrences joined the timeline at its end, in this order.
+            self.version += 1;
+            for row in rows {
+                let planned = crate::journal::parse_time(&row.planned_at).unwrap_or_default();
+                let slot = self.fold.seed(row.key.clone());
+                self.place(Fired {
+                    occ: self.occurrences,
+                    planned,
+                    slot,
+                    earlier: false,
+                });
+                self.occurrences += 1;
+            }
+            return;
+        }
         if let Some(note) = NoteView::of(event) {
             self.notes.push(note);
             self.version += 1;

@@ -43,7 +43,7 @@ pub enum Command {
     Sync(SyncArgs),
     /// Turn a Master Events List spreadsheet (CSV or XLSX) into a scenario.
     Import(ImportArgs),
-    /// Write a scenario's timeline in another shape (a MEL spreadsheet as CSV).
+    /// Write a scenario as a Master Events List: CSV, or a workbook (XLSX).
     Export(ExportArgs),
     /// Print a shell completion script: `injector completions bash > /etc/bash_completion.d/injector`.
     Completions(CompletionsArgs),
@@ -134,9 +134,10 @@ pub struct ImportArgs {
     /// The workbook's sheet to read (default: the first).
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
-    /// The row that holds the header (default: the first that is not blank), for a
+    /// The row that holds the header (default: the first that is neither blank nor the
+    /// scenario's header block), for a
     /// sheet with a title or a banner above it.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub header_row: Option<u64>,
     /// The exercise's start (T0), for a sheet whose times are dates or clock times and
     /// that has no `Start` row: `2026-03-28T09:00:00` (in the sheet's `Time zone`, else
@@ -169,7 +170,8 @@ pub struct ExportArgs {
     /// Output shape.
     #[arg(long, value_enum, default_value_t = ExportFormat::MelCsv)]
     pub format: ExportFormat,
-    /// T0: an RFC 3339 time or `now` (default: the scenario's `start`, else now).
+    /// T0, written as the sheet's `Start` (over the scenario's own): an RFC 3339 time
+    /// or `now` (default: the scenario's `start`, none when it has none).
     #[arg(long, value_name = "RFC3339|now")]
     pub start_at: Option<String>,
     #[command(flatten)]
@@ -500,6 +502,27 @@ pub enum CtlAction {
         /// judged or sent).
         #[arg(long)]
         force: bool,
+    },
+    /// Send an inject written now (the shape of one of the scenario's `injects:`, without
+    /// the `- `): checked as `validate` checks a scenario, its exact request body shown
+    /// for a confirmation, journaled, then sent now, or at its `at:` / `in:` (or --at /
+    /// --in). Its key is its `id`, else `adhoc-N`. Not yet: `expect:`, `when:`.
+    Send {
+        /// The inject's YAML file, or `-` for stdin.
+        #[arg(value_name = "FILE|-")]
+        file: PathBuf,
+        /// Send it at this scenario time (`T+1h05m`, `01:05:00`), moved by holds and
+        /// shifts like the rest.
+        #[arg(
+            long,
+            value_name = "T+OFFSET",
+            conflicts_with = "within",
+            allow_hyphen_values = true
+        )]
+        at: Option<String>,
+        /// Send it this long from now (`5m`).
+        #[arg(long = "in", value_name = "DUR", allow_hyphen_values = true)]
+        within: Option<String>,
     },
     /// Send a failed occurrence again, now (once per failure; one whose last attempt may
     /// have arrived asks first).

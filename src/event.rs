@@ -127,6 +127,17 @@ pub enum Event {
         because: String,
         at: DateTime<Utc>,
     },
+    /// An inject written during the run joined it (journaled, durably, before any of
+    /// its occurrences is sent): its YAML as it joined the scenario (a resume puts it
+    /// back), and its occurrences as the plan lists them.
+    AdHoc {
+        at: DateTime<Utc>,
+        id: String,
+        inject: String,
+        rows: Vec<PlanRow>,
+        source: Source,
+        by: Option<String>,
+    },
 }
 
 impl Event {
@@ -145,7 +156,8 @@ impl Event {
             | Event::Expired { at, .. }
             | Event::Void { at, .. }
             | Event::Triggered { at, .. }
-            | Event::NotTriggered { at, .. } => Some(*at),
+            | Event::NotTriggered { at, .. }
+            | Event::AdHoc { at, .. } => Some(*at),
             Event::Sent { sent_at, .. } => Some(*sent_at),
         }
     }
@@ -166,7 +178,37 @@ impl Event {
             | Event::Expired { .. }
             | Event::Void { .. }
             | Event::Triggered { .. }
-            | Event::NotTriggered { .. } => None,
+            | Event::NotTriggered { .. }
+            | Event::AdHoc { .. } => None,
         }
     }
+}
+
+/// One planned occurrence, as the run header lists it (and an ad hoc inject's line
+/// its own): times as text, as the journal keeps them.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct PlanRow {
+    pub key: String,
+    pub planned_at: String,
+    pub channel: String,
+    pub persona: String,
+    /// The team or address it goes to.
+    pub to: String,
+    pub digest: String,
+    /// The persona's alias or handle in the scenario, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona_name: Option<String>,
+    /// The team's alias in the scenario, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_name: Option<String>,
+    /// Its offset in scenario time, in milliseconds (before any speed factor): from T0,
+    /// or, for a contingency, from the moment its condition holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_plus_ms: Option<u64>,
+    /// Its subject or title (its text's start for a post), on one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The controller who watches its inject (`owner:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }

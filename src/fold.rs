@@ -149,7 +149,8 @@ impl Slot {
             | Event::Due { .. }
             | Event::Expired { .. }
             | Event::Void { .. }
-            | Event::Triggered { .. } => {}
+            | Event::Triggered { .. }
+            | Event::AdHoc { .. } => {}
         }
     }
 

@@ -27,6 +27,7 @@
 
 pub mod action;
 pub mod adaptive;
+pub mod adhoc;
 pub mod board;
 pub mod cli;
 pub mod client;

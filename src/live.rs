@@ -50,36 +50,34 @@ fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<Str
             .held_since
             .map_or(chrono::TimeDelta::zero(), |since| Utc::now() - since);
     // Slots are in firing order, and holds and shifts move them all alike.
+    let timeline = view.timeline.get();
     board
         .fired()
         .filter(|(_, slot)| slot.status == Status::Pending)
         .take(n)
         .map(|(fired, _)| {
-            let k = &view.timeline.occurrences[fired.occ].key;
-            let skip = if state.skips(
-                k,
-                &view
-                    .timeline
-                    .inject(&view.timeline.occurrences[fired.occ])
-                    .id,
-            ) {
+            let k = &timeline.occurrences[fired.occ].key;
+            let skip = if state.skips(k, &timeline.inject(&timeline.occurrences[fired.occ]).id) {
                 " (will skip)"
             } else {
                 ""
             };
             // What it is: channel, to whom, and its subject.
-            let o = &view.timeline.occurrences[fired.occ];
-            let inject = view.timeline.inject(o);
-            let channel = view.timeline.field_text(inject, "channel");
+            let o = &timeline.occurrences[fired.occ];
+            let inject = timeline.inject(o);
+            let channel = timeline.field_text(inject, "channel");
             let mut what = format!(" {} {channel}", crate::plan::show_offset(o.offset));
-            let persona = view.timeline.field_text(inject, "persona");
+            let persona = timeline.field_text(inject, "persona");
             if !persona.is_empty() {
                 what.push_str(&format!(" from {persona}"));
             }
-            if let Some(to) = view.to.get(fired.occ) {
+            if let Some(to) = crate::control::list(&view.to).get(fired.occ) {
                 what.push_str(&format!(" to {to}"));
             }
-            if let Some(subject) = view.subjects.get(fired.occ).filter(|s| !s.is_empty()) {
+            if let Some(subject) = crate::control::list(&view.subjects)
+                .get(fired.occ)
+                .filter(|s| !s.is_empty())
+            {
                 what.push_str(&format!(" \"{subject}\""));
             }
             let skip = format!("{what}{skip}");
@@ -505,14 +503,14 @@ mod tests {
         let (_tx, clock) = tokio::sync::watch::channel(ClockState::default());
         let (_changed_tx, changed) = tokio::sync::watch::channel(0u64);
         View {
-            timeline,
+            timeline: crate::timeline::Shared::new(timeline),
             clock,
             changed,
             board: Arc::new(Mutex::new(board)),
             dry_run: false,
             max_speed,
-            to: Arc::new(Vec::new()),
-            subjects: Arc::new(Vec::new()),
+            to: Arc::default(),
+            subjects: Arc::default(),
             restarts: Arc::new(Vec::new()),
         }
     }

@@ -18,6 +18,33 @@ use crate::message::{ADDRESS_LIST_FIELDS, FLAG_FIELDS};
 use crate::scenario::{Field, Inject, Limit, MAX_OCCURRENCES, Scenario, When};
 use crate::yaml::{Node, Pos, Value};
 
+/// A run's timeline as it stands, shared by the engine, the board, the control page and
+/// the terminal: an ad hoc inject joins it while the run goes on
+/// ([`Timeline::extended`]). Each reader takes the timeline of the moment.
+pub struct Shared(std::sync::RwLock<Arc<Timeline>>);
+
+impl Shared {
+    pub fn new(timeline: Arc<Timeline>) -> Arc<Shared> {
+        Arc::new(Shared(std::sync::RwLock::new(timeline)))
+    }
+
+    /// The timeline as it stands.
+    pub fn get(&self) -> Arc<Timeline> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replace it (by one that extends it).
+    pub fn set(&self, timeline: Arc<Timeline>) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = timeline;
+    }
+}
+
 /// One firing of an inject.
 #[derive(Clone, Debug)]
 pub struct Occurrence {
@@ -154,6 +181,22 @@ impl Timeline {
         }
     }
 
+    /// This timeline with the injects `grown` has past this one's (the same scenario
+    /// with injects appended, built with the same T0 and speed): every occurrence stays
+    /// where it is (a run refers to them by index), the new ones join at the end.
+    pub fn extended(&self, grown: &Timeline) -> Timeline {
+        let known = self.scenario.injects.len();
+        let mut occurrences = self.occurrences.clone();
+        occurrences.extend(
+            grown
+                .occurrences
+                .iter()
+                .filter(|o| o.inject >= known)
+                .cloned(),
+        );
+        Timeline::assemble(grown.scenario.clone(), self.t0, self.speed, occurrences)
+    }
+
     fn assemble(
         scenario: Arc<Scenario>,
         t0: DateTime<FixedOffset>,
@@ -210,7 +253,13 @@ impl Timeline {
 
     /// The scenario's last offset, or zero when empty.
     pub fn duration(&self) -> Duration {
-        self.occurrences.last().map_or(Duration::ZERO, |o| o.offset)
+        // Sorted, but for ad hoc occurrences, which join at the end.
+        self.occurrences
+            .iter()
+            .rev()
+            .map(|o| o.offset)
+            .max()
+            .unwrap_or(Duration::ZERO)
     }
 
     pub fn inject(&self, occ: &Occurrence) -> &Inject {

@@ -127,6 +127,16 @@ fn requested(action: CtlAction) -> Result<Requested, Error> {
             Some(Action::Unskip(key))
         }
         CtlAction::Retry { key } => Some(Action::Retry(key)),
+        CtlAction::Send { file, at, within } => {
+            if let Some(at) = at {
+                options.insert("at".into(), Value::from(at));
+            }
+            if let Some(within) = within {
+                options.insert("in".into(), Value::from(within));
+            }
+            let (inject, name) = read_inject(&file)?;
+            Some(Action::Send { inject, file: name })
+        }
         CtlAction::Fire { key, force } => {
             if force {
                 options.insert("force".into(), Value::Bool(true));
@@ -159,6 +169,45 @@ fn requested(action: CtlAction) -> Result<Requested, Error> {
         }
     };
     Ok(Requested { action, options })
+}
+
+/// An ad hoc inject's YAML, from a file or (`-`) stdin, with the name its problems
+/// give.
+fn read_inject(file: &std::path::Path) -> Result<(String, String), Error> {
+    use std::io::Read as _;
+    let (bytes, name) = if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(action::MAX_INJECT as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::usage(format!("cannot read stdin: {e}"), None))?;
+        (bytes, "(stdin)".to_string())
+    } else {
+        (
+            super::read_file(file, action::MAX_INJECT as u64, "inject")?,
+            file.display().to_string(),
+        )
+    };
+    if bytes.len() > action::MAX_INJECT {
+        return Err(Error::usage(
+            format!(
+                "{name}: an ad hoc inject is at most {} KiB of YAML",
+                action::MAX_INJECT / 1024
+            ),
+            None,
+        ));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::usage(format!("{name}: not UTF-8 text"), None))?;
+    if text.trim().is_empty() {
+        return Err(Error::usage(
+            format!("{name} is empty: an ad hoc inject is one inject of the scenario's shape"),
+            Some(
+                "e.g. persona: \"@portmere_news\"\nchannel: mail\nteam_id: green\nsubject: ...\nbody: ...",
+            ),
+        ));
+    }
+    Ok((text, name))
 }
 
 /// The HTTP client `ctl` talks to the run with: a timeout unless it watches, and the
@@ -419,6 +468,13 @@ fn print_preview(preview: &Value, json: bool, data: bool) -> Result<(), Error> {
             s("key"),
             s("effect")
         ));
+        // An ad hoc inject's exact request body.
+        if item["body"].is_object() {
+            let body = serde_json::to_string_pretty(&item["body"]).unwrap_or_default();
+            for line in body.lines() {
+                text.push_str(&format!("    {line}\n"));
+            }
+        }
     }
     if items.len() > 12 {
         text.push_str(&format!(

@@ -29,7 +29,6 @@ use crate::board::Board;
 use crate::controllers::{Controllers, Identity, Role};
 use crate::engine::{Ask, ClockState, Command, LatePolicy, Reply};
 use crate::fold::Status;
-use crate::timeline::Timeline;
 
 mod push;
 
@@ -39,7 +38,8 @@ pub use push::take_pushed;
 /// What the page and `ctl status` show, kept current by the run's event listener.
 #[derive(Clone)]
 pub struct View {
-    pub timeline: Arc<Timeline>,
+    /// The run's timeline as it stands (ad hoc injects join it).
+    pub timeline: Arc<crate::timeline::Shared>,
     pub clock: watch::Receiver<ClockState>,
     /// Bumped whenever the board takes in an event (for live push).
     pub changed: watch::Receiver<u64>,
@@ -49,14 +49,30 @@ pub struct View {
     /// `--speed max`: occurrences go in order as fast as the target accepts, not at times.
     pub max_speed: bool,
     /// Per occurrence (timeline order), whom it goes to as the plan says it (`team blue
-    /// (3437866)`, `position CEO`, `move to ...`); empty past the plan's size limit.
-    pub to: Arc<Vec<String>>,
+    /// (3437866)`, `position CEO`, `move to ...`); empty past the plan's size limit. An
+    /// ad hoc inject's join at the end.
+    pub to: Arc<std::sync::RwLock<Vec<String>>>,
     /// Per occurrence (timeline order), its subject, title or text; empty past the
     /// plan's size limit.
-    pub subjects: Arc<Vec<String>>,
+    pub subjects: Arc<std::sync::RwLock<Vec<String>>>,
     /// Each restart of the run: when it stopped (its last journal line) and when it
     /// was taken up again.
     pub restarts: Arc<Vec<Restart>>,
+}
+
+/// A per-occurrence list of the view as it stands (a poisoned lock's too: the lists
+/// are only appended to).
+pub fn list<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whom a plan's row goes to, in its words: the alias beside the id.
+pub fn to_words(row: &crate::journal::PlanRow) -> String {
+    match &row.to_name {
+        Some(name) => format!("{name} ({})", row.to),
+        None => row.to.clone(),
+    }
 }
 
 /// A restart: the run stopped (a crash, a signal, an end) and was resumed.
@@ -197,7 +213,7 @@ fn whole_state(view: &View, you: &Identity, clock: &ClockState, board: &Board) -
 
 /// The state but for its occurrences and notes: the clock, the branches, the run.
 fn head_json(view: &View, you: &Identity, clock: &ClockState) -> Value {
-    let t = &view.timeline;
+    let t = view.timeline.get();
     json!({
         "scenario": if t.scenario.name.is_empty() { &t.scenario.file } else { &t.scenario.name },
         "t0": t.t0.to_rfc3339(),
@@ -222,6 +238,48 @@ fn head_json(view: &View, you: &Identity, clock: &ClockState) -> Value {
         "objectives": t.scenario.objectives.iter().map(|o| json!({
             "id": o.id, "text": o.text, "capability": o.capability,
         })).collect::<Vec<_>>(),
+        "compose": compose_choices(&t),
+    })
+}
+
+/// What the page's Compose form offers: the scenario's persona and team aliases, its
+/// channels (those it uses first, then the documented ones), positions and roles, and
+/// its defaults (what an empty field means).
+fn compose_choices(t: &crate::timeline::Timeline) -> Value {
+    let s = &t.scenario;
+    let mut channels: Vec<String> = Vec::new();
+    let mut positions: Vec<String> = Vec::new();
+    let mut roles: Vec<String> = Vec::new();
+    let add = |list: &mut Vec<String>, v: String| {
+        if !v.is_empty() && !v.contains("{{") && !list.contains(&v) {
+            list.push(v);
+        }
+    };
+    for inject in &s.injects {
+        add(&mut channels, t.field_text(inject, "channel"));
+        add(&mut positions, t.field_text(inject, "position"));
+        add(&mut roles, t.field_text(inject, "role"));
+    }
+    for c in s
+        .extra_channels
+        .iter()
+        .map(String::as_str)
+        .chain(crate::message::DOCUMENTED_CHANNELS.iter().copied())
+    {
+        add(&mut channels, c.to_string());
+    }
+    let defaults: serde_json::Map<String, Value> = s
+        .defaults
+        .iter()
+        .map(|f| (f.name.to_string(), f.node.to_json()))
+        .collect();
+    json!({
+        "personas": s.personas.keys().collect::<Vec<_>>(),
+        "teams": s.teams.keys().collect::<Vec<_>>(),
+        "channels": channels,
+        "positions": positions,
+        "roles": roles,
+        "defaults": defaults,
     })
 }
 
@@ -235,8 +293,9 @@ fn row_json(
     clock: &ClockState,
     whole: bool,
 ) -> Value {
-    let o = &view.timeline.occurrences[fired.occ];
-    let skipped = clock.skips(&o.key, &view.timeline.inject(o).id);
+    let timeline = view.timeline.get();
+    let o = &timeline.occurrences[fired.occ];
+    let skipped = clock.skips(&o.key, &timeline.inject(o).id);
     let status = match slot.status {
         Status::Uncertain => "in flight",
         Status::Pending if skipped => "will skip",
@@ -251,7 +310,7 @@ fn row_json(
         (Status::Pending, _) | (_, None) => crate::engine::moved(fired.planned, clock.shift),
         (_, Some(at)) => at,
     };
-    let contingent = view.timeline.is_contingent(o);
+    let contingent = timeline.is_contingent(o);
     let mut row = json!({
         "key": o.key,
         "effective_at": rfc(effective),
@@ -271,23 +330,21 @@ fn row_json(
         // contingency's is when it went (its offset is its delay).
         row["t_plus"] = json!(if contingent {
             let base = crate::engine::moved(fired.planned, -clock.shift);
-            let run = (base - view.timeline.t0.to_utc())
-                .to_std()
-                .unwrap_or_default();
+            let run = (base - timeline.t0.to_utc()).to_std().unwrap_or_default();
             crate::plan::show_offset(std::time::Duration::from_secs(
-                (run.as_secs_f64() * view.timeline.speed) as u64,
+                (run.as_secs_f64() * timeline.speed) as u64,
             ))
         } else {
             crate::plan::show_offset(o.offset)
         });
     }
     if whole {
-        let inject = view.timeline.inject(o);
-        let text = |f: &str| view.timeline.field_text(inject, f);
-        row["to"] = json!(view.to.get(fired.occ));
+        let inject = timeline.inject(o);
+        let text = |f: &str| timeline.field_text(inject, f);
+        row["to"] = json!(crate::control::list(&view.to).get(fired.occ));
         row["channel"] = json!(text("channel"));
         row["persona"] = json!(text("persona"));
-        row["subject"] = json!(view.subjects.get(fired.occ));
+        row["subject"] = json!(crate::control::list(&view.subjects).get(fired.occ));
         row["planned_at"] = json!(rfc(fired.planned));
         row["owner"] = json!(inject.owner);
     }

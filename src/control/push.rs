@@ -37,6 +37,7 @@ fn push_message(view: &View, you: &Identity, seen: &mut Option<Seen>) -> (&'stat
                 clock.skipped != last.clock.skipped || clock.unskipped != last.clock.unskipped;
             // What the board changed; and a shift moves everything still to come, a
             // skip changes some rows' status.
+            let timeline = view.timeline.get();
             let rows: Vec<Value> = board
                 .whole()
                 .filter(|(fired, slot)| {
@@ -46,9 +47,9 @@ fn push_message(view: &View, you: &Identity, seen: &mut Option<Seen>) -> (&'stat
                     if !(moved || reskipped) {
                         return false;
                     }
-                    let o = &view.timeline.occurrences[fired.occ];
-                    let id = &view.timeline.inject(o).id;
-                    (moved && (slot.status == Status::Pending || view.timeline.is_contingent(o)))
+                    let o = &timeline.occurrences[fired.occ];
+                    let id = &timeline.inject(o).id;
+                    (moved && (slot.status == Status::Pending || timeline.is_contingent(o)))
                         || (reskipped && clock.skips(&o.key, id) != last.clock.skips(&o.key, id))
                 })
                 .map(|(fired, slot)| row_json(view, fired, slot, &clock, false))

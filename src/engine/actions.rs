@@ -36,13 +36,18 @@ impl<D: Dispatch> Engine<D> {
         if let Action::Note { .. } | Action::Rate { .. } = action {
             return self.note(action, source, by, cursor).await;
         }
+        if let Action::Send { inject, file } = &action {
+            return self
+                .send_adhoc((inject, file), ask, (source, by), cursor, tx)
+                .await;
+        }
         let considered = match self.consider(&action, ask, items, cursor, now) {
             Ok(c) => c,
             Err(why) => return Ok(Reply::Refused(why)),
         };
         let mut preview = considered.preview;
         preview.timezone = self
-            .timeline
+            .timeline()
             .scenario
             .timezone
             .map(|z| z.name().to_string());
@@ -57,7 +62,9 @@ impl<D: Dispatch> Engine<D> {
             by: by.clone(),
         };
         match &action {
-            Action::Note { .. } | Action::Rate { .. } => unreachable!("taken above"),
+            Action::Note { .. } | Action::Rate { .. } | Action::Send { .. } => {
+                unreachable!("taken above")
+            }
             Action::End => {
                 self.emit(event(action.clone(), None)).await?;
                 cursor.ended = true;
@@ -93,7 +100,7 @@ impl<D: Dispatch> Engine<D> {
                 if let Ok(mut f) = cursor.failed.lock() {
                     f.remove(&occ);
                 }
-                let occ_key = self.timeline.occurrences[occ].key.clone();
+                let occ_key = self.timeline().occurrences[occ].key.clone();
                 self.emit(event(Action::Retry(occ_key.clone()), None))
                     .await?;
                 let item = self.item_now(occ, items, cursor, now);
@@ -191,7 +198,7 @@ impl<D: Dispatch> Engine<D> {
             cursor.passed.retain(|o| !passed.contains(o));
             self.carry(cursor, unskip.clone()).await?;
             for &occ in &passed {
-                let o = &self.timeline.occurrences[occ];
+                let o = &self.timeline().occurrences[occ];
                 self.emit(Event::Rescheduled {
                     key: o.key.clone(),
                     due,
@@ -199,8 +206,12 @@ impl<D: Dispatch> Engine<D> {
                 })
                 .await?;
                 let item = Item {
-                    planned: self.timeline.fire_at(o).to_utc(),
-                    watched: cursor.branch.as_ref().is_some_and(|b| b.model.watched[occ]),
+                    planned: self.timeline().fire_at(o).to_utc(),
+                    // An ad hoc occurrence is past the model's: watched by no branch.
+                    watched: cursor
+                        .branch
+                        .as_ref()
+                        .is_some_and(|b| b.model.watched.get(occ).copied().unwrap_or(false)),
                     ..Item::new(occ, due)
                 };
                 cursor.insert_extra(item);
@@ -273,10 +284,10 @@ impl<D: Dispatch> Engine<D> {
         }
         if let Some(k) = &key
             && !self
-                .timeline
+                .timeline()
                 .occurrences
                 .iter()
-                .any(|o| &o.key == k || &self.timeline.inject(o).id == k)
+                .any(|o| &o.key == k || &self.timeline().inject(o).id == k)
         {
             return Ok(Reply::Refused(format!(
                 "no occurrence or inject `{k}`{}",
@@ -321,7 +332,7 @@ impl<D: Dispatch> Engine<D> {
 
     /// Why objective `id` cannot be named: not in the scenario's `objectives:`.
     fn unknown_objective(&self, id: &str) -> Option<String> {
-        let s = &self.timeline.scenario;
+        let s = &self.timeline().scenario;
         if s.objective(id).is_some() {
             return None;
         }
@@ -430,7 +441,7 @@ impl<D: Dispatch> Engine<D> {
         if late == Some(LatePolicy::Skip) {
             let shift = cursor.clock.shift;
             for item in &group {
-                let occ = &self.timeline.occurrences[item.occ];
+                let occ = &self.timeline().occurrences[item.occ];
                 self.emit(Event::Skipped {
                     key: occ.key.clone(),
                     reason: "shifted into the past (--late skip)".into(),
@@ -562,11 +573,9 @@ impl<D: Dispatch> Engine<D> {
                 }
             }
         };
-        let occ_key = self.timeline.occurrences[item.occ].key.clone();
-        let inject_id = &self
-            .timeline
-            .inject(&self.timeline.occurrences[item.occ])
-            .id;
+        let timeline = self.timeline();
+        let occ_key = timeline.occurrences[item.occ].key.clone();
+        let inject_id = &timeline.inject(&timeline.occurrences[item.occ]).id;
         if cursor.clock.skips(&occ_key, inject_id) {
             cursor.clock.unskip(&occ_key);
         }
@@ -604,10 +613,14 @@ impl<D: Dispatch> Engine<D> {
     }
 
     pub(super) fn contingent_item(&self, occ: usize, cursor: &Cursor, now: DateTime<Utc>) -> Item {
-        let o = &self.timeline.occurrences[occ];
+        let o = &self.timeline().occurrences[occ];
         Item {
-            planned: self.timeline.fire_at(o).to_utc(),
-            watched: cursor.branch.as_ref().is_some_and(|b| b.model.watched[occ]),
+            planned: self.timeline().fire_at(o).to_utc(),
+            // An ad hoc occurrence is past the model's: watched by no branch.
+            watched: cursor
+                .branch
+                .as_ref()
+                .is_some_and(|b| b.model.watched.get(occ).copied().unwrap_or(false)),
             ..Item::new(occ, now)
         }
     }
@@ -645,7 +658,7 @@ impl<D: Dispatch> Engine<D> {
 /// A preview that is all an action may do now: asked for, or needing a confirmation it
 /// lacks, or confirmed for consequences that have changed since (the new preview, said
 /// so). Otherwise the action goes ahead.
-fn not_yet(preview: &Preview, ask: &Ask) -> Option<Reply> {
+pub(super) fn not_yet(preview: &Preview, ask: &Ask) -> Option<Reply> {
     if ask.preview {
         return Some(Reply::Preview(preview.clone()));
     }

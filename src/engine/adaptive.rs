@@ -161,14 +161,14 @@ impl<D: Dispatch> Engine<D> {
                     if b.done.contains(&occ) {
                         continue;
                     }
-                    let o = &self.timeline.occurrences[occ];
+                    let o = &self.timeline().occurrences[occ];
                     let item = Item {
                         watched: b.model.watched[occ],
                         ..Item::new(occ, *base + b.model.scaled(o.offset))
                     };
                     // `ts` follows the actual instant: planned as if triggered at T0.
                     let item = Item {
-                        planned: self.timeline.fire_at(o).to_utc(),
+                        planned: self.timeline().fire_at(o).to_utc(),
                         ..item
                     };
                     triggered.push(item);
@@ -198,7 +198,7 @@ impl<D: Dispatch> Engine<D> {
         let now = self.clock.now();
         let base = cursor.clock.base(now);
         for item in group {
-            if b.model.is_conditional(&self.timeline, item.occ) {
+            if b.model.is_conditional(&self.timeline(), item.occ) {
                 b.done.insert(item.occ);
             }
             if !item.watched {
@@ -222,7 +222,7 @@ impl<D: Dispatch> Engine<D> {
         let (occ, sent_at) = outcome;
         let (effects, at) = match sent_at {
             Some(at) => {
-                let inject = self.timeline.occurrences[occ].inject;
+                let inject = self.timeline().occurrences[occ].inject;
                 let base = cursor.clock.base(at);
                 (b.state.on_sent(&b.model, occ, Some(inject), base), at)
             }

@@ -95,6 +95,9 @@ pub struct Consequence {
     pub from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// The exact request body it would send (an ad hoc inject's preview).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
 }
 
 impl Preview {
@@ -293,6 +296,7 @@ impl ClockState {
                 }
             }
             Action::Fire(_)
+            | Action::Send { .. }
             | Action::Retry(_)
             | Action::Met(..)
             | Action::Missed(..)

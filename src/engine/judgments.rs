@@ -50,7 +50,7 @@ impl<D: Dispatch> Engine<D> {
                     } => {
                         let c = &b.model.conditionals[conditional];
                         for &occ in c.occurrences.iter().filter(|o| !b.done.contains(o)) {
-                            let o = &self.timeline.occurrences[occ];
+                            let o = &self.timeline().occurrences[occ];
                             let at = moved(base + b.model.scaled(o.offset), cursor.clock.shift);
                             // While held, nothing fires until the hold is released.
                             let wait = at - cursor.clock.held_since.map_or(now, |h| h.min(now));
@@ -88,7 +88,7 @@ impl<D: Dispatch> Engine<D> {
         // Judged before the inject that asks for the action went: most likely a slip.
         let early = match (b.model.expectations[e].owner, b.state.expectations[e].due) {
             (Some(owner), None) => {
-                let inject = &self.timeline.scenario.injects[owner];
+                let inject = &self.timeline().scenario.injects[owner];
                 text.push_str(&format!(
                     "; careful: `{}`, the inject that asks for it, has not gone yet",
                     inject.id

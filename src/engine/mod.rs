@@ -35,6 +35,7 @@ mod actions;
 mod adaptive;
 mod clock;
 mod control;
+mod improvised;
 mod judgments;
 mod previews;
 mod queue;
@@ -271,7 +272,8 @@ pub enum Ending {
 }
 
 pub struct Engine<D: Dispatch> {
-    pub timeline: Arc<Timeline>,
+    /// The run's timeline, which ad hoc injects join as the run goes on.
+    pub timeline: Arc<crate::timeline::Shared>,
     pub dispatch: Arc<D>,
     pub journal: Arc<Journal>,
     pub clock: Clock,
@@ -328,6 +330,11 @@ fn publish_clock(publish: &watch::Sender<ClockState>, cursor: &mut Cursor) {
 }
 
 impl<D: Dispatch> Engine<D> {
+    /// The run's timeline as it stands.
+    pub fn timeline(&self) -> Arc<Timeline> {
+        self.timeline.get()
+    }
+
     /// Fire `items` (sorted by instant, ties in file order) until done or stopped.
     pub async fn run(
         &self,
@@ -447,7 +454,7 @@ impl<D: Dispatch> Engine<D> {
             }
             let _ = self.next.send(group.as_ref().and_then(|g| {
                 let occ = g.items.first().or(items.get(cursor.next))?.occ;
-                Some((self.timeline.occurrences[occ].key.clone(), g.at))
+                Some((self.timeline().occurrences[occ].key.clone(), g.at))
             }));
             let held = cursor.clock.held_since.is_some();
             let wait = async {

@@ -63,6 +63,7 @@ impl<D: Dispatch> Engine<D> {
         match action {
             Action::Note { .. } => Ok(plain("takes a note".into(), false, Vec::new())),
             Action::Rate { .. } => Ok(plain("rates an objective".into(), false, Vec::new())),
+            Action::Send { .. } => Err("an ad hoc inject is considered when it is sent".into()),
             Action::Hold => match clock.held_since {
                 Some(since) => Err(format!(
                     "already held since {}",
@@ -441,6 +442,7 @@ impl<D: Dispatch> Engine<D> {
                         subject: m.action.clone(),
                         from: Some(rfc(from)),
                         to: Some(rfc(to)),
+                        body: None,
                     });
                 }
             }
@@ -451,11 +453,11 @@ impl<D: Dispatch> Engine<D> {
             human::moved_ms(ms)
         );
         // A shift is wall-clock time: say what it is in the scenario's time.
-        if self.timeline.speed != 1.0 && !self.config.max_speed {
+        if self.timeline().speed != 1.0 && !self.config.max_speed {
             text.push_str(&format!(
                 " of real time ({} of scenario time at speed {})",
-                human::duration_ms((ms as f64 * self.timeline.speed) as i64),
-                self.timeline.speed
+                human::duration_ms((ms as f64 * self.timeline().speed) as i64),
+                self.timeline().speed
             ));
         }
         if !past.is_empty() {

@@ -49,10 +49,11 @@ impl<D: Dispatch> Engine<D> {
         let now = self.clock.now();
         let mut ready = Vec::with_capacity(group.len());
         let mut durable = 0;
+        let timeline = self.timeline();
         for item in group {
-            let occ = &self.timeline.occurrences[item.occ];
+            let occ = &timeline.occurrences[item.occ];
             let late_by = (now - item.fire_at).to_std().unwrap_or(Duration::ZERO);
-            let inject_id = &self.timeline.inject(occ).id;
+            let inject_id = &timeline.inject(occ).id;
             let skip = if clock.skips(&occ.key, inject_id) {
                 // Who skipped it, by name when the journal knows it.
                 let by = clock
@@ -124,15 +125,16 @@ impl<D: Dispatch> Engine<D> {
     /// fire-now) unless the scenario pins it, and the team redirected when asked; the
     /// build's problems, joined, when it cannot be built.
     pub(super) fn request(&self, item: &Item) -> Result<D::Ready, String> {
+        let timeline = self.timeline();
         if let Some(json) = &item.body
             && item.fire_at == item.planned
             && self.config.redirect_team.is_none()
         {
-            let to = self.timeline.endpoint(&self.timeline.occurrences[item.occ]);
+            let to = timeline.endpoint(&timeline.occurrences[item.occ]);
             return Ok(self.dispatch.ready_json(to, json.clone()));
         }
-        let occ = &self.timeline.occurrences[item.occ];
-        let mut body = self.timeline.body(occ).map_err(|errors| {
+        let occ = &timeline.occurrences[item.occ];
+        let mut body = timeline.body(occ).map_err(|errors| {
             errors
                 .into_iter()
                 .map(|e| e.message)
@@ -143,12 +145,12 @@ impl<D: Dispatch> Engine<D> {
         // second the occurrence goes in.
         let moved = item.fire_at.timestamp() - item.planned.timestamp();
         if moved != 0
-            && !self.timeline.ts_pinned(self.timeline.inject(occ))
+            && !timeline.ts_pinned(timeline.inject(occ))
             && let Some(ts) = body.get("ts").and_then(Value::as_i64)
         {
             body.insert("ts".into(), Value::from(ts + moved));
         }
-        let mut to = self.timeline.endpoint(occ);
+        let mut to = timeline.endpoint(occ);
         if let Some(team) = &self.config.redirect_team {
             body.insert("type".into(), Value::String("team".into()));
             body.insert("team_id".into(), team.clone());

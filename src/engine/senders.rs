@@ -132,13 +132,14 @@ impl<D: Dispatch> Engine<D> {
             let journal = self.journal.clone();
             let events = self.events.clone();
             let clock = self.clock.clone();
+            // The run's timeline, as it stands at each send (ad hoc injects join it).
             let timeline = self.timeline.clone();
             let max_speed = self.config.max_speed;
             let outcomes = outcomes.clone();
             let failed = failed.clone();
             senders.spawn(async move {
                 while let Some(((item, body), gate)) = queue.next().await {
-                    let key = timeline.occurrences[item.occ].key.clone();
+                    let key = timeline.get().occurrences[item.occ].key.clone();
                     let taken = clock.now();
                     let report = Reporter {
                         key: &key,
@@ -263,7 +264,7 @@ impl<D: Dispatch> Engine<D> {
         }
         let keys = prepared
             .iter()
-            .map(|(item, _)| self.timeline.occurrences[item.occ].key.clone())
+            .map(|(item, _)| self.timeline().occurrences[item.occ].key.clone())
             .collect();
         let entry = Entry::Started {
             keys,

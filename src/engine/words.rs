@@ -22,7 +22,7 @@ impl<D: Dispatch> Engine<D> {
             _ => named
                 .iter()
                 .copied()
-                .find(|o| self.timeline.occurrences[*o].key == key),
+                .find(|o| self.timeline().occurrences[*o].key == key),
         }
     }
 
@@ -31,7 +31,7 @@ impl<D: Dispatch> Engine<D> {
         let failed: Vec<String> = cursor.failed.lock().map_or(Vec::new(), |f| {
             f.keys()
                 .filter(|o| self.names(**o, key))
-                .map(|o| self.timeline.occurrences[*o].key.clone())
+                .map(|o| self.timeline().occurrences[*o].key.clone())
                 .collect()
         });
         if failed.len() > 1 {
@@ -135,14 +135,14 @@ impl<D: Dispatch> Engine<D> {
 
     /// Whether the clock `c` skips occurrence `occ`.
     pub(super) fn skipped_by(&self, c: &ClockState, occ: usize) -> bool {
-        let o = &self.timeline.occurrences[occ];
-        c.skips(&o.key, &self.timeline.inject(o).id)
+        let o = &self.timeline().occurrences[occ];
+        c.skips(&o.key, &self.timeline().inject(o).id)
     }
 
     /// Whether `key` names occurrence `occ`: its key or its inject's id.
     pub(super) fn names(&self, occ: usize, key: &str) -> bool {
-        let o = &self.timeline.occurrences[occ];
-        o.key == key || self.timeline.inject(o).id == key
+        let o = &self.timeline().occurrences[occ];
+        o.key == key || self.timeline().inject(o).id == key
     }
 
     /// The wall-clock instant a person's time names: scenario time from T0 as the clock
@@ -155,7 +155,7 @@ impl<D: Dispatch> Engine<D> {
     ) -> DateTime<Utc> {
         match when {
             super::When::Offset(d) => moved(
-                self.timeline.t0.to_utc() + crate::timeline::scaled(d, self.timeline.speed),
+                self.timeline().t0.to_utc() + crate::timeline::scaled(d, self.timeline().speed),
                 cursor.clock.shift,
             ),
             super::When::In(d) => now + chrono::TimeDelta::from_std(d).unwrap_or_default(),
@@ -164,7 +164,7 @@ impl<D: Dispatch> Engine<D> {
 
     /// Whether `key` names any occurrence of the timeline.
     pub(super) fn names_any_occurrence(&self, key: &str) -> bool {
-        (0..self.timeline.occurrences.len()).any(|o| self.names(o, key))
+        (0..self.timeline().occurrences.len()).any(|o| self.names(o, key))
     }
 
     pub(super) fn names_any(&self, occs: &[usize], key: &str) -> bool {
@@ -193,7 +193,7 @@ impl<D: Dispatch> Engine<D> {
             );
         }
         if self
-            .timeline
+            .timeline()
             .occurrences
             .iter()
             .enumerate()
@@ -208,14 +208,15 @@ impl<D: Dispatch> Engine<D> {
 
     /// ` (did you mean `x`?)` for a key or inject id close to `key`, else nothing.
     pub(super) fn did_you_mean(&self, key: &str) -> String {
-        let ids = self.timeline.scenario.injects.iter().map(|i| i.id.as_str());
-        let keys = self.timeline.occurrences.iter().map(|o| o.key.as_str());
+        let timeline = self.timeline();
+        let ids = timeline.scenario.injects.iter().map(|i| i.id.as_str());
+        let keys = timeline.occurrences.iter().map(|o| o.key.as_str());
         crate::diag::suggest(key, ids.chain(keys)).map_or(String::new(), |h| format!(" ({h})"))
     }
 
     /// An occurrence as a person knows it: `gauge#2 "River at 4.2 m"`.
     pub(super) fn name(&self, occ: usize) -> String {
-        let o = &self.timeline.occurrences[occ];
+        let o = &self.timeline().occurrences[occ];
         let subject = self.subject(occ);
         if subject.is_empty() {
             o.key.clone()
@@ -226,7 +227,7 @@ impl<D: Dispatch> Engine<D> {
 
     /// Its subject, title or text, as the page and the plan show it.
     pub(super) fn subject(&self, occ: usize) -> String {
-        self.timeline.subject(&self.timeline.occurrences[occ])
+        self.timeline().subject(&self.timeline().occurrences[occ])
     }
 
     pub(super) fn consequence(
@@ -237,11 +238,12 @@ impl<D: Dispatch> Engine<D> {
         to: Option<DateTime<Utc>>,
     ) -> Consequence {
         Consequence {
-            key: self.timeline.occurrences[occ].key.clone(),
+            key: self.timeline().occurrences[occ].key.clone(),
             effect: effect.into(),
             subject: self.subject(occ),
             from: from.map(rfc),
             to: to.map(rfc),
+            body: None,
         }
     }
 
@@ -263,10 +265,10 @@ impl<D: Dispatch> Engine<D> {
     /// in the scenario's zone and the exercise clock (scenario time).
     pub(super) fn when(&self, at: DateTime<Utc>, clock: &ClockState) -> String {
         // The exercise's time at that instant: less the holds and shifts so far.
-        let run = (moved(at, -clock.shift) - self.timeline.t0.to_utc()).to_std();
+        let run = (moved(at, -clock.shift) - self.timeline().t0.to_utc()).to_std();
         let t_plus = match run {
             Ok(d) => crate::plan::show_offset(std::time::Duration::from_secs(
-                (d.as_secs_f64() * self.timeline.speed) as u64,
+                (d.as_secs_f64() * self.timeline().speed) as u64,
             )),
             Err(_) => "before T0".into(),
         };
@@ -275,10 +277,10 @@ impl<D: Dispatch> Engine<D> {
 
     /// `10:02:13` in the scenario's zone (its offset's, without one).
     pub(super) fn clock_time(&self, at: DateTime<Utc>) -> String {
-        match self.timeline.scenario.timezone {
+        match self.timeline().scenario.timezone {
             Some(tz) => at.with_timezone(&tz).format("%H:%M:%S").to_string(),
             None => at
-                .with_timezone(self.timeline.t0.offset())
+                .with_timezone(self.timeline().t0.offset())
                 .format("%H:%M:%S")
                 .to_string(),
         }

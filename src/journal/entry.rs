@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{parse_time, time_text};
 use crate::action::{Action, Source};
-use crate::event::Event;
+use crate::event::{Event, PlanRow};
 use crate::fold::{Lateness, Totals};
 
 /// One line of the journal.
@@ -133,6 +133,18 @@ pub enum Entry {
         inject: String,
         because: String,
         at: String,
+    },
+    /// An ad hoc inject joined the run: its YAML as it joined the scenario, and its
+    /// occurrences' rows.
+    #[serde(rename = "adhoc")]
+    AdHoc {
+        at: String,
+        id: String,
+        inject: String,
+        rows: Vec<PlanRow>,
+        source: Source,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     End {
         at: String,
@@ -304,6 +316,21 @@ impl From<&Event> for Entry {
                 inject: inject.clone(),
                 because: because.clone(),
                 at: t(at),
+            },
+            Event::AdHoc {
+                at,
+                id,
+                inject,
+                rows,
+                source,
+                by,
+            } => Entry::AdHoc {
+                at: t(at),
+                id: id.clone(),
+                inject: inject.clone(),
+                rows: rows.clone(),
+                source: *source,
+                by: by.clone(),
             },
         }
     }
@@ -486,6 +513,21 @@ impl Entry {
                     because: because.clone(),
                     at: time("at", at)?,
                 },
+                Entry::AdHoc {
+                    at,
+                    id,
+                    inject,
+                    rows,
+                    source,
+                    by,
+                } => Event::AdHoc {
+                    at: time("at", at)?,
+                    id: id.clone(),
+                    inject: inject.clone(),
+                    rows: rows.clone(),
+                    source: *source,
+                    by: by.clone(),
+                },
                 Entry::Run(_) | Entry::End { .. } => return Ok(None),
             }))
         };
@@ -574,34 +616,6 @@ pub struct ContingencyRow {
     /// The expected actions its condition names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on: Vec<String>,
-}
-
-/// One planned occurrence, as the run header lists it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct PlanRow {
-    pub key: String,
-    pub planned_at: String,
-    pub channel: String,
-    pub persona: String,
-    /// The team or address it goes to.
-    pub to: String,
-    pub digest: String,
-    /// The persona's alias or handle in the scenario, when it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub persona_name: Option<String>,
-    /// The team's alias in the scenario, when it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to_name: Option<String>,
-    /// Its offset in scenario time, in milliseconds (before any speed factor): from T0,
-    /// or, for a contingency, from the moment its condition holds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub t_plus_ms: Option<u64>,
-    /// Its subject or title (its text's start for a post), on one line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    /// The controller who watches its inject (`owner:`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
 }
 
 /// Counts and lateness of a run, as the `end` entry and the summary show them.

@@ -17,9 +17,12 @@
 use std::path::{Path, PathBuf};
 
 mod entry;
+mod plan;
 mod writer;
 
-pub use entry::{ContingencyRow, Entry, ExpectationRow, ObjectiveRow, PlanRow, RunHeader, Summary};
+pub use crate::event::PlanRow;
+pub use entry::{ContingencyRow, Entry, ExpectationRow, ObjectiveRow, RunHeader, Summary};
+pub use plan::{Rendered, Rows as PlanRows};
 pub use writer::{Journal, LINGER, OpenError};
 
 use crate::event::Event;

@@ -165,10 +165,12 @@ pub fn subject(body: &Map<String, Value>) -> String {
 
 /// [`subject`] on one line, at most 48 characters, for a table's cell.
 pub fn short_subject(body: &Map<String, Value>) -> String {
-    let text = subject(body)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    short(&subject(body))
+}
+
+/// A subject on one line, at most 48 characters.
+pub fn short(subject: &str) -> String {
+    let text = subject.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.chars().count() > 48 {
         format!("{}…", text.chars().take(47).collect::<String>())
     } else {

@@ -276,6 +276,20 @@ impl Report {
             fold.seed(p.key.clone());
             planned.insert(&p.key, p);
         }
+        // Ad hoc injects: their rows as they joined the run, and who wrote them.
+        let mut adhoc: HashMap<&str, (crate::action::Source, Option<String>)> = HashMap::new();
+        for record in &replay.records {
+            if let Record::Event(Event::AdHoc {
+                rows, source, by, ..
+            }) = record
+            {
+                for p in rows {
+                    fold.seed(p.key.clone());
+                    planned.insert(&p.key, p);
+                    adhoc.insert(&p.key, (*source, by.clone()));
+                }
+            }
+        }
         let mut judged = Judged::declared(&replay.runs);
         let mut notes: Vec<Note> = Vec::new();
         for record in &replay.records {
@@ -323,6 +337,7 @@ impl Report {
                     acts: &acts,
                     restarts: &spans,
                     contingency: contingency.map(|(c, came, _)| (c, came)),
+                    adhoc: adhoc.get(key).cloned(),
                 };
                 story::how(&mut r, &cx);
                 if r.fired_by_hand {

@@ -99,6 +99,8 @@ pub(super) struct Context<'a> {
     pub restarts: &'a [(DateTime<Utc>, DateTime<Utc>)],
     /// Its inject's condition and what it came to, for a contingency.
     pub contingency: Option<(String, String)>,
+    /// Who wrote it during the run, for an ad hoc inject's occurrence.
+    pub adhoc: Option<(crate::action::Source, Option<String>)>,
 }
 
 /// How `row` went, in words, and who acted on it by hand.
@@ -113,6 +115,10 @@ pub(super) fn how(row: &mut Row, cx: &Context<'_>) {
         })
         .collect();
     let mut parts: Vec<String> = Vec::new();
+    if let Some((source, by)) = &cx.adhoc {
+        row.by.clone_from(by);
+        parts.push(format!("ad hoc, by {}", who(source.name(), by.as_deref())));
+    }
     if let Some((condition, came)) = &cx.contingency {
         parts.push(format!("contingency (when {condition}): {came}"));
     }
@@ -230,7 +236,8 @@ pub(super) fn how(row: &mut Row, cx: &Context<'_>) {
         _ => {}
     }
     // Nothing else to say of a send: whether it kept its time.
-    let only_condition = parts.len() == 1 && cx.contingency.is_some();
+    let only_condition =
+        parts.len() == usize::from(cx.contingency.is_some()) + usize::from(cx.adhoc.is_some());
     if row.status == "sent" && (parts.is_empty() || only_condition) {
         parts.push(if row.late {
             format!(

@@ -87,7 +87,13 @@ fn parse_any_offset(text: &str) -> Result<Duration, Problem> {
             Some("an offset counts from T0 forwards".into()),
         ));
     }
-    let s = s.strip_prefix('+').unwrap_or(s).trim();
+    // `T+01:30:00`, as the plan writes an offset, is one too.
+    let s = s
+        .strip_prefix("T+")
+        .or_else(|| s.strip_prefix("t+"))
+        .or_else(|| s.strip_prefix('+'))
+        .unwrap_or(s)
+        .trim();
     if s.contains(':') {
         return parse_clock(s).ok_or_else(|| {
             (

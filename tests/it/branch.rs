@@ -117,7 +117,7 @@ async fn run_part(
     let (events, _events_rx) = mpsc::unbounded_channel::<Event>();
     let (next, _) = watch::channel(None);
     let engine = Engine {
-        timeline: timeline.clone(),
+        timeline: injector::timeline::Shared::new(timeline.clone()),
         dispatch: recorder.clone(),
         journal: Arc::new(Journal::open_inline(path).unwrap()),
         clock: clock.clone(),

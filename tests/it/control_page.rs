@@ -872,3 +872,119 @@ async fn a_key_in_the_terminal_rates_an_objective() {
         .collect();
     assert_eq!(ratings, ["terminal O1 M warning went out late"]);
 }
+
+/// A scenario with aliases for the Compose form to offer.
+const COMPOSED: &str = "name: Composed
+personas:
+  hm: \"3-49786\"
+  \"@news\": \"3-49792\"
+teams:
+  blue: 3437866
+  green: 3437880
+vars:
+  city: Portmere
+defaults:
+  type: team
+  team_id: blue
+  persona: hm
+  channel: microblog
+injects:
+  - id: warn
+    at: 10m
+    body: \"Water rising\"
+";
+
+/// A controller writes an inject on the page: the Compose form offers the scenario's
+/// personas, channels and teams; a mistake is said beside its field; the valid one is
+/// previewed with its exact body, confirmed, sent to the team chosen, and listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_controller_composes_an_inject_on_the_page_and_sends_it_to_a_team_from_the_list() {
+    crate::common::tool("chromium-driver");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("s.yaml"), COMPOSED).unwrap();
+    let tokens =
+        crate::white_cell::add_controllers(d, &[("Dana", "director"), ("Cory", "controller")]);
+    let (mut child, url) = dry_run_with_team(d, "controllers.yaml").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let profile = tempfile::tempdir().unwrap();
+    let cory = Driver::start(profile.path()).await;
+    cory.session(
+        "POST",
+        "/url",
+        Some(json!({"url": format!("{url}#token={}", tokens[1])})),
+    )
+    .await;
+    cory.wait_text("#live", |t| t == "live").await;
+    cory.click("#compose-part summary").await;
+    // The scenario's own choices.
+    let teams = cory.text("#c-team").await;
+    assert!(
+        teams.contains("default (blue)") && teams.contains("green"),
+        "{teams}"
+    );
+    assert!(cory.text("#c-persona").await.contains("@news"));
+    assert!(cory.text("#c-channel").await.contains("mail"));
+    cory.click("#c-persona option[value=\"@news\"]").await;
+    cory.click("#c-channel option[value=\"mail\"]").await;
+    cory.click("#c-team option[value=\"green\"]").await;
+    cory.type_into("#c-to", "press@portmere.example.org").await;
+    cory.type_into("#c-subject", "Statement for {{ cty }}?")
+        .await;
+    cory.type_into("#c-body", "Who speaks for the city?").await;
+    // A slip in the subject: said beside it, nothing sent.
+    cory.click("#c-send").await;
+    let said = cory.wait_text("#c-error", |t| !t.is_empty()).await;
+    assert!(
+        said.starts_with("Subject: ") && said.contains("cty"),
+        "{said}"
+    );
+    let marked = cory
+        .session(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": "return document.getElementById('c-subject').classList.contains('bad');", "args": []})),
+        )
+        .await;
+    assert_eq!(marked, json!(true));
+    cory.session(
+        "POST",
+        "/execute/sync",
+        Some(json!({"script": "document.getElementById('c-subject').value = '';", "args": []})),
+    )
+    .await;
+    cory.type_into("#c-subject", "Statement for {{ city }}?")
+        .await;
+    cory.click("#c-send").await;
+    let dialog = cory.accept_dialog().await;
+    for part in [
+        "Send: this sends the ad hoc inject `adhoc-1` now",
+        "\"persona\": \"3-49792\"",
+        "\"team_id\": 3437880",
+        "\"subject\": \"Statement for Portmere?\"",
+    ] {
+        assert!(dialog.contains(part), "{part}\n{dialog}");
+    }
+    cory.wait_text("#rows tr[data-key=\"adhoc-1\"]", |t| t.contains("sent"))
+        .await;
+    cory.session("DELETE", "", None).await;
+    let end = crate::stand_in::client()
+        .post(format!("{url}api/end"))
+        .bearer_auth(&tokens[0])
+        .json(&json!({"confirm": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(end.status().as_u16(), 200);
+    let _ = child.wait().await;
+    let lines = crate::run::journal(d, "s.dry-run.journal.jsonl");
+    let adhoc = lines.iter().find(|e| e["type"] == "adhoc").unwrap();
+    assert_eq!(adhoc["by"], "Cory");
+    assert_eq!(adhoc["source"], "page");
+    assert!(
+        lines
+            .iter()
+            .any(|e| e["type"] == "sent" && e["key"] == "adhoc-1"),
+        "{lines:?}"
+    );
+}

@@ -14,6 +14,7 @@ mod first_hour;
 mod hostile;
 mod hostile_run;
 mod house;
+mod improvise;
 mod mel;
 mod mel_roundtrip;
 mod plan;

@@ -26,7 +26,7 @@ async fn run_to_end(
     let (events, mut events_rx) = mpsc::unbounded_channel();
     let (next, _next_rx) = watch::channel(None);
     let engine = Engine {
-        timeline: timeline.clone(),
+        timeline: injector::timeline::Shared::new(timeline.clone()),
         dispatch: recorder.clone(),
         journal: Arc::new(journal),
         clock: clock.clone(),
@@ -343,7 +343,7 @@ mod control {
             })
             .collect();
         let engine = Engine {
-            timeline,
+            timeline: injector::timeline::Shared::new(timeline),
             dispatch: recorder.clone(),
             journal: Arc::new(journal),
             clock,

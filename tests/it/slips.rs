@@ -44,12 +44,12 @@ fn four() -> String {
 
 /// A live run of `yaml` against a fresh stand-in, with control, T0 a second away,
 /// waiting for its director at the end.
-async fn live(yaml: &str) -> Live {
+pub(crate) async fn live(yaml: &str) -> Live {
     live_with(yaml, injector::stand_in::Faults::default()).await
 }
 
 /// The setup, the stand-in, the run, its control URL and token.
-type Live = (
+pub(crate) type Live = (
     crate::run::Setup,
     injector::stand_in::StandIn,
     tokio::process::Child,
@@ -58,7 +58,7 @@ type Live = (
 );
 
 /// [`live`] against a stand-in with these faults.
-async fn live_with(yaml: &str, faults: injector::stand_in::Faults) -> Live {
+pub(crate) async fn live_with(yaml: &str, faults: injector::stand_in::Faults) -> Live {
     let server = stand_in(faults).await;
     let s = setup(yaml);
     let t0 = t0_in(1);
@@ -68,7 +68,7 @@ async fn live_with(yaml: &str, faults: injector::stand_in::Faults) -> Live {
 
 /// `run s.yaml` against `server` with `more` flags, with control, waiting for its
 /// director at the end: the child, its control URL and token.
-async fn steered(
+pub(crate) async fn steered(
     s: &crate::run::Setup,
     server: &injector::stand_in::StandIn,
     more: &[&str],
@@ -81,7 +81,7 @@ async fn steered(
     run_with_control(s.dir.path(), &args).await
 }
 
-fn keys_sent(server: &injector::stand_in::StandIn) -> BTreeSet<String> {
+pub(crate) fn keys_sent(server: &injector::stand_in::StandIn) -> BTreeSet<String> {
     crate::run::sent(server).iter().map(key_of).collect()
 }
 

@@ -86,8 +86,16 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
     let (shown_tx, shown_rx) = mpsc::unbounded_channel();
     let (changed_tx, changed_rx) = watch::channel(0u64);
     // Made with the plan, from one rendering of each body.
-    let subjects: Arc<Vec<String>> = Arc::new(p.subjects.clone());
-    let labels = output::Labels::new(&p.timeline, &subjects);
+    let labels = output::Labels::new(&p.timeline, &p.subjects);
+    // Whom each occurrence goes to, in the plan's words (alias beside the id), and its
+    // subject: made once (a page's state never renders a body); an ad hoc inject's
+    // join as it does.
+    let to_list = Arc::new(std::sync::RwLock::new(
+        p.plan.as_ref().map_or_else(Vec::new, |rows| {
+            rows.iter().map(control::to_words).collect()
+        }),
+    ));
+    let subjects_list = Arc::new(std::sync::RwLock::new(p.subjects.clone()));
     let reporter = tokio::spawn(output::show_events(
         shown_rx,
         args.format,
@@ -101,6 +109,8 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
         refused: refused.clone(),
         stop: stop_tx.clone(),
         changed: changed_tx,
+        to: to_list.clone(),
+        subjects: subjects_list.clone(),
     });
 
     let initial = match &p.resume_of {
@@ -125,23 +135,14 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
     let (commands_tx, commands_rx) = mpsc::channel(16);
     let (clock_tx, clock_rx) = watch::channel(initial.clone());
     let view = control::View {
-        timeline: p.timeline.clone(),
+        timeline: p.shared.clone(),
         clock: clock_rx.clone(),
         changed: changed_rx,
         board: board.clone(),
         dry_run: args.dry_run,
         max_speed: p.max_speed,
-        // Whom each occurrence goes to, in the plan's words (alias beside the id).
-        to: Arc::new(p.plan.as_ref().map_or_else(Vec::new, |rows| {
-            rows.iter()
-                .map(|r| match &r.to_name {
-                    Some(name) => format!("{name} ({})", r.to),
-                    None => r.to.clone(),
-                })
-                .collect()
-        })),
-        // Made once: a page's state never renders a body.
-        subjects,
+        to: to_list,
+        subjects: subjects_list,
         restarts: Arc::new(control::Restart::of(
             &p.replay.records,
             p.resume_of.is_some(),
@@ -430,7 +431,7 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
 /// hand-off between threads; at `--speed max` the workers share the sends.
 async fn fire(args: &RunArgs, s: &Started, side: EngineSide) -> Result<engine::Ending, Error> {
     let engine = Engine {
-        timeline: s.p.timeline.clone(),
+        timeline: s.p.shared.clone(),
         dispatch: s.client.clone(),
         journal: s.journal.clone(),
         clock: Clock::Real,

@@ -30,10 +30,35 @@ pub struct Listener {
     pub stop: Arc<tokio::sync::watch::Sender<bool>>,
     /// Bumped when the board changes, for the pages' live push.
     pub changed: tokio::sync::watch::Sender<u64>,
+    /// The view's per-occurrence lists, which an ad hoc inject's occurrences join.
+    pub to: Arc<std::sync::RwLock<Vec<String>>>,
+    pub subjects: Arc<std::sync::RwLock<Vec<String>>>,
 }
 
 impl engine::Listener for Listener {
     fn heard(&self, event: Event) {
+        if let Event::AdHoc { rows, .. } = &event {
+            let write = |l: &std::sync::RwLock<Vec<String>>| {
+                l.write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .len()
+            };
+            // Lists past the plan's size limit stay empty.
+            if write(&self.to) > 0 || write(&self.subjects) > 0 {
+                let mut to = self
+                    .to
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut subjects = self
+                    .subjects
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for r in rows {
+                    to.push(crate::control::to_words(r));
+                    subjects.push(crate::message::short(r.subject.as_deref().unwrap_or("")));
+                }
+            }
+        }
         self.board
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -277,6 +302,14 @@ fn log_event(event: &Event, tag: &str, labels: &Labels) {
         Event::NotTriggered {
             inject, because, ..
         } => tracing::info!("{tag}not triggered {inject}: {because}"),
+        Event::AdHoc { id, rows, by, .. } => tracing::info!(
+            "{tag}ad hoc inject {id}{} joined the run: {}",
+            by.as_ref().map_or(String::new(), |b| format!(" (by {b})")),
+            rows.iter()
+                .map(|r| format!("{} at {}", r.key, r.planned_at))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::fold::{Fold, Status};
 use crate::journal::{self, Journal, PlanRow, Replay, RunHeader};
 use crate::timeline::Timeline;
 use crate::workspace::Workspace;
-use crate::{diff, message, scenario, validate};
+use crate::{diff, scenario, validate};
 
 /// What the run has decided before it writes anything.
 pub struct Prepared {
@@ -39,6 +39,8 @@ pub struct Prepared {
     /// The run this one resumes.
     pub resume_of: Option<RunHeader>,
     pub timeline: Arc<Timeline>,
+    /// The same, as the run shares it: ad hoc injects join it as the run goes on.
+    pub shared: Arc<crate::timeline::Shared>,
     /// The header's plan (each occurrence's instant, recipient and digest).
     pub plan: Option<Vec<PlanRow>>,
     /// Each occurrence's subject for people (timeline order); empty past the plan's
@@ -104,6 +106,8 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         Some(client) => Some(preflight(client).await?),
         None => None,
     };
+    // A resume puts back the ad hoc injects the run was sent, as they joined it.
+    let source = with_adhoc(source, &replay, &shown)?;
     let Some(timeline) = check(args, &shown, source, start_at, speed, now, ws.as_ref())? else {
         return Ok(Err(Exit::Usage));
     };
@@ -151,6 +155,7 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         journal,
         replay,
         resume_of,
+        shared: crate::timeline::Shared::new(timeline.clone()),
         timeline,
         plan,
         subjects,
@@ -158,6 +163,26 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         items,
         branching,
     }))
+}
+
+/// The scenario's text with the ad hoc injects the journal holds, in the order they
+/// joined the run.
+fn with_adhoc(source: Arc<String>, replay: &Replay, shown: &str) -> Result<Arc<String>, Error> {
+    let mut text: Option<String> = None;
+    for e in replay.events() {
+        if let crate::event::Event::AdHoc { id, inject, .. } = e {
+            let base = text.as_deref().unwrap_or(&source);
+            text = Some(crate::adhoc::join(base, inject).ok_or_else(|| {
+                Error::usage(
+                    format!(
+                        "the journal holds the ad hoc inject `{id}`, which cannot be put back into {shown}: its `injects:` is not a block list"
+                    ),
+                    Some("resume with the scenario the run began with"),
+                )
+            })?);
+        }
+    }
+    Ok(text.map_or(source, Arc::new))
 }
 
 /// The run's branches: judgments assumed (`--assume`), and for a resume, where the
@@ -573,81 +598,18 @@ fn plan_rows(
     let mut subjects = Vec::with_capacity(t.occurrences.len());
     let mut budget = SERIALIZED_BODIES;
     let mut bodies = Vec::with_capacity(t.occurrences.len());
-    // The scenario's names for ids, for people: an alias before a handle.
-    let mut persona_names: std::collections::HashMap<&str, &str> = Default::default();
-    for (alias, id) in &t.scenario.personas {
-        let slot = persona_names.entry(id.as_str()).or_insert(alias.as_str());
-        if slot.starts_with('@') && !alias.starts_with('@') {
-            *slot = alias.as_str();
-        }
-    }
-    let team_names: std::collections::HashMap<String, &str> = t
-        .scenario
-        .teams
-        .iter()
-        .map(|(alias, id)| {
-            (
-                id.as_str().map_or(id.to_string(), String::from),
-                alias.as_str(),
-            )
-        })
-        .collect();
+    let maker = journal::PlanRows::new(t, max_speed);
     let rows = t
         .occurrences
         .iter()
         .map(|o| {
-            let built = t.body(o);
-            let built_ok = built.is_ok();
-            let mut body = built.unwrap_or_default();
-            let recipient = message::recipient(&body);
-            let to_name = match &recipient {
-                message::Recipient::Team(id) => team_names.get(id).map(|n| n.to_string()),
-                _ => None,
-            };
-            let to = recipient.to_string();
-            // A persona move has no channel: its lane in the report is `gps`.
-            let channel = match message::endpoint(&body) {
-                message::Endpoint::Gps => "gps".to_string(),
-                _ => message::field_text(&body, "channel"),
-            };
-            let persona = message::field_text(&body, "persona");
-            let (subject, short) = if built_ok {
-                let whole = message::subject(&body)
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                (whole, message::short_subject(&body))
-            } else {
-                (String::new(), String::new())
-            };
+            let journal::Rendered { row, body, short } = maker.render(o);
             subjects.push(short);
-            let json = serde_json::to_vec(&body).unwrap_or_default();
-            // The digest of `offset|body`, without `ts` at --speed max.
-            let mut digest = sha2::Sha256::new();
-            digest.update(format!("{}|", o.offset.as_millis()));
-            if max_speed && body.remove("ts").is_some() {
-                digest.update(serde_json::to_vec(&body).unwrap_or_default());
-            } else {
-                digest.update(&json);
-            }
-            let keep = built_ok && json.len() <= budget;
-            bodies.push(keep.then(|| {
+            bodies.push(body.filter(|json| json.len() <= budget).map(|json| {
                 budget -= json.len();
                 bytes::Bytes::from(json)
             }));
-            PlanRow {
-                key: o.key.clone(),
-                planned_at: journal::time_text(t.fire_at(o).to_utc()),
-                channel,
-                persona_name: persona_names.get(persona.as_str()).map(|n| n.to_string()),
-                persona,
-                to,
-                to_name,
-                digest: hex(&digest.finalize()[..6]),
-                t_plus_ms: u64::try_from(o.offset.as_millis()).ok(),
-                subject: Some(subject).filter(|s| !s.is_empty()),
-                owner: t.scenario.injects[o.inject].owner.clone(),
-            }
+            row
         })
         .collect();
     (Some(rows), bodies, subjects)

@@ -1,0 +1,450 @@
+//! Ad hoc injects: an inject written during the run (`ctl send FILE`, the page's
+//! Compose form) in the scenario's own YAML shape, joined to the running scenario.
+//!
+//! [`prepare`] puts the inject's text under the scenario's `injects:` (its id and its
+//! instant added when it has none: `adhoc-N`, now), checks the whole with exactly the
+//! contract `validate` uses, and says each problem at its line and column in the text
+//! given. The run's timeline is then [`Timeline::extended`] by its occurrences, which
+//! join at the end. [`join`] puts a journaled inject back, for a resume. Pure: no I/O.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::diag::Diagnostics;
+use crate::timeline::Timeline;
+use crate::yaml::{Node, Pos, Value};
+
+/// Keys an ad hoc inject may not have yet: what it would need the run's branches to grow.
+const NOT_YET: &[(&str, &str)] = &[
+    (
+        "expect",
+        "an ad hoc inject cannot carry an expected action yet",
+    ),
+    (
+        "when",
+        "an ad hoc inject cannot be a contingency yet: it is sent now or at the time it gives",
+    ),
+    (
+        "after",
+        "an ad hoc inject cannot be a contingency yet: it is sent now or at the time it gives",
+    ),
+];
+
+/// An ad hoc inject, checked and joined.
+pub struct AdHoc {
+    pub id: String,
+    /// The inject as it joins the scenario: the text given, with its id and instant.
+    pub yaml: String,
+    /// The run's timeline with it: its occurrences at the end.
+    pub timeline: Timeline,
+    /// Its occurrences' indices in `timeline`.
+    pub occurrences: std::ops::Range<usize>,
+}
+
+/// Check the inject `text` (from `file`) against the running `current` timeline: its
+/// time `at` (asked for beside it, in scenario time), else its own `at:` or `in:`, else
+/// now (`now`, the scenario time it is, holds and shifts taken out). The problems,
+/// rendered against `text`, when it cannot be sent.
+pub fn prepare(
+    current: &Timeline,
+    file: &str,
+    text: &str,
+    now: Duration,
+    at: Option<Duration>,
+    clock_now: DateTime<Utc>,
+) -> Result<AdHoc, String> {
+    let mut diags = Diagnostics::new(file, Arc::new(text.to_string()));
+    let fail = |diags: Diagnostics| Err(diags.render(false));
+    let root = match crate::yaml::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            diags.error(
+                e.pos.unwrap_or_default(),
+                format!("invalid YAML: {}", e.message),
+                Some("check indentation, quotes and brackets near this point".into()),
+            );
+            return fail(diags);
+        }
+    };
+    let Value::Map(entries) = &root.value else {
+        diags.error(
+            root.pos,
+            format!(
+                "an inject is a mapping (`persona:`, `channel:`, `body:` ...), found {}",
+                root.kind()
+            ),
+            Some("write it as one inject of the scenario's `injects:`, without the `- `".into()),
+        );
+        return fail(diags);
+    };
+    let get = |name: &str| entries.iter().find(|(k, _)| k.scalar_text() == name);
+    for (name, why) in NOT_YET {
+        if let Some((k, _)) = get(name) {
+            diags.error(
+                k.pos,
+                (*why).to_string(),
+                Some("add it to the scenario for the next run".into()),
+            );
+        }
+    }
+    if !diags.items.is_empty() {
+        return fail(diags);
+    }
+    let mut body = text.trim_end().to_string();
+    // Its time: asked for beside it, or its own `in:` (from now) or `at:`, else now.
+    let written = ["at", "in", "every", "cron"]
+        .into_iter()
+        .find_map(|k| get(k).map(|e| (k, e)));
+    let scaled = |d: Duration| d.mul_f64(current.speed);
+    match (at, written) {
+        (Some(_), Some((k, (key, _)))) => {
+            diags.error(
+                key.pos,
+                format!("the inject gives its time (`{k}:`), and a time was asked for beside it"),
+                Some("give the time once: in the inject, or with --at / --in".into()),
+            );
+            return fail(diags);
+        }
+        (Some(d), None) => add_line(&mut body, &format!("at: \"{}\"", offset_text(d))),
+        (None, Some(("in", (key, value)))) => {
+            let Some(d) = value
+                .as_str()
+                .and_then(|v| crate::scenario::parse_offset_str(v).ok())
+            else {
+                diags.error(
+                    value.pos,
+                    "`in` is how long from now it is sent: a duration such as `5m`".to_string(),
+                    None,
+                );
+                return fail(diags);
+            };
+            // `in: 5m` becomes the `at:` it means, in place (the lines stay as given).
+            body = replace(
+                &body,
+                value.pos,
+                &format!("\"{}\"", offset_text(now + scaled(d))),
+            );
+            body = replace(&body, key.pos, "at");
+        }
+        (None, Some(_)) => {}
+        (None, None) => add_line(&mut body, &format!("at: \"{}\"", offset_text(now))),
+    }
+    let id = match get("id").and_then(|(_, v)| v.as_str().map(String::from)) {
+        Some(id) => id,
+        None => {
+            let id = next_id(current);
+            add_line(&mut body, &format!("id: {id}"));
+            id
+        }
+    };
+    let source = &current.scenario.source;
+    let Some((joined, place)) = join_at(source, &body) else {
+        return Err(format!(
+            "{file}: the running scenario writes its `injects:` in a way an inject cannot be added to (a flow list `[...]`)"
+        ));
+    };
+    let checked = crate::validate::check(
+        &current.scenario.file,
+        Arc::new(joined),
+        Some(current.t0),
+        current.speed,
+        clock_now,
+    );
+    // Its problems, where they are in the text given (`body` adds lines at its end).
+    let given = Arc::new(body.clone());
+    let mut mine = Diagnostics::new(file, given.clone());
+    let mut elsewhere = Vec::new();
+    for d in &checked.diags.items {
+        let line = d.pos.line as usize;
+        if (place.line..place.line + place.lines).contains(&line) {
+            let pos = place.back(&given, d.pos);
+            match d.level {
+                crate::diag::Level::Error => mine.error(pos, d.message.clone(), d.hint.clone()),
+                _ => mine.warning(pos, d.message.clone(), d.hint.clone()),
+            }
+        } else if d.level == crate::diag::Level::Error {
+            elsewhere.push(d.message.clone());
+        }
+    }
+    if mine.error_count() > 0 || !elsewhere.is_empty() || checked.timeline.is_none() {
+        let mut out = mine.render(false);
+        for m in elsewhere {
+            out.push_str(&format!(
+                "{file}: with it, the scenario has this problem: {m}\n"
+            ));
+        }
+        if out.is_empty() {
+            out = format!("{file}: the scenario with this inject cannot be built\n");
+        }
+        return Err(out);
+    }
+    let Some(grown) = checked.timeline else {
+        return Err(format!(
+            "{file}: the scenario with this inject cannot be built"
+        ));
+    };
+    let timeline = current.extended(&grown);
+    let occurrences = current.occurrences.len()..timeline.occurrences.len();
+    if occurrences.is_empty() {
+        return Err(format!(
+            "{file}: `{id}` has no occurrence (its recurrence ends before it begins)"
+        ));
+    }
+    Ok(AdHoc {
+        id,
+        yaml: body,
+        timeline,
+        occurrences,
+    })
+}
+
+/// A scenario's text with a journaled ad hoc inject put back under its `injects:`
+/// (a resume's); `None` when its injects are not a block list.
+pub fn join(source: &str, inject: &str) -> Option<String> {
+    join_at(source, inject).map(|(text, _)| text)
+}
+
+/// `adhoc-N`, one past the ad hoc injects the timeline has.
+fn next_id(t: &Timeline) -> String {
+    let n = t
+        .scenario
+        .injects
+        .iter()
+        .filter_map(|i| i.id.strip_prefix("adhoc-")?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    format!("adhoc-{}", n + 1)
+}
+
+/// An offset as an inject's `at:` takes it.
+fn offset_text(d: Duration) -> String {
+    crate::human::show_offset(d)
+}
+
+fn add_line(body: &mut String, line: &str) {
+    if !body.is_empty() && !body.ends_with('\n') {
+        body.push('\n');
+    }
+    body.push_str(line);
+    body.push('\n');
+}
+
+/// `text` with the span at `pos` replaced by `with`.
+fn replace(text: &str, pos: Pos, with: &str) -> String {
+    let (a, b) = (pos.offset as usize, (pos.offset + pos.len) as usize);
+    format!("{}{with}{}", &text[..a], &text[b.min(text.len())..])
+}
+
+/// Where an inject's text stands in the joined scenario: its first line, how many, and
+/// how far each is indented.
+struct Place {
+    line: usize,
+    lines: usize,
+    indent: usize,
+}
+
+impl Place {
+    /// A position in the joined text as the same place in the inject's own `text`.
+    fn back(&self, text: &str, pos: Pos) -> Pos {
+        let line = pos.line as usize - self.line + 1;
+        let column = (pos.column as usize).saturating_sub(self.indent).max(1);
+        let start: usize = text
+            .split_inclusive('\n')
+            .take(line - 1)
+            .map(str::len)
+            .sum();
+        Pos {
+            offset: (start + column - 1).min(text.len()) as u32,
+            len: pos.len,
+            line: line as u32,
+            column: column as u32,
+        }
+    }
+}
+
+/// The scenario's text with `inject` (a mapping's lines) as the last item of its
+/// `injects:`, and where it stands.
+fn join_at(source: &str, inject: &str) -> Option<(String, Place)> {
+    let root = crate::yaml::parse(source).ok()?;
+    let (_, list) = root
+        .as_map()?
+        .iter()
+        .find(|(k, _)| k.scalar_text() == "injects")?;
+    let Value::Seq(items) = &list.value else {
+        return None;
+    };
+    if source[list.pos.offset as usize..].starts_with('[') {
+        return None;
+    }
+    let first = items.first()?;
+    // The items' own indentation: what stands before the first one on its line.
+    let item_at = first.pos.offset as usize;
+    let line_start = source[..item_at].rfind('\n').map_or(0, |i| i + 1);
+    let dash = &source[line_start..item_at];
+    if !dash.trim_start().starts_with('-') {
+        return None;
+    }
+    let last_end = items.iter().map(end_of).max()?;
+    // After the last item's line (a block scalar's text ends with its line break).
+    let insert = if last_end > 0 && source.as_bytes().get(last_end - 1) == Some(&b'\n') {
+        last_end
+    } else {
+        source[last_end..]
+            .find('\n')
+            .map_or(source.len(), |i| last_end + i + 1)
+    };
+    let mut text = String::with_capacity(source.len() + inject.len() * 2);
+    text.push_str(&source[..insert]);
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let line = text.lines().count() + 1;
+    let pad = " ".repeat(dash.chars().count());
+    let mut lines = 0;
+    for (i, l) in inject.lines().enumerate() {
+        text.push_str(if i == 0 { dash } else { &pad });
+        text.push_str(l);
+        text.push('\n');
+        lines += 1;
+    }
+    text.push_str(&source[insert..]);
+    Some((
+        text,
+        Place {
+            line,
+            lines,
+            indent: dash.chars().count(),
+        },
+    ))
+}
+
+/// Where a node's text ends (its last descendant's), in bytes.
+fn end_of(node: &Node) -> usize {
+    let own = (node.pos.offset + node.pos.len) as usize;
+    match &node.value {
+        Value::Seq(items) => items.iter().map(end_of).max().unwrap_or(own).max(own),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| end_of(k).max(end_of(v)))
+            .max()
+            .unwrap_or(own)
+            .max(own),
+        _ => own,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeline(yaml: &str) -> Timeline {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-03-28T09:00:00Z").unwrap();
+        let c = crate::validate::check(
+            "s.yaml",
+            Arc::new(yaml.into()),
+            Some(start),
+            1.0,
+            Utc::now(),
+        );
+        assert!(c.is_valid(false), "{}", c.diags.render(false));
+        c.timeline.unwrap()
+    }
+
+    const SCENARIO: &str = "name: S\npersonas:\n  hm: \"3-49786\"\nteams:\n  blue: 3437866\ndefaults:\n  type: team\n  team_id: blue\ninjects:\n  - id: a\n    at: 0s\n    persona: hm\n    channel: microblog\n    body: |\n      one\n      two\n  # a comment after\nexpectations: []\n";
+
+    #[test]
+    fn an_inject_joins_at_the_end_with_its_id_and_time() {
+        let t = timeline(SCENARIO);
+        let got = prepare(
+            &t,
+            "press.yaml",
+            "persona: hm\nchannel: microblog\nbody: Spokesperson is {{ spokesperson }}\n",
+            Duration::from_secs(600),
+            None,
+            Utc::now(),
+        );
+        let err = got.err().unwrap();
+        assert!(err.contains("press.yaml:3:7"), "{err}");
+        let got = prepare(
+            &t,
+            "press.yaml",
+            "persona: hm\nchannel: microblog\nin: 5m\nbody: Spokesperson named\n",
+            Duration::from_secs(600),
+            None,
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(got.id, "adhoc-1");
+        assert_eq!(got.occurrences, 1..2);
+        let o = &got.timeline.occurrences[1];
+        assert_eq!(o.key, "adhoc-1");
+        assert_eq!(o.offset, Duration::from_secs(900));
+        assert_eq!(got.timeline.occurrences[0].key, "a");
+        assert!(got.yaml.contains("at: \"T+00:15:00\""), "{}", got.yaml);
+        // Put back from the journal, the same scenario.
+        let again = join(&t.scenario.source, &got.yaml).unwrap();
+        assert!(
+            again.contains("  - persona: hm\n    channel: microblog\n    at: \"T+00:15:00\"")
+                && again.find("two").unwrap() < again.find("- persona").unwrap(),
+            "{again}"
+        );
+        assert!(
+            again.ends_with("    id: adhoc-1\nexpectations: []\n"),
+            "{again}"
+        );
+        // A block scalar last, right before the next top-level key: the inject goes
+        // between them.
+        let tight = "name: S\ninjects:\n  - id: a\n    at: 0s\n    persona: \"3-49786\"\n    channel: microblog\n    type: team\n    team_id: 3437866\n    body: |\n      one\nvars: {}\n";
+        let joined = join(tight, "id: b\nat: 1m\n").unwrap();
+        assert!(
+            joined.ends_with("      one\n  - id: b\n    at: 1m\nvars: {}\n"),
+            "{joined}"
+        );
+    }
+
+    #[test]
+    fn what_an_ad_hoc_inject_cannot_be_yet_is_said_where_it_is() {
+        let t = timeline(SCENARIO);
+        let err = prepare(
+            &t,
+            "x.yaml",
+            "persona: hm\nchannel: microblog\nbody: b\nexpect: { id: e, action: x, within: 5m }\n",
+            Duration::ZERO,
+            None,
+            Utc::now(),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            err.contains("x.yaml:4:1") && err.contains("expected action yet"),
+            "{err}"
+        );
+        let twice = prepare(
+            &t,
+            "x.yaml",
+            "id: a\npersona: hm\nchannel: microblog\nbody: b\n",
+            Duration::ZERO,
+            None,
+            Utc::now(),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            twice.contains("x.yaml:1:5") && twice.contains("duplicate"),
+            "{twice}"
+        );
+        let both = prepare(
+            &t,
+            "x.yaml",
+            "persona: hm\nchannel: microblog\nat: 5m\nbody: b\n",
+            Duration::ZERO,
+            Some(Duration::from_secs(60)),
+            Utc::now(),
+        )
+        .err()
+        .unwrap();
+        assert!(both.contains("give the time once"), "{both}");
+    }
+}
