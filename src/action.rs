@@ -50,6 +50,14 @@ pub enum Action {
     /// the scenario's `injects:`; `file`: where it came from, for its problems), now or
     /// at the time it gives. Journaled as an `adhoc` line, the inject whole.
     Send { inject: String, file: String },
+    /// Amend an occurrence not yet sent (`key`): `fields`, the fields to change in the
+    /// scenario's shape (`at:`/`in:` for its instant); `file`, where they came from.
+    /// Journaled as an `amended` line.
+    Amend {
+        key: String,
+        fields: String,
+        file: String,
+    },
     /// End the exercise now: nothing more fires (in-flight sends finish); a resume can
     /// take it up again.
     End,
@@ -194,6 +202,7 @@ impl Action {
             Action::End => "end",
             Action::Undo { .. } => "undo",
             Action::Send { .. } => "send",
+            Action::Amend { .. } => "amend",
         }
     }
 
@@ -208,7 +217,7 @@ impl Action {
     /// Every action's name, as [`Action::name`] gives it.
     pub const NAMES: &[&str] = &[
         "hold", "resume", "skip", "unskip", "fire", "retry", "shift", "met", "missed", "note",
-        "rate", "end", "undo", "send",
+        "rate", "end", "undo", "send", "amend",
     ];
 
     /// The note a judgment carries (for an undo, what it undid).
@@ -231,6 +240,7 @@ impl Action {
             Action::Rate { objective, .. } => Some(objective),
             Action::Undo { judgment, .. } => judgment.as_deref(),
             Action::End | Action::Send { .. } => None,
+            Action::Amend { key, .. } => Some(key),
             Action::Hold | Action::Resume | Action::Shift(_) => None,
         }
     }
@@ -279,6 +289,9 @@ impl Action {
             },
             Action::End | Action::Undo { .. } => json!({}),
             Action::Send { inject, file } => json!({ "inject": inject, "file": file }),
+            Action::Amend { key, fields, file } => {
+                json!({ "key": key, "fields": fields, "file": file })
+            }
         }
     }
 
@@ -357,6 +370,31 @@ impl Action {
                     _ => "(ad hoc)".to_string(),
                 };
                 Ok(Action::Send { inject, file })
+            }
+            "amend" => {
+                let fields = match body.get("fields") {
+                    Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
+                    _ => {
+                        return Err(
+                            "an amendment needs its `fields`: the fields to change, as YAML".into(),
+                        );
+                    }
+                };
+                if fields.len() > MAX_INJECT {
+                    return Err(format!(
+                        "an amendment is at most {} KiB of YAML",
+                        MAX_INJECT / 1024
+                    ));
+                }
+                let file = match body.get("file") {
+                    Some(Value::String(f)) if !f.trim().is_empty() => f.trim().to_string(),
+                    _ => "(amendment)".to_string(),
+                };
+                Ok(Action::Amend {
+                    key: key()?,
+                    fields,
+                    file,
+                })
             }
             "skip" => key().map(Action::Skip),
             "unskip" => key().map(Action::Unskip),
@@ -549,7 +587,7 @@ mod tests {
         for name in Action::NAMES {
             let a = Action::from_request(
                 name,
-                &json!({"key": "k", "by": "1s", "text": "t", "rating": "p", "inject": "body: x"}),
+                &json!({"key": "k", "by": "1s", "text": "t", "rating": "p", "inject": "body: x", "fields": "body: y"}),
             )
             .unwrap();
             assert_eq!(a.name(), *name);

@@ -93,8 +93,18 @@ pub fn prepare(
         return fail(diags);
     }
     let mut body = text.trim_end().to_string();
-    // Its time: asked for beside it, or its own `in:` (from now) or `at:`, else now.
-    let written = ["at", "in", "every", "cron"]
+    if let Some((key, _)) = get("cron") {
+        diags.error(
+            key.pos,
+            "an ad hoc inject cannot use `cron:`: its times from T0 on, past ones too, would all go at once".to_string(),
+            Some("write `every:` (with `count:` or `until:`): it starts now, or at --in / --at".into()),
+        );
+        return fail(diags);
+    }
+    // Its time (a recurrence's first): asked for beside it, or its own `in:` (from now),
+    // `at:` or `from:`, else now.
+    let first = if get("every").is_some() { "from" } else { "at" };
+    let written = [first, "in"]
         .into_iter()
         .find_map(|k| get(k).map(|e| (k, e)));
     let scaled = |d: Duration| d.mul_f64(current.speed);
@@ -107,7 +117,7 @@ pub fn prepare(
             );
             return fail(diags);
         }
-        (Some(d), None) => add_line(&mut body, &format!("at: \"{}\"", offset_text(d))),
+        (Some(d), None) => add_line(&mut body, &format!("{first}: \"{}\"", offset_text(d))),
         (None, Some(("in", (key, value)))) => {
             let Some(d) = value
                 .as_str()
@@ -115,21 +125,32 @@ pub fn prepare(
             else {
                 diags.error(
                     value.pos,
-                    "`in` is how long from now it is sent: a duration such as `5m`".to_string(),
+                    "`in` is how long from now it is sent, in wall-clock time: a duration such as `5m`".to_string(),
                     None,
                 );
                 return fail(diags);
             };
-            // `in: 5m` becomes the `at:` it means, in place (the lines stay as given).
+            // `in: 5m` becomes the `at:` (a recurrence's `from:`) it means, in place.
             body = replace(
                 &body,
                 value.pos,
                 &format!("\"{}\"", offset_text(now + scaled(d))),
             );
-            body = replace(&body, key.pos, "at");
+            body = replace(&body, key.pos, first);
         }
         (None, Some(_)) => {}
-        (None, None) => add_line(&mut body, &format!("at: \"{}\"", offset_text(now))),
+        (None, None) => add_line(&mut body, &format!("{first}: \"{}\"", offset_text(now))),
+    }
+    if let Some((_, v)) = get("id")
+        && let Some(id) = v.as_str()
+        && current.scenario.inject_index(id).is_some()
+    {
+        diags.error(
+            v.pos,
+            format!("`{id}` is already an inject of the running exercise (of its scenario, or sent ad hoc before)"),
+            Some("give this one an id of its own, or none (it is then adhoc-N)".into()),
+        );
+        return fail(diags);
     }
     let id = match get("id").and_then(|(_, v)| v.as_str().map(String::from)) {
         Some(id) => id,
@@ -139,8 +160,32 @@ pub fn prepare(
             id
         }
     };
+    let grown = check_joined(current, file, &body, clock_now)?;
+    let timeline = current.extended(&grown);
+    let occurrences = current.occurrences.len()..timeline.occurrences.len();
+    if occurrences.is_empty() {
+        return Err(format!(
+            "{file}: `{id}` has no occurrence (its recurrence ends before it begins)"
+        ));
+    }
+    Ok(AdHoc {
+        id,
+        yaml: body,
+        timeline,
+        occurrences,
+    })
+}
+
+/// The running scenario with the inject `body` (from `file`) joined, checked and built;
+/// its problems, rendered where they are in `body`.
+fn check_joined(
+    current: &Timeline,
+    file: &str,
+    body: &str,
+    clock_now: DateTime<Utc>,
+) -> Result<Timeline, String> {
     let source = &current.scenario.source;
-    let Some((joined, place)) = join_at(source, &body) else {
+    let Some((joined, place)) = join_at(source, body) else {
         return Err(format!(
             "{file}: the running scenario writes its `injects:` in a way an inject cannot be added to (a flow list `[...]`)"
         ));
@@ -153,7 +198,7 @@ pub fn prepare(
         clock_now,
     );
     // Its problems, where they are in the text given (`body` adds lines at its end).
-    let given = Arc::new(body.clone());
+    let given = Arc::new(body.to_string());
     let mut mine = Diagnostics::new(file, given.clone());
     let mut elsewhere = Vec::new();
     for d in &checked.diags.items {
@@ -180,23 +225,203 @@ pub fn prepare(
         }
         return Err(out);
     }
-    let Some(grown) = checked.timeline else {
-        return Err(format!(
-            "{file}: the scenario with this inject cannot be built"
-        ));
+    checked
+        .timeline
+        .ok_or_else(|| format!("{file}: the scenario with this inject cannot be built"))
+}
+
+/// Keys an amendment may not change: what names the inject, its schedule, its
+/// branches (its expected action stays with the occurrence as it was).
+const NOT_AMENDED: &[&str] = &[
+    "id", "every", "from", "count", "until", "cron", "when", "after", "expect",
+];
+
+/// An amendment of one occurrence, checked: the hidden inject that makes it now.
+pub struct Amendment {
+    /// The hidden inject's id (`ID.amended-N`) and text (as it joins the scenario).
+    pub id: String,
+    pub yaml: String,
+    /// The run's timeline with the occurrence made by it.
+    pub timeline: Timeline,
+    /// The fields the amendment changes, as written.
+    pub fields: Vec<String>,
+}
+
+/// Check the amendment `text` (from `file`: fields to change, in the scenario's shape,
+/// and `at:`/`in:` for a new instant) of the pending occurrence `occ` of `current`;
+/// `now` and `at` as [`prepare`] takes them.
+pub fn amend(
+    current: &Timeline,
+    occ: usize,
+    file: &str,
+    text: &str,
+    (now, at): (Duration, Option<Duration>),
+    clock_now: DateTime<Utc>,
+) -> Result<Amendment, String> {
+    let mut diags = Diagnostics::new(file, Arc::new(text.to_string()));
+    let fail = |diags: Diagnostics| Err(diags.render(false));
+    let root = match crate::yaml::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            diags.error(
+                e.pos.unwrap_or_default(),
+                format!("invalid YAML: {}", e.message),
+                Some("check indentation, quotes and brackets near this point".into()),
+            );
+            return fail(diags);
+        }
     };
-    let timeline = current.extended(&grown);
-    let occurrences = current.occurrences.len()..timeline.occurrences.len();
-    if occurrences.is_empty() {
-        return Err(format!(
-            "{file}: `{id}` has no occurrence (its recurrence ends before it begins)"
-        ));
+    let Value::Map(entries) = &root.value else {
+        diags.error(
+            root.pos,
+            format!("an amendment is a mapping of the fields to change (`subject:`, `body:`, `at:` ...), found {}", root.kind()),
+            None,
+        );
+        return fail(diags);
+    };
+    // Written on one line (`{subject: "x", in: 5m}`, the page's Edit): as block lines,
+    // which the rest of the inject can follow.
+    if text.trim_start().starts_with('{') && !entries.is_empty() {
+        let block: Vec<String> = entries
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}: {}",
+                    crate::mel::yaml_key(&k.scalar_text()),
+                    crate::mel::flow(&v.to_json())
+                )
+            })
+            .collect();
+        let block = block.join("\n") + "\n";
+        return amend(current, occ, file, &block, (now, at), clock_now);
     }
-    Ok(AdHoc {
+    let o = &current.occurrences[occ];
+    let inject = current.inject(o);
+    for (k, _) in entries.iter() {
+        let name = k.scalar_text();
+        if NOT_AMENDED.contains(&name.as_str()) {
+            diags.error(
+                k.pos,
+                format!(
+                    "an amendment changes one occurrence's fields and instant, not its `{name}`"
+                ),
+                Some("send a new inject for that (`ctl send`), and skip this one".into()),
+            );
+        }
+    }
+    if !diags.items.is_empty() {
+        return fail(diags);
+    }
+    let get = |name: &str| entries.iter().find(|(k, _)| k.scalar_text() == name);
+    // Only a new time (`{}`): nothing written to keep in place.
+    let mut body = if entries.is_empty() {
+        String::new()
+    } else {
+        text.trim_end().to_string()
+    };
+    let mut fields: Vec<String> = entries
+        .iter()
+        .map(|(k, _)| k.scalar_text())
+        .map(|k| if k == "in" { "at".to_string() } else { k })
+        .collect();
+    // Its instant: asked for beside it, its own `at:` or `in:`, else the one it had.
+    let scaled = |d: Duration| d.mul_f64(current.speed);
+    match (at, get("at").or_else(|| get("in"))) {
+        (Some(_), Some((key, _))) => {
+            diags.error(
+                key.pos,
+                "the amendment gives its time, and a time was asked for beside it".to_string(),
+                Some("give the time once: in the file, or with --at / --in".into()),
+            );
+            return fail(diags);
+        }
+        (Some(d), None) => {
+            fields.push("at".into());
+            add_line(&mut body, &format!("at: \"{}\"", offset_text(d)));
+        }
+        (None, Some((key, value))) if key.scalar_text() == "in" => {
+            let Some(d) = value
+                .as_str()
+                .and_then(|v| crate::scenario::parse_offset_str(v).ok())
+            else {
+                diags.error(
+                    value.pos,
+                    "`in` is how long from now it is sent, in wall-clock time: a duration such as `5m`".to_string(),
+                    None,
+                );
+                return fail(diags);
+            };
+            body = replace(
+                &body,
+                value.pos,
+                &format!("\"{}\"", offset_text(now + scaled(d))),
+            );
+            body = replace(&body, key.pos, "at");
+        }
+        (None, Some(_)) => {}
+        (None, None) => add_line(&mut body, &format!("at: \"{}\"", offset_text(o.offset))),
+    }
+    // The rest of the inject as written, after the lines given (their places stay).
+    let written = written_inject(&current.scenario.source, &inject.id).unwrap_or_default();
+    for (k, v) in &written {
+        if fields.contains(k)
+            || NOT_AMENDED.contains(&k.as_str())
+            || matches!(k.as_str(), "at" | "team_id")
+        {
+            continue;
+        }
+        add_line(
+            &mut body,
+            &format!("{}: {}", crate::mel::yaml_key(k), crate::mel::flow(v)),
+        );
+    }
+    // Its team: the fan-out's one, else as written.
+    if !fields.iter().any(|f| f == "team_id") {
+        let team = o
+            .team
+            .as_deref()
+            .map(|(label, _)| serde_json::Value::String(label.clone()))
+            .or_else(|| written.get("team_id").cloned());
+        if let Some(team) = team {
+            add_line(&mut body, &format!("team_id: {}", crate::mel::flow(&team)));
+        }
+    }
+    // Named after the inject it is an occurrence of (an amendment of an amendment too).
+    let origin = current.id_of(o);
+    let n = current
+        .scenario
+        .injects
+        .iter()
+        .filter(|i| i.id.starts_with(&format!("{origin}.amended-")))
+        .count();
+    let id = format!("{origin}.amended-{}", n + 1);
+    add_line(&mut body, &format!("id: {id}"));
+    let grown = check_joined(current, file, &body, clock_now)?;
+    let timeline = current
+        .extended(&grown)
+        .amended(&o.key, &id)
+        .ok_or_else(|| format!("{file}: the amended occurrence cannot be built"))?;
+    Ok(Amendment {
         id,
         yaml: body,
         timeline,
-        occurrences,
+        fields,
+    })
+}
+
+/// An inject of the scenario as written, as JSON, by its id.
+fn written_inject(source: &str, id: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let root = crate::yaml::parse(source).ok()?;
+    let (_, list) = root
+        .as_map()?
+        .iter()
+        .find(|(k, _)| k.scalar_text() == "injects")?;
+    let Value::Seq(items) = &list.value else {
+        return None;
+    };
+    items.iter().find_map(|item| match item.to_json() {
+        serde_json::Value::Object(m) if m.get("id").and_then(|v| v.as_str()) == Some(id) => Some(m),
+        _ => None,
     })
 }
 
@@ -405,6 +630,39 @@ mod tests {
     }
 
     #[test]
+    fn a_recurrence_starts_now_not_at_t0() {
+        let t = timeline(SCENARIO);
+        let got = prepare(
+            &t,
+            "r.yaml",
+            "persona: hm\nchannel: microblog\nbody: tick\nevery: 10m\ncount: 3\n",
+            Duration::from_secs(3600),
+            None,
+            Utc::now(),
+        )
+        .unwrap();
+        let offsets: Vec<u64> = got
+            .occurrences
+            .map(|i| got.timeline.occurrences[i].offset.as_secs() / 60)
+            .collect();
+        assert_eq!(offsets, [60, 70, 80]);
+        let cron = prepare(
+            &t,
+            "r.yaml",
+            "persona: hm\nchannel: microblog\nbody: tick\ncron: \"0 * * * *\"\ncount: 3\n",
+            Duration::ZERO,
+            None,
+            Utc::now(),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            cron.contains("r.yaml:4:1") && cron.contains("cannot use `cron:`"),
+            "{cron}"
+        );
+    }
+
+    #[test]
     fn what_an_ad_hoc_inject_cannot_be_yet_is_said_where_it_is() {
         let t = timeline(SCENARIO);
         let err = prepare(
@@ -432,7 +690,7 @@ mod tests {
         .err()
         .unwrap();
         assert!(
-            twice.contains("x.yaml:1:5") && twice.contains("duplicate"),
+            twice.contains("x.yaml:1:5") && twice.contains("`a` is already an inject"),
             "{twice}"
         );
         let both = prepare(

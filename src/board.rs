@@ -187,6 +187,23 @@ impl Board {
             }
             return;
         }
+        if let Event::Amended { key, after, .. } = event {
+            // Amended: listed at its new instant.
+            self.version += 1;
+            if let (Some(n), Some(planned)) = (
+                self.fold.index_of(key),
+                crate::journal::parse_time(&after.planned_at),
+            ) && let Some(i) = self.rows.iter().position(|f| f.slot == n)
+            {
+                let row = self.rows.remove(i);
+                self.place(Fired { planned, ..row });
+                if self.touched.len() <= n {
+                    self.touched.resize(self.fold.len().max(n + 1), 0);
+                }
+                self.touched[n] = self.version;
+            }
+            return;
+        }
         if let Some(note) = NoteView::of(event) {
             self.notes.push(note);
             self.version += 1;
@@ -228,6 +245,12 @@ impl Board {
         if self.recent.len() > RECENT {
             self.recent.pop_front();
         }
+    }
+
+    /// The timeline index of the occurrence with this key, if the run lists it.
+    pub fn occ_of(&self, key: &str) -> Option<usize> {
+        let n = self.fold.index_of(key)?;
+        self.rows.iter().find(|f| f.slot == n).map(|f| f.occ)
     }
 
     /// Where the occurrence with this key stands, if the run is about it.

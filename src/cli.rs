@@ -524,6 +524,27 @@ pub enum CtlAction {
         #[arg(long = "in", value_name = "DUR", allow_hyphen_values = true)]
         within: Option<String>,
     },
+    /// Amend an occurrence not yet sent: the fields to change (the scenario's shape, as
+    /// in `send`), and/or its time (`at:`/`in:` in the file, or --at / --in). Shows its
+    /// body and instant old to new for a confirmation; refused once it started or went.
+    Amend {
+        /// The occurrence's key, as `status` lists it (`press-query`, `gauge#3`).
+        key: String,
+        /// A YAML file of the fields to change (`subject: ...`, `body: ...`), or `-`.
+        #[arg(long = "file", short = 'f', value_name = "FILE|-")]
+        file: Option<PathBuf>,
+        /// Its new scenario time (`T+1h05m`), moved by holds and shifts like the rest.
+        #[arg(
+            long,
+            value_name = "T+OFFSET",
+            conflicts_with = "within",
+            allow_hyphen_values = true
+        )]
+        at: Option<String>,
+        /// Send it this long from now instead (`5m`).
+        #[arg(long = "in", value_name = "DUR", allow_hyphen_values = true)]
+        within: Option<String>,
+    },
     /// Send a failed occurrence again, now (once per failure; one whose last attempt may
     /// have arrived asks first).
     Retry {

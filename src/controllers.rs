@@ -89,7 +89,7 @@ impl Role {
             .filter(|name| {
                 Action::from_request(
                     name,
-                    &serde_json::json!({"key": "k", "by": "1s", "text": "t", "rating": "P", "inject": "body: x"}),
+                    &serde_json::json!({"key": "k", "by": "1s", "text": "t", "rating": "P", "inject": "body: x", "fields": "body: y"}),
                 )
                 .is_ok_and(|a| self.may(&a))
             })

@@ -138,6 +138,20 @@ pub enum Event {
         source: Source,
         by: Option<String>,
     },
+    /// An occurrence not yet sent was amended (journaled, durably, before it goes): the
+    /// hidden inject `id` (its YAML as it joined the scenario) makes it now; the fields
+    /// it changed, and its row as it was and as it is.
+    Amended {
+        at: DateTime<Utc>,
+        key: String,
+        id: String,
+        inject: String,
+        fields: Vec<String>,
+        before: Box<PlanRow>,
+        after: Box<PlanRow>,
+        source: Source,
+        by: Option<String>,
+    },
 }
 
 impl Event {
@@ -157,7 +171,8 @@ impl Event {
             | Event::Void { at, .. }
             | Event::Triggered { at, .. }
             | Event::NotTriggered { at, .. }
-            | Event::AdHoc { at, .. } => Some(*at),
+            | Event::AdHoc { at, .. }
+            | Event::Amended { at, .. } => Some(*at),
             Event::Sent { sent_at, .. } => Some(*sent_at),
         }
     }
@@ -179,7 +194,8 @@ impl Event {
             | Event::Void { .. }
             | Event::Triggered { .. }
             | Event::NotTriggered { .. }
-            | Event::AdHoc { .. } => None,
+            | Event::AdHoc { .. }
+            | Event::Amended { .. } => None,
         }
     }
 }

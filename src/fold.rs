@@ -150,7 +150,8 @@ impl Slot {
             | Event::Expired { .. }
             | Event::Void { .. }
             | Event::Triggered { .. }
-            | Event::AdHoc { .. } => {}
+            | Event::AdHoc { .. }
+            | Event::Amended { .. } => {}
         }
     }
 

@@ -57,7 +57,7 @@ fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<Str
         .take(n)
         .map(|(fired, _)| {
             let k = &timeline.occurrences[fired.occ].key;
-            let skip = if state.skips(k, &timeline.inject(&timeline.occurrences[fired.occ]).id) {
+            let skip = if state.skips(k, timeline.id_of(&timeline.occurrences[fired.occ])) {
                 " (will skip)"
             } else {
                 ""

@@ -49,8 +49,12 @@ impl Shared {
 #[derive(Clone, Debug)]
 pub struct Occurrence {
     pub key: String,
-    /// Index of the inject in the scenario.
+    /// Index of the inject in the scenario whose fields make its body.
     pub inject: usize,
+    /// Index of the inject it is an occurrence of: `inject`, but for an amended one
+    /// (made by a hidden inject, [`Timeline::amended`]), the inject it was planned by.
+    /// Its id is the one skips and branches know it by.
+    pub origin: usize,
     /// 1-based number within a recurrence; `None` for a single `at`.
     pub n: Option<u64>,
     /// The fan-out team: as written, and its resolved id (shared by the inject's
@@ -149,6 +153,7 @@ impl Timeline {
                     occurrences.push(Occurrence {
                         key: base,
                         inject: index,
+                        origin: index,
                         n,
                         team: None,
                         offset: *offset,
@@ -158,6 +163,7 @@ impl Timeline {
                         occurrences.push(Occurrence {
                             key: format!("{base}@{}", team.0),
                             inject: index,
+                            origin: index,
                             n,
                             team: Some(team.clone()),
                             offset: *offset,
@@ -195,6 +201,28 @@ impl Timeline {
                 .cloned(),
         );
         Timeline::assemble(grown.scenario.clone(), self.t0, self.speed, occurrences)
+    }
+
+    /// This timeline with occurrence `key` made by the inject `hidden` instead of its
+    /// own (an amendment: `hidden` holds its amended fields, its one occurrence the
+    /// instant), at that occurrence's offset; `hidden`'s own occurrences are left out.
+    /// `None` when either is missing.
+    pub fn amended(&self, key: &str, hidden: &str) -> Option<Timeline> {
+        let h = self.scenario.inject_index(hidden)?;
+        let offset = self.occurrences.iter().find(|o| o.inject == h)?.offset;
+        let mut occurrences: Vec<Occurrence> = self
+            .occurrences
+            .iter()
+            .filter(|o| o.inject != h)
+            .cloned()
+            .collect();
+        let o = occurrences.iter_mut().find(|o| o.key == key)?;
+        o.inject = h;
+        o.offset = offset;
+        Some(Timeline {
+            resolved: self.resolved,
+            ..Timeline::assemble(self.scenario.clone(), self.t0, self.speed, occurrences)
+        })
     }
 
     fn assemble(
@@ -264,6 +292,12 @@ impl Timeline {
 
     pub fn inject(&self, occ: &Occurrence) -> &Inject {
         &self.scenario.injects[occ.inject]
+    }
+
+    /// The id of the inject an occurrence is of (an amended one's too): what a skip of
+    /// an inject id, `--only` and the branches know it by.
+    pub fn id_of(&self, occ: &Occurrence) -> &str {
+        &self.scenario.injects[occ.origin].id
     }
 
     /// What a person knows an occurrence by: its rendered subject, title or text (the
@@ -503,15 +537,29 @@ impl Timeline {
             "occurrence".into(),
             minijinja::Value::from(occ.n.unwrap_or(1)),
         );
+        // The fan-out's team, else the one team it goes to as written (`blue`); with no
+        // team at all `{{ team }}` is undefined, and said so (it rendered `None`).
+        let team = occ
+            .team
+            .as_deref()
+            .map(|(label, _)| label.clone())
+            .or_else(|| {
+                self.scenario
+                    .field(inject, "team_id")
+                    .and_then(|f| match &f.node.value {
+                        Value::Str(s) if !s.contains("{{") => Some(s.to_string()),
+                        Value::Int(i) => Some(i.to_string()),
+                        _ => None,
+                    })
+            });
+        if let Some(team) = team {
+            ctx.insert("team".into(), minijinja::Value::from(team));
+        }
+        // The inject it is an occurrence of (an amended one is made by another).
         ctx.insert(
-            "team".into(),
-            occ.team
-                .as_deref()
-                .map_or(minijinja::Value::from(()), |(label, _)| {
-                    minijinja::Value::from(label.clone())
-                }),
+            "id".into(),
+            minijinja::Value::from(self.scenario.injects[occ.origin].id.clone()),
         );
-        ctx.insert("id".into(), minijinja::Value::from(inject.id.clone()));
         minijinja::Value::from(ctx)
     }
 

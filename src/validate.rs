@@ -157,6 +157,7 @@ fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
             firsts.push(Occurrence {
                 key: inject.id.clone(),
                 inject: index,
+                origin: index,
                 n: None,
                 team: None,
                 offset: Duration::ZERO,
@@ -328,8 +329,54 @@ fn check_ids(timeline: &Timeline, ws: &Workspace, diags: &mut Diagnostics) {
     }
 }
 
+/// Fields whose text players read.
+const TEXT_FIELDS: &[&str] = &["body", "subject", "title", "subtitle", "location"];
+
+/// A text left unquoted and followed by ` #Tag` on its line: YAML reads the tag as a
+/// comment and the text ends before it (`We showed everyone. #Leaks` loses `#Leaks`).
+fn hashtags_lost(s: &Scenario, diags: &mut Diagnostics) {
+    let source = s.source.as_str();
+    let fields = s
+        .defaults
+        .iter()
+        .chain(s.injects.iter().flat_map(|i| i.fields.iter()));
+    for f in fields.filter(|f| TEXT_FIELDS.contains(&f.name)) {
+        let (start, end) = (
+            f.node.pos.offset as usize,
+            (f.node.pos.offset + f.node.pos.len) as usize,
+        );
+        let Some(text) = f.node.as_str() else {
+            continue;
+        };
+        // Quoted and block scalars keep their `#`.
+        if text.is_empty()
+            || end > source.len()
+            || matches!(
+                source.as_bytes().get(start),
+                Some(b'"' | b'\'' | b'|' | b'>')
+            )
+        {
+            continue;
+        }
+        let rest = source[end..].split('\n').next().unwrap_or("");
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        if trimmed.len() < rest.len()
+            && let Some(tag) = trimmed.strip_prefix('#')
+            && tag.starts_with(|c: char| c.is_alphanumeric())
+        {
+            let lost = trimmed.trim_end();
+            diags.warning(
+                f.node.pos,
+                format!("`{}` ends before `{lost}`: YAML reads ` #` as the start of a comment, so players would not see it", f.name),
+                Some(format!("quote the text: {}: \"{text} {lost}\"", f.name)),
+            );
+        }
+    }
+}
+
 fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
     let s = &timeline.scenario;
+    hashtags_lost(s, diags);
     // Positions are case-sensitive: one spelled two ways is most likely a typo.
     let mut positions: Vec<(String, Pos)> = Vec::new();
     for inject in &s.injects {

@@ -92,7 +92,7 @@ impl Model {
         let mut occurrences_of = vec![Vec::new(); s.injects.len()];
         let mut key_index = foldhash::HashMap::default();
         for (i, o) in timeline.occurrences.iter().enumerate() {
-            occurrences_of[o.inject].push(i);
+            occurrences_of[o.origin].push(i);
             key_index.insert(o.key.as_str(), i);
         }
         let exp_index = |id: &str| s.expectations.iter().position(|e| e.id == id);
@@ -201,9 +201,12 @@ impl Model {
         crate::timeline::scaled(d, self.speed)
     }
 
-    /// Whether occurrence `occ` is of a contingency inject.
+    /// Whether occurrence `occ` is of a contingency inject (an ad hoc inject, past the
+    /// model's injects, never is).
     pub fn is_conditional(&self, timeline: &Timeline, occ: usize) -> bool {
-        self.conditional_of[timeline.occurrences[occ].inject].is_some()
+        self.conditional_of
+            .get(timeline.occurrences[occ].origin)
+            .is_some_and(Option::is_some)
     }
 
     /// `no expectation `x``, with a did-you-mean.

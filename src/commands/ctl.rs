@@ -127,6 +127,29 @@ fn requested(action: CtlAction) -> Result<Requested, Error> {
             Some(Action::Unskip(key))
         }
         CtlAction::Retry { key } => Some(Action::Retry(key)),
+        CtlAction::Amend {
+            key,
+            file,
+            at,
+            within,
+        } => {
+            if let Some(at) = at {
+                options.insert("at".into(), Value::from(at));
+            }
+            if let Some(within) = within {
+                options.insert("in".into(), Value::from(within));
+            }
+            let (fields, name) = match file {
+                Some(f) => read_inject(&f)?,
+                // Only a new time: no fields to change.
+                None => ("{}\n".to_string(), "(amendment)".to_string()),
+            };
+            Some(Action::Amend {
+                key,
+                fields,
+                file: name,
+            })
+        }
         CtlAction::Send { file, at, within } => {
             if let Some(at) = at {
                 options.insert("at".into(), Value::from(at));
@@ -203,7 +226,7 @@ fn read_inject(file: &std::path::Path) -> Result<(String, String), Error> {
         return Err(Error::usage(
             format!("{name} is empty: an ad hoc inject is one inject of the scenario's shape"),
             Some(
-                "e.g. persona: \"@portmere_news\"\nchannel: mail\nteam_id: green\nsubject: ...\nbody: ...",
+                "write one inject as the scenario's injects: have it (persona:, channel:, team_id:, subject:, body:), without the `- `",
             ),
         ));
     }

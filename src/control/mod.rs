@@ -295,7 +295,7 @@ fn row_json(
 ) -> Value {
     let timeline = view.timeline.get();
     let o = &timeline.occurrences[fired.occ];
-    let skipped = clock.skips(&o.key, &timeline.inject(o).id);
+    let skipped = clock.skips(&o.key, timeline.id_of(o));
     let status = match slot.status {
         Status::Uncertain => "in flight",
         Status::Pending if skipped => "will skip",
@@ -491,8 +491,9 @@ pub fn ask_of(args: &Value) -> Result<Ask, String> {
             ))
         }
         (None, Some(within)) => Some(crate::engine::When::In(
-            humantime::parse_duration(within.trim())
-                .map_err(|e| format!("`in` `{within}` is not a duration ({e}); e.g. 5m"))?,
+            crate::scenario::parse_offset_str(within).map_err(|(m, _)| {
+                format!("`in` {m}: give how long from now, in wall-clock time, e.g. 5m")
+            })?,
         )),
         (None, None) => None,
     };

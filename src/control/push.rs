@@ -48,7 +48,7 @@ fn push_message(view: &View, you: &Identity, seen: &mut Option<Seen>) -> (&'stat
                         return false;
                     }
                     let o = &timeline.occurrences[fired.occ];
-                    let id = &timeline.inject(o).id;
+                    let id = timeline.id_of(o);
                     (moved && (slot.status == Status::Pending || timeline.is_contingent(o)))
                         || (reskipped && clock.skips(&o.key, id) != last.clock.skips(&o.key, id))
                 })

@@ -41,6 +41,11 @@ impl<D: Dispatch> Engine<D> {
                 .send_adhoc((inject, file), ask, (source, by), cursor, tx)
                 .await;
         }
+        if let Action::Amend { key, fields, file } = &action {
+            return self
+                .amend_occurrence((key, fields, file), ask, (source, by), items, cursor, tx)
+                .await;
+        }
         let considered = match self.consider(&action, ask, items, cursor, now) {
             Ok(c) => c,
             Err(why) => return Ok(Reply::Refused(why)),
@@ -62,7 +67,10 @@ impl<D: Dispatch> Engine<D> {
             by: by.clone(),
         };
         match &action {
-            Action::Note { .. } | Action::Rate { .. } | Action::Send { .. } => {
+            Action::Note { .. }
+            | Action::Rate { .. }
+            | Action::Send { .. }
+            | Action::Amend { .. } => {
                 unreachable!("taken above")
             }
             Action::End => {
@@ -287,7 +295,7 @@ impl<D: Dispatch> Engine<D> {
                 .timeline()
                 .occurrences
                 .iter()
-                .any(|o| &o.key == k || &self.timeline().inject(o).id == k)
+                .any(|o| &o.key == k || self.timeline().id_of(o) == k)
         {
             return Ok(Reply::Refused(format!(
                 "no occurrence or inject `{k}`{}",
@@ -575,7 +583,7 @@ impl<D: Dispatch> Engine<D> {
         };
         let timeline = self.timeline();
         let occ_key = timeline.occurrences[item.occ].key.clone();
-        let inject_id = &timeline.inject(&timeline.occurrences[item.occ]).id;
+        let inject_id = timeline.id_of(&timeline.occurrences[item.occ]);
         if cursor.clock.skips(&occ_key, inject_id) {
             cursor.clock.unskip(&occ_key);
         }

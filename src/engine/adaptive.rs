@@ -222,7 +222,7 @@ impl<D: Dispatch> Engine<D> {
         let (occ, sent_at) = outcome;
         let (effects, at) = match sent_at {
             Some(at) => {
-                let inject = self.timeline().occurrences[occ].inject;
+                let inject = self.timeline().occurrences[occ].origin;
                 let base = cursor.clock.base(at);
                 (b.state.on_sent(&b.model, occ, Some(inject), base), at)
             }

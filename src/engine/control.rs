@@ -297,6 +297,7 @@ impl ClockState {
             }
             Action::Fire(_)
             | Action::Send { .. }
+            | Action::Amend { .. }
             | Action::Retry(_)
             | Action::Met(..)
             | Action::Missed(..)

@@ -53,7 +53,7 @@ impl<D: Dispatch> Engine<D> {
         for item in group {
             let occ = &timeline.occurrences[item.occ];
             let late_by = (now - item.fire_at).to_std().unwrap_or(Duration::ZERO);
-            let inject_id = &timeline.inject(occ).id;
+            let inject_id = timeline.id_of(occ);
             let skip = if clock.skips(&occ.key, inject_id) {
                 // Who skipped it, by name when the journal knows it.
                 let by = clock

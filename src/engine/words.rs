@@ -136,13 +136,13 @@ impl<D: Dispatch> Engine<D> {
     /// Whether the clock `c` skips occurrence `occ`.
     pub(super) fn skipped_by(&self, c: &ClockState, occ: usize) -> bool {
         let o = &self.timeline().occurrences[occ];
-        c.skips(&o.key, &self.timeline().inject(o).id)
+        c.skips(&o.key, self.timeline().id_of(o))
     }
 
     /// Whether `key` names occurrence `occ`: its key or its inject's id.
     pub(super) fn names(&self, occ: usize, key: &str) -> bool {
         let o = &self.timeline().occurrences[occ];
-        o.key == key || self.timeline().inject(o).id == key
+        o.key == key || self.timeline().id_of(o) == key
     }
 
     /// The wall-clock instant a person's time names: scenario time from T0 as the clock

@@ -246,6 +246,11 @@ pub fn yaml_key(name: &str) -> String {
     written::key(name)
 }
 
+/// A value as YAML flow text (strings double-quoted, mappings `{ k: v }`).
+pub fn flow(v: &serde_json::Value) -> String {
+    written::flow(v)
+}
+
 /// A Conducttr channel as a MEL's Method names it (what [`channel_of`] reads back).
 pub fn mel_method(channel: &str) -> String {
     match channel {

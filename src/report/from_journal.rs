@@ -129,6 +129,61 @@ fn action_of(record: &Record, clock: &Clock, ended_by_hand: bool) -> Option<Acti
                 detail,
             })
         }
+        Record::Event(Event::Amended {
+            at,
+            key,
+            fields,
+            source,
+            by,
+            ..
+        }) => {
+            let (at, local, t_plus) = at_of(*at);
+            Some(Action {
+                at,
+                local,
+                t_plus,
+                what: "amend".into(),
+                key: Some(key.clone()),
+                by: by.clone(),
+                detail: format!(
+                    "{key}: {} (from the {}{})",
+                    fields.join(", "),
+                    source.name(),
+                    by.as_deref().map_or(String::new(), |b| format!(", by {b}"))
+                ),
+            })
+        }
+        Record::Event(Event::AdHoc {
+            at,
+            id,
+            rows,
+            source,
+            by,
+            ..
+        }) => {
+            let (at, local, t_plus) = at_of(*at);
+            let subject = rows
+                .first()
+                .and_then(|r| r.subject.clone())
+                .map_or(String::new(), |s| format!(" \"{s}\""));
+            let many = match rows.len() {
+                1 => String::new(),
+                n => format!(", {n} occurrences"),
+            };
+            Some(Action {
+                at,
+                local,
+                t_plus,
+                what: "send".into(),
+                key: Some(id.clone()),
+                by: by.clone(),
+                detail: format!(
+                    "ad hoc inject {id}{subject}{many} (from the {}{})",
+                    source.name(),
+                    by.as_deref().map_or(String::new(), |b| format!(", by {b}"))
+                ),
+            })
+        }
         Record::Event(_) => None,
     }
 }
@@ -262,6 +317,53 @@ fn in_time_order(rows: &mut [Row]) {
     });
 }
 
+/// Who acted on an occurrence by hand, from where.
+type Hand = (crate::action::Source, Option<String>);
+
+/// The occurrences written or amended during the run: their rows as they went (an
+/// amendment's over the plan's), who wrote each ad hoc one, who amended what.
+struct Improvised<'a> {
+    rows: Vec<(&'a str, &'a PlanRow)>,
+    adhoc: HashMap<&'a str, Hand>,
+    amended: HashMap<&'a str, (crate::action::Source, Option<String>, Vec<String>)>,
+}
+
+impl<'a> Improvised<'a> {
+    fn of(records: &'a [Record]) -> Improvised<'a> {
+        let mut out = Improvised {
+            rows: Vec::new(),
+            adhoc: HashMap::new(),
+            amended: HashMap::new(),
+        };
+        for record in records {
+            match record {
+                Record::Event(Event::AdHoc {
+                    rows, source, by, ..
+                }) => {
+                    for p in rows {
+                        out.rows.push((&p.key, p));
+                        out.adhoc.insert(&p.key, (*source, by.clone()));
+                    }
+                }
+                Record::Event(Event::Amended {
+                    key,
+                    fields,
+                    after,
+                    source,
+                    by,
+                    ..
+                }) => {
+                    out.rows.push((key, after));
+                    out.amended
+                        .insert(key, (*source, by.clone(), fields.clone()));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
 impl Report {
     /// Fold a journal's text into a report.
     pub fn from_journal(text: &str) -> Report {
@@ -276,20 +378,14 @@ impl Report {
             fold.seed(p.key.clone());
             planned.insert(&p.key, p);
         }
-        // Ad hoc injects: their rows as they joined the run, and who wrote them.
-        let mut adhoc: HashMap<&str, (crate::action::Source, Option<String>)> = HashMap::new();
-        for record in &replay.records {
-            if let Record::Event(Event::AdHoc {
-                rows, source, by, ..
-            }) = record
-            {
-                for p in rows {
-                    fold.seed(p.key.clone());
-                    planned.insert(&p.key, p);
-                    adhoc.insert(&p.key, (*source, by.clone()));
-                }
+        let improvised = Improvised::of(&replay.records);
+        for (key, row) in &improvised.rows {
+            if improvised.adhoc.contains_key(key) {
+                fold.seed((*key).to_string());
             }
+            planned.insert(key, row);
         }
+        let (adhoc, amended) = (improvised.adhoc, improvised.amended);
         let mut judged = Judged::declared(&replay.runs);
         let mut notes: Vec<Note> = Vec::new();
         for record in &replay.records {
@@ -338,6 +434,7 @@ impl Report {
                     restarts: &spans,
                     contingency: contingency.map(|(c, came, _)| (c, came)),
                     adhoc: adhoc.get(key).cloned(),
+                    amended: amended.get(key).cloned(),
                 };
                 story::how(&mut r, &cx);
                 if r.fired_by_hand {

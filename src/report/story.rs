@@ -101,6 +101,8 @@ pub(super) struct Context<'a> {
     pub contingency: Option<(String, String)>,
     /// Who wrote it during the run, for an ad hoc inject's occurrence.
     pub adhoc: Option<(crate::action::Source, Option<String>)>,
+    /// Who amended it before it went, and the fields (the last amendment's).
+    pub amended: Option<(crate::action::Source, Option<String>, Vec<String>)>,
 }
 
 /// How `row` went, in words, and who acted on it by hand.
@@ -118,6 +120,13 @@ pub(super) fn how(row: &mut Row, cx: &Context<'_>) {
     if let Some((source, by)) = &cx.adhoc {
         row.by.clone_from(by);
         parts.push(format!("ad hoc, by {}", who(source.name(), by.as_deref())));
+    }
+    if let Some((source, by, fields)) = &cx.amended {
+        parts.push(format!(
+            "amended by {}: {}",
+            who(source.name(), by.as_deref()),
+            fields.join(", ")
+        ));
     }
     if let Some((condition, came)) = &cx.contingency {
         parts.push(format!("contingency (when {condition}): {came}"));
@@ -236,8 +245,10 @@ pub(super) fn how(row: &mut Row, cx: &Context<'_>) {
         _ => {}
     }
     // Nothing else to say of a send: whether it kept its time.
-    let only_condition =
-        parts.len() == usize::from(cx.contingency.is_some()) + usize::from(cx.adhoc.is_some());
+    let only_condition = parts.len()
+        == usize::from(cx.contingency.is_some())
+            + usize::from(cx.adhoc.is_some())
+            + usize::from(cx.amended.is_some());
     if row.status == "sent" && (parts.is_empty() || only_condition) {
         parts.push(if row.late {
             format!(

@@ -170,6 +170,21 @@ impl Driver {
         panic!("no confirmation dialog appeared");
     }
 
+    /// Wait for the page's prompt, answer it with `text`; the prompt's text.
+    async fn answer_prompt(&self, text: &str) -> String {
+        for _ in 0..100 {
+            let asked = self.session("GET", "/alert/text", None).await;
+            if let Some(t) = asked.as_str() {
+                self.session("POST", "/alert/text", Some(json!({"text": text})))
+                    .await;
+                self.session("POST", "/alert/accept", Some(json!({}))).await;
+                return t.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no prompt appeared");
+    }
+
     /// Wait until the element's text satisfies `ok` (up to 30 s: a browser's first start
     /// on a fresh machine builds its caches).
     async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
@@ -967,6 +982,18 @@ async fn a_controller_composes_an_inject_on_the_page_and_sends_it_to_a_team_from
     }
     cory.wait_text("#rows tr[data-key=\"adhoc-1\"]", |t| t.contains("sent"))
         .await;
+    // Edit a pending one: its fields to change on one line, old to new, then it goes so.
+    cory.click("button[data-edit=\"warn\"]").await;
+    let asked = cory.answer_prompt("likes: 5, in: 2s").await;
+    assert!(asked.starts_with("Amend warn before it goes"), "{asked}");
+    let dialog = cory.accept_dialog().await;
+    assert!(
+        dialog.starts_with("Amend: this amends warn: likes (none) -> 5; instant ")
+            && dialog.contains("\"likes\": 5"),
+        "{dialog}"
+    );
+    cory.wait_text("#rows tr[data-key=\"warn\"]", |t| t.contains("sent"))
+        .await;
     cory.session("DELETE", "", None).await;
     let end = crate::stand_in::client()
         .post(format!("{url}api/end"))
@@ -981,6 +1008,9 @@ async fn a_controller_composes_an_inject_on_the_page_and_sends_it_to_a_team_from
     let adhoc = lines.iter().find(|e| e["type"] == "adhoc").unwrap();
     assert_eq!(adhoc["by"], "Cory");
     assert_eq!(adhoc["source"], "page");
+    let amended = lines.iter().find(|e| e["type"] == "amended").unwrap();
+    assert_eq!(amended["key"], "warn");
+    assert_eq!(amended["by"], "Cory");
     assert!(
         lines
             .iter()

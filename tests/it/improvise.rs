@@ -19,6 +19,8 @@ fn scenario() -> String {
             "  - id: {id}\n    at: {at}\n    body: \"inject {id}\"\n"
         ));
     }
+    // A branch, so that the run has expected actions an ad hoc inject is not part of.
+    s.push_str("    expect: { id: e3, action: Blue answers, within: 5m }\n");
     s
 }
 
@@ -87,7 +89,14 @@ async fn an_improvised_inject_is_checked_previewed_sent_once_and_reported() {
     // Its id once more is refused where it stands.
     let again = ctl(dir, &control, &token, &["--yes", "send", "press.yaml"]).await;
     assert_eq!(again.code, 1);
-    assert!(again.stderr.contains("press.yaml:1:5"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("press.yaml:1:5")
+            && again
+                .stderr
+                .contains("`press-followup` is already an inject of the running exercise"),
+        "{}",
+        again.stderr
+    );
     // One for later, from stdin-like text with `in:`; killed after its journal line,
     // before it goes: the resume sends it, once.
     crate::common::write(dir, "later.yaml", "in: 4s\nbody: \"inject adhoc-1\"\n");
@@ -137,6 +146,136 @@ async fn an_improvised_inject_is_checked_previewed_sent_once_and_reported() {
     assert!(
         report.stdout.lines().any(|l| l.contains("press-followup")
             && l.contains("ad hoc, by director (command); on schedule")),
+        "{}",
+        report.stdout
+    );
+    assert!(
+        report.stdout.contains(
+            "ad hoc inject press-followup \"Statement on Portmere?\" (from the command, by director)"
+        ),
+        "{}",
+        report.stdout
+    );
+}
+
+/// An occurrence not yet sent is amended (a field, its instant): shown old to new,
+/// sent as amended, once; one that went is refused, naming when; an amendment survives
+/// a crash and a resume.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_amendment_changes_what_has_not_gone_even_across_a_crash() {
+    let (s, server, mut child, control, token) = live(&scenario()).await;
+    let dir = s.dir.path();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(ctl(dir, &control, &token, &["fire", "i0"]).await.code, 0);
+    wait_for("i0 went", || keys_sent(&server).contains("i0")).await;
+    crate::common::write(dir, "more.yaml", "likes: 7\nin: 3s\n");
+    let went = ctl(
+        dir,
+        &control,
+        &token,
+        &["--yes", "amend", "i0", "--file", "more.yaml"],
+    )
+    .await;
+    assert_eq!(went.code, 1);
+    assert!(
+        went.stderr.contains("i0") && went.stderr.contains("went"),
+        "{}",
+        went.stderr
+    );
+    // Without a terminal: its changes old to new, and nothing changes.
+    let asked = ctl(
+        dir,
+        &control,
+        &token,
+        &["amend", "i1", "--file", "more.yaml"],
+    )
+    .await;
+    assert_eq!(asked.code, 1);
+    assert!(
+        asked
+            .stderr
+            .contains("`amend` amends i1: likes (none) -> 7; instant ")
+            && asked.stderr.contains("(T+00:00:30) -> ")
+            && asked.stderr.contains("\"likes\": 7"),
+        "{}",
+        asked.stderr
+    );
+    let done = ctl(
+        dir,
+        &control,
+        &token,
+        &["--yes", "amend", "i1", "--file", "more.yaml"],
+    )
+    .await;
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert!(
+        done.stdout.starts_with("i1 amended: it goes at "),
+        "{}",
+        done.stdout
+    );
+    wait_for("i1 went at its amended time", || {
+        keys_sent(&server).contains("i1")
+    })
+    .await;
+    let i1: Vec<_> = crate::run::sent(&server)
+        .into_iter()
+        .filter(|r| key_of(r) == "i1")
+        .collect();
+    assert_eq!(i1.len(), 1);
+    assert_eq!(i1[0].body["likes"], 7);
+    // Only its time: the occurrence keeps its expected action, whose deadline opens
+    // when it goes.
+    let sooner = ctl(
+        dir,
+        &control,
+        &token,
+        &["--yes", "amend", "i3", "--in", "2s"],
+    )
+    .await;
+    assert_eq!(sooner.code, 0, "{}", sooner.stderr);
+    wait_for("i3 went early", || keys_sent(&server).contains("i3")).await;
+    wait_for("e3's deadline opened", || {
+        journal(dir, "s.journal.jsonl")
+            .iter()
+            .any(|e| e["type"] == "due" && e["expectation"] == "e3")
+    })
+    .await;
+    // Amended, then a crash before it goes: the resume sends the amended body.
+    crate::common::write(dir, "nine.yaml", "likes: 9\n");
+    let nine = ctl(
+        dir,
+        &control,
+        &token,
+        &["--yes", "amend", "i2", "--file", "nine.yaml"],
+    )
+    .await;
+    assert_eq!(nine.code, 0, "{}", nine.stderr);
+    let lines = journal(dir, "s.journal.jsonl");
+    let amended: Vec<&serde_json::Value> =
+        lines.iter().filter(|e| e["type"] == "amended").collect();
+    assert_eq!(amended.len(), 3, "{lines:?}");
+    assert_eq!(amended[1]["fields"], serde_json::json!(["at"]));
+    assert_eq!(amended[2]["key"], "i2");
+    assert_eq!(amended[2]["fields"], serde_json::json!(["likes"]));
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let (child, control, token) = steered(&s, &server, &["--resume"]).await;
+    assert_eq!(ctl(dir, &control, &token, &["fire", "i2"]).await.code, 0);
+    wait_for("i2 went", || keys_sent(&server).contains("i2")).await;
+    let i2 = crate::run::sent(&server)
+        .into_iter()
+        .find(|r| key_of(r) == "i2")
+        .unwrap();
+    assert_eq!(i2.body["likes"], 9);
+    assert_eq!(ctl(dir, &control, &token, &["--yes", "end"]).await.code, 0);
+    let _ = child.wait_with_output().await;
+    server.shutdown(Duration::from_secs(1)).await;
+    let report = crate::common::injector_in(dir, &["report", "s.journal.jsonl"]);
+    assert!(
+        report
+            .stdout
+            .lines()
+            .any(|l| l.contains(" i1 ") && l.contains("amended by director (command): likes, at")),
         "{}",
         report.stdout
     );

@@ -950,7 +950,7 @@ async fn a_skipped_occurrence_unskipped_at_a_time_given_goes_then_even_across_a_
     );
     refused(
         &ctl(dir, &control, &token, &["unskip", "i0", "--in", "-5s"]).await,
-        &["`in` `-5s` is not a duration"],
+        &["`in` `-5s` is negative: give how long from now"],
     );
     let later = ctl(dir, &control, &token, &["unskip", "i0", "--in", "4s"]).await;
     assert_eq!(later.code, 0, "{}", later.stderr);

@@ -883,3 +883,24 @@ fn months_and_years_are_slips_not_units() {
     assert!(check(&at("1w")).iter().all(|f| f.level != Level::Error));
     assert!(check(&at("1h 30m")).iter().all(|f| f.level != Level::Error));
 }
+
+/// An unquoted text with ` #Tag` after it loses the tag to YAML's comments: warned,
+/// with the quoted line to write; a real comment, a quoted text and a block keep quiet.
+#[test]
+fn a_hashtag_read_as_a_comment_is_warned() {
+    let text = case(
+        "  - id: leak\n    at: 2m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: We showed everyone. #PortmereLeaks\n    subject: Fine   # a note to ourselves\n  - id: quoted\n    at: 3m\n    persona: hm\n    channel: microblog\n    team_id: blue\n    body: \"Kept #Portmere\"\n",
+    );
+    let found = expect(&text, Level::Warning, 20, "ends before `#PortmereLeaks`");
+    assert_eq!(found.column, 11);
+    assert_eq!(
+        found.hint.as_deref(),
+        Some("quote the text: body: \"We showed everyone. #PortmereLeaks\"")
+    );
+    assert_eq!(
+        check(&text).len(),
+        1,
+        "only the lost tag: {:?}",
+        check(&text).iter().map(|f| &f.message).collect::<Vec<_>>()
+    );
+}

@@ -59,10 +59,32 @@ impl engine::Listener for Listener {
                 }
             }
         }
-        self.board
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .record(&event);
+        let occ = {
+            let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
+            board.record(&event);
+            match &event {
+                Event::Amended { key, .. } => board.occ_of(key),
+                _ => None,
+            }
+        };
+        // An amended occurrence's recipient and subject, as the page lists them.
+        if let (Some(occ), Event::Amended { after, .. }) = (occ, &event) {
+            let mut to = self
+                .to
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(slot) = to.get_mut(occ) {
+                *slot = crate::control::to_words(after);
+            }
+            drop(to);
+            let mut subjects = self
+                .subjects
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(slot) = subjects.get_mut(occ) {
+                *slot = crate::message::short(after.subject.as_deref().unwrap_or(""));
+            }
+        }
         // Pages follow by live push; a request about to start changes nothing they show.
         if !matches!(event, Event::Sending { .. } | Event::Started { .. }) {
             self.changed.send_modify(|n| *n = n.wrapping_add(1));
@@ -302,6 +324,13 @@ fn log_event(event: &Event, tag: &str, labels: &Labels) {
         Event::NotTriggered {
             inject, because, ..
         } => tracing::info!("{tag}not triggered {inject}: {because}"),
+        Event::AdHoc { .. } | Event::Amended { .. } => log_improvised(event, tag),
+    }
+}
+
+/// The log line of an inject written or amended during the run.
+fn log_improvised(event: &Event, tag: &str) {
+    match event {
         Event::AdHoc { id, rows, by, .. } => tracing::info!(
             "{tag}ad hoc inject {id}{} joined the run: {}",
             by.as_ref().map_or(String::new(), |b| format!(" (by {b})")),
@@ -310,6 +339,14 @@ fn log_event(event: &Event, tag: &str, labels: &Labels) {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        Event::Amended {
+            key, fields, by, ..
+        } => tracing::info!(
+            "{tag}amended {key}{}: {}",
+            by.as_ref().map_or(String::new(), |b| format!(" (by {b})")),
+            fields.join(", ")
+        ),
+        _ => {}
     }
 }
 

@@ -108,9 +108,17 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
     };
     // A resume puts back the ad hoc injects the run was sent, as they joined it.
     let source = with_adhoc(source, &replay, &shown)?;
-    let Some(timeline) = check(args, &shown, source, start_at, speed, now, ws.as_ref())? else {
+    let Some(mut timeline) = check(args, &shown, source, start_at, speed, now, ws.as_ref())? else {
         return Ok(Err(Exit::Usage));
     };
+    // Each amendment made in the run: its occurrence made by its inject again.
+    for e in replay.events() {
+        if let crate::event::Event::Amended { key, id, .. } = e
+            && let Some(t) = timeline.amended(key, id)
+        {
+            timeline = t;
+        }
+    }
     if !args.dry_run && resume_of.is_none() {
         refuse_past_t0(&timeline, now, args.late_max)?;
     }
@@ -170,7 +178,9 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
 fn with_adhoc(source: Arc<String>, replay: &Replay, shown: &str) -> Result<Arc<String>, Error> {
     let mut text: Option<String> = None;
     for e in replay.events() {
-        if let crate::event::Event::AdHoc { id, inject, .. } = e {
+        if let crate::event::Event::AdHoc { id, inject, .. }
+        | crate::event::Event::Amended { id, inject, .. } = e
+        {
             let base = text.as_deref().unwrap_or(&source);
             text = Some(crate::adhoc::join(base, inject).ok_or_else(|| {
                 Error::usage(
@@ -547,7 +557,7 @@ fn only_keys(only: &[String], t: &Timeline) -> Result<Option<HashSet<String>>, E
         let matching: Vec<&str> = t
             .occurrences
             .iter()
-            .filter(|o| o.key == want || t.inject(o).id == want)
+            .filter(|o| o.key == want || t.id_of(o) == want)
             .map(|o| o.key.as_str())
             .collect();
         if matching.is_empty() {
