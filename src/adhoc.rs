@@ -55,28 +55,14 @@ pub fn prepare(
     at: Option<Duration>,
     clock_now: DateTime<Utc>,
 ) -> Result<AdHoc, String> {
-    let mut diags = Diagnostics::new(file, Arc::new(text.to_string()));
+    let (mut diags, root) = mapping(
+        file,
+        text,
+        "an inject is a mapping (`persona:`, `channel:`, `body:` ...)",
+        Some("write it as one inject of the scenario's `injects:`, without the `- `"),
+    )?;
     let fail = |diags: Diagnostics| Err(diags.render(false));
-    let root = match crate::yaml::parse(text) {
-        Ok(root) => root,
-        Err(e) => {
-            diags.error(
-                e.pos.unwrap_or_default(),
-                format!("invalid YAML: {}", e.message),
-                Some("check indentation, quotes and brackets near this point".into()),
-            );
-            return fail(diags);
-        }
-    };
     let Value::Map(entries) = &root.value else {
-        diags.error(
-            root.pos,
-            format!(
-                "an inject is a mapping (`persona:`, `channel:`, `body:` ...), found {}",
-                root.kind()
-            ),
-            Some("write it as one inject of the scenario's `injects:`, without the `- `".into()),
-        );
         return fail(diags);
     };
     let get = |name: &str| entries.iter().find(|(k, _)| k.scalar_text() == name);
@@ -107,7 +93,6 @@ pub fn prepare(
     let written = [first, "in"]
         .into_iter()
         .find_map(|k| get(k).map(|e| (k, e)));
-    let scaled = |d: Duration| d.mul_f64(current.speed);
     match (at, written) {
         (Some(_), Some((k, (key, _)))) => {
             diags.error(
@@ -119,24 +104,14 @@ pub fn prepare(
         }
         (Some(d), None) => add_line(&mut body, &format!("{first}: \"{}\"", offset_text(d))),
         (None, Some(("in", (key, value)))) => {
-            let Some(d) = value
-                .as_str()
-                .and_then(|v| crate::scenario::parse_offset_str(v).ok())
-            else {
-                diags.error(
-                    value.pos,
-                    "`in` is how long from now it is sent, in wall-clock time: a duration such as `5m`".to_string(),
-                    None,
-                );
-                return fail(diags);
-            };
             // `in: 5m` becomes the `at:` (a recurrence's `from:`) it means, in place.
-            body = replace(
-                &body,
-                value.pos,
-                &format!("\"{}\"", offset_text(now + scaled(d))),
-            );
-            body = replace(&body, key.pos, first);
+            match in_as(&body, (key, value), first, now, current.speed) {
+                Some(b) => body = b,
+                None => {
+                    diags.error(value.pos, IN_WORDS.to_string(), None);
+                    return fail(diags);
+                }
+            }
         }
         (None, Some(_)) => {}
         (None, None) => add_line(&mut body, &format!("{first}: \"{}\"", offset_text(now))),
@@ -258,25 +233,14 @@ pub fn amend(
     (now, at): (Duration, Option<Duration>),
     clock_now: DateTime<Utc>,
 ) -> Result<Amendment, String> {
-    let mut diags = Diagnostics::new(file, Arc::new(text.to_string()));
+    let (mut diags, root) = mapping(
+        file,
+        text,
+        "an amendment is a mapping of the fields to change (`subject:`, `body:`, `at:` ...)",
+        None,
+    )?;
     let fail = |diags: Diagnostics| Err(diags.render(false));
-    let root = match crate::yaml::parse(text) {
-        Ok(root) => root,
-        Err(e) => {
-            diags.error(
-                e.pos.unwrap_or_default(),
-                format!("invalid YAML: {}", e.message),
-                Some("check indentation, quotes and brackets near this point".into()),
-            );
-            return fail(diags);
-        }
-    };
     let Value::Map(entries) = &root.value else {
-        diags.error(
-            root.pos,
-            format!("an amendment is a mapping of the fields to change (`subject:`, `body:`, `at:` ...), found {}", root.kind()),
-            None,
-        );
         return fail(diags);
     };
     // Written on one line (`{subject: "x", in: 5m}`, the page's Edit): as block lines,
@@ -325,7 +289,6 @@ pub fn amend(
         .map(|k| if k == "in" { "at".to_string() } else { k })
         .collect();
     // Its instant: asked for beside it, its own `at:` or `in:`, else the one it had.
-    let scaled = |d: Duration| d.mul_f64(current.speed);
     match (at, get("at").or_else(|| get("in"))) {
         (Some(_), Some((key, _))) => {
             diags.error(
@@ -340,23 +303,13 @@ pub fn amend(
             add_line(&mut body, &format!("at: \"{}\"", offset_text(d)));
         }
         (None, Some((key, value))) if key.scalar_text() == "in" => {
-            let Some(d) = value
-                .as_str()
-                .and_then(|v| crate::scenario::parse_offset_str(v).ok())
-            else {
-                diags.error(
-                    value.pos,
-                    "`in` is how long from now it is sent, in wall-clock time: a duration such as `5m`".to_string(),
-                    None,
-                );
-                return fail(diags);
-            };
-            body = replace(
-                &body,
-                value.pos,
-                &format!("\"{}\"", offset_text(now + scaled(d))),
-            );
-            body = replace(&body, key.pos, "at");
+            match in_as(&body, (key, value), "at", now, current.speed) {
+                Some(b) => body = b,
+                None => {
+                    diags.error(value.pos, IN_WORDS.to_string(), None);
+                    return fail(diags);
+                }
+            }
         }
         (None, Some(_)) => {}
         (None, None) => add_line(&mut body, &format!("at: \"{}\"", offset_text(o.offset))),
@@ -429,6 +382,61 @@ fn written_inject(source: &str, id: &str) -> Option<serde_json::Map<String, serd
 /// (a resume's); `None` when its injects are not a block list.
 pub fn join(source: &str, inject: &str) -> Option<String> {
     join_at(source, inject).map(|(text, _)| text)
+}
+
+/// `text` (from `file`) read as YAML that must be a mapping (`what` says what it is,
+/// `hint` how to write it): its diagnostics so far and its root; the problem, rendered,
+/// when it is not.
+fn mapping(
+    file: &str,
+    text: &str,
+    what: &str,
+    hint: Option<&str>,
+) -> Result<(Diagnostics, Node), String> {
+    let mut diags = Diagnostics::new(file, Arc::new(text.to_string()));
+    let root = match crate::yaml::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            diags.error(
+                e.pos.unwrap_or_default(),
+                format!("invalid YAML: {}", e.message),
+                Some("check indentation, quotes and brackets near this point".into()),
+            );
+            return Err(diags.render(false));
+        }
+    };
+    if !matches!(root.value, Value::Map(_)) {
+        diags.error(
+            root.pos,
+            format!("{what}, found {}", root.kind()),
+            hint.map(String::from),
+        );
+        return Err(diags.render(false));
+    }
+    Ok((diags, root))
+}
+
+/// What `in:` is, for a value that is not one.
+const IN_WORDS: &str =
+    "`in` is how long from now it is sent, in wall-clock time: a duration such as `5m`";
+
+/// `body` with its `in: DUR` (`key` and `value`, at their places in it) written as the
+/// `first:` (`at`, a recurrence's `from`) it means: the scenario time `now` plus DUR of
+/// wall-clock time at `speed`; `None` when DUR is not a duration.
+fn in_as(
+    body: &str,
+    (key, value): (&Node, &Node),
+    first: &str,
+    now: Duration,
+    speed: f64,
+) -> Option<String> {
+    let d = crate::scenario::parse_offset_str(value.as_str()?).ok()?;
+    let body = replace(
+        body,
+        value.pos,
+        &format!("\"{}\"", offset_text(now + d.mul_f64(speed))),
+    );
+    Some(replace(&body, key.pos, first))
 }
 
 /// `adhoc-N`, one past the ad hoc injects the timeline has.

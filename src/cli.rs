@@ -456,6 +456,23 @@ pub struct CtlArgs {
     pub action: CtlAction,
 }
 
+/// A time a controller gives an action: scenario time, or from now.
+#[derive(Debug, Args)]
+pub struct TimeGiven {
+    /// At this scenario time (`T+1h05m`, `01:05:00`), moved by holds and shifts like
+    /// the rest.
+    #[arg(
+        long,
+        value_name = "T+OFFSET",
+        conflicts_with = "within",
+        allow_hyphen_values = true
+    )]
+    pub at: Option<String>,
+    /// This long from now (`5m`), in wall-clock time.
+    #[arg(long = "in", value_name = "DUR", allow_hyphen_values = true)]
+    pub within: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CtlAction {
     /// The clock, the timeline, the expected actions: a table (the state as JSON with
@@ -480,18 +497,9 @@ pub enum CtlAction {
     Unskip {
         /// The occurrence key or inject id skipped before.
         key: String,
-        /// For one skipped when its instant came: send it at this scenario time
-        /// (`T+1h05m`, `01:05:00`), moved by holds and shifts like the rest.
-        #[arg(
-            long,
-            value_name = "T+OFFSET",
-            conflicts_with = "within",
-            allow_hyphen_values = true
-        )]
-        at: Option<String>,
-        /// For one skipped when its instant came: send it this long from now (`5m`).
-        #[arg(long = "in", value_name = "DUR", allow_hyphen_values = true)]
-        within: Option<String>,
+        /// For one skipped when its instant came: when it goes.
+        #[command(flatten)]
+        when: TimeGiven,
     },
     /// Send an occurrence now (also while held). A contingency whose condition does not
     /// hold yet needs a confirmation; on one judgment (`met: X`), firing it judges X.
@@ -511,18 +519,9 @@ pub enum CtlAction {
         /// The inject's YAML file, or `-` for stdin.
         #[arg(value_name = "FILE|-")]
         file: PathBuf,
-        /// Send it at this scenario time (`T+1h05m`, `01:05:00`), moved by holds and
-        /// shifts like the rest.
-        #[arg(
-            long,
-            value_name = "T+OFFSET",
-            conflicts_with = "within",
-            allow_hyphen_values = true
-        )]
-        at: Option<String>,
-        /// Send it this long from now (`5m`).
-        #[arg(long = "in", value_name = "DUR", allow_hyphen_values = true)]
-        within: Option<String>,
+        /// When it goes (else its own `at:`/`in:`, else now).
+        #[command(flatten)]
+        when: TimeGiven,
     },
     /// Amend an occurrence not yet sent: the fields to change (the scenario's shape, as
     /// in `send`), and/or its time (`at:`/`in:` in the file, or --at / --in). Shows its
@@ -533,17 +532,9 @@ pub enum CtlAction {
         /// A YAML file of the fields to change (`subject: ...`, `body: ...`), or `-`.
         #[arg(long = "file", short = 'f', value_name = "FILE|-")]
         file: Option<PathBuf>,
-        /// Its new scenario time (`T+1h05m`), moved by holds and shifts like the rest.
-        #[arg(
-            long,
-            value_name = "T+OFFSET",
-            conflicts_with = "within",
-            allow_hyphen_values = true
-        )]
-        at: Option<String>,
-        /// Send it this long from now instead (`5m`).
-        #[arg(long = "in", value_name = "DUR", allow_hyphen_values = true)]
-        within: Option<String>,
+        /// Its new time (else its own `at:`/`in:`, else the one it had).
+        #[command(flatten)]
+        when: TimeGiven,
     },
     /// Send a failed occurrence again, now (once per failure; one whose last attempt may
     /// have arrived asks first).

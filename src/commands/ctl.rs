@@ -117,28 +117,13 @@ fn requested(action: CtlAction) -> Result<Requested, Error> {
         CtlAction::Hold => Some(Action::Hold),
         CtlAction::Resume => Some(Action::Resume),
         CtlAction::Skip { key } => Some(Action::Skip(key)),
-        CtlAction::Unskip { key, at, within } => {
-            if let Some(at) = at {
-                options.insert("at".into(), Value::from(at));
-            }
-            if let Some(within) = within {
-                options.insert("in".into(), Value::from(within));
-            }
+        CtlAction::Unskip { key, when } => {
+            time_options(&mut options, when);
             Some(Action::Unskip(key))
         }
         CtlAction::Retry { key } => Some(Action::Retry(key)),
-        CtlAction::Amend {
-            key,
-            file,
-            at,
-            within,
-        } => {
-            if let Some(at) = at {
-                options.insert("at".into(), Value::from(at));
-            }
-            if let Some(within) = within {
-                options.insert("in".into(), Value::from(within));
-            }
+        CtlAction::Amend { key, file, when } => {
+            time_options(&mut options, when);
             let (fields, name) = match file {
                 Some(f) => read_inject(&f)?,
                 // Only a new time: no fields to change.
@@ -150,13 +135,8 @@ fn requested(action: CtlAction) -> Result<Requested, Error> {
                 file: name,
             })
         }
-        CtlAction::Send { file, at, within } => {
-            if let Some(at) = at {
-                options.insert("at".into(), Value::from(at));
-            }
-            if let Some(within) = within {
-                options.insert("in".into(), Value::from(within));
-            }
+        CtlAction::Send { file, when } => {
+            time_options(&mut options, when);
             let (inject, name) = read_inject(&file)?;
             Some(Action::Send { inject, file: name })
         }
@@ -192,6 +172,16 @@ fn requested(action: CtlAction) -> Result<Requested, Error> {
         }
     };
     Ok(Requested { action, options })
+}
+
+/// A time given (`--at`, `--in`) as the action's options.
+fn time_options(options: &mut serde_json::Map<String, Value>, when: crate::cli::TimeGiven) {
+    if let Some(at) = when.at {
+        options.insert("at".into(), Value::from(at));
+    }
+    if let Some(within) = when.within {
+        options.insert("in".into(), Value::from(within));
+    }
 }
 
 /// An ad hoc inject's YAML, from a file or (`-`) stdin, with the name its problems
