@@ -30,6 +30,18 @@ pub struct Fired {
     slot: usize,
     /// It went, failed or was skipped before a restart (not fired again).
     earlier: bool,
+    /// Written or changed during the run: `ad hoc`, `amended`, `ad hoc, amended`.
+    pub mark: Option<&'static str>,
+}
+
+/// What an event of the white cell makes of a row's mark.
+fn marked(mark: Option<&'static str>, event: &Event) -> Option<&'static str> {
+    match (event, mark) {
+        (Event::AdHoc { .. }, _) => Some("ad hoc"),
+        (Event::Amended { .. }, Some("ad hoc" | "ad hoc, amended")) => Some("ad hoc, amended"),
+        (Event::Amended { .. }, _) => Some("amended"),
+        _ => mark,
+    }
 }
 
 /// Every occurrence of a run, with where it stands.
@@ -115,10 +127,23 @@ impl Board {
     ) -> Board {
         let mut fold = Fold::of_keys(keys);
         let mut notes = Vec::new();
+        // The marks of rows written or amended before a restart.
+        let mut marks: std::collections::HashMap<String, &'static str> = Default::default();
         for e in earlier {
             fold.apply(e);
             notes.extend(NoteView::of(e));
+            let keys: Vec<&str> = match e {
+                Event::AdHoc { rows, .. } => rows.iter().map(|r| r.key.as_str()).collect(),
+                Event::Amended { key, .. } => vec![key.as_str()],
+                _ => Vec::new(),
+            };
+            for k in keys {
+                if let Some(m) = marked(marks.get(k).copied(), e) {
+                    marks.insert(k.to_string(), m);
+                }
+            }
         }
+        let mark = |occ: usize| marks.get(&timeline.occurrences[occ].key).copied();
         let fired: Vec<Fired> = items
             .iter()
             .map(|i| Fired {
@@ -126,6 +151,7 @@ impl Board {
                 planned: i.fire_at,
                 slot: fold.seed(timeline.occurrences[i.occ].key.clone()),
                 earlier: false,
+                mark: mark(i.occ),
             })
             .collect();
         // What went (or failed, or was skipped) before a restart: shown with the rest.
@@ -143,6 +169,7 @@ impl Board {
                     planned: s.planned.unwrap_or_else(|| timeline.fire_at(o).to_utc()),
                     slot,
                     earlier: true,
+                    mark: mark(i),
                 })
             })
             .collect();
@@ -182,6 +209,7 @@ impl Board {
                     planned,
                     slot,
                     earlier: false,
+                    mark: Some("ad hoc"),
                 });
                 self.occurrences += 1;
             }
@@ -196,7 +224,11 @@ impl Board {
             ) && let Some(i) = self.rows.iter().position(|f| f.slot == n)
             {
                 let row = self.rows.remove(i);
-                self.place(Fired { planned, ..row });
+                self.place(Fired {
+                    planned,
+                    mark: marked(row.mark, event),
+                    ..row
+                });
                 if self.touched.len() <= n {
                     self.touched.resize(self.fold.len().max(n + 1), 0);
                 }
@@ -236,6 +268,7 @@ impl Board {
                 planned: *planned,
                 slot: n,
                 earlier: false,
+                mark: None,
             });
         }
         if matches!(event, Event::Sending { .. } | Event::Started { .. }) {

@@ -608,7 +608,10 @@ fn occurrence_table(state: &Value, local: &dyn Fn(&Value) -> String) -> String {
             [
                 s(&o["t_plus"]),
                 time,
-                s(&o["key"]),
+                match o["mark"].as_str() {
+                    Some(mark) => format!("{} ({mark})", s(&o["key"])),
+                    None => s(&o["key"]),
+                },
                 s(&o["channel"]),
                 s(&o["persona"]),
                 s(&o["subject"]),

@@ -316,6 +316,9 @@ fn row_json(
         "effective_at": rfc(effective),
         "status": status,
     });
+    if let Some(mark) = fired.mark {
+        row["mark"] = json!(mark);
+    }
     if whole || slot.late {
         row["late"] = json!(slot.late);
     }

@@ -135,7 +135,8 @@ async fn an_improvised_inject_is_checked_previewed_sent_once_and_reported() {
     assert_eq!(count("press-followup"), 1, "never again");
     let status = ctl(dir, &control, &token, &["status"]).await;
     assert!(
-        status.stdout.contains("press-followup") && status.stdout.contains("adhoc-1"),
+        status.stdout.contains("press-followup (ad hoc)")
+            && status.stdout.contains("adhoc-1 (ad hoc)"),
         "{}",
         status.stdout
     );
@@ -260,6 +261,12 @@ async fn an_amendment_changes_what_has_not_gone_even_across_a_crash() {
     child.start_kill().unwrap();
     let _ = child.wait().await;
     let (child, control, token) = steered(&s, &server, &["--resume"]).await;
+    let status = ctl(dir, &control, &token, &["status"]).await;
+    assert!(
+        status.stdout.contains("i2 (amended)") && status.stdout.contains("i1 (amended)"),
+        "{}",
+        status.stdout
+    );
     assert_eq!(ctl(dir, &control, &token, &["fire", "i2"]).await.code, 0);
     wait_for("i2 went", || keys_sent(&server).contains("i2")).await;
     let i2 = crate::run::sent(&server)
