@@ -179,10 +179,9 @@ fn check_joined(
     for d in &checked.diags.items {
         let line = d.pos.line as usize;
         if (place.line..place.line + place.lines).contains(&line) {
-            let pos = place.back(&given, d.pos);
-            match d.level {
-                crate::diag::Level::Error => mine.error(pos, d.message.clone(), d.hint.clone()),
-                _ => mine.warning(pos, d.message.clone(), d.hint.clone()),
+            // Its errors; a warning (a copy-paste of the inject it amends) is not its.
+            if d.level == crate::diag::Level::Error {
+                mine.error(place.back(&given, d.pos), d.message.clone(), d.hint.clone());
             }
         } else if d.level == crate::diag::Level::Error {
             elsewhere.push(d.message.clone());

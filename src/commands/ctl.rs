@@ -125,7 +125,10 @@ fn requested(action: CtlAction) -> Result<Requested, Error> {
         CtlAction::Amend { key, file, when } => {
             time_options(&mut options, when);
             let (fields, name) = match file {
-                Some(f) => read_inject(&f)?,
+                Some(f) => read_inject(
+                    &f,
+                    "an amendment is the fields to change, e.g. subject: ...",
+                )?,
                 // Only a new time: no fields to change.
                 None => ("{}\n".to_string(), "(amendment)".to_string()),
             };
@@ -137,7 +140,10 @@ fn requested(action: CtlAction) -> Result<Requested, Error> {
         }
         CtlAction::Send { file, when } => {
             time_options(&mut options, when);
-            let (inject, name) = read_inject(&file)?;
+            let (inject, name) = read_inject(
+                &file,
+                "an ad hoc inject is one inject of the scenario's shape",
+            )?;
             Some(Action::Send { inject, file: name })
         }
         CtlAction::Fire { key, force } => {
@@ -186,7 +192,7 @@ fn time_options(options: &mut serde_json::Map<String, Value>, when: crate::cli::
 
 /// An ad hoc inject's YAML, from a file or (`-`) stdin, with the name its problems
 /// give.
-fn read_inject(file: &std::path::Path) -> Result<(String, String), Error> {
+fn read_inject(file: &std::path::Path, what: &str) -> Result<(String, String), Error> {
     use std::io::Read as _;
     let (bytes, name) = if file.as_os_str() == "-" {
         let mut bytes = Vec::new();
@@ -214,9 +220,9 @@ fn read_inject(file: &std::path::Path) -> Result<(String, String), Error> {
         .map_err(|_| Error::usage(format!("{name}: not UTF-8 text"), None))?;
     if text.trim().is_empty() {
         return Err(Error::usage(
-            format!("{name} is empty: an ad hoc inject is one inject of the scenario's shape"),
+            format!("{name} is empty: {what}"),
             Some(
-                "write one inject as the scenario's injects: have it (persona:, channel:, team_id:, subject:, body:), without the `- `",
+                "write it in the scenario's words (persona:, channel:, team_id:, subject:, body:), without the `- `",
             ),
         ));
     }

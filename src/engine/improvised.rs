@@ -159,19 +159,7 @@ impl<D: Dispatch> Engine<D> {
         let now = self.clock.now();
         let current = self.timeline();
         let Some((occ, item, fixed, extra)) = self.still_to_go(key, items, cursor) else {
-            let several = current
-                .occurrences
-                .iter()
-                .filter(|o| crate::action::of_inject(&o.key, key))
-                .count()
-                > 1;
-            return Ok(Reply::Refused(if several {
-                format!(
-                    "`{key}` names several occurrences: amend one of them by its key (`{key}#2`, `{key}@blue`), as `ctl status` lists them"
-                )
-            } else {
-                self.not_pending(key, cursor)
-            }));
+            return Ok(Reply::Refused(self.why_not_amended(key, cursor)));
         };
         if current.is_contingent(&current.occurrences[occ]) {
             return Ok(Reply::Refused(format!(
@@ -214,7 +202,7 @@ impl<D: Dispatch> Engine<D> {
         }
         if changes.is_empty() {
             return Ok(Reply::Refused(format!(
-                "the amendment changes nothing of {key}: its body and instant stay as they are"
+                "the amendment changes nothing of {key}: its body and instant stay as they are (give the fields to change with --file, or a new time with --at / --in)"
             )));
         }
         let rfc =
@@ -300,6 +288,41 @@ impl<D: Dispatch> Engine<D> {
 }
 
 impl<D: Dispatch> Engine<D> {
+    /// Why `key` cannot be amended: a contingency's, several occurrences (named), or
+    /// nothing pending by that key.
+    fn why_not_amended(&self, key: &str, cursor: &Cursor) -> String {
+        let current = self.timeline();
+        let named: Vec<&str> = current
+            .occurrences
+            .iter()
+            .filter(|o| crate::action::of_inject(&o.key, key))
+            .map(|o| o.key.as_str())
+            .collect();
+        let contingent = current
+            .occurrences
+            .iter()
+            .any(|o| (o.key == key || current.id_of(o) == key) && current.is_contingent(o));
+        if contingent {
+            format!(
+                "{key} is a contingency's: its instant follows its condition, and it cannot be amended yet (skip it, and send a new inject with `ctl send`)"
+            )
+        } else if named.len() > 1 {
+            let more = if named.len() > 3 { ", ..." } else { "" };
+            format!(
+                "`{key}` names {} occurrences: amend one of them by its key ({}{more}), as `ctl status` lists them",
+                named.len(),
+                named
+                    .iter()
+                    .take(3)
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            self.not_pending(key, cursor)
+        }
+    }
+
     /// The occurrence `key` names exactly, still to go: fixed (with its place among the
     /// fixed items) or added (ad hoc, triggered: with its place among those).
     fn still_to_go(
@@ -330,17 +353,69 @@ fn body_changes(
     let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
     names.sort();
     names.dedup();
-    let show = |v: Option<&serde_json::Value>| {
-        v.map_or("(none)".to_string(), |v| {
-            let text = v
-                .as_str()
-                .map_or_else(|| v.to_string(), |s| format!("\"{s}\""));
-            crate::message::short(&text)
-        })
-    };
     names
         .into_iter()
         .filter(|n| n.as_str() != "ts" && old.get(*n) != new.get(*n))
-        .map(|n| format!("{n} {} -> {}", show(old.get(n)), show(new.get(n))))
+        .map(|n| {
+            let (a, b) = shown_apart(old.get(n), new.get(n));
+            format!("{n} {a} -> {b}")
+        })
         .collect()
+}
+
+/// Two values of a field as a person compares them: whole when short, else each
+/// around where they first differ, quoted whole (`"…at 09:30 on Quay Street"`).
+fn shown_apart(a: Option<&serde_json::Value>, b: Option<&serde_json::Value>) -> (String, String) {
+    let text = |v: Option<&serde_json::Value>| {
+        v.map(|v| {
+            v.as_str()
+                .map_or_else(|| v.to_string(), |s| format!("\"{s}\""))
+        })
+    };
+    let (a, b) = (text(a), text(b));
+    let (Some(x), Some(y)) = (&a, &b) else {
+        let none = || "(none)".to_string();
+        return (a.unwrap_or_else(none), b.unwrap_or_else(none));
+    };
+    const ROOM: usize = 60;
+    if x.chars().count() <= ROOM && y.chars().count() <= ROOM {
+        return (x.clone(), y.clone());
+    }
+    // From a little before the first difference, in characters.
+    let same = x.chars().zip(y.chars()).take_while(|(p, q)| p == q).count();
+    let from = same.saturating_sub(15);
+    // The value's own opening quote is kept when it starts there; `"…` when it does not.
+    let cut = |s: &str| {
+        let n = s.chars().count();
+        let body: String = s.chars().skip(from).take(ROOM).collect();
+        let head = if from > 0 { "\"…" } else { "" };
+        let tail = if from + ROOM < n { "…\"" } else { "" };
+        format!("{head}{body}{tail}")
+    };
+    (cut(x), cut(y))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn long_values_are_shown_around_where_they_differ() {
+        let a = json!(
+            "Send me your situation report by 2026-12-02T09:30:00+00:00, with the gate status"
+        );
+        let b = json!(
+            "Send me your situation report by 2026-12-02T09:45:00+00:00, with the gate status"
+        );
+        let (x, y) = super::shown_apart(Some(&a), Some(&b));
+        assert!(
+            x.starts_with("\"…") && x.contains("09:30") && x.ends_with('"'),
+            "{x}"
+        );
+        assert!(y.contains("09:45"), "{y}");
+        let (x, y) = super::shown_apart(None, Some(&json!(7)));
+        assert_eq!((x.as_str(), y.as_str()), ("(none)", "7"));
+        let (x, _) = super::shown_apart(Some(&json!("short")), Some(&json!("other")));
+        assert_eq!(x, "\"short\"");
+    }
 }

@@ -354,8 +354,18 @@ impl<'a> Improvised<'a> {
                     ..
                 }) => {
                     out.rows.push((key, after));
-                    out.amended
-                        .insert(key, (*source, by.clone(), fields.clone()));
+                    // Every field amended, by the last who amended it.
+                    let mut all = out
+                        .amended
+                        .remove(key.as_str())
+                        .map(|(_, _, f)| f)
+                        .unwrap_or_default();
+                    for f in fields {
+                        if !all.contains(f) {
+                            all.push(f.clone());
+                        }
+                    }
+                    out.amended.insert(key, (*source, by.clone(), all));
                 }
                 _ => {}
             }

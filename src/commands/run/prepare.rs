@@ -107,8 +107,19 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         None => None,
     };
     // A resume puts back the ad hoc injects the run was sent, as they joined it.
+    // Warnings past the file's own text are of those injects (checked when made).
+    let own_len = source.len();
     let source = with_adhoc(source, &replay, &shown)?;
-    let Some(mut timeline) = check(args, &shown, source, start_at, speed, now, ws.as_ref())? else {
+    let Some(mut timeline) = check(
+        args,
+        &shown,
+        (source, own_len),
+        start_at,
+        speed,
+        now,
+        ws.as_ref(),
+    )?
+    else {
         return Ok(Err(Exit::Usage));
     };
     // Each amendment made in the run: its occurrence made by its inject again.
@@ -461,7 +472,7 @@ fn mode(dry: bool) -> &'static str {
 fn check(
     args: &RunArgs,
     shown: &str,
-    source: Arc<String>,
+    (source, own_len): (Arc<String>, usize),
     start_at: Option<DateTime<FixedOffset>>,
     speed: f64,
     now: DateTime<Utc>,
@@ -487,6 +498,7 @@ fn check(
         .diags
         .items
         .iter()
+        .filter(|d| (d.pos.offset as usize) < own_len)
         .map(|d| format!("{}:{}:{}: {}", d.file, d.line, d.column, d.message))
         .collect();
     let Some((timeline, _)) = super::super::valid_timeline(checked, shown, "nothing was sent")
