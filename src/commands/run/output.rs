@@ -114,13 +114,14 @@ pub async fn show_events(
     mut rx: mpsc::UnboundedReceiver<Event>,
     format: ReportFormat,
     dry_run: bool,
-    labels: Labels,
+    mut labels: Labels,
 ) {
     let tag = if dry_run { "[dry run] " } else { "" };
     // Whatever has arrived, taken at once: one wake-up for a burst.
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
         for event in batch.drain(..) {
+            labels.heard(&event);
             log_event(&event, tag, &labels);
             if format == ReportFormat::Json
                 && !matches!(
@@ -172,6 +173,31 @@ impl Labels {
                 })
                 .collect(),
         )
+    }
+
+    /// An inject written or amended during the run: its occurrences' labels as they are
+    /// now (a label is kept only where the plan's are).
+    fn heard(&mut self, event: &Event) {
+        let rows: Vec<&crate::journal::PlanRow> = match event {
+            Event::AdHoc { rows, .. } => rows.iter().collect(),
+            Event::Amended { after, .. } => vec![after.as_ref()],
+            _ => return,
+        };
+        if self.0.is_empty() {
+            return;
+        }
+        for r in rows {
+            let t_plus = r.t_plus_ms.map_or(String::new(), |ms| {
+                crate::plan::show_offset(std::time::Duration::from_millis(ms))
+            });
+            let label = match r.subject.as_deref() {
+                Some(s) if !s.is_empty() => {
+                    format!("{t_plus} \"{}\"", crate::message::short(s))
+                }
+                _ => t_plus,
+            };
+            self.0.insert(r.key.clone(), label);
+        }
     }
 
     /// ` (T+00:02:00 "Storm warning")`, or nothing for a key it lacks.
