@@ -284,7 +284,6 @@ impl Timeline {
         // Sorted, but for ad hoc occurrences, which join at the end.
         self.occurrences
             .iter()
-            .rev()
             .map(|o| o.offset)
             .max()
             .unwrap_or(Duration::ZERO)

@@ -203,6 +203,8 @@ fn state_json(view: &View, you: &Identity) -> Value {
 /// The whole state of `board` under `clock`: the head, every occurrence, every note.
 fn whole_state(view: &View, you: &Identity, clock: &ClockState, board: &Board) -> Value {
     let mut state = head_json(view, you, clock);
+    // Once a state, not in every delta's head: the page fills its form once.
+    state["compose"] = compose_choices(&view.timeline.get());
     state["occurrences"] = board
         .whole()
         .map(|(fired, slot)| row_json(view, fired, slot, clock, true))
@@ -238,7 +240,6 @@ fn head_json(view: &View, you: &Identity, clock: &ClockState) -> Value {
         "objectives": t.scenario.objectives.iter().map(|o| json!({
             "id": o.id, "text": o.text, "capability": o.capability,
         })).collect::<Vec<_>>(),
-        "compose": compose_choices(&t),
     })
 }
 

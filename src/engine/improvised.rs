@@ -9,6 +9,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use super::control::{Ask, Consequence, Cursor, Preview, Reply, When};
+use super::words::rfc;
 use super::{Dispatch, Engine, Item, Prepared, moved};
 use crate::action::{Action, Source};
 use crate::event::Event;
@@ -25,15 +26,7 @@ impl<D: Dispatch> Engine<D> {
     ) -> std::io::Result<Reply> {
         let now = self.clock.now();
         let current = self.timeline();
-        // The scenario time it is: holds and shifts taken out, sped up as the run is.
-        let scenario_now = (cursor.clock.base(now) - current.t0.to_utc())
-            .to_std()
-            .unwrap_or_default()
-            .mul_f64(current.speed);
-        let at = ask.at.map(|w| match w {
-            When::Offset(d) => d,
-            When::In(d) => scenario_now + d.mul_f64(current.speed),
-        });
+        let (scenario_now, at) = asked_time(&current, cursor, ask, now);
         let adhoc = match crate::adhoc::prepare(&current, file, inject, scenario_now, at, now) {
             Ok(a) => a,
             Err(why) => return Ok(Reply::Refused(why.trim_end().to_string())),
@@ -49,8 +42,6 @@ impl<D: Dispatch> Engine<D> {
                 (occ, at.max(now))
             })
             .collect();
-        let rfc =
-            |at: chrono::DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let items: Vec<Consequence> = goes
             .iter()
             .map(|&(occ, at)| {
@@ -161,19 +152,11 @@ impl<D: Dispatch> Engine<D> {
         let Some((occ, item, fixed, extra)) = self.still_to_go(key, items, cursor) else {
             return Ok(Reply::Refused(self.why_not_amended(key, cursor)));
         };
+        // A triggered contingency's, among the added ones: refused as an armed one is.
         if current.is_contingent(&current.occurrences[occ]) {
-            return Ok(Reply::Refused(format!(
-                "{key} is a contingency's: its instant follows its condition; it cannot be amended yet (skip it, and send a new inject with `ctl send`)"
-            )));
+            return Ok(Reply::Refused(self.why_not_amended(key, cursor)));
         }
-        let scenario_now = (cursor.clock.base(now) - current.t0.to_utc())
-            .to_std()
-            .unwrap_or_default()
-            .mul_f64(current.speed);
-        let at = ask.at.map(|w| match w {
-            When::Offset(d) => d,
-            When::In(d) => scenario_now + d.mul_f64(current.speed),
-        });
+        let (scenario_now, at) = asked_time(&current, cursor, ask, now);
         let amendment =
             match crate::adhoc::amend(&current, occ, file, fields, (scenario_now, at), now) {
                 Ok(a) => a,
@@ -205,8 +188,6 @@ impl<D: Dispatch> Engine<D> {
                 "the amendment changes nothing of {key}: its body and instant stay as they are (give the fields to change with --file, or a new time with --at / --in)"
             )));
         }
-        let rfc =
-            |at: chrono::DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let action = Action::Amend {
             key: key.to_string(),
             fields: fields.to_string(),
@@ -343,6 +324,26 @@ impl<D: Dispatch> Engine<D> {
             (None, None) => None,
         }
     }
+}
+
+/// The scenario time it is `now` (holds and shifts taken out, sped up as the run is),
+/// and the scenario time `ask` gives, if it gives one (`--at`, or `--in` wall-clock
+/// time from now).
+fn asked_time(
+    t: &crate::timeline::Timeline,
+    cursor: &Cursor,
+    ask: &Ask,
+    now: chrono::DateTime<Utc>,
+) -> (std::time::Duration, Option<std::time::Duration>) {
+    let scenario_now = (cursor.clock.base(now) - t.t0.to_utc())
+        .to_std()
+        .unwrap_or_default()
+        .mul_f64(t.speed);
+    let at = ask.at.map(|w| match w {
+        When::Offset(d) => d,
+        When::In(d) => scenario_now + d.mul_f64(t.speed),
+    });
+    (scenario_now, at)
 }
 
 /// Each body field an amendment changes, old to new: `likes (none) -> 7`.

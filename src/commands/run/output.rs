@@ -35,24 +35,25 @@ pub struct Listener {
     pub subjects: Arc<std::sync::RwLock<Vec<String>>>,
 }
 
+type Written<'a> = std::sync::RwLockWriteGuard<'a, Vec<String>>;
+
+impl Listener {
+    /// The view's per-occurrence lists, to change (a poisoned lock's too: they are
+    /// only ever appended to or overwritten whole).
+    fn lists(&self) -> (Written<'_>, Written<'_>) {
+        fn write(l: &std::sync::RwLock<Vec<String>>) -> Written<'_> {
+            l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+        (write(&self.to), write(&self.subjects))
+    }
+}
+
 impl engine::Listener for Listener {
     fn heard(&self, event: Event) {
         if let Event::AdHoc { rows, .. } = &event {
-            let write = |l: &std::sync::RwLock<Vec<String>>| {
-                l.write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .len()
-            };
+            let (mut to, mut subjects) = self.lists();
             // Lists past the plan's size limit stay empty.
-            if write(&self.to) > 0 || write(&self.subjects) > 0 {
-                let mut to = self
-                    .to
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let mut subjects = self
-                    .subjects
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !to.is_empty() || !subjects.is_empty() {
                 for r in rows {
                     to.push(crate::control::to_words(r));
                     subjects.push(crate::message::short(r.subject.as_deref().unwrap_or("")));
@@ -69,18 +70,10 @@ impl engine::Listener for Listener {
         };
         // An amended occurrence's recipient and subject, as the page lists them.
         if let (Some(occ), Event::Amended { after, .. }) = (occ, &event) {
-            let mut to = self
-                .to
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (mut to, mut subjects) = self.lists();
             if let Some(slot) = to.get_mut(occ) {
                 *slot = crate::control::to_words(after);
             }
-            drop(to);
-            let mut subjects = self
-                .subjects
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(slot) = subjects.get_mut(occ) {
                 *slot = crate::message::short(after.subject.as_deref().unwrap_or(""));
             }
