@@ -32,6 +32,49 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// The slips with an improvised inject: a negative or huge time, refused with why; one
+/// sent for later by mistake is taken back by a skip before it goes; a mistyped key to
+/// amend has a did-you-mean.
+async fn slips(dir: &std::path::Path, control: &str, token: &str) {
+    crate::common::write(dir, "oops.yaml", "id: oops\nbody: \"inject oops\"\n");
+    for (flag, value, said) in [
+        ("--in", "-5m", "`in` `-5m` is negative"),
+        ("--at", "T+400d", "is more than a year"),
+    ] {
+        let r = ctl(
+            dir,
+            control,
+            token,
+            &["--yes", "send", "oops.yaml", flag, value],
+        )
+        .await;
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains(said), "{said}: {}", r.stderr);
+    }
+    let later = ctl(
+        dir,
+        control,
+        token,
+        &["--yes", "send", "oops.yaml", "--in", "3s"],
+    )
+    .await;
+    assert_eq!(later.code, 0, "{}", later.stderr);
+    assert_eq!(ctl(dir, control, token, &["skip", "oops"]).await.code, 0);
+    let typo = ctl(
+        dir,
+        control,
+        token,
+        &["--yes", "amend", "oopz", "--in", "1s"],
+    )
+    .await;
+    assert_eq!(typo.code, 1);
+    assert!(
+        typo.stderr.contains("no occurrence `oopz`") && typo.stderr.contains("did you mean `oops`"),
+        "{}",
+        typo.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_improvised_inject_is_checked_previewed_sent_once_and_reported() {
     let (s, server, mut child, control, token) = live(&scenario()).await;
@@ -97,6 +140,7 @@ async fn an_improvised_inject_is_checked_previewed_sent_once_and_reported() {
         "{}",
         again.stderr
     );
+    slips(dir, &control, &token).await;
     // One for later, from stdin-like text with `in:`; killed after its journal line,
     // before it goes: the resume sends it, once.
     crate::common::write(dir, "later.yaml", "in: 4s\nbody: \"inject adhoc-1\"\n");
@@ -109,12 +153,12 @@ async fn an_improvised_inject_is_checked_previewed_sent_once_and_reported() {
     );
     let lines = journal(dir, "s.journal.jsonl");
     let adhoc: Vec<&serde_json::Value> = lines.iter().filter(|e| e["type"] == "adhoc").collect();
-    assert_eq!(adhoc.len(), 2, "{lines:?}");
-    assert_eq!(adhoc[1]["id"], "adhoc-1");
+    assert_eq!(adhoc.len(), 3, "{lines:?}");
+    assert_eq!(adhoc[2]["id"], "adhoc-1");
     assert!(
-        adhoc[1]["inject"].as_str().unwrap().starts_with("at: \"T+"),
+        adhoc[2]["inject"].as_str().unwrap().starts_with("at: \"T+"),
         "{}",
-        adhoc[1]["inject"]
+        adhoc[2]["inject"]
     );
     child.start_kill().unwrap();
     let _ = child.wait().await;
@@ -133,6 +177,7 @@ async fn an_improvised_inject_is_checked_previewed_sent_once_and_reported() {
     };
     assert_eq!(count("adhoc-1"), 1, "once");
     assert_eq!(count("press-followup"), 1, "never again");
+    assert_eq!(count("oops"), 0, "skipped before it went");
     let status = ctl(dir, &control, &token, &["status"]).await;
     assert!(
         status.stdout.contains("press-followup (ad hoc)")
