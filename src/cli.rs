@@ -514,7 +514,7 @@ pub enum CtlAction {
     /// Send an inject written now (the shape of one of the scenario's `injects:`, without
     /// the `- `): checked as `validate` checks a scenario, its exact request body shown
     /// for a confirmation, journaled, then sent now, or at its `at:` / `in:` (or --at /
-    /// --in). Its key is its `id`, else `adhoc-N`. Not yet: `expect:`, `when:`.
+    /// --in). Its key is its `id`, else `adhoc-N`. Not yet: `expect:`, `when:`, `cron:`.
     Send {
         /// The inject's YAML file, or `-` for stdin.
         #[arg(value_name = "FILE|-")]
