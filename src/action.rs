@@ -58,6 +58,11 @@ pub enum Action {
         fields: String,
         file: String,
     },
+    /// Apply a changed scenario to the running exercise (`text`, read from `file`):
+    /// every change to an occurrence not yet gone (added, removed, moved, changed,
+    /// conditions and expected actions included) is applied; changes to what went are
+    /// listed and left. Journaled as an `applied` line, the text whole.
+    Apply { file: String, text: String },
     /// End the exercise now: nothing more fires (in-flight sends finish); a resume can
     /// take it up again.
     End,
@@ -203,6 +208,7 @@ impl Action {
             Action::Undo { .. } => "undo",
             Action::Send { .. } => "send",
             Action::Amend { .. } => "amend",
+            Action::Apply { .. } => "apply",
         }
     }
 
@@ -217,7 +223,7 @@ impl Action {
     /// Every action's name, as [`Action::name`] gives it.
     pub const NAMES: &[&str] = &[
         "hold", "resume", "skip", "unskip", "fire", "retry", "shift", "met", "missed", "note",
-        "rate", "end", "undo", "send", "amend",
+        "rate", "end", "undo", "send", "amend", "apply",
     ];
 
     /// The note a judgment carries (for an undo, what it undid).
@@ -239,7 +245,7 @@ impl Action {
             Action::Note { key, .. } => key.as_deref(),
             Action::Rate { objective, .. } => Some(objective),
             Action::Undo { judgment, .. } => judgment.as_deref(),
-            Action::End | Action::Send { .. } => None,
+            Action::End | Action::Send { .. } | Action::Apply { .. } => None,
             Action::Amend { key, .. } => Some(key),
             Action::Hold | Action::Resume | Action::Shift(_) => None,
         }
@@ -292,6 +298,7 @@ impl Action {
             Action::Amend { key, fields, file } => {
                 json!({ "key": key, "fields": fields, "file": file })
             }
+            Action::Apply { file, text } => json!({ "file": file, "text": text }),
         }
     }
 
@@ -396,6 +403,23 @@ impl Action {
                     file,
                 })
             }
+            "apply" => {
+                let text = match body.get("text") {
+                    Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
+                    _ => return Err("an apply needs its `text`: the scenario's YAML".into()),
+                };
+                if text.len() > MAX_APPLIED {
+                    return Err(format!(
+                        "a scenario to apply is at most {} MiB of YAML",
+                        MAX_APPLIED / 1024 / 1024
+                    ));
+                }
+                let file = match body.get("file") {
+                    Some(Value::String(f)) if !f.trim().is_empty() => f.trim().to_string(),
+                    _ => "(applied)".to_string(),
+                };
+                Ok(Action::Apply { file, text })
+            }
             "skip" => key().map(Action::Skip),
             "unskip" => key().map(Action::Unskip),
             "fire" => key().map(Action::Fire),
@@ -474,6 +498,8 @@ pub fn of_inject(key: &str, id: &str) -> bool {
 
 /// The largest ad hoc inject, in bytes of YAML.
 pub const MAX_INJECT: usize = 64 * 1024;
+/// The largest scenario `apply` takes over the control endpoint.
+pub const MAX_APPLIED: usize = 16 * 1024 * 1024;
 
 /// The longest note a judgment may carry, in characters.
 pub const MAX_NOTE: usize = 2000;

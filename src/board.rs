@@ -196,6 +196,14 @@ impl Board {
         }
     }
 
+    /// Take the place of `old` (the run rebuilt while it runs): later than any version it
+    /// had, with every row new, so that pages take the whole board again.
+    pub fn follows(&mut self, old: &Board) {
+        self.version = old.version + 1;
+        self.layout = self.version;
+        self.touched = vec![self.version; self.fold.len()];
+    }
+
     /// Take in one event; events of keys outside the run are ignored.
     pub fn record(&mut self, event: &Event) {
         if let Event::AdHoc { rows, .. } = event {

@@ -312,7 +312,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct RunArgs {
     /// Scenario file.
     #[arg(value_name = "FILE")]
@@ -535,6 +535,20 @@ pub enum CtlAction {
         /// Its new time (else its own `at:`/`in:`, else the one it had).
         #[command(flatten)]
         when: TimeGiven,
+    },
+    /// Apply a changed scenario to the running exercise (director): checked as `validate`
+    /// checks a scenario, its difference to the run shown as `injector diff` shows it
+    /// (by occurrence key) for a confirmation; every change to what has not gone is
+    /// applied (added, removed, moved, changed, conditions and expected actions too),
+    /// changes to what went are listed and left. The run keeps its T0 and speed; injects
+    /// sent ad hoc and amendments stay. Journaled whole: a resume needs no file.
+    Apply {
+        /// The changed scenario's YAML file, or `-` for stdin.
+        #[arg(value_name = "FILE|-")]
+        file: PathBuf,
+        /// Only show what it would change (as --preview).
+        #[arg(long)]
+        dry: bool,
     },
     /// Send a failed occurrence again, now (once per failure; one whose last attempt may
     /// have arrived asks first).

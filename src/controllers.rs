@@ -62,6 +62,7 @@ impl Role {
                     | Action::End
                     | Action::Undo { .. }
                     | Action::Rate { .. }
+                    | Action::Apply { .. }
             ),
             Role::Evaluator => matches!(action, Action::Note { .. } | Action::Rate { .. }),
             Role::Observer => matches!(action, Action::Note { .. }),
@@ -89,7 +90,7 @@ impl Role {
             .filter(|name| {
                 Action::from_request(
                     name,
-                    &serde_json::json!({"key": "k", "by": "1s", "text": "t", "rating": "P", "inject": "body: x", "fields": "body: y"}),
+                    &serde_json::json!({"key": "k", "by": "1s", "text": "t", "rating": "P", "inject": "body: x", "fields": "body: y", "text": "injects: []"}),
                 )
                 .is_ok_and(|a| self.may(&a))
             })

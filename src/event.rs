@@ -152,6 +152,40 @@ pub enum Event {
         source: Source,
         by: Option<String>,
     },
+    /// A changed scenario was applied to the run (journaled, durably, before anything
+    /// of it goes): its text whole (the run, and a resume, rebuild the exercise from it,
+    /// with the injects sent ad hoc and the amendments on top), its digest, each change
+    /// with what became of it, and the rows of the occurrences it added or changed.
+    Applied {
+        at: DateTime<Utc>,
+        file: String,
+        sha256: String,
+        text: String,
+        changes: Vec<AppliedChange>,
+        rows: Vec<PlanRow>,
+        source: Source,
+        by: Option<String>,
+    },
+}
+
+/// One change an apply found, and what became of it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct AppliedChange {
+    pub key: String,
+    /// `added`, `removed`, `moved`, `changed`, `moved, changed`, or `left` (it went:
+    /// the change is not applied).
+    pub effect: String,
+    /// In words: what changed (`instant T+00:40:00 -> T+00:50:00`, `subject`), and for
+    /// one left, when it went.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+impl AppliedChange {
+    /// Whether the change was applied (not left, its occurrence having gone).
+    pub fn applied(&self) -> bool {
+        self.effect != "left"
+    }
 }
 
 impl Event {
@@ -172,7 +206,8 @@ impl Event {
             | Event::Triggered { at, .. }
             | Event::NotTriggered { at, .. }
             | Event::AdHoc { at, .. }
-            | Event::Amended { at, .. } => Some(*at),
+            | Event::Amended { at, .. }
+            | Event::Applied { at, .. } => Some(*at),
             Event::Sent { sent_at, .. } => Some(*sent_at),
         }
     }
@@ -195,7 +230,8 @@ impl Event {
             | Event::Triggered { .. }
             | Event::NotTriggered { .. }
             | Event::AdHoc { .. }
-            | Event::Amended { .. } => None,
+            | Event::Amended { .. }
+            | Event::Applied { .. } => None,
         }
     }
 }

@@ -151,7 +151,8 @@ impl Slot {
             | Event::Void { .. }
             | Event::Triggered { .. }
             | Event::AdHoc { .. }
-            | Event::Amended { .. } => {}
+            | Event::Amended { .. }
+            | Event::Applied { .. } => {}
         }
     }
 

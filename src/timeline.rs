@@ -225,6 +225,28 @@ impl Timeline {
         })
     }
 
+    /// This timeline without the occurrences of inject `id` (an amendment's hidden
+    /// inject whose occurrence is no longer in the scenario).
+    pub fn without_inject(&self, id: &str) -> Timeline {
+        let Some(h) = self.scenario.inject_index(id) else {
+            return self.with_same(self.occurrences.clone());
+        };
+        self.with_same(
+            self.occurrences
+                .iter()
+                .filter(|o| o.inject != h)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    fn with_same(&self, occurrences: Vec<Occurrence>) -> Timeline {
+        Timeline {
+            resolved: self.resolved,
+            ..Timeline::assemble(self.scenario.clone(), self.t0, self.speed, occurrences)
+        }
+    }
+
     fn assemble(
         scenario: Arc<Scenario>,
         t0: DateTime<FixedOffset>,

@@ -23,6 +23,7 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
     };
     let base = control_base(control)?;
     let watch = matches!(args.action, CtlAction::Watch);
+    let dry = matches!(args.action, CtlAction::Apply { dry: true, .. });
     let Requested { action, options } = requested(args.action)?;
     let http = http_client(&base, watch, args.fingerprint.as_deref())?;
     let to = Endpoint {
@@ -37,7 +38,7 @@ pub async fn ctl(args: CtlArgs) -> Result<Exit, Error> {
     let asked = Asked {
         action,
         options,
-        preview: args.preview,
+        preview: args.preview || dry,
         yes: args.yes,
         json,
     };
@@ -138,6 +139,10 @@ fn requested(action: CtlAction) -> Result<Requested, Error> {
                 file: name,
             })
         }
+        CtlAction::Apply { file, .. } => {
+            let (text, file) = read_scenario_text(&file)?;
+            Some(Action::Apply { file, text })
+        }
         CtlAction::Send { file, when } => {
             time_options(&mut options, when);
             let (inject, name) = read_inject(
@@ -224,6 +229,41 @@ fn read_inject(file: &std::path::Path, what: &str) -> Result<(String, String), E
             Some(
                 "write it in the scenario's words (persona:, channel:, team_id:, subject:, body:), without the `- `",
             ),
+        ));
+    }
+    Ok((text, name))
+}
+
+/// A scenario's text to apply, from a file or (`-`) stdin, with the name its problems
+/// give.
+fn read_scenario_text(file: &std::path::Path) -> Result<(String, String), Error> {
+    use std::io::Read as _;
+    let (text, name) = if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(action::MAX_APPLIED as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::usage(format!("cannot read stdin: {e}"), None))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| Error::usage("(stdin): not UTF-8 text", None))?;
+        (text, "(stdin)".to_string())
+    } else {
+        let text = super::read_scenario(file)?;
+        (text.to_string(), file.display().to_string())
+    };
+    if text.len() > action::MAX_APPLIED {
+        return Err(Error::usage(
+            format!(
+                "{name}: a scenario to apply is at most {} MiB of YAML",
+                action::MAX_APPLIED / 1024 / 1024
+            ),
+            Some("apply it at the next run's start instead"),
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(Error::usage(
+            format!("{name} is empty: `apply` takes a whole scenario"),
+            Some("give the scenario file as the run began with it, with your changes"),
         ));
     }
     Ok((text, name))

@@ -142,6 +142,10 @@ pub fn app(controllers: Controllers, commands: mpsc::Sender<Command>, view: View
         .route("/api/state", get(state))
         .route("/api/events", get(events))
         .route("/api/{action}", post(act))
+        // A scenario to apply is larger than the default limit allows.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::action::MAX_APPLIED * 2 + 64 * 1024,
+        ))
         .with_state(shared)
 }
 

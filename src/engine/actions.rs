@@ -21,6 +21,37 @@ use crate::event::Event;
 use crate::human;
 
 impl<D: Dispatch> Engine<D> {
+    /// Carry out an action of the white cell's improvising: an ad hoc inject, an
+    /// amendment, a changed scenario.
+    async fn improvise(
+        &self,
+        action: &Action,
+        ask: &Ask,
+        (source, by): (Source, Option<String>),
+        items: &[Item],
+        cursor: &mut Cursor,
+        tx: &mpsc::Sender<Prepared<D>>,
+    ) -> std::io::Result<Reply> {
+        match action {
+            Action::Send { inject, file } => {
+                self.send_adhoc((inject, file), ask, (source, by), cursor, tx)
+                    .await
+            }
+            Action::Apply { file, text } => {
+                self.apply_scenario((file, text), ask, (source, by), cursor)
+                    .await
+            }
+            Action::Amend { key, fields, file } => {
+                self.amend_occurrence((key, fields, file), ask, (source, by), items, cursor, tx)
+                    .await
+            }
+            _ => Ok(Reply::Refused(format!(
+                "`{}` is not improvised",
+                action.name()
+            ))),
+        }
+    }
+
     /// Carry out one action as asked; the reply says what happened, why not, or what
     /// it would do.
     pub(super) async fn apply(
@@ -36,14 +67,9 @@ impl<D: Dispatch> Engine<D> {
         if let Action::Note { .. } | Action::Rate { .. } = action {
             return self.note(action, source, by, cursor).await;
         }
-        if let Action::Send { inject, file } = &action {
+        if let Action::Send { .. } | Action::Apply { .. } | Action::Amend { .. } = action {
             return self
-                .send_adhoc((inject, file), ask, (source, by), cursor, tx)
-                .await;
-        }
-        if let Action::Amend { key, fields, file } = &action {
-            return self
-                .amend_occurrence((key, fields, file), ask, (source, by), items, cursor, tx)
+                .improvise(&action, ask, (source, by), items, cursor, tx)
                 .await;
         }
         let considered = match self.consider(&action, ask, items, cursor, now) {
@@ -70,7 +96,8 @@ impl<D: Dispatch> Engine<D> {
             Action::Note { .. }
             | Action::Rate { .. }
             | Action::Send { .. }
-            | Action::Amend { .. } => {
+            | Action::Amend { .. }
+            | Action::Apply { .. } => {
                 unreachable!("taken above")
             }
             Action::End => {

@@ -298,6 +298,7 @@ impl ClockState {
             Action::Fire(_)
             | Action::Send { .. }
             | Action::Amend { .. }
+            | Action::Apply { .. }
             | Action::Retry(_)
             | Action::Met(..)
             | Action::Missed(..)
@@ -377,6 +378,13 @@ pub(super) struct Cursor {
     /// Occurrences added during the run, by instant (ties in timeline order): triggered
     /// contingencies, and skipped ones sent again at a time given.
     pub(super) extra: Vec<super::Item>,
+    /// The journal holds a line that changes the exercise's model (an apply, an ad hoc
+    /// inject with branches): this part of the run ends to be rebuilt from it.
+    pub(super) replan: bool,
+    /// How the run rebuilds the exercise with a changed scenario.
+    pub(super) applier: Option<std::sync::Arc<dyn super::Applier>>,
+    /// Set when the producer ends to be rebuilt: the live control it hands on.
+    pub(super) handback: Option<Box<super::Handback>>,
 }
 
 impl Cursor {
@@ -424,6 +432,10 @@ pub struct Control {
     pub commands: mpsc::Receiver<Command>,
     pub initial: ClockState,
     pub state: watch::Sender<ClockState>,
+    /// How the run rebuilds the exercise with a changed scenario (`apply`).
+    pub applier: Option<std::sync::Arc<dyn super::Applier>>,
+    /// What the part of the run before this one (ended to be rebuilt) hands on.
+    pub carried: Option<super::Carried>,
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ use tokio::sync::{mpsc, watch};
 
 mod actions;
 mod adaptive;
+mod applied;
 mod clock;
 mod control;
 mod improvised;
@@ -45,6 +46,7 @@ mod words;
 
 use adaptive::BranchCursor;
 pub use adaptive::Branching;
+pub use applied::{Applier, Carried, Handback, Rebuilt};
 pub use clock::Clock;
 use control::Cursor;
 pub use control::{Ask, ClockState, Command, Consequence, Control, Preview, Reply, When};
@@ -269,6 +271,10 @@ pub enum Ending {
     Ended {
         pending: usize,
     },
+    /// The journal took a line that changes the exercise's model (an apply, an ad hoc
+    /// inject with branches): the run is to be rebuilt from it and go on, with this
+    /// live control.
+    Replan(Box<Handback>),
 }
 
 pub struct Engine<D: Dispatch> {
@@ -370,13 +376,18 @@ impl<D: Dispatch> Engine<D> {
         if let Some(done) = failed {
             done.map_err(std::io::Error::other)??;
         }
-        let cursor = produced?;
+        let mut cursor = produced?;
         let drain = async {
             while let Some(done) = senders.join_next().await {
                 done.map_err(std::io::Error::other)??;
             }
             Ok::<(), std::io::Error>(())
         };
+        if let Some(handback) = cursor.handback.take() {
+            // What is in flight finishes first: the next part reads how it went.
+            drain.await?;
+            return Ok(Ending::Replan(handback));
+        }
         if !cursor.stopped {
             drain.await?;
             return Ok(Ending::Completed);
@@ -413,11 +424,21 @@ impl<D: Dispatch> Engine<D> {
         tx: mpsc::Sender<Prepared<D>>,
         failed: Failures,
     ) -> std::io::Result<Cursor> {
-        let (mut commands, initial, publish) = match control {
-            Some(c) => (Some(c.commands), c.initial, Some(c.state)),
-            None => (None, ClockState::default(), None),
+        let (mut commands, initial, publish, applier, carried) = match control {
+            Some(c) => (
+                Some(c.commands),
+                c.initial,
+                Some(c.state),
+                c.applier,
+                c.carried,
+            ),
+            None => (None, ClockState::default(), None, None, None),
         };
         let mut cursor = self.cursor(initial, branch, extra, failed);
+        cursor.applier = applier;
+        if let Some(c) = carried {
+            self.carry_over(&mut cursor, c);
+        }
         let mut outcomes = cursor.branch.as_mut().and_then(|b| b.outcomes.take());
         if let Some(b) = cursor.branch.as_mut() {
             let now = self.clock.now();
@@ -506,7 +527,7 @@ impl<D: Dispatch> Engine<D> {
                         )
                         .await?;
                     let _ = cmd.reply.send(reply);
-                    if cursor.ended {
+                    if cursor.ended || cursor.replan {
                         break;
                     }
                     continue;
@@ -535,8 +556,64 @@ impl<D: Dispatch> Engine<D> {
                 break;
             }
         }
+        if cursor.replan {
+            // The next part takes up the live control where this one leaves it.
+            let carried = self.carried(&cursor);
+            cursor.handback = match (commands, publish) {
+                (Some(commands), Some(state)) => Some(Box::new(Handback {
+                    control: Control {
+                        commands,
+                        initial: ClockState::default(),
+                        state,
+                        applier: cursor.applier.take(),
+                        carried: Some(carried),
+                    },
+                })),
+                _ => None,
+            };
+            return Ok(cursor);
+        }
         self.finish(&mut cursor, publish.as_ref()).await?;
         Ok(cursor)
+    }
+
+    /// What this part of the run hands on to the next, by key.
+    fn carried(&self, cursor: &Cursor) -> Carried {
+        let t = self.timeline();
+        let key = |occ: usize| t.occurrences.get(occ).map(|o| o.key.clone());
+        Carried {
+            began: Some(cursor.began),
+            went: cursor
+                .went
+                .iter()
+                .filter_map(|(occ, at)| Some((key(*occ)?, *at)))
+                .collect(),
+            passed: cursor.passed.iter().filter_map(|occ| key(*occ)).collect(),
+        }
+    }
+
+    /// Take in what the part of the run before this one handed on.
+    fn carry_over(&self, cursor: &mut Cursor, carried: Carried) {
+        let t = self.timeline();
+        let occ_of: std::collections::HashMap<&str, usize> = t
+            .occurrences
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.key.as_str(), i))
+            .collect();
+        if let Some(began) = carried.began {
+            cursor.began = began;
+        }
+        cursor.went = carried
+            .went
+            .iter()
+            .filter_map(|(k, at)| Some((*occ_of.get(k.as_str())?, *at)))
+            .collect();
+        cursor.passed = carried
+            .passed
+            .iter()
+            .filter_map(|k| occ_of.get(k.as_str()).copied())
+            .collect();
     }
 
     /// The producer's cursor at the start of a run: at the clock's `initial` state, with
@@ -562,6 +639,9 @@ impl<D: Dispatch> Engine<D> {
             began: self.clock.now(),
             failed,
             extra: Vec::new(),
+            replan: false,
+            applier: None,
+            handback: None,
         };
         for item in extra {
             cursor.insert_extra(item);

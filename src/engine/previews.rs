@@ -63,9 +63,9 @@ impl<D: Dispatch> Engine<D> {
         match action {
             Action::Note { .. } => Ok(plain("takes a note".into(), false, Vec::new())),
             Action::Rate { .. } => Ok(plain("rates an objective".into(), false, Vec::new())),
-            Action::Send { .. } | Action::Amend { .. } => {
-                Err("an ad hoc inject or an amendment is considered when it is made".into())
-            }
+            Action::Send { .. } | Action::Amend { .. } | Action::Apply { .. } => Err(
+                "an ad hoc inject, an amendment or an apply is considered when it is made".into(),
+            ),
             Action::Hold => match clock.held_since {
                 Some(since) => Err(format!(
                     "already held since {}",

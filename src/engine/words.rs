@@ -268,7 +268,7 @@ impl<D: Dispatch> Engine<D> {
         let run = (moved(at, -clock.shift) - self.timeline().t0.to_utc()).to_std();
         let t_plus = match run {
             Ok(d) => crate::plan::show_offset(std::time::Duration::from_secs(
-                (d.as_secs_f64() * self.timeline().speed) as u64,
+                (d.as_secs_f64() * self.timeline().speed).round() as u64,
             )),
             Err(_) => "before T0".into(),
         };

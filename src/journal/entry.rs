@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{parse_time, time_text};
 use crate::action::{Action, Source};
-use crate::event::{Event, PlanRow};
+use crate::event::{AppliedChange, Event, PlanRow};
 use crate::fold::{Lateness, Totals};
 
 /// One line of the journal.
@@ -155,6 +155,19 @@ pub enum Entry {
         fields: Vec<String>,
         before: Box<PlanRow>,
         after: Box<PlanRow>,
+        source: Source,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// A changed scenario applied to the run: its text whole, its digest, what it
+    /// changed, and its added or changed occurrences' rows.
+    Applied {
+        at: String,
+        file: String,
+        sha256: String,
+        text: String,
+        changes: Vec<AppliedChange>,
+        rows: Vec<PlanRow>,
         source: Source,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
@@ -363,6 +376,25 @@ impl From<&Event> for Entry {
                 fields: fields.clone(),
                 before: before.clone(),
                 after: after.clone(),
+                source: *source,
+                by: by.clone(),
+            },
+            Event::Applied {
+                at,
+                file,
+                sha256,
+                text,
+                changes,
+                rows,
+                source,
+                by,
+            } => Entry::Applied {
+                at: t(at),
+                file: file.clone(),
+                sha256: sha256.clone(),
+                text: text.clone(),
+                changes: changes.clone(),
+                rows: rows.clone(),
                 source: *source,
                 by: by.clone(),
             },
@@ -580,6 +612,25 @@ impl Entry {
                     fields: fields.clone(),
                     before: before.clone(),
                     after: after.clone(),
+                    source: *source,
+                    by: by.clone(),
+                },
+                Entry::Applied {
+                    at,
+                    file,
+                    sha256,
+                    text,
+                    changes,
+                    rows,
+                    source,
+                    by,
+                } => Event::Applied {
+                    at: time("at", at)?,
+                    file: file.clone(),
+                    sha256: sha256.clone(),
+                    text: text.clone(),
+                    changes: changes.clone(),
+                    rows: rows.clone(),
                     source: *source,
                     by: by.clone(),
                 },

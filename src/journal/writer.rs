@@ -314,6 +314,22 @@ impl Journal {
         }
     }
 
+    /// Wait until every line queued so far is on disk (a reader of the file then sees
+    /// all of them).
+    pub async fn settled(&self) -> std::io::Result<()> {
+        let queued = match &self.sink {
+            Sink::Thread { shared, .. } => {
+                shared
+                    .queue
+                    .lock()
+                    .map_err(|_| std::io::Error::other("the journal lock"))?
+                    .queued
+            }
+            Sink::Direct(_) => return Ok(()),
+        };
+        self.durable(queued).await
+    }
+
     /// Write and sync what is queued, unlock and close; reports a write that failed.
     pub fn close(mut self) -> std::io::Result<()> {
         self.shutdown()

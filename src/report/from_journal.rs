@@ -129,14 +129,68 @@ fn action_of(record: &Record, clock: &Clock, ended_by_hand: bool) -> Option<Acti
                 detail,
             })
         }
-        Record::Event(Event::Amended {
+        Record::Event(e) => improvised_action(e, &at_of),
+    }
+}
+
+/// The white cell's improvising a journal line records: an apply, an amendment, an ad
+/// hoc inject.
+fn improvised_action(
+    e: &Event,
+    at_of: &dyn Fn(DateTime<Utc>) -> (String, String, Option<String>),
+) -> Option<Action> {
+    match e {
+        Event::Applied {
+            at,
+            file,
+            changes,
+            source,
+            by,
+            ..
+        } => {
+            let (at, local, t_plus) = at_of(*at);
+            let mut words: Vec<String> = ["added", "moved", "moved, changed", "changed", "removed"]
+                .into_iter()
+                .filter_map(|effect| {
+                    let keys: Vec<&str> = changes
+                        .iter()
+                        .filter(|c| c.effect == effect)
+                        .map(|c| c.key.as_str())
+                        .collect();
+                    (!keys.is_empty()).then(|| format!("{effect} {}", keys.join(", ")))
+                })
+                .collect();
+            let left: Vec<String> = changes
+                .iter()
+                .filter(|c| !c.applied())
+                .map(|c| format!("{} ({})", c.key, c.detail))
+                .collect();
+            if !left.is_empty() {
+                words.push(format!("left as it went: {}", left.join(", ")));
+            }
+            Some(Action {
+                at,
+                local,
+                t_plus,
+                what: "apply".into(),
+                key: None,
+                by: by.clone(),
+                detail: format!(
+                    "{file}: {} (from the {}{})",
+                    words.join("; "),
+                    source.name(),
+                    by.as_deref().map_or(String::new(), |b| format!(", by {b}"))
+                ),
+            })
+        }
+        Event::Amended {
             at,
             key,
             fields,
             source,
             by,
             ..
-        }) => {
+        } => {
             let (at, local, t_plus) = at_of(*at);
             Some(Action {
                 at,
@@ -153,14 +207,14 @@ fn action_of(record: &Record, clock: &Clock, ended_by_hand: bool) -> Option<Acti
                 ),
             })
         }
-        Record::Event(Event::AdHoc {
+        Event::AdHoc {
             at,
             id,
             rows,
             source,
             by,
             ..
-        }) => {
+        } => {
             let (at, local, t_plus) = at_of(*at);
             let subject = rows
                 .first()
@@ -184,7 +238,7 @@ fn action_of(record: &Record, clock: &Clock, ended_by_hand: bool) -> Option<Acti
                 ),
             })
         }
-        Record::Event(_) => None,
+        _ => None,
     }
 }
 
@@ -317,6 +371,57 @@ fn in_time_order(rows: &mut [Row]) {
     });
 }
 
+/// What the changed scenarios applied did: their rows over the plan's (seeded in
+/// `fold`), and who added, moved or changed which occurrence, and how.
+fn applied_rows<'a>(
+    records: &'a [Record],
+    fold: &mut Fold,
+    planned: &mut HashMap<&'a str, &'a PlanRow>,
+) -> HashMap<&'a str, (crate::action::Source, Option<String>, String)> {
+    let mut applied = HashMap::new();
+    for r in records {
+        let Record::Event(Event::Applied {
+            changes,
+            rows,
+            source,
+            by,
+            ..
+        }) = r
+        else {
+            continue;
+        };
+        for c in changes
+            .iter()
+            .filter(|c| c.applied() && c.effect != "removed")
+        {
+            applied.insert(c.key.as_str(), (*source, by.clone(), c.effect.clone()));
+        }
+        for p in rows {
+            fold.seed(p.key.clone());
+            planned.insert(p.key.as_str(), p);
+        }
+    }
+    applied
+}
+
+/// The occurrences the applies of the journal removed last (and no later apply added
+/// again), before they went.
+fn removed_keys(records: &[Record]) -> std::collections::HashSet<&str> {
+    let mut removed = std::collections::HashSet::new();
+    for r in records {
+        if let Record::Event(Event::Applied { changes, .. }) = r {
+            for c in changes.iter().filter(|c| c.applied()) {
+                if c.effect == "removed" {
+                    removed.insert(c.key.as_str());
+                } else {
+                    removed.remove(c.key.as_str());
+                }
+            }
+        }
+    }
+    removed
+}
+
 /// Who acted on an occurrence by hand, from where.
 type Hand = (crate::action::Source, Option<String>);
 
@@ -384,10 +489,14 @@ impl Report {
         let plan = replay.runs.iter().rev().find_map(|h| h.plan.as_ref());
         let mut fold = Fold::new();
         let mut planned: HashMap<&str, &PlanRow> = HashMap::new();
+        let removed_at_last = removed_keys(&replay.records);
         for p in plan.into_iter().flatten() {
-            fold.seed(p.key.clone());
+            if !removed_at_last.contains(p.key.as_str()) {
+                fold.seed(p.key.clone());
+            }
             planned.insert(&p.key, p);
         }
+        let applied = applied_rows(&replay.records, &mut fold, &mut planned);
         let improvised = Improvised::of(&replay.records);
         for (key, row) in &improvised.rows {
             if improvised.adhoc.contains_key(key) {
@@ -445,6 +554,7 @@ impl Report {
                     contingency: contingency.map(|(c, came, _)| (c, came)),
                     adhoc: adhoc.get(key).cloned(),
                     amended: amended.get(key).cloned(),
+                    applied: applied.get(key).cloned(),
                 };
                 story::how(&mut r, &cx);
                 if r.fired_by_hand {

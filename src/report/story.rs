@@ -103,6 +103,31 @@ pub(super) struct Context<'a> {
     pub adhoc: Option<(crate::action::Source, Option<String>)>,
     /// Who amended it before it went, and the fields (the last amendment's).
     pub amended: Option<(crate::action::Source, Option<String>, Vec<String>)>,
+    /// Who applied a changed scenario that added, moved or changed it, and how.
+    pub applied: Option<(crate::action::Source, Option<String>, String)>,
+}
+
+/// What the white cell's improvising made of an occurrence: written ad hoc, amended,
+/// changed by an apply.
+fn marks(cx: &Context<'_>) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some((source, by)) = &cx.adhoc {
+        parts.push(format!("ad hoc, by {}", who(source.name(), by.as_deref())));
+    }
+    if let Some((source, by, fields)) = &cx.amended {
+        parts.push(format!(
+            "amended by {}: {}",
+            who(source.name(), by.as_deref()),
+            fields.join(", ")
+        ));
+    }
+    if let Some((source, by, effect)) = &cx.applied {
+        parts.push(format!(
+            "{effect} by an apply ({})",
+            who(source.name(), by.as_deref())
+        ));
+    }
+    parts
 }
 
 /// How `row` went, in words, and who acted on it by hand.
@@ -116,18 +141,10 @@ pub(super) fn how(row: &mut Row, cx: &Context<'_>) {
                 .is_some_and(|k| k == row.key || of_inject(&row.key, k))
         })
         .collect();
-    let mut parts: Vec<String> = Vec::new();
-    if let Some((source, by)) = &cx.adhoc {
+    if let Some((_, by)) = &cx.adhoc {
         row.by.clone_from(by);
-        parts.push(format!("ad hoc, by {}", who(source.name(), by.as_deref())));
     }
-    if let Some((source, by, fields)) = &cx.amended {
-        parts.push(format!(
-            "amended by {}: {}",
-            who(source.name(), by.as_deref()),
-            fields.join(", ")
-        ));
-    }
+    let mut parts = marks(cx);
     if let Some((condition, came)) = &cx.contingency {
         parts.push(format!("contingency (when {condition}): {came}"));
     }
@@ -248,7 +265,8 @@ pub(super) fn how(row: &mut Row, cx: &Context<'_>) {
     let only_condition = parts.len()
         == usize::from(cx.contingency.is_some())
             + usize::from(cx.adhoc.is_some())
-            + usize::from(cx.amended.is_some());
+            + usize::from(cx.amended.is_some())
+            + usize::from(cx.applied.is_some());
     if row.status == "sent" && (parts.is_empty() || only_condition) {
         parts.push(if row.late {
             format!(

@@ -183,6 +183,8 @@ async fn run_part(
                 commands: rx,
                 initial,
                 state,
+                applier: None,
+                carried: None,
             }),
             Some(branching),
         )

@@ -422,6 +422,8 @@ mod control {
                     commands: rx,
                     initial,
                     state,
+                    applier: None,
+                    carried: None,
                 }),
                 None,
             )

@@ -8,6 +8,7 @@
 
 mod output;
 mod prepare;
+mod replan;
 
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
@@ -39,8 +40,29 @@ pub async fn run(args: RunArgs) -> Result<Exit, Error> {
         return Ok(Exit::Ok);
     }
     let wired = wire(&args, &prepared).await?;
-    let started = start(&args, prepared, now).await?;
-    let ending = fire(&args, &started, wired.engine_side).await?;
+    let mut started = start(&args, prepared, now).await?;
+    let lists = wired.lists.clone();
+    let (mut ending, mut side) = fire(&args, &started, wired.engine_side).await?;
+    // A changed scenario applied (or an ad hoc inject with branches): the run is made
+    // again from its journal, as a resume would, and goes on.
+    while let engine::Ending::Replan(handback) = ending {
+        let applier = replan::RunApplier::new(&args, &started.p);
+        replan::replan(
+            &applier,
+            &mut started.p,
+            &started.journal,
+            replan::Swapped {
+                board: &wired.run_side.board,
+                to: &lists.0,
+                subjects: &lists.1,
+            },
+        )
+        .await?;
+        let mut control = handback.control;
+        control.initial = engine::ClockState::replay(started.p.replay.events());
+        side.control = control;
+        (ending, side) = fire(&args, &started, side).await?;
+    }
     finish(&args, started, wired.run_side, ending).await
 }
 
@@ -66,7 +88,12 @@ struct RunSide {
 struct Wired {
     engine_side: EngineSide,
     run_side: RunSide,
+    /// The view's per-occurrence lists (whom each goes to, its subject).
+    lists: Lists,
 }
+
+type List = Arc<std::sync::RwLock<Vec<String>>>;
+type Lists = (List, List);
 
 /// The board and its listener, live control (the journal's earlier actions first: a
 /// resume keeps holds, shifts and skips), the control endpoint (bound before anything
@@ -96,6 +123,7 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
         }),
     ));
     let subjects_list = Arc::new(std::sync::RwLock::new(p.subjects.clone()));
+    let lists = (to_list.clone(), subjects_list.clone());
     let reporter = tokio::spawn(output::show_events(
         shown_rx,
         args.format,
@@ -189,6 +217,8 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
                 commands: commands_rx,
                 initial,
                 state: clock_tx,
+                applier: Some(Arc::new(replan::RunApplier::new(args, p))),
+                carried: None,
             },
             next: next_tx,
             stop: stop_rx,
@@ -202,6 +232,7 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
             keys,
             signals,
         },
+        lists,
     })
 }
 
@@ -429,7 +460,13 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
 /// Fire: the engine as a task of the runtime, beside its senders. A timed run's runtime
 /// has one thread (see `commands::block_on_with`): waiting and sending share it, with no
 /// hand-off between threads; at `--speed max` the workers share the sends.
-async fn fire(args: &RunArgs, s: &Started, side: EngineSide) -> Result<engine::Ending, Error> {
+async fn fire(
+    args: &RunArgs,
+    s: &Started,
+    side: EngineSide,
+) -> Result<(engine::Ending, EngineSide), Error> {
+    let listener = side.listener.clone();
+    let stop_rx = side.stop.clone();
     let engine = Engine {
         timeline: s.p.shared.clone(),
         dispatch: s.client.clone(),
@@ -454,14 +491,33 @@ async fn fire(args: &RunArgs, s: &Started, side: EngineSide) -> Result<engine::E
     let items = s.p.items.clone();
     let branching = s.p.branching.clone();
     let (stop, control) = (side.stop, side.control);
-    let ending = tokio::spawn(async move {
-        engine
+    let (ending, next) = tokio::spawn(async move {
+        let ending = engine
             .run_controlled(items, stop, Some(control), branching)
-            .await
+            .await;
+        (ending, engine.next)
     })
     .await
-    .map_err(std::io::Error::other)??;
-    Ok(ending)
+    .map_err(std::io::Error::other)?;
+    // What the next part of a run rebuilt takes up again (its control is handed back).
+    let (commands_tx, commands) = mpsc::channel(1);
+    drop(commands_tx);
+    let (state, _) = watch::channel(engine::ClockState::default());
+    Ok((
+        ending?,
+        EngineSide {
+            listener,
+            control: engine::Control {
+                commands,
+                initial: engine::ClockState::default(),
+                state,
+                applier: None,
+                carried: None,
+            },
+            next,
+            stop: stop_rx,
+        },
+    ))
 }
 
 /// Wind down (signals, control, keys, the live line, the output task), write the end

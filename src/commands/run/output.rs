@@ -174,6 +174,7 @@ impl Labels {
         let rows: Vec<&crate::journal::PlanRow> = match event {
             Event::AdHoc { rows, .. } => rows.iter().collect(),
             Event::Amended { after, .. } => vec![after.as_ref()],
+            Event::Applied { rows, .. } => rows.iter().collect(),
             _ => return,
         };
         if self.0.is_empty() {
@@ -343,7 +344,9 @@ fn log_event(event: &Event, tag: &str, labels: &Labels) {
         Event::NotTriggered {
             inject, because, ..
         } => tracing::info!("{tag}not triggered {inject}: {because}"),
-        Event::AdHoc { .. } | Event::Amended { .. } => log_improvised(event, tag),
+        Event::AdHoc { .. } | Event::Amended { .. } | Event::Applied { .. } => {
+            log_improvised(event, tag);
+        }
     }
 }
 
@@ -364,6 +367,17 @@ fn log_improvised(event: &Event, tag: &str) {
             "{tag}amended {key}{}: {}",
             by.as_ref().map_or(String::new(), |b| format!(" (by {b})")),
             fields.join(", ")
+        ),
+        Event::Applied {
+            file, changes, by, ..
+        } => tracing::warn!(
+            "{tag}applied {file}{}: {}",
+            by.as_ref().map_or(String::new(), |b| format!(" (by {b})")),
+            changes
+                .iter()
+                .map(|c| format!("{} {}", c.key, c.effect))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         _ => {}
     }

@@ -24,6 +24,11 @@ use crate::{diff, scenario, validate};
 pub struct Prepared {
     /// The scenario's path as the user gave it.
     pub shown: String,
+    /// Its text as read.
+    pub source: Arc<String>,
+    /// A live run's workspace, as the preflight read it (what a changed scenario is
+    /// checked against too).
+    pub ws: Option<Arc<Workspace>>,
     pub scenario_sha: String,
     pub speed: f64,
     pub max_speed: bool,
@@ -106,70 +111,90 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         Some(client) => Some(preflight(client).await?),
         None => None,
     };
-    // A resume puts back the ad hoc injects the run was sent, as they joined it.
-    // Warnings past the file's own text are of those injects (checked when made).
-    let own_len = source.len();
-    let source = with_adhoc(source, &replay, &shown)?;
-    let Some(mut timeline) = check(
-        args,
-        &shown,
-        (source, own_len),
-        start_at,
-        speed,
-        now,
-        ws.as_ref(),
-    )?
-    else {
-        return Ok(Err(Exit::Usage));
-    };
-    // Each amendment made in the run: its occurrence made by its inject again.
-    for e in replay.events() {
-        if let crate::event::Event::Amended { key, id, .. } = e
-            && let Some(t) = timeline.amended(key, id)
-        {
-            timeline = t;
+    // A resume rebuilds the exercise as the journal left it: the scenario applied last
+    // (an `applied` line) in place of the file, unless another file is given on purpose;
+    // the injects sent ad hoc and the amendments on top.
+    let applied = last_applied(&replay).filter(|_| {
+        resume_of
+            .as_ref()
+            .is_some_and(|h| same_file(Path::new(&h.scenario), &args.file))
+    });
+    let applied_used = applied.is_some();
+    let (base, base_shown, scenario_sha) = match applied {
+        Some((file, text, sha)) => {
+            tracing::info!(
+                "the run took a changed scenario ({file}) while it ran: it resumes with that scenario as applied, not with {shown}'s own text"
+            );
+            (
+                Arc::new(text.to_string()),
+                file.to_string(),
+                sha.to_string(),
+            )
         }
-    }
+        None => (source.clone(), shown.clone(), scenario_sha),
+    };
+    let rebuilt = rebuild(
+        &base_shown,
+        base,
+        &replay,
+        (start_at, speed),
+        (now, args.dry_run),
+        ws.as_ref(),
+    );
+    let timeline = match rebuilt {
+        Ok((timeline, warnings)) => {
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            timeline
+        }
+        Err(Rejected::Invalid(diags)) => {
+            eprint!("{}", diags.render(crate::term::stderr_color()));
+            eprintln!(
+                "{base_shown}: invalid: {} error(s); nothing was sent",
+                diags.error_count()
+            );
+            return Ok(Err(Exit::Usage));
+        }
+        Err(Rejected::Join(message)) => {
+            return Err(Error::usage(
+                message,
+                Some("resume with the scenario the run began with"),
+            ));
+        }
+    };
     if !args.dry_run && resume_of.is_none() {
         refuse_past_t0(&timeline, now, args.late_max)?;
     }
     let timeline = Arc::new(timeline);
-    let (plan, bodies, subjects) = plan_rows(&timeline, max_speed);
-    let prior = replay.fold();
-    let model = crate::adaptive::Model::new(&timeline).map(Arc::new);
-    let (keys, mut items) = choose(args, &timeline, &prior, bodies, model.as_deref())?;
-    let branching = match model {
-        Some(model) => Some(branching(args, &timeline, model, &replay, &prior, &keys)?),
-        None if args.assume.is_some() => {
-            return Err(Error::usage(
-                "--assume: this scenario has no expected actions to judge",
-                Some("expected actions are `expect:` on an inject, or `expectations:`"),
-            ));
-        }
-        None => None,
-    };
-    if let Some(b) = &branching {
-        for item in &mut items {
-            item.watched = b.model.watched[item.occ];
-        }
-    }
+    let Schedule {
+        plan,
+        subjects,
+        prior,
+        keys,
+        items,
+        branching,
+    } = schedule(args, &timeline, &replay, max_speed)?;
     if let Some(h) = &resume_of {
         report_resume(
             h,
-            &scenario_sha,
+            (&scenario_sha, applied_used),
             &plan,
             &prior,
             &keys,
             args.resend_uncertain,
         );
     }
+    let workspace = ws.as_ref().map(|w| (w.teams.len(), w.personas.len()));
     Ok(Ok(Prepared {
         shown,
+        source,
+        ws: ws.map(Arc::new),
         scenario_sha,
         speed,
         max_speed,
         client,
-        workspace: ws.map(|w| (w.teams.len(), w.personas.len())),
+        workspace,
         journal_path,
         journal,
         replay,
@@ -184,26 +209,52 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
     }))
 }
 
-/// The scenario's text with the ad hoc injects the journal holds, in the order they
-/// joined the run.
-fn with_adhoc(source: Arc<String>, replay: &Replay, shown: &str) -> Result<Arc<String>, Error> {
-    let mut text: Option<String> = None;
-    for e in replay.events() {
-        if let crate::event::Event::AdHoc { id, inject, .. }
-        | crate::event::Event::Amended { id, inject, .. } = e
-        {
-            let base = text.as_deref().unwrap_or(&source);
-            text = Some(crate::adhoc::join(base, inject).ok_or_else(|| {
-                Error::usage(
-                    format!(
-                        "the journal holds the ad hoc inject `{id}`, which cannot be put back into {shown}: its `injects:` is not a block list"
-                    ),
-                    Some("resume with the scenario the run began with"),
-                )
-            })?);
+/// What a run fires, and how it shows it, from its timeline and its journal.
+pub struct Schedule {
+    pub plan: Option<Vec<PlanRow>>,
+    pub subjects: Vec<String>,
+    /// The journal's account of each occurrence.
+    pub prior: Fold,
+    pub keys: Vec<String>,
+    pub items: Vec<Item>,
+    pub branching: Option<Branching>,
+}
+
+/// The plan's rows, what to fire and the branches where the journal left them: the
+/// same for a run's start, a resume and the run rebuilt after an apply.
+pub fn schedule(
+    args: &RunArgs,
+    timeline: &Timeline,
+    replay: &Replay,
+    max_speed: bool,
+) -> Result<Schedule, Error> {
+    let (plan, bodies, subjects) = plan_rows(timeline, max_speed);
+    let prior = replay.fold();
+    let model = crate::adaptive::Model::new(timeline).map(Arc::new);
+    let (keys, mut items) = choose(args, timeline, &prior, bodies, model.as_deref())?;
+    let branching = match model {
+        Some(model) => Some(branching(args, timeline, model, replay, &prior, &keys)?),
+        None if args.assume.is_some() => {
+            return Err(Error::usage(
+                "--assume: this scenario has no expected actions to judge",
+                Some("expected actions are `expect:` on an inject, or `expectations:`"),
+            ));
+        }
+        None => None,
+    };
+    if let Some(b) = &branching {
+        for item in &mut items {
+            item.watched = b.model.watched[item.occ];
         }
     }
-    Ok(text.map_or(source, Arc::new))
+    Ok(Schedule {
+        plan,
+        subjects,
+        prior,
+        keys,
+        items,
+        branching,
+    })
 }
 
 /// The run's branches: judgments assumed (`--assume`), and for a resume, where the
@@ -464,25 +515,62 @@ fn mode(dry: bool) -> &'static str {
     if dry { "dry" } else { "live" }
 }
 
-/// Read and check the scenario, once: T0 is chosen from the scenario as read (a dry
-/// run of a scenario whose `start` has passed starts now); a live run's is checked
-/// against its workspace (`@handles` resolved, persona and team ids known), as
-/// `validate --online` does. The timeline, or `None` when invalid (its diagnostics
-/// printed).
-fn check(
-    args: &RunArgs,
+/// Why a journal's exercise cannot be built: its scenario is invalid (the problems,
+/// rendered), or an inject sent ad hoc cannot be put back into it.
+pub enum Rejected {
+    Invalid(crate::diag::Diagnostics),
+    Join(String),
+}
+
+/// The `applied` line the journal holds last: its file, text and digest.
+pub fn last_applied(replay: &Replay) -> Option<(&str, &str, &str)> {
+    replay
+        .events()
+        .filter_map(|e| match e {
+            crate::event::Event::Applied {
+                file, text, sha256, ..
+            } => Some((file.as_str(), text.as_str(), sha256.as_str())),
+            _ => None,
+        })
+        .last()
+}
+
+/// The exercise a journal makes of `base` (the scenario's text, or the one applied
+/// last; `shown`, its name): the injects sent ad hoc joined in the order they came,
+/// each amendment made again, all checked once as `run` checks a scenario. T0 is chosen
+/// from the scenario as read (a dry run of a scenario whose `start` has passed starts
+/// now); a live run's is checked against its workspace (`@handles` resolved, persona
+/// and team ids known), as `validate --online` does. With the warnings of `base`'s own
+/// text (the injects sent ad hoc had theirs when they were made). The same for a run's
+/// start, a resume, an apply's preview and the run rebuilt after it.
+pub fn rebuild(
     shown: &str,
-    (source, own_len): (Arc<String>, usize),
-    start_at: Option<DateTime<FixedOffset>>,
-    speed: f64,
-    now: DateTime<Utc>,
+    base: Arc<String>,
+    replay: &Replay,
+    (start_at, speed): (Option<DateTime<FixedOffset>>, f64),
+    (now, dry_run): (DateTime<Utc>, bool),
     ws: Option<&Workspace>,
-) -> Result<Option<Timeline>, Error> {
+) -> Result<(Timeline, Vec<String>), Rejected> {
+    let own_len = base.len();
+    let mut text: Option<String> = None;
+    for e in replay.events() {
+        if let crate::event::Event::AdHoc { id, inject, .. }
+        | crate::event::Event::Amended { id, inject, .. } = e
+        {
+            let joined = crate::adhoc::join(text.as_deref().unwrap_or(&base), inject);
+            text = Some(joined.ok_or_else(|| {
+                Rejected::Join(format!(
+                    "the journal holds the ad hoc inject `{id}`, which cannot be put back into {shown}: its `injects:` is not a block list"
+                ))
+            })?);
+        }
+    }
+    let source = text.map_or(base, Arc::new);
     let (scenario, diags) = scenario::read(shown, source);
     let mut start_at = start_at;
     // A rehearsal of a scenario whose `start` has passed would skip everything as too
     // late: a dry run then starts now instead (the live run keeps the scenario's start).
-    if args.dry_run
+    if dry_run
         && start_at.is_none()
         && let Some(start) = scenario.as_ref().and_then(|s| s.start)
         && start.to_utc() < now
@@ -494,6 +582,9 @@ fn check(
         start_at = Some((now + crate::timeline::START_LEAD).fixed_offset());
     }
     let checked = validate::check_read(scenario, diags, start_at, speed, now, ws);
+    if !checked.is_valid(false) {
+        return Err(Rejected::Invalid(checked.diags));
+    }
     let warnings: Vec<String> = checked
         .diags
         .items
@@ -501,14 +592,20 @@ fn check(
         .filter(|d| (d.pos.offset as usize) < own_len)
         .map(|d| format!("{}:{}:{}: {}", d.file, d.line, d.column, d.message))
         .collect();
-    let Some((timeline, _)) = super::super::valid_timeline(checked, shown, "nothing was sent")
-    else {
-        return Ok(None);
+    let Some(mut timeline) = checked.timeline else {
+        return Err(Rejected::Invalid(checked.diags));
     };
-    for w in warnings {
-        tracing::warn!("{w}");
+    // Each amendment made in the run: its occurrence made by its inject again (an
+    // amendment of an occurrence the scenario no longer has is dropped with it).
+    for e in replay.events() {
+        if let crate::event::Event::Amended { key, id, .. } = e {
+            timeline = match timeline.amended(key, id) {
+                Some(t) => t,
+                None => timeline.without_inject(id),
+            };
+        }
     }
-    Ok(Some(timeline))
+    Ok((timeline, warnings))
 }
 
 /// The keys the run is about and the items it fires: every occurrence (or those of
@@ -641,7 +738,7 @@ fn plan_rows(
 /// each occurrence left uncertain (not sent again unless asked).
 fn report_resume(
     h: &RunHeader,
-    sha: &str,
+    (sha, applied): (&str, bool),
     plan: &Option<Vec<PlanRow>>,
     prior: &Fold,
     keys: &[String],
@@ -656,7 +753,8 @@ fn report_resume(
         h.run_id,
         h.t0
     );
-    if h.scenario_sha256 != sha {
+    // An apply's changes were said when it was made.
+    if h.scenario_sha256 != sha && !applied {
         // The header kept each occurrence's digest of offset and body: the old scenario
         // itself is gone, so the keys are compared by digest (as `injector diff` does).
         fn digests(rows: &[PlanRow]) -> impl Iterator<Item = (&str, &str)> {
