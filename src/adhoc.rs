@@ -16,22 +16,6 @@ use crate::diag::Diagnostics;
 use crate::timeline::Timeline;
 use crate::yaml::{Node, Pos, Value};
 
-/// Keys an ad hoc inject may not have yet: what it would need the run's branches to grow.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "expect",
-        "an ad hoc inject cannot carry an expected action yet",
-    ),
-    (
-        "when",
-        "an ad hoc inject cannot be a contingency yet: it is sent now or at the time it gives",
-    ),
-    (
-        "after",
-        "an ad hoc inject cannot be a contingency yet: it is sent now or at the time it gives",
-    ),
-];
-
 /// An ad hoc inject, checked and joined.
 pub struct AdHoc {
     pub id: String,
@@ -66,18 +50,6 @@ pub fn prepare(
         return fail(diags);
     };
     let get = |name: &str| entries.iter().find(|(k, _)| k.scalar_text() == name);
-    for (name, why) in NOT_YET {
-        if let Some((k, _)) = get(name) {
-            diags.error(
-                k.pos,
-                (*why).to_string(),
-                Some("add it to the scenario for the next run".into()),
-            );
-        }
-    }
-    if !diags.items.is_empty() {
-        return fail(diags);
-    }
     let mut body = text.trim_end().to_string();
     if let Some((key, _)) = get("cron") {
         diags.error(
@@ -86,6 +58,18 @@ pub fn prepare(
             Some("write `every:` (with `count:` or `until:`): it starts now, or at --in / --at".into()),
         );
         return fail(diags);
+    }
+    // A contingency goes when its condition holds (and `after:` it): no time of its own.
+    if let Some((key, _)) = get("when") {
+        if at.is_some() {
+            diags.error(
+                key.pos,
+                "a contingency goes when its condition holds, not at a time asked for".to_string(),
+                Some("leave out --at / --in; give its delay as `after:`".into()),
+            );
+            return fail(diags);
+        }
+        return finish(current, file, body, clock_now, diags);
     }
     // Its time (a recurrence's first): asked for beside it, or its own `in:` (from now),
     // `at:` or `from:`, else now.
@@ -116,6 +100,23 @@ pub fn prepare(
         (None, Some(_)) => {}
         (None, None) => add_line(&mut body, &format!("{first}: \"{}\"", offset_text(now))),
     }
+    finish(current, file, body, clock_now, diags)
+}
+
+/// The inject `body` with its time: its id checked (or given), joined and checked.
+fn finish(
+    current: &Timeline,
+    file: &str,
+    mut body: String,
+    clock_now: DateTime<Utc>,
+    mut diags: Diagnostics,
+) -> Result<AdHoc, String> {
+    let fail = |diags: Diagnostics| Err(diags.render(false));
+    let (_, root) = mapping(file, &body, "", None)?;
+    let Value::Map(entries) = &root.value else {
+        return fail(diags);
+    };
+    let get = |name: &str| entries.iter().find(|(k, _)| k.scalar_text() == name);
     if let Some((_, v)) = get("id")
         && let Some(id) = v.as_str()
         && current.scenario.inject_index(id).is_some()
@@ -670,20 +671,50 @@ mod tests {
     }
 
     #[test]
-    fn what_an_ad_hoc_inject_cannot_be_yet_is_said_where_it_is() {
+    fn branches_join_and_what_cannot_be_is_said_where_it_is() {
         let t = timeline(SCENARIO);
-        let err = prepare(
+        let expecting = prepare(
             &t,
             "x.yaml",
             "persona: hm\nchannel: microblog\nbody: b\nexpect: { id: e, action: x, within: 5m }\n",
-            Duration::ZERO,
+            Duration::from_secs(60),
             None,
+            Utc::now(),
+        )
+        .unwrap();
+        let o = &expecting.timeline.occurrences[expecting.occurrences.start];
+        assert!(expecting.timeline.inject(o).expect.is_some());
+        assert!(
+            expecting.yaml.contains("at: \"T+00:01:00\""),
+            "{}",
+            expecting.yaml
+        );
+        // A contingency has no time of its own: none is added, and one asked for is refused.
+        let when = "persona: hm\nchannel: microblog\nbody: b\nwhen: { sent: a }\nafter: 2m\n";
+        let armed = prepare(
+            &t,
+            "x.yaml",
+            when,
+            Duration::from_secs(60),
+            None,
+            Utc::now(),
+        )
+        .unwrap();
+        assert!(!armed.yaml.contains("at:"), "{}", armed.yaml);
+        let o = &armed.timeline.occurrences[armed.occurrences.start];
+        assert!(armed.timeline.is_contingent(o));
+        let err = prepare(
+            &t,
+            "x.yaml",
+            when,
+            Duration::ZERO,
+            Some(Duration::from_secs(90)),
             Utc::now(),
         )
         .err()
         .unwrap();
         assert!(
-            err.contains("x.yaml:4:1") && err.contains("expected action yet"),
+            err.contains("x.yaml:4:1") && err.contains("goes when its condition holds"),
             "{err}"
         );
         let twice = prepare(

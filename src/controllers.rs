@@ -580,6 +580,19 @@ mod tests {
         assert!(!Role::Controller.actions().contains(&"rate"));
         assert!(!Role::Controller.may(&Action::Shift(1)));
         assert!(Role::Controller.may(&Action::Fire("a".into())));
+        // Controllers improvise (send, amend); only the director applies a changed scenario.
+        let apply = Action::Apply {
+            file: "new.yaml".into(),
+            text: "injects: []".into(),
+        };
+        assert!(Role::Director.may(&apply) && !Role::Controller.may(&apply));
+        assert!(!Role::Evaluator.may(&apply) && !Role::Observer.may(&apply));
+        assert_eq!(Role::needed(&apply), Role::Director);
+        let send = Action::Send {
+            inject: "body: x".into(),
+            file: "x.yaml".into(),
+        };
+        assert!(Role::Controller.may(&send) && !Role::Observer.may(&send));
         assert_eq!(Role::needed(&Action::Resume), Role::Director);
         let problems =
             parse("controllers:\n  - { name: X, role: boss, token_sha256: zz }\n").unwrap_err();

@@ -135,6 +135,8 @@ pub enum Event {
         id: String,
         inject: String,
         rows: Vec<PlanRow>,
+        /// With an expected action or a condition: the run's branches as they are with it.
+        declared: Option<Box<Declared>>,
         source: Source,
         by: Option<String>,
     },
@@ -161,18 +163,36 @@ pub enum Event {
         file: String,
         sha256: String,
         text: String,
+        /// The digest of the scenario text it replaced.
+        before_sha256: String,
+        /// An undo's: when the apply it takes back was made (journal time text).
+        undoes: Option<String>,
         changes: Vec<AppliedChange>,
         rows: Vec<PlanRow>,
+        /// The run's expected actions, contingencies and objectives as they are with it.
+        declared: Box<Declared>,
         source: Source,
         by: Option<String>,
     },
+}
+
+/// The expected actions, contingencies and objectives of a run, as its header lists
+/// them (and an apply's or a branching ad hoc inject's line, as they are after it).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Declared {
+    #[serde(default)]
+    pub expectations: Vec<crate::journal::ExpectationRow>,
+    #[serde(default)]
+    pub contingencies: Vec<crate::journal::ContingencyRow>,
+    #[serde(default)]
+    pub objectives: Vec<crate::journal::ObjectiveRow>,
 }
 
 /// One change an apply found, and what became of it.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct AppliedChange {
     pub key: String,
-    /// `added`, `removed`, `moved`, `changed`, `moved, changed`, or `left` (it went:
+    /// `added`, `removed`, `moved`, `changed`, `moved and changed`, or `left` (it went:
     /// the change is not applied).
     pub effect: String,
     /// In words: what changed (`instant T+00:40:00 -> T+00:50:00`, `subject`), and for

@@ -67,6 +67,11 @@ impl<D: Dispatch> Engine<D> {
         if let Action::Note { .. } | Action::Rate { .. } = action {
             return self.note(action, source, by, cursor).await;
         }
+        if let Action::Undo { judgment: None, .. } = action
+            && let Some(last) = self.apply_to_undo(cursor)
+        {
+            return self.undo_apply(last, ask, (source, by), cursor).await;
+        }
         if let Action::Send { .. } | Action::Apply { .. } | Action::Amend { .. } = action {
             return self
                 .improvise(&action, ask, (source, by), items, cursor, tx)

@@ -10,6 +10,8 @@
 //! and the run goes on, rebuilt from its journal as a resume is, in the same process:
 //! an apply takes effect wholly (the line is there) or not at all (it is not).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sha2::Digest;
 
@@ -28,12 +30,72 @@ pub trait Applier: Send + Sync + 'static {
     /// makes it, and where each occurrence stands by the journal; or its problems,
     /// rendered against `text`.
     fn rebuild(&self, file: &str, text: &str) -> Result<Rebuilt, String>;
+    /// The scenario text the run follows now: the file's, or the one applied last.
+    fn current(&self) -> Result<Text, String>;
+    /// The apply an `undo` would take back: the latest not undone.
+    fn last_apply(&self) -> Result<Option<LastApply>, String>;
+}
+
+/// A scenario's text as the run follows it: its file's name, the text, its digest.
+#[derive(Clone, Debug)]
+pub struct Text {
+    pub file: String,
+    pub text: Arc<String>,
+    pub sha256: String,
+}
+
+/// The apply an `undo` would take back.
+#[derive(Clone, Debug)]
+pub struct LastApply {
+    /// When it was made.
+    pub at: DateTime<Utc>,
+    pub file: String,
+    pub by: Option<String>,
+    pub changes: Vec<AppliedChange>,
+    /// The text it replaced (why not, when that is not known any more).
+    pub before: Result<Text, String>,
+}
+
+/// An undo of an apply, as its words and its journal line say it.
+struct Undoing {
+    at: DateTime<Utc>,
+    what: String,
+}
+
+/// The digest of a scenario's text, as the journal keeps it.
+pub fn sha256(text: &str) -> String {
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Why a file cannot be applied though valid: it changes nothing, or only what went.
+fn nothing_to_apply(file: &str, changes: &[Change], journaled: &[AppliedChange]) -> Option<String> {
+    if changes.is_empty() {
+        return Some(format!(
+            "{file} is the exercise as it runs: nothing to apply (the injects sent ad hoc and the amendments made during the run are part of it)"
+        ));
+    }
+    if journaled.iter().any(AppliedChange::applied) {
+        return None;
+    }
+    Some(format!(
+        "{file} changes only what went, and that is left as it went: {}; nothing to apply",
+        journaled
+            .iter()
+            .map(|c| format!("{} ({})", c.key, c.detail))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// The exercise a changed scenario makes, and where the journal has each occurrence.
 pub struct Rebuilt {
     pub timeline: Timeline,
     pub fold: Fold,
+    /// The subject of each occurrence that went, as it went.
+    pub went: std::collections::HashMap<String, String>,
     /// Warnings of the text (an unquoted ` #Tag` that YAML reads as a comment, ...).
     pub warnings: Vec<String>,
 }
@@ -83,9 +145,107 @@ impl<D: Dispatch> Engine<D> {
                     .into(),
             ));
         };
+        let to = Text {
+            file: file.to_string(),
+            text: Arc::new(text.to_string()),
+            sha256: sha256(text),
+        };
+        self.apply_text(&*applier, &to, None, ask, (source, by), cursor)
+            .await
+    }
+
+    /// The apply `undo` takes back, when it is the latest action that can be undone.
+    pub(super) fn apply_to_undo(&self, cursor: &Cursor) -> Option<LastApply> {
+        let last = cursor.applier.as_ref()?.last_apply().ok()??;
+        let later = |at: Option<DateTime<Utc>>| at.is_none_or(|t| last.at > t);
+        let judged = cursor
+            .branch
+            .as_ref()
+            .and_then(|b| b.judgments.last())
+            .map(|j| j.at);
+        (later(cursor.clock.undoable.last().map(|u| u.at)) && later(judged)).then_some(last)
+    }
+
+    /// Undo the apply `last`: the scenario it replaced applied again, while nothing the
+    /// apply added, moved or changed has gone out.
+    pub(super) async fn undo_apply(
+        &self,
+        last: LastApply,
+        ask: &Ask,
+        (source, by): (Source, Option<String>),
+        cursor: &mut Cursor,
+    ) -> std::io::Result<Reply> {
+        let Some(applier) = cursor.applier.clone() else {
+            return Ok(Reply::Refused("nothing to undo".into()));
+        };
+        let what = format!(
+            "the apply of {}{} at {}",
+            last.file,
+            last.by
+                .as_ref()
+                .map_or(String::new(), |b| format!(" by {b}")),
+            self.when(last.at, &cursor.clock)
+        );
+        let before = match &last.before {
+            Ok(t) => t.clone(),
+            Err(why) => return Ok(Reply::Refused(format!("cannot undo {what}: {why}"))),
+        };
+        self.journal.settled().await?;
+        // What it caused that went since: then it stays.
+        if let Ok(r) = applier.rebuild(&before.file, &before.text) {
+            let went: Vec<String> = last
+                .changes
+                .iter()
+                .filter(|c| c.applied() && c.effect != "removed")
+                .filter_map(|c| {
+                    let s = r.fold.get(&c.key).filter(|s| s.status != Status::Pending)?;
+                    Some(match s.at {
+                        Some(at) => format!("{} at {}", c.key, self.when(at, &cursor.clock)),
+                        None => c.key.clone(),
+                    })
+                })
+                .collect();
+            if !went.is_empty() {
+                return Ok(Reply::Refused(format!(
+                    "cannot undo {what}: since then {} went out ({}); nothing was changed (undo takes back the latest action only, so the ones before it stay too)",
+                    human::count(
+                        went.len(),
+                        "occurrence it changed",
+                        "occurrences it changed"
+                    ),
+                    went.join(", ")
+                )));
+            }
+        }
+        let undoing = Undoing { at: last.at, what };
+        self.apply_text(
+            &*applier,
+            &before,
+            Some(&undoing),
+            ask,
+            (source, by),
+            cursor,
+        )
+        .await
+    }
+
+    /// Apply `to` (for an undo, the text an apply replaced), as asked.
+    async fn apply_text(
+        &self,
+        applier: &dyn Applier,
+        to: &Text,
+        undoing: Option<&Undoing>,
+        ask: &Ask,
+        (source, by): (Source, Option<String>),
+        cursor: &mut Cursor,
+    ) -> std::io::Result<Reply> {
+        let file = to.file.as_str();
         // Every line so far on disk: the journal's account of what went is whole.
         self.journal.settled().await?;
-        let rebuilt = match applier.rebuild(file, text) {
+        let (rebuilt, before_sha256) = match applier
+            .rebuild(file, &to.text)
+            .and_then(|r| Ok((r, applier.current()?.sha256)))
+        {
             Ok(r) => r,
             Err(why) => return Ok(Reply::Refused(why.trim_end().to_string())),
         };
@@ -96,8 +256,13 @@ impl<D: Dispatch> Engine<D> {
         let mut journaled: Vec<AppliedChange> = Vec::new();
         let mut items: Vec<Consequence> = Vec::new();
         for change in &changes {
-            let (c, consequence) =
-                self.consider_change(change, (&current, new), &rebuilt.fold, cursor, now);
+            let (c, consequence) = self.consider_change(
+                change,
+                (&current, new),
+                (&rebuilt.fold, &rebuilt.went),
+                cursor,
+                now,
+            );
             journaled.push(c);
             items.push(consequence);
         }
@@ -116,23 +281,16 @@ impl<D: Dispatch> Engine<D> {
                 });
             }
         }
-        let applied = journaled.iter().filter(|c| c.applied()).count();
-        if changes.is_empty() {
-            return Ok(Reply::Refused(format!(
-                "{file} is the exercise as it runs: nothing to apply (the injects sent ad hoc and the amendments made during the run are part of it)"
-            )));
-        }
         let left: Vec<&AppliedChange> = journaled.iter().filter(|c| !c.applied()).collect();
-        if applied == 0 {
-            return Ok(Reply::Refused(format!(
-                "{file} changes only what went, and that is left as it went: {}; nothing to apply",
-                left.iter()
-                    .map(|c| format!("{} ({})", c.key, c.detail))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+        if undoing.is_none()
+            && let Some(why) = nothing_to_apply(file, &changes, &journaled)
+        {
+            return Ok(Reply::Refused(why));
         }
-        let mut text_words = format!("applies {file}: {}", summary(&journaled));
+        let mut text_words = match undoing {
+            Some(u) => format!("undoes {}: {}", u.what, summary(&journaled)),
+            None => format!("applies {file}: {}", summary(&journaled)),
+        };
         if !left.is_empty() {
             text_words.push_str(&format!(
                 "; {} to what went {} left as it went ({})",
@@ -148,9 +306,12 @@ impl<D: Dispatch> Engine<D> {
         for w in &rebuilt.warnings {
             text_words.push_str(&format!("; warning: {w}"));
         }
-        let action = Action::Apply {
-            file: file.to_string(),
-            text: text.to_string(),
+        let action = match undoing {
+            Some(_) => Action::undo(),
+            None => Action::Apply {
+                file: file.to_string(),
+                text: to.text.to_string(),
+            },
         };
         let mut preview = Preview::new(&action, text_words, true, items);
         preview.timezone = current.scenario.timezone.map(|z| z.name().to_string());
@@ -168,21 +329,25 @@ impl<D: Dispatch> Engine<D> {
         self.emit(Event::Applied {
             at: now,
             file: file.to_string(),
-            sha256: sha2::Sha256::digest(text.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-            text: text.to_string(),
+            sha256: to.sha256.clone(),
+            text: to.text.to_string(),
+            before_sha256,
+            undoes: undoing.map(|u| crate::journal::time_text(u.at)),
             changes: journaled,
             rows,
+            declared: Box::new(crate::journal::declared(&new.scenario)),
             source,
             by,
         })
         .await?;
         cursor.replan = true;
-        Ok(Reply::Done(format!(
-            "applied {file}: {summary}; the run goes on with it"
-        )))
+        Ok(Reply::Done(match undoing {
+            Some(u) => format!(
+                "undone: {} ({summary}); the run goes on as before it",
+                u.what
+            ),
+            None => format!("applied {file}: {summary}; the run goes on with it"),
+        }))
     }
 
     /// One change as an apply takes it: applied (what it does, in words) or left (it
@@ -191,13 +356,14 @@ impl<D: Dispatch> Engine<D> {
         &self,
         change: &Change,
         (old, new): (&Timeline, &Timeline),
-        fold: &Fold,
+        (fold, went): (&Fold, &std::collections::HashMap<String, String>),
         cursor: &Cursor,
         now: DateTime<Utc>,
     ) -> (AppliedChange, Consequence) {
         let key = change.key();
         let find = |t: &Timeline| t.occurrences.iter().find(|o| o.key == key).cloned();
         let (was, is) = (find(old), find(new));
+        let as_went = went.get(key).cloned();
         let shift = cursor.clock.shift;
         let at_of = |t: &Timeline, o: &crate::timeline::Occurrence| {
             (!t.is_contingent(o)).then(|| moved(t.fire_at(o).to_utc(), shift))
@@ -206,6 +372,7 @@ impl<D: Dispatch> Engine<D> {
         let gone = fold.get(key).filter(|s| s.status != Status::Pending);
         // What went is known by what it was; the rest by what it becomes.
         let subject = match (&was, &is) {
+            _ if gone.is_some() && as_went.is_some() => as_went.unwrap_or_default(),
             (Some(o), _) if gone.is_some() => old.subject(o),
             (_, Some(o)) => new.subject(o),
             (Some(o), None) => old.subject(o),
@@ -290,7 +457,7 @@ impl<D: Dispatch> Engine<D> {
                 }
                 let effect = match (old_offset_ms != new_offset_ms, fields.is_empty()) {
                     (true, true) => "moved",
-                    (true, false) => "moved, changed",
+                    (true, false) => "moved and changed",
                     _ => "changed",
                 };
                 (effect, words.join("; "))
@@ -316,7 +483,7 @@ impl<D: Dispatch> Engine<D> {
 
 /// `1 added, 2 moved, 1 removed`: the applied changes counted by effect.
 fn summary(changes: &[AppliedChange]) -> String {
-    ["added", "moved", "moved, changed", "changed", "removed"]
+    ["added", "moved", "moved and changed", "changed", "removed"]
         .into_iter()
         .filter_map(|effect| {
             let n = changes.iter().filter(|c| c.effect == effect).count();

@@ -33,6 +33,17 @@ impl<D: Dispatch> Engine<D> {
         };
         let t = &adhoc.timeline;
         let shift = cursor.clock.shift;
+        // With an expected action or a condition, the run's branches grow: the run is
+        // rebuilt with it (as a resume would), and it goes from there.
+        let joined = adhoc
+            .occurrences
+            .clone()
+            .next()
+            .map(|occ| t.inject(&t.occurrences[occ]));
+        let branched = joined.is_some_and(|i| i.expect.is_some() || i.condition.is_some());
+        let condition = joined
+            .and_then(|i| i.condition.as_ref())
+            .map(|c| c.condition.text());
         // Each occurrence: when it goes (now, or at its instant as the clock stands).
         let goes: Vec<(usize, chrono::DateTime<Utc>)> = adhoc
             .occurrences
@@ -47,6 +58,22 @@ impl<D: Dispatch> Engine<D> {
             .map(|&(occ, at)| {
                 let o = &t.occurrences[occ];
                 let body = t.body(o).ok();
+                if let Some(c) = &condition {
+                    return Consequence {
+                        key: o.key.clone(),
+                        effect: format!(
+                            "armed: sent {} after its condition holds ({c})",
+                            crate::human::duration_ms(o.offset.as_millis() as i64)
+                        ),
+                        subject: body
+                            .as_ref()
+                            .map(crate::message::short_subject)
+                            .unwrap_or_default(),
+                        from: None,
+                        to: None,
+                        body: body.map(serde_json::Value::Object),
+                    };
+                }
                 Consequence {
                     key: o.key.clone(),
                     effect: if at <= now { "sent at once" } else { "sent" }.into(),
@@ -77,7 +104,12 @@ impl<D: Dispatch> Engine<D> {
             1 => String::new(),
             n => format!(" ({n} occurrences, the first {when})"),
         };
-        let text = if more.is_empty() {
+        let text = if let Some(c) = &condition {
+            format!(
+                "arms the ad hoc contingency `{}`: it is sent when its condition holds ({c})",
+                adhoc.id
+            )
+        } else if more.is_empty() {
             format!("sends the ad hoc inject `{}` {when}", adhoc.id)
         } else {
             format!("sends the ad hoc inject `{}`{more}", adhoc.id)
@@ -100,16 +132,27 @@ impl<D: Dispatch> Engine<D> {
             .map(|occ| maker.render(&t.occurrences[occ]).row)
             .collect();
         let id = adhoc.id.clone();
+        let declared =
+            branched.then(|| Box::new(crate::journal::declared(&adhoc.timeline.scenario)));
         self.timeline.set(Arc::new(adhoc.timeline));
         self.emit(Event::AdHoc {
             at: now,
             id: id.clone(),
             inject: adhoc.yaml,
             rows,
+            declared,
             source,
             by,
         })
         .await?;
+        if branched {
+            cursor.replan = true;
+            return Ok(Reply::Done(match &condition {
+                Some(_) => format!("{id} armed: it is sent when its condition holds"),
+                None if first <= now => format!("{id} sent"),
+                None => format!("{id} goes {when}"),
+            }));
+        }
         let t = self.timeline();
         let mut at_once = Vec::new();
         for &(occ, at) in &goes {

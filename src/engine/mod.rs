@@ -46,7 +46,7 @@ mod words;
 
 use adaptive::BranchCursor;
 pub use adaptive::Branching;
-pub use applied::{Applier, Carried, Handback, Rebuilt};
+pub use applied::{Applier, Carried, Handback, LastApply, Rebuilt, Text, sha256};
 pub use clock::Clock;
 use control::Cursor;
 pub use control::{Ask, ClockState, Command, Consequence, Control, Preview, Reply, When};

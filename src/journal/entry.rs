@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{parse_time, time_text};
 use crate::action::{Action, Source};
-use crate::event::{AppliedChange, Event, PlanRow};
+use crate::event::{AppliedChange, Declared, Event, PlanRow};
 use crate::fold::{Lateness, Totals};
 
 /// One line of the journal.
@@ -142,6 +142,8 @@ pub enum Entry {
         id: String,
         inject: String,
         rows: Vec<PlanRow>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        declared: Option<Box<Declared>>,
         source: Source,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
@@ -166,8 +168,14 @@ pub enum Entry {
         file: String,
         sha256: String,
         text: String,
+        #[serde(default)]
+        before_sha256: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        undoes: Option<String>,
         changes: Vec<AppliedChange>,
         rows: Vec<PlanRow>,
+        #[serde(default)]
+        declared: Box<Declared>,
         source: Source,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
@@ -348,6 +356,7 @@ impl From<&Event> for Entry {
                 id,
                 inject,
                 rows,
+                declared,
                 source,
                 by,
             } => Entry::AdHoc {
@@ -355,6 +364,7 @@ impl From<&Event> for Entry {
                 id: id.clone(),
                 inject: inject.clone(),
                 rows: rows.clone(),
+                declared: declared.clone(),
                 source: *source,
                 by: by.clone(),
             },
@@ -384,8 +394,11 @@ impl From<&Event> for Entry {
                 file,
                 sha256,
                 text,
+                before_sha256,
+                undoes,
                 changes,
                 rows,
+                declared,
                 source,
                 by,
             } => Entry::Applied {
@@ -393,8 +406,11 @@ impl From<&Event> for Entry {
                 file: file.clone(),
                 sha256: sha256.clone(),
                 text: text.clone(),
+                before_sha256: before_sha256.clone(),
+                undoes: undoes.clone(),
                 changes: changes.clone(),
                 rows: rows.clone(),
+                declared: declared.clone(),
                 source: *source,
                 by: by.clone(),
             },
@@ -584,6 +600,7 @@ impl Entry {
                     id,
                     inject,
                     rows,
+                    declared,
                     source,
                     by,
                 } => Event::AdHoc {
@@ -591,6 +608,7 @@ impl Entry {
                     id: id.clone(),
                     inject: inject.clone(),
                     rows: rows.clone(),
+                    declared: declared.clone(),
                     source: *source,
                     by: by.clone(),
                 },
@@ -620,8 +638,11 @@ impl Entry {
                     file,
                     sha256,
                     text,
+                    before_sha256,
+                    undoes,
                     changes,
                     rows,
+                    declared,
                     source,
                     by,
                 } => Event::Applied {
@@ -629,8 +650,11 @@ impl Entry {
                     file: file.clone(),
                     sha256: sha256.clone(),
                     text: text.clone(),
+                    before_sha256: before_sha256.clone(),
+                    undoes: undoes.clone(),
                     changes: changes.clone(),
                     rows: rows.clone(),
+                    declared: declared.clone(),
                     source: *source,
                     by: by.clone(),
                 },

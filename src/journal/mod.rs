@@ -193,6 +193,38 @@ impl Replay {
         r
     }
 
+    /// Each occurrence that went (its first `sending`), with its row as the journal had
+    /// it then: a header's plan, an apply's, an ad hoc inject's, an amendment's. A later
+    /// apply or resume with a changed scenario does not change what went.
+    pub fn rows_as_went(&self) -> std::collections::HashMap<&str, &PlanRow> {
+        let mut now: std::collections::HashMap<&str, &PlanRow> = Default::default();
+        let mut went: std::collections::HashMap<&str, &PlanRow> = Default::default();
+        for r in &self.records {
+            match r {
+                Record::Run(h) => {
+                    for p in h.plan.iter().flatten() {
+                        now.insert(&p.key, p);
+                    }
+                }
+                Record::Event(Event::Applied { rows, .. } | Event::AdHoc { rows, .. }) => {
+                    for p in rows {
+                        now.insert(&p.key, p);
+                    }
+                }
+                Record::Event(Event::Amended { key, after, .. }) => {
+                    now.insert(key, after);
+                }
+                Record::Event(Event::Sending { key, .. }) => {
+                    if let Some(row) = now.get(key.as_str()) {
+                        went.entry(key.as_str()).or_insert(*row);
+                    }
+                }
+                _ => {}
+            }
+        }
+        went
+    }
+
     /// Every event of every run, in file order.
     pub fn events(&self) -> impl Iterator<Item = &Event> {
         self.records.iter().filter_map(|r| match r {
@@ -252,6 +284,71 @@ pub fn archive_path(path: &Path, stamp: &str) -> PathBuf {
         .unwrap_or_default();
     let stem = name.strip_suffix(".jsonl").unwrap_or(&name);
     path.with_file_name(format!("{stem}.{stamp}.jsonl"))
+}
+
+/// The scenario's expected actions, contingencies and objectives, as a run's header
+/// (and an apply's line) lists them.
+pub fn declared(s: &crate::scenario::Scenario) -> crate::event::Declared {
+    let (expectations, contingencies) = branch_rows(s);
+    crate::event::Declared {
+        expectations,
+        contingencies,
+        objectives: objective_rows(s),
+    }
+}
+
+/// The scenario's objectives and what exercises each, for the run header.
+pub fn objective_rows(s: &crate::scenario::Scenario) -> Vec<ObjectiveRow> {
+    s.objectives
+        .iter()
+        .map(|o| ObjectiveRow {
+            id: o.id.clone(),
+            text: o.text.clone(),
+            capability: o.capability.clone(),
+            injects: s
+                .injects
+                .iter()
+                .filter(|i| i.objectives.iter().any(|r| r.name == o.id))
+                .map(|i| i.id.clone())
+                .collect(),
+            expectations: s
+                .expectations
+                .iter()
+                .filter(|e| e.objectives.iter().any(|r| r.name == o.id))
+                .map(|e| e.id.clone())
+                .collect(),
+        })
+        .collect()
+}
+
+/// The scenario's expected actions and contingencies, for the run header.
+pub fn branch_rows(s: &crate::scenario::Scenario) -> (Vec<ExpectationRow>, Vec<ContingencyRow>) {
+    let expectations = s
+        .expectations
+        .iter()
+        .map(|e| ExpectationRow {
+            id: e.id.clone(),
+            action: e.action.clone(),
+            team: e.team.as_ref().map(|(t, _)| t.clone()),
+            deadline: crate::plan::deadline_text(s, e),
+            inject: e.owner.and_then(|i| s.injects.get(i)).map(|i| i.id.clone()),
+        })
+        .collect();
+    let contingencies = s
+        .contingencies()
+        .map(|(i, c)| ContingencyRow {
+            inject: i.id.clone(),
+            condition: c.condition.text(),
+            on: c
+                .condition
+                .refs()
+                .into_iter()
+                .filter(|(kind, _)| *kind != "sent")
+                .map(|(_, r)| r.name.clone())
+                .collect(),
+        })
+        .collect();
+    (expectations, contingencies)
 }
 
 #[cfg(test)]

@@ -146,20 +146,22 @@ fn improvised_action(
             changes,
             source,
             by,
+            undoes,
             ..
         } => {
             let (at, local, t_plus) = at_of(*at);
-            let mut words: Vec<String> = ["added", "moved", "moved, changed", "changed", "removed"]
-                .into_iter()
-                .filter_map(|effect| {
-                    let keys: Vec<&str> = changes
-                        .iter()
-                        .filter(|c| c.effect == effect)
-                        .map(|c| c.key.as_str())
-                        .collect();
-                    (!keys.is_empty()).then(|| format!("{effect} {}", keys.join(", ")))
-                })
-                .collect();
+            let mut words: Vec<String> =
+                ["added", "moved", "moved and changed", "changed", "removed"]
+                    .into_iter()
+                    .filter_map(|effect| {
+                        let keys: Vec<&str> = changes
+                            .iter()
+                            .filter(|c| c.effect == effect)
+                            .map(|c| c.key.as_str())
+                            .collect();
+                        (!keys.is_empty()).then(|| format!("{effect} {}", keys.join(", ")))
+                    })
+                    .collect();
             let left: Vec<String> = changes
                 .iter()
                 .filter(|c| !c.applied())
@@ -168,11 +170,21 @@ fn improvised_action(
             if !left.is_empty() {
                 words.push(format!("left as it went: {}", left.join(", ")));
             }
+            let (what, file) = match undoes {
+                Some(made) => (
+                    "undo",
+                    format!(
+                        "the apply made at {} taken back, {file} as before it",
+                        crate::journal::parse_time(made).map_or(made.clone(), |t| at_of(t).1)
+                    ),
+                ),
+                None => ("apply", file.clone()),
+            };
             Some(Action {
                 at,
                 local,
                 t_plus,
-                what: "apply".into(),
+                what: what.into(),
                 key: None,
                 by: by.clone(),
                 detail: format!(
@@ -385,16 +397,25 @@ fn applied_rows<'a>(
             rows,
             source,
             by,
+            undoes,
             ..
         }) = r
         else {
             continue;
         };
+        let how = if undoes.is_some() {
+            "by an undo of an apply"
+        } else {
+            "by an apply"
+        };
         for c in changes
             .iter()
             .filter(|c| c.applied() && c.effect != "removed")
         {
-            applied.insert(c.key.as_str(), (*source, by.clone(), c.effect.clone()));
+            applied.insert(
+                c.key.as_str(),
+                (*source, by.clone(), format!("{} {how}", c.effect)),
+            );
         }
         for p in rows {
             fold.seed(p.key.clone());
@@ -505,7 +526,9 @@ impl Report {
             planned.insert(key, row);
         }
         let (adhoc, amended) = (improvised.adhoc, improvised.amended);
-        let mut judged = Judged::declared(&replay.runs);
+        // What went, as it went: a later apply or a changed scenario does not change it.
+        planned.extend(replay.rows_as_went());
+        let mut judged = Judged::declared(&replay.records);
         let mut notes: Vec<Note> = Vec::new();
         for record in &replay.records {
             let Record::Event(e) = record else { continue };
@@ -536,7 +559,9 @@ impl Report {
         // The same fold a resume makes: a request never started is pending, not uncertain.
         let fold = replay.fold_into(fold);
         let (totals, lateness) = fold.totals();
-        let objectives = last.map(|h| h.objectives.clone()).unwrap_or_default();
+        let objectives = super::judged::declared(&replay.records)
+            .map(|d| d.objectives)
+            .unwrap_or_default();
         let mut rows: Vec<Row> = fold
             .iter()
             .map(|(key, slot)| {

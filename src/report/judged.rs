@@ -9,8 +9,9 @@ use super::clock::Clock;
 use super::{Contingency, Expected};
 use crate::action::Action;
 use crate::adaptive::{Standing, Verdict};
+use crate::event::Declared;
 use crate::event::Event;
-use crate::journal::{RunHeader, time_text};
+use crate::journal::{Record, time_text};
 
 /// A run's expected actions and contingencies, as the journal's events judge them.
 pub(super) struct Judged {
@@ -24,15 +25,40 @@ pub(super) struct Judged {
     on: Vec<Vec<String>>,
 }
 
+/// The expected actions, contingencies and objectives as the journal leaves them: a run
+/// header's (the newest that has any), or those of an apply or of an ad hoc inject with
+/// branches made after it.
+pub fn declared(records: &[Record]) -> Option<Declared> {
+    let mut out = None;
+    for r in records {
+        match r {
+            Record::Run(h)
+                if !h.expectations.is_empty()
+                    || !h.contingencies.is_empty()
+                    || !h.objectives.is_empty() =>
+            {
+                out = Some(Declared {
+                    expectations: h.expectations.clone(),
+                    contingencies: h.contingencies.clone(),
+                    objectives: h.objectives.clone(),
+                });
+            }
+            Record::Event(Event::Applied { declared, .. }) => out = Some((**declared).clone()),
+            Record::Event(Event::AdHoc {
+                declared: Some(d), ..
+            }) => out = Some((**d).clone()),
+            _ => {}
+        }
+    }
+    out
+}
+
 impl Judged {
-    /// Those of the newest run in `runs` that has any, none judged yet.
-    pub fn declared(runs: &[RunHeader]) -> Judged {
-        let head = runs
-            .iter()
-            .rev()
-            .find(|h| !h.expectations.is_empty() || !h.contingencies.is_empty());
+    /// Those the journal declares last (see [`declared`]), none judged yet.
+    pub fn declared(records: &[Record]) -> Judged {
+        let head = declared(records);
         let objectives_of = |id: &str| -> Vec<String> {
-            runs.last()
+            head.as_ref()
                 .map(|h| {
                     h.objectives
                         .iter()
@@ -43,6 +69,7 @@ impl Judged {
                 .unwrap_or_default()
         };
         let expectations: Vec<Expected> = head
+            .as_ref()
             .map(|h| {
                 h.expectations
                     .iter()
@@ -59,6 +86,7 @@ impl Judged {
             })
             .unwrap_or_default();
         let (contingencies, on): (Vec<Contingency>, Vec<Vec<String>>) = head
+            .as_ref()
             .map(|h| {
                 h.contingencies
                     .iter()

@@ -103,7 +103,8 @@ pub(super) struct Context<'a> {
     pub adhoc: Option<(crate::action::Source, Option<String>)>,
     /// Who amended it before it went, and the fields (the last amendment's).
     pub amended: Option<(crate::action::Source, Option<String>, Vec<String>)>,
-    /// Who applied a changed scenario that added, moved or changed it, and how.
+    /// Who applied a changed scenario that added, moved or changed it, and how
+    /// (`moved by an apply`).
     pub applied: Option<(crate::action::Source, Option<String>, String)>,
 }
 
@@ -122,10 +123,7 @@ fn marks(cx: &Context<'_>) -> Vec<String> {
         ));
     }
     if let Some((source, by, effect)) = &cx.applied {
-        parts.push(format!(
-            "{effect} by an apply ({})",
-            who(source.name(), by.as_deref())
-        ));
+        parts.push(format!("{effect} ({})", who(source.name(), by.as_deref())));
     }
     parts
 }

@@ -2,6 +2,7 @@
 
 mod aar;
 mod api_examples;
+mod apply;
 mod branch;
 mod branch_live;
 mod common;

@@ -63,6 +63,8 @@ pub async fn run(args: RunArgs) -> Result<Exit, Error> {
         side.control = control;
         (ending, side) = fire(&args, &started, side).await?;
     }
+    // Its listener's end ends the output task (a finish waits for it).
+    drop(side);
     finish(&args, started, wired.run_side, ending).await
 }
 
@@ -117,12 +119,9 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
     // Whom each occurrence goes to, in the plan's words (alias beside the id), and its
     // subject: made once (a page's state never renders a body); an ad hoc inject's
     // join as it does.
-    let to_list = Arc::new(std::sync::RwLock::new(
-        p.plan.as_ref().map_or_else(Vec::new, |rows| {
-            rows.iter().map(control::to_words).collect()
-        }),
-    ));
-    let subjects_list = Arc::new(std::sync::RwLock::new(p.subjects.clone()));
+    let (to_words, shown) = prepare::lists(p.plan.as_ref(), &p.subjects, &p.replay);
+    let to_list = Arc::new(std::sync::RwLock::new(to_words));
+    let subjects_list = Arc::new(std::sync::RwLock::new(shown));
     let lists = (to_list.clone(), subjects_list.clone());
     let reporter = tokio::spawn(output::show_events(
         shown_rx,
@@ -405,7 +404,11 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
         now,
         !args.no_fsync,
     )?;
-    let (expectations, contingencies) = branch_rows(&p.timeline.scenario);
+    let crate::event::Declared {
+        expectations,
+        contingencies,
+        objectives,
+    } = crate::journal::declared(&p.timeline.scenario);
     let header = RunHeader {
         run_id: uuid::Uuid::new_v4().to_string(),
         scenario: p.shown.clone(),
@@ -427,7 +430,7 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
         plan: p.plan.take(),
         expectations,
         contingencies,
-        objectives: objective_rows(&p.timeline.scenario),
+        objectives,
         timezone: p.timeline.scenario.timezone.map(|tz| tz.name().to_string()),
     };
     journal.append(&Entry::Run(header)).await?;
@@ -653,63 +656,4 @@ fn team_value(s: &str) -> Value {
         .parse::<u64>()
         .map(Value::from)
         .unwrap_or_else(|_| Value::String(s.trim().to_string()))
-}
-
-/// The scenario's objectives and what exercises each, for the run header.
-fn objective_rows(s: &crate::scenario::Scenario) -> Vec<crate::journal::ObjectiveRow> {
-    s.objectives
-        .iter()
-        .map(|o| crate::journal::ObjectiveRow {
-            id: o.id.clone(),
-            text: o.text.clone(),
-            capability: o.capability.clone(),
-            injects: s
-                .injects
-                .iter()
-                .filter(|i| i.objectives.iter().any(|r| r.name == o.id))
-                .map(|i| i.id.clone())
-                .collect(),
-            expectations: s
-                .expectations
-                .iter()
-                .filter(|e| e.objectives.iter().any(|r| r.name == o.id))
-                .map(|e| e.id.clone())
-                .collect(),
-        })
-        .collect()
-}
-
-/// The scenario's expected actions and contingencies, for the run header.
-fn branch_rows(
-    s: &crate::scenario::Scenario,
-) -> (
-    Vec<crate::journal::ExpectationRow>,
-    Vec<crate::journal::ContingencyRow>,
-) {
-    let expectations = s
-        .expectations
-        .iter()
-        .map(|e| crate::journal::ExpectationRow {
-            id: e.id.clone(),
-            action: e.action.clone(),
-            team: e.team.as_ref().map(|(t, _)| t.clone()),
-            deadline: crate::plan::deadline_text(s, e),
-            inject: e.owner.and_then(|i| s.injects.get(i)).map(|i| i.id.clone()),
-        })
-        .collect();
-    let contingencies = s
-        .contingencies()
-        .map(|(i, c)| crate::journal::ContingencyRow {
-            inject: i.id.clone(),
-            condition: c.condition.text(),
-            on: c
-                .condition
-                .refs()
-                .into_iter()
-                .filter(|(kind, _)| *kind != "sent")
-                .map(|(_, r)| r.name.clone())
-                .collect(),
-        })
-        .collect();
-    (expectations, contingencies)
 }

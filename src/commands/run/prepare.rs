@@ -257,6 +257,30 @@ pub fn schedule(
     })
 }
 
+/// Whom each occurrence goes to (in the plan's words) and its subject, as the page and
+/// the terminal list them (timeline order): what went, as it went (a later apply or
+/// edit does not change it); the rest as planned. Empty past the plan's size limit.
+pub fn lists(
+    plan: Option<&Vec<PlanRow>>,
+    subjects: &[String],
+    replay: &Replay,
+) -> (Vec<String>, Vec<String>) {
+    let Some(plan) = plan else {
+        return (Vec::new(), subjects.to_vec());
+    };
+    let went = replay.rows_as_went();
+    plan.iter()
+        .zip(subjects)
+        .map(|(row, subject)| match went.get(row.key.as_str()) {
+            Some(w) => (
+                crate::control::to_words(w),
+                crate::message::short(w.subject.as_deref().unwrap_or("")),
+            ),
+            None => (crate::control::to_words(row), subject.clone()),
+        })
+        .unzip()
+}
+
 /// The run's branches: judgments assumed (`--assume`), and for a resume, where the
 /// journal left them, with the triggered occurrences still to fire.
 fn branching(

@@ -23,6 +23,8 @@ use crate::workspace::Workspace;
 /// what the run was started with.
 pub struct RunApplier {
     args: RunArgs,
+    /// The scenario file's text as this process read it: the run's before any apply.
+    file: engine::Text,
     journal: PathBuf,
     t0: DateTime<FixedOffset>,
     speed: f64,
@@ -34,6 +36,11 @@ impl RunApplier {
     pub fn new(args: &RunArgs, p: &Prepared) -> RunApplier {
         RunApplier {
             args: args.clone(),
+            file: engine::Text {
+                file: p.shown.clone(),
+                text: p.source.clone(),
+                sha256: engine::sha256(&p.source),
+            },
             journal: p.journal_path.clone(),
             t0: p.timeline.t0,
             speed: p.speed,
@@ -80,14 +87,95 @@ impl RunApplier {
     }
 }
 
+/// The applies of a journal that stand (an undo takes the latest back), oldest first.
+fn standing(replay: &Replay) -> Vec<&crate::event::Event> {
+    let mut stack = Vec::new();
+    for e in replay.events() {
+        if let crate::event::Event::Applied { undoes, .. } = e {
+            match undoes {
+                None => stack.push(e),
+                Some(_) => {
+                    stack.pop();
+                }
+            }
+        }
+    }
+    stack
+}
+
+/// An `applied` line's text as the run follows it.
+fn text_of(e: &crate::event::Event) -> Option<engine::Text> {
+    match e {
+        crate::event::Event::Applied {
+            file, text, sha256, ..
+        } => Some(engine::Text {
+            file: file.clone(),
+            text: Arc::new(text.clone()),
+            sha256: sha256.clone(),
+        }),
+        _ => None,
+    }
+}
+
 impl engine::Applier for RunApplier {
+    fn current(&self) -> Result<engine::Text, String> {
+        let replay = self.replay()?;
+        Ok(prepare::last_applied(&replay).map_or_else(
+            || self.file.clone(),
+            |(file, text, sha)| engine::Text {
+                file: file.to_string(),
+                text: Arc::new(text.to_string()),
+                sha256: sha.to_string(),
+            },
+        ))
+    }
+
+    fn last_apply(&self) -> Result<Option<engine::LastApply>, String> {
+        let replay = self.replay()?;
+        let stack = standing(&replay);
+        let Some(crate::event::Event::Applied {
+            at,
+            file,
+            by,
+            changes,
+            before_sha256,
+            ..
+        }) = stack.last()
+        else {
+            return Ok(None);
+        };
+        let before = match stack.len() {
+            1 if self.file.sha256 == *before_sha256 => Ok(self.file.clone()),
+            1 => Err(format!(
+                "the scenario it replaced is not known any more ({} changed on disk since the run took it); apply the text you want instead",
+                self.file.file
+            )),
+            n => {
+                text_of(stack[n - 2]).ok_or_else(|| "the scenario it replaced is not known".into())
+            }
+        };
+        Ok(Some(engine::LastApply {
+            at: *at,
+            file: file.clone(),
+            by: by.clone(),
+            changes: changes.clone(),
+            before,
+        }))
+    }
+
     fn rebuild(&self, file: &str, text: &str) -> Result<Rebuilt, String> {
         let replay = self.replay()?;
         let (timeline, warnings, schedule) =
             self.build(file, Arc::new(text.to_string()), &replay, false)?;
+        let went = replay
+            .rows_as_went()
+            .into_iter()
+            .map(|(k, r)| (k.to_string(), r.subject.clone().unwrap_or_default()))
+            .collect();
         Ok(Rebuilt {
             timeline,
             fold: schedule.prior,
+            went,
             warnings,
         })
     }
@@ -143,15 +231,12 @@ pub async fn replan(
         fresh.follows(&board);
         *board = fresh;
         p.shared.set(timeline.clone());
-        let mut to = shared.to.write().unwrap_or_else(|e| e.into_inner());
-        *to = plan.as_ref().map_or_else(Vec::new, |rows| {
-            rows.iter().map(crate::control::to_words).collect()
-        });
-        let mut s = shared.subjects.write().unwrap_or_else(|e| e.into_inner());
-        s.clone_from(&subjects);
+        let (to_words, shown) = prepare::lists(plan.as_ref(), &subjects, &replay);
+        *shared.to.write().unwrap_or_else(|e| e.into_inner()) = to_words;
+        *shared.subjects.write().unwrap_or_else(|e| e.into_inner()) = shown;
     }
     tracing::info!(
-        "the run goes on with {shown} as applied: {} occurrence(s) to fire",
+        "the run is rebuilt from its journal ({shown} with what was improvised) and goes on: {} occurrence(s) to fire",
         items.len()
     );
     p.scenario_sha = sha;
