@@ -181,11 +181,11 @@ pub enum Event {
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Declared {
     #[serde(default)]
-    pub expectations: Vec<crate::journal::ExpectationRow>,
+    pub expectations: Vec<ExpectationRow>,
     #[serde(default)]
-    pub contingencies: Vec<crate::journal::ContingencyRow>,
+    pub contingencies: Vec<ContingencyRow>,
     #[serde(default)]
-    pub objectives: Vec<crate::journal::ObjectiveRow>,
+    pub objectives: Vec<ObjectiveRow>,
 }
 
 /// One change an apply found, and what became of it.
@@ -283,4 +283,43 @@ pub struct PlanRow {
     /// The controller who watches its inject (`owner:`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+}
+
+/// An objective, as the run header lists it.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ObjectiveRow {
+    pub id: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
+    /// The injects that exercise it, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub injects: Vec<String>,
+    /// The expected actions that evaluate it, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expectations: Vec<String>,
+}
+
+/// An expected action, as the run header lists it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ExpectationRow {
+    pub id: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// `20m after evacuation-order is sent`, `by T+01:50:00`.
+    pub deadline: String,
+    /// The inject whose send starts it (`expect:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inject: Option<String>,
+}
+
+/// A contingency inject, as the run header lists it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ContingencyRow {
+    pub inject: String,
+    pub condition: String,
+    /// The expected actions its condition names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on: Vec<String>,
 }

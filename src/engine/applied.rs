@@ -127,6 +127,9 @@ pub struct Carried {
     pub began: Option<DateTime<Utc>>,
     pub went: Vec<(String, DateTime<Utc>)>,
     pub passed: Vec<String>,
+    /// Those whose last send failed (what `retry` may send again), with whether it may
+    /// have arrived all the same.
+    pub failed: Vec<(String, bool)>,
 }
 
 impl<D: Dispatch> Engine<D> {

@@ -53,39 +53,10 @@ impl<D: Dispatch> Engine<D> {
                 (occ, at.max(now))
             })
             .collect();
+        let held = branched && cursor.clock.held_since.is_some();
         let items: Vec<Consequence> = goes
             .iter()
-            .map(|&(occ, at)| {
-                let o = &t.occurrences[occ];
-                let body = t.body(o).ok();
-                if let Some(c) = &condition {
-                    return Consequence {
-                        key: o.key.clone(),
-                        effect: format!(
-                            "armed: sent {} after its condition holds ({c})",
-                            crate::human::duration_ms(o.offset.as_millis() as i64)
-                        ),
-                        subject: body
-                            .as_ref()
-                            .map(crate::message::short_subject)
-                            .unwrap_or_default(),
-                        from: None,
-                        to: None,
-                        body: body.map(serde_json::Value::Object),
-                    };
-                }
-                Consequence {
-                    key: o.key.clone(),
-                    effect: if at <= now { "sent at once" } else { "sent" }.into(),
-                    subject: body
-                        .as_ref()
-                        .map(crate::message::short_subject)
-                        .unwrap_or_default(),
-                    from: None,
-                    to: Some(rfc(at)),
-                    body: body.map(serde_json::Value::Object),
-                }
-            })
+            .map(|&(occ, at)| adhoc_consequence(t, occ, (at, now), condition.as_deref(), held))
             .collect();
         let first = goes.first().map_or(now, |(_, at)| *at);
         // A time given that has passed: it goes now, and the preview says why.
@@ -147,8 +118,10 @@ impl<D: Dispatch> Engine<D> {
         .await?;
         if branched {
             cursor.replan = true;
+            let held = cursor.clock.held_since.is_some();
             return Ok(Reply::Done(match &condition {
                 Some(_) => format!("{id} armed: it is sent when its condition holds"),
+                None if held => format!("{id} goes when the hold is released"),
                 None if first <= now => format!("{id} sent"),
                 None => format!("{id} goes {when}"),
             }));
@@ -366,6 +339,51 @@ impl<D: Dispatch> Engine<D> {
             (None, Some(i)) => Some((cursor.extra[i].occ, cursor.extra[i].clone(), None, extra)),
             (None, None) => None,
         }
+    }
+}
+
+/// What sending an ad hoc inject does to its occurrence `occ` (going at `at`): armed
+/// when it is a contingency (on `condition`), sent at once, at its instant, or (rebuilt
+/// with its branches while `held`) when the hold is released.
+fn adhoc_consequence(
+    t: &crate::timeline::Timeline,
+    occ: usize,
+    (at, now): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+    condition: Option<&str>,
+    held: bool,
+) -> Consequence {
+    let o = &t.occurrences[occ];
+    let body = t.body(o).ok();
+    let subject = body
+        .as_ref()
+        .map(crate::message::short_subject)
+        .unwrap_or_default();
+    let body = body.map(serde_json::Value::Object);
+    if let Some(c) = condition {
+        return Consequence {
+            key: o.key.clone(),
+            effect: format!(
+                "armed: sent {} after its condition holds ({c})",
+                crate::human::duration_ms(o.offset.as_millis() as i64)
+            ),
+            subject,
+            from: None,
+            to: None,
+            body,
+        };
+    }
+    Consequence {
+        key: o.key.clone(),
+        effect: match (held, at <= now) {
+            (true, _) => "sent when the hold is released",
+            (false, true) => "sent at once",
+            (false, false) => "sent",
+        }
+        .into(),
+        subject,
+        from: None,
+        to: Some(rfc(at)),
+        body,
     }
 }
 

@@ -589,6 +589,15 @@ impl<D: Dispatch> Engine<D> {
                 .filter_map(|(occ, at)| Some((key(*occ)?, *at)))
                 .collect(),
             passed: cursor.passed.iter().filter_map(|occ| key(*occ)).collect(),
+            failed: cursor
+                .failed
+                .lock()
+                .map(|f| {
+                    f.iter()
+                        .filter_map(|(occ, maybe)| Some((key(*occ)?, *maybe)))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -614,6 +623,14 @@ impl<D: Dispatch> Engine<D> {
             .iter()
             .filter_map(|k| occ_of.get(k.as_str()).copied())
             .collect();
+        if let Ok(mut failed) = cursor.failed.lock() {
+            failed.extend(
+                carried
+                    .failed
+                    .iter()
+                    .filter_map(|(k, maybe)| Some((*occ_of.get(k.as_str())?, *maybe))),
+            );
+        }
     }
 
     /// The producer's cursor at the start of a run: at the clock's `initial` state, with

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{parse_time, time_text};
 use crate::action::{Action, Source};
 use crate::event::{AppliedChange, Declared, Event, PlanRow};
+pub use crate::event::{ContingencyRow, ExpectationRow, ObjectiveRow};
 use crate::fold::{Lateness, Totals};
 
 /// One line of the journal.
@@ -707,45 +708,6 @@ pub struct RunHeader {
     /// The scenario's time zone, for the report's wall times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
-}
-
-/// An objective, as the run header lists it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct ObjectiveRow {
-    pub id: String,
-    pub text: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capability: Option<String>,
-    /// The injects that exercise it, by id.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub injects: Vec<String>,
-    /// The expected actions that evaluate it, by id.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub expectations: Vec<String>,
-}
-
-/// An expected action, as the run header lists it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct ExpectationRow {
-    pub id: String,
-    pub action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team: Option<String>,
-    /// `20m after evacuation-order is sent`, `by T+01:50:00`.
-    pub deadline: String,
-    /// The inject whose send starts it (`expect:`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inject: Option<String>,
-}
-
-/// A contingency inject, as the run header lists it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct ContingencyRow {
-    pub inject: String,
-    pub condition: String,
-    /// The expected actions its condition names.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub on: Vec<String>,
 }
 
 /// Counts and lateness of a run, as the `end` entry and the summary show them.
