@@ -136,7 +136,8 @@ fn finish(
             id
         }
     };
-    let grown = check_joined(current, file, &body, clock_now)?;
+    let given = diags.source.lines().count();
+    let grown = check_joined(current, (file, given), &body, clock_now)?;
     let timeline = current.extended(&grown);
     let occurrences = current.occurrences.len()..timeline.occurrences.len();
     if occurrences.is_empty() {
@@ -156,7 +157,7 @@ fn finish(
 /// its problems, rendered where they are in `body`.
 fn check_joined(
     current: &Timeline,
-    file: &str,
+    (file, given_lines): (&str, usize),
     body: &str,
     clock_now: DateTime<Utc>,
 ) -> Result<Timeline, String> {
@@ -175,14 +176,37 @@ fn check_joined(
     );
     // Its problems, where they are in the text given (`body` adds lines at its end).
     let given = Arc::new(body.to_string());
-    let mut mine = Diagnostics::new(file, given.clone());
+    // Shown as given: the lines added to it (its id, its time) are not the person's.
+    let shown: String = body
+        .split_inclusive('\n')
+        .take(given_lines.max(1))
+        .collect();
+    let shown = Arc::new(shown.trim_end_matches('\n').to_string());
+    let within = |mut p: Pos| {
+        if p.offset as usize >= shown.len() {
+            let last = shown.rfind('\n').map_or(0, |i| i + 1);
+            p = Pos {
+                offset: last as u32,
+                len: 0,
+                line: given_lines.max(1) as u32,
+                column: 1,
+            };
+        }
+        p.len = p.len.min((shown.len() - p.offset as usize) as u32);
+        p
+    };
+    let mut mine = Diagnostics::new(file, shown.clone());
     let mut elsewhere = Vec::new();
     for d in &checked.diags.items {
         let line = d.pos.line as usize;
         if (place.line..place.line + place.lines).contains(&line) {
             // Its errors; a warning (a copy-paste of the inject it amends) is not its.
             if d.level == crate::diag::Level::Error {
-                mine.error(place.back(&given, d.pos), d.message.clone(), d.hint.clone());
+                mine.error(
+                    within(place.back(&given, d.pos)),
+                    d.message.clone(),
+                    d.hint.clone(),
+                );
             }
         } else if d.level == crate::diag::Level::Error {
             elsewhere.push(d.message.clone());
@@ -349,7 +373,7 @@ pub fn amend(
         .count();
     let id = format!("{origin}.amended-{}", n + 1);
     add_line(&mut body, &format!("id: {id}"));
-    let grown = check_joined(current, file, &body, clock_now)?;
+    let grown = check_joined(current, (file, text.lines().count()), &body, clock_now)?;
     let timeline = current
         .extended(&grown)
         .amended(&o.key, &id)

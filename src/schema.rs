@@ -302,7 +302,12 @@ enum Flag {
 pub fn schema_json() -> String {
     let generator = schemars::generate::SchemaSettings::draft07().into_generator();
     let schema = generator.into_root_schema_for::<ScenarioDoc>();
-    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    let mut value = serde_json::to_value(&schema).expect("a schema serializes");
+    // `x-` keys at the top are the author's own (a place for YAML anchors): allowed.
+    value["patternProperties"] = serde_json::json!({
+        "^x-": { "description": "The author's own: ignored by injector (a place for YAML anchors, `<<: *block`)." }
+    });
+    let mut text = serde_json::to_string_pretty(&value).expect("a schema serializes");
     text.push('\n');
     text
 }
@@ -335,6 +340,7 @@ mod tests {
         let schema: serde_json::Value = serde_json::from_str(&schema_json()).unwrap();
         assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
         assert_eq!(keys(&schema), sorted(SCENARIO_FIELDS));
+        assert!(schema["patternProperties"]["^x-"].is_object());
         let inject = &schema["definitions"]["InjectDoc"];
         let all: Vec<&str> = INJECT_FIELDS.iter().chain(BODY_FIELDS).copied().collect();
         assert_eq!(keys(inject), sorted(&all));

@@ -676,7 +676,15 @@ fn check_conditions<'a>(timeline: &'a Timeline, diags: &mut Diagnostics) -> Depe
                     Some(e) => waits[index].extend(e.owner),
                     None => {
                         known = false;
-                        let hint = if inject_ids.contains(&name) {
+                        let expects = s
+                            .inject_index(name)
+                            .and_then(|i| s.injects[i].expect)
+                            .map(|e| s.expectations[e].id.as_str());
+                        let hint = if let Some(e) = expects {
+                            Some(format!(
+                                "`{name}` is an inject; its expected action is `{e}`: write `{kind}: {e}` (or `sent: {name}`)"
+                            ))
+                        } else if inject_ids.contains(&name) {
                             Some(format!(
                                 "`{name}` is an inject: write `sent: {name}`, or give it `expect:` and name that"
                             ))

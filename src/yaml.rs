@@ -199,6 +199,49 @@ impl KeyId {
     }
 }
 
+/// A mapping's entries with its merge keys (`<<: *block`, `<<: [*a, *b]`) taken in, as
+/// other YAML tools do: each merged mapping's entries that the mapping does not write
+/// itself, the first merged first, after its own; merged entries keep where they were
+/// written (the anchored block), for messages.
+fn merged(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, SyntaxError> {
+    if !entries.iter().any(|(k, _)| k.as_str() == Some("<<")) {
+        return Ok(entries);
+    }
+    let (merges, mut own): (Vec<_>, Vec<_>) = entries
+        .into_iter()
+        .partition(|(k, _)| k.as_str() == Some("<<"));
+    let refused = |at: &Node| SyntaxError {
+        message: format!(
+            "a merge key `<<` takes a mapping or a list of mappings (`<<: *block`, `<<: [*a, *b]`), found {}",
+            at.kind()
+        ),
+        pos: Some(at.pos),
+    };
+    for (_, value) in merges {
+        let sources: Vec<Node> = match value.value {
+            Value::Map(_) => vec![value],
+            Value::Seq(items) => {
+                if let Some(bad) = items.iter().find(|i| !matches!(i.value, Value::Map(_))) {
+                    return Err(refused(bad));
+                }
+                items.into_vec()
+            }
+            _ => return Err(refused(&value)),
+        };
+        for source in sources {
+            let Value::Map(from) = source.value else {
+                continue;
+            };
+            for (k, v) in from.into_vec() {
+                if !own.iter().any(|(o, _)| o.value == k.value) {
+                    own.push((k, v));
+                }
+            }
+        }
+    }
+    Ok(own)
+}
+
 impl<'a> Builder<'a> {
     fn new(text: &'a str) -> Self {
         Builder {
@@ -345,16 +388,17 @@ impl<'a> Builder<'a> {
                         },
                         anchor,
                     ),
-                    Some(Open::Map(pos, anchor, start, _)) => (
-                        Node {
-                            value: Value::Map({
-                                self.key_index.remove(&(self.stack.len() + 1));
-                                self.entries.drain(start..).collect()
-                            }),
-                            pos,
-                        },
-                        anchor,
-                    ),
+                    Some(Open::Map(pos, anchor, start, _)) => {
+                        self.key_index.remove(&(self.stack.len() + 1));
+                        let entries: Vec<(Node, Node)> = self.entries.drain(start..).collect();
+                        (
+                            Node {
+                                value: Value::Map(merged(entries)?.into_boxed_slice()),
+                                pos,
+                            },
+                            anchor,
+                        )
+                    }
                     None => return Err(self.fail("unbalanced YAML structure", &span)),
                 };
                 let (node, anchor) = node;
@@ -561,6 +605,41 @@ mod tests {
         assert_eq!(&text[items[0].pos.offset as usize..][..1], "x");
         assert_eq!(items[1].value, Value::Str("5".into()));
         assert_eq!(map[0].1.value, Value::Int(1));
+    }
+
+    #[test]
+    fn merge_keys_take_what_the_mapping_does_not_write_itself() {
+        let text = "x-a: &a { p: 1, q: 2 }\nx-b: &b { q: 3, r: 4 }\nm:\n  <<: [*a, *b]\n  p: 9\none: { <<: *a }\n";
+        let node = parse(text).unwrap();
+        let map = node.as_map().unwrap();
+        let get = |m: &Node, k: &str| {
+            m.as_map()
+                .unwrap()
+                .iter()
+                .find(|(key, _)| key.as_str() == Some(k))
+                .map(|(_, v)| v.value.clone())
+        };
+        let m = &map[2].1;
+        // Its own `p` stands; `q` from the first merged; `r` from the second; no `<<`.
+        assert_eq!(get(m, "p"), Some(Value::Int(9)));
+        assert_eq!(get(m, "q"), Some(Value::Int(2)));
+        assert_eq!(get(m, "r"), Some(Value::Int(4)));
+        assert_eq!(get(m, "<<"), None);
+        assert_eq!(get(&map[3].1, "q"), Some(Value::Int(2)));
+        // A merged entry says where it was written: the anchored block.
+        let (k, _) = m
+            .as_map()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("r"))
+            .unwrap();
+        assert_eq!(k.pos.line, 2);
+        let err = parse("m:\n  <<: 5\n").unwrap_err();
+        assert!(
+            err.message.contains("a merge key `<<` takes a mapping"),
+            "{err:?}"
+        );
+        assert_eq!(err.pos.map(|p| (p.line, p.column)), Some((2, 7)));
     }
 
     #[test]

@@ -187,7 +187,7 @@ impl<D: Dispatch> Engine<D> {
             last.by
                 .as_ref()
                 .map_or(String::new(), |b| format!(" by {b}")),
-            self.when(last.at, &cursor.clock)
+            self.clock_time(last.at)
         );
         let before = match &last.before {
             Ok(t) => t.clone(),
@@ -203,7 +203,7 @@ impl<D: Dispatch> Engine<D> {
                 .filter_map(|c| {
                     let s = r.fold.get(&c.key).filter(|s| s.status != Status::Pending)?;
                     Some(match s.at {
-                        Some(at) => format!("{} at {}", c.key, self.when(at, &cursor.clock)),
+                        Some(at) => format!("{} at {}", c.key, self.clock_time(at)),
                         None => c.key.clone(),
                     })
                 })
@@ -344,12 +344,17 @@ impl<D: Dispatch> Engine<D> {
         })
         .await?;
         cursor.replan = true;
+        let held = if cursor.clock.held_since.is_some() {
+            " (held: nothing fires until the hold is released)"
+        } else {
+            ""
+        };
         Ok(Reply::Done(match undoing {
             Some(u) => format!(
-                "undone: {} ({summary}); the run goes on as before it",
+                "undone: {} ({summary}); the run goes on as before it{held}",
                 u.what
             ),
-            None => format!("applied {file}: {summary}; the run goes on with it"),
+            None => format!("applied {file}: {summary}; the run goes on with it{held}"),
         }))
     }
 
@@ -394,9 +399,9 @@ impl<D: Dispatch> Engine<D> {
             body: None,
         };
         if let Some(slot) = gone {
-            let when = slot.at.map_or(String::new(), |t| {
-                format!(" at {}", self.when(t, &cursor.clock))
-            });
+            let when = slot
+                .at
+                .map_or(String::new(), |t| format!(" at {}", self.clock_time(t)));
             let mut detail = format!("{}{when}", slot.status.name());
             if let Change::Changed { fields, .. } = change
                 && fields.iter().any(|f| f.field == "expect")

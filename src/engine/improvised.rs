@@ -44,6 +44,21 @@ impl<D: Dispatch> Engine<D> {
         let condition = joined
             .and_then(|i| i.condition.as_ref())
             .map(|c| c.condition.text());
+        let after = adhoc
+            .occurrences
+            .clone()
+            .next()
+            .map(|occ| crate::human::duration_ms(t.occurrences[occ].offset.as_millis() as i64));
+        // What it expects, in the words the page and the report use.
+        let expects = joined.and_then(|i| i.expect).map(|e| {
+            let e = &t.scenario.expectations[e];
+            format!(
+                "; it expects `{}`: {}, {}",
+                e.id,
+                e.action,
+                crate::plan::deadline_text(&t.scenario, e)
+            )
+        });
         // Each occurrence: when it goes (now, or at its instant as the clock stands).
         let goes: Vec<(usize, chrono::DateTime<Utc>)> = adhoc
             .occurrences
@@ -75,16 +90,18 @@ impl<D: Dispatch> Engine<D> {
             1 => String::new(),
             n => format!(" ({n} occurrences, the first {when})"),
         };
-        let text = if let Some(c) = &condition {
+        let mut text = if let Some(c) = &condition {
             format!(
-                "arms the ad hoc contingency `{}`: it is sent when its condition holds ({c})",
-                adhoc.id
+                "arms the ad hoc contingency `{}`: it is sent {} after its condition holds ({c})",
+                adhoc.id,
+                after.as_deref().unwrap_or("")
             )
         } else if more.is_empty() {
             format!("sends the ad hoc inject `{}` {when}", adhoc.id)
         } else {
             format!("sends the ad hoc inject `{}`{more}", adhoc.id)
         };
+        text.push_str(expects.as_deref().unwrap_or(""));
         let action = Action::Send {
             inject: inject.to_string(),
             file: file.to_string(),
@@ -120,7 +137,10 @@ impl<D: Dispatch> Engine<D> {
             cursor.replan = true;
             let held = cursor.clock.held_since.is_some();
             return Ok(Reply::Done(match &condition {
-                Some(_) => format!("{id} armed: it is sent when its condition holds"),
+                Some(c) => format!(
+                    "{id} armed: it is sent {} after its condition holds ({c})",
+                    after.as_deref().unwrap_or("")
+                ),
                 None if held => format!("{id} goes when the hold is released"),
                 None if first <= now => format!("{id} sent"),
                 None => format!("{id} goes {when}"),

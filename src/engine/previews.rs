@@ -353,7 +353,7 @@ impl<D: Dispatch> Engine<D> {
             }
             if open > 0 {
                 parts.push(format!(
-                    "{} still open will be left void",
+                    "{} still open stay open (unjudged; a resume can judge them)",
                     human::count(open, "expected action", "expected actions")
                 ));
             }

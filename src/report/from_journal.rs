@@ -387,7 +387,7 @@ fn in_time_order(rows: &mut [Row]) {
 /// `fold`), and who added, moved or changed which occurrence, and how.
 fn applied_rows<'a>(
     records: &'a [Record],
-    fold: &mut Fold,
+    (fold, removed): (&mut Fold, &std::collections::HashSet<&str>),
     planned: &mut HashMap<&'a str, &'a PlanRow>,
 ) -> HashMap<&'a str, (crate::action::Source, Option<String>, String)> {
     let mut applied = HashMap::new();
@@ -417,7 +417,8 @@ fn applied_rows<'a>(
                 (*source, by.clone(), format!("{} {how}", c.effect)),
             );
         }
-        for p in rows {
+        // One a later apply removed before it went is not a row.
+        for p in rows.iter().filter(|p| !removed.contains(p.key.as_str())) {
             fold.seed(p.key.clone());
             planned.insert(p.key.as_str(), p);
         }
@@ -517,7 +518,7 @@ impl Report {
             }
             planned.insert(&p.key, p);
         }
-        let applied = applied_rows(&replay.records, &mut fold, &mut planned);
+        let applied = applied_rows(&replay.records, (&mut fold, &removed_at_last), &mut planned);
         let improvised = Improvised::of(&replay.records);
         for (key, row) in &improvised.rows {
             if improvised.adhoc.contains_key(key) {

@@ -38,6 +38,11 @@ impl Reader<'_> {
             gps_longitude: "lon",
         };
         let mut free_expectations = Vec::new();
+        // `x-` keys are the author's own (a place for anchors, notes): not the scenario's.
+        let entries: Vec<(Node, Node)> = entries
+            .into_iter()
+            .filter(|(k, _)| !k.as_str().is_some_and(|k| k.starts_with("x-")))
+            .collect();
         let fields = self.keyed(entries, SCENARIO_FIELDS, "scenario");
         let has = |n: &str| fields.iter().any(|(f, _, _)| *f == n);
         let (has_name, has_injects) = (has("name"), has("injects"));

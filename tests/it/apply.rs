@@ -218,6 +218,42 @@ async fn ad_hoc_branches_grow_the_run_and_survive_a_crash() {
         "{}",
         at.stderr
     );
+    // The slip of naming the inject where its expected action is meant.
+    crate::common::write(
+        dir,
+        "wrong.yaml",
+        "id: wrong\nbody: \"inject wrong\"\nwhen: { missed: i3 }\n",
+    );
+    let wrong = ctl(dir, &control, &token, &["--yes", "send", "wrong.yaml"]).await;
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong
+            .stderr
+            .contains("`i3` is an inject; its expected action is `e3`: write `missed: e3`"),
+        "{}",
+        wrong.stderr
+    );
+    // Its preview says what it expects; no line it did not write is shown.
+    let asked = ctl(dir, &control, &token, &["send", "q.yaml"]).await;
+    assert!(
+        asked
+            .stderr
+            .contains("it expects `sitrep`: Blue sends a sitrep, 10m after q is sent"),
+        "{}",
+        asked.stderr
+    );
+    crate::common::write(
+        dir,
+        "unit.yaml",
+        "id: unit\nbody: \"inject unit\"\nexpect: { id: u, action: x, within: 10 }\n",
+    );
+    let unit = ctl(dir, &control, &token, &["--yes", "send", "unit.yaml"]).await;
+    assert_eq!(unit.code, 1);
+    assert!(
+        unit.stderr.contains("unit.yaml:3") && !unit.stderr.contains("at: \"T+"),
+        "{}",
+        unit.stderr
+    );
     let q = ctl(dir, &control, &token, &["--yes", "send", "q.yaml"]).await;
     assert_eq!(q.code, 0, "{}", q.stderr);
     let asked = ctl(dir, &control, &token, &["send", "chase.yaml"]).await;
@@ -232,7 +268,7 @@ async fn ad_hoc_branches_grow_the_run_and_survive_a_crash() {
     assert_eq!(chase.code, 0, "{}", chase.stderr);
     assert_eq!(
         chase.stdout.trim(),
-        "chase armed: it is sent when its condition holds"
+        "chase armed: it is sent 2 s after its condition holds (missed: sitrep)"
     );
     wait_for("q went", || keys_sent(&server).contains("q")).await;
     let status = ctl(dir, &control, &token, &["status"]).await;
@@ -347,6 +383,15 @@ async fn an_apply_is_undone_while_nothing_it_changed_has_gone() {
     assert_eq!(count(&server, "i2"), 1);
     server.shutdown(Duration::from_secs(1)).await;
     let report = crate::common::injector_in(dir, &["report", "s.journal.jsonl"]);
+    // Removed, put back by the undo, removed again: not a row of the report.
+    assert!(
+        !report
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("T+") && l.contains(" i3 ")),
+        "{}",
+        report.stdout
+    );
     assert!(
         report
             .stdout

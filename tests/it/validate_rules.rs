@@ -904,3 +904,52 @@ fn a_hashtag_read_as_a_comment_is_warned() {
         check(&text).iter().map(|f| &f.message).collect::<Vec<_>>()
     );
 }
+
+/// YAML anchors and merge keys reuse a block as other YAML tools do, and `x-` keys at the
+/// top hold the anchors without being the scenario's; a problem in a merged block is said
+/// where the block is written.
+#[test]
+fn merge_keys_and_x_keys_reuse_blocks() {
+    let text = "name: Blocks
+x-post: &post
+  persona: hm
+  channel: microblog
+  team_id: blue
+teams:
+  blue: 3437866
+personas:
+  hm: \"3-49786\"
+defaults:
+  type: team
+injects:
+  - <<: *post
+    id: a
+    at: 1m
+    body: first
+  - <<: *post
+    id: b
+    at: 2m
+    channel: mail
+    subject: Mail
+    body: second
+";
+    let found = check(text);
+    assert!(
+        found.iter().all(|f| f.level != Level::Error),
+        "{:?}",
+        found.iter().map(|f| &f.message).collect::<Vec<_>>()
+    );
+    let now = chrono::Utc::now();
+    let checked =
+        injector::validate::check("case.yaml", Arc::new(text.to_string()), None, 1.0, now);
+    let t = checked.timeline.unwrap();
+    let bodies: Vec<_> = t.occurrences.iter().map(|o| t.body(o).unwrap()).collect();
+    assert_eq!(bodies[0]["channel"], "microblog");
+    assert_eq!(bodies[0]["persona"], "3-49786");
+    assert_eq!(bodies[1]["channel"], "mail", "its own field stands");
+    assert_eq!(bodies[1]["team_id"], 3437866);
+    // A mistake inside the anchored block: said on the block's line.
+    let bad = text.replace("  channel: microblog\n", "  chanel: microblog\n");
+    let e = error(&bad, 4, "unknown field `chanel`");
+    assert_eq!(e.column, 3);
+}

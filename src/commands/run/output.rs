@@ -369,9 +369,17 @@ fn log_improvised(event: &Event, tag: &str) {
             fields.join(", ")
         ),
         Event::Applied {
-            file, changes, by, ..
+            file,
+            changes,
+            by,
+            undoes,
+            ..
         } => tracing::warn!(
-            "{tag}applied {file}{}: {}",
+            "{tag}{}{}: {}",
+            match undoes {
+                Some(made) => format!("undid the apply made at {made}, back to {file}"),
+                None => format!("applied {file}"),
+            },
             by.as_ref().map_or(String::new(), |b| format!(" (by {b})")),
             changes
                 .iter()

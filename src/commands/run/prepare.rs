@@ -154,6 +154,12 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
                 "{base_shown}: invalid: {} error(s); nothing was sent",
                 diags.error_count()
             );
+            if applied_used {
+                // Its text is the journal's: what changed is the workspace it is checked against.
+                eprintln!(
+                    "hint: the run follows {base_shown} as applied during the run (its text is in the journal); resume with a corrected copy: --allow-other-scenario and that file in place of {shown}"
+                );
+            }
             return Ok(Err(Exit::Usage));
         }
         Err(Rejected::Join(message)) => {
