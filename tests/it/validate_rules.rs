@@ -642,7 +642,12 @@ fn branches() {
         21,
         "`met: ok` names no expected action",
     );
-    assert!(f.hint.unwrap().contains("write `sent: ok`"));
+    // It expects e1: that is what `met:` means to name (or its send).
+    let hint = f.hint.unwrap();
+    assert!(
+        hint.contains("its expected action is `e1`: write `met: e1` (or `sent: ok`)"),
+        "{hint}"
+    );
     // Unknown inject or occurrence key for `sent`.
     let f = error(
         &branching(false, "    when: { sent: okk }\n"),
