@@ -145,6 +145,9 @@ struct InjectDoc {
     cron: Option<String>,
     /// Shift `ts` from the planned time, e.g. `-2h` to backdate.
     ts_offset: Option<String>,
+    /// Space a fan-out's occurrences at one instant this far apart, in team order
+    /// (`2m`: blue at the instant, red 2m later, ...).
+    stagger: Option<String>,
     /// Further body fields passed through verbatim.
     extra: Option<BTreeMap<String, serde_json::Value>>,
     /// Free-form notes for the controller; never sent.

@@ -132,6 +132,20 @@ impl Timeline {
                 .map(Arc::new)
                 .collect();
             let recurring = !matches!(inject.when, When::At(_));
+            if let Some((_, pos)) = inject.stagger
+                && teams.len() < 2
+            {
+                errors.push(ExpandError {
+                    pos,
+                    message: "`stagger` spaces a fan-out's teams, and this inject goes to one"
+                        .into(),
+                    hint: Some(
+                        "give `team_id` a list (`team_id: [blue, red]`), or leave `stagger` out"
+                            .into(),
+                    ),
+                });
+            }
+            let stagger = inject.stagger.map_or(Duration::ZERO, |(d, _)| d);
             total += (times.len() * teams.len().max(1)) as u64;
             if total > MAX_OCCURRENCES {
                 errors.push(ExpandError {
@@ -159,14 +173,14 @@ impl Timeline {
                         offset: *offset,
                     });
                 } else {
-                    for team in &teams {
+                    for (k, team) in teams.iter().enumerate() {
                         occurrences.push(Occurrence {
                             key: format!("{base}@{}", team.0),
                             inject: index,
                             origin: index,
                             n,
                             team: Some(team.clone()),
-                            offset: *offset,
+                            offset: *offset + stagger * k as u32,
                         });
                     }
                 }

@@ -38,6 +38,7 @@ impl Reader<'_> {
             gps: None,
             objectives: Vec::new(),
             owner: None,
+            stagger: None,
         };
         let mut expect = None;
         let kind = node.kind();
@@ -77,6 +78,17 @@ impl Reader<'_> {
                     Err((m, h)) => self
                         .diags
                         .error(value.pos, format!("bad `ts_offset`: {m}"), h),
+                },
+                "stagger" => match super::times::parse_offset(&value) {
+                    Ok(d) if d.is_zero() => self.diags.error(
+                        value.pos,
+                        "`stagger` of 0s spaces nothing".to_string(),
+                        Some("give the time between the teams' posts, e.g. `stagger: 2m`".into()),
+                    ),
+                    Ok(d) => inject.stagger = Some((d, value.pos)),
+                    Err((m, h)) => self
+                        .diags
+                        .error(value.pos, format!("bad `stagger`: {m}"), h),
                 },
                 "extra" => self.extra(value, &mut inject.extra),
                 "notes" => inject.notes = Some(Box::new(value.to_json())),

@@ -57,6 +57,7 @@ pub const INJECT_FIELDS: &[&str] = &[
     "until",
     "cron",
     "ts_offset",
+    "stagger",
     "extra",
     "notes",
     "expect",
@@ -151,6 +152,9 @@ pub struct Inject {
     pub objectives: Vec<Ref>,
     /// Its `owner:`: the controller who watches it.
     pub owner: Option<String>,
+    /// Its `stagger:`: the occurrences a fan-out puts at one instant, spaced this far
+    /// apart in team order (the first at the instant).
+    pub stagger: Option<(Duration, Pos)>,
 }
 
 impl Scenario {

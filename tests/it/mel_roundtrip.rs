@@ -337,6 +337,9 @@ impl Generator {
             }
             _ if fan_out => {
                 y.push_str("    team_id: [blue, red, green]\n");
+                if self.below(2) == 0 {
+                    y.push_str("    stagger: 90s\n");
+                }
                 if !typed {
                     y.push_str("    type: team\n");
                 }

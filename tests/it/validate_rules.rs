@@ -958,3 +958,49 @@ injects:
     let e = error(&bad, 4, "unknown field `chanel`");
     assert_eq!(e.column, 3);
 }
+
+/// `stagger` spaces the occurrences a fan-out puts at one instant, in team order (each
+/// recurrence again); one without a fan-out, or of 0s, is refused where it is written.
+#[test]
+fn stagger_spaces_a_fan_outs_teams() {
+    let text = format!(
+        "{HEAD}  - id: post\n    every: 30m\n    count: 2\n    persona: hm\n    channel: microblog\n    team_id: [blue, red, green]\n    stagger: 2m\n    body: hello\n"
+    )
+    .replace("teams:\n  blue: 3437866\n", "teams:\n  blue: 3437866\n  red: 3437867\n  green: 3437868\n");
+    let found = check(&text);
+    assert!(
+        found.iter().all(|f| f.level != Level::Error),
+        "{:?}",
+        found.iter().map(|f| &f.message).collect::<Vec<_>>()
+    );
+    let now = chrono::Utc::now();
+    let checked = injector::validate::check("case.yaml", Arc::new(text.clone()), None, 1.0, now);
+    let t = checked.timeline.unwrap();
+    let at: Vec<(String, u64)> = t
+        .occurrences
+        .iter()
+        .map(|o| (o.key.clone(), o.offset.as_secs() / 60))
+        .collect();
+    let want: Vec<(String, u64)> = [
+        ("post#1@blue", 0),
+        ("post#1@red", 2),
+        ("post#1@green", 4),
+        ("post#2@blue", 30),
+        ("post#2@red", 32),
+        ("post#2@green", 34),
+    ]
+    .iter()
+    .map(|(k, m)| (k.to_string(), *m))
+    .collect();
+    assert_eq!(at, want);
+    // One team: nothing to space.
+    let one = case("    stagger: 2m\n");
+    let e = error(&one, 15, "`stagger` spaces a fan-out's teams");
+    assert!(e.hint.unwrap().contains("team_id: [blue, red]"));
+    error(
+        &case("    stagger: 0s\n"),
+        15,
+        "`stagger` of 0s spaces nothing",
+    );
+    error(&case("    stagger: soon\n"), 15, "bad `stagger`");
+}
