@@ -56,6 +56,50 @@ fn count(server: &injector::stand_in::StandIn, key: &str) -> usize {
         .count()
 }
 
+/// What `apply` refuses, saying why: the running scenario itself, a file that changes
+/// only what went, an empty file.
+async fn refusals(dir: &std::path::Path, control: &str, token: &str) {
+    // The running scenario itself; one that changes only what went; an empty file.
+    let same = ctl(dir, control, token, &["--yes", "apply", "s.yaml"]).await;
+    assert_eq!(same.code, 1);
+    assert!(
+        same.stderr
+            .contains("s.yaml is the exercise as it runs: nothing to apply"),
+        "{}",
+        same.stderr
+    );
+    crate::common::write(
+        dir,
+        "sent-only.yaml",
+        &scenario().replace(
+            "at: 20s\n    body: \"inject i0\"\n",
+            "at: 20s\n    body: \"inject i0\"\n    likes: 3\n",
+        ),
+    );
+    let went = ctl(dir, control, token, &["--yes", "apply", "sent-only.yaml"]).await;
+    assert_eq!(went.code, 1);
+    assert!(
+        went.stderr.contains(
+            "sent-only.yaml changes only what went, and that is left as it went: i0 (sent at "
+        ),
+        "{}",
+        went.stderr
+    );
+    crate::common::write(dir, "empty.yaml", "\n");
+    let empty = ctl(dir, control, token, &["--yes", "apply", "empty.yaml"]).await;
+    assert_eq!(
+        empty.code, 2,
+        "a usage error, found before the run is asked"
+    );
+    assert!(
+        empty
+            .stderr
+            .contains("empty.yaml is empty: `apply` takes a whole scenario"),
+        "{}",
+        empty.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_scenario_is_applied_to_what_has_not_gone_even_across_a_crash() {
     let (s, server, mut child, control, token) = live(&scenario()).await;
@@ -79,42 +123,7 @@ async fn a_changed_scenario_is_applied_to_what_has_not_gone_even_across_a_crash(
         "{}",
         bad.stderr
     );
-    // The running scenario itself; one that changes only what went; an empty file.
-    let same = ctl(dir, &control, &token, &["--yes", "apply", "s.yaml"]).await;
-    assert_eq!(same.code, 1);
-    assert!(
-        same.stderr
-            .contains("s.yaml is the exercise as it runs: nothing to apply"),
-        "{}",
-        same.stderr
-    );
-    crate::common::write(
-        dir,
-        "sent-only.yaml",
-        &scenario().replace(
-            "at: 20s\n    body: \"inject i0\"\n",
-            "at: 20s\n    body: \"inject i0\"\n    likes: 3\n",
-        ),
-    );
-    let went = ctl(dir, &control, &token, &["--yes", "apply", "sent-only.yaml"]).await;
-    assert_eq!(went.code, 1);
-    assert!(
-        went.stderr.contains(
-            "sent-only.yaml changes only what went, and that is left as it went: i0 (sent at "
-        ),
-        "{}",
-        went.stderr
-    );
-    crate::common::write(dir, "empty.yaml", "\n");
-    let empty = ctl(dir, &control, &token, &["--yes", "apply", "empty.yaml"]).await;
-    assert_eq!(empty.code, 2, "a usage error, found before the run is asked");
-    assert!(
-        empty
-            .stderr
-            .contains("empty.yaml is empty: `apply` takes a whole scenario"),
-        "{}",
-        empty.stderr
-    );
+    refusals(dir, &control, &token).await;
     // `--dry`: what it would do, on stdout; nothing changes.
     crate::common::write(dir, "new.yaml", &changed());
     let dry = ctl(dir, &control, &token, &["apply", "new.yaml", "--dry"]).await;
