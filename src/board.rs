@@ -54,7 +54,8 @@ pub struct Board {
     recent: VecDeque<usize>,
     /// Contingency occurrences by key, not yet listed in `fired`: they join it when
     /// they go (their instant is known only once their condition holds).
-    contingent: std::collections::HashMap<String, usize>,
+    /// With its mark (an ad hoc contingency's).
+    contingent: std::collections::HashMap<String, (usize, Option<&'static str>)>,
     /// The white cell's notes, oldest first (the runs it resumes' too).
     notes: Vec<NoteView>,
     /// Bumped by every change the board takes in: live push sends what changed since
@@ -181,7 +182,7 @@ impl Board {
             .iter()
             .enumerate()
             .filter(|(_, o)| timeline.is_contingent(o) && fold.index_of(&o.key).is_some())
-            .map(|(i, o)| (o.key.clone(), i))
+            .map(|(i, o)| (o.key.clone(), (i, mark(i))))
             .collect();
         Board {
             fold,
@@ -268,7 +269,7 @@ impl Board {
             });
         }
         if let Event::Sending { key, planned, .. } = event
-            && let Some(occ) = self.contingent.remove(key)
+            && let Some((occ, mark)) = self.contingent.remove(key)
         {
             // Contingency occurrences join as they go, in their place by instant.
             self.place(Fired {
@@ -276,7 +277,7 @@ impl Board {
                 planned: *planned,
                 slot: n,
                 earlier: false,
-                mark: None,
+                mark,
             });
         }
         if matches!(event, Event::Sending { .. } | Event::Started { .. }) {

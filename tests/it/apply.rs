@@ -345,6 +345,12 @@ async fn ad_hoc_branches_grow_the_run_and_survive_a_crash() {
     assert_eq!(missed.code, 0, "{}", missed.stderr);
     wait_for("chase went", || keys_sent(&server).contains("chase")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = ctl(dir, &control, &token, &["status"]).await;
+    assert!(
+        status.stdout.contains("chase (ad hoc)") && status.stdout.contains("q (ad hoc)"),
+        "{}",
+        status.stdout
+    );
     assert_eq!(count(&server, "q"), 1);
     assert_eq!(count(&server, "chase"), 1);
     assert_eq!(ctl(dir, &control, &token, &["--yes", "end"]).await.code, 0);

@@ -353,14 +353,32 @@ fn log_event(event: &Event, tag: &str, labels: &Labels) {
 /// The log line of an inject written or amended during the run.
 fn log_improvised(event: &Event, tag: &str) {
     match event {
-        Event::AdHoc { id, rows, by, .. } => tracing::info!(
-            "{tag}ad hoc inject {id}{} joined the run: {}",
-            by.as_ref().map_or(String::new(), |b| format!(" (by {b})")),
-            rows.iter()
-                .map(|r| format!("{} at {}", r.key, r.planned_at))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Event::AdHoc {
+            id,
+            rows,
+            by,
+            declared,
+            ..
+        } => {
+            let by = by.as_ref().map_or(String::new(), |b| format!(" (by {b})"));
+            // A contingency has no instant yet: it is armed on its condition.
+            match declared
+                .as_ref()
+                .and_then(|d| d.contingencies.iter().find(|c| c.inject == *id))
+            {
+                Some(c) => tracing::info!(
+                    "{tag}ad hoc contingency {id}{by} joined the run: armed (when {})",
+                    c.condition
+                ),
+                None => tracing::info!(
+                    "{tag}ad hoc inject {id}{by} joined the run: {}",
+                    rows.iter()
+                        .map(|r| format!("{} at {}", r.key, r.planned_at))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
         Event::Amended {
             key, fields, by, ..
         } => tracing::info!(
