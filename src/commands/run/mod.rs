@@ -446,9 +446,12 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
         format!(" (and {n} contingent on {e} expected action(s) and sends)")
     });
     tracing::info!(
-        "{dry}{} occurrence(s) to fire{contingent} from {}; T0 {}; journal {}",
+        "{dry}{} occurrence(s) to fire{contingent} from {}{}; T0 {}; journal {}",
         p.items.len(),
         p.shown,
+        p.applied
+            .as_ref()
+            .map_or(String::new(), |f| format!(" (as applied during the run: {f})")),
         crate::timeline::show_time(p.timeline.t0, p.timeline.scenario.timezone),
         p.journal_path.display()
     );

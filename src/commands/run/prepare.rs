@@ -26,6 +26,9 @@ pub struct Prepared {
     pub shown: String,
     /// Its text as read.
     pub source: Arc<String>,
+    /// A resumed run's scenario as applied during it (the file it came from), followed
+    /// instead of `source`.
+    pub applied: Option<String>,
     /// A live run's workspace, as the preflight read it (what a changed scenario is
     /// checked against too).
     pub ws: Option<Arc<Workspace>>,
@@ -120,6 +123,7 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
             .is_some_and(|h| same_file(Path::new(&h.scenario), &args.file))
     });
     let applied_used = applied.is_some();
+    let applied_file = applied.map(|(file, _, _)| file.to_string());
     let (base, base_shown, scenario_sha) = match applied {
         Some((file, text, sha)) => {
             tracing::info!(
@@ -195,6 +199,7 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
     Ok(Ok(Prepared {
         shown,
         source,
+        applied: applied_file,
         ws: ws.map(Arc::new),
         scenario_sha,
         speed,
