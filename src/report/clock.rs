@@ -194,6 +194,20 @@ impl Clock {
     pub fn scaled(&self, wall_ms: i64) -> i64 {
         (wall_ms as f64 * self.speed).round() as i64
     }
+
+    /// The exercise time from `a` to `b` (`a` before `b`): the wall-clock span less the
+    /// holds within it (the players were held too), as scenario time.
+    pub fn exercise_ms(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+        let held: i64 = self
+            .holds
+            .iter()
+            .map(|(from, until)| {
+                let (from, until) = ((*from).max(a), until.unwrap_or(b).min(b));
+                (until - from).num_milliseconds().max(0)
+            })
+            .sum();
+        self.scaled(((b - a).num_milliseconds() - held).max(0))
+    }
 }
 
 /// A lateness in people's units, with its sign: under a second in milliseconds (the
@@ -234,6 +248,15 @@ mod tests {
         });
         let mut c = Clock::of(None, &[hold, resume]);
         c.t0 = Some(at("2026-03-28T09:00:00Z"));
+        // A response across the hold counts the exercise's time, not the hold's.
+        assert_eq!(
+            c.exercise_ms(at("2026-03-28T09:08:00Z"), at("2026-03-28T09:18:00Z")),
+            300_000
+        );
+        assert_eq!(
+            c.exercise_ms(at("2026-03-28T09:12:00Z"), at("2026-03-28T09:13:00Z")),
+            0
+        );
         assert_eq!(
             c.t_plus(at("2026-03-28T09:12:00Z")).as_deref(),
             Some("T+00:10:00")

@@ -273,7 +273,7 @@ impl Judged {
 
     /// Fill in what needs the whole run: each judgment's time in the scenario's zone
     /// and in scenario time, the players' response time (from `sent`, each inject's
-    /// first send), and what followed each.
+    /// first send, less the holds between), and what followed each.
     pub fn finish(&mut self, clock: &Clock, sent: &HashMap<String, DateTime<Utc>>) {
         for (i, x) in self.expectations.iter_mut().enumerate() {
             let Some(at) = self.judged_at[i] else {
@@ -286,7 +286,7 @@ impl Judged {
             {
                 match sent.get(inject) {
                     Some(sent_at) if at >= *sent_at => {
-                        let ms = clock.scaled((at - *sent_at).num_milliseconds());
+                        let ms = clock.exercise_ms(*sent_at, at);
                         x.response_ms = Some(ms);
                         x.response = Some(crate::human::duration_ms(ms));
                     }
