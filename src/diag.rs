@@ -42,6 +42,9 @@ pub struct Diagnostics {
     pub file: String,
     pub source: Arc<String>,
     pub items: Vec<Diagnostic>,
+    /// Each problem said, by where and what: one written once in a block that several
+    /// injects merge (`<<: *block`) is said once.
+    said: std::collections::HashSet<(u32, u64)>,
 }
 
 impl Diagnostics {
@@ -50,6 +53,7 @@ impl Diagnostics {
             file: file.into(),
             source,
             items: Vec::new(),
+            said: std::collections::HashSet::new(),
         }
     }
 
@@ -62,6 +66,12 @@ impl Diagnostics {
     }
 
     fn push(&mut self, level: Level, pos: Pos, message: String, hint: Option<String>) {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        message.hash(&mut h);
+        if !self.said.insert((pos.offset, h.finish())) {
+            return;
+        }
         self.items.push(Diagnostic {
             level,
             file: self.file.clone(),

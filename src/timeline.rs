@@ -137,10 +137,12 @@ impl Timeline {
             {
                 errors.push(ExpandError {
                     pos,
-                    message: "`stagger` spaces a fan-out's teams, and this inject goes to one"
-                        .into(),
+                    message: format!(
+                        "`stagger` spaces a fan-out's teams, and inject `{}` goes to one",
+                        inject.id
+                    ),
                     hint: Some(
-                        "give `team_id` a list (`team_id: [blue, red]`), or leave `stagger` out"
+                        "give `team_id` two or more teams (`team_id: [blue, red]`), or leave `stagger` out (`stagger: null` over a merged block's)"
                             .into(),
                     ),
                 });

@@ -210,23 +210,23 @@ fn merged(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, SyntaxError> 
     let (merges, mut own): (Vec<_>, Vec<_>) = entries
         .into_iter()
         .partition(|(k, _)| k.as_str() == Some("<<"));
-    let refused = |at: &Node| SyntaxError {
+    let refused = |at: &Node, found: &str| SyntaxError {
         message: format!(
-            "a merge key `<<` takes a mapping or a list of mappings (`<<: *block`, `<<: [*a, *b]`), found {}",
-            at.kind()
+            "a merge key `<<` takes a mapping or a list of mappings (`<<: *block`, `<<: [*a, *b]`), found {found}"
         ),
         pos: Some(at.pos),
     };
     for (_, value) in merges {
-        let sources: Vec<Node> = match value.value {
+        let sources: Vec<Node> = match &value.value {
             Value::Map(_) => vec![value],
-            Value::Seq(items) => {
-                if let Some(bad) = items.iter().find(|i| !matches!(i.value, Value::Map(_))) {
-                    return Err(refused(bad));
+            // Said at the merge key's value (an alias's own place), not in the block.
+            Value::Seq(items) => match items.iter().find(|i| !matches!(i.value, Value::Map(_))) {
+                Some(bad) => {
+                    return Err(refused(&value, &format!("a list holding {}", bad.kind())));
                 }
-                items.into_vec()
-            }
-            _ => return Err(refused(&value)),
+                None => items.to_vec(),
+            },
+            _ => return Err(refused(&value, value.kind())),
         };
         for source in sources {
             let Value::Map(from) = source.value else {
@@ -507,8 +507,15 @@ impl<'a> Builder<'a> {
                         };
                         if let Some(line) = first {
                             let text = k.scalar_text();
+                            let merge = if text == "<<" {
+                                ": merge several blocks with one key, `<<: [*a, *b]`"
+                            } else {
+                                ""
+                            };
                             return Err(SyntaxError {
-                                message: format!("duplicate key `{text}` (first on line {line})"),
+                                message: format!(
+                                    "duplicate key `{text}` (first on line {line}){merge}"
+                                ),
                                 pos: Some(k.pos),
                             });
                         }
@@ -634,6 +641,13 @@ mod tests {
             .find(|(k, _)| k.as_str() == Some("r"))
             .unwrap();
         assert_eq!(k.pos.line, 2);
+        // A list of strings merged: said at the merge key's value, not in the block.
+        let err = parse("x-t: &t [a, b]\nm:\n  <<: *t\n").unwrap_err();
+        assert!(
+            err.message.contains("found a list holding a string"),
+            "{err:?}"
+        );
+        assert_eq!(err.pos.map(|p| p.line), Some(3));
         let err = parse("m:\n  <<: 5\n").unwrap_err();
         assert!(
             err.message.contains("a merge key `<<` takes a mapping"),

@@ -79,6 +79,8 @@ impl Reader<'_> {
                         .diags
                         .error(value.pos, format!("bad `ts_offset`: {m}"), h),
                 },
+                // `stagger: null` takes back a merged block's.
+                "stagger" if value.value == Value::Null => inject.stagger = None,
                 "stagger" => match super::times::parse_offset(&value) {
                     Ok(d) if d.is_zero() => self.diags.error(
                         value.pos,
@@ -86,9 +88,14 @@ impl Reader<'_> {
                         Some("give the time between the teams' posts, e.g. `stagger: 2m`".into()),
                     ),
                     Ok(d) => inject.stagger = Some((d, value.pos)),
-                    Err((m, h)) => self
-                        .diags
-                        .error(value.pos, format!("bad `stagger`: {m}"), h),
+                    Err((m, h)) => self.diags.error(
+                        value.pos,
+                        format!("bad `stagger`: {m}"),
+                        Some(h.filter(|h| h.contains("write `")).unwrap_or_else(|| {
+                            "the time between two teams' posts, e.g. `stagger: 2m` (or null for none)"
+                                .into()
+                        })),
+                    ),
                 },
                 "extra" => self.extra(value, &mut inject.extra),
                 "notes" => inject.notes = Some(Box::new(value.to_json())),

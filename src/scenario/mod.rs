@@ -321,8 +321,9 @@ impl Reader<'_> {
                 Some(name) => out.push((*name, k, v)),
                 None => {
                     let key = k.scalar_text();
-                    let hint =
-                        belongs_in(&key, &blocks).or_else(|| suggest(&key, known.iter().copied()));
+                    let hint = belongs_in(&key, &blocks)
+                        .or_else(|| own_key_hint(&key, what))
+                        .or_else(|| suggest(&key, known.iter().copied()));
                     self.diags
                         .error(k.pos, format!("unknown field `{key}` in {what}"), hint);
                 }
@@ -430,3 +431,13 @@ fn describe(node: &Node) -> String {
 }
 
 pub(super) type Problem = (String, Option<String>);
+
+/// For a key that looks like the author's own (`x-...`, `x_...`): where such keys go.
+fn own_key_hint(key: &str, what: &str) -> Option<String> {
+    if key.starts_with("x-") && what != "scenario" {
+        return Some("`x-` keys are the author's own only at the top of the file, beside `injects:` (a place for anchored blocks)".into());
+    }
+    key.strip_prefix("x_").map(|rest| {
+        format!("a key of your own at the top of the file starts with `x-`: `x-{rest}`")
+    })
+}

@@ -953,10 +953,30 @@ injects:
     assert_eq!(bodies[0]["persona"], "3-49786");
     assert_eq!(bodies[1]["channel"], "mail", "its own field stands");
     assert_eq!(bodies[1]["team_id"], 3437866);
-    // A mistake inside the anchored block: said on the block's line.
+    // A mistake inside the anchored block: said on the block's line, once (not once
+    // per inject that merges it).
     let bad = text.replace("  channel: microblog\n", "  chanel: microblog\n");
     let e = error(&bad, 4, "unknown field `chanel`");
     assert_eq!(e.column, 3);
+    let said = check(&bad)
+        .iter()
+        .filter(|f| f.message.contains("unknown field `chanel`"))
+        .count();
+    assert_eq!(said, 1);
+    // `x-` keys are the author's own at the top only; `x_` is not one.
+    let nested = text.replace("    id: a\n", "    id: a\n    x-note: mine\n");
+    let e = error(&nested, 15, "unknown field `x-note` in inject");
+    assert!(e.hint.unwrap().contains("only at the top of the file"));
+    let underscore = text.replace("x-post: &post", "x_post: &post");
+    let e = error(&underscore, 2, "unknown field `x_post` in scenario");
+    assert!(e.hint.unwrap().contains("`x-post`"));
+    // Two merge keys in one mapping: one key takes a list.
+    let twice = text.replace("    id: a\n", "    id: a\n    <<: *post\n");
+    error(
+        &twice,
+        15,
+        "merge several blocks with one key, `<<: [*a, *b]`",
+    );
 }
 
 /// `stagger` spaces the occurrences a fan-out puts at one instant, in team order (each
@@ -993,10 +1013,22 @@ fn stagger_spaces_a_fan_outs_teams() {
     .map(|(k, m)| (k.to_string(), *m))
     .collect();
     assert_eq!(at, want);
-    // One team: nothing to space.
+    // One team: nothing to space; `stagger: null` takes back a merged block's.
     let one = case("    stagger: 2m\n");
-    let e = error(&one, 15, "`stagger` spaces a fan-out's teams");
-    assert!(e.hint.unwrap().contains("team_id: [blue, red]"));
+    let e = error(
+        &one,
+        15,
+        "`stagger` spaces a fan-out's teams, and inject `ok` goes to one",
+    );
+    assert!(e.hint.unwrap().contains("two or more teams"));
+    let taken_back = case("    stagger: null\n");
+    assert!(check(&taken_back).iter().all(|f| f.level != Level::Error));
+    let e = error(&case("    stagger: -2m\n"), 15, "bad `stagger`");
+    assert!(
+        e.hint
+            .unwrap()
+            .contains("the time between two teams' posts")
+    );
     error(
         &case("    stagger: 0s\n"),
         15,

@@ -449,9 +449,9 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
         "{dry}{} occurrence(s) to fire{contingent} from {}{}; T0 {}; journal {}",
         p.items.len(),
         p.shown,
-        p.applied
-            .as_ref()
-            .map_or(String::new(), |f| format!(" (as applied during the run: {f})")),
+        p.applied.as_ref().map_or(String::new(), |f| format!(
+            " (as applied during the run: {f})"
+        )),
         crate::timeline::show_time(p.timeline.t0, p.timeline.scenario.timezone),
         p.journal_path.display()
     );
