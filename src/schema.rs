@@ -172,8 +172,9 @@ struct InjectDoc {
 #[derive(JsonSchema)]
 #[allow(dead_code, non_snake_case)]
 struct BodyFields {
-    /// Persona id ("3-49786"), alias or @handle.
-    persona: Option<String>,
+    /// Persona id ("3-49786"), alias or @handle; a list takes turns, one occurrence
+    /// after another (recurrence by recurrence, a fan-out's teams in order).
+    persona: Option<PersonaDoc>,
     /// Channel: mail, microblog, websites, notifications, ... or one of `extra_channels`.
     channel: Option<String>,
     subject: Option<String>,
@@ -291,6 +292,14 @@ enum TeamIds {
 enum AddressList {
     One(String),
     Many(Vec<String>),
+}
+
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum PersonaDoc {
+    One(String),
+    Turns(Vec<String>),
 }
 
 #[derive(JsonSchema)]

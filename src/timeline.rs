@@ -421,7 +421,7 @@ impl Timeline {
                 continue;
             }
             let value = match field.name {
-                "persona" => self.persona(field, &mut errors),
+                "persona" => self.persona(field, self.ordinal(inject, occ), &mut errors),
                 "team_id" => match (occ.team.as_deref(), &field.node.value) {
                     (Some((_, id)), _) => Some(id.clone()),
                     // A fan-out list checked outside any occurrence: its first team.
@@ -508,12 +508,65 @@ impl Timeline {
         errors.is_empty().then_some(body)
     }
 
-    fn persona(&self, field: &Field, errors: &mut Vec<BodyError>) -> Option<J> {
+    /// Which of its inject's occurrences `occ` is, from 0, in the inject's own order:
+    /// recurrence by recurrence, each fan-out's teams in `team_id` order.
+    fn ordinal(&self, inject: &Inject, occ: &Occurrence) -> usize {
+        let n = occ.n.map_or(0, |n| n.saturating_sub(1) as usize);
+        let teams = match self
+            .scenario
+            .field(inject, "team_id")
+            .map(|f| &f.node.value)
+        {
+            Some(Value::Seq(items)) => items.as_ref(),
+            _ => &[],
+        };
+        let team = occ
+            .team
+            .as_deref()
+            .and_then(|(label, _)| teams.iter().position(|t| t.scalar_text() == *label));
+        n * teams.len().max(1) + team.unwrap_or(0)
+    }
+
+    /// The persona's id: as written, or from a list, the one for the occurrence numbered
+    /// `ordinal` (cycling); every one of a list is checked.
+    fn persona(&self, field: &Field, ordinal: usize, errors: &mut Vec<BodyError>) -> Option<J> {
+        if let Value::Seq(items) = &field.node.value {
+            if items.is_empty() {
+                errors.push(BodyError {
+                    field: "persona".into(),
+                    pos: field.node.pos,
+                    message: "`persona` is an empty list".into(),
+                    hint: Some(
+                        "list the personas to take turns, e.g. `persona: [resident, tidewatch]`"
+                            .into(),
+                    ),
+                });
+                return None;
+            }
+            let ids: Vec<Option<J>> = items
+                .iter()
+                .map(|item| {
+                    self.persona(
+                        &Field {
+                            name: field.name,
+                            key_pos: field.key_pos,
+                            node: item.clone(),
+                        },
+                        0,
+                        errors,
+                    )
+                })
+                .collect();
+            return ids[ordinal % ids.len()].clone();
+        }
         let Some(text) = field.node.as_str() else {
             errors.push(BodyError {
                 field: "persona".into(),
                 pos: field.node.pos,
-                message: format!("`persona` must be a string, found {}", field.node.kind()),
+                message: format!(
+                    "`persona` must be a string or a list of them, found {}",
+                    field.node.kind()
+                ),
                 hint: Some("quote persona ids: \"3-49786\"".into()),
             });
             return None;

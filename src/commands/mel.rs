@@ -212,7 +212,16 @@ pub fn export(args: ExportArgs) -> Result<Exit, Error> {
     let output = args.output.output.as_deref();
     // `--start-at` becomes the sheet's Start.
     let start = start_at.map(|t| t.to_rfc3339());
-    match args.format {
+    // `-o events.xlsx` is a workbook: CSV under that name opens in nothing.
+    let xlsx_named = output.is_some_and(|o| {
+        o.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+    });
+    let format = match args.format {
+        ExportFormat::MelCsv if xlsx_named => ExportFormat::MelXlsx,
+        f => f,
+    };
+    match format {
         ExportFormat::MelCsv => {
             super::write_output(output, &mel::export(&timeline.scenario, start.as_deref()))?
         }

@@ -158,7 +158,16 @@ fn inject_cells(
         .collect();
     set(&mut cells, "Repeat", repeat.join(", "));
     let or_default = |k: &str| get(k).or_else(|| defaults.get(k));
-    set(&mut cells, "From", text(or_default("persona")));
+    // A list of personas taking turns, as people write it.
+    let from = match or_default("persona") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| text(Some(i)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        v => text(v),
+    };
+    set(&mut cells, "From", from);
     set(&mut cells, "Faction", note("faction"));
     let to = if let Some(p) = get("position") {
         format!("position: {}", text(Some(p)))

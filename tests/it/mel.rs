@@ -192,6 +192,27 @@ fn the_mel_as_a_workbook() {
 
 /// A workbook is bytes for a file: asked for on a terminal, it is refused with the way
 /// to write it (a real terminal, by `script`).
+/// `-o events.xlsx` writes a workbook (CSV under that name would open in nothing), and it
+/// imports back to the same exercise.
+#[test]
+fn an_output_named_xlsx_is_a_workbook() {
+    let dir = tempdir();
+    let file = scenario("harbour-flood.yaml");
+    let out = crate::common::injector_in(
+        dir.path(),
+        &["export", file.to_str().unwrap(), "-o", "events.xlsx"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let bytes = std::fs::read(dir.path().join("events.xlsx")).unwrap();
+    assert_eq!(&bytes[..2], b"PK", "a zip, as a workbook is");
+    let back =
+        crate::common::injector_in(dir.path(), &["import", "events.xlsx", "-o", "back.yaml"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    let diff =
+        crate::common::injector_in(dir.path(), &["diff", file.to_str().unwrap(), "back.yaml"]);
+    assert_eq!(diff.code, 0, "{}", diff.stdout);
+}
+
 #[test]
 fn a_workbook_is_not_written_to_a_terminal() {
     if !std::path::Path::new("/usr/bin/script").exists() {

@@ -200,7 +200,14 @@ impl Generator {
             self.timing(&mut y, &expectations, &ids);
             let gps = self.chance(8);
             if !default_persona || self.chance(50) {
-                let p = self.pick(&["hm", "tide", "\"@news\"", "mayor", "\"3-49786\""]);
+                let p = self.pick(&[
+                    "hm",
+                    "tide",
+                    "\"@news\"",
+                    "mayor",
+                    "\"3-49786\"",
+                    "[hm, tide]",
+                ]);
                 let _ = writeln!(y, "    persona: {p}");
             }
             if gps {

@@ -1036,3 +1036,57 @@ fn stagger_spaces_a_fan_outs_teams() {
     );
     error(&case("    stagger: soon\n"), 15, "bad `stagger`");
 }
+
+/// `persona: [a, b]` takes turns, occurrence after occurrence (recurrence by recurrence,
+/// a fan-out's teams in order); each persona of the list is checked where it is written.
+#[test]
+fn a_persona_list_takes_turns() {
+    let text = format!(
+        "{HEAD}  - id: post\n    every: 30m\n    count: 2\n    persona: [hm, \"3-49792\"]\n    channel: microblog\n    team_id: [blue, red, green]\n    body: hello\n"
+    )
+    .replace(
+        "teams:\n  blue: 3437866\n",
+        "teams:\n  blue: 3437866\n  red: 3437867\n  green: 3437868\n",
+    );
+    let found = check(&text);
+    assert!(
+        found.iter().all(|f| f.level != Level::Error),
+        "{:?}",
+        found.iter().map(|f| &f.message).collect::<Vec<_>>()
+    );
+    let now = chrono::Utc::now();
+    let checked = injector::validate::check("case.yaml", Arc::new(text.clone()), None, 1.0, now);
+    let t = checked.timeline.unwrap();
+    let personas: Vec<(String, String)> = t
+        .occurrences
+        .iter()
+        .map(|o| {
+            let body = t.body(o).unwrap();
+            (o.key.clone(), body["persona"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let (a, b) = ("3-49786", "3-49792");
+    let want = [
+        ("post#1@blue", a),
+        ("post#1@red", b),
+        ("post#1@green", a),
+        ("post#2@blue", b),
+        ("post#2@red", a),
+        ("post#2@green", b),
+    ];
+    assert_eq!(
+        personas,
+        want.iter()
+            .map(|(k, p)| (k.to_string(), p.to_string()))
+            .collect::<Vec<_>>()
+    );
+    // An unknown one in the list: said at it.
+    let bad = case("").replace("    persona: hm\n", "    persona: [hm, hmm]\n");
+    let e = error(&bad, 11, "unknown persona `hmm`");
+    assert_eq!(e.column, 19);
+    error(
+        &case("").replace("    persona: hm\n", "    persona: []\n"),
+        11,
+        "`persona` is an empty list",
+    );
+}
