@@ -248,14 +248,28 @@ pub fn read_scenario(path: &Path) -> Result<Arc<String>, Error> {
 /// saying what that means (`consequence`, e.g. "nothing was sent") on stderr, and `None`.
 fn valid_timeline(checked: Checked, shown: &str, consequence: &str) -> Option<(Timeline, bool)> {
     if !checked.is_valid(false) {
-        eprint!("{}", checked.diags.render(term::stderr_color()));
-        eprintln!(
-            "{shown}: invalid: {} error(s); {consequence}",
-            checked.diags.error_count()
+        eprint!(
+            "{}",
+            invalid(&checked.diags, shown, consequence, term::stderr_color())
         );
         return None;
     }
     checked.timeline.map(|t| (t, checked.t0_known))
+}
+
+/// An invalid scenario's diagnostics, and one line saying what that means
+/// (`consequence`, e.g. "nothing was sent").
+pub(crate) fn invalid(
+    diags: &crate::diag::Diagnostics,
+    shown: &str,
+    consequence: &str,
+    color: bool,
+) -> String {
+    format!(
+        "{}{shown}: invalid: {} error(s); {consequence}\n",
+        diags.render(color),
+        diags.error_count()
+    )
 }
 
 /// Parse `--start-at`: RFC 3339 or `now` (which means now plus

@@ -30,8 +30,6 @@ pub trait Applier: Send + Sync + 'static {
     /// makes it, and where each occurrence stands by the journal; or its problems,
     /// rendered against `text`.
     fn rebuild(&self, file: &str, text: &str) -> Result<Rebuilt, String>;
-    /// The scenario text the run follows now: the file's, or the one applied last.
-    fn current(&self) -> Result<Text, String>;
     /// The apply an `undo` would take back: the latest not undone.
     fn last_apply(&self) -> Result<Option<LastApply>, String>;
 }
@@ -56,10 +54,12 @@ pub struct LastApply {
     pub before: Result<Text, String>,
 }
 
-/// An undo of an apply, as its words and its journal line say it.
+/// An undo of an apply, as its words and its journal line say it, with the
+/// occurrences the apply added, moved or changed (none of which may have gone).
 struct Undoing {
     at: DateTime<Utc>,
     what: String,
+    caused: Vec<String>,
 }
 
 /// The digest of a scenario's text, as the journal keeps it.
@@ -98,6 +98,9 @@ pub struct Rebuilt {
     pub went: std::collections::HashMap<String, String>,
     /// Warnings of the text (an unquoted ` #Tag` that YAML reads as a comment, ...).
     pub warnings: Vec<String>,
+    /// The digest of the scenario text the run follows now (the file's, or the one
+    /// applied last): what an apply of this one replaces.
+    pub current_sha256: String,
 }
 
 /// What one part of a run hands to the next when it ends to be rebuilt: its live
@@ -193,34 +196,17 @@ impl<D: Dispatch> Engine<D> {
             Ok(t) => t.clone(),
             Err(why) => return Ok(Reply::Refused(format!("cannot undo {what}: {why}"))),
         };
-        self.journal.settled().await?;
-        // What it caused that went since: then it stays.
-        if let Ok(r) = applier.rebuild(&before.file, &before.text) {
-            let went: Vec<String> = last
-                .changes
-                .iter()
-                .filter(|c| c.applied() && c.effect != "removed")
-                .filter_map(|c| {
-                    let s = r.fold.get(&c.key).filter(|s| s.status != Status::Pending)?;
-                    Some(match s.at {
-                        Some(at) => format!("{} at {}", c.key, self.clock_time(at)),
-                        None => c.key.clone(),
-                    })
-                })
-                .collect();
-            if !went.is_empty() {
-                return Ok(Reply::Refused(format!(
-                    "cannot undo {what}: since then {} went out ({}); nothing was changed (undo takes back the latest action only, so the ones before it stay too)",
-                    human::count(
-                        went.len(),
-                        "occurrence it changed",
-                        "occurrences it changed"
-                    ),
-                    went.join(", ")
-                )));
-            }
-        }
-        let undoing = Undoing { at: last.at, what };
+        let caused = last
+            .changes
+            .iter()
+            .filter(|c| c.applied() && c.effect != "removed")
+            .map(|c| c.key.clone())
+            .collect();
+        let undoing = Undoing {
+            at: last.at,
+            what,
+            caused,
+        };
         self.apply_text(
             &*applier,
             &before,
@@ -245,13 +231,39 @@ impl<D: Dispatch> Engine<D> {
         let file = to.file.as_str();
         // Every line so far on disk: the journal's account of what went is whole.
         self.journal.settled().await?;
-        let (rebuilt, before_sha256) = match applier
-            .rebuild(file, &to.text)
-            .and_then(|r| Ok((r, applier.current()?.sha256)))
-        {
+        let rebuilt = match applier.rebuild(file, &to.text) {
             Ok(r) => r,
             Err(why) => return Ok(Reply::Refused(why.trim_end().to_string())),
         };
+        // An undo, once something the apply caused went: then it stays.
+        if let Some(u) = undoing {
+            let went: Vec<String> = u
+                .caused
+                .iter()
+                .filter_map(|key| {
+                    let s = rebuilt
+                        .fold
+                        .get(key)
+                        .filter(|s| s.status != Status::Pending)?;
+                    Some(match s.at {
+                        Some(at) => format!("{key} at {}", self.clock_time(at)),
+                        None => key.clone(),
+                    })
+                })
+                .collect();
+            if !went.is_empty() {
+                return Ok(Reply::Refused(format!(
+                    "cannot undo {}: since then {} went out ({}); nothing was changed (undo takes back the latest action only, so the ones before it stay too)",
+                    u.what,
+                    human::count(
+                        went.len(),
+                        "occurrence it changed",
+                        "occurrences it changed"
+                    ),
+                    went.join(", ")
+                )));
+            }
+        }
         let now = self.clock.now();
         let current = self.timeline();
         let new = &rebuilt.timeline;
@@ -334,7 +346,7 @@ impl<D: Dispatch> Engine<D> {
             file: file.to_string(),
             sha256: to.sha256.clone(),
             text: to.text.to_string(),
-            before_sha256,
+            before_sha256: rebuilt.current_sha256.clone(),
             undoes: undoing.map(|u| crate::journal::time_text(u.at)),
             changes: journaled,
             rows,

@@ -979,14 +979,15 @@ injects:
     );
 }
 
-/// `stagger` spaces the occurrences a fan-out puts at one instant, in team order (each
-/// recurrence again); one without a fan-out, or of 0s, is refused where it is written.
-#[test]
-fn stagger_spaces_a_fan_outs_teams() {
-    let text = format!(
-        "{HEAD}  - id: post\n    every: 30m\n    count: 2\n    persona: hm\n    channel: microblog\n    team_id: [blue, red, green]\n    stagger: 2m\n    body: hello\n"
-    )
-    .replace("teams:\n  blue: 3437866\n", "teams:\n  blue: 3437866\n  red: 3437867\n  green: 3437868\n");
+/// The timeline of a valid scenario with teams blue, red and green, and one inject
+/// `post` recurring twice, 30m apart, with `fields` (asserted free of errors).
+fn fan_out_of_three(fields: &str) -> injector::timeline::Timeline {
+    let text =
+        format!("{HEAD}  - id: post\n    every: 30m\n    count: 2\n{fields}    body: hello\n")
+            .replace(
+                "teams:\n  blue: 3437866\n",
+                "teams:\n  blue: 3437866\n  red: 3437867\n  green: 3437868\n",
+            );
     let found = check(&text);
     assert!(
         found.iter().all(|f| f.level != Level::Error),
@@ -994,8 +995,18 @@ fn stagger_spaces_a_fan_outs_teams() {
         found.iter().map(|f| &f.message).collect::<Vec<_>>()
     );
     let now = chrono::Utc::now();
-    let checked = injector::validate::check("case.yaml", Arc::new(text.clone()), None, 1.0, now);
-    let t = checked.timeline.unwrap();
+    injector::validate::check("case.yaml", Arc::new(text), None, 1.0, now)
+        .timeline
+        .unwrap()
+}
+
+/// `stagger` spaces the occurrences a fan-out puts at one instant, in team order (each
+/// recurrence again); one without a fan-out, or of 0s, is refused where it is written.
+#[test]
+fn stagger_spaces_a_fan_outs_teams() {
+    let t = fan_out_of_three(
+        "    persona: hm\n    channel: microblog\n    team_id: [blue, red, green]\n    stagger: 2m\n",
+    );
     let at: Vec<(String, u64)> = t
         .occurrences
         .iter()
@@ -1041,22 +1052,9 @@ fn stagger_spaces_a_fan_outs_teams() {
 /// a fan-out's teams in order); each persona of the list is checked where it is written.
 #[test]
 fn a_persona_list_takes_turns() {
-    let text = format!(
-        "{HEAD}  - id: post\n    every: 30m\n    count: 2\n    persona: [hm, \"3-49792\"]\n    channel: microblog\n    team_id: [blue, red, green]\n    body: hello\n"
-    )
-    .replace(
-        "teams:\n  blue: 3437866\n",
-        "teams:\n  blue: 3437866\n  red: 3437867\n  green: 3437868\n",
+    let t = fan_out_of_three(
+        "    persona: [hm, \"3-49792\"]\n    channel: microblog\n    team_id: [blue, red, green]\n",
     );
-    let found = check(&text);
-    assert!(
-        found.iter().all(|f| f.level != Level::Error),
-        "{:?}",
-        found.iter().map(|f| &f.message).collect::<Vec<_>>()
-    );
-    let now = chrono::Utc::now();
-    let checked = injector::validate::check("case.yaml", Arc::new(text.clone()), None, 1.0, now);
-    let t = checked.timeline.unwrap();
     let personas: Vec<(String, String)> = t
         .occurrences
         .iter()

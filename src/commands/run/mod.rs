@@ -46,9 +46,8 @@ pub async fn run(args: RunArgs) -> Result<Exit, Error> {
     // A changed scenario applied (or an ad hoc inject with branches): the run is made
     // again from its journal, as a resume would, and goes on.
     while let engine::Ending::Replan(handback) = ending {
-        let applier = replan::RunApplier::new(&args, &started.p);
         replan::replan(
-            &applier,
+            &wired.applier,
             &mut started.p,
             &started.journal,
             replan::Swapped {
@@ -92,6 +91,8 @@ struct Wired {
     run_side: RunSide,
     /// The view's per-occurrence lists (whom each goes to, its subject).
     lists: Lists,
+    /// How the run is rebuilt with a changed scenario: the engine's, and the run's.
+    applier: Arc<replan::RunApplier>,
 }
 
 type List = Arc<std::sync::RwLock<Vec<String>>>;
@@ -160,6 +161,7 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
         );
     }
     let (commands_tx, commands_rx) = mpsc::channel(16);
+    let applier = Arc::new(replan::RunApplier::new(args, p));
     let (clock_tx, clock_rx) = watch::channel(initial.clone());
     let view = control::View {
         timeline: p.shared.clone(),
@@ -216,7 +218,7 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
                 commands: commands_rx,
                 initial,
                 state: clock_tx,
-                applier: Some(Arc::new(replan::RunApplier::new(args, p))),
+                applier: Some(applier.clone()),
                 carried: None,
             },
             next: next_tx,
@@ -232,6 +234,7 @@ async fn wire(args: &RunArgs, p: &Prepared) -> Result<Wired, Error> {
             signals,
         },
         lists,
+        applier,
     })
 }
 

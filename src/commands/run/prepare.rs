@@ -16,6 +16,7 @@ use crate::engine::{Branching, Item};
 use crate::error::{Error, Exit};
 use crate::fold::{Fold, Status};
 use crate::journal::{self, Journal, PlanRow, Replay, RunHeader};
+use crate::term::stderr_color as color;
 use crate::timeline::Timeline;
 use crate::workspace::Workspace;
 use crate::{diff, scenario, validate};
@@ -153,11 +154,8 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
             timeline
         }
         Err(Rejected::Invalid(diags)) => {
-            eprint!("{}", diags.render(crate::term::stderr_color()));
-            eprintln!(
-                "{base_shown}: invalid: {} error(s); nothing was sent",
-                diags.error_count()
-            );
+            let said = super::super::invalid(&diags, &base_shown, "nothing was sent", color());
+            eprint!("{said}");
             if applied_used {
                 // Its text is the journal's: what changed is the workspace it is checked against.
                 eprintln!(

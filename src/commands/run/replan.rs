@@ -74,11 +74,9 @@ impl RunApplier {
             self.ws.as_deref(),
         )
         .map_err(|r| match r {
-            Rejected::Invalid(diags) => format!(
-                "{}{shown}: invalid: {} error(s); nothing was applied",
-                diags.render(color),
-                diags.error_count()
-            ),
+            Rejected::Invalid(diags) => {
+                crate::commands::invalid(&diags, shown, "nothing was applied", color)
+            }
             Rejected::Join(message) => message,
         })?;
         let schedule = prepare::schedule(&self.args, &timeline, replay, self.max_speed)
@@ -118,18 +116,6 @@ fn text_of(e: &crate::event::Event) -> Option<engine::Text> {
 }
 
 impl engine::Applier for RunApplier {
-    fn current(&self) -> Result<engine::Text, String> {
-        let replay = self.replay()?;
-        Ok(prepare::last_applied(&replay).map_or_else(
-            || self.file.clone(),
-            |(file, text, sha)| engine::Text {
-                file: file.to_string(),
-                text: Arc::new(text.to_string()),
-                sha256: sha.to_string(),
-            },
-        ))
-    }
-
     fn last_apply(&self) -> Result<Option<engine::LastApply>, String> {
         let replay = self.replay()?;
         let stack = standing(&replay);
@@ -172,11 +158,15 @@ impl engine::Applier for RunApplier {
             .into_iter()
             .map(|(k, r)| (k.to_string(), r.subject.clone().unwrap_or_default()))
             .collect();
+        // The text the run follows now: the one applied last, else the file's.
+        let current_sha256 = prepare::last_applied(&replay)
+            .map_or_else(|| self.file.sha256.clone(), |(_, _, sha)| sha.to_string());
         Ok(Rebuilt {
             timeline,
             fold: schedule.prior,
             went,
             warnings,
+            current_sha256,
         })
     }
 }
