@@ -219,6 +219,10 @@ pub struct PlanArgs {
     /// With `--format html`: lanes of the timeline, one per channel or per recipient.
     #[arg(long, value_enum, default_value_t = Lanes::Channel)]
     pub lanes: Lanes,
+    /// The seed of the scenario's draws (jitter, `one_of`, crowds) over its `seed:`:
+    /// to explore another draw; the same seed gives the same plan.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     #[command(flatten)]
     pub output: Output,
 }
@@ -323,6 +327,10 @@ pub struct RunArgs {
     /// Divide every offset by F (rehearsals), or `max`: fire in order as fast as accepted.
     #[arg(long, value_name = "F|max")]
     pub speed: Option<String>,
+    /// The seed of the scenario's draws (jitter, `one_of`, crowds) over its `seed:`;
+    /// journaled, and a resume keeps it.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     #[command(flatten)]
     pub target: TargetArgs,
     /// Journal file (default: <scenario stem>.journal.jsonl, or .dry-run.journal.jsonl).

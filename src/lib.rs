@@ -36,6 +36,7 @@ pub mod control;
 pub mod controllers;
 pub mod diag;
 pub mod diff;
+pub mod draw;
 pub mod engine;
 pub mod error;
 pub mod event;

@@ -170,10 +170,15 @@ fn text_of(t: &Timeline, t0_known: bool, resolved: bool) -> String {
     let duration = planned.clone().map(|o| o.offset).max().unwrap_or_default();
     let _ = writeln!(
         out,
-        "T0 {}{}  speed {}  {} occurrences over {}{}",
+        "T0 {}{}  speed {}{}  {} occurrences over {}{}",
         show_time(t.t0, s.timezone),
         if t0_known { "" } else { " (not fixed: now)" },
         t.speed,
+        if s.draws() {
+            format!("  seed {}", s.seed)
+        } else {
+            String::new()
+        },
         planned.count(),
         show_offset(duration).trim_start_matches("T+"),
         if contingent > 0 {
@@ -344,6 +349,9 @@ struct Head<'a> {
     t0: String,
     t0_fixed: bool,
     speed: f64,
+    /// The seed of the scenario's draws (jitter, `one_of`, crowds), when it makes any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
     duration: String,
     /// The expected actions, each with its deadline.
     expectations: Vec<ExpectationJson>,
@@ -480,6 +488,7 @@ pub fn write_json(
         t0: show_time(t.t0, s.timezone),
         t0_fixed: t0_known,
         speed: t.speed,
+        seed: s.draws().then_some(s.seed),
         duration: show_offset(t.duration()),
         expectations,
         contingencies,

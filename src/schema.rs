@@ -20,8 +20,8 @@ struct ScenarioDoc {
     start: Option<String>,
     /// IANA time zone name, for `start`, `cron` and wall-clock display.
     timezone: Option<String>,
-    /// Body fields applied to every inject that does not set them.
-    defaults: Option<BodyFields>,
+    /// Body fields applied to every inject that does not set them, and `jitter`.
+    defaults: Option<DefaultsDoc>,
     /// Persona aliases (or `@handles`) to persona ids such as "3-49786".
     personas: Option<BTreeMap<String, String>>,
     /// Team aliases to team ids.
@@ -38,6 +38,108 @@ struct ScenarioDoc {
     /// The name a persona move's longitude goes by: `lon` (default, as the API page's
     /// example sends it) or `lng` (as its field table says).
     gps_longitude: Option<LongitudeName>,
+    /// The seed of every draw (jitter, `one_of`, crowds); default from `name`. The same
+    /// file and seed give the same plan on every machine; `--seed` overrides it.
+    #[schemars(range(min = 0))]
+    seed: Option<u64>,
+    /// Phases (HSEEP's moves): an inject with `phase:` counts its `at` from the phase's.
+    phases: Option<Vec<PhaseDoc>>,
+    /// Realistic volume: posts from the public at seeded instants in a window, each
+    /// drawing its voice, text and counts. Keys `ID#1`...`ID#N`.
+    crowds: Option<Vec<CrowdDoc>>,
+}
+
+/// The defaults: body fields, and the jitter every inject takes unless it sets its own.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct DefaultsDoc {
+    jitter: Option<JitterDoc>,
+    #[schemars(flatten)]
+    body: BodyFields,
+}
+
+/// Each occurrence moved by a seeded offset: `90s` is up to 90s early or late; a mapping
+/// sets each side (`{ before: 0s, after: 4m }`, never early); null or `0s`, none.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum JitterDoc {
+    Both(Offset),
+    Sides {
+        before: Option<Offset>,
+        after: Option<Offset>,
+    },
+}
+
+/// A phase: `{ id: afternoon, at: 3h }`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct PhaseDoc {
+    /// Injects name it with `phase:`.
+    id: String,
+    /// When it begins, from T0: moving it moves its injects.
+    at: Offset,
+    /// What it is, for people.
+    text: Option<String>,
+}
+
+/// A crowd: `count` posts (or `rate: 3/min`) inside `between`, shaped by `curve`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code, non_snake_case)]
+struct CrowdDoc {
+    /// Unique among injects and crowds; its posts are `ID#1`...`ID#N`.
+    id: String,
+    /// The window, offsets from T0: `[20m, 1h10m]`.
+    between: [Offset; 2],
+    /// How many posts.
+    #[schemars(range(min = 1, max = 1_000_000))]
+    count: Option<u64>,
+    /// Or posts per unit of time: `3/min`, `20/h`.
+    rate: Option<String>,
+    /// `flat` (default), `rising`, `falling` or `burst at 35m` (an offset from T0).
+    curve: Option<String>,
+    /// The voices (aliases, @handles or ids); each post draws one.
+    personas: Vec<String>,
+    /// The texts (templates; `one_of` allowed); each post draws one.
+    posts: Vec<String>,
+    notes: Option<serde_json::Value>,
+    owner: Option<String>,
+    objectives: Option<Vec<String>>,
+    /// Drawn per post from `[low, high]`, or a number.
+    likes: Option<Range>,
+    reposts: Option<Range>,
+    replies: Option<Range>,
+    channel: Option<String>,
+    subject: Option<String>,
+    to: Option<String>,
+    cc: Option<AddressList>,
+    bcc: Option<AddressList>,
+    title: Option<String>,
+    subtitle: Option<String>,
+    assets: Option<Vec<AssetDoc>>,
+    sentiment: Option<Sentiment>,
+    #[schemars(rename = "type")]
+    kind: Option<RecipientType>,
+    team_id: Option<TeamIds>,
+    player_email: Option<String>,
+    isDraft: Option<Flag>,
+    is_hacked: Option<Flag>,
+    show_details: Option<Flag>,
+    hacked_image: Option<String>,
+    ts: Option<i64>,
+    position: Option<String>,
+    role: Option<RoleName>,
+}
+
+/// A number, or a range `[low, high]` drawn from per post.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum Range {
+    One(#[schemars(range(min = 0))] u64),
+    Between([u64; 2]),
 }
 
 /// An exercise objective (HSEEP), tied to a capability.
@@ -148,6 +250,10 @@ struct InjectDoc {
     /// Space a fan-out's occurrences at one instant this far apart, in team order
     /// (`2m`: blue at the instant, red 2m later, ...).
     stagger: Option<String>,
+    /// Move each occurrence by a seeded offset (over the defaults'; null for none).
+    jitter: Option<JitterDoc>,
+    /// The phase its `at` (or `from`, `until`) counts from.
+    phase: Option<String>,
     /// Further body fields passed through verbatim.
     extra: Option<BTreeMap<String, serde_json::Value>>,
     /// Free-form notes for the controller; never sent.
@@ -357,9 +463,10 @@ mod tests {
         let all: Vec<&str> = INJECT_FIELDS.iter().chain(BODY_FIELDS).copied().collect();
         assert_eq!(keys(inject), sorted(&all));
         assert_eq!(inject["additionalProperties"], false);
+        let defaults: Vec<&str> = BODY_FIELDS.iter().copied().chain(["jitter"]).collect();
         assert_eq!(
-            keys(&schema["definitions"]["BodyFields"]),
-            sorted(BODY_FIELDS)
+            keys(&schema["definitions"]["DefaultsDoc"]),
+            sorted(&defaults)
         );
         use crate::scenario::contingency::{CONDITION_KEYS, EXPECT_FIELDS, EXPECTATION_FIELDS};
         assert_eq!(
@@ -373,6 +480,10 @@ mod tests {
         assert_eq!(
             keys(&schema["definitions"]["ConditionDoc"]),
             sorted(CONDITION_KEYS)
+        );
+        assert_eq!(
+            keys(&schema["definitions"]["CrowdDoc"]),
+            sorted(&crate::scenario::CROWD_KEYS)
         );
         assert_eq!(
             keys(&schema["definitions"]["ObjectiveDoc"]),

@@ -148,6 +148,12 @@ impl Timeline {
                 });
             }
             let stagger = inject.stagger.map_or(Duration::ZERO, |(d, _)| d);
+            let jitter = scenario.jitter_of(inject);
+            let seed = scenario.seed;
+            let moved = |key: &str, offset: Duration| match jitter {
+                Some(j) => jittered(offset, j, seed, key),
+                None => offset,
+            };
             total += (times.len() * teams.len().max(1)) as u64;
             if total > MAX_OCCURRENCES {
                 errors.push(ExpandError {
@@ -167,22 +173,23 @@ impl Timeline {
                 };
                 if teams.is_empty() {
                     occurrences.push(Occurrence {
+                        offset: moved(&base, *offset),
                         key: base,
                         inject: index,
                         origin: index,
                         n,
                         team: None,
-                        offset: *offset,
                     });
                 } else {
                     for (k, team) in teams.iter().enumerate() {
+                        let key = format!("{base}@{}", team.0);
                         occurrences.push(Occurrence {
-                            key: format!("{base}@{}", team.0),
+                            offset: moved(&key, *offset + stagger * k as u32),
+                            key,
                             inject: index,
                             origin: index,
                             n,
                             team: Some(team.clone()),
-                            offset: *offset + stagger * k as u32,
                         });
                     }
                 }
@@ -274,6 +281,7 @@ impl Timeline {
         // Errors carry the template's source in release builds too (minijinja keeps it only
         // in debug builds by default): "`wether` is undefined (did you mean `weather`?)".
         env.set_debug(true);
+        env.add_function("one_of", one_of);
         let endpoints = scenario
             .injects
             .iter()
@@ -400,7 +408,19 @@ impl Timeline {
     /// The body as far as it can be built, and the problems met: fields that could not
     /// be resolved are left out.
     pub fn build_body(&self, occ: &Occurrence) -> (Map<String, J>, Vec<BodyError>) {
+        self.build_body_with(occ, None)
+    }
+
+    /// [`Timeline::build_body`], a crowd's post being its variant `post` (numbered from
+    /// 0) rather than the one drawn: how every variant is checked.
+    pub fn build_body_with(
+        &self,
+        occ: &Occurrence,
+        post: Option<usize>,
+    ) -> (Map<String, J>, Vec<BodyError>) {
         let inject = self.inject(occ);
+        let crowd = inject.crowd.is_some();
+        let seed = self.scenario.seed;
         let fire_at = self.fire_at(occ);
         let mut errors = Vec::new();
         // Built on first use: most fields hold no template.
@@ -420,8 +440,43 @@ impl Timeline {
                 // `field: null` on an inject clears a default: nothing is sent.
                 continue;
             }
+            // A crowd's post: the variant drawn for it (or asked for), and its place.
+            let variant;
+            let field = match (&field.node.value, field.name) {
+                // None to draw from: said where the crowd is read.
+                (Value::Seq(items), "body" | "persona") if crowd && items.is_empty() => continue,
+                (Value::Seq(items), "body") if crowd && !items.is_empty() => {
+                    let i = post.unwrap_or_else(|| {
+                        (crate::draw::draw(seed, &occ.key, "post") % items.len() as u64) as usize
+                    });
+                    variant = Field {
+                        name: field.name,
+                        key_pos: field.key_pos,
+                        node: items[i.min(items.len() - 1)].clone(),
+                    };
+                    &variant
+                }
+                _ => field,
+            };
             let value = match field.name {
+                "persona" if crowd => self.persona(
+                    field,
+                    crate::draw::draw(seed, &occ.key, "persona") as usize,
+                    &mut errors,
+                ),
                 "persona" => self.persona(field, self.ordinal(inject, occ), &mut errors),
+                "likes" | "reposts" | "replies" if crowd => match &field.node.value {
+                    Value::Seq(r) => match r.as_ref() {
+                        [a, b] => match (&a.value, &b.value) {
+                            (Value::Int(a), Value::Int(b)) => Some(J::from(crate::draw::between(
+                                seed, &occ.key, field.name, *a, *b,
+                            ))),
+                            _ => None, // said where the crowd is read
+                        },
+                        _ => None,
+                    },
+                    _ => Some(field.node.to_json()),
+                },
                 "team_id" => match (occ.team.as_deref(), &field.node.value) {
                     (Some((_, id)), _) => Some(id.clone()),
                     // A fan-out list checked outside any occurrence: its first team.
@@ -496,6 +551,14 @@ impl Timeline {
             }
         }
         let inject = self.inject(occ);
+        // A crowd draws its posts, a list of personas takes turns: each body its own.
+        let persona_list = self
+            .scenario
+            .field(inject, "persona")
+            .is_some_and(|f| matches!(f.node.value, Value::Seq(_)));
+        if inject.crowd.is_some() || persona_list {
+            return None;
+        }
         let any_template = self
             .merged_fields(inject)
             .iter()
@@ -645,6 +708,14 @@ impl Timeline {
         if let Some(team) = team {
             ctx.insert("team".into(), minijinja::Value::from(team));
         }
+        ctx.insert(
+            "__draws".into(),
+            minijinja::Value::from_object(Draws {
+                seed: self.scenario.seed,
+                key: occ.key.clone(),
+                calls: std::sync::atomic::AtomicU64::new(0),
+            }),
+        );
         // The inject it is an occurrence of (an amended one is made by another).
         ctx.insert(
             "id".into(),
@@ -661,14 +732,14 @@ impl Timeline {
         errors: &mut Vec<BodyError>,
     ) {
         match value {
-            J::String(s) if s.contains("{{") || s.contains("{%") => match self.env.render_str(s, ctx()) {
+            J::String(s) if s.contains("{{") || s.contains("{%") => match self.env.render_named_str(field.name, s, ctx()) {
                 Ok(out) => *s = out,
                 Err(e) => errors.push(BodyError {
                     field: field.name.to_string(),
                     pos: field.node.pos,
                     message: format!("template error in `{}`: {}", field.name, template_message(&e)),
                     hint: Some(format!(
-                        "define it under `vars:`; built-ins are t0, planned_at, occurrence, team, id{}",
+                        "define it under `vars:`; built-ins are t0, planned_at, occurrence, team, id and one_of(['a', 'b']){}",
                         self.var_names_hint(&e)
                     )),
                 }),
@@ -684,6 +755,7 @@ impl Timeline {
             return String::new();
         };
         let names = self.scenario.vars.keys().map(String::as_str).chain([
+            "one_of",
             "t0",
             "planned_at",
             "occurrence",
@@ -692,6 +764,53 @@ impl Timeline {
         ]);
         suggest(&name, names).map_or(String::new(), |s| format!(" ({s})"))
     }
+}
+
+/// What `one_of` draws with: the seed, the occurrence's key, and how many calls its
+/// templates made so far (so two calls in one body draw apart).
+#[derive(Debug)]
+struct Draws {
+    seed: u64,
+    key: String,
+    calls: std::sync::atomic::AtomicU64,
+}
+
+impl minijinja::value::Object for Draws {}
+
+/// `{{ one_of(['Saw', 'Heard about']) }}`: one of the list, drawn per occurrence
+/// (seeded by its key, the field and the call), the same on every plan and run.
+fn one_of(
+    state: &minijinja::State,
+    items: minijinja::Value,
+) -> Result<minijinja::Value, minijinja::Error> {
+    let bad = |why: &str| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("one_of {why}: write one_of(['Saw', 'Heard about'])"),
+        )
+    };
+    if items.kind() != minijinja::value::ValueKind::Seq {
+        return Err(bad(&format!("takes a list, not {}", items.kind())));
+    }
+    let len = items.len().unwrap_or(0);
+    if len == 0 {
+        return Err(bad("has an empty list"));
+    }
+    let draws = state.lookup("__draws");
+    let (seed, key, n) = match draws
+        .as_ref()
+        .and_then(|d| d.downcast_object_ref::<Draws>())
+    {
+        Some(d) => (
+            d.seed,
+            d.key.as_str(),
+            d.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        ),
+        None => (0, "", 0),
+    };
+    let what = format!("one_of {} {n}", state.name());
+    let i = crate::draw::draw(seed, key, &what) % len as u64;
+    items.get_item_by_index(i as usize)
 }
 
 fn template_message(e: &minijinja::Error) -> String {
@@ -873,6 +992,43 @@ fn fan_out(inject: &Inject, s: &Scenario, errors: &mut Vec<ExpandError>) -> Vec<
     teams
 }
 
+/// A crowd's instants, in order: each post's point of the window drawn by its curve
+/// (seeded by the crowd's id and the post's number), to the second, then sorted so
+/// that `#1` is the first to go.
+fn crowd_instants(id: &str, crowd: &crate::scenario::Crowd, seed: u64) -> Vec<Duration> {
+    let (from, span) = (
+        crowd.from.as_secs_f64(),
+        (crowd.to - crowd.from).as_secs_f64(),
+    );
+    let mut key = String::with_capacity(id.len() + 8);
+    let mut out: Vec<Duration> = (1..=crowd.count)
+        .map(|n| {
+            use std::fmt::Write as _;
+            key.clear();
+            let _ = write!(key, "{id}#{n}");
+            let x = crowd.curve.place(crate::draw::unit(seed, &key, "instant"));
+            Duration::from_secs((from + x * span).round() as u64)
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// `offset` moved by the occurrence `key`'s draw within `jitter`, to the second (to the
+/// millisecond when the jitter is not whole seconds), never before T0.
+fn jittered(offset: Duration, jitter: crate::scenario::Jitter, seed: u64, key: &str) -> Duration {
+    let whole = jitter.before.subsec_nanos() == 0 && jitter.after.subsec_nanos() == 0;
+    let unit: i64 = if whole { 1000 } else { 1 };
+    let lo = -((jitter.before.as_millis() as i64) / unit);
+    let hi = (jitter.after.as_millis() as i64) / unit;
+    let ms = crate::draw::between(seed, key, "jitter", lo, hi) * unit;
+    if ms < 0 {
+        offset.saturating_sub(Duration::from_millis(ms.unsigned_abs()))
+    } else {
+        offset + Duration::from_millis(ms as u64)
+    }
+}
+
 /// The offsets of an inject's occurrences, at most `room` of them.
 fn expand_times(
     inject: &Inject,
@@ -888,6 +1044,15 @@ fn expand_times(
     match &inject.when {
         When::Invalid => Ok(Vec::new()),
         When::At(d) => Ok(vec![*d]),
+        When::Crowd => {
+            let Some(crowd) = inject.crowd.as_deref() else {
+                return Ok(Vec::new());
+            };
+            if crowd.count > room {
+                return Err(too_many(crowd.pos));
+            }
+            Ok(crowd_instants(&inject.id, crowd, s.seed))
+        }
         When::Every { every, from, limit } => {
             let count = match limit {
                 Limit::Count(c) => *c,

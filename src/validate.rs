@@ -48,6 +48,22 @@ pub fn check(
     check_with(file, source, start_at, speed, now, None)
 }
 
+/// [`check`] with the draws' seed set (`--seed`) over the scenario's own.
+pub fn check_seeded(
+    file: &str,
+    source: Arc<String>,
+    start_at: Option<DateTime<FixedOffset>>,
+    speed: f64,
+    now: DateTime<Utc>,
+    seed: Option<u64>,
+) -> Checked {
+    let (mut scenario, diags) = scenario::read(file, source);
+    if let (Some(s), Some(seed)) = (scenario.as_mut(), seed) {
+        s.seed = seed;
+    }
+    check_read(scenario, diags, start_at, speed, now, None)
+}
+
 /// [`check`], with `@handles` resolved through the workspace and every persona and team
 /// id checked against it.
 pub fn check_online(
@@ -165,6 +181,24 @@ fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
         }
     }
     firsts.sort_by_key(|o| o.inject);
+    // A crowd's first post once per variant of its posts: every variant is checked.
+    let mut firsts: Vec<(Occurrence, Option<usize>)> = firsts
+        .into_iter()
+        .flat_map(|occ| {
+            let inject = &s.injects[occ.inject];
+            let variants = match inject.crowd.as_ref().and(inject.field("body")) {
+                Some(f) => match &f.node.value {
+                    crate::yaml::Value::Seq(items) => items.len(),
+                    _ => 0,
+                },
+                None => 0,
+            };
+            let one = (variants == 0).then(|| (occ.clone(), None));
+            one.into_iter()
+                .chain((0..variants).map(move |v| (occ.clone(), Some(v))))
+        })
+        .collect();
+    firsts.shrink_to_fit();
     // Building and checking bodies is independent per occurrence: spread it over the cores.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -176,7 +210,7 @@ fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
             .map(|part| {
                 scope.spawn(|| {
                     part.iter()
-                        .map(|occ| check_one(timeline, occ, &channel_ok))
+                        .map(|(occ, post)| check_one(timeline, occ, *post, &channel_ok))
                         .collect::<Vec<_>>()
                 })
             })
@@ -187,7 +221,7 @@ fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
             .collect()
     });
     let mut reported: HashSet<(usize, String)> = HashSet::new();
-    for (occ, problems) in firsts.iter().zip(found) {
+    for ((occ, _), problems) in firsts.iter().zip(found) {
         for (key, pos, message, hint) in problems {
             // A fan-out repeats the same problem per team: report it once.
             if reported.insert((occ.inject, key)) {
@@ -203,11 +237,12 @@ type Found = Vec<(String, Pos, String, Option<String>)>;
 fn check_one(
     timeline: &Timeline,
     occ: &Occurrence,
+    post: Option<usize>,
     channel_ok: &(dyn Fn(&str) -> bool + Sync),
 ) -> Found {
     let s = &timeline.scenario;
     let inject = timeline.inject(occ);
-    let (body, errors) = timeline.build_body(occ);
+    let (body, errors) = timeline.build_body_with(occ, post);
     let mut out: Found = Vec::new();
     let broken: HashSet<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     for e in &errors {
@@ -423,6 +458,8 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
             .find(|f| f.name == "body");
         match body.map(|b| &b.node.value) {
             Some(crate::yaml::Value::Str(text)) if !text.trim().is_empty() => {}
+            // A crowd's posts: each variant is checked as a body of its own.
+            Some(crate::yaml::Value::Seq(_)) if inject.crowd.is_some() => {}
             Some(_) => diags.warning(
                 body.expect("matched").node.pos,
                 format!("inject `{}` has an empty body", inject.id),

@@ -89,7 +89,7 @@ pub fn plan(args: PlanArgs) -> Result<Exit, Error> {
     let start_at = super::parse_start_at(args.start_at.as_deref(), now)?;
     let source = super::read_scenario(&args.file)?;
     let shown = display_path(&args.file);
-    let checked = validate::check(&shown, source, start_at, args.speed, now);
+    let checked = validate::check_seeded(&shown, source, start_at, args.speed, now, args.seed);
     let Some((timeline, t0_known)) =
         super::valid_timeline(checked, &shown, "fix them to see the plan")
     else {

@@ -708,6 +708,10 @@ pub struct RunHeader {
     /// The scenario's time zone, for the report's wall times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// The seed the run's draws (jitter, `one_of`, crowds) were made with: a resume
+    /// makes the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 /// Counts and lateness of a run, as the `end` entry and the summary show them.

@@ -25,21 +25,7 @@ struct Timing {
 
 impl Reader<'_> {
     pub(super) fn inject(&mut self, node: Node, expectations: &mut Vec<Expectation>) -> Inject {
-        let mut inject = Inject {
-            id: String::new(),
-            pos: node.pos,
-            when: When::Invalid,
-            fields: Vec::new(),
-            ts_offset: None,
-            extra: Vec::new(),
-            notes: None,
-            expect: None,
-            condition: None,
-            gps: None,
-            objectives: Vec::new(),
-            owner: None,
-            stagger: None,
-        };
+        let mut inject = Inject::empty(node.pos);
         let mut expect = None;
         let kind = node.kind();
         let entries = match node.value {
@@ -97,6 +83,13 @@ impl Reader<'_> {
                         })),
                     ),
                 },
+                "jitter" => inject.jitter = self.jitter(&value),
+                "phase" => {
+                    inject.phase = Some(super::Ref {
+                        name: value.scalar_text(),
+                        pos: value.pos,
+                    });
+                }
                 "extra" => self.extra(value, &mut inject.extra),
                 "notes" => inject.notes = Some(Box::new(value.to_json())),
                 "expect" => expect = self.expect(value),
@@ -129,7 +122,7 @@ impl Reader<'_> {
 
     /// An inject's `id`: a string of the characters ids may have, or a number; else
     /// reported.
-    fn inject_id(&mut self, value: &Node, inject: &mut Inject) {
+    pub(super) fn inject_id(&mut self, value: &Node, inject: &mut Inject) {
         match &value.value {
             Value::Str(s) if is_valid_id(s) => {
                 inject.id = s.to_string();

@@ -24,9 +24,11 @@ pub mod contingency;
 mod inject;
 mod times;
 mod top;
+mod volume;
 
 pub use contingency::{Condition, Conditional, Deadline, Expectation, Ref};
 pub use times::{MAX_OFFSET, parse_offset, parse_offset_str, parse_start};
+pub use volume::{CROWD_FIELDS, CROWD_KEYS, Crowd, Curve, Jitter, Phase};
 
 pub const SCENARIO_FIELDS: &[&str] = &[
     "name",
@@ -42,6 +44,9 @@ pub const SCENARIO_FIELDS: &[&str] = &[
     "expectations",
     "objectives",
     "gps_longitude",
+    "seed",
+    "phases",
+    "crowds",
 ];
 
 /// Fields of an entry of `objectives:`.
@@ -58,6 +63,8 @@ pub const INJECT_FIELDS: &[&str] = &[
     "cron",
     "ts_offset",
     "stagger",
+    "jitter",
+    "phase",
     "extra",
     "notes",
     "expect",
@@ -100,6 +107,15 @@ pub struct Scenario {
     /// The name a persona move's longitude goes by on the wire: `lon` (the API page's
     /// example body), or `lng` (its field table).
     pub gps_longitude: &'static str,
+    /// The seed of every draw ([`crate::draw`]): `seed:`, else from the name; `--seed`
+    /// and a resume's journal set it over both.
+    pub seed: u64,
+    /// Whether the file writes `seed:`.
+    pub seed_written: bool,
+    /// `defaults: { jitter: ... }`: every inject's, unless it sets its own.
+    pub jitter: Option<Jitter>,
+    /// `phases:`, in file order.
+    pub phases: Vec<Phase>,
 }
 
 /// An exercise objective (HSEEP): what evaluators rate, P, S, M or U.
@@ -155,6 +171,12 @@ pub struct Inject {
     /// Its `stagger:`: the occurrences a fan-out puts at one instant, spaced this far
     /// apart in team order (the first at the instant).
     pub stagger: Option<(Duration, Pos)>,
+    /// Its `jitter:` (`Some` of zero when it takes back the defaults').
+    pub jitter: Option<Jitter>,
+    /// Its `phase:`: its `at` (or `from`, `until`) counts from the phase's.
+    pub phase: Option<Ref>,
+    /// A crowd's timing: the inject is one of `crowds:`.
+    pub crowd: Option<Box<Crowd>>,
 }
 
 impl Scenario {
@@ -187,6 +209,26 @@ impl Scenario {
             .filter_map(|i| i.condition.as_deref().map(|c| (i, c)))
     }
 
+    /// The jitter an inject's occurrences take: its own, else the defaults'; `None` for none.
+    pub fn jitter_of(&self, inject: &Inject) -> Option<Jitter> {
+        inject
+            .jitter
+            .or(if inject.crowd.is_some() {
+                None
+            } else {
+                self.jitter
+            })
+            .filter(|j| !j.is_zero())
+    }
+
+    /// Whether anything in the scenario is drawn with its seed (jitter, a crowd, `one_of`).
+    pub fn draws(&self) -> bool {
+        self.injects
+            .iter()
+            .any(|i| i.crowd.is_some() || self.jitter_of(i).is_some())
+            || self.source.contains("one_of")
+    }
+
     /// Whether the scenario branches at all (expectations or conditions).
     pub fn is_adaptive(&self) -> bool {
         !self.expectations.is_empty() || self.injects.iter().any(|i| i.condition.is_some())
@@ -194,6 +236,28 @@ impl Scenario {
 }
 
 impl Inject {
+    /// An inject with nothing read yet, standing at `pos`.
+    pub(crate) fn empty(pos: Pos) -> Inject {
+        Inject {
+            id: String::new(),
+            pos,
+            when: When::Invalid,
+            fields: Vec::new(),
+            ts_offset: None,
+            extra: Vec::new(),
+            notes: None,
+            expect: None,
+            condition: None,
+            gps: None,
+            objectives: Vec::new(),
+            owner: None,
+            stagger: None,
+            jitter: None,
+            phase: None,
+            crowd: None,
+        }
+    }
+
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
     }
@@ -212,6 +276,8 @@ pub enum When {
         pattern: String,
         limit: Limit,
     },
+    /// A crowd's posts, at seeded instants in its window ([`Inject::crowd`]).
+    Crowd,
     /// The timing was wrong; already reported.
     Invalid,
 }

@@ -36,7 +36,12 @@ impl Reader<'_> {
             expectations: Vec::new(),
             objectives: Vec::new(),
             gps_longitude: "lon",
+            seed: 0,
+            seed_written: false,
+            jitter: None,
+            phases: Vec::new(),
         };
+        let mut crowds = Vec::new();
         let mut free_expectations = Vec::new();
         // `x-` keys are the author's own (a place for anchors, notes): not the scenario's.
         let entries: Vec<(Node, Node)> = entries
@@ -60,7 +65,21 @@ impl Reader<'_> {
                         s.timezone = Some(tz);
                     }
                 }
-                "defaults" => s.defaults = self.body_fields(value, "defaults"),
+                "defaults" => {
+                    let (jitter, rest) = take_key(value, "jitter");
+                    if let Some(j) = jitter {
+                        s.jitter = self.jitter(&j);
+                    }
+                    s.defaults = self.body_fields(rest, "defaults");
+                }
+                "seed" => {
+                    if let Some(seed) = self.seed(&value) {
+                        s.seed = seed;
+                        s.seed_written = true;
+                    }
+                }
+                "phases" => s.phases = self.phases(value),
+                "crowds" => crowds = self.crowds(value),
                 "personas" => self.personas(value, &mut s.personas),
                 "teams" => self.teams(value, &mut s.teams),
                 "vars" => match value.to_json() {
@@ -135,9 +154,61 @@ impl Reader<'_> {
             }
         }
         s.expectations.extend(free_expectations);
+        if !s.seed_written {
+            s.seed = crate::draw::seed_of_name(&s.name);
+        }
+        self.place_in_phases(&s.phases, &mut s.injects);
+        s.injects.extend(crowds);
         self.unique_expectation_ids(&s.expectations);
         self.unique_inject_ids(&s.injects);
         s
+    }
+
+    /// Each inject's `phase:`: its timing counted from the phase's `at`.
+    fn place_in_phases(&mut self, phases: &[super::Phase], injects: &mut [Inject]) {
+        for inject in injects {
+            let Some(r) = &inject.phase else { continue };
+            let Some(phase) = phases.iter().find(|p| p.id == r.name) else {
+                let hint = suggest(&r.name, phases.iter().map(|p| p.id.as_str())).or(Some(
+                    if phases.is_empty() {
+                        "declare it at the top: `phases: [{ id: afternoon, at: 3h }]`".into()
+                    } else {
+                        format!(
+                            "the phases are {}",
+                            phases
+                                .iter()
+                                .map(|p| format!("`{}`", p.id))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    },
+                ));
+                self.diags
+                    .error(r.pos, format!("unknown phase `{}`", r.name), hint);
+                continue;
+            };
+            if inject.condition.is_some() {
+                self.diags.error(r.pos, format!("inject `{}` has `when:`: it counts from when its condition holds, not from a phase", inject.id), Some("leave `phase` out of a contingency".into()));
+                continue;
+            }
+            let p = phase.at;
+            inject.when = match std::mem::replace(&mut inject.when, super::When::Invalid) {
+                super::When::At(d) => super::When::At(p + d),
+                super::When::Every { every, from, limit } => super::When::Every {
+                    every,
+                    from: p + from,
+                    limit: match limit {
+                        super::Limit::Until(u) => super::Limit::Until(p + u),
+                        other => other,
+                    },
+                },
+                super::When::Cron { .. } => {
+                    self.diags.error(r.pos, format!("inject `{}` has a cron pattern, which sets clock times: a phase cannot move it", inject.id), Some("leave `phase` out, or write `every:` with `from:` counted from the phase".into()));
+                    super::When::Invalid
+                }
+                other => other,
+            };
+        }
     }
 
     /// `timezone:`, an IANA time zone; `None` (reported) when it is not one.
@@ -343,5 +414,32 @@ impl Reader<'_> {
                 node: v,
             })
             .collect()
+    }
+}
+
+/// A mapping without its `key` entry, and that entry's value (a mapping's other
+/// shapes are returned as they are).
+fn take_key(node: Node, key: &str) -> (Option<Node>, Node) {
+    let Node { value, pos } = node;
+    match value {
+        Value::Map(entries) => {
+            let mut found = None;
+            let mut rest = Vec::new();
+            for (k, v) in entries.into_vec() {
+                if k.as_str() == Some(key) {
+                    found = Some(v);
+                } else {
+                    rest.push((k, v));
+                }
+            }
+            (
+                found,
+                Node {
+                    value: Value::Map(rest.into()),
+                    pos,
+                },
+            )
+        }
+        other => (None, Node { value: other, pos }),
     }
 }

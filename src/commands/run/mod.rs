@@ -435,6 +435,7 @@ async fn start(args: &RunArgs, p: Prepared, now: DateTime<Utc>) -> Result<Starte
         contingencies,
         objectives,
         timezone: p.timeline.scenario.timezone.map(|tz| tz.name().to_string()),
+        seed: Some(p.timeline.scenario.seed),
     };
     journal.append(&Entry::Run(header)).await?;
     let dry = if args.dry_run { "dry run: " } else { "" };

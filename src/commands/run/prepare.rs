@@ -110,6 +110,7 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
             max_speed,
         ),
     };
+    let seed = run_seed(resume_of.as_ref(), args.seed)?;
     // Live: the token and the workspace, before the scenario is checked against it.
     let ws = match &client {
         Some(client) => Some(preflight(client).await?),
@@ -142,7 +143,7 @@ pub async fn prepare(args: &RunArgs, now: DateTime<Utc>) -> Result<Result<Prepar
         &base_shown,
         base,
         &replay,
-        (start_at, speed),
+        (start_at, speed, seed),
         (now, args.dry_run),
         ws.as_ref(),
     );
@@ -568,6 +569,22 @@ pub fn last_applied(replay: &Replay) -> Option<(&str, &str, &str)> {
         .last()
 }
 
+/// The draws' seed: a resume keeps the run's (the journal's); `--seed` is for a start.
+fn run_seed(resume_of: Option<&RunHeader>, flag: Option<u64>) -> Result<Option<u64>, Error> {
+    match (resume_of.and_then(|h| h.seed), flag) {
+        (Some(journaled), Some(flag)) if journaled != flag => Err(Error::usage(
+            format!(
+                "--seed {flag}: the run being resumed drew with seed {journaled}, and a resume sends what it planned"
+            ),
+            Some(
+                "leave --seed out to resume; to rehearse another draw, start a new run with its own --journal",
+            ),
+        )),
+        (Some(journaled), _) => Ok(Some(journaled)),
+        (None, flag) => Ok(flag),
+    }
+}
+
 /// The exercise a journal makes of `base` (the scenario's text, or the one applied
 /// last; `shown`, its name): the injects sent ad hoc joined in the order they came,
 /// each amendment made again, all checked once as `run` checks a scenario. T0 is chosen
@@ -580,7 +597,7 @@ pub fn rebuild(
     shown: &str,
     base: Arc<String>,
     replay: &Replay,
-    (start_at, speed): (Option<DateTime<FixedOffset>>, f64),
+    (start_at, speed, seed): (Option<DateTime<FixedOffset>>, f64, Option<u64>),
     (now, dry_run): (DateTime<Utc>, bool),
     ws: Option<&Workspace>,
 ) -> Result<(Timeline, Vec<String>), Rejected> {
@@ -599,7 +616,10 @@ pub fn rebuild(
         }
     }
     let source = text.map_or(base, Arc::new);
-    let (scenario, diags) = scenario::read(shown, source);
+    let (mut scenario, diags) = scenario::read(shown, source);
+    if let (Some(s), Some(seed)) = (scenario.as_mut(), seed) {
+        s.seed = seed;
+    }
     let mut start_at = start_at;
     // A rehearsal of a scenario whose `start` has passed would skip everything as too
     // late: a dry run then starts now instead (the live run keeps the scenario's start).

@@ -28,6 +28,8 @@ pub struct RunApplier {
     journal: PathBuf,
     t0: DateTime<FixedOffset>,
     speed: f64,
+    /// The run's seed: a changed scenario applied draws with it too.
+    seed: u64,
     max_speed: bool,
     ws: Option<Arc<Workspace>>,
 }
@@ -43,6 +45,7 @@ impl RunApplier {
             },
             journal: p.journal_path.clone(),
             t0: p.timeline.t0,
+            seed: p.timeline.scenario.seed,
             speed: p.speed,
             max_speed: p.max_speed,
             ws: p.ws.clone(),
@@ -69,7 +72,7 @@ impl RunApplier {
             shown,
             base,
             replay,
-            (Some(self.t0), self.speed),
+            (Some(self.t0), self.speed, Some(self.seed)),
             (Utc::now(), self.args.dry_run),
             self.ws.as_deref(),
         )
