@@ -491,6 +491,17 @@ fn judgment_note(body: &Value) -> Result<Option<String>, String> {
 }
 
 /// Whether occurrence `key` is of inject `id`: `ID`, `ID#N`, `ID@TEAM`, `ID#N@TEAM`.
+/// Whether occurrence `key` is of a contingency's part: `ID`, or one team's of it,
+/// `ID@TEAM` (its occurrences `ID@TEAM`, `ID#N@TEAM`).
+pub fn of_part(key: &str, part: &str) -> bool {
+    match part.split_once('@') {
+        Some((id, team)) => {
+            of_inject(key, id) && key.rsplit_once('@').is_some_and(|(_, t)| t == team)
+        }
+        None => of_inject(key, part),
+    }
+}
+
 pub fn of_inject(key: &str, id: &str) -> bool {
     key.strip_prefix(id)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('#') || rest.starts_with('@'))

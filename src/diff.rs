@@ -137,7 +137,7 @@ fn resolved(t: &Timeline) -> Vec<(&str, Resolved)> {
                 body.insert("when".into(), Value::String(c.condition.text()));
             }
             // Likewise its expected action: what, by when, whose.
-            if let Some(e) = t.inject(o).expect.map(|e| &t.scenario.expectations[e]) {
+            if let Some(e) = t.expectation_of(o) {
                 let within = match e.deadline {
                     crate::scenario::Deadline::Within(d) | crate::scenario::Deadline::By(d) => d,
                 };

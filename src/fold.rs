@@ -248,7 +248,7 @@ impl Fold {
             // Every occurrence of the inject: `ID`, `ID#N`, `ID@TEAM`, `ID#N@TEAM`.
             let mut last = None;
             for (i, key) in self.keys.iter().enumerate() {
-                if crate::action::of_inject(key, inject) {
+                if crate::action::of_part(key, inject) {
                     self.slots[i].apply(event);
                     last = Some(i);
                 }

@@ -218,11 +218,7 @@ fn text_of(t: &Timeline, t0_known: bool, resolved: bool) -> String {
         .filter(|o| t.is_contingent(o))
         .map(|o| {
             let r = row(t, o);
-            let when = t
-                .inject(o)
-                .condition
-                .as_ref()
-                .map_or(String::new(), |c| c.condition.text());
+            let when = t.condition_text(o).unwrap_or_default();
             [
                 r.key,
                 when,
@@ -303,22 +299,13 @@ pub fn csv(t: &Timeline) -> String {
             .body(occ)
             .map(|b| crate::message::field_text(&b, "body"))
             .unwrap_or_default();
-        let expect = t.inject(occ).expect.map(|e| &t.scenario.expectations[e]);
-        let (offset, fire_at) = match t
-            .inject(occ)
-            .condition
-            .as_ref()
-            .filter(|_| t.is_contingent(occ))
-        {
+        let expect = t.expectation_of(occ);
+        let (offset, fire_at) = match t.condition_text(occ).filter(|_| t.is_contingent(occ)) {
             // Not a time of the exercise: its delay once the condition holds.
             Some(c) => (
                 match occ.offset.as_millis() {
-                    0 => format!("when {}", c.condition.text()),
-                    ms => format!(
-                        "{} after {}",
-                        crate::human::duration_ms(ms as i64),
-                        c.condition.text()
-                    ),
+                    0 => format!("when {c}"),
+                    ms => format!("{} after {c}", crate::human::duration_ms(ms as i64)),
                 },
                 String::new(),
             ),
@@ -422,11 +409,18 @@ fn branches_json(t: &Timeline) -> (Vec<ExpectationJson>, Vec<ContingencyJson>) {
         .collect();
     let contingencies = s
         .contingencies()
-        .map(|(i, c)| ContingencyJson {
-            inject: i.id.clone(),
-            condition: c.condition.text(),
-            delay: crate::human::duration_ms(c.after.as_millis() as i64),
-            delay_ms: c.after.as_millis() as u64,
+        .flat_map(|(i, c)| {
+            s.contingency_parts(i)
+                .into_iter()
+                .map(|(team, condition)| ContingencyJson {
+                    inject: match team {
+                        Some(team) => format!("{}@{team}", i.id),
+                        None => i.id.clone(),
+                    },
+                    condition: condition.text(),
+                    delay: crate::human::duration_ms(c.after.as_millis() as i64),
+                    delay_ms: c.after.as_millis() as u64,
+                })
         })
         .collect();
     (expectations, contingencies)
@@ -577,12 +571,7 @@ fn chunk_json(t: &Timeline, indices: &[usize]) -> std::io::Result<Vec<u8>> {
             endpoint: t.endpoint(occ).path(),
             fires_at: (!t.is_contingent(occ))
                 .then(|| show_time(t.fire_at(occ), t.scenario.timezone)),
-            condition: t
-                .inject(occ)
-                .condition
-                .as_ref()
-                .filter(|_| t.is_contingent(occ))
-                .map(|c| c.condition.text()),
+            condition: t.condition_text(occ).filter(|_| t.is_contingent(occ)),
             objectives: t
                 .inject(occ)
                 .objectives

@@ -345,6 +345,27 @@ impl Timeline {
         &self.scenario.injects[occ.origin].id
     }
 
+    /// An occurrence's contingency condition as a person reads it: its team's when it
+    /// waits on an expected action judged per team (`missed: sitrep@blue`).
+    pub fn condition_text(&self, occ: &Occurrence) -> Option<String> {
+        let inject = self.inject(occ);
+        inject.condition.as_ref()?;
+        let team = occ.team.as_deref().map(|(label, _)| label.as_str());
+        let parts = self.scenario.contingency_parts(inject);
+        parts
+            .iter()
+            .find(|(t, _)| t.is_some() && t.as_deref() == team)
+            .or(parts.first())
+            .map(|(_, c)| c.text())
+    }
+
+    /// The expected action an occurrence's send opens: its inject's, its team's of one
+    /// judged per team.
+    pub fn expectation_of(&self, occ: &Occurrence) -> Option<&crate::scenario::Expectation> {
+        let team = occ.team.as_deref().map(|(label, _)| label.as_str());
+        self.scenario.expectation_for(occ.inject, team)
+    }
+
     /// What a person knows an occurrence by: its rendered subject, title or text (the
     /// first 48 characters, on one line), or nothing when its body cannot be built.
     pub fn subject(&self, occ: &Occurrence) -> String {

@@ -709,8 +709,11 @@ fn check_conditions<'a>(timeline: &'a Timeline, diags: &mut Diagnostics) -> Depe
                 }
             } else {
                 used.insert(name);
-                match s.expectation(name) {
-                    Some(e) => waits[index].extend(e.owner),
+                let named = s.expectations_named(name);
+                match named.first() {
+                    Some(_) => {
+                        waits[index].extend(named.iter().filter_map(|&e| s.expectations[e].owner));
+                    }
                     None => {
                         known = false;
                         let expects = s
@@ -804,14 +807,19 @@ fn check_cycles(s: &Scenario, waits: &[Vec<usize>], diags: &mut Diagnostics) {
 
 /// A warning for each expectation no condition depends on (`used` names those some do).
 fn check_used(s: &Scenario, used: &HashSet<&str>, diags: &mut Diagnostics) {
+    let mut said: HashSet<&str> = HashSet::new();
     for e in &s.expectations {
-        if !used.contains(e.id.as_str()) {
+        // A fan-out's per-team expected actions are named by their id for every team.
+        if !used.contains(e.id.as_str())
+            && !used.contains(e.base_id())
+            && said.insert(e.base_id())
+        {
             diags.warning(
                 e.pos,
-                format!("no condition depends on expected action `{}`", e.id),
+                format!("no condition depends on expected action `{}`", e.base_id()),
                 Some(format!(
                     "it is still judged and reported; add an inject with `when: {{ missed: {} }}` to branch on it",
-                    e.id
+                    e.base_id()
                 )),
             );
         }

@@ -73,6 +73,8 @@ pub struct Model {
     pub conditional_of: Vec<Option<usize>>,
     /// Per inject: its occurrences.
     pub(super) occurrences_of: Vec<Vec<usize>>,
+    /// Per expectation: the occurrences whose send opens its deadline.
+    pub(super) owned_by: Vec<Vec<usize>>,
     inject_ids: Vec<String>,
     /// Per expectation: its deadline as a scenario offset, when the scenario fixes it
     /// (`by:`, or `within:` of an inject that is not a contingency: from its first
@@ -95,16 +97,22 @@ impl Model {
             occurrences_of[o.origin].push(i);
             key_index.insert(o.key.as_str(), i);
         }
-        let exp_index = |id: &str| s.expectations.iter().position(|e| e.id == id);
+        let exp_index = |id: &str| s.expectations_named(id);
         fn resolve(
             c: &Condition,
-            exp: &dyn Fn(&str) -> Option<usize>,
+            exp: &dyn Fn(&str) -> Vec<usize>,
             inject: &dyn Fn(&str) -> Option<usize>,
             key: &dyn Fn(&str) -> Option<usize>,
         ) -> Cond {
+            // One expected action, or any team's of one judged per team.
+            let judged = |name: &str, one: fn(usize) -> Cond| match exp(name).as_slice() {
+                [] => Cond::Never,
+                [e] => one(*e),
+                many => Cond::Any(many.iter().map(|e| one(*e)).collect()),
+            };
             match c {
-                Condition::Met(r) => exp(&r.name).map_or(Cond::Never, Cond::Met),
-                Condition::Missed(r) => exp(&r.name).map_or(Cond::Never, Cond::Missed),
+                Condition::Met(r) => judged(&r.name, Cond::Met),
+                Condition::Missed(r) => judged(&r.name, Cond::Missed),
                 Condition::Sent(r) => match inject(&r.name) {
                     Some(i) => Cond::SentInject(i),
                     None => key(&r.name).map_or(Cond::Never, |o| Cond::SentKey(o, r.name.clone())),
@@ -122,18 +130,31 @@ impl Model {
         let mut conditional_of = vec![None; s.injects.len()];
         for (index, inject) in s.injects.iter().enumerate() {
             let Some(c) = &inject.condition else { continue };
-            let cond = resolve(&c.condition, &exp_index, &|id| s.inject_index(id), &|k| {
-                key_index.get(k).copied()
-            });
             conditional_of[index] = Some(conditionals.len());
-            conditionals.push(ConditionalModel {
-                inject: index,
-                id: inject.id.clone(),
-                text: c.condition.text(),
-                after: c.after,
-                cond,
-                occurrences: occurrences_of[index].clone(),
-            });
+            // One per team when it waits on an expected action judged per team.
+            for (team, condition) in s.contingency_parts(inject) {
+                let cond = resolve(&condition, &exp_index, &|id| s.inject_index(id), &|k| {
+                    key_index.get(k).copied()
+                });
+                let occurrences = occurrences_of[index]
+                    .iter()
+                    .copied()
+                    .filter(|&o| {
+                        team.is_none() || team_of(&timeline.occurrences[o]) == team.as_deref()
+                    })
+                    .collect();
+                conditionals.push(ConditionalModel {
+                    inject: index,
+                    id: match &team {
+                        Some(team) => format!("{}@{team}", inject.id),
+                        None => inject.id.clone(),
+                    },
+                    text: condition.text(),
+                    after: c.after,
+                    cond,
+                    occurrences,
+                });
+            }
         }
         fn watch(c: &Cond, occurrences_of: &[Vec<usize>], watched: &mut [bool]) {
             match c {
@@ -148,15 +169,29 @@ impl Model {
         for c in &conditionals {
             watch(&c.cond, &occurrences_of, &mut watched);
         }
+        // Per expectation: the occurrences whose send opens its deadline (its team's, of
+        // a fan-out's judged per team).
+        let owned_by: Vec<Vec<usize>> = s
+            .expectations
+            .iter()
+            .map(|e| match e.owner {
+                Some(owner) => occurrences_of[owner]
+                    .iter()
+                    .copied()
+                    .filter(|&o| {
+                        e.fan_team.is_none()
+                            || team_of(&timeline.occurrences[o]) == e.fan_team.as_deref()
+                    })
+                    .collect(),
+                None => Vec::new(),
+            })
+            .collect();
         let expectations = s
             .expectations
             .iter()
-            .map(|e| {
-                if let Some(owner) = e.owner {
-                    occurrences_of[owner]
-                        .iter()
-                        .for_each(|&o| watched[o] = true);
-                }
+            .zip(&owned_by)
+            .map(|(e, owned)| {
+                owned.iter().for_each(|&o| watched[o] = true);
                 ExpectationModel {
                     id: e.id.clone(),
                     action: e.action.clone(),
@@ -169,12 +204,11 @@ impl Model {
         let deadline_offsets = s
             .expectations
             .iter()
-            .map(|e| match (e.deadline, e.owner) {
+            .zip(&owned_by)
+            .map(|(e, owned)| match (e.deadline, e.owner) {
                 (Deadline::By(d), _) | (Deadline::Within(d), None) => Some(d),
                 (Deadline::Within(d), Some(owner)) if conditional_of[owner].is_none() => {
-                    occurrences_of[owner]
-                        .first()
-                        .map(|&o| timeline.occurrences[o].offset + d)
+                    owned.first().map(|&o| timeline.occurrences[o].offset + d)
                 }
                 (Deadline::Within(_), Some(_)) => None,
             })
@@ -186,6 +220,7 @@ impl Model {
             conditional_of,
             deadline_offsets,
             occurrences_of,
+            owned_by,
             inject_ids: s.injects.iter().map(|i| i.id.clone()).collect(),
             t0: timeline.t0.to_utc(),
             speed: timeline.speed,
@@ -211,6 +246,18 @@ impl Model {
 
     /// `no expectation `x``, with a did-you-mean.
     pub fn unknown_expectation(&self, id: &str) -> String {
+        let teams: Vec<String> = self
+            .expectations
+            .iter()
+            .filter(|e| e.id.strip_prefix(id).is_some_and(|t| t.starts_with('@')))
+            .map(|e| format!("`{}`", e.id))
+            .collect();
+        if !teams.is_empty() {
+            return format!(
+                "`{id}` is judged per team: name one, {}",
+                teams.join(", ")
+            );
+        }
         let hint = crate::diag::suggest(id, self.expectations.iter().map(|e| e.id.as_str()))
             .map_or(String::new(), |h| format!(" ({h})"));
         format!("no expected action `{id}`{hint}")
@@ -387,6 +434,11 @@ pub enum Effect {
 pub enum Timer {
     Deadline(usize),
     Assume(usize),
+}
+
+/// An occurrence's fan-out team, as its inject lists it.
+fn team_of(o: &crate::timeline::Occurrence) -> Option<&str> {
+    o.team.as_deref().map(|(label, _)| label.as_str())
 }
 
 pub(super) fn inject_name(model: &Model, inject: usize) -> String {

@@ -31,8 +31,8 @@ impl State {
                         // Its deadline, in case the run stopped before its `due` line (a
                         // `due` line that follows says it exactly).
                         for (e, m) in model.expectations.iter().enumerate() {
-                            if let (Some(owner), Deadline::Within(d)) = (m.owner, m.deadline)
-                                && model.occurrences_of[owner].contains(&o)
+                            if let (Some(_), Deadline::Within(d)) = (m.owner, m.deadline)
+                                && model.owned_by[e].contains(&o)
                                 && state.expectations[e].due.is_none()
                             {
                                 state.expectations[e].due =

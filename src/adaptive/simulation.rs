@@ -33,7 +33,13 @@ pub fn parse_assumptions(text: &str, model: &Model) -> Result<Vec<Assumption>, S
                         ));
                     }
                 };
-                let (id, at) = match rest.split_once('@') {
+                // `sitrep@blue` is one team's expected action; `@45m` a time.
+                let timed = rest
+                    .rsplit_once('@')
+                    .filter(|(_, at)| crate::scenario::parse_offset_str(at).is_ok());
+                let (id, at) = match timed.or_else(|| {
+                    model.expectation(rest.trim()).is_none().then(|| rest.split_once('@')).flatten()
+                }) {
                     Some((id, at)) => {
                         let at = crate::scenario::parse_offset_str(at).map_err(|(m, _)| {
                             format!("`{part}`: {m}; write the time as an offset from T0, e.g. @45m")

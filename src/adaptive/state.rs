@@ -111,10 +111,10 @@ impl State {
     ) -> Vec<Effect> {
         self.occurrences[occ] = Occ::Sent;
         let mut effects = Vec::new();
-        if let Some(inject) = owner_of {
+        if owner_of.is_some() {
             for (i, e) in model.expectations.iter().enumerate() {
                 let state = &mut self.expectations[i];
-                if e.owner == Some(inject)
+                if model.owned_by[i].contains(&occ)
                     && state.due.is_none()
                     && state.judged.is_none()
                     && let Deadline::Within(d) = e.deadline
@@ -364,7 +364,7 @@ impl State {
                     continue;
                 }
                 let Some(owner) = em.owner else { continue };
-                let occs = &model.occurrences_of[owner];
+                let occs = &model.owned_by[e];
                 if occs.iter().all(|&o| self.occurrences[o] == Occ::Ended) {
                     let reason = format!("`{}` was never sent", inject_name(model, owner));
                     self.judge(e, Outcome::Void, base, "deadline", None);

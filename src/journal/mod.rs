@@ -334,18 +334,25 @@ pub fn branch_rows(s: &crate::scenario::Scenario) -> (Vec<ExpectationRow>, Vec<C
             inject: e.owner.and_then(|i| s.injects.get(i)).map(|i| i.id.clone()),
         })
         .collect();
+    // A contingency waiting on an expected action judged per team: a row per team.
     let contingencies = s
         .contingencies()
-        .map(|(i, c)| ContingencyRow {
-            inject: i.id.clone(),
-            condition: c.condition.text(),
-            on: c
-                .condition
-                .refs()
+        .flat_map(|(i, _)| {
+            s.contingency_parts(i)
                 .into_iter()
-                .filter(|(kind, _)| *kind != "sent")
-                .map(|(_, r)| r.name.clone())
-                .collect(),
+                .map(|(team, condition)| ContingencyRow {
+                    inject: match team {
+                        Some(team) => format!("{}@{team}", i.id),
+                        None => i.id.clone(),
+                    },
+                    condition: condition.text(),
+                    on: condition
+                        .refs()
+                        .into_iter()
+                        .filter(|(kind, _)| *kind != "sent")
+                        .map(|(_, r)| r.name.clone())
+                        .collect(),
+                })
         })
         .collect();
     (expectations, contingencies)

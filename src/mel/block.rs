@@ -1,6 +1,6 @@
 //! The scenario's header block: what a MEL's rows have no column for (its name,
 //! description, start, time zone, defaults, vars, persona and team aliases, objectives,
-//! extra channels), one row per item, `Key | value | ...`. In a CSV the block stands
+//! extra channels, seed, phases), one row per item, `Key | value | ...`. In a CSV the block stands
 //! above the column header; in a workbook it is the `Scenario` sheet.
 
 use std::fmt::Write as _;
@@ -24,6 +24,8 @@ pub const KEYS: &[&str] = &[
     "Objective",
     "Extra channel",
     "GPS longitude",
+    "Seed",
+    "Phase",
 ];
 
 /// Whether a row's first cell is a key of the block.
@@ -82,6 +84,25 @@ pub fn rows(s: &Scenario, start: Option<&str>) -> Vec<Vec<String>> {
     if let Some(v) = top("gps_longitude") {
         out.push(vec!["GPS longitude".into(), cell_of(&v)]);
     }
+    if let Some(v) = top("seed") {
+        out.push(vec!["Seed".into(), cell_of(&v)]);
+    }
+    for p in &s.phases {
+        let at = top("phases")
+            .and_then(|v| v.as_array().cloned())
+            .and_then(|list| {
+                list.into_iter()
+                    .find(|x| x.get("id").and_then(Value::as_str) == Some(&p.id))
+            })
+            .and_then(|x| x.get("at").map(cell_of))
+            .unwrap_or_else(|| crate::human::show_offset(p.at));
+        out.push(vec![
+            "Phase".into(),
+            p.id.clone(),
+            at,
+            p.text.clone().unwrap_or_default(),
+        ]);
+    }
     out
 }
 
@@ -109,6 +130,7 @@ impl Block {
         let mut b = Block::default();
         let (mut vars, mut personas, mut teams) = (Map::new(), Map::new(), Map::new());
         let mut channels = Vec::new();
+        let mut phases: Vec<String> = Vec::new();
         for (n, cells) in rows {
             let cell = |i: usize| cells.get(i).map_or("", |c| c.trim());
             let k = cell(0);
@@ -155,6 +177,20 @@ impl Block {
                         .push((cell(1).to_string(), cell(3).to_string()));
                 }
                 "Extra channel" => channels.push(Value::String(cell(1).to_string())),
+                "Seed" => {
+                    let _ = writeln!(b.yaml, "seed: {}", cell(1));
+                }
+                "Phase" => {
+                    let text = match cell(3) {
+                        "" => String::new(),
+                        t => format!(", text: {}", quote(t)),
+                    };
+                    phases.push(format!(
+                        "  - {{ id: {}, at: {}{text} }}",
+                        quote(cell(1)),
+                        quote(cell(2))
+                    ));
+                }
                 _ => b.gps_longitude = Some(cell(1).to_string()),
             }
         }
@@ -176,6 +212,9 @@ impl Block {
         }
         if !channels.is_empty() {
             let _ = writeln!(b.yaml, "extra_channels: {}", flow(&Value::Array(channels)));
+        }
+        if !phases.is_empty() {
+            let _ = writeln!(b.yaml, "phases:\n{}", phases.join("\n"));
         }
         b
     }

@@ -88,6 +88,39 @@ pub fn records(s: &Scenario) -> (Vec<String>, Vec<Vec<String>>) {
         finish_row(&mut import, &cols, &mut cells, &w, rows.len() + 1);
         rows.push(cells);
     }
+    // A crowd is one row, its definition (not its posts): Time the window's start,
+    // Repeat the window and count, From its voices, Message its posts, one a line.
+    for w in list("crowds") {
+        let w = normalized(w);
+        let mut as_inject = w.clone();
+        let joined = |k: &str, sep: &str| match w.get(k) {
+            Some(Value::Array(items)) => Value::String(
+                items
+                    .iter()
+                    .map(|i| text(Some(i)))
+                    .collect::<Vec<_>>()
+                    .join(sep),
+            ),
+            Some(other) => other.clone(),
+            None => Value::Null,
+        };
+        as_inject.insert("persona".into(), joined("personas", ", "));
+        as_inject.insert("body".into(), joined("posts", "\n"));
+        let start = w
+            .get("between")
+            .and_then(Value::as_array)
+            .and_then(|b| b.first())
+            .map(normal_offset);
+        as_inject.insert("at".into(), start.unwrap_or(Value::Null));
+        let mut cells = inject_cells(s, &as_inject, &defaults, &header);
+        let repeat: Vec<String> = ["between", "count", "rate", "curve"]
+            .iter()
+            .filter_map(|k| w.get(*k).map(|v| format!("{k}: {}", plain(v))))
+            .collect();
+        set(&mut cells, "Repeat", repeat.join(", "));
+        finish_row(&mut import, &cols, &mut cells, &w, rows.len() + 1);
+        rows.push(cells);
+    }
     for w in list("expectations") {
         let w = normalized(w);
         let mut cells = vec![String::new(); header.len()];
@@ -112,7 +145,7 @@ fn finish_row(
     n: usize,
 ) {
     let derived = match import.derive(cols, n, &Cells(cells)) {
-        Ok(Derived::Inject(d) | Derived::Expectation(d)) => d,
+        Ok(Derived::Inject(d) | Derived::Expectation(d) | Derived::Crowd(d)) => d,
         Err(_) => Map::new(),
     };
     let fields = diff(w, &derived);
@@ -137,6 +170,7 @@ fn inject_cells(
     let notes = get("notes").and_then(Value::as_object);
     let note = |k: &str| text(notes.and_then(|n| n.get(k)));
     set(&mut cells, "ID", text(get("id")));
+    set(&mut cells, "Phase", text(get("phase")));
     let (time, repeat_keys): (Option<&Value>, &[&str]) = if get("when").is_some() {
         (get("after"), &["every", "from", "count", "until"])
     } else if get("every").is_some() {

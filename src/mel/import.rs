@@ -277,6 +277,7 @@ fn ignored_columns(header: &[String]) -> Vec<String> {
 
 /// Where each column the import reads is in the header row.
 pub(super) struct Columns {
+    phase: Option<usize>,
     time: Option<usize>,
     clock: Option<usize>,
     repeat: Option<usize>,
@@ -337,6 +338,7 @@ impl Columns {
             ));
         }
         Ok(Columns {
+            phase: col("Phase"),
             time,
             clock,
             repeat: col("Repeat"),
@@ -387,6 +389,8 @@ impl Cells<'_> {
 /// What a row's columns give, before its `Fields` are laid over it.
 pub(super) enum Derived {
     Inject(Map<String, Value>),
+    /// A crowd (`crowds:`): a row whose Repeat gives its window (`between`).
+    Crowd(Map<String, Value>),
     /// An expected action of no inject (`expectations:`).
     Expectation(Map<String, Value>),
 }
@@ -398,6 +402,8 @@ pub(super) struct Import {
     /// T0, for dates and clock times in the rows, and as the scenario writes it.
     start: Option<(String, DateTime<FixedOffset>)>,
     injects_yaml: String,
+    /// The crowds, as `crowds:` lists them.
+    crowds_yaml: String,
     injects: usize,
     problems: Vec<RowProblem>,
     remarks: Vec<RowProblem>,
@@ -458,6 +464,7 @@ impl Import {
             block,
             start,
             injects_yaml: String::new(),
+            crowds_yaml: String::new(),
             injects: 0,
             problems: Vec::new(),
             remarks: Vec::new(),
@@ -494,6 +501,17 @@ impl Import {
             Derived::Expectation(mut e) => {
                 merge(&mut e, fields);
                 self.free.push(format!("  - {}\n", flow(&Value::Object(e))));
+            }
+            Derived::Crowd(mut crowd) => {
+                merge(&mut crowd, fields);
+                let mut entries = crowd.into_iter();
+                if let Some((k, v)) = entries.next() {
+                    let _ = writeln!(self.crowds_yaml, "  - {}: {}", key(&k), flow(&v));
+                }
+                for (k, v) in entries {
+                    let _ = writeln!(self.crowds_yaml, "    {}: {}", key(&k), flow(&v));
+                }
+                self.injects += 1;
             }
             Derived::Inject(mut inject) => {
                 let fields = self.old_gps_fields(&inject, fields);
@@ -666,6 +684,13 @@ impl Import {
         }
         if !notes.is_empty() {
             m.insert("notes".into(), Value::Object(notes));
+        }
+        let phase = row.get(cols.phase);
+        if !phase.is_empty() {
+            m.insert("phase".into(), Value::String(phase));
+        }
+        if m.contains_key("between") {
+            return Ok(Derived::Crowd(crowd_of(m)));
         }
         Ok(Derived::Inject(m))
     }
@@ -945,6 +970,10 @@ impl Import {
         yaml.push_str("injects:\n");
         let base = yaml.lines().count();
         yaml.push_str(&self.injects_yaml);
+        if !self.crowds_yaml.is_empty() {
+            yaml.push_str("crowds:\n");
+            yaml.push_str(&self.crowds_yaml);
+        }
         match &self.block.gps_longitude {
             Some(g) => {
                 let _ = writeln!(yaml, "gps_longitude: {}", quote(g));
@@ -1065,10 +1094,48 @@ fn team_value(t: &str) -> Value {
     }
 }
 
-/// A Repeat cell (`every: 10m, count: 6`, `cron: "0 9 * * *"`): its fields (none when
-/// empty).
+/// A crowd's row as the inject the columns read: its Time (the window's start) left
+/// out, From its voices, Message its posts (one a line), `between`, `count` or `rate`
+/// and `curve` from Repeat.
+fn crowd_of(m: Map<String, Value>) -> Map<String, Value> {
+    let mut c = Map::new();
+    for (k, v) in m {
+        match k.as_str() {
+            "at" | "from" => {}
+            "persona" => {
+                let voices: Vec<Value> = v
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|p| Value::String(p.trim().to_string()))
+                    .filter(|p| p.as_str() != Some(""))
+                    .collect();
+                c.insert("personas".into(), Value::Array(voices));
+            }
+            "body" => {
+                let posts: Vec<Value> = v
+                    .as_str()
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| Value::String(l.to_string()))
+                    .collect();
+                c.insert("posts".into(), Value::Array(posts));
+            }
+            _ => {
+                c.insert(k, v);
+            }
+        }
+    }
+    c
+}
+
+/// A Repeat cell (`every: 10m, count: 6`, `cron: "0 9 * * *"`, a crowd's `between:
+/// [20m, 1h10m], count: 150`): its fields (none when empty).
 fn repeat_cell(text: &str) -> Result<Map<String, Value>, String> {
-    const KNOWN: &[&str] = &["every", "count", "until", "cron", "from"];
+    const KNOWN: &[&str] = &[
+        "every", "count", "until", "cron", "from", "between", "rate", "curve",
+    ];
     if text.is_empty() {
         return Ok(Map::new());
     }

@@ -51,6 +51,7 @@ fn methods_read_back_as_their_channels() {
 /// MEL columns, as Conducttr names them, plus our ID.
 pub const COLUMNS: &[&str] = &[
     "ID",
+    "Phase",
     "Time",
     "Repeat",
     "From",

@@ -666,7 +666,10 @@ fn contingency_of(
     after_ms: Option<u64>,
     clock: &Clock,
 ) -> Option<(String, String, Option<i64>)> {
-    let c = judged.contingencies.iter().find(|c| c.inject == r.inject)?;
+    let c = judged
+        .contingencies
+        .iter()
+        .find(|c| crate::action::of_part(&r.key, &c.inject))?;
     let came = match c.outcome {
         Standing::Triggered => format!("triggered at {}", c.t_plus.as_deref().unwrap_or("?")),
         Standing::NotTriggered => format!(

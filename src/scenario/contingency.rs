@@ -29,6 +29,20 @@ pub struct Expectation {
     pub owner: Option<usize>,
     /// The objectives it evaluates, as written.
     pub objectives: Vec<Ref>,
+    /// One team's of a fan-out's expectation (`status-report@blue`): the team as its
+    /// inject's `team_id` lists it; its deadline opens with that team's occurrence.
+    pub fan_team: Option<String>,
+}
+
+impl Expectation {
+    /// The id its conditions may name for every team: `status-report` of
+    /// `status-report@blue`.
+    pub fn base_id(&self) -> &str {
+        match &self.fan_team {
+            Some(_) => self.id.rsplit_once('@').map_or(&self.id, |(b, _)| b),
+            None => &self.id,
+        }
+    }
 }
 
 /// When an unjudged expectation becomes missed.
@@ -79,6 +93,26 @@ impl Condition {
             for c in cs {
                 c.walk(f);
             }
+        }
+    }
+
+    /// This condition for one team of a fan-out: each `met:`/`missed:` of an expected
+    /// action judged per team (`is_split`) names that team's (`status-report@blue`).
+    pub fn for_team(&self, team: &str, is_split: &dyn Fn(&str) -> bool) -> Condition {
+        let one = |r: &Ref| Ref {
+            name: if is_split(&r.name) {
+                format!("{}@{team}", r.name)
+            } else {
+                r.name.clone()
+            },
+            pos: r.pos,
+        };
+        match self {
+            Condition::Met(r) => Condition::Met(one(r)),
+            Condition::Missed(r) => Condition::Missed(one(r)),
+            Condition::Sent(r) => Condition::Sent(r.clone()),
+            Condition::Any(cs) => Condition::Any(cs.iter().map(|c| c.for_team(team, is_split)).collect()),
+            Condition::All(cs) => Condition::All(cs.iter().map(|c| c.for_team(team, is_split)).collect()),
         }
     }
 
@@ -163,6 +197,7 @@ impl Reader<'_> {
             team: None,
             owner: None,
             objectives: Vec::new(),
+            fan_team: None,
         };
         let mut has_deadline = false;
         for (name, _key, value) in self.keyed(entries.into_vec(), known, what) {

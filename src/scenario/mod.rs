@@ -192,6 +192,80 @@ impl Scenario {
         self.expectations.iter().find(|e| e.id == id)
     }
 
+    /// The teams an inject fans out to, as its `team_id` list (or the defaults') writes
+    /// them; empty when it goes to one.
+    pub fn fan_labels(&self, inject: &Inject) -> Vec<String> {
+        match self.field(inject, "team_id").map(|f| &f.node.value) {
+            Some(Value::Seq(items)) => items.iter().map(Node::scalar_text).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The expectations a condition's `met:`/`missed:` name: the one with that id, else
+    /// every team's of a fan-out's (`status-report` for `status-report@blue`, ...).
+    pub fn expectations_named(&self, name: &str) -> Vec<usize> {
+        if let Some(i) = self.expectations.iter().position(|e| e.id == name) {
+            return vec![i];
+        }
+        self.expectations
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.fan_team.is_some() && e.base_id() == name)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The expectation an occurrence of inject `index` for `team` (its fan-out label)
+    /// opens: its own, or its team's of a fan-out's.
+    pub fn expectation_for(&self, index: usize, team: Option<&str>) -> Option<&Expectation> {
+        let own = self.injects.get(index)?.expect.map(|e| &self.expectations[e])?;
+        match (&own.fan_team, team) {
+            (Some(_), Some(team)) => self
+                .expectations
+                .iter()
+                .find(|e| e.owner == Some(index) && e.fan_team.as_deref() == Some(team)),
+            _ => Some(own),
+        }
+    }
+
+    /// A contingency's parts: one per team of its fan-out when its condition names an
+    /// expected action judged per team (each waiting on its team's), else one.
+    pub fn contingency_parts(&self, inject: &Inject) -> Vec<(Option<String>, Condition)> {
+        let Some(c) = &inject.condition else {
+            return Vec::new();
+        };
+        let split = |name: &str| {
+            !self.expectations.iter().any(|e| e.id == name)
+                && self
+                    .expectations
+                    .iter()
+                    .any(|e| e.fan_team.is_some() && e.base_id() == name)
+        };
+        let names_split = c
+            .condition
+            .refs()
+            .iter()
+            .any(|(kind, r)| *kind != "sent" && split(&r.name));
+        let labels = self.fan_labels(inject);
+        if !names_split || labels.is_empty() {
+            return vec![(None, c.condition.clone())];
+        }
+        let has = |name: &str, team: &str| {
+            self.expectations
+                .iter()
+                .any(|e| e.base_id() == name && e.fan_team.as_deref() == Some(team))
+        };
+        labels
+            .into_iter()
+            .map(|team| {
+                let cond = c
+                    .condition
+                    .for_team(&team, &|name| split(name) && has(name, &team));
+                (Some(team), cond)
+            })
+            .collect()
+    }
+
     /// The objective with this id.
     pub fn objective(&self, id: &str) -> Option<&Objective> {
         self.objectives.iter().find(|o| o.id == id)

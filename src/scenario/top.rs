@@ -148,11 +148,7 @@ impl Reader<'_> {
                 Err(e) => self.diags.error(node.pos, e.0, e.1),
             }
         }
-        for (index, inject) in s.injects.iter().enumerate() {
-            if let Some(e) = inject.expect {
-                s.expectations[e].owner = Some(index);
-            }
-        }
+        self.per_team_expectations(&mut s);
         s.expectations.extend(free_expectations);
         if !s.seed_written {
             s.seed = crate::draw::seed_of_name(&s.name);
@@ -162,6 +158,97 @@ impl Reader<'_> {
         self.unique_expectation_ids(&s.expectations);
         self.unique_inject_ids(&s.injects);
         s
+    }
+
+    /// Each fan-out's expected action (with no `team:` of its own) made one per team:
+    /// `status-report@blue`, `status-report@red`, each whose team is the team, its
+    /// `{{ team }}` rendered; any other expected action's `{{ team }}` too.
+    fn per_team_expectations(&mut self, s: &mut Scenario) {
+        let mut out = Vec::with_capacity(s.expectations.len());
+        let mut moved = Vec::new();
+        for (index, inject) in s.injects.iter().enumerate() {
+            let Some(e) = inject.expect else { continue };
+            let e = s.expectations[e].clone();
+            let labels = match s
+                .defaults
+                .iter()
+                .chain(inject.fields.iter())
+                .filter(|f| f.name == "team_id")
+                .next_back()
+                .map(|f| &f.node.value)
+            {
+                Some(Value::Seq(items)) if e.team.is_none() => {
+                    items.iter().map(Node::scalar_text).collect::<Vec<_>>()
+                }
+                _ => Vec::new(),
+            };
+            moved.push((index, out.len()));
+            if labels.is_empty() {
+                let team = e.team.as_ref().map(|(t, _)| t.clone()).or_else(|| {
+                    s.defaults
+                        .iter()
+                        .chain(inject.fields.iter())
+                        .rfind(|f| f.name == "team_id")
+                        .map(|f| f.node.scalar_text())
+                        .filter(|t| !t.is_empty())
+                });
+                let action = self.render_action(&e, team.as_deref(), s);
+                out.push(super::Expectation { action, owner: Some(index), ..e });
+                continue;
+            }
+            for team in labels {
+                let action = self.render_action(&e, Some(&team), s);
+                out.push(super::Expectation {
+                    id: format!("{}@{team}", e.id),
+                    action,
+                    team: Some((team.clone(), e.pos)),
+                    owner: Some(index),
+                    fan_team: Some(team),
+                    ..e.clone()
+                });
+            }
+        }
+        s.expectations = out;
+        for (index, e) in moved {
+            s.injects[index].expect = Some(e);
+        }
+    }
+
+    /// An expected action's text with `{{ team }}` (and `{{ team_id }}`, the vars)
+    /// rendered, for `team`; as written when it holds no template.
+    fn render_action(&mut self, e: &super::Expectation, team: Option<&str>, s: &Scenario) -> String {
+        if !e.action.contains("{{") && !e.action.contains("{%") {
+            return e.action.clone();
+        }
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        let mut ctx: BTreeMap<String, minijinja::Value> = s
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), minijinja::Value::from(minijinja::value::Serde(v))))
+            .collect();
+        if let Some(team) = team {
+            ctx.insert("team".into(), minijinja::Value::from(team));
+            if let Some(id) = s.teams.get(team) {
+                ctx.insert("team_id".into(), minijinja::Value::from(minijinja::value::Serde(id)));
+            }
+        }
+        match env.render_str(&e.action, ctx) {
+            Ok(text) => text,
+            Err(err) => {
+                let hint = if team.is_none() {
+                    "`{{ team }}` is the team of a fan-out (`team_id: [blue, red]`), or of the inject's one `team_id`; this expected action has none"
+                } else {
+                    "an expected action's text may use `{{ team }}`, `{{ team_id }}` and `vars:`"
+                };
+                self.diags.error(
+                    e.pos,
+                    format!("template error in the expected action of `{}`: {}", e.id, err.detail().unwrap_or(&err.kind().to_string())),
+                    Some(hint.into()),
+                );
+                e.action.clone()
+            }
+        }
     }
 
     /// Each inject's `phase:`: its timing counted from the phase's `at`.
