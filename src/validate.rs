@@ -810,9 +810,7 @@ fn check_used(s: &Scenario, used: &HashSet<&str>, diags: &mut Diagnostics) {
     let mut said: HashSet<&str> = HashSet::new();
     for e in &s.expectations {
         // A fan-out's per-team expected actions are named by their id for every team.
-        if !used.contains(e.id.as_str())
-            && !used.contains(e.base_id())
-            && said.insert(e.base_id())
+        if !used.contains(e.id.as_str()) && !used.contains(e.base_id()) && said.insert(e.base_id())
         {
             diags.warning(
                 e.pos,

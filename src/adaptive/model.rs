@@ -253,10 +253,7 @@ impl Model {
             .map(|e| format!("`{}`", e.id))
             .collect();
         if !teams.is_empty() {
-            return format!(
-                "`{id}` is judged per team: name one, {}",
-                teams.join(", ")
-            );
+            return format!("`{id}` is judged per team: name one, {}", teams.join(", "));
         }
         let hint = crate::diag::suggest(id, self.expectations.iter().map(|e| e.id.as_str()))
             .map_or(String::new(), |h| format!(" ({h})"));

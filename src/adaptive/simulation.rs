@@ -38,7 +38,11 @@ pub fn parse_assumptions(text: &str, model: &Model) -> Result<Vec<Assumption>, S
                     .rsplit_once('@')
                     .filter(|(_, at)| crate::scenario::parse_offset_str(at).is_ok());
                 let (id, at) = match timed.or_else(|| {
-                    model.expectation(rest.trim()).is_none().then(|| rest.split_once('@')).flatten()
+                    model
+                        .expectation(rest.trim())
+                        .is_none()
+                        .then(|| rest.split_once('@'))
+                        .flatten()
                 }) {
                     Some((id, at)) => {
                         let at = crate::scenario::parse_offset_str(at).map_err(|(m, _)| {

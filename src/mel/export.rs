@@ -113,9 +113,23 @@ pub fn records(s: &Scenario) -> (Vec<String>, Vec<Vec<String>>) {
             .map(normal_offset);
         as_inject.insert("at".into(), start.unwrap_or(Value::Null));
         let mut cells = inject_cells(s, &as_inject, &defaults, &header);
+        // As people write it: `between: [20m, 1h10m], count: 150, curve: burst at 35m`.
+        let cell = |v: &Value| match v {
+            Value::Array(items) => format!(
+                "[{}]",
+                items.iter().map(plain).collect::<Vec<_>>().join(", ")
+            ),
+            Value::String(t)
+                if t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '/') =>
+            {
+                t.clone()
+            }
+            other => plain(other),
+        };
         let repeat: Vec<String> = ["between", "count", "rate", "curve"]
             .iter()
-            .filter_map(|k| w.get(*k).map(|v| format!("{k}: {}", plain(v))))
+            .filter_map(|k| w.get(*k).map(|v| format!("{k}: {}", cell(v))))
             .collect();
         set(&mut cells, "Repeat", repeat.join(", "));
         finish_row(&mut import, &cols, &mut cells, &w, rows.len() + 1);

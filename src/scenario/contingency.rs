@@ -111,8 +111,12 @@ impl Condition {
             Condition::Met(r) => Condition::Met(one(r)),
             Condition::Missed(r) => Condition::Missed(one(r)),
             Condition::Sent(r) => Condition::Sent(r.clone()),
-            Condition::Any(cs) => Condition::Any(cs.iter().map(|c| c.for_team(team, is_split)).collect()),
-            Condition::All(cs) => Condition::All(cs.iter().map(|c| c.for_team(team, is_split)).collect()),
+            Condition::Any(cs) => {
+                Condition::Any(cs.iter().map(|c| c.for_team(team, is_split)).collect())
+            }
+            Condition::All(cs) => {
+                Condition::All(cs.iter().map(|c| c.for_team(team, is_split)).collect())
+            }
         }
     }
 

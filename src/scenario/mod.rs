@@ -218,7 +218,11 @@ impl Scenario {
     /// The expectation an occurrence of inject `index` for `team` (its fan-out label)
     /// opens: its own, or its team's of a fan-out's.
     pub fn expectation_for(&self, index: usize, team: Option<&str>) -> Option<&Expectation> {
-        let own = self.injects.get(index)?.expect.map(|e| &self.expectations[e])?;
+        let own = self
+            .injects
+            .get(index)?
+            .expect
+            .map(|e| &self.expectations[e])?;
         match (&own.fan_team, team) {
             (Some(_), Some(team)) => self
                 .expectations

@@ -50,7 +50,8 @@ impl Reader<'_> {
             .collect();
         let fields = self.keyed(entries, SCENARIO_FIELDS, "scenario");
         let has = |n: &str| fields.iter().any(|(f, _, _)| *f == n);
-        let (has_name, has_injects) = (has("name"), has("injects"));
+        // A scenario of crowds alone is one.
+        let (has_name, has_injects) = (has("name"), has("injects") || has("crowds"));
         let mut start_node = None;
         for (name, key, value) in fields {
             if value.value == Value::Null && !matches!(name, "name" | "injects") {
@@ -173,8 +174,7 @@ impl Reader<'_> {
                 .defaults
                 .iter()
                 .chain(inject.fields.iter())
-                .filter(|f| f.name == "team_id")
-                .next_back()
+                .rfind(|f| f.name == "team_id")
                 .map(|f| &f.node.value)
             {
                 Some(Value::Seq(items)) if e.team.is_none() => {
@@ -193,7 +193,11 @@ impl Reader<'_> {
                         .filter(|t| !t.is_empty())
                 });
                 let action = self.render_action(&e, team.as_deref(), s);
-                out.push(super::Expectation { action, owner: Some(index), ..e });
+                out.push(super::Expectation {
+                    action,
+                    owner: Some(index),
+                    ..e
+                });
                 continue;
             }
             for team in labels {
@@ -216,7 +220,12 @@ impl Reader<'_> {
 
     /// An expected action's text with `{{ team }}` (and `{{ team_id }}`, the vars)
     /// rendered, for `team`; as written when it holds no template.
-    fn render_action(&mut self, e: &super::Expectation, team: Option<&str>, s: &Scenario) -> String {
+    fn render_action(
+        &mut self,
+        e: &super::Expectation,
+        team: Option<&str>,
+        s: &Scenario,
+    ) -> String {
         if !e.action.contains("{{") && !e.action.contains("{%") {
             return e.action.clone();
         }
@@ -225,12 +234,20 @@ impl Reader<'_> {
         let mut ctx: BTreeMap<String, minijinja::Value> = s
             .vars
             .iter()
-            .map(|(k, v)| (k.clone(), minijinja::Value::from(minijinja::value::Serde(v))))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    minijinja::Value::from(minijinja::value::Serde(v)),
+                )
+            })
             .collect();
         if let Some(team) = team {
             ctx.insert("team".into(), minijinja::Value::from(team));
             if let Some(id) = s.teams.get(team) {
-                ctx.insert("team_id".into(), minijinja::Value::from(minijinja::value::Serde(id)));
+                ctx.insert(
+                    "team_id".into(),
+                    minijinja::Value::from(minijinja::value::Serde(id)),
+                );
             }
         }
         match env.render_str(&e.action, ctx) {
@@ -243,7 +260,11 @@ impl Reader<'_> {
                 };
                 self.diags.error(
                     e.pos,
-                    format!("template error in the expected action of `{}`: {}", e.id, err.detail().unwrap_or(&err.kind().to_string())),
+                    format!(
+                        "template error in the expected action of `{}`: {}",
+                        e.id,
+                        err.detail().unwrap_or(&err.kind().to_string())
+                    ),
                     Some(hint.into()),
                 );
                 e.action.clone()

@@ -29,5 +29,6 @@ mod schema;
 mod slips;
 mod stand_in;
 mod validate_rules;
+mod volume;
 mod white_cell;
 mod workspace;
