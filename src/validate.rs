@@ -526,6 +526,10 @@ fn warnings(timeline: &Timeline, diags: &mut Diagnostics) {
         foldhash::HashMapExt::with_capacity(timeline.occurrences.len());
     let mut warned: HashSet<(usize, usize)> = HashSet::new();
     for (index, occ) in timeline.occurrences.iter().enumerate() {
+        // A crowd's posts are drawn: alike by design, not by a slip.
+        if timeline.inject(occ).crowd.is_some() {
+            continue;
+        }
         let (core, own_recipient) = hashes[occ.inject];
         let to_whom = occ
             .team

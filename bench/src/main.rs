@@ -181,6 +181,23 @@ fn with_section(doc: &str, name: &str, section: &str) -> String {
     format!("{TITLE}{body}")
 }
 
+/// Ten crowds of `posts / 10` posts each over the first hours, with three voices, two
+/// templated variants and drawn likes and reposts.
+fn crowds(posts: usize) -> String {
+    let mut s = String::from(
+        "name: Crowds\nstart: 2026-03-28T09:00:00+00:00\nseed: 1\npersonas:\n  resident: \"3-49795\"\n  tidewatch: \"3-49790\"\n  news: \"3-49792\"\nteams:\n  blue: 3437866\ndefaults:\n  channel: microblog\n  type: team\n  team_id: blue\ncrowds:\n",
+    );
+    for c in 0..10 {
+        s.push_str(&format!(
+            "  - id: crowd-{c}\n    between: [{}m, {}m]\n    count: {}\n    curve: rising\n    personas: [resident, tidewatch, news]\n    posts:\n      - \"Anyone know if {{{{ one_of(['the school', 'the hospital', 'the station']) }}}} is open? ({c})\"\n      - \"{{{{ one_of(['Saw', 'Heard about']) }}}} water over the east wall #Portmere\"\n    likes: [0, 40]\n    reposts: [0, 10]\n",
+            c * 20,
+            c * 20 + 90,
+            posts / 10
+        ));
+    }
+    s
+}
+
 /// Scale: validate and plan a generated 100,000-inject scenario and a one-million
 /// occurrence recurrence.
 fn scale(s: &Settings) -> Vec<Measure> {
@@ -203,6 +220,10 @@ fn scale(s: &Settings) -> Vec<Measure> {
         format!("name: L\nvars:\n  list:\n{items}injects: []\n"),
     )
     .expect("write generated scenario");
+    // Crowds of as many posts as the plain scenario has injects, each drawing its
+    // instant, voice, text (a template with `one_of`) and counts.
+    let crowded = s.out_dir.join(format!("crowds-{injects}.yaml"));
+    std::fs::write(&crowded, crowds(injects)).expect("write generated scenario");
     let size_mib = std::fs::metadata(&big)
         .map(|m| m.len() as f64 / 1048576.0)
         .unwrap_or(0.0);
@@ -224,6 +245,23 @@ fn scale(s: &Settings) -> Vec<Measure> {
                 "/dev/null".into(),
             ],
             "every exact body".into(),
+        ),
+        (
+            format!("validate crowds of {injects} posts"),
+            vec!["validate".into(), crowded.display().to_string()],
+            "10 crowds, seeded instants, voices, templates and counts".into(),
+        ),
+        (
+            format!("plan crowds of {injects} posts (json)"),
+            vec![
+                "plan".into(),
+                crowded.display().to_string(),
+                "--format".into(),
+                "json".into(),
+                "-o".into(),
+                "/dev/null".into(),
+            ],
+            "every exact body, each post's `one_of` rendered".into(),
         ),
         (
             format!("validate a {keys}-key mapping"),

@@ -96,6 +96,13 @@ fn a_seed_gives_the_same_plan_byte_for_byte_and_another_seed_another() {
         assert_eq!(r.code, 0, "{}", r.stderr);
         r.stdout
     };
+    let v = injector_in(d.path(), &["validate", "v.yaml"]);
+    assert!(
+        v.stdout.contains("0 error(s), 0 warning(s)"),
+        "a crowd's alike posts are no copy-paste: {}{}",
+        v.stdout,
+        v.stderr
+    );
     let first = plan(&[]);
     assert_eq!(first, plan(&[]), "the same file and seed, the same plan");
     assert_eq!(first, plan(&["--seed", "20260328"]));
