@@ -727,6 +727,17 @@ impl Timeline {
                     })
             });
         if let Some(team) = team {
+            // Its id as the API takes it: the fan-out's, else the alias's (or the id itself).
+            let id = occ
+                .team
+                .as_deref()
+                .map(|(_, id)| id.clone())
+                .or_else(|| self.scenario.teams.get(&team).cloned())
+                .unwrap_or_else(|| J::String(team.clone()));
+            ctx.insert(
+                "team_id".into(),
+                minijinja::Value::from(minijinja::value::Serde(id)),
+            );
             ctx.insert("team".into(), minijinja::Value::from(team));
         }
         ctx.insert(
@@ -760,7 +771,7 @@ impl Timeline {
                     pos: field.node.pos,
                     message: format!("template error in `{}`: {}", field.name, template_message(&e)),
                     hint: Some(format!(
-                        "define it under `vars:`; built-ins are t0, planned_at, occurrence, team, id and one_of(['a', 'b']){}",
+                        "define it under `vars:`; built-ins are t0, planned_at, occurrence, team, team_id, id and one_of(['a', 'b']){}",
                         self.var_names_hint(&e)
                     )),
                 }),
@@ -781,6 +792,7 @@ impl Timeline {
             "planned_at",
             "occurrence",
             "team",
+            "team_id",
             "id",
         ]);
         suggest(&name, names).map_or(String::new(), |s| format!(" ({s})"))

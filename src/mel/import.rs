@@ -629,7 +629,14 @@ impl Import {
                 return Err("From is empty: every inject needs a persona".into());
             }
         } else if default("persona") != Some(Value::String(persona.clone())) {
-            self.personas.push((persona.clone(), n));
+            // A crowd's From lists its voices.
+            if m.contains_key("between") {
+                for voice in persona.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+                    self.personas.push((voice.to_string(), n));
+                }
+            } else {
+                self.personas.push((persona.clone(), n));
+            }
             m.insert("persona".into(), Value::String(persona));
         }
         let gps = method.trim().eq_ignore_ascii_case("gps");

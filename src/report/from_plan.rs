@@ -208,6 +208,12 @@ impl Report {
             PlanLayout(Layout {
                 labels: true,
                 alternatives,
+                crowds: t
+                    .scenario
+                    .injects
+                    .iter()
+                    .filter_map(|i| Some((i.id.clone(), i.crowd.as_ref()?.count)))
+                    .collect(),
             }),
         )
     }

@@ -26,6 +26,22 @@ pub(super) struct Alternative {
 pub(super) struct Layout {
     pub labels: bool,
     pub alternatives: Vec<Alternative>,
+    /// The crowds (id, posts): labelled once, at their first post, not post by post.
+    pub crowds: Vec<(String, u64)>,
+}
+
+impl Layout {
+    /// The label of a mark: its key, a crowd's id and size at its first post, none for
+    /// the crowd's other posts (their key is in their tooltip and their row).
+    fn label(&self, key: &str) -> Option<String> {
+        let Some((id, n)) = key
+            .split_once('#')
+            .and_then(|(id, _)| self.crowds.iter().find(|(c, _)| c == id))
+        else {
+            return Some(key.to_string());
+        };
+        (key == format!("{id}#1")).then(|| format!("{id} ({n} posts)"))
+    }
 }
 
 /// A label's width on the drawing: 10 px monospace, 6.1 px a character, and a margin.
@@ -136,23 +152,25 @@ impl Report {
         }
         let x_of = |t: DateTime<Utc>| LEFT + (t - start).num_milliseconds() as f64 / span * WIDTH;
         // Each mark's label row within its lane, and each lane's height.
-        let mut rows_of: Vec<usize> = vec![0; drawn.len()];
+        let mut rows_of: Vec<Option<(usize, String)>> = vec![None; drawn.len()];
         let mut heights: Vec<f64> = vec![LANE_H; lanes.len()];
         if layout.labels {
             for (lane, name) in lanes.iter().enumerate() {
-                let mut mine: Vec<(usize, f64, f64)> = drawn
+                let mut mine: Vec<(usize, f64, f64, String)> = drawn
                     .iter()
                     .enumerate()
                     .filter(|(_, (r, _))| lane_of(r, by_team) == *name)
                     .filter_map(|(i, (r, (p, a)))| {
-                        let (from, to) = label_span(x_of((*a).or(*p)?) - 2.0, &r.key);
-                        Some((i, from, to))
+                        let text = layout.label(&r.key)?;
+                        let (from, to) = label_span(x_of((*a).or(*p)?) - 2.0, &text);
+                        Some((i, from, to, text))
                     })
                     .collect();
                 mine.sort_by(|a, b| a.1.total_cmp(&b.1));
-                let rows = label_rows(&mine.iter().map(|(_, a, b)| (*a, *b)).collect::<Vec<_>>());
-                for ((i, _, _), row) in mine.iter().zip(&rows) {
-                    rows_of[*i] = *row;
+                let rows =
+                    label_rows(&mine.iter().map(|(_, a, b, _)| (*a, *b)).collect::<Vec<_>>());
+                for ((i, _, _, text), row) in mine.into_iter().zip(&rows) {
+                    rows_of[i] = Some((*row, text));
                 }
                 let n = rows.iter().max().map_or(1, |m| m + 1);
                 heights[lane] = (ROW0 + n as f64 * ROW_H - 4.0).max(LANE_H);
@@ -217,7 +235,7 @@ impl Report {
                 .iter()
                 .position(|l| *l == lane_of(r, by_team))
                 .unwrap_or(0);
-            let label = layout.labels.then_some(rows_of[i]);
+            let label = (layout.labels, rows_of[i].take());
             svg_mark(&mut out, &scale, tops[lane], r, span, (label, &mut labels));
         }
         out.push_str(&labels);
@@ -413,10 +431,10 @@ fn svg_mark(
     lane_top: f64,
     r: &Row,
     (planned, actual): &Span,
-    (label, labels): (Option<usize>, &mut String),
+    ((labelled, label), labels): ((bool, Option<(usize, String)>), &mut String),
 ) {
     let x = |t: DateTime<Utc>| scale.x(t);
-    let y = if label.is_some() {
+    let y = if labelled {
         lane_top + MARKS
     } else {
         lane_top + LANE_H / 2.0
@@ -466,8 +484,8 @@ fn svg_mark(
     }
     // The plan's: its key on its row below the marks, joined to its mark by a line; a
     // link to its row of the page (the exact body).
-    if let (Some(row), Some(at)) = (label, (*actual).or(*planned)) {
-        let (from, _) = label_span(x(at) - 2.0, &r.key);
+    if let (Some((row, text)), Some(at)) = (label, (*actual).or(*planned)) {
+        let (from, _) = label_span(x(at) - 2.0, &text);
         let ly = y + ROW0 - MARKS + row as f64 * ROW_H;
         let anchor = if from < x(at) - 2.0 {
             " style=\"text-anchor:end\""
@@ -488,7 +506,7 @@ fn svg_mark(
             "<a href=\"#occ-{}\"><text class=\"label\" data-key=\"{}\" x=\"{lx:.1}\" y=\"{ly}\"{anchor}>{}</text></a>",
             esc(&r.key),
             esc(&r.key),
-            esc(&r.key)
+            esc(&text)
         );
     }
     out.push_str("</g>\n");

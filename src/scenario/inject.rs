@@ -134,10 +134,15 @@ impl Reader<'_> {
             }
             Value::Str(s) => {
                 inject.pos = value.pos;
+                let hint = if s.contains("{{") {
+                    "an id is not a template: a fan-out's occurrences are already `ID@TEAM` (and its expected action's, `EXPECTATION@TEAM`)"
+                } else {
+                    "use letters, digits, `-`, `_`, `.` and `:`"
+                };
                 self.diags.error(
                     value.pos,
                     format!("inject id `{s}` has characters that keys use (`#`, `@`, `,`), spaces, or is empty"),
-                    Some("use letters, digits, `-`, `_`, `.` and `:`".into()),
+                    Some(hint.into()),
                 );
             }
             _ => self.diags.error(

@@ -189,7 +189,7 @@ async fn an_exercise_day_reported_as_a_director_hands_it_over() {
     .await;
     // Everything still to come a second later (five minutes of the exercise).
     act(d, &url, dana, &["shift", "1s"]).await;
-    until_sent(d, "final-popup").await;
+    until_sent(d, "debrief-call").await;
     act(d, &url, dana, &["end"]).await;
     let _ = child.wait_with_output().await;
     server.shutdown(Duration::from_secs(1)).await;

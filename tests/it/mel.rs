@@ -57,7 +57,7 @@ fn objectives_and_owners_go_through_the_mel() {
     // Its aliases undeclared: one message per kind, each name with its rows.
     import.code(1);
     assert!(
-        import.stderr.contains("columns.csv: error: 7 personas the scenario maps to no id, used on 44 rows: met_office (rows 2, 29), mayor (rows 3, 11, 18, 24, 30, ...)")
+        import.stderr.contains("columns.csv: error: 7 personas the scenario maps to no id, used on 46 rows: met_office (rows 2, 29), mayor (rows 3, 11, 18, 24, 30, ...)")
             && import.stderr.contains("run `injector sync back.yaml`")
             && !import.stderr.contains("unknown persona"),
         "{}",
@@ -116,9 +116,9 @@ fn the_mel_as_a_workbook() {
         .iter()
         .map(|c| c.to_string())
         .collect();
-    assert_eq!(header[..4], ["ID", "Time", "Repeat", "From"]);
+    assert_eq!(header[..4], ["ID", "Phase", "Time", "Repeat"]);
     let late = injects.rows().find(|r| r[0] == "met-warning").unwrap();
-    let days = match &late[1] {
+    let days = match &late[2] {
         calamine::Data::DateTime(t) => t.as_f64(),
         other => panic!("an Excel time, not {other:?}"),
     };
@@ -696,7 +696,7 @@ fn the_workbook_opens_in_libreoffice_and_converts_to_the_same_rows() {
             assert!(
                 from_office
                     .iter()
-                    .any(|r| r[0] == "met-warning" && r[1] == "26:15:00"),
+                    .any(|r| r[0] == "met-warning" && r[2] == "26:15:00"),
                 "{from_office:?}"
             );
         }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::common::{injector_in, root, scenario, tempdir};
+use crate::common::{injector_in, root, tempdir};
 use crate::control_page::Driver;
 
 /// Every label's box on the page, by the browser's layout: (key, x, y, width, height).
@@ -43,13 +43,13 @@ fn overlapping(boxes: &serde_json::Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_plan_as_a_picture_in_a_real_browser() {
     let dir = tempdir();
-    let file = scenario("harbour-flood.yaml");
     let page = dir.path().join("plan.html");
+    // Named as the README names it: the picture shows the file's name as given.
     let run = injector_in(
-        dir.path(),
+        &root(),
         &[
             "plan",
-            file.to_str().unwrap(),
+            "scenarios/harbour-flood.yaml",
             "--format",
             "html",
             "-o",
@@ -82,7 +82,8 @@ async fn the_plan_as_a_picture_in_a_real_browser() {
             Some(json!({"url": format!("file://{}", page.display())})),
         )
         .await;
-    // Every occurrence: 53 at their instants, labelled; 4 contingencies as alternatives.
+    // Every occurrence: 94 at their instants, labelled but for the crowd's 40 posts (one
+    // label, at its first: `public-reaction (40 posts)`); 4 contingencies as alternatives.
     let counts = driver
         .session(
             "POST",
@@ -92,7 +93,7 @@ async fn the_plan_as_a_picture_in_a_real_browser() {
         .await;
     assert_eq!(
         counts,
-        json!([53, 53, 4, 57]),
+        json!([94, 55, 4, 98]),
         "marks, labels, alternatives, rows"
     );
     // The check itself sees an overlap when there is one.
@@ -115,7 +116,17 @@ async fn the_plan_as_a_picture_in_a_real_browser() {
                 Some(json!({"script": LABEL_BOXES, "args": []})),
             )
             .await;
-        assert_eq!(boxes.as_array().unwrap().len(), 53);
+        assert_eq!(boxes.as_array().unwrap().len(), 55);
+        let keys: Vec<&str> = boxes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b[0].as_str().unwrap())
+            .collect();
+        assert!(
+            keys.contains(&"public-reaction#1") && !keys.contains(&"public-reaction#2"),
+            "a crowd is labelled once: {keys:?}"
+        );
         labels = boxes
             .as_array()
             .unwrap()
@@ -165,10 +176,10 @@ async fn the_plan_as_a_picture_in_a_real_browser() {
     printed_pdf_holds_every_label(&artifacts.join("plan.pdf"), &labels);
     // One branch: with --assume the contingency is an occurrence at its instant.
     let one = injector_in(
-        dir.path(),
+        &root(),
         &[
             "plan",
-            file.to_str().unwrap(),
+            "scenarios/harbour-flood.yaml",
             "--format",
             "html",
             "--assume",
