@@ -34,9 +34,22 @@ pub fn validate(args: ValidateArgs, ws: Option<&workspace::Workspace>) -> Result
         };
         let valid = checked.is_valid(args.strict);
         all_valid &= valid;
-        let (injects, occurrences, duration) = match &checked.timeline {
-            Some(t) => (t.scenario.injects.len(), t.occurrences.len(), t.duration()),
-            None => (0, 0, std::time::Duration::ZERO),
+        let (injects, crowds, occurrences, duration) = match &checked.timeline {
+            Some(t) => {
+                let crowds = t
+                    .scenario
+                    .injects
+                    .iter()
+                    .filter(|i| i.crowd.is_some())
+                    .count();
+                (
+                    t.scenario.injects.len() - crowds,
+                    crowds,
+                    t.occurrences.len(),
+                    t.duration(),
+                )
+            }
+            None => (0, 0, 0, std::time::Duration::ZERO),
         };
         // Freeing a 100,000-inject tree costs tens of milliseconds the process
         // does not need to spend: it ends soon after.
@@ -49,8 +62,12 @@ pub fn validate(args: ValidateArgs, ws: Option<&workspace::Workspace>) -> Result
             ReportFormat::Text => {
                 eprint!("{}", checked.diags.render(term::stderr_color()));
                 let verdict = if valid { "valid" } else { "invalid" };
+                let crowds = match crowds {
+                    0 => String::new(),
+                    n => format!(", {}", crate::human::count(n, "crowd", "crowds")),
+                };
                 text.push_str(&format!(
-                    "{}: {verdict}: {} error(s), {} warning(s); {injects} injects, {occurrences} occurrences over {}\n",
+                    "{}: {verdict}: {} error(s), {} warning(s); {injects} injects{crowds}, {occurrences} occurrences over {}\n",
                     display_path(path),
                     checked.diags.error_count(),
                     checked.diags.warning_count(),
@@ -69,6 +86,7 @@ pub fn validate(args: ValidateArgs, ws: Option<&workspace::Workspace>) -> Result
                     "errors": errors,
                     "warnings": warnings,
                     "injects": injects,
+                    "crowds": crowds,
                     "occurrences": occurrences,
                     "duration": plan::show_offset(duration),
                     "duration_ms": duration.as_millis() as u64,

@@ -44,6 +44,9 @@ impl Layout {
     }
 }
 
+/// A mark's label, when it has one: its row below the marks, and its text.
+type Label = Option<(usize, String)>;
+
 /// A label's width on the drawing: 10 px monospace, 6.1 px a character, and a margin.
 fn label_width(text: &str) -> f64 {
     text.chars().count() as f64 * 6.1 + 8.0
@@ -152,7 +155,7 @@ impl Report {
         }
         let x_of = |t: DateTime<Utc>| LEFT + (t - start).num_milliseconds() as f64 / span * WIDTH;
         // Each mark's label row within its lane, and each lane's height.
-        let mut rows_of: Vec<Option<(usize, String)>> = vec![None; drawn.len()];
+        let mut rows_of: Vec<Label> = vec![None; drawn.len()];
         let mut heights: Vec<f64> = vec![LANE_H; lanes.len()];
         if layout.labels {
             for (lane, name) in lanes.iter().enumerate() {
@@ -431,7 +434,7 @@ fn svg_mark(
     lane_top: f64,
     r: &Row,
     (planned, actual): &Span,
-    ((labelled, label), labels): ((bool, Option<(usize, String)>), &mut String),
+    ((labelled, label), labels): ((bool, Label), &mut String),
 ) {
     let x = |t: DateTime<Utc>| scale.x(t);
     let y = if labelled {
