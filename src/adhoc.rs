@@ -112,6 +112,11 @@ fn finish(
     mut diags: Diagnostics,
 ) -> Result<AdHoc, String> {
     let fail = |diags: Diagnostics| Err(diags.render(false));
+    // The instant asked for is the instant: the scenario's default jitter does not move
+    // it (the inject's own `jitter:` does).
+    if current.scenario.jitter.is_some() && !body.lines().any(|l| l.starts_with("jitter:")) {
+        add_line(&mut body, "jitter: null");
+    }
     let (_, root) = mapping(file, &body, "", None)?;
     let Value::Map(entries) = &root.value else {
         return fail(diags);
@@ -232,7 +237,7 @@ fn check_joined(
 /// Keys an amendment may not change: what names the inject, its schedule, its
 /// branches (its expected action stays with the occurrence as it was).
 const NOT_AMENDED: &[&str] = &[
-    "id", "every", "from", "count", "until", "cron", "when", "after", "expect",
+    "id", "every", "from", "count", "until", "cron", "when", "after", "expect", "phase",
 ];
 
 /// An amendment of one occurrence, checked: the hidden inject that makes it now.
@@ -285,6 +290,20 @@ pub fn amend(
     }
     let o = &current.occurrences[occ];
     let inject = current.inject(o);
+    if inject.crowd.is_some() {
+        diags.error(
+            root.pos,
+            format!(
+                "`{}` is a post of the crowd `{}`: its voice, text and instant are drawn, not written",
+                o.key, inject.id
+            ),
+            Some(format!(
+                "skip it (`ctl skip {}`) and send one written on the spot (`ctl send FILE`)",
+                o.key
+            )),
+        );
+        return fail(diags);
+    }
     for (k, _) in entries.iter() {
         let name = k.scalar_text();
         if NOT_AMENDED.contains(&name.as_str()) {
@@ -338,12 +357,16 @@ pub fn amend(
         (None, Some(_)) => {}
         (None, None) => add_line(&mut body, &format!("at: \"{}\"", offset_text(o.offset))),
     }
+    // Its instant is the one given (or the one it had, already drawn): not moved again.
+    if current.scenario.jitter_of(inject).is_some() && !fields.iter().any(|f| f == "jitter") {
+        add_line(&mut body, "jitter: null");
+    }
     // The rest of the inject as written, after the lines given (their places stay).
     let written = written_inject(&current.scenario.source, &inject.id).unwrap_or_default();
     for (k, v) in &written {
         if fields.contains(k)
             || NOT_AMENDED.contains(&k.as_str())
-            || matches!(k.as_str(), "at" | "team_id")
+            || matches!(k.as_str(), "at" | "team_id" | "jitter" | "phase")
         {
             continue;
         }
@@ -658,6 +681,69 @@ mod tests {
         assert!(
             joined.ends_with("      one\n  - id: b\n    at: 1m\nvars: {}\n"),
             "{joined}"
+        );
+    }
+
+    /// The instant a person asks for is the instant: a scenario's default jitter moves
+    /// neither an inject sent on the spot nor an amended occurrence (nor does its phase
+    /// count twice), and a crowd's post is not amended but skipped and replaced.
+    #[test]
+    fn an_instant_asked_for_is_not_jittered_and_a_crowd_post_is_not_amended() {
+        let drawn = SCENARIO
+            .replace("defaults:\n", "defaults:\n  jitter: 10m\n")
+            .replace(
+                "  - id: a\n    at: 0s\n",
+                "  - id: a\n    phase: p\n    at: 5m\n",
+            )
+            .replace("injects:\n", "phases: [{ id: p, at: 1h }]\ninjects:\n")
+            .replace(
+                "expectations: []\n",
+                "crowds:\n  - id: c\n    between: [2h, 3h]\n    count: 5\n    channel: microblog\n    personas: [hm]\n    posts: [x]\nexpectations: []\n",
+            );
+        let t = timeline(&drawn);
+        let sent = prepare(
+            &t,
+            "p.yaml",
+            "persona: hm\nchannel: microblog\nbody: now\n",
+            Duration::from_secs(600),
+            None,
+            Utc::now(),
+        )
+        .unwrap();
+        let o = &sent.timeline.occurrences[sent.occurrences.start];
+        assert_eq!(o.offset, Duration::from_secs(600), "{}", sent.yaml);
+        let a = t.occurrences.iter().position(|o| o.key == "a").unwrap();
+        let moved = amend(
+            &t,
+            a,
+            "m.yaml",
+            "subject: new",
+            (Duration::from_secs(60), Some(Duration::from_secs(4000))),
+            Utc::now(),
+        )
+        .unwrap();
+        let o = moved
+            .timeline
+            .occurrences
+            .iter()
+            .find(|o| o.key == "a")
+            .unwrap();
+        assert_eq!(o.offset, Duration::from_secs(4000), "{}", moved.yaml);
+        let post = t.occurrences.iter().position(|o| o.key == "c#1").unwrap();
+        let refused = amend(
+            &t,
+            post,
+            "m.yaml",
+            "body: y",
+            (Duration::from_secs(60), None),
+            Utc::now(),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            refused.contains("`c#1` is a post of the crowd `c`")
+                && refused.contains("ctl skip c#1"),
+            "{refused}"
         );
     }
 

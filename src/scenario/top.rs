@@ -149,13 +149,16 @@ impl Reader<'_> {
                 Err(e) => self.diags.error(node.pos, e.0, e.1),
             }
         }
+        // The crowds first: an inject sent ad hoc joins `injects:` and so the end of the
+        // list, where every inject before it keeps its index (a run refers to them so).
+        self.place_in_phases(&s.phases, &mut s.injects);
+        crowds.append(&mut s.injects);
+        s.injects = crowds;
         self.per_team_expectations(&mut s);
         s.expectations.extend(free_expectations);
         if !s.seed_written {
             s.seed = crate::draw::seed_of_name(&s.name);
         }
-        self.place_in_phases(&s.phases, &mut s.injects);
-        s.injects.extend(crowds);
         self.unique_expectation_ids(&s.expectations);
         self.unique_inject_ids(&s.injects);
         s

@@ -590,3 +590,17 @@ proptest! {
         }
     }
 }
+
+/// A list of personas takes turns on a one-team recurrence too, whose bodies are
+/// otherwise built once and shared but for `ts`.
+#[test]
+fn a_persona_list_takes_turns_on_a_recurrence_without_templates() {
+    let text = format!(
+        "{HEAD}defaults: {{ channel: microblog, type: team, team_id: blue }}\ninjects:\n  - id: r\n    every: 5m\n    count: 4\n    persona: [resident, tidewatch]\n    body: the same text\n"
+    );
+    let all = occurrences(&text);
+    let voices: Vec<&str> = (1..=4)
+        .map(|n| all[&format!("r#{n}")].1["persona"].as_str().unwrap())
+        .collect();
+    assert_eq!(voices, ["3-1", "3-2", "3-1", "3-2"]);
+}
