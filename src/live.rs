@@ -67,7 +67,7 @@ fn next_up(view: &crate::control::View, state: &ClockState, n: usize) -> Vec<Str
             let inject = timeline.inject(o);
             let channel = timeline.field_text(inject, "channel");
             let mut what = format!(" {} {channel}", crate::plan::show_offset(o.offset));
-            let persona = timeline.field_text(inject, "persona");
+            let persona = timeline.persona_text(o);
             if !persona.is_empty() {
                 what.push_str(&format!(" from {persona}"));
             }

@@ -30,16 +30,7 @@ fn row(t: &Timeline, occ: &Occurrence) -> Row {
     };
     let persona_id = wire("persona");
     // A list takes turns: the one of it this occurrence has.
-    let persona_written = match t.scenario.field(inject, "persona").map(|f| &f.node.value) {
-        Some(crate::yaml::Value::Seq(items)) => items
-            .iter()
-            .map(crate::yaml::Node::scalar_text)
-            .find(|p| {
-                crate::timeline::resolve_persona(&t.scenario, p).is_ok_and(|id| id == persona_id)
-            })
-            .unwrap_or_default(),
-        _ => text("persona"),
-    };
+    let persona_written = t.persona_text(occ);
     let persona = if persona_id.is_empty() || persona_id == persona_written {
         persona_written
     } else {

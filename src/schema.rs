@@ -107,6 +107,8 @@ struct CrowdDoc {
     notes: Option<serde_json::Value>,
     owner: Option<String>,
     objectives: Option<Vec<String>>,
+    /// The phase its window counts from.
+    phase: Option<String>,
     /// Drawn per post from `[low, high]`, or a number.
     likes: Option<Range>,
     reposts: Option<Range>,

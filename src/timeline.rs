@@ -150,8 +150,14 @@ impl Timeline {
             let stagger = inject.stagger.map_or(Duration::ZERO, |(d, _)| d);
             let jitter = scenario.jitter_of(inject);
             let seed = scenario.seed;
+            // Never before T0, nor before the phase it is in.
+            let floor = inject
+                .phase
+                .as_ref()
+                .and_then(|p| scenario.phases.iter().find(|x| x.id == p.name))
+                .map_or(Duration::ZERO, |p| p.at);
             let moved = |key: &str, offset: Duration| match jitter {
-                Some(j) => jittered(offset, j, seed, key),
+                Some(j) => jittered(offset, j, seed, key).max(floor.min(offset)),
                 None => offset,
             };
             total += (times.len() * teams.len().max(1)) as u64;
@@ -348,15 +354,21 @@ impl Timeline {
     /// An occurrence's contingency condition as a person reads it: its team's when it
     /// waits on an expected action judged per team (`missed: sitrep@blue`).
     pub fn condition_text(&self, occ: &Occurrence) -> Option<String> {
+        self.condition_of(occ).map(|c| c.text())
+    }
+
+    /// An occurrence's contingency condition: its team's part when it waits on an
+    /// expected action judged per team.
+    pub fn condition_of(&self, occ: &Occurrence) -> Option<crate::scenario::Condition> {
         let inject = self.inject(occ);
         inject.condition.as_ref()?;
         let team = occ.team.as_deref().map(|(label, _)| label.as_str());
-        let parts = self.scenario.contingency_parts(inject);
-        parts
+        let mut parts = self.scenario.contingency_parts(inject);
+        let i = parts
             .iter()
-            .find(|(t, _)| t.is_some() && t.as_deref() == team)
-            .or(parts.first())
-            .map(|(_, c)| c.text())
+            .position(|(t, _)| t.is_some() && t.as_deref() == team)
+            .unwrap_or(0);
+        (i < parts.len()).then(|| parts.swap_remove(i).1)
     }
 
     /// The expected action an occurrence's send opens: its inject's, its team's of one
@@ -392,6 +404,27 @@ impl Timeline {
             .field(inject, name)
             .map(|f| f.node.scalar_text())
             .unwrap_or_default()
+    }
+
+    /// The persona an occurrence is sent from, as written (an alias, handle or id): a
+    /// list's turn, a crowd's draw; empty when none is set.
+    pub fn persona_text(&self, occ: &Occurrence) -> String {
+        let inject = self.inject(occ);
+        match self
+            .scenario
+            .field(inject, "persona")
+            .map(|f| &f.node.value)
+        {
+            Some(Value::Seq(items)) if !items.is_empty() => {
+                let i = if inject.crowd.is_some() {
+                    crate::draw::draw(self.scenario.seed, &occ.key, "persona") as usize
+                } else {
+                    self.ordinal(inject, occ)
+                };
+                items[i % items.len()].scalar_text()
+            }
+            _ => self.field_text(inject, "persona"),
+        }
     }
 
     /// Where a body field's value stands (the inject's, else the default's), or the inject's id.
@@ -770,10 +803,14 @@ impl Timeline {
                     field: field.name.to_string(),
                     pos: field.node.pos,
                     message: format!("template error in `{}`: {}", field.name, template_message(&e)),
-                    hint: Some(format!(
-                        "define it under `vars:`; built-ins are t0, planned_at, occurrence, team, team_id, id and one_of(['a', 'b']){}",
-                        self.var_names_hint(&e)
-                    )),
+                    hint: Some(if e.to_string().contains("one_of") {
+                        "one_of takes a list in brackets: one_of(['Saw', 'Heard about'])".to_string()
+                    } else {
+                        format!(
+                            "define it under `vars:`; built-ins are t0, planned_at, occurrence, team, team_id, id and one_of(['a', 'b']){}",
+                            self.var_names_hint(&e)
+                        )
+                    }),
                 }),
             },
             J::Array(items) => items.iter_mut().for_each(|v| self.render(v, ctx, field, errors)),

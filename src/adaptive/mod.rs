@@ -29,7 +29,7 @@ pub use model::{
     Judged, Model, Outcome, Standing, Timer, Verdict,
 };
 pub use replay::{ReplayClock, effect_event};
-pub use simulation::{Simulation, parse_assumptions, simulate};
+pub use simulation::{Simulation, assume_example, parse_assumptions, simulate};
 pub use state::State;
 pub use views::{ContingencyView, ExpectationView, Views};
 

@@ -11,6 +11,16 @@ use crate::timeline::Timeline;
 
 /// Read `--assume`: `met:ID[@OFFSET]` and `missed:ID[@OFFSET]`, comma-separated, or
 /// `all-met` / `all-missed` (for every expectation not named otherwise).
+/// An example of `--assume` with this scenario's own expected actions.
+pub fn assume_example(model: &Model) -> String {
+    let mut ids = model.expectations.iter().map(|e| e.id.as_str());
+    match (ids.next(), ids.next()) {
+        (Some(a), Some(b)) => format!("e.g. --assume met:{a}@45m,missed:{b}, or all-met"),
+        (Some(a), None) => format!("e.g. --assume met:{a}@45m, missed:{a}, or all-met"),
+        _ => "e.g. --assume all-met".into(),
+    }
+}
+
 pub fn parse_assumptions(text: &str, model: &Model) -> Result<Vec<Assumption>, String> {
     let mut named: Vec<Assumption> = Vec::new();
     let mut all: Option<bool> = None;
@@ -37,12 +47,13 @@ pub fn parse_assumptions(text: &str, model: &Model) -> Result<Vec<Assumption>, S
                 let timed = rest
                     .rsplit_once('@')
                     .filter(|(_, at)| crate::scenario::parse_offset_str(at).is_ok());
+                // A time that does not read (`@45x`) is said as such; a name after `@`
+                // (`sitrep@gren`) is part of the id, said with a did-you-mean.
                 let (id, at) = match timed.or_else(|| {
-                    model
-                        .expectation(rest.trim())
-                        .is_none()
-                        .then(|| rest.split_once('@'))
-                        .flatten()
+                    rest.rsplit_once('@').filter(|(_, at)| {
+                        model.expectation(rest.trim()).is_none()
+                            && at.trim().starts_with(|c: char| c.is_ascii_digit())
+                    })
                 }) {
                     Some((id, at)) => {
                         let at = crate::scenario::parse_offset_str(at).map_err(|(m, _)| {

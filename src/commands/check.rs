@@ -121,12 +121,8 @@ pub fn plan(args: PlanArgs) -> Result<Exit, Error> {
                 Some("expected actions are `expect:` on an inject, or `expectations:`"),
             ));
         };
-        let assumptions = crate::adaptive::parse_assumptions(assume, &model).map_err(|e| {
-            Error::usage(
-                e,
-                Some("e.g. --assume met:evacuation-ordered@45m,missed:shelters-opened, or all-met"),
-            )
-        })?;
+        let assumptions = crate::adaptive::parse_assumptions(assume, &model)
+            .map_err(|e| Error::usage(e, Some(&crate::adaptive::assume_example(&model))))?;
         let sim = crate::adaptive::simulate(&timeline, &model, assumptions);
         let resolved = plan::resolve(&timeline, &sim);
         match args.format {
@@ -233,11 +229,34 @@ pub fn diff(args: DiffArgs) -> Result<Exit, Error> {
     let changes = crate::diff::compare(old, new, &only);
     let text = match args.format {
         ReportFormat::Json => {
+            // Each change in the text's words too: a move is `moved`, not only `changed`.
+            let worded: Vec<serde_json::Value> = changes
+                .iter()
+                .map(|c| {
+                    let mut v = serde_json::to_value(c).unwrap_or_default();
+                    let what = match c {
+                        crate::diff::Change::Added { .. } => "added",
+                        crate::diff::Change::Removed { .. } => "removed",
+                        crate::diff::Change::Changed {
+                            old_offset_ms,
+                            new_offset_ms,
+                            fields,
+                            ..
+                        } => match (old_offset_ms != new_offset_ms, fields.is_empty()) {
+                            (true, true) => "moved",
+                            (true, false) => "moved and changed",
+                            _ => "changed",
+                        },
+                    };
+                    v["what"] = json!(what);
+                    v
+                })
+                .collect();
             let doc = json!({
                 "old": display_path(&args.old),
                 "new": display_path(&args.new),
                 "same": changes.is_empty(),
-                "changes": changes,
+                "changes": worded,
             });
             serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
         }

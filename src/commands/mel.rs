@@ -138,8 +138,12 @@ pub fn import(args: ImportArgs) -> Result<Exit, Error> {
         );
         false
     };
+    let crowds = match imported.crowds {
+        0 => String::new(),
+        n => format!(" and {}", crate::human::count(n, "crowd", "crowds")),
+    };
     eprintln!(
-        "{} inject(s) imported, {} row(s) left out",
+        "{} inject(s){crowds} imported, {} row(s) left out",
         imported.injects,
         imported.problems.len()
     );

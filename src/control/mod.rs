@@ -351,7 +351,7 @@ fn row_json(
         let text = |f: &str| timeline.field_text(inject, f);
         row["to"] = json!(crate::control::list(&view.to).get(fired.occ));
         row["channel"] = json!(text("channel"));
-        row["persona"] = json!(text("persona"));
+        row["persona"] = json!(timeline.persona_text(o));
         row["subject"] = json!(crate::control::list(&view.subjects).get(fired.occ));
         row["planned_at"] = json!(rfc(fired.planned));
         row["owner"] = json!(inject.owner);

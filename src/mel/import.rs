@@ -405,6 +405,7 @@ pub(super) struct Import {
     /// The crowds, as `crowds:` lists them.
     crowds_yaml: String,
     injects: usize,
+    crowds: usize,
     problems: Vec<RowProblem>,
     remarks: Vec<RowProblem>,
     /// Expected actions of no inject, each as a line of `expectations:`.
@@ -466,6 +467,7 @@ impl Import {
             injects_yaml: String::new(),
             crowds_yaml: String::new(),
             injects: 0,
+            crowds: 0,
             problems: Vec::new(),
             remarks: Vec::new(),
             free: Vec::new(),
@@ -511,7 +513,7 @@ impl Import {
                 for (k, v) in entries {
                     let _ = writeln!(self.crowds_yaml, "    {}: {}", key(&k), flow(&v));
                 }
-                self.injects += 1;
+                self.crowds += 1;
             }
             Derived::Inject(mut inject) => {
                 let fields = self.old_gps_fields(&inject, fields);
@@ -1070,6 +1072,7 @@ impl Import {
         Imported {
             yaml,
             injects: self.injects,
+            crowds: self.crowds,
             problems: self.problems,
             remarks: self.remarks,
             ignored_columns,

@@ -88,6 +88,8 @@ pub struct RowProblem {
 pub struct Imported {
     pub yaml: String,
     pub injects: usize,
+    /// The crowds among them (a crowd is one row).
+    pub crowds: usize,
     pub problems: Vec<RowProblem>,
     /// Rows imported with something worth saying (an expected action kept as a note).
     pub remarks: Vec<RowProblem>,

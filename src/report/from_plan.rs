@@ -48,8 +48,18 @@ fn may_hold(t: &Timeline, c: &Condition) -> Option<(DateTime<Utc>, DateTime<Utc>
             let at = t.fire_at(o).to_utc();
             Some((at, at))
         }
+        // Of an expected action judged per team, named for every team: any team's.
         Condition::Met(r) | Condition::Missed(r) => {
-            Some(window_of(t, t.scenario.expectation(&r.name)?))
+            let windows: Vec<_> = t
+                .scenario
+                .expectations_named(&r.name)
+                .into_iter()
+                .map(|e| window_of(t, &t.scenario.expectations[e]))
+                .collect();
+            Some((
+                windows.iter().map(|w| w.0).min()?,
+                windows.iter().map(|w| w.1).max()?,
+            ))
         }
         Condition::Any(cs) | Condition::All(cs) => {
             let parts: Vec<_> = cs.iter().filter_map(|c| may_hold(t, c)).collect();
@@ -81,17 +91,17 @@ impl Report {
                         .unwrap_or_default()
                 };
                 let contingent = t.is_contingent(o);
-                let (planned_at, how) = match inject.condition.as_ref().filter(|_| contingent) {
+                let (planned_at, how) = match t.condition_of(o).filter(|_| contingent) {
                     Some(c) => {
                         let words = match o.offset.as_millis() {
-                            0 => format!("if {}, at once", c.condition.text()),
+                            0 => format!("if {}, at once", c.text()),
                             ms => format!(
                                 "if {}, {} after",
-                                c.condition.text(),
+                                c.text(),
                                 crate::human::duration_ms(ms as i64)
                             ),
                         };
-                        if let Some((from, to)) = may_hold(t, &c.condition) {
+                        if let Some((from, to)) = may_hold(t, &c) {
                             let after = scaled(o.offset, t.speed);
                             alternatives.push(Alternative {
                                 key: o.key.clone(),
@@ -165,17 +175,25 @@ impl Report {
                 ..Expected::default()
             })
             .collect();
+        // One per team of a contingency that waits on an expected action judged per team.
         let contingencies = s
             .contingencies()
-            .map(|(i, c)| Contingency {
-                inject: i.id.clone(),
-                condition: c.condition.text(),
-                outcome: Standing::Armed,
-                because: Some(format!(
-                    "{} after it holds",
-                    crate::human::duration_ms(c.after.as_millis() as i64)
-                )),
-                ..Contingency::default()
+            .flat_map(|(i, c)| {
+                s.contingency_parts(i)
+                    .into_iter()
+                    .map(move |(team, condition)| Contingency {
+                        inject: match team {
+                            Some(team) => format!("{}@{team}", i.id),
+                            None => i.id.clone(),
+                        },
+                        condition: condition.text(),
+                        outcome: Standing::Armed,
+                        because: Some(format!(
+                            "{} after it holds",
+                            crate::human::duration_ms(c.after.as_millis() as i64)
+                        )),
+                        ..Contingency::default()
+                    })
             })
             .collect();
         let report = Report {

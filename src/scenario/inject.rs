@@ -27,6 +27,7 @@ impl Reader<'_> {
     pub(super) fn inject(&mut self, node: Node, expectations: &mut Vec<Expectation>) -> Inject {
         let mut inject = Inject::empty(node.pos);
         let mut expect = None;
+        let mut jitter_pos = None;
         let kind = node.kind();
         let entries = match node.value {
             Value::Map(entries) => entries,
@@ -83,7 +84,10 @@ impl Reader<'_> {
                         })),
                     ),
                 },
-                "jitter" => inject.jitter = self.jitter(&value),
+                "jitter" => {
+                    inject.jitter = self.jitter(&value);
+                    jitter_pos = Some(value.pos);
+                }
                 "phase" => {
                     inject.phase = Some(super::Ref {
                         name: value.scalar_text(),
@@ -112,6 +116,16 @@ impl Reader<'_> {
             self.diags.error(node.pos, "this inject has no `id`", Some("add `id: a-unique-name`; it names the inject in the plan, the journal and on resume".into()));
         }
         self.timing(node.pos, timing, &mut inject);
+        if let (Some(pos), Some(j)) = (jitter_pos, inject.jitter)
+            && inject.condition.is_some()
+            && !j.is_zero()
+        {
+            self.diags.error(
+                pos,
+                format!("inject `{}` is a contingency: it goes `after:` its condition holds, and takes no jitter", inject.id),
+                Some("leave `jitter` out; a default `jitter:` does not apply to contingencies either".into()),
+            );
+        }
         if let Some(mut e) = expect {
             e.owner = Some(usize::MAX); // set below, once the inject's index is known
             inject.expect = Some(expectations.len());

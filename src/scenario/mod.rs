@@ -287,8 +287,12 @@ impl Scenario {
             .filter_map(|i| i.condition.as_deref().map(|c| (i, c)))
     }
 
-    /// The jitter an inject's occurrences take: its own, else the defaults'; `None` for none.
+    /// The jitter an inject's occurrences take: its own, else the defaults'; `None` for
+    /// none. A crowd's instants are drawn already, and a contingency's delay is as written.
     pub fn jitter_of(&self, inject: &Inject) -> Option<Jitter> {
+        if inject.condition.is_some() {
+            return None;
+        }
         inject
             .jitter
             .or(if inject.crowd.is_some() {

@@ -151,9 +151,9 @@ impl Reader<'_> {
         }
         // The crowds first: an inject sent ad hoc joins `injects:` and so the end of the
         // list, where every inject before it keeps its index (a run refers to them so).
-        self.place_in_phases(&s.phases, &mut s.injects);
         crowds.append(&mut s.injects);
         s.injects = crowds;
+        self.place_in_phases(&s.phases, &mut s.injects);
         self.per_team_expectations(&mut s);
         s.expectations.extend(free_expectations);
         if !s.seed_written {
@@ -303,6 +303,12 @@ impl Reader<'_> {
                 continue;
             }
             let p = phase.at;
+            // A crowd's window counts from its phase.
+            if let Some(crowd) = inject.crowd.as_mut() {
+                crowd.from += p;
+                crowd.to += p;
+                continue;
+            }
             inject.when = match std::mem::replace(&mut inject.when, super::When::Invalid) {
                 super::When::At(d) => super::When::At(p + d),
                 super::When::Every { every, from, limit } => super::When::Every {

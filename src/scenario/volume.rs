@@ -82,6 +82,7 @@ pub const CROWD_FIELDS: &[&str] = &[
     "notes",
     "owner",
     "objectives",
+    "phase",
 ];
 
 /// Body fields a crowd draws (`persona` from `personas`, `body` from `posts`) or may
@@ -110,9 +111,9 @@ impl Reader<'_> {
             _ => {
                 self.diags.error(
                     node.pos,
-                    format!("`seed` must be a whole number, found {}", describe(node)),
+                    format!("`seed` must be a whole number from 0 up, found {}", describe(node)),
                     Some(
-                        "any number, e.g. `seed: 20260328`; the same seed gives the same draws"
+                        "any number from 0 to 9223372036854775807, e.g. `seed: 20260328`; the same seed gives the same draws"
                             .into(),
                     ),
                 );
@@ -335,6 +336,12 @@ impl Reader<'_> {
                 "notes" => inject.notes = Some(Box::new(value.to_json())),
                 "objectives" => inject.objectives = self.ref_list(&value, "objectives"),
                 "owner" => inject.owner = self.string(&value, "owner"),
+                "phase" => {
+                    inject.phase = Some(super::Ref {
+                        name: value.scalar_text(),
+                        pos: value.pos,
+                    });
+                }
                 field => {
                     let name = match field {
                         "personas" => {
@@ -510,10 +517,19 @@ impl Reader<'_> {
             }
         }
         if ends[1] <= ends[0] {
+            let hint = if ends[1] < ends[0] {
+                format!(
+                    "swap its ends: `between: [{}, {}]`",
+                    items[1].scalar_text(),
+                    items[0].scalar_text()
+                )
+            } else {
+                "give the window a length: `between: [20m, 1h10m]`".into()
+            };
             self.diags.error(
                 node.pos,
                 "`between` is empty: its end is not after its start",
-                Some(example.into()),
+                Some(hint),
             );
             return None;
         }

@@ -245,8 +245,9 @@ fn mistakes_in_a_crowd_are_said_where_they_are() {
     let r = injector_in(d.path(), &["validate", "odd.yaml"]);
     assert_eq!(r.code, 1);
     for said in [
-        "`seed` must be a whole number, found -4",
+        "`seed` must be a whole number from 0 up, found -4",
         "`between` is empty: its end is not after its start",
+        "swap its ends: `between: [20m, 1h]`",
         "bad `rate` `3/fortnight`",
         "bad `jitter`: `90` has no unit",
     ] {
@@ -313,6 +314,30 @@ fn per_team_expectations_show_in_the_plan_and_branch_apart() {
             .contains("chase@blue  `missed: sitrep@blue` can no longer hold"),
         "{}",
         r.stdout
+    );
+    // The picture draws each team's contingency as its own alternative.
+    let r = injector_in(d.path(), &["plan", "t.yaml", "--format", "html"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for key in ["chase@blue", "chase@red", "thanks"] {
+        assert!(
+            r.stdout
+                .contains(&format!("<g class=\"alternative\" data-key=\"{key}\">")),
+            "{key}"
+        );
+    }
+    // A typo or a team not in the fan-out after `@` is an id, not a time.
+    let r = injector_in(
+        d.path(),
+        &["plan", "t.yaml", "--assume", "missed:sitrep@gren"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("`sitrep@gren`"), "{}", r.stderr);
+    assert!(!r.stderr.contains("not a duration"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("e.g. --assume met:sitrep@blue@45m,missed:sitrep@red"),
+        "{}",
+        r.stderr
     );
     let r = injector_in(d.path(), &["plan", "t.yaml", "--assume", "missed:sitrep"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
@@ -509,6 +534,34 @@ fn moving_a_phase_by_one_number_moves_exactly_its_injects() {
         "{}",
         r.stdout
     );
+    let json = injector_in(
+        d.path(),
+        &["diff", "old.yaml", "new.yaml", "--format", "json"],
+    )
+    .json();
+    assert!(
+        json["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["what"] == "moved"),
+        "{json:#}"
+    );
+    // A crowd in the phase moves with it; a contingency takes no jitter.
+    let crowd = old.replace(
+        "    between: [20m, 1h10m]\n",
+        "    phase: afternoon\n    between: [20m, 1h10m]\n",
+    );
+    let all = occurrences(&crowd);
+    assert!(
+        all.iter()
+            .filter(|(k, _)| k.starts_with("public-reaction#"))
+            .all(|(_, (o, _))| *o >= Duration::from_secs(3 * 3600 + 1200))
+    );
+    write(d.path(), "c.yaml", &old.replace("  - id: pm-brief\n    phase: afternoon\n    at: 10m\n    persona: resident\n    jitter: null\n", "  - id: pm-brief\n    when: { sent: tide-post }\n    after: 2m\n    persona: resident\n    jitter: 1m\n"));
+    let r = injector_in(d.path(), &["validate", "c.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("inject `pm-brief` is a contingency: it goes `after:` its condition holds, and takes no jitter"), "{}", r.stderr);
 }
 
 #[test]

@@ -302,12 +302,8 @@ fn branching(
     keys: &[String],
 ) -> Result<Branching, Error> {
     let assumptions = match &args.assume {
-        Some(text) => crate::adaptive::parse_assumptions(text, &model).map_err(|e| {
-            Error::usage(
-                e,
-                Some("e.g. --assume met:evacuation-ordered@45m,missed:shelters-opened, or all-met"),
-            )
-        })?,
+        Some(text) => crate::adaptive::parse_assumptions(text, &model)
+            .map_err(|e| Error::usage(e, Some(&crate::adaptive::assume_example(&model))))?,
         None => Vec::new(),
     };
     let in_run: HashSet<&str> = keys.iter().map(String::as_str).collect();
