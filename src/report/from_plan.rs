@@ -175,27 +175,7 @@ impl Report {
                 ..Expected::default()
             })
             .collect();
-        // One per team of a contingency that waits on an expected action judged per team.
-        let contingencies = s
-            .contingencies()
-            .flat_map(|(i, c)| {
-                s.contingency_parts(i)
-                    .into_iter()
-                    .map(move |(team, condition)| Contingency {
-                        inject: match team {
-                            Some(team) => format!("{}@{team}", i.id),
-                            None => i.id.clone(),
-                        },
-                        condition: condition.text(),
-                        outcome: Standing::Armed,
-                        because: Some(format!(
-                            "{} after it holds",
-                            crate::human::duration_ms(c.after.as_millis() as i64)
-                        )),
-                        ..Contingency::default()
-                    })
-            })
-            .collect();
+        let contingencies = armed(s);
         let report = Report {
             scenario: s.file.clone(),
             name: Some(s.name.clone()).filter(|n| !n.is_empty()),
@@ -235,6 +215,30 @@ impl Report {
             }),
         )
     }
+}
+
+/// The contingencies as a plan has them: each armed, with its delay; one per team of a
+/// contingency that waits on an expected action judged per team.
+fn armed(s: &crate::scenario::Scenario) -> Vec<Contingency> {
+    s.contingencies()
+        .flat_map(|(i, c)| {
+            s.contingency_parts(i)
+                .into_iter()
+                .map(move |(team, condition)| Contingency {
+                    inject: match team {
+                        Some(team) => format!("{}@{team}", i.id),
+                        None => i.id.clone(),
+                    },
+                    condition: condition.text(),
+                    outcome: Standing::Armed,
+                    because: Some(format!(
+                        "{} after it holds",
+                        crate::human::duration_ms(c.after.as_millis() as i64)
+                    )),
+                    ..Contingency::default()
+                })
+        })
+        .collect()
 }
 
 /// How the plan is drawn: labelled marks, and its contingencies as alternatives.

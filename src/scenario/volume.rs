@@ -371,6 +371,40 @@ impl Reader<'_> {
         } else {
             format!("crowd `{}`", inject.id)
         };
+        self.crowd_lacks(pos, &id, [has_id, has_personas, has_posts]);
+        let Some((from, to, window_pos)) = between else {
+            if !has_between {
+                self.diags.error(
+                    pos,
+                    format!("{id} has no `between`"),
+                    Some("add `between: [20m, 1h10m]`, its window from T0".into()),
+                );
+            }
+            return Some(inject);
+        };
+        let Some(count) = self.count(count, rate, (from, to), (pos, &id, has_count)) else {
+            return Some(inject);
+        };
+        let curve = match curve {
+            None => Curve::Flat,
+            Some(node) => match self.curve(&node, from, to) {
+                Some(c) => c,
+                None => return Some(inject),
+            },
+        };
+        inject.when = When::Crowd;
+        inject.crowd = Some(Box::new(Crowd {
+            from,
+            to,
+            count,
+            curve,
+            pos: window_pos,
+        }));
+        Some(inject)
+    }
+
+    /// What a crowd at `pos` lacks of its id, voices and posts, said.
+    fn crowd_lacks(&mut self, pos: Pos, id: &str, [has_id, has_personas, has_posts]: [bool; 3]) {
         if !has_id {
             self.diags.error(
                 pos,
@@ -401,35 +435,6 @@ impl Reader<'_> {
                 );
             }
         }
-        let Some((from, to, window_pos)) = between else {
-            if !has_between {
-                self.diags.error(
-                    pos,
-                    format!("{id} has no `between`"),
-                    Some("add `between: [20m, 1h10m]`, its window from T0".into()),
-                );
-            }
-            return Some(inject);
-        };
-        let Some(count) = self.count(count, rate, (from, to), (pos, &id, has_count)) else {
-            return Some(inject);
-        };
-        let curve = match curve {
-            None => Curve::Flat,
-            Some(node) => match self.curve(&node, from, to) {
-                Some(c) => c,
-                None => return Some(inject),
-            },
-        };
-        inject.when = When::Crowd;
-        inject.crowd = Some(Box::new(Crowd {
-            from,
-            to,
-            count,
-            curve,
-            pos: window_pos,
-        }));
-        Some(inject)
     }
 
     /// A crowd's number of posts: its `count`, or its `rate` over its window; `None`
