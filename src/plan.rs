@@ -399,19 +399,13 @@ fn branches_json(t: &Timeline) -> (Vec<ExpectationJson>, Vec<ContingencyJson>) {
         })
         .collect();
     let contingencies = s
-        .contingencies()
-        .flat_map(|(i, c)| {
-            s.contingency_parts(i)
-                .into_iter()
-                .map(|(team, condition)| ContingencyJson {
-                    inject: match team {
-                        Some(team) => format!("{}@{team}", i.id),
-                        None => i.id.clone(),
-                    },
-                    condition: condition.text(),
-                    delay: crate::human::duration_ms(c.after.as_millis() as i64),
-                    delay_ms: c.after.as_millis() as u64,
-                })
+        .contingency_rows()
+        .into_iter()
+        .map(|(inject, c, condition)| ContingencyJson {
+            inject,
+            condition: condition.text(),
+            delay: crate::human::duration_ms(c.after.as_millis() as i64),
+            delay_ms: c.after.as_millis() as u64,
         })
         .collect();
     (expectations, contingencies)

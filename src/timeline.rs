@@ -375,7 +375,7 @@ impl Timeline {
     /// judged per team.
     pub fn expectation_of(&self, occ: &Occurrence) -> Option<&crate::scenario::Expectation> {
         let team = occ.team.as_deref().map(|(label, _)| label.as_str());
-        self.scenario.expectation_for(occ.inject, team)
+        self.scenario.expectation_for(occ.origin, team)
     }
 
     /// What a person knows an occurrence by: its rendered subject, title or text (the
@@ -723,17 +723,7 @@ impl Timeline {
         occ: &Occurrence,
         fire_at: DateTime<FixedOffset>,
     ) -> minijinja::Value {
-        let mut ctx: std::collections::BTreeMap<String, minijinja::Value> = self
-            .scenario
-            .vars
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    minijinja::Value::from(minijinja::value::Serde(v)),
-                )
-            })
-            .collect();
+        let mut ctx = crate::scenario::vars_context(&self.scenario.vars);
         let tz = self.scenario.timezone;
         ctx.insert("t0".into(), minijinja::Value::from(show_time(self.t0, tz)));
         ctx.insert(

@@ -336,23 +336,17 @@ pub fn branch_rows(s: &crate::scenario::Scenario) -> (Vec<ExpectationRow>, Vec<C
         .collect();
     // A contingency waiting on an expected action judged per team: a row per team.
     let contingencies = s
-        .contingencies()
-        .flat_map(|(i, _)| {
-            s.contingency_parts(i)
+        .contingency_rows()
+        .into_iter()
+        .map(|(inject, _, condition)| ContingencyRow {
+            inject,
+            condition: condition.text(),
+            on: condition
+                .refs()
                 .into_iter()
-                .map(|(team, condition)| ContingencyRow {
-                    inject: match team {
-                        Some(team) => format!("{}@{team}", i.id),
-                        None => i.id.clone(),
-                    },
-                    condition: condition.text(),
-                    on: condition
-                        .refs()
-                        .into_iter()
-                        .filter(|(kind, _)| *kind != "sent")
-                        .map(|(_, r)| r.name.clone())
-                        .collect(),
-                })
+                .filter(|(kind, _)| *kind != "sent")
+                .map(|(_, r)| r.name.clone())
+                .collect(),
         })
         .collect();
     (expectations, contingencies)

@@ -220,23 +220,17 @@ impl Report {
 /// The contingencies as a plan has them: each armed, with its delay; one per team of a
 /// contingency that waits on an expected action judged per team.
 fn armed(s: &crate::scenario::Scenario) -> Vec<Contingency> {
-    s.contingencies()
-        .flat_map(|(i, c)| {
-            s.contingency_parts(i)
-                .into_iter()
-                .map(move |(team, condition)| Contingency {
-                    inject: match team {
-                        Some(team) => format!("{}@{team}", i.id),
-                        None => i.id.clone(),
-                    },
-                    condition: condition.text(),
-                    outcome: Standing::Armed,
-                    because: Some(format!(
-                        "{} after it holds",
-                        crate::human::duration_ms(c.after.as_millis() as i64)
-                    )),
-                    ..Contingency::default()
-                })
+    s.contingency_rows()
+        .into_iter()
+        .map(|(inject, c, condition)| Contingency {
+            inject,
+            condition: condition.text(),
+            outcome: Standing::Armed,
+            because: Some(format!(
+                "{} after it holds",
+                crate::human::duration_ms(c.after.as_millis() as i64)
+            )),
+            ..Contingency::default()
         })
         .collect()
 }

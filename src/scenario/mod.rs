@@ -232,6 +232,24 @@ impl Scenario {
         }
     }
 
+    /// Every contingency part: its id as the journal and report name it (`chase`, or
+    /// `chase@blue` of one per team), its inject's condition and delay, and its condition.
+    pub fn contingency_rows(&self) -> Vec<(String, &Conditional, Condition)> {
+        self.contingencies()
+            .flat_map(|(i, c)| {
+                self.contingency_parts(i)
+                    .into_iter()
+                    .map(move |(team, condition)| {
+                        let id = match team {
+                            Some(team) => format!("{}@{team}", i.id),
+                            None => i.id.clone(),
+                        };
+                        (id, c, condition)
+                    })
+            })
+            .collect()
+    }
+
     /// A contingency's parts: one per team of its fan-out when its condition names an
     /// expected action judged per team (each waiting on its team's), else one.
     pub fn contingency_parts(&self, inject: &Inject) -> Vec<(Option<String>, Condition)> {
@@ -588,4 +606,18 @@ fn own_key_hint(key: &str, what: &str) -> Option<String> {
     key.strip_prefix("x_").map(|rest| {
         format!("a key of your own at the top of the file starts with `x-`: `x-{rest}`")
     })
+}
+
+/// A template's context of the scenario's `vars:`.
+pub fn vars_context(
+    vars: &serde_json::Map<String, serde_json::Value>,
+) -> std::collections::BTreeMap<String, minijinja::Value> {
+    vars.iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                minijinja::Value::from(minijinja::value::Serde(v)),
+            )
+        })
+        .collect()
 }

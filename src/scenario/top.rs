@@ -234,16 +234,7 @@ impl Reader<'_> {
         }
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        let mut ctx: BTreeMap<String, minijinja::Value> = s
-            .vars
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    minijinja::Value::from(minijinja::value::Serde(v)),
-                )
-            })
-            .collect();
+        let mut ctx = super::vars_context(&s.vars);
         if let Some(team) = team {
             ctx.insert("team".into(), minijinja::Value::from(team));
             if let Some(id) = s.teams.get(team) {
