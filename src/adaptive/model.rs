@@ -255,6 +255,21 @@ impl Model {
         if !teams.is_empty() {
             return format!("`{id}` is judged per team: name one, {}", teams.join(", "));
         }
+        // One team's of one judged per team, for a team it is not judged for.
+        if let Some((base, team)) = id.rsplit_once('@') {
+            let teams: Vec<String> = self
+                .expectations
+                .iter()
+                .filter(|e| e.id.strip_prefix(base).is_some_and(|t| t.starts_with('@')))
+                .map(|e| format!("`{}`", e.id))
+                .collect();
+            if !teams.is_empty() {
+                return format!(
+                    "`{base}` is not judged for `{team}`: it is judged per team, {}",
+                    teams.join(", ")
+                );
+            }
+        }
         let hint = crate::diag::suggest(id, self.expectations.iter().map(|e| e.id.as_str()))
             .map_or(String::new(), |h| format!(" ({h})"));
         format!("no expected action `{id}`{hint}")

@@ -331,7 +331,13 @@ fn per_team_expectations_show_in_the_plan_and_branch_apart() {
         &["plan", "t.yaml", "--assume", "missed:sitrep@gren"],
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("`sitrep@gren`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "`sitrep` is not judged for `gren`: it is judged per team, `sitrep@blue`, `sitrep@red`"
+        ),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("not a duration"), "{}", r.stderr);
     assert!(
         r.stderr
