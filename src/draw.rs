@@ -10,7 +10,11 @@
 
 /// FNV-1a, 64 bits.
 pub fn fnv(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv_on(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+/// FNV-1a's state `h` taking in more bytes.
+fn fnv_on(mut h: u64, bytes: &[u8]) -> u64 {
     for b in bytes {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
@@ -33,13 +37,8 @@ pub fn seed_of_name(name: &str) -> u64 {
 
 /// The draw for `what` of the occurrence `key`: 64 bits.
 pub fn draw(seed: u64, key: &str, what: &str) -> u64 {
-    let mut h = fnv(key.as_bytes());
-    h ^= 0xff;
-    h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    for b in what.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    // 0xff, a byte no UTF-8 text holds, between the two: `ab`+`c` is not `a`+`bc`.
+    let h = fnv_on(fnv_on(fnv(key.as_bytes()), &[0xff]), what.as_bytes());
     mix(mix(h) ^ seed)
 }
 

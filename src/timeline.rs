@@ -416,12 +416,7 @@ impl Timeline {
             .map(|f| &f.node.value)
         {
             Some(Value::Seq(items)) if !items.is_empty() => {
-                let i = if inject.crowd.is_some() {
-                    crate::draw::draw(self.scenario.seed, &occ.key, "persona") as usize
-                } else {
-                    self.ordinal(inject, occ)
-                };
-                items[i % items.len()].scalar_text()
+                items[self.turn(inject, occ) % items.len()].scalar_text()
             }
             _ => self.field_text(inject, "persona"),
         }
@@ -513,12 +508,7 @@ impl Timeline {
                 _ => field,
             };
             let value = match field.name {
-                "persona" if crowd => self.persona(
-                    field,
-                    crate::draw::draw(seed, &occ.key, "persona") as usize,
-                    &mut errors,
-                ),
-                "persona" => self.persona(field, self.ordinal(inject, occ), &mut errors),
+                "persona" => self.persona(field, self.turn(inject, occ), &mut errors),
                 "likes" | "reposts" | "replies" if crowd => match &field.node.value {
                     Value::Seq(r) => match r.as_ref() {
                         [a, b] => match (&a.value, &b.value) {
@@ -623,6 +613,16 @@ impl Timeline {
         }
         let (body, errors) = self.build_body(occ);
         errors.is_empty().then_some(body)
+    }
+
+    /// Whose turn it is in a list of personas: a crowd's post draws it, any other
+    /// occurrence takes the next ([`Timeline::ordinal`]); taken modulo the list's length.
+    fn turn(&self, inject: &Inject, occ: &Occurrence) -> usize {
+        if inject.crowd.is_some() {
+            crate::draw::draw(self.scenario.seed, &occ.key, "persona") as usize
+        } else {
+            self.ordinal(inject, occ)
+        }
     }
 
     /// Which of its inject's occurrences `occ` is, from 0, in the inject's own order:

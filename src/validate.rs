@@ -45,7 +45,7 @@ pub fn check(
     speed: f64,
     now: DateTime<Utc>,
 ) -> Checked {
-    check_with(file, source, start_at, speed, now, None)
+    check_with(file, source, start_at, speed, now, (None, None))
 }
 
 /// [`check`] with the draws' seed set (`--seed`) over the scenario's own.
@@ -57,11 +57,7 @@ pub fn check_seeded(
     now: DateTime<Utc>,
     seed: Option<u64>,
 ) -> Checked {
-    let (mut scenario, diags) = scenario::read(file, source);
-    if let (Some(s), Some(seed)) = (scenario.as_mut(), seed) {
-        s.seed = seed;
-    }
-    check_read(scenario, diags, start_at, speed, now, None)
+    check_with(file, source, start_at, speed, now, (None, seed))
 }
 
 /// [`check`], with `@handles` resolved through the workspace and every persona and team
@@ -74,7 +70,7 @@ pub fn check_online(
     now: DateTime<Utc>,
     ws: &Workspace,
 ) -> Checked {
-    check_with(file, source, start_at, speed, now, Some(ws))
+    check_with(file, source, start_at, speed, now, (Some(ws), None))
 }
 
 fn check_with(
@@ -83,9 +79,12 @@ fn check_with(
     start_at: Option<DateTime<FixedOffset>>,
     speed: f64,
     now: DateTime<Utc>,
-    ws: Option<&Workspace>,
+    (ws, seed): (Option<&Workspace>, Option<u64>),
 ) -> Checked {
-    let (scenario, diags) = scenario::read(file, source);
+    let (mut scenario, diags) = scenario::read(file, source);
+    if let (Some(s), Some(seed)) = (scenario.as_mut(), seed) {
+        s.seed = seed;
+    }
     check_read(scenario, diags, start_at, speed, now, ws)
 }
 
@@ -182,7 +181,7 @@ fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
     }
     firsts.sort_by_key(|o| o.inject);
     // A crowd's first post once per variant of its posts: every variant is checked.
-    let mut firsts: Vec<(Occurrence, Option<usize>)> = firsts
+    let firsts: Vec<(Occurrence, Option<usize>)> = firsts
         .into_iter()
         .flat_map(|occ| {
             let inject = &s.injects[occ.inject];
@@ -198,7 +197,6 @@ fn check_bodies(timeline: &Timeline, diags: &mut Diagnostics) {
                 .chain((0..variants).map(move |v| (occ.clone(), Some(v))))
         })
         .collect();
-    firsts.shrink_to_fit();
     // Building and checking bodies is independent per occurrence: spread it over the cores.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())

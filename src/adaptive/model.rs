@@ -246,23 +246,21 @@ impl Model {
 
     /// `no expectation `x``, with a did-you-mean.
     pub fn unknown_expectation(&self, id: &str) -> String {
-        let teams: Vec<String> = self
-            .expectations
-            .iter()
-            .filter(|e| e.id.strip_prefix(id).is_some_and(|t| t.starts_with('@')))
-            .map(|e| format!("`{}`", e.id))
-            .collect();
+        // The ids of an expected action judged per team (`sitrep@blue`, ...) by its base.
+        let per_team = |base: &str| -> Vec<String> {
+            self.expectations
+                .iter()
+                .filter(|e| e.id.strip_prefix(base).is_some_and(|t| t.starts_with('@')))
+                .map(|e| format!("`{}`", e.id))
+                .collect()
+        };
+        let teams = per_team(id);
         if !teams.is_empty() {
             return format!("`{id}` is judged per team: name one, {}", teams.join(", "));
         }
         // One team's of one judged per team, for a team it is not judged for.
         if let Some((base, team)) = id.rsplit_once('@') {
-            let teams: Vec<String> = self
-                .expectations
-                .iter()
-                .filter(|e| e.id.strip_prefix(base).is_some_and(|t| t.starts_with('@')))
-                .map(|e| format!("`{}`", e.id))
-                .collect();
+            let teams = per_team(base);
             if !teams.is_empty() {
                 return format!(
                     "`{base}` is not judged for `{team}`: it is judged per team, {}",

@@ -93,19 +93,11 @@ pub fn records(s: &Scenario) -> (Vec<String>, Vec<Vec<String>>) {
     for w in list("crowds") {
         let w = normalized(w);
         let mut as_inject = w.clone();
-        let joined = |k: &str, sep: &str| match w.get(k) {
-            Some(Value::Array(items)) => Value::String(
-                items
-                    .iter()
-                    .map(|i| text(Some(i)))
-                    .collect::<Vec<_>>()
-                    .join(sep),
-            ),
-            Some(other) => other.clone(),
-            None => Value::Null,
-        };
-        as_inject.insert("persona".into(), joined("personas", ", "));
-        as_inject.insert("body".into(), joined("posts", "\n"));
+        as_inject.insert(
+            "persona".into(),
+            Value::String(joined(w.get("personas"), ", ")),
+        );
+        as_inject.insert("body".into(), Value::String(joined(w.get("posts"), "\n")));
         let start = w
             .get("between")
             .and_then(Value::as_array)
@@ -207,14 +199,7 @@ fn inject_cells(
     set(&mut cells, "Repeat", repeat.join(", "));
     let or_default = |k: &str| get(k).or_else(|| defaults.get(k));
     // A list of personas taking turns, as people write it.
-    let from = match or_default("persona") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| text(Some(i)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        v => text(v),
-    };
+    let from = joined(or_default("persona"), ", ");
     set(&mut cells, "From", from);
     set(&mut cells, "Faction", note("faction"));
     let to = if let Some(p) = get("position") {
@@ -225,14 +210,7 @@ fn inject_cells(
         text(get("to"))
     };
     set(&mut cells, "To", to);
-    let team = match get("team_id") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| text(Some(t)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => text(other),
-    };
+    let team = joined(get("team_id"), ", ");
     set(&mut cells, "Team", team);
     let gps = get("gps").and_then(Value::as_object);
     let method = match gps {
@@ -303,6 +281,19 @@ fn normalized(mut w: Map<String, Value>) -> Map<String, Value> {
 fn set(cells: &mut [String], column: &str, value: String) {
     if let Some(i) = COLUMNS.iter().position(|c| *c == column) {
         cells[i] = value;
+    }
+}
+
+/// A list as one cell holds it, its items `sep` apart (a persona list `a, b`, a fan-out's
+/// teams, a crowd's posts one a line); anything else as [`text`] holds it.
+fn joined(v: Option<&Value>, sep: &str) -> String {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| text(Some(i)))
+            .collect::<Vec<_>>()
+            .join(sep),
+        other => text(other),
     }
 }
 

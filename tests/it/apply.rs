@@ -41,12 +41,8 @@ fn changed() -> String {
         )
 }
 
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    crate::common::wait_until(what, Duration::from_secs(20), done).await;
 }
 
 fn count(server: &injector::stand_in::StandIn, key: &str) -> usize {

@@ -70,6 +70,15 @@ pub fn injector_in(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// Wait, polling every 100 ms, until `done` holds; fail with `what` after `within`.
+pub async fn wait_until(what: &str, within: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// A scratch directory removed at drop.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temp dir")

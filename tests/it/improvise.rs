@@ -24,12 +24,8 @@ fn scenario() -> String {
     s
 }
 
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    crate::common::wait_until(what, Duration::from_secs(15), done).await;
 }
 
 /// The slips with an improvised inject: a negative or huge time, refused with why; one

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use crate::common::{injector_in, tempdir, write};
+use crate::common::{injector_in, tempdir, wait_until, write};
 use crate::run::ctl;
 use crate::slips::{keys_sent, live};
 
@@ -382,24 +382,19 @@ fn per_team_expectations_show_in_the_plan_and_branch_apart() {
 async fn per_team_expectations_are_judged_apart_in_a_run() {
     let (s, server, child, control, token) = live(PER_TEAM).await;
     let dir = s.dir.path();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while keys_sent(&server).len() < 2 {
-        assert!(std::time::Instant::now() < deadline, "the fan-out went");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let fan_out = || keys_sent(&server).len() >= 2;
+    wait_until("the fan-out went", Duration::from_secs(20), fan_out).await;
     let blue = ctl(dir, &control, &token, &["--yes", "met", "sitrep@blue"]).await;
     assert_eq!(blue.code, 0, "{}", blue.stderr);
     let red = ctl(dir, &control, &token, &["--yes", "missed", "sitrep@red"]).await;
     assert_eq!(red.code, 0, "{}", red.stderr);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while keys_sent(&server).len() < 4 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{:?}",
-            keys_sent(&server)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let branches = || keys_sent(&server).len() >= 4;
+    wait_until(
+        "red's chase and blue's thanks went",
+        Duration::from_secs(20),
+        branches,
+    )
+    .await;
     assert_eq!(ctl(dir, &control, &token, &["--yes", "end"]).await.code, 0);
     let _ = child.wait_with_output().await;
     let sent = keys_sent(&server);
@@ -450,11 +445,8 @@ crowds:
 ";
     let (s, server, child, control, token) = live(yaml).await;
     let dir = s.dir.path();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while crate::run::sent(&server).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the crowd began");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let began = || !crate::run::sent(&server).is_empty();
+    wait_until("the crowd began", Duration::from_secs(30), began).await;
     let preview = ctl(dir, &control, &token, &["skip", "public-reaction"]).await;
     assert!(
         preview.stdout.contains("public-reaction#") || preview.stderr.contains("public-reaction#"),
@@ -466,17 +458,18 @@ crowds:
     assert_eq!(skip.code, 0, "{}", skip.stderr);
     let went = crate::run::sent(&server).len();
     // Each left is journaled skipped as its instant comes.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    let settled = || {
         let journal = std::fs::read_to_string(dir.join("s.journal.jsonl")).unwrap_or_default();
-        let settled = journal.matches("\"type\":\"skipped\"").count()
-            + journal.matches("\"type\":\"sent\"").count();
-        if settled >= 30 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{journal}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        journal.matches("\"type\":\"skipped\"").count()
+            + journal.matches("\"type\":\"sent\"").count()
+            >= 30
+    };
+    wait_until(
+        "every post sent or skipped",
+        Duration::from_secs(30),
+        settled,
+    )
+    .await;
     assert_eq!(ctl(dir, &control, &token, &["--yes", "end"]).await.code, 0);
     let _ = child.wait_with_output().await;
     let after = crate::run::sent(&server).len();
