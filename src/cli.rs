@@ -221,7 +221,7 @@ pub struct PlanArgs {
     pub lanes: Lanes,
     /// The seed of the scenario's draws (jitter, `one_of`, crowds) over its `seed:`:
     /// to explore another draw; the same seed gives the same plan.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_seed)]
     pub seed: Option<u64>,
     #[command(flatten)]
     pub output: Output,
@@ -329,7 +329,7 @@ pub struct RunArgs {
     pub speed: Option<String>,
     /// The seed of the scenario's draws (jitter, `one_of`, crowds) over its `seed:`;
     /// journaled, and a resume keeps it.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_seed)]
     pub seed: Option<u64>,
     #[command(flatten)]
     pub target: TargetArgs,
@@ -783,6 +783,20 @@ fn parse_latency(s: &str) -> Result<(std::time::Duration, std::time::Duration), 
 }
 
 /// A speed factor, from a thousandth (a day's offset takes three years) to a million.
+/// A seed as `seed:` takes it: a whole number from 0 to 2^63-1 (so any seed a run
+/// used can be written in its scenario).
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<i128>() {
+        Ok(n) if (0..=i128::from(i64::MAX)).contains(&n) => Ok(n as u64),
+        Ok(_) => Err(format!(
+            "`{s}` is out of range: a seed is a whole number from 0 to 9223372036854775807"
+        )),
+        Err(_) => Err(format!(
+            "`{s}` is not a whole number: a seed is one from 0 up, e.g. --seed 7"
+        )),
+    }
+}
+
 pub fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if f.is_finite() && (0.001..=1_000_000.0).contains(&f) => Ok(f),

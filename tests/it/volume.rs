@@ -106,6 +106,24 @@ fn a_seed_gives_the_same_plan_byte_for_byte_and_another_seed_another() {
     let first = plan(&[]);
     assert_eq!(first, plan(&[]), "the same file and seed, the same plan");
     assert_eq!(first, plan(&["--seed", "20260328"]));
+    // A seed that is no seed is a usage error naming the range (exit 2), for plan and run.
+    for (bad, said) in [
+        (
+            "-1",
+            "`-1` is out of range: a seed is a whole number from 0 to 9223372036854775807",
+        ),
+        ("9223372036854775808", "is out of range"),
+        ("seven", "`seven` is not a whole number"),
+    ] {
+        for args in [
+            vec!["plan", "v.yaml", "--seed", bad],
+            vec!["run", "v.yaml", "--dry-run", "--seed", bad],
+        ] {
+            let r = injector_in(d.path(), &args);
+            assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+            assert!(r.stderr.contains(said), "{}", r.stderr);
+        }
+    }
     let other = plan(&["--seed", "7"]);
     assert_ne!(first, other, "another seed draws another plan");
     let doc: serde_json::Value = serde_json::from_str(&first).unwrap();
